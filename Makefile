@@ -1,0 +1,43 @@
+# The two commands: `make up` runs the ledger, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup up test lint typecheck pytest gas compile clean
+
+$(BIN)/procure: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --pre -e ".[dev]"
+	touch $(BIN)/procure
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules/.package-lock.json
+
+setup: $(BIN)/procure node_modules/.package-lock.json
+
+up: setup  ## start a local chain, deploy the system once, print the addresses
+	$(BIN)/procure up
+
+test: setup lint typecheck pytest  ## every check and test
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -n 2 --dist loadfile
+
+gas: setup
+	$(BIN)/python scripts/bench_gas.py
+
+compile: setup
+	$(BIN)/procure compile
+
+clean:
+	rm -rf var/cache artifacts cache

@@ -1,0 +1,225 @@
+"""Sending transactions: one nonce manager per key, gas estimation, receipt waiting, safe retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.types import Nonce, TxParams, TxReceipt
+
+from chain._revert import ErrorDecoder
+from chain.errors import ChainError, ContractRevert, TransactionFailed
+
+__all__ = ["Receipt", "TxSender", "forget_nonces"]
+
+_T = TypeVar("_T")
+_TRANSIENT = (RequestsConnectionError, RequestsTimeout, ConnectionError, TimeoutError)
+_GAS_MARGIN_PERCENT = 20
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a mined transaction left behind."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    status: int
+    raw: TxReceipt
+
+
+class _NonceManager:
+    """Hands out consecutive nonces for one key, starting from the chain's pending count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    def take(self, fetch: Callable[[], int]) -> int:
+        with self._lock:
+            if self._next is None:
+                self._next = fetch()
+            nonce = self._next
+            self._next += 1
+            return nonce
+
+    def reset(self) -> None:
+        with self._lock:
+            self._next = None
+
+
+_NONCES: dict[tuple[int, str], _NonceManager] = {}
+_NONCES_LOCK = threading.Lock()
+
+
+def forget_nonces() -> None:
+    """Make every sender ask the chain for its next nonce (after a snapshot revert or a node restart)."""
+    with _NONCES_LOCK:
+        for manager in _NONCES.values():
+            manager.reset()
+
+
+def _nonce_manager(chain_id: int, address: str) -> _NonceManager:
+    with _NONCES_LOCK:
+        return _NONCES.setdefault((chain_id, address), _NonceManager())
+
+
+class TxSender:
+    """Signs and sends transactions for one key.
+
+    A revert found while estimating gas, or in a mined receipt, is raised as a ContractRevert naming the
+    custom error. Transient RPC failures are retried by re-sending the same signed bytes, so the same
+    action is never sent twice under two nonces.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        decoder: ErrorDecoder,
+        *,
+        retries: int = 3,
+        timeout: float = 120.0,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.decoder = decoder
+        self.retries = retries
+        self.timeout = timeout
+        self._chain_id = w3.eth.chain_id
+        self._nonces = _nonce_manager(self._chain_id, account.address)
+
+    @property
+    def address(self) -> str:
+        """The sender's checksum address."""
+        return str(self.account.address)
+
+    def call(self, fn: ContractFunction) -> Any:
+        """Run a read-only call, mapping reverts to project exceptions."""
+        try:
+            return self._retry(lambda: fn.call({"from": self.address}))
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.decoder.from_exception(exc) from None
+
+    def transact(self, fn: ContractFunction, *, value: int = 0, gas: int | None = None) -> Receipt:
+        """Send a contract call as a transaction and wait for its receipt."""
+        params: TxParams = {"from": self.address, "value": value}  # type: ignore[typeddict-item]
+        try:
+            tx = fn.build_transaction(params if gas is None else {**params, "gas": gas})
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.decoder.from_exception(exc) from None
+        return self.send(tx)
+
+    def deploy(self, abi: Any, bytecode: str, *args: Any) -> Receipt:
+        """Deploy a contract; the receipt's ``raw['contractAddress']`` is its address."""
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        try:
+            tx = factory.constructor(*args).build_transaction({"from": self.address})
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.decoder.from_exception(exc) from None
+        return self.send(tx)
+
+    def send(self, tx: TxParams) -> Receipt:
+        """Fill gas and nonce, sign, send, and wait. Gas is estimated (plus a margin) when absent."""
+        tx = dict(tx)  # type: ignore[assignment]
+        tx.setdefault("chainId", self._chain_id)
+        tx["from"] = self.address
+        if "gas" not in tx:
+            try:
+                estimate = self._retry(lambda: self.w3.eth.estimate_gas(tx))
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise self.decoder.from_exception(exc) from None
+            tx["gas"] = estimate + estimate * _GAS_MARGIN_PERCENT // 100
+        tx["nonce"] = Nonce(
+            self._nonces.take(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        )
+        signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+        try:
+            tx_hash = self._send_raw(signed.raw_transaction, signed.hash)
+        except BaseException:
+            self._nonces.reset()  # the nonce may be unused: ask the chain next time
+            raise
+        receipt = self._wait(tx_hash)
+        if receipt["status"] != 1:
+            raise self._explain_failure(tx, receipt)
+        return Receipt(
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            block_number=receipt["blockNumber"],
+            block_hash=receipt["blockHash"].to_0x_hex(),
+            gas_used=receipt["gasUsed"],
+            status=receipt["status"],
+            raw=receipt,
+        )
+
+    def _send_raw(self, raw: bytes, expected_hash: bytes) -> HexBytes:
+        for attempt in range(self.retries + 1):
+            try:
+                return self.w3.eth.send_raw_transaction(raw)
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise self.decoder.from_exception(exc) from None
+            except Web3RPCError as exc:
+                if _already_known(exc):
+                    return HexBytes(expected_hash)
+                raise ChainError(f"the node refused the transaction: {exc}") from exc
+            except _TRANSIENT:
+                if attempt == self.retries:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+                # The same signed bytes are re-sent: if the first attempt did reach the node, this one is
+                # refused as already known, never executed twice.
+        raise AssertionError("unreachable")
+
+    def _wait(self, tx_hash: HexBytes) -> TxReceipt:
+        try:
+            return self._retry(
+                lambda: self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=self.timeout, poll_latency=0.05
+                )
+            )
+        except TimeExhausted as exc:
+            raise ChainError(f"no receipt for {tx_hash.to_0x_hex()} within {self.timeout:.0f} s") from exc
+
+    def _explain_failure(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert | TransactionFailed:
+        call = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            return self.decoder.from_exception(exc)
+        except Exception as exc:  # any other failure only means the revert cannot be explained
+            return TransactionFailed(f"transaction {receipt['transactionHash'].to_0x_hex()} failed: {exc}")
+        return TransactionFailed(
+            f"transaction {receipt['transactionHash'].to_0x_hex()} failed (gas used {receipt['gasUsed']})"
+        )
+
+    def _retry(self, action: Callable[[], _T]) -> _T:
+        for attempt in range(self.retries + 1):
+            try:
+                return action()
+            except (TransactionNotFound, *_TRANSIENT):
+                if attempt == self.retries:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def _already_known(exc: Web3RPCError) -> bool:
+    text = str(exc).lower()
+    return "already known" in text or "known transaction" in text or "already imported" in text

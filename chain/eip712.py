@@ -1,0 +1,150 @@
+"""EIP-712 typed data for the escrow's signed actions (the ``...BySig`` functions).
+
+``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` and eth-account
+signs with ``Account.sign_typed_data(full_message=...)``. The nonce is the signer's registry nonce; the
+domain binds the chain id and the escrow's address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+
+from chain.errors import SignatureError
+
+__all__ = [
+    "ACTION_TYPES",
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "Action",
+    "recover_signer",
+    "sign_action",
+    "typed_data",
+]
+
+DOMAIN_NAME = "ProcurementEscrow"
+DOMAIN_VERSION = "1"
+
+_TAIL = [{"name": "nonce", "type": "uint256"}, {"name": "deadline", "type": "uint256"}]
+
+# Field lists in the exact order of MilestoneEscrow's type hashes.
+ACTION_TYPES: dict[str, list[dict[str, str]]] = {
+    "Fund": [{"name": "amount", "type": "uint256"}, *_TAIL],
+    "SubmitEvidence": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "documentHash", "type": "bytes32"},
+        {"name": "uri", "type": "string"},
+        *_TAIL,
+    ],
+    "Attest": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "round", "type": "uint256"},
+        {"name": "pass", "type": "bool"},
+        {"name": "reportHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "Reclaim": [{"name": "milestoneId", "type": "uint256"}, *_TAIL],
+    "ProposeAmendment": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "kind", "type": "uint8"},
+        {"name": "newAmount", "type": "uint256"},
+        {"name": "newDueDate", "type": "uint64"},
+        {"name": "rationaleHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "ApproveAmendment": [{"name": "amendmentId", "type": "uint256"}, *_TAIL],
+    "OpenDispute": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "reasonHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "SettleDispute": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "supplierAmount", "type": "uint256"},
+        {"name": "rulingHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+}
+
+# Which escrow function relays each action, and the order of its leading arguments.
+_FUNCTIONS: dict[str, str] = {
+    "Fund": "fundBySig",
+    "SubmitEvidence": "submitEvidenceBySig",
+    "Attest": "attestBySig",
+    "Reclaim": "reclaimBySig",
+    "ProposeAmendment": "proposeAmendmentBySig",
+    "ApproveAmendment": "approveAmendmentBySig",
+    "OpenDispute": "openDisputeBySig",
+    "SettleDispute": "settleDisputeBySig",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One signed action: its type, fields (without nonce and deadline), nonce and deadline."""
+
+    primary_type: str
+    fields: dict[str, Any]
+    nonce: int
+    deadline: int
+
+    @property
+    def function_name(self) -> str:
+        """The escrow function that relays this action."""
+        return _FUNCTIONS[self.primary_type]
+
+    def call_args(self, signer: str, signature: bytes) -> list[Any]:
+        """Arguments for the ``...BySig`` function: the fields in order, then signer, deadline, signature."""
+        names = [f["name"] for f in ACTION_TYPES[self.primary_type] if f["name"] not in ("nonce", "deadline")]
+        return [*(self.fields[n] for n in names), to_checksum_address(signer), self.deadline, signature]
+
+
+def typed_data(action: Action, *, chain_id: int, escrow: str) -> dict[str, Any]:
+    """The full EIP-712 message for ``action`` on ``escrow`` at ``chain_id``."""
+    if action.primary_type not in ACTION_TYPES:
+        raise SignatureError(f"unknown action type {action.primary_type!r}")
+    expected = {f["name"] for f in ACTION_TYPES[action.primary_type]} - {"nonce", "deadline"}
+    if set(action.fields) != expected:
+        missing, extra = expected - set(action.fields), set(action.fields) - expected
+        raise SignatureError(
+            f"{action.primary_type} fields wrong: missing {sorted(missing)}, unexpected {sorted(extra)}"
+        )
+    message = {**action.fields, "nonce": action.nonce, "deadline": action.deadline}
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            action.primary_type: ACTION_TYPES[action.primary_type],
+        },
+        "primaryType": action.primary_type,
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(escrow),
+        },
+        "message": message,
+    }
+
+
+def sign_action(account: LocalAccount, action: Action, *, chain_id: int, escrow: str) -> bytes:
+    """Sign ``action`` with a local key (what a wallet's eth_signTypedData_v4 does)."""
+    signed = account.sign_typed_data(full_message=typed_data(action, chain_id=chain_id, escrow=escrow))
+    return bytes(signed.signature)
+
+
+def recover_signer(message: dict[str, Any], signature: bytes) -> str:
+    """The address that signed the full typed-data ``message``."""
+    try:
+        return str(Account.recover_message(encode_typed_data(full_message=message), signature=signature))
+    except Exception as exc:
+        raise SignatureError(f"cannot recover a signer: {exc}") from exc

@@ -1,0 +1,64 @@
+"""The project's exception tree: one root, one subclass per area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ChainError",
+    "CompilationError",
+    "ConfigurationError",
+    "ContractRevert",
+    "LedgerError",
+    "SignatureError",
+    "TransactionFailed",
+]
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises on purpose."""
+
+
+class ConfigurationError(LedgerError):
+    """A setting, file or environment value is missing or wrong."""
+
+
+class CompilationError(LedgerError):
+    """The Solidity sources did not compile, or no compiler could be found."""
+
+
+class ChainError(LedgerError):
+    """Talking to the chain failed."""
+
+
+class SignatureError(LedgerError):
+    """A signature or typed-data payload is malformed."""
+
+
+class TransactionFailed(ChainError):
+    """A transaction was mined but failed without a decodable reason."""
+
+
+class ContractRevert(ChainError):
+    """A contract call reverted with a known Solidity custom error.
+
+    ``name`` is the custom error's name and ``args`` its decoded arguments, in order and by name.
+    """
+
+    def __init__(self, name: str, args: dict[str, Any], contract: str | None = None) -> None:
+        self.name = name
+        self.args_by_name = args
+        self.contract = contract
+        rendered = ", ".join(f"{key}={_render(value)}" for key, value in args.items())
+        super().__init__(f"{name}({rendered})")
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The decoded arguments in declaration order."""
+        return tuple(self.args_by_name.values())
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value) if isinstance(value, str) else str(value)

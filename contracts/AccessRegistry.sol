@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
+import {Roles} from "./libraries/Roles.sol";
+
+/// @title AccessRegistry
+/// @notice Organizations, their accounts and roles; the permission root every other contract asks.
+/// @dev The registry admin (DEFAULT_ADMIN_ROLE) registers organizations, binds accounts and grants every
+/// role; a ministry admin may also grant and revoke the officer and treasury roles inside its own ministry.
+contract AccessRegistry is AccessControl, IAccessRegistry {
+    /// @dev An account's organization, roles and EIP-712 nonce in one slot, so that a role check costs one
+    /// storage read plus one for the organization's status, and consuming a nonce never writes a fresh slot.
+    /// Role bits: see `_roleBit`. Organization ids keep their significant bytes in the high 16 (codes are
+    /// at most 16 ASCII characters), so bytes16 holds them. The nonce survives unbinding, so that a
+    /// rebound account's old signatures can never be replayed.
+    struct AccountRecord {
+        bytes16 org;
+        uint8 roles;
+        uint64 nonce;
+    }
+
+    mapping(bytes32 orgId => Organization) private _organizations;
+    mapping(address account => AccountRecord) private _accounts;
+    mapping(bytes32 procurementId => address escrow) private _escrowOf;
+    address private _factory;
+
+    /// @dev Length of the EIP-1167 clone code that precedes the immutable arguments.
+    uint256 private constant _CLONE_CODE_LENGTH = 45;
+
+    /// @param admin The registry admin: registers organizations, binds accounts, grants roles.
+    constructor(address admin) {
+        if (admin == address(0)) revert RegistryInvalidAccount(admin);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setRoleAdmin(Roles.PROCUREMENT_OFFICER, Roles.MINISTRY_ADMIN);
+        _setRoleAdmin(Roles.TREASURY, Roles.MINISTRY_ADMIN);
+    }
+
+    // ---------------------------------------------------------------- organizations and accounts
+
+    /// @inheritdoc IAccessRegistry
+    function registerOrganization(bytes32 orgId, OrgKind kind, string calldata name)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (orgId == bytes32(0) || bytes32(bytes16(orgId)) != orgId || _organizations[orgId].kind != OrgKind.None) {
+            revert RegistryInvalidOrganization(orgId);
+        }
+        if (kind == OrgKind.None) revert RegistryInvalidKind(kind);
+        _organizations[orgId] = Organization({kind: kind, active: true, vault: address(0)});
+        emit OrganizationRegistered(orgId, kind, address(0), name);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function updateOrganization(bytes32 orgId, bool active, address vault) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Organization storage org = _requireOrganization(orgId);
+        if (vault != address(0) && (org.kind != OrgKind.Ministry || _orgOf(vault) != orgId)) {
+            revert RegistryInvalidVault(orgId, vault);
+        }
+        org.active = active;
+        org.vault = vault;
+        emit OrganizationUpdated(orgId, active, vault);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function bindAccount(address account, bytes32 orgId) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (account == address(0) || _isEscrow(account)) revert RegistryInvalidAccount(account);
+        _requireOrganization(orgId);
+        bytes32 current = _orgOf(account);
+        if (current != bytes32(0)) revert RegistryAccountAlreadyBound(account, current);
+        _accounts[account].org = bytes16(orgId);
+        emit AccountBound(account, orgId, _msgSender());
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function unbindAccount(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        bytes32 orgId = _orgOf(account);
+        if (orgId == bytes32(0)) revert RegistryAccountNotBound(account);
+        uint256 count = roleCount(account);
+        if (count != 0 || _organizations[orgId].vault == account) revert RegistryAccountInUse(account, count);
+        _accounts[account].org = bytes16(0);
+        emit AccountUnbound(account, orgId, _msgSender());
+    }
+
+    // ---------------------------------------------------------------- escrows and nonces
+
+    /// @inheritdoc IAccessRegistry
+    function setFactory(address factory_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_factory != address(0) || factory_ == address(0)) revert RegistryUnauthorizedFactory(factory_);
+        _factory = factory_;
+        emit FactorySet(factory_);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function registerEscrow(bytes32 procurementId, address escrow) external {
+        if (_msgSender() != _factory) revert RegistryUnauthorizedFactory(_msgSender());
+        address existing = _escrowOf[procurementId];
+        if (procurementId == bytes32(0) || existing != address(0)) {
+            revert RegistryDuplicateProcurement(procurementId, existing);
+        }
+        _escrowOf[procurementId] = escrow;
+        emit EscrowRegistered(procurementId, escrow);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function useNonce(address signer, bytes32 procurementId, bytes32 role)
+        external
+        returns (uint256 nonce, bytes32 orgId, bool active)
+    {
+        if (procurementId == bytes32(0) || _escrowOf[procurementId] != _msgSender()) {
+            revert RegistryUnauthorizedEscrow(_msgSender());
+        }
+        // The escrow reports the use in its SignatureUsed event, in the same transaction.
+        nonce = _accounts[signer].nonce++;
+        (orgId, active) = roleStatus(role, signer);
+    }
+
+    // ---------------------------------------------------------------- role administration
+
+    /// @notice Grants `role` to `account`. The role's admin, or the registry admin; a ministry admin only
+    /// inside its own active ministry.
+    function grantRole(bytes32 role, address account) public override(AccessControl, IAccessControl) {
+        _authorizeRoleChange(role, account);
+        _grantRole(role, account);
+    }
+
+    /// @notice Revokes `role` from `account`, under the same rule as {grantRole}.
+    function revokeRole(bytes32 role, address account) public override(AccessControl, IAccessControl) {
+        _authorizeRoleChange(role, account);
+        _revokeRole(role, account);
+    }
+
+    function _authorizeRoleChange(bytes32 role, address account) private view {
+        address sender = _msgSender();
+        if (hasRole(DEFAULT_ADMIN_ROLE, sender)) return;
+        bytes32 adminRole = getRoleAdmin(role);
+        if (adminRole != Roles.MINISTRY_ADMIN) revert AccessControlUnauthorizedAccount(sender, adminRole);
+        bytes32 orgId = _orgOf(sender);
+        if (!hasRoleIn(Roles.MINISTRY_ADMIN, sender, orgId)) {
+            revert AccessControlUnauthorizedAccount(sender, adminRole);
+        }
+        if (_orgOf(account) != orgId) revert RegistryCrossOrganizationGrant(sender, account, role);
+    }
+
+    /// @dev Roles live in the account record, not in AccessControl's own mapping; AccessControl still
+    /// provides role admins, `onlyRole` and the RoleGranted/RoleRevoked events.
+    function _grantRole(bytes32 role, address account) internal override returns (bool) {
+        if (role != DEFAULT_ADMIN_ROLE) {
+            bytes32 orgId = _orgOf(account);
+            if (orgId == bytes32(0)) revert RegistryAccountNotBound(account);
+            OrgKind kind = _organizations[orgId].kind;
+            if (kind != _kindFor(role)) revert RegistryRoleKindMismatch(account, role, kind);
+        } else if (account == address(0)) {
+            revert RegistryInvalidAccount(account);
+        }
+        if (hasRole(role, account)) return false;
+        _accounts[account].roles |= _roleBit(role);
+        emit RoleGranted(role, account, _msgSender());
+        return true;
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool) {
+        if (!hasRole(role, account)) return false;
+        _accounts[account].roles &= ~_roleBit(role);
+        emit RoleRevoked(role, account, _msgSender());
+        return true;
+    }
+
+    /// @notice True if `account` holds `role` (whatever the state of its organization).
+    function hasRole(bytes32 role, address account) public view override(AccessControl, IAccessControl) returns (bool) {
+        return _accounts[account].roles & _roleBit(role) != 0;
+    }
+
+    /// @dev The bit of `role` in an account record; zero for unknown roles.
+    function _roleBit(bytes32 role) private pure returns (uint8) {
+        if (role == DEFAULT_ADMIN_ROLE) return 1;
+        if (role == Roles.MINISTRY_ADMIN) return 1 << 1;
+        if (role == Roles.PROCUREMENT_OFFICER) return 1 << 2;
+        if (role == Roles.TREASURY) return 1 << 3;
+        if (role == Roles.SUPPLIER) return 1 << 4;
+        if (role == Roles.EVALUATOR) return 1 << 5;
+        if (role == Roles.REVIEW_BODY) return 1 << 6;
+        if (role == Roles.AUDITOR) return 1 << 7;
+        return 0;
+    }
+
+    function _orgOf(address account) private view returns (bytes32) {
+        return bytes32(_accounts[account].org);
+    }
+
+    /// @dev The one organization kind whose accounts may hold `role`; `None` for unknown roles, which
+    /// therefore can never be granted.
+    function _kindFor(bytes32 role) private pure returns (OrgKind) {
+        if (role == Roles.MINISTRY_ADMIN || role == Roles.PROCUREMENT_OFFICER || role == Roles.TREASURY) {
+            return OrgKind.Ministry;
+        }
+        if (role == Roles.SUPPLIER) return OrgKind.Supplier;
+        if (role == Roles.EVALUATOR) return OrgKind.EvaluationBody;
+        if (role == Roles.REVIEW_BODY) return OrgKind.ReviewBody;
+        if (role == Roles.AUDITOR) return OrgKind.AuditBody;
+        return OrgKind.None;
+    }
+
+    function _requireOrganization(bytes32 orgId) private view returns (Organization storage org) {
+        org = _organizations[orgId];
+        if (org.kind == OrgKind.None) revert RegistryUnknownOrganization(orgId);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IAccessRegistry
+    function organization(bytes32 orgId) external view returns (Organization memory) {
+        return _organizations[orgId];
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function organizationOf(address account) external view returns (bytes32) {
+        return _orgOf(account);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function hasActiveRole(bytes32 role, address account) public view returns (bool) {
+        (, bool active) = roleStatus(role, account);
+        return active;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function hasRoleIn(bytes32 role, address account, bytes32 orgId) public view returns (bool) {
+        (bytes32 actual, bool active) = roleStatus(role, account);
+        return active && actual == orgId;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function roleStatus(bytes32 role, address account) public view returns (bytes32 orgId, bool active) {
+        AccountRecord memory record = _accounts[account];
+        orgId = bytes32(record.org);
+        active = record.roles & _roleBit(role) != 0 && orgId != bytes32(0) && _organizations[orgId].active;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function holderStatus(address holder) external view returns (bool allowed, bool isEscrow) {
+        bytes32 orgId = _orgOf(holder);
+        if (orgId != bytes32(0)) return (_organizations[orgId].active, false);
+        isEscrow = _isEscrow(holder);
+        return (isEscrow, isEscrow);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function procurementOf(address escrow) public view returns (bytes32 procurementId) {
+        // An escrow is an EIP-1167 clone whose immutable arguments start with its procurement id.
+        if (escrow.code.length < _CLONE_CODE_LENGTH + 32) return bytes32(0);
+        procurementId = bytes32(Clones.fetchCloneArgs(escrow));
+        if (_escrowOf[procurementId] != escrow) return bytes32(0);
+    }
+
+    function _isEscrow(address account) private view returns (bool) {
+        return procurementOf(account) != bytes32(0);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function escrowOf(bytes32 procurementId) external view returns (address) {
+        return _escrowOf[procurementId];
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function factory() external view returns (address) {
+        return _factory;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function nonces(address signer) external view returns (uint256) {
+        return _accounts[signer].nonce;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function roleCount(address account) public view returns (uint256 count) {
+        for (uint256 roles = _accounts[account].roles; roles != 0; roles &= roles - 1) ++count;
+    }
+}

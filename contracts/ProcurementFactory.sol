@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
+import {IProcurementFactory} from "./interfaces/IProcurementFactory.sol";
+import {Roles} from "./libraries/Roles.sol";
+import {MilestoneEscrow} from "./MilestoneEscrow.sol";
+
+/// @title ProcurementFactory
+/// @notice Creates milestone escrows. See {IProcurementFactory}.
+contract ProcurementFactory is IProcurementFactory {
+    using SafeERC20 for IERC20;
+
+    /// @notice Largest evaluator panel (attestations are tracked in a 16-bit set).
+    uint256 public constant MAX_EVALUATORS = 16;
+    /// @notice Most milestones per procurement.
+    uint256 public constant MAX_MILESTONES = 64;
+
+    IAccessRegistry private immutable _registry;
+    IERC20 private immutable _token;
+    address private immutable _implementation;
+
+    /// @param registry_ The access registry (its admin must then call `setFactory` with this address).
+    /// @param token_ The yen deposit token.
+    constructor(IAccessRegistry registry_, IERC20 token_) {
+        _registry = registry_;
+        _token = token_;
+        _implementation = address(new MilestoneEscrow(registry_, token_));
+    }
+
+    /// @inheritdoc IProcurementFactory
+    function createProcurement(ProcurementParams calldata params, uint256 fundAmount)
+        external
+        returns (address escrow)
+    {
+        (bytes32 ministryOrg, bytes32 supplierOrg) = _validate(params, fundAmount);
+        escrow = Clones.cloneDeterministicWithImmutableArgs(
+            _implementation, _encodeTerms(params, ministryOrg, supplierOrg, fundAmount), params.procurementId
+        );
+        _registry.registerEscrow(params.procurementId, escrow);
+        if (fundAmount != 0) _fund(escrow, fundAmount);
+        emit ProcurementCreated(params.procurementId, escrow, ministryOrg, msg.sender, supplierOrg, fundAmount, params);
+    }
+
+    /// @inheritdoc IProcurementFactory
+    function implementation() external view returns (address) {
+        return _implementation;
+    }
+
+    /// @inheritdoc IProcurementFactory
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc IProcurementFactory
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    function _validate(ProcurementParams calldata params, uint256 fundAmount)
+        private
+        view
+        returns (bytes32 ministryOrg, bytes32 supplierOrg)
+    {
+        bool active;
+        (ministryOrg, active) = _registry.roleStatus(Roles.PROCUREMENT_OFFICER, msg.sender);
+        if (!active) revert FactoryUnauthorized(msg.sender);
+        (supplierOrg, active) = _registry.roleStatus(Roles.SUPPLIER, params.supplier);
+        if (!active) revert FactoryInvalidSupplier(params.supplier);
+        _checkPanel(params, msg.sender, supplierOrg);
+        uint256 total = _checkMilestones(params);
+        if (fundAmount > total) revert FactoryInvalidFunding(fundAmount, total);
+    }
+
+    /// @dev Pays the initial funding from the officer; the escrow's books start at exactly `fundAmount`.
+    function _fund(address escrow, uint256 fundAmount) private {
+        _token.safeTransferFrom(msg.sender, escrow, fundAmount);
+        uint256 balance = _token.balanceOf(escrow);
+        if (balance != fundAmount) revert FactoryInvalidFunding(fundAmount, balance);
+    }
+
+    function _checkPanel(ProcurementParams calldata params, address officer, bytes32 supplierOrg) private view {
+        address[] calldata evaluators = params.evaluators;
+        uint256 count = evaluators.length;
+        if (count == 0 || count > MAX_EVALUATORS || params.quorum == 0 || params.quorum > count) {
+            revert FactoryInvalidPanel(count, params.quorum);
+        }
+        for (uint256 i = 0; i < count; ++i) {
+            address evaluator = evaluators[i];
+            if (evaluator == officer || evaluator == params.supplier) revert FactorySegregationOfDuties(evaluator);
+            (bytes32 org, bool active) = _registry.roleStatus(Roles.EVALUATOR, evaluator);
+            if (!active) revert FactoryInvalidEvaluator(evaluator);
+            if (org == supplierOrg) revert FactorySegregationOfDuties(evaluator);
+            for (uint256 j = 0; j < i; ++j) {
+                if (evaluators[j] == evaluator) revert FactoryInvalidEvaluator(evaluator);
+            }
+        }
+    }
+
+    function _checkMilestones(ProcurementParams calldata params) private view returns (uint256 total) {
+        uint256 count = params.amounts.length;
+        if (count == 0 || count > MAX_MILESTONES || count != params.dueDates.length) {
+            revert FactoryInvalidMilestones(count, params.dueDates.length);
+        }
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 amount = params.amounts[i];
+            uint256 dueDate = params.dueDates[i];
+            if (amount == 0 || amount > type(uint64).max || dueDate <= block.timestamp || dueDate > type(uint40).max)
+            {
+                revert FactoryInvalidMilestone(i, amount, dueDate);
+            }
+            total += amount;
+        }
+    }
+
+    /// @dev Packs the terms in the layout `MilestoneEscrow` reads (see its contract documentation).
+    function _encodeTerms(
+        ProcurementParams calldata params,
+        bytes32 ministryOrg,
+        bytes32 supplierOrg,
+        uint256 fundAmount
+    ) private view returns (bytes memory args) {
+        args = abi.encodePacked(
+            params.procurementId,
+            bytes16(ministryOrg),
+            bytes16(supplierOrg),
+            params.supplier,
+            msg.sender,
+            uint64(fundAmount),
+            params.quorum,
+            uint8(params.evaluators.length),
+            uint8(params.amounts.length)
+        );
+        for (uint256 i = 0; i < params.evaluators.length; ++i) {
+            args = bytes.concat(args, bytes20(params.evaluators[i]));
+        }
+        for (uint256 i = 0; i < params.amounts.length; ++i) {
+            args = bytes.concat(args, bytes8(uint64(params.amounts[i])), bytes5(uint40(params.dueDates[i])));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IProcurementFactory
+/// @notice Creates one milestone escrow per procurement, as an EIP-1167 clone at a deterministic address
+/// (CREATE2, salt = procurement id), registers it, and optionally funds it in the same transaction.
+interface IProcurementFactory {
+    /// @notice What an officer specifies to create a procurement.
+    /// @param procurementId Unique id, e.g. keccak256 of the OCDS ocid; also the CREATE2 salt.
+    /// @param supplier The supplier account that submits evidence and receives payment.
+    /// @param evaluators The evaluator panel, 1 to 16 distinct accounts of evaluation bodies.
+    /// @param quorum Distinct passes needed to release a milestone (1..evaluators.length).
+    /// @param amounts Yen per milestone, each 1..2^64-1.
+    /// @param dueDates Unix due time per milestone, each in the future.
+    /// @param specHash Hash of the specification document the procurement was created from.
+    /// @param title Human-readable title, kept in the event only.
+    struct ProcurementParams {
+        bytes32 procurementId;
+        address supplier;
+        address[] evaluators;
+        uint8 quorum;
+        uint256[] amounts;
+        uint64[] dueDates;
+        bytes32 specHash;
+        string title;
+    }
+
+    /// @notice The caller is not an active procurement officer.
+    error FactoryUnauthorized(address caller);
+    /// @notice The supplier does not hold an active supplier role.
+    error FactoryInvalidSupplier(address supplier);
+    /// @notice The evaluator does not hold an active evaluator role, or appears twice.
+    error FactoryInvalidEvaluator(address evaluator);
+    /// @notice The evaluator is the officer, the supplier, or an account of the supplier's organization.
+    error FactorySegregationOfDuties(address evaluator);
+    /// @notice The panel size or quorum is out of range.
+    error FactoryInvalidPanel(uint256 evaluators, uint256 quorum);
+    /// @notice The milestone lists are empty, too long, or of different lengths.
+    error FactoryInvalidMilestones(uint256 amounts, uint256 dueDates);
+    /// @notice A milestone's amount is zero or too large, or its due date is not in the future.
+    error FactoryInvalidMilestone(uint256 index, uint256 amount, uint256 dueDate);
+    /// @notice The initial funding exceeds the procurement total, or did not arrive exactly.
+    error FactoryInvalidFunding(uint256 fundAmount, uint256 total);
+
+    /// @notice A procurement escrow was created and `funded` yen paid into it by `officer`; carries every term
+    /// so that an indexer never reads storage.
+    event ProcurementCreated(
+        bytes32 indexed procurementId,
+        address indexed escrow,
+        bytes32 indexed ministryOrg,
+        address officer,
+        bytes32 supplierOrg,
+        uint256 funded,
+        ProcurementParams params
+    );
+
+    /// @notice Creates the escrow for `params` and pulls `fundAmount` yen from the caller into it (the caller
+    /// must have approved the factory). The caller must be an active procurement officer; its ministry buys.
+    function createProcurement(ProcurementParams calldata params, uint256 fundAmount) external returns (address);
+
+    /// @notice The escrow implementation the clones delegate to.
+    function implementation() external view returns (address);
+
+    /// @notice The access registry.
+    function registry() external view returns (address);
+
+    /// @notice The yen deposit token.
+    function token() external view returns (address);
+}
