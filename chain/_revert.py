@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,7 +13,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from chain.errors import ContractRevert, TransactionFailed
 
-__all__ = ["ErrorDecoder"]
+__all__ = ["ErrorDecoder", "is_tester_revert"]
 
 _PANIC_CODES = {
     0x01: "assertion failed",
@@ -66,6 +68,8 @@ class ErrorDecoder:
         data: Any = None
         if isinstance(exc, ContractCustomError | ContractLogicError | ContractPanicError):
             data = exc.data
+        elif is_tester_revert(exc):
+            data = _tester_revert_data(exc)
         if isinstance(data, dict):
             data = data.get("data")
         decoded = self.decode(data)
@@ -73,6 +77,23 @@ class ErrorDecoder:
             return decoded
         message = str(exc) or type(exc).__name__
         return TransactionFailed(f"reverted without a known error: {message}")
+
+
+def is_tester_revert(exc: BaseException) -> bool:
+    """True for eth-tester's TransactionFailed (web3's in-process provider raises it for some reverts)."""
+    return type(exc).__name__ == "TransactionFailed" and type(exc).__module__.startswith("eth_tester")
+
+
+def _tester_revert_data(exc: BaseException) -> bytes | None:
+    # web3's eth-tester provider re-raises custom errors as "execution reverted: b'...'" (a bytes repr).
+    match = re.search(r"execution reverted: (b'.*'|b\".*\")\s*$", str(exc), re.DOTALL)
+    if match is None:
+        return None
+    try:
+        value = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, bytes) else None
 
 
 def _to_bytes(data: bytes | str | None) -> bytes | None:

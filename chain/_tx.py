@@ -24,13 +24,20 @@ from web3.exceptions import (
 )
 from web3.types import Nonce, TxParams, TxReceipt
 
-from chain._revert import ErrorDecoder
+from chain._revert import ErrorDecoder, is_tester_revert
 from chain.errors import ChainError, ContractRevert, TransactionFailed
 
 __all__ = ["Receipt", "TxSender", "forget_nonces"]
 
 _T = TypeVar("_T")
 _TRANSIENT = (RequestsConnectionError, RequestsTimeout, ConnectionError, TimeoutError)
+_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError)
+
+
+def _is_revert(exc: BaseException) -> bool:
+    return isinstance(exc, _REVERTS) or is_tester_revert(exc)
+
+
 _GAS_MARGIN_PERCENT = 20
 
 
@@ -116,16 +123,20 @@ class TxSender:
         """Run a read-only call, mapping reverts to project exceptions."""
         try:
             return self._retry(lambda: fn.call({"from": self.address}))
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.from_exception(exc) from None
+        except Exception as exc:
+            if _is_revert(exc):
+                raise self.decoder.from_exception(exc) from None
+            raise
 
     def transact(self, fn: ContractFunction, *, value: int = 0, gas: int | None = None) -> Receipt:
         """Send a contract call as a transaction and wait for its receipt."""
         params: TxParams = {"from": self.address, "value": value}  # type: ignore[typeddict-item]
         try:
             tx = fn.build_transaction(params if gas is None else {**params, "gas": gas})
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.from_exception(exc) from None
+        except Exception as exc:
+            if _is_revert(exc):
+                raise self.decoder.from_exception(exc) from None
+            raise
         return self.send(tx)
 
     def deploy(self, abi: Any, bytecode: str, *args: Any) -> Receipt:
@@ -133,8 +144,10 @@ class TxSender:
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         try:
             tx = factory.constructor(*args).build_transaction({"from": self.address})
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.from_exception(exc) from None
+        except Exception as exc:
+            if _is_revert(exc):
+                raise self.decoder.from_exception(exc) from None
+            raise
         return self.send(tx)
 
     def send(self, tx: TxParams) -> Receipt:
@@ -145,8 +158,10 @@ class TxSender:
         if "gas" not in tx:
             try:
                 estimate = self._retry(lambda: self.w3.eth.estimate_gas(tx))
-            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-                raise self.decoder.from_exception(exc) from None
+            except Exception as exc:
+                if _is_revert(exc):
+                    raise self.decoder.from_exception(exc) from None
+                raise
             tx["gas"] = estimate + estimate * _GAS_MARGIN_PERCENT // 100
         tx["nonce"] = Nonce(
             self._nonces.take(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"))
@@ -173,26 +188,28 @@ class TxSender:
         for attempt in range(self.retries + 1):
             try:
                 return self.w3.eth.send_raw_transaction(raw)
-            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            except _REVERTS as exc:
                 raise self.decoder.from_exception(exc) from None
             except Web3RPCError as exc:
                 if _already_known(exc):
                     return HexBytes(expected_hash)
                 raise ChainError(f"the node refused the transaction: {exc}") from exc
             except _TRANSIENT:
+                # The same signed bytes are re-sent: if the first attempt did reach the node, this one is
+                # refused as already known, never executed twice.
                 if attempt == self.retries:
                     raise
                 time.sleep(0.2 * 2**attempt)
-                # The same signed bytes are re-sent: if the first attempt did reach the node, this one is
-                # refused as already known, never executed twice.
+            except Exception as exc:
+                if is_tester_revert(exc):
+                    raise self.decoder.from_exception(exc) from None
+                raise
         raise AssertionError("unreachable")
 
     def _wait(self, tx_hash: HexBytes) -> TxReceipt:
         try:
             return self._retry(
-                lambda: self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self.timeout, poll_latency=0.05
-                )
+                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
             )
         except TimeExhausted as exc:
             raise ChainError(f"no receipt for {tx_hash.to_0x_hex()} within {self.timeout:.0f} s") from exc
@@ -201,9 +218,10 @@ class TxSender:
         call = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            return self.decoder.from_exception(exc)
-        except Exception as exc:  # any other failure only means the revert cannot be explained
+        except Exception as exc:
+            if _is_revert(exc):
+                return self.decoder.from_exception(exc)
+            # Any other failure only means the revert cannot be explained.
             return TransactionFailed(f"transaction {receipt['transactionHash'].to_0x_hex()} failed: {exc}")
         return TransactionFailed(
             f"transaction {receipt['transactionHash'].to_0x_hex()} failed (gas used {receipt['gasUsed']})"

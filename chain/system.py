@@ -65,9 +65,7 @@ def deploy_system(sender: TxSender, build: Build | None = None) -> SystemAddress
     ``sender`` becomes the registry admin.
     """
     build = build or compile_contracts()
-    registry = sender.deploy(
-        list(build["AccessRegistry"].abi), build["AccessRegistry"].bytecode, sender.address
-    )
+    registry = sender.deploy(list(build["AccessRegistry"].abi), build["AccessRegistry"].bytecode, sender.address)
     registry_address = _created(registry)
     token = sender.deploy(list(build["YenToken"].abi), build["YenToken"].bytecode, registry_address)
     token_address = _created(token)

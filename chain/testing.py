@@ -125,9 +125,7 @@ class World:
         """Let the factory pull the officer's yen (a standing approval, as for any ERC-20 dapp)."""
         self.sender(label).transact(self.token.functions.approve(self.factory.address, 2**256 - 1))
 
-    def create_procurement(
-        self, params: tuple[Any, ...], fund: int, label: str = "officer"
-    ) -> tuple[str, Receipt]:
+    def create_procurement(self, params: tuple[Any, ...], fund: int, label: str = "officer") -> tuple[str, Receipt]:
         """Create (and fund) a procurement; returns the escrow address and the receipt."""
         receipt = self.sender(label).transact(self.factory.functions.createProcurement(params, fund))
         (event,) = self.factory.events.ProcurementCreated().process_receipt(receipt.raw, errors=DISCARD)

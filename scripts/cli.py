@@ -1,19 +1,106 @@
-"""`procure`: the command-line entry point. Commands parse options and call chain/, indexer/, gateway/."""
+"""`procure`: the command-line entry point. Commands parse options and call chain/ (later indexer/, gateway/)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import signal
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import is_hex_address, to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import Web3
 
-from chain.errors import LedgerError
+from chain._compiler import Build, compile_contracts, project_root
+from chain._tx import TxSender
+from chain.clients import EscrowClient, FactoryClient, RegistryClient, TokenClient, system_clients
+from chain.connection import DEFAULT_RPC_URL, connect
+from chain.deployment import ensure_deployed, require_manifest, var_dir_from_env
+from chain.errors import ConfigurationError, LedgerError
+from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
+from chain.roles import OrgKind, Role
+from chain.system import SystemAddresses, error_decoder
 
-__all__ = ["main"]
+__all__ = ["Context", "main"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+_KINDS = {
+    "ministry": OrgKind.MINISTRY,
+    "supplier": OrgKind.SUPPLIER,
+    "evaluation-body": OrgKind.EVALUATION_BODY,
+    "review-body": OrgKind.REVIEW_BODY,
+    "audit-body": OrgKind.AUDIT_BODY,
+}
+_ROLES = {role.name.lower().replace("_", "-"): role for role in Role}
+
+
+@dataclass
+class Context:
+    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``w3``."""
+
+    rpc_url: str = DEFAULT_RPC_URL
+    keystore: Path | None = None
+    dev_index: int | None = None
+    var_dir: Path = field(default_factory=var_dir_from_env)
+    w3: Web3 | None = None
+    account: LocalAccount | None = None
+    _build: Build | None = None
+
+    def web3(self) -> Web3:
+        """The connection, made on first use."""
+        if self.w3 is None:
+            self.w3 = connect(self.rpc_url)
+        return self.w3
+
+    def build(self) -> Build:
+        """The compiled contracts."""
+        if self._build is None:
+            self._build = compile_contracts()
+        return self._build
+
+    def signer(self) -> LocalAccount:
+        """The signing key: --keystore, else a dev account (dev chains only)."""
+        if self.account is not None:
+            return self.account
+        chain_id = self.web3().eth.chain_id
+        if self.keystore is not None:
+            self.account = load_keystore(self.keystore, _password(self.keystore))
+        elif self.dev_index is not None:
+            self.account = dev_account(self.dev_index, chain_id)
+        elif chain_id in DEV_CHAIN_IDS:
+            self.account = dev_account(0, chain_id)
+        else:
+            raise ConfigurationError("no signing key: pass --keystore FILE (or set PROCURE_KEYSTORE)")
+        return self.account
+
+    def sender(self) -> TxSender:
+        """A transaction sender for the signing key."""
+        return TxSender(self.web3(), self.signer(), error_decoder(self.build()))
+
+    def system(self) -> SystemAddresses:
+        """The deployed system on this chain (from the manifest, checked)."""
+        return require_manifest(self.web3(), self.var_dir)
+
+    def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
+        """Registry, token and factory clients; writing as the signer if ``write``."""
+        return system_clients(self.web3(), self.system(), self.sender() if write else None, self.build())
+
+
+def _password(path: Path) -> str | None:
+    import os
+
+    password = os.environ.get("PROCURE_KEYSTORE_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = click.prompt(f"Password for {path}", hide_input=True)
+    return password
 
 
 def clean_errors(fn: _F) -> _F:
@@ -24,15 +111,45 @@ def clean_errors(fn: _F) -> _F:
         try:
             return fn(*args, **kwargs)
         except LedgerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+def _address(value: str, what: str) -> str:
+    if not is_hex_address(value):
+        raise click.BadParameter(f"{value!r} is not an address (0x and 40 hex digits)", param_hint=what)
+    return str(to_checksum_address(value))
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-def main() -> None:
+@click.option("--rpc-url", envvar="PROCURE_RPC_URL", default=DEFAULT_RPC_URL, help="Ethereum JSON-RPC URL.")
+@click.option(
+    "--keystore",
+    envvar="PROCURE_KEYSTORE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Encrypted keystore of the signing account (password: $PROCURE_KEYSTORE_PASSWORD or a prompt).",
+)
+@click.option(
+    "--dev-account",
+    envvar="PROCURE_DEV_ACCOUNT",
+    type=click.IntRange(0, 999),
+    default=None,
+    help="Sign with this account of the dev mnemonic (local dev chain only; default 0 there).",
+)
+@click.pass_context
+def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None) -> None:
     """Procurement ledger: milestone escrows for government procurement on an Ethereum-compatible chain."""
+    if ctx.obj is None:
+        ctx.obj = Context(rpc_url=rpc_url, keystore=keystore, dev_index=dev_account)
+    else:  # tests pass a pre-built Context (with an in-process chain); the signer options still apply
+        ctx.obj.keystore = keystore
+        ctx.obj.dev_index = dev_account
+        ctx.obj.account = None
 
 
 @main.command()
@@ -40,14 +157,291 @@ def main() -> None:
 @clean_errors
 def compile(force: bool) -> None:
     """Compile contracts/ (cached by source hash) and print each contract's size."""
-    from chain._compiler import compile_contracts
-
     build = compile_contracts(force=force)
     click.echo(f"{build.compiler}, input {build.input_hash[:12]}")
     for name, artifact in sorted(build.artifacts.items()):
         size = (len(artifact.deployed_bytecode) - 2) // 2
         if size > 0:
             click.echo(f"  {name:<22} {size:>6} bytes deployed")
+
+
+# ---------------------------------------------------------------- node and deployment
+
+
+@main.command()
+@click.option("--hardhat", is_flag=True, help="Run `npx hardhat node` (in memory) instead of anvil.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8545, help="TCP port on 127.0.0.1.")
+@pass_context
+@clean_errors
+def node(context: Context, hardhat: bool, port: int) -> None:
+    """Run a local dev chain (chain id 31337, automine) until Ctrl-C or SIGTERM.
+
+    anvil keeps its state in var/anvil/, so blocks, logs and balances survive a restart.
+    """
+    from chain.node import start_anvil, start_hardhat
+
+    root = project_root()
+    if hardhat:
+        process = start_hardhat(root, context.var_dir / "hardhat", port=port)
+    else:
+        process = start_anvil(root, context.var_dir / "anvil", port=port)
+    click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
+    _wait_for_stop([process.stop])
+    click.echo(f"{process.kind} stopped")
+
+
+def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
+    """Block until SIGINT/SIGTERM, then run every stop function."""
+    stopping = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        for stop in stops:
+            stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@main.command()
+@pass_context
+@clean_errors
+def deploy(context: Context) -> None:
+    """Deploy registry, token and factory once per chain; run again, it does nothing and says so."""
+    result = ensure_deployed(context.sender(), context.var_dir, context.build())
+    system = result.system
+    verb = "deployed" if result.created else "already deployed (nothing to do)"
+    click.echo(f"system {verb} on chain {system.chain_id}; manifest {result.manifest}")
+    _print_system(system)
+
+
+def _print_system(system: SystemAddresses) -> None:
+    click.echo(f"  registry        {system.registry}")
+    click.echo(f"  token (JPYD)    {system.token}")
+    click.echo(f"  factory         {system.factory}")
+    click.echo(f"  implementation  {system.implementation}")
+    click.echo(f"  admin           {system.admin}  (from block {system.deployed_block})")
+
+
+# ---------------------------------------------------------------- organizations and roles
+
+
+@main.group()
+def org() -> None:
+    """Organizations and the accounts bound to them (registry admin)."""
+
+
+@org.command("add")
+@click.argument("code")
+@click.option("--kind", type=click.Choice(sorted(_KINDS)), required=True, help="What the organization is.")
+@click.option("--name", required=True, help="Human-readable name, e.g. 'Ministry of Defense'.")
+@pass_context
+@clean_errors
+def org_add(context: Context, code: str, kind: str, name: str) -> None:
+    """Register organization CODE (at most 16 ASCII characters, e.g. MOD)."""
+    registry, _, _ = context.clients(write=True)
+    receipt = registry.register_organization(code, _KINDS[kind], name)
+    click.echo(f"organization {code} ({kind}) registered: tx {receipt.tx_hash}")
+
+
+@org.command("bind")
+@click.argument("account")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_bind(context: Context, account: str, code: str) -> None:
+    """Bind ACCOUNT to organization CODE."""
+    registry, _, _ = context.clients(write=True)
+    receipt = registry.bind_account(_address(account, "ACCOUNT"), code)
+    click.echo(f"{to_checksum_address(account)} bound to {code}: tx {receipt.tx_hash}")
+
+
+@org.command("vault")
+@click.argument("code")
+@click.argument("account")
+@pass_context
+@clean_errors
+def org_vault(context: Context, code: str, account: str) -> None:
+    """Make ACCOUNT (bound to ministry CODE) the ministry's vault, which receives refunds."""
+    registry, _, _ = context.clients(write=True)
+    current = registry.organization(code)
+    if current is None:
+        raise ConfigurationError(f"no organization {code!r}")
+    receipt = registry.update_organization(code, active=current.active, vault=_address(account, "ACCOUNT"))
+    click.echo(f"vault of {code} is now {to_checksum_address(account)}: tx {receipt.tx_hash}")
+
+
+@org.command("show")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_show(context: Context, code: str) -> None:
+    """Show organization CODE."""
+    registry, _, _ = context.clients(write=False)
+    found = registry.organization(code)
+    if found is None:
+        raise ConfigurationError(f"no organization {code!r}")
+    status = "active" if found.active else "inactive"
+    click.echo(f"{code}: {found.kind.name.lower()}, {status}, vault {found.vault or '-'}")
+
+
+@main.group()
+def role() -> None:
+    """Grant and revoke roles."""
+
+
+@role.command("grant")
+@click.argument("role_name", metavar="ROLE", type=click.Choice(sorted(_ROLES)))
+@click.argument("account")
+@pass_context
+@clean_errors
+def role_grant(context: Context, role_name: str, account: str) -> None:
+    """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
+    registry, _, _ = context.clients(write=True)
+    receipt = registry.grant_role(_ROLES[role_name], _address(account, "ACCOUNT"))
+    click.echo(f"{role_name} granted to {to_checksum_address(account)}: tx {receipt.tx_hash}")
+
+
+@role.command("revoke")
+@click.argument("role_name", metavar="ROLE", type=click.Choice(sorted(_ROLES)))
+@click.argument("account")
+@pass_context
+@clean_errors
+def role_revoke(context: Context, role_name: str, account: str) -> None:
+    """Revoke ROLE from ACCOUNT."""
+    registry, _, _ = context.clients(write=True)
+    receipt = registry.revoke_role(_ROLES[role_name], _address(account, "ACCOUNT"))
+    click.echo(f"{role_name} revoked from {to_checksum_address(account)}: tx {receipt.tx_hash}")
+
+
+@main.command()
+@click.argument("to")
+@click.argument("amount", type=click.IntRange(min=1))
+@click.option("--appropriation", required=True, help="Budget line, e.g. 'FY2026/MOD/general/equipment'.")
+@pass_context
+@clean_errors
+def mint(context: Context, to: str, amount: int, appropriation: str) -> None:
+    """Mint AMOUNT yen to account TO against an appropriation (treasury role)."""
+    _, token, _ = context.clients(write=True)
+    receipt = token.mint(_address(to, "TO"), amount, keccak(text=appropriation))
+    click.echo(f"minted {amount:,} yen to {to_checksum_address(to)} against {appropriation!r}: tx {receipt.tx_hash}")
+
+
+# ---------------------------------------------------------------- procurements
+
+
+@main.group()
+def procurement() -> None:
+    """Create and inspect procurements."""
+
+
+@procurement.command("create")
+@click.argument("spec_file", metavar="SPEC.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate against the chain and stop before sending anything.")
+@pass_context
+@clean_errors
+def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None:
+    """Create and fund a procurement from a YAML specification; validated fully before anything is sent."""
+    from chain.spec import check_against_chain, load_spec
+
+    loaded = load_spec(spec_file)
+    registry, token, factory = context.clients(write=True)
+    officer = context.signer().address
+    now = int(context.web3().eth.get_block("latest")["timestamp"])
+    check_against_chain(loaded, officer=officer, registry=registry, token=token, now=now)
+    spec = loaded.spec
+    if dry_run:
+        click.echo(f"{spec_file}: valid; would create {spec.id!r} for {spec.total:,} yen, funding {spec.fund_amount:,}")
+        return
+    tx_hashes = []
+    if spec.fund_amount and token.allowance(officer, factory.address) < spec.fund_amount:
+        tx_hashes.append(("approve", token.approve(factory.address, spec.fund_amount).tx_hash))
+    created = factory.create(loaded.to_chain(), spec.fund_amount)
+    tx_hashes.append(("create", created.receipt.tx_hash))
+    click.echo(f"procurement {spec.id!r} created")
+    click.echo(f"  escrow  {created.escrow}")
+    click.echo(f"  total   {spec.total:,} yen in {len(spec.milestones)} milestones; funded {created.funded:,} yen")
+    for label, tx_hash in tx_hashes:
+        click.echo(f"  tx      {label}: {tx_hash}")
+
+
+@procurement.command("show")
+@click.argument("address")
+@pass_context
+@clean_errors
+def procurement_show(context: Context, address: str) -> None:
+    """Print a procurement's terms, milestones and books, read from the chain."""
+    escrow = EscrowClient(context.web3(), _address(address, "ADDRESS"), None, context.build())
+    if len(context.web3().eth.get_code(escrow.contract.address)) == 0:
+        raise ConfigurationError(f"no contract at {address}")
+    system = context.system()
+    if escrow.terms().registry != system.registry:
+        raise ConfigurationError(f"{address} is not an escrow of this ledger")
+    terms = escrow.terms()
+    totals = escrow.totals()
+    click.echo(f"escrow {escrow.address}  procurement 0x{terms.procurement_id.hex()}")
+    click.echo(f"  ministry {terms.ministry}, officer {terms.officer}")
+    click.echo(f"  supplier {terms.supplier} ({terms.supplier_org})")
+    click.echo(f"  panel    {terms.quorum} of {len(terms.evaluators)}: {', '.join(terms.evaluators)}")
+    click.echo(
+        f"  books    funded {totals.funded:,}, released {totals.released:,}, refunded {totals.refunded:,}, "
+        f"owed {totals.owed:,} yen{'; RELEASES PAUSED' if escrow.paused() else ''}"
+    )
+    for m in escrow.milestones():
+        due = dt.datetime.fromtimestamp(m.due_date, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(
+            f"  [{m.index}] {m.status.name.lower():<9} {m.amount:>15,} yen  due {due}  round {m.round} "
+            f"({m.passes} pass, {m.fails} fail){f'  owed {m.owed:,}' if m.owed else ''}"
+        )
+
+
+@procurement.command("list")
+@pass_context
+@clean_errors
+def procurement_list(context: Context) -> None:
+    """List every procurement created on this chain, oldest first."""
+    _, _, factory = context.clients(write=False)
+    created = factory.created_events(from_block=context.system().deployed_block)
+    if not created:
+        click.echo("no procurements yet")
+        return
+    for event in created:
+        params = event["params"]
+        total = sum(params[4]) if isinstance(params, tuple | list) else sum(params["amounts"])
+        title = params[7] if isinstance(params, tuple | list) else params["title"]
+        click.echo(f"{event['escrow']}  block {event['blockNumber']:>6}  {total:>15,} yen  {title}")
+
+
+# ---------------------------------------------------------------- the whole ledger
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8545, help="Port of the local chain.")
+@pass_context
+@clean_errors
+def up(context: Context, port: int) -> None:
+    """Start the local chain (persistent under var/), deploy the system if needed, print the addresses."""
+    from chain.node import start_anvil
+
+    context.rpc_url = f"http://127.0.0.1:{port}"
+    process = start_anvil(project_root(), context.var_dir / "anvil", port=port)
+    try:
+        result = ensure_deployed(context.sender(), context.var_dir, context.build())
+    except BaseException:
+        process.stop()
+        raise
+    verb = "deployed" if result.created else "found (deployed earlier)"
+    click.echo(f"local chain at {process.url} (chain id 31337); system {verb}")
+    _print_system(result.system)
+    click.echo("Ctrl-C stops the ledger")
+    _wait_for_stop([process.stop])
+    click.echo("stopped")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,428 @@
+"""One typed client per contract: snake_case methods, results as frozen dataclasses, reverts as exceptions."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from chain._compiler import Build, compile_contracts
+from chain._tx import Receipt, TxSender
+from chain.roles import OrgKind, Role, org_code, org_id
+from chain.system import SystemAddresses, contract_at
+
+__all__ = [
+    "Amendment",
+    "AmendmentKind",
+    "CreatedProcurement",
+    "EscrowClient",
+    "FactoryClient",
+    "Milestone",
+    "MilestoneStatus",
+    "Organization",
+    "ProcurementSpec",
+    "RegistryClient",
+    "Terms",
+    "TokenClient",
+    "Totals",
+    "system_clients",
+]
+
+
+class MilestoneStatus(enum.IntEnum):
+    """IMilestoneEscrow.MilestoneStatus."""
+
+    PENDING = 0
+    SUBMITTED = 1
+    REJECTED = 2
+    APPROVED = 3
+    PAID = 4
+    DISPUTED = 5
+    SETTLED = 6
+    REFUNDED = 7
+    CANCELLED = 8
+
+
+class AmendmentKind(enum.IntEnum):
+    """IMilestoneEscrow.AmendmentKind."""
+
+    AMOUNT = 0
+    DUE_DATE = 1
+    CANCEL = 2
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An organization in the registry."""
+
+    code: str
+    kind: OrgKind
+    active: bool
+    vault: str | None
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One milestone's state on chain; amounts in yen."""
+
+    index: int
+    amount: int
+    due_date: int
+    status: MilestoneStatus
+    round: int
+    passes: int
+    fails: int
+    owed: int
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The fixed terms of a procurement escrow."""
+
+    procurement_id: bytes
+    ministry: str
+    supplier_org: str
+    supplier: str
+    officer: str
+    token: str
+    registry: str
+    quorum: int
+    evaluators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An escrow's books; the token balance always equals funded - released - refunded."""
+
+    funded: int
+    released: int
+    refunded: int
+    owed: int
+
+    @property
+    def held(self) -> int:
+        """What the escrow should hold."""
+        return self.funded - self.released - self.refunded
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """A proposed amendment."""
+
+    amendment_id: int
+    milestone_id: int
+    kind: AmendmentKind
+    executed: bool
+    proposer: str
+    new_due_date: int
+    new_amount: int
+    rationale_hash: bytes
+
+
+@dataclass(frozen=True)
+class ProcurementSpec:
+    """What the factory needs to create a procurement (IProcurementFactory.ProcurementParams)."""
+
+    procurement_id: bytes
+    supplier: str
+    evaluators: tuple[str, ...]
+    quorum: int
+    amounts: tuple[int, ...]
+    due_dates: tuple[int, ...]
+    spec_hash: bytes
+    title: str
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ABI tuple."""
+        return (
+            self.procurement_id,
+            to_checksum_address(self.supplier),
+            [to_checksum_address(e) for e in self.evaluators],
+            self.quorum,
+            list(self.amounts),
+            list(self.due_dates),
+            self.spec_hash,
+            self.title,
+        )
+
+
+@dataclass(frozen=True)
+class CreatedProcurement:
+    """The result of creating a procurement."""
+
+    procurement_id: bytes
+    escrow: str
+    funded: int
+    receipt: Receipt
+
+
+class _Client:
+    """Common plumbing: a web3 contract, an optional sender for writes."""
+
+    contract_name = ""
+
+    def __init__(self, w3: Web3, address: str, sender: TxSender | None = None, build: Build | None = None):
+        self.w3 = w3
+        self.build = build or compile_contracts()
+        self.contract: Contract = contract_at(w3, self.contract_name, address, self.build)
+        self.sender = sender
+
+    @property
+    def address(self) -> str:
+        """The contract's checksum address."""
+        return str(self.contract.address)
+
+    def with_sender(self, sender: TxSender) -> Any:
+        """The same client, writing as ``sender``."""
+        return type(self)(self.w3, self.address, sender, self.build)
+
+    def _transact(self, fn: Any) -> Receipt:
+        if self.sender is None:
+            raise RuntimeError(f"{type(self).__name__} has no sender: use with_sender()")
+        return self.sender.transact(fn)
+
+    def _call(self, fn: Any) -> Any:
+        if self.sender is not None:
+            return self.sender.call(fn)
+        return fn.call()
+
+
+class RegistryClient(_Client):
+    """AccessRegistry."""
+
+    contract_name = "AccessRegistry"
+
+    def register_organization(self, code: str, kind: OrgKind, name: str) -> Receipt:
+        """Register an organization (registry admin)."""
+        return self._transact(self.contract.functions.registerOrganization(org_id(code), int(kind), name))
+
+    def update_organization(self, code: str, *, active: bool, vault: str | None) -> Receipt:
+        """Activate/deactivate an organization and set its vault (registry admin)."""
+        vault_address = to_checksum_address(vault) if vault else "0x" + "00" * 20
+        return self._transact(self.contract.functions.updateOrganization(org_id(code), active, vault_address))
+
+    def bind_account(self, account: str, code: str) -> Receipt:
+        """Bind an account to an organization (registry admin)."""
+        return self._transact(self.contract.functions.bindAccount(to_checksum_address(account), org_id(code)))
+
+    def unbind_account(self, account: str) -> Receipt:
+        """Release an account that holds no role (registry admin)."""
+        return self._transact(self.contract.functions.unbindAccount(to_checksum_address(account)))
+
+    def grant_role(self, role: Role, account: str) -> Receipt:
+        """Grant a role (registry admin, or a ministry admin inside its ministry)."""
+        return self._transact(self.contract.functions.grantRole(role.id, to_checksum_address(account)))
+
+    def revoke_role(self, role: Role, account: str) -> Receipt:
+        """Revoke a role."""
+        return self._transact(self.contract.functions.revokeRole(role.id, to_checksum_address(account)))
+
+    def organization(self, code: str) -> Organization | None:
+        """The organization with this code, or None."""
+        kind, active, vault = self._call(self.contract.functions.organization(org_id(code)))
+        if kind == 0:
+            return None
+        return Organization(code=code, kind=OrgKind(kind), active=active, vault=None if int(vault, 16) == 0 else vault)
+
+    def organization_of(self, account: str) -> str | None:
+        """The code of the account's organization, or None if unbound."""
+        raw = self._call(self.contract.functions.organizationOf(to_checksum_address(account)))
+        return org_code(raw) if any(raw) else None
+
+    def has_role(self, role: Role, account: str) -> bool:
+        """True if the account holds the role (whatever its organization's state)."""
+        return bool(self._call(self.contract.functions.hasRole(role.id, to_checksum_address(account))))
+
+    def has_active_role(self, role: Role, account: str) -> bool:
+        """True if the account holds the role and its organization is active."""
+        return bool(self._call(self.contract.functions.hasActiveRole(role.id, to_checksum_address(account))))
+
+    def roles_of(self, account: str) -> tuple[Role, ...]:
+        """Every ledger role the account holds."""
+        return tuple(role for role in Role if self.has_role(role, account))
+
+    def nonce(self, signer: str) -> int:
+        """The signer's next EIP-712 nonce."""
+        return int(self._call(self.contract.functions.nonces(to_checksum_address(signer))))
+
+    def escrow_of(self, procurement_id: bytes) -> str | None:
+        """The escrow of a procurement id, or None."""
+        address = self._call(self.contract.functions.escrowOf(procurement_id))
+        return None if int(address, 16) == 0 else str(address)
+
+    def is_admin(self, account: str) -> bool:
+        """True if the account is the registry admin."""
+        admin_role = b"\x00" * 32
+        return bool(self._call(self.contract.functions.hasRole(admin_role, to_checksum_address(account))))
+
+
+class TokenClient(_Client):
+    """YenToken."""
+
+    contract_name = "YenToken"
+
+    def balance_of(self, account: str) -> int:
+        """Yen held by the account."""
+        return int(self._call(self.contract.functions.balanceOf(to_checksum_address(account))))
+
+    def allowance(self, owner: str, spender: str) -> int:
+        """Yen ``spender`` may pull from ``owner``."""
+        fn = self.contract.functions.allowance(to_checksum_address(owner), to_checksum_address(spender))
+        return int(self._call(fn))
+
+    def total_supply(self) -> int:
+        """All yen minted."""
+        return int(self._call(self.contract.functions.totalSupply()))
+
+    def mint(self, to: str, amount: int, appropriation: bytes) -> Receipt:
+        """Mint yen against an appropriation (treasury)."""
+        return self._transact(self.contract.functions.mint(to_checksum_address(to), amount, appropriation))
+
+    def approve(self, spender: str, amount: int) -> Receipt:
+        """Let ``spender`` pull up to ``amount`` yen."""
+        return self._transact(self.contract.functions.approve(to_checksum_address(spender), amount))
+
+    def transfer(self, to: str, amount: int) -> Receipt:
+        """Send yen to another registered account."""
+        return self._transact(self.contract.functions.transfer(to_checksum_address(to), amount))
+
+
+class FactoryClient(_Client):
+    """ProcurementFactory."""
+
+    contract_name = "ProcurementFactory"
+
+    def create(self, spec: ProcurementSpec, fund: int) -> CreatedProcurement:
+        """Create a procurement escrow and pay ``fund`` yen into it (the factory must be approved)."""
+        receipt = self._transact(self.contract.functions.createProcurement(spec.as_tuple(), fund))
+        (created,) = self.contract.events.ProcurementCreated().process_receipt(receipt.raw, errors=DISCARD)
+        return CreatedProcurement(
+            procurement_id=bytes(created["args"]["procurementId"]),
+            escrow=str(created["args"]["escrow"]),
+            funded=int(created["args"]["funded"]),
+            receipt=receipt,
+        )
+
+    def implementation(self) -> str:
+        """The escrow implementation the clones delegate to."""
+        return str(self._call(self.contract.functions.implementation()))
+
+    def created_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[dict[str, Any]]:
+        """Every ProcurementCreated event in a block range, oldest first."""
+        logs = self.contract.events.ProcurementCreated().get_logs(from_block=from_block, to_block=to_block)
+        return [dict(log["args"]) | {"blockNumber": log["blockNumber"]} for log in logs]
+
+
+class EscrowClient(_Client):
+    """MilestoneEscrow (one per procurement)."""
+
+    contract_name = "MilestoneEscrow"
+
+    def terms(self) -> Terms:
+        """The fixed terms."""
+        t = self._call(self.contract.functions.terms())
+        return Terms(
+            procurement_id=bytes(t[0]),
+            ministry=org_code(t[1]),
+            supplier_org=org_code(t[2]),
+            supplier=str(t[3]),
+            officer=str(t[4]),
+            token=str(t[5]),
+            registry=str(t[6]),
+            quorum=int(t[7]),
+            evaluators=tuple(str(e) for e in t[8]),
+        )
+
+    def milestone_count(self) -> int:
+        """How many milestones."""
+        return int(self._call(self.contract.functions.milestoneCount()))
+
+    def milestone(self, index: int) -> Milestone:
+        """One milestone's state."""
+        m = self._call(self.contract.functions.milestone(index))
+        return Milestone(
+            index=index,
+            amount=int(m[0]),
+            due_date=int(m[1]),
+            status=MilestoneStatus(m[2]),
+            round=int(m[3]),
+            passes=int(m[4]),
+            fails=int(m[5]),
+            owed=int(m[6]),
+        )
+
+    def milestones(self) -> tuple[Milestone, ...]:
+        """Every milestone's state."""
+        return tuple(self.milestone(i) for i in range(self.milestone_count()))
+
+    def totals(self) -> Totals:
+        """The books."""
+        funded, released, refunded, owed = self._call(self.contract.functions.totals())
+        return Totals(funded=int(funded), released=int(released), refunded=int(refunded), owed=int(owed))
+
+    def paused(self) -> bool:
+        """Whether releases are paused."""
+        return bool(self._call(self.contract.functions.paused()))
+
+    def amendment(self, amendment_id: int) -> Amendment:
+        """A proposed amendment."""
+        a = self._call(self.contract.functions.amendment(amendment_id))
+        return Amendment(
+            amendment_id=amendment_id,
+            milestone_id=int(a[0]),
+            kind=AmendmentKind(a[1]),
+            executed=bool(a[2]),
+            proposer=str(a[3]),
+            new_due_date=int(a[4]),
+            new_amount=int(a[5]),
+            rationale_hash=bytes(a[6]),
+        )
+
+    def shortfall(self) -> int:
+        """Yen still needed to cover the open milestones."""
+        return int(self._call(self.contract.functions.shortfall()))
+
+    def fund(self, amount: int) -> Receipt:
+        """Pay ``amount`` yen in (officer; the escrow must be approved for it)."""
+        return self._transact(self.contract.functions.fund(amount))
+
+    def submit_evidence(self, milestone: int, document_hash: bytes, uri: str) -> Receipt:
+        """Submit evidence for a milestone (supplier)."""
+        return self._transact(self.contract.functions.submitEvidence(milestone, document_hash, uri))
+
+    def attest(self, milestone: int, round_: int, passed: bool, report_hash: bytes) -> Receipt:
+        """Attest a milestone's current round (panel evaluator)."""
+        return self._transact(self.contract.functions.attest(milestone, round_, passed, report_hash))
+
+    def reclaim(self, milestone: int) -> Receipt:
+        """Reclaim an expired unmet milestone (officer)."""
+        return self._transact(self.contract.functions.reclaim(milestone))
+
+    def claim_payment(self, milestone: int) -> Receipt:
+        """Pay an owed milestone to the supplier (anyone)."""
+        return self._transact(self.contract.functions.claimPayment(milestone))
+
+    def set_paused(self, paused: bool) -> Receipt:
+        """Pause or resume releases (ministry admin)."""
+        return self._transact(self.contract.functions.setPaused(paused))
+
+    def relay(self, function_name: str, args: list[Any]) -> Receipt:
+        """Send a ``...BySig`` call with prepared arguments (see chain.eip712.Action.call_args)."""
+        return self._transact(getattr(self.contract.functions, function_name)(*args))
+
+
+def system_clients(
+    w3: Web3, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
+) -> tuple[RegistryClient, TokenClient, FactoryClient]:
+    """The three system clients for a deployment."""
+    build = build or compile_contracts()
+    return (
+        RegistryClient(w3, system.registry, sender, build),
+        TokenClient(w3, system.token, sender, build),
+        FactoryClient(w3, system.factory, sender, build),
+    )

@@ -1,0 +1,136 @@
+"""The deployment manifest: where the system lives on a chain, written once per chain id."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from chain._compiler import Build, compile_contracts
+from chain._tx import TxSender
+from chain.errors import ConfigurationError, LedgerError
+from chain.system import SystemAddresses, deploy_system
+
+__all__ = [
+    "DeploymentError",
+    "DeploymentResult",
+    "ensure_deployed",
+    "load_manifest",
+    "manifest_path",
+    "require_manifest",
+    "var_dir_from_env",
+]
+
+_CONTRACTS = ("registry", "token", "factory", "implementation")
+
+
+class DeploymentError(LedgerError):
+    """A manifest is missing, unreadable, or points at addresses with no code."""
+
+
+@dataclass(frozen=True)
+class DeploymentResult:
+    """What ``ensure_deployed`` found or did."""
+
+    system: SystemAddresses
+    created: bool
+    manifest: Path
+
+
+def manifest_path(var_dir: Path, chain_id: int) -> Path:
+    """``var/deployments/<chain id>.json``."""
+    return var_dir / "deployments" / f"{chain_id}.json"
+
+
+def load_manifest(path: Path) -> SystemAddresses | None:
+    """The system recorded in ``path``, or None if there is no manifest."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SystemAddresses(
+            chain_id=int(data["chainId"]),
+            registry=Web3.to_checksum_address(data["registry"]),
+            token=Web3.to_checksum_address(data["token"]),
+            factory=Web3.to_checksum_address(data["factory"]),
+            implementation=Web3.to_checksum_address(data["implementation"]),
+            deployed_block=int(data["deployedBlock"]),
+            admin=Web3.to_checksum_address(data["admin"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DeploymentError(f"manifest {path} is unreadable: {exc}") from None
+
+
+def _missing_code(w3: Web3, system: SystemAddresses) -> list[str]:
+    return [
+        f"{name} {getattr(system, name)}"
+        for name in _CONTRACTS
+        if len(w3.eth.get_code(Web3.to_checksum_address(getattr(system, name)))) == 0
+    ]
+
+
+def require_manifest(w3: Web3, var_dir: Path) -> SystemAddresses:
+    """The system deployed on ``w3``'s chain, checked to have code; a clear error otherwise."""
+    chain_id = w3.eth.chain_id
+    path = manifest_path(var_dir, chain_id)
+    system = load_manifest(path)
+    if system is None:
+        raise DeploymentError(f"nothing deployed on chain {chain_id}: no {path} (run `procure deploy`)")
+    missing = _missing_code(w3, system)
+    if missing:
+        raise DeploymentError(f"manifest {path} points at addresses with no code: {', '.join(missing)}")
+    return system
+
+
+def ensure_deployed(sender: TxSender, var_dir: Path, build: Build | None = None) -> DeploymentResult:
+    """Deploy the system once per chain; if the manifest exists and its code is there, do nothing.
+
+    A manifest whose addresses have no code (the chain was reset) is an error, never silently reused or
+    overwritten: the operator decides.
+    """
+    w3 = sender.w3
+    chain_id = w3.eth.chain_id
+    path = manifest_path(var_dir, chain_id)
+    existing = load_manifest(path)
+    if existing is not None:
+        missing = _missing_code(w3, existing)
+        if missing:
+            raise DeploymentError(
+                f"manifest {path} points at addresses with no code on chain {chain_id}: {', '.join(missing)}; "
+                "the chain was probably reset: move the manifest away to deploy afresh"
+            )
+        return DeploymentResult(system=existing, created=False, manifest=path)
+    build = build or compile_contracts()
+    system = deploy_system(sender, build)
+    _write_manifest(path, system, build)
+    return DeploymentResult(system=system, created=True, manifest=path)
+
+
+def _write_manifest(path: Path, system: SystemAddresses, build: Build) -> None:
+    data: dict[str, Any] = system.to_json()
+    data["compiler"] = build.compiler
+    data["buildInput"] = build.input_hash
+    data["artifacts"] = {
+        name: {"sourceHash": artifact.source_hash, "source": artifact.source}
+        for name, artifact in sorted(build.artifacts.items())
+        if len(artifact.deployed_bytecode) > 2
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def var_dir_from_env() -> Path:
+    """``$PROCURE_VAR`` or ``var/`` under the project root."""
+    from chain._compiler import project_root
+
+    value = os.environ.get("PROCURE_VAR")
+    path = Path(value) if value else project_root() / "var"
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"{path} is not a directory")
+    return path

@@ -1,0 +1,89 @@
+"""The local dev chain's cast: who is who among the dev mnemonic's accounts, and how to register them.
+
+Used by `procure up` to seed a demo, and by integration tests. Never used on a real network: dev keys are
+refused on any chain id other than the local ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils.crypto import keccak
+
+from chain.clients import RegistryClient, TokenClient
+from chain.roles import OrgKind, Role
+
+__all__ = ["APPROPRIATION", "DEV_CAST", "DEV_ORGS", "CastMember", "seed_cast"]
+
+APPROPRIATION = "FY2026/MOD/general-account/equipment-acquisition"
+OFFICER_FUNDS = 2_000_000_000  # yen minted to the officer for funding
+
+
+@dataclass(frozen=True)
+class CastMember:
+    """One dev account's part."""
+
+    index: int
+    label: str
+    org: str
+    role: Role | None
+
+
+DEV_ORGS: tuple[tuple[str, OrgKind, str], ...] = (
+    ("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
+    ("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
+    ("ATLA", OrgKind.EVALUATION_BODY, "ATLA ground systems test center"),
+    ("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
+    ("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
+    ("REVIEW", OrgKind.REVIEW_BODY, "Government Procurement Review Board"),
+    ("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
+)
+
+# Account 0 is the registry admin (the deployer).
+DEV_CAST: tuple[CastMember, ...] = (
+    CastMember(1, "officer", "MOD", Role.PROCUREMENT_OFFICER),
+    CastMember(2, "treasury", "MOD", Role.TREASURY),
+    CastMember(3, "supplier", "NVE", Role.SUPPLIER),
+    CastMember(4, "evaluator-atla", "ATLA", Role.EVALUATOR),
+    CastMember(5, "evaluator-jqa", "JQA", Role.EVALUATOR),
+    CastMember(6, "evaluator-nite", "NITE", Role.EVALUATOR),
+    CastMember(7, "reviewer", "REVIEW", Role.REVIEW_BODY),
+    CastMember(8, "auditor", "BOA", Role.AUDITOR),
+    CastMember(9, "officer-2", "MOD", Role.PROCUREMENT_OFFICER),
+    CastMember(10, "mod-admin", "MOD", Role.MINISTRY_ADMIN),
+)
+
+
+def seed_cast(
+    registry: RegistryClient,
+    token_as_treasury: TokenClient,
+    addresses: dict[int, str],
+) -> int:
+    """Register the dev organizations and accounts, and mint the officer's funds; skips what exists.
+
+    ``registry`` writes as the registry admin; ``addresses`` maps dev indexes to addresses. Returns the
+    number of transactions sent.
+    """
+    sent = 0
+    for code, kind, name in DEV_ORGS:
+        if registry.organization(code) is None:
+            registry.register_organization(code, kind, name)
+            sent += 1
+    for member in DEV_CAST:
+        address = addresses[member.index]
+        if registry.organization_of(address) is None:
+            registry.bind_account(address, member.org)
+            sent += 1
+        if member.role is not None and not registry.has_role(member.role, address):
+            registry.grant_role(member.role, address)
+            sent += 1
+    vault = addresses[2]  # the treasury account also receives the ministry's refunds
+    mod = registry.organization("MOD")
+    if mod is not None and mod.vault != vault:
+        registry.update_organization("MOD", active=True, vault=vault)
+        sent += 1
+    officer = addresses[1]
+    if token_as_treasury.balance_of(officer) == 0:
+        token_as_treasury.mint(officer, OFFICER_FUNDS, keccak(text=APPROPRIATION))
+        sent += 1
+    return sent

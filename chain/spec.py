@@ -1,0 +1,247 @@
+"""Procurement specification files (YAML), validated first on their own, then against the chain.
+
+Every mistake is reported with its field path and the reason; nothing is sent while anything is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
+from eth_utils.crypto import keccak
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from chain.clients import ProcurementSpec, RegistryClient, TokenClient
+from chain.errors import LedgerError
+from chain.roles import Role
+
+__all__ = [
+    "JST",
+    "MAX_SPEC_BYTES",
+    "MilestoneSpec",
+    "ProcurementFile",
+    "SpecError",
+    "check_against_chain",
+    "load_spec",
+]
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+MAX_SPEC_BYTES = 256 * 1024
+MAX_YEN = 2**64 - 1
+
+
+class SpecError(LedgerError):
+    """A specification is invalid; ``problems`` lists (field path, reason) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {reason}" for path, reason in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s), nothing was sent:\n{lines}")
+
+
+def _address(value: str) -> str:
+    if not is_hex_address(value):
+        raise ValueError("not an Ethereum address (0x and 40 hex digits)")
+    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+        raise ValueError("mixed-case address with a wrong checksum (a typo?)")
+    return str(to_checksum_address(value))
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Yen = Annotated[StrictInt, Field(gt=0, le=MAX_YEN, description="whole yen")]
+
+
+class MilestoneSpec(BaseModel):
+    """One deliverable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    amount: Yen
+    due: dt.date | dt.datetime = Field(description="due date (end of that day, JST) or an exact time")
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="the evidence expected")
+
+    def due_timestamp(self) -> int:
+        """The due time as unix seconds: a bare date means 23:59:59 JST that day."""
+        if isinstance(self.due, dt.datetime):
+            due = self.due if self.due.tzinfo else self.due.replace(tzinfo=JST)
+            return int(due.timestamp())
+        return int(dt.datetime.combine(self.due, dt.time(23, 59, 59), JST).timestamp())
+
+
+class ProcurementFile(BaseModel):
+    """A procurement specification as written by an officer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=128, description="the OCDS ocid, e.g. ocds-b5fd17-MOD-2026-0042")
+    title: str = Field(min_length=1, max_length=200)
+    ministry: str = Field(min_length=1, max_length=16, description="buying ministry's code, e.g. MOD")
+    supplier: Address
+    evaluators: list[Address] = Field(min_length=1, max_length=16)
+    quorum: StrictInt = Field(ge=1, le=16)
+    token: Literal["JPYD"] = "JPYD"  # noqa: S105 - the deposit token's symbol, not a secret
+    fund: Literal["full", "none"] | Yen = "full"
+    milestones: list[MilestoneSpec] = Field(min_length=1, max_length=64)
+
+    @field_validator("id")
+    @classmethod
+    def _ocid(cls, value: str) -> str:
+        if not value.isascii() or any(c.isspace() for c in value) or "#" in value:
+            raise ValueError("must be ASCII without spaces or '#'")
+        return value
+
+    @model_validator(mode="after")
+    def _panel(self) -> ProcurementFile:
+        if len(set(self.evaluators)) != len(self.evaluators):
+            raise ValueError("evaluators: the same evaluator appears twice")
+        if self.quorum > len(self.evaluators):
+            raise ValueError(f"quorum: {self.quorum} is larger than the panel of {len(self.evaluators)}")
+        if self.supplier in self.evaluators:
+            raise ValueError("evaluators: the supplier cannot evaluate its own deliverables")
+        if isinstance(self.fund, int) and self.fund > self.total:
+            raise ValueError(f"fund: {self.fund} yen is more than the total of {self.total} yen")
+        return self
+
+    @property
+    def total(self) -> int:
+        """Sum of the milestone amounts, in yen."""
+        return sum(m.amount for m in self.milestones)
+
+    @property
+    def fund_amount(self) -> int:
+        """Yen to pay in at creation."""
+        if self.fund == "full":
+            return self.total
+        if self.fund == "none":
+            return 0
+        return int(self.fund)
+
+    @property
+    def procurement_id(self) -> bytes:
+        """keccak256 of the ocid: the on-chain procurement id and CREATE2 salt."""
+        return keccak(text=self.id)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A parsed spec and the hash of the exact file bytes."""
+
+    spec: ProcurementFile
+    sha256: bytes
+    source: str
+
+    def to_chain(self) -> ProcurementSpec:
+        """The factory parameters."""
+        return ProcurementSpec(
+            procurement_id=self.spec.procurement_id,
+            supplier=self.spec.supplier,
+            evaluators=tuple(self.spec.evaluators),
+            quorum=self.spec.quorum,
+            amounts=tuple(m.amount for m in self.spec.milestones),
+            due_dates=tuple(m.due_timestamp() for m in self.spec.milestones),
+            spec_hash=self.sha256,
+            title=self.spec.title,
+        )
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("int", "str", "date", "datetime", "literal['full','none']") or "[" in str(part):
+            continue  # pydantic's union-member tags are noise for an officer
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(file)"
+
+
+def load_spec(path: Path) -> LoadedSpec:
+    """Parse and validate a spec file on its own (no chain needed)."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(source, [("(file)", f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(source, [("(file)", f"larger than {MAX_SPEC_BYTES} bytes")])
+    try:
+        data: Any = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise SpecError(source, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError(source, [("(file)", "must be a YAML mapping of fields")])
+    try:
+        spec = ProcurementFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            reason = error["msg"].removeprefix("Value error, ")
+            problems.append((_path(error["loc"]), reason))
+        raise SpecError(source, _dedupe(problems)) from None
+    return LoadedSpec(spec=spec, sha256=hashlib.sha256(raw).digest(), source=source)
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, list[str]] = {}
+    for path, reason in problems:
+        if reason not in seen.setdefault(path, []):
+            seen[path].append(reason)
+    return [(path, " / ".join(reasons)) for path, reasons in seen.items()]
+
+
+def check_against_chain(
+    loaded: LoadedSpec, *, officer: str, registry: RegistryClient, token: TokenClient, now: int
+) -> None:
+    """Check what only the chain knows; raise SpecError listing every problem."""
+    spec = loaded.spec
+    problems: list[tuple[str, str]] = []
+    officer_org = registry.organization_of(officer)
+    if not registry.has_active_role(Role.PROCUREMENT_OFFICER, officer):
+        problems.append(("(signer)", f"{officer} is not an active procurement officer"))
+    elif officer_org != spec.ministry:
+        problems.append(("ministry", f"the signing officer belongs to {officer_org}, not {spec.ministry}"))
+    ministry = registry.organization(spec.ministry)
+    if ministry is None:
+        problems.append(("ministry", f"no organization {spec.ministry!r} in the registry"))
+    supplier_org = registry.organization_of(spec.supplier)
+    if not registry.has_active_role(Role.SUPPLIER, spec.supplier):
+        problems.append(("supplier", f"{spec.supplier} is not an active supplier in the registry"))
+    for i, evaluator in enumerate(spec.evaluators):
+        where = f"evaluators[{i}]"
+        if evaluator == officer:
+            problems.append((where, "the creating officer cannot evaluate"))
+        elif not registry.has_active_role(Role.EVALUATOR, evaluator):
+            problems.append((where, f"{evaluator} is not an active evaluator in the registry"))
+        elif supplier_org is not None and registry.organization_of(evaluator) == supplier_org:
+            problems.append((where, f"{evaluator} belongs to the supplier's organization {supplier_org}"))
+    for i, milestone in enumerate(spec.milestones):
+        if milestone.due_timestamp() <= now:
+            problems.append((f"milestones[{i}].due", f"{milestone.due} is not in the future"))
+    if registry.escrow_of(spec.procurement_id) is not None:
+        problems.append(("id", f"procurement {spec.id!r} already exists"))
+    fund = spec.fund_amount
+    if fund:
+        balance = token.balance_of(officer)
+        if balance < fund:
+            problems.append(("fund", f"the officer holds {balance:,} yen, less than the {fund:,} yen to fund"))
+    if problems:
+        raise SpecError(loaded.source, problems)

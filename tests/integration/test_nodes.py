@@ -1,0 +1,143 @@
+"""Real node processes: anvil survives SIGKILL with its state; the same flow runs on `npx hardhat node`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from web3 import Web3
+
+from chain._compiler import project_root
+from chain._tx import TxSender, forget_nonces
+from chain.clients import EscrowClient, MilestoneStatus, system_clients
+from chain.connection import connect
+from chain.deployment import ensure_deployed, require_manifest
+from chain.devnet import seed_cast
+from chain.keys import dev_account
+from chain.node import NodeProcess, start_anvil, start_hardhat
+from chain.spec import load_spec
+from chain.system import error_decoder
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _example_spec(tmp_path: Path, w3: Web3) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    today = dt.datetime.fromtimestamp(w3.eth.get_block("latest")["timestamp"], dt.UTC).date()
+    for i, milestone in enumerate(data["milestones"]):
+        milestone["due"] = (today + dt.timedelta(days=90 * (i + 1))).isoformat()
+    path = tmp_path / "night-vision.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _deploy_and_create(w3: Web3, var_dir: Path, spec_path: Path) -> str:
+    """Deploy, seed the dev cast, create and fund the example procurement; returns the escrow address."""
+    forget_nonces()
+    chain_id = w3.eth.chain_id
+    decoder = error_decoder()
+    admin = TxSender(w3, dev_account(0, chain_id), decoder)
+    system = ensure_deployed(admin, var_dir).system
+    registry, _, _ = system_clients(w3, system, admin)
+    _, token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder))
+    seed_cast(registry, token, {i: dev_account(i, chain_id).address for i in range(11)})
+    _, officer_token, factory = system_clients(w3, system, TxSender(w3, dev_account(1, chain_id), decoder))
+    loaded = load_spec(spec_path)
+    officer_token.approve(factory.address, loaded.spec.fund_amount)
+    created = factory.create(loaded.to_chain(), loaded.spec.fund_amount)
+    return created.escrow
+
+
+def _snapshot(w3: Web3, escrow_address: str) -> dict[str, object]:
+    escrow = EscrowClient(w3, escrow_address)
+    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})
+    return {
+        "terms": escrow.terms(),
+        "milestones": escrow.milestones(),
+        "totals": escrow.totals(),
+        "logs": [(log["blockNumber"], log["logIndex"], log["address"], bytes(log["data"])) for log in logs],
+    }
+
+
+@pytest.fixture
+def anvil_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var"
+
+
+def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Path) -> None:
+    port = _free_port()
+    node = start_anvil(project_root(), anvil_dir / "anvil", port=port)
+    try:
+        w3 = connect(node.url)
+        escrow = _deploy_and_create(w3, anvil_dir, _example_spec(tmp_path, w3))
+        before = _snapshot(w3, escrow)
+        assert [m.status for m in before["milestones"]] == [MilestoneStatus.PENDING] * 3  # type: ignore[attr-defined]
+        assert before["totals"].funded == 360_000_000  # type: ignore[attr-defined]
+        head = w3.eth.block_number
+        time.sleep(2.5)  # anvil writes its state file every second
+        node.kill()
+        with pytest.raises(ProcessLookupError):
+            os.killpg(node.pid, 0)  # the whole group is gone: no orphan
+        node = start_anvil(project_root(), anvil_dir / "anvil", port=port)
+        w3 = connect(node.url)
+        assert w3.eth.block_number == head
+        assert _snapshot(w3, escrow) == before
+        # The manifest still matches the chain, so `procure deploy` does nothing.
+        require_manifest(w3, anvil_dir)
+        env = {**os.environ, "PROCURE_VAR": str(anvil_dir), "PROCURE_RPC_URL": node.url}
+        shown = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "procurement", "show", escrow],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=project_root(),
+            timeout=120,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "panel    2 of 3" in shown.stdout
+        deployed = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "deploy"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=project_root(),
+            timeout=120,
+            check=False,
+        )
+        assert deployed.returncode == 0, deployed.stderr
+        assert "already deployed" in deployed.stdout
+    finally:
+        node.stop()
+
+
+def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:
+    port = _free_port()
+    node: NodeProcess = start_hardhat(project_root(), tmp_path / "hardhat", port=port)
+    try:
+        w3 = connect(node.url)
+        assert w3.eth.chain_id == 31337
+        escrow = _deploy_and_create(w3, tmp_path / "var", _example_spec(tmp_path, w3))
+        state = _snapshot(w3, escrow)
+        assert [m.status for m in state["milestones"]] == [MilestoneStatus.PENDING] * 3  # type: ignore[attr-defined]
+        assert state["totals"].funded == 360_000_000  # type: ignore[attr-defined]
+        assert len(state["logs"]) > 20  # type: ignore[arg-type]
+    finally:
+        node.stop()
+        with pytest.raises(ProcessLookupError):
+            os.killpg(node.pid, 0)

@@ -1,0 +1,241 @@
+"""Every `procure` command against an in-process eth-tester chain, through click's runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain._tx import TxSender, forget_nonces
+from chain.clients import EscrowClient, MilestoneStatus, system_clients
+from chain.devnet import DEV_CAST, seed_cast
+from chain.keys import dev_account, write_keystore
+from chain.system import error_decoder
+from chain.tester import fund_accounts, new_tester
+from scripts.cli import Context, main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
+
+
+@dataclass
+class Ledger:
+    """A deployed, seeded chain plus a way to run commands against it."""
+
+    w3: Web3
+    var_dir: Path
+    accounts: list[LocalAccount]
+
+    def run(self, *args: str, input_text: str | None = None) -> Result:
+        context = Context(w3=self.w3, var_dir=self.var_dir)
+        return CliRunner().invoke(main, list(args), obj=context, input=input_text)
+
+    def ok(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def fails(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.exit_code != 0, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    w3, tester = new_tester()
+    accounts = [dev_account(i, w3.eth.chain_id) for i in range(12)]
+    fund_accounts(w3, tester, accounts)
+    ledger = Ledger(w3=w3, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
+    ledger.ok("deploy")
+    system = Context(w3=w3, var_dir=ledger.var_dir).system()
+    decoder = error_decoder()
+    registry, _, _ = system_clients(w3, system, TxSender(w3, accounts[0], decoder))
+    _, token, _ = system_clients(w3, system, TxSender(w3, accounts[2], decoder))
+    seed_cast(registry, token, {i: a.address for i, a in enumerate(accounts)})
+    snapshot = tester.take_snapshot()
+    yield ledger
+    tester.revert_to_snapshot(snapshot)
+    forget_nonces()
+
+
+def _spec(tmp_path: Path, ledger: Ledger, **changes: object) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    today = dt.datetime.fromtimestamp(ledger.w3.eth.get_block("latest")["timestamp"], dt.UTC).date()
+    for i, milestone in enumerate(data["milestones"]):
+        milestone["due"] = (today + dt.timedelta(days=60 * (i + 1))).isoformat()
+    data["id"] = f"ocds-b5fd17-MOD-test-{tmp_path.name}"
+    data.update(changes)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_deploy_twice_does_nothing_the_second_time(deployed: Ledger) -> None:
+    out = deployed.ok("deploy")
+    assert "already deployed (nothing to do)" in out
+    manifest = json.loads(next((deployed.var_dir / "deployments").glob("*.json")).read_text())
+    assert {"registry", "token", "factory", "implementation", "deployedBlock", "artifacts"} <= set(manifest)
+    assert manifest["artifacts"]["MilestoneEscrow"]["sourceHash"]
+
+
+def test_manifest_pointing_at_no_code_is_reported(deployed: Ledger, tmp_path: Path) -> None:
+    other = tmp_path / "var"
+    (other / "deployments").mkdir(parents=True)
+    manifest = json.loads(next((deployed.var_dir / "deployments").glob("*.json")).read_text())
+    manifest["registry"] = "0x" + "12" * 20
+    (other / "deployments" / f"{deployed.w3.eth.chain_id}.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(main, ["deploy"], obj=Context(w3=deployed.w3, var_dir=other))
+    assert result.exit_code == 1
+    assert "points at addresses with no code" in result.output
+    assert "registry 0x1212121212121212121212121212121212121212" in result.output
+
+
+def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
+    newcomer = deployed.accounts[11].address
+    assert "organization MOFA (ministry) registered" in deployed.ok(
+        "org", "add", "MOFA", "--kind", "ministry", "--name", "Ministry of Foreign Affairs"
+    )
+    assert "bound to MOFA" in deployed.ok("org", "bind", newcomer, "MOFA")
+    assert f"vault of MOFA is now {newcomer}" in deployed.ok("org", "vault", "MOFA", newcomer)
+    assert deployed.ok("org", "show", "MOFA").strip() == f"MOFA: ministry, active, vault {newcomer}"
+    assert "procurement-officer granted" in deployed.ok("role", "grant", "procurement-officer", newcomer)
+    assert "procurement-officer revoked" in deployed.ok("role", "revoke", "procurement-officer", newcomer)
+    # A supplier role cannot go to a ministry account: the registry's custom error, in one line.
+    out = deployed.fails("role", "grant", "supplier", newcomer)
+    assert "RegistryRoleKindMismatch" in out
+    # Only the registry admin registers organizations.
+    out = deployed.fails("--dev-account", "3", "org", "add", "EVIL", "--kind", "supplier", "--name", "x")
+    assert "AccessControlUnauthorizedAccount" in out
+
+
+def test_mint_is_treasury_only(deployed: Ledger) -> None:
+    officer = deployed.accounts[1].address
+    out = deployed.ok("--dev-account", "2", "mint", officer, "1000", "--appropriation", "FY2026/MOD/x")
+    assert "minted 1,000 yen" in out
+    assert "YenTokenUnauthorizedMinter" in deployed.fails("mint", officer, "1000", "--appropriation", "x")
+    assert "0 is not in the range x>=1" in deployed.fails(
+        "--dev-account", "2", "mint", officer, "0", "--appropriation", "x"
+    )
+
+
+def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
+    spec = _spec(tmp_path, deployed)
+    out = deployed.ok("--dev-account", "1", "procurement", "create", str(spec))
+    escrow_address = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("escrow"))
+    assert "funded 360,000,000 yen" in out
+    assert out.count("tx ") == 2  # approve + create
+    escrow = EscrowClient(deployed.w3, escrow_address)
+    assert [m.status for m in escrow.milestones()] == [MilestoneStatus.PENDING] * 3
+    assert escrow.totals().funded == 360_000_000
+    assert escrow.terms().quorum == 2
+    shown = deployed.ok("procurement", "show", escrow_address)
+    assert "panel    2 of 3" in shown
+    assert "48,000,000 yen" in shown
+    assert "funded 360,000,000" in shown
+    assert escrow_address in deployed.ok("procurement", "list")
+    # The same ocid again is refused before anything is sent.
+    assert "already exists" in deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
+
+
+def test_bad_spec_lists_every_problem_and_sends_nothing(deployed: Ledger, tmp_path: Path) -> None:
+    spec = _spec(
+        tmp_path,
+        deployed,
+        supplier=deployed.accounts[8].address,  # the auditor, not a supplier
+        quorum=2,
+        evaluators=[deployed.accounts[4].address, deployed.accounts[1].address],  # the officer evaluates
+        fund=10**12,
+    )
+    data = yaml.safe_load(spec.read_text())
+    data["milestones"][1]["due"] = "2001-01-01"
+    spec.write_text(yaml.safe_dump(data))
+    block_before = deployed.w3.eth.block_number
+    out = deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
+    assert block_before == deployed.w3.eth.block_number
+    assert "fund: 1000000000000 yen is more than the total" in out
+    # Fix the off-chain mistake: the on-chain ones are then all listed at once.
+    data["fund"] = "full"
+    spec.write_text(yaml.safe_dump(data))
+    out = deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
+    assert "is not an active supplier" in out
+    assert "evaluators[1]: the creating officer cannot evaluate" in out
+    assert "milestones[1].due: 2001-01-01 is not in the future" in out
+    assert block_before == deployed.w3.eth.block_number
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"quorum": 4}, "quorum: 4 is larger than the panel of 3"),
+        ({"milestones": [{"title": "x", "amount": 1.5, "due": "2030-01-01"}]}, "milestones[0].amount"),
+        ({"milestones": [{"title": "x", "amount": "12,000", "due": "2030-01-01"}]}, "milestones[0].amount"),
+        ({"supplier": "0x1234"}, "supplier: not an Ethereum address"),
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"milestones": []}, "milestones: List should have at least 1 item"),
+    ],
+)
+def test_spec_mistakes_name_their_field(
+    deployed: Ledger, tmp_path: Path, change: dict[str, object], expected: str
+) -> None:
+    spec = _spec(tmp_path, deployed, **change)
+    assert expected in deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
+
+
+def test_dry_run_sends_nothing(deployed: Ledger, tmp_path: Path) -> None:
+    spec = _spec(tmp_path, deployed)
+    before = deployed.w3.eth.block_number
+    assert "valid; would create" in deployed.ok("--dev-account", "1", "procurement", "create", str(spec), "--dry-run")
+    assert deployed.w3.eth.block_number == before
+
+
+def test_keystore_signing_and_wrong_password(deployed: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    officer = deployed.accounts[1]
+    keystore = write_keystore(officer, tmp_path / "officer.json", "correct horse")
+    spec = _spec(tmp_path, deployed)
+    monkeypatch.setenv("PROCURE_KEYSTORE_PASSWORD", "wrong")
+    assert "wrong password" in deployed.fails("--keystore", str(keystore), "procurement", "create", str(spec))
+    monkeypatch.setenv("PROCURE_KEYSTORE_PASSWORD", "correct horse")
+    assert "created" in deployed.ok("--keystore", str(keystore), "procurement", "create", str(spec))
+    assert (keystore.stat().st_mode & 0o777) == 0o600
+
+
+def test_dev_keys_refused_on_other_chains() -> None:
+    from chain.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="dev keys are refused on chain id 1"):
+        dev_account(0, 1)
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        [],
+        ["node"],
+        ["deploy"],
+        ["org", "add"],
+        ["org", "bind"],
+        ["role", "grant"],
+        ["mint"],
+        ["procurement", "create"],
+        ["procurement", "show"],
+        ["procurement", "list"],
+        ["up"],
+    ):
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, args
+        assert "Usage:" in result.output
+
+
+def test_cast_matches_the_example_spec() -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    by_label = {m.label: dev_account(m.index, 31337).address for m in DEV_CAST}
+    assert data["supplier"] == by_label["supplier"]
+    assert data["evaluators"] == [by_label[x] for x in ("evaluator-atla", "evaluator-jqa", "evaluator-nite")]
