@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import is_hex_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3 import Web3
 
-from chain._compiler import Build, compile_contracts, project_root
-from chain._tx import TxSender
-from chain.clients import EscrowClient, FactoryClient, RegistryClient, TokenClient, system_clients
-from chain.connection import DEFAULT_RPC_URL, connect
-from chain.deployment import ensure_deployed, require_manifest, var_dir_from_env
-from chain.errors import ConfigurationError, LedgerError
-from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
+from chain._compiler import compile_contracts, project_root
+from chain.clients import EscrowClient
+from chain.connection import DEFAULT_RPC_URL
+from chain.deployment import ensure_deployed
+from chain.errors import ConfigurationError
 from chain.roles import OrgKind, Role
-from chain.system import SystemAddresses, error_decoder
+from chain.system import SystemAddresses
+from scripts._common import Context, clean_errors, parse_address, pass_context
 
 __all__ = ["Context", "main"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 _KINDS = {
     "ministry": OrgKind.MINISTRY,
@@ -40,89 +31,6 @@ _KINDS = {
     "audit-body": OrgKind.AUDIT_BODY,
 }
 _ROLES = {role.name.lower().replace("_", "-"): role for role in Role}
-
-
-@dataclass
-class Context:
-    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``w3``."""
-
-    rpc_url: str = DEFAULT_RPC_URL
-    keystore: Path | None = None
-    dev_index: int | None = None
-    var_dir: Path = field(default_factory=var_dir_from_env)
-    w3: Web3 | None = None
-    account: LocalAccount | None = None
-    _build: Build | None = None
-
-    def web3(self) -> Web3:
-        """The connection, made on first use."""
-        if self.w3 is None:
-            self.w3 = connect(self.rpc_url)
-        return self.w3
-
-    def build(self) -> Build:
-        """The compiled contracts."""
-        if self._build is None:
-            self._build = compile_contracts()
-        return self._build
-
-    def signer(self) -> LocalAccount:
-        """The signing key: --keystore, else a dev account (dev chains only)."""
-        if self.account is not None:
-            return self.account
-        chain_id = self.web3().eth.chain_id
-        if self.keystore is not None:
-            self.account = load_keystore(self.keystore, _password(self.keystore))
-        elif self.dev_index is not None:
-            self.account = dev_account(self.dev_index, chain_id)
-        elif chain_id in DEV_CHAIN_IDS:
-            self.account = dev_account(0, chain_id)
-        else:
-            raise ConfigurationError("no signing key: pass --keystore FILE (or set PROCURE_KEYSTORE)")
-        return self.account
-
-    def sender(self) -> TxSender:
-        """A transaction sender for the signing key."""
-        return TxSender(self.web3(), self.signer(), error_decoder(self.build()))
-
-    def system(self) -> SystemAddresses:
-        """The deployed system on this chain (from the manifest, checked)."""
-        return require_manifest(self.web3(), self.var_dir)
-
-    def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
-        """Registry, token and factory clients; writing as the signer if ``write``."""
-        return system_clients(self.web3(), self.system(), self.sender() if write else None, self.build())
-
-
-def _password(path: Path) -> str | None:
-    import os
-
-    password = os.environ.get("PROCURE_KEYSTORE_PASSWORD")
-    if password is None and sys.stdin.isatty():
-        password = click.prompt(f"Password for {path}", hide_input=True)
-    return password
-
-
-def clean_errors(fn: _F) -> _F:
-    """Turn a LedgerError into one clear line on stderr and exit status 1: never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LedgerError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _address(value: str, what: str) -> str:
-    if not is_hex_address(value):
-        raise click.BadParameter(f"{value!r} is not an address (0x and 40 hex digits)", param_hint=what)
-    return str(to_checksum_address(value))
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -258,7 +166,7 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
 def org_bind(context: Context, account: str, code: str) -> None:
     """Bind ACCOUNT to organization CODE."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.bind_account(_address(account, "ACCOUNT"), code)
+    receipt = registry.bind_account(parse_address(account, "ACCOUNT"), code)
     click.echo(f"{to_checksum_address(account)} bound to {code}: tx {receipt.tx_hash}")
 
 
@@ -273,7 +181,7 @@ def org_vault(context: Context, code: str, account: str) -> None:
     current = registry.organization(code)
     if current is None:
         raise ConfigurationError(f"no organization {code!r}")
-    receipt = registry.update_organization(code, active=current.active, vault=_address(account, "ACCOUNT"))
+    receipt = registry.update_organization(code, active=current.active, vault=parse_address(account, "ACCOUNT"))
     click.echo(f"vault of {code} is now {to_checksum_address(account)}: tx {receipt.tx_hash}")
 
 
@@ -304,7 +212,7 @@ def role() -> None:
 def role_grant(context: Context, role_name: str, account: str) -> None:
     """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.grant_role(_ROLES[role_name], _address(account, "ACCOUNT"))
+    receipt = registry.grant_role(_ROLES[role_name], parse_address(account, "ACCOUNT"))
     click.echo(f"{role_name} granted to {to_checksum_address(account)}: tx {receipt.tx_hash}")
 
 
@@ -316,7 +224,7 @@ def role_grant(context: Context, role_name: str, account: str) -> None:
 def role_revoke(context: Context, role_name: str, account: str) -> None:
     """Revoke ROLE from ACCOUNT."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.revoke_role(_ROLES[role_name], _address(account, "ACCOUNT"))
+    receipt = registry.revoke_role(_ROLES[role_name], parse_address(account, "ACCOUNT"))
     click.echo(f"{role_name} revoked from {to_checksum_address(account)}: tx {receipt.tx_hash}")
 
 
@@ -329,7 +237,7 @@ def role_revoke(context: Context, role_name: str, account: str) -> None:
 def mint(context: Context, to: str, amount: int, appropriation: str) -> None:
     """Mint AMOUNT yen to account TO against an appropriation (treasury role)."""
     _, token, _ = context.clients(write=True)
-    receipt = token.mint(_address(to, "TO"), amount, keccak(text=appropriation))
+    receipt = token.mint(parse_address(to, "TO"), amount, keccak(text=appropriation))
     click.echo(f"minted {amount:,} yen to {to_checksum_address(to)} against {appropriation!r}: tx {receipt.tx_hash}")
 
 
@@ -377,7 +285,7 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
 @clean_errors
 def procurement_show(context: Context, address: str) -> None:
     """Print a procurement's terms, milestones and books, read from the chain."""
-    escrow = EscrowClient(context.web3(), _address(address, "ADDRESS"), None, context.build())
+    escrow = EscrowClient(context.web3(), parse_address(address, "ADDRESS"), None, context.build())
     if len(context.web3().eth.get_code(escrow.contract.address)) == 0:
         raise ConfigurationError(f"no contract at {address}")
     system = context.system()

@@ -20,7 +20,8 @@ from chain.devnet import DEV_CAST, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.system import error_decoder
 from chain.tester import fund_accounts, new_tester
-from scripts.cli import Context, main
+from scripts._common import Context
+from scripts.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
 
