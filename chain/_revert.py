@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_abi.abi import decode
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
@@ -59,7 +60,7 @@ class ErrorDecoder:
         entry = self._errors.get(selector)
         if entry is None:
             return None
-        values = decode(entry["types"], body)
+        values = [_checksum(t, v) for t, v in zip(entry["types"], decode(entry["types"], body), strict=True)]
         names = [p["name"] or f"arg{i}" for i, p in enumerate(entry["inputs"])]
         return ContractRevert(entry["name"], dict(zip(names, values, strict=True)))
 
@@ -77,6 +78,14 @@ class ErrorDecoder:
             return decoded
         message = str(exc) or type(exc).__name__
         return TransactionFailed(f"reverted without a known error: {message}")
+
+
+def _checksum(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type == "address[]":
+        return [to_checksum_address(v) for v in value]
+    return value
 
 
 def is_tester_revert(exc: BaseException) -> bool:

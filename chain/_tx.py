@@ -185,26 +185,38 @@ class TxSender:
         )
 
     def _send_raw(self, raw: bytes, expected_hash: bytes) -> HexBytes:
+        retried = False
         for attempt in range(self.retries + 1):
             try:
                 return self.w3.eth.send_raw_transaction(raw)
             except _REVERTS as exc:
                 raise self.decoder.from_exception(exc) from None
-            except Web3RPCError as exc:
-                if _already_known(exc):
-                    return HexBytes(expected_hash)
-                raise ChainError(f"the node refused the transaction: {exc}") from exc
             except _TRANSIENT:
-                # The same signed bytes are re-sent: if the first attempt did reach the node, this one is
-                # refused as already known, never executed twice.
+                # The same signed bytes are re-sent: if the first attempt did reach the node, the node refuses
+                # the copy (already known, or nonce too low once mined) and we find ours by its hash. The same
+                # action is never sent twice under two nonces.
                 if attempt == self.retries:
                     raise
+                retried = True
                 time.sleep(0.2 * 2**attempt)
             except Exception as exc:
+                if retried and self._known(expected_hash):
+                    return HexBytes(expected_hash)
                 if is_tester_revert(exc):
                     raise self.decoder.from_exception(exc) from None
+                if isinstance(exc, Web3RPCError):
+                    if _already_known(exc):
+                        return HexBytes(expected_hash)
+                    raise ChainError(f"the node refused the transaction: {exc}") from exc
                 raise
         raise AssertionError("unreachable")
+
+    def _known(self, tx_hash: bytes) -> bool:
+        try:
+            self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except Exception:  # not found, or the node still does not answer
+            return False
+        return True
 
     def _wait(self, tx_hash: HexBytes) -> TxReceipt:
         try:

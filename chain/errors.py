@@ -61,4 +61,6 @@ class ContractRevert(ChainError):
 def _render(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value if value.startswith("0x") else repr(value)
+    return str(value)

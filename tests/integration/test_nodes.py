@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -141,3 +142,21 @@ def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:
         node.stop()
         with pytest.raises(ProcessLookupError):
             os.killpg(node.pid, 0)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_procure_node_stops_cleanly_without_orphans(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    port = _free_port()
+    env = {**os.environ, "PROCURE_VAR": str(tmp_path / "var")}
+    command = [sys.executable, "-m", "scripts.cli", "node", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=project_root())
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "anvil running at" in line, line
+    node_pid = int(line.split("pid ")[1].split(")")[0])
+    assert connect(f"http://127.0.0.1:{port}").eth.chain_id == 31337
+    proc.send_signal(stop_signal)
+    assert proc.wait(timeout=30) == 0
+    assert "anvil stopped" in proc.stdout.read()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(node_pid, 0)
