@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
@@ -27,10 +28,9 @@ class LossyProvider(EthereumTesterProvider):
         if method == "eth_sendRawTransaction":
             self.sends += 1
         response = super().make_request(method, params)
-        if method == "eth_sendRawTransaction":
-            if self.losses > 0:
-                self.losses -= 1
-                raise ConnectionError("reply lost after the node accepted the transaction")
+        if method == "eth_sendRawTransaction" and self.losses > 0:
+            self.losses -= 1
+            raise ConnectionError("reply lost after the node accepted the transaction")
         return response
 
 
@@ -61,5 +61,5 @@ def test_nonces_are_consecutive_without_asking_the_chain(world: World) -> None:
     sender = world.sender("officer")
     start = world.w3.eth.get_transaction_count(sender.account.address)
     receipts = [sender.transact(world.token.functions.transfer(world.vault.address, 1)) for _ in range(3)]
-    nonces = [world.w3.eth.get_transaction(r.tx_hash)["nonce"] for r in receipts]
+    nonces = [world.w3.eth.get_transaction(HexBytes(r.tx_hash))["nonce"] for r in receipts]
     assert nonces == [start, start + 1, start + 2]
