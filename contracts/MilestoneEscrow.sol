@@ -285,7 +285,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         address supplier = _supplier(args);
         Accounting memory acc = _accounting;
         uint256 held = _funded(args, acc) - acc.released - acc.refunded;
-        if (!acc.paused && held - acc.owed >= amount && _token.trySafeTransfer(supplier, amount)) {
+        if (!acc.paused && held >= acc.owed + amount && _token.trySafeTransfer(supplier, amount)) {
             acc.released += uint64(amount);
             _accounting = acc;
             emit PaymentReleased(milestoneId, supplier, amount);
