@@ -1,0 +1,215 @@
+"""Gas benchmark: the gas used by each step of a procurement's life, measured on a fresh eth-tester world.
+
+Every number is a mined transaction's ``gasUsed`` (intrinsic 21000 and calldata included). The world is the
+one the test-suite uses (``chain.testing.build_world``), so both measure the same system.
+
+What is measured (steady state unless the name ends in ``_first``):
+
+* ``deploy_system``: registry + token + factory (which deploys the escrow implementation) + ``setFactory``.
+* ``create_and_fund``: ``createProcurement`` with 3 milestones, a 2-of-3 panel, fully funded; the officer has
+  already approved the factory.
+* ``submit_evidence``, ``attest`` (an attestation that does not reach quorum) and ``attest_release`` (the
+  one that reaches quorum and pays the supplier): the steps of ``milestone_cycle``, their sum, measured on
+  the *second* milestone of a procurement whose first milestone was paid (the escrow's accounting slot is
+  written and the supplier already holds yen).
+* ``milestone_cycle_first``: the same cycle on the first milestone of a fresh procurement whose supplier has
+  never held yen.
+* ``attest_by_sig``: a relayed ``attestBySig`` (not reaching quorum) by an evaluator who has signed before;
+  ``attest_by_sig_first``: the same by an evaluator signing for the first time. Both attestations (direct
+  and relayed) are by the panel's first evaluator: each later panel position costs ~150 gas more.
+* ``reclaim``: the officer reclaims an expired milestone that never got evidence, from an escrow that has
+  already paid, to a vault that already holds yen.
+
+Run from the repository root: ``.venv/bin/python scripts/bench_gas.py [--json] [--check]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `chain` importable without the editable install
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_utils.crypto import keccak
+from web3.contract import Contract
+from web3.types import TxParams
+
+from chain._tx import Receipt, TxSender, forget_nonces
+from chain.eip712 import Action, sign_action
+from chain.system import deploy_system
+from chain.testing import DAY, World, build_world
+
+__all__ = ["KEYS", "TARGETS", "format_table", "main", "measure", "over_target"]
+
+# The keys of the JSON output, in table order.
+KEYS: tuple[str, ...] = (
+    "deploy_system",
+    "create_and_fund",
+    "submit_evidence",
+    "attest",
+    "attest_by_sig",
+    "attest_by_sig_first",
+    "attest_release",
+    "milestone_cycle",
+    "milestone_cycle_first",
+    "reclaim",
+)
+
+# Gas budgets: a measurement above its target is reported as OVER (and fails `--check`).
+TARGETS: dict[str, int] = {
+    "create_and_fund": 250_000,
+    "attest": 60_000,
+    "attest_by_sig": 60_000,
+    "milestone_cycle": 200_000,
+}
+
+_FUND = 200_000_000  # the default procurement's three milestones: 30 + 50 + 120 million yen
+_DOCUMENT = keccak(text="inspection report: night-vision goggles, lot 1")
+_REPORT = keccak(text="evaluation report")
+_URI = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"  # a typical CIDv1
+
+
+class _RecordingSender(TxSender):
+    """A TxSender that remembers the receipt of every transaction it sends."""
+
+    def __init__(self, base: TxSender) -> None:
+        super().__init__(base.w3, base.account, base.decoder)
+        self.receipts: list[Receipt] = []
+
+    def send(self, tx: TxParams) -> Receipt:
+        receipt = super().send(tx)
+        self.receipts.append(receipt)
+        return receipt
+
+
+class _Bench:
+    """The actions being measured, on one world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.chain_id = world.w3.eth.chain_id
+
+    def create(self, title: str) -> tuple[Contract, Receipt]:
+        params = self.world.procurement_params(title=title)
+        address, receipt = self.world.create_procurement(params, _FUND)
+        return self.world.escrow(address), receipt
+
+    def evidence(self, escrow: Contract, milestone: int) -> int:
+        fn = escrow.functions.submitEvidence(milestone, _DOCUMENT, _URI)
+        return self.world.sender("supplier").transact(fn).gas_used
+
+    def attest(self, escrow: Contract, milestone: int, evaluator: str) -> int:
+        fn = escrow.functions.attest(milestone, 1, True, _REPORT)
+        return self.world.sender(evaluator).transact(fn).gas_used
+
+    def attest_by_sig(self, escrow: Contract, milestone: int, evaluator: str) -> int:
+        """A relayed attestation signed by ``evaluator``, sent by an account with no role."""
+        account = self.world.accounts[evaluator]
+        nonce = self.world.registry.functions.nonces(account.address).call()
+        fields: dict[str, Any] = {"milestoneId": milestone, "round": 1, "pass": True, "reportHash": _REPORT}
+        action = Action("Attest", fields, nonce, self.world.now() + 3600)
+        signature = sign_action(account, action, chain_id=self.chain_id, escrow=escrow.address)
+        fn = getattr(escrow.functions, action.function_name)(*action.call_args(account.address, signature))
+        return self.world.sender("outsider").transact(fn).gas_used
+
+    def reclaim(self, escrow: Contract, milestone: int) -> int:
+        return self.world.sender("officer").transact(escrow.functions.reclaim(milestone)).gas_used
+
+    def milestone_status(self, escrow: Contract, milestone: int) -> int:
+        # Milestone(amount, dueDate, status, round, passes, fails, owed)
+        return int(escrow.functions.milestone(milestone).call()[2])
+
+
+def measure(world: World | None = None) -> dict[str, int]:
+    """Measure every step on ``world`` (default: a fresh one) and return ``{measurement: gas}``.
+
+    The world's chain is modified (procurements created, time advanced): pass a throwaway one.
+    """
+    forget_nonces()  # another eth-tester chain in this process may share the chain id and the accounts
+    try:
+        return _measure(world or build_world())
+    finally:
+        forget_nonces()
+
+
+def _measure(world: World) -> dict[str, int]:
+    bench = _Bench(world)
+    results: dict[str, int] = {}
+
+    recorder = _RecordingSender(world.sender("admin"))
+    deploy_system(recorder, world.build)
+    results["deploy_system"] = sum(r.gas_used for r in recorder.receipts)
+
+    world.approve_factory()
+
+    # Procurement A: milestone 0 is the first cycle, 1 the steady-state cycle, 2 is reclaimed at the end.
+    a, created = bench.create("Night-vision goggles, lot 1")
+    results["create_and_fund"] = created.gas_used
+    results["milestone_cycle_first"] = bench.evidence(a, 0) + bench.attest(a, 0, "eval1") + bench.attest(a, 0, "eval2")
+    results["submit_evidence"] = bench.evidence(a, 1)
+    results["attest"] = bench.attest(a, 1, "eval1")
+    results["attest_release"] = bench.attest(a, 1, "eval2")
+    results["milestone_cycle"] = results["submit_evidence"] + results["attest"] + results["attest_release"]
+
+    # Procurement B: eval1's first-ever signature on milestone 0, its second on milestone 1 (no quorum). The
+    # same evaluator as `attest`: finding the panel position costs ~150 gas more per position.
+    b, _ = bench.create("Night-vision goggles, lot 2")
+    bench.evidence(b, 0)
+    results["attest_by_sig_first"] = bench.attest_by_sig(b, 0, "eval1")
+    bench.evidence(b, 1)
+    results["attest_by_sig"] = bench.attest_by_sig(b, 1, "eval1")
+
+    # Past every due date: B's milestone 2 is reclaimed first (the vault's first refund), then A's.
+    world.tester.time_travel(world.now() + 200 * DAY)
+    world.tester.mine_blocks()
+    bench.reclaim(b, 2)
+    results["reclaim"] = bench.reclaim(a, 2)
+
+    submitted, paid, refunded = 1, 4, 7  # IMilestoneEscrow.MilestoneStatus values
+    statuses = [bench.milestone_status(escrow, i) for escrow in (a, b) for i in range(3)]
+    if statuses != [paid, paid, refunded, submitted, submitted, refunded]:
+        raise RuntimeError(f"benchmark did not reach the expected milestone states: {statuses}")
+    return {key: results[key] for key in KEYS}
+
+
+def format_table(results: dict[str, int]) -> str:
+    """A readable table: measurement, gas, target, status (OK, OVER, or - without a target)."""
+    rows = [("measurement", "gas", "target", "status")]
+    for key in KEYS:
+        target = TARGETS.get(key)
+        status = "-" if target is None else ("OK" if results[key] <= target else "OVER")
+        rows.append((key, f"{results[key]:,}", "-" if target is None else f"{target:,}", status))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"{m:<{widths[0]}}  {g:>{widths[1]}}  {t:>{widths[2]}}  {s}" for m, g, t, s in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def over_target(results: dict[str, int]) -> list[str]:
+    """The measurements above their targets."""
+    return [key for key, target in TARGETS.items() if results[key] > target]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description="Measure the gas of each procurement step on a fresh eth-tester world."
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object {measurement: gas}")
+    parser.add_argument("--check", action="store_true", help="exit with status 1 if a target is exceeded")
+    args = parser.parse_args(argv)
+    results = measure()
+    print(json.dumps(results) if args.json else format_table(results))
+    over = over_target(results)
+    if args.check and over:
+        print(f"over target: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
