@@ -750,10 +750,15 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         return needed > held ? needed - held : 0;
     }
 
+    /// @dev Runs on every attestation: one word read per panel seat, no checked arithmetic (the offsets are
+    /// bounded by the 16-seat panel).
     function _panelIndex(bytes memory args, address evaluator) private pure returns (uint256) {
         uint256 count = _evaluatorCount(args);
-        for (uint256 i = 0; i < count; ++i) {
-            if (_address(args, _EVALUATORS_OFFSET + 20 * i) == evaluator) return i;
+        bytes20 wanted = bytes20(evaluator);
+        unchecked {
+            for (uint256 i = 0; i < count; ++i) {
+                if (bytes20(_word(args, _EVALUATORS_OFFSET + 20 * i)) == wanted) return i;
+            }
         }
         revert EscrowNotOnPanel(evaluator);
     }

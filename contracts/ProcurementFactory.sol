@@ -72,7 +72,8 @@ contract ProcurementFactory is IProcurementFactory {
         if (!active) revert FactoryInvalidSupplier(params.supplier);
         _checkPanel(params, msg.sender, supplierOrg);
         uint256 total = _checkMilestones(params);
-        if (fundAmount > total) revert FactoryInvalidFunding(fundAmount, total);
+        // The escrow books the initial funding as a uint64 (see `_encodeTerms`): refuse rather than truncate.
+        if (fundAmount > total || fundAmount > type(uint64).max) revert FactoryInvalidFunding(fundAmount, total);
     }
 
     /// @dev Pays the initial funding from the officer; the escrow's books start at exactly `fundAmount`.

@@ -191,7 +191,7 @@ interface IMilestoneEscrow {
     event PauseChanged(address indexed admin, bool paused);
     /// @notice A signed action was relayed and the signer's registry nonce `nonce` consumed; the action's own
     /// event follows in the same transaction.
-    event SignatureUsed(address indexed signer, address indexed relayer, uint256 nonce);
+    event SignatureUsed(address indexed signer, address relayer, uint256 nonce);
 
     /// @notice Pulls `amount` yen from the caller (an officer of the buying ministry who approved this escrow).
     /// The escrow's balance must grow by exactly `amount`, and may not exceed what the open milestones need.

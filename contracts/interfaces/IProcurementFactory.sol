@@ -39,7 +39,7 @@ interface IProcurementFactory {
     error FactoryInvalidMilestones(uint256 amounts, uint256 dueDates);
     /// @notice A milestone's amount is zero or too large, or its due date is not in the future.
     error FactoryInvalidMilestone(uint256 index, uint256 amount, uint256 dueDate);
-    /// @notice The initial funding exceeds the procurement total, or did not arrive exactly.
+    /// @notice The initial funding exceeds the procurement total or 2^64-1 yen, or did not arrive exactly.
     error FactoryInvalidFunding(uint256 fundAmount, uint256 total);
 
     /// @notice A procurement escrow was created and `funded` yen paid into it by `officer`; carries every term
