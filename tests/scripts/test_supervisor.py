@@ -1,0 +1,41 @@
+"""The supervisor restarts a crashed part, logs it, and stops every process group."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scripts.supervisor import Part, Supervisor
+
+
+def test_crashed_part_is_restarted_and_everything_stops(tmp_path: Path) -> None:
+    marker = tmp_path / "runs"
+    crasher = Part(
+        name="crasher",
+        # Appends a line per start, then dies at once.
+        command=[sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x\\n'); raise SystemExit(3)"],
+        log_path=tmp_path / "crasher.log",
+    )
+    sleeper = Part(
+        name="sleeper",
+        command=[sys.executable, "-c", "import time; time.sleep(600)"],
+        log_path=tmp_path / "sleeper.log",
+    )
+    lines: list[str] = []
+    supervisor = Supervisor([crasher, sleeper], lines.append, max_backoff=0.2)
+    supervisor.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not marker.exists() or marker.read_text().count("x") < 3):
+        supervisor.poll()
+        time.sleep(0.05)
+    assert marker.read_text().count("x") >= 3
+    assert any("crasher exited with status 3; restarting" in line for line in lines)
+    sleeper_pid = sleeper.process.pid if sleeper.process else -1
+    supervisor.stop()
+    assert any("stopped sleeper" in line for line in lines)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(sleeper_pid, 0)
