@@ -41,7 +41,7 @@ contract ProcurementFactory is IProcurementFactory {
             _implementation, _encodeTerms(params, ministryOrg, supplierOrg, fundAmount), params.procurementId
         );
         _registry.registerEscrow(params.procurementId, escrow);
-        if (fundAmount != 0) _fund(escrow, fundAmount);
+        _fund(escrow, fundAmount);
         emit ProcurementCreated(params.procurementId, escrow, ministryOrg, msg.sender, supplierOrg, fundAmount, params);
     }
 
@@ -77,8 +77,10 @@ contract ProcurementFactory is IProcurementFactory {
     }
 
     /// @dev Pays the initial funding from the officer; the escrow's books start at exactly `fundAmount`.
+    /// The balance is checked even without funding: yen sent to the address before the escrow existed (only
+    /// possible if the registry admin had bound that address as an account) would break the escrow's books.
     function _fund(address escrow, uint256 fundAmount) private {
-        _token.safeTransferFrom(msg.sender, escrow, fundAmount);
+        if (fundAmount != 0) _token.safeTransferFrom(msg.sender, escrow, fundAmount);
         uint256 balance = _token.balanceOf(escrow);
         if (balance != fundAmount) revert FactoryInvalidFunding(fundAmount, balance);
     }
