@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up test lint typecheck pytest gas compile clean
+.PHONY: setup up demo test lint typecheck pytest gas compile clean
 
 $(BIN)/procure: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 setup: $(BIN)/procure node_modules/.package-lock.json
 
-up: setup  ## start a local chain, deploy the system once, print the addresses
+up: setup  ## run the whole ledger (chain, deployment, demo seed, indexer, gateway) until Ctrl-C
 	$(BIN)/procure up
+
+demo: setup  ## the whole story headless on a fresh temporary chain; non-zero on any mismatch
+	$(BIN)/python -m scripts.demo
 
 test: setup lint typecheck pytest  ## every check and test
 

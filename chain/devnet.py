@@ -6,17 +6,33 @@ refused on any chain id other than the local ones.
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_utils.crypto import keccak
 
-from chain.clients import RegistryClient, TokenClient
+from chain.clients import FactoryClient, RegistryClient, TokenClient
+from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
+from chain.spec import LoadedSpec
 
-__all__ = ["APPROPRIATION", "DEV_CAST", "DEV_ORGS", "CastMember", "seed_cast"]
+__all__ = [
+    "APPROPRIATION",
+    "DEV_CAST",
+    "DEV_ORGS",
+    "CastMember",
+    "dev_relayer_keystore",
+    "ensure_demo_procurement",
+    "seed_cast",
+]
 
 APPROPRIATION = "FY2026/MOD/general-account/equipment-acquisition"
 OFFICER_FUNDS = 2_000_000_000  # yen minted to the officer for funding
+RELAYER_INDEX = 11  # a dev account with no role: it only pays the gas of relayed actions
+OFFICER_INDEX = 1
+TREASURY_INDEX = 2
 
 
 @dataclass(frozen=True)
@@ -87,3 +103,38 @@ def seed_cast(
         token_as_treasury.mint(officer, OFFICER_FUNDS, keccak(text=APPROPRIATION))
         sent += 1
     return sent
+
+
+def ensure_demo_procurement(
+    factory: FactoryClient, officer_token: TokenClient, registry: RegistryClient, loaded: LoadedSpec
+) -> tuple[str, bool]:
+    """Create and fund the spec's procurement as the officer unless it exists; (escrow, created)."""
+    existing = registry.escrow_of(loaded.spec.procurement_id)
+    if existing is not None:
+        return existing, False
+    fund = loaded.spec.fund_amount
+    if fund and officer_token.sender is not None:
+        officer = officer_token.sender.address
+        if officer_token.allowance(officer, factory.address) < fund:
+            officer_token.approve(factory.address, fund)
+    created = factory.create(loaded.to_chain(), fund)
+    return created.escrow, True
+
+
+def dev_relayer_keystore(var: Path, chain_id: int) -> dict[str, str]:
+    """A keystore for the gateway's relayer (dev account 11) under var/keys/, with a random password.
+
+    Dev chains only: the password file sits beside the keystore, readable by its owner alone.
+    """
+    keys = var / "keys"
+    keystore, password_file = keys / "relayer.json", keys / "relayer.password"
+    if not keystore.exists():
+        password = secrets.token_urlsafe(24)
+        write_keystore(dev_account(RELAYER_INDEX, chain_id), keystore, password)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+    return {
+        "PROCURE_RELAYER_KEYSTORE": str(keystore),
+        "PROCURE_RELAYER_KEYSTORE_PASSWORD": password_file.read_text().strip(),
+    }

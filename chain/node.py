@@ -17,7 +17,15 @@ import requests
 
 from chain.errors import ChainError, ConfigurationError
 
-__all__ = ["DEV_CHAIN_ID", "NodeProcess", "anvil_binary", "start_anvil", "start_hardhat"]
+__all__ = [
+    "DEV_CHAIN_ID",
+    "NodeProcess",
+    "anvil_binary",
+    "anvil_command",
+    "start_anvil",
+    "start_hardhat",
+    "wait_for_rpc",
+]
 
 DEV_CHAIN_ID = 31337
 
@@ -97,6 +105,22 @@ class NodeProcess:
         return " | ".join(lines[-5:]) or "(empty log)"
 
 
+def wait_for_rpc(url: str, timeout: float = 60.0) -> None:
+    """Block until a JSON-RPC node answers eth_chainId at ``url``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            reply = requests.post(
+                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2
+            )
+            if reply.ok and "result" in reply.json():
+                return
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.1)
+    raise ChainError(f"no node answered at {url} within {timeout:.0f} s")
+
+
 def _spawn(cmd: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - handed to the child; closed when we return
@@ -120,8 +144,16 @@ def start_anvil(root: Path, state_dir: Path, *, port: int = 8545, host: str = "1
     states kept, so blocks, logs and balances survive a restart and even a SIGKILL (losing at most the last
     second).
     """
+    cmd = anvil_command(root, state_dir, port=port, host=host)
+    node = NodeProcess(_spawn(cmd, state_dir / "anvil.log"), f"http://{host}:{port}", "anvil", state_dir / "anvil.log")
+    node.wait_ready()
+    return node
+
+
+def anvil_command(root: Path, state_dir: Path, *, port: int = 8545, host: str = "127.0.0.1") -> list[str]:
+    """The anvil command line `start_anvil` runs (for supervisors that run it themselves)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [
+    return [
         str(anvil_binary(root)),
         "--host",
         host,
@@ -137,9 +169,6 @@ def start_anvil(root: Path, state_dir: Path, *, port: int = 8545, host: str = "1
         "--accounts",
         "20",
     ]
-    node = NodeProcess(_spawn(cmd, state_dir / "anvil.log"), f"http://{host}:{port}", "anvil", state_dir / "anvil.log")
-    node.wait_ready()
-    return node
 
 
 def start_hardhat(root: Path, log_dir: Path, *, port: int = 8545, host: str = "127.0.0.1") -> NodeProcess:

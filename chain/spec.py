@@ -32,6 +32,7 @@ from chain.roles import Role
 __all__ = [
     "JST",
     "MAX_SPEC_BYTES",
+    "LoadedSpec",
     "MilestoneSpec",
     "ProcurementFile",
     "SpecError",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from eth_utils.address import to_checksum_address
@@ -17,6 +20,7 @@ from chain.clients import EscrowClient
 from chain.connection import DEFAULT_RPC_URL
 from chain.deployment import ensure_deployed
 from chain.errors import ConfigurationError
+from chain.keys import dev_account
 from chain.roles import OrgKind, Role
 from chain.system import SystemAddresses
 from scripts._common import Context, clean_errors, parse_address, pass_context
@@ -329,28 +333,119 @@ def procurement_list(context: Context) -> None:
 # ---------------------------------------------------------------- the whole ledger
 
 
+def _port_free(port: int) -> bool:
+    """True if nothing listens on the loopback port (a port in TIME_WAIT after a stop counts as free)."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8545, help="Port of the local chain.")
+@click.option("--api-port", type=click.IntRange(1, 65535), default=8000, help="Port of the HTTP gateway.")
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo organizations and procurement.")
 @pass_context
 @clean_errors
-def up(context: Context, port: int) -> None:
-    """Start the local chain (persistent under var/), deploy the system if needed, print the addresses."""
-    from chain.node import start_anvil
+def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
+    """Run the whole ledger until Ctrl-C: local chain (persistent under var/), one-time deployment and demo
+    seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
+    from chain.devnet import DEV_CAST, dev_relayer_keystore
+    from chain.node import anvil_command, wait_for_rpc
+    from scripts.supervisor import Part, Supervisor
 
-    context.rpc_url = f"http://127.0.0.1:{port}"
-    process = start_anvil(project_root(), context.var_dir / "anvil", port=port)
-    try:
-        result = ensure_deployed(context.sender(), context.var_dir, context.build())
-    except BaseException:
-        process.stop()
-        raise
-    verb = "deployed" if result.created else "found (deployed earlier)"
-    click.echo(f"local chain at {process.url} (chain id 31337); system {verb}")
-    _print_system(result.system)
-    click.echo("Ctrl-C stops the ledger")
-    _wait_for_stop([process.stop])
+    for wanted in (port, api_port):
+        if not _port_free(wanted):
+            raise ConfigurationError(f"port {wanted} is in use (another `procure up`?): stop it or pick another")
+    root, var = project_root(), context.var_dir
+    rpc = f"http://127.0.0.1:{port}"
+    context.rpc_url = rpc
+    db_url = f"sqlite:///{var / 'ledger.db'}"
+    env = {"PROCURE_RPC_URL": rpc, "PROCURE_VAR": str(var), "PROCURE_DB_URL": db_url, "PROCURE_DATABASE_URL": db_url}
+    logs = var / "logs"
+    chain_part = Part("chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env)
+    supervisor = Supervisor([chain_part], click.echo)
+    with supervisor.signals_stop():  # from here on, Ctrl-C or SIGTERM at any moment stops every part
+        supervisor.spawn(chain_part)
+        wait_for_rpc(rpc)
+        result = ensure_deployed(context.sender(), var, context.build())
+        click.echo(f"system {'deployed' if result.created else 'found (deployed earlier)'} on chain 31337")
+        _print_system(result.system)
+        if not no_demo:
+            _seed_demo(context)
+        chain_id = context.web3().eth.chain_id
+        gateway_env = {**env, **dev_relayer_keystore(var, chain_id)}
+        python = [sys.executable, "-m", "scripts.cli"]
+        supervisor.parts += [
+            Part("indexer", [*python, "index"], logs / "indexer.log", env),
+            Part("gateway", [*python, "serve", "--port", str(api_port)], logs / "gateway.log", gateway_env),
+        ]
+        supervisor.start()
+        _wait_for_gateway(f"http://127.0.0.1:{api_port}/healthz", supervisor)
+        click.echo("")
+        click.echo(f"gateway   http://127.0.0.1:{api_port}")
+        click.echo(f"API docs  http://127.0.0.1:{api_port}/docs")
+        click.echo(f"chain     {rpc} (chain id 31337); logs in {logs}")
+        if not no_demo:
+            click.echo("demo accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
+            for member in DEV_CAST:
+                address = dev_account(member.index, chain_id).address
+                click.echo(f"  {member.index:>2} {member.label:<15} {member.org:<6} {address}")
+        click.echo("Ctrl-C stops the ledger")
+        while not supervisor.stopping:
+            supervisor.poll()
+            time.sleep(0.5)
     click.echo("stopped")
 
+
+def _seed_demo(context: Context) -> None:
+    """The demo cast and the night-vision procurement, each only once."""
+    from chain._tx import TxSender
+    from chain.clients import system_clients
+    from chain.devnet import OFFICER_INDEX, TREASURY_INDEX, ensure_demo_procurement, seed_cast
+    from chain.spec import load_spec
+    from chain.system import error_decoder
+
+    w3, system, build = context.web3(), context.system(), context.build()
+    chain_id = w3.eth.chain_id
+    decoder = error_decoder(build)
+    registry, _, _ = system_clients(w3, system, context.sender(), build)
+    _, treasury_token, _ = system_clients(
+        w3, system, TxSender(w3, dev_account(TREASURY_INDEX, chain_id), decoder), build
+    )
+    sent = seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(12)})
+    click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
+    officer = TxSender(w3, dev_account(OFFICER_INDEX, chain_id), decoder)
+    _, officer_token, factory = system_clients(w3, system, officer, build)
+    loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
+    escrow, created = ensure_demo_procurement(factory, officer_token, registry, loaded)
+    verb = "created and funded" if created else "found (created earlier)"
+    click.echo(f"demo procurement {loaded.spec.id!r} {verb}: escrow {escrow}, {loaded.spec.total:,} yen")
+
+
+def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not supervisor.stopping:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise ConfigurationError(f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)")
+
+
+def _register() -> None:
+    from scripts.cli_client import client
+    from scripts.cli_gateway import serve
+    from scripts.cli_indexer import audit, index
+
+    for command in (index, audit, serve, client):
+        main.add_command(command)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,11 +41,13 @@ class Supervisor:
         self._stopping = False
 
     def start(self) -> None:
-        """Start every part."""
+        """Start every part not started yet."""
         for part in self.parts:
-            self._spawn(part)
+            if part.process is None:
+                self.spawn(part)
 
-    def _spawn(self, part: Part) -> None:
+    def spawn(self, part: Part) -> None:
+        """Start one part now (it must be in ``parts``)."""
         part.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(part.log_path, "ab") as log:
             part.process = subprocess.Popen(
@@ -73,23 +75,37 @@ class Supervisor:
             delay = min(self.max_backoff, 0.5 * 2 ** (part.restarts - 1))
             self.log(f"{_now()} {part.name} exited with status {code}; restarting in {delay:.1f} s")
             time.sleep(delay)
-            self._spawn(part)
+            self.spawn(part)
 
-    def run_until_signal(self, interval: float = 0.5) -> None:
-        """Poll until SIGINT or SIGTERM, then stop every part."""
+    @contextlib.contextmanager
+    def signals_stop(self) -> Iterator[None]:
+        """While inside, SIGINT and SIGTERM only ask the supervisor to stop; on leaving, every part is stopped.
+
+        Enter it before starting anything, so that a signal at any moment still stops every part.
+        """
 
         def handler(signum: int, frame: object) -> None:
             self._stopping = True
 
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while not self._stopping:
-                self.poll()
-                time.sleep(interval)
+            yield
         finally:
             self.stop()
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked for."""
+        return self._stopping
+
+    def run_until_signal(self, interval: float = 0.5) -> None:
+        """Poll until SIGINT or SIGTERM, then stop every part."""
+        with self.signals_stop():
+            while not self._stopping:
+                self.poll()
+                time.sleep(interval)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every part (SIGTERM to its group, then SIGKILL), last started first."""

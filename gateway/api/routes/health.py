@@ -1,0 +1,55 @@
+"""Operations: health of the gateway's dependencies, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.deps import SessionDep, StateDep
+from gateway.schemas.health import HealthPublic, IndexerHealthPublic
+from indexer.models import CursorRow
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
+    """Chain head and indexer lag; 503 when the chain does not answer."""
+    ledger = state.ledger
+    try:
+        head: int | None = ledger.head()
+    except Exception:
+        head = None
+    try:
+        mirrored = db.scalar(select(CursorRow.block_number).where(CursorRow.chain_id == ledger.chain_id))
+    except SQLAlchemyError:
+        mirrored = None
+    lag = None if head is None or mirrored is None else max(0, head - mirrored)
+    if head is not None:
+        state.metrics.chain_head.set(head)
+    if lag is not None:
+        state.metrics.indexer_lag.set(lag)
+    status = "unavailable" if head is None else ("ok" if lag is not None and lag <= 10 else "degraded")
+    health = HealthPublic(
+        status=status,
+        chain_id=ledger.chain_id,
+        chain_head=head,
+        relayer=ledger.relayer is not None,
+        indexer=IndexerHealthPublic(block_number=mirrored, lag_blocks=lag),
+    )
+    if head is None:
+        return JSONResponse(health.model_dump(mode="json", by_alias=True), status_code=503)
+    return health
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    response_model=None,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format."}},
+)
+def metrics(state: StateDep) -> Response:
+    """Prometheus metrics (requests, latency, relayed actions, sign-ins, chain head, indexer lag)."""
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

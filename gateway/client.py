@@ -1,0 +1,191 @@
+"""A client of the gateway for people without a wallet: sign in, fetch typed data, sign locally, post.
+
+The key never leaves the caller's process. Before signing, the client checks that the typed data the gateway
+returned says what the caller asked for (action, fields, chain, signer): a gateway cannot get a different
+action signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from chain.eip712 import ACTION_TYPES, DOMAIN_NAME
+from chain.errors import LedgerError
+from gateway.siwe import SiweMessage
+
+__all__ = ["ACTION_PATHS", "GatewayClient", "GatewayError"]
+
+# URL path segment of each EIP-712 action.
+ACTION_PATHS: dict[str, str] = {
+    "Fund": "fund",
+    "SubmitEvidence": "submit-evidence",
+    "Attest": "attest",
+    "Reclaim": "reclaim",
+    "ProposeAmendment": "propose-amendment",
+    "ApproveAmendment": "approve-amendment",
+    "OpenDispute": "open-dispute",
+    "SettleDispute": "settle-dispute",
+}
+
+
+class GatewayError(LedgerError):
+    """The gateway refused a request (its problem details), or answered something unexpected."""
+
+    def __init__(self, status: int, title: str, detail: str, body: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.body = body or {}
+        error = self.body.get("error")
+        suffix = f" [{error}({self.body.get('args')})]" if error else ""
+        prefix = f"gateway answered {status} {title}" if status else title
+        super().__init__(f"{prefix}: {detail}{suffix}")
+
+
+class GatewayClient:
+    """One signed-in account talking to one gateway."""
+
+    def __init__(self, base_url: str, account: LocalAccount, *, http: httpx.Client | None = None) -> None:
+        self.account = account
+        self.http = http or httpx.Client(base_url=base_url, timeout=60.0)
+        self.token: str | None = None
+        self.chain_id: int | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def _check(self, response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            raise GatewayError(
+                response.status_code,
+                str(body.get("title", response.reason_phrase)),
+                str(body.get("detail", response.text[:200])),
+                body if isinstance(body, dict) else None,
+            )
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise GatewayError(0, "Gateway unreachable", f"{self.http.base_url}{path}: {exc}") from None
+
+    def chain_id_hint(self) -> int:
+        """The chain id the gateway serves (from a sign-in nonce; used to pick dev keys)."""
+        nonce = self._check(self._send("POST", "/auth/nonce"))
+        return int(nonce["chainId"])
+
+    def _headers(self) -> dict[str, str]:
+        if self.token is None:
+            self.sign_in()
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a path as the signed-in account."""
+        return self._check(self._send("GET", path, params=params, headers=self._headers()))
+
+    # ------------------------------------------------------------ identity
+
+    def sign_in(self) -> dict[str, Any]:
+        """Sign-In with Ethereum: get a nonce, sign the EIP-4361 message locally, open a session."""
+        nonce = self._check(self._send("POST", "/auth/nonce"))
+        now = dt.datetime.now(dt.UTC)
+        message = SiweMessage(
+            domain=nonce["domain"],
+            address=self.account.address,
+            uri=nonce["uri"],
+            chain_id=int(nonce["chainId"]),
+            nonce=nonce["nonce"],
+            issued_at=now,
+            statement=nonce.get("statement"),
+            expiration_time=now + dt.timedelta(minutes=10),
+        ).to_text()
+        signature = self.account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+        session = self._check(self._send("POST", "/auth/sign-in", json={"message": message, "signature": signature}))
+        self.token = str(session["token"])
+        self.chain_id = int(nonce["chainId"])
+        account: dict[str, Any] = session["account"]
+        return account
+
+    # ------------------------------------------------------------ evidence
+
+    def upload(self, path: Path, content_type: str | None = None) -> dict[str, Any]:
+        """Upload a document to the evidence store; returns its metadata (hash, size, type, URI)."""
+        data = path.read_bytes()
+        kind = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        response = self._send("POST", "/evidence", headers=self._headers(), files={"file": (path.name, data, kind)})
+        document: dict[str, Any] = self._check(response)
+        expected = "0x" + hashlib.sha256(data).hexdigest()
+        if str(document.get("documentHash", "")).lower() != expected:
+            raise GatewayError(502, "Bad evidence hash", f"stored {document.get('documentHash')}, sent {expected}")
+        return document
+
+    # ------------------------------------------------------------ signed actions
+
+    def act(
+        self,
+        procurement_id: str,
+        action: str,
+        fields: dict[str, Any],
+        *,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Fetch the typed data of ``action``, check it, sign it locally and post it; the relay result."""
+        if action not in ACTION_PATHS:
+            raise GatewayError(400, "Unknown action", f"{action!r} is not one of {sorted(ACTION_PATHS)}")
+        path = f"/procurements/{procurement_id}/actions/{ACTION_PATHS[action]}"
+        typed = self.get(path, params=fields)
+        self._verify(action, fields, typed)
+        signature = self.account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
+        body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
+        headers = self._headers() | ({"Idempotency-Key": idempotency_key} if idempotency_key else {})
+        response = self._send("POST", path, json=body, headers=headers, params={"wait": "true"} if wait else None)
+        result: dict[str, Any] = self._check(response)
+        return result
+
+    def _verify(self, action: str, fields: dict[str, Any], typed: dict[str, Any]) -> None:
+        """Refuse to sign typed data that is not exactly the requested action."""
+        data = typed.get("typedData", {})
+        message = data.get("message", {})
+        domain = data.get("domain", {})
+        problems = []
+        if data.get("primaryType") != action or typed.get("action") != action:
+            problems.append(f"primary type {data.get('primaryType')!r}")
+        if data.get("types", {}).get(action) != ACTION_TYPES[action]:
+            problems.append("field list")
+        if domain.get("name") != DOMAIN_NAME or domain.get("chainId") != self.chain_id:
+            problems.append(f"domain {domain}")
+        if str(typed.get("signer", "")).lower() != self.account.address.lower():
+            problems.append(f"signer {typed.get('signer')}")
+        for name, value in fields.items():
+            if name in ("uri", "deadline", "kind"):  # kind is a name in the query, a number in the message
+                continue
+            signed = message.get(name)
+            if _normal(signed) != _normal(value):
+                problems.append(f"{name}: asked {value!r}, typed data says {signed!r}")
+        if problems:
+            raise GatewayError(502, "Typed data does not match the request", "; ".join(problems))
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    return value

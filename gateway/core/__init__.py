@@ -1,0 +1,1 @@
+"""Settings, logging and metrics shared by the whole gateway."""

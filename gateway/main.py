@@ -1,0 +1,119 @@
+"""The app factory: ``create_app(settings, w3=..., ...)``; tests inject an eth-tester Web3 and a relayer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from web3 import Web3
+
+from chain._compiler import Build, compile_contracts
+from chain._tx import TxSender
+from chain.connection import connect
+from chain.deployment import require_manifest
+from chain.keys import load_keystore
+from chain.system import SystemAddresses, error_decoder
+from gateway.api.main import api_router
+from gateway.core.config import Settings
+from gateway.core.logging import configure_logging
+from gateway.core.metrics import Metrics
+from gateway.core.state import GatewayState
+from gateway.errors import ProblemDetails, install_error_handlers
+from gateway.identity import AutoDirectory, ChainDirectory, Directory, MirrorDirectory
+from gateway.ledger import Ledger
+from gateway.middleware import RequestContextMiddleware
+from gateway.models import GatewayBase
+from gateway.services.auth import AuthService
+from gateway.services.evidence import EvidenceStore
+from gateway.services.idempotency import IdempotencyService
+from indexer.schema import make_engine, upgrade
+
+__all__ = ["create_app"]
+
+_MULTIPART_OVERHEAD = 64 * 1024
+_DESCRIPTION = """\
+Signed actions in, state out. Sign in with Ethereum (EIP-4361), fetch the EIP-712 typed data of an action,
+sign it with your own wallet and post it back: the gateway checks it and relays it (it never holds your key).
+Reads come from the indexer's SQL mirror, scoped to what your organization and roles may see.
+Errors are RFC 9457 problem details (application/problem+json). Amounts are integer yen.
+"""
+
+
+def _relayer_from_settings(settings: Settings, w3: Web3, build: Build) -> TxSender | None:
+    if settings.relayer_keystore is None:
+        return None
+    password = settings.relayer_keystore_password
+    account = load_keystore(settings.relayer_keystore, None if password is None else password.get_secret_value())
+    return TxSender(w3, account, error_decoder(build))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    w3: Web3 | None = None,
+    system: SystemAddresses | None = None,
+    relayer: TxSender | None = None,
+    build: Build | None = None,
+    engine: Engine | None = None,
+    directory: Directory | None = None,
+    clock: Callable[[], float] = time.time,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the gateway for a chain (``w3``, default: connect to ``settings.rpc_url``) and a deployed system.
+
+    ``relayer`` pays gas for signed actions (default: the keystore in the settings, or none: writes then
+    answer 503). ``directory`` answers who an account is (default: the mirror once synced, else the chain).
+    With ``migrate``, the mirror's schema is brought up to date (the indexer's migrations, idempotent), so
+    that reads find empty tables rather than none before the indexer first runs.
+    """
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    w3 = w3 if w3 is not None else connect(settings.rpc_url)
+    build = build or compile_contracts()
+    system = system or require_manifest(w3, settings.var_dir)
+    if relayer is None:
+        relayer = _relayer_from_settings(settings, w3, build)
+    ledger = Ledger(w3, system, build=build, relayer=relayer)
+    engine = engine if engine is not None else make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    GatewayBase.metadata.create_all(engine)
+    if directory is None:
+        directory = AutoDirectory(MirrorDirectory(engine, ledger.chain_id), ChainDirectory(ledger.registry))
+    metrics = Metrics()
+    state = GatewayState(
+        settings=settings,
+        ledger=ledger,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        directory=directory,
+        auth=AuthService(settings, ledger.chain_id, clock),
+        idempotency=IdempotencyService(clock),
+        store=EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes),
+        metrics=metrics,
+        clock=clock,
+    )
+
+    app = FastAPI(
+        title="Procurement ledger gateway",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        responses={
+            "4XX": {"model": ProblemDetails, "description": "Problem details (RFC 9457)."},
+            "5XX": {"model": ProblemDetails, "description": "Problem details (RFC 9457)."},
+        },
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+
+    upload_limit = settings.evidence_max_bytes + _MULTIPART_OVERHEAD
+
+    def body_limit(method: str, path: str) -> int:
+        return upload_limit if method == "POST" and path.rstrip("/") == "/evidence" else settings.json_max_bytes
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=body_limit)
+    app.include_router(api_router)
+    return app

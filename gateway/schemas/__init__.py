@@ -1,0 +1,1 @@
+"""Request and response schemas, one family per resource (XCreate, XPublic, XsPublic{data, count})."""

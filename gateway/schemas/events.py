@@ -1,0 +1,32 @@
+"""The raw event log, paged by a resumable cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from gateway.schemas.common import Address, ApiModel, Bytes32
+
+__all__ = ["EventPublic", "EventsPublic"]
+
+
+class EventPublic(ApiModel):
+    """One decoded log of a ledger contract; integers in ``args`` are decimal strings."""
+
+    block_number: int
+    block_hash: Bytes32
+    tx_index: int
+    tx_hash: Bytes32
+    log_index: int
+    emitter: Address
+    event: str
+    args: dict[str, Any]
+
+
+class EventsPublic(ApiModel):
+    """A page of events in chain order; pass ``nextCursor`` as ``cursor`` to resume after the last one."""
+
+    data: list[EventPublic]
+    count: int = Field(description="Events on this page.")
+    next_cursor: str | None = Field(description="Resume after this page; null when the page was not full.")

@@ -1,0 +1,159 @@
+"""Sign-In with Ethereum: single-use nonces, message verification, and opaque session tokens.
+
+A session token is 32 random bytes given to the client once; only its SHA-256 is stored, so a copy of the
+database cannot be replayed as a session. Roles are not stored with the session: they are looked up on
+every request (see gateway.deps), so a revocation takes effect at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.core.config import Settings
+from gateway.errors import AccountNotPermitted, NotAuthenticated, ServiceUnavailable, SignInFailed
+from gateway.identity import Directory, Principal
+from gateway.models import SessionRecord, SiweNonce
+from gateway.siwe import SiweError, SiweMessage, recover_address
+
+__all__ = ["AuthService", "IssuedNonce", "SignedIn", "token_hash"]
+
+MAX_OUTSTANDING_NONCES = 10_000
+
+
+def token_hash(token: str) -> str:
+    """What is stored for a session token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedNonce:
+    """A nonce and its expiry (unix seconds)."""
+
+    nonce: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session."""
+
+    token: str
+    expires_at: int
+    principal: Principal
+
+
+class AuthService:
+    """Issues nonces, verifies sign-in messages, creates and checks sessions."""
+
+    def __init__(self, settings: Settings, chain_id: int, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.chain_id = chain_id
+        self.clock = clock
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def issue_nonce(self, db: Session) -> IssuedNonce:
+        """A fresh single-use nonce (expired ones are pruned; too many outstanding ones is a 503)."""
+        now = self._now()
+        db.execute(delete(SiweNonce).where(SiweNonce.expires_at < now))
+        outstanding = db.scalar(select(func.count()).select_from(SiweNonce).where(SiweNonce.used_at.is_(None)))
+        if (outstanding or 0) >= MAX_OUTSTANDING_NONCES:
+            db.commit()
+            raise ServiceUnavailable("too many sign-ins in progress; try again shortly")
+        nonce = secrets.token_hex(16)
+        expires_at = now + self.settings.siwe_nonce_ttl_s
+        db.add(SiweNonce(nonce=nonce, issued_at=now, expires_at=expires_at, used_at=None))
+        db.commit()
+        return IssuedNonce(nonce=nonce, expires_at=expires_at)
+
+    def sign_in(self, db: Session, text: str, signature: bytes, directory: Directory) -> SignedIn:
+        """Verify a signed EIP-4361 message, consume its nonce, and open a session for its address."""
+        try:
+            message = SiweMessage.parse(text)
+        except SiweError as exc:
+            raise SignInFailed(f"malformed sign-in message: {exc}") from None
+        now = self._now()
+        self._check_message(message, now)
+        try:
+            recovered = recover_address(text, signature)
+        except SiweError as exc:
+            raise SignInFailed(str(exc)) from None
+        if recovered != message.address:
+            raise SignInFailed("the signature does not match the message's address")
+        consumed = db.execute(
+            update(SiweNonce)
+            .where(SiweNonce.nonce == message.nonce, SiweNonce.used_at.is_(None), SiweNonce.expires_at > now)
+            .values(used_at=now)
+        )
+        db.commit()
+        if getattr(consumed, "rowcount", 0) != 1:
+            raise SignInFailed("the nonce is unknown, already used or expired: ask for a new one")
+        principal = directory.lookup(message.address)
+        if not principal.known:
+            raise AccountNotPermitted(f"{message.address} holds no active role in the registry")
+        expires_at = now + self.settings.session_ttl_s
+        if message.expiration_time is not None:
+            expires_at = min(expires_at, int(message.expiration_time.timestamp()))
+        token = secrets.token_urlsafe(32)
+        db.add(
+            SessionRecord(
+                token_hash=token_hash(token),
+                address=message.address,
+                created_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+        )
+        db.execute(delete(SessionRecord).where(SessionRecord.expires_at < now))
+        db.commit()
+        return SignedIn(token=token, expires_at=expires_at, principal=principal)
+
+    def _check_message(self, message: SiweMessage, now: int) -> None:
+        settings = self.settings
+        if message.domain != settings.siwe_domain:
+            raise SignInFailed(f"the message is for domain {message.domain!r}, not {settings.siwe_domain!r}")
+        expected, given = urlsplit(settings.siwe_uri), urlsplit(message.uri)
+        if (given.scheme, given.netloc) != (expected.scheme, expected.netloc):
+            raise SignInFailed(f"the message's URI {message.uri!r} is not on {settings.siwe_uri!r}")
+        if message.chain_id != self.chain_id:
+            raise SignInFailed(f"the message is for chain {message.chain_id}, not {self.chain_id}")
+        skew = settings.siwe_clock_skew_s
+        issued = message.issued_at.timestamp()
+        if issued > now + skew:
+            raise SignInFailed("the message was issued in the future")
+        if issued < now - settings.siwe_nonce_ttl_s - skew:
+            raise SignInFailed("the message was issued too long ago")
+        if message.expiration_time is not None and message.expiration_time.timestamp() <= now:
+            raise SignInFailed("the message has expired")
+        if message.not_before is not None and message.not_before.timestamp() > now + skew:
+            raise SignInFailed("the message is not valid yet")
+
+    def authenticate(self, db: Session, token: str) -> SessionRecord:
+        """The live session of a bearer token; NotAuthenticated otherwise."""
+        if not token or len(token) > 256:
+            raise NotAuthenticated("missing or malformed bearer token")
+        record = db.get(SessionRecord, token_hash(token))
+        if record is None or record.revoked_at is not None:
+            raise NotAuthenticated("unknown or ended session: sign in again")
+        if record.expires_at <= self._now():
+            raise NotAuthenticated("the session has expired: sign in again")
+        return record
+
+    def sign_out(self, db: Session, record: SessionRecord) -> None:
+        """End a session."""
+        record.revoked_at = self._now()
+        db.commit()
+
+    @staticmethod
+    def as_datetime(unix: int) -> dt.datetime:
+        """Unix seconds as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(unix, tz=dt.UTC)

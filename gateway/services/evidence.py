@@ -1,0 +1,114 @@
+"""The content-addressed evidence store under var/evidence/: each document named by its SHA-256.
+
+Writes are atomic (a temporary file in the same file system, fsynced, then renamed into place), so a reader
+never sees half a document. Reads re-hash the exact bytes served: a file changed on disk is reported as
+corrupted and never served as valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
+
+__all__ = ["EvidenceStore", "ni_uri", "parse_digest"]
+
+_CHUNK = 1024 * 1024
+_HEX = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
+
+
+def ni_uri(digest_hex: str) -> str:
+    """RFC 6920 Named Information URI for a SHA-256 digest: ``ni:///sha-256;<base64url>``."""
+    raw = bytes.fromhex(digest_hex)
+    return "ni:///sha-256;" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_digest(value: str) -> str:
+    """A SHA-256 given as 64 hex digits (optionally 0x-prefixed), normalized to lowercase without prefix."""
+    match = _HEX.match(value)
+    if match is None:
+        raise InvalidInput("a document hash is 64 hex digits (SHA-256), optionally 0x-prefixed")
+    return match.group(2).lower()
+
+
+class EvidenceStore:
+    """Documents on disk at ``<root>/sha256/<first two hex digits>/<hex digest>``."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self._objects = root / "sha256"
+        self._tmp = root / "tmp"
+
+    def path_for(self, digest_hex: str) -> Path:
+        """Where a document lives."""
+        digest_hex = parse_digest(digest_hex)
+        return self._objects / digest_hex[:2] / digest_hex
+
+    def put(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store a document read from ``stream``; returns its hex SHA-256 and size. PayloadTooLarge past the limit."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLarge(f"the document exceeds {self.max_bytes} bytes", limit=self.max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            hex_digest = digest.hexdigest()
+            final = self.path_for(hex_digest)
+            if final.exists() and self._digest_of(final) == hex_digest:
+                tmp.unlink()
+                return hex_digest, size
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, final)  # atomic: replaces a missing or corrupted copy
+            self._fsync_dir(final.parent)
+            return hex_digest, size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def read_verified(self, digest_hex: str, expected_size: int) -> bytes:
+        """The document's bytes, re-hashed: EvidenceCorrupted if they no longer match, NotFound if missing."""
+        digest_hex = parse_digest(digest_hex)
+        path = self.path_for(digest_hex)
+        try:
+            if path.stat().st_size != expected_size:
+                raise EvidenceCorrupted(f"stored document {digest_hex} changed size on disk: it is not served")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"document {digest_hex} is not in the store") from None
+        if hashlib.sha256(data).hexdigest() != digest_hex:
+            raise EvidenceCorrupted(
+                f"stored document {digest_hex} no longer matches its hash: it was changed on disk and is not served"
+            )
+        return data
+
+    def _digest_of(self, path: Path) -> str:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,91 @@
+"""Idempotency-Key: a retried POST returns the first answer instead of acting twice.
+
+A key is scoped to the signed-in account. The first request reserves it (a row with no response yet, under a
+unique constraint, so two concurrent requests cannot both act); its answer is stored once the action is on
+chain. The same key with a different body is refused (422); while the first is still running, 409. A request
+that fails before anything reaches the chain releases the key, so a corrected retry may use it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
+from gateway.models import IdempotencyRecord
+
+__all__ = ["IdempotencyService", "fingerprint"]
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+ABANDONED_AFTER_S = 600
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """A digest of what the request asks for (method, path, canonical JSON body)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+class IdempotencyService:
+    """Reserve, replay, store and release Idempotency-Keys."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+
+    @staticmethod
+    def check_key(key: str) -> str:
+        """The key, if well-formed (1 to 255 visible ASCII characters)."""
+        if not _KEY.match(key):
+            raise InvalidInput("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        return key
+
+    def reserve(self, db: Session, account: str, key: str, digest: str) -> dict[str, Any] | None:
+        """Reserve the key; or return the stored answer of the first request with it."""
+        now = int(self.clock())
+        db.add(IdempotencyRecord(account=account, key=key, fingerprint=digest, created_at=now))
+        try:
+            db.commit()
+            return None
+        except IntegrityError:
+            db.rollback()
+        existing = db.scalars(
+            select(IdempotencyRecord).where(IdempotencyRecord.account == account, IdempotencyRecord.key == key)
+        ).one()
+        if existing.fingerprint != digest:
+            raise IdempotencyKeyReused("this Idempotency-Key was already used with a different request")
+        if existing.response is None:
+            if existing.created_at < now - ABANDONED_AFTER_S:
+                existing.created_at = now  # the first request died: this one takes over
+                db.commit()
+                return None
+            raise IdempotencyInProgress("a request with this Idempotency-Key is still being processed")
+        stored: dict[str, Any] = json.loads(existing.response)
+        return stored
+
+    def store(self, db: Session, account: str, key: str, status_code: int, response: dict[str, Any]) -> None:
+        """Record the first request's answer."""
+        record = db.scalars(
+            select(IdempotencyRecord).where(IdempotencyRecord.account == account, IdempotencyRecord.key == key)
+        ).one()
+        record.status_code = status_code
+        record.response = json.dumps(response, separators=(",", ":"))
+        db.commit()
+
+    def release(self, db: Session, account: str, key: str) -> None:
+        """Forget a reservation whose request failed before acting."""
+        db.rollback()
+        db.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.account == account,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.response.is_(None),
+            )
+        )
+        db.commit()

@@ -1,0 +1,440 @@
+"""Reads from the indexer's SQL mirror, scoped to what the account may see.
+
+Scope: an auditor sees everything; a ministry account its own ministry's procurements; a supplier account
+those of its organization; an evaluator those on whose panel it sits; a review body those with a dispute.
+Everything below a procurement (milestones, evidence, attestations, payments, amendments, disputes, events)
+follows its procurement's scope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_utils.address import to_checksum_address
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from chain.roles import Role, org_code, org_id
+from gateway.errors import InvalidInput, NotFound
+from gateway.identity import Principal
+from gateway.schemas.events import EventPublic
+from gateway.schemas.procurements import (
+    AmendmentPublic,
+    AttestationPublic,
+    DisputePublic,
+    EvidencePublic,
+    MilestonePublic,
+    PaymentPublic,
+    ProcurementPublic,
+    TotalsPublic,
+)
+from indexer.models import (
+    AmendmentApproval,
+    AmendmentProposal,
+    AttestationRow,
+    CursorRow,
+    DisputeOpening,
+    DisputeSettlement,
+    EventRow,
+    EvidenceRow,
+    MilestoneRow,
+    PaymentRow,
+    ProcurementRow,
+)
+
+__all__ = [
+    "Page",
+    "Reader",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Page:
+    """Offset pagination."""
+
+    offset: int
+    limit: int
+
+
+def _org_hex(code: str) -> str:
+    return "0x" + org_id(code).hex()
+
+
+def _code(org_hex: str) -> str:
+    return org_code(bytes.fromhex(org_hex[2:]))
+
+
+def encode_cursor(block_number: int, log_index: int) -> str:
+    """An event-log position: ``<block>-<log index>`` (log indexes are unique within a block)."""
+    return f"{block_number}-{log_index}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """The position in an event-log cursor."""
+    block, sep, log = cursor.partition("-")
+    if not sep or not block.isdigit() or not log.isdigit() or len(block) > 19 or len(log) > 9:
+        raise InvalidInput("cursor must look like <block>-<logIndex>, as returned in nextCursor")
+    return int(block), int(log)
+
+
+class Reader:
+    """Queries of the mirror for one chain, seen by one principal."""
+
+    def __init__(self, db: Session, chain_id: int, principal: Principal) -> None:
+        self.db = db
+        self.chain_id = chain_id
+        self.principal = principal
+
+    # ------------------------------------------------------------ scope
+
+    def _scope(self) -> ColumnElement[bool]:
+        """Which procurement rows the principal may see."""
+        p = self.principal
+        if p.is_auditor:
+            return true()
+        conditions: list[ColumnElement[bool]] = []
+        if p.is_ministry and p.organization:
+            conditions.append(ProcurementRow.ministry_org == _org_hex(p.organization))
+        if p.has(Role.SUPPLIER) and p.organization:
+            conditions.append(ProcurementRow.supplier_org == _org_hex(p.organization))
+        if p.has(Role.EVALUATOR):
+            # The panel is a JSON list of checksummed addresses; hex digits hold no LIKE wildcards.
+            conditions.append(func.lower(ProcurementRow.panel).contains(f'"{p.address.lower()}"'))
+        if p.has(Role.REVIEW_BODY):
+            disputed = select(DisputeOpening.escrow).where(DisputeOpening.chain_id == self.chain_id)
+            conditions.append(ProcurementRow.escrow.in_(disputed))
+        return or_(*conditions) if conditions else false()
+
+    def _procurements(self) -> Any:  # a Select (its generic form differs between SQLAlchemy 2.0 and 2.1)
+        return select(ProcurementRow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
+
+    def _visible_escrows(self) -> Any:
+        return select(ProcurementRow.escrow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
+
+    def _page(self, query: Any, page: Page) -> tuple[Sequence[Any], int]:
+        count = self.db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        rows = self.db.execute(query.offset(page.offset).limit(page.limit)).all()
+        return rows, int(count)
+
+    def mirrored_block(self) -> int | None:
+        """The last block the mirror covers, or None if it has not synced this chain."""
+        cursor = self.db.get(CursorRow, self.chain_id)
+        return None if cursor is None else cursor.block_number
+
+    # ------------------------------------------------------------ procurements
+
+    def procurement(self, procurement_id: str) -> ProcurementRow:
+        """One visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
+        row: ProcurementRow | None = self.db.scalars(
+            self._procurements().where(ProcurementRow.procurement_id == procurement_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no procurement {procurement_id} visible to this account")
+        return row
+
+    def procurements(
+        self,
+        page: Page,
+        *,
+        ministry: str | None = None,
+        supplier_org: str | None = None,
+        supplier: str | None = None,
+        evaluator: str | None = None,
+        paused: bool | None = None,
+    ) -> tuple[list[ProcurementPublic], int]:
+        """Visible procurements, oldest first, filtered."""
+        query = self._procurements()
+        if ministry is not None:
+            query = query.where(ProcurementRow.ministry_org == _org_hex(ministry))
+        if supplier_org is not None:
+            query = query.where(ProcurementRow.supplier_org == _org_hex(supplier_org))
+        if supplier is not None:
+            query = query.where(ProcurementRow.supplier == to_checksum_address(supplier))
+        if evaluator is not None:
+            query = query.where(func.lower(ProcurementRow.panel).contains(f'"{evaluator.lower()}"'))
+        if paused is not None:
+            query = query.where(ProcurementRow.paused == paused)
+        query = query.order_by(ProcurementRow.block_number, ProcurementRow.log_index)
+        rows, count = self._page(query, page)
+        return [procurement_public(row[0]) for row in rows], count
+
+    def milestones(self, row: ProcurementRow) -> list[MilestonePublic]:
+        """Every milestone of a procurement."""
+        found = self.db.scalars(
+            select(MilestoneRow)
+            .where(MilestoneRow.chain_id == self.chain_id, MilestoneRow.escrow == row.escrow)
+            .order_by(MilestoneRow.milestone_id)
+        ).all()
+        return [_milestone_public(row.procurement_id, m) for m in found]
+
+    def milestone_page(
+        self, page: Page, *, procurement_id: str | None = None, status: str | None = None
+    ) -> tuple[list[MilestonePublic], int]:
+        """Milestones of visible procurements."""
+        query = (
+            select(MilestoneRow, ProcurementRow.procurement_id)
+            .join(
+                ProcurementRow,
+                and_(ProcurementRow.chain_id == MilestoneRow.chain_id, ProcurementRow.escrow == MilestoneRow.escrow),
+            )
+            .where(MilestoneRow.chain_id == self.chain_id, self._scope())
+        )
+        if procurement_id is not None:
+            query = query.where(ProcurementRow.procurement_id == procurement_id)
+        if status is not None:
+            query = query.where(MilestoneRow.status == status)
+        query = query.order_by(ProcurementRow.block_number, ProcurementRow.log_index, MilestoneRow.milestone_id)
+        rows, count = self._page(query, page)
+        return [_milestone_public(pid, m) for m, pid in rows], count
+
+    # ------------------------------------------------------------ event-derived rows
+
+    def _children(self, model: Any, procurement_id: str | None, milestone_id: int | None) -> Any:
+        query = (
+            select(model, ProcurementRow.procurement_id)
+            .join(
+                ProcurementRow,
+                and_(ProcurementRow.chain_id == model.chain_id, ProcurementRow.escrow == model.escrow),
+            )
+            .where(model.chain_id == self.chain_id, self._scope())
+        )
+        if procurement_id is not None:
+            query = query.where(ProcurementRow.procurement_id == procurement_id)
+        if milestone_id is not None:
+            query = query.where(model.milestone_id == milestone_id)
+        return query.order_by(model.block_number, model.log_index)
+
+    def evidence(
+        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
+    ) -> tuple[list[EvidencePublic], int]:
+        """Evidence submissions."""
+        rows, count = self._page(self._children(EvidenceRow, procurement_id, milestone_id), page)
+        return [
+            EvidencePublic(
+                procurement_id=pid,
+                milestone_id=e.milestone_id,
+                round=e.round,
+                supplier=e.supplier,
+                document_hash=e.document_hash,
+                uri=e.uri,
+                relayer=e.relayer,
+                block_number=e.block_number,
+                tx_hash=e.tx_hash,
+                log_index=e.log_index,
+            )
+            for e, pid in rows
+        ], count
+
+    def evidence_visible(self, document_hash: str) -> bool:
+        """True if a document with this hash was submitted as evidence on a visible procurement."""
+        query = self._children(EvidenceRow, None, None).where(EvidenceRow.document_hash == document_hash)
+        return self.db.execute(query.limit(1)).first() is not None
+
+    def attestations(
+        self,
+        page: Page,
+        *,
+        procurement_id: str | None = None,
+        milestone_id: int | None = None,
+        evaluator: str | None = None,
+    ) -> tuple[list[AttestationPublic], int]:
+        """Attestations."""
+        query = self._children(AttestationRow, procurement_id, milestone_id)
+        if evaluator is not None:
+            query = query.where(AttestationRow.evaluator == to_checksum_address(evaluator))
+        rows, count = self._page(query, page)
+        return [
+            AttestationPublic(
+                procurement_id=pid,
+                milestone_id=a.milestone_id,
+                round=a.round,
+                evaluator=a.evaluator,
+                passed=a.passed,
+                report_hash=a.report_hash,
+                relayer=a.relayer,
+                block_number=a.block_number,
+                tx_hash=a.tx_hash,
+                log_index=a.log_index,
+            )
+            for a, pid in rows
+        ], count
+
+    def payments(
+        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
+    ) -> tuple[list[PaymentPublic], int]:
+        """Payments released or deferred."""
+        rows, count = self._page(self._children(PaymentRow, procurement_id, milestone_id), page)
+        return [
+            PaymentPublic(
+                procurement_id=pid,
+                milestone_id=p.milestone_id,
+                supplier=p.supplier,
+                amount=p.amount,
+                kind=p.kind,
+                block_number=p.block_number,
+                tx_hash=p.tx_hash,
+                log_index=p.log_index,
+            )
+            for p, pid in rows
+        ], count
+
+    def amendments(
+        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
+    ) -> tuple[list[AmendmentPublic], int]:
+        """Proposed amendments and their approvals."""
+        query = self._children(AmendmentProposal, procurement_id, milestone_id)
+        query = query.add_columns(AmendmentApproval.approver, AmendmentApproval.block_number).outerjoin(
+            AmendmentApproval,
+            and_(
+                AmendmentApproval.chain_id == AmendmentProposal.chain_id,
+                AmendmentApproval.escrow == AmendmentProposal.escrow,
+                AmendmentApproval.amendment_id == AmendmentProposal.amendment_id,
+            ),
+        )
+        rows, count = self._page(query, page)
+        return [
+            AmendmentPublic(
+                procurement_id=pid,
+                amendment_id=a.amendment_id,
+                milestone_id=a.milestone_id,
+                proposer=a.proposer,
+                kind=a.kind,
+                new_amount=a.new_amount,
+                new_due_date=a.new_due_date,
+                rationale_hash=a.rationale_hash,
+                approved_by=approver,
+                approved_block=approved_block,
+                block_number=a.block_number,
+                tx_hash=a.tx_hash,
+                log_index=a.log_index,
+            )
+            for a, pid, approver, approved_block in rows
+        ], count
+
+    def disputes(
+        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
+    ) -> tuple[list[DisputePublic], int]:
+        """Disputes and their settlements."""
+        query = self._children(DisputeOpening, procurement_id, milestone_id)
+        query = query.add_columns(DisputeSettlement).outerjoin(
+            DisputeSettlement,
+            and_(
+                DisputeSettlement.chain_id == DisputeOpening.chain_id,
+                DisputeSettlement.escrow == DisputeOpening.escrow,
+                DisputeSettlement.milestone_id == DisputeOpening.milestone_id,
+            ),
+        )
+        rows, count = self._page(query, page)
+        out = []
+        for d, pid, settlement in rows:
+            out.append(
+                DisputePublic(
+                    procurement_id=pid,
+                    milestone_id=d.milestone_id,
+                    opener=d.opener,
+                    previous_status=d.previous_status,
+                    reason_hash=d.reason_hash,
+                    settled_by=None if settlement is None else settlement.reviewer,
+                    supplier_amount=None if settlement is None else settlement.supplier_amount,
+                    ministry_amount=None if settlement is None else settlement.ministry_amount,
+                    ruling_hash=None if settlement is None else settlement.ruling_hash,
+                    block_number=d.block_number,
+                    tx_hash=d.tx_hash,
+                    log_index=d.log_index,
+                )
+            )
+        return out, count
+
+    # ------------------------------------------------------------ raw event log
+
+    def events(
+        self,
+        *,
+        after: tuple[int, int] | None,
+        limit: int,
+        procurement_id: str | None = None,
+        event: str | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+    ) -> list[EventPublic]:
+        """Raw events in chain order after a cursor. Auditors see every ledger event, others their procurements'."""
+        query = select(EventRow).where(EventRow.chain_id == self.chain_id)
+        if procurement_id is not None:
+            escrow = self.procurement(procurement_id).escrow
+            query = query.where(EventRow.emitter == escrow)
+        elif not self.principal.is_auditor:
+            query = query.where(EventRow.emitter.in_(self._visible_escrows()))
+        if event is not None:
+            query = query.where(EventRow.event == event)
+        if from_block is not None:
+            query = query.where(EventRow.block_number >= from_block)
+        if to_block is not None:
+            query = query.where(EventRow.block_number <= to_block)
+        if after is not None:
+            block, log = after
+            query = query.where(
+                or_(EventRow.block_number > block, and_(EventRow.block_number == block, EventRow.log_index > log))
+            )
+        query = query.order_by(EventRow.block_number, EventRow.log_index).limit(limit)
+        return [
+            EventPublic(
+                block_number=e.block_number,
+                block_hash=e.block_hash,
+                tx_index=e.tx_index,
+                tx_hash=e.tx_hash,
+                log_index=e.log_index,
+                emitter=e.emitter,
+                event=e.event,
+                args=json.loads(e.args),
+            )
+            for e in self.db.scalars(query).all()
+        ]
+
+
+def procurement_public(row: ProcurementRow) -> ProcurementPublic:
+    """A mirrored procurement row as its public schema."""
+    return ProcurementPublic(
+        procurement_id=row.procurement_id,
+        escrow=row.escrow,
+        title=row.title,
+        ministry=_code(row.ministry_org),
+        supplier_org=_code(row.supplier_org),
+        supplier=row.supplier,
+        officer=row.officer,
+        panel=list(json.loads(row.panel)),
+        quorum=row.quorum,
+        spec_hash=row.spec_hash,
+        milestone_count=row.milestone_count,
+        paused=row.paused,
+        totals=TotalsPublic(
+            funded=row.total_funded,
+            released=row.total_released,
+            refunded=row.total_refunded,
+            owed=row.total_owed,
+            held=row.total_funded - row.total_released - row.total_refunded,
+        ),
+        created_block=row.block_number,
+        created_tx=row.tx_hash,
+    )
+
+
+def _milestone_public(procurement_id: str, m: MilestoneRow) -> MilestonePublic:
+    return MilestonePublic(
+        procurement_id=procurement_id,
+        milestone_id=m.milestone_id,
+        amount=m.amount,
+        due_date=m.due_date,
+        status=m.status,
+        round=m.round,
+        passes=m.passes,
+        fails=m.fails,
+        owed=m.owed,
+        updated_block=m.block_number,
+    )

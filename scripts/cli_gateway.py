@@ -1,0 +1,105 @@
+"""`procure serve`: run the HTTP gateway (FastAPI under uvicorn).
+
+Register with ``main.add_command(serve)`` (``from scripts.cli_gateway import serve``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import click
+
+from scripts._common import Context, clean_errors, pass_context
+
+__all__ = ["serve"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve", context_settings={"show_default": True})
+@click.option("--host", envvar="PROCURE_HOST", default="127.0.0.1", help="Address to bind (loopback by default).")
+@click.option("--port", envvar="PROCURE_PORT", type=click.IntRange(1, 65535), default=8000, help="Port to bind.")
+@click.option(
+    "--database-url",
+    envvar="PROCURE_DATABASE_URL",
+    default=None,
+    help="SQLAlchemy URL of the indexer's mirror (default: sqlite under var/, as the indexer's).",
+)
+@click.option(
+    "--siwe-domain",
+    envvar="PROCURE_SIWE_DOMAIN",
+    default=None,
+    help="Domain sign-in messages must name (default: HOST:PORT as clients reach it).",
+)
+@click.option(
+    "--siwe-uri",
+    envvar="PROCURE_SIWE_URI",
+    default=None,
+    help="URI sign-in messages must name (default: http://DOMAIN; https:// behind a TLS proxy).",
+)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Relay no signed actions (no relayer key is loaded; write endpoints answer 503).",
+)
+@click.option(
+    "--log-level",
+    envvar="PROCURE_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    help="Log level (logs are JSON lines on stderr).",
+)
+@pass_context
+@clean_errors
+def serve(
+    context: Context,
+    host: str,
+    port: int,
+    database_url: str | None,
+    siwe_domain: str | None,
+    siwe_uri: str | None,
+    read_only: bool,
+    log_level: str,
+) -> None:
+    """Serve the gateway: sign-in with Ethereum, signed actions relayed, scoped reads of the mirror.
+
+    The relayer (which pays gas, never signs for users) is the signing key: --keystore, or on a local dev
+    chain the dev account. The relayer keystore may also be given as $PROCURE_RELAYER_KEYSTORE.
+    """
+    import uvicorn
+
+    from gateway.core.config import Settings
+    from gateway.main import create_app
+
+    if not _is_loopback(host):
+        click.echo(f"warning: binding {host}: the gateway is reachable from other hosts; front it with TLS", err=True)
+    authority = siwe_domain or f"{'localhost' if _is_loopback(host) else host}:{port}"
+    overrides: dict[str, Any] = {
+        "rpc_url": context.rpc_url,
+        "var_dir": context.var_dir,
+        "host": host,
+        "port": port,
+        "log_level": log_level.upper(),
+        "siwe_domain": authority,
+        "siwe_uri": siwe_uri or f"http://{authority}",
+    }
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = Settings(**overrides)
+    w3 = context.web3()
+    relayer = None
+    if not read_only and settings.relayer_keystore is None:
+        relayer = context.sender()
+    app = create_app(settings, w3=w3, relayer=relayer, build=context.build())
+    state = app.state.gateway
+    who = "read-only" if state.ledger.relayer is None else f"relayer {state.ledger.relayer.address}"
+    click.echo(f"gateway for chain {state.ledger.chain_id} on http://{host}:{port} ({who}); Ctrl-C stops it", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False)

@@ -1,0 +1,182 @@
+"""The gateway over the fixture chain: an app per test (its own database and var/), real keys, real signatures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from chain._tx import TxSender
+from chain.system import error_decoder
+from chain.tester import deterministic_account, fund_accounts
+from chain.testing import World
+from gateway.core.config import Settings
+from gateway.core.state import GatewayState
+from gateway.main import create_app
+from gateway.siwe import SiweMessage
+from indexer.sync import ChainSource, Indexer
+from tests.helpers import new_escrow
+
+DOMAIN = "testserver"
+URI = "http://testserver"
+EVIDENCE_LIMIT = 64 * 1024
+REPORT = "0x" + "22" * 32
+
+
+@dataclass
+class Api:
+    """A TestClient with the chain's cast: sign in as anyone, fetch typed data, sign, post."""
+
+    client: TestClient
+    world: World
+    app: FastAPI
+
+    @property
+    def state(self) -> GatewayState:
+        """The app's state."""
+        state: GatewayState = self.app.state.gateway
+        return state
+
+    @property
+    def relayer(self) -> str:
+        """The relayer's address."""
+        relayer = self.state.ledger.relayer
+        assert relayer is not None
+        return relayer.address
+
+    def chain_marks(self) -> tuple[int, int]:
+        """Block number and relayer nonce: unchanged means nothing was written on chain."""
+        w3 = self.world.w3
+        return int(w3.eth.block_number), int(w3.eth.get_transaction_count(self.relayer))  # type: ignore[arg-type]
+
+    def siwe(self, label: str, **overrides: Any) -> str:
+        """A sign-in message for ``label`` with a fresh server nonce (fields overridable)."""
+        nonce = self.client.post("/auth/nonce").json()
+        now = dt.datetime.now(dt.UTC)
+        fields: dict[str, Any] = {
+            "domain": nonce["domain"],
+            "address": self.world.accounts[label].address,
+            "uri": nonce["uri"],
+            "chain_id": nonce["chainId"],
+            "nonce": nonce["nonce"],
+            "issued_at": now,
+            "statement": nonce["statement"],
+            "expiration_time": now + dt.timedelta(minutes=10),
+        }
+        fields.update(overrides)
+        return SiweMessage(**fields).to_text()
+
+    def personal_sign(self, label: str, text: str) -> str:
+        """``label``'s personal_sign of ``text``."""
+        return str(self.world.accounts[label].sign_message(encode_defunct(text=text)).signature.to_0x_hex())
+
+    def sign_in_response(self, label: str, **overrides: Any) -> Response:
+        """Sign in as ``label``; the raw response."""
+        message = self.siwe(label, **overrides)
+        body = {"message": message, "signature": self.personal_sign(label, message)}
+        response: Response = self.client.post("/auth/sign-in", json=body)
+        return response
+
+    def sign_in(self, label: str) -> dict[str, str]:
+        """Sign in as ``label``; the Authorization header."""
+        response = self.sign_in_response(label)
+        assert response.status_code == 201, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def typed_data(self, headers: dict[str, str], pid: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """GET the typed data of an action."""
+        response = self.client.get(f"/procurements/{pid}/actions/{action}", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    def sign_typed(self, label: str, typed: dict[str, Any], key: LocalAccount | None = None) -> str:
+        """``label``'s (or ``key``'s) eth_signTypedData_v4 of the typed data."""
+        account = key or self.world.accounts[label]
+        return str(account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex())
+
+    def act(
+        self,
+        label: str,
+        headers: dict[str, str],
+        pid: str,
+        action: str,
+        fields: dict[str, Any],
+        *,
+        wait: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Response:
+        """Fetch typed data, sign it as ``label`` and post it."""
+        typed = self.typed_data(headers, pid, action, fields)
+        body = {
+            **fields,
+            "deadline": typed["deadline"],
+            "nonce": typed["nonce"],
+            "signature": self.sign_typed(label, typed),
+        }
+        extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response: Response = self.client.post(
+            f"/procurements/{pid}/actions/{action}",
+            headers=headers | extra,
+            params={"wait": "true"} if wait else None,
+            json=body,
+        )
+        return response
+
+    def upload(self, headers: dict[str, str], content: bytes, content_type: str = "application/pdf") -> dict[str, Any]:
+        """Upload an evidence document."""
+        response = self.client.post("/evidence", headers=headers, files={"file": ("report.pdf", content, content_type)})
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    def sync(self) -> None:
+        """Run the indexer once over the app's database."""
+        with Indexer(self.state.engine, ChainSource(self.world.w3), self.world.system, self.world.build) as indexer:
+            indexer.catch_up()
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test app under ``tmp_path``."""
+    values: dict[str, Any] = {
+        "var_dir": tmp_path / "var",
+        "database_url": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "siwe_domain": DOMAIN,
+        "siwe_uri": URI,
+        "evidence_max_bytes": EVIDENCE_LIMIT,
+        "wait_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def relayer(world: World) -> TxSender:
+    """A funded relayer account holding no ledger role (rolled back with the world)."""
+    account = deterministic_account("gateway relayer")
+    fund_accounts(world.w3, world.tester, [account])
+    return TxSender(world.w3, account, error_decoder(world.build))
+
+
+@pytest.fixture
+def api(world: World, relayer: TxSender, tmp_path: Path) -> Iterator[Api]:
+    """The gateway on the fixture chain."""
+    app = create_app(make_settings(tmp_path), w3=world.w3, system=world.system, relayer=relayer, build=world.build)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, world=world, app=app)
+
+
+@pytest.fixture
+def procurement(world: World) -> str:
+    """A fresh, fully funded procurement (3 milestones, 2-of-3 panel eval1..eval3); its id as 0x-hex."""
+    _, params = new_escrow(world)
+    return "0x" + bytes(params[0]).hex()

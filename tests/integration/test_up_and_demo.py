@@ -1,0 +1,98 @@
+"""`procure up` serves the API with the demo procurement and resumes without seeding twice; `make demo` passes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain._compiler import project_root
+from scripts import demo
+
+pytestmark = pytest.mark.integration
+
+OCID = "ocds-b5fd17-MOD-2026-0042"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _up(var: Path, port: int, api_port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {**os.environ, "PROCURE_VAR": str(var)}
+    command = [sys.executable, "-m", "scripts.cli", "up", "--port", str(port), "--api-port", str(api_port)]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=project_root()
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "Ctrl-C stops the ledger" in line:
+            return proc, lines
+    proc.kill()
+    raise AssertionError("procure up did not come up:\n" + "\n".join(lines))
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
+    port, api_port = _free_port(), _free_port()
+    var = tmp_path / "var"
+    proc, lines = _up(var, port, api_port)
+    try:
+        text = "\n".join(lines)
+        assert "system deployed" in text
+        assert "demo procurement 'ocds-b5fd17-MOD-2026-0042' created and funded" in text
+        assert f"API docs  http://127.0.0.1:{api_port}/docs" in text
+        assert httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=10).status_code == 200
+        env = {**os.environ, "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}", "PROCURE_DEV_ACCOUNT": "8"}
+        shown = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "client", "show", OCID],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=project_root(),
+            timeout=120,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "funded 360,000,000" in shown.stdout
+    finally:
+        out = _stop(proc)
+    assert "stopped chain (anvil)" in out
+
+    proc, lines = _up(var, port, api_port)
+    try:
+        text = "\n".join(lines)
+        assert "system found (deployed earlier)" in text
+        assert "demo cast found (registered earlier)" in text
+        assert "found (created earlier)" in text
+    finally:
+        _stop(proc)
+
+
+def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main() == 0
+    out = capsys.readouterr().out
+    assert "the supplier received 48,000,000 yen for milestone 0" in out
+    assert "audit verify: mirror verified: no differences" in out
+    assert "MISMATCH" not in out
