@@ -360,7 +360,7 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     rpc = f"http://127.0.0.1:{port}"
     context.rpc_url = rpc
     db_url = f"sqlite:///{var / 'ledger.db'}"
-    env = {"PROCURE_RPC_URL": rpc, "PROCURE_VAR": str(var), "PROCURE_DB_URL": db_url, "PROCURE_DATABASE_URL": db_url}
+    env = {"PROCURE_RPC_URL": rpc, "PROCURE_VAR": str(var), "PROCURE_DB_URL": db_url}
     logs = var / "logs"
     chain_part = Part("chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env)
     supervisor = Supervisor([chain_part], click.echo)

@@ -28,8 +28,9 @@ def _is_loopback(host: str) -> bool:
 @click.option("--host", envvar="PROCURE_HOST", default="127.0.0.1", help="Address to bind (loopback by default).")
 @click.option("--port", envvar="PROCURE_PORT", type=click.IntRange(1, 65535), default=8000, help="Port to bind.")
 @click.option(
-    "--database-url",
-    envvar="PROCURE_DATABASE_URL",
+    "--db",
+    "database_url",
+    envvar="PROCURE_DB_URL",
     default=None,
     help="SQLAlchemy URL of the indexer's mirror (default: sqlite under var/, as the indexer's).",
 )

@@ -115,7 +115,6 @@ def run(workdir: Path) -> None:
             "PROCURE_RPC_URL": rpc,
             "PROCURE_VAR": str(var),
             "PROCURE_DB_URL": db_url,
-            "PROCURE_DATABASE_URL": db_url,
             "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}",
         }
         relayer_env = dev_relayer_keystore(var, chain_id)

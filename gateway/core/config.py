@@ -42,7 +42,9 @@ class Settings(BaseSettings):
         description="The project's var/ directory (deployment manifests, evidence store, database).",
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the mirror and the gateway's tables; default sqlite under var/."
+        default=None,
+        validation_alias=AliasChoices("PROCURE_DB_URL", "PROCURE_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL of the mirror and the gateway's tables (the indexer's); default sqlite under var/.",
     )
     relayer_keystore: Path | None = Field(
         default=None, description="Encrypted keystore of the relayer account that pays gas for signed actions."

@@ -1,0 +1,452 @@
+"""Indexer benchmark: generate procurement events on anvil, then measure catch-up into SQLite and PostgreSQL,
+the fetch-and-decode ceiling over the same ranges, live latency while following, and replay + verify.
+
+    python scripts/bench_indexer.py [--events 100000] [--json]
+
+Events are generated fast: anvil's unlocked dev accounts send unsigned transactions in JSON-RPC batches with
+automine off, one phase per block (create, submit evidence, attest, attest again); so blocks hold hundreds of
+events each. ``generate_events`` is also what the indexer's integration tests use for their chains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from chain._compiler import Build, compile_contracts, project_root
+from chain._tx import TxSender, forget_nonces
+from chain.clients import system_clients
+from chain.connection import connect
+from chain.deployment import ensure_deployed
+from chain.devnet import seed_cast
+from chain.keys import dev_account
+from chain.node import NodeProcess, start_anvil
+from chain.system import SystemAddresses, contract_at, error_decoder
+from indexer.audit import verify
+from indexer.decoding import EventDecoder, checksum
+from indexer.schema import make_engine
+from indexer.sync import ChainSource, Indexer, SyncConfig, decode_range
+
+__all__ = [
+    "Chain",
+    "create_procurement",
+    "free_port",
+    "generate_events",
+    "rpc",
+    "running_anvil",
+    "send_and_wait",
+    "setup_chain",
+]
+
+OFFICER, SUPPLIER, EVAL_A, EVAL_B = 1, 3, 4, 5  # dev account indexes of chain.devnet.DEV_CAST
+_EVENTS_PER_CREATE = 3  # EscrowRegistered, Transfer (initial funding), ProcurementCreated
+_EVENTS_PER_MILESTONE = 6  # EvidenceSubmitted, Attested, Attested, MilestoneApproved, PaymentReleased, Transfer
+
+
+@dataclass
+class Chain:
+    """A running anvil with the system deployed and the dev cast seeded."""
+
+    node: NodeProcess
+    w3: Web3
+    system: SystemAddresses
+    build: Build
+    var_dir: Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
+    """Deploy the system (manifest under ``var_dir``), seed the dev cast, let the factory pull the officer's yen."""
+    forget_nonces()
+    w3 = connect(node.url)
+    chain_id = w3.eth.chain_id
+    build = compile_contracts()
+    decoder = error_decoder(build)
+    admin = TxSender(w3, dev_account(0, chain_id), decoder)
+    system = ensure_deployed(admin, var_dir, build).system
+    registry, _, _ = system_clients(w3, system, admin, build)
+    _, treasury_token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder), build)
+    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(11)})
+    _, officer_token, factory = system_clients(w3, system, TxSender(w3, dev_account(OFFICER, chain_id), decoder), build)
+    officer_token.approve(factory.address, 2**256 - 1)
+    return Chain(node=node, w3=w3, system=system, build=build, var_dir=var_dir)
+
+
+@contextmanager
+def running_anvil(state_dir: Path) -> Iterator[Chain]:
+    """A fresh anvil on a free port with the system deployed; stopped on exit."""
+    node = start_anvil(project_root(), state_dir / "anvil", port=free_port())
+    try:
+        yield setup_chain(node, state_dir)
+    finally:
+        node.stop()
+
+
+def _rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    provider = w3.provider
+    assert isinstance(provider, HTTPProvider)
+    results: list[Any] = []
+    for start in range(0, len(calls), 1000):
+        replies = provider.make_batch_request(list(calls[start : start + 1000]))  # type: ignore[arg-type]
+        if not isinstance(replies, list):
+            raise RuntimeError(f"batch failed: {replies}")
+        for reply in sorted(replies, key=lambda r: int(str(r["id"]))):
+            if "error" in reply:
+                raise RuntimeError(f"{reply['error']}")
+            results.append(reply["result"])
+    return results
+
+
+def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    """One raw JSON-RPC request; an error reply raises."""
+    reply = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def send_and_wait(w3: Web3, tx: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Send an unsigned transaction from an unlocked account and wait for its receipt; a failure raises."""
+    tx_hash = rpc(w3, "eth_sendTransaction", [tx])
+    deadline = time.monotonic() + timeout
+    while (receipt := rpc(w3, "eth_getTransactionReceipt", [tx_hash])) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{tx_hash} not mined within {timeout:.0f} s")
+        time.sleep(0.005)
+    if receipt["status"] != "0x1":
+        raise RuntimeError(f"{tx_hash} failed")
+    return dict(receipt)
+
+
+def _send_phase(w3: Web3, txs: Sequence[dict[str, Any]]) -> None:
+    """Send unsigned transactions from unlocked accounts, mine them, and check that none failed."""
+    # anvil serves a batch concurrently: give each transaction its nonce, or two would get the same one.
+    nonces: dict[str, int] = {}
+    for tx in txs:
+        sender = tx["from"]
+        if sender not in nonces:
+            nonces[sender] = int(rpc(w3, "eth_getTransactionCount", [sender, "pending"]), 16)
+        tx["nonce"] = hex(nonces[sender])
+        nonces[sender] += 1
+    hashes = _rpc_batch(w3, [("eth_sendTransaction", [tx]) for tx in txs])
+    while int(rpc(w3, "txpool_status", [])["pending"], 16) > 0:
+        rpc(w3, "evm_mine", [])
+    receipts = _rpc_batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
+    failed = [r["transactionHash"] for r in receipts if r is None or r["status"] != "0x1"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} generated transactions failed, e.g. {failed[0]}")
+
+
+def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_round: int = 40) -> int:
+    """Create procurements and run each milestone to payment until at least ``events`` events exist.
+
+    Returns the number of ledger events generated. Each procurement yields 3 + 6 * ``milestones`` events.
+    """
+    w3, system, build = chain.w3, chain.system, chain.build
+    chain_id = w3.eth.chain_id
+    who = {i: dev_account(i, chain_id).address for i in (OFFICER, SUPPLIER, EVAL_A, EVAL_B)}
+    factory = contract_at(w3, "ProcurementFactory", system.factory, build)
+    escrow_abi = contract_at(w3, "MilestoneEscrow", system.factory, build)  # only to encode calls
+    per_procurement = _EVENTS_PER_CREATE + _EVENTS_PER_MILESTONE * milestones
+    produced = 0
+    serial = int(rpc(w3, "eth_blockNumber", []), 16)
+    rpc(w3, "evm_setAutomine", [False])
+    rpc(w3, "evm_setBlockGasLimit", [hex(2_000_000_000)])
+    try:
+        while produced < events:
+            count = min(per_round, -(-(events - produced) // per_procurement))
+            now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+            creates = []
+            for k in range(count):
+                serial += 1
+                params = (
+                    keccak(text=f"ocds-bench-{chain_id}-{serial}-{k}-{time.time_ns()}"),
+                    who[SUPPLIER],
+                    [who[EVAL_A], who[EVAL_B], dev_account(6, chain_id).address],
+                    2,
+                    [1_000 + i for i in range(milestones)],
+                    [now + 365 * 86_400 + i for i in range(milestones)],
+                    keccak(text=f"spec {serial}"),
+                    f"Bench procurement {serial}",
+                )
+                total = sum(params[4])  # type: ignore[arg-type]
+                data = factory.encode_abi("createProcurement", args=[params, total])
+                creates.append({"from": who[OFFICER], "to": system.factory, "data": data, "gas": hex(3_000_000)})
+            first_block = int(rpc(w3, "eth_blockNumber", []), 16) + 1
+            _send_phase(w3, creates)
+            topic = "0x" + keccak(text=_procurement_created_signature(build)).hex()
+            logs = rpc(
+                w3,
+                "eth_getLogs",
+                [{"fromBlock": hex(first_block), "toBlock": "latest", "address": system.factory, "topics": [topic]}],
+            )
+            escrows = [Web3.to_checksum_address("0x" + log["topics"][2][-40:]) for log in logs]
+            if len(escrows) != count:
+                raise RuntimeError(f"expected {count} new escrows, found {len(escrows)}")
+            pairs = [(escrow, m) for escrow in escrows for m in range(milestones)]
+            evidence = [
+                {
+                    "from": who[SUPPLIER],
+                    "to": escrow,
+                    "gas": hex(300_000),
+                    "data": escrow_abi.encode_abi(
+                        "submitEvidence", args=[m, keccak(text=f"{escrow}{m}"), f"ipfs://bench/{m}"]
+                    ),
+                }
+                for escrow, m in pairs
+            ]
+            _send_phase(w3, evidence)
+            for evaluator in (EVAL_A, EVAL_B):
+                attest = [
+                    {
+                        "from": who[evaluator],
+                        "to": escrow,
+                        "gas": hex(300_000),
+                        "data": escrow_abi.encode_abi("attest", args=[m, 1, True, keccak(text=f"r{evaluator}{m}")]),
+                    }
+                    for escrow, m in pairs
+                ]
+                _send_phase(w3, attest)
+            produced += count * per_procurement
+    finally:
+        rpc(w3, "evm_setAutomine", [True])
+    return produced
+
+
+def create_procurement(chain: Chain, milestones: int) -> str:
+    """Create one funded procurement with open milestones (automine on); returns its escrow address."""
+    w3 = chain.w3
+    chain_id = w3.eth.chain_id
+    factory = contract_at(w3, "ProcurementFactory", chain.system.factory, chain.build)
+    now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    params = (
+        keccak(text=f"ocds-open-{time.time_ns()}"),
+        dev_account(SUPPLIER, chain_id).address,
+        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, 6)],
+        2,
+        [5_000 + i for i in range(milestones)],
+        [now + 365 * 86_400 + i for i in range(milestones)],
+        keccak(text="open spec"),
+        "Open procurement",
+    )
+    data = factory.encode_abi("createProcurement", args=[params, sum(params[4])])  # type: ignore[arg-type]
+    officer = dev_account(OFFICER, chain_id).address
+    receipt = send_and_wait(w3, {"from": officer, "to": chain.system.factory, "data": data})
+    topic = "0x" + keccak(text=_procurement_created_signature(chain.build)).hex()
+    (log,) = [log for log in receipt["logs"] if log["topics"][0] == topic]
+    return str(Web3.to_checksum_address("0x" + log["topics"][2][-40:]))
+
+
+def _procurement_created_signature(build: Build) -> str:
+    for entry in build["ProcurementFactory"].abi:
+        if entry.get("type") == "event" and entry["name"] == "ProcurementCreated":
+            return f"ProcurementCreated({','.join(_type(p) for p in entry['inputs'])})"
+    raise RuntimeError("no ProcurementCreated in the factory ABI")
+
+
+def _type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def _catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]]:
+    engine = make_engine(url)
+    try:
+        indexer = Indexer(engine, ChainSource(chain.w3), chain.system, chain.build, SyncConfig())
+        with indexer:
+            start_block = indexer.store.cursor().block_number  # type: ignore[union-attr]
+            started = time.perf_counter()
+            stats = indexer.catch_up()
+            seconds = time.perf_counter() - started
+        ranges = []
+        lo = start_block + 1
+        for hi, _ in stats.history:
+            ranges.append((lo, hi))
+            lo = hi + 1
+        return seconds, stats.logs_applied, ranges
+    finally:
+        engine.dispose()
+
+
+def _ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, int]:
+    """Fetch and decode the same ranges, writing nothing."""
+    source = ChainSource(chain.w3)
+    decoder = EventDecoder(chain.build)
+    topics = decoder.topics()
+    trusted = {
+        checksum(chain.system.registry): "registry",
+        checksum(chain.system.token): "token",
+        checksum(chain.system.factory): "factory",
+    }
+    decoded = 0
+    started = time.perf_counter()
+    for lo, hi in ranges:
+        raw = source.logs(lo, hi, topics)
+        mapped, _ = decode_range(decoder, raw, trusted, source.chain_id, map_logs=False)
+        decoded += len(mapped)
+    return time.perf_counter() - started, decoded
+
+
+def _live_latency(chain: Chain, url: str, samples: int) -> list[float]:
+    """Follow with a separate indexer process; for each new transaction, time from its block to its row."""
+    env = {**os.environ, "PROCURE_RPC_URL": chain.node.url, "PROCURE_VAR": str(chain.var_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli_indexer", "index", "--db", url, "--poll", "0.02"],
+        cwd=project_root(),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    engine = make_engine(url)
+    latencies: list[float] = []
+    try:
+        from sqlalchemy import text
+
+        chain_id = chain.w3.eth.chain_id
+        query = text("SELECT 1 FROM events WHERE chain_id = :c AND tx_hash = :h LIMIT 1")  # the primary key
+
+        def present(tx_hash: str) -> bool:
+            with engine.connect() as conn:
+                return conn.execute(query, {"c": chain_id, "h": tx_hash}).first() is not None
+
+        time.sleep(1.0)
+        supplier = dev_account(SUPPLIER, chain_id).address
+        token = contract_at(chain.w3, "YenToken", chain.system.token, chain.build)
+        # Wait until the follower has caught up with what exists.
+        deadline = time.monotonic() + 300
+        head_tx = None
+        while head_tx is None or not present(head_tx):
+            if process.poll() is not None:
+                raise RuntimeError(f"the indexer exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            head_tx = rpc(
+                chain.w3,
+                "eth_sendTransaction",
+                [{"from": supplier, "to": chain.system.token, "data": token.encode_abi("approve", args=[supplier, 1])}],
+            )
+            time.sleep(0.5)
+            if time.monotonic() > deadline:
+                raise RuntimeError("the follower did not catch up within 300 s")
+        for i in range(samples):
+            data = token.encode_abi("approve", args=[supplier, i + 2])
+            receipt = send_and_wait(chain.w3, {"from": supplier, "to": chain.system.token, "data": data})
+            tx_hash = str(receipt["transactionHash"])
+            mined = time.perf_counter()  # the block exists from here on
+            while not present(tx_hash):
+                if time.perf_counter() - mined > 30:
+                    raise RuntimeError(f"{tx_hash} not indexed within 30 s")
+                time.sleep(0.002)
+            latencies.append((time.perf_counter() - mined) * 1000)
+            time.sleep(0.01)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+        engine.dispose()
+    return latencies
+
+
+@contextmanager
+def _postgres(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    import pgserver  # type: ignore[import-untyped]
+
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+        try:
+            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        finally:
+            server.cleanup()
+
+
+def run(events: int, postgres_url: str | None, samples: int, log: Any) -> dict[str, Any]:
+    """The whole benchmark; returns the result object."""
+    with tempfile.TemporaryDirectory(prefix="bench-indexer-") as folder:
+        work = Path(folder)
+        with running_anvil(work) as chain:
+            started = time.perf_counter()
+            produced = generate_events(chain, events)
+            log(f"generated {produced} events in {time.perf_counter() - started:.1f} s")
+            sqlite_url = f"sqlite:///{work / 'bench.db'}"
+            sqlite_s, applied, ranges = _catch_up(chain, sqlite_url)
+            log(f"sqlite: {applied} events in {sqlite_s:.2f} s over {len(ranges)} ranges")
+            ceiling_s, decoded = _ceiling(chain, ranges)
+            log(f"ceiling: {decoded} events fetched and decoded in {ceiling_s:.2f} s")
+            with _postgres(postgres_url) as pg_url:
+                postgres_s, pg_applied, _ = _catch_up(chain, pg_url)
+            log(f"postgres: {pg_applied} events in {postgres_s:.2f} s")
+            started = time.perf_counter()
+            engine = make_engine(sqlite_url)
+            try:
+                report = verify(engine, ChainSource(chain.w3), chain.system, chain.build)
+            finally:
+                engine.dispose()
+            replay_verify_s = time.perf_counter() - started
+            log(f"replay + verify: {replay_verify_s:.2f} s, {len(report.differences)} differences")
+            latencies = _live_latency(chain, sqlite_url, samples)
+            p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else latencies[0]
+            log(f"live: p50 {statistics.median(latencies):.0f} ms, p99 {p99:.0f} ms over {len(latencies)} txs")
+            return {
+                "events": applied,
+                "sqlite_events_per_s": round(applied / sqlite_s),
+                "postgres_events_per_s": round(pg_applied / postgres_s),
+                "ceiling_events_per_s": round(decoded / ceiling_s),
+                "live_p99_ms": round(p99, 1),
+                "replay_verify_s": round(replay_verify_s, 2),
+                "verify_differences": len(report.differences),
+            }
+
+
+@click.command()
+@click.option("--events", type=click.IntRange(100), default=100_000, show_default=True, help="Events to generate.")
+@click.option("--postgres-url", default=None, help="PostgreSQL to measure (default: a temporary pgserver).")
+@click.option("--samples", type=click.IntRange(2), default=200, show_default=True, help="Live-latency samples.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
+def main(events: int, postgres_url: str | None, samples: int, as_json: bool) -> None:
+    """Generate events on anvil and measure the indexer."""
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = run(events, postgres_url, samples, log)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<24} {value}")
+
+
+if __name__ == "__main__":
+    main()

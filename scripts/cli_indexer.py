@@ -1,0 +1,243 @@
+"""`procure index` (mirror the chain into SQL) and `procure audit` (replay and verify the mirror).
+
+Register with ``main.add_command(index)`` and ``main.add_command(audit)``; ``python -m scripts.cli_indexer`` runs
+them standalone.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from chain.connection import DEFAULT_RPC_URL
+from indexer.audit import format_report, replay, verify
+from indexer.schema import default_url, make_engine
+from indexer.store import Store
+from indexer.sync import ChainSource, Indexer, SyncConfig
+from scripts._common import Context, clean_errors, pass_context
+
+__all__ = ["audit", "index", "standalone"]
+
+_DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [default: sqlite:///<var>/ledger.db]"
+
+
+def _db_url(context: Context, db: str | None) -> str:
+    return db or default_url(context.var_dir)
+
+
+def _config(confirmations: int, poll: float, max_span: int) -> SyncConfig:
+    return SyncConfig(
+        confirmations=confirmations, poll_interval_s=poll, max_span=max_span, initial_span=min(256, max_span)
+    )
+
+
+class _Progress:
+    """A progress bar over blocks, fed by the indexer's (cursor, target) callbacks."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, cursor: int, target: int) -> None:
+        if self.bar is None:
+            self.start = cursor
+            total = max(1, target - cursor)
+            self.bar = click.progressbar(length=total, label="catching up", show_pos=True, file=sys.stderr)
+            self.bar.__enter__()
+        advanced = max(0, cursor - self.start) - self.done
+        if advanced > 0:
+            self.bar.update(advanced)
+            self.done += advanced
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@click.option("--once", is_flag=True, help="Catch up to the head, then exit (default: keep following the chain).")
+@click.option(
+    "--confirmations",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    help="Stay this many blocks behind the head (0 suits QBFT's immediate finality and a dev chain).",
+)
+@click.option(
+    "--poll", type=click.FloatRange(0.01, 60), default=0.5, show_default=True, help="Seconds between head polls."
+)
+@click.option(
+    "--max-span",
+    type=click.IntRange(1, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="At most this many blocks per eth_getLogs range (ranges adapt below it).",
+)
+@click.pass_context
+@clean_errors
+def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, poll: float, max_span: int) -> None:
+    """Mirror every event of the ledger into SQL, exactly once, reorg-safe; follow the chain until Ctrl-C."""
+    context = ctx.find_object(Context)
+    if context is None:
+        raise click.UsageError("no procure context (run as `procure index`)")
+    ctx.meta["indexer.db"] = _db_url(context, db)
+    ctx.meta["indexer.config"] = _config(confirmations, poll, max_span)
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = make_engine(ctx.meta["indexer.db"])
+    indexer = Indexer(
+        engine, ChainSource(context.web3()), context.system(), context.build(), ctx.meta["indexer.config"]
+    )
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    with indexer:
+        progress = _Progress()
+        try:
+            stats = indexer.catch_up(progress=progress)
+        finally:
+            progress.close()
+        cursor = indexer.store.cursor()
+        assert cursor is not None
+        click.echo(
+            f"mirror at block {cursor.block_number} ({stats.logs_applied} events applied, {stats.reorgs} reorgs); "
+            f"hash chain {cursor.chain_hash}"
+        )
+        if once:
+            return
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        click.echo("following the chain; Ctrl-C stops")
+        try:
+            indexer.follow(lambda: stopping)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        click.echo(f"stopped at block {indexer.store.cursor().block_number}")  # type: ignore[union-attr]
+
+
+@index.command("status")
+@click.pass_context
+@clean_errors
+def index_status(ctx: click.Context) -> None:
+    """Print the chain head, the mirror's cursor and the lag between them."""
+    context = ctx.find_object(Context)
+    assert context is not None
+    source = ChainSource(context.web3())
+    engine = make_engine(ctx.meta["indexer.db"])
+    try:
+        cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read {engine.url.render_as_string()}: {exc.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+    head = source.head()
+    if cursor is None:
+        click.echo(f"head {head}; no mirror of chain {source.chain_id} yet (run `procure index --once`)")
+        return
+    click.echo(f"head    {head}")
+    click.echo(f"cursor  {cursor.block_number} {cursor.block_hash}")
+    click.echo(f"lag     {max(0, head - cursor.block_number)} blocks")
+    click.echo(f"hash    {cursor.chain_hash}")
+
+
+@click.group()
+def audit() -> None:
+    """Replay the ledger from the chain and verify the mirror against it (auditors)."""
+
+
+@audit.command("replay")
+@click.option("--db", "db", required=True, help="An EMPTY database to rebuild the mirror into (sqlite:///PATH ...).")
+@pass_context
+@clean_errors
+def audit_replay(context: Context, db: str) -> None:
+    """Rebuild a fresh mirror from the chain's whole history and print its final digest (hash chain)."""
+    progress = _Progress()
+    try:
+        cursor = replay(ChainSource(context.web3()), context.system(), context.build(), db, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"replayed to block {cursor.block_number} {cursor.block_hash}")
+    click.echo(cursor.chain_hash)
+
+
+@audit.command("verify")
+@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@click.option("--replay-db", default=None, help="Where to replay (default: a temporary SQLite file).")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Print at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@pass_context
+@clean_errors
+def audit_verify(context: Context, db: str | None, replay_db: str | None, limit: int, as_json: bool) -> None:
+    """Compare the live mirror with its digests, a fresh replay and the contracts; exit 1 on any difference."""
+    engine = make_engine(_db_url(context, db))
+    try:
+        report = verify(engine, ChainSource(context.web3()), context.system(), context.build(), replay_url=replay_db)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "block": report.cursor.block_number,
+                    "mirror_hash": report.cursor.chain_hash,
+                    "replay_hash": report.replay_hash,
+                    "differences": [
+                        {
+                            "source": d.source,
+                            "table": d.table,
+                            "key": d.key,
+                            "field": d.field,
+                            "mirror": str(d.mirror),
+                            "other": str(d.other),
+                        }
+                        for d in report.differences
+                    ],
+                    "checked": report.checked,
+                },
+                sort_keys=True,
+            )
+        )
+    else:
+        for line in format_report(report, limit):
+            click.echo(line)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+    if not as_json:
+        click.echo("mirror verified: no differences")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--rpc-url", envvar="PROCURE_RPC_URL", default=DEFAULT_RPC_URL, help="Ethereum JSON-RPC URL.")
+@click.option(
+    "--var",
+    "var_dir",
+    envvar="PROCURE_VAR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The var/ folder (deployment manifests, default database). [default: var/ under the project]",
+)
+@click.pass_context
+def standalone(ctx: click.Context, rpc_url: str, var_dir: Path | None) -> None:
+    """The indexer commands on their own (the same as `procure index` / `procure audit`)."""
+    if ctx.obj is None:
+        ctx.obj = Context(rpc_url=rpc_url) if var_dir is None else Context(rpc_url=rpc_url, var_dir=var_dir)
+
+
+standalone.add_command(index)
+standalone.add_command(audit)
+
+
+if __name__ == "__main__":
+    standalone()
