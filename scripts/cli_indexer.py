@@ -34,7 +34,10 @@ def _db_url(context: Context, db: str | None) -> str:
 
 def _config(confirmations: int, poll: float, max_span: int) -> SyncConfig:
     return SyncConfig(
-        confirmations=confirmations, poll_interval_s=poll, max_span=max_span, initial_span=min(256, max_span)
+        confirmations=confirmations,
+        poll_interval_s=poll,
+        max_span=max_span,
+        initial_span=min(SyncConfig.initial_span, max_span),
     )
 
 

@@ -1,0 +1,418 @@
+"""Auditing the mirror: replay it from the chain's history, and verify a live mirror three ways.
+
+``verify`` names every difference as (source, table, key, field, mirror value, other value):
+
+- ``digest``: the per-block digests and the running hash chain, recomputed from the live ``events`` rows;
+- ``replay``: every table of the live mirror against a fresh replay up to the same block;
+- ``chain``: escrow balances (token.balanceOf), books, pause flags and milestone states, organizations, account
+  bindings and role sets against the contracts' own view at the mirror's block.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+from sqlalchemy import Boolean, Engine, select
+
+from chain._compiler import Build
+from chain.clients import MilestoneStatus
+from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
+from chain.system import SystemAddresses
+from indexer.decoding import checksum
+from indexer.mappers import status_name
+from indexer.models import Uint256
+from indexer.schema import make_engine
+from indexer.store import GENESIS, TABLES, Cursor, IndexerError, Store, block_digest, chain_next
+from indexer.sync import ChainSource, Indexer, SyncConfig
+
+__all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
+
+_ZERO_ADDRESS = "0x" + "0" * 40
+_SKIP_TABLES = {"indexer_locks"}
+_CURSOR_FIELDS = ("block_number", "block_hash", "chain_hash", "start_block")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement: where, which row, which field, and both values."""
+
+    source: str
+    table: str
+    key: str
+    field: str
+    mirror: Any
+    other: Any
+
+    def __str__(self) -> str:
+        return (
+            f"[{self.source}] {self.table} {self.key} {self.field}: mirror={self.mirror!r} {self.source}={self.other!r}"
+        )
+
+
+@dataclass
+class Report:
+    """The outcome of a verification."""
+
+    cursor: Cursor
+    replay_hash: str
+    differences: list[Difference]
+    checked: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing differs."""
+        return not self.differences
+
+
+def replay(
+    source: ChainSource,
+    system: SystemAddresses,
+    build: Build,
+    url: str,
+    *,
+    until: int | None = None,
+    config: SyncConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Cursor:
+    """Build a fresh mirror in the (empty) database ``url`` from the chain's history; returns its final cursor."""
+    engine = make_engine(url)
+    try:
+        indexer = Indexer(engine, source, system, build, config)
+        if indexer.store.cursor() is not None:
+            raise IndexerError(
+                f"{engine.url.render_as_string()} already holds a mirror: replay needs an empty database"
+            )
+        with indexer:
+            indexer.catch_up(progress=progress, until=until)
+            cursor = indexer.store.cursor()
+        assert cursor is not None
+        return cursor
+    finally:
+        engine.dispose()
+
+
+def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
+    """Recompute every block digest and the hash chain from the ``events`` rows; list what disagrees."""
+    events, digests = TABLES["events"], TABLES["block_digests"]
+    by_block: dict[int, list[tuple[str, int, str, str, str]]] = defaultdict(list)
+    hashes: dict[int, str] = {}
+    differences: list[Difference] = []
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(
+                events.c.block_number,
+                events.c.block_hash,
+                events.c.tx_hash,
+                events.c.log_index,
+                events.c.emitter,
+                events.c.event,
+                events.c.args,
+            )
+            .where(events.c.chain_id == chain_id)
+            .order_by(events.c.block_number, events.c.log_index)
+        ):
+            by_block[row[0]].append((row[2], row[3], row[4], row[5], row[6]))
+            hashes[row[0]] = row[1]
+        stored = {row.block_number: row for row in conn.execute(select(digests).where(digests.c.chain_id == chain_id))}
+        cursor = Store(engine, chain_id).cursor(conn)
+    chain_hash = GENESIS
+    for number in sorted(set(by_block) | set(stored)):
+        key = f"block {number}"
+        if number not in by_block:
+            differences.append(Difference("digest", "block_digests", key, "<row>", "present", "no events"))
+            continue
+        digest = block_digest(chain_id, number, hashes[number], by_block[number])
+        chain_hash = chain_next(chain_hash, digest)
+        kept = stored.get(number)
+        if kept is None:
+            differences.append(Difference("digest", "block_digests", key, "<row>", "missing", digest))
+            continue
+        if kept.digest != digest:
+            differences.append(Difference("digest", "block_digests", key, "digest", kept.digest, digest))
+        if kept.chain_hash != chain_hash:
+            differences.append(Difference("digest", "block_digests", key, "chain_hash", kept.chain_hash, chain_hash))
+        if kept.event_count != len(by_block[number]):
+            differences.append(
+                Difference("digest", "block_digests", key, "event_count", kept.event_count, len(by_block[number]))
+            )
+    if cursor is not None and cursor.chain_hash != chain_hash:
+        differences.append(
+            Difference("digest", "cursors", f"chain {chain_id}", "chain_hash", cursor.chain_hash, chain_hash)
+        )
+    return differences
+
+
+def _load(engine: Engine, table: str, raw: bool) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Every row of ``table`` keyed by primary key; ``raw`` reads the driver's values (no type processing)."""
+    t = TABLES[table]
+    names = [column.name for column in t.columns]
+    positions = [names.index(column.name) for column in t.primary_key.columns]
+    with engine.connect() as conn:
+        if raw:
+            rows: Sequence[Sequence[Any]] = conn.exec_driver_sql(
+                str(select(t).compile(dialect=engine.dialect))
+            ).fetchall()
+        else:
+            rows = conn.execute(select(t)).all()
+    return {tuple(row[i] for i in positions): tuple(row) for row in rows}
+
+
+def _shown(column: Any, value: Any) -> Any:
+    """A raw driver value as the model reads it (SQLite keeps booleans as 0/1 and Uint256 as text)."""
+    if value is None:
+        return None
+    if isinstance(column.type, Uint256):
+        return int(value)
+    if isinstance(column.type, Boolean):
+        return bool(value)
+    return value
+
+
+def _compare_tables(live: Engine, other: Engine) -> tuple[list[Difference], dict[str, int]]:
+    """Every row of every table of ``live`` against ``other``; both on one kind of database, rows are compared
+    as the driver stores them (fast); across kinds, as the models read them."""
+    raw = live.dialect.name == other.dialect.name
+    differences: list[Difference] = []
+    checked: dict[str, int] = {}
+    for table in sorted(TABLES):
+        if table in _SKIP_TABLES:
+            continue
+        columns = list(TABLES[table].columns)
+        names = [column.name for column in columns]
+        mine, theirs = _load(live, table, raw), _load(other, table, raw)
+        checked[table] = len(mine)
+        fields = _CURSOR_FIELDS if table == "cursors" else tuple(names)
+        indexes = [names.index(name) for name in fields]
+        keys = [key for key, row in mine.items() if theirs.get(key) != row]
+        keys += [key for key in theirs if key not in mine]
+        for key in sorted(keys, key=repr):
+            label = _key_label(key)
+            a, b = mine.get(key), theirs.get(key)
+            if a is None:
+                differences.append(Difference("replay", table, label, "<row>", "missing", "present"))
+            elif b is None:
+                differences.append(Difference("replay", table, label, "<row>", "present", "missing"))
+            else:
+                for i in indexes:
+                    if a[i] != b[i]:
+                        shown = (_shown(columns[i], a[i]), _shown(columns[i], b[i]))
+                        differences.append(Difference("replay", table, label, names[i], *shown))
+    return differences, checked
+
+
+def _key_label(key: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(str(part) for part in key) + ")"
+
+
+# ---------------------------------------------------------------- on-chain state
+
+
+class _Calls:
+    """Encodes view calls from the compiled ABIs and decodes their results."""
+
+    def __init__(self, build: Build) -> None:
+        self._fns: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+        for contract in ("AccessRegistry", "YenToken", "MilestoneEscrow"):
+            for entry in build[contract].abi:
+                if entry.get("type") == "function":
+                    inputs = [_type(p) for p in entry["inputs"]]
+                    outputs = [_type(p) for p in entry["outputs"]]
+                    selector = keccak(text=f"{entry['name']}({','.join(inputs)})")[:4].hex()
+                    self._fns[(contract, str(entry["name"]))] = (selector, inputs, outputs)
+
+    def data(self, contract: str, name: str, *args: Any) -> str:
+        selector, inputs, _ = self._fns[(contract, name)]
+        return "0x" + selector + abi_encode(inputs, list(args)).hex()
+
+    def decode(self, contract: str, name: str, raw: bytes) -> tuple[Any, ...]:
+        return tuple(abi_decode(self._fns[(contract, name)][2], raw))
+
+
+def _type(param: Mapping[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+_Extract = Callable[[tuple[Any, ...]], Any]
+
+
+def _rows(conn: Any, table: str, chain: int) -> list[Mapping[str, Any]]:
+    t = TABLES[table]
+    return [dict(row) for row in conn.execute(select(t).where(t.c.chain_id == chain)).mappings()]
+
+
+def _compare_chain(
+    live: Engine, source: ChainSource, system: SystemAddresses, build: Build, cursor: Cursor
+) -> tuple[list[Difference], dict[str, int]]:
+    """Ask the contracts (at the mirror's block) for every escrow's books and milestones, every organization,
+    binding and role the mirror knows; one eth_call per distinct question, decoded once."""
+    calls = _Calls(build)
+    chain = cursor.chain_id
+    requests: list[tuple[str, str, str, str]] = []  # (to, calldata, contract, function)
+    checks: list[tuple[int, str, str, str, Any, _Extract]] = []
+
+    def ask(
+        table: str,
+        key: str,
+        to: str,
+        contract: str,
+        function: str,
+        args: Sequence[Any],
+        fields: Sequence[tuple[str, Any, _Extract]],
+    ) -> None:
+        requests.append((to, calls.data(contract, function, *args), contract, function))
+        for field, mirror, extract in fields:
+            checks.append((len(requests) - 1, table, key, field, mirror, extract))
+
+    def at(*path: int) -> _Extract:
+        def extract(values: tuple[Any, ...]) -> Any:
+            value: Any = values
+            for index in path:
+                value = value[index]
+            return value
+
+        return extract
+
+    with live.connect() as conn:
+        procurements = _rows(conn, "procurements", chain)
+        milestones = _rows(conn, "milestones", chain)
+        organizations = _rows(conn, "organizations", chain)
+        accounts = _rows(conn, "accounts", chain)
+        members = _rows(conn, "role_memberships", chain)
+
+    for p in procurements:
+        escrow = p["escrow"]
+        held = p["total_funded"] - p["total_released"] - p["total_refunded"]
+        ask("procurements", escrow, system.token, "YenToken", "balanceOf", [escrow], [("balanceOf", held, at(0))])
+        books = [
+            (f, p[f], at(i)) for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))
+        ]
+        ask("procurements", escrow, escrow, "MilestoneEscrow", "totals", [], books)
+        ask("procurements", escrow, escrow, "MilestoneEscrow", "paused", [], [("paused", p["paused"], at(0))])
+        count = [("milestone_count", p["milestone_count"], at(0))]
+        ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
+    statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
+    for m in milestones:
+        names = ("amount", "due_date", "status", "round", "passes", "fails", "owed")
+        fields = [
+            (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i)) for i, f in enumerate(names)
+        ]
+        ask(
+            "milestones",
+            f"({m['escrow']}, {m['milestone_id']})",
+            m["escrow"],
+            "MilestoneEscrow",
+            "milestone",
+            [m["milestone_id"]],
+            fields,
+        )
+    kinds = {kind.value: kind.name.lower() for kind in OrgKind}
+    for o in organizations:
+        fields = [
+            ("kind", o["kind"], lambda v: kinds.get(v[0][0])),
+            ("active", o["active"], at(0, 1)),
+            ("vault", o["vault"], lambda v: checksum(v[0][2])),
+        ]
+        ask(
+            "organizations",
+            o["org_id"],
+            system.registry,
+            "AccessRegistry",
+            "organization",
+            [bytes.fromhex(o["org_id"][2:])],
+            fields,
+        )
+    for a in accounts:
+        fields = [("org_id", a["org_id"], lambda v: _org_or_none(v[0]))]
+        ask("accounts", a["account"], system.registry, "AccessRegistry", "organizationOf", [a["account"]], fields)
+    role_ids = {"0x" + role.id.hex() for role in Role} | {"0x" + DEFAULT_ADMIN_ROLE.hex()}
+    role_ids |= {m["role"] for m in members}
+    held_roles = {(m["role"], m["account"]) for m in members}
+    for account in sorted({a["account"] for a in accounts} | {m["account"] for m in members}):
+        for role in sorted(role_ids):
+            fields = [("held", (role, account) in held_roles, at(0))]
+            args = [bytes.fromhex(role[2:]), account]
+            ask("role_memberships", f"({role}, {account})", system.registry, "AccessRegistry", "hasRole", args, fields)
+    replies = source.call_many([(to, data) for to, data, _, _ in requests], cursor.block_number)
+    decoded = [
+        calls.decode(contract, function, raw) for (_, _, contract, function), raw in zip(requests, replies, strict=True)
+    ]
+    differences: list[Difference] = []
+    for index, table, key, field, mirror, extract in checks:
+        value = extract(decoded[index])
+        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+            value = checksum(value)
+        if value != mirror:
+            differences.append(Difference("chain", table, key, field, mirror, value))
+    checked = {"chain_calls": len(requests), "escrows": len(procurements), "milestones": len(milestones)}
+    return differences, checked
+
+
+def _org_or_none(value: bytes) -> str | None:
+    raw = bytes(value)
+    return None if raw == b"\x00" * 32 else "0x" + raw.hex()
+
+
+def verify(
+    live: Engine,
+    source: ChainSource,
+    system: SystemAddresses,
+    build: Build,
+    *,
+    replay_url: str | None = None,
+    config: SyncConfig | None = None,
+) -> Report:
+    """Compare the live mirror with its own digests, a fresh replay to the same block, and the chain."""
+    chain_id = source.chain_id
+    cursor = Store(live, chain_id).cursor()
+    if cursor is None:
+        raise IndexerError(f"the database holds no mirror of chain {chain_id}: run `procure index --once` first")
+    # Over HTTP the node answers the contract calls while we replay: the two overlap.
+    with ThreadPoolExecutor(1) as pool:
+        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.raw else None
+        differences = recompute_digests(live, chain_id)
+        with tempfile.TemporaryDirectory(prefix="procure-replay-") as scratch:
+            url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
+            replayed = replay(source, system, build, url, until=cursor.block_number, config=config)
+            other = make_engine(url)
+            try:
+                found, checked = _compare_tables(live, other)
+            finally:
+                other.dispose()
+        chain_differences, chain_checked = (
+            on_chain.result() if on_chain is not None else _compare_chain(live, source, system, build, cursor)
+        )
+    differences += found + chain_differences
+    checked |= chain_checked
+    return Report(cursor=cursor, replay_hash=replayed.chain_hash, differences=differences, checked=checked)
+
+
+def format_report(report: Report, limit: int | None = None) -> Iterable[str]:
+    """Lines for a person: the differences, then a summary."""
+    shown: Sequence[Difference] = report.differences if limit is None else report.differences[:limit]
+    for difference in shown:
+        yield str(difference)
+    if limit is not None and len(report.differences) > limit:
+        yield f"... and {len(report.differences) - limit} more"
+    yield json.dumps(
+        {
+            "block": report.cursor.block_number,
+            "mirror_hash": report.cursor.chain_hash,
+            "replay_hash": report.replay_hash,
+            "differences": len(report.differences),
+            "checked": report.checked,
+        },
+        sort_keys=True,
+    )

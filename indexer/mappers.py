@@ -1,0 +1,595 @@
+"""Pure mappers: one decoded log in, the rows and state changes it implies out. No I/O here.
+
+Each event has one handler in ``MAPPERS``, keyed by event name. A handler gets the decoded log and the log
+just before it in the same transaction (to tell a relayed action: a SignatureUsed of the same signer from the
+same escrow immediately precedes it) and returns a list of changes:
+
+- ``Insert``: an append-only row derived from this log (keyed by chain id, transaction hash, log index);
+- ``Upsert`` / ``Patch`` / ``Remove``: a current-state row (organizations, accounts, role memberships);
+- ``NewProcurement``, ``MilestoneStep``, ``BooksStep``: procurement and milestone state; a step is a pure
+  function from the old state to the new one, applied by the store in log order;
+- ``TrustEscrow``: a new escrow whose own logs are to be indexed from now on.
+
+A new event is a new mapper, a new model and one line in ``MAPPERS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from chain.clients import AmendmentKind, MilestoneStatus
+from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_code
+from indexer.decoding import DecodedLog
+
+__all__ = [
+    "MAPPERS",
+    "RAW_ONLY",
+    "Books",
+    "BooksStep",
+    "Change",
+    "Insert",
+    "Mapper",
+    "MilestoneState",
+    "MilestoneStep",
+    "NewProcurement",
+    "Patch",
+    "Remove",
+    "TrustEscrow",
+    "Upsert",
+    "map_log",
+    "status_name",
+]
+
+Row = dict[str, Any]
+
+
+class MilestoneState(NamedTuple):
+    """A milestone's mutable state, as ``IMilestoneEscrow.milestone`` reports it (a NamedTuple: steps copy it
+    on every event, and ``_replace`` is several times cheaper than ``dataclasses.replace``)."""
+
+    amount: int
+    due_date: int
+    status: str
+    round: int = 0
+    passes: int = 0
+    fails: int = 0
+    owed: int = 0
+
+
+class Books(NamedTuple):
+    """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``paused`` report them (owed aside)."""
+
+    total_funded: int
+    total_released: int = 0
+    total_refunded: int = 0
+    paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """An append-only row of ``table``."""
+
+    table: str
+    row: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """A current-state row of ``table``, inserted or replaced by primary key."""
+
+    table: str
+    row: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """Set ``values`` on the current-state row of ``table`` with primary key ``key``."""
+
+    table: str
+    key: Row
+    values: Row
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """Delete the current-state row of ``table`` with primary key ``key``."""
+
+    table: str
+    key: Row
+
+
+@dataclass(frozen=True, slots=True)
+class NewProcurement:
+    """A procurement row (terms and books) and its milestones, in order."""
+
+    row: Row
+    milestones: tuple[MilestoneState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneStep:
+    """Move one milestone of ``escrow`` from its current state to ``step(current)``."""
+
+    escrow: str
+    milestone_id: int
+    step: Callable[[MilestoneState], MilestoneState]
+
+
+@dataclass(frozen=True, slots=True)
+class BooksStep:
+    """Move an escrow's books from their current state to ``step(current)``."""
+
+    escrow: str
+    step: Callable[[Books], Books]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEscrow:
+    """From now on, logs emitted by ``escrow`` are the ledger's."""
+
+    escrow: str
+
+
+Change = Insert | Upsert | Patch | Remove | NewProcurement | MilestoneStep | BooksStep | TrustEscrow
+Mapper = Callable[[DecodedLog, DecodedLog | None], list[Change]]
+
+_STATUS = {status.value: status.name.capitalize() for status in MilestoneStatus}
+_AMENDMENT = {kind.value: kind.name.lower() for kind in AmendmentKind}
+_ORG_KIND = {kind.value: kind.name.lower() for kind in OrgKind}
+
+
+def status_name(value: int) -> str:
+    """``Pending``, ``Submitted``, ... for an ``IMilestoneEscrow.MilestoneStatus`` value."""
+    return _STATUS.get(value, str(value))
+
+
+def role_name(role: str) -> str:
+    """``PROCUREMENT_OFFICER_ROLE``, ``DEFAULT_ADMIN_ROLE``, or the hex id of an unknown role."""
+    raw = bytes.fromhex(role[2:])
+    if raw == DEFAULT_ADMIN_ROLE:
+        return "DEFAULT_ADMIN_ROLE"
+    known = Role.from_id(raw)
+    return known.value if known is not None else role
+
+
+def _key(log: DecodedLog) -> Row:
+    return {
+        "chain_id": log.chain_id,
+        "tx_hash": log.tx_hash,
+        "log_index": log.log_index,
+        "block_number": log.block_number,
+    }
+
+
+def _relayer(log: DecodedLog, previous: DecodedLog | None, signer: str) -> str | None:
+    """The relayer, if a SignatureUsed of ``signer`` from the same emitter immediately precedes ``log``."""
+    if (
+        previous is not None
+        and previous.event == "SignatureUsed"
+        and previous.emitter == log.emitter
+        and previous.tx_hash == log.tx_hash
+        and previous.args["signer"] == signer
+    ):
+        return str(previous.args["relayer"])
+    return None
+
+
+def _no_rows(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    """Events kept in the raw table only (approvals, role admins, the factory link, EIP-712 domain notices)."""
+    return []
+
+
+# ---------------------------------------------------------------- registry
+
+
+def map_organization_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    org = str(a["orgId"])
+    return [
+        Upsert(
+            "organizations",
+            {
+                "chain_id": log.chain_id,
+                "org_id": org,
+                "code": org_code(bytes.fromhex(org[2:])),
+                "kind": _ORG_KIND.get(a["kind"], str(a["kind"])),
+                "name": a["name"],
+                "active": True,
+                "vault": a["vault"],
+                "block_number": log.block_number,
+                "tx_hash": log.tx_hash,
+            },
+        )
+    ]
+
+
+def map_organization_updated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    values = {"active": a["active"], "vault": a["vault"]}
+    return [
+        Insert("organization_updates", _key(log) | {"org_id": a["orgId"]} | values),
+        Patch("organizations", {"chain_id": log.chain_id, "org_id": a["orgId"]}, values),
+    ]
+
+
+def _binding(log: DecodedLog, bound: bool) -> list[Change]:
+    a = log.args
+    return [
+        Insert(
+            "account_bindings",
+            _key(log) | {"account": a["account"], "org_id": a["orgId"], "sender": a["sender"], "bound": bound},
+        ),
+        Upsert(
+            "accounts",
+            {
+                "chain_id": log.chain_id,
+                "account": a["account"],
+                "org_id": a["orgId"] if bound else None,
+                "block_number": log.block_number,
+            },
+        ),
+    ]
+
+
+def map_account_bound(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _binding(log, True)
+
+
+def map_account_unbound(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _binding(log, False)
+
+
+def _role_change(log: DecodedLog, granted: bool) -> Insert:
+    a = log.args
+    return Insert(
+        "role_changes",
+        _key(log)
+        | {
+            "role": a["role"],
+            "role_name": role_name(str(a["role"])),
+            "account": a["account"],
+            "sender": a["sender"],
+            "granted": granted,
+        },
+    )
+
+
+def map_role_granted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    membership = {
+        "chain_id": log.chain_id,
+        "role": a["role"],
+        "account": a["account"],
+        "role_name": role_name(str(a["role"])),
+        "granted_by": a["sender"],
+        "block_number": log.block_number,
+    }
+    return [_role_change(log, True), Upsert("role_memberships", membership)]
+
+
+def map_role_revoked(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    key = {"chain_id": log.chain_id, "role": a["role"], "account": a["account"]}
+    return [_role_change(log, False), Remove("role_memberships", key)]
+
+
+def map_escrow_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = _key(log) | {"procurement_id": a["procurementId"], "escrow": a["escrow"]}
+    return [Insert("escrow_registrations", row), TrustEscrow(str(a["escrow"]))]
+
+
+# ---------------------------------------------------------------- token
+
+
+def map_transfer(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    return [Insert("token_transfers", _key(log) | {"sender": a["from"], "recipient": a["to"], "amount": a["value"]})]
+
+
+def map_minted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {"appropriation_id": a["appropriationId"], "recipient": a["to"], "treasury": a["treasury"]}
+    return [Insert("mints", _key(log) | row | {"amount": a["amount"]})]
+
+
+# ---------------------------------------------------------------- factory
+
+
+def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    params: Mapping[str, Any] = a["params"]
+    escrow = str(a["escrow"])
+    funded = int(a["funded"])
+    amounts = [int(x) for x in params["amounts"]]
+    due_dates = [int(x) for x in params["dueDates"]]
+    if len(amounts) != len(due_dates):
+        raise ValueError(f"ProcurementCreated at {log.tx_hash}: {len(amounts)} amounts, {len(due_dates)} due dates")
+    row = {
+        "chain_id": log.chain_id,
+        "escrow": escrow,
+        "procurement_id": a["procurementId"],
+        "ministry_org": a["ministryOrg"],
+        "supplier_org": a["supplierOrg"],
+        "supplier": params["supplier"],
+        "officer": a["officer"],
+        "panel": json.dumps(list(params["evaluators"])),
+        "quorum": params["quorum"],
+        "title": params["title"],
+        "spec_hash": params["specHash"],
+        "funded": funded,
+        "milestone_count": len(amounts),
+        "block_number": log.block_number,
+        "tx_hash": log.tx_hash,
+        "log_index": log.log_index,
+        "total_funded": funded,
+        "total_released": 0,
+        "total_refunded": 0,
+        "total_owed": 0,
+        "paused": False,
+    }
+    milestones = tuple(
+        MilestoneState(amount=amount, due_date=due, status="Pending")
+        for amount, due in zip(amounts, due_dates, strict=True)
+    )
+    changes: list[Change] = [TrustEscrow(escrow), NewProcurement(row, milestones)]
+    if funded > 0:
+        funding = {"escrow": escrow, "funder": a["officer"], "amount": funded, "total_funded": funded, "initial": True}
+        changes.append(Insert("fundings", _key(log) | funding))
+    return changes
+
+
+# ---------------------------------------------------------------- escrow
+
+
+def map_funded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    total = int(a["totalFunded"])
+    row = {"escrow": log.emitter, "funder": a["funder"], "amount": a["amount"], "total_funded": total}
+    return [
+        Insert("fundings", _key(log) | row | {"initial": False}),
+        BooksStep(log.emitter, lambda books: books._replace(total_funded=total)),
+    ]
+
+
+def map_evidence_submitted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    relayer = _relayer(log, previous, str(a["supplier"]))
+    round_ = int(a["round"])
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "round": round_,
+        "supplier": a["supplier"],
+        "document_hash": a["documentHash"],
+        "uri": a["uri"],
+        "relayed": relayer is not None,
+        "relayer": relayer,
+    }
+    return [
+        Insert("evidence", _key(log) | row),
+        MilestoneStep(
+            log.emitter,
+            int(a["milestoneId"]),
+            lambda m: m._replace(status="Submitted", round=round_, passes=0, fails=0),
+        ),
+    ]
+
+
+def _count_pass(m: MilestoneState) -> MilestoneState:
+    return m._replace(passes=m.passes + 1)
+
+
+def _count_fail(m: MilestoneState) -> MilestoneState:
+    return m._replace(fails=m.fails + 1)
+
+
+def map_attested(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    relayer = _relayer(log, previous, str(a["evaluator"]))
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "round": a["round"],
+        "evaluator": a["evaluator"],
+        "passed": a["pass"],
+        "report_hash": a["reportHash"],
+        "relayed": relayer is not None,
+        "relayer": relayer,
+    }
+    step = _count_pass if a["pass"] else _count_fail
+    return [Insert("attestations", _key(log) | row), MilestoneStep(log.emitter, int(a["milestoneId"]), step)]
+
+
+def _set_status(status: str) -> Callable[[MilestoneState], MilestoneState]:
+    def step(m: MilestoneState) -> MilestoneState:
+        return m._replace(status=status)
+
+    return step
+
+
+def map_milestone_approved(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return [MilestoneStep(log.emitter, int(log.args["milestoneId"]), _set_status("Approved"))]
+
+
+def map_submission_rejected(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return [MilestoneStep(log.emitter, int(log.args["milestoneId"]), _set_status("Rejected"))]
+
+
+def _payment(log: DecodedLog, kind: str) -> Insert:
+    a = log.args
+    row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "supplier": a["supplier"], "amount": a["amount"]}
+    return Insert("payments", _key(log) | row | {"kind": kind})
+
+
+def map_payment_released(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    amount = int(log.args["amount"])
+
+    def paid(m: MilestoneState) -> MilestoneState:
+        # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
+        return m._replace(status="Paid" if m.status == "Approved" else m.status, owed=0)
+
+    return [
+        _payment(log, "released"),
+        MilestoneStep(log.emitter, int(log.args["milestoneId"]), paid),
+        BooksStep(log.emitter, lambda books: books._replace(total_released=books.total_released + amount)),
+    ]
+
+
+def map_payment_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    amount = int(log.args["amount"])
+    return [
+        _payment(log, "deferred"),
+        MilestoneStep(log.emitter, int(log.args["milestoneId"]), lambda m: m._replace(owed=m.owed + amount)),
+    ]
+
+
+def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    amount = int(a["amount"])
+    row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "vault": a["vault"], "amount": amount}
+    return [
+        Insert("refunds", _key(log) | row),
+        BooksStep(log.emitter, lambda books: books._replace(total_refunded=books.total_refunded + amount)),
+    ]
+
+
+def map_milestone_reclaimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "officer": a["officer"],
+        "previous_status": status_name(int(a["previous"])),
+    }
+    return [
+        Insert("reclaims", _key(log) | row),
+        MilestoneStep(log.emitter, int(a["milestoneId"]), _set_status("Refunded")),
+    ]
+
+
+def map_amendment_proposed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "amendment_id": a["amendmentId"],
+        "milestone_id": a["milestoneId"],
+        "proposer": a["proposer"],
+        "kind": _AMENDMENT.get(a["kind"], str(a["kind"])),
+        "new_amount": a["newAmount"],
+        "new_due_date": a["newDueDate"],
+        "rationale_hash": a["rationaleHash"],
+    }
+    return [Insert("amendments", _key(log) | row)]
+
+
+def map_amendment_approved(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    kind = _AMENDMENT.get(a["kind"], str(a["kind"]))
+    new_amount, new_due = int(a["newAmount"]), int(a["newDueDate"])
+    row = {
+        "escrow": log.emitter,
+        "amendment_id": a["amendmentId"],
+        "milestone_id": a["milestoneId"],
+        "approver": a["approver"],
+        "kind": kind,
+        "old_amount": a["oldAmount"],
+        "new_amount": new_amount,
+        "old_due_date": a["oldDueDate"],
+        "new_due_date": new_due,
+    }
+
+    def amended(m: MilestoneState) -> MilestoneState:
+        status = "Cancelled" if kind == "cancel" else m.status
+        return m._replace(amount=new_amount, due_date=new_due, status=status)
+
+    return [Insert("amendment_approvals", _key(log) | row), MilestoneStep(log.emitter, int(a["milestoneId"]), amended)]
+
+
+def map_dispute_opened(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "opener": a["opener"],
+        "previous_status": status_name(int(a["previous"])),
+        "reason_hash": a["reasonHash"],
+    }
+    return [
+        Insert("disputes", _key(log) | row),
+        MilestoneStep(log.emitter, int(a["milestoneId"]), _set_status("Disputed")),
+    ]
+
+
+def map_dispute_settled(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "reviewer": a["reviewer"],
+        "supplier_amount": a["supplierAmount"],
+        "ministry_amount": a["ministryAmount"],
+        "ruling_hash": a["rulingHash"],
+    }
+    return [
+        Insert("dispute_settlements", _key(log) | row),
+        MilestoneStep(log.emitter, int(a["milestoneId"]), _set_status("Settled")),
+    ]
+
+
+def map_pause_changed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    paused = bool(log.args["paused"])
+    return [
+        Insert("pauses", _key(log) | {"escrow": log.emitter, "admin": log.args["admin"], "paused": paused}),
+        BooksStep(log.emitter, lambda books: books._replace(paused=paused)),
+    ]
+
+
+def map_signature_used(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {"escrow": log.emitter, "signer": a["signer"], "relayer": a["relayer"], "nonce": a["nonce"]}
+    return [Insert("signature_uses", _key(log) | row)]
+
+
+RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged"})
+
+MAPPERS: dict[str, Mapper] = {
+    "OrganizationRegistered": map_organization_registered,
+    "OrganizationUpdated": map_organization_updated,
+    "AccountBound": map_account_bound,
+    "AccountUnbound": map_account_unbound,
+    "RoleGranted": map_role_granted,
+    "RoleRevoked": map_role_revoked,
+    "EscrowRegistered": map_escrow_registered,
+    "Transfer": map_transfer,
+    "Minted": map_minted,
+    "ProcurementCreated": map_procurement_created,
+    "Funded": map_funded,
+    "EvidenceSubmitted": map_evidence_submitted,
+    "Attested": map_attested,
+    "MilestoneApproved": map_milestone_approved,
+    "SubmissionRejected": map_submission_rejected,
+    "PaymentReleased": map_payment_released,
+    "PaymentDeferred": map_payment_deferred,
+    "Refunded": map_refunded,
+    "MilestoneReclaimed": map_milestone_reclaimed,
+    "AmendmentProposed": map_amendment_proposed,
+    "AmendmentApproved": map_amendment_approved,
+    "DisputeOpened": map_dispute_opened,
+    "DisputeSettled": map_dispute_settled,
+    "PauseChanged": map_pause_changed,
+    "SignatureUsed": map_signature_used,
+}
+for _name in RAW_ONLY:
+    MAPPERS[_name] = _no_rows
+
+
+def map_log(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    """The changes one log implies (an event without a mapper is a programming error, said clearly)."""
+    mapper = MAPPERS.get(log.event)
+    if mapper is None:
+        raise KeyError(f"no mapper for event {log.event!r} (emitted by {log.emitter})")
+    return mapper(log, previous)

@@ -1,0 +1,518 @@
+"""The SQL mirror of the ledger: one raw row per on-chain event, normalized tables, the cursor and the audit chain.
+
+Every event-derived row carries its chain id, block number and (transaction hash, log index): the key that makes
+applying a log twice a no-op and lets a reorg delete exactly the rows of orphaned blocks.
+
+Money is integer yen: ``Uint256`` columns are exact (NUMERIC(78, 0) on PostgreSQL, a decimal string on SQLite,
+whose own numbers are 64-bit or float) and always read back as Python ``int``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Dialect, Index, Integer, MetaData, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "APPEND_ONLY",
+    "AccountBinding",
+    "AccountRow",
+    "AmendmentApproval",
+    "AmendmentProposal",
+    "AttestationRow",
+    "Base",
+    "BlockDigest",
+    "CursorRow",
+    "DisputeOpening",
+    "DisputeSettlement",
+    "EscrowRegistration",
+    "EventRow",
+    "EvidenceRow",
+    "FundingRow",
+    "IndexerLock",
+    "MilestoneHistory",
+    "MilestoneRow",
+    "MintRow",
+    "OrganizationRow",
+    "OrganizationUpdate",
+    "PauseRow",
+    "PaymentRow",
+    "ProcurementRow",
+    "ReclaimRow",
+    "RefundRow",
+    "RoleChange",
+    "RoleMembership",
+    "SignatureUse",
+    "TokenTransfer",
+    "Uint256",
+]
+
+_ADDRESS = 42
+_HASH = 66
+
+
+class Uint256(TypeDecorator[int]):
+    """An exact unsigned integer up to 2**256 - 1 (yen amounts, nonces): never a float."""
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(78))
+        return dialect.type_descriptor(Numeric(78, 0))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
+            raise ValueError(f"not a uint256: {value!r}")
+        return str(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so that migrations name constraints the same everywhere."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class _EventKey:
+    """The key of a row derived from one log: (chain id, transaction hash, log index), and its block."""
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+# ---------------------------------------------------------------- raw events, cursor, audit chain, lock
+
+
+class EventRow(Base):
+    """Every log of a trusted emitter, decoded; ``args`` is canonical JSON with integers as decimal strings."""
+
+    __tablename__ = "events"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(_HASH))
+    tx_index: Mapped[int] = mapped_column(Integer)
+    emitter: Mapped[str] = mapped_column(String(_ADDRESS))
+    event: Mapped[str] = mapped_column(String(64))
+    args: Mapped[str] = mapped_column(Text)
+
+
+class BlockDigest(Base):
+    """One row per block that produced events: sha256 of its events, and the running hash chain up to it."""
+
+    __tablename__ = "block_digests"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_hash: Mapped[str] = mapped_column(String(_HASH))
+    event_count: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CursorRow(Base):
+    """How far the mirror goes (block number and hash), the hash chain there, and the system it mirrors."""
+
+    __tablename__ = "cursors"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(_HASH))
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column(String(_ADDRESS))
+    token_address: Mapped[str] = mapped_column(String(_ADDRESS))
+    factory_address: Mapped[str] = mapped_column(String(_ADDRESS))
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexerLock(Base):
+    """The single writer: who holds the mirror (host and pid) and when it last showed life."""
+
+    __tablename__ = "indexer_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    heartbeat_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# ---------------------------------------------------------------- registry: organizations, accounts, roles
+
+
+class OrganizationRow(Base):
+    """An organization as it stands now (active flag and vault follow OrganizationUpdated)."""
+
+    __tablename__ = "organizations"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    vault: Mapped[str] = mapped_column(String(_ADDRESS))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class OrganizationUpdate(_EventKey, Base):
+    """OrganizationUpdated."""
+
+    __tablename__ = "organization_updates"
+
+    org_id: Mapped[str] = mapped_column(String(_HASH))
+    active: Mapped[bool] = mapped_column(Boolean)
+    vault: Mapped[str] = mapped_column(String(_ADDRESS))
+
+
+class AccountRow(Base):
+    """An account and the organization it is bound to now (``org_id`` is None once unbound)."""
+
+    __tablename__ = "accounts"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account: Mapped[str] = mapped_column(String(_ADDRESS), primary_key=True)
+    org_id: Mapped[str | None] = mapped_column(String(_HASH))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccountBinding(_EventKey, Base):
+    """AccountBound (bound) and AccountUnbound (not bound)."""
+
+    __tablename__ = "account_bindings"
+
+    account: Mapped[str] = mapped_column(String(_ADDRESS))
+    org_id: Mapped[str] = mapped_column(String(_HASH))
+    sender: Mapped[str] = mapped_column(String(_ADDRESS))
+    bound: Mapped[bool] = mapped_column(Boolean)
+
+
+class RoleMembership(Base):
+    """A role held now by an account (RoleGranted adds, RoleRevoked removes)."""
+
+    __tablename__ = "role_memberships"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    role: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    account: Mapped[str] = mapped_column(String(_ADDRESS), primary_key=True)
+    role_name: Mapped[str] = mapped_column(String(64))
+    granted_by: Mapped[str] = mapped_column(String(_ADDRESS))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class RoleChange(_EventKey, Base):
+    """RoleGranted (granted) and RoleRevoked (not granted)."""
+
+    __tablename__ = "role_changes"
+
+    role: Mapped[str] = mapped_column(String(_HASH))
+    role_name: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(_ADDRESS))
+    sender: Mapped[str] = mapped_column(String(_ADDRESS))
+    granted: Mapped[bool] = mapped_column(Boolean)
+
+
+class EscrowRegistration(_EventKey, Base):
+    """EscrowRegistered: the registry's record that an escrow belongs to a procurement."""
+
+    __tablename__ = "escrow_registrations"
+
+    procurement_id: Mapped[str] = mapped_column(String(_HASH))
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+
+
+# ---------------------------------------------------------------- token
+
+
+class TokenTransfer(_EventKey, Base):
+    """ERC-20 Transfer of yen (mints come from the zero address)."""
+
+    __tablename__ = "token_transfers"
+
+    sender: Mapped[str] = mapped_column(String(_ADDRESS))
+    recipient: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+
+
+class MintRow(_EventKey, Base):
+    """Minted: yen issued against a named appropriation line."""
+
+    __tablename__ = "mints"
+
+    appropriation_id: Mapped[str] = mapped_column(String(_HASH))
+    recipient: Mapped[str] = mapped_column(String(_ADDRESS))
+    treasury: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+
+
+# ---------------------------------------------------------------- procurements and milestones
+
+
+class ProcurementRow(Base):
+    """A procurement escrow: its fixed terms (from ProcurementCreated) and its running books."""
+
+    __tablename__ = "procurements"
+    __table_args__ = (Index(None, "chain_id", "procurement_id", unique=True),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS), primary_key=True)
+    procurement_id: Mapped[str] = mapped_column(String(_HASH))
+    ministry_org: Mapped[str] = mapped_column(String(_HASH))
+    supplier_org: Mapped[str] = mapped_column(String(_HASH))
+    supplier: Mapped[str] = mapped_column(String(_ADDRESS))
+    officer: Mapped[str] = mapped_column(String(_ADDRESS))
+    panel: Mapped[str] = mapped_column(Text)  # JSON list of evaluator addresses, in panel order
+    quorum: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    spec_hash: Mapped[str] = mapped_column(String(_HASH))
+    funded: Mapped[int] = mapped_column(Uint256)  # the initial funding paid at creation
+    milestone_count: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(_HASH))
+    log_index: Mapped[int] = mapped_column(Integer)
+    total_funded: Mapped[int] = mapped_column(Uint256)
+    total_released: Mapped[int] = mapped_column(Uint256)
+    total_refunded: Mapped[int] = mapped_column(Uint256)
+    total_owed: Mapped[int] = mapped_column(Uint256)
+    paused: Mapped[bool] = mapped_column(Boolean)
+
+
+class MilestoneRow(Base):
+    """A milestone as it stands now; ``block_number`` is that of its last change."""
+
+    __tablename__ = "milestones"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS), primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[int] = mapped_column(Uint256)
+    due_date: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    passes: Mapped[int] = mapped_column(Integer)
+    fails: Mapped[int] = mapped_column(Integer)
+    owed: Mapped[int] = mapped_column(Uint256)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class MilestoneHistory(Base):
+    """A milestone's state right after each event that changed it (the first row is its creation)."""
+
+    __tablename__ = "milestone_history"
+    __table_args__ = (Index(None, "chain_id", "escrow", "milestone_id", "block_number"),)
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    event: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(Uint256)
+    due_date: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    passes: Mapped[int] = mapped_column(Integer)
+    fails: Mapped[int] = mapped_column(Integer)
+    owed: Mapped[int] = mapped_column(Uint256)
+
+
+class FundingRow(_EventKey, Base):
+    """Yen paid into an escrow: the initial funding (ProcurementCreated) and every Funded."""
+
+    __tablename__ = "fundings"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    funder: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    total_funded: Mapped[int] = mapped_column(Uint256)
+    initial: Mapped[bool] = mapped_column(Boolean)
+
+
+class EvidenceRow(_EventKey, Base):
+    """EvidenceSubmitted; ``relayed`` when a SignatureUsed of the supplier precedes it in the transaction."""
+
+    __tablename__ = "evidence"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    supplier: Mapped[str] = mapped_column(String(_ADDRESS))
+    document_hash: Mapped[str] = mapped_column(String(_HASH))
+    uri: Mapped[str] = mapped_column(Text)
+    relayed: Mapped[bool] = mapped_column(Boolean)
+    relayer: Mapped[str | None] = mapped_column(String(_ADDRESS))
+
+
+class AttestationRow(_EventKey, Base):
+    """Attested: an evaluator's verdict; ``relayed`` when a SignatureUsed of the evaluator precedes it."""
+
+    __tablename__ = "attestations"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    evaluator: Mapped[str] = mapped_column(String(_ADDRESS))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    report_hash: Mapped[str] = mapped_column(String(_HASH))
+    relayed: Mapped[bool] = mapped_column(Boolean)
+    relayer: Mapped[str | None] = mapped_column(String(_ADDRESS))
+
+
+class PaymentRow(_EventKey, Base):
+    """PaymentReleased (``kind`` released) and PaymentDeferred (``kind`` deferred)."""
+
+    __tablename__ = "payments"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    supplier: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class RefundRow(_EventKey, Base):
+    """Refunded: yen back to the ministry's vault."""
+
+    __tablename__ = "refunds"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    vault: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+
+
+class ReclaimRow(_EventKey, Base):
+    """MilestoneReclaimed."""
+
+    __tablename__ = "reclaims"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    officer: Mapped[str] = mapped_column(String(_ADDRESS))
+    previous_status: Mapped[str] = mapped_column(String(16))
+
+
+class AmendmentProposal(_EventKey, Base):
+    """AmendmentProposed."""
+
+    __tablename__ = "amendments"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    amendment_id: Mapped[int] = mapped_column(BigInteger)
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    proposer: Mapped[str] = mapped_column(String(_ADDRESS))
+    kind: Mapped[str] = mapped_column(String(16))
+    new_amount: Mapped[int] = mapped_column(Uint256)
+    new_due_date: Mapped[int] = mapped_column(Uint256)
+    rationale_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class AmendmentApproval(_EventKey, Base):
+    """AmendmentApproved: the amendment took effect."""
+
+    __tablename__ = "amendment_approvals"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    amendment_id: Mapped[int] = mapped_column(BigInteger)
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    approver: Mapped[str] = mapped_column(String(_ADDRESS))
+    kind: Mapped[str] = mapped_column(String(16))
+    old_amount: Mapped[int] = mapped_column(Uint256)
+    new_amount: Mapped[int] = mapped_column(Uint256)
+    old_due_date: Mapped[int] = mapped_column(Uint256)
+    new_due_date: Mapped[int] = mapped_column(Uint256)
+
+
+class DisputeOpening(_EventKey, Base):
+    """DisputeOpened."""
+
+    __tablename__ = "disputes"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    opener: Mapped[str] = mapped_column(String(_ADDRESS))
+    previous_status: Mapped[str] = mapped_column(String(16))
+    reason_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class DisputeSettlement(_EventKey, Base):
+    """DisputeSettled: the review body's split between supplier and ministry."""
+
+    __tablename__ = "dispute_settlements"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(_ADDRESS))
+    supplier_amount: Mapped[int] = mapped_column(Uint256)
+    ministry_amount: Mapped[int] = mapped_column(Uint256)
+    ruling_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class PauseRow(_EventKey, Base):
+    """PauseChanged."""
+
+    __tablename__ = "pauses"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    admin: Mapped[str] = mapped_column(String(_ADDRESS))
+    paused: Mapped[bool] = mapped_column(Boolean)
+
+
+class SignatureUse(_EventKey, Base):
+    """SignatureUsed: a signed action was relayed and the signer's nonce consumed."""
+
+    __tablename__ = "signature_uses"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    signer: Mapped[str] = mapped_column(String(_ADDRESS))
+    relayer: Mapped[str] = mapped_column(String(_ADDRESS))
+    nonce: Mapped[int] = mapped_column(Uint256)
+
+
+# Rows that exist because of one log and go away with its block on a reorg; the current-state tables
+# (organizations' flags, accounts, role memberships, procurement books, milestones) are recomputed instead.
+APPEND_ONLY: tuple[type[Base], ...] = (
+    EventRow,
+    BlockDigest,
+    OrganizationUpdate,
+    AccountBinding,
+    RoleChange,
+    EscrowRegistration,
+    TokenTransfer,
+    MintRow,
+    MilestoneHistory,
+    FundingRow,
+    EvidenceRow,
+    AttestationRow,
+    PaymentRow,
+    RefundRow,
+    ReclaimRow,
+    AmendmentProposal,
+    AmendmentApproval,
+    DisputeOpening,
+    DisputeSettlement,
+    PauseRow,
+    SignatureUse,
+)

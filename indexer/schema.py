@@ -1,0 +1,77 @@
+"""Databases: engines for SQLite (WAL) and PostgreSQL by URL, and the Alembic migrations that build the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from chain.errors import ConfigurationError
+
+__all__ = ["MIGRATIONS", "alembic_config", "default_url", "make_engine", "upgrade"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def default_url(var_dir: Path) -> str:
+    """``sqlite:///<var>/ledger.db``."""
+    return f"sqlite:///{var_dir / 'ledger.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction across a
+    # process crash (only a power cut may lose the last ones, never corrupt the file).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``); a clear error otherwise."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in {"sqlite", "postgresql"}:
+        raise ConfigurationError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql+psycopg://...")
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in {"", ":memory:"}:
+            raise ConfigurationError("an in-memory SQLite database cannot be shared: give a file path")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
+    except NoSuchModuleError as exc:
+        raise ConfigurationError(f"no driver for {parsed.drivername}: {exc}") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config pointing at ``indexer/migrations`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        # configparser interpolates "%": URL-encoded socket paths must be escaped.
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent; concurrent callers on SQLite wait on its lock)."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

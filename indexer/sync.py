@@ -1,0 +1,469 @@
+"""The sync loop: fetch logs over adaptive block ranges, decode, map, and apply them with the cursor.
+
+Safety, in order of the steps of one range ``[cursor + 1, hi]``:
+
+1. ``hi`` stays ``confirmations`` blocks behind the head;
+2. the parent hash of block ``cursor + 1`` must equal the cursor's hash, else the chain reorganized: roll back
+   to the newest stored block that is still canonical and start again from there;
+3. the hash of ``hi`` is read before and after eth_getLogs: if it changed, the logs may mix two forks and
+   the range is fetched again;
+4. rows, digests and the cursor are written in one SQL transaction (see ``indexer.store``).
+
+Ranges grow while they come back small and shrink on provider errors or oversized results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from sqlalchemy import Engine
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from chain._compiler import Build
+from chain.errors import ChainError
+from chain.system import SystemAddresses
+from indexer.decoding import DecodedLog, EventDecoder, checksum
+from indexer.mappers import TrustEscrow, map_log
+from indexer.schema import upgrade
+from indexer.store import Cursor, IndexerError, MappedLog, Store, WriterLock
+
+__all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]
+
+
+class ProviderError(ChainError):
+    """The node refused or failed a request (e.g. a log range too large)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What the loop needs of a block."""
+
+    number: int
+    hash: str
+    parent_hash: str
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    return str(value).lower()
+
+
+def _raw_log(log: Mapping[str, Any]) -> dict[str, Any]:
+    """A web3-formatted log back in JSON-RPC shape (for providers without raw requests, e.g. eth-tester)."""
+    return {
+        "address": str(log["address"]),
+        "topics": [_hex(topic) for topic in log["topics"]],
+        "data": _hex(log["data"]),
+        "blockNumber": int(log["blockNumber"]),
+        "blockHash": _hex(log["blockHash"]),
+        "transactionHash": _hex(log["transactionHash"]),
+        "transactionIndex": int(log["transactionIndex"]),
+        "logIndex": int(log["logIndex"]),
+    }
+
+
+class ChainSource:
+    """Read-only access to a node: head, headers, logs and batched eth_call.
+
+    Over HTTP it sends raw JSON-RPC (web3's result formatting costs more than the whole rest of indexing);
+    on other providers (eth-tester) it goes through web3's formatted API and converts back.
+    """
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.raw = isinstance(w3.provider, HTTPProvider)
+        self._chain_id: int | None = None
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        try:
+            reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        except Exception as exc:  # requests and web3 raise many types for a failed request
+            raise ProviderError(f"{method} failed: {type(exc).__name__}: {exc}") from exc
+        if "error" in reply:
+            raise ProviderError(f"{method} failed: {reply['error']}")
+        return reply["result"]
+
+    @property
+    def chain_id(self) -> int:
+        """The chain id (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    def head(self) -> int:
+        """The latest block number."""
+        if self.raw:
+            return int(self._request("eth_blockNumber", []), 16)
+        return int(self.w3.eth.block_number)
+
+    def header(self, number: int) -> Header | None:
+        """Block ``number``'s hash and parent hash, or None if the chain has no such block (yet)."""
+        if self.raw:
+            block = self._request("eth_getBlockByNumber", [hex(number), False])
+            if block is None:
+                return None
+            return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
+        try:
+            found = self.w3.eth.get_block(number)
+        except Exception:  # web3's BlockNotFound, or the tester's own error
+            return None
+        return Header(int(found["number"]), _hex(found["hash"]), _hex(found["parentHash"]))
+
+    def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
+        """The logs in ``[from_block, to_block]`` whose topic 0 is one of ``topics``, in chain order."""
+        if self.raw:
+            found: list[dict[str, Any]] = self._request(
+                "eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block), "topics": [list(topics)]}]
+            )
+            return found
+        try:
+            logs = self.w3.eth.get_logs(
+                {"fromBlock": from_block, "toBlock": to_block, "topics": [list(topics)]}  # type: ignore[typeddict-item]
+            )
+        except Exception as exc:
+            raise ProviderError(f"eth_getLogs failed: {exc}") from exc
+        return [_raw_log(log) for log in logs]
+
+    def call_many(self, calls: Sequence[tuple[str, str]], block: int, batch: int = 500) -> list[bytes]:
+        """eth_call each (to, calldata) at ``block``; JSON-RPC batches over HTTP. A revert is an error."""
+        results: list[bytes] = []
+        if not self.raw:
+            for to, data in calls:
+                out = self.w3.eth.call({"to": to_checksum_address(to), "data": data}, block)  # type: ignore[typeddict-item]
+                results.append(bytes(out))
+            return results
+        provider = self.w3.provider
+        assert isinstance(provider, HTTPProvider)
+        for start in range(0, len(calls), batch):
+            chunk = calls[start : start + batch]
+            requests = [("eth_call", [{"to": to, "data": data}, hex(block)]) for to, data in chunk]
+            try:
+                replies = provider.make_batch_request(requests)  # type: ignore[arg-type]
+            except Exception as exc:
+                raise ProviderError(f"eth_call batch failed: {type(exc).__name__}: {exc}") from exc
+            if not isinstance(replies, list):
+                raise ProviderError(f"eth_call batch failed: {replies}")
+            ordered = sorted(replies, key=lambda reply: int(str(reply["id"])))
+            for (to, _), reply in zip(chunk, ordered, strict=True):
+                if "error" in reply:
+                    raise ProviderError(f"eth_call to {to} failed: {reply['error']}")
+                results.append(bytes.fromhex(str(reply["result"])[2:]))
+        return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    lo: int
+    hi: int
+    top: Header
+    first: Header
+    raw: list[dict[str, Any]]
+    error: ProviderError | None
+
+
+@dataclass
+class SyncConfig:
+    """Tuning of the loop; the defaults suit a local chain and a permissioned QBFT network."""
+
+    confirmations: int = 0
+    initial_span: int = 32
+    max_span: int = 20_000
+    target_logs: int = 8_000
+    poll_interval_s: float = 1.0
+    lock_ttl_s: float = 30.0
+
+
+@dataclass
+class SyncStats:
+    """What one run did."""
+
+    ranges: int = 0
+    logs_applied: int = 0
+    ignored_logs: int = 0
+    reorgs: int = 0
+    shrinks: int = 0
+    rolled_back_events: int = 0
+    seconds: float = 0.0
+    history: list[tuple[int, int]] = field(default_factory=list)  # (to_block, logs) per range, for tests
+
+
+def decode_range(
+    decoder: EventDecoder,
+    raw_logs: Sequence[Mapping[str, Any]],
+    trusted: dict[str, str],
+    chain_id: int,
+    *,
+    map_logs: bool = True,
+) -> tuple[list[MappedLog], int]:
+    """Decode and map the logs of trusted emitters, in order; ``trusted`` (address -> kind) learns new escrows.
+
+    Returns the mapped logs and how many logs were ignored (untrusted emitter or unknown event).
+    """
+    out: list[MappedLog] = []
+    ignored = 0
+    previous: DecodedLog | None = None
+    for raw in raw_logs:
+        kind = trusted.get(checksum(str(raw["address"])))
+        log = decoder.decode(raw, kind, chain_id) if kind is not None else None
+        if log is None:
+            ignored += 1
+            continue
+        before = previous if previous is not None and previous.tx_hash == log.tx_hash else None
+        if map_logs:
+            changes = tuple(map_log(log, before))
+            for change in changes:
+                if isinstance(change, TrustEscrow):
+                    trusted[change.escrow] = "escrow"
+        else:  # decoding only (the benchmark's ceiling): learn escrows straight from the two creation events
+            changes = ()
+            if log.event in {"ProcurementCreated", "EscrowRegistered"}:
+                trusted[str(log.args["escrow"])] = "escrow"
+        out.append(MappedLog(log, changes))
+        previous = log
+    return out, ignored
+
+
+class Indexer:
+    """Mirrors one deployed system into one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        source: ChainSource,
+        system: SystemAddresses,
+        build: Build,
+        config: SyncConfig | None = None,
+        *,
+        migrate: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.system = system
+        self.config = config or SyncConfig()
+        self.decoder = EventDecoder(build)
+        self.topics = self.decoder.topics()
+        self.chain_id = source.chain_id
+        if system.chain_id != self.chain_id:
+            raise IndexerError(f"the system was deployed on chain {system.chain_id}, the node is chain {self.chain_id}")
+        if migrate:
+            upgrade(engine)
+        self.store = Store(engine, self.chain_id)
+        self.lock = WriterLock(engine, f"indexer:{self.chain_id}", self.config.lock_ttl_s)
+        self.span = self.config.initial_span
+        self.stats = SyncStats()
+        self.trusted: dict[str, str] = {}
+        self._locked = False
+        self._pending: Future[_Fetched | None] | None = None
+        # Prefetching overlaps the node's work with ours; only over HTTP (eth-tester is not thread-safe).
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.raw else None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def open(self) -> Cursor:
+        """Take the writer lock and make sure the cursor exists; returns it."""
+        if not self._locked:
+            self.lock.acquire()
+            self._locked = True
+        start = self.system.deployed_block
+        before = self.source.header(start - 1) if start > 0 else None
+        cursor = self.store.init_cursor(
+            start_block=start,
+            before_hash=before.hash if before else "0x" + "0" * 64,
+            registry=self.system.registry,
+            token=self.system.token,
+            factory=self.system.factory,
+            lock=self.lock,
+        )
+        self._load_trusted()
+        return cursor
+
+    def close(self) -> None:
+        """Release the writer lock."""
+        self._discard_prefetch()
+        if self._locked:
+            self.lock.release()
+            self._locked = False
+
+    def __enter__(self) -> Indexer:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _load_trusted(self) -> None:
+        self.trusted = {
+            checksum(self.system.registry): "registry",
+            checksum(self.system.token): "token",
+            checksum(self.system.factory): "factory",
+        }
+        for escrow in self.store.trusted_escrows():
+            self.trusted[escrow] = "escrow"
+
+    def _cursor(self) -> Cursor:
+        cursor = self.store.cursor()
+        if cursor is None:
+            raise IndexerError("the mirror has no cursor: open() first")
+        return cursor
+
+    # ------------------------------------------------------------ the loop
+
+    def safe_head(self) -> int:
+        """The newest block the mirror may include (head minus confirmations)."""
+        return self.source.head() - self.config.confirmations
+
+    def _fetch(self, lo: int, hi: int) -> _Fetched | None:
+        """Headers and logs of ``[lo, hi]``; None when the chain moved under us (fetch again)."""
+        top = self.source.header(hi)
+        first = top if hi == lo else self.source.header(lo)
+        if top is None or first is None:
+            return None  # the chain got shorter: the next step sees it
+        try:
+            raw = self.source.logs(lo, hi, self.topics)
+        except ProviderError as exc:
+            return _Fetched(lo, hi, top, first, [], exc)
+        again = self.source.header(hi)
+        if (
+            again is None
+            or again.hash != top.hash
+            or any(_int(log["blockNumber"]) == hi and str(log["blockHash"]).lower() != top.hash for log in raw)
+        ):
+            return None  # a reorg during the fetch
+        return _Fetched(lo, hi, top, first, raw, None)
+
+    def _prefetched(self, lo: int) -> _Fetched | None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
+        fetched = pending.result()
+        return fetched if fetched is not None and fetched.lo == lo else None
+
+    def step(self, limit: int | None = None) -> int:
+        """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg)."""
+        cursor = self._cursor()
+        target = self.safe_head() if limit is None else min(limit, self.safe_head())
+        if target <= cursor.block_number:
+            self._discard_prefetch()
+            here = self.source.header(cursor.block_number) if cursor.block_number >= 0 else None
+            if cursor.block_number >= self.system.deployed_block and (here is None or here.hash != cursor.block_hash):
+                self._reorg(cursor)
+            return 0
+        lo = cursor.block_number + 1
+        fetched = self._prefetched(lo)
+        if fetched is None or fetched.hi > target:
+            fetched = self._fetch(lo, min(target, lo + self.span - 1))
+        if fetched is None:
+            return 0
+        if fetched.error is not None:
+            if self.span == 1:
+                raise fetched.error
+            self.span = max(1, min(self.span, fetched.hi - lo + 1) // 2)
+            self.stats.shrinks += 1
+            return 0
+        if fetched.first.parent_hash != cursor.block_hash and cursor.block_number >= self.system.deployed_block:
+            self._reorg(cursor)
+            return 0
+        raw, hi = fetched.raw, fetched.hi
+        if len(raw) > 2 * self.config.target_logs and self.span > 1:
+            self.span = max(1, self.span // 2)
+            self.stats.shrinks += 1
+        elif len(raw) < self.config.target_logs // 2:
+            self.span = min(self.config.max_span, self.span * 2)
+        mapped, ignored = decode_range(self.decoder, raw, self.trusted, self.chain_id)
+        if self._executor is not None and hi < target:  # fetch the next range while this one is written
+            self._pending = self._executor.submit(self._fetch, hi + 1, min(target, hi + self.span))
+        try:
+            # An oversized range is written in several transactions, cut at block boundaries: each moves the
+            # cursor to its last block (whose hash the logs carry), so that none grows without bound.
+            for chunk, end, end_hash in _chunks(mapped, self.config.target_logs, hi, fetched.top.hash):
+                applied = self.store.apply(chunk, end, end_hash, self.lock)
+                self.stats.logs_applied += applied
+                self.stats.history.append((end, applied))
+        except BaseException:
+            self._discard_prefetch()
+            self._load_trusted()  # the escrows learnt from this range were not (all) committed
+            raise
+        self.stats.ranges += 1
+        self.stats.ignored_logs += ignored
+        return hi - cursor.block_number
+
+    def _discard_prefetch(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(Exception):
+                pending.result()
+
+    def _reorg(self, cursor: Cursor) -> None:
+        ancestor = self.system.deployed_block - 1
+        for number, stored in self.store.recent_blocks(cursor.block_number, limit=10_000):
+            canonical = self.source.header(number)
+            if canonical is not None and canonical.hash == stored:
+                ancestor = number
+                break
+        header = self.source.header(ancestor) if ancestor >= 0 else None
+        removed = self.store.rollback(ancestor, header.hash if header else "0x" + "0" * 64, self.lock)
+        self.stats.reorgs += 1
+        self.stats.rolled_back_events += removed
+        self.span = self.config.initial_span
+        self._discard_prefetch()
+        self._load_trusted()
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None, until: int | None = None) -> SyncStats:
+        """Index up to the safe head as it is now (or ``until``), then return."""
+        started = time.perf_counter()
+        target = self.safe_head() if until is None else until
+        while True:
+            cursor = self._cursor()
+            if progress is not None:
+                progress(cursor.block_number, target)
+            limit = min(target, self.safe_head())
+            self.step(limit=limit)  # at the limit this only checks that the cursor is still canonical
+            if cursor.block_number >= limit and self._cursor().block_number >= limit:
+                break
+        self.stats.seconds += time.perf_counter() - started
+        return self.stats
+
+    def follow(self, should_stop: Callable[[], bool], on_step: Callable[[Cursor], None] | None = None) -> None:
+        """Index forever (until ``should_stop()``), polling the head, renewing the lock while idle."""
+        last_beat = time.monotonic()
+        while not should_stop():
+            covered = self.step()
+            if on_step is not None:
+                on_step(self._cursor())
+            if covered:
+                last_beat = time.monotonic()
+                continue
+            if time.monotonic() - last_beat > self.config.lock_ttl_s / 3:
+                self.lock.heartbeat()
+                last_beat = time.monotonic()
+            time.sleep(self.config.poll_interval_s)
+
+
+def _chunks(mapped: list[MappedLog], size: int, hi: int, hi_hash: str) -> list[tuple[list[MappedLog], int, str]]:
+    """Split a range's logs into pieces of about ``size`` logs, never inside a block; the last piece ends at ``hi``."""
+    pieces: list[tuple[list[MappedLog], int, str]] = []
+    start = 0
+    while len(mapped) - start > 2 * size:
+        cut = start + size
+        block = mapped[cut - 1].log.block_number
+        while cut < len(mapped) and mapped[cut].log.block_number == block:
+            cut += 1
+        if cut >= len(mapped) or mapped[-1].log.block_number == block:
+            break
+        pieces.append((mapped[start:cut], block, mapped[cut - 1].log.block_hash))
+        start = cut
+    pieces.append((mapped[start:], hi, hi_hash))
+    return pieces
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)

@@ -1,0 +1,88 @@
+"""Indexer fixtures: every database test runs on SQLite and on a real PostgreSQL (pgserver, started here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from chain._tx import forget_nonces
+from chain.testing import World
+from indexer.schema import make_engine
+from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for this test process; yields its admin URL (psycopg driver)."""
+    folder = tmp_path_factory.mktemp("pgdata")
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))  # platformdirs warns without
+    import pgserver  # type: ignore[import-untyped]
+
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+
+
+def _new_postgres_database(admin_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    base, _, query = admin_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return _new_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the fresh database."""
+    made = make_engine(db_url)
+    try:
+        yield made
+    finally:
+        made.dispose()
+
+
+@pytest.fixture(scope="session")
+def recorded() -> dict[str, Any]:
+    """The golden recording: every log of the scenario world."""
+    data: dict[str, Any] = json.loads(LOGS_FIXTURE.read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict[str, list[dict[str, Any]]]:
+    """The rows the golden recording must produce."""
+    data: dict[str, list[dict[str, Any]]] = json.loads(ROWS_FIXTURE.read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def scenario_world(session_world: World) -> Iterator[World]:
+    """The shared world with the scenario played once per module (rolled back afterwards)."""
+    snapshot = session_world.tester.take_snapshot()
+    try:
+        run_scenario(session_world)
+        yield session_world
+    finally:
+        session_world.tester.revert_to_snapshot(snapshot)
+        forget_nonces()

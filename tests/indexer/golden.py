@@ -1,0 +1,83 @@
+"""Golden-test plumbing: apply recorded logs to a database, and dump every table as JSON-ready rows."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from chain._compiler import compile_contracts
+from chain.system import SystemAddresses
+from indexer.decoding import EventDecoder, checksum, json_value
+from indexer.schema import make_engine, upgrade
+from indexer.store import TABLES, Store
+from indexer.sync import decode_range
+
+_VOLATILE = {"indexer_locks": None, "cursors": {"updated_at_ms"}}
+
+
+def system_of(recorded: Mapping[str, Any]) -> SystemAddresses:
+    """The system addresses stored in a recording."""
+    s = recorded["system"]
+    return SystemAddresses(
+        chain_id=int(s["chainId"]),
+        registry=s["registry"],
+        token=s["token"],
+        factory=s["factory"],
+        implementation=s["implementation"],
+        deployed_block=int(s["deployedBlock"]),
+        admin=s["admin"],
+    )
+
+
+def apply_recorded(engine: Engine, recorded: Mapping[str, Any], logs: Sequence[Mapping[str, Any]] | None = None) -> int:
+    """Decode, map and apply recorded logs (all, or ``logs``) up to the recorded head; returns logs applied."""
+    upgrade(engine)
+    system = system_of(recorded)
+    chain_id = int(recorded["chain_id"])
+    store = Store(engine, chain_id)
+    store.init_cursor(
+        start_block=system.deployed_block,
+        before_hash=recorded["before_hash"],
+        registry=system.registry,
+        token=system.token,
+        factory=system.factory,
+    )
+    trusted = {
+        checksum(system.registry): "registry",
+        checksum(system.token): "token",
+        checksum(system.factory): "factory",
+    }
+    trusted |= {escrow: "escrow" for escrow in store.trusted_escrows()}
+    decoder = EventDecoder(compile_contracts())
+    mapped, _ = decode_range(decoder, recorded["logs"] if logs is None else logs, trusted, chain_id)
+    head = recorded["head"]
+    return store.apply(mapped, int(head["number"]), str(head["hash"]))
+
+
+def dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows ordered by primary key, values JSON-ready (integers as decimal strings)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for name, table in sorted(TABLES.items()):
+            if name in _VOLATILE and _VOLATILE[name] is None:
+                continue
+            skip = _VOLATILE.get(name) or set()
+            order = list(table.primary_key.columns)
+            rows = conn.execute(select(table).order_by(*order)).mappings().all()
+            out[name] = [{k: json_value(v) for k, v in row.items() if k not in skip} for row in rows]
+    return out
+
+
+def expected_rows(recorded: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What the mirror holds after applying a recording (used to write the golden fixture)."""
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'golden.db'}")
+        try:
+            apply_recorded(engine, recorded)
+            return dump(engine)
+        finally:
+            engine.dispose()

@@ -1,0 +1,128 @@
+"""Crash safety against a real anvil: the indexer is SIGKILLed at random points while catching up, restarted,
+and still ends equal to a fresh full index: nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import pytest
+
+from chain._compiler import project_root
+from indexer.audit import _compare_tables, recompute_digests
+from indexer.schema import make_engine
+from indexer.store import Store
+from indexer.sync import ChainSource, Indexer
+from scripts.bench_indexer import Chain, generate_events, running_anvil
+
+pytestmark = pytest.mark.integration
+
+KILLS = 10
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """anvil with the system deployed and some hundreds of events over about a hundred blocks."""
+    with running_anvil(tmp_path_factory.mktemp("crash")) as running:
+        generate_events(running, 1500, milestones=5, per_round=2)
+        yield running
+
+
+def _index_once(rpc_url: str, var_dir: str, url: str) -> None:
+    """The indexer in a child process: catch up one block per transaction, then exit."""
+    from chain._compiler import compile_contracts
+    from chain.connection import connect
+    from chain.deployment import require_manifest
+    from indexer.sync import SyncConfig
+
+    w3 = connect(rpc_url)
+    engine = make_engine(url)
+    indexer = Indexer(
+        engine,
+        ChainSource(w3),
+        require_manifest(w3, Path(var_dir)),
+        compile_contracts(),
+        SyncConfig(initial_span=1, max_span=1),
+    )
+    with indexer:
+        indexer.catch_up()
+
+
+# A fork server with the heavy imports preloaded starts each indexer in milliseconds, so that the kills land
+# inside the catch-up rather than in the interpreter's start-up.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["web3", "sqlalchemy", "indexer.sync", "indexer.schema", "tests.indexer.test_crash"])
+
+
+def _start(chain: Chain, url: str) -> BaseProcess:
+    process = _CONTEXT.Process(target=_index_once, args=(chain.node.url, str(chain.var_dir), url))
+    process.start()
+    return process
+
+
+def _spawn(chain: Chain, url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PROCURE_RPC_URL": chain.node.url, "PROCURE_VAR": str(chain.var_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli_indexer", "index", "--once", "--db", url, "--max-span", "1"],
+        cwd=project_root(),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _cursor(url: str, chain_id: int) -> int:
+    engine = make_engine(url)
+    try:
+        cursor = Store(engine, chain_id).cursor()
+    except Exception:  # the schema is not there yet
+        return -1
+    finally:
+        engine.dispose()
+    return -1 if cursor is None else cursor.block_number
+
+
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    rng = random.Random(20260401)
+    chain_id = chain.w3.eth.chain_id
+    head = chain.w3.eth.block_number
+    kills = 0
+    while kills < KILLS:
+        before = _cursor(db_url, chain_id)
+        process = _start(chain, db_url)
+        deadline = time.monotonic() + 60
+        while _cursor(db_url, chain_id) == before and process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.2))  # somewhere inside the catch-up: mid-fetch, mid-transaction, mid-commit
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            kills += 1
+        process.join(30)
+        assert process.exitcode in (0, -signal.SIGKILL), f"the indexer failed with exit code {process.exitcode}"
+        if process.exitcode == 0:
+            break  # finished before the kill: the remaining kills would have nothing to interrupt
+    assert kills >= KILLS, f"only {kills} kills landed before the catch-up finished"
+    assert _cursor(db_url, chain_id) < head, "the kills should leave work for the final run"
+    final = _spawn(chain, db_url)  # the last run through the real command line
+    assert final.wait(120) == 0, final.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    assert _cursor(db_url, chain_id) == head
+
+    live, fresh = make_engine(db_url), make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        with Indexer(fresh, ChainSource(chain.w3), chain.system, chain.build) as indexer:
+            indexer.catch_up()
+        differences, checked = _compare_tables(live, fresh)
+        assert differences == []
+        assert checked["events"] >= 1500
+        assert recompute_digests(live, chain_id) == []
+    finally:
+        live.dispose()
+        fresh.dispose()

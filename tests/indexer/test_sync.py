@@ -1,0 +1,118 @@
+"""The sync loop on an in-process chain: the mirror equals the chain, runs resume, one writer only, reorgs."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from eth_utils.crypto import keccak
+from sqlalchemy import Engine, insert, update
+
+from chain._tx import forget_nonces
+from chain.system import SystemAddresses
+from chain.testing import World
+from indexer.audit import verify
+from indexer.models import IndexerLock
+from indexer.store import IndexerBusy, IndexerError, LockLost, count_rows
+from indexer.sync import ChainSource, Indexer, SyncConfig
+from tests.helpers import new_escrow
+
+
+def _indexer(engine: Engine, world: World, **config: int) -> Indexer:
+    return Indexer(engine, ChainSource(world.w3), world.system, world.build, SyncConfig(**config))  # type: ignore[arg-type]
+
+
+def test_the_mirror_equals_the_chain_and_a_replay(engine: Engine, scenario_world: World) -> None:
+    with _indexer(engine, scenario_world, initial_span=7, max_span=7) as indexer:  # many small ranges
+        stats = indexer.catch_up()
+    assert stats.ranges > 5
+    assert count_rows(engine, "events") == stats.logs_applied > 90
+    report = verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
+    assert report.differences == []
+    assert report.replay_hash == report.cursor.chain_hash
+    assert report.checked["chain_calls"] > 100
+
+
+def test_a_second_run_resumes_and_adds_nothing(engine: Engine, scenario_world: World) -> None:
+    with _indexer(engine, scenario_world) as indexer:
+        indexer.catch_up()
+    before = count_rows(engine, "events")
+    with _indexer(engine, scenario_world) as indexer:
+        stats = indexer.catch_up()
+    assert stats.logs_applied == 0
+    assert count_rows(engine, "events") == before
+
+
+def test_a_second_indexer_on_the_same_database_is_refused(engine: Engine, scenario_world: World) -> None:
+    first = _indexer(engine, scenario_world)
+    first.open()
+    try:
+        with pytest.raises(IndexerBusy, match=r"another indexer .* holds indexer:"):
+            _indexer(engine, scenario_world).open()
+    finally:
+        first.close()
+    _indexer(engine, scenario_world).open()  # released: the next one may take it
+
+
+def test_the_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(engine: Engine, scenario_world: World) -> None:
+    indexer = _indexer(engine, scenario_world)
+    dead = os.fork()
+    if dead == 0:  # pragma: no cover - the child exits at once
+        os._exit(0)
+    os.waitpid(dead, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(IndexerLock).values(
+                name=f"indexer:{indexer.chain_id}", owner=f"{socket.gethostname()}:{dead}:x",
+                host=socket.gethostname(), pid=dead, heartbeat_ms=2**40,
+            )
+        )  # fmt: skip
+    indexer.open()
+    indexer.close()
+
+
+def test_a_stalled_indexer_that_lost_its_lock_cannot_write(engine: Engine, scenario_world: World) -> None:
+    stalled = _indexer(engine, scenario_world, lock_ttl_s=0)
+    stalled.open()
+    with engine.begin() as conn:  # its heartbeat is long past; another host's indexer takes over
+        conn.execute(update(IndexerLock).values(heartbeat_ms=0, host="elsewhere"))
+    other = _indexer(engine, scenario_world, lock_ttl_s=0)
+    other.lock.host = "another-host"
+    other.open()
+    with pytest.raises(LockLost, match="taken over"):
+        stalled.catch_up()
+    other.close()
+
+
+def test_a_database_of_another_system_is_refused(engine: Engine, scenario_world: World) -> None:
+    with _indexer(engine, scenario_world) as indexer:
+        indexer.catch_up()
+    other = SystemAddresses(**{**scenario_world.system.__dict__, "registry": "0x" + "1" * 40})
+    with pytest.raises(IndexerError, match="mirrors the system registry="):
+        Indexer(engine, ChainSource(scenario_world.w3), other, scenario_world.build).open()
+
+
+def test_a_reorg_rolls_back_to_the_common_ancestor_and_reapplies(engine: Engine, world: World) -> None:
+    escrow, _ = new_escrow(world)
+    indexer = _indexer(engine, world)
+    with indexer:
+        indexer.catch_up()
+        before = count_rows(engine, "attestations")
+        fork = world.tester.take_snapshot()
+        supplier = world.sender("supplier")
+        supplier.transact(escrow.functions.submitEvidence(0, keccak(text="orphan"), "ipfs://orphan"))
+        world.sender("eval1").transact(escrow.functions.attest(0, 1, True, keccak(text="orphan")))
+        indexer.catch_up()
+        assert count_rows(engine, "attestations") == before + 1
+        world.tester.revert_to_snapshot(fork)  # the two blocks are orphaned
+        forget_nonces()
+        supplier.transact(escrow.functions.submitEvidence(1, keccak(text="canonical"), "ipfs://canonical"))
+        world.sender("eval2").transact(escrow.functions.attest(1, 1, False, keccak(text="canonical")))
+        world.sender("eval3").transact(escrow.functions.attest(1, 1, False, keccak(text="canonical")))
+        stats = indexer.catch_up()
+        assert stats.reorgs == 1
+        assert stats.rolled_back_events == 2
+    report = verify(engine, ChainSource(world.w3), world.system, world.build)
+    assert report.differences == []
+    assert count_rows(engine, "attestations") == before + 2
