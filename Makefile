@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/procure: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --pre -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/procure
 
 node_modules/.package-lock.json: package.json package-lock.json

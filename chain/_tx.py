@@ -73,7 +73,7 @@ class _NonceManager:
             self._next = None
 
 
-_NONCES: dict[tuple[int, str], _NonceManager] = {}
+_NONCES: dict[tuple[int, str, str], _NonceManager] = {}
 _NONCES_LOCK = threading.Lock()
 
 
@@ -84,9 +84,18 @@ def forget_nonces() -> None:
             manager.reset()
 
 
-def _nonce_manager(chain_id: int, address: str) -> _NonceManager:
+def _nonce_manager(chain_id: int, endpoint: str, address: str) -> _NonceManager:
     with _NONCES_LOCK:
-        return _NONCES.setdefault((chain_id, address), _NonceManager())
+        return _NONCES.setdefault((chain_id, endpoint, address), _NonceManager())
+
+
+def _endpoint(w3: Web3) -> str:
+    """What identifies the node: its URL, or the provider object for in-process chains.
+
+    Two local chains can share a chain id (every anvil and Hardhat node is 31337): nonces are kept per node.
+    """
+    uri = getattr(w3.provider, "endpoint_uri", None)
+    return str(uri) if uri else f"provider-{id(w3.provider)}"
 
 
 class TxSender:
@@ -112,7 +121,7 @@ class TxSender:
         self.retries = retries
         self.timeout = timeout
         self._chain_id = w3.eth.chain_id
-        self._nonces = _nonce_manager(self._chain_id, account.address)
+        self._nonces = _nonce_manager(self._chain_id, _endpoint(w3), account.address)
 
     @property
     def address(self) -> str:
@@ -224,6 +233,7 @@ class TxSender:
                 lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
             )
         except TimeExhausted as exc:
+            self._nonces.reset()  # perhaps a nonce ahead of the node's (it was restarted): ask it next time
             raise ChainError(f"no receipt for {tx_hash.to_0x_hex()} within {self.timeout:.0f} s") from exc
 
     def _explain_failure(self, tx: TxParams, receipt: TxReceipt) -> ContractRevert | TransactionFailed:
