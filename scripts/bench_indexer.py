@@ -36,7 +36,7 @@ from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.devnet import seed_cast
 from chain.keys import dev_account
-from chain.node import NodeProcess, start_anvil
+from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, start_anvil
 from chain.system import SystemAddresses, contract_at, error_decoder
 from indexer.audit import verify
 from indexer.decoding import EventDecoder, checksum
@@ -95,13 +95,37 @@ def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
 
 
 @contextmanager
-def running_anvil(state_dir: Path) -> Iterator[Chain]:
-    """A fresh anvil on a free port with the system deployed; stopped on exit."""
-    node = start_anvil(project_root(), state_dir / "anvil", port=free_port())
+def running_anvil(state_dir: Path, *, persistent: bool = True) -> Iterator[Chain]:
+    """A fresh anvil on a free port with the system deployed; stopped on exit.
+
+    ``persistent`` is ``chain.node.start_anvil`` (state written to disk every second, history kept, as
+    `procure up` runs it); otherwise anvil keeps its state in memory only. The benchmark uses the latter: with
+    100,000 events the once-a-second dump of the whole history stalls every RPC call for most of a second,
+    which would measure anvil's persistence rather than the indexer.
+    """
+    node = (
+        start_anvil(project_root(), state_dir / "anvil", port=free_port()) if persistent else _memory_anvil(state_dir)
+    )
     try:
         yield setup_chain(node, state_dir)
     finally:
         node.stop()
+
+
+def _memory_anvil(state_dir: Path) -> NodeProcess:
+    """anvil as ``start_anvil`` runs it (chain id 31337, automine, 20 dev accounts) but without persistence."""
+    port = free_port()
+    log_path = state_dir / "anvil-memory.log"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(anvil_binary(project_root())), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--chain-id", str(DEV_CHAIN_ID), "--accounts", "20"]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    node = NodeProcess(process, f"http://127.0.0.1:{port}", "anvil", log_path)
+    node.wait_ready()
+    return node
 
 
 def _rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
@@ -391,11 +415,11 @@ def _postgres(url: str | None) -> Iterator[str]:
             server.cleanup()
 
 
-def run(events: int, postgres_url: str | None, samples: int, log: Any) -> dict[str, Any]:
+def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persistent: bool = False) -> dict[str, Any]:
     """The whole benchmark; returns the result object."""
     with tempfile.TemporaryDirectory(prefix="bench-indexer-") as folder:
         work = Path(folder)
-        with running_anvil(work) as chain:
+        with running_anvil(work, persistent=persistent) as chain:
             started = time.perf_counter()
             produced = generate_events(chain, events)
             log(f"generated {produced} events in {time.perf_counter() - started:.1f} s")
@@ -433,14 +457,19 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any) -> dict[s
 @click.option("--events", type=click.IntRange(100), default=100_000, show_default=True, help="Events to generate.")
 @click.option("--postgres-url", default=None, help="PostgreSQL to measure (default: a temporary pgserver).")
 @click.option("--samples", type=click.IntRange(2), default=200, show_default=True, help="Live-latency samples.")
+@click.option(
+    "--persistent-anvil",
+    is_flag=True,
+    help="Run anvil as `procure up` does (state dumped to disk every second), not in memory.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
-def main(events: int, postgres_url: str | None, samples: int, as_json: bool) -> None:
+def main(events: int, postgres_url: str | None, samples: int, persistent_anvil: bool, as_json: bool) -> None:
     """Generate events on anvil and measure the indexer."""
 
     def log(line: str) -> None:
         click.echo(line, err=True)
 
-    result = run(events, postgres_url, samples, log)
+    result = run(events, postgres_url, samples, log, persistent=persistent_anvil)
     if as_json:
         click.echo(json.dumps(result))
     else:
