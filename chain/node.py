@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ __all__ = [
     "NodeProcess",
     "anvil_binary",
     "anvil_command",
+    "free_port",
     "start_anvil",
     "start_hardhat",
     "wait_for_rpc",
@@ -103,6 +105,13 @@ class NodeProcess:
             return "(no log)"
         lines = self.log_path.read_text(errors="replace").strip().splitlines()
         return " | ".join(lines[-5:]) or "(empty log)"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for nodes and servers started by tests and tools)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for_rpc(url: str, timeout: float = 60.0) -> None:

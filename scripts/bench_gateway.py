@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, Registry
 from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.keys import dev_account, write_keystore
-from chain.node import NodeProcess, start_anvil
+from chain.node import NodeProcess, free_port, start_anvil
 from chain.roles import OrgKind, Role
 from chain.system import error_decoder
 from gateway.siwe import SiweMessage
@@ -90,13 +89,6 @@ def bare_app() -> FastAPI:
         return Response(body, media_type="application/json")
 
     return app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -270,13 +262,13 @@ def measure(procurements: int, concurrency: int, seconds: float, log: Callable[[
     """Run the whole benchmark in a temporary directory; returns the numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         root = Path(tmp)
-        node: NodeProcess = start_anvil(project_root(), root / "anvil", port=_free_port())
+        node: NodeProcess = start_anvil(project_root(), root / "anvil", port=free_port())
         servers: list[subprocess.Popen[bytes]] = []
         try:
             log(f"anvil at {node.url}; deploying and creating {procurements} procurements")
             accounts, ids = _setup_chain(node.url, root / "var", procurements)
             write_keystore(accounts["relayer"], root / "relayer.json", "bench")
-            port, bare_port = _free_port(), _free_port()
+            port, bare_port = free_port(), free_port()
             env = os.environ | {
                 "PROCURE_RPC_URL": node.url,
                 "PROCURE_VAR": str(root / "var"),

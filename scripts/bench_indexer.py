@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.devnet import seed_cast
 from chain.keys import dev_account
-from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, start_anvil
+from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, free_port, start_anvil
 from chain.system import SystemAddresses, contract_at, error_decoder
 from indexer.audit import verify
 from indexer.decoding import EventDecoder, checksum
@@ -68,13 +67,6 @@ class Chain:
     system: SystemAddresses
     build: Build
     var_dir: Path
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:

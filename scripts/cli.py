@@ -292,10 +292,9 @@ def procurement_show(context: Context, address: str) -> None:
     escrow = EscrowClient(context.web3(), parse_address(address, "ADDRESS"), None, context.build())
     if len(context.web3().eth.get_code(escrow.contract.address)) == 0:
         raise ConfigurationError(f"no contract at {address}")
-    system = context.system()
-    if escrow.terms().registry != system.registry:
-        raise ConfigurationError(f"{address} is not an escrow of this ledger")
     terms = escrow.terms()
+    if terms.registry != context.system().registry:
+        raise ConfigurationError(f"{address} is not an escrow of this ledger")
     totals = escrow.totals()
     click.echo(f"escrow {escrow.address}  procurement 0x{terms.procurement_id.hex()}")
     click.echo(f"  ministry {terms.ministry}, officer {terms.officer}")

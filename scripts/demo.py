@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.devnet import DEV_CAST, dev_relayer_keystore, seed_cast
 from chain.keys import dev_account
-from chain.node import start_anvil
+from chain.node import free_port, start_anvil
 from chain.spec import load_spec
 from chain.system import error_decoder
 from scripts.supervisor import Part, Supervisor
@@ -42,12 +41,6 @@ class DemoFailed(Exception):
 def say(step: str) -> None:
     """Narrate one step in one line."""
     print(f"[demo] {step}", flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _procure(env: dict[str, str], *args: str) -> str:
@@ -92,7 +85,7 @@ def _example(tmp: Path, now: int) -> Path:
 def run(workdir: Path) -> None:
     """The whole story in ``workdir``; raises DemoFailed on any mismatch."""
     var = workdir / "var"
-    port, api_port = _free_port(), _free_port()
+    port, api_port = free_port(), free_port()
     node = start_anvil(project_root(), var / "anvil", port=port)
     supervisor: Supervisor | None = None
     try:

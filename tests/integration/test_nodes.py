@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,19 +21,13 @@ from chain.connection import connect
 from chain.deployment import ensure_deployed, require_manifest
 from chain.devnet import seed_cast
 from chain.keys import dev_account
-from chain.node import NodeProcess, start_anvil, start_hardhat
+from chain.node import NodeProcess, free_port, start_anvil, start_hardhat
 from chain.spec import load_spec
 from chain.system import error_decoder
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _example_spec(tmp_path: Path, w3: Web3) -> Path:
@@ -81,7 +74,7 @@ def anvil_dir(tmp_path: Path) -> Path:
 
 
 def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     node = start_anvil(project_root(), anvil_dir / "anvil", port=port)
     try:
         w3 = connect(node.url)
@@ -128,7 +121,7 @@ def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Pa
 
 
 def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     node: NodeProcess = start_hardhat(project_root(), tmp_path / "hardhat", port=port)
     try:
         w3 = connect(node.url)
@@ -146,7 +139,7 @@ def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_procure_node_stops_cleanly_without_orphans(tmp_path: Path, stop_signal: signal.Signals) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PROCURE_VAR": str(tmp_path / "var")}
     command = [sys.executable, "-m", "scripts.cli", "node", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=project_root())

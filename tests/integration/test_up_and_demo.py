@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,12 @@ import httpx
 import pytest
 
 from chain._compiler import project_root
+from chain.node import free_port
 from scripts import demo
 
 pytestmark = pytest.mark.integration
 
 OCID = "ocds-b5fd17-MOD-2026-0042"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _up(var: Path, port: int, api_port: int) -> tuple[subprocess.Popen[str], list[str]]:
@@ -55,7 +49,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
-    port, api_port = _free_port(), _free_port()
+    port, api_port = free_port(), free_port()
     var = tmp_path / "var"
     proc, lines = _up(var, port, api_port)
     try:
