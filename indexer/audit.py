@@ -26,14 +26,14 @@ from sqlalchemy import Boolean, Engine, select
 
 from chain._compiler import Build
 from chain.clients import MilestoneStatus
+from chain.logs import ChainSource, checksum
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
 from chain.system import SystemAddresses
-from indexer.decoding import checksum
 from indexer.mappers import status_name
 from indexer.models import Uint256
 from indexer.schema import make_engine
 from indexer.store import GENESIS, TABLES, Cursor, IndexerError, Store, block_digest, chain_next
-from indexer.sync import ChainSource, Indexer, SyncConfig
+from indexer.sync import Indexer, SyncConfig
 
 __all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from chain.clients import AmendmentKind, MilestoneStatus
+from chain.logs import DecodedLog
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_code
-from indexer.decoding import DecodedLog
 
 __all__ = [
     "MAPPERS",
@@ -47,8 +47,11 @@ Row = dict[str, Any]
 
 
 class MilestoneState(NamedTuple):
-    """A milestone's mutable state, as ``IMilestoneEscrow.milestone`` reports it (a NamedTuple: steps copy it
-    on every event, and ``_replace`` is several times cheaper than ``dataclasses.replace``)."""
+    """A milestone's mutable state, as ``IMilestoneEscrow.milestone`` reports it.
+
+    A NamedTuple: steps copy it on every event. The transitions below build the new tuple directly, several
+    times cheaper than ``_replace`` (which goes through keyword arguments and ``_make``).
+    """
 
     amount: int
     due_date: int
@@ -57,6 +60,19 @@ class MilestoneState(NamedTuple):
     passes: int = 0
     fails: int = 0
     owed: int = 0
+
+    def with_status(self, status: str) -> MilestoneState:
+        """The same milestone in ``status``."""
+        return MilestoneState(self.amount, self.due_date, status, self.round, self.passes, self.fails, self.owed)
+
+    def submitted(self, round_: int) -> MilestoneState:
+        """Evidence submitted: a new round with no votes yet."""
+        return MilestoneState(self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed)
+
+    def counted(self, passed: bool) -> MilestoneState:
+        """One more attestation of this round."""
+        passes, fails = (self.passes + 1, self.fails) if passed else (self.passes, self.fails + 1)
+        return MilestoneState(self.amount, self.due_date, self.status, self.round, passes, fails, self.owed)
 
 
 class Books(NamedTuple):
@@ -371,20 +387,16 @@ def map_evidence_submitted(log: DecodedLog, previous: DecodedLog | None) -> list
     }
     return [
         Insert("evidence", _key(log) | row),
-        MilestoneStep(
-            log.emitter,
-            int(a["milestoneId"]),
-            lambda m: m._replace(status="Submitted", round=round_, passes=0, fails=0),
-        ),
+        MilestoneStep(log.emitter, int(a["milestoneId"]), lambda m: m.submitted(round_)),
     ]
 
 
 def _count_pass(m: MilestoneState) -> MilestoneState:
-    return m._replace(passes=m.passes + 1)
+    return m.counted(True)
 
 
 def _count_fail(m: MilestoneState) -> MilestoneState:
-    return m._replace(fails=m.fails + 1)
+    return m.counted(False)
 
 
 def map_attested(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -406,7 +418,7 @@ def map_attested(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
 
 def _set_status(status: str) -> Callable[[MilestoneState], MilestoneState]:
     def step(m: MilestoneState) -> MilestoneState:
-        return m._replace(status=status)
+        return m.with_status(status)
 
     return step
 
@@ -430,12 +442,14 @@ def map_payment_released(log: DecodedLog, previous: DecodedLog | None) -> list[C
 
     def paid(m: MilestoneState) -> MilestoneState:
         # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
-        return m._replace(status="Paid" if m.status == "Approved" else m.status, owed=0)
+        return MilestoneState(
+            m.amount, m.due_date, "Paid" if m.status == "Approved" else m.status, m.round, m.passes, m.fails, 0
+        )
 
     return [
         _payment(log, "released"),
         MilestoneStep(log.emitter, int(log.args["milestoneId"]), paid),
-        BooksStep(log.emitter, lambda books: books._replace(total_released=books.total_released + amount)),
+        BooksStep(log.emitter, lambda b: Books(b.total_funded, b.total_released + amount, b.total_refunded, b.paused)),
     ]
 
 

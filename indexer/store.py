@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -26,7 +27,8 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func,
 from sqlalchemy.exc import IntegrityError
 
 from chain.errors import LedgerError
-from indexer.decoding import DecodedLog, canonical_json
+from chain.logs import DecodedLog, gc_paused
+from indexer.canonical import event_args_json
 from indexer.mappers import (
     Books,
     BooksStep,
@@ -174,25 +176,64 @@ def _big(table: Table) -> frozenset[str]:
     return frozenset(column.name for column in table.columns if isinstance(column.type, Uint256))
 
 
-def _bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, rows)
+_Row = Sequence[Any]
+_COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(c.name for c in table.columns) for name, table in TABLES.items()}
+_MAKERS: dict[str, Callable[[Mapping[str, Any]], _Row]] = {}
+
+
+def _row_maker(table: str) -> Callable[[Mapping[str, Any]], _Row]:
+    """Turns a mapper's row (a dict) into a tuple in the table's column order, ``Uint256`` values as decimal
+    strings: the form both SQLite (a decimal string is what ``Uint256`` stores there) and PostgreSQL's COPY
+    (values travel as text) take, so that ``_bulk_insert`` needs no per-value type processing."""
+    maker = _MAKERS.get(table)
+    if maker is not None:
+        return maker
+    getter = itemgetter(*_COLUMNS[table])
+    big = [i for i, column in enumerate(TABLES[table].columns) if isinstance(column.type, Uint256)]
+    if not big:
+        maker = getter
     else:
-        _execute_many(conn, f"insert {table.name}", insert(table), rows, _big(table))
+
+        def maker(row: Mapping[str, Any]) -> _Row:
+            values = list(getter(row))
+            for i in big:
+                value = values[i]
+                if value is not None:
+                    values[i] = _uint(value)
+            return tuple(values)
+
+    _MAKERS[table] = maker
+    return maker
 
 
-def _copy(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """PostgreSQL: COPY FROM STDIN in the caller's transaction, several times faster than executemany. Values
-    travel as text, so integers of any size reach NUMERIC exactly."""
-    names = [column.name for column in table.columns]
-    getter = itemgetter(*names)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(getter(row))
-    finally:
-        cursor.close()
+def _uint(value: int) -> str:
+    """A ``Uint256`` value as the decimal string both databases take (checked as ``Uint256`` checks it)."""
+    if type(value) is not int or not 0 <= value < 2**256:
+        raise ValueError(f"not a uint256: {value!r}")
+    return str(value)
+
+
+def _bulk_insert(conn: Connection, table: str, rows: Sequence[_Row], columns: Sequence[str] | None = None) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``, by default the table's) in the caller's transaction:
+    COPY on PostgreSQL, one executemany straight on the driver on SQLite (SQLAlchemy's per-row parameter
+    processing would cost more than the database itself). ``Uint256`` values must already be decimal strings."""
+    if not rows:
+        return
+    names = tuple(columns or _COLUMNS[table])
+    quote = conn.dialect.identifier_preparer.quote
+    listed = ", ".join(quote(name) for name in names)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {quote(table)} ({listed}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+    else:
+        marks = ", ".join("?" * len(names))
+        # Only the schema's own (quoted) names go into the text; every value is a bound parameter.
+        conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({listed}) VALUES ({marks})", list(rows))  # noqa: S608
 
 
 def _pk_clause(table: Table, key: Mapping[str, Any]) -> Any:
@@ -292,12 +333,50 @@ class WriterLock:
 # ---------------------------------------------------------------- the store
 
 
+class _Checkpointer:
+    """SQLite: copies the write-ahead log back into the database file in a background thread after each write.
+
+    With SQLite's default (``wal_autocheckpoint``) the commit that crosses the threshold runs the checkpoint
+    itself, and catching up would wait for it after every range. Here the writer commits and goes on while this
+    thread checkpoints on its own connection (PASSIVE: it never blocks the writer or readers; sqlite releases the
+    GIL meanwhile). Durability is unchanged: a transaction is durable once in the WAL, and a checkpoint
+    interrupted at any point is redone by SQLite. ``wal_autocheckpoint`` (see ``indexer.schema``) stays as the
+    safety net should this thread fall behind.
+    """
+
+    IDLE_S = 30.0  # the thread ends after this long without writes, and starts again with the next one
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        """Checkpoint soon (coalesces: several requests during one checkpoint make one more)."""
+        self._wanted.set()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while self._wanted.wait(self.IDLE_S):
+            self._wanted.clear()
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception:  # noqa: S112 - best effort: the writer's own autocheckpoint still bounds the WAL
+                continue
+
+
 class Store:
     """The mirror of one chain in one database."""
 
     def __init__(self, engine: Engine, chain_id: int) -> None:
         self.engine = engine
         self.chain_id = chain_id
+        self._checkpointer = _Checkpointer(engine) if engine.dialect.name == "sqlite" else None
 
     # ------------------------------------------------------------ reading
 
@@ -389,7 +468,7 @@ class Store:
 
         Logs at or below the cursor are skipped (idempotent); returns how many logs were applied.
         """
-        with self.engine.begin() as conn:
+        with gc_paused(), self.engine.begin() as conn:  # rows are many small objects: see chain.logs.gc_paused
             if lock is not None:
                 lock.refresh(conn)
             cursor = self.cursor(conn)
@@ -399,7 +478,9 @@ class Store:
             if to_block <= cursor.block_number and not fresh:
                 return 0
             _Batch(conn, self.chain_id, cursor).run(fresh, max(to_block, cursor.block_number), to_hash)
-            return len(fresh)
+        if self._checkpointer is not None:
+            self._checkpointer.request()
+        return len(fresh)
 
     def rollback(self, ancestor: int, ancestor_hash: str, lock: WriterLock | None = None) -> int:
         """Forget every block above ``ancestor`` (a reorg): delete their rows, restore the state they changed.
@@ -457,14 +538,47 @@ class Store:
             return len(orphaned)
 
 
+# Column orders of the rows the batch builds as tuples (the insert names its columns, so any order works).
+_EVENT_COLUMNS = (
+    "chain_id",
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "tx_index",
+    "emitter",
+    "event",
+    "args",
+)
+_HISTORY_COLUMNS = (
+    "chain_id",
+    "tx_hash",
+    "log_index",
+    "milestone_id",
+    "block_number",
+    "escrow",
+    "event",
+    *_MILESTONE_FIELDS,
+)
+_MILESTONE_COLUMNS = ("chain_id", "escrow", "milestone_id", *_MILESTONE_FIELDS, "block_number")
+_DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "digest", "chain_hash")
+_BOOKS_FIELDS = ("total_funded", "total_released", "total_refunded", "total_owed", "paused")
+
+
 class _Batch:
-    """The in-memory working set of one apply: state of the escrows touched, rows to insert, digests."""
+    """The in-memory working set of one apply: state of the escrows touched, rows to insert, digests.
+
+    Rows are collected as tuples in a fixed column order and inserted per table in one bulk statement each.
+    """
 
     def __init__(self, conn: Connection, chain_id: int, cursor: Cursor) -> None:
         self.conn = conn
         self.chain_id = chain_id
         self.cursor = cursor
-        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.rows: dict[str, list[_Row]] = defaultdict(list)
+        self.events: list[_Row] = []
+        self.history: list[_Row] = []
+        self.digests: list[_Row] = []
         self.ops: list[Upsert | Patch | Remove] = []
         self.milestones: dict[tuple[str, int], MilestoneState] = {}
         self.milestone_block: dict[tuple[str, int], int] = {}
@@ -477,6 +591,8 @@ class _Batch:
     def run(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> None:
         self._load({m.log.emitter for m in mapped if m.log.kind == "escrow"})
         chain_hash = self.cursor.chain_hash
+        chain = self.chain_id
+        events, rows = self.events, self.rows
         block_events: list[tuple[str, int, str, str, str]] = []
         current: DecodedLog | None = None
         for item in mapped:
@@ -485,23 +601,26 @@ class _Batch:
                 chain_hash = self._digest(current, block_events, chain_hash)
                 block_events = []
             current = log
-            args = canonical_json(log.args)
+            args = event_args_json(log)
             block_events.append((log.tx_hash, log.log_index, log.emitter, log.event, args))
-            self.rows["events"].append(
-                {
-                    "chain_id": log.chain_id,
-                    "tx_hash": log.tx_hash,
-                    "log_index": log.log_index,
-                    "block_number": log.block_number,
-                    "block_hash": log.block_hash,
-                    "tx_index": log.tx_index,
-                    "emitter": log.emitter,
-                    "event": log.event,
-                    "args": args,
-                }
+            events.append(
+                (
+                    chain,
+                    log.tx_hash,
+                    log.log_index,
+                    log.block_number,
+                    log.block_hash,
+                    log.tx_index,
+                    log.emitter,
+                    log.event,
+                    args,
+                )
             )
             for change in item.changes:
-                self._change(log, change)
+                if type(change) is Insert:  # the common case first
+                    rows[change.table].append(_row_maker(change.table)(change.row))
+                else:
+                    self._change(log, change)
         if current is not None:
             chain_hash = self._digest(current, block_events, chain_hash)
         self._flush()
@@ -514,16 +633,7 @@ class _Batch:
     def _digest(self, log: DecodedLog, events: list[tuple[str, int, str, str, str]], previous: str) -> str:
         digest = block_digest(self.chain_id, log.block_number, log.block_hash, events)
         chain_hash = chain_next(previous, digest)
-        self.rows["block_digests"].append(
-            {
-                "chain_id": self.chain_id,
-                "block_number": log.block_number,
-                "block_hash": log.block_hash,
-                "event_count": len(events),
-                "digest": digest,
-                "chain_hash": chain_hash,
-            }
-        )
+        self.digests.append((self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash))
         return chain_hash
 
     def _load(self, escrows: set[str]) -> None:
@@ -547,9 +657,7 @@ class _Batch:
                 )
 
     def _change(self, log: DecodedLog, change: Change) -> None:
-        if isinstance(change, Insert):
-            self.rows[change.table].append(change.row)
-        elif isinstance(change, MilestoneStep):
+        if isinstance(change, MilestoneStep):
             key = (change.escrow, change.milestone_id)
             state = self.milestones.get(key)
             if state is None:
@@ -558,6 +666,8 @@ class _Batch:
                     f"{change.escrow}, which the mirror does not know"
                 )
             self._milestone(log, key, change.step(state))
+        elif isinstance(change, Insert):
+            self.rows[change.table].append(_row_maker(change.table)(change.row))
         elif isinstance(change, BooksStep):
             books = self.books.get(change.escrow)
             if books is None:
@@ -582,44 +692,59 @@ class _Batch:
         self.milestones[key] = state
         self.milestone_block[key] = log.block_number
         self.dirty_milestones.add(key)
-        row = {
-            "chain_id": self.chain_id,
-            "tx_hash": log.tx_hash,
-            "log_index": log.log_index,
-            "milestone_id": key[1],
-            "block_number": log.block_number,
-            "escrow": key[0],
-            "event": log.event,
-        }
-        row.update(state._asdict())
-        self.rows["milestone_history"].append(row)
+        amount, due_date, status, round_, passes, fails, owed = state
+        self.history.append(
+            (
+                self.chain_id,
+                log.tx_hash,
+                log.log_index,
+                key[1],
+                log.block_number,
+                key[0],
+                log.event,
+                str(amount),  # Uint256 as stored: a MilestoneState holds ints from decoded uint256 words
+                due_date,
+                status,
+                round_,
+                passes,
+                fails,
+                str(owed),
+            )
+        )
 
-    def _milestone_row(self, key: tuple[str, int]) -> dict[str, Any]:
-        state = self.milestones[key]
-        row: dict[str, Any] = state._asdict()
+    def _milestone_values(self, key: tuple[str, int]) -> dict[str, Any]:
+        """The milestone's current columns (``Uint256`` ones as Python ints, for SQLAlchemy statements)."""
+        row: dict[str, Any] = self.milestones[key]._asdict()
         row["block_number"] = self.milestone_block[key]
         return row
 
     def _flush(self) -> None:
         conn = self.conn
+        _bulk_insert(conn, "events", self.events, _EVENT_COLUMNS)
+        _bulk_insert(conn, "block_digests", self.digests, _DIGEST_COLUMNS)
+        _bulk_insert(conn, "milestone_history", self.history, _HISTORY_COLUMNS)
         for name, rows in self.rows.items():
-            for chunk in _chunks(rows, 5000):
-                _bulk_insert(conn, TABLES[name], chunk)
+            _bulk_insert(conn, name, rows)
         owed: dict[str, int] = defaultdict(int)
         for (escrow, _), state in self.milestones.items():
             owed[escrow] += state.owed
         if self.procurements:
-            rows = []
-            for escrow, row in self.procurements.items():
-                books = self.books[escrow]
-                rows.append(row | _books_row(books) | {"total_owed": owed[escrow]})
-            _bulk_insert(conn, TABLES["procurements"], rows)
-        if self.new_milestones:
+            maker = _row_maker("procurements")
             rows = [
-                {"chain_id": self.chain_id, "escrow": key[0], "milestone_id": key[1]} | self._milestone_row(key)
-                for key in sorted(self.new_milestones)
+                maker(row | _books_row(self.books[escrow]) | {"total_owed": owed[escrow]})
+                for escrow, row in self.procurements.items()
             ]
-            _bulk_insert(conn, TABLES["milestones"], rows)
+            _bulk_insert(conn, "procurements", rows)
+        if self.new_milestones:
+            chain = self.chain_id
+            milestone_rows: list[_Row] = []
+            for key in sorted(self.new_milestones):
+                amount, due_date, status, round_, passes, fails, owed_ = self.milestones[key]
+                block = self.milestone_block[key]
+                milestone_rows.append(
+                    (chain, key[0], key[1], str(amount), due_date, status, round_, passes, fails, str(owed_), block)
+                )
+            _bulk_insert(conn, "milestones", milestone_rows, _MILESTONE_COLUMNS)
         changed = sorted(self.dirty_milestones - self.new_milestones)
         if changed:
             t = TABLES["milestones"]
@@ -633,10 +758,10 @@ class _Batch:
                 .values({name: bindparam(name) for name in (*_MILESTONE_FIELDS, "block_number")})
             )
             chain = self.chain_id
-            rows = [
-                {"b_chain": chain, "b_escrow": key[0], "b_id": key[1]} | self._milestone_row(key) for key in changed
+            updates = [
+                {"b_chain": chain, "b_escrow": key[0], "b_id": key[1]} | self._milestone_values(key) for key in changed
             ]
-            for chunk in _chunks(rows, 5000):
+            for chunk in _chunks(updates, 5000):
                 _execute_many(conn, "update milestones", stmt, chunk, _big(t))
         touched = sorted((self.dirty_books | {e for e, _ in self.dirty_milestones}) - set(self.procurements))
         if touched:
@@ -644,21 +769,16 @@ class _Batch:
             stmt = (
                 update(t)
                 .where(t.c.chain_id == bindparam("b_chain"), t.c.escrow == bindparam("b_escrow"))
-                .values(
-                    {
-                        name: bindparam(name)
-                        for name in ("total_funded", "total_released", "total_refunded", "total_owed", "paused")
-                    }
-                )
+                .values({name: bindparam(name) for name in _BOOKS_FIELDS})
             )
-            rows = [
+            books = [
                 {"b_chain": self.chain_id, "b_escrow": escrow}
                 | _books_row(self.books[escrow])
                 | {"total_owed": owed[escrow]}
                 for escrow in touched
                 if escrow in self.books
             ]
-            for chunk in _chunks(rows, 5000):
+            for chunk in _chunks(books, 5000):
                 _execute_many(conn, "update procurements", stmt, chunk, _big(t))
         for op in self.ops:
             _run_op(conn, op)

@@ -21,142 +21,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from sqlalchemy import Engine
-from web3 import Web3
-from web3.providers.rpc import HTTPProvider
 
 from chain._compiler import Build
-from chain.errors import ChainError
+from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, ProviderError, checksum, gc_paused
 from chain.system import SystemAddresses
-from indexer.decoding import DecodedLog, EventDecoder, checksum
 from indexer.mappers import TrustEscrow, map_log
 from indexer.schema import upgrade
 from indexer.store import Cursor, IndexerError, MappedLog, Store, WriterLock
 
+# ChainSource, Header and ProviderError live in chain.logs; they are re-exported for the callers of this module.
 __all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]
-
-
-class ProviderError(ChainError):
-    """The node refused or failed a request (e.g. a log range too large)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """What the loop needs of a block."""
-
-    number: int
-    hash: str
-    parent_hash: str
-
-
-def _hex(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    return str(value).lower()
-
-
-def _raw_log(log: Mapping[str, Any]) -> dict[str, Any]:
-    """A web3-formatted log back in JSON-RPC shape (for providers without raw requests, e.g. eth-tester)."""
-    return {
-        "address": str(log["address"]),
-        "topics": [_hex(topic) for topic in log["topics"]],
-        "data": _hex(log["data"]),
-        "blockNumber": int(log["blockNumber"]),
-        "blockHash": _hex(log["blockHash"]),
-        "transactionHash": _hex(log["transactionHash"]),
-        "transactionIndex": int(log["transactionIndex"]),
-        "logIndex": int(log["logIndex"]),
-    }
-
-
-class ChainSource:
-    """Read-only access to a node: head, headers, logs and batched eth_call.
-
-    Over HTTP it sends raw JSON-RPC (web3's result formatting costs more than the whole rest of indexing);
-    on other providers (eth-tester) it goes through web3's formatted API and converts back.
-    """
-
-    def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
-        self.raw = isinstance(w3.provider, HTTPProvider)
-        self._chain_id: int | None = None
-
-    def _request(self, method: str, params: list[Any]) -> Any:
-        try:
-            reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        except Exception as exc:  # requests and web3 raise many types for a failed request
-            raise ProviderError(f"{method} failed: {type(exc).__name__}: {exc}") from exc
-        if "error" in reply:
-            raise ProviderError(f"{method} failed: {reply['error']}")
-        return reply["result"]
-
-    @property
-    def chain_id(self) -> int:
-        """The chain id (asked once)."""
-        if self._chain_id is None:
-            self._chain_id = int(self.w3.eth.chain_id)
-        return self._chain_id
-
-    def head(self) -> int:
-        """The latest block number."""
-        if self.raw:
-            return int(self._request("eth_blockNumber", []), 16)
-        return int(self.w3.eth.block_number)
-
-    def header(self, number: int) -> Header | None:
-        """Block ``number``'s hash and parent hash, or None if the chain has no such block (yet)."""
-        if self.raw:
-            block = self._request("eth_getBlockByNumber", [hex(number), False])
-            if block is None:
-                return None
-            return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
-        try:
-            found = self.w3.eth.get_block(number)
-        except Exception:  # web3's BlockNotFound, or the tester's own error
-            return None
-        return Header(int(found["number"]), _hex(found["hash"]), _hex(found["parentHash"]))
-
-    def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
-        """The logs in ``[from_block, to_block]`` whose topic 0 is one of ``topics``, in chain order."""
-        if self.raw:
-            found: list[dict[str, Any]] = self._request(
-                "eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block), "topics": [list(topics)]}]
-            )
-            return found
-        try:
-            logs = self.w3.eth.get_logs(
-                {"fromBlock": from_block, "toBlock": to_block, "topics": [list(topics)]}  # type: ignore[typeddict-item]
-            )
-        except Exception as exc:
-            raise ProviderError(f"eth_getLogs failed: {exc}") from exc
-        return [_raw_log(log) for log in logs]
-
-    def call_many(self, calls: Sequence[tuple[str, str]], block: int, batch: int = 500) -> list[bytes]:
-        """eth_call each (to, calldata) at ``block``; JSON-RPC batches over HTTP. A revert is an error."""
-        results: list[bytes] = []
-        if not self.raw:
-            for to, data in calls:
-                out = self.w3.eth.call({"to": to_checksum_address(to), "data": data}, block)  # type: ignore[typeddict-item]
-                results.append(bytes(out))
-            return results
-        provider = self.w3.provider
-        assert isinstance(provider, HTTPProvider)
-        for start in range(0, len(calls), batch):
-            chunk = calls[start : start + batch]
-            requests = [("eth_call", [{"to": to, "data": data}, hex(block)]) for to, data in chunk]
-            try:
-                replies = provider.make_batch_request(requests)  # type: ignore[arg-type]
-            except Exception as exc:
-                raise ProviderError(f"eth_call batch failed: {type(exc).__name__}: {exc}") from exc
-            if not isinstance(replies, list):
-                raise ProviderError(f"eth_call batch failed: {replies}")
-            ordered = sorted(replies, key=lambda reply: int(str(reply["id"])))
-            for (to, _), reply in zip(chunk, ordered, strict=True):
-                if "error" in reply:
-                    raise ProviderError(f"eth_call to {to} failed: {reply['error']}")
-                results.append(bytes.fromhex(str(reply["result"])[2:]))
-        return results
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,25 +85,30 @@ def decode_range(
     out: list[MappedLog] = []
     ignored = 0
     previous: DecodedLog | None = None
-    for raw in raw_logs:
-        kind = trusted.get(checksum(str(raw["address"])))
-        log = decoder.decode(raw, kind, chain_id) if kind is not None else None
-        if log is None:
-            ignored += 1
-            continue
-        before = previous if previous is not None and previous.tx_hash == log.tx_hash else None
-        if map_logs:
-            changes = tuple(map_log(log, before))
-            for change in changes:
-                if isinstance(change, TrustEscrow):
-                    trusted[change.escrow] = "escrow"
-        else:  # decoding only (the benchmark's ceiling): learn escrows straight from the two creation events
-            changes = ()
-            if log.event in {"ProcurementCreated", "EscrowRegistered"}:
-                trusted[str(log.args["escrow"])] = "escrow"
-        out.append(MappedLog(log, changes))
-        previous = log
+    decode = decoder.decode
+    with gc_paused():  # hundreds of thousands of small objects: see chain.logs.gc_paused
+        for raw in raw_logs:
+            kind = trusted.get(checksum(str(raw["address"])))
+            log = decode(raw, kind, chain_id) if kind is not None else None
+            if log is None:
+                ignored += 1
+                continue
+            before = previous if previous is not None and previous.tx_hash == log.tx_hash else None
+            if map_logs:
+                changes = tuple(map_log(log, before))
+                for change in changes:
+                    if type(change) is TrustEscrow:
+                        trusted[change.escrow] = "escrow"
+            else:  # decoding only (the benchmark's ceiling): learn escrows straight from the two creation events
+                changes = ()
+                if log.event in _CREATIONS:
+                    trusted[str(log.args["escrow"])] = "escrow"
+            out.append(MappedLog(log, changes))
+            previous = log
     return out, ignored
+
+
+_CREATIONS = frozenset({"ProcurementCreated", "EscrowRegistered"})
 
 
 class Indexer:

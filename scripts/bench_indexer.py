@@ -35,12 +35,12 @@ from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.devnet import seed_cast
 from chain.keys import dev_account
+from chain.logs import ChainSource, EventDecoder, checksum
 from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, free_port, start_anvil
 from chain.system import SystemAddresses, contract_at, error_decoder
 from indexer.audit import verify
-from indexer.decoding import EventDecoder, checksum
 from indexer.schema import make_engine
-from indexer.sync import ChainSource, Indexer, SyncConfig, decode_range
+from indexer.sync import Indexer, SyncConfig, decode_range
 
 __all__ = [
     "Chain",

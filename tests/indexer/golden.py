@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from chain._compiler import compile_contracts
+from chain.logs import EventDecoder, checksum
 from chain.system import SystemAddresses
-from indexer.decoding import EventDecoder, checksum, json_value
+from indexer.canonical import json_value
 from indexer.schema import make_engine, upgrade
 from indexer.store import TABLES, Store
 from indexer.sync import decode_range

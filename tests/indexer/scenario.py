@@ -13,9 +13,9 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from chain.logs import ChainSource
 from chain.roles import Role, org_id
 from chain.testing import World, build_world
-from indexer.sync import ChainSource
 from tests.helpers import new_escrow, relay, travel_days
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -77,7 +77,7 @@ def run_scenario(world: World) -> dict[str, str]:
 def record(world: World) -> dict[str, Any]:
     """Every log of the world's chain since the system was deployed, as JSON-RPC returns them."""
     source = ChainSource(world.w3)
-    from indexer.decoding import EventDecoder
+    from chain.logs import EventDecoder
 
     topics = EventDecoder(world.build).topics()
     head = source.head()

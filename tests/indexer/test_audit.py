@@ -7,11 +7,12 @@ import json
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
+from chain.logs import ChainSource
 from chain.testing import World
 from indexer.audit import replay, verify
 from indexer.models import AttestationRow, EventRow, PaymentRow
 from indexer.store import IndexerError
-from indexer.sync import ChainSource, Indexer
+from indexer.sync import Indexer
 
 
 def _index(engine: Engine, world: World) -> None:

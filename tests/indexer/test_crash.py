@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from chain._compiler import project_root
+from chain.logs import ChainSource
 from indexer.audit import _compare_tables, recompute_digests
 from indexer.schema import make_engine
 from indexer.store import Store
-from indexer.sync import ChainSource, Indexer
+from indexer.sync import Indexer
 from scripts.bench_indexer import Chain, generate_events, running_anvil
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from chain._compiler import compile_contracts
-from indexer.decoding import DecodedLog, EventDecoder, canonical_json, checksum
+from chain.logs import DecodedLog, EventDecoder, checksum
+from indexer.canonical import canonical_json
 from indexer.mappers import MAPPERS, Insert, MilestoneState, MilestoneStep, map_log
 from indexer.sync import decode_range
 from tests.indexer.golden import apply_recorded, dump, system_of

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from chain._compiler import project_root
 from chain.keys import dev_account
+from chain.logs import ChainSource
 from chain.system import contract_at
 from indexer.audit import verify
 from indexer.models import MilestoneRow
 from indexer.schema import make_engine
 from indexer.store import Store
-from indexer.sync import ChainSource
 from scripts.bench_indexer import (
     EVAL_A,
     EVAL_B,

@@ -10,12 +10,13 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Engine, insert, update
 
 from chain._tx import forget_nonces
+from chain.logs import ChainSource
 from chain.system import SystemAddresses
 from chain.testing import World
 from indexer.audit import verify
 from indexer.models import IndexerLock
 from indexer.store import IndexerBusy, IndexerError, LockLost, count_rows
-from indexer.sync import ChainSource, Indexer, SyncConfig
+from indexer.sync import Indexer, SyncConfig
 from tests.helpers import new_escrow
 
 
