@@ -3,31 +3,41 @@
 Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``EvaluatorAccount``, ``ChainProcurement``)
 instead of checking with ``if``s. The account's roles are looked up on every request, so a revocation takes
 effect as soon as the directory (the mirror, or the chain) sees it.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, and
+each such hop costs more than the work itself. The signed-in caller costs one query by key (the session and the
+mirror's version together, see ``GatewayState.point_read``); its roles come from a cache keyed by that version
+(never by time), or from the directory when the version is new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from chain.clients import MilestoneStatus, Terms
 from chain.roles import Role
 from gateway.core.state import GatewayState
 from gateway.errors import AccountNotPermitted, Forbidden, NotAuthenticated, NotFound, ServiceUnavailable
-from gateway.identity import Principal
+from gateway.identity import MirrorVersion, Principal
 from gateway.ledger import Ledger
 from gateway.models import SessionRecord
+from gateway.services.auth import LiveSession
 from gateway.services.reads import Page, Reader
 
 __all__ = [
     "AuditorAccount",
+    "BearerCredentials",
+    "Caller",
     "ChainProcurement",
     "CurrentAccount",
+    "CurrentCaller",
     "CurrentSession",
     "DisputantAccount",
     "EvaluatorAccount",
@@ -50,7 +60,7 @@ __all__ = [
 HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 
 
-def get_state(request: Request) -> GatewayState:
+async def get_state(request: Request) -> GatewayState:
     """The app's state."""
     state: GatewayState = request.app.state.gateway
     return state
@@ -68,7 +78,7 @@ def get_db(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def get_ledger(state: StateDep) -> Ledger:
+async def get_ledger(state: StateDep) -> Ledger:
     """The chain."""
     return state.ledger
 
@@ -92,22 +102,69 @@ def get_session_record(
 CurrentSession = Annotated[SessionRecord, Depends(get_session_record)]
 
 
-def get_current_account(state: StateDep, session: CurrentSession) -> Principal:
-    """The signed-in account with its roles as they are now; 403 once it holds none."""
-    principal = state.directory.lookup(session.address)
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in account with its roles as they are now, and the mirror's version they were read at."""
+
+    principal: Principal
+    mirror: MirrorVersion | None
+
+
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def resolve_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The live session's account with its roles as they are now; 401 without a session, 403 once it holds none.
+
+    One query by key finds the session and the mirror's version; the roles come from the directory's cache for
+    that version, else from the mirror (lookups by key), else from the directory in the thread pool (it may ask
+    the chain). Resolved once per request.
+    """
+    known: Caller | None = getattr(request.state, "caller", None)
+    if known is not None:
+        return known
+    if credentials is None:
+        raise NotAuthenticated("sign in first: send Authorization: Bearer <token>")
+    state: GatewayState = request.app.state.gateway
+    live = await state.point_read(_live_session, state, credentials.credentials)
+    directory = state.directory
+    principal = directory.cached(live.address, live.mirror)
+    if principal is None and live.mirror is not None:
+        principal = await state.point_read(directory.from_mirror, live.address, live.mirror)
+    if principal is None:  # not from the mirror: may ask the chain
+        principal = await run_in_threadpool(directory.lookup, live.address, live.mirror)
     if not principal.known:
-        raise AccountNotPermitted(f"{session.address} no longer holds an active role in the registry")
-    return principal
+        raise AccountNotPermitted(f"{live.address} no longer holds an active role in the registry")
+    request.state.caller = caller = Caller(principal=principal, mirror=live.mirror)
+    return caller
+
+
+async def get_caller(request: Request, credentials: BearerCredentials) -> Caller:
+    """The signed-in account with its roles as they are now, and the mirror's version."""
+    return await resolve_caller(request, credentials)
+
+
+def _live_session(state: GatewayState, token: str) -> LiveSession:
+    with state.engine.connect() as conn:
+        return state.auth.check(conn, token)
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_current_account(caller: CurrentCaller) -> Principal:
+    """The signed-in account with its roles as they are now; 403 once it holds none."""
+    return caller.principal
 
 
 CurrentAccount = Annotated[Principal, Depends(get_current_account)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through accounts holding any of ``roles``."""
     names = ", ".join(role.value for role in roles)
 
-    def check(account: CurrentAccount) -> Principal:
+    async def check(account: CurrentAccount) -> Principal:
         if not account.has(*roles):
             raise Forbidden(f"this request needs one of the roles: {names}")
         return account
@@ -173,18 +230,23 @@ def get_chain_procurement(procurement_id: ProcurementId, ledger: LedgerDep, acco
 ChainProcurement = Annotated[ProcurementRef, Depends(get_chain_procurement)]
 
 
-def get_reader(state: StateDep, db: SessionDep, account: CurrentAccount) -> Reader:
-    """Scoped reads of the mirror; 503 until the indexer has synced this chain."""
-    reader = Reader(db, state.ledger.chain_id, account)
-    if reader.mirrored_block() is None:
+async def get_reader(request: Request, credentials: BearerCredentials) -> Reader:
+    """Scoped reads of the mirror; 503 until the indexer has synced this chain.
+
+    The caller is resolved here rather than through ``CurrentCaller``: every dependency FastAPI solves costs
+    tens of microseconds, and this is the path of every read.
+    """
+    caller = await resolve_caller(request, credentials)
+    if caller.mirror is None:
         raise ServiceUnavailable("the mirror has not synced this chain yet: run the indexer")
-    return reader
+    state: GatewayState = request.app.state.gateway
+    return Reader(state.engine, state.ledger.chain_id, caller.principal, point_read=state.point_read)
 
 
 MirrorReader = Annotated[Reader, Depends(get_reader)]
 
 
-def get_page(
+async def get_page(
     state: StateDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Rows per page (capped by the server).")] = 50,

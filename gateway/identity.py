@@ -1,9 +1,9 @@
 """Who an account is: its organization and active roles, from the registry as mirrored in SQL, or from the chain.
 
-Looked up on every request (never cached past the current block or mirror state), so a revocation takes
-effect as soon as the source sees it. ``Directory`` is the small interface; ``MirrorDirectory`` reads the
-indexer's tables, ``ChainDirectory`` asks the registry contract, ``AutoDirectory`` uses the mirror once it
-has synced this chain and the chain until then.
+Looked up on every request and never cached past the current block or mirror version (no time-based expiry),
+so a revocation takes effect as soon as the source sees it. ``Directory`` is the small interface;
+``MirrorDirectory`` reads the indexer's tables, ``ChainDirectory`` asks the registry contract, ``AutoDirectory``
+uses the mirror once it has synced this chain and the chain until then.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,9 @@ __all__ = [
     "ChainDirectory",
     "Directory",
     "MirrorDirectory",
+    "MirrorVersion",
     "Principal",
+    "mirror_version",
 ]
 
 MINISTRY_ROLES = frozenset({Role.MINISTRY_ADMIN, Role.PROCUREMENT_OFFICER, Role.TREASURY})
@@ -74,11 +77,47 @@ class Principal:
         return bool(self.roles & MINISTRY_ROLES)
 
 
+@dataclass(frozen=True)
+class MirrorVersion:
+    """The mirror's cursor row: every commit of the indexer (apply or rollback) writes a new one.
+
+    The indexer writes its rows and this cursor in the same SQL transaction, so anything read from the
+    mirror can be cached under the version it was read at and is stale exactly when the version changes.
+    """
+
+    block_number: int
+    block_hash: str
+    chain_hash: str
+    updated_at_ms: int
+
+
+_cursors = CursorRow.__table__
+_VERSION_COLUMNS = (_cursors.c.block_number, _cursors.c.block_hash, _cursors.c.chain_hash, _cursors.c.updated_at_ms)
+
+
+def mirror_version(db: Session | Connection, chain_id: int) -> MirrorVersion | None:
+    """The mirror's current version for ``chain_id``, or None if it has not synced that chain."""
+    row = db.execute(select(*_VERSION_COLUMNS).where(_cursors.c.chain_id == chain_id)).first()
+    return None if row is None else MirrorVersion(*row)
+
+
 class Directory(Protocol):
     """Looks accounts up."""
 
-    def lookup(self, address: str) -> Principal:
-        """The account's organization and active roles (no roles if unknown)."""
+    def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
+        """The account's organization and active roles (no roles if unknown).
+
+        ``mirror`` is the mirror's version if the caller has just read it (saves reading it again).
+        """
+        ...
+
+    def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
+        """What ``lookup`` would answer, if it is known without any I/O; else None."""
+        ...
+
+    def from_mirror(self, address: str, mirror: MirrorVersion) -> Principal | None:
+        """What ``lookup`` would answer, read from the SQL mirror at ``mirror`` (lookups by key, no other I/O);
+        None if this directory does not answer from the mirror."""
         ...
 
 
@@ -95,8 +134,8 @@ class ChainDirectory:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def lookup(self, address: str) -> Principal:
-        """The account's organization and active roles at the latest block."""
+    def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
+        """The account's organization and active roles at the latest block (``mirror`` is not used)."""
         address = str(to_checksum_address(address))
         block = int(self.registry.w3.eth.block_number)
         with self._lock:
@@ -109,6 +148,14 @@ class ChainDirectory:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return principal
+
+    def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
+        """Never known without asking the chain for its latest block."""
+        return None
+
+    def from_mirror(self, address: str, mirror: MirrorVersion) -> Principal | None:
+        """Never: this directory asks the chain."""
+        return None
 
     def _fetch(self, address: str) -> Principal:
         code = self.registry.organization_of(address)
@@ -125,43 +172,94 @@ class ChainDirectory:
         return Principal(address=address, organization=code, org_kind=organization.kind, roles=roles)
 
 
-class MirrorDirectory:
-    """Reads the indexer's mirror of the registry (organizations, accounts, role memberships)."""
+_accounts = AccountRow.__table__
+_organizations = OrganizationRow.__table__
+_memberships = RoleMembership.__table__
 
-    def __init__(self, engine: Engine, chain_id: int) -> None:
+
+class MirrorDirectory:
+    """Reads the indexer's mirror of the registry (organizations, accounts, role memberships).
+
+    Answers are cached per (mirror version, address): one small query for the version per lookup (none when
+    the caller passes it), and one query for the account when the version has changed since.
+    """
+
+    def __init__(self, engine: Engine, chain_id: int, cache_size: int = 4096) -> None:
         self.engine = engine
         self.chain_id = chain_id
+        self._cache: OrderedDict[tuple[MirrorVersion, str], Principal] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._query = (
+            select(
+                _accounts.c.org_id,
+                _organizations.c.code,
+                _organizations.c.kind,
+                _organizations.c.active,
+                _memberships.c.role_name,
+            )
+            .select_from(_accounts)
+            .outerjoin(
+                _organizations,
+                and_(_organizations.c.chain_id == _accounts.c.chain_id, _organizations.c.org_id == _accounts.c.org_id),
+            )
+            .outerjoin(
+                _memberships,
+                and_(_memberships.c.chain_id == _accounts.c.chain_id, _memberships.c.account == _accounts.c.account),
+            )
+            .where(_accounts.c.chain_id == chain_id, _accounts.c.account == bindparam("address"))
+        )
 
     def ready(self) -> bool:
         """True once the indexer has synced this chain at least once."""
         try:
-            with Session(self.engine) as session:
-                return session.get(CursorRow, self.chain_id) is not None
+            with self.engine.connect() as conn:
+                return mirror_version(conn, self.chain_id) is not None
         except SQLAlchemyError:  # the indexer has not created its tables yet
             return False
 
-    def lookup(self, address: str) -> Principal:
-        """The account's organization and active roles as mirrored."""
+    def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
+        """The account's organization and active roles as mirrored (at ``mirror``, if given)."""
         address = str(to_checksum_address(address))
-        with Session(self.engine) as session:
-            account = session.get(AccountRow, (self.chain_id, address))
-            if account is None or account.org_id is None:
-                return _nobody(address)
-            organization = session.get(OrganizationRow, (self.chain_id, account.org_id))
-            if organization is None:
-                return _nobody(address)
-            kind = _KIND_BY_NAME.get(organization.kind)
-            roles: frozenset[Role] = frozenset()
-            if organization.active:
-                names = session.scalars(
-                    select(RoleMembership.role_name).where(
-                        RoleMembership.chain_id == self.chain_id, RoleMembership.account == address
-                    )
-                ).all()
-                allowed = set(_ROLES_OF_KIND.get(kind, ())) if kind is not None else set()
-                roles = frozenset(r for r in (_ROLE_BY_NAME.get(n) for n in names) if r is not None and r in allowed)
-            code = organization.code or org_code(bytes.fromhex(account.org_id[2:]))
-            return Principal(address=address, organization=code, org_kind=kind, roles=roles)
+        if (cached := self.cached(address, mirror)) is not None:
+            return cached
+        with self.engine.connect() as conn:
+            version = mirror if mirror is not None else mirror_version(conn, self.chain_id)
+            if mirror is None and (cached := self.cached(address, version)) is not None:
+                return cached
+            principal = self._fetch(conn, address)
+        if version is not None:
+            # Read at or after ``version``, so never older than what a request that saw ``version`` may see.
+            with self._lock:
+                self._cache[(version, address)] = principal
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return principal
+
+    def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
+        """The answer already read at ``mirror`` (None if not, or without a version)."""
+        if mirror is None:
+            return None
+        with self._lock:
+            return self._cache.get((mirror, address))
+
+    def from_mirror(self, address: str, mirror: MirrorVersion) -> Principal:
+        """``lookup`` at a known version."""
+        return self.lookup(address, mirror)
+
+    def _fetch(self, conn: Connection, address: str) -> Principal:
+        rows = conn.execute(self._query, {"address": address}).all()
+        if not rows or rows[0].org_id is None or rows[0].kind is None:
+            return _nobody(address)
+        first = rows[0]
+        kind = _KIND_BY_NAME.get(first.kind)
+        roles: frozenset[Role] = frozenset()
+        if first.active:
+            allowed = set(_ROLES_OF_KIND.get(kind, ())) if kind is not None else set()
+            named = (_ROLE_BY_NAME.get(row.role_name) for row in rows if row.role_name is not None)
+            roles = frozenset(role for role in named if role is not None and role in allowed)
+        code = first.code or org_code(bytes.fromhex(first.org_id[2:]))
+        return Principal(address=address, organization=code, org_kind=kind, roles=roles)
 
 
 class AutoDirectory:
@@ -172,8 +270,19 @@ class AutoDirectory:
         self.chain = chain
         self._mirror_ready = False
 
-    def lookup(self, address: str) -> Principal:
-        """Look up through whichever source is authoritative now."""
+    def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
+        """Look up through whichever source is authoritative now (a known ``mirror`` version means the mirror)."""
         if not self._mirror_ready:
-            self._mirror_ready = self.mirror.ready()
-        return (self.mirror if self._mirror_ready else self.chain).lookup(address)
+            self._mirror_ready = mirror is not None or self.mirror.ready()
+        if self._mirror_ready:
+            return self.mirror.lookup(address, mirror)
+        return self.chain.lookup(address)
+
+    def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
+        """The mirror's cached answer at ``mirror`` (a version means the mirror is authoritative)."""
+        return self.mirror.cached(address, mirror)
+
+    def from_mirror(self, address: str, mirror: MirrorVersion) -> Principal:
+        """The mirror's answer (a version means the mirror has synced this chain)."""
+        self._mirror_ready = True
+        return self.mirror.lookup(address, mirror)

@@ -11,8 +11,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,27 +40,35 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.body_limit = body_limit
+        # Labelled children by label values: looking them up in the registry takes a lock each time.
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        given: str | None = None
+        declared: str | None = None
+        for name, value in scope["headers"]:  # the first of each, as starlette's Headers.get
+            if name == b"x-request-id" and given is None:
+                given = value.decode("latin-1")
+            elif name == b"content-length" and declared is None:
+                declared = value.decode("latin-1")
+        request_id = given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
         method, path = scope["method"], scope["path"]
         limit = self.body_limit(method, path)
+        id_header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("ascii"))]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         received = 0
@@ -75,7 +83,6 @@ class RequestContextMiddleware:
             return message
 
         try:
-            declared = headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
                 await self._too_large(scope, send_with_id, limit, request_id)
             else:
@@ -84,19 +91,31 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
-            _log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "route": template,
-                    "status": status,
-                    "durationMs": round(elapsed * 1000, 2),
-                },
-            )
+            self._record(method, template, str(status), elapsed)
+            if _log.isEnabledFor(logging.INFO):
+                _log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "route": template,
+                        "status": status,
+                        "durationMs": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
+
+    def _record(self, method: str, template: str, status: str, elapsed: float) -> None:
+        counter = self._counters.get((method, template, status))
+        if counter is None:
+            counter = self._counters[(method, template, status)] = self.metrics.requests.labels(
+                method, template, status
+            )
+        histogram = self._histograms.get((method, template))
+        if histogram is None:
+            histogram = self._histograms[(method, template)] = self.metrics.latency.labels(method, template)
+        counter.inc()
+        histogram.observe(elapsed)
 
     @staticmethod
     async def _too_large(scope: Scope, send: Send, limit: int, request_id: str) -> None:

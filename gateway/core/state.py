@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gateway.core.config import Settings
 from gateway.core.metrics import Metrics
@@ -17,6 +19,9 @@ from gateway.services.evidence import EvidenceStore
 from gateway.services.idempotency import IdempotencyService
 
 __all__ = ["GatewayState"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -33,3 +38,16 @@ class GatewayState:
     store: EvidenceStore
     metrics: Metrics
     clock: Callable[[], float]
+    inline_point_reads: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # SQLite is a local file in WAL mode: a lookup by key takes tens of microseconds and is never blocked
+        # by the indexer's writes, less than a hop to the thread pool. A network database's round trip must
+        # not stall the event loop, so there such reads go to the thread pool like any other blocking call.
+        self.inline_point_reads = self.engine.dialect.name == "sqlite"
+
+    async def point_read(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run a short read by key (a few indexed lookups, no scan): on the event loop or in the thread pool."""
+        if self.inline_point_reads:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)

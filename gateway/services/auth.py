@@ -2,7 +2,8 @@
 
 A session token is 32 random bytes given to the client once; only its SHA-256 is stored, so a copy of the
 database cannot be replayed as a session. Roles are not stored with the session: they are looked up on
-every request (see gateway.deps), so a revocation takes effect at once.
+every request (see gateway.deps), so a revocation takes effect at once. ``check`` reads the session and the
+mirror's version in one query, so that the role lookup can be served from a cache keyed by that version.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.core.config import Settings
 from gateway.errors import AccountNotPermitted, NotAuthenticated, ServiceUnavailable, SignInFailed
-from gateway.identity import Directory, Principal
+from gateway.identity import Directory, MirrorVersion, Principal
 from gateway.models import SessionRecord, SiweNonce
 from gateway.siwe import SiweError, SiweMessage, recover_address
+from indexer.models import CursorRow
 
-__all__ = ["AuthService", "IssuedNonce", "SignedIn", "token_hash"]
+__all__ = ["AuthService", "IssuedNonce", "LiveSession", "SignedIn", "token_hash"]
 
 MAX_OUTSTANDING_NONCES = 10_000
 
@@ -50,6 +55,18 @@ class SignedIn:
     principal: Principal
 
 
+@dataclass(frozen=True)
+class LiveSession:
+    """A live session's address, with the mirror's version read in the same query (None: not synced)."""
+
+    address: str
+    mirror: MirrorVersion | None
+
+
+_sessions = SessionRecord.__table__
+_cursors = CursorRow.__table__
+
+
 class AuthService:
     """Issues nonces, verifies sign-in messages, creates and checks sessions."""
 
@@ -57,6 +74,23 @@ class AuthService:
         self.settings = settings
         self.chain_id = chain_id
         self.clock = clock
+        self._session_and_mirror = (
+            select(
+                _sessions.c.address,
+                _sessions.c.expires_at,
+                _sessions.c.revoked_at,
+                _cursors.c.block_number,
+                _cursors.c.block_hash,
+                _cursors.c.chain_hash,
+                _cursors.c.updated_at_ms,
+            )
+            .select_from(_sessions)
+            .outerjoin(_cursors, _cursors.c.chain_id == chain_id)
+            .where(_sessions.c.token_hash == bindparam("token_hash"))
+        )
+        self._session_only = select(_sessions.c.address, _sessions.c.expires_at, _sessions.c.revoked_at).where(
+            _sessions.c.token_hash == bindparam("token_hash")
+        )
 
     def _now(self) -> int:
         return int(self.clock())
@@ -147,6 +181,26 @@ class AuthService:
         if record.expires_at <= self._now():
             raise NotAuthenticated("the session has expired: sign in again")
         return record
+
+    def check(self, db: Session | Connection, token: str) -> LiveSession:
+        """The live session of a bearer token and the mirror's version, in one query; NotAuthenticated otherwise."""
+        if not token or len(token) > 256:
+            raise NotAuthenticated("missing or malformed bearer token")
+        params = {"token_hash": token_hash(token)}
+        mirror: MirrorVersion | None = None
+        row: Any  # a Row of either statement, or None
+        try:
+            row = db.execute(self._session_and_mirror, params).first()
+            if row is not None and row.block_number is not None:
+                mirror = MirrorVersion(row.block_number, row.block_hash, row.chain_hash, row.updated_at_ms)
+        except SQLAlchemyError:  # the indexer's tables do not exist (an app built without migrating)
+            db.rollback()
+            row = db.execute(self._session_only, params).first()
+        if row is None or row.revoked_at is not None:
+            raise NotAuthenticated("unknown or ended session: sign in again")
+        if row.expires_at <= self._now():
+            raise NotAuthenticated("the session has expired: sign in again")
+        return LiveSession(address=row.address, mirror=mirror)
 
     def sign_out(self, db: Session, record: SessionRecord) -> None:
         """End a session."""

@@ -9,13 +9,16 @@ follows its procurement's scope.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, false, func, or_, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from chain.roles import Role, org_code, org_id
 from gateway.errors import InvalidInput, NotFound
@@ -28,8 +31,8 @@ from gateway.schemas.procurements import (
     EvidencePublic,
     MilestonePublic,
     PaymentPublic,
+    ProcurementDetailPublic,
     ProcurementPublic,
-    TotalsPublic,
 )
 from indexer.models import (
     AmendmentApproval,
@@ -84,33 +87,143 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return int(block), int(log)
 
 
-class Reader:
-    """Queries of the mirror for one chain, seen by one principal."""
+_procurements = ProcurementRow.__table__
+_milestones = MilestoneRow.__table__
+# The detail query's milestone columns, labelled apart from the procurement's own.
+_MILESTONE_COLUMNS = (
+    _milestones.c.milestone_id.label("m_id"),
+    _milestones.c.amount.label("m_amount"),
+    _milestones.c.due_date.label("m_due_date"),
+    _milestones.c.status.label("m_status"),
+    _milestones.c.round.label("m_round"),
+    _milestones.c.passes.label("m_passes"),
+    _milestones.c.fails.label("m_fails"),
+    _milestones.c.owed.label("m_owed"),
+    _milestones.c.block_number.label("m_block"),
+)
 
-    def __init__(self, db: Session, chain_id: int, principal: Principal) -> None:
-        self.db = db
+
+_Scope = tuple[str, ...]
+
+
+def _scope_clause(shape: _Scope, values: dict[str, Any] | None = None) -> ColumnElement[bool]:
+    """The scope condition of a shape (see ``Reader._scope_shape``), with ``values`` bound, or else with
+    parameters that must be given at execution."""
+
+    def param(name: str) -> Any:
+        return bindparam(name) if values is None else bindparam(name, values[name])
+
+    if shape == ("all",):
+        return true()
+    procurements, disputes = _procurements.c, DisputeOpening.__table__.c
+    conditions: list[ColumnElement[bool]] = []
+    if "ministry" in shape:
+        conditions.append(procurements.ministry_org == param("scope_ministry"))
+    if "supplier" in shape:
+        conditions.append(procurements.supplier_org == param("scope_supplier"))
+    if "evaluator" in shape:
+        # The panel is a JSON list of checksummed addresses; hex digits hold no LIKE wildcards.
+        conditions.append(func.lower(procurements.panel).contains(param("scope_panel_entry")))
+    if "review" in shape:
+        disputed = select(disputes.escrow).where(disputes.chain_id == param("scope_chain_id"))
+        conditions.append(procurements.escrow.in_(disputed))
+    return or_(*conditions) if conditions else false()
+
+
+# One compiled detail statement per scope shape (SQLAlchemy then reuses its compiled form by cache key).
+_detail_statements: dict[_Scope, Any] = {}
+
+
+def _detail_statement(shape: _Scope) -> Any:
+    statement = _detail_statements.get(shape)
+    if statement is None:
+        p, m = _procurements.c, _milestones.c
+        statement = (
+            select(_procurements, *_MILESTONE_COLUMNS)
+            .select_from(_procurements)
+            .outerjoin(_milestones, and_(m.chain_id == p.chain_id, m.escrow == p.escrow))
+            .where(p.chain_id == bindparam("chain_id"), p.procurement_id == bindparam("procurement_id"))
+            .where(_scope_clause(shape))
+            .order_by(m.milestone_id)
+        )
+        _detail_statements[shape] = statement
+    return statement
+
+
+class Reader:
+    """Queries of the mirror for one chain, seen by one principal.
+
+    ``db`` is a session (used as it is), or an engine: then each query method opens its own connection or
+    session and closes it before returning, so that a request's database work stays where it runs.
+    ``point_read`` runs a short read by key from async code (see ``GatewayState.point_read``).
+    """
+
+    def __init__(
+        self,
+        db: Session | Engine,
+        chain_id: int,
+        principal: Principal,
+        *,
+        point_read: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        self._db = db
         self.chain_id = chain_id
         self.principal = principal
+        self._point_read = point_read
+
+    async def detail(self, procurement_id: str) -> ProcurementDetailPublic:
+        """``procurement_detail`` from async code, as a point read."""
+        if self._point_read is None:
+            return await run_in_threadpool(self.procurement_detail, procurement_id)
+        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id)
+        return result
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        if isinstance(self._db, Session):
+            yield self._db
+        else:
+            with Session(self._db) as session:
+                yield session
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if isinstance(self._db, Session):
+            yield self._db.connection()
+        else:
+            with self._db.connect() as connection:
+                yield connection
 
     # ------------------------------------------------------------ scope
 
-    def _scope(self) -> ColumnElement[bool]:
-        """Which procurement rows the principal may see."""
+    def _scope_shape(self) -> tuple[_Scope, dict[str, Any]]:
+        """Which scope conditions apply to the principal, and their values.
+
+        An auditor sees everything; otherwise any of: its ministry's, its supplier organization's, the panels
+        it sits on, the procurements with a dispute (a review body); nothing if none applies.
+        """
         p = self.principal
         if p.is_auditor:
-            return true()
-        conditions: list[ColumnElement[bool]] = []
+            return ("all",), {}
+        shape: list[str] = []
+        values: dict[str, Any] = {}
         if p.is_ministry and p.organization:
-            conditions.append(ProcurementRow.ministry_org == _org_hex(p.organization))
+            shape.append("ministry")
+            values["scope_ministry"] = _org_hex(p.organization)
         if p.has(Role.SUPPLIER) and p.organization:
-            conditions.append(ProcurementRow.supplier_org == _org_hex(p.organization))
+            shape.append("supplier")
+            values["scope_supplier"] = _org_hex(p.organization)
         if p.has(Role.EVALUATOR):
-            # The panel is a JSON list of checksummed addresses; hex digits hold no LIKE wildcards.
-            conditions.append(func.lower(ProcurementRow.panel).contains(f'"{p.address.lower()}"'))
+            shape.append("evaluator")
+            values["scope_panel_entry"] = f'"{p.address.lower()}"'
         if p.has(Role.REVIEW_BODY):
-            disputed = select(DisputeOpening.escrow).where(DisputeOpening.chain_id == self.chain_id)
-            conditions.append(ProcurementRow.escrow.in_(disputed))
-        return or_(*conditions) if conditions else false()
+            shape.append("review")
+            values["scope_chain_id"] = self.chain_id
+        return tuple(shape), values
+
+    def _scope(self) -> ColumnElement[bool]:
+        """Which procurement rows the principal may see, with its values bound."""
+        return _scope_clause(*self._scope_shape())
 
     def _procurements(self) -> Any:  # a Select (its generic form differs between SQLAlchemy 2.0 and 2.1)
         return select(ProcurementRow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
@@ -119,25 +232,57 @@ class Reader:
         return select(ProcurementRow.escrow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
 
     def _page(self, query: Any, page: Page) -> tuple[Sequence[Any], int]:
-        count = self.db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-        rows = self.db.execute(query.offset(page.offset).limit(page.limit)).all()
+        with self._session() as db:
+            count = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+            rows = db.execute(query.offset(page.offset).limit(page.limit)).all()
         return rows, int(count)
 
     def mirrored_block(self) -> int | None:
         """The last block the mirror covers, or None if it has not synced this chain."""
-        cursor = self.db.get(CursorRow, self.chain_id)
-        return None if cursor is None else cursor.block_number
+        with self._session() as db:
+            cursor = db.get(CursorRow, self.chain_id)
+            return None if cursor is None else cursor.block_number
 
     # ------------------------------------------------------------ procurements
 
     def procurement(self, procurement_id: str) -> ProcurementRow:
         """One visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
-        row: ProcurementRow | None = self.db.scalars(
-            self._procurements().where(ProcurementRow.procurement_id == procurement_id)
-        ).first()
+        with self._session() as db:
+            row: ProcurementRow | None = db.scalars(
+                self._procurements().where(ProcurementRow.procurement_id == procurement_id)
+            ).first()
         if row is None:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
         return row
+
+    def procurement_detail(self, procurement_id: str) -> ProcurementDetailPublic:
+        """One visible procurement with its milestones, in one query; NotFound as for ``procurement``."""
+        shape, values = self._scope_shape()
+        values |= {"chain_id": self.chain_id, "procurement_id": procurement_id}
+        with self._connection() as connection:
+            rows = connection.execute(_detail_statement(shape), values).all()
+        if not rows:
+            raise NotFound(f"no procurement {procurement_id} visible to this account")
+        head = rows[0]
+        fields = _procurement_fields(head)
+        # Plain dicts validated once as a whole: cheaper than a model per milestone.
+        fields["milestones"] = [
+            {
+                "procurement_id": head.procurement_id,
+                "milestone_id": r.m_id,
+                "amount": r.m_amount,
+                "due_date": r.m_due_date,
+                "status": r.m_status,
+                "round": r.m_round,
+                "passes": r.m_passes,
+                "fails": r.m_fails,
+                "owed": r.m_owed,
+                "updated_block": r.m_block,
+            }
+            for r in rows
+            if r.m_id is not None
+        ]
+        return ProcurementDetailPublic.model_validate(fields)
 
     def procurements(
         self,
@@ -164,15 +309,6 @@ class Reader:
         query = query.order_by(ProcurementRow.block_number, ProcurementRow.log_index)
         rows, count = self._page(query, page)
         return [procurement_public(row[0]) for row in rows], count
-
-    def milestones(self, row: ProcurementRow) -> list[MilestonePublic]:
-        """Every milestone of a procurement."""
-        found = self.db.scalars(
-            select(MilestoneRow)
-            .where(MilestoneRow.chain_id == self.chain_id, MilestoneRow.escrow == row.escrow)
-            .order_by(MilestoneRow.milestone_id)
-        ).all()
-        return [_milestone_public(row.procurement_id, m) for m in found]
 
     def milestone_page(
         self, page: Page, *, procurement_id: str | None = None, status: str | None = None
@@ -235,7 +371,8 @@ class Reader:
     def evidence_visible(self, document_hash: str) -> bool:
         """True if a document with this hash was submitted as evidence on a visible procurement."""
         query = self._children(EvidenceRow, None, None).where(EvidenceRow.document_hash == document_hash)
-        return self.db.execute(query.limit(1)).first() is not None
+        with self._session() as db:
+            return db.execute(query.limit(1)).first() is not None
 
     def attestations(
         self,
@@ -383,6 +520,8 @@ class Reader:
                 or_(EventRow.block_number > block, and_(EventRow.block_number == block, EventRow.log_index > log))
             )
         query = query.order_by(EventRow.block_number, EventRow.log_index).limit(limit)
+        with self._session() as db:
+            found = db.scalars(query).all()
         return [
             EventPublic(
                 block_number=e.block_number,
@@ -394,13 +533,18 @@ class Reader:
                 event=e.event,
                 args=json.loads(e.args),
             )
-            for e in self.db.scalars(query).all()
+            for e in found
         ]
 
 
 def procurement_public(row: ProcurementRow) -> ProcurementPublic:
     """A mirrored procurement row as its public schema."""
-    return ProcurementPublic(
+    return ProcurementPublic(**_procurement_fields(row))
+
+
+def _procurement_fields(row: Any) -> dict[str, Any]:
+    """The public fields of a procurement row (an ORM object or a Core row with the table's column names)."""
+    return dict(
         procurement_id=row.procurement_id,
         escrow=row.escrow,
         title=row.title,
@@ -413,13 +557,13 @@ def procurement_public(row: ProcurementRow) -> ProcurementPublic:
         spec_hash=row.spec_hash,
         milestone_count=row.milestone_count,
         paused=row.paused,
-        totals=TotalsPublic(
-            funded=row.total_funded,
-            released=row.total_released,
-            refunded=row.total_refunded,
-            owed=row.total_owed,
-            held=row.total_funded - row.total_released - row.total_refunded,
-        ),
+        totals={
+            "funded": row.total_funded,
+            "released": row.total_released,
+            "refunded": row.total_refunded,
+            "owed": row.total_owed,
+            "held": row.total_funded - row.total_released - row.total_refunded,
+        },
         created_block=row.block_number,
         created_tx=row.tx_hash,
     )

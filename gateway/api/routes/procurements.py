@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Query
 from gateway.deps import HEX32_PATTERN, ChainProcurement, LedgerDep, MirrorReader, PageDep
 from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementsPublic, ProcurementStatePublic
 from gateway.services.actions import procurement_state
-from gateway.services.reads import procurement_public
 
 router = APIRouter(prefix="/procurements", tags=["procurements"])
 
@@ -35,12 +34,11 @@ def list_procurements(
 
 
 @router.get("/{procurement_id}", response_model=ProcurementDetailPublic)
-def get_procurement(
+async def get_procurement(
     procurement_id: Annotated[str, Path(pattern=HEX32_PATTERN)], reader: MirrorReader
 ) -> ProcurementDetailPublic:
     """One procurement with its milestones, as mirrored."""
-    row = reader.procurement(procurement_id.lower())
-    return ProcurementDetailPublic(**procurement_public(row).model_dump(), milestones=reader.milestones(row))
+    return await reader.detail(procurement_id.lower())
 
 
 @router.get("/{procurement_id}/state", response_model=ProcurementStatePublic)
