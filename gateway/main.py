@@ -25,7 +25,7 @@ from gateway.errors import ProblemDetails, install_error_handlers
 from gateway.identity import AutoDirectory, ChainDirectory, Directory, MirrorDirectory
 from gateway.ledger import Ledger
 from gateway.middleware import RequestContextMiddleware
-from gateway.models import GatewayBase
+from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
 from gateway.services.idempotency import IdempotencyService
@@ -67,7 +67,8 @@ def create_app(
     ``relayer`` pays gas for signed actions (default: the keystore in the settings, or none: writes then
     answer 503). ``directory`` answers who an account is (default: the mirror once synced, else the chain).
     With ``migrate``, the mirror's schema is brought up to date (the indexer's migrations, idempotent), so
-    that reads find empty tables rather than none before the indexer first runs.
+    that reads find empty tables rather than none before the indexer first runs. The gateway's own tables are
+    always brought up to date by their own migrations (gateway/migrations).
     """
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -80,7 +81,7 @@ def create_app(
     engine = engine if engine is not None else make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)
-    GatewayBase.metadata.create_all(engine)
+    upgrade_gateway_tables(engine)
     if directory is None:
         directory = AutoDirectory(MirrorDirectory(engine, ledger.chain_id), ChainDirectory(ledger.registry))
     metrics = Metrics()
