@@ -24,7 +24,14 @@ from starlette.concurrency import run_in_threadpool
 from chain.clients import MilestoneStatus, Terms
 from chain.roles import Role
 from gateway.core.state import GatewayState
-from gateway.errors import AccountNotPermitted, Forbidden, NotAuthenticated, NotFound, ServiceUnavailable
+from gateway.errors import (
+    AccountNotPermitted,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from gateway.identity import MirrorVersion, Principal
 from gateway.ledger import Ledger
 from gateway.models import SessionRecord
@@ -49,6 +56,7 @@ __all__ = [
     "ProcurementRef",
     "ReviewerAccount",
     "SessionDep",
+    "SignInRateLimit",
     "StateDep",
     "SupplierAccount",
     "UploaderAccount",
@@ -67,6 +75,18 @@ async def get_state(request: Request) -> GatewayState:
 
 
 StateDep = Annotated[GatewayState, Depends(get_state)]
+
+
+async def limit_sign_in(request: Request, state: StateDep) -> None:
+    """Refuse (429) a client address that has used its share of sign-in requests."""
+    client = request.client.host if request.client is not None else "unknown"
+    retry_after = state.sign_in_limiter.acquire(client)
+    if retry_after is not None:
+        state.metrics.sign_ins.labels("rate-limited").inc()
+        raise TooManyRequests(f"too many sign-in requests from {client}; retry in {retry_after} s", retry_after)
+
+
+SignInRateLimit = Depends(limit_sign_in)
 
 
 def get_db(state: StateDep) -> Iterator[Session]:
@@ -217,14 +237,30 @@ def can_see(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> bo
 ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The procurement id (bytes32, 0x-hex).")]
 
 
-def get_chain_procurement(procurement_id: ProcurementId, ledger: LedgerDep, account: CurrentAccount) -> ProcurementRef:
-    """The procurement, resolved through the registry and visible to the account (else 404)."""
+def _chain_procurement(procurement_id: str, ledger: Ledger, account: Principal) -> ProcurementRef:
     raw = bytes.fromhex(procurement_id[2:])
     escrow = ledger.escrow_address(raw)
     terms = ledger.terms(escrow)
     if not can_see(account, terms, ledger, escrow):
         raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
     return ProcurementRef(procurement_id=raw, escrow=escrow, terms=terms)
+
+
+async def get_chain_procurement(
+    procurement_id: ProcurementId, ledger: LedgerDep, account: CurrentAccount
+) -> ProcurementRef:
+    """The procurement, resolved through the registry and visible to the account (else 404).
+
+    Escrows and their terms never change, so once read they are known without I/O and this needs no hop to
+    the thread pool; the first time (or for a review body, whose scope reads the milestones) it goes there.
+    """
+    known = ledger.known_terms(bytes.fromhex(procurement_id[2:]))
+    if known is None or account.has(Role.REVIEW_BODY):
+        return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
+    escrow, terms = known
+    if not can_see(account, terms, ledger, escrow):
+        raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
+    return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
 
 
 ChainProcurement = Annotated[ProcurementRef, Depends(get_chain_procurement)]

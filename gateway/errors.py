@@ -38,6 +38,7 @@ __all__ = [
     "SignatureExpired",
     "SignatureMismatch",
     "StaleNonce",
+    "TooManyRequests",
     "UnsupportedMediaType",
     "UpstreamTimeout",
     "install_error_handlers",
@@ -165,6 +166,16 @@ class PayloadTooLarge(GatewayError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
+class TooManyRequests(GatewayError):
+    """429: this client has used its share of an endpoint; ``retry_after`` seconds until it may again."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retryAfter=retry_after)
+        self.retry_after = retry_after
+
+
 class UnsupportedMediaType(GatewayError):
     """The uploaded document's content type is not accepted."""
 
@@ -245,7 +256,10 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     if exc.status >= 500:
         _log.warning("gateway error: %s", exc.detail, extra={"problem": exc.slug})
-    return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extensions)
+    response = problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extensions)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _contract_revert(request: Request, exc: Exception) -> JSONResponse:

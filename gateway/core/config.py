@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         default=300, ge=10, le=3600, description="How long an issued sign-in nonce stays usable."
     )
     siwe_clock_skew_s: int = Field(default=60, ge=0, le=600, description="Tolerated clock skew for issued-at times.")
+    sign_in_rate_per_minute: int = Field(
+        default=60,
+        ge=0,
+        le=100_000,
+        description="Sign-in nonces and sign-in attempts per minute per client address (0: unlimited).",
+    )
+    sign_in_burst: int = Field(
+        default=20, ge=1, le=100_000, description="Sign-in requests a client address may make at once."
+    )
     session_ttl_s: int = Field(default=3600, ge=60, le=7 * 86_400, description="Lifetime of a session token.")
 
     action_deadline_s: int = Field(
@@ -84,6 +93,10 @@ class Settings(BaseSettings):
     )
     page_size_max: int = Field(default=500, ge=1, le=10_000, description="Largest page a list endpoint returns.")
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics requires 'Authorization: Bearer <token>' (a Prometheus scrape secret).",
+    )
     log_level: str = Field(default="INFO", description="Logging level of the gateway's structured logs.")
 
     @field_validator("evidence_content_types", mode="before")

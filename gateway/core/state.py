@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.core.config import Settings
 from gateway.core.metrics import Metrics
+from gateway.core.ratelimit import RateLimiter
 from gateway.identity import Directory
 from gateway.ledger import Ledger
 from gateway.services.auth import AuthService
@@ -39,12 +40,14 @@ class GatewayState:
     metrics: Metrics
     clock: Callable[[], float]
     inline_point_reads: bool = field(init=False)
+    sign_in_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         # SQLite is a local file in WAL mode: a lookup by key takes tens of microseconds and is never blocked
         # by the indexer's writes, less than a hop to the thread pool. A network database's round trip must
         # not stall the event loop, so there such reads go to the thread pool like any other blocking call.
         self.inline_point_reads = self.engine.dialect.name == "sqlite"
+        self.sign_in_limiter = RateLimiter(self.settings.sign_in_rate_per_minute, self.settings.sign_in_burst)
 
     async def point_read(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run a short read by key (a few indexed lookups, no scan): on the event loop or in the thread pool."""

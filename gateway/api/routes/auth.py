@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.deps import CurrentAccount, CurrentSession, LedgerDep, SessionDep, StateDep
+from gateway.deps import CurrentAccount, CurrentSession, LedgerDep, SessionDep, SignInRateLimit, StateDep
 from gateway.errors import SignInFailed
 from gateway.identity import Principal
 from gateway.ledger import Ledger
@@ -38,19 +38,19 @@ def _nonce(state: StateDep, db: SessionDep) -> NoncePublic:
     )
 
 
-@router.post("/nonce", response_model=NoncePublic)
+@router.post("/nonce", response_model=NoncePublic, dependencies=[SignInRateLimit])
 def issue_nonce(state: StateDep, db: SessionDep) -> NoncePublic:
     """Issue a single-use sign-in nonce, with the domain, URI and chain id the message must name."""
     return _nonce(state, db)
 
 
-@router.get("/nonce", response_model=NoncePublic)
+@router.get("/nonce", response_model=NoncePublic, dependencies=[SignInRateLimit])
 def get_nonce(state: StateDep, db: SessionDep) -> NoncePublic:
     """Issue a single-use sign-in nonce (GET form, for wallets' SIWE libraries)."""
     return _nonce(state, db)
 
 
-@router.post("/sign-in", response_model=SessionPublic, status_code=201)
+@router.post("/sign-in", response_model=SessionPublic, status_code=201, dependencies=[SignInRateLimit])
 def sign_in(body: SignInCreate, state: StateDep, db: SessionDep) -> SessionPublic:
     """Verify a signed EIP-4361 message and open a session for its address."""
     try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.deps import SessionDep, StateDep
+from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
 from indexer.models import CursorRow
 
@@ -50,6 +53,12 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
     response_model=None,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format."}},
 )
-def metrics(state: StateDep) -> Response:
+def metrics(request: Request, state: StateDep) -> Response:
     """Prometheus metrics (requests, latency, relayed actions, sign-ins, chain head, indexer lag)."""
+    token = state.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        expected = "Bearer " + token.get_secret_value()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise NotAuthenticated("GET /metrics needs 'Authorization: Bearer <PROCURE_METRICS_TOKEN>'")
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
