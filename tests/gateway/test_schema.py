@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from gateway.models import GatewayBase
 from gateway.schema import upgrade
-from indexer.schema import make_engine
 from indexer.schema import upgrade as upgrade_mirror
-from tests.indexer.conftest import db_url, postgres_server
+from tests.indexer.conftest import db_url, engine, postgres_server
 
-__all__ = ["db_url", "postgres_server"]  # fixtures, re-used from the indexer's tests
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    made = make_engine(db_url)
-    try:
-        yield made
-    finally:
-        made.dispose()
+__all__ = ["db_url", "engine", "postgres_server"]  # fixtures, re-used from the indexer's tests
 
 
 def _differences(engine: Engine) -> list[Any]:
