@@ -68,7 +68,18 @@ def _object(value: Mapping[str, Any]) -> str:
         plan = [(name, encode_basestring(name) + ":") for name in sorted(names)]
         if len(_PLANS) < _MAX_PLANS:
             _PLANS[names] = plan
-    return "{" + ",".join([prefix + _encode(value[name]) for name, prefix in plan]) + "}"
+    parts: list[str] = []
+    append = parts.append
+    for name, prefix in plan:  # strings and integers (nearly every argument) without a call to _encode
+        item = value[name]
+        kind = type(item)
+        if kind is str:
+            append(prefix + encode_basestring(item))
+        elif kind is int:
+            append(f'{prefix}"{item}"')
+        else:
+            append(prefix + _encode(item))
+    return "{" + ",".join(parts) + "}"
 
 
 def canonical_json(value: Any) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from chain.errors import ConfigurationError
+from indexer._sqlite_writer import SQLITE_PRAGMAS
 
 __all__ = ["MIGRATIONS", "alembic_config", "default_url", "make_engine", "upgrade"]
 
@@ -24,16 +25,9 @@ def default_url(var_dir: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction across a
-    # process crash (only a power cut may lose the last ones, never corrupt the file). The indexer checkpoints
-    # in a background thread after each write (indexer.store._Checkpointer); a commit checkpoints by itself only
-    # when the WAL has grown past 40 MB (10,000 pages) all the same, instead of SQLite's default 4 MB.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    for pragma in SQLITE_PRAGMAS:  # WAL, synchronous=NORMAL, ...: see indexer._sqlite_writer
+        cursor.execute(pragma)
     cursor.close()
 
 

@@ -9,18 +9,24 @@ the last line of defence against duplicates.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, insert, select, update
@@ -28,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chain.errors import LedgerError
 from chain.logs import DecodedLog, gc_paused
+from indexer._sqlite_writer import SqliteWrites, receive, send, write_sqlite
 from indexer.canonical import event_args_json
 from indexer.mappers import (
     Books,
@@ -51,6 +58,7 @@ __all__ = [
     "IndexerError",
     "LockLost",
     "MappedLog",
+    "Pipeline",
     "Store",
     "WriterLock",
     "block_digest",
@@ -120,16 +128,6 @@ def _now_ms() -> int:
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert_stmt(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
 
 
 _BULK: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]] = {}
@@ -204,6 +202,9 @@ def _row_maker(table: str) -> Callable[[Mapping[str, Any]], _Row]:
 
     _MAKERS[table] = maker
     return maker
+
+
+_ROW_MAKERS = {name: _row_maker(name) for name in TABLES}
 
 
 def _uint(value: int) -> str:
@@ -377,6 +378,29 @@ class Store:
         self.engine = engine
         self.chain_id = chain_id
         self._checkpointer = _Checkpointer(engine) if engine.dialect.name == "sqlite" else None
+        self._writer: _WriterProcess | None = None
+
+    @property
+    def can_pipeline(self) -> bool:
+        """Whether ``pipeline`` is available (SQLite files)."""
+        return self.engine.dialect.name == "sqlite" and bool(self.engine.url.database)
+
+    def pipeline(self, lock: WriterLock) -> Pipeline:
+        """Pipelined writes for a catch-up (see ``Pipeline``); the caller holds ``lock``."""
+        return Pipeline(self, lock)
+
+    def _writer_process(self) -> _WriterProcess:
+        if self._writer is None or self._writer.process.poll() is not None:
+            database = self.engine.url.database
+            assert database, "pipelining needs an SQLite file"
+            self._writer = _WriterProcess(str(Path(database).resolve()))
+        return self._writer
+
+    def close(self) -> None:
+        """Stop the writer process, if one was started."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
 
     # ------------------------------------------------------------ reading
 
@@ -474,10 +498,13 @@ class Store:
             cursor = self.cursor(conn)
             if cursor is None:
                 raise IndexerError(f"no cursor for chain {self.chain_id}: initialise the mirror first")
-            fresh = [m for m in mapped if m.log.block_number > cursor.block_number]
+            fresh = _after(mapped, cursor.block_number)
             if to_block <= cursor.block_number and not fresh:
                 return 0
-            _Batch(conn, self.chain_id, cursor).run(fresh, max(to_block, cursor.block_number), to_hash)
+            state = _State()
+            base = (cursor.block_number, cursor.block_hash, cursor.chain_hash)
+            batch = _Batch(self.chain_id, base, state, lambda escrows: state.load(conn, self.chain_id, escrows))
+            _write(conn, batch.run(fresh, max(to_block, cursor.block_number), to_hash))
         if self._checkpointer is not None:
             self._checkpointer.request()
         return len(fresh)
@@ -538,6 +565,136 @@ class Store:
             return len(orphaned)
 
 
+def _after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
+    """The logs above ``block`` (logs come in chain order: usually all of them, without a copy)."""
+    if not mapped or mapped[0].log.block_number > block:
+        return mapped
+    return [m for m in mapped if m.log.block_number > block]
+
+
+class _WriterProcess:
+    """The SQLite writer process of a pipelined catch-up (``python -m indexer._sqlite_writer``), over two pipes."""
+
+    def __init__(self, path: str) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "indexer._sqlite_writer", path, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=root,
+        )
+        self._ready = False
+        # Linux: a 1 MB pipe buffer instead of 64 kB (a range's rows are megabytes): fewer wake-ups on both sides.
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError, AttributeError, ValueError):
+                fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)  # type: ignore[union-attr]
+
+    def send(self, lock: tuple[str, str], writes: SqliteWrites) -> None:
+        assert self.process.stdin is not None
+        try:
+            send(self.process.stdin, (lock, tuple(writes)))
+        except OSError as exc:
+            raise IndexerError(f"the SQLite writer process is gone ({exc})") from None
+
+    def receive(self) -> tuple[str, str | None]:
+        assert self.process.stdout is not None
+        try:
+            if not self._ready:
+                receive(self.process.stdout)  # its ("ready", None)
+                self._ready = True
+            reply: tuple[str, str | None] = receive(self.process.stdout)
+        except EOFError:
+            raise IndexerError(f"the SQLite writer process died (exit code {self.process.poll()})") from None
+        return reply
+
+    def stop(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Pipeline:
+    """A catch-up's transactions, one ahead (SQLite): while the writer process writes and commits a range, the
+    indexer fetches, decodes, maps and plans the next.
+
+    Each transaction is planned on the cursor the previous one leaves, from escrow state carried in memory (never
+    read back from rows that may not be committed yet), and the writer applies it only if the lock is still ours
+    and the cursor is still exactly that one, in the same transaction as its rows. So the database only ever holds
+    whole ranges with their cursor, as with ``Store.apply``; a failed or refused write raises at the next call and
+    the plans made after it are dropped. ``close`` waits for the write in flight.
+    """
+
+    def __init__(self, store: Store, lock: WriterLock) -> None:
+        self.store = store
+        self.lock = lock
+        self._writer = store._writer_process()
+        self._in_flight: tuple[int, int] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again from the committed cursor (after a rollback); nothing may be in flight."""
+        assert self._in_flight is None
+        committed = self.store.cursor()
+        if committed is None:
+            raise IndexerError(f"no cursor for chain {self.store.chain_id}: initialise the mirror first")
+        self._committed = committed
+        self._planned = (committed.block_number, committed.block_hash, committed.chain_hash)
+        self._state = _State()
+
+    def cursor(self) -> Cursor:
+        """The cursor as it will be once the writes planned so far are committed."""
+        number, block_hash, chain_hash = self._planned
+        return replace(self._committed, block_number=number, block_hash=block_hash, chain_hash=chain_hash)
+
+    def apply(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> list[tuple[int, int]]:
+        """Plan the logs up to (``to_block``, ``to_hash``) and hand them to the writer once the previous write is
+        committed; returns what was committed meanwhile, as (to block, logs applied)."""
+        number = self._planned[0]
+        fresh = _after(mapped, number)
+        if to_block <= number and not fresh:
+            return self.wait()
+        chain = self.store.chain_id
+        with gc_paused():
+            batch = _Batch(chain, self._planned, self._state, self._load)
+            writes = _sqlite_writes(batch.run(fresh, max(to_block, number), to_hash))
+        done = self.wait()
+        self._writer.send((self.lock.name, self.lock.owner), writes)
+        self._in_flight = (writes.cursor[0], len(fresh))
+        self._planned = writes.cursor
+        return done
+
+    def wait(self) -> list[tuple[int, int]]:
+        """Wait for the write in flight; returns it as [(to block, logs applied)], or raises why it failed."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return []
+        kind, message = self._writer.receive()
+        if kind != "ok":
+            self._planned = (-1, "", "")  # nothing more may be planned on top of it
+            if kind == "lock":
+                raise LockLost(str(message))
+            raise IndexerError(f"writing blocks up to {in_flight[0]} failed: {message}")
+        if self.store._checkpointer is not None:
+            self.store._checkpointer.request()
+        return [in_flight]
+
+    def _load(self, escrows: Iterable[str]) -> None:
+        # Escrows that planned writes touched are in the state already: only never-touched ones are read, and
+        # their committed rows are current.
+        missing = set(escrows) - self._state.loaded
+        if missing:
+            with self.store.engine.connect() as conn:
+                self._state.load(conn, self.store.chain_id, missing)
+
+
 # Column orders of the rows the batch builds as tuples (the insert names its columns, so any order works).
 _EVENT_COLUMNS = (
     "chain_id",
@@ -565,34 +722,97 @@ _DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "dig
 _BOOKS_FIELDS = ("total_funded", "total_released", "total_refunded", "total_owed", "paused")
 
 
-class _Batch:
-    """The in-memory working set of one apply: state of the escrows touched, rows to insert, digests.
+class _State:
+    """Milestones and books of the escrows seen so far, complete per escrow (all its milestones).
 
-    Rows are collected as tuples in a fixed column order and inserted per table in one bulk statement each.
+    One apply starts from an empty one and loads what it touches inside its transaction. A pipelined catch-up
+    (``Store.pipeline``) carries one across its transactions instead: a batch is planned while the previous one
+    is still being written, so it must not read the state back from the database.
     """
 
-    def __init__(self, conn: Connection, chain_id: int, cursor: Cursor) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
+        self.milestones: dict[tuple[str, int], MilestoneState] = {}
+        self.milestone_block: dict[tuple[str, int], int] = {}
+        self.milestone_ids: dict[str, list[int]] = defaultdict(list)
+        self.books: dict[str, Books] = {}
+        self.loaded: set[str] = set()
+
+    def load(self, conn: Connection, chain_id: int, escrows: Iterable[str]) -> None:
+        """Read the committed state of the ``escrows`` not loaded yet."""
+        wanted = sorted(set(escrows) - self.loaded)
+        milestones, procurements = TABLES["milestones"], TABLES["procurements"]
+        for chunk in _chunks(wanted):
+            for row in conn.execute(
+                select(milestones).where(milestones.c.chain_id == chain_id, milestones.c.escrow.in_(chunk))
+            ).mappings():
+                key = (row["escrow"], row["milestone_id"])
+                self.milestones[key] = MilestoneState(**{name: row[name] for name in _MILESTONE_FIELDS})
+                self.milestone_block[key] = row["block_number"]
+                self.milestone_ids[key[0]].append(key[1])
+            for row in conn.execute(
+                select(procurements).where(procurements.c.chain_id == chain_id, procurements.c.escrow.in_(chunk))
+            ).mappings():
+                self.books[row["escrow"]] = Books(
+                    total_funded=row["total_funded"],
+                    total_released=row["total_released"],
+                    total_refunded=row["total_refunded"],
+                    paused=row["paused"],
+                )
+        self.loaded.update(wanted)
+
+    def owed(self, escrow: str) -> int:
+        milestones = self.milestones
+        return sum(milestones[(escrow, index)].owed for index in self.milestone_ids.get(escrow, ()))
+
+
+@dataclass(slots=True)
+class _Writes:
+    """One transaction's writes as plain values (they may cross to the writer process), built on ``base``.
+
+    ``base`` and ``cursor`` are (block number, block hash, chain hash) before and after. Uint256 values are decimal
+    strings. ``milestones`` rows are (amount, due date, status, round, passes, fails, owed, block number, chain id,
+    escrow, milestone id); ``books`` rows are (total funded, released, refunded, owed, paused, chain id, escrow).
+    """
+
+    base: tuple[int, str, str]
+    inserts: list[tuple[str, tuple[str, ...], list[_Row]]]
+    milestones: list[_Row]
+    books: list[_Row]
+    ops: list[Upsert | Patch | Remove]
+    cursor: tuple[int, str, str]
+    applied: int
+    chain_id: int
+
+
+class _Batch:
+    """Plans one transaction: derives its rows, state updates, digests and cursor from the mapped logs.
+
+    Rows are collected as tuples in a fixed column order, to be inserted per table in one bulk statement each.
+    Escrow state comes from ``state`` (loaded through ``load`` when first touched) and is updated in place.
+    """
+
+    def __init__(
+        self, chain_id: int, base: tuple[int, str, str], state: _State, load: Callable[[Iterable[str]], None]
+    ) -> None:
         self.chain_id = chain_id
-        self.cursor = cursor
+        self.base = base
+        self.state = state
+        self.load = load
         self.rows: dict[str, list[_Row]] = defaultdict(list)
         self.events: list[_Row] = []
         self.history: list[_Row] = []
         self.digests: list[_Row] = []
         self.ops: list[Upsert | Patch | Remove] = []
-        self.milestones: dict[tuple[str, int], MilestoneState] = {}
-        self.milestone_block: dict[tuple[str, int], int] = {}
         self.new_milestones: set[tuple[str, int]] = set()
         self.dirty_milestones: set[tuple[str, int]] = set()
-        self.books: dict[str, Books] = {}
         self.procurements: dict[str, dict[str, Any]] = {}
         self.dirty_books: set[str] = set()
 
-    def run(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> None:
-        self._load({m.log.emitter for m in mapped if m.log.kind == "escrow"})
-        chain_hash = self.cursor.chain_hash
+    def run(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> _Writes:
+        self.load({m.log.emitter for m in mapped if m.log.kind == "escrow"})
+        chain_hash = self.base[2]
         chain = self.chain_id
-        events, rows = self.events, self.rows
+        events, rows, makers = self.events, self.rows, _ROW_MAKERS
         block_events: list[tuple[str, int, str, str, str]] = []
         current: DecodedLog | None = None
         for item in mapped:
@@ -618,17 +838,12 @@ class _Batch:
             )
             for change in item.changes:
                 if type(change) is Insert:  # the common case first
-                    rows[change.table].append(_row_maker(change.table)(change.row))
+                    rows[change.table].append(makers[change.table](change.row))
                 else:
                     self._change(log, change)
         if current is not None:
             chain_hash = self._digest(current, block_events, chain_hash)
-        self._flush()
-        self.conn.execute(
-            update(TABLES["cursors"])
-            .where(TABLES["cursors"].c.chain_id == self.chain_id)
-            .values(block_number=to_block, block_hash=to_hash, chain_hash=chain_hash, updated_at_ms=_now_ms())
-        )
+        return self._writes(len(mapped), (to_block, to_hash, chain_hash))
 
     def _digest(self, log: DecodedLog, events: list[tuple[str, int, str, str, str]], previous: str) -> str:
         digest = block_digest(self.chain_id, log.block_number, log.block_hash, events)
@@ -636,51 +851,36 @@ class _Batch:
         self.digests.append((self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash))
         return chain_hash
 
-    def _load(self, escrows: set[str]) -> None:
-        milestones, procurements = TABLES["milestones"], TABLES["procurements"]
-        ordered = sorted(escrows)
-        for chunk in _chunks(ordered):
-            for row in self.conn.execute(
-                select(milestones).where(milestones.c.chain_id == self.chain_id, milestones.c.escrow.in_(chunk))
-            ).mappings():
-                key = (row["escrow"], row["milestone_id"])
-                self.milestones[key] = MilestoneState(**{name: row[name] for name in _MILESTONE_FIELDS})
-                self.milestone_block[key] = row["block_number"]
-            for row in self.conn.execute(
-                select(procurements).where(procurements.c.chain_id == self.chain_id, procurements.c.escrow.in_(chunk))
-            ).mappings():
-                self.books[row["escrow"]] = Books(
-                    total_funded=row["total_funded"],
-                    total_released=row["total_released"],
-                    total_refunded=row["total_refunded"],
-                    paused=row["paused"],
-                )
-
     def _change(self, log: DecodedLog, change: Change) -> None:
+        state = self.state
         if isinstance(change, MilestoneStep):
             key = (change.escrow, change.milestone_id)
-            state = self.milestones.get(key)
-            if state is None:
+            current = state.milestones.get(key)
+            if current is None:
                 raise IndexerError(
                     f"{log.event} at {log.tx_hash}:{log.log_index} names milestone {change.milestone_id} of "
                     f"{change.escrow}, which the mirror does not know"
                 )
-            self._milestone(log, key, change.step(state))
+            self._milestone(log, key, change.step(current))
         elif isinstance(change, Insert):
             self.rows[change.table].append(_row_maker(change.table)(change.row))
         elif isinstance(change, BooksStep):
-            books = self.books.get(change.escrow)
+            books = state.books.get(change.escrow)
             if books is None:
                 raise IndexerError(f"{log.event} at {log.tx_hash}:{log.log_index}: unknown escrow {change.escrow}")
-            self.books[change.escrow] = change.step(books)
+            state.books[change.escrow] = change.step(books)
             self.dirty_books.add(change.escrow)
         elif isinstance(change, NewProcurement):
             escrow = str(change.row["escrow"])
             self.procurements[escrow] = dict(change.row)
-            self.books[escrow] = Books(total_funded=int(change.row["total_funded"]))
-            for index, state in enumerate(change.milestones):
+            state.books[escrow] = Books(total_funded=int(change.row["total_funded"]))
+            state.loaded.add(escrow)
+            ids = state.milestone_ids[escrow]
+            for index, milestone in enumerate(change.milestones):
                 self.new_milestones.add((escrow, index))
-                self._milestone(log, (escrow, index), state)
+                if index not in ids:
+                    ids.append(index)
+                self._milestone(log, (escrow, index), milestone)
         elif isinstance(change, Upsert | Patch | Remove):
             self.ops.append(change)
         elif isinstance(change, TrustEscrow):
@@ -689,8 +889,8 @@ class _Batch:
             raise IndexerError(f"unknown change {change!r}")
 
     def _milestone(self, log: DecodedLog, key: tuple[str, int], state: MilestoneState) -> None:
-        self.milestones[key] = state
-        self.milestone_block[key] = log.block_number
+        self.state.milestones[key] = state
+        self.state.milestone_block[key] = log.block_number
         self.dirty_milestones.add(key)
         amount, due_date, status, round_, passes, fails, owed = state
         self.history.append(
@@ -712,76 +912,100 @@ class _Batch:
             )
         )
 
-    def _milestone_values(self, key: tuple[str, int]) -> dict[str, Any]:
-        """The milestone's current columns (``Uint256`` ones as Python ints, for SQLAlchemy statements)."""
-        row: dict[str, Any] = self.milestones[key]._asdict()
-        row["block_number"] = self.milestone_block[key]
-        return row
-
-    def _flush(self) -> None:
-        conn = self.conn
-        _bulk_insert(conn, "events", self.events, _EVENT_COLUMNS)
-        _bulk_insert(conn, "block_digests", self.digests, _DIGEST_COLUMNS)
-        _bulk_insert(conn, "milestone_history", self.history, _HISTORY_COLUMNS)
-        for name, rows in self.rows.items():
-            _bulk_insert(conn, name, rows)
-        owed: dict[str, int] = defaultdict(int)
-        for (escrow, _), state in self.milestones.items():
-            owed[escrow] += state.owed
+    def _writes(self, applied: int, cursor: tuple[int, str, str]) -> _Writes:
+        chain, state = self.chain_id, self.state
+        inserts: list[tuple[str, tuple[str, ...], list[_Row]]] = [
+            ("events", _EVENT_COLUMNS, self.events),
+            ("block_digests", _DIGEST_COLUMNS, self.digests),
+            ("milestone_history", _HISTORY_COLUMNS, self.history),
+        ]
+        inserts += [(name, _COLUMNS[name], rows) for name, rows in self.rows.items()]
         if self.procurements:
             maker = _row_maker("procurements")
             rows = [
-                maker(row | _books_row(self.books[escrow]) | {"total_owed": owed[escrow]})
+                maker(row | _books_row(state.books[escrow]) | {"total_owed": state.owed(escrow)})
                 for escrow, row in self.procurements.items()
             ]
-            _bulk_insert(conn, "procurements", rows)
+            inserts.append(("procurements", _COLUMNS["procurements"], rows))
         if self.new_milestones:
-            chain = self.chain_id
             milestone_rows: list[_Row] = []
             for key in sorted(self.new_milestones):
-                amount, due_date, status, round_, passes, fails, owed_ = self.milestones[key]
-                block = self.milestone_block[key]
+                amount, due_date, status, round_, passes, fails, owed_ = state.milestones[key]
+                block = state.milestone_block[key]
                 milestone_rows.append(
                     (chain, key[0], key[1], str(amount), due_date, status, round_, passes, fails, str(owed_), block)
                 )
-            _bulk_insert(conn, "milestones", milestone_rows, _MILESTONE_COLUMNS)
-        changed = sorted(self.dirty_milestones - self.new_milestones)
-        if changed:
-            t = TABLES["milestones"]
-            stmt = (
-                update(t)
-                .where(
-                    t.c.chain_id == bindparam("b_chain"),
-                    t.c.escrow == bindparam("b_escrow"),
-                    t.c.milestone_id == bindparam("b_id"),
+            inserts.append(("milestones", _MILESTONE_COLUMNS, milestone_rows))
+        milestones: list[_Row] = []
+        for key in sorted(self.dirty_milestones - self.new_milestones):
+            amount, due_date, status, round_, passes, fails, owed_ = state.milestones[key]
+            block = state.milestone_block[key]
+            milestones.append(
+                (str(amount), due_date, status, round_, passes, fails, str(owed_), block, chain, key[0], key[1])
+            )
+        books: list[_Row] = []
+        for escrow in sorted((self.dirty_books | {e for e, _ in self.dirty_milestones}) - set(self.procurements)):
+            found = state.books.get(escrow)
+            if found is not None:
+                funded, released, refunded, paused = found
+                books.append(
+                    (str(funded), str(released), str(refunded), str(state.owed(escrow)), paused, chain, escrow)
                 )
-                .values({name: bindparam(name) for name in (*_MILESTONE_FIELDS, "block_number")})
+        return _Writes(self.base, inserts, milestones, books, self.ops, cursor, applied, chain)
+
+
+def _write(conn: Connection, writes: _Writes) -> None:
+    """Execute ``writes`` in the caller's transaction (the cursor moves last)."""
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        assert isinstance(dbapi, sqlite3.Connection)
+        write_sqlite(dbapi, _sqlite_writes(writes), now_ms=_now_ms())
+        return
+    for table, columns, rows in writes.inserts:
+        _bulk_insert(conn, table, rows, columns)
+    if writes.milestones:
+        t = TABLES["milestones"]
+        stmt = (
+            update(t)
+            .where(
+                t.c.chain_id == bindparam("b_chain"),
+                t.c.escrow == bindparam("b_escrow"),
+                t.c.milestone_id == bindparam("b_id"),
             )
-            chain = self.chain_id
-            updates = [
-                {"b_chain": chain, "b_escrow": key[0], "b_id": key[1]} | self._milestone_values(key) for key in changed
-            ]
-            for chunk in _chunks(updates, 5000):
-                _execute_many(conn, "update milestones", stmt, chunk, _big(t))
-        touched = sorted((self.dirty_books | {e for e, _ in self.dirty_milestones}) - set(self.procurements))
-        if touched:
-            t = TABLES["procurements"]
-            stmt = (
-                update(t)
-                .where(t.c.chain_id == bindparam("b_chain"), t.c.escrow == bindparam("b_escrow"))
-                .values({name: bindparam(name) for name in _BOOKS_FIELDS})
-            )
-            books = [
-                {"b_chain": self.chain_id, "b_escrow": escrow}
-                | _books_row(self.books[escrow])
-                | {"total_owed": owed[escrow]}
-                for escrow in touched
-                if escrow in self.books
-            ]
-            for chunk in _chunks(books, 5000):
-                _execute_many(conn, "update procurements", stmt, chunk, _big(t))
-        for op in self.ops:
-            _run_op(conn, op)
+            .values({name: bindparam(name) for name in _MILESTONE_UPDATE})
+        )
+        params = [
+            dict(zip(_MILESTONE_UPDATE, row[:8], strict=True))
+            | {"b_chain": row[8], "b_escrow": row[9], "b_id": row[10]}
+            for row in writes.milestones
+        ]
+        for chunk in _chunks(params, 5000):
+            _execute_many(conn, "update milestones", stmt, chunk, _big(t))
+    if writes.books:
+        t = TABLES["procurements"]
+        stmt = (
+            update(t)
+            .where(t.c.chain_id == bindparam("b_chain"), t.c.escrow == bindparam("b_escrow"))
+            .values({name: bindparam(name) for name in _BOOKS_FIELDS})
+        )
+        params = [
+            dict(zip(_BOOKS_FIELDS, row[:5], strict=True)) | {"b_chain": row[5], "b_escrow": row[6]}
+            for row in writes.books
+        ]
+        for chunk in _chunks(params, 5000):
+            _execute_many(conn, "update procurements", stmt, chunk, _big(t))
+    for op in writes.ops:
+        _run_op(conn, op)
+    t = TABLES["cursors"]
+    to_block, to_hash, chain_hash = writes.cursor
+    conn.execute(
+        update(t)
+        .where(t.c.chain_id == writes.chain_id)
+        .values(block_number=to_block, block_hash=to_hash, chain_hash=chain_hash, updated_at_ms=_now_ms())
+    )
+
+
+_MILESTONE_UPDATE = (*_MILESTONE_FIELDS, "block_number")
 
 
 def _books_row(books: Books) -> dict[str, Any]:
@@ -793,20 +1017,47 @@ def _books_row(books: Books) -> dict[str, Any]:
     }
 
 
-def _run_op(conn: Connection, op: Upsert | Patch | Remove) -> None:
+def _op_statement(dialect_name: str, op: Upsert | Patch | Remove) -> Any:
     table = TABLES[op.table]
     if isinstance(op, Upsert):
         pk = [column.name for column in table.primary_key.columns]
-        stmt = _insert_stmt(conn, table).values(op.row)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=pk, set_={name: stmt.excluded[name] for name in op.row if name not in pk}
-            )
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(table).values(op.row)
+        return stmt.on_conflict_do_update(
+            index_elements=pk, set_={name: stmt.excluded[name] for name in op.row if name not in pk}
         )
-    elif isinstance(op, Patch):
-        conn.execute(update(table).where(_pk_clause(table, op.key)).values(op.values))
-    else:
-        conn.execute(delete(table).where(_pk_clause(table, op.key)))
+    if isinstance(op, Patch):
+        return update(table).where(_pk_clause(table, op.key)).values(op.values)
+    return delete(table).where(_pk_clause(table, op.key))
+
+
+def _run_op(conn: Connection, op: Upsert | Patch | Remove) -> None:
+    conn.execute(_op_statement(conn.dialect.name, op))
+
+
+def _sqlite_writes(writes: _Writes) -> SqliteWrites:
+    """``writes`` as ``indexer._sqlite_writer`` takes them: the state changes (organizations, accounts, roles)
+    compiled to SQL with positional parameters."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    ops: list[tuple[str, tuple[Any, ...]]] = []
+    for op in writes.ops:
+        compiled = _op_statement("sqlite", op).compile(dialect=dialect)
+        values = compiled.construct_params()
+        ops.append((str(compiled), tuple(values[name] for name in compiled.positiontup or ())))
+    return SqliteWrites(
+        base=writes.base,
+        inserts=writes.inserts,
+        milestones=writes.milestones,
+        books=writes.books,
+        ops=ops,
+        cursor=writes.cursor,
+        chain_id=writes.chain_id,
+    )
 
 
 # ---------------------------------------------------------------- reorg recomputation

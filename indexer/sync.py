@@ -15,6 +15,7 @@ Ranges grow while they come back small and shrink on provider errors or oversize
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, ProviderEr
 from chain.system import SystemAddresses
 from indexer.mappers import TrustEscrow, map_log
 from indexer.schema import upgrade
-from indexer.store import Cursor, IndexerError, MappedLog, Store, WriterLock
+from indexer.store import Cursor, IndexerError, MappedLog, Pipeline, Store, WriterLock
 
 # ChainSource, Header and ProviderError live in chain.logs; they are re-exported for the callers of this module.
 __all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]
@@ -109,6 +110,7 @@ def decode_range(
 
 
 _CREATIONS = frozenset({"ProcurementCreated", "EscrowRegistered"})
+_COLLECT_EVERY = 500_000  # logs applied between two explicit collections while catching up
 
 
 class Indexer:
@@ -142,6 +144,7 @@ class Indexer:
         self.trusted: dict[str, str] = {}
         self._locked = False
         self._pending: Future[_Fetched | None] | None = None
+        self._pipeline: Pipeline | None = None  # while catching up into SQLite over HTTP
         # Prefetching overlaps the node's work with ours; only over HTTP (eth-tester is not thread-safe).
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.raw else None
 
@@ -168,6 +171,7 @@ class Indexer:
     def close(self) -> None:
         """Release the writer lock."""
         self._discard_prefetch()
+        self.store.close()
         if self._locked:
             self.lock.release()
             self._locked = False
@@ -189,6 +193,8 @@ class Indexer:
             self.trusted[escrow] = "escrow"
 
     def _cursor(self) -> Cursor:
+        if self._pipeline is not None:
+            return self._pipeline.cursor()
         cursor = self.store.cursor()
         if cursor is None:
             raise IndexerError("the mirror has no cursor: open() first")
@@ -226,10 +232,14 @@ class Indexer:
         fetched = pending.result()
         return fetched if fetched is not None and fetched.lo == lo else None
 
-    def step(self, limit: int | None = None) -> int:
-        """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg)."""
+    def step(self, limit: int | None = None, *, safe_head: int | None = None) -> int:
+        """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg).
+
+        ``safe_head`` is the safe head if the caller has just asked the node for it (saves a round trip).
+        """
         cursor = self._cursor()
-        target = self.safe_head() if limit is None else min(limit, self.safe_head())
+        head = self.safe_head() if safe_head is None else safe_head
+        target = head if limit is None else min(limit, head)
         if target <= cursor.block_number:
             self._discard_prefetch()
             here = self.source.header(cursor.block_number) if cursor.block_number >= 0 else None
@@ -257,16 +267,21 @@ class Indexer:
             self.stats.shrinks += 1
         elif len(raw) < self.config.target_logs // 2:
             self.span = min(self.config.max_span, self.span * 2)
-        mapped, ignored = decode_range(self.decoder, raw, self.trusted, self.chain_id)
-        if self._executor is not None and hi < target:  # fetch the next range while this one is written
+        if self._executor is not None and hi < target:  # fetch the next range while this one is decoded and written
             self._pending = self._executor.submit(self._fetch, hi + 1, min(target, hi + self.span))
+        try:
+            mapped, ignored = decode_range(self.decoder, raw, self.trusted, self.chain_id)
+        except BaseException:
+            self._discard_prefetch()
+            raise
         try:
             # An oversized range is written in several transactions, cut at block boundaries: each moves the
             # cursor to its last block (whose hash the logs carry), so that none grows without bound.
             for chunk, end, end_hash in _chunks(mapped, self.config.target_logs, hi, fetched.top.hash):
-                applied = self.store.apply(chunk, end, end_hash, self.lock)
-                self.stats.logs_applied += applied
-                self.stats.history.append((end, applied))
+                if self._pipeline is not None:
+                    self._committed(self._pipeline.apply(chunk, end, end_hash))
+                else:
+                    self._committed([(end, self.store.apply(chunk, end, end_hash, self.lock))])
         except BaseException:
             self._discard_prefetch()
             self._load_trusted()  # the escrows learnt from this range were not (all) committed
@@ -274,6 +289,11 @@ class Indexer:
         self.stats.ranges += 1
         self.stats.ignored_logs += ignored
         return hi - cursor.block_number
+
+    def _committed(self, ranges: list[tuple[int, int]]) -> None:
+        for end, applied in ranges:
+            self.stats.logs_applied += applied
+            self.stats.history.append((end, applied))
 
     def _discard_prefetch(self) -> None:
         pending, self._pending = self._pending, None
@@ -283,6 +303,8 @@ class Indexer:
                 pending.result()
 
     def _reorg(self, cursor: Cursor) -> None:
+        if self._pipeline is not None:
+            self._committed(self._pipeline.wait())  # the rollback needs every planned range written
         ancestor = self.system.deployed_block - 1
         for number, stored in self.store.recent_blocks(cursor.block_number, limit=10_000):
             canonical = self.source.header(number)
@@ -296,19 +318,44 @@ class Indexer:
         self.span = self.config.initial_span
         self._discard_prefetch()
         self._load_trusted()
+        if self._pipeline is not None:
+            self._pipeline.reset()
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None, until: int | None = None) -> SyncStats:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
-        while True:
-            cursor = self._cursor()
-            if progress is not None:
-                progress(cursor.block_number, target)
-            limit = min(target, self.safe_head())
-            self.step(limit=limit)  # at the limit this only checks that the cursor is still canonical
-            if cursor.block_number >= limit and self._cursor().block_number >= limit:
-                break
+        # Over HTTP into SQLite, a writer process writes each range while the next is read (see Pipeline).
+        if self._executor is not None and self.store.can_pipeline:
+            self._pipeline = self.store.pipeline(self.lock)
+        collected_at = self.stats.logs_applied
+        try:
+            # The cyclic collector stays paused while catching up: each of its runs would traverse every object
+            # of the ranges in hand, and reference counting frees them anyway. The few cycles (about one object
+            # per ten events: transactions, futures) are collected every _COLLECT_EVERY logs.
+            with gc_paused():
+                while True:
+                    cursor = self._cursor()
+                    if progress is not None:
+                        progress(cursor.block_number, target)
+                    head = self.safe_head()
+                    limit = min(target, head)
+                    self.step(limit=limit, safe_head=head)  # at the limit: only checks the cursor is still canonical
+                    if cursor.block_number >= limit and self._cursor().block_number >= limit:
+                        break
+                    if self.stats.logs_applied - collected_at >= _COLLECT_EVERY:
+                        gc.collect()
+                        collected_at = self.stats.logs_applied
+            if self._pipeline is not None:
+                self._committed(self._pipeline.wait())
+        except BaseException:
+            if self._pipeline is not None:
+                with contextlib.suppress(Exception):  # the write in flight, if any: it commits or not, whole
+                    self._pipeline.wait()
+            self._load_trusted()  # escrows learnt from ranges that were planned but not written
+            raise
+        finally:
+            self._pipeline = None
         self.stats.seconds += time.perf_counter() - started
         return self.stats
 

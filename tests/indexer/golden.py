@@ -17,6 +17,7 @@ from indexer.schema import make_engine, upgrade
 from indexer.store import TABLES, Store
 from indexer.sync import decode_range
 
+_EVENT_ORDER = {"chain_id", "tx_hash", "log_index", "block_number"}
 _VOLATILE = {"indexer_locks": None, "cursors": {"updated_at_ms"}}
 
 
@@ -67,7 +68,11 @@ def dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             if name in _VOLATILE and _VOLATILE[name] is None:
                 continue
             skip = _VOLATILE.get(name) or set()
-            order = list(table.primary_key.columns)
+            # Event rows in (chain id, tx hash, log index) order, as the recording lists them; others by key.
+            names = [column.name for column in table.primary_key.columns]
+            if "tx_hash" in names:
+                names = ["chain_id", "tx_hash", "log_index"] + [n for n in names if n not in _EVENT_ORDER]
+            order = [table.c[name] for name in names]
             rows = conn.execute(select(table).order_by(*order)).mappings().all()
             out[name] = [{k: json_value(v) for k, v in row.items() if k not in skip} for row in rows]
     return out

@@ -45,15 +45,17 @@ def test_verify_names_an_edited_a_deleted_and_an_inserted_row(engine: Engine, sc
     report = verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
     found = {(d.source, d.table, d.key, d.field): (d.mirror, d.other) for d in report.differences}
     chain = scenario_world.w3.eth.chain_id
-    edited_key = f"({chain}, {edited.tx_hash}, {edited.log_index})"
+    # Rows are named by primary key: (chain id, block number, log index, tx hash).
+    edited_key = f"({chain}, {edited.block_number}, {edited.log_index}, {edited.tx_hash})"
     assert found[("replay", "attestations", edited_key, "passed")] == (True, False)
-    deleted_key = f"({chain}, {deleted.tx_hash}, {deleted.log_index})"
+    deleted_key = f"({chain}, {deleted.block_number}, {deleted.log_index}, {deleted.tx_hash})"
     assert found[("replay", "payments", deleted_key, "<row>")] == ("missing", "present")
-    assert found[("replay", "payments", f"({chain}, {'0x' + 'f' * 64}, {deleted.log_index})", "<row>")] == (
+    inserted_key = f"({chain}, {deleted.block_number}, {deleted.log_index}, {'0x' + 'f' * 64})"
+    assert found[("replay", "payments", inserted_key, "<row>")] == (
         "present",
         "missing",
     )
-    event_key = f"({chain}, {event.tx_hash}, {event.log_index})"
+    event_key = f"({chain}, {event.block_number}, {event.log_index}, {event.tx_hash})"
     assert ("replay", "events", event_key, "args") in found
     assert (
         found[("digest", "block_digests", f"block {event.block_number}", "digest")][0]

@@ -33,7 +33,7 @@ KILLS = 10
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     """anvil with the system deployed and some hundreds of events over about a hundred blocks."""
     with running_anvil(tmp_path_factory.mktemp("crash")) as running:
-        generate_events(running, 1500, milestones=5, per_round=2)
+        generate_events(running, 3000, milestones=5, per_round=2)
         yield running
 
 
