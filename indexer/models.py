@@ -544,3 +544,18 @@ APPEND_ONLY: tuple[type[Base], ...] = (
     PauseRow,
     SignatureUse,
 )
+
+# Secondary indexes for the gateway's reads: an account's roles, the procurements an organization may see, and the
+# rows of one escrow (the list endpoints filter by procurement). The large event tables are keyed by block order
+# (appends); these add one index entry per row each.
+for _index in (
+    Index(None, RoleMembership.chain_id, RoleMembership.account),
+    Index(None, ProcurementRow.chain_id, ProcurementRow.ministry_org),
+    Index(None, ProcurementRow.chain_id, ProcurementRow.supplier_org),
+    Index(None, EvidenceRow.chain_id, EvidenceRow.escrow),
+    Index(None, AttestationRow.chain_id, AttestationRow.escrow),
+    Index(None, PaymentRow.chain_id, PaymentRow.escrow),
+    Index(None, AmendmentProposal.chain_id, AmendmentProposal.escrow),
+    Index(None, DisputeOpening.chain_id, DisputeOpening.escrow),
+):
+    assert _index.table is not None
