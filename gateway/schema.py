@@ -12,6 +12,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect
 
+from indexer import schema as mirror_schema
+
 __all__ = ["MIGRATIONS", "alembic_config", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -20,12 +22,7 @@ _ADOPTED_REVISION = "0001"
 
 def alembic_config(engine: Engine | None = None) -> Config:
     """An Alembic config pointing at ``gateway/migrations`` (no alembic.ini needed)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if engine is not None:
-        # configparser interpolates "%": URL-encoded socket paths must be escaped.
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
-    return config
+    return mirror_schema.alembic_config(engine, MIGRATIONS)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

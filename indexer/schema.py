@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from chain.errors import ConfigurationError
 from indexer._sqlite_writer import SQLITE_PRAGMAS
 
-__all__ = ["MIGRATIONS", "alembic_config", "default_url", "make_engine", "upgrade"]
+__all__ = ["MIGRATIONS", "alembic_config", "default_url", "make_engine", "run_migration_environment", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -56,10 +57,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """An Alembic config pointing at ``indexer/migrations`` (no alembic.ini needed)."""
+def alembic_config(engine: Engine | None = None, migrations: Path = MIGRATIONS) -> Config:
+    """An Alembic config pointing at ``migrations`` (default ``indexer/migrations``; no alembic.ini needed)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     if engine is not None:
         # configparser interpolates "%": URL-encoded socket paths must be escaped.
         config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -72,3 +73,42 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def run_migration_environment(
+    metadata: MetaData,
+    *,
+    version_table: str = "alembic_version",
+    include_name: Callable[[str | None, str, Any], bool] | None = None,
+) -> None:
+    """The body of a migrations directory's ``env.py``: migrate ``metadata`` through the caller's connection
+    (``config.attributes["connection"]``, as ``upgrade`` hands it over), else through ``sqlalchemy.url``."""
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=metadata, version_table=version_table, include_name=include_name)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table,
+            include_name=include_name,
+            render_as_batch=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    if not url:
+        raise RuntimeError("no connection and no sqlalchemy.url for the migration")
+    engine = create_engine(url)
+    with engine.connect() as fresh:
+        run(fresh)
+    engine.dispose()

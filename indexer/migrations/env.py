@@ -1,40 +1,8 @@
-"""Alembic environment: runs on the connection handed over by ``indexer.schema`` (or on ``sqlalchemy.url``)."""
+"""Alembic environment of the mirror: runs on the connection handed over by ``indexer.schema.upgrade``."""
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import Connection, create_engine
-
 from indexer.models import Base
+from indexer.schema import run_migration_environment
 
-config = context.config
-target_metadata = Base.metadata
-
-
-def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def run_migrations_online() -> None:
-    """Migrate through the caller's connection if there is one, else through a fresh engine."""
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-        return
-    url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        raise RuntimeError("no connection and no sqlalchemy.url for the migration")
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        _run(connection)
-    engine.dispose()
-
-
-if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    run_migrations_online()
+run_migration_environment(Base.metadata)
