@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils.abi import collapse_if_tuple, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
@@ -13,6 +17,7 @@ from web3.logs import DISCARD
 
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
+from chain.connection import lean_rpc
 from chain.roles import OrgKind, Role, org_code, org_id
 from chain.system import SystemAddresses, contract_at
 
@@ -30,6 +35,7 @@ __all__ = [
     "Terms",
     "TokenClient",
     "Totals",
+    "read_terms",
     "system_clients",
 ]
 
@@ -252,8 +258,11 @@ class RegistryClient(_Client):
 
     def escrow_of(self, procurement_id: bytes) -> str | None:
         """The escrow of a procurement id, or None."""
-        address = self._call(self.contract.functions.escrowOf(procurement_id))
-        return None if int(address, 16) == 0 else str(address)
+        decoded = None
+        if self.sender is None:  # a plain read: one eth_call, past web3's contract machinery
+            decoded = _lean_call(self.w3, self.address, "escrowOf(bytes32)", ["bytes32"], [procurement_id], ["address"])
+        address = decoded[0] if decoded is not None else self._call(self.contract.functions.escrowOf(procurement_id))
+        return None if int(address, 16) == 0 else str(to_checksum_address(address))
 
     def is_admin(self, account: str) -> bool:
         """True if the account is the registry admin."""
@@ -318,6 +327,46 @@ class FactoryClient(_Client):
         return [dict(log["args"]) | {"blockNumber": log["blockNumber"]} for log in logs]
 
 
+def _terms(t: Any) -> Terms:
+    return Terms(
+        procurement_id=bytes(t[0]),
+        ministry=org_code(t[1]),
+        supplier_org=org_code(t[2]),
+        supplier=str(to_checksum_address(t[3])),
+        officer=str(to_checksum_address(t[4])),
+        token=str(to_checksum_address(t[5])),
+        registry=str(to_checksum_address(t[6])),
+        quorum=int(t[7]),
+        evaluators=tuple(str(to_checksum_address(e)) for e in t[8]),
+    )
+
+
+def _lean_call(w3: Web3, to: str, signature: str, args_types: list[str], args: list[Any], outputs: list[str]) -> Any:
+    """A view call in one plain ``eth_call`` (no web3 contract object, no request stack), decoded; None when it
+    cannot be made that way or fails (the caller then goes through web3, which raises the decoded error)."""
+    rpc = lean_rpc(w3)
+    if rpc is None:
+        return None
+    data = "0x" + (function_signature_to_4byte_selector(signature) + abi_encode(args_types, args)).hex()
+    try:
+        result = rpc.request("eth_call", [{"to": to, "data": data}, "latest"]).get("result")
+        if isinstance(result, str) and len(result) > 2:
+            return abi_decode(outputs, bytes.fromhex(result[2:]))
+    except (ConnectionError, TimeoutError, ValueError, DecodingError):
+        pass
+    return None
+
+
+def read_terms(w3: Web3, escrow: str, build: Build | None = None) -> Terms:
+    """An escrow's fixed terms, read without building a web3 contract object (``EscrowClient.terms`` otherwise)."""
+    build = build or compile_contracts()
+    entry = next(e for e in build["MilestoneEscrow"].abi if e.get("type") == "function" and e["name"] == "terms")
+    decoded = _lean_call(w3, escrow, "terms()", [], [], [collapse_if_tuple(dict(o)) for o in entry["outputs"]])
+    if decoded is not None:
+        return _terms(decoded[0])
+    return EscrowClient(w3, escrow, None, build).terms()
+
+
 class EscrowClient(_Client):
     """MilestoneEscrow (one per procurement)."""
 
@@ -325,18 +374,7 @@ class EscrowClient(_Client):
 
     def terms(self) -> Terms:
         """The fixed terms."""
-        t = self._call(self.contract.functions.terms())
-        return Terms(
-            procurement_id=bytes(t[0]),
-            ministry=org_code(t[1]),
-            supplier_org=org_code(t[2]),
-            supplier=str(t[3]),
-            officer=str(t[4]),
-            token=str(t[5]),
-            registry=str(t[6]),
-            quorum=int(t[7]),
-            evaluators=tuple(str(e) for e in t[8]),
-        )
+        return _terms(self._call(self.contract.functions.terms()))
 
     def milestone_count(self) -> int:
         """How many milestones."""

@@ -1,13 +1,23 @@
-"""Connecting to a chain: any Ethereum JSON-RPC URL over HTTP."""
+"""Connecting to a chain: any Ethereum JSON-RPC URL over HTTP, and a lean client for hot paths."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import socket
+import ssl
+import threading
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
+from web3.types import RPCEndpoint
 
 from chain.errors import ChainError, ConfigurationError
 
-__all__ = ["DEFAULT_RPC_URL", "connect"]
+__all__ = ["DEFAULT_RPC_URL", "JsonRpc", "connect", "lean_rpc"]
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
@@ -16,9 +26,196 @@ def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
     """A Web3 bound to ``rpc_url`` (http or https), checked to answer."""
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"RPC URL must start with http:// or https://, got {rpc_url!r}")
-    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    # The chain id is cached: web3 checks it before every eth_call and eth_estimateGas, which would
+    # otherwise double their round trips.
+    provider = HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        cache_allowed_requests=True,
+        cacheable_requests={RPCEndpoint("eth_chainId")},
+    )
+    w3 = Web3(provider)
     try:
         w3.eth.chain_id  # noqa: B018 - the call is the connectivity check
     except Exception as exc:
         raise ChainError(f"no Ethereum node answers at {rpc_url}: {type(exc).__name__}") from None
     return w3
+
+
+class JsonRpc:
+    """JSON-RPC over one kept-alive HTTP/1.1 connection per thread, without web3's request stack.
+
+    web3's stack (middleware, formatters, ``requests``) costs about a millisecond of CPU per call, and even
+    ``http.client`` parses every reply's headers with the email package; the relay's hot path (simulation,
+    send, receipts, fees) makes several calls per action. This speaks just enough HTTP/1.1 for a JSON-RPC
+    node: one POST, a reply with Content-Length or chunked. Replies come back as the node sent them
+    (``{"result": ...}`` or ``{"error": ...}``); a transport failure raises ``ConnectionError`` (or
+    ``TimeoutError``), which callers retry as they would web3's.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"not an http(s) JSON-RPC URL: {url!r}")
+        self.url = url
+        self.timeout = timeout
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rpartition("@")[2]
+        self._head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            "Accept: application/json\r\nContent-Length: "
+        ).encode("ascii")
+        self._local = threading.local()
+        self._ids = itertools.count(1)
+
+    def _socket(self) -> socket.socket:
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is None:
+            sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._https:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+            self._local.sock = sock
+        return sock
+
+    def _close(self) -> None:
+        sock = getattr(self._local, "sock", None)
+        self._local.sock = None
+        if sock is not None:
+            sock.close()
+
+    def _post(self, payload: Any) -> Any:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        message = self._head + str(len(body)).encode("ascii") + b"\r\n\r\n" + body
+        for attempt in (0, 1):
+            reused = getattr(self._local, "sock", None) is not None
+            try:
+                sock = self._socket()
+                sock.sendall(message)
+                status, data, keep = _read_reply(sock)
+            except TimeoutError:
+                self._close()
+                raise
+            except (OSError, ValueError) as exc:
+                self._close()
+                # A kept-alive connection the node closed while idle fails at once: one fresh try. (Every
+                # call here is safe to repeat: a raw transaction re-sent is the same signed bytes.)
+                if reused and attempt == 0:
+                    continue
+                raise ConnectionError(f"JSON-RPC request to {self.url} failed: {exc}") from exc
+            if not keep:
+                self._close()
+            if status != 200 and not data.lstrip().startswith((b"{", b"[")):
+                raise ConnectionError(f"JSON-RPC request to {self.url} answered HTTP {status}")
+            return json.loads(data)
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """One call; the node's reply object."""
+        reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params})
+        if not isinstance(reply, dict):
+            raise ChainError(f"malformed JSON-RPC reply to {method}: {str(reply)[:200]}")
+        return reply
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Several calls in one round trip; the replies in the order of ``calls``."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        ids = [first, *(next(self._ids) for _ in calls[1:])]
+        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls, strict=True)]
+        replies = self._post(payload)
+        if not isinstance(replies, list):  # a node that does not batch answers with one error object
+            raise ChainError(f"the node does not answer JSON-RPC batches: {str(replies)[:200]}")
+        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict)}
+        missing: dict[str, Any] = {"error": {"code": -32603, "message": "no reply in the batch"}}
+        return [by_id.get(i, missing) for i in ids]
+
+
+def _read_reply(sock: socket.socket) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 reply: (status, body, whether the connection stays open). ValueError if malformed."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("the node closed the connection")
+        buffer += chunk
+        if len(buffer) > 65536 and b"\r\n\r\n" not in buffer:
+            raise ValueError("reply headers too long")
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status_line = lines[0].split(None, 2)
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
+        raise ValueError(f"not an HTTP reply: {lines[0][:80]!r}")
+    status = int(status_line[1])
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    keep = headers.get(b"connection", b"").lower() != b"close" and status_line[0] != b"HTTP/1.0"
+    if b"content-length" in headers:
+        length = int(headers[b"content-length"])
+        while len(rest) < length:
+            chunk = sock.recv(max(65536, length - len(rest)))
+            if not chunk:
+                raise ConnectionResetError("the node closed the connection mid-reply")
+            rest += chunk
+        return status, rest[:length], keep and len(rest) == length
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        body, rest = _read_chunked(sock, rest)
+        return status, body, keep and not rest
+    while True:  # neither: the body runs until the node closes the connection
+        chunk = sock.recv(65536)
+        if not chunk:
+            return status, rest, False
+        rest += chunk
+
+
+def _read_chunked(sock: socket.socket, rest: bytes) -> tuple[bytes, bytes]:
+    body = bytearray()
+
+    def fill(need: bytes | int) -> None:
+        nonlocal rest
+        while (need not in rest) if isinstance(need, bytes) else (len(rest) < need):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("the node closed the connection mid-reply")
+            rest += chunk
+
+    while True:
+        fill(b"\r\n")
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0].strip(), 16)
+        if size == 0:
+            fill(b"\r\n")  # no trailers expected: the empty line that ends the reply
+            _, _, rest = rest.partition(b"\r\n")
+            return bytes(body), rest
+        fill(size + 2)
+        body += rest[:size]
+        rest = rest[size + 2 :]
+
+
+_LEAN: weakref.WeakKeyDictionary[Any, JsonRpc | None] = weakref.WeakKeyDictionary()
+_LEAN_LOCK = threading.Lock()
+
+
+def lean_rpc(w3: Web3) -> JsonRpc | None:
+    """The lean client for ``w3``'s node (one per provider), or None when it is not a plain HTTP provider."""
+    provider = w3.provider
+    if type(provider) is not HTTPProvider:  # eth-tester, IPC, or a subclass that changes how requests go
+        return None
+    with _LEAN_LOCK:
+        if provider in _LEAN:
+            return _LEAN[provider]
+        kwargs = dict(getattr(provider, "_request_kwargs", None) or {})
+        timeout = kwargs.pop("timeout", 30.0)
+        uri = getattr(provider, "endpoint_uri", None)
+        parts = urlsplit(str(uri or ""))
+        # Anything beyond a timeout (headers, auth, proxies, certificates) stays with web3's stack.
+        usable = not kwargs and parts.scheme in ("http", "https") and not parts.username
+        client = JsonRpc(str(uri), timeout=float(timeout)) if usable else None
+        _LEAN[provider] = client
+        return client

@@ -7,9 +7,18 @@ mirrored by the indexer into SQLite:
   mirror, signed in as an auditor) at ``--concurrency`` client threads for ``--seconds``;
 * ``bare_rps``, ``bare_p50_ms``, ``bare_p99_ms``: a bare FastAPI endpoint returning the same JSON bytes, under
   the same load: the ceiling of the framework and the HTTP stack on this machine;
-* ``relayed_actions_per_s``: signed attestations (GET typed data, sign, POST; one client thread per
-  evaluator, since each evaluator's nonce orders its own signatures) relayed through the gateway until each
-  is mined.
+* ``relayed_actions_per_s``: signed attestations relayed through the gateway and mined successfully, per
+  second, sustained. Load model: ``--relay-procurements`` more procurements (default 112), each with evidence
+  on its three milestones and a 3-of-3 panel drawn from ``--evaluators`` evaluators (default 6, each of its
+  own evaluation body): 9 attestations per procurement (1,008 by default), a third of which reach the quorum
+  and pay out. One client thread per evaluator loops over its seats (starting at its own offset, so the
+  evaluators work on different procurements at any moment): GET the typed data, sign it with eth-account's
+  ``sign_typed_data`` (one real signature per action), POST it; the POST answers 202 once the transaction is
+  sent, and the next GET already carries the next nonce. The clock runs from the first POST until the
+  relayer's last transaction is mined (its nonce on chain); only receipts with status 1 count, refusals and
+  reverts are reported beside (``relayed_refused``, ``relayed_reverted``), and every status the gateway
+  reports is checked against the chain afterwards. anvil keeps its state in memory unless
+  ``--persistent-anvil`` (see ``_memory_anvil``).
 
 The servers (uvicorn, one worker each) run as child processes on 127.0.0.1; the load comes from this process.
 Both share the machine's cores, so the numbers compare the gateway with the bare endpoint rather than
@@ -46,7 +55,7 @@ from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, Registry
 from chain.connection import connect
 from chain.deployment import ensure_deployed
 from chain.keys import dev_account, write_keystore
-from chain.node import NodeProcess, free_port, start_anvil
+from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
 from chain.roles import OrgKind, Role
 from chain.system import error_decoder
 from gateway.siwe import SiweMessage
@@ -75,6 +84,7 @@ _MEMBERS = (
     ("eval3", "NITE", Role.EVALUATOR),
     ("auditor", "BOA", Role.AUDITOR),
 )
+_EVALUATORS = ("eval1", "eval2", "eval3")  # the read procurements' panel; the relay run adds more (--evaluators)
 _BARE_BODY_ENV = "PROCURE_BENCH_BARE_BODY"
 
 
@@ -96,11 +106,25 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _setup_chain(rpc_url: str, var_dir: Path, procurements: int) -> tuple[dict[str, LocalAccount], list[bytes]]:
-    """Deploy, register the cast, mint, and create ``procurements`` procurements (3-of-3 panels)."""
+def _relay_evaluators(count: int) -> tuple[str, ...]:
+    return tuple(f"eval{n}" for n in range(1, count + 1))
+
+
+def _setup_chain(
+    rpc_url: str, var_dir: Path, procurements: int, relay_procurements: int = 0, evaluators: int = 3
+) -> tuple[dict[str, LocalAccount], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
+    """Deploy, register the cast, mint, and create the procurements (3-of-3 panels).
+
+    ``procurements`` for the reads (panel eval1-eval3, evidence on milestone 0), then ``relay_procurements``
+    for the relay run: evidence on all three milestones, and the panel of the k-th one is the three
+    consecutive evaluators from the (3k)-th, round the ``evaluators`` (each from its own evaluation body).
+    Returns the accounts, the read procurements, and the relay procurements with their panels.
+    """
     w3 = connect(rpc_url)
     build = compile_contracts()
     accounts = {label: dev_account(i, DEV_CHAIN_ID) for i, label in enumerate(_CAST)}
+    extra = _relay_evaluators(evaluators)[len(_EVALUATORS) :]
+    accounts |= {label: dev_account(len(_CAST) + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
 
     def sender(label: str) -> TxSender:
         return TxSender(w3, accounts[label], error_decoder(build))
@@ -113,19 +137,28 @@ def _setup_chain(rpc_url: str, var_dir: Path, procurements: int) -> tuple[dict[s
         registry.bind_account(accounts[label].address, code)
         if role is not None:
             registry.grant_role(role, accounts[label].address)
+    for label in extra:
+        code = f"EB-{label.upper()}"
+        registry.register_organization(code, OrgKind.EVALUATION_BODY, f"Evaluation body {label}")
+        registry.bind_account(accounts[label].address, code)
+        registry.grant_role(Role.EVALUATOR, accounts[label].address)
     registry.update_organization("MOD", active=True, vault=accounts["vault"].address)
     TokenClient(w3, system.token, sender("treasury"), build).mint(
-        accounts["officer"].address, 10**12, keccak(text="FY2026/MOD/bench")
+        accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench")
     )
     TokenClient(w3, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
     factory = FactoryClient(w3, system.factory, sender("officer"), build)
     now = int(w3.eth.get_block("latest")["timestamp"])
-    ids = []
-    for i in range(procurements):
+    ids: list[bytes] = []
+    relay: list[tuple[bytes, tuple[str, ...]]] = []
+    pool = _relay_evaluators(evaluators)
+    for i in range(procurements + relay_procurements):
+        k = i - procurements
+        panel = _EVALUATORS if k < 0 else tuple(pool[(3 * k + n) % len(pool)] for n in range(3))
         spec = ProcurementSpec(
             procurement_id=keccak(text=f"ocds-bench-{i}"),
             supplier=accounts["supplier"].address,
-            evaluators=tuple(accounts[e].address for e in ("eval1", "eval2", "eval3")),
+            evaluators=tuple(accounts[e].address for e in panel),
             quorum=3,
             amounts=(30_000_000, 50_000_000, 120_000_000),
             due_dates=(now + 30 * 86_400, now + 90 * 86_400, now + 180 * 86_400),
@@ -133,15 +166,41 @@ def _setup_chain(rpc_url: str, var_dir: Path, procurements: int) -> tuple[dict[s
             title=f"Night-vision goggles, lot {i}",
         )
         created = factory.create(spec, sum(spec.amounts))
-        EscrowClient(w3, created.escrow, sender("supplier"), build).submit_evidence(
-            0, keccak(text=f"evidence {i}"), f"ipfs://bench-{i}"
-        )
-        ids.append(spec.procurement_id)
+        supplier = EscrowClient(w3, created.escrow, sender("supplier"), build)
+        for milestone in range(1 if i < procurements else len(spec.amounts)):
+            supplier.submit_evidence(
+                milestone, keccak(text=f"evidence {i}/{milestone}"), f"ipfs://bench-{i}-{milestone}"
+            )
+        if k < 0:
+            ids.append(spec.procurement_id)
+        else:
+            relay.append((spec.procurement_id, panel))
     engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
     with Indexer(engine, ChainSource(w3), system, build) as indexer:
         indexer.catch_up()
     engine.dispose()
-    return accounts, ids
+    return accounts, ids, relay
+
+
+def _memory_anvil(state_dir: Path) -> NodeProcess:
+    """anvil as ``start_anvil`` runs it (chain id 31337, automine, 20 dev accounts) but without persistence.
+
+    As in scripts/bench_indexer.py: ``procure up``'s anvil rewrites its whole history to disk every second,
+    which stalls every RPC call for a moment and would measure that rather than the gateway (about a fifth
+    fewer relays per second; ``--persistent-anvil`` measures it).
+    """
+    port = free_port()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "anvil-memory.log"
+    cmd = [str(anvil_binary(project_root())), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--chain-id", str(DEV_CHAIN_ID), "--accounts", "20"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    node = NodeProcess(process, f"http://127.0.0.1:{port}", "anvil", log_path)
+    node.wait_ready()
+    return node
 
 
 def _start_server(args: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -223,50 +282,112 @@ def _load(base: str, paths: list[str], headers: dict[str, str], concurrency: int
     }
 
 
-def _relay(base: str, accounts: dict[str, LocalAccount], ids: list[bytes]) -> float:
-    """Each evaluator attests milestone 0 of every procurement through the gateway; actions per second."""
-    evaluators = ("eval1", "eval2", "eval3")
+def _relay(
+    rpc_url: str, base: str, accounts: dict[str, LocalAccount], procurements: list[tuple[bytes, tuple[str, ...]]]
+) -> dict[str, float]:
+    """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
+    w3 = connect(rpc_url)
+    relayer = accounts["relayer"].address
+    evaluators = sorted({label for _, panel in procurements for label in panel}, key=lambda e: int(e[4:]))
     headers = {label: _sign_in(base, accounts[label]) for label in evaluators}
-    failures: list[str] = []
+    sent: list[list[tuple[bytes, str]]] = [[] for _ in evaluators]
+    first_post: list[float] = []
+    refused: list[str] = []
+    attempted = sum(3 * len(panel) for _, panel in procurements)
+    start_nonce = w3.eth.get_transaction_count(relayer)  # type: ignore[arg-type]
 
-    def worker(label: str) -> None:
-        fields: dict[str, str | int | bool] = {
-            "milestoneId": 0,
-            "round": 1,
-            "pass": True,
-            "reportHash": "0x" + "22" * 32,
-        }
+    def evaluator(index: int) -> None:
+        label = evaluators[index]
+        work = [(pid, milestone) for pid, panel in procurements if label in panel for milestone in range(3)]
         with httpx.Client(base_url=base, headers=headers[label], timeout=60.0) as client:
-            for pid in ids:
+            # Each evaluator starts at its own point of its list: evaluators work on different procurements at
+            # any moment (as they would), and each milestone still gets all three attestations, the last of
+            # which pays out.
+            start = index * len(work) // len(evaluators)
+            for pid, milestone in work[start:] + work[:start]:
+                fields: dict[str, str | int | bool] = {
+                    "milestoneId": milestone,
+                    "round": 1,
+                    "pass": True,
+                    "reportHash": "0x" + "22" * 32,
+                }
                 url = f"/procurements/0x{pid.hex()}/actions/attest"
                 typed = client.get(url, params=fields).json()
                 signature = accounts[label].sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
                 body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
+                if not first_post:
+                    first_post.append(time.perf_counter())
                 response = client.post(url, json=body)
-                if response.status_code != 200:
-                    failures.append(response.text)
+                if response.status_code == 202:
+                    sent[index].append((pid, response.json()["txHash"]))
+                else:
+                    refused.append(response.text)
 
-    threads = [threading.Thread(target=worker, args=(label,)) for label in evaluators]
-    started = time.perf_counter()
+    threads = [threading.Thread(target=evaluator, args=(n,)) for n in range(len(evaluators))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    posted = time.perf_counter()
+    started = first_post[0]
+    hashes = [tx for chunk in sent for _, tx in chunk]
+    # The clock stops when the last relayed transaction is mined (the relayer's nonce counts them).
+    deadline = time.monotonic() + 300
+    while w3.eth.get_transaction_count(relayer) < start_nonce + len(hashes):  # type: ignore[arg-type]
+        if time.monotonic() > deadline:
+            raise RuntimeError("relayed transactions still not mined after 300 s")
+        time.sleep(0.01)
     elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} relayed actions failed, e.g. {failures[0][:300]}")
-    return len(evaluators) * len(ids) / elapsed
+    receipts = [w3.eth.get_transaction_receipt(tx) for tx in hashes]  # type: ignore[arg-type]
+    succeeded = sum(receipt["status"] == 1 for receipt in receipts)
+    max_gas_used = max((receipt["gasUsed"] for receipt in receipts), default=0)
+    # The gateway must tell the same story: every status it reports is final and agrees with the chain.
+    statuses: dict[str, int] = {}
+    for label, pairs in zip(evaluators, sent, strict=True):
+        with httpx.Client(base_url=base, headers=headers[label], timeout=60.0) as client:
+            for pid, tx in pairs:
+                answer = client.get(f"/procurements/0x{pid.hex()}/actions/relays/{tx}")
+                key = answer.json()["status"] if answer.status_code == 200 else f"http {answer.status_code}"
+                statuses[key] = statuses.get(key, 0) + 1
+    if statuses.get("mined", 0) != succeeded or statuses.get("reverted", 0) != len(hashes) - succeeded:
+        raise RuntimeError(f"the gateway's relay statuses {statuses} disagree with the chain ({succeeded} mined)")
+    if refused:
+        print(f"{len(refused)} attestations refused, e.g. {refused[0][:300]}", file=sys.stderr)
+    return {
+        "per_s": succeeded / elapsed,
+        "attempted": attempted,
+        "succeeded": succeeded,
+        "refused": len(refused),
+        "reverted": len(hashes) - succeeded,
+        "post_s": posted - started,
+        "total_s": elapsed,
+        "max_gas_used": max_gas_used,
+    }
 
 
-def measure(procurements: int, concurrency: int, seconds: float, log: Callable[[str], None]) -> dict[str, float]:
+def measure(
+    procurements: int,
+    concurrency: int,
+    seconds: float,
+    log: Callable[[str], None],
+    *,
+    relay_procurements: int = 112,
+    evaluators: int = 6,
+    skip_reads: bool = False,
+    persistent_anvil: bool = False,
+) -> dict[str, float]:
     """Run the whole benchmark in a temporary directory; returns the numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         root = Path(tmp)
-        node: NodeProcess = start_anvil(project_root(), root / "anvil", port=free_port())
+        node: NodeProcess = (
+            start_anvil(project_root(), root / "anvil", port=free_port())
+            if persistent_anvil
+            else _memory_anvil(root / "anvil")
+        )
         servers: list[subprocess.Popen[bytes]] = []
         try:
-            log(f"anvil at {node.url}; deploying and creating {procurements} procurements")
-            accounts, ids = _setup_chain(node.url, root / "var", procurements)
+            log(f"anvil at {node.url}; deploying and creating {procurements} + {relay_procurements} procurements")
+            accounts, ids, relay = _setup_chain(node.url, root / "var", procurements, relay_procurements, evaluators)
             write_keystore(accounts["relayer"], root / "relayer.json", "bench")
             port, bare_port = free_port(), free_port()
             env = os.environ | {
@@ -300,11 +421,21 @@ def measure(procurements: int, concurrency: int, seconds: float, log: Callable[[
                     root / "bare.log",
                 )
             )
-            log(f"reads: {concurrency} threads for {seconds:.0f} s each (gateway, then bare)")
-            read = _load(base, paths, auditor, concurrency, seconds)
-            bare = _load(f"http://127.0.0.1:{bare_port}", paths, {}, concurrency, seconds)
-            log(f"relaying {3 * len(ids)} signed attestations")
-            relayed = _relay(base, accounts, ids)
+            numbers: dict[str, float] = {}
+            if not skip_reads:
+                log(f"reads: {concurrency} threads for {seconds:.0f} s each (gateway, then bare)")
+                read = _load(base, paths, auditor, concurrency, seconds)
+                bare = _load(f"http://127.0.0.1:{bare_port}", paths, {}, concurrency, seconds)
+                numbers |= {
+                    "read_rps": round(read["rps"], 1),
+                    "read_p50_ms": round(read["p50_ms"], 2),
+                    "read_p99_ms": round(read["p99_ms"], 2),
+                    "bare_rps": round(bare["rps"], 1),
+                    "bare_p50_ms": round(bare["p50_ms"], 2),
+                    "bare_p99_ms": round(bare["p99_ms"], 2),
+                }
+            log(f"relaying {9 * len(relay)} signed attestations from {evaluators} evaluators")
+            relayed = _relay(node.url, base, accounts, relay)
         finally:
             for server in servers:
                 server.terminate()
@@ -313,14 +444,15 @@ def measure(procurements: int, concurrency: int, seconds: float, log: Callable[[
                 except subprocess.TimeoutExpired:
                     server.kill()
             node.stop()
-    return {
-        "read_rps": round(read["rps"], 1),
-        "read_p50_ms": round(read["p50_ms"], 2),
-        "read_p99_ms": round(read["p99_ms"], 2),
-        "bare_rps": round(bare["rps"], 1),
-        "bare_p50_ms": round(bare["p50_ms"], 2),
-        "bare_p99_ms": round(bare["p99_ms"], 2),
-        "relayed_actions_per_s": round(relayed, 2),
+    return numbers | {
+        "relayed_actions_per_s": round(relayed["per_s"], 2),
+        "relayed_attempted": relayed["attempted"],
+        "relayed_mined": relayed["succeeded"],
+        "relayed_refused": relayed["refused"],
+        "relayed_reverted": relayed["reverted"],
+        "relayed_post_s": round(relayed["post_s"], 2),
+        "relayed_total_s": round(relayed["total_s"], 2),
+        "relayed_max_gas_used": relayed["max_gas_used"],
     }
 
 
@@ -331,11 +463,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procurements", type=int, default=20, help="procurements to create (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads for reads (default 8)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each read run (default 5)")
+    parser.add_argument(
+        "--relay-procurements",
+        type=int,
+        default=112,
+        help="procurements for the relay run, 9 attestations each (default 112: 1,008 attestations)",
+    )
+    parser.add_argument(
+        "--evaluators", type=int, default=6, help="evaluators (one client thread each) in the relay run (default 6)"
+    )
+    parser.add_argument("--skip-reads", action="store_true", help="measure only the relay")
+    parser.add_argument(
+        "--persistent-anvil", action="store_true", help="run anvil as `procure up` does (state on disk every second)"
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.procurements <= 500 and 1 <= args.concurrency <= 64 and 0.5 <= args.seconds <= 120):
         parser.error("out of range: procurements 1..500, concurrency 1..64, seconds 0.5..120")
+    if not (1 <= args.relay_procurements <= 2000 and 3 <= args.evaluators <= 10):
+        parser.error("out of range: relay procurements 1..2000, evaluators 3..10")
     quiet = args.json
-    numbers = measure(args.procurements, args.concurrency, args.seconds, (lambda _: None) if quiet else print)
+    numbers = measure(
+        args.procurements,
+        args.concurrency,
+        args.seconds,
+        (lambda _: None) if quiet else print,
+        relay_procurements=args.relay_procurements,
+        evaluators=args.evaluators,
+        skip_reads=args.skip_reads,
+        persistent_anvil=args.persistent_anvil,
+    )
     if args.json:
         print(json.dumps(numbers))
     else:

@@ -38,6 +38,7 @@ __all__ = [
     "ReclaimCreate",
     "ReclaimFields",
     "ReclaimQuery",
+    "RelayErrorPublic",
     "SettlementCreate",
     "SettlementFields",
     "SettlementQuery",
@@ -286,8 +287,20 @@ class TypedDataPublic(ApiModel):
     typed_data: dict[str, Any] = Field(description="The full typed-data message (types, domain, primaryType, message).")
 
 
+class RelayErrorPublic(ApiModel):
+    """Why a relayed transaction reverted: the contract's custom error and its decoded arguments."""
+
+    error: str | None = Field(description="The custom error's name (None if the revert could not be decoded).")
+    args: dict[str, Any] = Field(default_factory=dict, description="The custom error's decoded arguments.")
+    detail: str
+
+
 class ActionPublic(ApiModel):
-    """A relayed action: its transaction and, with ``?wait=true``, the procurement's state afterwards."""
+    """A relayed action: its transaction, whether it is mined yet and, with ``?wait=true``, the state after it.
+
+    Without ``?wait=true`` the answer comes as soon as the transaction is sent (202, ``status`` pending);
+    poll ``statusUrl`` until it is ``mined`` or ``reverted`` (a concurrent action changed the state first).
+    """
 
     action: str
     procurement_id: Bytes32
@@ -297,8 +310,14 @@ class ActionPublic(ApiModel):
     deadline: int
     relayer: Address
     tx_hash: Bytes32
-    block_number: int
-    gas_used: int
+    status: Literal["pending", "mined", "reverted"] = Field(
+        default="mined", description="pending until the receipt is in; then mined, or reverted (see error)."
+    )
+    status_url: str | None = Field(default=None, description="Where to poll the status of this relay.")
+    block_number: int | None = Field(default=None, description="The block that mined it (None while pending).")
+    gas_used: int | None = Field(default=None, description="Gas used (None while pending).")
+    gas_limit: int | None = Field(default=None, description="The gas limit the relayer set.")
+    error: RelayErrorPublic | None = Field(default=None, description="When reverted: why.")
     mirrored: bool | None = Field(default=None, description="With ?wait=true: whether the mirror has the block.")
     state: ProcurementStatePublic | None = Field(
         default=None, description="With ?wait=true: the state read from the chain."

@@ -1,10 +1,14 @@
 """Signed actions: typed data to sign, and the checks made before the relayer spends any gas.
 
-Before relaying, in order: the signed nonce is the signer's current one; the deadline has not passed; the
-signature recovers to the signed-in account for this chain id, this escrow and that nonce; and a read-only
-eth_call of the ``...BySig`` function succeeds (so role, panel membership, segregation of duties and the
-milestone's state are checked by the contract itself, and a refusal comes back as the custom error). Only
-then is the transaction sent.
+The nonce a signer must sign next is its registry nonce, past those of its actions this gateway has sent and
+not yet seen mined: one signer can have several signatures in flight, in order.
+
+Before relaying, in order, under the signer's lock: the signed nonce is that next nonce; the deadline has not
+passed; the signature recovers to the signed-in account for this chain id, this escrow and that nonce; and,
+under the escrow's lock, a simulation of the ``...BySig`` call against the node's pending state succeeds (so
+role, panel membership, segregation of duties and the milestone's state are checked by the contract itself,
+after everything already sent, and a refusal comes back as the custom error). Only then is the transaction
+sent, and the answer comes back at once; ``Ledger`` follows it to its receipt.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chain._tx import Receipt
 from chain.clients import MilestoneStatus
-from chain.eip712 import Action, recover_signer, typed_data
+from chain.eip712 import Action, recover_action_signer, typed_data
+from chain.errors import LedgerError
 from gateway.errors import SignatureExpired, SignatureMismatch, StaleNonce
-from gateway.ledger import Ledger
+from gateway.ledger import Ledger, Relay
 from gateway.schemas.procurements import MilestoneStatePublic, ProcurementStatePublic, TotalsPublic
 
-__all__ = ["Prepared", "Relayed", "prepare", "procurement_state", "relay_signed"]
+__all__ = ["Prepared", "Relayed", "prepare", "prepare_known", "procurement_state", "relay_signed"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,10 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Relayed:
-    """What relaying an action produced."""
+    """What relaying an action produced: the relay, pending until its receipt is in."""
 
     action: Action
-    receipt: Receipt
+    relay: Relay
 
 
 def _json_ready(message: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +68,34 @@ def prepare(
     deadline: int | None,
     deadline_s: int,
 ) -> Prepared:
-    """The typed data ``signer`` must sign: its current registry nonce, and a deadline (given, or chain time + ttl)."""
-    nonce = ledger.registry.nonce(signer)
+    """The typed data ``signer`` must sign: its next nonce, and a deadline (given, or chain time + ttl)."""
+    nonce = ledger.next_signer_nonce(signer)
     if deadline is None:
-        deadline = ledger.now() + deadline_s
+        deadline = ledger.now(max_age_s=1.0) + deadline_s
+    action = Action(primary_type, fields, nonce, deadline)
+    message = typed_data(action, chain_id=ledger.chain_id, escrow=escrow)
+    return Prepared(action=action, typed_data=_json_ready(message))
+
+
+def prepare_known(
+    ledger: Ledger,
+    escrow: str,
+    signer: str,
+    primary_type: str,
+    fields: dict[str, Any],
+    *,
+    deadline: int | None,
+    deadline_s: int,
+) -> Prepared | None:
+    """``prepare`` when the nonce and the clock are known without asking the chain, else None."""
+    nonce = ledger.known_signer_nonce(signer)
+    if nonce is None:
+        return None
+    if deadline is None:
+        now = ledger.known_now(1.0)
+        if now is None:
+            return None
+        deadline = now + deadline_s
     action = Action(primary_type, fields, nonce, deadline)
     message = typed_data(action, chain_id=ledger.chain_id, escrow=escrow)
     return Prepared(action=action, typed_data=_json_ready(message))
@@ -84,30 +112,56 @@ def relay_signed(
     signature: bytes,
     claimed_nonce: int | None,
 ) -> Relayed:
-    """Check a signed action (see the module docstring), then relay it and wait for its receipt."""
-    nonce = ledger.registry.nonce(signer)
+    """Check a signed action (see the module docstring), then relay it; no waiting for the receipt."""
+    ledger.wait_for_room()
+    with ledger.signer_lock(signer):
+        try:
+            return _check_and_submit(ledger, escrow, signer, primary_type, fields, deadline, signature, claimed_nonce)
+        except LedgerError:
+            ledger.forget_signer_nonce(signer)
+            raise
+
+
+def _check_and_submit(
+    ledger: Ledger,
+    escrow: str,
+    signer: str,
+    primary_type: str,
+    fields: dict[str, Any],
+    deadline: int,
+    signature: bytes,
+    claimed_nonce: int | None,
+) -> Relayed:
+    """The checks and the send of ``relay_signed``, under the signer's lock."""
+    nonce = ledger.next_signer_nonce(signer)
     if claimed_nonce is not None and claimed_nonce != nonce:
         raise StaleNonce(
-            f"the action was signed with nonce {claimed_nonce} but {signer}'s current nonce is {nonce}: "
+            f"the action was signed with nonce {claimed_nonce} but {signer}'s next nonce is {nonce}: "
             "it was already used (or is not reached yet); fetch fresh typed data and sign again",
             currentNonce=nonce,
         )
-    now = ledger.now()
+    now = ledger.now(max_age_s=1.0)
     if deadline < now:
         raise SignatureExpired(f"the signed deadline {deadline} has passed (chain time {now})", chainTime=now)
     action = Action(primary_type, fields, nonce, deadline)
-    message = typed_data(action, chain_id=ledger.chain_id, escrow=escrow)
-    recovered = recover_signer(message, signature)
+    recovered = recover_action_signer(action, signature, chain_id=ledger.chain_id, escrow=escrow)
     if recovered != signer:
         raise SignatureMismatch(
             "the signature does not recover to the signed-in account for this action, chain, escrow and the "
-            f"current nonce {nonce} (forged, replayed, for another chain or escrow, or with altered fields)"
+            f"next nonce {nonce} (forged, replayed, for another chain or escrow, or with altered fields)"
         )
     args = action.call_args(signer, signature)
     with ledger.escrow_lock(escrow):
-        ledger.simulate(escrow, action.function_name, args)
-        receipt = ledger.relay(escrow, action.function_name, args)
-    return Relayed(action=action, receipt=receipt)
+        relay = ledger.submit(
+            escrow,
+            action.function_name,
+            args,
+            primary_type=primary_type,
+            signer=signer,
+            signer_nonce=nonce,
+            deadline=deadline,
+        )
+    return Relayed(action=action, relay=relay)
 
 
 def procurement_state(ledger: Ledger, procurement_id: bytes, escrow: str) -> ProcurementStatePublic:

@@ -1,9 +1,10 @@
 """Idempotency-Key: a retried POST returns the first answer instead of acting twice.
 
 A key is scoped to the signed-in account. The first request reserves it (a row with no response yet, under a
-unique constraint, so two concurrent requests cannot both act); its answer is stored once the action is on
-chain. The same key with a different body is refused (422); while the first is still running, 409. A request
-that fails before anything reaches the chain releases the key, so a corrected retry may use it again.
+unique constraint, so two concurrent requests cannot both act); its answer is stored as soon as the
+transaction is sent (a retry then returns that transaction, with its status at the time of the retry). The
+same key with a different body is refused (422); while the first is still running, 409. A request that fails
+before anything reaches the chain releases the key, so a corrected retry may use it again.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ class IdempotencyService:
                 return None
             raise IdempotencyInProgress("a request with this Idempotency-Key is still being processed")
         stored: dict[str, Any] = json.loads(existing.response)
+        return stored
+
+    def lookup(self, db: Session, account: str, key: str) -> dict[str, Any] | None:
+        """The stored answer of the request made with this key, if it acted."""
+        response = db.scalar(
+            select(IdempotencyRecord.response).where(IdempotencyRecord.account == account, IdempotencyRecord.key == key)
+        )
+        if response is None:
+            return None
+        stored: dict[str, Any] = json.loads(response)
         return stored
 
     def store(self, db: Session, account: str, key: str, status_code: int, response: dict[str, Any]) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import coincurve
 import pytest
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from chain._tx import TxSender
-from chain.errors import ContractRevert
+from chain._tx import CallEncoder, TxSender, _NonceManager, sign_dynamic_fee_tx
+from chain.errors import ChainError, ContractRevert
 from chain.system import error_decoder
 from chain.testing import World
 
@@ -63,3 +65,122 @@ def test_nonces_are_consecutive_without_asking_the_chain(world: World) -> None:
     receipts = [sender.transact(world.token.functions.transfer(world.vault.address, 1)) for _ in range(3)]
     nonces = [world.w3.eth.get_transaction(HexBytes(r.tx_hash))["nonce"] for r in receipts]
     assert nonces == [start, start + 1, start + 2]
+
+
+class RefusingProvider(EthereumTesterProvider):
+    """Refuses the first ``refusals`` raw-transaction sends outright (the node never takes them)."""
+
+    def __init__(self, tester: Any, refusals: int) -> None:
+        super().__init__(tester)
+        self.refusals = refusals
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method == "eth_sendRawTransaction" and self.refusals > 0:
+            self.refusals -= 1
+            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "transaction underpriced"}}
+        return super().make_request(method, params)
+
+
+def test_a_refused_send_gives_its_nonce_back(world: World) -> None:
+    w3 = Web3(RefusingProvider(world.tester, refusals=1))
+    sender = TxSender(w3, world.accounts["officer"], error_decoder(world.build))
+    start = w3.eth.get_transaction_count(sender.account.address)
+    with pytest.raises(ChainError):
+        sender.transact(world.token.functions.transfer(world.vault.address, 1))
+    receipt = sender.transact(world.token.functions.transfer(world.vault.address, 1))
+    assert w3.eth.get_transaction(HexBytes(receipt.tx_hash))["nonce"] == start  # no gap left behind
+    assert w3.eth.get_transaction_count(sender.account.address) == start + 1
+
+
+def test_nonce_manager_hands_a_released_nonce_out_first() -> None:
+    manager = _NonceManager()
+    assert [manager.take(lambda: 5) for _ in range(3)] == [5, 6, 7]
+    assert manager.release(6) is False  # 7 is already out: 6 is a gap, handed out next
+    assert manager.take(lambda: 0) == 6
+    assert manager.release(7) is True  # the last one: the counter steps back
+    assert manager.take(lambda: 0) == 7
+    assert manager.take(lambda: 0) == 8
+
+
+def test_a_gap_is_filled_at_once(world: World) -> None:
+    # Nonce N was handed out and its transaction refused while N+1 was already out: a 0-value transfer to
+    # ourselves takes N, so that N+1 and later can be mined.
+    sender = world.sender("officer")
+    start = world.w3.eth.get_transaction_count(sender.account.address)
+    first = sender._nonces.take(lambda: start)
+    sender._nonces.take(lambda: start)
+    sender._give_back(first, ChainError("the node refused the transaction"))
+    assert world.w3.eth.get_transaction_count(sender.account.address) == start + 1
+    filler = world.w3.eth.get_transaction_by_block(world.w3.eth.block_number, 0)
+    assert filler["nonce"] == start
+    assert filler["to"] == sender.address
+    assert filler["value"] == 0
+
+
+def test_submit_returns_before_the_receipt_and_outcome_finds_it(world: World) -> None:
+    sender = world.sender("officer")
+    sent = sender.submit_call(world.token.functions.transfer(world.vault.address, 1), min_gas=200_000)
+    assert sent.gas == 200_000  # the caller's worst case, above the estimate
+    receipt = sender.outcome(sent)
+    assert receipt is not None
+    assert receipt.status == 1
+    assert receipt.tx_hash == sent.tx_hash
+    assert sender.outcomes([sent]) == [receipt]
+
+
+def test_submit_call_simulates_first_and_sends_nothing_that_reverts(world: World) -> None:
+    sender = world.sender("outsider")
+    before = world.w3.eth.get_transaction_count(sender.account.address)
+    with pytest.raises(ContractRevert) as info:
+        sender.submit_call(world.token.functions.mint(world.outsider.address, 5, b"\x01" * 32))
+    assert info.value.name == "YenTokenUnauthorizedMinter"
+    assert world.w3.eth.get_transaction_count(sender.account.address) == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"nonce": 0, "gas": 21_000, "value": 0, "data": "0x"},
+        {"nonce": 1234, "gas": 180_000, "value": 10**18, "data": "0x" + "ab" * 300},
+        {"nonce": 2**40, "gas": 30_000_000, "value": 1, "data": "0x00"},
+    ],
+)
+def test_direct_signing_gives_eth_accounts_bytes(world: World, fields: dict[str, Any]) -> None:
+    account = world.accounts["officer"]
+    tx = {
+        "chainId": 31337,
+        "from": account.address,
+        "to": world.vault.address,
+        "maxPriorityFeePerGas": 1_000_000_000,
+        "maxFeePerGas": 3_000_000_000,
+        **fields,
+    }
+    signed = account.sign_transaction(tx)
+    raw, tx_hash = sign_dynamic_fee_tx(coincurve.PrivateKey(bytes(account.key)), tx)
+    assert raw == bytes(signed.raw_transaction)
+    assert tx_hash == bytes(signed.hash)
+
+
+def test_call_encoder_gives_web3s_call_data(world: World) -> None:
+    vault = world.vault.address
+    encoder = CallEncoder(world.token.abi, "transfer")
+    expected = world.token.functions.transfer(vault, 1234)._encode_transaction_data()
+    assert "0x" + encoder.encode([vault, 1234]).hex() == expected
+    with pytest.raises(ChainError):
+        CallEncoder(world.token.abi, "noSuchFunction")
+
+
+def test_submit_data_relays_what_it_was_given(world: World) -> None:
+    sender = world.sender("officer")
+    vault = world.vault.address
+    before = world.token.functions.balanceOf(vault).call()
+    data = CallEncoder(world.token.abi, "transfer").encode([vault, 77])
+    sent = sender.submit_data(world.token.address, data)
+    deadline = time.monotonic() + 10
+    receipt = sender.outcome(sent)
+    while receipt is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        receipt = sender.outcome(sent)
+    assert receipt is not None
+    assert receipt.status == 1
+    assert world.token.functions.balanceOf(vault).call() == before + 77

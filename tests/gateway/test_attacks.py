@@ -33,7 +33,7 @@ def submitted(api: Api, procurement: str) -> str:
     supplier = api.sign_in("supplier")
     document = api.upload(supplier, b"evidence for milestone 0")
     fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 200
+    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
     return procurement
 
 
@@ -76,7 +76,7 @@ def test_replayed_signature_is_refused(api: Api, submitted: str) -> None:
     evaluator = api.sign_in("eval1")
     body = _signed_body(api, "eval1", evaluator, submitted, "attest", ATTEST)
     url = f"/procurements/{submitted}/actions/attest"
-    assert api.client.post(url, headers=evaluator, json=body).status_code == 200
+    assert api.client.post(url, headers=evaluator, json=body).status_code == 202
     marks = api.chain_marks()
     _problem(api.client.post(url, headers=evaluator, json=body), 403, "signature-mismatch")
     stale = api.client.post(url, headers=evaluator, json=body | {"nonce": 0})

@@ -21,7 +21,7 @@ def test_supplier_submits_two_evaluators_attest_payment_released_and_mirrored(ap
         "submit-evidence",
         {"milestoneId": 0, "documentHash": document["documentHash"]},
     )
-    assert submitted.status_code == 200, submitted.text
+    assert submitted.status_code == 202, submitted.text
     assert submitted.json()["action"] == "SubmitEvidence"
     assert submitted.json()["relayer"] == api.relayer
 
@@ -80,7 +80,7 @@ def test_wait_gives_up_on_a_stalled_mirror_without_failing(api: Api, procurement
     supplier = api.sign_in("supplier")
     document = api.upload(supplier, b"test data")
     fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 200
+    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
     # The mirror exists but nobody runs the indexer here: wait gives up after wait_timeout_s, still a 200.
     response = api.act("eval1", evaluator, procurement, "attest", ATTEST, wait=True)
     assert response.status_code == 200
@@ -97,10 +97,10 @@ def test_idempotency_key_returns_the_first_answer_and_acts_once(api: Api, procur
     headers = supplier | {"Idempotency-Key": "submit-m0-r1"}
 
     first = api.client.post(url, headers=headers, json=body)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 202, first.text
     marks = api.chain_marks()
     again = api.client.post(url, headers=headers, json=body)
-    assert again.status_code == 200
+    assert again.status_code == 202
     assert again.json()["txHash"] == first.json()["txHash"]
     assert again.json()["replayed"] is True
     assert api.chain_marks() == marks
@@ -123,7 +123,7 @@ def test_failed_request_releases_its_idempotency_key(api: Api, procurement: str)
     good = {**fields, "deadline": typed["deadline"], "signature": api.sign_typed("supplier", typed)}
     # Nothing reached the chain, so the corrected retry may reuse the key.
     first = api.client.post(url, headers=headers, json=good)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 202, first.text
     again = api.client.post(url, headers=headers, json=good)
     assert again.json()["replayed"] is True
     assert again.json()["txHash"] == first.json()["txHash"]
@@ -177,9 +177,9 @@ def test_dispute_and_settlement(api: Api, procurement: str) -> None:
     supplier = api.sign_in("supplier")
     document = api.upload(supplier, b"delivery note")
     fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 200
+    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
     reason = {"milestoneId": 0, "reasonHash": "0x" + "33" * 32}
-    assert api.act("supplier", supplier, procurement, "open-dispute", reason).status_code == 200
+    assert api.act("supplier", supplier, procurement, "open-dispute", reason).status_code == 202
     reviewer = api.sign_in("reviewer")
     ruling = {"milestoneId": 0, "supplierAmount": "20000000", "rulingHash": "0x" + "44" * 32}
     settled = api.act("reviewer", reviewer, procurement, "settle-dispute", ruling, wait=True)
@@ -201,7 +201,7 @@ def test_amendment_needs_two_officers(api: Api, procurement: str) -> None:
         "newDueDate": due,
         "rationaleHash": "0x" + "55" * 32,
     }
-    assert api.act("officer", officer, procurement, "propose-amendment", proposal).status_code == 200
+    assert api.act("officer", officer, procurement, "propose-amendment", proposal).status_code == 202
     same = api.act("officer", officer, procurement, "approve-amendment", {"amendmentId": 0})
     assert same.status_code == 403
     assert same.json()["error"] == "EscrowSameOfficer"

@@ -1,7 +1,10 @@
 """Signed actions on a procurement: GET the EIP-712 typed data to sign, POST it signed to have it relayed.
 
 The gateway never holds a user's key: the signed-in account signs with its own wallet, and the gateway's
-relayer only pays the gas. Every POST is checked before any gas is spent (gateway.services.actions).
+relayer only pays the gas. Every POST is checked before any gas is spent (gateway.services.actions), then
+answered as soon as the transaction is sent: 202 with the transaction hash and a status URL
+(``GET .../actions/relays/{txHash}``: pending, mined, or reverted with the decoded custom error).
+``?wait=true`` waits for the receipt and the mirror and answers 200 with the new state.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from chain.errors import LedgerError
+from chain.errors import ContractRevert, LedgerError
 from gateway.core.state import GatewayState
 from gateway.deps import (
     ChainProcurement,
+    CurrentAccount,
     DisputantAccount,
     EvaluatorAccount,
     IdempotencyKey,
@@ -27,8 +33,9 @@ from gateway.deps import (
     SupplierAccount,
     Wait,
 )
-from gateway.errors import InvalidInput
+from gateway.errors import InvalidInput, NotFound, UpstreamTimeout
 from gateway.identity import Principal
+from gateway.ledger import Relay
 from gateway.models import Document
 from gateway.schemas.actions import (
     ActionPublic,
@@ -47,12 +54,13 @@ from gateway.schemas.actions import (
     FundingQuery,
     ReclaimCreate,
     ReclaimQuery,
+    RelayErrorPublic,
     SettlementCreate,
     SettlementQuery,
     SignedAction,
     TypedDataPublic,
 )
-from gateway.services.actions import prepare, procurement_state, relay_signed
+from gateway.services.actions import Prepared, prepare, prepare_known, procurement_state, relay_signed
 from gateway.services.evidence import ni_uri
 from gateway.services.idempotency import fingerprint
 from indexer.models import CursorRow
@@ -77,6 +85,28 @@ def _typed_data(
         deadline=deadline,
         deadline_s=state.settings.action_deadline_s,
     )
+    return _typed_data_public(state, procurement, account, primary_type, prepared)
+
+
+async def _typed_data_async(
+    state: GatewayState,
+    procurement: ProcurementRef,
+    account: Principal,
+    primary_type: str,
+    fields: dict[str, Any],
+    deadline: int | None,
+) -> TypedDataPublic:
+    """``_typed_data`` on the event loop when the nonce and clock are known (no I/O), else in the thread pool."""
+    args = (state.ledger, procurement.escrow, account.address, primary_type, fields)
+    prepared = prepare_known(*args, deadline=deadline, deadline_s=state.settings.action_deadline_s)
+    if prepared is None:
+        return await run_in_threadpool(_typed_data, state, procurement, account, primary_type, fields, deadline)
+    return _typed_data_public(state, procurement, account, primary_type, prepared)
+
+
+def _typed_data_public(
+    state: GatewayState, procurement: ProcurementRef, account: Principal, primary_type: str, prepared: Prepared
+) -> TypedDataPublic:
     return TypedDataPublic(
         action=primary_type,
         signer=account.address,
@@ -103,10 +133,48 @@ def _wait_for_mirror(state: GatewayState, db: Any, block_number: int) -> bool | 
         time.sleep(0.1)
 
 
+def _status_url(procurement: ProcurementRef, tx_hash: str) -> str:
+    return f"/procurements/{procurement.id_hex}/actions/relays/{tx_hash}"
+
+
+def _relay_public(procurement: ProcurementRef, relay: Relay) -> ActionPublic:
+    """A relay as the API shows it."""
+    error = None
+    if relay.error is not None:
+        revert = relay.error if isinstance(relay.error, ContractRevert) else None
+        error = RelayErrorPublic(
+            error=None if revert is None else revert.name,
+            args={} if revert is None else _json_args(revert.args_by_name),
+            detail=str(relay.error),
+        )
+    receipt = relay.receipt
+    return ActionPublic(
+        action=relay.primary_type,
+        procurement_id=procurement.id_hex,
+        escrow=relay.escrow,
+        signer=relay.signer,
+        nonce=relay.signer_nonce,
+        deadline=relay.deadline,
+        relayer=relay.relayer,
+        tx_hash=relay.tx_hash,
+        status=relay.status,
+        status_url=_status_url(procurement, relay.tx_hash),
+        block_number=None if receipt is None else receipt.block_number,
+        gas_used=None if receipt is None else receipt.gas_used,
+        gas_limit=relay.sent.gas,
+        error=error,
+    )
+
+
+def _json_args(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: "0x" + bytes(v).hex() if isinstance(v, bytes | bytearray) else v for k, v in args.items()}
+
+
 def _submit(
     request: Request,
+    response: Response,
     state: GatewayState,
-    db: SessionDep,
+    db: Session | None,
     procurement: ProcurementRef,
     account: Principal,
     primary_type: str,
@@ -115,13 +183,21 @@ def _submit(
     wait: bool,
     idempotency_key: str | None,
 ) -> ActionPublic:
+    if db is None and (wait or idempotency_key is not None):
+        # Only an Idempotency-Key or ?wait=true needs the database: a plain relay opens no session.
+        with state.sessions() as session:
+            args = (primary_type, body, fields, wait, idempotency_key)
+            return _submit(request, response, state, session, procurement, account, *args)
     key = None if idempotency_key is None else state.idempotency.check_key(idempotency_key)
     result: ActionPublic | None = None
+    relay: Relay | None = None
     if key is not None:
         digest = fingerprint("POST", request.url.path, body.model_dump(mode="json", by_alias=True))
+        assert db is not None
         stored = state.idempotency.reserve(db, account.address, key, digest)
         if stored is not None:
             result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
+            relay = state.ledger.relay_status(result.tx_hash)
     if result is None:
         try:
             relayed = relay_signed(
@@ -136,60 +212,101 @@ def _submit(
             )
         except LedgerError:
             state.metrics.relayed.labels(primary_type, "refused").inc()
-            if key is not None:
+            if key is not None and db is not None:
                 state.idempotency.release(db, account.address, key)
             raise
         state.metrics.relayed.labels(primary_type, "relayed").inc()
-        receipt = relayed.receipt
-        assert state.ledger.relayer is not None
-        result = ActionPublic(
-            action=primary_type,
-            procurement_id=procurement.id_hex,
-            escrow=procurement.escrow,
-            signer=account.address,
-            nonce=relayed.action.nonce,
-            deadline=relayed.action.deadline,
-            relayer=state.ledger.relayer.address,
-            tx_hash=receipt.tx_hash,
-            block_number=receipt.block_number,
-            gas_used=receipt.gas_used,
-        )
-        if key is not None:
-            state.idempotency.store(db, account.address, key, 200, result.model_dump(mode="json", by_alias=True))
-    if wait:
+        relay = relayed.relay
+        result = _relay_public(procurement, relay)
+        if key is not None and db is not None:
+            # Stored once sent: a retry returns this transaction (with its status then), never a second one.
+            state.idempotency.store(db, account.address, key, 202, result.model_dump(mode="json", by_alias=True))
+    if wait and relay is not None:
+        if not relay.wait(state.ledger.receipt_timeout_s):
+            raise UpstreamTimeout(
+                f"no receipt for {relay.tx_hash} yet: poll {_status_url(procurement, relay.tx_hash)}",
+                txHash=relay.tx_hash,
+            )
+        if relay.error is not None:
+            raise relay.error
+    if relay is not None:
+        result = _relay_public(procurement, relay).model_copy(update={"replayed": result.replayed})
+    if wait and db is not None and result.block_number is not None:
         mirrored = _wait_for_mirror(state, db, result.block_number)
         state_now = procurement_state(state.ledger, procurement.procurement_id, procurement.escrow)
         result = result.model_copy(update={"mirrored": mirrored, "state": state_now})
+    response.status_code = 200 if wait else 202
     return result
+
+
+TxHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The relayed transaction's hash.")]
+
+
+@router.get("/relays/{tx_hash}", response_model=ActionPublic)
+def relay_status(tx_hash: TxHash, procurement: ChainProcurement, state: StateDep) -> ActionPublic:
+    """The status of a relayed action: pending, mined, or reverted with the decoded custom error."""
+    relay = state.ledger.relay_status(tx_hash)
+    if relay is None or relay.escrow != procurement.escrow:
+        raise NotFound(
+            f"no action {tx_hash.lower()} relayed on this procurement by this gateway since it started "
+            "(look the transaction up on chain)"
+        )
+    return _relay_public(procurement, relay)
+
+
+@router.get("/relays", response_model=ActionPublic)
+def relay_status_by_key(
+    procurement: ChainProcurement,
+    account: CurrentAccount,
+    state: StateDep,
+    db: SessionDep,
+    idempotency_key: Annotated[str, Query(alias="idempotencyKey", description="The POST's Idempotency-Key.")],
+) -> ActionPublic:
+    """The status of the action you relayed with this Idempotency-Key."""
+    stored = state.idempotency.lookup(db, account.address, state.idempotency.check_key(idempotency_key))
+    if stored is None:
+        raise NotFound("no relayed action with this Idempotency-Key for this account")
+    result = ActionPublic.model_validate(stored)
+    if result.procurement_id.lower() != procurement.id_hex.lower():
+        raise NotFound("no relayed action with this Idempotency-Key on this procurement")
+    relay = state.ledger.relay_status(result.tx_hash)
+    return result if relay is None else _relay_public(procurement, relay)
 
 
 # ---------------------------------------------------------------- fund
 
 
 @router.get("/fund", response_model=TypedDataPublic)
-def fund_typed_data(
+async def fund_typed_data(
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
     fields: Annotated[FundingQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for Fund: an officer pays yen into the escrow (approve the escrow for the amount first)."""
-    return _typed_data(state, procurement, account, "Fund", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "Fund", fields.eip712(), fields.deadline)
 
 
-@router.post("/fund", response_model=ActionPublic)
+@router.post(
+    "/fund",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def fund(
     request: Request,
+    response: Response,
     body: FundingCreate,
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed Fund action."""
-    return _submit(request, state, db, procurement, account, "Fund", body, body.eip712(), wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "Fund", body, body.eip712(), wait, idempotency_key
+    )
 
 
 # ---------------------------------------------------------------- evidence
@@ -220,9 +337,15 @@ def submit_evidence_typed_data(
     return _typed_data(state, procurement, account, "SubmitEvidence", values, fields.deadline)
 
 
-@router.post("/submit-evidence", response_model=ActionPublic)
+@router.post(
+    "/submit-evidence",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def submit_evidence(
     request: Request,
+    response: Response,
     body: EvidenceSubmissionCreate,
     procurement: ChainProcurement,
     account: SupplierAccount,
@@ -233,176 +356,220 @@ def submit_evidence(
 ) -> ActionPublic:
     """Relay a signed SubmitEvidence action."""
     values = _evidence_fields(state, db, body)
-    return _submit(request, state, db, procurement, account, "SubmitEvidence", body, values, wait, idempotency_key)
+    return _submit(
+        request, response, state, db, procurement, account, "SubmitEvidence", body, values, wait, idempotency_key
+    )
 
 
 # ---------------------------------------------------------------- attest
 
 
 @router.get("/attest", response_model=TypedDataPublic)
-def attest_typed_data(
+async def attest_typed_data(
     procurement: ChainProcurement,
     account: EvaluatorAccount,
     state: StateDep,
     fields: Annotated[AttestationQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for Attest: a panel evaluator's pass or fail on the milestone's current round."""
-    return _typed_data(state, procurement, account, "Attest", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "Attest", fields.eip712(), fields.deadline)
 
 
-@router.post("/attest", response_model=ActionPublic)
+@router.post(
+    "/attest",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def attest(
     request: Request,
+    response: Response,
     body: AttestationCreate,
     procurement: ChainProcurement,
     account: EvaluatorAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed Attest action."""
-    return _submit(request, state, db, procurement, account, "Attest", body, body.eip712(), wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "Attest", body, body.eip712(), wait, idempotency_key
+    )
 
 
 # ---------------------------------------------------------------- reclaim
 
 
 @router.get("/reclaim", response_model=TypedDataPublic)
-def reclaim_typed_data(
+async def reclaim_typed_data(
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
     fields: Annotated[ReclaimQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for Reclaim: an officer reclaims a milestone left unmet after its due date."""
-    return _typed_data(state, procurement, account, "Reclaim", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "Reclaim", fields.eip712(), fields.deadline)
 
 
-@router.post("/reclaim", response_model=ActionPublic)
+@router.post(
+    "/reclaim",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def reclaim(
     request: Request,
+    response: Response,
     body: ReclaimCreate,
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed Reclaim action."""
-    return _submit(request, state, db, procurement, account, "Reclaim", body, body.eip712(), wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "Reclaim", body, body.eip712(), wait, idempotency_key
+    )
 
 
 # ---------------------------------------------------------------- amendments
 
 
 @router.get("/propose-amendment", response_model=TypedDataPublic)
-def propose_amendment_typed_data(
+async def propose_amendment_typed_data(
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
     fields: Annotated[AmendmentQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for ProposeAmendment: an officer proposes a new amount, due date, or a cancellation."""
-    return _typed_data(state, procurement, account, "ProposeAmendment", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "ProposeAmendment", fields.eip712(), fields.deadline)
 
 
-@router.post("/propose-amendment", response_model=ActionPublic)
+@router.post(
+    "/propose-amendment",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def propose_amendment(
     request: Request,
+    response: Response,
     body: AmendmentCreate,
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed ProposeAmendment action."""
     fields = body.eip712()
-    return _submit(request, state, db, procurement, account, "ProposeAmendment", body, fields, wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "ProposeAmendment", body, fields, wait, idempotency_key
+    )
 
 
 @router.get("/approve-amendment", response_model=TypedDataPublic)
-def approve_amendment_typed_data(
+async def approve_amendment_typed_data(
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
     fields: Annotated[AmendmentApprovalQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for ApproveAmendment: a second officer approves an amendment."""
-    return _typed_data(state, procurement, account, "ApproveAmendment", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "ApproveAmendment", fields.eip712(), fields.deadline)
 
 
-@router.post("/approve-amendment", response_model=ActionPublic)
+@router.post(
+    "/approve-amendment",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def approve_amendment(
     request: Request,
+    response: Response,
     body: AmendmentApprovalCreate,
     procurement: ChainProcurement,
     account: OfficerAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed ApproveAmendment action."""
     fields = body.eip712()
-    return _submit(request, state, db, procurement, account, "ApproveAmendment", body, fields, wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "ApproveAmendment", body, fields, wait, idempotency_key
+    )
 
 
 # ---------------------------------------------------------------- disputes
 
 
 @router.get("/open-dispute", response_model=TypedDataPublic)
-def open_dispute_typed_data(
+async def open_dispute_typed_data(
     procurement: ChainProcurement,
     account: DisputantAccount,
     state: StateDep,
     fields: Annotated[DisputeQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for OpenDispute: the supplier or an officer disputes a submitted or rejected milestone."""
-    return _typed_data(state, procurement, account, "OpenDispute", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "OpenDispute", fields.eip712(), fields.deadline)
 
 
-@router.post("/open-dispute", response_model=ActionPublic)
+@router.post(
+    "/open-dispute",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def open_dispute(
     request: Request,
+    response: Response,
     body: DisputeCreate,
     procurement: ChainProcurement,
     account: DisputantAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed OpenDispute action."""
     fields = body.eip712()
-    return _submit(request, state, db, procurement, account, "OpenDispute", body, fields, wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "OpenDispute", body, fields, wait, idempotency_key
+    )
 
 
 @router.get("/settle-dispute", response_model=TypedDataPublic)
-def settle_dispute_typed_data(
+async def settle_dispute_typed_data(
     procurement: ChainProcurement,
     account: ReviewerAccount,
     state: StateDep,
     fields: Annotated[SettlementQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for SettleDispute: a review body splits a disputed milestone between supplier and ministry."""
-    return _typed_data(state, procurement, account, "SettleDispute", fields.eip712(), fields.deadline)
+    return await _typed_data_async(state, procurement, account, "SettleDispute", fields.eip712(), fields.deadline)
 
 
-@router.post("/settle-dispute", response_model=ActionPublic)
+@router.post(
+    "/settle-dispute",
+    response_model=ActionPublic,
+    status_code=202,
+    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+)
 def settle_dispute(
     request: Request,
+    response: Response,
     body: SettlementCreate,
     procurement: ChainProcurement,
     account: ReviewerAccount,
     state: StateDep,
-    db: SessionDep,
     idempotency_key: IdempotencyKey = None,
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed SettleDispute action."""
     fields = body.eip712()
-    return _submit(request, state, db, procurement, account, "SettleDispute", body, fields, wait, idempotency_key)
+    return _submit(
+        request, response, state, None, procurement, account, "SettleDispute", body, fields, wait, idempotency_key
+    )
