@@ -545,16 +545,15 @@ APPEND_ONLY: tuple[type[Base], ...] = (
     SignatureUse,
 )
 
-# Secondary indexes for the gateway's reads: an account's roles, the procurements an organization may see, and the
-# rows of one escrow (the list endpoints filter by procurement). The large event tables are keyed by block order
-# (appends); these add one index entry per row each.
+# Secondary indexes for the gateway's reads: an account's roles, the procurements an organization may see, the
+# amendments and disputes of one escrow. The high-volume tables (evidence, attestations, payments) get none: their
+# lists are read in block order, which their primary key already is, and SQLite's planner walks that key rather than
+# an (escrow) index (measured: the same 5.6 ms for one procurement's attestations among 34,000 either way), while
+# maintaining one cost 3 points of catch-up throughput (bench_indexer: 52.8% of the ceiling without, 49.5% with).
 for _index in (
     Index(None, RoleMembership.chain_id, RoleMembership.account),
     Index(None, ProcurementRow.chain_id, ProcurementRow.ministry_org),
     Index(None, ProcurementRow.chain_id, ProcurementRow.supplier_org),
-    Index(None, EvidenceRow.chain_id, EvidenceRow.escrow),
-    Index(None, AttestationRow.chain_id, AttestationRow.escrow),
-    Index(None, PaymentRow.chain_id, PaymentRow.escrow),
     Index(None, AmendmentProposal.chain_id, AmendmentProposal.escrow),
     Index(None, DisputeOpening.chain_id, DisputeOpening.escrow),
 ):

@@ -21,17 +21,8 @@ def upgrade() -> None:
     with op.batch_alter_table("amendments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_amendments_chain_id_escrow"), ["chain_id", "escrow"], unique=False)
 
-    with op.batch_alter_table("attestations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_attestations_chain_id_escrow"), ["chain_id", "escrow"], unique=False)
-
     with op.batch_alter_table("disputes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_disputes_chain_id_escrow"), ["chain_id", "escrow"], unique=False)
-
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_evidence_chain_id_escrow"), ["chain_id", "escrow"], unique=False)
-
-    with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_payments_chain_id_escrow"), ["chain_id", "escrow"], unique=False)
 
     with op.batch_alter_table("procurements", schema=None) as batch_op:
         batch_op.create_index(
@@ -53,17 +44,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_procurements_chain_id_supplier_org"))
         batch_op.drop_index(batch_op.f("ix_procurements_chain_id_ministry_org"))
 
-    with op.batch_alter_table("payments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_payments_chain_id_escrow"))
-
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_evidence_chain_id_escrow"))
-
     with op.batch_alter_table("disputes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_disputes_chain_id_escrow"))
-
-    with op.batch_alter_table("attestations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_attestations_chain_id_escrow"))
 
     with op.batch_alter_table("amendments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amendments_chain_id_escrow"))
