@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import coincurve
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import collapse_if_tuple, function_signature_to_4byte_selector
@@ -77,7 +78,8 @@ class SentTx:
 
 
 class CallEncoder:
-    """Call data for one contract function, straight through eth-abi (its selector and types read once).
+    """Call data for one contract function and its decoded result, straight through eth-abi (selector and types
+    read once).
 
     web3's ``contract.functions.f(*args)`` matches and validates the ABI again on every call (about a
     millisecond); a relay knows its function and the types of its arguments in advance.
@@ -89,11 +91,16 @@ class CallEncoder:
             raise ChainError(f"expected one function {name!r} in the ABI, found {len(entries)}")
         self.name = name
         self.types = [collapse_if_tuple(dict(arg)) for arg in entries[0].get("inputs", [])]
+        self.output_types = [collapse_if_tuple(dict(arg)) for arg in entries[0].get("outputs", [])]
         self.selector = function_signature_to_4byte_selector(f"{name}({','.join(self.types)})")
 
     def encode(self, args: Sequence[Any]) -> bytes:
         """The call data: the selector, then the ABI-encoded arguments (eth-abi checks their types)."""
         return self.selector + abi_encode(self.types, list(args))
+
+    def decode(self, raw: bytes) -> tuple[Any, ...]:
+        """The function's return values from an ``eth_call`` result."""
+        return tuple(abi_decode(self.output_types, raw))
 
 
 def _rlp_length(length: int, offset: int) -> bytes:

@@ -120,6 +120,11 @@ class JsonRpc:
             raise ChainError(f"malformed JSON-RPC reply to {method}: {str(reply)[:200]}")
         return reply
 
+    def latest_timestamp(self) -> int | None:
+        """The latest block's timestamp, or None if the node's reply has none."""
+        block = self.request("eth_getBlockByNumber", ["latest", False]).get("result")
+        return int(block["timestamp"], 16) if isinstance(block, dict) and "timestamp" in block else None
+
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """Several calls in one round trip; the replies in the order of ``calls``."""
         if not calls:

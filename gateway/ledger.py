@@ -160,8 +160,8 @@ class Ledger:
                     return self._clock[1]
         read_at = time.monotonic()
         if self._rpc is not None:
-            block = self._rpc.request("eth_getBlockByNumber", ["latest", False]).get("result")
-            timestamp = int(block["timestamp"], 16) if isinstance(block, dict) else self._block_timestamp()
+            latest = self._rpc.latest_timestamp()
+            timestamp = latest if latest is not None else self._block_timestamp()
         else:
             timestamp = self._block_timestamp()
         with self._lock:

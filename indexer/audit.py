@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
 from sqlalchemy import Boolean, Engine, select
 
 from chain._compiler import Build
+from chain._tx import CallEncoder
 from chain.clients import MilestoneStatus
 from chain.logs import ChainSource, checksum
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
@@ -218,31 +216,25 @@ def _key_label(key: tuple[Any, ...]) -> str:
 
 
 class _Calls:
-    """Encodes view calls from the compiled ABIs and decodes their results."""
+    """Encodes view calls from the compiled ABIs and decodes their results (``chain``'s ``CallEncoder``)."""
 
     def __init__(self, build: Build) -> None:
-        self._fns: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
-        for contract in ("AccessRegistry", "YenToken", "MilestoneEscrow"):
-            for entry in build[contract].abi:
-                if entry.get("type") == "function":
-                    inputs = [_type(p) for p in entry["inputs"]]
-                    outputs = [_type(p) for p in entry["outputs"]]
-                    selector = keccak(text=f"{entry['name']}({','.join(inputs)})")[:4].hex()
-                    self._fns[(contract, str(entry["name"]))] = (selector, inputs, outputs)
+        self._fns: dict[tuple[str, str], CallEncoder] = {}
+        self._abis = {
+            contract: list(build[contract].abi) for contract in ("AccessRegistry", "YenToken", "MilestoneEscrow")
+        }
+
+    def _encoder(self, contract: str, name: str) -> CallEncoder:
+        encoder = self._fns.get((contract, name))
+        if encoder is None:
+            encoder = self._fns[(contract, name)] = CallEncoder(self._abis[contract], name)
+        return encoder
 
     def data(self, contract: str, name: str, *args: Any) -> str:
-        selector, inputs, _ = self._fns[(contract, name)]
-        return "0x" + selector + abi_encode(inputs, list(args)).hex()
+        return "0x" + self._encoder(contract, name).encode(args).hex()
 
     def decode(self, contract: str, name: str, raw: bytes) -> tuple[Any, ...]:
-        return tuple(abi_decode(self._fns[(contract, name)][2], raw))
-
-
-def _type(param: Mapping[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
+        return self._encoder(contract, name).decode(raw)
 
 
 _Extract = Callable[[tuple[Any, ...]], Any]

@@ -144,6 +144,7 @@ def test_relay_path_against_anvil(anvil: NodeProcess, tmp_path: Path) -> None:
     decoder = error_decoder()
     admin = TxSender(w3, dev_account(0, 31337), decoder)
     assert admin._rpc is not None
+    assert admin._rpc.latest_timestamp() == w3.eth.get_block("latest")["timestamp"]
     system = ensure_deployed(admin, anvil_var).system
     abi = list(compile_contracts()["YenToken"].abi)
     outsider = dev_account(15, 31337)
