@@ -9,8 +9,9 @@ answered as soon as the transaction is sent: 202 with the transaction hash and a
 
 from __future__ import annotations
 
+import inspect
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
@@ -273,40 +274,113 @@ def relay_status_by_key(
     return result if relay is None else _relay_public(procurement, relay)
 
 
-# ---------------------------------------------------------------- fund
+# ---------------------------------------------------------------- the actions without side inputs
 
 
-@router.get("/fund", response_model=TypedDataPublic)
-async def fund_typed_data(
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    fields: Annotated[FundingQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for Fund: an officer pays yen into the escrow (approve the escrow for the amount first)."""
-    return await _typed_data_async(state, procurement, account, "Fund", fields.eip712(), fields.deadline)
+class _ActionFields(Protocol):
+    """What an action's query and body schemas share: the fields to sign, and the deadline."""
+
+    deadline: int | None
+
+    def eip712(self) -> dict[str, Any]: ...
 
 
-@router.post(
-    "/fund",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
-)
-def fund(
-    request: Request,
-    response: Response,
-    body: FundingCreate,
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed Fund action."""
-    return _submit(
-        request, response, state, None, procurement, account, "Fund", body, body.eip712(), wait, idempotency_key
+_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}
+}
+
+
+def _add_action(
+    path: str,
+    primary_type: str,
+    query_model: type[Any],
+    create_model: type[SignedAction],
+    signer: Any,
+    name: str,
+    description: str,
+) -> None:
+    """The GET (typed data to sign) and POST (relay the signed action) routes of one action.
+
+    Seven actions differ only in their schemas, who may sign, and their names, so one pair of handlers serves
+    them all; each pair gets its concrete types through its signature, which is what FastAPI reads to parse
+    the request, resolve the dependencies and document the route.
+    """
+
+    async def typed_data(
+        procurement: ProcurementRef, account: Principal, state: GatewayState, fields: _ActionFields
+    ) -> TypedDataPublic:
+        return await _typed_data_async(state, procurement, account, primary_type, fields.eip712(), fields.deadline)
+
+    def submit(
+        request: Request,
+        response: Response,
+        body: _ActionFields,
+        procurement: ProcurementRef,
+        account: Principal,
+        state: GatewayState,
+        idempotency_key: str | None = None,
+        wait: bool = False,
+    ) -> ActionPublic:
+        assert isinstance(body, SignedAction)
+        fields = body.eip712()
+        return _submit(
+            request, response, state, None, procurement, account, primary_type, body, fields, wait, idempotency_key
+        )
+
+    def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+
+    typed_data.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            param("procurement", ChainProcurement),
+            param("account", signer),
+            param("state", StateDep),
+            param("fields", Annotated[query_model, Query()]),
+        ],
+        return_annotation=TypedDataPublic,
     )
+    submit.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            param("request", Request),
+            param("response", Response),
+            param("body", create_model),
+            param("procurement", ChainProcurement),
+            param("account", signer),
+            param("state", StateDep),
+            param("idempotency_key", IdempotencyKey, None),
+            param("wait", Wait, False),
+        ],
+        return_annotation=ActionPublic,
+    )
+    router.add_api_route(
+        path,
+        typed_data,
+        methods=["GET"],
+        response_model=TypedDataPublic,
+        name=f"{name}_typed_data",
+        description=f"Typed data for {primary_type}: {description}",
+    )
+    router.add_api_route(
+        path,
+        submit,
+        methods=["POST"],
+        response_model=ActionPublic,
+        status_code=202,
+        responses=_POST_RESPONSES,
+        name=name,
+        description=f"Relay a signed {primary_type} action.",
+    )
+
+
+_add_action(
+    "/fund",
+    "Fund",
+    FundingQuery,
+    FundingCreate,
+    OfficerAccount,
+    "fund",
+    "an officer pays yen into the escrow (approve the escrow for the amount first).",
+)
 
 
 # ---------------------------------------------------------------- evidence
@@ -341,7 +415,7 @@ def submit_evidence_typed_data(
     "/submit-evidence",
     response_model=ActionPublic,
     status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    responses=_POST_RESPONSES,
 )
 def submit_evidence(
     request: Request,
@@ -361,215 +435,57 @@ def submit_evidence(
     )
 
 
-# ---------------------------------------------------------------- attest
-
-
-@router.get("/attest", response_model=TypedDataPublic)
-async def attest_typed_data(
-    procurement: ChainProcurement,
-    account: EvaluatorAccount,
-    state: StateDep,
-    fields: Annotated[AttestationQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for Attest: a panel evaluator's pass or fail on the milestone's current round."""
-    return await _typed_data_async(state, procurement, account, "Attest", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/attest",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "Attest",
+    AttestationQuery,
+    AttestationCreate,
+    EvaluatorAccount,
+    "attest",
+    "a panel evaluator's pass or fail on the milestone's current round.",
 )
-def attest(
-    request: Request,
-    response: Response,
-    body: AttestationCreate,
-    procurement: ChainProcurement,
-    account: EvaluatorAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed Attest action."""
-    return _submit(
-        request, response, state, None, procurement, account, "Attest", body, body.eip712(), wait, idempotency_key
-    )
-
-
-# ---------------------------------------------------------------- reclaim
-
-
-@router.get("/reclaim", response_model=TypedDataPublic)
-async def reclaim_typed_data(
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    fields: Annotated[ReclaimQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for Reclaim: an officer reclaims a milestone left unmet after its due date."""
-    return await _typed_data_async(state, procurement, account, "Reclaim", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/reclaim",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "Reclaim",
+    ReclaimQuery,
+    ReclaimCreate,
+    OfficerAccount,
+    "reclaim",
+    "an officer reclaims a milestone left unmet after its due date.",
 )
-def reclaim(
-    request: Request,
-    response: Response,
-    body: ReclaimCreate,
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed Reclaim action."""
-    return _submit(
-        request, response, state, None, procurement, account, "Reclaim", body, body.eip712(), wait, idempotency_key
-    )
-
-
-# ---------------------------------------------------------------- amendments
-
-
-@router.get("/propose-amendment", response_model=TypedDataPublic)
-async def propose_amendment_typed_data(
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    fields: Annotated[AmendmentQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for ProposeAmendment: an officer proposes a new amount, due date, or a cancellation."""
-    return await _typed_data_async(state, procurement, account, "ProposeAmendment", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/propose-amendment",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "ProposeAmendment",
+    AmendmentQuery,
+    AmendmentCreate,
+    OfficerAccount,
+    "propose_amendment",
+    "an officer proposes a new amount, due date, or a cancellation.",
 )
-def propose_amendment(
-    request: Request,
-    response: Response,
-    body: AmendmentCreate,
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed ProposeAmendment action."""
-    fields = body.eip712()
-    return _submit(
-        request, response, state, None, procurement, account, "ProposeAmendment", body, fields, wait, idempotency_key
-    )
-
-
-@router.get("/approve-amendment", response_model=TypedDataPublic)
-async def approve_amendment_typed_data(
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    fields: Annotated[AmendmentApprovalQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for ApproveAmendment: a second officer approves an amendment."""
-    return await _typed_data_async(state, procurement, account, "ApproveAmendment", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/approve-amendment",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "ApproveAmendment",
+    AmendmentApprovalQuery,
+    AmendmentApprovalCreate,
+    OfficerAccount,
+    "approve_amendment",
+    "a second officer approves an amendment.",
 )
-def approve_amendment(
-    request: Request,
-    response: Response,
-    body: AmendmentApprovalCreate,
-    procurement: ChainProcurement,
-    account: OfficerAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed ApproveAmendment action."""
-    fields = body.eip712()
-    return _submit(
-        request, response, state, None, procurement, account, "ApproveAmendment", body, fields, wait, idempotency_key
-    )
-
-
-# ---------------------------------------------------------------- disputes
-
-
-@router.get("/open-dispute", response_model=TypedDataPublic)
-async def open_dispute_typed_data(
-    procurement: ChainProcurement,
-    account: DisputantAccount,
-    state: StateDep,
-    fields: Annotated[DisputeQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for OpenDispute: the supplier or an officer disputes a submitted or rejected milestone."""
-    return await _typed_data_async(state, procurement, account, "OpenDispute", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/open-dispute",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "OpenDispute",
+    DisputeQuery,
+    DisputeCreate,
+    DisputantAccount,
+    "open_dispute",
+    "the supplier or an officer disputes a submitted or rejected milestone.",
 )
-def open_dispute(
-    request: Request,
-    response: Response,
-    body: DisputeCreate,
-    procurement: ChainProcurement,
-    account: DisputantAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed OpenDispute action."""
-    fields = body.eip712()
-    return _submit(
-        request, response, state, None, procurement, account, "OpenDispute", body, fields, wait, idempotency_key
-    )
-
-
-@router.get("/settle-dispute", response_model=TypedDataPublic)
-async def settle_dispute_typed_data(
-    procurement: ChainProcurement,
-    account: ReviewerAccount,
-    state: StateDep,
-    fields: Annotated[SettlementQuery, Query()],
-) -> TypedDataPublic:
-    """Typed data for SettleDispute: a review body splits a disputed milestone between supplier and ministry."""
-    return await _typed_data_async(state, procurement, account, "SettleDispute", fields.eip712(), fields.deadline)
-
-
-@router.post(
+_add_action(
     "/settle-dispute",
-    response_model=ActionPublic,
-    status_code=202,
-    responses={200: {"model": ActionPublic, "description": "With ?wait=true: mined and mirrored."}},
+    "SettleDispute",
+    SettlementQuery,
+    SettlementCreate,
+    ReviewerAccount,
+    "settle_dispute",
+    "a review body splits a disputed milestone between supplier and ministry.",
 )
-def settle_dispute(
-    request: Request,
-    response: Response,
-    body: SettlementCreate,
-    procurement: ChainProcurement,
-    account: ReviewerAccount,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-) -> ActionPublic:
-    """Relay a signed SettleDispute action."""
-    fields = body.eip712()
-    return _submit(
-        request, response, state, None, procurement, account, "SettleDispute", body, fields, wait, idempotency_key
-    )
