@@ -27,10 +27,13 @@ from chain.clients import MilestoneStatus
 from chain.logs import ChainSource, checksum
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
 from chain.system import SystemAddresses
+from indexer.cursor import Cursor, read_cursor
+from indexer.digests import GENESIS, block_digest, chain_next
+from indexer.errors import IndexerError
 from indexer.mappers import status_name
-from indexer.models import Uint256
+from indexer.models import TABLES, Uint256
 from indexer.schema import make_engine
-from indexer.store import GENESIS, TABLES, Cursor, IndexerError, Store, block_digest, chain_next
+from indexer.store import Store
 from indexer.sync import Indexer, SyncConfig
 
 __all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
@@ -122,7 +125,7 @@ def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
             by_block[row[0]].append((row[2], row[3], row[4], row[5], row[6]))
             hashes[row[0]] = row[1]
         stored = {row.block_number: row for row in conn.execute(select(digests).where(digests.c.chain_id == chain_id))}
-        cursor = Store(engine, chain_id).cursor(conn)
+        cursor = read_cursor(conn, chain_id)
     chain_hash = GENESIS
     for number in sorted(set(by_block) | set(stored)):
         key = f"block {number}"

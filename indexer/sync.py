@@ -27,9 +27,13 @@ from sqlalchemy import Engine
 from chain._compiler import Build
 from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, ProviderError, checksum, gc_paused
 from chain.system import SystemAddresses
-from indexer.mappers import TrustEscrow, map_log
+from indexer.cursor import Cursor
+from indexer.errors import IndexerError
+from indexer.mappers import MappedLog, TrustEscrow, map_log
+from indexer.pipeline import Pipeline
 from indexer.schema import upgrade
-from indexer.store import Cursor, IndexerError, MappedLog, Pipeline, Store, WriterLock
+from indexer.store import Store
+from indexer.writer_lock import WriterLock
 
 # ChainSource, Header and ProviderError live in chain.logs; they are re-exported for the callers of this module.
 __all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]

@@ -13,8 +13,9 @@ from chain._compiler import compile_contracts
 from chain.logs import EventDecoder, checksum
 from chain.system import SystemAddresses
 from indexer.canonical import json_value
+from indexer.models import TABLES
 from indexer.schema import make_engine, upgrade
-from indexer.store import TABLES, Store
+from indexer.store import Store
 from indexer.sync import decode_range
 
 _EVENT_ORDER = {"chain_id", "tx_hash", "log_index", "block_number"}

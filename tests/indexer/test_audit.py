@@ -10,8 +10,8 @@ from sqlalchemy import Engine, delete, insert, select, update
 from chain.logs import ChainSource
 from chain.testing import World
 from indexer.audit import replay, verify
+from indexer.errors import IndexerError
 from indexer.models import AttestationRow, EventRow, PaymentRow
-from indexer.store import IndexerError
 from indexer.sync import Indexer
 
 

@@ -16,10 +16,13 @@ from sqlalchemy import Engine, func, select, update
 
 from chain._compiler import compile_contracts
 from chain.logs import EventDecoder, checksum
+from indexer.errors import IndexerError, LockLost
+from indexer.mappers import MappedLog
 from indexer.models import EventRow, IndexerLock
 from indexer.schema import make_engine, upgrade
-from indexer.store import IndexerError, LockLost, MappedLog, Store, WriterLock
+from indexer.store import Store
 from indexer.sync import decode_range
+from indexer.writer_lock import WriterLock
 from tests.indexer.golden import dump, system_of
 
 _Piece = tuple[list[MappedLog], int, str]
@@ -129,7 +132,7 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
         pipeline.wait()
-        writer = store._writer_process()
+        writer = store.writer_process()
         writer.process.kill()
         writer.process.wait()
         with pytest.raises(IndexerError, match="writer process"):

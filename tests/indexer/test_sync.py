@@ -14,8 +14,9 @@ from chain.logs import ChainSource
 from chain.system import SystemAddresses
 from chain.testing import World
 from indexer.audit import verify
+from indexer.errors import IndexerBusy, IndexerError, LockLost
 from indexer.models import IndexerLock
-from indexer.store import IndexerBusy, IndexerError, LockLost, count_rows
+from indexer.store import count_rows
 from indexer.sync import Indexer, SyncConfig
 from tests.helpers import new_escrow
 
