@@ -26,7 +26,7 @@ from gateway.errors import AccountNotPermitted, NotAuthenticated, ServiceUnavail
 from gateway.identity import Directory, MirrorVersion, Principal
 from gateway.models import SessionRecord, SiweNonce
 from gateway.siwe import SiweError, SiweMessage, recover_address
-from indexer.models import CursorRow
+from indexer.cursor import with_mirror_version
 
 __all__ = ["AuthService", "IssuedNonce", "LiveSession", "SignedIn", "token_hash"]
 
@@ -64,7 +64,6 @@ class LiveSession:
 
 
 _sessions = SessionRecord.__table__
-_cursors = CursorRow.__table__
 
 
 class AuthService:
@@ -74,23 +73,10 @@ class AuthService:
         self.settings = settings
         self.chain_id = chain_id
         self.clock = clock
-        self._session_and_mirror = (
-            select(
-                _sessions.c.address,
-                _sessions.c.expires_at,
-                _sessions.c.revoked_at,
-                _cursors.c.block_number,
-                _cursors.c.block_hash,
-                _cursors.c.chain_hash,
-                _cursors.c.updated_at_ms,
-            )
-            .select_from(_sessions)
-            .outerjoin(_cursors, _cursors.c.chain_id == chain_id)
-            .where(_sessions.c.token_hash == bindparam("token_hash"))
-        )
         self._session_only = select(_sessions.c.address, _sessions.c.expires_at, _sessions.c.revoked_at).where(
             _sessions.c.token_hash == bindparam("token_hash")
         )
+        self._session_and_mirror = with_mirror_version(self._session_only, chain_id)
 
     def _now(self) -> int:
         return int(self.clock())
@@ -191,8 +177,8 @@ class AuthService:
         row: Any  # a Row of either statement, or None
         try:
             row = db.execute(self._session_and_mirror, params).first()
-            if row is not None and row.block_number is not None:
-                mirror = MirrorVersion(row.block_number, row.block_hash, row.chain_hash, row.updated_at_ms)
+            if row is not None:
+                mirror = MirrorVersion.of(row)
         except SQLAlchemyError:  # the indexer's tables do not exist (an app built without migrating)
             db.rollback()
             row = db.execute(self._session_only, params).first()

@@ -34,11 +34,11 @@ from gateway.schemas.procurements import (
     ProcurementDetailPublic,
     ProcurementPublic,
 )
+from indexer.cursor import mirror_version
 from indexer.models import (
     AmendmentApproval,
     AmendmentProposal,
     AttestationRow,
-    CursorRow,
     DisputeOpening,
     DisputeSettlement,
     EventRow,
@@ -240,8 +240,8 @@ class Reader:
     def mirrored_block(self) -> int | None:
         """The last block the mirror covers, or None if it has not synced this chain."""
         with self._session() as db:
-            cursor = db.get(CursorRow, self.chain_id)
-            return None if cursor is None else cursor.block_number
+            version = mirror_version(db, self.chain_id)
+            return None if version is None else version.block_number
 
     # ------------------------------------------------------------ procurements
 

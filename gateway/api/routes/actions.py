@@ -14,7 +14,6 @@ import time
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -64,7 +63,7 @@ from gateway.schemas.actions import (
 from gateway.services.actions import Prepared, prepare, prepare_known, procurement_state, relay_signed
 from gateway.services.evidence import ni_uri
 from gateway.services.idempotency import fingerprint
-from indexer.models import CursorRow
+from indexer.cursor import mirror_version
 
 router = APIRouter(prefix="/procurements/{procurement_id}/actions", tags=["actions"])
 
@@ -124,10 +123,10 @@ def _wait_for_mirror(state: GatewayState, db: Any, block_number: int) -> bool | 
     deadline = time.monotonic() + state.settings.wait_timeout_s
     while True:
         db.expire_all()
-        cursor = db.scalar(select(CursorRow.block_number).where(CursorRow.chain_id == state.ledger.chain_id))
-        if cursor is None:
+        version = mirror_version(db, state.ledger.chain_id)
+        if version is None:
             return None
-        if cursor >= block_number:
+        if version.block_number >= block_number:
             return True
         if time.monotonic() >= deadline:
             return False
