@@ -14,56 +14,21 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from chain._compiler import compile_contracts
-from chain.logs import EventDecoder, checksum
 from indexer import reorg
-from indexer.mappers import DERIVED, Books, BooksStep, Insert, MappedLog, Patch, Remove, Upsert
+from indexer.mappers import DERIVED, Books, BooksStep, Insert, Patch, Remove, Upsert
 from indexer.models import APPEND_ONLY, TABLES
-from indexer.schema import make_engine, upgrade
-from indexer.store import Store
-from indexer.sync import decode_range
-from tests.indexer.golden import dump, system_of
-
-_Piece = tuple[list[MappedLog], int, str]
-
-
-def _pieces(recorded: dict[str, Any]) -> list[_Piece]:
-    """The recording's logs, decoded and mapped, one piece per block: (logs, block number, block hash)."""
-    system, chain_id = system_of(recorded), int(recorded["chain_id"])
-    trusted = {checksum(a): kind for a, kind in ((system.registry, "registry"), (system.token, "token"))}
-    trusted[checksum(system.factory)] = "factory"
-    mapped, _ = decode_range(EventDecoder(compile_contracts()), recorded["logs"], trusted, chain_id)
-    pieces: list[_Piece] = []
-    for item in mapped:
-        if pieces and pieces[-1][1] == item.log.block_number:
-            pieces[-1][0].append(item)
-        else:
-            pieces.append(([item], item.log.block_number, item.log.block_hash))
-    return pieces
-
-
-def _store(engine: Engine, recorded: dict[str, Any]) -> Store:
-    upgrade(engine)
-    system = system_of(recorded)
-    store = Store(engine, int(recorded["chain_id"]))
-    store.init_cursor(
-        start_block=system.deployed_block,
-        before_hash=recorded["before_hash"],
-        registry=system.registry,
-        token=system.token,
-        factory=system.factory,
-    )
-    return store
+from indexer.schema import make_engine
+from tests.indexer.golden import block_pieces, dump, open_store, system_of
 
 
 @pytest.fixture(scope="module")
 def fresh_dumps(recorded: dict[str, Any]) -> Iterator[dict[int, Any]]:
     """For every block with events (and the block before the system), the mirror of a fresh index up to it."""
-    pieces = _pieces(recorded)
+    pieces = block_pieces(recorded)
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'fresh.db'}")
         try:
-            store = _store(engine, recorded)
+            store = open_store(engine, recorded)
             dumps = {system_of(recorded).deployed_block - 1: dump(engine)}
             for logs, number, block_hash in pieces:
                 store.apply(logs, number, block_hash)
@@ -76,12 +41,12 @@ def fresh_dumps(recorded: dict[str, Any]) -> Iterator[dict[int, Any]]:
 def test_a_rollback_to_any_block_equals_a_fresh_index_up_to_it(
     engine: Engine, recorded: dict[str, Any], expected: Any, fresh_dumps: dict[int, Any]
 ) -> None:
-    pieces = _pieces(recorded)
+    pieces = block_pieces(recorded)
     hashes = {number: block_hash for _, number, block_hash in pieces}
     hashes[system_of(recorded).deployed_block - 1] = recorded["before_hash"]
     every = [item for logs, _, _ in pieces for item in logs]
     head = recorded["head"]
-    store = _store(engine, recorded)
+    store = open_store(engine, recorded)
     assert len(fresh_dumps) > 20
     for ancestor in sorted(fresh_dumps, reverse=True):
         store.apply(every, int(head["number"]), str(head["hash"]))  # from the whole chain (again) ...
@@ -97,7 +62,7 @@ def test_state_moved_by_a_row_is_derived_from_that_row_only(recorded: dict[str, 
     change a mapper returns is what DERIVED makes of one of its rows, right after that row."""
     derived_kinds = (BooksStep, Upsert, Patch, Remove)
     checked = 0
-    for logs, _, _ in _pieces(recorded):
+    for logs, _, _ in block_pieces(recorded):
         for item in logs:
             changes = list(item.changes)
             i = 0
