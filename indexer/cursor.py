@@ -86,6 +86,7 @@ def mirror_version(db: Session | Connection, chain_id: int) -> MirrorVersion | N
 
 
 def with_mirror_version(query: Select[Any], chain_id: int) -> Select[Any]:
-    """``query`` with the mirror's version of ``chain_id`` beside its columns, in the same statement (for a lookup
-    that must stay one statement, such as the gateway's session); read it with ``MirrorVersion.of(row)``."""
+    """``query`` (which selects from a table other than the cursors') with the mirror's version of ``chain_id``
+    beside its columns, in the same statement: for a lookup that must stay one statement, such as the gateway's
+    session. Read it with ``MirrorVersion.of(row)``."""
     return query.add_columns(*_VERSION_COLUMNS).outerjoin(_CURSORS, _CURSORS.c.chain_id == chain_id)
