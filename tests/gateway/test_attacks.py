@@ -199,8 +199,11 @@ def test_sign_in_nonce_cannot_be_used_twice(api: Api) -> None:
         {"issued_at": dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)},
         {"expiration_time": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)},
         {"not_before": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
+        {"scheme": "ftp"},  # grammatical, but not this gateway's origin (EIP-4361: scheme must match it)
+        {"scheme": "https"},  # the test gateway is served over http
+        {"resources": ("ftp://evil.example/x",), "uri": "ftp://testserver/"},
     ],
-    ids=["domain", "uri", "chain", "nonce", "stale", "future", "expired", "not-before"],
+    ids=["domain", "uri", "chain", "nonce", "stale", "future", "expired", "not-before", "ftp", "https", "ftp-uri"],
 )
 def test_sign_in_message_checks(api: Api, overrides: dict[str, Any]) -> None:
     _problem(api.sign_in_response("supplier", **overrides), 401, "sign-in-failed")
