@@ -103,13 +103,12 @@ def _canonical_signature(value: Any) -> Any:
     return f"0x{r.lower()}{s:064x}{v:02x}"
 
 
+_SIGNATURE_DESCRIPTION = "A 65-byte ECDSA signature (r, s, v), 0x-prefixed hex; v may be 0/1 or 27/28, s high or low."
 Signature = Annotated[
     str,
     BeforeValidator(_canonical_signature),
-    Field(
-        pattern=_SIGNATURE_PATTERN,
-        description="A 65-byte ECDSA signature (r, s, v), 0x-prefixed hex; v may be 0/1 or 27/28, s high or low.",
-    ),
+    Field(pattern=_SIGNATURE_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": _SIGNATURE_PATTERN, "description": _SIGNATURE_DESCRIPTION}),
 ]
 
 
