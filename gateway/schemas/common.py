@@ -1,10 +1,11 @@
 """Shared field types: camelCase JSON, exact integers (yen never a float), hex values checked by pattern.
 
 Wide integers (uint64 and uint256: amounts, nonces, deadlines) are read from a JSON integer or a decimal
-string, and always written as a decimal string: JavaScript's numbers are exact only up to 2^53, so a
-client generated from the OpenAPI schema must never receive one as a JSON number. Their schemas use the
-standard ``minimum``/``maximum`` and a pattern that matches exactly the decimal strings in range, so that what
-the schema allows is exactly what the gateway accepts.
+string, and always written as a decimal string: JavaScript's numbers are exact only up to 2^53, so a client
+generated from the OpenAPI schema must never receive one as a JSON number. A JSON number written ``2.0`` is
+the integer 2 (as JSON Schema has it) and is accepted while such numbers are exact, up to 2^53; a fraction
+never is. Their schemas use the standard ``minimum``/``maximum`` and a pattern that matches exactly the decimal
+strings in range, so that what the schema allows is exactly what the gateway accepts.
 
 A signature is normalized where it is parsed: ``v`` of 0 or 1 (some hardware-wallet stacks) becomes 27 or 28
 and a high ``s`` becomes its low twin, the only form the contracts' ECDSA accepts (EIP-2). The signer it
@@ -36,6 +37,7 @@ UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
+_EXACT_FLOAT = 2**53
 
 
 def decimal_pattern(maximum: int) -> str:
@@ -61,13 +63,18 @@ def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
             raise ValueError("expected an integer, got a boolean")
+        if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT:
+            value = int(value)  # 2.0 is the integer 2 in JSON (and JSON Schema), and exact up to 2^53
         if isinstance(value, int):
             if not 0 <= value <= maximum:
                 raise ValueError(f"must be from 0 to {name}")
             return value
         if isinstance(value, str) and decimal.match(value):
             return int(value)
-        raise ValueError(f"expected an integer from 0 to {name}, or the same as a decimal string (never a float)")
+        raise ValueError(
+            f"expected an integer from 0 to {name}, or the same as a decimal string (a number with a fraction, "
+            "or one written with a point or an exponent beyond 2^53, is not exact)"
+        )
 
     string = {"type": "string", "pattern": pattern}
     return (
