@@ -103,4 +103,14 @@ def serve(
     state = app.state.gateway
     who = "read-only" if state.ledger.relayer is None else f"relayer {state.ledger.relayer.address}"
     click.echo(f"gateway for chain {state.ledger.chain_id} on http://{host}:{port} ({who}); Ctrl-C stops it", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
+    # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For on loopback
+    # connections; the gateway reads that header itself, from PROCURE_TRUSTED_PROXIES only.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )

@@ -46,6 +46,7 @@ def test_serve_builds_the_app_and_runs_uvicorn_on_loopback(
     (call,) = calls
     assert call["host"] == "127.0.0.1"
     assert call["port"] == 8123
+    assert call["proxy_headers"] is False  # the gateway decides whom to believe about client addresses
     state = call["app"].state.gateway
     assert state.settings.siwe_domain == "localhost:8123"
     assert state.ledger.relayer.address == world.accounts["outsider"].address

@@ -73,10 +73,10 @@ def test_signer_signs_again_before_the_first_is_mined(api: Api, submitted: str) 
     fields = {"milestoneId": 1, "documentHash": document["documentHash"]}
     assert api.act("supplier", supplier, submitted, "submit-evidence", fields).status_code == 202
     typed = api.typed_data(evaluator, submitted, "attest", ATTEST | {"milestoneId": 1})
-    assert typed["nonce"] == first.json()["nonce"] + 1
+    assert int(typed["nonce"]) == int(first.json()["nonce"]) + 1
     second = api.act("eval1", evaluator, submitted, "attest", ATTEST | {"milestoneId": 1})
     assert second.status_code == 202, second.text
-    assert second.json()["nonce"] == first.json()["nonce"] + 1
+    assert int(second.json()["nonce"]) == int(first.json()["nonce"]) + 1
     for body in (first.json(), second.json()):
         assert _settled(api, evaluator, body["statusUrl"])["status"] == "mined"
 
