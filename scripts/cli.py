@@ -387,7 +387,7 @@ def _require_free_port(port: int, var: Path, option: str) -> None:
             f"{var / 'anvil'}), left running by an earlier `procure up` or `procure node`: "
             f"stop it with `kill {holder.pid}`, then run this again (its chain is kept)"
         )
-    by = "" if holder is None else f" by pid {holder.pid} ({' '.join(holder.command)[:60]})"
+    by = "" if holder is None or not holder.command else f" by pid {holder.pid} ({Path(holder.command[0]).name})"
     raise ConfigurationError(f"port {port} is in use{by}: stop it or pick another with {option}")
 
 

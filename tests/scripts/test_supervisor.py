@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from scripts.supervisor import Part, Supervisor
+from tests.processes import gone
 
 
 def test_crashed_part_is_restarted_and_everything_stops(tmp_path: Path) -> None:
@@ -44,20 +45,6 @@ def test_crashed_part_is_restarted_and_everything_stops(tmp_path: Path) -> None:
         os.killpg(sleeper_pid, 0)
 
 
-def _gone(pid: int, timeout: float) -> bool:
-    """True once ``pid`` no longer runs (a zombie counts as gone: it holds no port and runs no code)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_parts_die_with_a_sigkilled_supervisor(tmp_path: Path) -> None:
     # A supervisor in its own process starts a part that would sleep ten minutes, prints the part's pid, waits.
@@ -65,6 +52,7 @@ def test_parts_die_with_a_sigkilled_supervisor(tmp_path: Path) -> None:
 import sys, time
 from pathlib import Path
 from scripts.supervisor import Part, Supervisor
+from tests.processes import gone
 part = Part("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"], Path({str(tmp_path / "s.log")!r}))
 supervisor = Supervisor([part], lambda line: None)
 supervisor.start()
@@ -76,10 +64,10 @@ time.sleep(600)
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        assert not _gone(child, 0.2)
+        assert not gone(child, 0.2)
         parent.kill()
         parent.wait(10)
-        assert _gone(child, 10), "the part outlived its SIGKILLed supervisor"
+        assert gone(child, 10), "the part outlived its SIGKILLed supervisor"
     finally:
         parent.kill()
         if child > 0:
