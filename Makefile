@@ -9,10 +9,12 @@ LOCK := requirements.lock
 
 # Exact versions from the lock, every file checked against its hashes; then the project itself, with nothing
 # resolved again (and no isolated build environment to resolve: setuptools comes from the lock too).
+# pip, as this machine configures it, also looks in local index folders and warns once per package they lack;
+# those lines alone are dropped. So is setuptools' note that an editable install finds packages through a hook.
 $(BIN)/procure: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	set -o pipefail; $(BIN)/pip install --quiet --require-hashes -r $(LOCK) 2>&1 | sed '/is ignored: it is neither a file nor a directory/d'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/procure
 
 # npm ci empties node_modules first: through a symlink (a worktree sharing another checkout's packages) that
@@ -21,7 +23,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@if [ -L node_modules ]; then \
 		echo "node_modules is a symlink to $$(readlink node_modules): using it as it is (run npm ci there)"; \
 	else \
-		npm ci --no-audit --no-fund && touch node_modules/.package-lock.json; \
+		echo "npm ci --no-audit --no-fund" && npm ci --no-audit --no-fund && touch node_modules/.package-lock.json; \
 	fi
 
 setup: $(BIN)/procure node_modules/.package-lock.json  ## .venv from the lock, node_modules from package-lock.json, contracts compiled
