@@ -6,12 +6,13 @@ imports what it needs in its body, so that `procure --help` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,30 +110,33 @@ def node(context: Context, hardhat: bool, port: int) -> None:
 
     _require_free_port(port, context.var_dir, "--port")
     root = project_root()
-    if hardhat:
-        process = start_hardhat(root, context.var_dir / "hardhat", port=port)
-    else:
-        process = start_anvil(root, context.var_dir / "anvil", port=port)
-    click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
-    _wait_for_stop([process.stop])
+    with _stop_requests() as stop_requested:  # a Ctrl-C at any moment from here on stops the node cleanly
+        if hardhat:
+            process = start_hardhat(root, context.var_dir / "hardhat", port=port)
+        else:
+            process = start_anvil(root, context.var_dir / "anvil", port=port)
+        try:
+            click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
+            while not stop_requested():
+                time.sleep(0.2)
+        finally:
+            process.stop()
     click.echo(f"{process.kind} stopped")
 
 
-def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
-    """Block until SIGINT/SIGTERM, then run every stop function."""
-    stopping = False
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[Callable[[], bool]]:
+    """While inside, SIGINT and SIGTERM only ask to stop; the function yielded tells whether one did."""
+    requested = False
 
     def handler(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal requested
+        requested = True
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stopping:
-            time.sleep(0.2)
+        yield lambda: requested
     finally:
-        for stop in stops:
-            stop()
         for sig, old in previous.items():
             signal.signal(sig, old)
 
