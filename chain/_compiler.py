@@ -31,6 +31,7 @@ __all__ = [
     "Artifact",
     "Build",
     "compile_contracts",
+    "load_contracts",
     "project_root",
     "standard_input",
 ]
@@ -229,14 +230,29 @@ def _artifacts(output: dict[str, Any], source: dict[str, Any], root: Path) -> di
     return artifacts
 
 
+def _cache_file(root: Path, source: dict[str, Any]) -> tuple[str, Path]:
+    """The input hash of ``source`` (with the compiler version) and where its compiled result is cached."""
+    canonical = json.dumps({"solc": SOLC_VERSION, "input": source}, sort_keys=True).encode()
+    input_hash = hashlib.sha256(canonical).hexdigest()
+    return input_hash, root / "var" / "cache" / "solc" / f"{input_hash}.json"
+
+
+def load_contracts(root: Path | None = None) -> Build:
+    """The cached result for exactly the sources now in ``contracts/``, never compiling (a server must not spend
+    minutes compiling at start-up): `procure compile`, which `make setup` runs, fills the cache."""
+    root = root or project_root()
+    _, cache_file = _cache_file(root, standard_input(root))
+    if not cache_file.is_file():
+        raise CompilationError("contracts/ not compiled since their last change: run `procure compile` first")
+    return _build_from_json(json.loads(cache_file.read_text()))
+
+
 def compile_contracts(root: Path | None = None, *, force: bool = False) -> Build:
     """Compile ``contracts/`` (or load the cached result for identical sources and settings)."""
     root = root or project_root()
     source = standard_input(root)
-    canonical = json.dumps({"solc": SOLC_VERSION, "input": source}, sort_keys=True).encode()
-    input_hash = hashlib.sha256(canonical).hexdigest()
-    cache_dir = root / "var" / "cache" / "solc"
-    cache_file = cache_dir / f"{input_hash}.json"
+    input_hash, cache_file = _cache_file(root, source)
+    cache_dir = cache_file.parent
     if cache_file.is_file() and not force:
         cached = json.loads(cache_file.read_text())
         return _build_from_json(cached)

@@ -16,10 +16,9 @@ from web3.providers.rpc import HTTPProvider
 from web3.types import RPCEndpoint
 
 from chain.errors import ChainError, ConfigurationError
+from chain.node import DEFAULT_RPC_URL  # the local dev node; defined where importing it costs nothing
 
 __all__ = ["DEFAULT_RPC_URL", "JsonRpc", "connect", "lean_rpc"]
-
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
 def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from web3 import Web3
 
-from chain._compiler import Build, compile_contracts
+from chain._compiler import Build, load_contracts
 from chain._tx import TxSender
 from chain.connection import connect
 from chain.deployment import require_manifest
@@ -72,7 +72,7 @@ def create_app(
     apply_recursion_limit()
     configure_logging(settings.log_level)
     w3 = w3 if w3 is not None else connect(settings.rpc_url)
-    build = build or compile_contracts()
+    build = build or load_contracts()  # compiled by `make setup` / `procure compile`, never at start-up
     system = system or require_manifest(w3, settings.var_dir)
     if relayer is None:
         relayer = _relayer_from_settings(settings, w3, build)
