@@ -1,7 +1,7 @@
 """Gas benchmark: the gas used by each step of a procurement's life, measured on a fresh eth-tester world.
 
 Every number is a mined transaction's ``gasUsed`` (intrinsic 21000 and calldata included). The world is the
-one the test-suite uses (``chain.testing.build_world``), so both measure the same system.
+one the test-suite uses (``tests.world.build_world``), so both measure the same system.
 
 What is measured (steady state unless the name ends in ``_first``):
 
@@ -41,7 +41,7 @@ from web3.types import TxParams
 from chain._tx import Receipt, TxSender, forget_nonces
 from chain.eip712 import Action, sign_action
 from chain.system import deploy_system
-from chain.testing import DAY, World, build_world
+from tests.world import DAY, World, build_world
 
 __all__ = ["KEYS", "TARGETS", "format_table", "main", "measure", "over_target"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from chain._tx import forget_nonces
-from chain.testing import World, build_world
+from tests.world import World, build_world
 
 
 @pytest.fixture(scope="session")

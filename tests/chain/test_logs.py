@@ -12,7 +12,7 @@ from web3.logs import DISCARD
 
 from chain._compiler import Artifact, Build
 from chain.logs import CONTRACT_KINDS, ChainSource, DecodeError, EventDecoder, checksum
-from chain.testing import World
+from tests.world import World
 
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 

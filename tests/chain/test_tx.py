@@ -15,7 +15,7 @@ from web3.types import RPCEndpoint, RPCResponse
 from chain._tx import CallEncoder, TxSender, _NonceManager, sign_dynamic_fee_tx
 from chain.errors import ChainError, ContractRevert
 from chain.system import error_decoder
-from chain.testing import World
+from tests.world import World
 
 
 class LossyProvider(EthereumTesterProvider):

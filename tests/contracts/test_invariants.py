@@ -30,7 +30,7 @@ from chain._tx import Receipt, forget_nonces
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import Role
-from chain.testing import DAY, World
+from tests.world import DAY, World
 
 UNIT = 1_000_000  # amounts are whole millions of yen
 TX_GAS = 1_500_000  # fixed gas: every action is simulated first, and py-evm's estimation is slow

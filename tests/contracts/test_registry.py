@@ -29,8 +29,8 @@ from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_id
 from chain.system import contract_at, error_decoder
-from chain.testing import World
 from tests.helpers import event, events
+from tests.world import World
 
 # ----------------------------------------------------------------------------------------------- shared helpers
 

@@ -17,14 +17,14 @@ from httpx import Response
 
 from chain._tx import TxSender
 from chain.system import error_decoder
-from chain.tester import deterministic_account, fund_accounts
-from chain.testing import World
 from gateway.core.config import Settings
 from gateway.core.state import GatewayState
 from gateway.main import create_app
 from gateway.siwe import SiweMessage
 from indexer.sync import ChainSource, Indexer
 from tests.helpers import new_escrow
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import World
 
 DOMAIN = "testserver"
 URI = "http://testserver"

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 
 from chain.deployment import manifest_path
-from chain.testing import World
 from scripts._common import Context
 from scripts.cli_gateway import serve
+from tests.world import World
 
 
 @click.group()

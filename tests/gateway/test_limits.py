@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chain._tx import TxSender
-from chain.testing import World
 from gateway.core.ratelimit import RateLimiter
 from gateway.main import create_app
 from tests.gateway.conftest import Api, make_settings
+from tests.world import World
 
 
 class _Clock:

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chain._tx import TxSender
-from chain.testing import World
 from gateway.main import create_app
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.indexer.conftest import _new_postgres_database, postgres_server
+from tests.world import World
 
 __all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from chain._tx import forget_nonces
-from chain.testing import World
 from indexer.schema import make_engine
 from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
+from tests.world import World
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
 from chain.logs import ChainSource
-from chain.testing import World
 from indexer.audit import replay, verify
 from indexer.models import AttestationRow, EventRow, PaymentRow
 from indexer.store import IndexerError
 from indexer.sync import Indexer
+from tests.world import World
 
 
 def _index(engine: Engine, world: World) -> None:

@@ -10,11 +10,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from chain.deployment import manifest_path
-from chain.testing import World
 from indexer.models import PaymentRow
 from indexer.schema import make_engine
 from scripts._common import Context
 from scripts.cli_indexer import standalone
+from tests.world import World
 
 
 @pytest.fixture

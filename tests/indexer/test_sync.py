@@ -12,12 +12,12 @@ from sqlalchemy import Engine, insert, update
 from chain._tx import forget_nonces
 from chain.logs import ChainSource
 from chain.system import SystemAddresses
-from chain.testing import World
 from indexer.audit import verify
 from indexer.models import IndexerLock
 from indexer.store import IndexerBusy, IndexerError, LockLost, count_rows
 from indexer.sync import Indexer, SyncConfig
 from tests.helpers import new_escrow
+from tests.world import World
 
 
 def _indexer(engine: Engine, world: World, **config: int) -> Indexer:

@@ -10,12 +10,12 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Engine, select
 
 from chain.logs import ChainSource
-from chain.testing import World
 from indexer.audit import verify
 from indexer.canonical import INVALID_UTF8
 from indexer.models import EventRow, ProcurementRow
 from indexer.sync import Indexer
 from tests.helpers import new_escrow
+from tests.world import World
 
 _PARAMS = "(bytes32,address,address[],uint8,uint256[],uint64[],bytes32,{})"
 _CREATE = "createProcurement(" + _PARAMS.format("string") + ",uint256)"

@@ -19,9 +19,9 @@ from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.devnet import DEV_CAST, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.system import error_decoder
-from chain.tester import fund_accounts, new_tester
 from scripts._common import Context
 from scripts.cli import main
+from tests.tester import fund_accounts, new_tester
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
 

@@ -19,7 +19,7 @@ from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
 from chain.roles import OrgKind, Role, org_id
 from chain.system import SystemAddresses, contract_at, deploy_system, error_decoder
-from chain.tester import deterministic_account, fund_accounts, new_tester
+from tests.tester import deterministic_account, fund_accounts, new_tester
 
 __all__ = ["DAY", "World", "build_world"]
 
