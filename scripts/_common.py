@@ -13,16 +13,28 @@ from typing import Any, TypeVar
 import click
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_hex_address, to_checksum_address
-from web3 import Web3
 
-from chain._compiler import Build, compile_contracts
-from chain._tx import TxSender
-from chain.clients import FactoryClient, RegistryClient, TokenClient, system_clients
-from chain.connection import DEFAULT_RPC_URL, connect
-from chain.deployment import require_manifest, var_dir_from_env
-from chain.errors import ConfigurationError, LedgerError
-from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
-from chain.system import SystemAddresses, error_decoder
+from chain import (
+    DEFAULT_RPC_URL,
+    DEV_CHAIN_IDS,
+    Build,
+    ConfigurationError,
+    FactoryClient,
+    LedgerError,
+    RegistryClient,
+    SystemAddresses,
+    TokenClient,
+    Transport,
+    TxSender,
+    compile_contracts,
+    connect,
+    dev_account,
+    error_decoder,
+    load_keystore,
+    require_manifest,
+    system_clients,
+    var_dir_from_env,
+)
 
 __all__ = ["Context", "clean_errors", "parse_address", "pass_context"]
 
@@ -31,21 +43,21 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 @dataclass
 class Context:
-    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``w3``."""
+    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``transport``."""
 
     rpc_url: str = DEFAULT_RPC_URL
     keystore: Path | None = None
     dev_index: int | None = None
     var_dir: Path = field(default_factory=var_dir_from_env)
-    w3: Web3 | None = None
+    transport: Transport | None = None
     account: LocalAccount | None = None
     _build: Build | None = None
 
-    def web3(self) -> Web3:
+    def rpc(self) -> Transport:
         """The connection, made on first use."""
-        if self.w3 is None:
-            self.w3 = connect(self.rpc_url)
-        return self.w3
+        if self.transport is None:
+            self.transport = connect(self.rpc_url)
+        return self.transport
 
     def build(self) -> Build:
         """The compiled contracts."""
@@ -57,7 +69,7 @@ class Context:
         """The signing key: --keystore, else a dev account (dev chains only)."""
         if self.account is not None:
             return self.account
-        chain_id = self.web3().eth.chain_id
+        chain_id = self.rpc().chain_id
         if self.keystore is not None:
             self.account = load_keystore(self.keystore, _password(self.keystore))
         elif self.dev_index is not None:
@@ -70,15 +82,15 @@ class Context:
 
     def sender(self) -> TxSender:
         """A transaction sender for the signing key."""
-        return TxSender(self.web3(), self.signer(), error_decoder(self.build()))
+        return TxSender(self.rpc(), self.signer(), error_decoder(self.build()))
 
     def system(self) -> SystemAddresses:
         """The deployed system on this chain (from the manifest, checked)."""
-        return require_manifest(self.web3(), self.var_dir)
+        return require_manifest(self.rpc(), self.var_dir)
 
     def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
         """Registry, token and factory clients; writing as the signer if ``write``."""
-        return system_clients(self.web3(), self.system(), self.sender() if write else None, self.build())
+        return system_clients(self.rpc(), self.system(), self.sender() if write else None, self.build())
 
 
 def _password(path: Path) -> str | None:

@@ -49,8 +49,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi import FastAPI, Response
 
-from chain._compiler import compile_contracts, project_root
-from chain._tx import TxSender
+from chain import TxSender, compile_contracts, project_root
 from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient, TokenClient
 from chain.connection import connect
 from chain.deployment import ensure_deployed
@@ -120,17 +119,17 @@ def _setup_chain(
     consecutive evaluators from the (3k)-th, round the ``evaluators`` (each from its own evaluation body).
     Returns the accounts, the read procurements, and the relay procurements with their panels.
     """
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     build = compile_contracts()
     accounts = {label: dev_account(i, DEV_CHAIN_ID) for i, label in enumerate(_CAST)}
     extra = _relay_evaluators(evaluators)[len(_EVALUATORS) :]
     accounts |= {label: dev_account(len(_CAST) + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
 
     def sender(label: str) -> TxSender:
-        return TxSender(w3, accounts[label], error_decoder(build))
+        return TxSender(rpc, accounts[label], error_decoder(build))
 
     system = ensure_deployed(sender("admin"), var_dir, build).system
-    registry = RegistryClient(w3, system.registry, sender("admin"), build)
+    registry = RegistryClient(rpc, system.registry, sender("admin"), build)
     for code, kind, name in _ORGS:
         registry.register_organization(code, kind, name)
     for label, code, role in _MEMBERS:
@@ -143,12 +142,12 @@ def _setup_chain(
         registry.bind_account(accounts[label].address, code)
         registry.grant_role(Role.EVALUATOR, accounts[label].address)
     registry.update_organization("MOD", active=True, vault=accounts["vault"].address)
-    TokenClient(w3, system.token, sender("treasury"), build).mint(
+    TokenClient(rpc, system.token, sender("treasury"), build).mint(
         accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench")
     )
-    TokenClient(w3, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
-    factory = FactoryClient(w3, system.factory, sender("officer"), build)
-    now = int(w3.eth.get_block("latest")["timestamp"])
+    TokenClient(rpc, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
+    factory = FactoryClient(rpc, system.factory, sender("officer"), build)
+    now = rpc.latest_timestamp()
     ids: list[bytes] = []
     relay: list[tuple[bytes, tuple[str, ...]]] = []
     pool = _relay_evaluators(evaluators)
@@ -166,7 +165,7 @@ def _setup_chain(
             title=f"Night-vision goggles, lot {i}",
         )
         created = factory.create(spec, sum(spec.amounts))
-        supplier = EscrowClient(w3, created.escrow, sender("supplier"), build)
+        supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):
             supplier.submit_evidence(
                 milestone, keccak(text=f"evidence {i}/{milestone}"), f"ipfs://bench-{i}-{milestone}"
@@ -176,7 +175,7 @@ def _setup_chain(
         else:
             relay.append((spec.procurement_id, panel))
     engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
-    with Indexer(engine, ChainSource(w3), system, build) as indexer:
+    with Indexer(engine, ChainSource(rpc), system, build) as indexer:
         indexer.catch_up()
     engine.dispose()
     return accounts, ids, relay
@@ -286,7 +285,7 @@ def _relay(
     rpc_url: str, base: str, accounts: dict[str, LocalAccount], procurements: list[tuple[bytes, tuple[str, ...]]]
 ) -> dict[str, float]:
     """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     relayer = accounts["relayer"].address
     evaluators = sorted({label for _, panel in procurements for label in panel}, key=lambda e: int(e[4:]))
     headers = {label: _sign_in(base, accounts[label]) for label in evaluators}
@@ -294,7 +293,7 @@ def _relay(
     first_post: list[float] = []
     refused: list[str] = []
     attempted = sum(3 * len(panel) for _, panel in procurements)
-    start_nonce = w3.eth.get_transaction_count(relayer)  # type: ignore[arg-type]
+    start_nonce = rpc.transaction_count(relayer)
 
     def evaluator(index: int) -> None:
         label = evaluators[index]
@@ -333,14 +332,14 @@ def _relay(
     hashes = [tx for chunk in sent for _, tx in chunk]
     # The clock stops when the last relayed transaction is mined (the relayer's nonce counts them).
     deadline = time.monotonic() + 300
-    while w3.eth.get_transaction_count(relayer) < start_nonce + len(hashes):  # type: ignore[arg-type]
+    while rpc.transaction_count(relayer) < start_nonce + len(hashes):
         if time.monotonic() > deadline:
             raise RuntimeError("relayed transactions still not mined after 300 s")
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
-    receipts = [w3.eth.get_transaction_receipt(tx) for tx in hashes]  # type: ignore[arg-type]
-    succeeded = sum(receipt["status"] == 1 for receipt in receipts)
-    max_gas_used = max((receipt["gasUsed"] for receipt in receipts), default=0)
+    receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in hashes]
+    succeeded = sum(int(receipt["status"], 16) == 1 for receipt in receipts)
+    max_gas_used = max((int(receipt["gasUsed"], 16) for receipt in receipts), default=0)
     # The gateway must tell the same story: every status it reports is final and agrees with the chain.
     statuses: dict[str, int] = {}
     for label, pairs in zip(evaluators, sent, strict=True):

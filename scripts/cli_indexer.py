@@ -96,9 +96,7 @@ def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, po
     if ctx.invoked_subcommand is not None:
         return
     engine = make_engine(ctx.meta["indexer.db"])
-    indexer = Indexer(
-        engine, ChainSource(context.web3()), context.system(), context.build(), ctx.meta["indexer.config"]
-    )
+    indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), ctx.meta["indexer.config"])
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -136,7 +134,7 @@ def index_status(ctx: click.Context) -> None:
     """Print the chain head, the mirror's cursor and the lag between them."""
     context = ctx.find_object(Context)
     assert context is not None
-    source = ChainSource(context.web3())
+    source = ChainSource(context.rpc())
     engine = make_engine(ctx.meta["indexer.db"])
     try:
         cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
@@ -167,7 +165,7 @@ def audit_replay(context: Context, db: str) -> None:
     """Rebuild a fresh mirror from the chain's whole history and print its final digest (hash chain)."""
     progress = _Progress()
     try:
-        cursor = replay(ChainSource(context.web3()), context.system(), context.build(), db, progress=progress)
+        cursor = replay(ChainSource(context.rpc()), context.system(), context.build(), db, progress=progress)
     finally:
         progress.close()
     click.echo(f"replayed to block {cursor.block_number} {cursor.block_hash}")
@@ -185,7 +183,7 @@ def audit_verify(context: Context, db: str | None, replay_db: str | None, limit:
     """Compare the live mirror with its digests, a fresh replay and the contracts; exit 1 on any difference."""
     engine = make_engine(_db_url(context, db))
     try:
-        report = verify(engine, ChainSource(context.web3()), context.system(), context.build(), replay_url=replay_db)
+        report = verify(engine, ChainSource(context.rpc()), context.system(), context.build(), replay_url=replay_db)
     finally:
         engine.dispose()
     if as_json:

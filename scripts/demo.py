@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from chain._compiler import project_root
-from chain._tx import TxSender
+from chain import TxSender, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
@@ -90,15 +89,15 @@ def run(workdir: Path) -> None:
     supervisor: Supervisor | None = None
     try:
         rpc = node.url
-        w3 = connect(rpc)
-        chain_id = w3.eth.chain_id
+        transport = connect(rpc)
+        chain_id = transport.chain_id
         say(f"local chain at {rpc} (chain id {chain_id}), state in {var}")
         decoder = error_decoder()
-        deployed = ensure_deployed(TxSender(w3, dev_account(0, chain_id), decoder), var)
+        deployed = ensure_deployed(TxSender(transport, dev_account(0, chain_id), decoder), var)
         system = deployed.system
         say(f"system deployed: registry {system.registry}, yen token {system.token}")
-        registry, _, _ = system_clients(w3, system, TxSender(w3, dev_account(0, chain_id), decoder))
-        _, treasury_token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder))
+        registry, _, _ = system_clients(transport, system, TxSender(transport, dev_account(0, chain_id), decoder))
+        _, treasury_token, _ = system_clients(transport, system, TxSender(transport, dev_account(2, chain_id), decoder))
         seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(11)})
         say("organizations and accounts registered: MOD, NVE (supplier), ATLA, JQA, NITE (evaluators), BOA")
 
@@ -111,14 +110,14 @@ def run(workdir: Path) -> None:
             "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}",
         }
         relayer_env = dev_relayer_keystore(var, chain_id)
-        spec = _example(workdir, int(w3.eth.get_block("latest")["timestamp"]))
+        spec = _example(workdir, transport.latest_timestamp())
         officer_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX["officer"])}
         _procure(officer_env, "procurement", "create", str(spec))
         loaded = load_spec(spec)
         escrow_address = registry.escrow_of(loaded.spec.procurement_id)
         if escrow_address is None:
             raise DemoFailed("the procurement was not created")
-        escrow = EscrowClient(w3, escrow_address)
+        escrow = EscrowClient(transport, escrow_address)
         first = escrow.milestone(0)
         say(
             f"officer created {loaded.spec.id!r}: {loaded.spec.total:,} yen in 3 milestones, "
@@ -164,7 +163,7 @@ def run(workdir: Path) -> None:
         say(f"escrow books balance: funded {totals.funded:,} - released {totals.released:,} = held {held:,} yen")
 
         auditor_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX["auditor"])}
-        head = w3.eth.block_number
+        head = transport.block_number()
         deadline = time.monotonic() + 60
         status = ""
         while time.monotonic() < deadline:

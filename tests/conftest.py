@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from chain._tx import forget_nonces
 from tests.world import World, build_world
 
 
@@ -24,4 +23,3 @@ def world(session_world: World) -> Iterator[World]:
         yield session_world
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
-        forget_nonces()

@@ -17,7 +17,7 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 
-from chain._tx import Receipt
+from chain import Receipt
 from chain.eip712 import ACTION_TYPES
 from tests.contracts.test_registry import (
     ADMIN,

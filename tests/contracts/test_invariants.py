@@ -26,7 +26,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from chain._tx import Receipt, forget_nonces
+from chain import Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import Role
@@ -128,7 +128,6 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.world.tester.revert_to_snapshot(self.snapshot)
-        forget_nonces()
 
     # ---------------------------------------------------------------------------------------- plumbing
 

@@ -76,7 +76,7 @@ def run_scenario(world: World) -> dict[str, str]:
 
 def record(world: World) -> dict[str, Any]:
     """Every log of the world's chain since the system was deployed, as JSON-RPC returns them."""
-    source = ChainSource(world.w3)
+    source = ChainSource(world.rpc)
     from chain.logs import EventDecoder
 
     topics = EventDecoder(world.build).topics()

@@ -27,7 +27,7 @@ def var_dir(tmp_path: Path, scenario_world: World) -> Path:
 
 
 def _run(world: World, var_dir: Path, *args: str) -> Result:
-    context = Context(w3=world.w3, var_dir=var_dir)
+    context = Context(transport=world.rpc, var_dir=var_dir)
     return CliRunner().invoke(standalone, list(args), obj=context, catch_exceptions=False)
 
 

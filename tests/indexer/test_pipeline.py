@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from chain._compiler import compile_contracts
+from chain import compile_contracts
 from chain.logs import EventDecoder, checksum
 from indexer.models import EventRow, IndexerLock
 from indexer.schema import make_engine, upgrade
