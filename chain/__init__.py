@@ -10,10 +10,12 @@ names from here.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
-    from chain._compiler import (  # noqa: I001 - one statement per module, as the table below
+    from typing import Any  # noqa: I001 - one import statement per module, as in the table below
+
+    from chain._compiler import (
         EVM_VERSION as EVM_VERSION,
         OPTIMIZER_RUNS as OPTIMIZER_RUNS,
         SOLC_VERSION as SOLC_VERSION,
