@@ -97,13 +97,14 @@ def node(context: Context, hardhat: bool, port: int) -> None:
         process = start_hardhat(root, context.var_dir / "hardhat", port=port)
     else:
         process = start_anvil(root, context.var_dir / "anvil", port=port)
-    click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
-    _wait_for_stop([process.stop])
+    ready = f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it"
+    _wait_for_stop([process.stop], ready)
     click.echo(f"{process.kind} stopped")
 
 
-def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
-    """Block until SIGINT/SIGTERM, then run every stop function."""
+def _wait_for_stop(stops: list[Callable[[], None]], ready: str) -> None:
+    """Say ``ready`` once SIGINT/SIGTERM are caught (a signal sent on reading it stops cleanly), block until
+    one comes, then run every stop function."""
     stopping = False
 
     def handler(signum: int, frame: object) -> None:
@@ -111,6 +112,7 @@ def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
         stopping = True
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(ready)
     try:
         while not stopping:
             time.sleep(0.2)
