@@ -353,15 +353,7 @@ class TxSender:
             self._nonces.reset()  # the gap stays: ask the chain next time (it knows the pending count)
 
     def _rpc_result(self, reply: Mapping[str, Any]) -> Any:
-        """The result of a reply; an error is raised as a revert (ContractRevert, TransactionFailed) or else
-        as ProviderError."""
-        error = reply.get("error")
-        if error is None:
-            return reply.get("result")
-        revert = self.decoder.from_reply(error)
-        if revert is not None:
-            raise revert
-        raise ProviderError(str(error), error)
+        return reply_result(reply, self.decoder)
 
     def _send_raw(self, raw: bytes, expected_hash: bytes) -> str:
         expected = "0x" + expected_hash.hex()
@@ -409,6 +401,18 @@ class TxSender:
                     raise
                 time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
+
+
+def reply_result(reply: Mapping[str, Any], decoder: ErrorDecoder) -> Any:
+    """The result of a JSON-RPC reply; an error is raised as a revert (ContractRevert, TransactionFailed) if it
+    is one, else as ProviderError."""
+    error = reply.get("error")
+    if error is None:
+        return reply.get("result")
+    revert = decoder.from_reply(error)
+    if revert is not None:
+        raise revert
+    raise ProviderError(str(error), error)
 
 
 def _receipt(raw: Mapping[str, Any]) -> Receipt:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chain._compiler import Build, compile_contracts
-from chain._tx import Receipt, TxSender
+from chain._tx import Receipt, TxSender, reply_result
 from chain.abi import CallEncoder, ContractCodec, checksum
-from chain.errors import ProviderError
 from chain.logs import EventDecoder
 from chain.roles import OrgKind, Role, org_code, org_id
 from chain.system import SystemAddresses
@@ -178,6 +177,8 @@ class _Functions:
         self._address = address
 
     def __getattr__(self, name: str) -> Callable[..., _Call]:
+        if name.startswith("_"):  # no contract function: what copy, pickle and hasattr probe for
+            raise AttributeError(name)
         encoder = self._codec.function(name)
         address = self._address
         return lambda *args: _Call(address, encoder.encode(args), encoder)
@@ -222,10 +223,7 @@ class _Client:
             raw = self.sender.call_data(call.to, call.data)
         else:
             reply = self.rpc.request("eth_call", [{"to": call.to, "data": "0x" + call.data.hex()}, "latest"])
-            error = reply.get("error")
-            if error is not None:
-                raise self.build.error_decoder().from_reply(error) or ProviderError(f"eth_call failed: {error}", error)
-            raw = bytes.fromhex(str(reply["result"])[2:])
+            raw = bytes.fromhex(str(reply_result(reply, self.build.error_decoder()))[2:])
         values = call.encoder.decode(raw)
         return values[0] if len(values) == 1 else values
 
