@@ -80,8 +80,10 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     from chain.devnet import (
         APPROPRIATION as APPROPRIATION,
         DEV_CAST as DEV_CAST,
+        DEV_INDEX as DEV_INDEX,
         DEV_ORGS as DEV_ORGS,
         CastMember as CastMember,
+        DevOrg as DevOrg,
         dev_relayer_keystore as dev_relayer_keystore,
         ensure_demo_procurement as ensure_demo_procurement,
         seed_cast as seed_cast,
@@ -214,8 +216,10 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "chain.devnet": (
         "APPROPRIATION",
         "DEV_CAST",
+        "DEV_INDEX",
         "DEV_ORGS",
         "CastMember",
+        "DevOrg",
         "dev_relayer_keystore",
         "ensure_demo_procurement",
         "seed_cast",

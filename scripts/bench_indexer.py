@@ -28,6 +28,7 @@ from eth_utils.crypto import keccak
 
 from chain import (
     DEV_CHAIN_ID,
+    DEV_INDEX,
     Build,
     ChainSource,
     EventDecoder,
@@ -62,7 +63,9 @@ __all__ = [
     "setup_chain",
 ]
 
-OFFICER, SUPPLIER, EVAL_A, EVAL_B = 1, 3, 4, 5  # dev account indexes of chain.devnet.DEV_CAST
+# Dev account indexes of the dev cast's officer, supplier and evaluators (EVAL_C sits on the panels, never attests).
+OFFICER, SUPPLIER = DEV_INDEX["officer"], DEV_INDEX["supplier"]
+EVAL_A, EVAL_B, EVAL_C = DEV_INDEX["evaluator-atla"], DEV_INDEX["evaluator-jqa"], DEV_INDEX["evaluator-nite"]
 _EVENTS_PER_CREATE = 3  # EscrowRegistered, Transfer (initial funding), ProcurementCreated
 _EVENTS_PER_MILESTONE = 6  # EvidenceSubmitted, Attested, Attested, MilestoneApproved, PaymentReleased, Transfer
 
@@ -88,7 +91,7 @@ def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
     system = ensure_deployed(admin, var_dir, build).system
     registry, _, _ = system_clients(rpc, system, admin, build)
     _, treasury_token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder), build)
-    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(11)})
+    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
     _, officer_token, factory = system_clients(
         rpc, system, TxSender(rpc, dev_account(OFFICER, chain_id), decoder), build
     )
@@ -199,7 +202,7 @@ def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_roun
                 params = (
                     keccak(text=f"ocds-bench-{chain_id}-{serial}-{k}-{time.time_ns()}"),
                     who[SUPPLIER],
-                    [who[EVAL_A], who[EVAL_B], dev_account(6, chain_id).address],
+                    [who[EVAL_A], who[EVAL_B], dev_account(EVAL_C, chain_id).address],
                     2,
                     [1_000 + i for i in range(milestones)],
                     [now + 365 * 86_400 + i for i in range(milestones)],
@@ -252,7 +255,7 @@ def create_procurement(chain: Chain, milestones: int) -> str:
     params = (
         keccak(text=f"ocds-open-{time.time_ns()}"),
         dev_account(SUPPLIER, chain_id).address,
-        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, 6)],
+        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, EVAL_C)],
         2,
         [5_000 + i for i in range(milestones)],
         [now + 365 * 86_400 + i for i in range(milestones)],

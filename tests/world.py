@@ -15,8 +15,12 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
+import chain
 from chain import (
+    DEV_CAST,
+    DEV_ORGS,
     Build,
+    DevOrg,
     OrgKind,
     Receipt,
     Role,
@@ -33,41 +37,34 @@ from tests.tester import Tester, TesterTransport, deterministic_account, fund_ac
 __all__ = ["DAY", "World", "WorldSender", "build_world", "contract_at"]
 
 DAY = 86_400
-APPROPRIATION = keccak(text="FY2026/MOD/general-account/equipment-acquisition")
+APPROPRIATION = keccak(text=chain.APPROPRIATION)  # the dev cast's appropriation line
 INITIAL_YEN = 10_000_000_000  # 10 bn yen minted to the funding officer
 
-# (label, organization code, role or None)
-_PEOPLE: list[tuple[str, str, Role | None]] = [
-    ("mod_admin", "MOD", Role.MINISTRY_ADMIN),
-    ("officer", "MOD", Role.PROCUREMENT_OFFICER),
-    ("officer2", "MOD", Role.PROCUREMENT_OFFICER),
-    ("treasury", "MOD", Role.TREASURY),
+# The dev cast of chain.devnet under the short names the tests use, and the people only tests need: a vault of
+# its own for MOD, a second ministry (MOFA, its admin holding its vault), a colleague of the supplier, a
+# competing supplier, a fourth evaluator, and an outsider bound to no organization.
+_SHORT_NAMES = {
+    "officer-2": "officer2",
+    "mod-admin": "mod_admin",
+    "evaluator-atla": "eval1",
+    "evaluator-jqa": "eval2",
+    "evaluator-nite": "eval3",
+}
+_PEOPLE: tuple[tuple[str, str, Role | None], ...] = (
+    *((_SHORT_NAMES.get(member.label, member.label), member.org, member.role) for member in DEV_CAST),
     ("vault", "MOD", None),
     ("mofa_officer", "MOFA", Role.PROCUREMENT_OFFICER),
     ("mofa_admin", "MOFA", Role.MINISTRY_ADMIN),
-    ("supplier", "NVE", Role.SUPPLIER),
     ("supplier_colleague", "NVE", Role.SUPPLIER),
     ("other_supplier", "OTHERCO", Role.SUPPLIER),
-    ("eval1", "ATLA", Role.EVALUATOR),
-    ("eval2", "JQA", Role.EVALUATOR),
-    ("eval3", "NITE", Role.EVALUATOR),
     ("eval4", "NITE", Role.EVALUATOR),
-    ("reviewer", "REVIEW", Role.REVIEW_BODY),
-    ("auditor", "BOA", Role.AUDITOR),
     ("outsider", "", None),
-]
-
-_ORGS: list[tuple[str, OrgKind, str]] = [
-    ("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
-    ("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
-    ("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
-    ("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
-    ("ATLA", OrgKind.EVALUATION_BODY, "Acquisition, Technology & Logistics Agency test center"),
-    ("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
-    ("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
-    ("REVIEW", OrgKind.REVIEW_BODY, "Government Procurement Review Board"),
-    ("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
-]
+)
+_ORGS: tuple[DevOrg, ...] = (
+    *DEV_ORGS,
+    DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
+    DevOrg("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
+)
 
 
 def contract_at(w3: Web3, name: str, address: str, build: Build | None = None) -> Contract:
