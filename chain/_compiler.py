@@ -15,13 +15,14 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import solcx
 from solcx.exceptions import SolcError
 
+from chain.abi import ContractCodec, ErrorDecoder
 from chain.errors import CompilationError, ConfigurationError
 
 __all__ = [
@@ -76,12 +77,27 @@ class Build:
     input_hash: str
     compiler: str
     artifacts: dict[str, Artifact]
+    _codecs: dict[str, ContractCodec] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _errors: list[ErrorDecoder] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Artifact:
         try:
             return self.artifacts[name]
         except KeyError:
             raise CompilationError(f"no compiled contract named {name!r}") from None
+
+    def codec(self, name: str) -> ContractCodec:
+        """The ABI codec of contract ``name`` (one per build)."""
+        codec = self._codecs.get(name)
+        if codec is None:
+            codec = self._codecs.setdefault(name, ContractCodec(name, self[name].abi))
+        return codec
+
+    def error_decoder(self) -> ErrorDecoder:
+        """A decoder for every custom error of the compiled contracts (one per build)."""
+        if not self._errors:
+            self._errors.append(ErrorDecoder(self.error_abis()))
+        return self._errors[0]
 
     def error_abis(self) -> list[dict[str, Any]]:
         """Every custom error declared in any compiled contract, without duplicates."""

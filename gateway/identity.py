@@ -113,7 +113,7 @@ class ChainDirectory:
     def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
         """The account's organization and active roles at the latest block (``mirror`` is not used)."""
         address = str(to_checksum_address(address))
-        block = int(self.registry.w3.eth.block_number)
+        block = self.registry.rpc.block_number()
         with self._lock:
             cached = self._cache.get((address, block))
         if cached is not None:

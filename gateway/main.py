@@ -1,4 +1,4 @@
-"""The app factory: ``create_app(settings, w3=..., ...)``; tests inject an eth-tester Web3 and a relayer."""
+"""The app factory: ``create_app(settings, rpc=..., ...)``; tests inject an eth-tester transport and a relayer."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
-from web3 import Web3
 
-from chain._compiler import Build, load_contracts
-from chain._tx import TxSender
-from chain.connection import connect
-from chain.deployment import require_manifest
-from chain.keys import load_keystore
-from chain.system import SystemAddresses, error_decoder
+from chain import (
+    Build,
+    SystemAddresses,
+    Transport,
+    TxSender,
+    connect,
+    error_decoder,
+    load_contracts,
+    load_keystore,
+    require_manifest,
+)
 from gateway.api.main import api_router
 from gateway.core.client_address import ClientAddress
 from gateway.core.config import Settings
@@ -40,18 +44,18 @@ __all__ = ["create_app"]
 _MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _relayer_from_settings(settings: Settings, w3: Web3, build: Build) -> TxSender | None:
+def _relayer_from_settings(settings: Settings, rpc: Transport, build: Build) -> TxSender | None:
     if settings.relayer_keystore is None:
         return None
     password = settings.relayer_keystore_password
     account = load_keystore(settings.relayer_keystore, None if password is None else password.get_secret_value())
-    return TxSender(w3, account, error_decoder(build))
+    return TxSender(rpc, account, error_decoder(build))
 
 
 def create_app(
     settings: Settings | None = None,
     *,
-    w3: Web3 | None = None,
+    rpc: Transport | None = None,
     system: SystemAddresses | None = None,
     relayer: TxSender | None = None,
     build: Build | None = None,
@@ -60,7 +64,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     migrate: bool = True,
 ) -> FastAPI:
-    """Build the gateway for a chain (``w3``, default: connect to ``settings.rpc_url``) and a deployed system.
+    """Build the gateway for a chain (``rpc``, default: connect to ``settings.rpc_url``) and a deployed system.
 
     ``relayer`` pays gas for signed actions (default: the keystore in the settings, or none: writes then
     answer 503). ``directory`` answers who an account is (default: the mirror once synced, else the chain).
@@ -71,12 +75,12 @@ def create_app(
     settings = settings or Settings()
     apply_recursion_limit()
     configure_logging(settings.log_level)
-    w3 = w3 if w3 is not None else connect(settings.rpc_url)
+    rpc = rpc if rpc is not None else connect(settings.rpc_url)
     build = build or load_contracts()  # compiled by `make setup` / `procure compile`, never at start-up
-    system = system or require_manifest(w3, settings.var_dir)
+    system = system or require_manifest(rpc, settings.var_dir)
     if relayer is None:
-        relayer = _relayer_from_settings(settings, w3, build)
-    ledger = Ledger(w3, system, build=build, relayer=relayer)
+        relayer = _relayer_from_settings(settings, rpc, build)
+    ledger = Ledger(rpc, system, build=build, relayer=relayer)
     engine = engine if engine is not None else make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)

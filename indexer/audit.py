@@ -21,12 +21,17 @@ from typing import Any
 
 from sqlalchemy import Boolean, Engine, select
 
-from chain._compiler import Build
-from chain._tx import CallEncoder
-from chain.clients import MilestoneStatus
-from chain.logs import ChainSource, checksum
-from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
-from chain.system import SystemAddresses
+from chain import (
+    DEFAULT_ADMIN_ROLE,
+    Build,
+    CallEncoder,
+    ChainSource,
+    MilestoneStatus,
+    OrgKind,
+    Role,
+    SystemAddresses,
+    checksum,
+)
 from indexer.cursor import Cursor, read_cursor
 from indexer.digests import GENESIS, block_digest, chain_next
 from indexer.errors import IndexerError
@@ -219,19 +224,13 @@ def _key_label(key: tuple[Any, ...]) -> str:
 
 
 class _Calls:
-    """Encodes view calls from the compiled ABIs and decodes their results (``chain``'s ``CallEncoder``)."""
+    """Encodes view calls and decodes their results, with the contracts' codecs (``chain``'s ``CallEncoder``)."""
 
     def __init__(self, build: Build) -> None:
-        self._fns: dict[tuple[str, str], CallEncoder] = {}
-        self._abis = {
-            contract: list(build[contract].abi) for contract in ("AccessRegistry", "YenToken", "MilestoneEscrow")
-        }
+        self._build = build
 
     def _encoder(self, contract: str, name: str) -> CallEncoder:
-        encoder = self._fns.get((contract, name))
-        if encoder is None:
-            encoder = self._fns[(contract, name)] = CallEncoder(self._abis[contract], name)
-        return encoder
+        return self._build.codec(contract).function(name)
 
     def data(self, contract: str, name: str, *args: Any) -> str:
         return "0x" + self._encoder(contract, name).encode(args).hex()
@@ -376,7 +375,7 @@ def verify(
         raise IndexerError(f"the database holds no mirror of chain {chain_id}: run `procure index --once` first")
     # Over HTTP the node answers the contract calls while we replay: the two overlap.
     with ThreadPoolExecutor(1) as pool:
-        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.raw else None
+        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.concurrent else None
         differences = recompute_digests(live, chain_id)
         with tempfile.TemporaryDirectory(prefix="procure-replay-") as scratch:
             url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"

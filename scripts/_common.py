@@ -20,12 +20,8 @@ from chain.node import DEFAULT_RPC_URL
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
-    from web3 import Web3
 
-    from chain._compiler import Build
-    from chain._tx import TxSender
-    from chain.clients import FactoryClient, RegistryClient, TokenClient
-    from chain.system import SystemAddresses
+    from chain import Build, FactoryClient, RegistryClient, SystemAddresses, TokenClient, Transport, TxSender
 
 __all__ = ["Context", "LazyChoice", "clean_errors", "parse_address", "pass_context"]
 
@@ -33,7 +29,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Context:
-    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``w3``.
+    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``transport``.
 
     Everything is found or made on first use, so that building the context costs nothing.
     """
@@ -44,7 +40,7 @@ class Context:
         keystore: Path | None = None,
         dev_index: int | None = None,
         var_dir: Path | None = None,
-        w3: Web3 | None = None,
+        transport: Transport | None = None,
         account: LocalAccount | None = None,
         _build: Build | None = None,
     ) -> None:
@@ -52,7 +48,7 @@ class Context:
         self.keystore = keystore
         self.dev_index = dev_index
         self._var_dir = var_dir
-        self.w3 = w3
+        self.transport = transport
         self.account = account
         self._build = _build
 
@@ -65,19 +61,19 @@ class Context:
             self._var_dir = var_dir_from_env()
         return self._var_dir
 
-    def web3(self) -> Web3:
+    def rpc(self) -> Transport:
         """The connection, made on first use."""
-        if self.w3 is None:
+        if self.transport is None:
             from chain.connection import connect
 
-            self.w3 = connect(self.rpc_url)
-        return self.w3
+            self.transport = connect(self.rpc_url)
+        return self.transport
 
     def build(self, *, compile_if_needed: bool = True) -> Build:
         """The compiled contracts: compiled now if the cache does not hold these exact sources, or, for a server
         (``compile_if_needed=False``), an error saying to run `procure compile` first."""
         if self._build is None:
-            from chain._compiler import compile_contracts, load_contracts
+            from chain import compile_contracts, load_contracts
 
             self._build = compile_contracts() if compile_if_needed else load_contracts()
         return self._build
@@ -88,7 +84,7 @@ class Context:
             return self.account
         from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
 
-        chain_id = self.web3().eth.chain_id
+        chain_id = self.rpc().chain_id
         if self.keystore is not None:
             self.account = load_keystore(self.keystore, password_for(self.keystore))
         elif self.dev_index is not None:
@@ -101,22 +97,22 @@ class Context:
 
     def sender(self) -> TxSender:
         """A transaction sender for the signing key."""
-        from chain._tx import TxSender
+        from chain import TxSender
         from chain.system import error_decoder
 
-        return TxSender(self.web3(), self.signer(), error_decoder(self.build()))
+        return TxSender(self.rpc(), self.signer(), error_decoder(self.build()))
 
     def system(self) -> SystemAddresses:
         """The deployed system on this chain (from the manifest, checked)."""
         from chain.deployment import require_manifest
 
-        return require_manifest(self.web3(), self.var_dir)
+        return require_manifest(self.rpc(), self.var_dir)
 
     def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
         """Registry, token and factory clients; writing as the signer if ``write``."""
         from chain.clients import system_clients
 
-        return system_clients(self.web3(), self.system(), self.sender() if write else None, self.build())
+        return system_clients(self.rpc(), self.system(), self.sender() if write else None, self.build())
 
 
 def password_for(path: Path) -> str | None:

@@ -64,11 +64,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi import FastAPI, Response
 
-from chain._compiler import compile_contracts, project_root
-from chain._tx import TxSender
+from chain import TxSender, compile_contracts, project_root
 from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient, TokenClient
 from chain.connection import connect
 from chain.deployment import ensure_deployed
+from chain.devnet import DEV_CAST, DEV_INDEX, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
 from chain.roles import OrgKind, Role
@@ -80,26 +80,9 @@ from indexer.sync import ChainSource, Indexer
 __all__ = ["bare_app", "main"]
 
 DEV_CHAIN_ID = 31337
-_CAST = ("admin", "officer", "treasury", "supplier", "eval1", "eval2", "eval3", "auditor", "relayer", "vault")
-_ORGS = (
-    ("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
-    ("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
-    ("ATLA", OrgKind.EVALUATION_BODY, "ATLA test center"),
-    ("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
-    ("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
-    ("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
-)
-_MEMBERS = (
-    ("officer", "MOD", Role.PROCUREMENT_OFFICER),
-    ("treasury", "MOD", Role.TREASURY),
-    ("vault", "MOD", None),
-    ("supplier", "NVE", Role.SUPPLIER),
-    ("eval1", "ATLA", Role.EVALUATOR),
-    ("eval2", "JQA", Role.EVALUATOR),
-    ("eval3", "NITE", Role.EVALUATOR),
-    ("auditor", "BOA", Role.AUDITOR),
-)
-_EVALUATORS = ("eval1", "eval2", "eval3")  # the read procurements' panel; the relay run adds more (--evaluators)
+# The read procurements' panel: the dev cast's evaluators; the relay run adds more (--evaluators).
+_READ_PANEL = tuple(member.label for member in DEV_CAST if member.role is Role.EVALUATOR)
+_FIRST_EXTRA_INDEX = max(DEV_INDEX.values()) + 1  # dev accounts after the cast's, for the added evaluators
 _BARE_BODY_ENV = "PROCURE_BENCH_BARE_BODY"
 
 
@@ -122,54 +105,49 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _relay_evaluators(count: int) -> tuple[str, ...]:
-    return tuple(f"eval{n}" for n in range(1, count + 1))
+    """The relay run's ``count`` evaluators: the dev cast's, then ``evaluator-4``, ``evaluator-5``..."""
+    added = (f"evaluator-{n}" for n in range(len(_READ_PANEL) + 1, count + 1))
+    return (*_READ_PANEL, *added)[:count]
 
 
 def _setup_chain(
     rpc_url: str, var_dir: Path, procurements: int, relay_procurements: int = 0, evaluators: int = 3
 ) -> tuple[dict[str, LocalAccount], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
-    """Deploy, register the cast, mint, and create the procurements (3-of-3 panels).
+    """Deploy, register the dev cast, mint, and create the procurements (3-of-3 panels).
 
-    ``procurements`` for the reads (panel eval1-eval3, evidence on milestone 0), then ``relay_procurements``
+    ``procurements`` for the reads (the cast's three evaluators, evidence on milestone 0), then ``relay_procurements``
     for the relay run: evidence on all three milestones, and the panel of the k-th one is the three
     consecutive evaluators from the (3k)-th, round the ``evaluators`` (each from its own evaluation body).
     Returns the accounts, the read procurements, and the relay procurements with their panels.
     """
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     build = compile_contracts()
-    accounts = {label: dev_account(i, DEV_CHAIN_ID) for i, label in enumerate(_CAST)}
-    extra = _relay_evaluators(evaluators)[len(_EVALUATORS) :]
-    accounts |= {label: dev_account(len(_CAST) + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
+    accounts = {label: dev_account(index, DEV_CHAIN_ID) for label, index in DEV_INDEX.items()}
+    extra = _relay_evaluators(evaluators)[len(_READ_PANEL) :]
+    accounts |= {label: dev_account(_FIRST_EXTRA_INDEX + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
 
     def sender(label: str) -> TxSender:
-        return TxSender(w3, accounts[label], error_decoder(build))
+        return TxSender(rpc, accounts[label], error_decoder(build))
 
     system = ensure_deployed(sender("admin"), var_dir, build).system
-    registry = RegistryClient(w3, system.registry, sender("admin"), build)
-    for code, kind, name in _ORGS:
-        registry.register_organization(code, kind, name)
-    for label, code, role in _MEMBERS:
-        registry.bind_account(accounts[label].address, code)
-        if role is not None:
-            registry.grant_role(role, accounts[label].address)
+    registry = RegistryClient(rpc, system.registry, sender("admin"), build)
+    treasury = TokenClient(rpc, system.token, sender("treasury"), build)
+    seed_cast(registry, treasury, {index: accounts[label].address for label, index in DEV_INDEX.items()})
     for label in extra:
         code = f"EB-{label.upper()}"
         registry.register_organization(code, OrgKind.EVALUATION_BODY, f"Evaluation body {label}")
         registry.bind_account(accounts[label].address, code)
         registry.grant_role(Role.EVALUATOR, accounts[label].address)
-    registry.update_organization("MOD", active=True, vault=accounts["vault"].address)
-    TokenClient(w3, system.token, sender("treasury"), build).mint(
-        accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench")
-    )
-    TokenClient(w3, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
-    factory = FactoryClient(w3, system.factory, sender("officer"), build)
-    now = int(w3.eth.get_block("latest")["timestamp"])
+    treasury.mint(accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench"))
+    TokenClient(rpc, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
+    factory = FactoryClient(rpc, system.factory, sender("officer"), build)
+    now = rpc.latest_timestamp()
     ids: list[bytes] = []
     relay: list[tuple[bytes, tuple[str, ...]]] = []
     pool = _relay_evaluators(evaluators)
     for i in range(procurements + relay_procurements):
         k = i - procurements
-        panel = _EVALUATORS if k < 0 else tuple(pool[(3 * k + n) % len(pool)] for n in range(3))
+        panel = _READ_PANEL if k < 0 else tuple(pool[(3 * k + n) % len(pool)] for n in range(3))
         spec = ProcurementSpec(
             procurement_id=keccak(text=f"ocds-bench-{i}"),
             supplier=accounts["supplier"].address,
@@ -181,7 +159,7 @@ def _setup_chain(
             title=f"Night-vision goggles, lot {i}",
         )
         created = factory.create(spec, sum(spec.amounts))
-        supplier = EscrowClient(w3, created.escrow, sender("supplier"), build)
+        supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):
             supplier.submit_evidence(
                 milestone, keccak(text=f"evidence {i}/{milestone}"), f"ipfs://bench-{i}-{milestone}"
@@ -191,7 +169,7 @@ def _setup_chain(
         else:
             relay.append((spec.procurement_id, panel))
     engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
-    with Indexer(engine, ChainSource(w3), system, build) as indexer:
+    with Indexer(engine, ChainSource(rpc), system, build) as indexer:
         indexer.catch_up()
     engine.dispose()
     return accounts, ids, relay
@@ -326,15 +304,16 @@ def _relay(
     rpc_url: str, base: str, accounts: dict[str, LocalAccount], procurements: list[tuple[bytes, tuple[str, ...]]]
 ) -> dict[str, float]:
     """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     relayer = accounts["relayer"].address
-    evaluators = sorted({label for _, panel in procurements for label in panel}, key=lambda e: int(e[4:]))
+    order = list(accounts)
+    evaluators = sorted({label for _, panel in procurements for label in panel}, key=order.index)
     headers = {label: _sign_in(base, accounts[label]) for label in evaluators}
     sent: list[list[tuple[bytes, str]]] = [[] for _ in evaluators]
     first_post: list[float] = []
     refused: list[str] = []
     attempted = sum(3 * len(panel) for _, panel in procurements)
-    start_nonce = w3.eth.get_transaction_count(relayer)  # type: ignore[arg-type]
+    start_nonce = rpc.transaction_count(relayer)
 
     def evaluator(index: int) -> None:
         label = evaluators[index]
@@ -373,14 +352,14 @@ def _relay(
     hashes = [tx for chunk in sent for _, tx in chunk]
     # The clock stops when the last relayed transaction is mined (the relayer's nonce counts them).
     deadline = time.monotonic() + 300
-    while w3.eth.get_transaction_count(relayer) < start_nonce + len(hashes):  # type: ignore[arg-type]
+    while rpc.transaction_count(relayer) < start_nonce + len(hashes):
         if time.monotonic() > deadline:
             raise RuntimeError("relayed transactions still not mined after 300 s")
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
-    receipts = [w3.eth.get_transaction_receipt(tx) for tx in hashes]  # type: ignore[arg-type]
-    succeeded = sum(receipt["status"] == 1 for receipt in receipts)
-    max_gas_used = max((receipt["gasUsed"] for receipt in receipts), default=0)
+    receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in hashes]
+    succeeded = sum(int(receipt["status"], 16) == 1 for receipt in receipts)
+    max_gas_used = max((int(receipt["gasUsed"], 16) for receipt in receipts), default=0)
     # The gateway must tell the same story: every status it reports is final and agrees with the chain.
     statuses: dict[str, int] = {}
     for label, pairs in zip(evaluators, sent, strict=True):
@@ -642,9 +621,9 @@ def soak(seconds: float, clients: int, attackers: int, log: Callable[[str], None
             server = _start_gateway(_gateway_env(node.url, root, accounts, port), port, root)
             base = f"http://127.0.0.1:{port}"
             rss_start = _rss_kib(server.pid, "VmRSS")
-            w3 = connect(node.url)
+            rpc = connect(node.url)
             relayer_address = accounts["relayer"].address
-            start_nonce = w3.eth.get_transaction_count(relayer_address)  # type: ignore[arg-type]
+            start_nonce = rpc.transaction_count(relayer_address)
             tally, stop, sent = _Tally(), threading.Event(), list[str]()
             attacks = [Counter[str]() for _ in range(attackers)]
             labels = _relay_evaluators(relayers)
@@ -675,11 +654,12 @@ def soak(seconds: float, clients: int, attackers: int, log: Callable[[str], None
             survived = server.poll() is None
             rss_peak = max(rss_peak, _rss_kib(server.pid, "VmHWM") if survived else 0)
             deadline = time.monotonic() + 120
-            while survived and w3.eth.get_transaction_count(relayer_address) < start_nonce + len(sent):  # type: ignore[arg-type]
+            while survived and rpc.transaction_count(relayer_address) < start_nonce + len(sent):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            mined = sum(w3.eth.get_transaction_receipt(tx)["status"] == 1 for tx in sent)  # type: ignore[arg-type]
+            receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in sent]
+            mined = sum(r is not None and int(r["status"], 16) == 1 for r in receipts)
         finally:
             if server is not None:
                 server.terminate()

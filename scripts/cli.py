@@ -82,7 +82,7 @@ def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: i
 @clean_errors
 def compile(force: bool) -> None:
     """Compile contracts/ (cached by source hash) and print each contract's size."""
-    from chain._compiler import compile_contracts
+    from chain import compile_contracts
 
     build = compile_contracts(force=force)
     click.echo(f"{build.compiler}, input {build.input_hash[:12]}")
@@ -105,7 +105,7 @@ def node(context: Context, hardhat: bool, port: int) -> None:
 
     anvil keeps its state in var/anvil/, so blocks, logs and balances survive a restart.
     """
-    from chain._compiler import project_root
+    from chain import project_root
     from chain.node import start_anvil, start_hardhat
 
     _require_free_port(port, context.var_dir, "--port")
@@ -294,7 +294,7 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
     loaded = load_spec(spec_file)
     registry, token, factory = context.clients(write=True)
     officer = context.signer().address
-    now = int(context.web3().eth.get_block("latest")["timestamp"])
+    now = context.rpc().latest_timestamp()
     check_against_chain(loaded, officer=officer, registry=registry, token=token, now=now)
     spec = loaded.spec
     if dry_run:
@@ -322,8 +322,8 @@ def procurement_show(context: Context, address: str) -> None:
 
     from chain.clients import EscrowClient
 
-    escrow = EscrowClient(context.web3(), parse_address(address, "ADDRESS"), None, context.build())
-    if len(context.web3().eth.get_code(escrow.contract.address)) == 0:
+    escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
+    if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
     terms = escrow.terms()
     if terms.registry != context.system().registry:
@@ -408,7 +408,7 @@ def _is_procure(command: tuple[str, ...]) -> bool:
 def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     """Run the whole ledger until Ctrl-C: local chain (persistent under var/), one-time deployment and demo
     seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
-    from chain._compiler import project_root
+    from chain import project_root
     from chain.deployment import ensure_deployed
     from chain.devnet import DEV_CAST, dev_relayer_keystore
     from chain.keys import dev_account
@@ -433,7 +433,7 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         _print_system(result.system)
         if not no_demo:
             _seed_demo(context)
-        chain_id = context.web3().eth.chain_id
+        chain_id = context.rpc().chain_id
         gateway_env = {**env, **dev_relayer_keystore(var, chain_id)}
         python = [sys.executable, "-m", "scripts.cli"]
         supervisor.parts += [
@@ -460,25 +460,24 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
 
 def _seed_demo(context: Context) -> None:
     """The demo cast and the night-vision procurement, each only once."""
-    from chain._compiler import project_root
-    from chain._tx import TxSender
+    from chain import TxSender, project_root
     from chain.clients import system_clients
     from chain.devnet import OFFICER_INDEX, TREASURY_INDEX, ensure_demo_procurement, seed_cast
     from chain.keys import dev_account
     from chain.spec import load_spec
     from chain.system import error_decoder
 
-    w3, system, build = context.web3(), context.system(), context.build()
-    chain_id = w3.eth.chain_id
+    rpc, system, build = context.rpc(), context.system(), context.build()
+    chain_id = rpc.chain_id
     decoder = error_decoder(build)
-    registry, _, _ = system_clients(w3, system, context.sender(), build)
+    registry, _, _ = system_clients(rpc, system, context.sender(), build)
     _, treasury_token, _ = system_clients(
-        w3, system, TxSender(w3, dev_account(TREASURY_INDEX, chain_id), decoder), build
+        rpc, system, TxSender(rpc, dev_account(TREASURY_INDEX, chain_id), decoder), build
     )
     sent = seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(12)})
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
-    officer = TxSender(w3, dev_account(OFFICER_INDEX, chain_id), decoder)
-    _, officer_token, factory = system_clients(w3, system, officer, build)
+    officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)
+    _, officer_token, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
     escrow, created = ensure_demo_procurement(factory, officer_token, registry, loaded)
     verb = "created and funded" if created else "found (created earlier)"

@@ -100,7 +100,7 @@ def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, po
 
     engine = make_engine(_db_url(context, db))
     config = _config(confirmations, poll, max_span)
-    indexer = Indexer(engine, ChainSource(context.web3()), context.system(), context.build(), config)
+    indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -145,7 +145,7 @@ def index_status(ctx: click.Context) -> None:
 
     context = ctx.find_object(Context)
     assert context is not None
-    source = ChainSource(context.web3())
+    source = ChainSource(context.rpc())
     engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
     try:
         cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
@@ -179,7 +179,7 @@ def audit_replay(context: Context, db: str) -> None:
 
     progress = _Progress()
     try:
-        cursor = replay(ChainSource(context.web3()), context.system(), context.build(), db, progress=progress)
+        cursor = replay(ChainSource(context.rpc()), context.system(), context.build(), db, progress=progress)
     finally:
         progress.close()
     click.echo(f"replayed to block {cursor.block_number} {cursor.block_hash}")
@@ -201,7 +201,7 @@ def audit_verify(context: Context, db: str | None, replay_db: str | None, limit:
 
     engine = make_engine(_db_url(context, db))
     try:
-        report = verify(engine, ChainSource(context.web3()), context.system(), context.build(), replay_url=replay_db)
+        report = verify(engine, ChainSource(context.rpc()), context.system(), context.build(), replay_url=replay_db)
     finally:
         engine.dispose()
     if as_json:

@@ -12,7 +12,6 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain.roles import org_id
-from chain.testing import APPROPRIATION, DAY, World
 from tests.contracts.test_registry import (
     ATLA,
     EVALUATOR,
@@ -31,6 +30,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.world import APPROPRIATION, DAY, World
 
 ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE = range(8)
 U64 = 2**64 - 1

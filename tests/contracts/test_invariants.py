@@ -26,11 +26,11 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from chain._tx import Receipt, forget_nonces
+from chain import Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import Role
-from chain.testing import DAY, World
+from tests.world import DAY, World
 
 UNIT = 1_000_000  # amounts are whole millions of yen
 TX_GAS = 1_500_000  # fixed gas: every action is simulated first, and py-evm's estimation is slow
@@ -128,7 +128,6 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.world.tester.revert_to_snapshot(self.snapshot)
-        forget_nonces()
 
     # ---------------------------------------------------------------------------------------- plumbing
 

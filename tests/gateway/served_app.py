@@ -6,9 +6,9 @@ Settings come from ``PROCURE_*`` variables like any gateway's; ``PROCURE_VAR`` i
 
 from __future__ import annotations
 
+from chain.testing import build_world
 from fastapi import FastAPI
 
-from chain.testing import build_world
 from gateway.core.config import Settings
 from gateway.main import create_app
 
@@ -18,4 +18,4 @@ __all__ = ["app"]
 def app() -> FastAPI:
     """Deploy the standard world on eth-tester and serve it read-only (no relayer)."""
     world = build_world()
-    return create_app(Settings(), w3=world.w3, system=world.system, build=world.build)
+    return create_app(Settings(), rpc=world.rpc, system=world.system, build=world.build)

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from chain._tx import TxSender
-from chain.testing import World
+from chain import TxSender
 from gateway.main import create_app
 from tests.gateway.conftest import Api, make_settings
+from tests.world import World
 
 PROBLEM = "application/problem+json"
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": "0x" + "22" * 32}
@@ -182,7 +182,7 @@ def test_cors_is_off_by_default(api: Api) -> None:
 
 def test_configured_origins_and_only_those_get_cors(world: World, relayer: TxSender, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, cors_origins="https://dash.example, http://localhost:5173")
-    app = create_app(settings, w3=world.w3, system=world.system, relayer=relayer, build=world.build)
+    app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app) as client:
         preflight = client.options(
             "/procurements",

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chain._compiler import project_root
+from chain import project_root
 from chain.node import free_port
 from gateway.core.nesting import MAX_JSON_DEPTH
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.testing import World
 from gateway.core.nesting import MAX_JSON_DEPTH, RECURSION_LIMIT, exceeds_depth
 from gateway.main import create_app
 from tests.gateway.conftest import make_settings
+from tests.world import World
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:'),
@@ -83,7 +83,7 @@ def test_random_bytes_never_under_measure_what_the_parser_would_reach() -> None:
 def test_the_app_runs_with_the_recursion_limit_it_chose(world: World, tmp_path: Path) -> None:
     sys.setrecursionlimit(100_000)  # what py_ecc does at import
     try:
-        create_app(make_settings(tmp_path), w3=world.w3, system=world.system, build=world.build)
+        create_app(make_settings(tmp_path), rpc=world.rpc, system=world.system, build=world.build)
         assert sys.getrecursionlimit() == RECURSION_LIMIT
     finally:
         sys.setrecursionlimit(RECURSION_LIMIT)

@@ -14,11 +14,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from chain._tx import TxSender
-from chain.testing import World
+from chain import TxSender
 from gateway.core.client_address import UNVERIFIED_PROXY, ClientAddress
 from gateway.main import create_app
 from tests.gateway.conftest import Api, make_settings
+from tests.world import World
 
 PROBLEM = "application/problem+json"
 
@@ -26,7 +26,7 @@ PROBLEM = "application/problem+json"
 @contextmanager
 def _gateway(world: World, relayer: TxSender, tmp_path: Path, **overrides: Any) -> Iterator[Api]:
     app = create_app(
-        make_settings(tmp_path, **overrides), w3=world.w3, system=world.system, relayer=relayer, build=world.build
+        make_settings(tmp_path, **overrides), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)
@@ -90,7 +90,7 @@ def test_an_expired_nonce_is_refused(world: World, relayer: TxSender, tmp_path: 
     now = [dt.datetime.now(dt.UTC).timestamp()]
     app = create_app(
         make_settings(tmp_path),
-        w3=world.w3,
+        rpc=world.rpc,
         system=world.system,
         relayer=relayer,
         build=world.build,
@@ -109,7 +109,7 @@ def test_an_expired_nonce_is_refused(world: World, relayer: TxSender, tmp_path: 
 def test_a_nonce_from_another_gateway_key_is_refused(world: World, relayer: TxSender, tmp_path: Path) -> None:
     other = create_app(
         make_settings(tmp_path / "other", siwe_nonce_secret="k" * 32),
-        w3=world.w3,
+        rpc=world.rpc,
         system=world.system,
         relayer=relayer,
         build=world.build,
@@ -126,7 +126,7 @@ def test_gateways_sharing_the_nonce_key_accept_each_others_nonces_once(
 ) -> None:
     key = "shared-secret-shared-secret-0123456789"
     first = create_app(
-        make_settings(tmp_path, siwe_nonce_secret=key), w3=world.w3, system=world.system, build=world.build
+        make_settings(tmp_path, siwe_nonce_secret=key), rpc=world.rpc, system=world.system, build=world.build
     )
     with TestClient(first) as client:
         nonce = client.get("/auth/nonce").json()["nonce"]

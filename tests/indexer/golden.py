@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from chain._compiler import compile_contracts
+from chain import compile_contracts
 from chain.logs import EventDecoder, checksum
 from chain.system import SystemAddresses
 from indexer.canonical import json_value

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chain._compiler import project_root
+from chain import project_root
 from chain.node import anvil_command, free_port, wait_for_rpc
 from tests.processes import descendants, gone
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from chain._compiler import project_root
+from chain import project_root
 
 # What a command may need, never a help page. eth_utils alone (about 0.3 s) is allowed where a page lists the
 # choices of an option that come from chain.roles (`org add --help`, `role grant --help`).
