@@ -6,11 +6,11 @@ Settings come from ``PROCURE_*`` variables like any gateway's; ``PROCURE_VAR`` i
 
 from __future__ import annotations
 
-from chain.testing import build_world
 from fastapi import FastAPI
 
 from gateway.core.config import Settings
 from gateway.main import create_app
+from tests.world import build_world
 
 __all__ = ["app"]
 
