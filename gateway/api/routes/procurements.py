@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from gateway.deps import HEX32_PATTERN, ChainProcurement, LedgerDep, MirrorReader, PageDep
 from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementsPublic, ProcurementStatePublic
-from gateway.services.actions import procurement_state
+from gateway.services.chain_state import procurement_state
 
 router = APIRouter(prefix="/procurements", tags=["procurements"])
 
