@@ -11,29 +11,19 @@ simulating the call (``send.py``).
 
 from __future__ import annotations
 
-from typing import Any
-
-from chain import Action, ActionType, recover_action_signer
+from chain import Action, recover_action_signer
 from gateway.errors import SignatureExpired, SignatureMismatch, StaleNonce
 from gateway.ledger import Ledger
 from gateway.relay.nonces import SignerNonces
+from gateway.relay.request import SignedRequest
 
 __all__ = ["check_signed"]
 
 
-def check_signed(
-    ledger: Ledger,
-    nonces: SignerNonces,
-    action_type: ActionType,
-    contract: str,
-    signer: str,
-    message: dict[str, Any],
-    *,
-    deadline: int,
-    signature: bytes,
-    claimed_nonce: int | None,
-) -> Action:
-    """The action ``signer`` signed for ``contract``, once its nonce, deadline and signature check out."""
+def check_signed(ledger: Ledger, nonces: SignerNonces, signed: SignedRequest) -> Action:
+    """The action the signer signed, once its nonce, deadline and signature check out."""
+    request, deadline, claimed_nonce = signed.request, signed.deadline, signed.claimed_nonce
+    signer = request.signer
     nonce = nonces.next(signer)
     if claimed_nonce is not None and claimed_nonce != nonce:
         raise StaleNonce(
@@ -44,8 +34,8 @@ def check_signed(
     now = ledger.now(max_age_s=1.0)
     if deadline < now:
         raise SignatureExpired(f"the signed deadline {deadline} has passed (chain time {now})", chainTime=now)
-    action = Action(action_type.primary_type, message, nonce, deadline)
-    recovered = recover_action_signer(action, signature, chain_id=ledger.chain_id, escrow=contract)
+    action = Action(request.action.primary_type, request.message, nonce, deadline)
+    recovered = recover_action_signer(action, signed.signature, chain_id=ledger.chain_id, escrow=request.contract)
     if recovered != signer:
         raise SignatureMismatch(
             "the signature does not recover to the signed-in account for this action, chain, contract and the "

@@ -11,12 +11,12 @@ state once mined and mirrored.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 
-from chain import ActionType, ContractRevert, LedgerError, checksum
+from chain import ContractRevert, LedgerError, checksum
 from gateway.errors import ServiceUnavailable, revert_args
 from gateway.ledger import Ledger
 from gateway.relay.checks import check_signed
@@ -24,8 +24,8 @@ from gateway.relay.idempotency import fingerprint
 from gateway.relay.in_flight import InFlight, Relay
 from gateway.relay.locks import MAX_IN_FLIGHT, Locks
 from gateway.relay.nonces import SignerNonces
+from gateway.relay.request import ActionRequest, SignedRequest
 from gateway.relay.send import Sender
-from gateway.relay.typed_data import Prepared, prepare
 from gateway.relay.wait import wait_for_mirror, wait_for_receipt
 from gateway.relay.watch import Watcher
 from gateway.schemas.actions import ActionPublic, RelayErrorPublic, SignedAction
@@ -53,65 +53,31 @@ class RelayPipeline:
         self.sender = None if relayer is None else Sender(relayer, ledger.build, self.in_flight)
         self.watcher = None if relayer is None else Watcher(relayer, self.in_flight)
 
-    def prepare(
-        self,
-        action_type: ActionType,
-        contract: str,
-        signer: str,
-        message: dict[str, Any],
-        *,
-        deadline: int | None,
-        deadline_s: int,
-        known_only: bool = False,
-    ) -> Prepared | None:
-        """The typed data to sign (typed_data.py); with ``known_only``, None unless it needs no I/O."""
-        args = (self.ledger, self.nonces, action_type, contract, signer, message)
-        return prepare(*args, deadline=deadline, deadline_s=deadline_s, known_only=known_only)
-
-    def submit(
-        self,
-        action_type: ActionType,
-        contract: str,
-        signer: str,
-        message: dict[str, Any],
-        *,
-        deadline: int,
-        signature: bytes,
-        claimed_nonce: int | None,
-    ) -> Relay:
+    def submit(self, signed: SignedRequest) -> Relay:
         """Check a signed action and send it, under the lock rule; no waiting for the receipt."""
         if self.sender is None or self.watcher is None:
             raise ServiceUnavailable("this gateway has no relayer account configured: signed actions are disabled")
+        request = signed.request
         self.in_flight.wait_for_room(self.watcher.wake)  # rule 1
-        with self.locks.signer(signer):  # rule 2
+        with self.locks.signer(request.signer):  # rule 2
             try:
-                action = check_signed(
-                    self.ledger,
-                    self.nonces,
-                    action_type,
-                    contract,
-                    signer,
-                    message,
-                    deadline=deadline,
-                    signature=signature,
-                    claimed_nonce=claimed_nonce,
-                )
-                with self.locks.contract(contract):  # rule 3
-                    sent = self.sender.send(contract, action, signer, signature)
+                action = check_signed(self.ledger, self.nonces, signed)
+                with self.locks.contract(request.contract):  # rule 3
+                    sent = self.sender.send(request.contract, action, request.signer, signed.signature)
                     relay = Relay(
                         tx_hash=sent.tx_hash,
                         primary_type=action.primary_type,
-                        contract=checksum(contract),
-                        signer=checksum(signer),
+                        contract=checksum(request.contract),
+                        signer=checksum(request.signer),
                         signer_nonce=action.nonce,
-                        deadline=deadline,
+                        deadline=signed.deadline,
                         relayer=self.sender.relayer.address,
                         sent=sent,
                         submitted_at=time.time(),
                     )
                     self.in_flight.add(relay)
             except LedgerError:
-                self.nonces.forget(signer)
+                self.nonces.forget(request.signer)
                 raise
         self.watcher.ensure_running()
         return relay
@@ -165,11 +131,8 @@ def relay_request(
     state: GatewayState,
     request: Request,
     procurement_id: bytes,
-    contract: str,
-    signer: str,
-    action_type: ActionType,
+    action: ActionRequest,
     body: SignedAction,
-    message: dict[str, Any],
     *,
     wait: bool,
     idempotency_key: str | None,
@@ -178,65 +141,39 @@ def relay_request(
 
     A database session is opened only for an Idempotency-Key or ``?wait=true``: a plain relay opens none.
     """
-    if wait or idempotency_key is not None:
-        with state.sessions() as db:
-            args = (state, request, procurement_id, contract, signer, action_type, body, message)
-            return _relay_request(*args, db, wait=wait, idempotency_key=idempotency_key)
-    args = (state, request, procurement_id, contract, signer, action_type, body, message)
-    return _relay_request(*args, None, wait=False, idempotency_key=None)
-
-
-def _relay_request(
-    state: GatewayState,
-    request: Request,
-    procurement_id: bytes,
-    contract: str,
-    signer: str,
-    action_type: ActionType,
-    body: SignedAction,
-    message: dict[str, Any],
-    db: Session | None,
-    *,
-    wait: bool,
-    idempotency_key: str | None,
-) -> ActionPublic:
+    signed = SignedRequest(action, body.deadline, bytes.fromhex(body.signature[2:]), body.nonce)
     pid = "0x" + procurement_id.hex()
-    key = None if idempotency_key is None else state.idempotency.check_key(idempotency_key)
-    result: ActionPublic | None = None
-    relay: Relay | None = None
-    if key is not None and db is not None:
-        digest = fingerprint("POST", request.url.path, body.model_dump(mode="json", by_alias=True))
-        stored = state.idempotency.reserve(db, signer, key, digest)
-        if stored is not None:
-            result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
-            relay = state.relay.status(result.tx_hash)
-    if result is None:
-        try:
-            relay = state.relay.submit(
-                action_type,
-                contract,
-                signer,
-                message,
-                deadline=body.deadline,
-                signature=bytes.fromhex(body.signature[2:]),
-                claimed_nonce=body.nonce,
-            )
-        except LedgerError:
-            state.metrics.relayed.labels(action_type.primary_type, "refused").inc()
-            if key is not None and db is not None:
-                state.idempotency.release(db, signer, key)
-            raise
-        state.metrics.relayed.labels(action_type.primary_type, "relayed").inc()
-        result = relay_public(pid, relay)
+    needs_db = wait or idempotency_key is not None
+    with state.sessions() if needs_db else nullcontext() as db:
+        key = None if idempotency_key is None else state.idempotency.check_key(idempotency_key)
+        result: ActionPublic | None = None
+        relay: Relay | None = None
         if key is not None and db is not None:
-            # Stored once sent: a retry returns this transaction (with its status then), never a second one.
-            state.idempotency.store(db, signer, key, 202, result.model_dump(mode="json", by_alias=True))
-    if relay is not None:
-        if wait:
-            wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(pid, relay.tx_hash))
-        result = relay_public(pid, relay).model_copy(update={"replayed": result.replayed})
-    if wait and db is not None and result.block_number is not None:
-        mirrored = wait_for_mirror(db, state.ledger.chain_id, result.block_number, state.settings.wait_timeout_s)
-        state_now = procurement_state(state.ledger, procurement_id, contract)
-        result = result.model_copy(update={"mirrored": mirrored, "state": state_now})
-    return result
+            digest = fingerprint("POST", request.url.path, body.model_dump(mode="json", by_alias=True))
+            stored = state.idempotency.reserve(db, action.signer, key, digest)
+            if stored is not None:
+                result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
+                relay = state.relay.status(result.tx_hash)
+        if result is None:
+            try:
+                relay = state.relay.submit(signed)
+            except LedgerError:
+                state.metrics.relayed.labels(action.action.primary_type, "refused").inc()
+                if key is not None and db is not None:
+                    state.idempotency.release(db, action.signer, key)
+                raise
+            state.metrics.relayed.labels(action.action.primary_type, "relayed").inc()
+            result = relay_public(pid, relay)
+            if key is not None and db is not None:
+                # Stored once sent: a retry returns this transaction (with its status then), never a second one.
+                state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
+        if relay is not None:
+            if wait:
+                wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(pid, relay.tx_hash))
+            result = relay_public(pid, relay).model_copy(update={"replayed": result.replayed})
+        if wait and db is not None and result.block_number is not None:
+            timeout_s = state.settings.wait_timeout_s
+            mirrored = wait_for_mirror(db, state.ledger.chain_id, result.block_number, timeout_s)
+            state_now = procurement_state(state.ledger, procurement_id, action.contract)
+            result = result.model_copy(update={"mirrored": mirrored, "state": state_now})
+        return result

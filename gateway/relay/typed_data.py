@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chain import Action, ActionType, typed_data
+from chain import Action, typed_data
 from gateway.ledger import Ledger
 from gateway.relay.nonces import SignerNonces
+from gateway.relay.request import ActionRequest
 
 __all__ = ["Prepared", "prepare"]
 
@@ -30,17 +31,14 @@ class Prepared:
 def prepare(
     ledger: Ledger,
     nonces: SignerNonces,
-    action_type: ActionType,
-    contract: str,
-    signer: str,
-    message: dict[str, Any],
+    request: ActionRequest,
     *,
     deadline: int | None,
     deadline_s: int,
     known_only: bool = False,
 ) -> Prepared | None:
-    """The typed data ``signer`` must sign for ``contract``; with ``known_only``, None unless it needs no I/O."""
-    nonce = nonces.known(signer) if known_only else nonces.next(signer)
+    """The typed data the request's signer must sign; with ``known_only``, None unless it needs no I/O."""
+    nonce = nonces.known(request.signer) if known_only else nonces.next(request.signer)
     if nonce is None:
         return None
     if deadline is None:
@@ -48,8 +46,8 @@ def prepare(
         if now is None:
             return None
         deadline = now + deadline_s
-    action = Action(action_type.primary_type, message, nonce, deadline)
-    full = typed_data(action, chain_id=ledger.chain_id, escrow=contract)
+    action = Action(request.action.primary_type, request.message, nonce, deadline)
+    full = typed_data(action, chain_id=ledger.chain_id, escrow=request.contract)
     return Prepared(action=action, typed_data=_json_ready(full))
 
 

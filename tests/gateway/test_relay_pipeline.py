@@ -29,16 +29,6 @@ def _settled(api: Api, headers: dict[str, str], status_url: str) -> dict[str, An
         time.sleep(0.05)
 
 
-@pytest.fixture
-def submitted(api: Api, procurement: str) -> str:
-    """The procurement with evidence submitted for milestone 0 (2-of-3 panel eval1..eval3)."""
-    supplier = api.sign_in("supplier")
-    document = api.upload(supplier, b"evidence for milestone 0")
-    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
-    return procurement
-
-
 def test_post_answers_202_with_a_status_url_that_ends_mined(api: Api, submitted: str) -> None:
     evaluator = api.sign_in("eval1")
     response = api.act("eval1", evaluator, submitted, "attest", ATTEST)

@@ -36,7 +36,8 @@ from gateway.deps import (
 from gateway.errors import InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.relay.pipeline import relay_public, relay_request
-from gateway.relay.typed_data import Prepared
+from gateway.relay.request import ActionRequest
+from gateway.relay.typed_data import Prepared, prepare
 from gateway.schemas.actions import ACTION_SCHEMAS, ActionPublic, ActionSchemas, TypedDataPublic
 from gateway.schemas.common import ApiModel
 from gateway.services.evidence import uploaded_by_organization
@@ -112,20 +113,30 @@ def _typed_data_public(
     )
 
 
+def _prepare(
+    state: GatewayState,
+    procurement: ProcurementRef,
+    account: Principal,
+    schemas: ActionSchemas,
+    query: ApiModel,
+    *,
+    known_only: bool,
+) -> Prepared | None:
+    """The typed data to sign (known_only: None unless the nonce and the clock are known without I/O)."""
+    request = ActionRequest(schemas.action, procurement.escrow, account.address, schemas.message(query))
+    deadline: int | None = getattr(query, "deadline")  # noqa: B009 - every query model has one
+    deadline_s = state.settings.action_deadline_s
+    return prepare(
+        state.ledger, state.relay.nonces, request, deadline=deadline, deadline_s=deadline_s, known_only=known_only
+    )
+
+
 def _typed_data(
     state: GatewayState, procurement: ProcurementRef, account: Principal, schemas: ActionSchemas, query: ApiModel
 ) -> TypedDataPublic:
     """The typed data to sign, asking the chain (and the evidence records) as needed: in the thread pool."""
     _check_document(state, account, schemas, query)
-    deadline: int | None = getattr(query, "deadline")  # noqa: B009 - every query model has one
-    prepared = state.relay.prepare(
-        schemas.action,
-        procurement.escrow,
-        account.address,
-        schemas.message(query),
-        deadline=deadline,
-        deadline_s=state.settings.action_deadline_s,
-    )
+    prepared = _prepare(state, procurement, account, schemas, query, known_only=False)
     assert prepared is not None
     return _typed_data_public(state, procurement, account, prepared)
 
@@ -144,11 +155,7 @@ def _add_routes(schemas: ActionSchemas) -> None:
         query: Annotated[query_model, Query()],  # type: ignore[valid-type]
     ) -> TypedDataPublic:
         if schemas.document is None:  # on the event loop when the nonce and the clock are known (no I/O)
-            deadline: int | None = getattr(query, "deadline")  # noqa: B009 - every query model has one
-            message = schemas.message(query)
-            args = (action, procurement.escrow, account.address, message)
-            deadline_s = state.settings.action_deadline_s
-            prepared = state.relay.prepare(*args, deadline=deadline, deadline_s=deadline_s, known_only=True)
+            prepared = _prepare(state, procurement, account, schemas, query, known_only=True)
             if prepared is not None:
                 return _typed_data_public(state, procurement, account, prepared)
         return await run_in_threadpool(_typed_data, state, procurement, account, schemas, query)
@@ -164,18 +171,9 @@ def _add_routes(schemas: ActionSchemas) -> None:
         wait: Wait = False,
     ) -> ActionPublic:
         _check_document(state, account, schemas, body)
-        result = relay_request(
-            state,
-            request,
-            procurement.procurement_id,
-            procurement.escrow,
-            account.address,
-            action,
-            body,
-            schemas.message(body),
-            wait=wait,
-            idempotency_key=idempotency_key,
-        )
+        signed = ActionRequest(action, procurement.escrow, account.address, schemas.message(body))
+        key = idempotency_key
+        result = relay_request(state, request, procurement.procurement_id, signed, body, wait=wait, idempotency_key=key)
         response.status_code = 200 if wait else 202
         return result
 
