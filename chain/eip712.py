@@ -9,7 +9,7 @@ contract acted on, given as ``escrow`` (the procurement's escrow, for an escrow 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_account import Account
@@ -124,7 +124,11 @@ def recover_signer(message: dict[str, Any], signature: bytes) -> str:
 # per contract, and per action only its fields (eth-account's generic encode_typed_data parses the whole typed
 # data again each time). Checked against eth-account for every action type in tests/chain/test_eip712.py.
 _DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-_TYPE_HASHES: dict[str, bytes] = {name: keccak(text=action.encode_type) for name, action in ACTIONS.items()}
+
+
+@cache
+def _type_hash(declared: ActionType) -> bytes:
+    return keccak(text=declared.encode_type)
 
 
 @lru_cache(maxsize=65_536)
@@ -176,7 +180,7 @@ def _hashes(action: Action, chain_id: int, address: str) -> tuple[bytes, bytes]:
     declared = _checked(action)
     values = {**action.fields, "nonce": action.nonce, "deadline": action.deadline}
     encoded = b"".join(_encode_value(f["type"], f["name"], values[f["name"]]) for f in declared.eip712_types)
-    struct_hash = keccak(_TYPE_HASHES[action.primary_type] + encoded)
+    struct_hash = keccak(_type_hash(declared) + encoded)
     return _domain_separator(chain_id, address, declared.contract), struct_hash
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from gateway.client import GatewayClient
 
-__all__ = ["ClientState", "client", "procurement_ref"]
+__all__ = ["ClientState", "action_command", "client", "procurement_ref"]
 
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -174,7 +174,7 @@ _OPTION_TYPES: dict[FieldKind, Callable[[ActionField], tuple[Any, str]]] = {
 }
 
 
-def _action_command(action: ActionType) -> click.Command:
+def action_command(action: ActionType) -> click.Command:
     """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it."""
 
     parameters = {field.name: _parameter(field) for field in action.fields}
@@ -240,4 +240,4 @@ def _document_hash(
 
 for _action in ACTIONS.values():
     if _action.contract == MILESTONE_ESCROW:  # the gateway's routes are the escrow's (gateway/api/routes/actions.py)
-        client.add_command(_action_command(_action))
+        client.add_command(action_command(_action))

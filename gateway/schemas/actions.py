@@ -26,6 +26,7 @@ __all__ = [
     "RelayErrorPublic",
     "SignedAction",
     "TypedDataPublic",
+    "action_schemas",
 ]
 
 
@@ -83,7 +84,8 @@ class ActionSchemas:
         return self.action.message({name: getattr(request, attribute) for attribute, name in self.attributes})
 
 
-def _schemas(action: ActionType) -> ActionSchemas:
+def action_schemas(action: ActionType) -> ActionSchemas:
+    """The request schemas of a declared action."""
     fields: dict[str, Any] = {_attribute(f.name): _api_field(f) for f in action.fields}
     deadline_to_sign = Field(
         default=None, description="Deadline to sign (unix time); default: chain time plus the configured TTL."
@@ -106,7 +108,7 @@ def _schemas(action: ActionType) -> ActionSchemas:
     return ActionSchemas(action, query, create, attributes, document)
 
 
-ACTION_SCHEMAS: dict[str, ActionSchemas] = {name: _schemas(action) for name, action in ACTIONS.items()}
+ACTION_SCHEMAS: dict[str, ActionSchemas] = {name: action_schemas(action) for name, action in ACTIONS.items()}
 
 
 class TypedDataPublic(ApiModel):

@@ -141,8 +141,8 @@ def _typed_data(
     return _typed_data_public(state, procurement, account, prepared)
 
 
-def _add_routes(schemas: ActionSchemas) -> None:
-    """The GET (typed data to sign) and POST (relay the signed action) of one declared action."""
+def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
+    """The GET (typed data to sign) and POST (relay the signed action) of one declared escrow action."""
     action = schemas.action
     query_model, body_model = schemas.query, schemas.create
     signer = Annotated[Principal, Depends(require_roles(*action.signers))]
@@ -200,4 +200,4 @@ def _add_routes(schemas: ActionSchemas) -> None:
 
 for _schemas in ACTION_SCHEMAS.values():
     if _schemas.action.contract == MILESTONE_ESCROW:
-        _add_routes(_schemas)
+        add_action_routes(router, _schemas)
