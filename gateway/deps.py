@@ -1,6 +1,6 @@
 """Dependencies as ``Annotated`` aliases: the database session, the signed-in account, role checks, scoping.
 
-Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``EvaluatorAccount``, ``ChainProcurement``)
+Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``UploaderAccount``, ``ChainProcurement``)
 instead of checking with ``if``s. The account's roles are looked up on every request, so a revocation takes
 effect as soon as the directory (the mirror, or the chain) sees it.
 
@@ -48,19 +48,14 @@ __all__ = [
     "CurrentAccount",
     "CurrentCaller",
     "CurrentSession",
-    "DisputantAccount",
-    "EvaluatorAccount",
     "IdempotencyKey",
     "LedgerDep",
     "MirrorReader",
-    "OfficerAccount",
     "PageDep",
     "ProcurementRef",
-    "ReviewerAccount",
     "SessionDep",
     "SignInRateLimit",
     "StateDep",
-    "SupplierAccount",
     "UploaderAccount",
     "Wait",
     "require_roles",
@@ -193,12 +188,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-SupplierAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER))]
-EvaluatorAccount = Annotated[Principal, Depends(require_roles(Role.EVALUATOR))]
-OfficerAccount = Annotated[Principal, Depends(require_roles(Role.PROCUREMENT_OFFICER))]
-ReviewerAccount = Annotated[Principal, Depends(require_roles(Role.REVIEW_BODY))]
+# (Who may sign each action is its declaration's ``signers``: gateway/api/routes/actions.py requires those.)
 AuditorAccount = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
-DisputantAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER, Role.PROCUREMENT_OFFICER))]
 UploaderAccount = Annotated[
     Principal,
     Depends(require_roles(Role.SUPPLIER, Role.EVALUATOR, Role.PROCUREMENT_OFFICER, Role.REVIEW_BODY)),

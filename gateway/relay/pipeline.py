@@ -38,7 +38,7 @@ __all__ = ["RelayPipeline", "relay_public", "relay_request", "status_url"]
 
 
 class RelayPipeline:
-    """Typed data to sign, and signed actions checked, sent and watched; one per gateway process.
+    """Signer nonces, and signed actions checked, sent and watched; one per gateway process.
 
     One gateway process per relayer account: the nonce manager and the view of relays in flight live here
     (several processes would need a shared view to keep a signer's nonces in order).

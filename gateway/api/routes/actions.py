@@ -145,12 +145,12 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
     """The GET (typed data to sign) and POST (relay the signed action) of one declared escrow action."""
     action = schemas.action
     query_model, body_model = schemas.query, schemas.create
-    signer = Annotated[Principal, Depends(require_roles(*action.signers))]
+    may_sign = Depends(require_roles(*action.signers))
     name = action.verb.replace("-", "_")
 
     async def typed_data(
         procurement: ChainProcurement,
-        account: signer,  # type: ignore[valid-type]
+        account: Annotated[Principal, may_sign],
         state: StateDep,
         query: Annotated[query_model, Query()],  # type: ignore[valid-type]
     ) -> TypedDataPublic:
@@ -165,15 +165,15 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         response: Response,
         body: body_model,  # type: ignore[valid-type]
         procurement: ChainProcurement,
-        account: signer,  # type: ignore[valid-type]
+        account: Annotated[Principal, may_sign],
         state: StateDep,
         idempotency_key: IdempotencyKey = None,
         wait: Wait = False,
     ) -> ActionPublic:
         _check_document(state, account, schemas, body)
-        signed = ActionRequest(action, procurement.escrow, account.address, schemas.message(body))
+        asked = ActionRequest(action, procurement.escrow, account.address, schemas.message(body))
         key = idempotency_key
-        result = relay_request(state, request, procurement.procurement_id, signed, body, wait=wait, idempotency_key=key)
+        result = relay_request(state, request, procurement.procurement_id, asked, body, wait=wait, idempotency_key=key)
         response.status_code = 200 if wait else 202
         return result
 
