@@ -16,7 +16,7 @@ import pytest
 
 from chain import project_root
 from chain.node import anvil_command, free_port, wait_for_rpc
-from tests.processes import descendants, gone
+from tests.processes import descendants, gone, listeners, run_procure
 
 pytestmark = [
     pytest.mark.integration,
@@ -62,7 +62,7 @@ class Procure:
         left = [pid for pid in self.children if not gone(pid, 30)]
         assert not left, f"left running after SIGKILL: {[_command(pid) for pid in left]}"
         for port in ports:
-            holders = [pid for pid in _listeners(port) if pid in self.children or self.var in _command(pid)]
+            holders = [pid for pid in listeners(port) if pid in self.children or self.var in _command(pid)]
             assert not holders, f"port {port} still held by {[_command(pid) for pid in holders]}"
 
     def stop(self) -> str:
@@ -85,24 +85,6 @@ def running() -> Iterator[list[Procure]]:
             if not gone(pid, 10):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-
-
-def _listeners(port: int) -> list[int]:
-    """The processes listening on a local TCP port, read from /proc. Not a connect: on a machine running other
-    test suites another process may take the freed port and answer, which says nothing of what procure left."""
-    sockets: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for row in Path(table).read_text().splitlines()[1:]:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
-                    sockets.add(f"socket:[{fields[9]}]")
-    holders = []
-    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
-        with contextlib.suppress(OSError):
-            if sockets.intersection(os.readlink(fd) for fd in fd_dir.iterdir()):
-                holders.append(int(fd_dir.parent.name))
-    return holders
 
 
 def _command(pid: int) -> str:
@@ -158,15 +140,7 @@ def test_a_stale_node_of_this_ledger_is_named(tmp_path: Path) -> None:
         wait_for_rpc(f"http://127.0.0.1:{port}")
         env = {**os.environ, "PROCURE_VAR": str(var)}
         for args in (["up", "--port", str(port), "--api-port", str(free_port())], ["node", "--port", str(port)]):
-            done = subprocess.run(
-                [sys.executable, "-m", "scripts.cli", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=project_root(),
-                timeout=120,
-                check=False,
-            )
+            done = run_procure(env, *args)
             assert done.returncode == 1, done.stdout + done.stderr
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1, done.stderr
