@@ -18,10 +18,13 @@ from web3.logs import DISCARD
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
 from chain.connection import lean_rpc
+from chain.errors import ConfigurationError
 from chain.roles import OrgKind, Role, org_code, org_id
 from chain.system import SystemAddresses, contract_at
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
+    "DEFAULT_RULING_PERIOD",
     "Amendment",
     "AmendmentKind",
     "CreatedProcurement",
@@ -38,6 +41,10 @@ __all__ = [
     "read_terms",
     "system_clients",
 ]
+
+
+DEFAULT_RULING_PERIOD = 30 * 86_400  # ProcurementFactory.DEFAULT_RULING_PERIOD: a dispute lapses after it
+DEFAULT_GRACE_PERIOD = 90 * 86_400  # ProcurementFactory.DEFAULT_GRACE_PERIOD: before an owed-yen redirect runs
 
 
 class MilestoneStatus(enum.IntEnum):
@@ -84,6 +91,8 @@ class Milestone:
     passes: int
     fails: int
     owed: int
+    ministry_owed: int = 0
+    dispute_lapses_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,11 +108,14 @@ class Terms:
     registry: str
     quorum: int
     evaluators: tuple[str, ...]
+    ruling_period: int = DEFAULT_RULING_PERIOD
+    grace_period: int = DEFAULT_GRACE_PERIOD
 
 
 @dataclass(frozen=True)
 class Totals:
-    """An escrow's books; the token balance always equals funded - released - refunded."""
+    """An escrow's books; the token balance always equals funded - released - refunded. ``owed`` counts what is
+    owed to the supplier and to the ministry."""
 
     funded: int
     released: int
@@ -128,6 +140,11 @@ class Amendment:
     new_due_date: int
     new_amount: int
     rationale_hash: bytes
+    supplier_consented: bool = False
+
+    def content(self) -> list[Any]:
+        """The amendment's full content, as ``approve_amendment`` and ``consent_to_amendment`` must name it."""
+        return [self.milestone_id, int(self.kind), self.new_amount, self.new_due_date, self.rationale_hash]
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,8 @@ class ProcurementSpec:
     due_dates: tuple[int, ...]
     spec_hash: bytes
     title: str
+    ruling_period: int = DEFAULT_RULING_PERIOD
+    grace_period: int = DEFAULT_GRACE_PERIOD
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The ABI tuple."""
@@ -154,6 +173,8 @@ class ProcurementSpec:
             list(self.due_dates),
             self.spec_hash,
             self.title,
+            self.ruling_period,
+            self.grace_period,
         )
 
 
@@ -256,13 +277,35 @@ class RegistryClient(_Client):
         """The signer's next EIP-712 nonce."""
         return int(self._call(self.contract.functions.nonces(to_checksum_address(signer))))
 
-    def escrow_of(self, procurement_id: bytes) -> str | None:
-        """The escrow of a procurement id, or None."""
+    def escrow_of(self, procurement_id: bytes, ministry: str | None = None) -> str | None:
+        """The escrow of a procurement id of ``ministry`` (procurement ids are scoped by ministry), or None.
+
+        Without a ministry: the one escrow registered under this id by any ministry (found from the registry's
+        EscrowRegistered events); ConfigurationError if several ministries use the id.
+        """
+        if ministry is None:
+            return self._escrow_of_any_ministry(procurement_id)
+        key = [org_id(ministry), procurement_id]
         decoded = None
         if self.sender is None:  # a plain read: one eth_call, past web3's contract machinery
-            decoded = _lean_call(self.w3, self.address, "escrowOf(bytes32)", ["bytes32"], [procurement_id], ["address"])
-        address = decoded[0] if decoded is not None else self._call(self.contract.functions.escrowOf(procurement_id))
+            signature = "escrowOf(bytes32,bytes32)"
+            decoded = _lean_call(self.w3, self.address, signature, ["bytes32", "bytes32"], key, ["address"])
+        address = decoded[0] if decoded is not None else self._call(self.contract.functions.escrowOf(*key))
         return None if int(address, 16) == 0 else str(to_checksum_address(address))
+
+    def _escrow_of_any_ministry(self, procurement_id: bytes) -> str | None:
+        found = self.contract.events.EscrowRegistered().get_logs(
+            from_block=0, argument_filters={"procurementId": procurement_id}
+        )
+        escrows = {str(log["args"]["escrow"]): org_code(log["args"]["ministryOrg"]) for log in found}
+        if len(escrows) > 1:
+            ministries = ", ".join(sorted(escrows.values()))
+            raise ConfigurationError(f"procurement id 0x{procurement_id.hex()} is used by {ministries}: name one")
+        return next(iter(escrows), None)
+
+    def invalidate_nonces(self, new_nonce: int) -> Receipt:
+        """Use up the sender's nonces below ``new_nonce``: its outstanding signatures can no longer be relayed."""
+        return self._transact(self.contract.functions.invalidateNonces(new_nonce))
 
     def is_admin(self, account: str) -> bool:
         """True if the account is the registry admin."""
@@ -338,6 +381,8 @@ def _terms(t: Any) -> Terms:
         registry=str(to_checksum_address(t[6])),
         quorum=int(t[7]),
         evaluators=tuple(str(to_checksum_address(e)) for e in t[8]),
+        ruling_period=int(t[9]),
+        grace_period=int(t[10]),
     )
 
 
@@ -392,6 +437,8 @@ class EscrowClient(_Client):
             passes=int(m[4]),
             fails=int(m[5]),
             owed=int(m[6]),
+            ministry_owed=int(m[7]),
+            dispute_lapses_at=int(m[8]),
         )
 
     def milestones(self) -> tuple[Milestone, ...]:
@@ -407,6 +454,10 @@ class EscrowClient(_Client):
         """Whether releases are paused."""
         return bool(self._call(self.contract.functions.paused()))
 
+    def paused_until(self) -> int:
+        """When the current pause ends (0 or a past time if releases are not paused)."""
+        return int(self._call(self.contract.functions.pausedUntil()))
+
     def amendment(self, amendment_id: int) -> Amendment:
         """A proposed amendment."""
         a = self._call(self.contract.functions.amendment(amendment_id))
@@ -419,6 +470,7 @@ class EscrowClient(_Client):
             new_due_date=int(a[4]),
             new_amount=int(a[5]),
             rationale_hash=bytes(a[6]),
+            supplier_consented=bool(a[7]),
         )
 
     def shortfall(self) -> int:
@@ -445,9 +497,35 @@ class EscrowClient(_Client):
         """Pay an owed milestone to the supplier (anyone)."""
         return self._transact(self.contract.functions.claimPayment(milestone))
 
-    def set_paused(self, paused: bool) -> Receipt:
-        """Pause or resume releases (ministry admin)."""
-        return self._transact(self.contract.functions.setPaused(paused))
+    def claim_refund(self, milestone: int) -> Receipt:
+        """Pay the ministry's owed share of a milestone to its vault (anyone)."""
+        return self._transact(self.contract.functions.claimRefund(milestone))
+
+    def pause_until(self, until: int) -> Receipt:
+        """Pause releases until ``until`` (at most 90 days ahead), or renew a pause (ministry admin)."""
+        return self._transact(self.contract.functions.pauseUntil(until))
+
+    def resume(self) -> Receipt:
+        """End a pause early (ministry admin)."""
+        return self._transact(self.contract.functions.resume())
+
+    def approve_amendment(self, amendment: Amendment) -> Receipt:
+        """Approve a proposed amendment, naming its full content (a second officer)."""
+        return self._transact(self.contract.functions.approveAmendment(amendment.amendment_id, *amendment.content()))
+
+    def consent_to_amendment(self, amendment: Amendment) -> Receipt:
+        """Consent to a proposed amendment, naming its full content (the supplier)."""
+        fn = self.contract.functions.consentToAmendment(amendment.amendment_id, *amendment.content())
+        return self._transact(fn)
+
+    def lapse_dispute(self, milestone: int) -> Receipt:
+        """Lapse a dispute no review body ruled on within the ruling period (anyone)."""
+        return self._transact(self.contract.functions.lapseDispute(milestone))
+
+    def redirect_owed(self, milestone: int, to: str | None, ruling_hash: bytes) -> Receipt:
+        """Rule that an off-boarded supplier's owed yen go to a successor account, or (None) to the ministry."""
+        target = to_checksum_address(to) if to else "0x" + "00" * 20
+        return self._transact(self.contract.functions.redirectOwed(milestone, target, ruling_hash))
 
     def relay(self, function_name: str, args: list[Any]) -> Receipt:
         """Send a ``...BySig`` call with prepared arguments (see chain.eip712.Action.call_args)."""

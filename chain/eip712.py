@@ -2,7 +2,8 @@
 
 ``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` and eth-account
 signs with ``Account.sign_typed_data(full_message=...)``. The nonce is the signer's registry nonce; the
-domain binds the chain id and the escrow's address.
+domain binds the chain id and the escrow's address. One action, ``InvalidateNonces``, is the registry's own:
+its domain is named ``ProcurementRegistry`` and binds the registry's address (pass it as ``escrow``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ __all__ = [
     "ACTION_TYPES",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
+    "REGISTRY_DOMAIN_NAME",
     "Action",
     "action_digest",
+    "domain_name",
     "recover_action_signer",
     "recover_signer",
     "sign_action",
@@ -35,8 +38,17 @@ _checksum = lru_cache(maxsize=65_536)(to_checksum_address)
 
 DOMAIN_NAME = "ProcurementEscrow"
 DOMAIN_VERSION = "1"
+REGISTRY_DOMAIN_NAME = "ProcurementRegistry"
 
 _TAIL = [{"name": "nonce", "type": "uint256"}, {"name": "deadline", "type": "uint256"}]
+# An amendment's full content, which an approval or a supplier's consent names.
+_AMENDMENT_CONTENT = [
+    {"name": "milestoneId", "type": "uint256"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "newAmount", "type": "uint256"},
+    {"name": "newDueDate", "type": "uint64"},
+    {"name": "rationaleHash", "type": "bytes32"},
+]
 
 # Field lists in the exact order of MilestoneEscrow's type hashes.
 ACTION_TYPES: dict[str, list[dict[str, str]]] = {
@@ -63,7 +75,8 @@ ACTION_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "rationaleHash", "type": "bytes32"},
         *_TAIL,
     ],
-    "ApproveAmendment": [{"name": "amendmentId", "type": "uint256"}, *_TAIL],
+    "ApproveAmendment": [{"name": "amendmentId", "type": "uint256"}, *_AMENDMENT_CONTENT, *_TAIL],
+    "ConsentToAmendment": [{"name": "amendmentId", "type": "uint256"}, *_AMENDMENT_CONTENT, *_TAIL],
     "OpenDispute": [
         {"name": "milestoneId", "type": "uint256"},
         {"name": "reasonHash", "type": "bytes32"},
@@ -75,6 +88,13 @@ ACTION_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "rulingHash", "type": "bytes32"},
         *_TAIL,
     ],
+    "RedirectOwed": [
+        {"name": "milestoneId", "type": "uint256"},
+        {"name": "to", "type": "address"},
+        {"name": "rulingHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "InvalidateNonces": [{"name": "newNonce", "type": "uint256"}, *_TAIL],
 }
 
 # Which escrow function relays each action, and the order of its leading arguments.
@@ -87,7 +107,18 @@ _FUNCTIONS: dict[str, str] = {
     "ApproveAmendment": "approveAmendmentBySig",
     "OpenDispute": "openDisputeBySig",
     "SettleDispute": "settleDisputeBySig",
+    "ConsentToAmendment": "consentToAmendmentBySig",
+    "RedirectOwed": "redirectOwedBySig",
+    "InvalidateNonces": "invalidateNoncesBySig",
 }
+
+# The signing domain's name per action type: the escrow's, except for the registry's own action.
+_DOMAIN_NAMES: dict[str, str] = {"InvalidateNonces": REGISTRY_DOMAIN_NAME}
+
+
+def domain_name(primary_type: str) -> str:
+    """The EIP-712 domain name an action of this type is signed under."""
+    return _DOMAIN_NAMES.get(primary_type, DOMAIN_NAME)
 
 
 @dataclass(frozen=True)
@@ -137,7 +168,7 @@ def typed_data(action: Action, *, chain_id: int, escrow: str) -> dict[str, Any]:
         },
         "primaryType": action.primary_type,
         "domain": {
-            "name": DOMAIN_NAME,
+            "name": domain_name(action.primary_type),
             "version": DOMAIN_VERSION,
             "chainId": chain_id,
             "verifyingContract": _checksum(escrow),
@@ -171,10 +202,10 @@ _TYPE_HASHES: dict[str, bytes] = {
 
 
 @lru_cache(maxsize=65_536)
-def _domain_separator(chain_id: int, escrow: str) -> bytes:
+def _domain_separator(chain_id: int, escrow: str, name: str = DOMAIN_NAME) -> bytes:
     return keccak(
         _DOMAIN_TYPEHASH
-        + keccak(text=DOMAIN_NAME)
+        + keccak(text=name)
         + keccak(text=DOMAIN_VERSION)
         + chain_id.to_bytes(32, "big")
         + bytes(12)
@@ -189,6 +220,13 @@ def _encode_value(kind: str, name: str, value: Any) -> bytes:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
             raise SignatureError(f"{name}: {value!r} is not a {kind}")
         return int(value).to_bytes(32, "big")
+    if kind == "address":
+        if not isinstance(value, str):
+            raise SignatureError(f"{name}: {value!r} is not an address")
+        try:
+            return bytes(12) + bytes.fromhex(_checksum(value)[2:])
+        except ValueError:
+            raise SignatureError(f"{name}: {value!r} is not an address") from None
     if kind == "bool":
         if not isinstance(value, bool):
             raise SignatureError(f"{name}: {value!r} is not a bool")
@@ -220,12 +258,14 @@ def _struct_hash(action: Action) -> bytes:
 
 def action_digest(action: Action, *, chain_id: int, escrow: str) -> bytes:
     """The EIP-712 digest a wallet signs for ``action``: keccak256(0x1901 || domain separator || struct hash)."""
-    return keccak(b"\x19\x01" + _domain_separator(chain_id, escrow) + _struct_hash(action))
+    separator = _domain_separator(chain_id, escrow, domain_name(action.primary_type))
+    return keccak(b"\x19\x01" + separator + _struct_hash(action))
 
 
 def recover_action_signer(action: Action, signature: bytes, *, chain_id: int, escrow: str) -> str:
     """The address that signed ``action`` for ``escrow`` at ``chain_id`` (same result as ``recover_signer``)."""
-    signable = SignableMessage(b"\x01", _domain_separator(chain_id, escrow), _struct_hash(action))
+    separator = _domain_separator(chain_id, escrow, domain_name(action.primary_type))
+    signable = SignableMessage(b"\x01", separator, _struct_hash(action))
     try:
         return str(Account.recover_message(signable, signature=signature))
     except Exception as exc:

@@ -17,6 +17,7 @@ from web3.logs import DISCARD
 
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
+from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD
 from chain.roles import OrgKind, Role, org_id
 from chain.system import SystemAddresses, contract_at, deploy_system, error_decoder
 from chain.tester import deterministic_account, fund_accounts, new_tester
@@ -105,8 +106,10 @@ class World:
         amounts: list[int] | None = None,
         due_in_days: list[int] | None = None,
         title: str = "Night-vision goggles, lot 1",
+        ruling_period: int = DEFAULT_RULING_PERIOD,
+        grace_period: int = DEFAULT_GRACE_PERIOD,
     ) -> tuple[Any, ...]:
-        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel."""
+        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel, the default periods."""
         amounts = amounts if amounts is not None else [30_000_000, 50_000_000, 120_000_000]
         due_in_days = due_in_days if due_in_days is not None else [30, 90, 180]
         now = self.now()
@@ -119,7 +122,27 @@ class World:
             [now + d * DAY for d in due_in_days],
             keccak(text="spec:" + title),
             title,
+            ruling_period,
+            grace_period,
         )
+
+    def evaluator_panel(self, size: int) -> list[str]:
+        """Labels of ``size`` distinct evaluators: eval1..eval4 of the cast, then eval5, eval6 ... each bound to an
+        evaluation body of its own (EVAL5, EVAL6 ...), registered on this chain the first time they are needed."""
+        labels = ["eval1", "eval2", "eval3", "eval4"][:size]
+        admin = self.sender("admin")
+        registry = self.registry.functions
+        for n in range(5, size + 1):
+            label, code = f"eval{n}", f"EVAL{n}"
+            account = self.accounts.setdefault(label, deterministic_account(label))
+            if not any(registry.organizationOf(account.address).call()):
+                fund_accounts(self.w3, self.tester, [account])
+                if registry.organization(org_id(code)).call()[0] == 0:
+                    admin.transact(registry.registerOrganization(org_id(code), int(OrgKind.EVALUATION_BODY), code))
+                admin.transact(registry.bindAccount(account.address, org_id(code)))
+                admin.transact(registry.grantRole(Role.EVALUATOR.id, account.address))
+            labels.append(label)
+        return labels
 
     def approve_factory(self, label: str = "officer") -> None:
         """Let the factory pull the officer's yen (a standing approval, as for any ERC-20 dapp)."""

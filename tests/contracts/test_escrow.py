@@ -93,6 +93,8 @@ class Milestone:
     passes: int
     fails: int
     owed: int
+    ministry_owed: int = 0
+    dispute_lapses_at: int = 0
 
 
 @pytest.fixture(autouse=True)
@@ -107,8 +109,10 @@ def escrow(world: World) -> Contract:
 
 
 def ms(escrow: Contract, milestone_id: int) -> Milestone:
-    amount, due, status, round_, passes, fails, owed = escrow.functions.milestone(milestone_id).call()
-    return Milestone(amount, due, Status(status), round_, passes, fails, owed)
+    amount, due, status, round_, passes, fails, owed, ministry_owed, lapses_at = escrow.functions.milestone(
+        milestone_id
+    ).call()
+    return Milestone(amount, due, Status(status), round_, passes, fails, owed, ministry_owed, lapses_at)
 
 
 def due(escrow: Contract, milestone_id: int) -> int:

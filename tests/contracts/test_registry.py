@@ -235,8 +235,14 @@ def escrows(world: World, since_block: int) -> list[Contract]:
     return [world.escrow(log["args"]["escrow"]) for log in logs]
 
 
+#: Milestone states whose amount the escrow still needs: Pending, Submitted, Rejected, Disputed.
+OPEN_OR_DISPUTED = frozenset({0, 1, 2, 5})
+
+
 def assert_escrow_books(world: World, since_block: int) -> None:
-    """The escrow invariant: balance == funded - released - refunded; owed is the sum of milestones' owed.
+    """The escrow invariants: balance == funded - released - refunded; owed is the sum of what the milestones
+    owe to the supplier and to the ministry; and no yen is stranded: everything held is needed by an open or
+    disputed milestone or owed to someone.
 
     Checked for every escrow created from block ``since_block`` on.
     """
@@ -245,7 +251,10 @@ def assert_escrow_books(world: World, since_block: int) -> None:
         balance = world.token.functions.balanceOf(escrow.address).call()
         assert balance == funded - released - refunded, f"escrow {escrow.address} books broken"
         count = escrow.functions.milestoneCount().call()
-        assert owed == sum(escrow.functions.milestone(i).call()[6] for i in range(count))
+        milestones = [escrow.functions.milestone(i).call() for i in range(count)]
+        assert owed == sum(m[6] + m[7] for m in milestones)
+        needed = owed + sum(m[0] for m in milestones if m[2] in OPEN_OR_DISPUTED)
+        assert balance <= needed, f"escrow {escrow.address} holds {balance} yen, only {needed} needed"
 
 
 @contextmanager
