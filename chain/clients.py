@@ -39,6 +39,7 @@ __all__ = [
     "TokenClient",
     "Totals",
     "read_terms",
+    "sorted_panel",
     "system_clients",
 ]
 
@@ -167,7 +168,7 @@ class ProcurementSpec:
         return (
             self.procurement_id,
             to_checksum_address(self.supplier),
-            [to_checksum_address(e) for e in self.evaluators],
+            sorted_panel(self.evaluators),
             self.quorum,
             list(self.amounts),
             list(self.due_dates),
@@ -176,6 +177,11 @@ class ProcurementSpec:
             self.ruling_period,
             self.grace_period,
         )
+
+
+def sorted_panel(evaluators: tuple[str, ...] | list[str]) -> list[str]:
+    """An evaluator panel in ascending order of address, as the factory requires (checksummed)."""
+    return [to_checksum_address(e) for e in sorted(evaluators, key=lambda e: int(e, 16))]
 
 
 @dataclass(frozen=True)

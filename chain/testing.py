@@ -17,7 +17,7 @@ from web3.logs import DISCARD
 
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
-from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD
+from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD, sorted_panel
 from chain.roles import OrgKind, Role, org_id
 from chain.system import SystemAddresses, contract_at, deploy_system, error_decoder
 from chain.tester import deterministic_account, fund_accounts, new_tester
@@ -109,14 +109,15 @@ class World:
         ruling_period: int = DEFAULT_RULING_PERIOD,
         grace_period: int = DEFAULT_GRACE_PERIOD,
     ) -> tuple[Any, ...]:
-        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel, the default periods."""
+        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel (sorted by address, as
+        the factory requires), the default periods."""
         amounts = amounts if amounts is not None else [30_000_000, 50_000_000, 120_000_000]
         due_in_days = due_in_days if due_in_days is not None else [30, 90, 180]
         now = self.now()
         return (
             procurement_id or keccak(text=f"ocds-xxxxxx-MOD-{now}-{len(self.senders)}-{title}"),
             supplier or self.accounts["supplier"].address,
-            evaluators or [self.accounts[e].address for e in ("eval1", "eval2", "eval3")],
+            sorted_panel(evaluators or [self.accounts[e].address for e in ("eval1", "eval2", "eval3")]),
             quorum,
             amounts,
             [now + d * DAY for d in due_in_days],

@@ -25,8 +25,8 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
         uint64 nonce;
     }
 
-    /// @notice The most nonces one call of {invalidateNonces} may use up (so a nonce can never run out).
-    uint256 public constant MAX_NONCE_SKIP = 1_000_000;
+    /// @dev The most nonces one call of {invalidateNonces} may use up (so that a nonce never runs out).
+    uint256 private constant _MAX_NONCE_SKIP = 1_000_000;
 
     bytes32 private constant _INVALIDATE_NONCES_TYPEHASH =
         keccak256("InvalidateNonces(uint256 newNonce,uint256 nonce,uint256 deadline)");
@@ -129,8 +129,10 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
             revert RegistryUnauthorizedEscrow(_msgSender());
         }
         // The escrow reports the use in its SignatureUsed event, in the same transaction.
-        nonce = _accounts[signer].nonce++;
-        (orgId, active) = roleStatus(role, signer);
+        AccountRecord memory record = _accounts[signer];
+        nonce = record.nonce;
+        _accounts[signer].nonce = record.nonce + 1;
+        (orgId, active) = _roleStatus(record, role);
     }
 
     /// @inheritdoc IAccessRegistry
@@ -154,7 +156,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     function _invalidateNonces(address signer, uint256 newNonce) private {
         uint256 current = _accounts[signer].nonce;
-        if (newNonce <= current || newNonce - current > MAX_NONCE_SKIP) {
+        if (newNonce <= current || newNonce - current > _MAX_NONCE_SKIP) {
             revert RegistryInvalidNonce(signer, current, newNonce);
         }
         _accounts[signer].nonce = uint64(newNonce);
@@ -232,14 +234,15 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
         return _accounts[account].roles & _roleBit(role) != 0;
     }
 
-    /// @dev The bit of `role` in an account record; zero for unknown roles.
+    /// @dev The bit of `role` in an account record; zero for unknown roles. The roles escrows ask for on every
+    /// action come first.
     function _roleBit(bytes32 role) private pure returns (uint8) {
+        if (role == Roles.EVALUATOR) return 1 << 5;
+        if (role == Roles.SUPPLIER) return 1 << 4;
+        if (role == Roles.PROCUREMENT_OFFICER) return _OFFICER_BIT;
         if (role == DEFAULT_ADMIN_ROLE) return 1;
         if (role == Roles.MINISTRY_ADMIN) return _ADMIN_BIT;
-        if (role == Roles.PROCUREMENT_OFFICER) return _OFFICER_BIT;
         if (role == Roles.TREASURY) return _TREASURY_BIT;
-        if (role == Roles.SUPPLIER) return 1 << 4;
-        if (role == Roles.EVALUATOR) return 1 << 5;
         if (role == Roles.REVIEW_BODY) return 1 << 6;
         if (role == Roles.AUDITOR) return 1 << 7;
         return 0;
@@ -293,7 +296,10 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     /// @inheritdoc IAccessRegistry
     function roleStatus(bytes32 role, address account) public view returns (bytes32 orgId, bool active) {
-        AccountRecord memory record = _accounts[account];
+        return _roleStatus(_accounts[account], role);
+    }
+
+    function _roleStatus(AccountRecord memory record, bytes32 role) private view returns (bytes32 orgId, bool active) {
         orgId = bytes32(record.org);
         active = record.roles & _roleBit(role) != 0 && orgId != bytes32(0) && _organizations[orgId].active;
     }

@@ -107,15 +107,16 @@ contract ProcurementFactory is IProcurementFactory {
         if (count == 0 || count > MAX_EVALUATORS || params.quorum == 0 || params.quorum > count) {
             revert FactoryInvalidPanel(count, params.quorum);
         }
+        address previous = address(0);
         for (uint256 i = 0; i < count; ++i) {
             address evaluator = evaluators[i];
             if (evaluator == officer || evaluator == params.supplier) revert FactorySegregationOfDuties(evaluator);
             (bytes32 org, bool active) = _registry.roleStatus(Roles.EVALUATOR, evaluator);
-            if (!active) revert FactoryInvalidEvaluator(evaluator);
+            if (!active || evaluator == previous) revert FactoryInvalidEvaluator(evaluator);
             if (org == supplierOrg) revert FactorySegregationOfDuties(evaluator);
-            for (uint256 j = 0; j < i; ++j) {
-                if (evaluators[j] == evaluator) revert FactoryInvalidEvaluator(evaluator);
-            }
+            // Sorted, so that the escrow finds a seat by binary search on every attestation.
+            if (evaluator < previous) revert FactoryUnsortedPanel(i, evaluator);
+            previous = evaluator;
         }
     }
 

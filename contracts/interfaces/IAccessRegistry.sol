@@ -68,7 +68,7 @@ interface IAccessRegistry is IAccessControl {
     /// @notice `account` holds `heldRole`, which may not be combined with `role` (ministry admin with officer
     /// or treasury).
     error RegistryIncompatibleRoles(address account, bytes32 role, bytes32 heldRole);
-    /// @notice The new nonce must be above the signer's current one, by at most `MAX_NONCE_SKIP`.
+    /// @notice The new nonce must be above the signer's current one, by at most 1,000,000.
     error RegistryInvalidNonce(address signer, uint256 current, uint256 newNonce);
     /// @notice The signature's deadline has passed.
     error RegistrySignatureExpired(uint256 deadline, uint256 nowTime);

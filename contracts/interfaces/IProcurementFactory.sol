@@ -9,7 +9,8 @@ interface IProcurementFactory {
     /// @notice What an officer specifies to create a procurement.
     /// @param procurementId Unique id within the buying ministry, e.g. keccak256 of the OCDS ocid.
     /// @param supplier The supplier account that submits evidence and receives payment.
-    /// @param evaluators The evaluator panel, 1 to 16 distinct accounts of evaluation bodies.
+    /// @param evaluators The evaluator panel, 1 to 16 distinct accounts of evaluation bodies, in ascending order
+    /// of address (the escrow finds a seat by binary search).
     /// @param quorum Distinct passes needed to release a milestone (1..evaluators.length).
     /// @param amounts Yen per milestone, each 1..MAX_AMOUNT (2^58 - 1).
     /// @param dueDates Unix due time per milestone, each in the future.
@@ -38,6 +39,8 @@ interface IProcurementFactory {
     error FactoryInvalidSupplier(address supplier);
     /// @notice The evaluator does not hold an active evaluator role, or appears twice.
     error FactoryInvalidEvaluator(address evaluator);
+    /// @notice The panel is not in ascending order of address: `evaluator`, at `index`, is below its predecessor.
+    error FactoryUnsortedPanel(uint256 index, address evaluator);
     /// @notice The evaluator is the officer, the supplier, or an account of the supplier's organization.
     error FactorySegregationOfDuties(address evaluator);
     /// @notice The panel size or quorum is out of range.
