@@ -81,7 +81,7 @@ def encode_terms(p: tuple[Any, ...], ministry: bytes, supplier_org: bytes, offic
     out = bytes(p[ID]) + ministry[:16] + supplier_org[:16]
     out += bytes.fromhex(p[SUPPLIER_FIELD][2:]) + bytes.fromhex(officer[2:])
     out += fund.to_bytes(8, "big") + bytes([p[QUORUM], len(p[EVALUATORS]), len(p[AMOUNTS])])
-    out += p[RULING].to_bytes(4, "big") + p[GRACE].to_bytes(4, "big")
+    out += int(p[RULING]).to_bytes(4, "big") + int(p[GRACE]).to_bytes(4, "big")
     out += b"".join(bytes.fromhex(e[2:]) for e in p[EVALUATORS])
     out += b"".join(a.to_bytes(8, "big") + d.to_bytes(5, "big") for a, d in zip(p[AMOUNTS], p[DUE_DATES], strict=True))
     return out
