@@ -25,6 +25,7 @@ from tests.contracts.test_registry import (
     ATLA,
     CAST,
     EVALUATOR,
+    JQA,
     MOD,
     NVE,
     OFFICER,
@@ -505,6 +506,38 @@ def test_panel_member_moved_to_the_supplier_can_never_attest(world: World, escro
         with reverts("EscrowNotOnPanel", addr(world, label)):
             attempt(world, label, escrow.functions.attest(0, 1, True, REPORT))
     assert ms(escrow, 0).passes == 0
+
+
+def test_votes_count_only_while_their_evaluator_may_attest(world: World, escrow: Contract) -> None:
+    """A vote is recorded once per round; whether it counts is decided with the round, by the evaluator's
+    standing at that moment: a disregarded vote counts again once its evaluator is reinstated."""
+    submit(world, escrow, 0)
+    eval1 = addr(world, "eval1")
+    vote(world, escrow, 0, "eval1", True)
+    send(world, "admin", world.registry.functions.revokeRole(EVALUATOR, eval1))
+    receipt = vote(world, escrow, 0, "eval2", True)
+    assert event(escrow, receipt, "AttestationsDisregarded") == {"milestoneId": 0, "round": 1, "evaluators": [eval1]}
+    assert events(escrow, receipt, "MilestoneApproved") == []
+    assert ms(escrow, 0) == Milestone(M0, due(escrow, 0), Status.SUBMITTED, 1, 2, 0, 0)
+    assert escrow.functions.hasAttested(0, eval1).call()
+    send(world, "admin", world.registry.functions.grantRole(EVALUATOR, eval1))
+    with reverts("EscrowAlreadyAttested", 0, 1, eval1):  # reinstated, its recorded vote stands; no second one
+        attempt(world, "eval1", escrow.functions.attest(0, 1, False, REPORT))
+    receipt = vote(world, escrow, 0, "eval3", True)
+    assert events(escrow, receipt, "AttestationsDisregarded") == []
+    assert event(escrow, receipt, "MilestoneApproved")["amount"] == M0
+
+
+def test_fails_count_only_while_their_evaluator_may_attest(world: World, escrow: Contract) -> None:
+    submit(world, escrow, 0)
+    vote(world, escrow, 0, "eval2", False)
+    send(world, "admin", world.registry.functions.updateOrganization(JQA, False, ZERO))  # eval2's body
+    receipt = vote(world, escrow, 0, "eval1", False)
+    assert event(escrow, receipt, "AttestationsDisregarded")["evaluators"] == [addr(world, "eval2")]
+    assert events(escrow, receipt, "SubmissionRejected") == []
+    receipt = vote(world, escrow, 0, "eval3", False)
+    assert event(escrow, receipt, "SubmissionRejected") == {"milestoneId": 0, "round": 1, "fails": 2}
+    assert ms(escrow, 0) == Milestone(M0, due(escrow, 0), Status.REJECTED, 1, 0, 3, 0)
 
 
 # (panel, quorum, votes, outcome): the outcome comes with the last vote and not before. A round is rejected
@@ -1103,6 +1136,102 @@ def test_only_another_ministry_officer_approves_amendments(world: World, escrow:
     )
 
 
+AMENDMENT_FIELDS = [
+    ("milestoneId", 1),
+    ("kind", Kind.DUE_DATE),
+    ("newAmount", 19_999_999),
+    ("newDueDate", 1),
+    ("rationaleHash", b"\x34" * 32),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), AMENDMENT_FIELDS, ids=[f for f, _ in AMENDMENT_FIELDS])
+def test_approval_and_consent_name_the_full_content(world: World, escrow: Contract, field: str, value: Any) -> None:
+    propose(world, escrow, Kind.AMOUNT, amount=20_000_000)
+    stored = content(escrow, 0)
+    given = {**stored, field: value}
+    as_tuple = [given[k] for k in ("milestoneId", "kind", "newAmount", "newDueDate", "rationaleHash")]
+    expected = (0, (0, Kind.AMOUNT, 20_000_000, 0, RATIONALE), tuple(as_tuple))
+    with reverts("EscrowAmendmentMismatch", *expected):
+        attempt(world, "officer2", escrow.functions.approveAmendment(*given.values()))
+    with reverts("EscrowAmendmentMismatch", *expected):
+        relayed(world, escrow, "officer2", "ApproveAmendment", given)
+    with reverts("EscrowAmendmentMismatch", *expected):
+        attempt(world, "supplier", escrow.functions.consentToAmendment(*given.values()))
+    assert ms(escrow, 0).amount == M0
+    send(world, "officer2", approval(escrow, 0))
+    assert ms(escrow, 0).amount == 20_000_000
+
+
+# (kind, amount, due shift in days) of an amendment to milestone 0; whether it goes against the supplier.
+CHANGES = [
+    (Kind.AMOUNT, M0 - 1, 0, True),
+    (Kind.AMOUNT, M0 + 1, 0, False),
+    (Kind.DUE_DATE, 0, 10, False),
+    (Kind.DUE_DATE, 0, -10, True),
+    (Kind.CANCEL, 0, 0, True),
+]
+
+
+@pytest.mark.parametrize("state", [Status.PENDING, Status.SUBMITTED, Status.REJECTED])
+@pytest.mark.parametrize(
+    ("kind", "amount", "shift", "against"), CHANGES, ids=["cut", "raise", "extend", "hasten", "cancel"]
+)
+def test_supplier_consent_only_for_changes_against_a_delivery(
+    world: World, escrow: Contract, state: Status, kind: Kind, amount: int, shift: int, against: bool
+) -> None:
+    """Cutting, cancelling or bringing forward a Submitted milestone needs the supplier's consent; any other
+    change, or any change of a Pending or Rejected milestone, does not."""
+    if state != Status.PENDING:
+        submit(world, escrow, 0)
+    if state == Status.REJECTED:
+        reject_milestone(world, escrow, 0)
+    new_due = due(escrow, 0) + shift * DAY if kind == Kind.DUE_DATE else 0
+    propose(world, escrow, kind, amount=amount, due_date=new_due)
+    if state == Status.SUBMITTED and against:
+        with reverts("EscrowSupplierConsentRequired", 0, 0):
+            attempt(world, "officer2", approval(escrow, 0))
+        send(world, "supplier", escrow.functions.consentToAmendment(*content(escrow, 0).values()))
+    send(world, "officer2", approval(escrow, 0))
+    assert escrow.functions.amendment(0).call()[2] is True
+
+
+@pytest.mark.parametrize("by_sig", [False, True], ids=["direct", "by-sig"])
+def test_only_the_supplier_consents(world: World, escrow: Contract, by_sig: bool) -> None:
+    propose(world, escrow, Kind.CANCEL)
+    fields = content(escrow, 0)
+    assert_only(
+        world,
+        {"supplier"},
+        lambda label: perform(world, escrow, label, "ConsentToAmendment", fields, by_sig=by_sig),
+        denied_with(world, "EscrowUnauthorized", SUPPLIER),
+    )
+    send(world, "admin", world.registry.functions.updateOrganization(NVE, False, ZERO))
+    with reverts("EscrowUnauthorized", addr(world, "supplier"), SUPPLIER):
+        perform(world, escrow, "supplier", "ConsentToAmendment", fields, by_sig=by_sig)
+
+
+def test_consent_to_unknown_or_executed_amendments(world: World, escrow: Contract) -> None:
+    with reverts("EscrowUnknownAmendment", 0):
+        attempt(world, "supplier", escrow.functions.consentToAmendment(*content(escrow, 0).values()))
+    propose(world, escrow, Kind.AMOUNT, amount=1)
+    fields = content(escrow, 0)
+    send(world, "officer2", approval(escrow, 0))
+    with reverts("EscrowUnknownAmendment", 0):
+        attempt(world, "supplier", escrow.functions.consentToAmendment(*fields.values()))
+
+
+def test_both_approvals_come_from_current_officers(world: World, escrow: Contract) -> None:
+    propose(world, escrow, Kind.DUE_DATE, due_date=due(escrow, 0) + DAY)
+    registry = world.registry.functions
+    officer = addr(world, "officer")
+    send(world, "mod_admin", registry.revokeRole(OFFICER, officer))
+    with reverts("EscrowProposerNotOfficer", 0, officer):
+        attempt(world, "officer2", approval(escrow, 0))
+    send(world, "mod_admin", registry.grantRole(OFFICER, officer))
+    send(world, "officer2", approval(escrow, 0))
+
+
 # ----------------------------------------------------------------------------------------------- disputes
 
 
@@ -1271,6 +1400,88 @@ def test_only_review_bodies_settle(world: World, escrow: Contract, by_sig: bool)
         lambda label: perform(world, escrow, label, "SettleDispute", fields, by_sig=by_sig),
         denied_with(world, "EscrowUnauthorized", REVIEW_BODY),
     )
+
+
+def test_dispute_lapses_back_with_the_frozen_time(world: World, escrow: Contract) -> None:
+    submit(world, escrow, 0)
+    vote(world, escrow, 0, "eval1", True)
+    due0 = due(escrow, 0)
+    receipt = send(world, "officer", escrow.functions.openDispute(0, REASON))
+    opened = world.now()
+    lapses_at = event(escrow, receipt, "DisputeOpened")["lapsesAt"]
+    assert lapses_at == opened + 30 * DAY
+    next_tx_at(world, lapses_at)
+    with reverts("EscrowDisputeNotLapsed", 0, lapses_at, lapses_at):
+        attempt(world, "outsider", escrow.functions.lapseDispute(0))
+    next_tx_at(world, lapses_at + 1)
+    with reverts("EscrowRulingPeriodOver", 0, lapses_at, lapses_at + 1):
+        attempt(world, "reviewer", escrow.functions.settleDispute(0, 0, RULING))
+    receipt = send(world, "outsider", escrow.functions.lapseDispute(0))
+    new_due = due0 + (lapses_at + 1 - opened)
+    assert event(escrow, receipt, "DisputeLapsed") == {
+        "milestoneId": 0,
+        "restored": Status.SUBMITTED,
+        "newDueDate": new_due,
+    }
+    # Back where it was, votes included; the time it was frozen is given back to every deadline.
+    assert ms(escrow, 0) == Milestone(M0, new_due, Status.SUBMITTED, 1, 1, 0, 0)
+    next_tx_at(world, due0 + INSPECTION + 1)
+    with reverts("EscrowNotYetReclaimable", 0, new_due + INSPECTION + 1, due0 + INSPECTION + 1):
+        attempt(world, "officer", escrow.functions.reclaim(0))
+    receipt = vote(world, escrow, 0, "eval2", True)
+    assert event(escrow, receipt, "PaymentReleased")["amount"] == M0
+    with reverts("EscrowUnexpectedMilestoneStatus", 0, Status.PAID, allowed(Status.DISPUTED)):
+        attempt(world, "outsider", escrow.functions.lapseDispute(0))
+
+
+def test_anyone_may_lapse_a_dispute(world: World, escrow: Contract) -> None:
+    dispute(world, escrow)
+    next_tx_at(world, world.now() + 30 * DAY + 1)
+    fn = escrow.functions.lapseDispute(0)
+    assert_only(world, set(CAST), lambda label: attempt(world, label, fn), lambda _: ("never", ()))
+
+
+def test_a_lapsed_dispute_is_not_reopened_on_the_same_round_and_state(world: World, escrow: Contract) -> None:
+    dispute(world, escrow)
+    next_tx_at(world, world.now() + 30 * DAY + 1)
+    send(world, "outsider", escrow.functions.lapseDispute(0))
+    for label in ("supplier", "officer"):
+        with reverts("EscrowAlreadyDisputed", 0, 1, Status.SUBMITTED):
+            attempt(world, label, escrow.functions.openDispute(0, REASON))
+    # Once the round is decided (rejected), its new state may be disputed once; a new round too.
+    reject_milestone(world, escrow, 0)
+    send(world, "supplier", escrow.functions.openDispute(0, REASON))
+    next_tx_at(world, world.now() + 30 * DAY + 1)
+    send(world, "outsider", escrow.functions.lapseDispute(0))
+    with reverts("EscrowAlreadyDisputed", 0, 1, Status.REJECTED):
+        attempt(world, "supplier", escrow.functions.openDispute(0, REASON))
+    submit(world, escrow, 0)
+    send(world, "officer", escrow.functions.openDispute(0, REASON))
+    assert ms(escrow, 0).status == Status.DISPUTED
+
+
+def test_an_amendment_waits_out_a_dispute(world: World, escrow: Contract) -> None:
+    """Propose, dispute, approve: refused while disputed; after the lapse the approval goes through."""
+    submit(world, escrow, 0)
+    new_due = due(escrow, 0) + 60 * DAY
+    propose(world, escrow, Kind.DUE_DATE, due_date=new_due)
+    send(world, "supplier", escrow.functions.openDispute(0, REASON))
+    with reverts("EscrowUnexpectedMilestoneStatus", 0, Status.DISPUTED, OPEN):
+        attempt(world, "officer2", approval(escrow, 0))
+    next_tx_at(world, world.now() + 30 * DAY + 1)
+    send(world, "outsider", escrow.functions.lapseDispute(0))
+    send(world, "officer2", approval(escrow, 0))
+    assert ms(escrow, 0).due_date == new_due
+
+
+def test_ruling_period_is_the_procurements(world: World) -> None:
+    escrow, _ = make_escrow(world, ruling_period=7 * DAY)
+    submit(world, escrow, 0)
+    receipt = send(world, "officer", escrow.functions.openDispute(0, REASON))
+    assert event(escrow, receipt, "DisputeOpened")["lapsesAt"] == world.now() + 7 * DAY
+    next_tx_at(world, world.now() + 7 * DAY)
+    send(world, "reviewer", escrow.functions.settleDispute(0, M0, RULING))  # the last second still counts
+    assert ms(escrow, 0).status == Status.SETTLED
 
 
 # ----------------------------------------------------------------------------------------------- signatures, views
