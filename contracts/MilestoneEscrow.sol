@@ -345,7 +345,9 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
     }
 
     /// @dev Carries out a due redirect ruling: the supplier's owed yen go to the successor account (as a
-    /// release) or back to the ministry (as a refund, kept owed to the ministry if it cannot be transferred).
+    /// release) or back to the ministry: the debt to the supplier ends, and what the escrow holds of it beyond
+    /// its other needs is refunded (kept owed to the ministry if it cannot be transferred; an underfunded
+    /// escrow never held the rest).
     function _redirect(
         bytes memory args,
         uint256 milestoneId,
@@ -358,7 +360,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
             _accounting.owed -= uint64(amount);
             if (m.status == MilestoneStatus.Approved) _milestones[milestoneId].status = MilestoneStatus.Refunded;
             emit OwedRedirected(milestoneId, address(0), amount, ruling.rulingHash);
-            _refund(args, milestoneId, amount);
+            _refundExcess(args, milestoneId, amount);
         } else {
             _requireSuccessor(args, milestoneId, ruling.to);
             _releaseOwed(args, milestoneId, m, ruling.to, amount);

@@ -273,7 +273,8 @@ interface IMilestoneEscrow {
         bytes32 rulingHash
     );
     /// @notice The supplier's owed yen on the milestone went to `to` as ruled: a successor account (counted as
-    /// released), or the ministry (the ministry's vault; a Refunded or RefundDeferred event follows).
+    /// released), or (`to` zero) the ministry: the debt to the supplier ends, and a Refunded or RefundDeferred
+    /// event follows for what the escrow holds of it (all of it unless the escrow is underfunded).
     event OwedRedirected(uint256 indexed milestoneId, address indexed to, uint256 amount, bytes32 rulingHash);
     /// @notice A signed action was relayed and the signer's registry nonce `nonce` consumed; the action's own
     /// event follows in the same transaction.
