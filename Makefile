@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up demo test lint typecheck pytest gas compile clean
+.PHONY: setup up demo test lint typecheck slither pytest gas compile clean
 
 $(BIN)/procure: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ up: setup  ## run the whole ledger (chain, deployment, demo seed, indexer, gatew
 demo: setup  ## the whole story headless on a fresh temporary chain; non-zero on any mismatch
 	$(BIN)/python -m scripts.demo
 
-test: setup lint typecheck pytest  ## every check and test
+test: setup lint typecheck slither pytest  ## every check and test
 
 lint: setup
 	$(BIN)/ruff check .
@@ -32,6 +32,9 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+slither: setup  ## static analysis of contracts/ (slither.config.json); an untriaged High or Medium finding fails
+	$(BIN)/python -m tests.contracts.slither_check
 
 pytest: setup
 	$(BIN)/pytest -n 2 --dist loadfile

@@ -306,7 +306,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         returns (uint256 allowed)
     {
         bytes32 supplierOrg = _supplierOrg(args);
-        uint256 disregarded;
+        uint256 disregarded = 0;
         for (uint256 seat = 0; votes >> seat != 0; ++seat) {
             if ((votes >> seat) & 1 == 0) continue;
             (bytes32 org, bool active) = _registry.roleStatus(Roles.EVALUATOR, _seat(args, seat));

@@ -111,7 +111,7 @@ interface IAccessRegistry is IAccessControl {
     function unbindAccount(address account) external;
 
     /// @notice Sets the escrow factory, once. Only the registry admin.
-    function setFactory(address factory) external;
+    function setFactory(address factory_) external;
 
     /// @notice Records a new escrow for a procurement of `ministryOrg`. Only the factory. Refused if the
     /// escrow's address is bound as an account.
