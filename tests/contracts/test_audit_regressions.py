@@ -250,7 +250,7 @@ def test_audit06_missing_vault_blocks_the_suppliers_share_of_a_ruling(world: Wor
     send(world, "admin", registry.bindAccount(vault, MOJ))
     send(world, "admin", registry.updateOrganization(MOJ, True, vault))
     receipt = send(world, "eval1", escrow.functions.claimRefund(0))
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": vault, "amount": M0 - 10_000_000}
+    assert event(escrow, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0 - 10_000_000}
     assert ms(escrow, 0).ministry_owed == 0
 
 

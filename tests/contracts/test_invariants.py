@@ -146,6 +146,7 @@ class Tracked:
     released: dict[int, int] = field(default_factory=dict)  # milestone -> yen paid to the supplier's side
     to_ministry: dict[int, int] = field(default_factory=dict)  # milestone -> owed yen redirected to the ministry
     refunded: int = 0
+    ministry_owed: dict[int, int] = field(default_factory=dict)  # milestone -> refunds deferred, not yet claimed
     top_ups: int = 0
     paid: set[int] = field(default_factory=set)  # milestones already seen Paid
     approved: set[int] = field(default_factory=set)  # milestones a quorum approved
@@ -297,8 +298,14 @@ class EscrowMachine(RuleBasedStateMachine):
             for ev in self._events(e, receipt, "Refunded"):
                 assert ev["vault"] == self.world.vault.address, ev
                 e.refunded += ev["amount"]
+            for ev in self._events(e, receipt, "RefundClaimed"):
+                assert ev["vault"] == self.world.vault.address, ev
+                assert ev["amount"] == e.ministry_owed.pop(ev["milestoneId"], 0), f"claimed other than owed: {ev}"
+                e.refunded += ev["amount"]
             for ev in self._events(e, receipt, "RefundDeferred"):
                 assert "MOD" in self.inactive, f"refund deferred while the vault could take it: {ev}"
+                m = ev["milestoneId"]
+                e.ministry_owed[m] = e.ministry_owed.get(m, 0) + ev["amount"]
             for ev in self._events(e, receipt, "MilestoneReclaimed"):
                 self._acted(ev["officer"], *MOD_OFFICERS)
                 due = self._milestone(e, ev["milestoneId"])[1]
@@ -879,6 +886,7 @@ class EscrowMachine(RuleBasedStateMachine):
         failers = e.fails.get((m, round_), set())
         where = f"milestone {m} ({status.name}, round {round_})"
         assert (passes, fails) == (len(passers), len(failers)), f"{where}: on-chain tally {passes}/{fails}"
+        assert ministry_owed == e.ministry_owed.get(m, 0), f"{where}: ministry owed {ministry_owed} != deferred-claimed"
         assert released + owed + to_ministry <= amount, f"{where}: released {released} + owed {owed} > {amount}"
         if status in (Status.APPROVED, Status.PAID) or (status == Status.REFUNDED and to_ministry):
             assert m in e.approved, f"{where}: no quorum approval was ever observed"
