@@ -13,7 +13,6 @@ from eth_utils.crypto import keccak
 
 from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD, sorted_panel
 from chain.roles import org_id
-from chain.testing import APPROPRIATION, DAY, World
 from tests.contracts.test_registry import (
     ATLA,
     EVALUATOR,
@@ -32,6 +31,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.world import APPROPRIATION, DAY, World
 
 ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE, RULING, GRACE = range(10)
 U64 = 2**64 - 1

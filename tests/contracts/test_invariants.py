@@ -37,12 +37,11 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from chain._tx import Receipt, forget_nonces
-from chain.clients import sorted_panel
+from chain import Receipt, sorted_panel
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import Role, org_id
-from chain.testing import DAY, World
+from tests.world import DAY, World
 
 UNIT = 1_000_000  # amounts are whole millions of yen
 TX_GAS = 3_000_000  # fixed gas: every action is simulated first, and py-evm's estimation is slow
@@ -185,7 +184,6 @@ class EscrowMachine(RuleBasedStateMachine):
                 self._drain()
         finally:
             self.world.tester.revert_to_snapshot(self.snapshot)
-            forget_nonces()
 
     # ---------------------------------------------------------------------------------------- the model
 
