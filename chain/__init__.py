@@ -51,6 +51,9 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     from chain.clients import (
         DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
         DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
+        GRACE_PERIOD_RANGE as GRACE_PERIOD_RANGE,
+        MAX_AMOUNT as MAX_AMOUNT,
+        RULING_PERIOD_RANGE as RULING_PERIOD_RANGE,
         Amendment as Amendment,
         AmendmentKind as AmendmentKind,
         CreatedProcurement as CreatedProcurement,
@@ -203,6 +206,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "chain.clients": (
         "DEFAULT_GRACE_PERIOD",
         "DEFAULT_RULING_PERIOD",
+        "GRACE_PERIOD_RANGE",
+        "MAX_AMOUNT",
+        "RULING_PERIOD_RANGE",
         "Amendment",
         "AmendmentKind",
         "CreatedProcurement",

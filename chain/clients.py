@@ -18,6 +18,9 @@ from chain.transport import Transport
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "DEFAULT_RULING_PERIOD",
+    "GRACE_PERIOD_RANGE",
+    "MAX_AMOUNT",
+    "RULING_PERIOD_RANGE",
     "Amendment",
     "AmendmentKind",
     "CreatedProcurement",
@@ -37,8 +40,13 @@ __all__ = [
 ]
 
 
-DEFAULT_RULING_PERIOD = 30 * 86_400  # ProcurementFactory.DEFAULT_RULING_PERIOD: a dispute lapses after it
-DEFAULT_GRACE_PERIOD = 90 * 86_400  # ProcurementFactory.DEFAULT_GRACE_PERIOD: before an owed-yen redirect runs
+# The contracts' limits (contracts/libraries/EscrowLimits.sol, published by ProcurementFactory; a test compares).
+DAY = 86_400
+MAX_AMOUNT = 2**58 - 1  # largest milestone amount in yen: 64 milestones of it fit the escrow's 64-bit books
+DEFAULT_RULING_PERIOD = 30 * DAY  # a dispute lapses if no review body rules within it
+RULING_PERIOD_RANGE = (7 * DAY, 365 * DAY)
+DEFAULT_GRACE_PERIOD = 90 * DAY  # between a ruling redirecting an off-boarded supplier's owed yen and its execution
+GRACE_PERIOD_RANGE = (30 * DAY, 730 * DAY)
 
 
 class MilestoneStatus(enum.IntEnum):

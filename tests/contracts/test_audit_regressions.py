@@ -16,8 +16,6 @@ from web3.contract import Contract
 
 from chain.eip712 import Action, sign_action
 from chain.roles import OrgKind, org_id
-from chain.tester import deterministic_account
-from chain.testing import DAY, World
 from tests.contracts.test_escrow import (
     M0,
     RATIONALE,
@@ -51,6 +49,8 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.tester import deterministic_account
+from tests.world import DAY, World
 
 ATLA = org_id("ATLA")
 MOJ = org_id("MOJ")

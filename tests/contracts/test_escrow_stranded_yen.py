@@ -11,8 +11,6 @@ import pytest
 from web3.contract import Contract
 
 from chain.roles import OrgKind, org_id
-from chain.tester import deterministic_account, fund_accounts
-from chain.testing import DAY, World
 from tests.contracts.test_escrow import (
     M0,
     M1,
@@ -51,6 +49,8 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import DAY, World
 
 MOJ = org_id("MOJ")
 GRACE = 90 * DAY  # the default grace period
@@ -121,7 +121,7 @@ def test_cancel_and_cut_without_a_vault_keep_the_refund_owed(world: World, vault
     second = deterministic_account("moj-officer-2")
     world.accounts["moj_officer_2"] = second
     world.senders.pop("moj_officer_2", None)
-    fund_accounts(world.w3, world.tester, [second])
+    fund_accounts(world.tester, [second])
     send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
     send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
     functions = vaultless.functions
@@ -140,7 +140,7 @@ def test_a_claim_is_told_apart_from_a_later_refund_of_the_same_milestone(world: 
     second = deterministic_account("moj-officer-2")
     world.accounts["moj_officer_2"] = second
     world.senders.pop("moj_officer_2", None)
-    fund_accounts(world.w3, world.tester, [second])
+    fund_accounts(world.tester, [second])
     send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
     send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
     functions = vaultless.functions

@@ -203,10 +203,8 @@ class EscrowMachine(RuleBasedStateMachine):
         """Send ``fn`` from ``label``; None if the escrow refused it (with a custom error, never a panic)."""
         sender = self.world.sender(label)
         try:
-            try:  # simulated on the pending block, where (and when) the transaction will run
-                fn.call({"from": sender.address}, block_identifier="pending")
-            except Exception as exc:
-                raise sender.decoder.from_exception(exc) from None
+            # simulated on the pending block, where (and when) the transaction will run
+            sender.call_data(str(fn.address), bytes.fromhex(fn._encode_transaction_data()[2:]), block="pending")
             receipt = sender.transact(fn, gas=TX_GAS)
         except ContractRevert as exc:
             if exc.name == "Panic":  # every refusal has its own custom error; a panic is a bug
