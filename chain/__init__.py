@@ -48,6 +48,15 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         event_layout as event_layout,
         signature as signature,
     )
+    from chain.actions import (
+        ACTIONS as ACTIONS,
+        MILESTONE_ESCROW as MILESTONE_ESCROW,
+        ActionField as ActionField,
+        ActionType as ActionType,
+        FieldKind as FieldKind,
+        SignedContract as SignedContract,
+        ni_uri as ni_uri,
+    )
     from chain.clients import (
         DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
         DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
@@ -202,6 +211,15 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "checksum",
         "event_layout",
         "signature",
+    ),
+    "chain.actions": (
+        "ACTIONS",
+        "MILESTONE_ESCROW",
+        "ActionField",
+        "ActionType",
+        "FieldKind",
+        "SignedContract",
+        "ni_uri",
     ),
     "chain.clients": (
         "DEFAULT_GRACE_PERIOD",

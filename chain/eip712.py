@@ -1,15 +1,15 @@
-"""EIP-712 typed data for the escrow's signed actions (the ``...BySig`` functions).
+"""EIP-712 typed data of the signed actions declared in ``chain/actions.py`` (the ``...BySig`` functions).
 
 ``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` and eth-account
 signs with ``Account.sign_typed_data(full_message=...)``. The nonce is the signer's registry nonce; the
-domain binds the chain id and the escrow's address. One action, ``InvalidateNonces``, is the registry's own:
-its domain is named ``ProcurementRegistry`` and binds the registry's address (pass it as ``escrow``).
+domain is the action's contract's (``ActionType.contract``) and binds the chain id and the address of the
+contract acted on, given as ``escrow`` (the procurement's escrow, for an escrow action).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_account import Account
@@ -18,16 +18,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from chain.actions import ACTIONS, MILESTONE_ESCROW, ActionType, SignedContract
 from chain.errors import SignatureError
 
 __all__ = [
     "ACTION_TYPES",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
-    "REGISTRY_DOMAIN_NAME",
     "Action",
     "action_digest",
-    "domain_name",
     "recover_action_signer",
     "recover_signer",
     "sign_action",
@@ -36,89 +35,19 @@ __all__ = [
 
 _checksum = lru_cache(maxsize=65_536)(to_checksum_address)
 
-DOMAIN_NAME = "ProcurementEscrow"
-DOMAIN_VERSION = "1"
-REGISTRY_DOMAIN_NAME = "ProcurementRegistry"
+# The escrow's domain, by the names the contract tests use.
+DOMAIN_NAME = MILESTONE_ESCROW.domain_name
+DOMAIN_VERSION = MILESTONE_ESCROW.domain_version
 
-_TAIL = [{"name": "nonce", "type": "uint256"}, {"name": "deadline", "type": "uint256"}]
-# An amendment's full content, which an approval or a supplier's consent names.
-_AMENDMENT_CONTENT = [
-    {"name": "milestoneId", "type": "uint256"},
-    {"name": "kind", "type": "uint8"},
-    {"name": "newAmount", "type": "uint256"},
-    {"name": "newDueDate", "type": "uint64"},
-    {"name": "rationaleHash", "type": "bytes32"},
+# Each action's EIP-712 field list (nonce and deadline included), in the order of its contract's type hash.
+ACTION_TYPES: dict[str, list[dict[str, str]]] = {name: action.eip712_types for name, action in ACTIONS.items()}
+
+_DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
 ]
-
-# Field lists in the exact order of MilestoneEscrow's type hashes.
-ACTION_TYPES: dict[str, list[dict[str, str]]] = {
-    "Fund": [{"name": "amount", "type": "uint256"}, *_TAIL],
-    "SubmitEvidence": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "documentHash", "type": "bytes32"},
-        {"name": "uri", "type": "string"},
-        *_TAIL,
-    ],
-    "Attest": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "round", "type": "uint256"},
-        {"name": "pass", "type": "bool"},
-        {"name": "reportHash", "type": "bytes32"},
-        *_TAIL,
-    ],
-    "Reclaim": [{"name": "milestoneId", "type": "uint256"}, *_TAIL],
-    "ProposeAmendment": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "kind", "type": "uint8"},
-        {"name": "newAmount", "type": "uint256"},
-        {"name": "newDueDate", "type": "uint64"},
-        {"name": "rationaleHash", "type": "bytes32"},
-        *_TAIL,
-    ],
-    "ApproveAmendment": [{"name": "amendmentId", "type": "uint256"}, *_AMENDMENT_CONTENT, *_TAIL],
-    "ConsentToAmendment": [{"name": "amendmentId", "type": "uint256"}, *_AMENDMENT_CONTENT, *_TAIL],
-    "OpenDispute": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "reasonHash", "type": "bytes32"},
-        *_TAIL,
-    ],
-    "SettleDispute": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "supplierAmount", "type": "uint256"},
-        {"name": "rulingHash", "type": "bytes32"},
-        *_TAIL,
-    ],
-    "RedirectOwed": [
-        {"name": "milestoneId", "type": "uint256"},
-        {"name": "to", "type": "address"},
-        {"name": "rulingHash", "type": "bytes32"},
-        *_TAIL,
-    ],
-    "InvalidateNonces": [{"name": "newNonce", "type": "uint256"}, *_TAIL],
-}
-
-# Which escrow function relays each action, and the order of its leading arguments.
-_FUNCTIONS: dict[str, str] = {
-    "Fund": "fundBySig",
-    "SubmitEvidence": "submitEvidenceBySig",
-    "Attest": "attestBySig",
-    "Reclaim": "reclaimBySig",
-    "ProposeAmendment": "proposeAmendmentBySig",
-    "ApproveAmendment": "approveAmendmentBySig",
-    "OpenDispute": "openDisputeBySig",
-    "SettleDispute": "settleDisputeBySig",
-    "ConsentToAmendment": "consentToAmendmentBySig",
-    "RedirectOwed": "redirectOwedBySig",
-    "InvalidateNonces": "invalidateNoncesBySig",
-}
-
-# The signing domain's name per action type: the escrow's, except for the registry's own action.
-_DOMAIN_NAMES: dict[str, str] = {"InvalidateNonces": REGISTRY_DOMAIN_NAME}
-
-
-def domain_name(primary_type: str) -> str:
-    """The EIP-712 domain name an action of this type is signed under."""
-    return _DOMAIN_NAMES.get(primary_type, DOMAIN_NAME)
 
 
 @dataclass(frozen=True)
@@ -131,45 +60,45 @@ class Action:
     deadline: int
 
     @property
+    def declaration(self) -> ActionType:
+        """The action's declaration (SignatureError for an unknown type)."""
+        declared = ACTIONS.get(self.primary_type)
+        if declared is None:
+            raise SignatureError(f"unknown action type {self.primary_type!r}")
+        return declared
+
+    @property
     def function_name(self) -> str:
-        """The escrow function that relays this action."""
-        return _FUNCTIONS[self.primary_type]
+        """The contract function that relays this action."""
+        return self.declaration.function
 
     def call_args(self, signer: str, signature: bytes) -> list[Any]:
         """Arguments for the ``...BySig`` function: the fields in order, then signer, deadline, signature."""
-        names = [f["name"] for f in ACTION_TYPES[self.primary_type] if f["name"] not in ("nonce", "deadline")]
-        return [*(self.fields[n] for n in names), _checksum(signer), self.deadline, signature]
+        return [*(self.fields[n] for n in self.declaration.field_names), _checksum(signer), self.deadline, signature]
 
 
-def _check_fields(action: Action) -> None:
-    if action.primary_type not in ACTION_TYPES:
-        raise SignatureError(f"unknown action type {action.primary_type!r}")
-    expected = {f["name"] for f in ACTION_TYPES[action.primary_type]} - {"nonce", "deadline"}
-    if set(action.fields) != expected:
+def _checked(action: Action) -> ActionType:
+    """The action's declaration, once its fields are exactly the declared ones."""
+    declared = action.declaration
+    if len(action.fields) != len(declared.fields) or not all(n in action.fields for n in declared.field_names):
+        expected = set(declared.field_names)
         missing, extra = expected - set(action.fields), set(action.fields) - expected
         raise SignatureError(
             f"{action.primary_type} fields wrong: missing {sorted(missing)}, unexpected {sorted(extra)}"
         )
+    return declared
 
 
 def typed_data(action: Action, *, chain_id: int, escrow: str) -> dict[str, Any]:
-    """The full EIP-712 message for ``action`` on ``escrow`` at ``chain_id``."""
-    _check_fields(action)
+    """The full EIP-712 message for ``action`` on the contract at ``escrow`` at ``chain_id``."""
+    declared = _checked(action)
     message = {**action.fields, "nonce": action.nonce, "deadline": action.deadline}
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            action.primary_type: ACTION_TYPES[action.primary_type],
-        },
+        "types": {"EIP712Domain": _DOMAIN_TYPES, action.primary_type: declared.eip712_types},
         "primaryType": action.primary_type,
         "domain": {
-            "name": domain_name(action.primary_type),
-            "version": DOMAIN_VERSION,
+            "name": declared.contract.domain_name,
+            "version": declared.contract.domain_version,
             "chainId": chain_id,
             "verifyingContract": _checksum(escrow),
         },
@@ -192,24 +121,25 @@ def recover_signer(message: dict[str, Any], signature: bytes) -> str:
 
 
 # The hashing of EIP-712 for our fixed types, done directly: the type hashes once, the domain separator once
-# per escrow, and per action only its fields (eth-account's generic encode_typed_data parses the whole typed
+# per contract, and per action only its fields (eth-account's generic encode_typed_data parses the whole typed
 # data again each time). Checked against eth-account for every action type in tests/chain/test_eip712.py.
 _DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-_TYPE_HASHES: dict[str, bytes] = {
-    name: keccak(text=f"{name}({','.join(f['type'] + ' ' + f['name'] for f in fields)})")
-    for name, fields in ACTION_TYPES.items()
-}
+
+
+@cache
+def _type_hash(declared: ActionType) -> bytes:
+    return keccak(text=declared.encode_type)
 
 
 @lru_cache(maxsize=65_536)
-def _domain_separator(chain_id: int, escrow: str, name: str = DOMAIN_NAME) -> bytes:
+def _domain_separator(chain_id: int, address: str, contract: SignedContract) -> bytes:
     return keccak(
         _DOMAIN_TYPEHASH
-        + keccak(text=name)
-        + keccak(text=DOMAIN_VERSION)
+        + keccak(text=contract.domain_name)
+        + keccak(text=contract.domain_version)
         + chain_id.to_bytes(32, "big")
         + bytes(12)
-        + bytes.fromhex(_checksum(escrow)[2:])
+        + bytes.fromhex(_checksum(address)[2:])
     )
 
 
@@ -221,11 +151,9 @@ def _encode_value(kind: str, name: str, value: Any) -> bytes:
             raise SignatureError(f"{name}: {value!r} is not a {kind}")
         return int(value).to_bytes(32, "big")
     if kind == "address":
-        if not isinstance(value, str):
-            raise SignatureError(f"{name}: {value!r} is not an address")
         try:
             return bytes(12) + bytes.fromhex(_checksum(value)[2:])
-        except ValueError:
+        except (TypeError, ValueError):
             raise SignatureError(f"{name}: {value!r} is not an address") from None
     if kind == "bool":
         if not isinstance(value, bool):
@@ -244,28 +172,27 @@ def _encode_value(kind: str, name: str, value: Any) -> bytes:
         if not isinstance(value, str):
             raise SignatureError(f"{name}: {value!r} is not a string")
         return keccak(value.encode("utf-8"))
-    raise SignatureError(f"{name}: unsupported EIP-712 type {kind}")  # pragma: no cover - ACTION_TYPES only
+    raise SignatureError(f"{name}: unsupported EIP-712 type {kind}")  # pragma: no cover - ACTIONS' types only
 
 
-def _struct_hash(action: Action) -> bytes:
-    _check_fields(action)
+def _hashes(action: Action, chain_id: int, address: str) -> tuple[bytes, bytes]:
+    """The domain separator and the struct hash of ``action`` on the contract at ``address``."""
+    declared = _checked(action)
     values = {**action.fields, "nonce": action.nonce, "deadline": action.deadline}
-    encoded = b"".join(
-        _encode_value(f["type"], f["name"], values[f["name"]]) for f in ACTION_TYPES[action.primary_type]
-    )
-    return keccak(_TYPE_HASHES[action.primary_type] + encoded)
+    encoded = b"".join(_encode_value(f["type"], f["name"], values[f["name"]]) for f in declared.eip712_types)
+    struct_hash = keccak(_type_hash(declared) + encoded)
+    return _domain_separator(chain_id, address, declared.contract), struct_hash
 
 
 def action_digest(action: Action, *, chain_id: int, escrow: str) -> bytes:
     """The EIP-712 digest a wallet signs for ``action``: keccak256(0x1901 || domain separator || struct hash)."""
-    separator = _domain_separator(chain_id, escrow, domain_name(action.primary_type))
-    return keccak(b"\x19\x01" + separator + _struct_hash(action))
+    domain_separator, struct_hash = _hashes(action, chain_id, escrow)
+    return keccak(b"\x19\x01" + domain_separator + struct_hash)
 
 
 def recover_action_signer(action: Action, signature: bytes, *, chain_id: int, escrow: str) -> str:
-    """The address that signed ``action`` for ``escrow`` at ``chain_id`` (same result as ``recover_signer``)."""
-    separator = _domain_separator(chain_id, escrow, domain_name(action.primary_type))
-    signable = SignableMessage(b"\x01", separator, _struct_hash(action))
+    """The address that signed ``action`` for the contract at ``escrow`` at ``chain_id`` (as ``recover_signer``)."""
+    signable = SignableMessage(b"\x01", *_hashes(action, chain_id, escrow))
     try:
         return str(Account.recover_message(signable, signature=signature))
     except Exception as exc:

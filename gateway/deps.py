@@ -1,6 +1,6 @@
 """Dependencies as ``Annotated`` aliases: the database session, the signed-in account, role checks, scoping.
 
-Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``EvaluatorAccount``, ``ChainProcurement``)
+Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``UploaderAccount``, ``ChainProcurement``)
 instead of checking with ``if``s. The account's roles are looked up on every request, so a revocation takes
 effect as soon as the directory (the mirror, or the chain) sees it.
 
@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain.clients import MilestoneStatus, Terms
+from chain.clients import Terms
 from chain.roles import Role
 from gateway.core.state import GatewayState
 from gateway.errors import (
@@ -35,6 +35,7 @@ from gateway.errors import (
 from gateway.identity import MirrorVersion, Principal
 from gateway.ledger import Ledger
 from gateway.models import SessionRecord
+from gateway.scope import Scope
 from gateway.services.auth import LiveSession
 from gateway.services.reads import Page, Reader
 
@@ -47,22 +48,16 @@ __all__ = [
     "CurrentAccount",
     "CurrentCaller",
     "CurrentSession",
-    "DisputantAccount",
-    "EvaluatorAccount",
     "IdempotencyKey",
     "LedgerDep",
     "MirrorReader",
-    "OfficerAccount",
     "PageDep",
     "ProcurementRef",
-    "ReviewerAccount",
     "SessionDep",
     "SignInRateLimit",
     "StateDep",
-    "SupplierAccount",
     "UploaderAccount",
     "Wait",
-    "can_see",
     "require_roles",
 ]
 
@@ -193,12 +188,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-SupplierAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER))]
-EvaluatorAccount = Annotated[Principal, Depends(require_roles(Role.EVALUATOR))]
-OfficerAccount = Annotated[Principal, Depends(require_roles(Role.PROCUREMENT_OFFICER))]
-ReviewerAccount = Annotated[Principal, Depends(require_roles(Role.REVIEW_BODY))]
+# (Who may sign each action is its declaration's ``signers``: gateway/api/routes/actions.py requires those.)
 AuditorAccount = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
-DisputantAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER, Role.PROCUREMENT_OFFICER))]
 UploaderAccount = Annotated[
     Principal,
     Depends(require_roles(Role.SUPPLIER, Role.EVALUATOR, Role.PROCUREMENT_OFFICER, Role.REVIEW_BODY)),
@@ -219,20 +210,9 @@ class ProcurementRef:
         return "0x" + self.procurement_id.hex()
 
 
-def can_see(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> bool:
-    """The read scope of gateway.services.reads, decided from the chain's terms."""
-    if account.is_auditor:
-        return True
-    if account.is_ministry and account.organization == terms.ministry:
-        return True
-    if account.has(Role.SUPPLIER) and account.organization == terms.supplier_org:
-        return True
-    if account.has(Role.EVALUATOR) and account.address in terms.evaluators:
-        return True
-    if account.has(Role.REVIEW_BODY):
-        disputed = {MilestoneStatus.DISPUTED, MilestoneStatus.SETTLED}
-        return any(m.status in disputed for m in ledger.escrow(escrow).milestones())
-    return False
+def _visible(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> bool:
+    """Whether ``account`` may see the procurement of ``escrow`` (gateway.scope's rule, on the chain's facts)."""
+    return Scope.of(account).allows(terms, lambda: (m.status for m in ledger.escrow(escrow).milestones()))
 
 
 ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The procurement id (bytes32, 0x-hex).")]
@@ -242,7 +222,7 @@ def _chain_procurement(procurement_id: str, ledger: Ledger, account: Principal) 
     raw = bytes.fromhex(procurement_id[2:])
     escrow = ledger.escrow_address(raw)
     terms = ledger.terms(escrow)
-    if not can_see(account, terms, ledger, escrow):
+    if not _visible(account, terms, ledger, escrow):
         raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
     return ProcurementRef(procurement_id=raw, escrow=escrow, terms=terms)
 
@@ -256,10 +236,10 @@ async def get_chain_procurement(
     the thread pool; the first time (or for a review body, whose scope reads the milestones) it goes there.
     """
     known = ledger.known_terms(bytes.fromhex(procurement_id[2:]))
-    if known is None or account.has(Role.REVIEW_BODY):
+    if known is None or Scope.of(account).reads_milestones:
         return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
     escrow, terms = known
-    if not can_see(account, terms, ledger, escrow):
+    if not _visible(account, terms, ledger, escrow):
         raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
     return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
 

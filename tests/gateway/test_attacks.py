@@ -27,16 +27,6 @@ def _problem(response: Any, status: int, slug: str | None = None) -> dict[str, A
     return body
 
 
-@pytest.fixture
-def submitted(api: Api, procurement: str) -> str:
-    """The procurement with evidence submitted for milestone 0 (round 1 open for attestation)."""
-    supplier = api.sign_in("supplier")
-    document = api.upload(supplier, b"evidence for milestone 0")
-    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
-    return procurement
-
-
 def _signed_body(
     api: Api, label: str, headers: dict[str, str], pid: str, action: str, fields: dict[str, Any]
 ) -> dict[str, Any]:

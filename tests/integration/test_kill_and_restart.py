@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ class Procure:
     """A `procure` command running in the background, its output read line by line."""
 
     def __init__(self, var: Path, *args: str) -> None:
+        self.var = str(var)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", *args],
             stdout=subprocess.PIPE,
@@ -62,7 +62,8 @@ class Procure:
         left = [pid for pid in self.children if not gone(pid, 30)]
         assert not left, f"left running after SIGKILL: {[_command(pid) for pid in left]}"
         for port in ports:
-            assert _port_free(port), f"port {port} still held"
+            holders = [pid for pid in _listeners(port) if pid in self.children or self.var in _command(pid)]
+            assert not holders, f"port {port} still held by {[_command(pid) for pid in holders]}"
 
     def stop(self) -> str:
         if self.process.poll() is None:
@@ -86,9 +87,22 @@ def running() -> Iterator[list[Procure]]:
                     os.kill(pid, signal.SIGKILL)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+def _listeners(port: int) -> list[int]:
+    """The processes listening on a local TCP port, read from /proc. Not a connect: on a machine running other
+    test suites another process may take the freed port and answer, which says nothing of what procure left."""
+    sockets: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    sockets.add(f"socket:[{fields[9]}]")
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if sockets.intersection(os.readlink(fd) for fd in fd_dir.iterdir()):
+                holders.append(int(fd_dir.parent.name))
+    return holders
 
 
 def _command(pid: int) -> str:
