@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         signature as signature,
     )
     from chain.actions import (
+        ACCESS_REGISTRY as ACCESS_REGISTRY,
         ACTIONS as ACTIONS,
         MILESTONE_ESCROW as MILESTONE_ESCROW,
         ActionField as ActionField,
@@ -108,10 +109,8 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         ACTION_TYPES as ACTION_TYPES,
         DOMAIN_NAME as DOMAIN_NAME,
         DOMAIN_VERSION as DOMAIN_VERSION,
-        REGISTRY_DOMAIN_NAME as REGISTRY_DOMAIN_NAME,
         Action as Action,
         action_digest as action_digest,
-        domain_name as domain_name,
         recover_action_signer as recover_action_signer,
         recover_signer as recover_signer,
         sign_action as sign_action,
@@ -213,6 +212,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "signature",
     ),
     "chain.actions": (
+        "ACCESS_REGISTRY",
         "ACTIONS",
         "MILESTONE_ESCROW",
         "ActionField",
@@ -269,10 +269,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ACTION_TYPES",
         "DOMAIN_NAME",
         "DOMAIN_VERSION",
-        "REGISTRY_DOMAIN_NAME",
         "Action",
         "action_digest",
-        "domain_name",
         "recover_action_signer",
         "recover_signer",
         "sign_action",
