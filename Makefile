@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 
-.PHONY: setup lock up demo test lint typecheck pytest gas compile clean
+.PHONY: setup lock up demo test lint typecheck slither pytest gas compile clean
 
 # Exact versions from the lock, every file checked against its hashes; then the project itself, with nothing
 # resolved again (and no isolated build environment to resolve: setuptools comes from the lock too).
@@ -40,7 +40,7 @@ up: setup  ## run the whole ledger (chain, deployment, demo seed, indexer, gatew
 demo: setup  ## the whole story headless on a fresh temporary chain; non-zero on any mismatch
 	$(BIN)/python -m scripts.demo
 
-test: setup lint typecheck pytest  ## every check and test
+test: setup lint typecheck slither pytest  ## every check and test
 
 lint: setup
 	$(BIN)/ruff check .
@@ -48,6 +48,9 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+slither: setup  ## static analysis of contracts/ (slither.config.json); an untriaged High or Medium finding fails
+	$(BIN)/python -m tests.contracts.slither_check
 
 pytest: setup
 	$(BIN)/pytest -n 2 --dist loadfile

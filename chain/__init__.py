@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         signature as signature,
     )
     from chain.actions import (
+        ACCESS_REGISTRY as ACCESS_REGISTRY,
         ACTIONS as ACTIONS,
         MILESTONE_ESCROW as MILESTONE_ESCROW,
         ActionField as ActionField,
@@ -58,6 +59,11 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         ni_uri as ni_uri,
     )
     from chain.clients import (
+        DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
+        DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
+        GRACE_PERIOD_RANGE as GRACE_PERIOD_RANGE,
+        MAX_AMOUNT as MAX_AMOUNT,
+        RULING_PERIOD_RANGE as RULING_PERIOD_RANGE,
         Amendment as Amendment,
         AmendmentKind as AmendmentKind,
         CreatedProcurement as CreatedProcurement,
@@ -67,10 +73,12 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         MilestoneStatus as MilestoneStatus,
         Organization as Organization,
         ProcurementSpec as ProcurementSpec,
+        Redirect as Redirect,
         RegistryClient as RegistryClient,
         Terms as Terms,
         TokenClient as TokenClient,
         Totals as Totals,
+        sorted_panel as sorted_panel,
         system_clients as system_clients,
     )
     from chain.connection import (
@@ -204,6 +212,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "signature",
     ),
     "chain.actions": (
+        "ACCESS_REGISTRY",
         "ACTIONS",
         "MILESTONE_ESCROW",
         "ActionField",
@@ -213,6 +222,11 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ni_uri",
     ),
     "chain.clients": (
+        "DEFAULT_GRACE_PERIOD",
+        "DEFAULT_RULING_PERIOD",
+        "GRACE_PERIOD_RANGE",
+        "MAX_AMOUNT",
+        "RULING_PERIOD_RANGE",
         "Amendment",
         "AmendmentKind",
         "CreatedProcurement",
@@ -222,10 +236,12 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "MilestoneStatus",
         "Organization",
         "ProcurementSpec",
+        "Redirect",
         "RegistryClient",
         "Terms",
         "TokenClient",
         "Totals",
+        "sorted_panel",
         "system_clients",
     ),
     "chain.connection": ("JsonRpc", "connect"),

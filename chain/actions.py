@@ -32,6 +32,7 @@ from chain.errors import SignatureError
 from chain.roles import Role
 
 __all__ = [
+    "ACCESS_REGISTRY",
     "ACTIONS",
     "MILESTONE_ESCROW",
     "ActionField",
@@ -56,6 +57,7 @@ class SignedContract:
 
 
 MILESTONE_ESCROW = SignedContract("MilestoneEscrow", "ProcurementEscrow")
+ACCESS_REGISTRY = SignedContract("AccessRegistry", "ProcurementRegistry")
 
 
 class FieldKind(enum.Enum):
@@ -85,6 +87,10 @@ class ActionField:
     max_length: int | None = None  # a string's limit in the contract
     argument: str | None = None  # a command takes it as this positional argument (else as an option)
     fallback: tuple[str, ...] | None = None  # HASH: if a command is given no file, the SHA-256 of these fields
+    # The stored amendment's value (the one the action's ``amendmentId`` names): a request may leave it out, and
+    # the gateway fills it from the chain so that the signer signs what will be executed; a value given must be
+    # the stored one. The contract refuses any other content (EscrowAmendmentMismatch).
+    from_amendment: bool = False
 
     @property
     def option(self) -> str:
@@ -106,6 +112,17 @@ def _hash(name: str, *, fallback: tuple[str, ...] | None = None) -> ActionField:
 
 
 MILESTONE_ID = _number("milestoneId", argument="MILESTONE")
+
+# An amendment's full content, as a proposal, an approval and a supplier's consent sign it (an approval or a
+# consent takes it from the stored amendment: ``from_amendment``).
+_AMENDMENT_KINDS = ("amount", "dueDate", "cancel")  # IMilestoneEscrow.AmendmentKind
+_AMENDMENT_CONTENT = (
+    ActionField("milestoneId", "uint256", FieldKind.NUMBER, from_amendment=True),
+    ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS, from_amendment=True),
+    ActionField("newAmount", "uint256", FieldKind.YEN, from_amendment=True),
+    ActionField("newDueDate", "uint64", FieldKind.NUMBER, from_amendment=True),
+    ActionField("rationaleHash", "bytes32", FieldKind.HASH, from_amendment=True),
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,9 @@ class ActionType:
         message: dict[str, Any] = {}
         for field in self.fields:
             value = values.get(field.name)
-            if value is None and field.default is not None:
+            if value is None and field.from_amendment:
+                pass  # left to the stored amendment
+            elif value is None and field.default is not None:
                 value = field.default
             elif field.kind is FieldKind.CHOICE and isinstance(value, str):
                 if value not in field.choices:
@@ -263,7 +282,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         function="proposeAmendmentBySig",
         fields=(
             MILESTONE_ID,
-            ActionField("kind", "uint8", FieldKind.CHOICE, choices=("amount", "dueDate", "cancel")),
+            ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS),
             _yen("newAmount", default=0),
             _number("newDueDate", 64, default=0),
             _hash("rationaleHash"),
@@ -279,13 +298,25 @@ ACTIONS: dict[str, ActionType] = _registry(
         primary_type="ApproveAmendment",
         contract=MILESTONE_ESCROW,
         function="approveAmendmentBySig",
-        fields=(_number("amendmentId", argument="AMENDMENT"),),
+        fields=(_number("amendmentId", argument="AMENDMENT"), *_AMENDMENT_CONTENT),
         signers=(Role.PROCUREMENT_OFFICER,),
         gas=200_000,
         verb="approve-amendment",
         noun="AmendmentApproval",
-        summary="a second officer approves an amendment.",
+        summary="a second officer approves an amendment, naming its full content (filled in from the chain).",
         done="amendment {amendmentId} approved",
+    ),
+    ActionType(
+        primary_type="ConsentToAmendment",
+        contract=MILESTONE_ESCROW,
+        function="consentToAmendmentBySig",
+        fields=(_number("amendmentId", argument="AMENDMENT"), *_AMENDMENT_CONTENT),
+        signers=(Role.SUPPLIER,),
+        gas=120_000,
+        verb="consent-to-amendment",
+        noun="AmendmentConsent",
+        summary="the supplier consents to an amendment that cuts, cancels or brings forward a delivered milestone.",
+        done="consented to amendment {amendmentId}",
     ),
     ActionType(
         primary_type="OpenDispute",
@@ -310,5 +341,30 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="Settlement",
         summary="a review body splits a disputed milestone between supplier and ministry.",
         done="dispute on milestone {milestoneId} settled: {supplierAmount:,} yen to the supplier",
+    ),
+    ActionType(
+        primary_type="RedirectOwed",
+        contract=MILESTONE_ESCROW,
+        function="redirectOwedBySig",
+        fields=(MILESTONE_ID, ActionField("to", "address", FieldKind.ADDRESS), _hash("rulingHash")),
+        signers=(Role.REVIEW_BODY,),
+        gas=150_000,
+        verb="redirect-owed",
+        noun="OwedRedirect",
+        summary="a review body rules that an off-boarded supplier's owed yen go to its successor or the ministry.",
+        done="owed yen of milestone {milestoneId} redirected to {to}",
+    ),
+    # The registry's own action (no gateway route yet: the routes are the escrow's).
+    ActionType(
+        primary_type="InvalidateNonces",
+        contract=ACCESS_REGISTRY,
+        function="invalidateNoncesBySig",
+        fields=(_number("newNonce"),),
+        signers=tuple(Role),
+        gas=60_000,
+        verb="invalidate-nonces",
+        noun="NonceInvalidation",
+        summary="a signer withdraws its outstanding signatures by using its nonces up to a new one.",
+        done="signatures withdrawn up to nonce {newNonce}",
     ),
 )

@@ -16,6 +16,11 @@ from chain.system import SystemAddresses
 from chain.transport import Transport
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
+    "DEFAULT_RULING_PERIOD",
+    "GRACE_PERIOD_RANGE",
+    "MAX_AMOUNT",
+    "RULING_PERIOD_RANGE",
     "Amendment",
     "AmendmentKind",
     "CreatedProcurement",
@@ -25,12 +30,23 @@ __all__ = [
     "MilestoneStatus",
     "Organization",
     "ProcurementSpec",
+    "Redirect",
     "RegistryClient",
     "Terms",
     "TokenClient",
     "Totals",
+    "sorted_panel",
     "system_clients",
 ]
+
+
+# The contracts' limits (contracts/libraries/EscrowLimits.sol, published by ProcurementFactory; a test compares).
+DAY = 86_400
+MAX_AMOUNT = 2**58 - 1  # largest milestone amount in yen: 64 milestones of it fit the escrow's 64-bit books
+DEFAULT_RULING_PERIOD = 30 * DAY  # a dispute lapses if no review body rules within it
+RULING_PERIOD_RANGE = (7 * DAY, 365 * DAY)
+DEFAULT_GRACE_PERIOD = 90 * DAY  # between a ruling redirecting an off-boarded supplier's owed yen and its execution
+GRACE_PERIOD_RANGE = (30 * DAY, 730 * DAY)
 
 
 class MilestoneStatus(enum.IntEnum):
@@ -77,6 +93,8 @@ class Milestone:
     passes: int
     fails: int
     owed: int
+    ministry_owed: int = 0
+    dispute_lapses_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,11 +110,14 @@ class Terms:
     registry: str
     quorum: int
     evaluators: tuple[str, ...]
+    ruling_period: int = DEFAULT_RULING_PERIOD
+    grace_period: int = DEFAULT_GRACE_PERIOD
 
 
 @dataclass(frozen=True)
 class Totals:
-    """An escrow's books; the token balance always equals funded - released - refunded."""
+    """An escrow's books; the token balance always equals funded - released - refunded. ``owed`` counts what is
+    owed to the supplier and to the ministry."""
 
     funded: int
     released: int
@@ -121,6 +142,25 @@ class Amendment:
     new_due_date: int
     new_amount: int
     rationale_hash: bytes
+    supplier_consented: bool = False
+
+    def content(self) -> list[Any]:
+        """The amendment's full content, as ``approve_amendment`` and ``consent_to_amendment`` must name it."""
+        return [self.milestone_id, int(self.kind), self.new_amount, self.new_due_date, self.rationale_hash]
+
+    def signed_content(self) -> dict[str, Any]:
+        """The full content by its EIP-712 field names (ApproveAmendment, ConsentToAmendment)."""
+        names = ("milestoneId", "kind", "newAmount", "newDueDate", "rationaleHash")
+        return dict(zip(names, self.content(), strict=True))
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A review body's ruling that an off-boarded supplier's owed yen on a milestone go elsewhere."""
+
+    to: str | None  # the supplier organization's successor account, or None: back to the ministry
+    executable_at: int  # when claimPayment may carry it out (0: no ruling)
+    ruling_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -135,19 +175,28 @@ class ProcurementSpec:
     due_dates: tuple[int, ...]
     spec_hash: bytes
     title: str
+    ruling_period: int = DEFAULT_RULING_PERIOD
+    grace_period: int = DEFAULT_GRACE_PERIOD
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The ABI tuple."""
         return (
             self.procurement_id,
             checksum(self.supplier),
-            [checksum(e) for e in self.evaluators],
+            sorted_panel(self.evaluators),
             self.quorum,
             list(self.amounts),
             list(self.due_dates),
             self.spec_hash,
             self.title,
+            self.ruling_period,
+            self.grace_period,
         )
+
+
+def sorted_panel(evaluators: tuple[str, ...] | list[str]) -> list[str]:
+    """An evaluator panel in ascending order of address, as the factory requires (checksummed)."""
+    return [checksum(e) for e in sorted(evaluators, key=lambda e: int(e, 16))]
 
 
 @dataclass(frozen=True)
@@ -286,10 +335,14 @@ class RegistryClient(_Client):
         """The signer's next EIP-712 nonce."""
         return int(self._call(self.contract.functions.nonces(checksum(signer))))
 
-    def escrow_of(self, procurement_id: bytes) -> str | None:
-        """The escrow of a procurement id, or None."""
-        address = self._call(self.contract.functions.escrowOf(procurement_id))
+    def escrow_of(self, ministry: str, procurement_id: bytes) -> str | None:
+        """The escrow of ``ministry``'s procurement id, or None (procurement ids are scoped by ministry)."""
+        address = self._call(self.contract.functions.escrowOf(org_id(ministry), procurement_id))
         return None if int(address, 16) == 0 else str(address)
+
+    def invalidate_nonces(self, new_nonce: int) -> Receipt:
+        """Use up the sender's nonces below ``new_nonce``: its outstanding signatures can no longer be relayed."""
+        return self._transact(self.contract.functions.invalidateNonces(new_nonce))
 
     def is_admin(self, account: str) -> bool:
         """True if the account is the registry admin."""
@@ -383,6 +436,8 @@ def _terms(t: Any) -> Terms:
         registry=str(checksum(t[6])),
         quorum=int(t[7]),
         evaluators=tuple(checksum(e) for e in t[8]),
+        ruling_period=int(t[9]),
+        grace_period=int(t[10]),
     )
 
 
@@ -411,6 +466,8 @@ class EscrowClient(_Client):
             passes=int(m[4]),
             fails=int(m[5]),
             owed=int(m[6]),
+            ministry_owed=int(m[7]),
+            dispute_lapses_at=int(m[8]),
         )
 
     def milestones(self) -> tuple[Milestone, ...]:
@@ -426,6 +483,18 @@ class EscrowClient(_Client):
         """Whether releases are paused."""
         return bool(self._call(self.contract.functions.paused()))
 
+    def paused_until(self) -> int:
+        """When the current pause ends (0 or a past time if releases are not paused)."""
+        return int(self._call(self.contract.functions.pausedUntil()))
+
+    def redirect(self, milestone: int) -> Redirect | None:
+        """The pending redirect ruling on a milestone, or None."""
+        to, executable_at, ruling_hash = self._call(self.contract.functions.redirect(milestone))
+        if int(executable_at) == 0:
+            return None
+        target = None if int(to, 16) == 0 else str(checksum(to))
+        return Redirect(to=target, executable_at=int(executable_at), ruling_hash=bytes(ruling_hash))
+
     def amendment(self, amendment_id: int) -> Amendment:
         """A proposed amendment."""
         a = self._call(self.contract.functions.amendment(amendment_id))
@@ -438,6 +507,7 @@ class EscrowClient(_Client):
             new_due_date=int(a[4]),
             new_amount=int(a[5]),
             rationale_hash=bytes(a[6]),
+            supplier_consented=bool(a[7]),
         )
 
     def shortfall(self) -> int:
@@ -464,9 +534,35 @@ class EscrowClient(_Client):
         """Pay an owed milestone to the supplier (anyone)."""
         return self._transact(self.contract.functions.claimPayment(milestone))
 
-    def set_paused(self, paused: bool) -> Receipt:
-        """Pause or resume releases (ministry admin)."""
-        return self._transact(self.contract.functions.setPaused(paused))
+    def claim_refund(self, milestone: int) -> Receipt:
+        """Pay the ministry's owed share of a milestone to its vault (anyone)."""
+        return self._transact(self.contract.functions.claimRefund(milestone))
+
+    def pause_until(self, until: int) -> Receipt:
+        """Pause releases until ``until`` (at most 90 days ahead), or renew a pause (ministry admin)."""
+        return self._transact(self.contract.functions.pauseUntil(until))
+
+    def resume(self) -> Receipt:
+        """End a pause early (ministry admin)."""
+        return self._transact(self.contract.functions.resume())
+
+    def approve_amendment(self, amendment: Amendment) -> Receipt:
+        """Approve a proposed amendment, naming its full content (a second officer)."""
+        return self._transact(self.contract.functions.approveAmendment(amendment.amendment_id, *amendment.content()))
+
+    def consent_to_amendment(self, amendment: Amendment) -> Receipt:
+        """Consent to a proposed amendment, naming its full content (the supplier)."""
+        fn = self.contract.functions.consentToAmendment(amendment.amendment_id, *amendment.content())
+        return self._transact(fn)
+
+    def lapse_dispute(self, milestone: int) -> Receipt:
+        """Lapse a dispute no review body ruled on within the ruling period (anyone)."""
+        return self._transact(self.contract.functions.lapseDispute(milestone))
+
+    def redirect_owed(self, milestone: int, to: str | None, ruling_hash: bytes) -> Receipt:
+        """Rule that an off-boarded supplier's owed yen go to a successor account, or (None) to the ministry."""
+        target = checksum(to) if to else "0x" + "00" * 20
+        return self._transact(self.contract.functions.redirectOwed(milestone, target, ruling_hash))
 
     def relay(self, function_name: str, args: list[Any]) -> Receipt:
         """Send a ``...BySig`` call with prepared arguments (see chain.eip712.Action.call_args)."""

@@ -130,7 +130,7 @@ def ensure_demo_procurement(
     factory: FactoryClient, officer_token: TokenClient, registry: RegistryClient, loaded: LoadedSpec
 ) -> tuple[str, bool]:
     """Create and fund the spec's procurement as the officer unless it exists; (escrow, created)."""
-    existing = registry.escrow_of(loaded.spec.procurement_id)
+    existing = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
     if existing is not None:
         return existing, False
     fund = loaded.spec.fund_amount

@@ -4,6 +4,8 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
 import {Roles} from "./libraries/Roles.sol";
 
@@ -11,7 +13,7 @@ import {Roles} from "./libraries/Roles.sol";
 /// @notice Organizations, their accounts and roles; the permission root every other contract asks.
 /// @dev The registry admin (DEFAULT_ADMIN_ROLE) registers organizations, binds accounts and grants every
 /// role; a ministry admin may also grant and revoke the officer and treasury roles inside its own ministry.
-contract AccessRegistry is AccessControl, IAccessRegistry {
+contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     /// @dev An account's organization, roles and EIP-712 nonce in one slot, so that a role check costs one
     /// storage read plus one for the organization's status, and consuming a nonce never writes a fresh slot.
     /// Role bits: see `_roleBit`. Organization ids keep their significant bytes in the high 16 (codes are
@@ -23,16 +25,25 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
         uint64 nonce;
     }
 
+    /// @dev The most nonces one call of {invalidateNonces} may use up (so that a nonce never runs out).
+    uint256 private constant _MAX_NONCE_SKIP = 1_000_000;
+
+    bytes32 private constant _INVALIDATE_NONCES_TYPEHASH =
+        keccak256("InvalidateNonces(uint256 newNonce,uint256 nonce,uint256 deadline)");
+    uint8 private constant _ADMIN_BIT = 1 << 1;
+    uint8 private constant _OFFICER_BIT = 1 << 2;
+    uint8 private constant _TREASURY_BIT = 1 << 3;
+
     mapping(bytes32 orgId => Organization) private _organizations;
     mapping(address account => AccountRecord) private _accounts;
-    mapping(bytes32 procurementId => address escrow) private _escrowOf;
+    mapping(bytes32 procurementKey => address escrow) private _escrowOf;
     address private _factory;
 
     /// @dev Length of the EIP-1167 clone code that precedes the immutable arguments.
     uint256 private constant _CLONE_CODE_LENGTH = 45;
 
     /// @param admin The registry admin: registers organizations, binds accounts, grants roles.
-    constructor(address admin) {
+    constructor(address admin) EIP712("ProcurementRegistry", "1") {
         if (admin == address(0)) revert RegistryInvalidAccount(admin);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setRoleAdmin(Roles.PROCUREMENT_OFFICER, Roles.MINISTRY_ADMIN);
@@ -57,9 +68,9 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
     /// @inheritdoc IAccessRegistry
     function updateOrganization(bytes32 orgId, bool active, address vault) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Organization storage org = _requireOrganization(orgId);
-        if (vault != address(0) && (org.kind != OrgKind.Ministry || _orgOf(vault) != orgId)) {
-            revert RegistryInvalidVault(orgId, vault);
-        }
+        // A ministry always names a vault of its own, so clearing it by mistake cannot strand its refunds.
+        bool valid = org.kind == OrgKind.Ministry ? vault != address(0) && _orgOf(vault) == orgId : vault == address(0);
+        if (!valid) revert RegistryInvalidVault(orgId, vault);
         org.active = active;
         org.vault = vault;
         emit OrganizationUpdated(orgId, active, vault);
@@ -95,35 +106,75 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
     }
 
     /// @inheritdoc IAccessRegistry
-    function registerEscrow(bytes32 procurementId, address escrow) external {
+    function registerEscrow(bytes32 ministryOrg, bytes32 procurementId, address escrow) external {
         if (_msgSender() != _factory) revert RegistryUnauthorizedFactory(_msgSender());
-        address existing = _escrowOf[procurementId];
+        bytes32 key = _procurementKey(ministryOrg, procurementId);
+        address existing = _escrowOf[key];
         if (procurementId == bytes32(0) || existing != address(0)) {
-            revert RegistryDuplicateProcurement(procurementId, existing);
+            revert RegistryDuplicateProcurement(ministryOrg, procurementId, existing);
         }
-        _escrowOf[procurementId] = escrow;
-        emit EscrowRegistered(procurementId, escrow);
+        // An account's yen could reach the escrow by plain transfers, breaking its books.
+        bytes32 boundTo = _orgOf(escrow);
+        if (boundTo != bytes32(0)) revert RegistryEscrowAddressBound(escrow, boundTo);
+        _escrowOf[key] = escrow;
+        emit EscrowRegistered(ministryOrg, procurementId, escrow);
     }
 
     /// @inheritdoc IAccessRegistry
-    function useNonce(address signer, bytes32 procurementId, bytes32 role)
+    function useNonce(address signer, bytes32 ministryOrg, bytes32 procurementId, bytes32 role)
         external
         returns (uint256 nonce, bytes32 orgId, bool active)
     {
-        if (procurementId == bytes32(0) || _escrowOf[procurementId] != _msgSender()) {
+        if (procurementId == bytes32(0) || _escrowOf[_procurementKey(ministryOrg, procurementId)] != _msgSender()) {
             revert RegistryUnauthorizedEscrow(_msgSender());
         }
         // The escrow reports the use in its SignatureUsed event, in the same transaction.
-        nonce = _accounts[signer].nonce++;
-        (orgId, active) = roleStatus(role, signer);
+        AccountRecord memory record = _accounts[signer];
+        nonce = record.nonce;
+        _accounts[signer].nonce = record.nonce + 1;
+        (orgId, active) = _roleStatus(record, role);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function invalidateNonces(uint256 newNonce) external {
+        _invalidateNonces(_msgSender(), newNonce);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function invalidateNoncesBySig(uint256 newNonce, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
+        if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline, block.timestamp);
+        uint256 nonce = _accounts[signer].nonce;
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_INVALIDATE_NONCES_TYPEHASH, newNonce, nonce, deadline)));
+        (address recovered, ECDSA.RecoverError error_,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (error_ != ECDSA.RecoverError.NoError || recovered != signer || signer == address(0)) {
+            revert RegistryInvalidSignature(signer);
+        }
+        _invalidateNonces(signer, newNonce);
+    }
+
+    function _invalidateNonces(address signer, uint256 newNonce) private {
+        uint256 current = _accounts[signer].nonce;
+        if (newNonce <= current || newNonce - current > _MAX_NONCE_SKIP) {
+            revert RegistryInvalidNonce(signer, current, newNonce);
+        }
+        _accounts[signer].nonce = uint64(newNonce);
+        emit NoncesInvalidated(signer, current, newNonce, _msgSender());
+    }
+
+    /// @dev Procurement ids are scoped by ministry: two ministries may use the same id.
+    function _procurementKey(bytes32 ministryOrg, bytes32 procurementId) private pure returns (bytes32) {
+        return keccak256(abi.encode(ministryOrg, procurementId));
     }
 
     // ---------------------------------------------------------------- role administration
 
     /// @notice Grants `role` to `account`. The role's admin, or the registry admin; a ministry admin only
-    /// inside its own active ministry.
+    /// inside its own active ministry; never to the caller itself.
     function grantRole(bytes32 role, address account) public override(AccessControl, IAccessControl) {
         _authorizeRoleChange(role, account);
+        if (account == _msgSender()) revert RegistrySelfGrant(account, role);
         _grantRole(role, account);
     }
 
@@ -157,7 +208,16 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
             revert RegistryInvalidAccount(account);
         }
         if (hasRole(role, account)) return false;
-        _accounts[account].roles |= _roleBit(role);
+        uint8 held = _accounts[account].roles;
+        // Segregation of duties: whoever grants officers and treasurers is neither.
+        if (role == Roles.MINISTRY_ADMIN && held & (_OFFICER_BIT | _TREASURY_BIT) != 0) {
+            bytes32 heldRole = held & _OFFICER_BIT != 0 ? Roles.PROCUREMENT_OFFICER : Roles.TREASURY;
+            revert RegistryIncompatibleRoles(account, role, heldRole);
+        }
+        if ((role == Roles.PROCUREMENT_OFFICER || role == Roles.TREASURY) && held & _ADMIN_BIT != 0) {
+            revert RegistryIncompatibleRoles(account, role, Roles.MINISTRY_ADMIN);
+        }
+        _accounts[account].roles = held | _roleBit(role);
         emit RoleGranted(role, account, _msgSender());
         return true;
     }
@@ -174,14 +234,15 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
         return _accounts[account].roles & _roleBit(role) != 0;
     }
 
-    /// @dev The bit of `role` in an account record; zero for unknown roles.
+    /// @dev The bit of `role` in an account record; zero for unknown roles. The roles escrows ask for on every
+    /// action come first.
     function _roleBit(bytes32 role) private pure returns (uint8) {
-        if (role == DEFAULT_ADMIN_ROLE) return 1;
-        if (role == Roles.MINISTRY_ADMIN) return 1 << 1;
-        if (role == Roles.PROCUREMENT_OFFICER) return 1 << 2;
-        if (role == Roles.TREASURY) return 1 << 3;
-        if (role == Roles.SUPPLIER) return 1 << 4;
         if (role == Roles.EVALUATOR) return 1 << 5;
+        if (role == Roles.SUPPLIER) return 1 << 4;
+        if (role == Roles.PROCUREMENT_OFFICER) return _OFFICER_BIT;
+        if (role == DEFAULT_ADMIN_ROLE) return 1;
+        if (role == Roles.MINISTRY_ADMIN) return _ADMIN_BIT;
+        if (role == Roles.TREASURY) return _TREASURY_BIT;
         if (role == Roles.REVIEW_BODY) return 1 << 6;
         if (role == Roles.AUDITOR) return 1 << 7;
         return 0;
@@ -235,7 +296,10 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
 
     /// @inheritdoc IAccessRegistry
     function roleStatus(bytes32 role, address account) public view returns (bytes32 orgId, bool active) {
-        AccountRecord memory record = _accounts[account];
+        return _roleStatus(_accounts[account], role);
+    }
+
+    function _roleStatus(AccountRecord memory record, bytes32 role) private view returns (bytes32 orgId, bool active) {
         orgId = bytes32(record.org);
         active = record.roles & _roleBit(role) != 0 && orgId != bytes32(0) && _organizations[orgId].active;
     }
@@ -250,10 +314,17 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
 
     /// @inheritdoc IAccessRegistry
     function procurementOf(address escrow) public view returns (bytes32 procurementId) {
-        // An escrow is an EIP-1167 clone whose immutable arguments start with its procurement id.
-        if (escrow.code.length < _CLONE_CODE_LENGTH + 32) return bytes32(0);
-        procurementId = bytes32(Clones.fetchCloneArgs(escrow));
-        if (_escrowOf[procurementId] != escrow) return bytes32(0);
+        // An escrow is an EIP-1167 clone whose immutable arguments start with its procurement id and then its
+        // ministry's 16-byte id (see MilestoneEscrow).
+        if (escrow.code.length < _CLONE_CODE_LENGTH + 48) return bytes32(0);
+        bytes memory args = Clones.fetchCloneArgs(escrow);
+        bytes32 ministryOrg;
+        // The two leading fields of the packed arguments; Solidity has no cheaper way to slice `bytes memory`.
+        assembly ("memory-safe") {
+            procurementId := mload(add(args, 0x20))
+            ministryOrg := and(mload(add(args, 0x40)), not(0xffffffffffffffffffffffffffffffff))
+        }
+        if (_escrowOf[_procurementKey(ministryOrg, procurementId)] != escrow) return bytes32(0);
     }
 
     function _isEscrow(address account) private view returns (bool) {
@@ -261,8 +332,8 @@ contract AccessRegistry is AccessControl, IAccessRegistry {
     }
 
     /// @inheritdoc IAccessRegistry
-    function escrowOf(bytes32 procurementId) external view returns (address) {
-        return _escrowOf[procurementId];
+    function escrowOf(bytes32 ministryOrg, bytes32 procurementId) external view returns (address) {
+        return _escrowOf[_procurementKey(ministryOrg, procurementId)];
     }
 
     /// @inheritdoc IAccessRegistry

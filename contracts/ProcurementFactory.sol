@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
 import {IProcurementFactory} from "./interfaces/IProcurementFactory.sol";
+import {EscrowLimits} from "./libraries/EscrowLimits.sol";
 import {Roles} from "./libraries/Roles.sol";
 import {MilestoneEscrow} from "./MilestoneEscrow.sol";
 
@@ -15,9 +16,21 @@ contract ProcurementFactory is IProcurementFactory {
     using SafeERC20 for IERC20;
 
     /// @notice Largest evaluator panel (attestations are tracked in a 16-bit set).
-    uint256 public constant MAX_EVALUATORS = 16;
+    uint256 public constant MAX_EVALUATORS = EscrowLimits.MAX_EVALUATORS;
     /// @notice Most milestones per procurement.
-    uint256 public constant MAX_MILESTONES = 64;
+    uint256 public constant MAX_MILESTONES = EscrowLimits.MAX_MILESTONES;
+    /// @notice Largest milestone amount in yen (see `EscrowLimits.MAX_AMOUNT`).
+    uint256 public constant MAX_AMOUNT = EscrowLimits.MAX_AMOUNT;
+    /// @notice The ruling period a procurement gets unless it says otherwise.
+    uint256 public constant DEFAULT_RULING_PERIOD = EscrowLimits.DEFAULT_RULING_PERIOD;
+    /// @notice The grace period a procurement gets unless it says otherwise.
+    uint256 public constant DEFAULT_GRACE_PERIOD = EscrowLimits.DEFAULT_GRACE_PERIOD;
+    /// @notice The range of a procurement's ruling period.
+    uint256 public constant MIN_RULING_PERIOD = EscrowLimits.MIN_RULING_PERIOD;
+    uint256 public constant MAX_RULING_PERIOD = EscrowLimits.MAX_RULING_PERIOD;
+    /// @notice The range of a procurement's grace period.
+    uint256 public constant MIN_GRACE_PERIOD = EscrowLimits.MIN_GRACE_PERIOD;
+    uint256 public constant MAX_GRACE_PERIOD = EscrowLimits.MAX_GRACE_PERIOD;
 
     IAccessRegistry private immutable _registry;
     IERC20 private immutable _token;
@@ -38,9 +51,11 @@ contract ProcurementFactory is IProcurementFactory {
     {
         (bytes32 ministryOrg, bytes32 supplierOrg) = _validate(params, fundAmount);
         escrow = Clones.cloneDeterministicWithImmutableArgs(
-            _implementation, _encodeTerms(params, ministryOrg, supplierOrg, fundAmount), params.procurementId
+            _implementation,
+            _encodeTerms(params, ministryOrg, supplierOrg, fundAmount),
+            keccak256(abi.encode(ministryOrg, params.procurementId))
         );
-        _registry.registerEscrow(params.procurementId, escrow);
+        _registry.registerEscrow(ministryOrg, params.procurementId, escrow);
         _fund(escrow, fundAmount);
         emit ProcurementCreated(params.procurementId, escrow, ministryOrg, msg.sender, supplierOrg, fundAmount, params);
     }
@@ -72,13 +87,20 @@ contract ProcurementFactory is IProcurementFactory {
         if (!active) revert FactoryInvalidSupplier(params.supplier);
         _checkPanel(params, msg.sender, supplierOrg);
         uint256 total = _checkMilestones(params);
-        // The escrow books the initial funding as a uint64 (see `_encodeTerms`): refuse rather than truncate.
-        if (fundAmount > total || fundAmount > type(uint64).max) revert FactoryInvalidFunding(fundAmount, total);
+        // The total is at most 64 * MAX_AMOUNT < 2^64: the escrow's uint64 argument holds any valid funding.
+        if (fundAmount > total) revert FactoryInvalidFunding(fundAmount, total);
+        uint256 ruling = params.rulingPeriod;
+        uint256 grace = params.gracePeriod;
+        if (
+            ruling < EscrowLimits.MIN_RULING_PERIOD || ruling > EscrowLimits.MAX_RULING_PERIOD
+                || grace < EscrowLimits.MIN_GRACE_PERIOD || grace > EscrowLimits.MAX_GRACE_PERIOD
+        ) revert FactoryInvalidPeriods(ruling, grace);
     }
 
     /// @dev Pays the initial funding from the officer; the escrow's books start at exactly `fundAmount`.
     /// The balance is checked even without funding: yen sent to the address before the escrow existed (only
-    /// possible if the registry admin had bound that address as an account) would break the escrow's books.
+    /// possible while the registry admin had it bound as an account, which is then unbound: the registry refuses
+    /// to register an escrow at a bound address) would break the escrow's books.
     function _fund(address escrow, uint256 fundAmount) private {
         if (fundAmount != 0) _token.safeTransferFrom(msg.sender, escrow, fundAmount);
         uint256 balance = _token.balanceOf(escrow);
@@ -91,15 +113,16 @@ contract ProcurementFactory is IProcurementFactory {
         if (count == 0 || count > MAX_EVALUATORS || params.quorum == 0 || params.quorum > count) {
             revert FactoryInvalidPanel(count, params.quorum);
         }
+        address previous = address(0);
         for (uint256 i = 0; i < count; ++i) {
             address evaluator = evaluators[i];
             if (evaluator == officer || evaluator == params.supplier) revert FactorySegregationOfDuties(evaluator);
             (bytes32 org, bool active) = _registry.roleStatus(Roles.EVALUATOR, evaluator);
-            if (!active) revert FactoryInvalidEvaluator(evaluator);
+            if (!active || evaluator == previous) revert FactoryInvalidEvaluator(evaluator);
             if (org == supplierOrg) revert FactorySegregationOfDuties(evaluator);
-            for (uint256 j = 0; j < i; ++j) {
-                if (evaluators[j] == evaluator) revert FactoryInvalidEvaluator(evaluator);
-            }
+            // Sorted, so that the escrow finds a seat by binary search on every attestation.
+            if (evaluator < previous) revert FactoryUnsortedPanel(i, evaluator);
+            previous = evaluator;
         }
     }
 
@@ -111,8 +134,10 @@ contract ProcurementFactory is IProcurementFactory {
         for (uint256 i = 0; i < count; ++i) {
             uint256 amount = params.amounts[i];
             uint256 dueDate = params.dueDates[i];
-            if (amount == 0 || amount > type(uint64).max || dueDate <= block.timestamp || dueDate > type(uint40).max)
-            {
+            if (
+                amount == 0 || amount > EscrowLimits.MAX_AMOUNT || dueDate <= block.timestamp
+                    || dueDate > type(uint40).max
+            ) {
                 revert FactoryInvalidMilestone(i, amount, dueDate);
             }
             total += amount;
@@ -135,7 +160,9 @@ contract ProcurementFactory is IProcurementFactory {
             uint64(fundAmount),
             params.quorum,
             uint8(params.evaluators.length),
-            uint8(params.amounts.length)
+            uint8(params.amounts.length),
+            params.rulingPeriod,
+            params.gracePeriod
         );
         for (uint256 i = 0; i < params.evaluators.length; ++i) {
             args = bytes.concat(args, bytes20(params.evaluators[i]));

@@ -26,6 +26,7 @@ from chain.roles import Role
 from gateway.core.state import GatewayState
 from gateway.errors import (
     AccountNotPermitted,
+    Conflict,
     Forbidden,
     NotAuthenticated,
     NotFound,
@@ -220,28 +221,40 @@ ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The proc
 
 def _chain_procurement(procurement_id: str, ledger: Ledger, account: Principal) -> ProcurementRef:
     raw = bytes.fromhex(procurement_id[2:])
-    escrow = ledger.escrow_address(raw)
-    terms = ledger.terms(escrow)
-    if not _visible(account, terms, ledger, escrow):
+    visible = _visible_escrows(ledger, account, ledger.escrows_of(raw))
+    if not visible:  # another ministry may have registered the same id since the escrows were read
+        visible = _visible_escrows(ledger, account, ledger.escrows_of(raw, fresh=True))
+    if not visible:
         raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
-    return ProcurementRef(procurement_id=raw, escrow=escrow, terms=terms)
+    if len(visible) > 1:
+        raise Conflict(
+            f"procurement id {procurement_id.lower()} names {len(visible)} procurements you can see, of different "
+            f"ministries (escrows {', '.join(visible)}): a procurement id is unique within its ministry only"
+        )
+    escrow = visible[0]
+    return ProcurementRef(procurement_id=raw, escrow=escrow, terms=ledger.terms(escrow))
+
+
+def _visible_escrows(ledger: Ledger, account: Principal, escrows: tuple[str, ...]) -> list[str]:
+    return [escrow for escrow in escrows if _visible(account, ledger.terms(escrow), ledger, escrow)]
 
 
 async def get_chain_procurement(
     procurement_id: ProcurementId, ledger: LedgerDep, account: CurrentAccount
 ) -> ProcurementRef:
-    """The procurement, resolved through the registry and visible to the account (else 404).
+    """The procurement, resolved through the registry and visible to the account (else 404; 409 if the id
+    names procurements of several ministries that the account can all see).
 
     Escrows and their terms never change, so once read they are known without I/O and this needs no hop to
-    the thread pool; the first time (or for a review body, whose scope reads the milestones) it goes there.
+    the thread pool; the first time (or for a review body, whose scope reads the milestones, or when the one
+    known escrow is not visible) it goes there.
     """
     known = ledger.known_terms(bytes.fromhex(procurement_id[2:]))
-    if known is None or Scope.of(account).reads_milestones:
-        return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
-    escrow, terms = known
-    if not _visible(account, terms, ledger, escrow):
-        raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
-    return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
+    if known is not None and not Scope.of(account).reads_milestones:
+        escrow, terms = known
+        if _visible(account, terms, ledger, escrow):
+            return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
+    return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
 
 
 ChainProcurement = Annotated[ProcurementRef, Depends(get_chain_procurement)]

@@ -55,7 +55,7 @@ class Ledger:
         self.token = TokenClient(rpc, system.token, None, self.build)
         self._lock = threading.Lock()
         self._escrows: dict[str, EscrowClient] = {}
-        self._by_procurement: dict[bytes, str] = {}
+        self._by_procurement: dict[bytes, tuple[str, ...]] = {}
         self._terms: dict[str, Terms] = {}
         self._clock: tuple[float, int] | None = None  # (monotonic time read, latest block timestamp)
 
@@ -99,23 +99,36 @@ class Ledger:
                 known = table.setdefault(key, value)
         return known
 
-    def escrow_address(self, procurement_id: bytes) -> str:
-        """The escrow of a procurement; NotFound if the registry has none (positive answers are kept)."""
-
-        def read() -> str:
-            address = self.registry.escrow_of(procurement_id)
-            if address is None:
-                raise NotFound(f"no procurement 0x{procurement_id.hex()}")
-            return checksum(address)
-
-        return self._remember(self._by_procurement, procurement_id, read)
+    def escrows_of(self, procurement_id: bytes, *, fresh: bool = False) -> tuple[str, ...]:
+        """The escrows registered under a procurement id, by any ministry (an id is unique within its ministry
+        only: usually one); NotFound if none. Found from the registry's EscrowRegistered events (the id is an
+        indexed topic) and kept; ``fresh`` reads them again, for another ministry may have used the id since."""
+        with self._lock:
+            known = None if fresh else self._by_procurement.get(procurement_id)
+        if known is not None:
+            return known
+        topic = self.build.codec("AccessRegistry").topic("EscrowRegistered")
+        query = {
+            "address": self.system.registry,
+            "fromBlock": hex(self.system.deployed_block),
+            "toBlock": "latest",
+            "topics": [topic, None, "0x" + procurement_id.hex()],
+        }
+        logs = self.rpc.result("eth_getLogs", [query]) or []
+        escrows = tuple(dict.fromkeys(checksum("0x" + log["topics"][3][-40:]) for log in logs))
+        if not escrows:
+            raise NotFound(f"no procurement 0x{procurement_id.hex()}")
+        with self._lock:
+            self._by_procurement[procurement_id] = escrows
+        return escrows
 
     def known_terms(self, procurement_id: bytes) -> tuple[str, Terms] | None:
-        """The procurement's escrow and terms if both were read before (no I/O), else None."""
+        """The procurement's escrow and terms if both were read before (no I/O) and the id names one escrow,
+        else None."""
         with self._lock:
-            escrow = self._by_procurement.get(procurement_id)
-            terms = None if escrow is None else self._terms.get(escrow)
-        return None if escrow is None or terms is None else (escrow, terms)
+            escrows = self._by_procurement.get(procurement_id)
+            terms = None if escrows is None or len(escrows) != 1 else self._terms.get(escrows[0])
+        return None if escrows is None or terms is None else (escrows[0], terms)
 
     def escrow(self, address: str) -> EscrowClient:
         """A read-only client of the escrow at ``address`` (made once: a few milliseconds of ABI work)."""

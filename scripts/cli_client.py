@@ -158,9 +158,11 @@ def _parameter(field: ActionField) -> click.Parameter:
     if field.kind is FieldKind.HASH:
         what = field.option.removeprefix("--")
         help_text = f"The {what} (a file): it is uploaded and its SHA-256 signed."
-        return click.Option([field.option, name], type=file, required=field.fallback is None, help=help_text)
+        required = field.fallback is None and not field.from_amendment
+        return click.Option([field.option, name], type=file, required=required, help=help_text)
     kind, help_text = _OPTION_TYPES[field.kind](field)
     required = field.default is None and field.kind not in (FieldKind.ROUND, FieldKind.DOCUMENT_URI)
+    required = required and not field.from_amendment  # the gateway fills it in from the stored amendment
     return click.Option([field.option, name], type=kind, required=required, default=field.default, help=help_text)
 
 
@@ -216,6 +218,8 @@ def _request(
         if value is not None and field.kind not in (FieldKind.DOCUMENT, FieldKind.HASH):
             fields[field.name] = value
     for field in action.fields:
+        if field.from_amendment and values[field.name] is None:
+            continue  # the gateway fills it in from the stored amendment
         if field.kind in (FieldKind.DOCUMENT, FieldKind.HASH):
             fields[field.name] = _document_hash(gateway, pid, field, values[field.name], fields)
     return fields, {**fields, **words}

@@ -114,7 +114,7 @@ def run(workdir: Path) -> None:
         officer_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX["officer"])}
         _procure(officer_env, "procurement", "create", str(spec))
         loaded = load_spec(spec)
-        escrow_address = registry.escrow_of(loaded.spec.procurement_id)
+        escrow_address = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
         if escrow_address is None:
             raise DemoFailed("the procurement was not created")
         escrow = EscrowClient(transport, escrow_address)

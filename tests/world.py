@@ -17,6 +17,8 @@ from web3.logs import DISCARD
 
 import chain
 from chain import (
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_RULING_PERIOD,
     DEV_CAST,
     DEV_ORGS,
     Build,
@@ -31,6 +33,7 @@ from chain import (
     deploy_system,
     error_decoder,
     org_id,
+    sorted_panel,
 )
 from tests.tester import Tester, TesterTransport, deterministic_account, fund_accounts, new_tester
 
@@ -140,21 +143,44 @@ class World:
         amounts: list[int] | None = None,
         due_in_days: list[int] | None = None,
         title: str = "Night-vision goggles, lot 1",
+        ruling_period: int = DEFAULT_RULING_PERIOD,
+        grace_period: int = DEFAULT_GRACE_PERIOD,
     ) -> tuple[Any, ...]:
-        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel."""
+        """A ProcurementParams tuple with sensible defaults: 3 milestones, a 2-of-3 panel (sorted by address, as
+        the factory requires), the default periods."""
         amounts = amounts if amounts is not None else [30_000_000, 50_000_000, 120_000_000]
         due_in_days = due_in_days if due_in_days is not None else [30, 90, 180]
         now = self.now()
         return (
             procurement_id or keccak(text=f"ocds-xxxxxx-MOD-{now}-{len(self.senders)}-{title}"),
             supplier or self.accounts["supplier"].address,
-            evaluators or [self.accounts[e].address for e in ("eval1", "eval2", "eval3")],
+            sorted_panel(evaluators or [self.accounts[e].address for e in ("eval1", "eval2", "eval3")]),
             quorum,
             amounts,
             [now + d * DAY for d in due_in_days],
             keccak(text="spec:" + title),
             title,
+            ruling_period,
+            grace_period,
         )
+
+    def evaluator_panel(self, size: int) -> list[str]:
+        """Labels of ``size`` distinct evaluators: eval1..eval4 of the cast, then eval5, eval6 ... each bound to an
+        evaluation body of its own (EVAL5, EVAL6 ...), registered on this chain the first time they are needed."""
+        labels = ["eval1", "eval2", "eval3", "eval4"][:size]
+        admin = self.sender("admin")
+        registry = self.registry.functions
+        for n in range(5, size + 1):
+            label, code = f"eval{n}", f"EVAL{n}"
+            account = self.accounts.setdefault(label, deterministic_account(label))
+            if not any(registry.organizationOf(account.address).call()):
+                fund_accounts(self.tester, [account])
+                if registry.organization(org_id(code)).call()[0] == 0:
+                    admin.transact(registry.registerOrganization(org_id(code), int(OrgKind.EVALUATION_BODY), code))
+                admin.transact(registry.bindAccount(account.address, org_id(code)))
+                admin.transact(registry.grantRole(Role.EVALUATOR.id, account.address))
+            labels.append(label)
+        return labels
 
     def approve_factory(self, label: str = "officer") -> None:
         """Let the factory pull the officer's yen (a standing approval, as for any ERC-20 dapp)."""

@@ -8,7 +8,13 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 /// Every other contract asks this registry; Besu's on-chain permissioning is gone, so permissions live here.
 /// @dev Roles are OpenZeppelin AccessControl roles (see `Roles`); a role can only be granted to an account
 /// bound to an organization of the matching kind, and a role held inside a deactivated organization counts
-/// as not held.
+/// as not held. No account grants a role to itself, and a ministry admin never holds the officer or treasury
+/// role (nor the other way round). Procurement ids are scoped by the buying ministry: the escrow of a
+/// procurement is registered under (ministry, procurement id).
+///
+/// The registry also holds every signer's EIP-712 nonce (shared by all escrows). A signer withdraws its
+/// outstanding signatures by using up nonces, directly or by a signature under the registry's own EIP-712
+/// domain (name "ProcurementRegistry", version "1", the chain id and this registry's address).
 interface IAccessRegistry is IAccessControl {
     /// @notice The kinds of organization; each role belongs to exactly one kind.
     enum OrgKind {
@@ -36,7 +42,8 @@ interface IAccessRegistry is IAccessControl {
     error RegistryUnknownOrganization(bytes32 orgId);
     /// @notice The organization kind is `None`.
     error RegistryInvalidKind(OrgKind kind);
-    /// @notice The vault must be an account bound to the ministry itself (or zero for non-ministries).
+    /// @notice A ministry's vault must be an account bound to the ministry itself (never zero); other kinds of
+    /// organization have none.
     error RegistryInvalidVault(bytes32 orgId, address vault);
     /// @notice The account is the zero address.
     error RegistryInvalidAccount(address account);
@@ -52,8 +59,21 @@ interface IAccessRegistry is IAccessControl {
     error RegistryCrossOrganizationGrant(address admin, address account, bytes32 role);
     /// @notice The escrow factory was already set, or the caller is not the factory.
     error RegistryUnauthorizedFactory(address caller);
-    /// @notice The procurement id is zero or already has an escrow.
-    error RegistryDuplicateProcurement(bytes32 procurementId, address existing);
+    /// @notice The procurement id is zero or already has an escrow in this ministry.
+    error RegistryDuplicateProcurement(bytes32 ministryOrg, bytes32 procurementId, address existing);
+    /// @notice The escrow's address is bound as an account (tokens could then reach it by plain transfers).
+    error RegistryEscrowAddressBound(address escrow, bytes32 orgId);
+    /// @notice No account grants a role to itself.
+    error RegistrySelfGrant(address account, bytes32 role);
+    /// @notice `account` holds `heldRole`, which may not be combined with `role` (ministry admin with officer
+    /// or treasury).
+    error RegistryIncompatibleRoles(address account, bytes32 role, bytes32 heldRole);
+    /// @notice The new nonce must be above the signer's current one, by at most 1,000,000.
+    error RegistryInvalidNonce(address signer, uint256 current, uint256 newNonce);
+    /// @notice The signature's deadline has passed.
+    error RegistrySignatureExpired(uint256 deadline, uint256 nowTime);
+    /// @notice The signature does not recover to `signer` for the signer's current nonce on this registry.
+    error RegistryInvalidSignature(address signer);
     /// @notice Only a registered escrow may consume signature nonces.
     error RegistryUnauthorizedEscrow(address caller);
 
@@ -67,8 +87,12 @@ interface IAccessRegistry is IAccessControl {
     event AccountUnbound(address indexed account, bytes32 indexed orgId, address indexed sender);
     /// @notice The escrow factory was set (once).
     event FactorySet(address indexed factory);
-    /// @notice The factory registered a new escrow for a procurement.
-    event EscrowRegistered(bytes32 indexed procurementId, address indexed escrow);
+    /// @notice The factory registered a new escrow for a procurement of `ministryOrg`.
+    event EscrowRegistered(bytes32 indexed ministryOrg, bytes32 indexed procurementId, address indexed escrow);
+    /// @notice `signer`'s nonces from `firstNonce` up to (not including) `newNonce` were used up without an
+    /// action: every signature made with them is void. `sender` sent the transaction (the signer, or a relayer
+    /// of its signed request).
+    event NoncesInvalidated(address indexed signer, uint256 firstNonce, uint256 newNonce, address sender);
 
     /// @notice Registers an organization. Only the registry admin (DEFAULT_ADMIN_ROLE).
     /// @param orgId Short code of at most 16 bytes, left-aligned, e.g. bytes32("MOD") or bytes32("MOFA").
@@ -77,7 +101,7 @@ interface IAccessRegistry is IAccessControl {
     function registerOrganization(bytes32 orgId, OrgKind kind, string calldata name) external;
 
     /// @notice Activates or deactivates an organization and sets its vault. Only the registry admin.
-    /// @param vault For a ministry: an account bound to it that receives refunds; zero otherwise.
+    /// @param vault For a ministry: an account bound to it that receives refunds (required); zero otherwise.
     function updateOrganization(bytes32 orgId, bool active, address vault) external;
 
     /// @notice Binds an account to an organization. Only the registry admin.
@@ -87,17 +111,27 @@ interface IAccessRegistry is IAccessControl {
     function unbindAccount(address account) external;
 
     /// @notice Sets the escrow factory, once. Only the registry admin.
-    function setFactory(address factory) external;
+    function setFactory(address factory_) external;
 
-    /// @notice Records a new escrow for a procurement. Only the factory.
-    function registerEscrow(bytes32 procurementId, address escrow) external;
+    /// @notice Records a new escrow for a procurement of `ministryOrg`. Only the factory. Refused if the
+    /// escrow's address is bound as an account.
+    function registerEscrow(bytes32 ministryOrg, bytes32 procurementId, address escrow) external;
 
     /// @notice Consumes `signer`'s current nonce and returns it, with the signer's status in `role` (as
-    /// {roleStatus}). Only the registered escrow of `procurementId`, which reports the use in its
-    /// SignatureUsed event.
-    function useNonce(address signer, bytes32 procurementId, bytes32 role)
+    /// {roleStatus}). Only the registered escrow of (`ministryOrg`, `procurementId`), which reports the use in
+    /// its SignatureUsed event.
+    function useNonce(address signer, bytes32 ministryOrg, bytes32 procurementId, bytes32 role)
         external
         returns (uint256 nonce, bytes32 orgId, bool active);
+
+    /// @notice Uses up the caller's nonces below `newNonce` (at least its current one): every signature the
+    /// caller made with them can no longer be relayed.
+    function invalidateNonces(uint256 newNonce) external;
+
+    /// @notice Like {invalidateNonces}, signed by `signer`: EIP-712 type
+    /// `InvalidateNonces(uint256 newNonce,uint256 nonce,uint256 deadline)` with the signer's current nonce.
+    function invalidateNoncesBySig(uint256 newNonce, address signer, uint256 deadline, bytes calldata signature)
+        external;
 
     /// @notice The organization record.
     function organization(bytes32 orgId) external view returns (Organization memory);
@@ -119,12 +153,12 @@ interface IAccessRegistry is IAccessControl {
     function holderStatus(address holder) external view returns (bool allowed, bool isEscrow);
 
     /// @notice The procurement id of a registered escrow, zero if `escrow` is not one.
-    /// @dev An escrow carries its procurement id in its clone arguments; it is an escrow exactly when the
-    /// registry's record for that id points back at it, so no per-escrow storage is needed.
+    /// @dev An escrow carries its procurement id and ministry in its clone arguments; it is an escrow exactly
+    /// when the registry's record for that pair points back at it, so no per-escrow storage is needed.
     function procurementOf(address escrow) external view returns (bytes32);
 
-    /// @notice The escrow of a procurement, zero if none.
-    function escrowOf(bytes32 procurementId) external view returns (address);
+    /// @notice The escrow of a procurement of `ministryOrg`, zero if none.
+    function escrowOf(bytes32 ministryOrg, bytes32 procurementId) external view returns (address);
 
     /// @notice The escrow factory.
     function factory() external view returns (address);

@@ -5,21 +5,30 @@ pragma solidity ^0.8.24;
 /// @notice One escrow per procurement. The buying ministry funds it; the supplier submits evidence per
 /// milestone; a panel of independent evaluators attests; a quorum of distinct passes releases that milestone's
 /// payment to the supplier. Unmet milestones can be reclaimed after their due date; amendments need two
-/// officers; a review body settles disputes.
+/// officers (and the supplier's consent to cut or cancel a delivered milestone); a review body settles
+/// disputes, which lapse if it does not rule in time.
 ///
 /// Milestone states:
 ///
 ///     Pending --evidence--> Submitted --quorum of passes--> Approved --payment--> Paid
-///        ^                      |   \--quorum of fails--> Rejected --evidence--> Submitted
-///        |                      |                             |
-///        |                      +--dispute--> Disputed <------+ --review body--> Settled
+///        ^                      |   \--pass quorum out of reach--> Rejected --evidence--> Submitted
+///        |                      |                                    |
+///        |                      +--dispute--> Disputed <-------------+
+///        |                                      |--review body--> Settled
+///        |                                      \--ruling period over: lapse--> back to Submitted or Rejected
 ///     (Pending, Submitted, Rejected) --due date passed--> Refunded ; --cancel amendment--> Cancelled
 ///
-/// Invariant: the escrow's token balance always equals funded - released - refunded.
+/// Votes count at decision time: a round is approved when `quorum` panel evaluators who may still attest
+/// (active evaluator role, not of the supplier's organization) have passed it, and rejected when so many
+/// such evaluators have failed it that a pass quorum is out of reach (fails > panel size - quorum).
 ///
-/// Every supplier, evaluator and officer action has a `...BySig` variant taking an EIP-712 signature
-/// (domain: name "ProcurementEscrow", version "1", the chain id and this escrow's address). The nonce is
-/// the signer's registry nonce (`IAccessRegistry.nonces`), consumed by the call; the deadline is a unix time.
+/// Invariant: the escrow's token balance always equals funded - released - refunded, and every yen it holds
+/// is needed by an open milestone or owed (to the supplier or to the ministry): no yen is stranded.
+///
+/// Every supplier, evaluator, officer and review body action has a `...BySig` variant taking an EIP-712
+/// signature (domain: name "ProcurementEscrow", version "1", the chain id and this escrow's address). The
+/// nonce is the signer's registry nonce (`IAccessRegistry.nonces`), consumed by the call; the deadline is a
+/// unix time. A signer withdraws signatures it has given out with `IAccessRegistry.invalidateNonces`.
 interface IMilestoneEscrow {
     /// @notice The state of one milestone.
     enum MilestoneStatus {
@@ -46,9 +55,12 @@ interface IMilestoneEscrow {
     /// @param dueDate Unix time after which no evidence is accepted and the ministry may reclaim.
     /// @param status Current state.
     /// @param round Number of evidence submissions so far; attestations are per round.
-    /// @param passes Distinct evaluators who attested pass in the current round.
+    /// @param passes Distinct evaluators who attested pass in the current round (whether they still count is
+    /// decided when the round is).
     /// @param fails Distinct evaluators who attested fail in the current round.
     /// @param owed Yen approved for the supplier but not yet transferred (paused, or transfer refused).
+    /// @param ministryOwed Yen due back to the ministry but not yet transferred (no vault, or transfer refused).
+    /// @param disputeLapsesAt While Disputed: the time after which the dispute lapses; zero otherwise.
     struct Milestone {
         uint256 amount;
         uint64 dueDate;
@@ -57,6 +69,8 @@ interface IMilestoneEscrow {
         uint8 passes;
         uint8 fails;
         uint256 owed;
+        uint256 ministryOwed;
+        uint64 disputeLapsesAt;
     }
 
     /// @notice A proposed amendment awaiting its second officer.
@@ -68,6 +82,25 @@ interface IMilestoneEscrow {
         uint64 newDueDate;
         uint256 newAmount;
         bytes32 rationaleHash;
+        bool supplierConsented;
+    }
+
+    /// @notice The full content of an amendment, as an approval or a consent must name it.
+    struct AmendmentContent {
+        uint256 milestoneId;
+        AmendmentKind kind;
+        uint256 newAmount;
+        uint64 newDueDate;
+        bytes32 rationaleHash;
+    }
+
+    /// @notice A review body's ruling that an off-boarded supplier's owed yen go elsewhere.
+    /// @param to The supplier organization's successor account, or zero for the ministry.
+    /// @param executableAt When the redirect may be carried out (ruling time + the grace period).
+    struct Redirect {
+        address to;
+        uint64 executableAt;
+        bytes32 rulingHash;
     }
 
     /// @notice The fixed terms of the procurement, set at creation.
@@ -81,6 +114,8 @@ interface IMilestoneEscrow {
         address registry;
         uint8 quorum;
         address[] evaluators;
+        uint32 rulingPeriod;
+        uint32 gracePeriod;
     }
 
     /// @notice `account` may not perform this action: it lacks `role` for this procurement.
@@ -105,20 +140,39 @@ interface IMilestoneEscrow {
     error EscrowInvalidFunding(uint256 amount, uint256 maxAcceptable);
     /// @notice The token balance grew by `received` instead of `expected`.
     error EscrowFundingMismatch(uint256 expected, uint256 received);
-    /// @notice An amendment value is invalid (zero or unchanged amount, past or unchanged due date).
+    /// @notice An amendment value is invalid (zero, unchanged or above MAX_AMOUNT amount, past or unchanged due
+    /// date).
     error EscrowInvalidAmendment(uint256 milestoneId, AmendmentKind kind, uint256 newAmount, uint256 newDueDate);
     /// @notice No such amendment, or it was already executed.
     error EscrowUnknownAmendment(uint256 amendmentId);
     /// @notice The amendment's approver must be an officer other than its proposer.
     error EscrowSameOfficer(uint256 amendmentId, address officer);
+    /// @notice The approval or consent names other content than the amendment's.
+    error EscrowAmendmentMismatch(uint256 amendmentId, AmendmentContent stored, AmendmentContent given);
+    /// @notice The amendment's proposer no longer holds the officer role of the buying ministry.
+    error EscrowProposerNotOfficer(uint256 amendmentId, address proposer);
+    /// @notice Cutting, cancelling or bringing forward a milestone under evaluation needs the supplier's consent.
+    error EscrowSupplierConsentRequired(uint256 amendmentId, uint256 milestoneId);
     /// @notice The settlement's supplier share exceeds the milestone amount.
     error EscrowInvalidSettlement(uint256 milestoneId, uint256 supplierAmount, uint256 amount);
-    /// @notice Releases are paused by the ministry admin.
-    error EscrowPaused();
-    /// @notice Already in the requested pause state.
-    error EscrowPauseUnchanged(bool paused);
-    /// @notice Nothing is owed on this milestone, or it cannot be paid yet.
+    /// @notice Releases are paused by the ministry admin until `pausedUntil`.
+    error EscrowPaused(uint256 pausedUntil);
+    /// @notice A pause must end after now and at most MAX_PAUSE from now.
+    error EscrowInvalidPause(uint256 until, uint256 maxUntil);
+    /// @notice Releases are not paused.
+    error EscrowNotPaused();
+    /// @notice Nothing is owed on this milestone (to the supplier, or to the ministry for a refund claim).
     error EscrowNothingOwed(uint256 milestoneId);
+    /// @notice The dispute's ruling period ended at `lapsesAt`; it can only lapse now.
+    error EscrowRulingPeriodOver(uint256 milestoneId, uint256 lapsesAt, uint256 nowTime);
+    /// @notice The dispute does not lapse before `lapsesAt`.
+    error EscrowDisputeNotLapsed(uint256 milestoneId, uint256 lapsesAt, uint256 nowTime);
+    /// @notice A dispute on this round and state already lapsed; it cannot be opened again.
+    error EscrowAlreadyDisputed(uint256 milestoneId, uint256 round, MilestoneStatus status);
+    /// @notice The supplier can still hold yen: its owed payment is not redirected.
+    error EscrowSupplierNotOffboarded(uint256 milestoneId, address supplier);
+    /// @notice A redirect goes to an active supplier account of the supplier's organization, or to the ministry.
+    error EscrowInvalidRedirect(uint256 milestoneId, address to);
     /// @notice The signature's deadline has passed.
     error EscrowSignatureExpired(uint256 deadline, uint256 nowTime);
     /// @notice The signature does not recover to `signer` for the signer's current nonce on this chain and escrow.
@@ -129,8 +183,6 @@ interface IMilestoneEscrow {
     error EscrowInsufficientFunds(uint256 needed, uint256 available);
     /// @notice The buying ministry has no vault account to refund to.
     error EscrowNoVault(bytes32 ministryOrg);
-    /// @notice A value does not fit the escrow's accounting range.
-    error EscrowAmountOverflow(uint256 amount);
 
     /// @notice The escrow received `amount` from `funder`; `totalFunded` is the running total. (The initial
     /// funding paid at creation is reported by the factory's ProcurementCreated event.)
@@ -144,14 +196,25 @@ interface IMilestoneEscrow {
     event Attested(uint256 indexed milestoneId, address indexed evaluator, uint256 round, bool pass, bytes32 reportHash);
     /// @notice A quorum of passes approved the round; payment follows (PaymentReleased or PaymentDeferred).
     event MilestoneApproved(uint256 indexed milestoneId, uint256 round, uint256 amount);
-    /// @notice A quorum of fails rejected the round; the supplier may resubmit until the due date.
+    /// @notice Enough fails rejected the round that a pass quorum is out of reach; `fails` counts those that
+    /// counted. The supplier may resubmit until the due date.
     event SubmissionRejected(uint256 indexed milestoneId, uint256 round, uint256 fails);
+    /// @notice When the round was about to be decided, these evaluators' votes in it did not count: they no
+    /// longer may attest (role revoked, organization deactivated, or moved to the supplier's organization).
+    /// Their votes stay recorded and count again at a later decision if they may attest again by then.
+    event AttestationsDisregarded(uint256 indexed milestoneId, uint256 round, address[] evaluators);
     /// @notice `amount` yen went to the supplier for the milestone.
     event PaymentReleased(uint256 indexed milestoneId, address indexed supplier, uint256 amount);
     /// @notice The payment could not be made now (paused, underfunded, or transfer refused) and stays owed.
     event PaymentDeferred(uint256 indexed milestoneId, address indexed supplier, uint256 amount);
     /// @notice `amount` yen went back to the ministry's vault for the milestone.
     event Refunded(uint256 indexed milestoneId, address indexed vault, uint256 amount);
+    /// @notice Yen due back to the ministry could not be transferred (no vault, or the token refused it) and
+    /// stay owed to the ministry; {claimRefund} pays them later.
+    event RefundDeferred(uint256 indexed milestoneId, address indexed vault, uint256 amount);
+    /// @notice {claimRefund} paid the ministry's owed share of the milestone, `amount` yen, to its vault: the
+    /// milestone's `ministryOwed` is now zero. (Told apart from Refunded, which never touches `ministryOwed`.)
+    event RefundClaimed(uint256 indexed milestoneId, address indexed vault, uint256 amount);
     /// @notice The ministry reclaimed a milestone left unmet after its due date.
     event MilestoneReclaimed(uint256 indexed milestoneId, address indexed officer, MilestoneStatus previous);
     /// @notice An officer proposed an amendment.
@@ -164,6 +227,9 @@ interface IMilestoneEscrow {
         uint256 newDueDate,
         bytes32 rationaleHash
     );
+    /// @notice The supplier consented to an amendment's content (needed to cut, cancel or bring forward a
+    /// milestone under evaluation).
+    event AmendmentConsented(uint256 indexed amendmentId, uint256 indexed milestoneId, address indexed supplier);
     /// @notice A second officer approved an amendment, which took effect.
     event AmendmentApproved(
         uint256 indexed amendmentId,
@@ -175,10 +241,18 @@ interface IMilestoneEscrow {
         uint256 oldDueDate,
         uint256 newDueDate
     );
-    /// @notice A dispute was opened on a milestone.
+    /// @notice A dispute was opened on a milestone; it lapses back to `previous` after `lapsesAt` unless a
+    /// review body rules first.
     event DisputeOpened(
-        uint256 indexed milestoneId, address indexed opener, MilestoneStatus previous, bytes32 reasonHash
+        uint256 indexed milestoneId,
+        address indexed opener,
+        MilestoneStatus previous,
+        bytes32 reasonHash,
+        uint256 lapsesAt
     );
+    /// @notice No review body ruled within the ruling period: the milestone went back to `restored`, and its
+    /// due date moved by the time it was frozen, to `newDueDate`.
+    event DisputeLapsed(uint256 indexed milestoneId, MilestoneStatus restored, uint256 newDueDate);
     /// @notice A review body settled a dispute as a split between supplier and ministry.
     event DisputeSettled(
         uint256 indexed milestoneId,
@@ -187,8 +261,24 @@ interface IMilestoneEscrow {
         uint256 ministryAmount,
         bytes32 rulingHash
     );
-    /// @notice The ministry admin paused or resumed releases.
-    event PauseChanged(address indexed admin, bool paused);
+    /// @notice The ministry admin paused releases until `pausedUntil`, renewed a pause, or resumed them
+    /// (`pausedUntil` zero).
+    event PauseChanged(address indexed admin, uint256 pausedUntil);
+    /// @notice A review body ruled that the owed yen of the off-boarded supplier on this milestone go to `to`
+    /// (the supplier organization's successor account, or zero: back to the ministry) from `executableAt`, if
+    /// the supplier still cannot hold yen by then.
+    event OwedRedirectRuled(
+        uint256 indexed milestoneId,
+        address indexed reviewer,
+        address indexed to,
+        uint256 amount,
+        uint256 executableAt,
+        bytes32 rulingHash
+    );
+    /// @notice The supplier's owed yen on the milestone went to `to` as ruled: a successor account (counted as
+    /// released), or (`to` zero) the ministry: the debt to the supplier ends, and a Refunded or RefundDeferred
+    /// event follows for what the escrow holds of it (all of it unless the escrow is underfunded).
+    event OwedRedirected(uint256 indexed milestoneId, address indexed to, uint256 amount, bytes32 rulingHash);
     /// @notice A signed action was relayed and the signer's registry nonce `nonce` consumed; the action's own
     /// event follows in the same transaction.
     event SignatureUsed(address indexed signer, address relayer, uint256 nonce);
@@ -230,8 +320,13 @@ interface IMilestoneEscrow {
     ) external;
 
     /// @notice Pays a milestone's owed amount (after a pause ends, or once a refused transfer can succeed).
-    /// Anyone may call; the money only ever goes to the supplier.
+    /// Anyone may call; the money only ever goes to the supplier, unless the supplier cannot hold yen and a
+    /// review body's redirect ruling on the milestone is due: then to the ruling's recipient.
     function claimPayment(uint256 milestoneId) external;
+
+    /// @notice Pays the ministry's owed share of a milestone (a refund that could not be transferred) to the
+    /// ministry's current vault. Anyone may call; works while paused.
+    function claimRefund(uint256 milestoneId) external;
 
     /// @notice An officer of the buying ministry reclaims a milestone left unmet after its due date (for a
     /// milestone under evaluation, after the due date plus the 10-day inspection period). Works while paused.
@@ -261,14 +356,56 @@ interface IMilestoneEscrow {
         bytes calldata signature
     ) external returns (uint256 amendmentId);
 
-    /// @notice A second, distinct officer approves an amendment; it takes effect at once.
-    function approveAmendment(uint256 amendmentId) external;
+    /// @notice A second, distinct officer approves an amendment, naming its full content; it takes effect at
+    /// once. The proposer must still be an officer of the buying ministry. Cutting the amount of, cancelling or
+    /// bringing forward the due date of a Submitted milestone also needs the supplier's consent.
+    function approveAmendment(
+        uint256 amendmentId,
+        uint256 milestoneId,
+        AmendmentKind kind,
+        uint256 newAmount,
+        uint64 newDueDate,
+        bytes32 rationaleHash
+    ) external;
 
     /// @notice Like {approveAmendment}, signed by `signer` (an officer).
-    function approveAmendmentBySig(uint256 amendmentId, address signer, uint256 deadline, bytes calldata signature)
-        external;
+    function approveAmendmentBySig(
+        uint256 amendmentId,
+        uint256 milestoneId,
+        AmendmentKind kind,
+        uint256 newAmount,
+        uint64 newDueDate,
+        bytes32 rationaleHash,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
 
-    /// @notice The supplier or an officer opens a dispute on a Submitted or Rejected milestone.
+    /// @notice The supplier consents to a pending amendment, naming its full content.
+    function consentToAmendment(
+        uint256 amendmentId,
+        uint256 milestoneId,
+        AmendmentKind kind,
+        uint256 newAmount,
+        uint64 newDueDate,
+        bytes32 rationaleHash
+    ) external;
+
+    /// @notice Like {consentToAmendment}, signed by `signer` (the supplier).
+    function consentToAmendmentBySig(
+        uint256 amendmentId,
+        uint256 milestoneId,
+        AmendmentKind kind,
+        uint256 newAmount,
+        uint64 newDueDate,
+        bytes32 rationaleHash,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice The supplier or an officer opens a dispute on a Submitted or Rejected milestone (once per round
+    /// and state: a lapsed dispute cannot be opened again on the same round and state).
     function openDispute(uint256 milestoneId, bytes32 reasonHash) external;
 
     /// @notice Like {openDispute}, signed by `signer` (the supplier or an officer).
@@ -280,7 +417,8 @@ interface IMilestoneEscrow {
         bytes calldata signature
     ) external;
 
-    /// @notice A review body settles a dispute: `supplierAmount` to the supplier, the rest back to the ministry.
+    /// @notice A review body settles a dispute within the ruling period: `supplierAmount` to the supplier, the
+    /// rest back to the ministry (kept owed to the ministry if it cannot be transferred).
     function settleDispute(uint256 milestoneId, uint256 supplierAmount, bytes32 rulingHash) external;
 
     /// @notice Like {settleDispute}, signed by `signer` (a review body account).
@@ -293,8 +431,32 @@ interface IMilestoneEscrow {
         bytes calldata signature
     ) external;
 
-    /// @notice The buying ministry's admin pauses or resumes releases. Refunds of expired milestones go on.
-    function setPaused(bool paused) external;
+    /// @notice Anyone lapses a dispute on which no review body ruled within the ruling period: the milestone
+    /// goes back to its state before the dispute, and its due date moves by the time it was frozen.
+    function lapseDispute(uint256 milestoneId) external;
+
+    /// @notice A review body rules that the owed yen of an off-boarded supplier (one that cannot hold yen) on a
+    /// milestone go to `to`, an active supplier account of the supplier's organization, or (`to` zero) back to
+    /// the ministry. {claimPayment} carries it out once the grace period has passed, if the supplier still
+    /// cannot hold yen then. A new ruling replaces the previous one and restarts the grace period.
+    function redirectOwed(uint256 milestoneId, address to, bytes32 rulingHash) external;
+
+    /// @notice Like {redirectOwed}, signed by `signer` (a review body account).
+    function redirectOwedBySig(
+        uint256 milestoneId,
+        address to,
+        bytes32 rulingHash,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice The buying ministry's admin pauses releases until `until` (after now, at most MAX_PAUSE from
+    /// now), or renews a pause. Refunds and rulings go on; payments approved meanwhile stay owed.
+    function pauseUntil(uint64 until) external;
+
+    /// @notice The buying ministry's admin ends a pause early.
+    function resume() external;
 
     /// @notice The fixed terms of this procurement.
     function terms() external view returns (Terms memory);
@@ -311,11 +473,18 @@ interface IMilestoneEscrow {
     /// @notice How many amendments were proposed.
     function amendmentCount() external view returns (uint256);
 
-    /// @notice Running totals: the escrow's balance always equals funded - released - refunded.
+    /// @notice Running totals: the escrow's balance always equals funded - released - refunded. `owed` counts
+    /// what is owed to the supplier and to the ministry (the milestones' `owed` plus `ministryOwed`).
     function totals() external view returns (uint256 funded, uint256 released, uint256 refunded, uint256 owed);
 
     /// @notice Whether releases are paused.
     function paused() external view returns (bool);
+
+    /// @notice When the current pause ends (zero, or a past time, if releases are not paused).
+    function pausedUntil() external view returns (uint256);
+
+    /// @notice The pending redirect ruling on a milestone (zero fields if none).
+    function redirect(uint256 milestoneId) external view returns (Redirect memory);
 
     /// @notice True if `evaluator` attested in the current round of the milestone.
     function hasAttested(uint256 milestoneId, address evaluator) external view returns (bool);

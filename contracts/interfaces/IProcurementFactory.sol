@@ -3,17 +3,23 @@ pragma solidity ^0.8.24;
 
 /// @title IProcurementFactory
 /// @notice Creates one milestone escrow per procurement, as an EIP-1167 clone at a deterministic address
-/// (CREATE2, salt = procurement id), registers it, and optionally funds it in the same transaction.
+/// (CREATE2, salt = keccak256(abi.encode(ministry id, procurement id)): procurement ids are scoped by the
+/// buying ministry), registers it, and optionally funds it in the same transaction.
 interface IProcurementFactory {
     /// @notice What an officer specifies to create a procurement.
-    /// @param procurementId Unique id, e.g. keccak256 of the OCDS ocid; also the CREATE2 salt.
+    /// @param procurementId Unique id within the buying ministry, e.g. keccak256 of the OCDS ocid.
     /// @param supplier The supplier account that submits evidence and receives payment.
-    /// @param evaluators The evaluator panel, 1 to 16 distinct accounts of evaluation bodies.
+    /// @param evaluators The evaluator panel, 1 to 16 distinct accounts of evaluation bodies, in ascending order
+    /// of address (the escrow finds a seat by binary search).
     /// @param quorum Distinct passes needed to release a milestone (1..evaluators.length).
-    /// @param amounts Yen per milestone, each 1..2^64-1.
+    /// @param amounts Yen per milestone, each 1..MAX_AMOUNT (2^58 - 1).
     /// @param dueDates Unix due time per milestone, each in the future.
     /// @param specHash Hash of the specification document the procurement was created from.
     /// @param title Human-readable title, kept in the event only.
+    /// @param rulingPeriod Seconds a review body has to rule on a dispute before it lapses (7 to 365 days;
+    /// DEFAULT_RULING_PERIOD, 30 days, unless the procurement says otherwise).
+    /// @param gracePeriod Seconds between a review body's ruling redirecting an off-boarded supplier's owed yen
+    /// and its execution (30 to 730 days; DEFAULT_GRACE_PERIOD, 90 days, unless the procurement says otherwise).
     struct ProcurementParams {
         bytes32 procurementId;
         address supplier;
@@ -23,6 +29,8 @@ interface IProcurementFactory {
         uint64[] dueDates;
         bytes32 specHash;
         string title;
+        uint32 rulingPeriod;
+        uint32 gracePeriod;
     }
 
     /// @notice The caller is not an active procurement officer.
@@ -31,6 +39,8 @@ interface IProcurementFactory {
     error FactoryInvalidSupplier(address supplier);
     /// @notice The evaluator does not hold an active evaluator role, or appears twice.
     error FactoryInvalidEvaluator(address evaluator);
+    /// @notice The panel is not in ascending order of address: `evaluator`, at `index`, is below its predecessor.
+    error FactoryUnsortedPanel(uint256 index, address evaluator);
     /// @notice The evaluator is the officer, the supplier, or an account of the supplier's organization.
     error FactorySegregationOfDuties(address evaluator);
     /// @notice The panel size or quorum is out of range.
@@ -39,8 +49,10 @@ interface IProcurementFactory {
     error FactoryInvalidMilestones(uint256 amounts, uint256 dueDates);
     /// @notice A milestone's amount is zero or too large, or its due date is not in the future.
     error FactoryInvalidMilestone(uint256 index, uint256 amount, uint256 dueDate);
-    /// @notice The initial funding exceeds the procurement total or 2^64-1 yen, or did not arrive exactly.
+    /// @notice The initial funding exceeds the procurement total, or did not arrive exactly.
     error FactoryInvalidFunding(uint256 fundAmount, uint256 total);
+    /// @notice The ruling period or the grace period is out of its range.
+    error FactoryInvalidPeriods(uint256 rulingPeriod, uint256 gracePeriod);
 
     /// @notice A procurement escrow was created and `funded` yen paid into it by `officer`; carries every term
     /// so that an indexer never reads storage.

@@ -60,6 +60,9 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
     }
     if kind is FieldKind.NUMBER and field.type not in ("uint64", "uint256"):
         raise TypeError(f"{field.name}: no API type for {field.type} yet")  # pragma: no cover - a new declaration
+    if field.from_amendment:
+        description = "The stored amendment's; filled in from the chain if left out, refused if it differs."
+        return types[kind] | None, Field(default=None, alias=field.name, description=description)
     return types[kind], Field(alias=field.name) if default is None else Field(default=default, alias=field.name)
 
 

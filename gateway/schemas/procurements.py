@@ -8,6 +8,7 @@ flat (as ``totals``).
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, computed_field
@@ -79,13 +80,21 @@ class ProcurementPublic(ApiModel):
     quorum: int
     spec_hash: Bytes32
     milestone_count: int
-    paused: bool
+    paused_until: int = Field(description="Releases are paused before this unix time (0: never paused).")
+    ruling_period: int = Field(description="Seconds a review body has to rule on a dispute before it lapses.")
+    grace_period: int = Field(description="Seconds before a ruling redirecting owed yen may be carried out.")
     total_funded: Yen = Field(exclude=True)
     total_released: Yen = Field(exclude=True)
     total_refunded: Yen = Field(exclude=True)
     total_owed: Yen = Field(exclude=True)
     created_block: int
     created_tx: Bytes32
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def paused(self) -> bool:
+        """Whether releases are paused now (by the gateway's clock)."""
+        return self.paused_until > time.time()
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -8,6 +8,7 @@ procurement's detail is one statement (with its milestones), compiled once per s
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chain import org_code, org_id
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
 from gateway.schemas.events import EventPublic
@@ -168,7 +169,7 @@ LISTINGS: dict[str, Listing] = {
             "supplier_org": lambda code: _p.supplier_org == _org_hex(code),
             "supplier": lambda address: _p.supplier == to_checksum_address(address),
             "evaluator": lambda address: func.lower(_p.panel).contains(f'"{address.lower()}"'),
-            "paused": lambda paused: _p.paused == paused,
+            "paused": lambda paused: (_p.paused_until > int(time.time())) == paused,
         },
         (_p.block_number, _p.log_index),
     ),
@@ -307,6 +308,12 @@ class Reader:
             rows = connection.execute(_detail_statement(self.scope), values).all()
         if not rows:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
+        escrows = sorted({row.escrow for row in rows})
+        if len(escrows) > 1:
+            raise Conflict(
+                f"procurement id {procurement_id} names {len(escrows)} procurements you can see, of different "
+                f"ministries (escrows {', '.join(escrows)}): a procurement id is unique within its ministry only"
+            )
         detail = _Detail(rows[0], [row for row in rows if row.milestone_id is not None])
         return _from_row(ProcurementDetailPublic, detail)
 

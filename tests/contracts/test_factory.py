@@ -11,6 +11,8 @@ import pytest
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+import chain
+from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD, sorted_panel
 from chain.roles import org_id
 from tests.contracts.test_registry import (
     ATLA,
@@ -32,9 +34,10 @@ from tests.contracts.test_registry import (
 from tests.helpers import event, events
 from tests.world import APPROPRIATION, DAY, World
 
-ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE = range(8)
+ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE, RULING, GRACE = range(10)
 U64 = 2**64 - 1
 U40 = 2**40 - 1
+MAX_AMOUNT = U64 // 64  # 2^58 - 1: 64 milestones of it fit the escrow's 64-bit books
 _ids = itertools.count()
 
 
@@ -48,7 +51,18 @@ def params(world: World, **fields: Any) -> tuple[Any, ...]:
     """ProcurementParams: the world's defaults (3 milestones, 2-of-3 panel, a fresh id), with ``fields``
     replaced verbatim (evaluators and supplier as addresses)."""
     base = list(world.procurement_params(procurement_id=keccak(text=f"factory-test-{next(_ids)}")))
-    names = ("procurement_id", "supplier", "evaluators", "quorum", "amounts", "due_dates", "spec", "title")
+    names = (
+        "procurement_id",
+        "supplier",
+        "evaluators",
+        "quorum",
+        "amounts",
+        "due_dates",
+        "spec",
+        "title",
+        "ruling_period",
+        "grace_period",
+    )
     for name, value in fields.items():
         base[names.index(name)] = value
     return tuple(base)
@@ -59,7 +73,8 @@ def create(world: World, p: tuple[Any, ...], fund: int = 0, label: str = "office
 
 
 def evaluators(world: World, *labels: str) -> list[str]:
-    return [addr(world, label) for label in labels]
+    """The panel of these people, in ascending order of address (as the factory requires)."""
+    return sorted_panel([addr(world, label) for label in labels])
 
 
 def encode_terms(p: tuple[Any, ...], ministry: bytes, supplier_org: bytes, officer: str, fund: int) -> bytes:
@@ -67,9 +82,15 @@ def encode_terms(p: tuple[Any, ...], ministry: bytes, supplier_org: bytes, offic
     out = bytes(p[ID]) + ministry[:16] + supplier_org[:16]
     out += bytes.fromhex(p[SUPPLIER_FIELD][2:]) + bytes.fromhex(officer[2:])
     out += fund.to_bytes(8, "big") + bytes([p[QUORUM], len(p[EVALUATORS]), len(p[AMOUNTS])])
+    out += int(p[RULING]).to_bytes(4, "big") + int(p[GRACE]).to_bytes(4, "big")
     out += b"".join(bytes.fromhex(e[2:]) for e in p[EVALUATORS])
     out += b"".join(a.to_bytes(8, "big") + d.to_bytes(5, "big") for a, d in zip(p[AMOUNTS], p[DUE_DATES], strict=True))
     return out
+
+
+def salt(ministry: bytes, procurement_id: bytes) -> bytes:
+    """The CREATE2 salt: procurement ids are scoped by the buying ministry."""
+    return keccak(ministry + procurement_id)
 
 
 def predict(world: World, args: bytes, salt: bytes) -> str:
@@ -104,7 +125,7 @@ def test_create_and_fund(world: World) -> None:
     officer = addr(world, "officer")
     total = sum(p[AMOUNTS])
     before = world.token.functions.balanceOf(officer).call()
-    predicted = predict(world, encode_terms(p, MOD, NVE, officer, total), p[ID])
+    predicted = predict(world, encode_terms(p, MOD, NVE, officer, total), salt(MOD, p[ID]))
     assert world.factory.functions.createProcurement(p, total).call({"from": officer}) == predicted
 
     receipt = send(world, "officer", create(world, p, total))
@@ -118,6 +139,8 @@ def test_create_and_fund(world: World) -> None:
         "dueDates": p[DUE_DATES],
         "specHash": p[SPEC],
         "title": p[TITLE],
+        "rulingPeriod": DEFAULT_RULING_PERIOD,
+        "gracePeriod": DEFAULT_GRACE_PERIOD,
     }
     assert created == {
         "procurementId": p[ID],
@@ -127,9 +150,14 @@ def test_create_and_fund(world: World) -> None:
         "supplierOrg": NVE,
         "funded": total,
     }
-    assert event(world.registry, receipt, "EscrowRegistered") == {"procurementId": p[ID], "escrow": predicted}
+    assert event(world.registry, receipt, "EscrowRegistered") == {
+        "ministryOrg": MOD,
+        "procurementId": p[ID],
+        "escrow": predicted,
+    }
     assert events(world.token, receipt, "Transfer") == [{"from": officer, "to": predicted, "value": total}]
-    assert world.registry.functions.escrowOf(p[ID]).call() == predicted
+    assert world.registry.functions.escrowOf(MOD, p[ID]).call() == predicted
+    assert world.registry.functions.escrowOf(MOFA, p[ID]).call() == ZERO
     assert world.registry.functions.procurementOf(predicted).call() == p[ID]
     assert world.token.functions.balanceOf(predicted).call() == total
     assert world.token.functions.balanceOf(officer).call() == before - total
@@ -145,10 +173,12 @@ def test_create_and_fund(world: World) -> None:
         world.registry.address,
         p[QUORUM],
         p[EVALUATORS],
+        DEFAULT_RULING_PERIOD,
+        DEFAULT_GRACE_PERIOD,
     )
     assert escrow.functions.milestoneCount().call() == 3
     for i, (amount, due) in enumerate(zip(p[AMOUNTS], p[DUE_DATES], strict=True)):
-        assert tuple(escrow.functions.milestone(i).call()) == (amount, due, 0, 0, 0, 0, 0)
+        assert tuple(escrow.functions.milestone(i).call()) == (amount, due, 0, 0, 0, 0, 0, 0, 0)
     assert escrow.functions.totals().call() == [total, 0, 0, 0]
     assert escrow.functions.shortfall().call() == 0
     assert escrow.functions.amendmentCount().call() == 0
@@ -161,7 +191,7 @@ def test_clone_code_carries_the_terms(world: World) -> None:
     receipt = send(world, "mofa_officer", create(world, p))
     escrow = event(world.factory, receipt, "ProcurementCreated")["escrow"]
     args = encode_terms(p, MOFA, NVE, addr(world, "mofa_officer"), 0)
-    assert escrow == predict(world, args, p[ID])
+    assert escrow == predict(world, args, salt(MOFA, p[ID]))
     implementation = bytes.fromhex(world.system.implementation[2:])
     expected = bytes.fromhex("363d3d373d3d3d363d73") + implementation + bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
     assert bytes(world.w3.eth.get_code(escrow)) == expected + args
@@ -174,7 +204,7 @@ def test_create_without_funding_and_partial_funding(world: World) -> None:
     receipt = send(world, "officer", create(world, p, 0))
     assert event(world.factory, receipt, "ProcurementCreated")["funded"] == 0
     assert events(world.token, receipt, "Transfer") == []
-    escrow = world.escrow(world.registry.functions.escrowOf(p[ID]).call())
+    escrow = world.escrow(world.registry.functions.escrowOf(MOD, p[ID]).call())
     assert escrow.functions.shortfall().call() == sum(p[AMOUNTS])
 
     p = params(world)
@@ -301,12 +331,63 @@ def test_largest_panel_and_quorum(world: World) -> None:
         send(world, "admin", world.registry.functions.bindAccount(extra, NITE))
         send(world, "admin", world.registry.functions.grantRole(EVALUATOR, extra))
         panel.append(extra)
+    panel = sorted_panel(panel)
     p = params(world, evaluators=panel, quorum=16)
     receipt = send(world, "officer", create(world, p))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
-    assert tuple(escrow.functions.terms().call())[7:] == (16, panel)
+    assert tuple(escrow.functions.terms().call())[7:9] == (16, panel)
     with reverts("FactoryInvalidPanel", 16, 17):
         attempt(world, "officer", create(world, params(world, evaluators=panel, quorum=17)))
+
+
+def test_unsorted_panel_refused(world: World) -> None:
+    """The escrow finds a seat by binary search: the panel must come in ascending order of address."""
+    panel = evaluators(world, "eval1", "eval2", "eval3")
+    unsorted = [panel[0], panel[2], panel[1]]
+    with reverts("FactoryUnsortedPanel", 2, panel[1]):
+        attempt(world, "officer", create(world, params(world, evaluators=unsorted)))
+    with reverts("FactoryInvalidEvaluator", panel[1]):  # a duplicate is caught as such, not as disorder
+        attempt(world, "officer", create(world, params(world, evaluators=[panel[0], panel[1], panel[1]])))
+    send(world, "officer", create(world, params(world, evaluators=panel)))
+
+
+WEEK, YEAR = 7 * DAY, 365 * DAY
+
+
+@pytest.mark.parametrize(
+    ("ruling", "grace", "valid"),
+    [
+        (WEEK, 30 * DAY, True),
+        (YEAR, 730 * DAY, True),
+        (WEEK - 1, 90 * DAY, False),
+        (YEAR + 1, 90 * DAY, False),
+        (30 * DAY, 30 * DAY - 1, False),
+        (30 * DAY, 730 * DAY + 1, False),
+        (0, 0, False),
+    ],
+    ids=["shortest", "longest", "ruling-too-short", "ruling-too-long", "grace-too-short", "grace-too-long", "zero"],
+)
+def test_ruling_and_grace_periods(world: World, ruling: int, grace: int, valid: bool) -> None:
+    p = params(world, ruling_period=ruling, grace_period=grace)
+    if not valid:
+        with reverts("FactoryInvalidPeriods", ruling, grace):
+            attempt(world, "officer", create(world, p))
+        return
+    receipt = send(world, "officer", create(world, p))
+    created = event(world.factory, receipt, "ProcurementCreated")
+    assert (created["params"]["rulingPeriod"], created["params"]["gracePeriod"]) == (ruling, grace)
+    assert tuple(world.escrow(created["escrow"]).functions.terms().call())[9:] == (ruling, grace)
+
+
+def test_limits_are_published_and_mirrored_by_chain(world: World) -> None:
+    """The factory publishes EscrowLimits; chain.clients mirrors them for spec files and clients."""
+    factory = world.factory.functions
+    assert factory.DEFAULT_RULING_PERIOD().call() == DEFAULT_RULING_PERIOD == 30 * DAY
+    assert factory.DEFAULT_GRACE_PERIOD().call() == DEFAULT_GRACE_PERIOD == 90 * DAY
+    assert factory.MAX_AMOUNT().call() == MAX_AMOUNT == chain.MAX_AMOUNT
+    ruling = (factory.MIN_RULING_PERIOD().call(), factory.MAX_RULING_PERIOD().call())
+    grace = (factory.MIN_GRACE_PERIOD().call(), factory.MAX_GRACE_PERIOD().call())
+    assert (ruling, grace) == (chain.RULING_PERIOD_RANGE, chain.GRACE_PERIOD_RANGE)
 
 
 @pytest.mark.parametrize(("amounts", "due_dates"), [(0, 0), (65, 65), (3, 2), (2, 3), (0, 1)])
@@ -330,8 +411,8 @@ def test_most_milestones(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("amount", "due_offset"),
-    [(0, DAY), (U64 + 1, DAY), (1, 0), (1, -DAY)],
-    ids=["zero-amount", "amount-over-uint64", "due-now", "due-past"],
+    [(0, DAY), (MAX_AMOUNT + 1, DAY), (U64, DAY), (1, 0), (1, -DAY)],
+    ids=["zero-amount", "amount-over-max", "amount-uint64", "due-now", "due-past"],
 )
 def test_invalid_milestone_values(world: World, amount: int, due_offset: int) -> None:
     now = world.now()
@@ -345,10 +426,10 @@ def test_due_date_beyond_uint40_refused(world: World) -> None:
     p = params(world, amounts=[5], due_dates=[U40 + 1])
     with reverts("FactoryInvalidMilestone", 0, 5, U40 + 1):
         attempt(world, "officer", create(world, p))
-    p = params(world, amounts=[U64], due_dates=[U40])
+    p = params(world, amounts=[MAX_AMOUNT], due_dates=[U40])
     receipt = send(world, "officer", create(world, p))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
-    assert tuple(escrow.functions.milestone(0).call())[:2] == (U64, U40)
+    assert tuple(escrow.functions.milestone(0).call())[:2] == (MAX_AMOUNT, U40)
 
 
 # ----------------------------------------------------------------------------------------------- funding
@@ -362,17 +443,26 @@ def test_funding_above_total_refused(world: World) -> None:
         attempt(world, "officer", create(world, p, total + 1))
 
 
-def test_funding_beyond_the_escrow_accounting_range_refused(world: World) -> None:
-    """The escrow books its initial funding as a uint64: a larger funding must be refused, not truncated."""
-    p = params(world, amounts=[U64, U64], due_dates=[world.now() + DAY, world.now() + 2 * DAY])
-    send(world, "treasury", world.token.functions.mint(addr(world, "officer"), U64 + 1, APPROPRIATION))
+def test_largest_procurement_fits_the_books(world: World) -> None:
+    """64 milestones of the largest amount, fully funded, then all approved while paused: every sum the escrow
+    keeps (funded, owed) stays within its 64-bit books, with no overflow anywhere."""
+    now = world.now()
+    total = 64 * MAX_AMOUNT
+    assert total <= U64
+    p = params(world, amounts=[MAX_AMOUNT] * 64, due_dates=[now + DAY + i for i in range(64)], quorum=1)
+    send(world, "treasury", world.token.functions.mint(addr(world, "officer"), total, APPROPRIATION))
     world.approve_factory()
-    with reverts("FactoryInvalidFunding", U64 + 1, 2 * U64):
-        attempt(world, "officer", create(world, p, U64 + 1))
-    # The largest funding the books can hold is accepted.
-    receipt = send(world, "officer", create(world, p, U64))
+    receipt = send(world, "officer", create(world, p, total))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
-    assert escrow.functions.totals().call() == [U64, 0, 0, 0]
+    assert escrow.functions.totals().call() == [total, 0, 0, 0]
+    send(world, "mod_admin", escrow.functions.pauseUntil(now + 30 * DAY))
+    for i in range(64):
+        send(world, "supplier", escrow.functions.submitEvidence(i, b"\x11" * 32, "ipfs://x"))
+        send(world, "eval1", escrow.functions.attest(i, 1, True, b"\x22" * 32))
+    assert escrow.functions.totals().call() == [total, 0, 0, total]
+    world.tester.time_travel(now + 31 * DAY)
+    send(world, "outsider", escrow.functions.claimPayment(63))
+    assert escrow.functions.totals().call() == [total, MAX_AMOUNT, 0, total - MAX_AMOUNT]
 
 
 def test_funding_needs_allowance_and_balance(world: World) -> None:
@@ -386,13 +476,17 @@ def test_funding_needs_allowance_and_balance(world: World) -> None:
 
 def test_funding_must_arrive_exactly(world: World) -> None:
     """If the escrow's address already held yen (here: the registry admin bound the predicted address to a
-    ministry before creation and yen were sent there), the factory refuses to book the wrong balance."""
+    ministry before creation, yen were sent there, and the address was released again), the factory refuses
+    to book the wrong balance. While the address is bound, the registry refuses the escrow outright."""
     world.approve_factory()
     p = params(world)
     officer = addr(world, "officer")
-    predicted = predict(world, encode_terms(p, MOD, NVE, officer, 1_000), p[ID])
+    predicted = predict(world, encode_terms(p, MOD, NVE, officer, 1_000), salt(MOD, p[ID]))
     send(world, "admin", world.registry.functions.bindAccount(predicted, MOD))
     send(world, "officer", world.token.functions.transfer(predicted, 5))
+    with reverts("RegistryEscrowAddressBound", predicted, MOD):
+        attempt(world, "officer", create(world, p, 1_000))
+    send(world, "admin", world.registry.functions.unbindAccount(predicted))
     with reverts("FactoryInvalidFunding", 1_000, 1_005):
         attempt(world, "officer", create(world, p, 1_000))
 
@@ -405,10 +499,10 @@ def test_duplicate_procurement_id(world: World) -> None:
     receipt = send(world, "officer", create(world, p))
     existing = event(world.factory, receipt, "ProcurementCreated")["escrow"]
     # Different terms give a different clone address; the registry refuses the second escrow for the id.
-    with reverts("RegistryDuplicateProcurement", p[ID], existing):
+    with reverts("RegistryDuplicateProcurement", MOD, p[ID], existing):
         attempt(world, "officer2", create(world, p))
     changed = params(world, procurement_id=p[ID], title="another title", quorum=1)
-    with reverts("RegistryDuplicateProcurement", p[ID], existing):
+    with reverts("RegistryDuplicateProcurement", MOD, p[ID], existing):
         attempt(world, "officer", create(world, changed))
     # Identical terms from the same officer would land on the same address: CREATE2 itself refuses.
     with reverts("FailedDeployment"):
@@ -416,15 +510,20 @@ def test_duplicate_procurement_id(world: World) -> None:
 
 
 def test_zero_procurement_id_refused(world: World) -> None:
-    with reverts("RegistryDuplicateProcurement", b"\x00" * 32, ZERO):
+    with reverts("RegistryDuplicateProcurement", MOD, b"\x00" * 32, ZERO):
         attempt(world, "officer", create(world, params(world, procurement_id=b"\x00" * 32)))
 
 
-def test_same_terms_in_other_ministry_get_their_own_escrow(world: World) -> None:
+def test_procurement_ids_are_scoped_by_ministry(world: World) -> None:
+    """The same id (and terms) in two ministries: two escrows, at two addresses, each registered under its own
+    ministry; whichever ministry comes first, the other can still create its procurement."""
     first = params(world)
-    second = params(world, title=first[TITLE])
-    a = event(world.factory, send(world, "officer", create(world, first)), "ProcurementCreated")
+    second = params(world, procurement_id=first[ID], title=first[TITLE])
     b = event(world.factory, send(world, "mofa_officer", create(world, second)), "ProcurementCreated")
+    a = event(world.factory, send(world, "officer", create(world, first)), "ProcurementCreated")
     assert a["escrow"] != b["escrow"]
     assert (a["ministryOrg"], b["ministryOrg"]) == (MOD, org_id("MOFA"))
-    assert world.registry.functions.escrowOf(second[ID]).call() == b["escrow"]
+    assert world.registry.functions.escrowOf(MOD, first[ID]).call() == a["escrow"]
+    assert world.registry.functions.escrowOf(org_id("MOFA"), first[ID]).call() == b["escrow"]
+    assert world.registry.functions.procurementOf(a["escrow"]).call() == first[ID]
+    assert world.registry.functions.procurementOf(b["escrow"]).call() == first[ID]

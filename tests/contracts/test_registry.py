@@ -232,8 +232,14 @@ def escrows(world: World, since_block: int) -> list[Contract]:
     return [world.escrow(log["args"]["escrow"]) for log in logs]
 
 
+#: Milestone states whose amount the escrow still needs: Pending, Submitted, Rejected, Disputed.
+OPEN_OR_DISPUTED = frozenset({0, 1, 2, 5})
+
+
 def assert_escrow_books(world: World, since_block: int) -> None:
-    """The escrow invariant: balance == funded - released - refunded; owed is the sum of milestones' owed.
+    """The escrow invariants: balance == funded - released - refunded; owed is the sum of what the milestones
+    owe to the supplier and to the ministry; and no yen is stranded: everything held is needed by an open or
+    disputed milestone or owed to someone.
 
     Checked for every escrow created from block ``since_block`` on.
     """
@@ -242,7 +248,10 @@ def assert_escrow_books(world: World, since_block: int) -> None:
         balance = world.token.functions.balanceOf(escrow.address).call()
         assert balance == funded - released - refunded, f"escrow {escrow.address} books broken"
         count = escrow.functions.milestoneCount().call()
-        assert owed == sum(escrow.functions.milestone(i).call()[6] for i in range(count))
+        milestones = [escrow.functions.milestone(i).call() for i in range(count)]
+        assert owed == sum(m[6] + m[7] for m in milestones)
+        needed = owed + sum(m[0] for m in milestones if m[2] in OPEN_OR_DISPUTED)
+        assert balance <= needed, f"escrow {escrow.address} holds {balance} yen, only {needed} needed"
 
 
 @contextmanager
@@ -325,8 +334,10 @@ def test_update_organization_deactivates_and_sets_vault(world: World) -> None:
         "vault": addr(world, "officer2"),
     }
     assert org(world, MOD) == (OrgKind.MINISTRY, True, addr(world, "officer2"))
-    send(world, "admin", registry_fn(world).updateOrganization(MOD, True, ZERO))
-    assert org(world, MOD) == (OrgKind.MINISTRY, True, ZERO)
+    # A ministry is never left without a vault (its refunds would have nowhere to go).
+    with reverts("RegistryInvalidVault", MOD, ZERO):
+        attempt(world, "admin", registry_fn(world).updateOrganization(MOD, False, ZERO))
+    assert org(world, MOD) == (OrgKind.MINISTRY, True, addr(world, "officer2"))
 
 
 def test_update_organization_refuses_unknown_organization(world: World) -> None:
@@ -588,6 +599,40 @@ def test_renounce_role(world: World) -> None:
     assert registry_fn(world).roleCount(officer2).call() == 0
 
 
+def test_no_account_grants_a_role_to_itself(world: World) -> None:
+    admin, mod_admin = addr(world, "admin"), addr(world, "mod_admin")
+    for role in (OFFICER, TREASURY):
+        with reverts("RegistrySelfGrant", mod_admin, role):
+            attempt(world, "mod_admin", registry_fn(world).grantRole(role, mod_admin))
+    with reverts("RegistrySelfGrant", admin, DEFAULT_ADMIN_ROLE):
+        attempt(world, "admin", registry_fn(world).grantRole(DEFAULT_ADMIN_ROLE, admin))
+    send(world, "admin", registry_fn(world).bindAccount(admin, NVE))
+    with reverts("RegistrySelfGrant", admin, SUPPLIER):
+        attempt(world, "admin", registry_fn(world).grantRole(SUPPLIER, admin))
+    # Revoking or renouncing one's own role stays possible.
+    send(world, "officer2", registry_fn(world).renounceRole(OFFICER, addr(world, "officer2")))
+
+
+@pytest.mark.parametrize("held", [OFFICER, TREASURY], ids=["officer", "treasury"])
+def test_ministry_admin_never_holds_officer_or_treasury(world: World, held: bytes) -> None:
+    """Whoever grants the officer and treasury roles holds neither, whoever grants them (both directions)."""
+    mod_admin, officer2 = addr(world, "mod_admin"), addr(world, "officer2")
+    with reverts("RegistryIncompatibleRoles", mod_admin, held, ADMIN):
+        attempt(world, "admin", registry_fn(world).grantRole(held, mod_admin))
+    send(world, "admin", registry_fn(world).grantRole(held, officer2))
+    expected = OFFICER  # officer2 is an officer already, which is reported first
+    with reverts("RegistryIncompatibleRoles", officer2, ADMIN, expected):
+        attempt(world, "admin", registry_fn(world).grantRole(ADMIN, officer2))
+    vault = addr(world, "vault")
+    send(world, "mod_admin", registry_fn(world).grantRole(held, vault))
+    with reverts("RegistryIncompatibleRoles", vault, ADMIN, held):
+        attempt(world, "admin", registry_fn(world).grantRole(ADMIN, vault))
+    # Once the conflicting role is gone, the grant goes through.
+    send(world, "admin", registry_fn(world).revokeRole(held, vault))
+    send(world, "admin", registry_fn(world).grantRole(ADMIN, vault))
+    assert registry_fn(world).hasRoleIn(ADMIN, vault, MOD).call()
+
+
 def test_deactivated_organization_makes_roles_inactive(world: World) -> None:
     officer = addr(world, "officer")
     assert registry_fn(world).roleStatus(OFFICER, officer).call() == [MOD, True]
@@ -665,7 +710,7 @@ def test_only_registry_admin_sets_factory(world: World) -> None:
 
 
 def test_register_escrow_only_by_factory(world: World) -> None:
-    fn = registry_fn(world).registerEscrow(b"\x01" * 32, addr(world, "outsider"))
+    fn = registry_fn(world).registerEscrow(MOD, b"\x01" * 32, addr(world, "outsider"))
     assert_only(
         world, set(), lambda label: attempt(world, label, fn), denied_with(world, "RegistryUnauthorizedFactory")
     )
@@ -697,29 +742,35 @@ def as_contract(world: World, address: str) -> Any:
 def test_register_escrow_by_factory(world: World) -> None:
     escrow, params = make_escrow(world)
     procurement_id = params[0]
-    assert registry_fn(world).escrowOf(procurement_id).call() == escrow.address
+    assert registry_fn(world).escrowOf(MOD, procurement_id).call() == escrow.address
+    assert registry_fn(world).escrowOf(MOFA, procurement_id).call() == ZERO
     as_factory = as_contract(world, world.factory.address)
     # What the factory itself may and may not register (simulated calls from the factory's address).
-    registry_fn(world).registerEscrow(b"\x05" * 32, addr(world, "outsider")).call(as_factory)
-    with reverts("RegistryDuplicateProcurement", procurement_id, escrow.address):
-        registry_fn(world).registerEscrow(procurement_id, addr(world, "outsider")).call(as_factory)
-    with reverts("RegistryDuplicateProcurement", b"\x00" * 32, ZERO):
-        registry_fn(world).registerEscrow(b"\x00" * 32, addr(world, "outsider")).call(as_factory)
+    unbound = to_checksum_address(keccak(text="a fresh escrow address")[:20])
+    registry_fn(world).registerEscrow(MOD, b"\x05" * 32, unbound).call(as_factory)
+    registry_fn(world).registerEscrow(MOFA, procurement_id, unbound).call(as_factory)  # another ministry's id
+    with reverts("RegistryDuplicateProcurement", MOD, procurement_id, escrow.address):
+        registry_fn(world).registerEscrow(MOD, procurement_id, unbound).call(as_factory)
+    with reverts("RegistryDuplicateProcurement", MOD, b"\x00" * 32, ZERO):
+        registry_fn(world).registerEscrow(MOD, b"\x00" * 32, unbound).call(as_factory)
+    # An address bound as an account is never an escrow (yen could reach it by plain transfers).
+    with reverts("RegistryEscrowAddressBound", addr(world, "vault"), MOD):
+        registry_fn(world).registerEscrow(MOD, b"\x06" * 32, addr(world, "vault")).call(as_factory)
 
 
 def test_use_nonce_only_by_the_escrow_of_the_procurement(world: World) -> None:
-    fn = registry_fn(world).useNonce(addr(world, "officer"), b"\x01" * 32, OFFICER)
+    fn = registry_fn(world).useNonce(addr(world, "officer"), MOD, b"\x01" * 32, OFFICER)
     assert_only(world, set(), lambda label: attempt(world, label, fn), denied_with(world, "RegistryUnauthorizedEscrow"))
 
     escrow_a, params_a = make_escrow(world, title="A")
     _, params_b = make_escrow(world, title="B")
     officer, eval1 = addr(world, "officer"), addr(world, "eval1")
     as_a = as_contract(world, escrow_a.address)
-    assert registry_fn(world).useNonce(officer, params_a[0], OFFICER).call(as_a) == [0, MOD, True]
-    assert registry_fn(world).useNonce(eval1, params_a[0], OFFICER).call(as_a) == [0, ATLA, False]
-    for wrong_id in (params_b[0], b"\x00" * 32):
+    assert registry_fn(world).useNonce(officer, MOD, params_a[0], OFFICER).call(as_a) == [0, MOD, True]
+    assert registry_fn(world).useNonce(eval1, MOD, params_a[0], OFFICER).call(as_a) == [0, ATLA, False]
+    for ministry, wrong_id in ((MOD, params_b[0]), (MOD, b"\x00" * 32), (MOFA, params_a[0])):
         with reverts("RegistryUnauthorizedEscrow", escrow_a.address):
-            registry_fn(world).useNonce(officer, wrong_id, OFFICER).call(as_a)
+            registry_fn(world).useNonce(officer, ministry, wrong_id, OFFICER).call(as_a)
 
 
 def test_use_nonce_consumes_through_the_escrow(world: World) -> None:
@@ -731,6 +782,74 @@ def test_use_nonce_consumes_through_the_escrow(world: World) -> None:
         receipt = relayed(world, escrow, "supplier", "SubmitEvidence", fields)
         assert event(escrow, receipt, "SignatureUsed")["nonce"] == milestone
     assert registry_fn(world).nonces(supplier).call() == 2
+
+
+def _registry_signature(world: World, signer: str, new_nonce: int, nonce: int, deadline: int) -> bytes:
+    action = Action("InvalidateNonces", {"newNonce": new_nonce}, nonce, deadline)
+    return sign_action(world.accounts[signer], action, chain_id=world.w3.eth.chain_id, escrow=world.registry.address)
+
+
+def test_invalidate_nonces_directly(world: World) -> None:
+    supplier = addr(world, "supplier")
+    receipt = send(world, "supplier", registry_fn(world).invalidateNonces(3))
+    assert event(world.registry, receipt, "NoncesInvalidated") == {
+        "signer": supplier,
+        "firstNonce": 0,
+        "newNonce": 3,
+        "sender": supplier,
+    }
+    assert registry_fn(world).nonces(supplier).call() == 3
+    for bad in (3, 2, 3 + 1_000_001):
+        with reverts("RegistryInvalidNonce", supplier, 3, bad):
+            attempt(world, "supplier", registry_fn(world).invalidateNonces(bad))
+    send(world, "supplier", registry_fn(world).invalidateNonces(3 + 1_000_000))  # the largest step
+    # Anyone may withdraw its own signatures, bound or not, role or not.
+    send(world, "outsider", registry_fn(world).invalidateNonces(1))
+    assert registry_fn(world).nonces(addr(world, "outsider")).call() == 1
+
+
+def test_invalidate_nonces_by_signature(world: World) -> None:
+    """A signer without gas withdraws its signatures through any relayer, with a registry-domain signature."""
+    supplier = addr(world, "supplier")
+    deadline = world.now() + 3_600
+    signature = _registry_signature(world, "supplier", 2, 0, deadline)
+    fn = registry_fn(world).invalidateNoncesBySig(2, supplier, deadline, signature)
+    receipt = send(world, "outsider", fn)
+    assert event(world.registry, receipt, "NoncesInvalidated") == {
+        "signer": supplier,
+        "firstNonce": 0,
+        "newNonce": 2,
+        "sender": addr(world, "outsider"),
+    }
+    assert registry_fn(world).nonces(supplier).call() == 2
+    with reverts("RegistryInvalidSignature", supplier):  # used up: the nonce it was signed with is gone
+        attempt(world, "outsider", fn)
+    signature = _registry_signature(world, "supplier", 5, 2, deadline)
+    by_sig = registry_fn(world).invalidateNoncesBySig
+    with reverts("RegistryInvalidSignature", addr(world, "officer")):  # the supplier's key, for the officer
+        attempt(world, "outsider", by_sig(5, addr(world, "officer"), deadline, signature))
+    with reverts("RegistryInvalidSignature", supplier):  # another new nonce than signed
+        attempt(world, "outsider", by_sig(6, supplier, deadline, signature))
+    with reverts("RegistryInvalidSignature", ZERO):
+        attempt(world, "outsider", registry_fn(world).invalidateNoncesBySig(5, ZERO, deadline, b"\x00" * 65))
+    late = _registry_signature(world, "supplier", 5, 2, world.now())
+    next_block = world.now() + 10
+    world.tester.time_travel(next_block)
+    with reverts("RegistrySignatureExpired"):
+        attempt(world, "outsider", registry_fn(world).invalidateNoncesBySig(5, supplier, next_block - 10, late))
+    # An escrow-domain signature of the same fields is not a registry signature.
+    escrow, _ = make_escrow(world)
+    action = Action("InvalidateNonces", {"newNonce": 5}, 2, deadline)
+    foreign = sign_action(world.accounts["supplier"], action, chain_id=world.w3.eth.chain_id, escrow=escrow.address)
+    with reverts("RegistryInvalidSignature", supplier):
+        attempt(world, "outsider", registry_fn(world).invalidateNoncesBySig(5, supplier, deadline, foreign))
+    assert registry_fn(world).nonces(supplier).call() == 2
+
+
+def test_registry_eip712_domain(world: World) -> None:
+    fields, name, version, chain_id, verifying, _, _ = world.registry.functions.eip712Domain().call()
+    assert (fields, name, version) == (b"\x0f", "ProcurementRegistry", "1")
+    assert (chain_id, verifying) == (world.w3.eth.chain_id, world.registry.address)
 
 
 def test_holder_status_and_procurement_of(world: World) -> None:
@@ -746,6 +865,6 @@ def test_holder_status_and_procurement_of(world: World) -> None:
         assert registry_fn(world).procurementOf(contract).call() == b"\x00" * 32
     assert registry_fn(world).procurementOf(escrow.address).call() == params[0]
     assert registry_fn(world).procurementOf(addr(world, "supplier")).call() == b"\x00" * 32
-    assert registry_fn(world).escrowOf(b"\x09" * 32).call() == ZERO
+    assert registry_fn(world).escrowOf(MOD, b"\x09" * 32).call() == ZERO
     send(world, "admin", registry_fn(world).updateOrganization(NVE, False, ZERO))
     assert status(addr(world, "supplier")).call() == [False, False]

@@ -17,6 +17,7 @@ from web3.logs import DISCARD
 
 from chain import Receipt
 from chain.eip712 import DOMAIN_NAME, DOMAIN_VERSION, Action, sign_action, typed_data
+from chain.roles import org_id
 from tests.helpers import event, new_escrow, reverts, travel_days
 from tests.world import World
 
@@ -27,6 +28,7 @@ REASON = b"\x44" * 32
 RULING = b"\x55" * 32
 RELAY_GAS = 1_000_000
 WATCHED = ("officer", "officer2", "supplier", "supplier_colleague", "eval1", "eval2", "reviewer", "auditor")
+ZERO_ADDRESS = "0x" + "00" * 20
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 # ------------------------------------------------------------------------------------------------ plumbing
@@ -151,7 +153,40 @@ def _ready_propose(world: World, escrow: Contract) -> dict[str, Any]:
 
 def _ready_approve(world: World, escrow: Contract) -> dict[str, Any]:
     world.sender("officer").transact(escrow.functions.proposeAmendment(0, 0, 25_000_000, 0, RATIONALE))
-    return {"amendmentId": 0}
+    return {
+        "amendmentId": 0,
+        "milestoneId": 0,
+        "kind": 0,  # Amount
+        "newAmount": 25_000_000,
+        "newDueDate": 0,
+        "rationaleHash": RATIONALE,
+    }
+
+
+def _ready_consent(world: World, escrow: Contract) -> dict[str, Any]:
+    """A cancellation of a milestone under evaluation, which needs the supplier's consent."""
+    world.sender("supplier").transact(escrow.functions.submitEvidence(0, DOC, "ipfs://bafy-delivery-note"))
+    world.sender("officer").transact(escrow.functions.proposeAmendment(0, 2, 0, 0, RATIONALE))
+    return {
+        "amendmentId": 0,
+        "milestoneId": 0,
+        "kind": 2,  # Cancel
+        "newAmount": 0,
+        "newDueDate": 0,
+        "rationaleHash": RATIONALE,
+    }
+
+
+def _ready_redirect(world: World, escrow: Contract) -> dict[str, Any]:
+    """Milestone 0 approved while the supplier's organization is suspended: its payment is owed, and the
+    supplier cannot hold yen."""
+    nve, admin = org_id("NVE"), world.sender("admin")
+    admin.transact(world.registry.functions.updateOrganization(nve, True, ZERO_ADDRESS))  # (again) for delivery
+    world.sender("supplier").transact(escrow.functions.submitEvidence(0, DOC, "ipfs://bafy-delivery-note"))
+    admin.transact(world.registry.functions.updateOrganization(nve, False, ZERO_ADDRESS))
+    for evaluator in ("eval1", "eval2"):
+        world.sender(evaluator).transact(escrow.functions.attest(0, 1, True, REPORT))
+    return {"milestoneId": 0, "to": ZERO_ADDRESS, "rulingHash": RULING}
 
 
 def _ready_open_dispute(world: World, escrow: Contract) -> dict[str, Any]:
@@ -198,7 +233,25 @@ CASES = [
         "AmendmentApproved",
         "approver",
         _ready_approve,
-        _with(amendmentId=1),
+        _with(newAmount=26_000_000),
+    ),
+    Case(
+        "ConsentToAmendment",
+        "supplier",
+        "supplier_colleague",
+        "AmendmentConsented",
+        "supplier",
+        _ready_consent,
+        _with(rationaleHash=b"\x34" * 32),
+    ),
+    Case(
+        "RedirectOwed",
+        "reviewer",
+        "auditor",
+        "OwedRedirectRuled",
+        "reviewer",
+        _ready_redirect,
+        _with(to="0x" + "11" * 20),
     ),
     Case(
         "OpenDispute",
@@ -329,12 +382,12 @@ REJECTIONS = [
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_bad_signature_rejected_and_changes_nothing(world: World, case: Case, kind: str) -> None:
     escrow = make_escrow(world, case, "a")
-    fields = case.ready(world, escrow)
     escrows = [escrow]
     if kind == "wrong_escrow":  # a second escrow in the same state, for which the signature is made
-        other = make_escrow(world, case, "b")
-        assert case.ready(world, other) == fields
-        escrows.append(other)
+        escrows.append(make_escrow(world, case, "b"))  # both created first: a set-up may suspend the supplier
+    fields = case.ready(world, escrow)
+    if kind == "wrong_escrow":
+        assert case.ready(world, escrows[1]) == fields
     signer = case.signer
     signer_address = world.accounts[signer].address
     claimed = signer  # whom the relayed call names as signer
@@ -412,11 +465,20 @@ def test_attest_signature_cannot_flip_the_verdict(world: World) -> None:
 
 
 def test_signature_for_one_action_type_is_not_valid_for_another(world: World) -> None:
-    """Reclaim(milestoneId) and ApproveAmendment(amendmentId) have the same shape; the type hash tells them apart."""
-    escrow, _ = new_escrow(world)
-    world.sender("officer").transact(escrow.functions.proposeAmendment(0, 0, 25_000_000, 0, RATIONALE))
-    reclaim, signature = sign(world, escrow, "officer2", "Reclaim", {"milestoneId": 0})
-    as_approval = Action("ApproveAmendment", {"amendmentId": 0}, reclaim.nonce, reclaim.deadline)
+    """Reclaim(milestoneId) and Fund(amount) have the same shape, as do ApproveAmendment and ConsentToAmendment;
+    the type hash tells them apart."""
+    escrow, _ = new_escrow(world, fund=50_000_000)
+    world.sender("officer").transact(world.token.functions.approve(escrow.address, 20_000_000))
+    reclaim, signature = sign(world, escrow, "officer", "Reclaim", {"milestoneId": 20_000_000})
+    as_funding = Action("Fund", {"amount": 20_000_000}, reclaim.nonce, reclaim.deadline)
+    before = chain_state(world, [escrow])
+    with reverts("EscrowInvalidSignature", world.officer.address):
+        send(world, escrow, as_funding, "officer", signature)
+    assert chain_state(world, [escrow]) == before
+
+    fields = _ready_consent(world, escrow)
+    consent, signature = sign(world, escrow, "officer2", "ConsentToAmendment", fields)
+    as_approval = Action("ApproveAmendment", fields, consent.nonce, consent.deadline)
     before = chain_state(world, [escrow])
     with reverts("EscrowInvalidSignature", world.officer2.address):
         send(world, escrow, as_approval, "officer2", signature)

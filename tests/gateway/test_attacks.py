@@ -124,7 +124,7 @@ def test_supplier_cannot_attest_its_own_milestone(api: Api, submitted: str) -> N
     _problem(api.client.get(f"/procurements/{submitted}/actions/attest", headers=supplier, params=ATTEST), 403)
     # Even with a correctly signed attestation (typed data built offline), the role check refuses it.
     fields = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": bytes.fromhex(REPORT[2:])}
-    escrow = api.state.ledger.escrow_address(bytes.fromhex(submitted[2:]))
+    escrow = api.state.ledger.escrows_of(bytes.fromhex(submitted[2:]))[0]
     message = typed_data(Action("Attest", fields, 1, 2**40), chain_id=api.state.ledger.chain_id, escrow=escrow)
     signature = api.world.supplier.sign_typed_data(full_message=message).signature.to_0x_hex()
     response = api.client.post(

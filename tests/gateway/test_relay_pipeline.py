@@ -112,7 +112,7 @@ def test_a_revert_after_sending_shows_in_the_status(api: Api, submitted: str, mo
     # before eval3's is mined: eval3's transaction reverts on chain, and its status says why.
     world = api.world
     assert api.act("eval1", api.sign_in("eval1"), submitted, "attest", ATTEST).status_code == 202
-    escrow = world.escrow(api.state.ledger.escrow_address(bytes.fromhex(submitted[2:])))
+    escrow = world.escrow(api.state.ledger.escrows_of(bytes.fromhex(submitted[2:]))[0])
     relayer = api.state.ledger.relayer
     assert relayer is not None
     submit = relayer.submit

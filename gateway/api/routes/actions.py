@@ -36,7 +36,7 @@ from gateway.deps import (
 from gateway.errors import InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.relay.pipeline import relay_public, relay_request
-from gateway.relay.request import ActionRequest
+from gateway.relay.request import ActionRequest, with_stored_amendment
 from gateway.relay.typed_data import Prepared, prepare
 from gateway.schemas.actions import ACTION_SCHEMAS, ActionPublic, ActionSchemas, TypedDataPublic
 from gateway.schemas.common import ApiModel
@@ -124,6 +124,8 @@ def _prepare(
 ) -> Prepared | None:
     """The typed data to sign (known_only: None unless the nonce and the clock are known without I/O)."""
     request = ActionRequest(schemas.action, procurement.escrow, account.address, schemas.message(query))
+    if not known_only:
+        request = with_stored_amendment(request, state.ledger)
     deadline: int | None = getattr(query, "deadline")  # noqa: B009 - every query model has one
     deadline_s = state.settings.action_deadline_s
     return prepare(
@@ -147,6 +149,7 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
     query_model, body_model = schemas.query, schemas.create
     may_sign = Depends(require_roles(*action.signers))
     name = action.verb.replace("-", "_")
+    stored = any(field.from_amendment for field in action.fields)  # filled from the chain: I/O
 
     async def typed_data(
         procurement: ChainProcurement,
@@ -154,7 +157,7 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         state: StateDep,
         query: Annotated[query_model, Query()],  # type: ignore[valid-type]
     ) -> TypedDataPublic:
-        if schemas.document is None:  # on the event loop when the nonce and the clock are known (no I/O)
+        if schemas.document is None and not stored:  # on the event loop when nonce and clock are known (no I/O)
             prepared = _prepare(state, procurement, account, schemas, query, known_only=True)
             if prepared is not None:
                 return _typed_data_public(state, procurement, account, prepared)
@@ -171,7 +174,9 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         wait: Wait = False,
     ) -> ActionPublic:
         _check_document(state, account, schemas, body)
-        asked = ActionRequest(action, procurement.escrow, account.address, schemas.message(body))
+        asked = with_stored_amendment(
+            ActionRequest(action, procurement.escrow, account.address, schemas.message(body)), state.ledger
+        )
         key = idempotency_key
         result = relay_request(state, request, procurement.procurement_id, asked, body, wait=wait, idempotency_key=key)
         response.status_code = 200 if wait else 202

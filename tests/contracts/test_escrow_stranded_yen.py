@@ -1,0 +1,393 @@
+"""MilestoneEscrow: no yen is ever stranded. The ministry's share of a refund that cannot be transferred is
+kept owed and claimed later; a pause ends; the owed yen of an off-boarded supplier are redirected by a review
+body's ruling after the procurement's grace period (to the supplier organization's successor account or back
+to the ministry)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from web3.contract import Contract
+
+from chain.roles import OrgKind, org_id
+from tests.contracts.test_escrow import (
+    M0,
+    M1,
+    M2,
+    REASON,
+    RULING,
+    TOTAL,
+    Kind,
+    Status,
+    approve_milestone,
+    balance,
+    content,
+    due,
+    ms,
+    next_tx_at,
+    pause,
+    submit,
+    totals,
+)
+from tests.contracts.test_registry import (
+    CAST,
+    MOD,
+    NVE,
+    OFFICER,
+    REVIEW_BODY,
+    SUPPLIER,
+    ZERO,
+    addr,
+    assert_only,
+    attempt,
+    books_checked,
+    denied_with,
+    make_escrow,
+    relayed,
+    reverts,
+    send,
+)
+from tests.helpers import event, events
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import DAY, World
+
+MOJ = org_id("MOJ")
+GRACE = 90 * DAY  # the default grace period
+OTHER_RULING = b"\x56" * 32
+
+
+@pytest.fixture(autouse=True)
+def _books(world: World) -> Iterator[None]:
+    with books_checked(world):
+        yield
+
+
+@pytest.fixture
+def escrow(world: World) -> Contract:
+    return make_escrow(world)[0]
+
+
+# ----------------------------------------------------------------------------------------------- ministry's share
+
+
+@pytest.fixture
+def vaultless(world: World) -> Contract:
+    """A fully funded procurement of a new ministry, MOJ, that has no vault yet; the outsider is its officer."""
+    registry = world.registry.functions
+    officer = addr(world, "outsider")
+    send(world, "admin", registry.registerOrganization(MOJ, OrgKind.MINISTRY, "Ministry of Justice"))
+    send(world, "admin", registry.bindAccount(officer, MOJ))
+    send(world, "admin", registry.grantRole(OFFICER, officer))
+    send(world, "officer", world.token.functions.transfer(officer, TOTAL))
+    send(world, "outsider", world.token.functions.approve(world.factory.address, TOTAL))
+    receipt = send(world, "outsider", world.factory.functions.createProcurement(world.procurement_params(), TOTAL))
+    return world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
+
+
+def give_moj_a_vault(world: World) -> str:
+    vault = str(deterministic_account("moj-vault").address)
+    send(world, "admin", world.registry.functions.bindAccount(vault, MOJ))
+    send(world, "admin", world.registry.functions.updateOrganization(MOJ, True, vault))
+    return vault
+
+
+def test_reclaim_without_a_vault_keeps_the_refund_owed(world: World, vaultless: Contract) -> None:
+    next_tx_at(world, due(vaultless, 0) + 1)
+    receipt = send(world, "outsider", vaultless.functions.reclaim(0))
+    assert event(vaultless, receipt, "MilestoneReclaimed")["previous"] == Status.PENDING
+    assert event(vaultless, receipt, "RefundDeferred") == {"milestoneId": 0, "vault": ZERO, "amount": M0}
+    assert events(vaultless, receipt, "Refunded") == []
+    assert ms(vaultless, 0).status == Status.REFUNDED
+    assert ms(vaultless, 0).ministry_owed == M0
+    assert totals(vaultless) == (TOTAL, 0, 0, M0)
+    assert vaultless.functions.shortfall().call() == 0  # the ministry's owed share stays reserved
+    with reverts("EscrowNoVault", MOJ):
+        attempt(world, "eval1", vaultless.functions.claimRefund(0))
+
+    vault = give_moj_a_vault(world)
+    receipt = send(world, "eval1", vaultless.functions.claimRefund(0))
+    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0}
+    assert events(vaultless, receipt, "Refunded") == []
+    assert balance(world, vault) == M0
+    assert ms(vaultless, 0).ministry_owed == 0
+    assert totals(vaultless) == (TOTAL, 0, M0, 0)
+    with reverts("EscrowNothingOwed", 0):
+        attempt(world, "eval1", vaultless.functions.claimRefund(0))
+
+
+def test_cancel_and_cut_without_a_vault_keep_the_refund_owed(world: World, vaultless: Contract) -> None:
+    """A cancellation and a cut by two officers of a ministry without a vault still take effect."""
+    second = deterministic_account("moj-officer-2")
+    world.accounts["moj_officer_2"] = second
+    world.senders.pop("moj_officer_2", None)
+    fund_accounts(world.tester, [second])
+    send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
+    send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
+    functions = vaultless.functions
+    send(world, "outsider", functions.proposeAmendment(1, Kind.CANCEL, 0, 0, b"\x33" * 32))
+    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 1_000, 0, b"\x33" * 32))
+    for amendment_id in (0, 1):
+        send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, amendment_id).values()))
+    assert (ms(vaultless, 1).status, ms(vaultless, 1).ministry_owed) == (Status.CANCELLED, M1)
+    assert ms(vaultless, 2).ministry_owed == 1_000
+    assert totals(vaultless) == (TOTAL, 0, 0, M1 + 1_000)
+
+
+def test_a_claim_is_told_apart_from_a_later_refund_of_the_same_milestone(world: World, vaultless: Contract) -> None:
+    """A cut deferred (no vault), then a second cut refunded at once: the second is a Refunded that leaves the
+    owed share alone; only the claim (RefundClaimed) clears it, so an indexer never has to guess which is which."""
+    second = deterministic_account("moj-officer-2")
+    world.accounts["moj_officer_2"] = second
+    world.senders.pop("moj_officer_2", None)
+    fund_accounts(world.tester, [second])
+    send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
+    send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
+    functions = vaultless.functions
+    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 1_000, 0, b"\x33" * 32))
+    send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 0).values()))
+    vault = give_moj_a_vault(world)
+    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 3_000, 0, b"\x34" * 32))
+    receipt = send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 1).values()))
+    assert event(vaultless, receipt, "Refunded") == {"milestoneId": 2, "vault": vault, "amount": 2_000}
+    assert ms(vaultless, 2).ministry_owed == 1_000
+    receipt = send(world, "outsider", functions.claimRefund(2))
+    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 2, "vault": vault, "amount": 1_000}
+    assert events(vaultless, receipt, "Refunded") == []
+    assert ms(vaultless, 2).ministry_owed == 0
+    assert totals(vaultless) == (TOTAL, 0, 3_000, 0)
+
+
+def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow: Contract) -> None:
+    submit(world, escrow, 0)
+    send(world, "supplier", escrow.functions.openDispute(0, REASON))
+    send(world, "admin", world.registry.functions.updateOrganization(MOD, False, addr(world, "vault")))
+    supplier_before = balance(world, "supplier")
+    receipt = send(world, "reviewer", escrow.functions.settleDispute(0, 12_000_000, RULING))
+    assert event(escrow, receipt, "PaymentReleased")["amount"] == 12_000_000
+    assert event(escrow, receipt, "RefundDeferred") == {
+        "milestoneId": 0,
+        "vault": addr(world, "vault"),
+        "amount": M0 - 12_000_000,
+    }
+    assert balance(world, "supplier") == supplier_before + 12_000_000
+    # The token refuses the deactivated ministry's vault: the claim reverts with the token's own error.
+    with reverts("YenTokenUnauthorizedHolder", addr(world, "vault")):
+        attempt(world, "outsider", escrow.functions.claimRefund(0))
+    send(world, "admin", world.registry.functions.updateOrganization(MOD, True, addr(world, "vault")))
+    pause(world, escrow)  # a refund is never paused
+    receipt = send(world, "outsider", escrow.functions.claimRefund(0))
+    assert event(escrow, receipt, "RefundClaimed")["amount"] == M0 - 12_000_000
+    assert totals(escrow) == (TOTAL, 12_000_000, M0 - 12_000_000, 0)
+
+
+def test_anyone_may_claim_the_ministrys_owed_share(world: World, vaultless: Contract) -> None:
+    next_tx_at(world, due(vaultless, 0) + 1)
+    send(world, "outsider", vaultless.functions.reclaim(0))
+    give_moj_a_vault(world)
+    claim = vaultless.functions.claimRefund(0)
+    assert_only(world, set(CAST), lambda label: attempt(world, label, claim), lambda _: ("never", ()))
+    with reverts("EscrowUnknownMilestone", 3, 3):
+        attempt(world, "outsider", vaultless.functions.claimRefund(3))
+
+
+# ----------------------------------------------------------------------------------------------- pause
+
+
+def test_a_pause_ends_by_itself(world: World, escrow: Contract) -> None:
+    submit(world, escrow, 0)
+    until = pause(world, escrow, 5)
+    approve_milestone(world, escrow, 0)
+    assert ms(escrow, 0).owed == M0
+    next_tx_at(world, until - 1)
+    with reverts("EscrowPaused", until):
+        attempt(world, "outsider", escrow.functions.claimPayment(0))
+    next_tx_at(world, until)
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "PaymentReleased")["amount"] == M0
+    # Approvals after the end pay at once.
+    submit(world, escrow, 1)
+    assert event(escrow, approve_milestone(world, escrow, 1), "PaymentReleased")["amount"] == M1
+
+
+# ----------------------------------------------------------------------------------------------- redirects
+
+
+def owe_suspended_supplier(world: World, escrow: Contract, milestone_id: int = 0) -> None:
+    """The supplier delivers, its organization is suspended, the milestone is approved: the payment is owed."""
+    submit(world, escrow, milestone_id)
+    send(world, "admin", world.registry.functions.updateOrganization(NVE, False, ZERO))
+    approve_milestone(world, escrow, milestone_id)
+    assert ms(escrow, milestone_id).owed > 0
+
+
+def offboard_supplier_account(world: World) -> None:
+    """The supplier's account is released; its organization carries on (with supplier_colleague)."""
+    supplier = addr(world, "supplier")
+    registry = world.registry.functions
+    send(world, "admin", registry.revokeRole(SUPPLIER, supplier))
+    send(world, "admin", registry.unbindAccount(supplier))
+    send(world, "admin", registry.updateOrganization(NVE, True, ZERO))
+
+
+def test_redirect_to_the_successor_after_the_grace_period(world: World, escrow: Contract) -> None:
+    owe_suspended_supplier(world, escrow)
+    offboard_supplier_account(world)
+    successor = addr(world, "supplier_colleague")
+    receipt = send(world, "reviewer", escrow.functions.redirectOwed(0, successor, RULING))
+    ruled_at = world.now()
+    assert event(escrow, receipt, "OwedRedirectRuled") == {
+        "milestoneId": 0,
+        "reviewer": addr(world, "reviewer"),
+        "to": successor,
+        "amount": M0,
+        "executableAt": ruled_at + GRACE,
+        "rulingHash": RULING,
+    }
+    assert tuple(escrow.functions.redirect(0).call()) == (successor, ruled_at + GRACE, RULING)
+    # Within the grace period, a claim still tries the supplier, which the token refuses.
+    next_tx_at(world, ruled_at + GRACE - 1)
+    with reverts("YenTokenUnauthorizedHolder", addr(world, "supplier")):
+        attempt(world, "outsider", escrow.functions.claimPayment(0))
+    next_tx_at(world, ruled_at + GRACE)
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "OwedRedirected") == {
+        "milestoneId": 0,
+        "to": successor,
+        "amount": M0,
+        "rulingHash": RULING,
+    }
+    assert events(escrow, receipt, "PaymentReleased") == []
+    assert balance(world, "supplier_colleague") == M0
+    assert ms(escrow, 0).status == Status.PAID
+    assert ms(escrow, 0).owed == 0
+    assert totals(escrow) == (TOTAL, M0, 0, 0)
+    assert tuple(escrow.functions.redirect(0).call()) == (ZERO, 0, b"\x00" * 32)
+
+
+def test_redirect_back_to_the_ministry(world: World, escrow: Contract) -> None:
+    """The supplier's organization is gone for good: its owed yen go back to the ministry (even while paused)."""
+    owe_suspended_supplier(world, escrow)
+    receipt = send(world, "reviewer", escrow.functions.redirectOwed(0, ZERO, RULING))
+    assert event(escrow, receipt, "OwedRedirectRuled")["to"] == ZERO
+    pause(world, escrow, 90)
+    next_tx_at(world, world.now() + GRACE)
+    vault_before = balance(world, "vault")
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "OwedRedirected") == {
+        "milestoneId": 0,
+        "to": ZERO,
+        "amount": M0,
+        "rulingHash": RULING,
+    }
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": addr(world, "vault"), "amount": M0}
+    assert balance(world, "vault") == vault_before + M0
+    assert ms(escrow, 0).status == Status.REFUNDED
+    assert totals(escrow) == (TOTAL, 0, M0, 0)
+
+
+def test_supplier_reinstated_during_the_grace_period_is_paid(world: World, escrow: Contract) -> None:
+    owe_suspended_supplier(world, escrow)
+    send(world, "reviewer", escrow.functions.redirectOwed(0, ZERO, RULING))
+    send(world, "admin", world.registry.functions.updateOrganization(NVE, True, ZERO))
+    next_tx_at(world, world.now() + GRACE + DAY)  # even after the grace period: the supplier can hold yen again
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "PaymentReleased") == {
+        "milestoneId": 0,
+        "supplier": addr(world, "supplier"),
+        "amount": M0,
+    }
+    assert events(escrow, receipt, "OwedRedirected") == []
+    assert tuple(escrow.functions.redirect(0).call()) == (ZERO, 0, b"\x00" * 32)
+
+
+def test_a_new_ruling_replaces_the_old_and_restarts_the_grace_period(world: World, escrow: Contract) -> None:
+    owe_suspended_supplier(world, escrow)
+    offboard_supplier_account(world)
+    send(world, "reviewer", escrow.functions.redirectOwed(0, ZERO, RULING))
+    next_tx_at(world, world.now() + GRACE - DAY)
+    receipt = send(world, "reviewer", escrow.functions.redirectOwed(0, addr(world, "supplier_colleague"), OTHER_RULING))
+    replaced_at = world.now()
+    assert event(escrow, receipt, "OwedRedirectRuled")["executableAt"] == replaced_at + GRACE
+    next_tx_at(world, replaced_at + GRACE)
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "OwedRedirected")["rulingHash"] == OTHER_RULING
+
+
+def test_redirect_refusals(world: World, escrow: Contract) -> None:
+    redirect = escrow.functions.redirectOwed
+    colleague, other = addr(world, "supplier_colleague"), addr(world, "other_supplier")
+    with reverts("EscrowNothingOwed", 0):
+        attempt(world, "reviewer", redirect(0, ZERO, RULING))
+    with reverts("EscrowUnknownMilestone", 3, 3):
+        attempt(world, "reviewer", redirect(3, ZERO, RULING))
+    # Owed only because releases are paused: the supplier can still hold yen, nothing to redirect.
+    submit(world, escrow, 1)
+    pause(world, escrow)
+    approve_milestone(world, escrow, 1)
+    with reverts("EscrowSupplierNotOffboarded", 1, addr(world, "supplier")):
+        attempt(world, "reviewer", redirect(1, ZERO, RULING))
+    send(world, "mod_admin", escrow.functions.resume())
+    owe_suspended_supplier(world, escrow)
+    # While the supplier's organization is suspended, none of its accounts can be a successor.
+    with reverts("EscrowInvalidRedirect", 0, colleague):
+        attempt(world, "reviewer", redirect(0, colleague, RULING))
+    offboard_supplier_account(world)
+    for target in (other, addr(world, "supplier"), addr(world, "officer"), addr(world, "vault")):
+        with reverts("EscrowInvalidRedirect", 0, target):
+            attempt(world, "reviewer", redirect(0, target, RULING))
+    # A successor that loses its role before the redirect runs stops it; a new ruling is needed.
+    send(world, "reviewer", redirect(0, colleague, RULING))
+    send(world, "admin", world.registry.functions.revokeRole(SUPPLIER, colleague))
+    next_tx_at(world, world.now() + GRACE)
+    with reverts("EscrowInvalidRedirect", 0, colleague):
+        attempt(world, "outsider", escrow.functions.claimPayment(0))
+
+
+def test_redirect_to_a_successor_waits_for_a_pause(world: World, escrow: Contract) -> None:
+    owe_suspended_supplier(world, escrow)
+    offboard_supplier_account(world)
+    send(world, "reviewer", escrow.functions.redirectOwed(0, addr(world, "supplier_colleague"), RULING))
+    next_tx_at(world, world.now() + GRACE)
+    until = pause(world, escrow)
+    with reverts("EscrowPaused", until):
+        attempt(world, "outsider", escrow.functions.claimPayment(0))
+    next_tx_at(world, until)
+    assert event(escrow, send(world, "outsider", escrow.functions.claimPayment(0)), "OwedRedirected")["amount"] == M0
+
+
+def test_redirect_of_a_settlements_owed_share(world: World, escrow: Contract) -> None:
+    submit(world, escrow, 0)
+    send(world, "supplier", escrow.functions.openDispute(0, REASON))
+    send(world, "admin", world.registry.functions.updateOrganization(NVE, False, ZERO))
+    send(world, "reviewer", escrow.functions.settleDispute(0, 10_000_000, RULING))
+    assert (ms(escrow, 0).status, ms(escrow, 0).owed) == (Status.SETTLED, 10_000_000)
+    send(world, "reviewer", escrow.functions.redirectOwed(0, ZERO, RULING))
+    next_tx_at(world, world.now() + GRACE)
+    receipt = send(world, "outsider", escrow.functions.claimPayment(0))
+    assert event(escrow, receipt, "Refunded")["amount"] == 10_000_000
+    assert ms(escrow, 0).status == Status.SETTLED
+    assert totals(escrow) == (TOTAL, 0, M0, 0)
+
+
+def test_grace_period_is_the_procurements(world: World) -> None:
+    escrow, _ = make_escrow(world, grace_period=30 * DAY)
+    owe_suspended_supplier(world, escrow)
+    receipt = send(world, "reviewer", escrow.functions.redirectOwed(0, ZERO, RULING))
+    assert event(escrow, receipt, "OwedRedirectRuled")["executableAt"] == world.now() + 30 * DAY
+
+
+@pytest.mark.parametrize("by_sig", [False, True], ids=["direct", "by-sig"])
+def test_only_review_bodies_redirect(world: World, escrow: Contract, by_sig: bool) -> None:
+    owe_suspended_supplier(world, escrow)
+    fields = {"milestoneId": 0, "to": ZERO, "rulingHash": RULING}
+
+    def act(label: str) -> object:
+        if by_sig:
+            return relayed(world, escrow, label, "RedirectOwed", fields)
+        return attempt(world, label, escrow.functions.redirectOwed(0, ZERO, RULING))
+
+    assert_only(world, {"reviewer"}, act, denied_with(world, "EscrowUnauthorized", REVIEW_BODY))
+    send(world, "admin", world.registry.functions.updateOrganization(org_id("REVIEW"), False, ZERO))
+    with reverts("EscrowUnauthorized", addr(world, "reviewer"), REVIEW_BODY):
+        act("reviewer")
