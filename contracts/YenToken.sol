@@ -33,6 +33,14 @@ contract YenToken is ERC20, ERC20Permit, IYenToken {
     }
 
     /// @inheritdoc IYenToken
+    function burn(address from, uint256 amount, bytes32 appropriationId) external {
+        address budget = _msgSender();
+        if (budget != _registry.budget()) revert YenTokenUnauthorizedMinter(budget);
+        _burn(from, amount);
+        emit Burned(appropriationId, from, budget, amount);
+    }
+
+    /// @inheritdoc IYenToken
     function registry() external view returns (address) {
         return address(_registry);
     }
