@@ -1,1 +1,323 @@
-"""chain."""
+"""chain: the only Python that speaks JSON-RPC and ABI; its public API.
+
+Every name other packages use is here: ``from chain import TxSender, connect, Role``. The names are loaded on
+first use (PEP 562), so that ``import chain`` costs nothing: web3-free as it is, signing and ABI coding still
+import eth-account and eth-abi, which a command's ``--help`` must not wait for. Each submodule can also be
+imported on its own (``chain.clients``, ``chain.logs``, ...); the ``_``-prefixed ones are private: use their
+names from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
+    from typing import Any  # noqa: I001 - one import statement per module, as in the table below
+
+    from chain._compiler import (
+        EVM_VERSION as EVM_VERSION,
+        OPTIMIZER_RUNS as OPTIMIZER_RUNS,
+        SOLC_VERSION as SOLC_VERSION,
+        Artifact as Artifact,
+        Build as Build,
+        compile_contracts as compile_contracts,
+        load_contracts as load_contracts,
+        project_root as project_root,
+        standard_input as standard_input,
+    )
+    from chain._nonces import (
+        NonceBook as NonceBook,
+        NonceManager as NonceManager,
+    )
+    from chain._tx import (
+        Receipt as Receipt,
+        SentTx as SentTx,
+        TxSender as TxSender,
+        sign_dynamic_fee_tx as sign_dynamic_fee_tx,
+    )
+    from chain.abi import (
+        WORD as WORD,
+        CallEncoder as CallEncoder,
+        ContractCodec as ContractCodec,
+        ErrorDecoder as ErrorDecoder,
+        EventLayout as EventLayout,
+        Reader as Reader,
+        abi_type as abi_type,
+        checksum as checksum,
+        event_layout as event_layout,
+        signature as signature,
+    )
+    from chain.clients import (
+        DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
+        DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
+        GRACE_PERIOD_RANGE as GRACE_PERIOD_RANGE,
+        MAX_AMOUNT as MAX_AMOUNT,
+        RULING_PERIOD_RANGE as RULING_PERIOD_RANGE,
+        Amendment as Amendment,
+        AmendmentKind as AmendmentKind,
+        CreatedProcurement as CreatedProcurement,
+        EscrowClient as EscrowClient,
+        FactoryClient as FactoryClient,
+        Milestone as Milestone,
+        MilestoneStatus as MilestoneStatus,
+        Organization as Organization,
+        ProcurementSpec as ProcurementSpec,
+        Redirect as Redirect,
+        RegistryClient as RegistryClient,
+        Terms as Terms,
+        TokenClient as TokenClient,
+        Totals as Totals,
+        sorted_panel as sorted_panel,
+        system_clients as system_clients,
+    )
+    from chain.connection import (
+        JsonRpc as JsonRpc,
+        connect as connect,
+    )
+    from chain.deployment import (
+        DeploymentError as DeploymentError,
+        DeploymentResult as DeploymentResult,
+        ensure_deployed as ensure_deployed,
+        load_manifest as load_manifest,
+        manifest_path as manifest_path,
+        require_manifest as require_manifest,
+        var_dir_from_env as var_dir_from_env,
+    )
+    from chain.devnet import (
+        APPROPRIATION as APPROPRIATION,
+        DEV_CAST as DEV_CAST,
+        DEV_INDEX as DEV_INDEX,
+        DEV_ORGS as DEV_ORGS,
+        CastMember as CastMember,
+        DevOrg as DevOrg,
+        dev_relayer_keystore as dev_relayer_keystore,
+        ensure_demo_procurement as ensure_demo_procurement,
+        seed_cast as seed_cast,
+    )
+    from chain.eip712 import (
+        ACTION_TYPES as ACTION_TYPES,
+        DOMAIN_NAME as DOMAIN_NAME,
+        DOMAIN_VERSION as DOMAIN_VERSION,
+        REGISTRY_DOMAIN_NAME as REGISTRY_DOMAIN_NAME,
+        Action as Action,
+        action_digest as action_digest,
+        domain_name as domain_name,
+        recover_action_signer as recover_action_signer,
+        recover_signer as recover_signer,
+        sign_action as sign_action,
+        typed_data as typed_data,
+    )
+    from chain.errors import (
+        ChainError as ChainError,
+        CompilationError as CompilationError,
+        ConfigurationError as ConfigurationError,
+        ContractRevert as ContractRevert,
+        DecodeError as DecodeError,
+        LedgerError as LedgerError,
+        ProviderError as ProviderError,
+        SignatureError as SignatureError,
+        TransactionFailed as TransactionFailed,
+    )
+    from chain.keys import (
+        DEV_CHAIN_IDS as DEV_CHAIN_IDS,
+        DEV_MNEMONIC as DEV_MNEMONIC,
+        dev_account as dev_account,
+        load_keystore as load_keystore,
+        write_keystore as write_keystore,
+    )
+    from chain.logs import (
+        CONTRACT_KINDS as CONTRACT_KINDS,
+        ChainSource as ChainSource,
+        DecodedLog as DecodedLog,
+        EventDecoder as EventDecoder,
+        Header as Header,
+        gc_paused as gc_paused,
+    )
+    from chain.node import (
+        DEFAULT_PORT as DEFAULT_PORT,
+        DEFAULT_RPC_URL as DEFAULT_RPC_URL,
+        DEV_CHAIN_ID as DEV_CHAIN_ID,
+        NodeProcess as NodeProcess,
+        PortHolder as PortHolder,
+        anvil_binary as anvil_binary,
+        anvil_command as anvil_command,
+        anvil_state_file as anvil_state_file,
+        free_port as free_port,
+        port_holder as port_holder,
+        spawn as spawn,
+        start_anvil as start_anvil,
+        start_hardhat as start_hardhat,
+        wait_for_rpc as wait_for_rpc,
+    )
+    from chain.roles import (
+        DEFAULT_ADMIN_ROLE as DEFAULT_ADMIN_ROLE,
+        OrgKind as OrgKind,
+        Role as Role,
+        org_code as org_code,
+        org_id as org_id,
+    )
+    from chain.spec import (
+        JST as JST,
+        MAX_SPEC_BYTES as MAX_SPEC_BYTES,
+        LoadedSpec as LoadedSpec,
+        MilestoneSpec as MilestoneSpec,
+        ProcurementFile as ProcurementFile,
+        SpecError as SpecError,
+        check_against_chain as check_against_chain,
+        load_spec as load_spec,
+    )
+    from chain.system import (
+        SystemAddresses as SystemAddresses,
+        deploy_system as deploy_system,
+        error_decoder as error_decoder,
+    )
+    from chain.transport import (
+        Transport as Transport,
+    )
+
+# Where each public name lives: loaded from there on first use.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "chain._compiler": (
+        "EVM_VERSION",
+        "OPTIMIZER_RUNS",
+        "SOLC_VERSION",
+        "Artifact",
+        "Build",
+        "compile_contracts",
+        "load_contracts",
+        "project_root",
+        "standard_input",
+    ),
+    "chain._nonces": ("NonceBook", "NonceManager"),
+    "chain._tx": ("Receipt", "SentTx", "TxSender", "sign_dynamic_fee_tx"),
+    "chain.abi": (
+        "WORD",
+        "CallEncoder",
+        "ContractCodec",
+        "ErrorDecoder",
+        "EventLayout",
+        "Reader",
+        "abi_type",
+        "checksum",
+        "event_layout",
+        "signature",
+    ),
+    "chain.clients": (
+        "DEFAULT_GRACE_PERIOD",
+        "DEFAULT_RULING_PERIOD",
+        "GRACE_PERIOD_RANGE",
+        "MAX_AMOUNT",
+        "RULING_PERIOD_RANGE",
+        "Amendment",
+        "AmendmentKind",
+        "CreatedProcurement",
+        "EscrowClient",
+        "FactoryClient",
+        "Milestone",
+        "MilestoneStatus",
+        "Organization",
+        "ProcurementSpec",
+        "Redirect",
+        "RegistryClient",
+        "Terms",
+        "TokenClient",
+        "Totals",
+        "sorted_panel",
+        "system_clients",
+    ),
+    "chain.connection": ("JsonRpc", "connect"),
+    "chain.deployment": (
+        "DeploymentError",
+        "DeploymentResult",
+        "ensure_deployed",
+        "load_manifest",
+        "manifest_path",
+        "require_manifest",
+        "var_dir_from_env",
+    ),
+    "chain.devnet": (
+        "APPROPRIATION",
+        "DEV_CAST",
+        "DEV_INDEX",
+        "DEV_ORGS",
+        "CastMember",
+        "DevOrg",
+        "dev_relayer_keystore",
+        "ensure_demo_procurement",
+        "seed_cast",
+    ),
+    "chain.eip712": (
+        "ACTION_TYPES",
+        "DOMAIN_NAME",
+        "DOMAIN_VERSION",
+        "REGISTRY_DOMAIN_NAME",
+        "Action",
+        "action_digest",
+        "domain_name",
+        "recover_action_signer",
+        "recover_signer",
+        "sign_action",
+        "typed_data",
+    ),
+    "chain.errors": (
+        "ChainError",
+        "CompilationError",
+        "ConfigurationError",
+        "ContractRevert",
+        "DecodeError",
+        "LedgerError",
+        "ProviderError",
+        "SignatureError",
+        "TransactionFailed",
+    ),
+    "chain.keys": ("DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"),
+    "chain.logs": ("CONTRACT_KINDS", "ChainSource", "DecodedLog", "EventDecoder", "Header", "gc_paused"),
+    "chain.node": (
+        "DEFAULT_PORT",
+        "DEFAULT_RPC_URL",
+        "DEV_CHAIN_ID",
+        "NodeProcess",
+        "PortHolder",
+        "anvil_binary",
+        "anvil_command",
+        "anvil_state_file",
+        "free_port",
+        "port_holder",
+        "spawn",
+        "start_anvil",
+        "start_hardhat",
+        "wait_for_rpc",
+    ),
+    "chain.roles": ("DEFAULT_ADMIN_ROLE", "OrgKind", "Role", "org_code", "org_id"),
+    "chain.spec": (
+        "JST",
+        "MAX_SPEC_BYTES",
+        "LoadedSpec",
+        "MilestoneSpec",
+        "ProcurementFile",
+        "SpecError",
+        "check_against_chain",
+        "load_spec",
+    ),
+    "chain.system": ("SystemAddresses", "deploy_system", "error_decoder"),
+    "chain.transport": ("Transport",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+if not TYPE_CHECKING:  # mypy sees the imports above, and no catch-all attribute
+
+    def __getattr__(name: str) -> Any:
+        """Load a public name from its module on first use (and keep it here)."""
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module 'chain' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -15,13 +15,14 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import solcx
 from solcx.exceptions import SolcError
 
+from chain.abi import ContractCodec, ErrorDecoder
 from chain.errors import CompilationError, ConfigurationError
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Artifact",
     "Build",
     "compile_contracts",
+    "load_contracts",
     "project_root",
     "standard_input",
 ]
@@ -75,12 +77,27 @@ class Build:
     input_hash: str
     compiler: str
     artifacts: dict[str, Artifact]
+    _codecs: dict[str, ContractCodec] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _errors: list[ErrorDecoder] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Artifact:
         try:
             return self.artifacts[name]
         except KeyError:
             raise CompilationError(f"no compiled contract named {name!r}") from None
+
+    def codec(self, name: str) -> ContractCodec:
+        """The ABI codec of contract ``name`` (one per build)."""
+        codec = self._codecs.get(name)
+        if codec is None:
+            codec = self._codecs.setdefault(name, ContractCodec(name, self[name].abi))
+        return codec
+
+    def error_decoder(self) -> ErrorDecoder:
+        """A decoder for every custom error of the compiled contracts (one per build)."""
+        if not self._errors:
+            self._errors.append(ErrorDecoder(self.error_abis()))
+        return self._errors[0]
 
     def error_abis(self) -> list[dict[str, Any]]:
         """Every custom error declared in any compiled contract, without duplicates."""
@@ -229,14 +246,29 @@ def _artifacts(output: dict[str, Any], source: dict[str, Any], root: Path) -> di
     return artifacts
 
 
+def _cache_file(root: Path, source: dict[str, Any]) -> tuple[str, Path]:
+    """The input hash of ``source`` (with the compiler version) and where its compiled result is cached."""
+    canonical = json.dumps({"solc": SOLC_VERSION, "input": source}, sort_keys=True).encode()
+    input_hash = hashlib.sha256(canonical).hexdigest()
+    return input_hash, root / "var" / "cache" / "solc" / f"{input_hash}.json"
+
+
+def load_contracts(root: Path | None = None) -> Build:
+    """The cached result for exactly the sources now in ``contracts/``, never compiling (a server must not spend
+    minutes compiling at start-up): `procure compile`, which `make setup` runs, fills the cache."""
+    root = root or project_root()
+    _, cache_file = _cache_file(root, standard_input(root))
+    if not cache_file.is_file():
+        raise CompilationError("contracts/ not compiled since their last change: run `procure compile` first")
+    return _build_from_json(json.loads(cache_file.read_text()))
+
+
 def compile_contracts(root: Path | None = None, *, force: bool = False) -> Build:
     """Compile ``contracts/`` (or load the cached result for identical sources and settings)."""
     root = root or project_root()
     source = standard_input(root)
-    canonical = json.dumps({"solc": SOLC_VERSION, "input": source}, sort_keys=True).encode()
-    input_hash = hashlib.sha256(canonical).hexdigest()
-    cache_dir = root / "var" / "cache" / "solc"
-    cache_file = cache_dir / f"{input_hash}.json"
+    input_hash, cache_file = _cache_file(root, source)
+    cache_dir = cache_file.parent
     if cache_file.is_file() and not force:
         cached = json.loads(cache_file.read_text())
         return _build_from_json(cached)

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError
-from eth_utils.abi import collapse_if_tuple, function_signature_to_4byte_selector
-from eth_utils.address import to_checksum_address
-from web3 import Web3
-from web3.contract import Contract
-from web3.logs import DISCARD
-
 from chain._compiler import Build, compile_contracts
-from chain._tx import Receipt, TxSender
-from chain.connection import lean_rpc
-from chain.errors import ConfigurationError
+from chain._tx import Receipt, TxSender, reply_result
+from chain.abi import CallEncoder, ContractCodec, checksum
+from chain.logs import EventDecoder
 from chain.roles import OrgKind, Role, org_code, org_id
-from chain.system import SystemAddresses, contract_at
+from chain.system import SystemAddresses
+from chain.transport import Transport
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "DEFAULT_RULING_PERIOD",
+    "GRACE_PERIOD_RANGE",
+    "MAX_AMOUNT",
+    "RULING_PERIOD_RANGE",
     "Amendment",
     "AmendmentKind",
     "CreatedProcurement",
@@ -34,18 +30,23 @@ __all__ = [
     "MilestoneStatus",
     "Organization",
     "ProcurementSpec",
+    "Redirect",
     "RegistryClient",
     "Terms",
     "TokenClient",
     "Totals",
-    "read_terms",
     "sorted_panel",
     "system_clients",
 ]
 
 
-DEFAULT_RULING_PERIOD = 30 * 86_400  # ProcurementFactory.DEFAULT_RULING_PERIOD: a dispute lapses after it
-DEFAULT_GRACE_PERIOD = 90 * 86_400  # ProcurementFactory.DEFAULT_GRACE_PERIOD: before an owed-yen redirect runs
+# The contracts' limits (contracts/libraries/EscrowLimits.sol, published by ProcurementFactory; a test compares).
+DAY = 86_400
+MAX_AMOUNT = 2**58 - 1  # largest milestone amount in yen: 64 milestones of it fit the escrow's 64-bit books
+DEFAULT_RULING_PERIOD = 30 * DAY  # a dispute lapses if no review body rules within it
+RULING_PERIOD_RANGE = (7 * DAY, 365 * DAY)
+DEFAULT_GRACE_PERIOD = 90 * DAY  # between a ruling redirecting an off-boarded supplier's owed yen and its execution
+GRACE_PERIOD_RANGE = (30 * DAY, 730 * DAY)
 
 
 class MilestoneStatus(enum.IntEnum):
@@ -149,6 +150,15 @@ class Amendment:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """A review body's ruling that an off-boarded supplier's owed yen on a milestone go elsewhere."""
+
+    to: str | None  # the supplier organization's successor account, or None: back to the ministry
+    executable_at: int  # when claimPayment may carry it out (0: no ruling)
+    ruling_hash: bytes
+
+
+@dataclass(frozen=True)
 class ProcurementSpec:
     """What the factory needs to create a procurement (IProcurementFactory.ProcurementParams)."""
 
@@ -167,7 +177,7 @@ class ProcurementSpec:
         """The ABI tuple."""
         return (
             self.procurement_id,
-            to_checksum_address(self.supplier),
+            checksum(self.supplier),
             sorted_panel(self.evaluators),
             self.quorum,
             list(self.amounts),
@@ -181,7 +191,7 @@ class ProcurementSpec:
 
 def sorted_panel(evaluators: tuple[str, ...] | list[str]) -> list[str]:
     """An evaluator panel in ascending order of address, as the factory requires (checksummed)."""
-    return [to_checksum_address(e) for e in sorted(evaluators, key=lambda e: int(e, 16))]
+    return [checksum(e) for e in sorted(evaluators, key=lambda e: int(e, 16))]
 
 
 @dataclass(frozen=True)
@@ -194,35 +204,72 @@ class CreatedProcurement:
     receipt: Receipt
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One encoded call of a contract function at an address, and how to decode its result."""
+
+    to: str
+    data: bytes
+    encoder: CallEncoder
+
+
+class _Functions:
+    """``functions.name(*args)``: the encoded call of function ``name`` (the contract's codec does the ABI)."""
+
+    def __init__(self, codec: ContractCodec, address: str) -> None:
+        self._codec = codec
+        self._address = address
+
+    def __getattr__(self, name: str) -> Callable[..., _Call]:
+        if name.startswith("_"):  # no contract function: what copy, pickle and hasattr probe for
+            raise AttributeError(name)
+        encoder = self._codec.function(name)
+        address = self._address
+        return lambda *args: _Call(address, encoder.encode(args), encoder)
+
+
+class _Contract:
+    """A compiled contract at an address: ``contract.functions.f(*args)`` is the call to read or send."""
+
+    def __init__(self, codec: ContractCodec, address: str) -> None:
+        self.address = checksum(address)
+        self.functions = _Functions(codec, self.address)
+
+
 class _Client:
-    """Common plumbing: a web3 contract, an optional sender for writes."""
+    """Common plumbing: the contract's calls, the transport for reads, an optional sender for writes."""
 
     contract_name = ""
 
-    def __init__(self, w3: Web3, address: str, sender: TxSender | None = None, build: Build | None = None):
-        self.w3 = w3
+    def __init__(self, rpc: Transport, address: str, sender: TxSender | None = None, build: Build | None = None):
+        self.rpc = rpc
         self.build = build or compile_contracts()
-        self.contract: Contract = contract_at(w3, self.contract_name, address, self.build)
+        self.contract = _Contract(self.build.codec(self.contract_name), address)
         self.sender = sender
 
     @property
     def address(self) -> str:
         """The contract's checksum address."""
-        return str(self.contract.address)
+        return self.contract.address
 
     def with_sender(self, sender: TxSender) -> Any:
         """The same client, writing as ``sender``."""
-        return type(self)(self.w3, self.address, sender, self.build)
+        return type(self)(self.rpc, self.address, sender, self.build)
 
-    def _transact(self, fn: Any) -> Receipt:
+    def _transact(self, call: _Call) -> Receipt:
         if self.sender is None:
             raise RuntimeError(f"{type(self).__name__} has no sender: use with_sender()")
-        return self.sender.transact(fn)
+        return self.sender.send_data(call.to, call.data)
 
-    def _call(self, fn: Any) -> Any:
+    def _call(self, call: _Call) -> Any:
+        """The decoded result of a view call (one value, or a tuple of several); a revert is raised decoded."""
         if self.sender is not None:
-            return self.sender.call(fn)
-        return fn.call()
+            raw = self.sender.call_data(call.to, call.data)
+        else:
+            reply = self.rpc.request("eth_call", [{"to": call.to, "data": "0x" + call.data.hex()}, "latest"])
+            raw = bytes.fromhex(str(reply_result(reply, self.build.error_decoder()))[2:])
+        values = call.encoder.decode(raw)
+        return values[0] if len(values) == 1 else values
 
 
 class RegistryClient(_Client):
@@ -236,24 +283,24 @@ class RegistryClient(_Client):
 
     def update_organization(self, code: str, *, active: bool, vault: str | None) -> Receipt:
         """Activate/deactivate an organization and set its vault (registry admin)."""
-        vault_address = to_checksum_address(vault) if vault else "0x" + "00" * 20
+        vault_address = checksum(vault) if vault else "0x" + "00" * 20
         return self._transact(self.contract.functions.updateOrganization(org_id(code), active, vault_address))
 
     def bind_account(self, account: str, code: str) -> Receipt:
         """Bind an account to an organization (registry admin)."""
-        return self._transact(self.contract.functions.bindAccount(to_checksum_address(account), org_id(code)))
+        return self._transact(self.contract.functions.bindAccount(checksum(account), org_id(code)))
 
     def unbind_account(self, account: str) -> Receipt:
         """Release an account that holds no role (registry admin)."""
-        return self._transact(self.contract.functions.unbindAccount(to_checksum_address(account)))
+        return self._transact(self.contract.functions.unbindAccount(checksum(account)))
 
     def grant_role(self, role: Role, account: str) -> Receipt:
         """Grant a role (registry admin, or a ministry admin inside its ministry)."""
-        return self._transact(self.contract.functions.grantRole(role.id, to_checksum_address(account)))
+        return self._transact(self.contract.functions.grantRole(role.id, checksum(account)))
 
     def revoke_role(self, role: Role, account: str) -> Receipt:
         """Revoke a role."""
-        return self._transact(self.contract.functions.revokeRole(role.id, to_checksum_address(account)))
+        return self._transact(self.contract.functions.revokeRole(role.id, checksum(account)))
 
     def organization(self, code: str) -> Organization | None:
         """The organization with this code, or None."""
@@ -264,16 +311,16 @@ class RegistryClient(_Client):
 
     def organization_of(self, account: str) -> str | None:
         """The code of the account's organization, or None if unbound."""
-        raw = self._call(self.contract.functions.organizationOf(to_checksum_address(account)))
+        raw = self._call(self.contract.functions.organizationOf(checksum(account)))
         return org_code(raw) if any(raw) else None
 
     def has_role(self, role: Role, account: str) -> bool:
         """True if the account holds the role (whatever its organization's state)."""
-        return bool(self._call(self.contract.functions.hasRole(role.id, to_checksum_address(account))))
+        return bool(self._call(self.contract.functions.hasRole(role.id, checksum(account))))
 
     def has_active_role(self, role: Role, account: str) -> bool:
         """True if the account holds the role and its organization is active."""
-        return bool(self._call(self.contract.functions.hasActiveRole(role.id, to_checksum_address(account))))
+        return bool(self._call(self.contract.functions.hasActiveRole(role.id, checksum(account))))
 
     def roles_of(self, account: str) -> tuple[Role, ...]:
         """Every ledger role the account holds."""
@@ -281,33 +328,12 @@ class RegistryClient(_Client):
 
     def nonce(self, signer: str) -> int:
         """The signer's next EIP-712 nonce."""
-        return int(self._call(self.contract.functions.nonces(to_checksum_address(signer))))
+        return int(self._call(self.contract.functions.nonces(checksum(signer))))
 
-    def escrow_of(self, procurement_id: bytes, ministry: str | None = None) -> str | None:
-        """The escrow of a procurement id of ``ministry`` (procurement ids are scoped by ministry), or None.
-
-        Without a ministry: the one escrow registered under this id by any ministry (found from the registry's
-        EscrowRegistered events); ConfigurationError if several ministries use the id.
-        """
-        if ministry is None:
-            return self._escrow_of_any_ministry(procurement_id)
-        key = [org_id(ministry), procurement_id]
-        decoded = None
-        if self.sender is None:  # a plain read: one eth_call, past web3's contract machinery
-            signature = "escrowOf(bytes32,bytes32)"
-            decoded = _lean_call(self.w3, self.address, signature, ["bytes32", "bytes32"], key, ["address"])
-        address = decoded[0] if decoded is not None else self._call(self.contract.functions.escrowOf(*key))
-        return None if int(address, 16) == 0 else str(to_checksum_address(address))
-
-    def _escrow_of_any_ministry(self, procurement_id: bytes) -> str | None:
-        found = self.contract.events.EscrowRegistered().get_logs(
-            from_block=0, argument_filters={"procurementId": procurement_id}
-        )
-        escrows = {str(log["args"]["escrow"]): org_code(log["args"]["ministryOrg"]) for log in found}
-        if len(escrows) > 1:
-            ministries = ", ".join(sorted(escrows.values()))
-            raise ConfigurationError(f"procurement id 0x{procurement_id.hex()} is used by {ministries}: name one")
-        return next(iter(escrows), None)
+    def escrow_of(self, ministry: str, procurement_id: bytes) -> str | None:
+        """The escrow of ``ministry``'s procurement id, or None (procurement ids are scoped by ministry)."""
+        address = self._call(self.contract.functions.escrowOf(org_id(ministry), procurement_id))
+        return None if int(address, 16) == 0 else str(address)
 
     def invalidate_nonces(self, new_nonce: int) -> Receipt:
         """Use up the sender's nonces below ``new_nonce``: its outstanding signatures can no longer be relayed."""
@@ -316,7 +342,7 @@ class RegistryClient(_Client):
     def is_admin(self, account: str) -> bool:
         """True if the account is the registry admin."""
         admin_role = b"\x00" * 32
-        return bool(self._call(self.contract.functions.hasRole(admin_role, to_checksum_address(account))))
+        return bool(self._call(self.contract.functions.hasRole(admin_role, checksum(account))))
 
 
 class TokenClient(_Client):
@@ -326,11 +352,11 @@ class TokenClient(_Client):
 
     def balance_of(self, account: str) -> int:
         """Yen held by the account."""
-        return int(self._call(self.contract.functions.balanceOf(to_checksum_address(account))))
+        return int(self._call(self.contract.functions.balanceOf(checksum(account))))
 
     def allowance(self, owner: str, spender: str) -> int:
         """Yen ``spender`` may pull from ``owner``."""
-        fn = self.contract.functions.allowance(to_checksum_address(owner), to_checksum_address(spender))
+        fn = self.contract.functions.allowance(checksum(owner), checksum(spender))
         return int(self._call(fn))
 
     def total_supply(self) -> int:
@@ -339,15 +365,15 @@ class TokenClient(_Client):
 
     def mint(self, to: str, amount: int, appropriation: bytes) -> Receipt:
         """Mint yen against an appropriation (treasury)."""
-        return self._transact(self.contract.functions.mint(to_checksum_address(to), amount, appropriation))
+        return self._transact(self.contract.functions.mint(checksum(to), amount, appropriation))
 
     def approve(self, spender: str, amount: int) -> Receipt:
         """Let ``spender`` pull up to ``amount`` yen."""
-        return self._transact(self.contract.functions.approve(to_checksum_address(spender), amount))
+        return self._transact(self.contract.functions.approve(checksum(spender), amount))
 
     def transfer(self, to: str, amount: int) -> Receipt:
         """Send yen to another registered account."""
-        return self._transact(self.contract.functions.transfer(to_checksum_address(to), amount))
+        return self._transact(self.contract.functions.transfer(checksum(to), amount))
 
 
 class FactoryClient(_Client):
@@ -358,11 +384,11 @@ class FactoryClient(_Client):
     def create(self, spec: ProcurementSpec, fund: int) -> CreatedProcurement:
         """Create a procurement escrow and pay ``fund`` yen into it (the factory must be approved)."""
         receipt = self._transact(self.contract.functions.createProcurement(spec.as_tuple(), fund))
-        (created,) = self.contract.events.ProcurementCreated().process_receipt(receipt.raw, errors=DISCARD)
+        (created,) = self._created(receipt.logs)
         return CreatedProcurement(
-            procurement_id=bytes(created["args"]["procurementId"]),
-            escrow=str(created["args"]["escrow"]),
-            funded=int(created["args"]["funded"]),
+            procurement_id=bytes.fromhex(created["procurementId"][2:]),
+            escrow=str(created["escrow"]),
+            funded=int(created["funded"]),
             receipt=receipt,
         )
 
@@ -372,8 +398,26 @@ class FactoryClient(_Client):
 
     def created_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[dict[str, Any]]:
         """Every ProcurementCreated event in a block range, oldest first."""
-        logs = self.contract.events.ProcurementCreated().get_logs(from_block=from_block, to_block=to_block)
-        return [dict(log["args"]) | {"blockNumber": log["blockNumber"]} for log in logs]
+        topic = self.build.codec(self.contract_name).topic("ProcurementCreated")
+        query = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
+            "topics": [topic],
+        }
+        return self._created(self.rpc.result("eth_getLogs", [query]))
+
+    def _created(self, logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The ProcurementCreated events among ``logs`` that this factory emitted (arguments, and blockNumber)."""
+        decoder = EventDecoder(self.build)
+        found = []
+        for log in logs:
+            if checksum(str(log["address"])) != self.address:
+                continue
+            decoded = decoder.decode(log, "factory", self.rpc.chain_id)
+            if decoded is not None and decoded.event == "ProcurementCreated":
+                found.append(dict(decoded.args) | {"blockNumber": decoded.block_number})
+        return found
 
 
 def _terms(t: Any) -> Terms:
@@ -381,41 +425,15 @@ def _terms(t: Any) -> Terms:
         procurement_id=bytes(t[0]),
         ministry=org_code(t[1]),
         supplier_org=org_code(t[2]),
-        supplier=str(to_checksum_address(t[3])),
-        officer=str(to_checksum_address(t[4])),
-        token=str(to_checksum_address(t[5])),
-        registry=str(to_checksum_address(t[6])),
+        supplier=str(checksum(t[3])),
+        officer=str(checksum(t[4])),
+        token=str(checksum(t[5])),
+        registry=str(checksum(t[6])),
         quorum=int(t[7]),
-        evaluators=tuple(str(to_checksum_address(e)) for e in t[8]),
+        evaluators=tuple(checksum(e) for e in t[8]),
         ruling_period=int(t[9]),
         grace_period=int(t[10]),
     )
-
-
-def _lean_call(w3: Web3, to: str, signature: str, args_types: list[str], args: list[Any], outputs: list[str]) -> Any:
-    """A view call in one plain ``eth_call`` (no web3 contract object, no request stack), decoded; None when it
-    cannot be made that way or fails (the caller then goes through web3, which raises the decoded error)."""
-    rpc = lean_rpc(w3)
-    if rpc is None:
-        return None
-    data = "0x" + (function_signature_to_4byte_selector(signature) + abi_encode(args_types, args)).hex()
-    try:
-        result = rpc.request("eth_call", [{"to": to, "data": data}, "latest"]).get("result")
-        if isinstance(result, str) and len(result) > 2:
-            return abi_decode(outputs, bytes.fromhex(result[2:]))
-    except (ConnectionError, TimeoutError, ValueError, DecodingError):
-        pass
-    return None
-
-
-def read_terms(w3: Web3, escrow: str, build: Build | None = None) -> Terms:
-    """An escrow's fixed terms, read without building a web3 contract object (``EscrowClient.terms`` otherwise)."""
-    build = build or compile_contracts()
-    entry = next(e for e in build["MilestoneEscrow"].abi if e.get("type") == "function" and e["name"] == "terms")
-    decoded = _lean_call(w3, escrow, "terms()", [], [], [collapse_if_tuple(dict(o)) for o in entry["outputs"]])
-    if decoded is not None:
-        return _terms(decoded[0])
-    return EscrowClient(w3, escrow, None, build).terms()
 
 
 class EscrowClient(_Client):
@@ -463,6 +481,14 @@ class EscrowClient(_Client):
     def paused_until(self) -> int:
         """When the current pause ends (0 or a past time if releases are not paused)."""
         return int(self._call(self.contract.functions.pausedUntil()))
+
+    def redirect(self, milestone: int) -> Redirect | None:
+        """The pending redirect ruling on a milestone, or None."""
+        to, executable_at, ruling_hash = self._call(self.contract.functions.redirect(milestone))
+        if int(executable_at) == 0:
+            return None
+        target = None if int(to, 16) == 0 else str(checksum(to))
+        return Redirect(to=target, executable_at=int(executable_at), ruling_hash=bytes(ruling_hash))
 
     def amendment(self, amendment_id: int) -> Amendment:
         """A proposed amendment."""
@@ -530,7 +556,7 @@ class EscrowClient(_Client):
 
     def redirect_owed(self, milestone: int, to: str | None, ruling_hash: bytes) -> Receipt:
         """Rule that an off-boarded supplier's owed yen go to a successor account, or (None) to the ministry."""
-        target = to_checksum_address(to) if to else "0x" + "00" * 20
+        target = checksum(to) if to else "0x" + "00" * 20
         return self._transact(self.contract.functions.redirectOwed(milestone, target, ruling_hash))
 
     def relay(self, function_name: str, args: list[Any]) -> Receipt:
@@ -539,12 +565,12 @@ class EscrowClient(_Client):
 
 
 def system_clients(
-    w3: Web3, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
+    rpc: Transport, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
 ) -> tuple[RegistryClient, TokenClient, FactoryClient]:
     """The three system clients for a deployment."""
     build = build or compile_contracts()
     return (
-        RegistryClient(w3, system.registry, sender, build),
-        TokenClient(w3, system.token, sender, build),
-        FactoryClient(w3, system.factory, sender, build),
+        RegistryClient(rpc, system.registry, sender, build),
+        TokenClient(rpc, system.token, sender, build),
+        FactoryClient(rpc, system.factory, sender, build),
     )

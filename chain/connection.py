@@ -1,62 +1,53 @@
-"""Connecting to a chain: any Ethereum JSON-RPC URL over HTTP, and a lean client for hot paths."""
+"""Connecting to a chain over HTTP: ``JsonRpc``, the HTTP transport, and ``connect``, which checks that a node
+answers."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import socket
 import ssl
 import threading
-import weakref
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
-
-from web3 import Web3
-from web3.providers.rpc import HTTPProvider
-from web3.types import RPCEndpoint
+from urllib.parse import unquote, urlsplit
 
 from chain.errors import ChainError, ConfigurationError
+from chain.node import DEFAULT_RPC_URL  # the local dev node; defined where importing it costs nothing
+from chain.transport import Transport
 
-__all__ = ["DEFAULT_RPC_URL", "JsonRpc", "connect", "lean_rpc"]
-
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+__all__ = ["DEFAULT_RPC_URL", "JsonRpc", "connect"]
 
 
-def connect(rpc_url: str, *, timeout: float = 30.0) -> Web3:
-    """A Web3 bound to ``rpc_url`` (http or https), checked to answer."""
+def connect(rpc_url: str, *, timeout: float = 30.0) -> JsonRpc:
+    """The transport to the node at ``rpc_url`` (http or https), checked to answer."""
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"RPC URL must start with http:// or https://, got {rpc_url!r}")
-    # The chain id is cached: web3 checks it before every eth_call and eth_estimateGas, which would
-    # otherwise double their round trips.
-    provider = HTTPProvider(
-        rpc_url,
-        request_kwargs={"timeout": timeout},
-        cache_allowed_requests=True,
-        cacheable_requests={RPCEndpoint("eth_chainId")},
-    )
-    w3 = Web3(provider)
+    rpc = JsonRpc(rpc_url, timeout=timeout)
     try:
-        w3.eth.chain_id  # noqa: B018 - the call is the connectivity check
+        rpc.chain_id  # noqa: B018 - the call is the connectivity check
     except Exception as exc:
         raise ChainError(f"no Ethereum node answers at {rpc_url}: {type(exc).__name__}") from None
-    return w3
+    return rpc
 
 
-class JsonRpc:
-    """JSON-RPC over one kept-alive HTTP/1.1 connection per thread, without web3's request stack.
+class JsonRpc(Transport):
+    """The HTTP transport: JSON-RPC over one kept-alive HTTP/1.1 connection per thread.
 
     web3's stack (middleware, formatters, ``requests``) costs about a millisecond of CPU per call, and even
     ``http.client`` parses every reply's headers with the email package; the relay's hot path (simulation,
     send, receipts, fees) makes several calls per action. This speaks just enough HTTP/1.1 for a JSON-RPC
-    node: one POST, a reply with Content-Length or chunked. Replies come back as the node sent them
-    (``{"result": ...}`` or ``{"error": ...}``); a transport failure raises ``ConnectionError`` (or
-    ``TimeoutError``), which callers retry as they would web3's.
+    node: one POST (with Basic authentication if the URL holds a user), a reply with Content-Length or
+    chunked. Replies come back as the node sent them (``{"result": ...}`` or ``{"error": ...}``); a transport
+    failure raises ``ConnectionError`` (or ``TimeoutError``), which callers retry.
     """
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"not an http(s) JSON-RPC URL: {url!r}")
+        super().__init__(url)
         self.url = url
         self.timeout = timeout
         self._https = parts.scheme == "https"
@@ -64,8 +55,12 @@ class JsonRpc:
         self._port = parts.port or (443 if self._https else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.netloc.rpartition("@")[2]
+        auth = ""
+        if parts.username:
+            user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            auth = f"Authorization: Basic {base64.b64encode(user.encode()).decode('ascii')}\r\n"
         self._head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
             "Accept: application/json\r\nContent-Length: "
         ).encode("ascii")
         self._local = threading.local()
@@ -120,12 +115,7 @@ class JsonRpc:
             raise ChainError(f"malformed JSON-RPC reply to {method}: {str(reply)[:200]}")
         return reply
 
-    def latest_timestamp(self) -> int | None:
-        """The latest block's timestamp, or None if the node's reply has none."""
-        block = self.request("eth_getBlockByNumber", ["latest", False]).get("result")
-        return int(block["timestamp"], 16) if isinstance(block, dict) and "timestamp" in block else None
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """Several calls in one round trip; the replies in the order of ``calls``."""
         if not calls:
             return []
@@ -140,8 +130,12 @@ class JsonRpc:
         return [by_id.get(i, missing) for i in ids]
 
 
-def _read_reply(sock: socket.socket) -> tuple[int, bytes, bool]:
-    """One HTTP/1.1 reply: (status, body, whether the connection stays open). ValueError if malformed."""
+def _read_reply(sock: socket.socket) -> tuple[int, bytes | bytearray, bool]:
+    """One HTTP/1.1 reply: (status, body, whether the connection stays open). ValueError if malformed.
+
+    Linear in the reply's size: a large ``eth_getLogs`` answer (tens of megabytes) is read into one buffer
+    rather than grown by concatenation.
+    """
     buffer = b""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
@@ -163,64 +157,58 @@ def _read_reply(sock: socket.socket) -> tuple[int, bytes, bool]:
     keep = headers.get(b"connection", b"").lower() != b"close" and status_line[0] != b"HTTP/1.0"
     if b"content-length" in headers:
         length = int(headers[b"content-length"])
-        while len(rest) < length:
-            chunk = sock.recv(max(65536, length - len(rest)))
-            if not chunk:
+        if len(rest) >= length:
+            return status, rest[:length], keep and len(rest) == length
+        body = bytearray(length)
+        body[: len(rest)] = rest
+        view, have = memoryview(body), len(rest)
+        while have < length:
+            got = sock.recv_into(view[have:], min(length - have, 1 << 20))
+            if not got:
                 raise ConnectionResetError("the node closed the connection mid-reply")
-            rest += chunk
-        return status, rest[:length], keep and len(rest) == length
+            have += got
+        return status, body, keep
     if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        body, rest = _read_chunked(sock, rest)
-        return status, body, keep and not rest
+        chunked, extra = _read_chunked(sock, rest)
+        return status, chunked, keep and not extra
+    whole = bytearray(rest)
     while True:  # neither: the body runs until the node closes the connection
         chunk = sock.recv(65536)
         if not chunk:
-            return status, rest, False
-        rest += chunk
+            return status, whole, False
+        whole += chunk
 
 
-def _read_chunked(sock: socket.socket, rest: bytes) -> tuple[bytes, bytes]:
+def _read_chunked(sock: socket.socket, rest: bytes) -> tuple[bytearray, bytes]:
+    """A chunked body (and whatever followed it); the buffer is consumed from ``at``, compacted now and then."""
     body = bytearray()
+    buffer = bytearray(rest)
+    at = 0
 
-    def fill(need: bytes | int) -> None:
-        nonlocal rest
-        while (need not in rest) if isinstance(need, bytes) else (len(rest) < need):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionResetError("the node closed the connection mid-reply")
-            rest += chunk
+    def receive() -> None:
+        nonlocal at
+        if at > 1 << 20:
+            del buffer[:at]
+            at = 0
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionResetError("the node closed the connection mid-reply")
+        buffer.extend(chunk)
+
+    def line() -> bytes:
+        nonlocal at
+        while (end := buffer.find(b"\r\n", at)) < 0:
+            receive()
+        text = bytes(buffer[at:end])
+        at = end + 2
+        return text
 
     while True:
-        fill(b"\r\n")
-        size_line, _, rest = rest.partition(b"\r\n")
-        size = int(size_line.split(b";")[0].strip(), 16)
+        size = int(line().split(b";")[0].strip(), 16)
         if size == 0:
-            fill(b"\r\n")  # no trailers expected: the empty line that ends the reply
-            _, _, rest = rest.partition(b"\r\n")
-            return bytes(body), rest
-        fill(size + 2)
-        body += rest[:size]
-        rest = rest[size + 2 :]
-
-
-_LEAN: weakref.WeakKeyDictionary[Any, JsonRpc | None] = weakref.WeakKeyDictionary()
-_LEAN_LOCK = threading.Lock()
-
-
-def lean_rpc(w3: Web3) -> JsonRpc | None:
-    """The lean client for ``w3``'s node (one per provider), or None when it is not a plain HTTP provider."""
-    provider = w3.provider
-    if type(provider) is not HTTPProvider:  # eth-tester, IPC, or a subclass that changes how requests go
-        return None
-    with _LEAN_LOCK:
-        if provider in _LEAN:
-            return _LEAN[provider]
-        kwargs = dict(getattr(provider, "_request_kwargs", None) or {})
-        timeout = kwargs.pop("timeout", 30.0)
-        uri = getattr(provider, "endpoint_uri", None)
-        parts = urlsplit(str(uri or ""))
-        # Anything beyond a timeout (headers, auth, proxies, certificates) stays with web3's stack.
-        usable = not kwargs and parts.scheme in ("http", "https") and not parts.username
-        client = JsonRpc(str(uri), timeout=float(timeout)) if usable else None
-        _LEAN[provider] = client
-        return client
+            line()  # no trailers expected: the empty line that ends the reply
+            return body, bytes(buffer[at:])
+        while len(buffer) - at < size + 2:
+            receive()
+        body += buffer[at : at + size]
+        at += size + 2

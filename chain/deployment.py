@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
 from chain._compiler import Build, compile_contracts
 from chain._tx import TxSender
+from chain.abi import checksum
 from chain.errors import ConfigurationError, LedgerError
 from chain.system import SystemAddresses, deploy_system
+from chain.transport import Transport
 
 __all__ = [
     "DeploymentError",
@@ -54,33 +54,29 @@ def load_manifest(path: Path) -> SystemAddresses | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return SystemAddresses(
             chain_id=int(data["chainId"]),
-            registry=Web3.to_checksum_address(data["registry"]),
-            token=Web3.to_checksum_address(data["token"]),
-            factory=Web3.to_checksum_address(data["factory"]),
-            implementation=Web3.to_checksum_address(data["implementation"]),
+            registry=checksum(data["registry"]),
+            token=checksum(data["token"]),
+            factory=checksum(data["factory"]),
+            implementation=checksum(data["implementation"]),
             deployed_block=int(data["deployedBlock"]),
-            admin=Web3.to_checksum_address(data["admin"]),
+            admin=checksum(data["admin"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DeploymentError(f"manifest {path} is unreadable: {exc}") from None
 
 
-def _missing_code(w3: Web3, system: SystemAddresses) -> list[str]:
-    return [
-        f"{name} {getattr(system, name)}"
-        for name in _CONTRACTS
-        if len(w3.eth.get_code(Web3.to_checksum_address(getattr(system, name)))) == 0
-    ]
+def _missing_code(rpc: Transport, system: SystemAddresses) -> list[str]:
+    return [f"{name} {getattr(system, name)}" for name in _CONTRACTS if not rpc.code(getattr(system, name))]
 
 
-def require_manifest(w3: Web3, var_dir: Path) -> SystemAddresses:
-    """The system deployed on ``w3``'s chain, checked to have code; a clear error otherwise."""
-    chain_id = w3.eth.chain_id
+def require_manifest(rpc: Transport, var_dir: Path) -> SystemAddresses:
+    """The system deployed on ``rpc``'s chain, checked to have code; a clear error otherwise."""
+    chain_id = rpc.chain_id
     path = manifest_path(var_dir, chain_id)
     system = load_manifest(path)
     if system is None:
         raise DeploymentError(f"nothing deployed on chain {chain_id}: no {path} (run `procure deploy`)")
-    missing = _missing_code(w3, system)
+    missing = _missing_code(rpc, system)
     if missing:
         raise DeploymentError(f"manifest {path} points at addresses with no code: {', '.join(missing)}")
     return system
@@ -92,12 +88,12 @@ def ensure_deployed(sender: TxSender, var_dir: Path, build: Build | None = None)
     A manifest whose addresses have no code (the chain was reset) is an error, never silently reused or
     overwritten: the operator decides.
     """
-    w3 = sender.w3
-    chain_id = w3.eth.chain_id
+    rpc = sender.rpc
+    chain_id = rpc.chain_id
     path = manifest_path(var_dir, chain_id)
     existing = load_manifest(path)
     if existing is not None:
-        missing = _missing_code(w3, existing)
+        missing = _missing_code(rpc, existing)
         if missing:
             raise DeploymentError(
                 f"manifest {path} points at addresses with no code on chain {chain_id}: {', '.join(missing)}; "

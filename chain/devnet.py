@@ -1,15 +1,20 @@
-"""The local dev chain's cast: who is who among the dev mnemonic's accounts, and how to register them.
+"""The dev cast, declared once: the demo's organizations and who is who among the dev mnemonic's accounts, and
+how to register them.
 
-Used by `procure up` to seed a demo, and by integration tests. Never used on a real network: dev keys are
-refused on any chain id other than the local ones.
+Used by `procure up` and `make demo` to seed a demo, by the gateway and indexer benchmarks, and by the tests'
+eth-tester world (tests/world.py), which registers the same organizations and people (under shorter names) and
+a few more. Never used on a real network: dev keys are refused on any chain id other than the local ones.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from eth_utils.crypto import keccak
 
@@ -21,8 +26,10 @@ from chain.spec import LoadedSpec
 __all__ = [
     "APPROPRIATION",
     "DEV_CAST",
+    "DEV_INDEX",
     "DEV_ORGS",
     "CastMember",
+    "DevOrg",
     "dev_relayer_keystore",
     "ensure_demo_procurement",
     "seed_cast",
@@ -30,9 +37,14 @@ __all__ = [
 
 APPROPRIATION = "FY2026/MOD/general-account/equipment-acquisition"
 OFFICER_FUNDS = 2_000_000_000  # yen minted to the officer for funding
-RELAYER_INDEX = 11  # a dev account with no role: it only pays the gas of relayed actions
-OFFICER_INDEX = 1
-TREASURY_INDEX = 2
+
+
+class DevOrg(NamedTuple):
+    """One organization of the demo."""
+
+    code: str
+    kind: OrgKind
+    name: str
 
 
 @dataclass(frozen=True)
@@ -45,17 +57,17 @@ class CastMember:
     role: Role | None
 
 
-DEV_ORGS: tuple[tuple[str, OrgKind, str], ...] = (
-    ("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
-    ("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
-    ("ATLA", OrgKind.EVALUATION_BODY, "ATLA ground systems test center"),
-    ("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
-    ("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
-    ("REVIEW", OrgKind.REVIEW_BODY, "Government Procurement Review Board"),
-    ("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
+DEV_ORGS: tuple[DevOrg, ...] = (
+    DevOrg("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
+    DevOrg("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
+    DevOrg("ATLA", OrgKind.EVALUATION_BODY, "Acquisition, Technology & Logistics Agency test center"),
+    DevOrg("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
+    DevOrg("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
+    DevOrg("REVIEW", OrgKind.REVIEW_BODY, "Government Procurement Review Board"),
+    DevOrg("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
 )
 
-# Account 0 is the registry admin (the deployer).
+# Account 0 is the registry admin (the deployer); the treasury account also receives the ministry's refunds.
 DEV_CAST: tuple[CastMember, ...] = (
     CastMember(1, "officer", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(2, "treasury", "MOD", Role.TREASURY),
@@ -68,6 +80,15 @@ DEV_CAST: tuple[CastMember, ...] = (
     CastMember(9, "officer-2", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(10, "mod-admin", "MOD", Role.MINISTRY_ADMIN),
 )
+
+#: The dev account index of each part: the cast, the registry admin, and the gateway's relayer (a dev account
+#: with no role: it only pays the gas of relayed actions).
+DEV_INDEX: Mapping[str, int] = MappingProxyType(
+    {"admin": 0, **{member.label: member.index for member in DEV_CAST}, "relayer": 11}
+)
+OFFICER_INDEX = DEV_INDEX["officer"]
+TREASURY_INDEX = DEV_INDEX["treasury"]
+RELAYER_INDEX = DEV_INDEX["relayer"]
 
 
 def seed_cast(
@@ -93,12 +114,12 @@ def seed_cast(
         if member.role is not None and not registry.has_role(member.role, address):
             registry.grant_role(member.role, address)
             sent += 1
-    vault = addresses[2]  # the treasury account also receives the ministry's refunds
+    vault = addresses[TREASURY_INDEX]
     mod = registry.organization("MOD")
     if mod is not None and mod.vault != vault:
         registry.update_organization("MOD", active=True, vault=vault)
         sent += 1
-    officer = addresses[1]
+    officer = addresses[OFFICER_INDEX]
     if token_as_treasury.balance_of(officer) == 0:
         token_as_treasury.mint(officer, OFFICER_FUNDS, keccak(text=APPROPRIATION))
         sent += 1
@@ -109,7 +130,7 @@ def ensure_demo_procurement(
     factory: FactoryClient, officer_token: TokenClient, registry: RegistryClient, loaded: LoadedSpec
 ) -> tuple[str, bool]:
     """Create and fund the spec's procurement as the officer unless it exists; (escrow, created)."""
-    existing = registry.escrow_of(loaded.spec.procurement_id)
+    existing = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
     if existing is not None:
         return existing, False
     fund = loaded.spec.fund_amount

@@ -9,7 +9,9 @@ __all__ = [
     "CompilationError",
     "ConfigurationError",
     "ContractRevert",
+    "DecodeError",
     "LedgerError",
+    "ProviderError",
     "SignatureError",
     "TransactionFailed",
 ]
@@ -33,6 +35,19 @@ class ChainError(LedgerError):
 
 class SignatureError(LedgerError):
     """A signature or typed-data payload is malformed."""
+
+
+class ProviderError(ChainError):
+    """The node refused or failed a request (e.g. a log range too large); ``error`` is its JSON-RPC error object,
+    if it answered with one."""
+
+    def __init__(self, message: str, error: Any = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class DecodeError(ChainError, ValueError):
+    """Data does not match the ABI it should have (e.g. a log and the event its topic names)."""
 
 
 class TransactionFailed(ChainError):

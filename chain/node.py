@@ -1,8 +1,16 @@
-"""Local dev nodes: anvil (persistent under var/) or `npx hardhat node`, as process groups we can stop."""
+"""Local dev nodes: anvil (persistent under var/) or `npx hardhat node`, as process groups we can stop.
+
+Every process started here (and by `procure up`'s supervisor, through ``spawn``) dies with the process that
+started it, also when that one is SIGKILLed: on Linux the kernel sends it SIGTERM (``PR_SET_PDEATHSIG``).
+This module imports only the standard library, so that a command can name the local node's address (the
+default RPC URL) without loading a JSON-RPC stack.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
 import platform
 import shutil
@@ -10,26 +18,34 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-
-import requests
 
 from chain.errors import ChainError, ConfigurationError
 
 __all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_RPC_URL",
     "DEV_CHAIN_ID",
     "NodeProcess",
+    "PortHolder",
     "anvil_binary",
     "anvil_command",
+    "anvil_state_file",
     "free_port",
+    "port_holder",
+    "spawn",
     "start_anvil",
     "start_hardhat",
     "wait_for_rpc",
 ]
 
 DEV_CHAIN_ID = 31337
+DEFAULT_PORT = 8545
+DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def anvil_binary(root: Path) -> Path:
@@ -65,16 +81,8 @@ class NodeProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ChainError(f"{self.kind} exited with status {self.process.returncode}: {self._log_tail()}")
-            try:
-                reply = requests.post(
-                    self.url,
-                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                    timeout=2,
-                )
-                if reply.ok and "result" in reply.json():
-                    return
-            except (requests.RequestException, ValueError):
-                pass
+            if _answers(self.url):
+                return
             time.sleep(0.1)
         self.stop()
         raise ChainError(f"{self.kind} did not answer at {self.url} within {timeout:.0f} s: {self._log_tail()}")
@@ -114,39 +122,76 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _answers(url: str) -> bool:
+    """True if a JSON-RPC node at ``url`` answers eth_chainId."""
+    import http.client  # here, not at the top: the CLI imports this module for its defaults alone
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})  # noqa: S310 - our node
+    try:
+        with urllib.request.urlopen(request, timeout=2) as reply:  # noqa: S310 - http(s) URL of a node we run
+            return "result" in json.loads(reply.read())
+    except (OSError, http.client.HTTPException, ValueError):  # refused, reset, timed out, HTTP error, not JSON
+        return False
+
+
 def wait_for_rpc(url: str, timeout: float = 60.0) -> None:
     """Block until a JSON-RPC node answers eth_chainId at ``url``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            reply = requests.post(
-                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2
-            )
-            if reply.ok and "result" in reply.json():
-                return
-        except (requests.RequestException, ValueError):
-            pass
+        if _answers(url):
+            return
         time.sleep(0.1)
     raise ChainError(f"no node answered at {url} within {timeout:.0f} s")
 
 
-def _spawn(cmd: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - handed to the child; closed when we return
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when its parent dies (Linux), or None elsewhere.
+
+    ``prctl`` is looked up here, in the parent: the child, between fork and exec, only calls it. The kernel
+    ties the signal to the thread that forks, so spawn from a thread that lives as long as the process (the
+    main thread).
+    """
     try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl: the kernel will not tell us
+            os._exit(1)
+
+    return preexec
+
+
+def spawn(
+    command: list[str], log_path: Path, *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` as the leader of a new process group (so that stopping it stops its children), output
+    appended to ``log_path``, dying with this process even on SIGKILL (see the module's docstring)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
         return subprocess.Popen(
-            cmd,
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
+            env=None if env is None else {**os.environ, **env},
             start_new_session=True,
+            preexec_fn=_die_with_parent(),  # only prctl and getppid run between fork and exec
         )
-    finally:
-        log.close()
 
 
-def start_anvil(root: Path, state_dir: Path, *, port: int = 8545, host: str = "127.0.0.1") -> NodeProcess:
+def anvil_state_file(state_dir: Path) -> Path:
+    """Where anvil keeps a chain's state (blocks, logs, balances) between runs."""
+    return state_dir / "state.json"
+
+
+def start_anvil(root: Path, state_dir: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> NodeProcess:
     """Start anvil with chain id 31337, automine, and its state persisted in ``state_dir``.
 
     ``--state`` loads the file at start and ``--state-interval 1`` rewrites it every second, with historical
@@ -154,12 +199,13 @@ def start_anvil(root: Path, state_dir: Path, *, port: int = 8545, host: str = "1
     second).
     """
     cmd = anvil_command(root, state_dir, port=port, host=host)
-    node = NodeProcess(_spawn(cmd, state_dir / "anvil.log"), f"http://{host}:{port}", "anvil", state_dir / "anvil.log")
+    log_path = state_dir / "anvil.log"
+    node = NodeProcess(spawn(cmd, log_path), f"http://{host}:{port}", "anvil", log_path)
     node.wait_ready()
     return node
 
 
-def anvil_command(root: Path, state_dir: Path, *, port: int = 8545, host: str = "127.0.0.1") -> list[str]:
+def anvil_command(root: Path, state_dir: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> list[str]:
     """The anvil command line `start_anvil` runs (for supervisors that run it themselves)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     return [
@@ -171,7 +217,7 @@ def anvil_command(root: Path, state_dir: Path, *, port: int = 8545, host: str = 
         "--chain-id",
         str(DEV_CHAIN_ID),
         "--state",
-        str(state_dir / "state.json"),
+        str(anvil_state_file(state_dir)),
         "--state-interval",
         "1",
         "--preserve-historical-states",
@@ -180,7 +226,7 @@ def anvil_command(root: Path, state_dir: Path, *, port: int = 8545, host: str = 
     ]
 
 
-def start_hardhat(root: Path, log_dir: Path, *, port: int = 8545, host: str = "127.0.0.1") -> NodeProcess:
+def start_hardhat(root: Path, log_dir: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> NodeProcess:
     """Start `hardhat node` from hardhat.config.js (in memory: nothing survives a restart).
 
     Node runs Hardhat's CLI directly rather than through npx, so that the node is our own child process
@@ -191,11 +237,63 @@ def start_hardhat(root: Path, log_dir: Path, *, port: int = 8545, host: str = "1
     if node_bin is None or not cli.is_file():
         raise ConfigurationError("Hardhat is not installed: run `npm ci` (needs Node.js 20)")
     cmd = [node_bin, str(cli), "node", "--hostname", host, "--port", str(port)]
-    node = NodeProcess(
-        _spawn(cmd, log_dir / "hardhat.log", cwd=root),
-        f"http://{host}:{port}",
-        "hardhat",
-        log_dir / "hardhat.log",
-    )
+    log_path = log_dir / "hardhat.log"
+    node = NodeProcess(spawn(cmd, log_path, cwd=root), f"http://{host}:{port}", "hardhat", log_path)
     node.wait_ready(timeout=120)
     return node
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    """The process listening on a TCP port, and its parent."""
+
+    pid: int
+    command: tuple[str, ...]
+    parent_pid: int
+    parent_command: tuple[str, ...]
+
+    def runs_anvil_on(self, state_dir: Path) -> bool:
+        """True if this is anvil keeping its state in ``state_dir`` (a node of that var/)."""
+        command = list(self.command)
+        if not command or Path(command[0]).name != "anvil" or "--state" not in command[:-1]:
+            return False
+        state = Path(command[command.index("--state") + 1])
+        return state.resolve() == anvil_state_file(state_dir).resolve()
+
+
+def port_holder(port: int) -> PortHolder | None:
+    """Linux: the process listening on TCP ``port`` on this host, or None if none can be seen (not Linux, no
+    listener, or another user's process)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                listening = fields[3] == "0A"
+                if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in sockets:
+                    pid = int(proc.name)
+                    parent = _parent_pid(pid)
+                    return PortHolder(pid, _command_line(pid), parent, _command_line(parent))
+    return None
+
+
+def _parent_pid(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])  # the command name in (...) may hold spaces
+    return 0
+
+
+def _command_line(pid: int) -> tuple[str, ...]:
+    with contextlib.suppress(OSError):
+        return tuple(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1])
+    return ()

@@ -25,7 +25,17 @@ from pydantic import (
     model_validator,
 )
 
-from chain.clients import ProcurementSpec, RegistryClient, TokenClient
+from chain.clients import (
+    DAY,
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_RULING_PERIOD,
+    GRACE_PERIOD_RANGE,
+    MAX_AMOUNT,
+    RULING_PERIOD_RANGE,
+    ProcurementSpec,
+    RegistryClient,
+    TokenClient,
+)
 from chain.errors import LedgerError
 from chain.roles import Role
 
@@ -42,7 +52,6 @@ __all__ = [
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 MAX_SPEC_BYTES = 256 * 1024
-MAX_YEN = 2**64 - 1
 
 
 class SpecError(LedgerError):
@@ -64,7 +73,7 @@ def _address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(_address)]
-Yen = Annotated[StrictInt, Field(gt=0, le=MAX_YEN, description="whole yen")]
+Yen = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="whole yen, at most 2^58 - 1 per milestone")]
 
 
 class MilestoneSpec(BaseModel):
@@ -97,8 +106,20 @@ class ProcurementFile(BaseModel):
     evaluators: list[Address] = Field(min_length=1, max_length=16)
     quorum: StrictInt = Field(ge=1, le=16)
     token: Literal["JPYD"] = "JPYD"  # noqa: S105 - the deposit token's symbol, not a secret
-    fund: Literal["full", "none"] | Yen = "full"
+    fund: Literal["full", "none"] | Annotated[StrictInt, Field(gt=0, description="whole yen")] = "full"
     milestones: list[MilestoneSpec] = Field(min_length=1, max_length=64)
+    ruling_period_days: StrictInt = Field(
+        default=DEFAULT_RULING_PERIOD // DAY,
+        ge=RULING_PERIOD_RANGE[0] // DAY,
+        le=RULING_PERIOD_RANGE[1] // DAY,
+        description="days a review body has to rule on a dispute before it lapses",
+    )
+    grace_period_days: StrictInt = Field(
+        default=DEFAULT_GRACE_PERIOD // DAY,
+        ge=GRACE_PERIOD_RANGE[0] // DAY,
+        le=GRACE_PERIOD_RANGE[1] // DAY,
+        description="days between a ruling redirecting an off-boarded supplier's owed yen and its execution",
+    )
 
     @field_validator("id")
     @classmethod
@@ -135,7 +156,8 @@ class ProcurementFile(BaseModel):
 
     @property
     def procurement_id(self) -> bytes:
-        """keccak256 of the ocid: the on-chain procurement id and CREATE2 salt."""
+        """keccak256 of the ocid: the on-chain procurement id (scoped by the buying ministry: the CREATE2 salt and
+        the registry's key are keccak256(ministry, id))."""
         return keccak(text=self.id)
 
 
@@ -158,6 +180,8 @@ class LoadedSpec:
             due_dates=tuple(m.due_timestamp() for m in self.spec.milestones),
             spec_hash=self.sha256,
             title=self.spec.title,
+            ruling_period=self.spec.ruling_period_days * DAY,
+            grace_period=self.spec.grace_period_days * DAY,
         )
 
 
@@ -237,8 +261,8 @@ def check_against_chain(
     for i, milestone in enumerate(spec.milestones):
         if milestone.due_timestamp() <= now:
             problems.append((f"milestones[{i}].due", f"{milestone.due} is not in the future"))
-    if registry.escrow_of(spec.procurement_id) is not None:
-        problems.append(("id", f"procurement {spec.id!r} already exists"))
+    if registry.escrow_of(spec.ministry, spec.procurement_id) is not None:
+        problems.append(("id", f"procurement {spec.id!r} of {spec.ministry} already exists"))
     fund = spec.fund_amount
     if fund:
         balance = token.balance_of(officer)

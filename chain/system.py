@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from web3 import Web3
-from web3.contract import Contract
-
 from chain._compiler import Build, compile_contracts
-from chain._revert import ErrorDecoder
 from chain._tx import Receipt, TxSender
+from chain.abi import ErrorDecoder, checksum
 from chain.errors import ChainError
 
-__all__ = ["SystemAddresses", "contract_at", "deploy_system", "error_decoder"]
+__all__ = ["SystemAddresses", "deploy_system", "error_decoder"]
 
 
 @dataclass(frozen=True)
@@ -43,20 +40,14 @@ class SystemAddresses:
 
 def error_decoder(build: Build | None = None) -> ErrorDecoder:
     """A decoder for every custom error of the compiled contracts."""
-    return ErrorDecoder((build or compile_contracts()).error_abis())
-
-
-def contract_at(w3: Web3, name: str, address: str, build: Build | None = None) -> Contract:
-    """A web3 contract object for the compiled contract ``name`` at ``address``."""
-    artifact = (build or compile_contracts())[name]
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=list(artifact.abi))
+    return (build or compile_contracts()).error_decoder()
 
 
 def _created(receipt: Receipt) -> str:
-    address = receipt.raw["contractAddress"]
+    address = receipt.contract_address
     if address is None:
         raise ChainError(f"transaction {receipt.tx_hash} created no contract")
-    return str(address)
+    return address
 
 
 def deploy_system(sender: TxSender, build: Build | None = None) -> SystemAddresses:
@@ -76,15 +67,15 @@ def deploy_system(sender: TxSender, build: Build | None = None) -> SystemAddress
         token_address,
     )
     factory_address = _created(factory)
-    registry_contract = contract_at(sender.w3, "AccessRegistry", registry_address, build)
-    sender.transact(registry_contract.functions.setFactory(factory_address))
-    factory_contract = contract_at(sender.w3, "ProcurementFactory", factory_address, build)
+    sender.send_data(registry_address, build.codec("AccessRegistry").function("setFactory").encode([factory_address]))
+    implementation = build.codec("ProcurementFactory").function("implementation")
+    (escrow_implementation,) = implementation.decode(sender.call_data(factory_address, implementation.encode([])))
     return SystemAddresses(
-        chain_id=sender.w3.eth.chain_id,
+        chain_id=sender.rpc.chain_id,
         registry=registry_address,
         token=token_address,
         factory=factory_address,
-        implementation=factory_contract.functions.implementation().call(),
+        implementation=checksum(escrow_implementation),
         deployed_block=registry.block_number,
         admin=sender.address,
     )

@@ -400,7 +400,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         acc.netTopUps -= int72(int256(amount));
         _accounting = acc;
         _token.safeTransfer(vault, amount);
-        emit Refunded(milestoneId, vault, amount);
+        emit RefundClaimed(milestoneId, vault, amount);
     }
 
     /// @dev Pays `amount` to the supplier now if releases are not paused, the escrow holds it beyond what is
@@ -445,7 +445,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         if (vault != address(0) && _token.trySafeTransfer(vault, amount)) {
             acc.netTopUps -= int72(int256(amount));
             _accounting = acc;
-                emit Refunded(milestoneId, vault, amount);
+            emit Refunded(milestoneId, vault, amount);
         } else {
             acc.owed += uint64(amount);
             _accounting = acc;

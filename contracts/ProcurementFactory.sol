@@ -25,6 +25,12 @@ contract ProcurementFactory is IProcurementFactory {
     uint256 public constant DEFAULT_RULING_PERIOD = EscrowLimits.DEFAULT_RULING_PERIOD;
     /// @notice The grace period a procurement gets unless it says otherwise.
     uint256 public constant DEFAULT_GRACE_PERIOD = EscrowLimits.DEFAULT_GRACE_PERIOD;
+    /// @notice The range of a procurement's ruling period.
+    uint256 public constant MIN_RULING_PERIOD = EscrowLimits.MIN_RULING_PERIOD;
+    uint256 public constant MAX_RULING_PERIOD = EscrowLimits.MAX_RULING_PERIOD;
+    /// @notice The range of a procurement's grace period.
+    uint256 public constant MIN_GRACE_PERIOD = EscrowLimits.MIN_GRACE_PERIOD;
+    uint256 public constant MAX_GRACE_PERIOD = EscrowLimits.MAX_GRACE_PERIOD;
 
     IAccessRegistry private immutable _registry;
     IERC20 private immutable _token;

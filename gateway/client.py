@@ -184,6 +184,8 @@ class GatewayClient:
 def _normal(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("0x"):
         return value.lower()
+    if isinstance(value, str) and value.isdecimal() and value.isascii():  # uint256 values come as decimal strings
+        return int(value)
     if isinstance(value, bool):
         return value
     if isinstance(value, int):

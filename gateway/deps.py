@@ -39,6 +39,7 @@ from gateway.services.auth import LiveSession
 from gateway.services.reads import Page, Reader
 
 __all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
     "AuditorAccount",
     "BearerCredentials",
     "Caller",
@@ -78,8 +79,8 @@ StateDep = Annotated[GatewayState, Depends(get_state)]
 
 
 async def limit_sign_in(request: Request, state: StateDep) -> None:
-    """Refuse (429) a client address that has used its share of sign-in requests."""
-    client = request.client.host if request.client is not None else "unknown"
+    """Refuse (429) a client address that has used its share of sign-in requests (see gateway.core.client_address)."""
+    client: str = request.state.client_address
     retry_after = state.sign_in_limiter.acquire(client)
     if retry_after is not None:
         state.metrics.sign_ins.labels("rate-limited").inc()
@@ -297,11 +298,16 @@ Wait = Annotated[
     bool,
     Query(description="Wait until the mirror has the transaction's block, and return the new state."),
 ]
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
-        description="Makes a retried POST return the first answer instead of acting twice.",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description=(
+            "1 to 255 visible ASCII characters of your choice, scoped to your account: a retry with the same key "
+            "and body returns the first answer instead of acting twice; the same key with another body is a 422, "
+            "and while the first request is still being checked a retry is a 409."
+        ),
     ),
 ]

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -44,6 +45,7 @@ __all__ = [
     "install_error_handlers",
     "problem_response",
     "problem_type",
+    "revert_args",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -56,17 +58,31 @@ def problem_type(slug: str) -> str:
     return _PROBLEM_BASE + slug
 
 
+class ValidationIssue(BaseModel):
+    """One reason a request failed validation."""
+
+    loc: list[str | int] = Field(description="Where: the part of the request (body, query, path, header), then names.")
+    msg: str = Field(description="What is wrong.")
+    type: str = Field(description="The kind of check that failed.")
+
+
 class ProblemDetails(BaseModel):
-    """An RFC 9457 problem document; extension members (e.g. ``error``, ``args``, ``errors``) may follow."""
+    """An RFC 9457 problem document. Extension members beyond those listed may follow."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    type: str = Field(description="URI naming the kind of problem.")
+    type: str = Field(description="URI naming the kind of problem, e.g. urn:procure:problem:validation-error.")
     title: str = Field(description="Short summary of the kind of problem.")
     status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="What went wrong this time.")
     instance: str | None = Field(None, description="The request path.")
     request_id: str | None = Field(None, alias="requestId", description="The request id, as in X-Request-ID.")
+    errors: list[ValidationIssue] | None = Field(None, description="validation-error: every problem found.")
+    error: str | None = Field(None, description="contract-revert: the Solidity custom error's name.")
+    args: dict[str, Any] | None = Field(
+        None, description="contract-revert: the custom error's arguments (integers as decimal strings)."
+    )
+    retry_after: int | None = Field(None, alias="retryAfter", description="too-many-requests: seconds to wait.")
 
 
 class GatewayError(LedgerError):
@@ -233,6 +249,23 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def revert_args(exc: ContractRevert) -> dict[str, Any]:
+    """A custom error's decoded arguments as JSON: bytes as 0x-hex, integers as decimal strings (they are
+    uint256 and may pass 2^53, past which JavaScript's numbers are not exact), as in the mirror's events."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return value
+
+    converted: dict[str, Any] = convert(_json_safe(exc.args_by_name))
+    return converted
+
+
 def problem_response(
     request: Request, status: int, slug: str, title: str, detail: str, **extensions: Any
 ) -> JSONResponse:
@@ -272,7 +305,7 @@ def _contract_revert(request: Request, exc: Exception) -> JSONResponse:
         "The contract refused the action",
         str(exc),
         error=exc.name,
-        args=exc.args_by_name,
+        args=revert_args(exc),
     )
 
 
@@ -323,12 +356,27 @@ _HTTP_TITLES = {
 }
 
 
-def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's own Allow names only the first route's)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.scope["path"]):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods | {"OPTIONS"}))
+
+
+def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        if request.method == "OPTIONS":  # RFC 9110: OPTIONS asks what the resource allows
+            return Response(status_code=204, headers=headers)
     slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     response = problem_response(request, exc.status_code, slug, title, detail)
-    for name, value in (exc.headers or {}).items():
+    for name, value in headers.items():
         response.headers[name] = value
     return response
 

@@ -17,11 +17,11 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy import Engine, and_, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from chain.clients import RegistryClient
 from chain.roles import OrgKind, Role, org_code
-from indexer.models import AccountRow, CursorRow, OrganizationRow, RoleMembership
+from indexer.cursor import MirrorVersion, mirror_version
+from indexer.models import AccountRow, OrganizationRow, RoleMembership
 
 __all__ = [
     "MINISTRY_ROLES",
@@ -77,30 +77,6 @@ class Principal:
         return bool(self.roles & MINISTRY_ROLES)
 
 
-@dataclass(frozen=True)
-class MirrorVersion:
-    """The mirror's cursor row: every commit of the indexer (apply or rollback) writes a new one.
-
-    The indexer writes its rows and this cursor in the same SQL transaction, so anything read from the
-    mirror can be cached under the version it was read at and is stale exactly when the version changes.
-    """
-
-    block_number: int
-    block_hash: str
-    chain_hash: str
-    updated_at_ms: int
-
-
-_cursors = CursorRow.__table__
-_VERSION_COLUMNS = (_cursors.c.block_number, _cursors.c.block_hash, _cursors.c.chain_hash, _cursors.c.updated_at_ms)
-
-
-def mirror_version(db: Session | Connection, chain_id: int) -> MirrorVersion | None:
-    """The mirror's current version for ``chain_id``, or None if it has not synced that chain."""
-    row = db.execute(select(*_VERSION_COLUMNS).where(_cursors.c.chain_id == chain_id)).first()
-    return None if row is None else MirrorVersion(*row)
-
-
 class Directory(Protocol):
     """Looks accounts up."""
 
@@ -137,7 +113,7 @@ class ChainDirectory:
     def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
         """The account's organization and active roles at the latest block (``mirror`` is not used)."""
         address = str(to_checksum_address(address))
-        block = int(self.registry.w3.eth.block_number)
+        block = self.registry.rpc.block_number()
         with self._lock:
             cached = self._cache.get((address, block))
         if cached is not None:

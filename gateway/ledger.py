@@ -18,18 +18,25 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
-from eth_utils.address import to_checksum_address
-from web3 import Web3
-
-from chain._compiler import Build, compile_contracts
-from chain._tx import CallEncoder, Receipt, SentTx, TxSender
-from chain.clients import EscrowClient, RegistryClient, Terms, TokenClient, read_terms
-from chain.connection import lean_rpc
-from chain.errors import ChainError, ContractRevert, TransactionFailed
-from chain.system import SystemAddresses
+from chain import (
+    Build,
+    ChainError,
+    ContractRevert,
+    EscrowClient,
+    Receipt,
+    RegistryClient,
+    SentTx,
+    SystemAddresses,
+    Terms,
+    TokenClient,
+    TransactionFailed,
+    Transport,
+    TxSender,
+    checksum,
+    compile_contracts,
+)
 from gateway.errors import NotFound, ServiceUnavailable
 
 __all__ = ["WORST_CASE_GAS", "Ledger", "Relay", "RelayStatus"]
@@ -71,9 +78,6 @@ _RESIMULATE_WAIT_S = 10.0
 # the nonce is read from the chain again.
 _NONCE_KNOWN_S = 30.0
 
-# Addresses come back in the same few forms all the time (a keccak each to checksum): computed once.
-_checksum = lru_cache(maxsize=65_536)(to_checksum_address)
-
 
 @dataclass
 class Relay:
@@ -104,14 +108,14 @@ class Ledger:
 
     def __init__(
         self,
-        w3: Web3,
+        rpc: Transport,
         system: SystemAddresses,
         *,
         build: Build | None = None,
         relayer: TxSender | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        self.w3 = w3
+        self.rpc = rpc
         self.system = system
         self.build = build or compile_contracts()
         self.relayer = relayer
@@ -119,9 +123,9 @@ class Ledger:
             # Relays come many a second: ask the node for fees at most once a second (max fee = 2 x base fee
             # + tip, so a base fee that rises for a few blocks is still covered).
             relayer.fee_ttl_s = 1.0
-        self.chain_id = int(w3.eth.chain_id)
-        self.registry = RegistryClient(w3, system.registry, None, self.build)
-        self.token = TokenClient(w3, system.token, None, self.build)
+        self.chain_id = rpc.chain_id
+        self.registry = RegistryClient(rpc, system.registry, None, self.build)
+        self.token = TokenClient(rpc, system.token, None, self.build)
         self._lock = threading.Lock()
         self._escrows: dict[str, EscrowClient] = {}
         self._by_procurement: dict[bytes, str] = {}
@@ -138,15 +142,14 @@ class Ledger:
         self._wake = threading.Event()  # the watcher polls at once (someone waits for room)
         self.max_in_flight = max_in_flight
         self._watcher: threading.Thread | None = None
-        self._rpc = lean_rpc(w3)
-        escrow_abi = list(self.build["MilestoneEscrow"].abi)
-        self._encoders = {name: CallEncoder(escrow_abi, name) for name in WORST_CASE_GAS}
+        escrow = self.build.codec("MilestoneEscrow")
+        self._encoders = {name: escrow.function(name) for name in WORST_CASE_GAS}
 
     # ------------------------------------------------------------ chain state
 
     def head(self) -> int:
         """The latest block number."""
-        return int(self.w3.eth.block_number)
+        return self.rpc.block_number()
 
     def now(self, *, max_age_s: float = 0.0) -> int:
         """The latest block's timestamp: the clock signature deadlines are checked against.
@@ -159,17 +162,10 @@ class Ledger:
                 if self._clock is not None and time.monotonic() - self._clock[0] <= max_age_s:
                     return self._clock[1]
         read_at = time.monotonic()
-        if self._rpc is not None:
-            latest = self._rpc.latest_timestamp()
-            timestamp = latest if latest is not None else self._block_timestamp()
-        else:
-            timestamp = self._block_timestamp()
+        timestamp = self.rpc.latest_timestamp()
         with self._lock:
             self._clock = (read_at, timestamp)
         return timestamp
-
-    def _block_timestamp(self) -> int:
-        return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def escrow_address(self, procurement_id: bytes) -> str:
         """The escrow of a procurement; NotFound if the registry has none (positive answers are cached)."""
@@ -180,7 +176,7 @@ class Ledger:
         address = self.registry.escrow_of(procurement_id)
         if address is None:
             raise NotFound(f"no procurement 0x{procurement_id.hex()}")
-        address = str(_checksum(address))
+        address = checksum(address)
         with self._lock:
             self._by_procurement[procurement_id] = address
         return address
@@ -194,12 +190,12 @@ class Ledger:
 
     def escrow(self, address: str) -> EscrowClient:
         """A read-only client of the escrow at ``address`` (cached)."""
-        address = str(_checksum(address))
+        address = checksum(address)
         with self._lock:
             client = self._escrows.get(address)
         if client is None:
             # Built outside the lock (a few milliseconds of ABI work) so that relays are not held up by it.
-            client = EscrowClient(self.w3, address, None, self.build)
+            client = EscrowClient(self.rpc, address, None, self.build)
             with self._lock:
                 client = self._escrows.setdefault(address, client)
         return client
@@ -210,7 +206,7 @@ class Ledger:
             cached = self._terms.get(escrow)
         if cached is not None:
             return cached
-        terms = read_terms(self.w3, escrow, self.build)
+        terms = self.escrow(escrow).terms()
         with self._lock:
             self._terms[escrow] = terms
         return terms
@@ -230,16 +226,16 @@ class Ledger:
         attestation arriving after the quorum is refused before any gas is spent.
         """
         with self._lock:
-            return self._escrow_locks.setdefault(str(_checksum(escrow)), threading.Lock())
+            return self._escrow_locks.setdefault(checksum(escrow), threading.Lock())
 
     def signer_lock(self, signer: str) -> threading.Lock:
         """The lock that makes checking a signer's nonce and sending its action one step (no double send)."""
         with self._lock:
-            return self._signer_locks.setdefault(str(_checksum(signer)), threading.Lock())
+            return self._signer_locks.setdefault(checksum(signer), threading.Lock())
 
     def next_signer_nonce(self, signer: str) -> int:
         """The nonce ``signer`` must sign next: the registry's, past this gateway's relays still in flight."""
-        signer = str(_checksum(signer))
+        signer = checksum(signer)
         # In-flight nonces first, the chain after: one mined in between is then below the chain's nonce,
         # whereas the other order could miss it in both (read as unmined, then gone from the set).
         with self._lock:
@@ -255,7 +251,7 @@ class Ledger:
     def known_signer_nonce(self, signer: str) -> int | None:
         """``next_signer_nonce`` if it is known without asking the chain (after a recent relay), else None."""
         with self._lock:
-            known = self._next_nonce.get(str(_checksum(signer)))
+            known = self._next_nonce.get(checksum(signer))
         if known is not None and time.monotonic() - known[0] <= _NONCE_KNOWN_S:
             return known[1]
         return None
@@ -279,7 +275,7 @@ class Ledger:
     def forget_signer_nonce(self, signer: str) -> None:
         """Read the signer's nonce from the chain next time (after a refusal: someone else may have used it)."""
         with self._lock:
-            self._next_nonce.pop(str(_checksum(signer)), None)
+            self._next_nonce.pop(checksum(signer), None)
 
     def submit(
         self,
@@ -298,10 +294,8 @@ class Ledger:
         ``escrow_lock``.
         """
         relayer = self._require_relayer()
-        escrow, signer = str(_checksum(escrow)), str(_checksum(signer))
-        encoder = self._encoders.get(function_name)
-        if encoder is None:
-            encoder = CallEncoder(list(self.build["MilestoneEscrow"].abi), function_name)
+        escrow, signer = checksum(escrow), checksum(signer)
+        encoder = self._encoders.get(function_name) or self.build.codec("MilestoneEscrow").function(function_name)
         data = encoder.encode(args)
         min_gas = WORST_CASE_GAS.get(function_name, 0)
         try:
@@ -356,7 +350,7 @@ class Ledger:
         return relay
 
     def _pending_relays(self, escrow: str, signer: str) -> list[Relay]:
-        escrow, signer = str(_checksum(escrow)), str(_checksum(signer))
+        escrow, signer = checksum(escrow), checksum(signer)
         with self._lock:
             return [r for r in self._pending.values() if r.escrow == escrow or r.signer == signer]
 

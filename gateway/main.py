@@ -1,4 +1,4 @@
-"""The app factory: ``create_app(settings, w3=..., ...)``; tests inject an eth-tester Web3 and a relayer."""
+"""The app factory: ``create_app(settings, rpc=..., ...)``; tests inject an eth-tester transport and a relayer."""
 
 from __future__ import annotations
 
@@ -6,25 +6,33 @@ import time
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
-from web3 import Web3
 
-from chain._compiler import Build, compile_contracts
-from chain._tx import TxSender
-from chain.connection import connect
-from chain.deployment import require_manifest
-from chain.keys import load_keystore
-from chain.system import SystemAddresses, error_decoder
+from chain import (
+    Build,
+    SystemAddresses,
+    Transport,
+    TxSender,
+    connect,
+    error_decoder,
+    load_contracts,
+    load_keystore,
+    require_manifest,
+)
 from gateway.api.main import api_router
+from gateway.core.client_address import ClientAddress
 from gateway.core.config import Settings
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import Metrics
+from gateway.core.nesting import apply_recursion_limit
 from gateway.core.state import GatewayState
-from gateway.errors import ProblemDetails, install_error_handlers
+from gateway.errors import install_error_handlers
 from gateway.identity import AutoDirectory, ChainDirectory, Directory, MirrorDirectory
 from gateway.ledger import Ledger
 from gateway.middleware import RequestContextMiddleware
+from gateway.openapi import DESCRIPTION, install_openapi
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
@@ -34,26 +42,20 @@ from indexer.schema import make_engine, upgrade
 __all__ = ["create_app"]
 
 _MULTIPART_OVERHEAD = 64 * 1024
-_DESCRIPTION = """\
-Signed actions in, state out. Sign in with Ethereum (EIP-4361), fetch the EIP-712 typed data of an action,
-sign it with your own wallet and post it back: the gateway checks it and relays it (it never holds your key).
-Reads come from the indexer's SQL mirror, scoped to what your organization and roles may see.
-Errors are RFC 9457 problem details (application/problem+json). Amounts are integer yen.
-"""
 
 
-def _relayer_from_settings(settings: Settings, w3: Web3, build: Build) -> TxSender | None:
+def _relayer_from_settings(settings: Settings, rpc: Transport, build: Build) -> TxSender | None:
     if settings.relayer_keystore is None:
         return None
     password = settings.relayer_keystore_password
     account = load_keystore(settings.relayer_keystore, None if password is None else password.get_secret_value())
-    return TxSender(w3, account, error_decoder(build))
+    return TxSender(rpc, account, error_decoder(build))
 
 
 def create_app(
     settings: Settings | None = None,
     *,
-    w3: Web3 | None = None,
+    rpc: Transport | None = None,
     system: SystemAddresses | None = None,
     relayer: TxSender | None = None,
     build: Build | None = None,
@@ -62,7 +64,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     migrate: bool = True,
 ) -> FastAPI:
-    """Build the gateway for a chain (``w3``, default: connect to ``settings.rpc_url``) and a deployed system.
+    """Build the gateway for a chain (``rpc``, default: connect to ``settings.rpc_url``) and a deployed system.
 
     ``relayer`` pays gas for signed actions (default: the keystore in the settings, or none: writes then
     answer 503). ``directory`` answers who an account is (default: the mirror once synced, else the chain).
@@ -71,13 +73,14 @@ def create_app(
     always brought up to date by their own migrations (gateway/migrations).
     """
     settings = settings or Settings()
+    apply_recursion_limit()
     configure_logging(settings.log_level)
-    w3 = w3 if w3 is not None else connect(settings.rpc_url)
-    build = build or compile_contracts()
-    system = system or require_manifest(w3, settings.var_dir)
+    rpc = rpc if rpc is not None else connect(settings.rpc_url)
+    build = build or load_contracts()  # compiled by `make setup` / `procure compile`, never at start-up
+    system = system or require_manifest(rpc, settings.var_dir)
     if relayer is None:
-        relayer = _relayer_from_settings(settings, w3, build)
-    ledger = Ledger(w3, system, build=build, relayer=relayer)
+        relayer = _relayer_from_settings(settings, rpc, build)
+    ledger = Ledger(rpc, system, build=build, relayer=relayer)
     engine = engine if engine is not None else make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)
@@ -98,23 +101,31 @@ def create_app(
         clock=clock,
     )
 
-    app = FastAPI(
-        title="Procurement ledger gateway",
-        version="0.1.0",
-        description=_DESCRIPTION,
-        responses={
-            "4XX": {"model": ProblemDetails, "description": "Problem details (RFC 9457)."},
-            "5XX": {"model": ProblemDetails, "description": "Problem details (RFC 9457)."},
-        },
-    )
+    app = FastAPI(title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION)
     app.state.gateway = state
     install_error_handlers(app)
 
-    upload_limit = settings.evidence_max_bytes + _MULTIPART_OVERHEAD
+    evidence_limit = settings.evidence_max_bytes + _MULTIPART_OVERHEAD
 
-    def body_limit(method: str, path: str) -> int:
-        return upload_limit if method == "POST" and path.rstrip("/") == "/evidence" else settings.json_max_bytes
+    def upload_limit(method: str, path: str) -> int:
+        return evidence_limit if method == "POST" and path.rstrip("/") == "/evidence" else settings.json_max_bytes
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, body_limit=body_limit)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        json_limit=settings.json_max_bytes,
+        upload_limit=upload_limit,
+        client_address=ClientAddress(settings.trusted_proxies),
+    )
+    if settings.cors_origins:  # outermost, so that every answer (a 413 or 422 from the middleware too) carries it
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "ETag", "Repr-Digest", "Content-Disposition"],
+            max_age=600,
+        )
     app.include_router(api_router)
+    install_openapi(app)
     return app

@@ -1,6 +1,10 @@
-"""One ASGI middleware for every request: request id, body size limit, metrics and an access log line.
+"""One ASGI middleware for every request: request id, client address, body limits, metrics and an access log line.
 
-Pure ASGI (not BaseHTTPMiddleware), so that streaming and exceptions behave as without it.
+Body limits: a form (multipart or url-encoded: evidence uploads) streams through with its size limit per path;
+any other body is one the framework may parse as JSON, so it is read whole first (at most the JSON size limit:
+413 beyond) and refused with a 422 if it nests deeper than ``MAX_JSON_DEPTH``, before any parser sees it
+(see gateway.core.nesting). Pure ASGI (not BaseHTTPMiddleware), so that streaming and exceptions behave as
+without it.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from typing import Any
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.core.client_address import ClientAddress
 from gateway.core.logging import request_id_var
 from gateway.core.metrics import Metrics
+from gateway.core.nesting import MAX_JSON_DEPTH, exceeds_depth
 from gateway.errors import PROBLEM_CONTENT_TYPE, problem_type
 
 __all__ = ["BodyTooLarge", "RequestContextMiddleware"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_FORMS = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 _log = logging.getLogger("gateway.access")
 
 
@@ -34,12 +41,27 @@ class BodyTooLarge(StarletteHTTPException):
 
 
 class RequestContextMiddleware:
-    """Request id (X-Request-ID in and out), body limits per path, Prometheus metrics, JSON access log."""
+    """Request id (X-Request-ID in and out), client address, body limits, Prometheus metrics, JSON access log.
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, body_limit: Callable[[str, str], int]) -> None:
+    ``upload_limit(method, path)`` is the size limit of a form body; every other body is limited to
+    ``json_limit`` bytes and ``MAX_JSON_DEPTH`` levels. The client address (``client_address``) is stored in
+    ``scope["state"]["client_address"]``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        json_limit: int,
+        upload_limit: Callable[[str, str], int],
+        client_address: ClientAddress,
+    ) -> None:
         self.app = app
         self.metrics = metrics
-        self.body_limit = body_limit
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+        self.client_address = client_address
         # Labelled children by label values: looking them up in the registry takes a lock each time.
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
@@ -48,20 +70,36 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given: str | None = None
-        declared: str | None = None
+        given: bytes | None = None
+        declared: bytes | None = None
+        content_type = b""
+        has_body = False
+        forwarded_for: list[bytes] = []
         for name, value in scope["headers"]:  # the first of each, as starlette's Headers.get
             if name == b"x-request-id" and given is None:
-                given = value.decode("latin-1")
+                given = value
             elif name == b"content-length" and declared is None:
-                declared = value.decode("latin-1")
-        request_id = given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+                declared = value
+                has_body = has_body or value.strip() != b"0"
+            elif name == b"content-type" and not content_type:
+                content_type = value.split(b";", 1)[0].strip().lower()
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"x-forwarded-for":
+                forwarded_for.append(value)
+        request_id = given.decode("latin-1") if given is not None else ""
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client = scope.get("client")
+        state["client_address"] = self.client_address(None if client is None else client[0], forwarded_for)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
         method, path = scope["method"], scope["path"]
-        limit = self.body_limit(method, path)
+        form = content_type in _FORMS
+        limit = self.upload_limit(method, path) if form else self.json_limit
         id_header = (b"x-request-id", request_id.encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
@@ -71,22 +109,22 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        received = 0
-
-        async def receive_limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
         try:
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                await self._too_large(scope, send_with_id, limit, request_id)
+                await self._refuse(scope, send_with_id, request_id, 413, "payload-too-large", _too_large(limit))
+            elif form or not has_body:
+                await self.app(scope, _limited(receive, limit), send_with_id)
             else:
-                await self.app(scope, receive_limited, send_with_id)
+                body = await _read_body(receive, limit)
+                if body is None:
+                    status = 499  # the client went away before sending its whole body
+                elif isinstance(body, BodyTooLarge):
+                    await self._refuse(scope, send_with_id, request_id, 413, "payload-too-large", _too_large(limit))
+                elif exceeds_depth(body):
+                    detail = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects"
+                    await self._refuse(scope, send_with_id, request_id, 422, "nesting-too-deep", detail)
+                else:
+                    await self.app(scope, _replay(body, receive), send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -118,13 +156,15 @@ class RequestContextMiddleware:
         histogram.observe(elapsed)
 
     @staticmethod
-    async def _too_large(scope: Scope, send: Send, limit: int, request_id: str) -> None:
+    async def _refuse(scope: Scope, send: Send, request_id: str, status: int, slug: str, detail: str) -> None:
+        """A problem+json answer sent before the app sees the request (the connection is then closed)."""
+        title = {413: "Payload too large", 422: "JSON nested too deeply"}[status]
         body = json.dumps(
             {
-                "type": problem_type("payload-too-large"),
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"the request body exceeds {limit} bytes",
+                "type": problem_type(slug),
+                "title": title,
+                "status": status,
+                "detail": detail,
                 "instance": scope["path"],
                 "requestId": request_id,
             }
@@ -132,7 +172,7 @@ class RequestContextMiddleware:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
@@ -141,3 +181,54 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body exceeds {limit} bytes"
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` raising BodyTooLarge once the body passes ``limit`` bytes (for streamed form bodies)."""
+    received = 0
+
+    async def receive_limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return receive_limited
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | BodyTooLarge | None:
+    """The whole body, BodyTooLarge past ``limit`` bytes, or None if the client disconnected first."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return BodyTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` handing the app the body already read, then whatever comes next (a disconnect)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

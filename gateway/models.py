@@ -1,4 +1,4 @@
-"""The gateway's own tables (sign-in nonces, sessions, idempotency keys, evidence documents).
+"""The gateway's own tables (used sign-in nonces, sessions, idempotency keys, evidence documents and uploads).
 
 They live beside the indexer's mirror in the same database, under a ``gateway_`` prefix and their own
 metadata, so that neither package has to know the other's schema. Times are unix seconds.
@@ -6,10 +6,10 @@ metadata, so that neither package has to know the other's schema. Times are unix
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Document", "GatewayBase", "IdempotencyRecord", "SessionRecord", "SiweNonce"]
+__all__ = ["Document", "GatewayBase", "IdempotencyRecord", "SessionRecord", "SiweNonce", "Upload"]
 
 
 class GatewayBase(DeclarativeBase):
@@ -17,13 +17,13 @@ class GatewayBase(DeclarativeBase):
 
 
 class SiweNonce(GatewayBase):
-    """A sign-in nonce the server issued; usable once, before it expires."""
+    """A sign-in nonce that was used (nonces are signed, not stored, until then: see gateway.services.auth)."""
 
     __tablename__ = "gateway_siwe_nonces"
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     issued_at: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     used_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
@@ -55,14 +55,26 @@ class IdempotencyRecord(GatewayBase):
 
 
 class Document(GatewayBase):
-    """An evidence document in the content-addressed store (var/evidence/), named by its SHA-256."""
+    """A document's content in the store (var/evidence/), once per SHA-256, whoever uploaded it."""
 
     __tablename__ = "gateway_documents"
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    content_type: Mapped[str] = mapped_column(String(127))
-    filename: Mapped[str | None] = mapped_column(String(255), default=None)
+    stored_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Upload(GatewayBase):
+    """One account's upload of a document, with its own metadata: what that uploader (and its organization)
+    sees, whoever else uploaded the same bytes."""
+
+    __tablename__ = "gateway_uploads"
+    __table_args__ = (UniqueConstraint("sha256", "uploaded_by", name="uq_gateway_uploads_document_uploader"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), ForeignKey("gateway_documents.sha256"), index=True)
     uploaded_by: Mapped[str] = mapped_column(String(42), index=True)
     uploader_org: Mapped[str | None] = mapped_column(String(16), default=None)
+    filename: Mapped[str | None] = mapped_column(String(255), default=None)
+    content_type: Mapped[str] = mapped_column(String(127))
     uploaded_at: Mapped[int] = mapped_column(BigInteger)

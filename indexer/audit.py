@@ -21,16 +21,24 @@ from typing import Any
 
 from sqlalchemy import Boolean, Engine, select
 
-from chain._compiler import Build
-from chain._tx import CallEncoder
-from chain.clients import MilestoneStatus
-from chain.logs import ChainSource, checksum
-from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role
-from chain.system import SystemAddresses
+from chain import (
+    DEFAULT_ADMIN_ROLE,
+    Build,
+    CallEncoder,
+    ChainSource,
+    MilestoneStatus,
+    OrgKind,
+    Role,
+    SystemAddresses,
+    checksum,
+)
+from indexer.cursor import Cursor, read_cursor
+from indexer.digests import GENESIS, block_digest, chain_next
+from indexer.errors import IndexerError
 from indexer.mappers import status_name
-from indexer.models import Uint256
+from indexer.models import TABLES, Uint256
 from indexer.schema import make_engine
-from indexer.store import GENESIS, TABLES, Cursor, IndexerError, Store, block_digest, chain_next
+from indexer.store import Store
 from indexer.sync import Indexer, SyncConfig
 
 __all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
@@ -122,7 +130,7 @@ def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
             by_block[row[0]].append((row[2], row[3], row[4], row[5], row[6]))
             hashes[row[0]] = row[1]
         stored = {row.block_number: row for row in conn.execute(select(digests).where(digests.c.chain_id == chain_id))}
-        cursor = Store(engine, chain_id).cursor(conn)
+        cursor = read_cursor(conn, chain_id)
     chain_hash = GENESIS
     for number in sorted(set(by_block) | set(stored)):
         key = f"block {number}"
@@ -216,19 +224,13 @@ def _key_label(key: tuple[Any, ...]) -> str:
 
 
 class _Calls:
-    """Encodes view calls from the compiled ABIs and decodes their results (``chain``'s ``CallEncoder``)."""
+    """Encodes view calls and decodes their results, with the contracts' codecs (``chain``'s ``CallEncoder``)."""
 
     def __init__(self, build: Build) -> None:
-        self._fns: dict[tuple[str, str], CallEncoder] = {}
-        self._abis = {
-            contract: list(build[contract].abi) for contract in ("AccessRegistry", "YenToken", "MilestoneEscrow")
-        }
+        self._build = build
 
     def _encoder(self, contract: str, name: str) -> CallEncoder:
-        encoder = self._fns.get((contract, name))
-        if encoder is None:
-            encoder = self._fns[(contract, name)] = CallEncoder(self._abis[contract], name)
-        return encoder
+        return self._build.codec(contract).function(name)
 
     def data(self, contract: str, name: str, *args: Any) -> str:
         return "0x" + self._encoder(contract, name).encode(args).hex()
@@ -373,7 +375,7 @@ def verify(
         raise IndexerError(f"the database holds no mirror of chain {chain_id}: run `procure index --once` first")
     # Over HTTP the node answers the contract calls while we replay: the two overlap.
     with ThreadPoolExecutor(1) as pool:
-        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.raw else None
+        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.concurrent else None
         differences = recompute_digests(live, chain_id)
         with tempfile.TemporaryDirectory(prefix="procure-replay-") as scratch:
             url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"

@@ -4,13 +4,20 @@ Each event has one handler in ``MAPPERS``, keyed by event name. A handler gets t
 just before it in the same transaction (to tell a relayed action: a SignatureUsed of the same signer from the
 same escrow immediately precedes it) and returns a list of changes:
 
-- ``Insert``: an append-only row derived from this log (keyed by chain id, transaction hash, log index);
+- ``Insert``: an append-only row derived from this log (keyed by chain id, block number, log index, tx hash);
 - ``Upsert`` / ``Patch`` / ``Remove``: a current-state row (organizations, accounts, role memberships);
 - ``NewProcurement``, ``MilestoneStep``, ``BooksStep``: procurement and milestone state; a step is a pure
-  function from the old state to the new one, applied by the store in log order;
+  function from the old state to the new one, applied by the planner (``indexer.planning``) in log order;
 - ``TrustEscrow``: a new escrow whose own logs are to be indexed from now on.
 
-A new event is a new mapper, a new model and one line in ``MAPPERS``.
+Current state that follows from append-only rows (an escrow's books, the registry's organizations, accounts and
+role memberships) is derived from the row, not from the log: ``DERIVED`` holds one function per table, row in,
+changes out. A mapper records such a row through ``_recorded``, which adds what ``DERIVED`` derives from it, and a
+reorg (``indexer.reorg``) rebuilds that state by passing the surviving rows through the same functions. A
+milestone's state is kept after each step in ``milestone_history``, which a reorg restores instead.
+
+A new event is a new mapper, a new model and one line in ``MAPPERS`` (and one in ``DERIVED`` if its rows move
+current state).
 """
 
 from __future__ import annotations
@@ -25,21 +32,26 @@ from chain.logs import DecodedLog
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_code
 
 __all__ = [
+    "DERIVED",
     "MAPPERS",
     "RAW_ONLY",
     "Books",
     "BooksStep",
     "Change",
+    "Derivation",
     "Insert",
+    "MappedLog",
     "Mapper",
     "MilestoneState",
     "MilestoneStep",
     "NewProcurement",
     "Patch",
     "Remove",
+    "Row",
     "TrustEscrow",
     "Upsert",
     "map_log",
+    "registered_organization",
     "status_name",
 ]
 
@@ -76,9 +88,13 @@ class MilestoneState(NamedTuple):
 
 
 class Books(NamedTuple):
-    """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``paused`` report them (owed aside)."""
+    """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``paused`` report them (owed aside).
 
-    total_funded: int
+    ``Books()`` are an escrow's books before its first row: its fundings (the initial one included), releases,
+    refunds and pauses move them, through ``DERIVED``.
+    """
+
+    total_funded: int = 0
     total_released: int = 0
     total_refunded: int = 0
     paused: bool = False
@@ -151,6 +167,16 @@ class TrustEscrow:
 
 Change = Insert | Upsert | Patch | Remove | NewProcurement | MilestoneStep | BooksStep | TrustEscrow
 Mapper = Callable[[DecodedLog, DecodedLog | None], list[Change]]
+Derivation = Callable[[Mapping[str, Any]], list[Change]]
+
+
+@dataclass(frozen=True, slots=True)
+class MappedLog:
+    """A decoded log and the changes its mapper derived."""
+
+    log: DecodedLog
+    changes: tuple[Change, ...]
+
 
 _STATUS = {status.value: status.name.capitalize() for status in MilestoneStatus}
 _AMENDMENT = {kind.value: kind.name.lower() for kind in AmendmentKind}
@@ -193,12 +219,23 @@ def _relayer(log: DecodedLog, previous: DecodedLog | None, signer: str) -> str |
     return None
 
 
+def _recorded(table: str, row: Row) -> list[Change]:
+    """An append-only row of ``table``, and the current state it moves (see ``DERIVED``)."""
+    derive = DERIVED.get(table)
+    return [Insert(table, row)] if derive is None else [Insert(table, row), *derive(row)]
+
+
 def _no_rows(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     """Events kept in the raw table only (approvals, role admins, the factory link, EIP-712 domain notices)."""
     return []
 
 
 # ---------------------------------------------------------------- registry
+
+
+def registered_organization(vault: str) -> Row:
+    """An organization's flags as registered: OrganizationUpdated moves them, a reorg starts again from here."""
+    return {"active": True, "vault": vault}
 
 
 def map_organization_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -213,8 +250,7 @@ def map_organization_registered(log: DecodedLog, previous: DecodedLog | None) ->
                 "code": org_code(bytes.fromhex(org[2:])),
                 "kind": _ORG_KIND.get(a["kind"], str(a["kind"])),
                 "name": a["name"],
-                "active": True,
-                "vault": a["vault"],
+                **registered_organization(a["vault"]),
                 "block_number": log.block_number,
                 "tx_hash": log.tx_hash,
             },
@@ -224,30 +260,15 @@ def map_organization_registered(log: DecodedLog, previous: DecodedLog | None) ->
 
 def map_organization_updated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
-    values = {"active": a["active"], "vault": a["vault"]}
-    return [
-        Insert("organization_updates", _key(log) | {"org_id": a["orgId"]} | values),
-        Patch("organizations", {"chain_id": log.chain_id, "org_id": a["orgId"]}, values),
-    ]
+    return _recorded(
+        "organization_updates", _key(log) | {"org_id": a["orgId"], "active": a["active"], "vault": a["vault"]}
+    )
 
 
 def _binding(log: DecodedLog, bound: bool) -> list[Change]:
     a = log.args
-    return [
-        Insert(
-            "account_bindings",
-            _key(log) | {"account": a["account"], "org_id": a["orgId"], "sender": a["sender"], "bound": bound},
-        ),
-        Upsert(
-            "accounts",
-            {
-                "chain_id": log.chain_id,
-                "account": a["account"],
-                "org_id": a["orgId"] if bound else None,
-                "block_number": log.block_number,
-            },
-        ),
-    ]
+    row = _key(log) | {"account": a["account"], "org_id": a["orgId"], "sender": a["sender"], "bound": bound}
+    return _recorded("account_bindings", row)
 
 
 def map_account_bound(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -258,38 +279,24 @@ def map_account_unbound(log: DecodedLog, previous: DecodedLog | None) -> list[Ch
     return _binding(log, False)
 
 
-def _role_change(log: DecodedLog, granted: bool) -> Insert:
+def _role_change(log: DecodedLog, granted: bool) -> list[Change]:
     a = log.args
-    return Insert(
-        "role_changes",
-        _key(log)
-        | {
-            "role": a["role"],
-            "role_name": role_name(str(a["role"])),
-            "account": a["account"],
-            "sender": a["sender"],
-            "granted": granted,
-        },
-    )
+    row = {
+        "role": a["role"],
+        "role_name": role_name(str(a["role"])),
+        "account": a["account"],
+        "sender": a["sender"],
+        "granted": granted,
+    }
+    return _recorded("role_changes", _key(log) | row)
 
 
 def map_role_granted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    a = log.args
-    membership = {
-        "chain_id": log.chain_id,
-        "role": a["role"],
-        "account": a["account"],
-        "role_name": role_name(str(a["role"])),
-        "granted_by": a["sender"],
-        "block_number": log.block_number,
-    }
-    return [_role_change(log, True), Upsert("role_memberships", membership)]
+    return _role_change(log, True)
 
 
 def map_role_revoked(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    a = log.args
-    key = {"chain_id": log.chain_id, "role": a["role"], "account": a["account"]}
-    return [_role_change(log, False), Remove("role_memberships", key)]
+    return _role_change(log, False)
 
 
 def map_escrow_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -354,7 +361,7 @@ def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> lis
     changes: list[Change] = [TrustEscrow(escrow), NewProcurement(row, milestones)]
     if funded > 0:
         funding = {"escrow": escrow, "funder": a["officer"], "amount": funded, "total_funded": funded, "initial": True}
-        changes.append(Insert("fundings", _key(log) | funding))
+        changes += _recorded("fundings", _key(log) | funding)
     return changes
 
 
@@ -363,12 +370,8 @@ def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> lis
 
 def map_funded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
-    total = int(a["totalFunded"])
-    row = {"escrow": log.emitter, "funder": a["funder"], "amount": a["amount"], "total_funded": total}
-    return [
-        Insert("fundings", _key(log) | row | {"initial": False}),
-        BooksStep(log.emitter, lambda books: books._replace(total_funded=total)),
-    ]
+    row = {"escrow": log.emitter, "funder": a["funder"], "amount": a["amount"], "total_funded": int(a["totalFunded"])}
+    return _recorded("fundings", _key(log) | row | {"initial": False})
 
 
 def map_evidence_submitted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -431,44 +434,35 @@ def map_submission_rejected(log: DecodedLog, previous: DecodedLog | None) -> lis
     return [MilestoneStep(log.emitter, int(log.args["milestoneId"]), _set_status("Rejected"))]
 
 
-def _payment(log: DecodedLog, kind: str) -> Insert:
+def _payment(log: DecodedLog, kind: str) -> list[Change]:
     a = log.args
     row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "supplier": a["supplier"], "amount": a["amount"]}
-    return Insert("payments", _key(log) | row | {"kind": kind})
+    return _recorded("payments", _key(log) | row | {"kind": kind})
+
+
+def _paid(m: MilestoneState) -> MilestoneState:
+    # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
+    return MilestoneState(
+        m.amount, m.due_date, "Paid" if m.status == "Approved" else m.status, m.round, m.passes, m.fails, 0
+    )
 
 
 def map_payment_released(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    amount = int(log.args["amount"])
-
-    def paid(m: MilestoneState) -> MilestoneState:
-        # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
-        return MilestoneState(
-            m.amount, m.due_date, "Paid" if m.status == "Approved" else m.status, m.round, m.passes, m.fails, 0
-        )
-
-    return [
-        _payment(log, "released"),
-        MilestoneStep(log.emitter, int(log.args["milestoneId"]), paid),
-        BooksStep(log.emitter, lambda b: Books(b.total_funded, b.total_released + amount, b.total_refunded, b.paused)),
-    ]
+    return [*_payment(log, "released"), MilestoneStep(log.emitter, int(log.args["milestoneId"]), _paid)]
 
 
 def map_payment_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     amount = int(log.args["amount"])
     return [
-        _payment(log, "deferred"),
+        *_payment(log, "deferred"),
         MilestoneStep(log.emitter, int(log.args["milestoneId"]), lambda m: m._replace(owed=m.owed + amount)),
     ]
 
 
 def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
-    amount = int(a["amount"])
-    row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "vault": a["vault"], "amount": amount}
-    return [
-        Insert("refunds", _key(log) | row),
-        BooksStep(log.emitter, lambda books: books._replace(total_refunded=books.total_refunded + amount)),
-    ]
+    row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "vault": a["vault"], "amount": int(a["amount"])}
+    return _recorded("refunds", _key(log) | row)
 
 
 def map_milestone_reclaimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -555,11 +549,8 @@ def map_dispute_settled(log: DecodedLog, previous: DecodedLog | None) -> list[Ch
 
 
 def map_pause_changed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    paused = bool(log.args["paused"])
-    return [
-        Insert("pauses", _key(log) | {"escrow": log.emitter, "admin": log.args["admin"], "paused": paused}),
-        BooksStep(log.emitter, lambda books: books._replace(paused=paused)),
-    ]
+    row = {"escrow": log.emitter, "admin": log.args["admin"], "paused": bool(log.args["paused"])}
+    return _recorded("pauses", _key(log) | row)
 
 
 def map_signature_used(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -599,6 +590,69 @@ MAPPERS: dict[str, Mapper] = {
 }
 for _name in RAW_ONLY:
     MAPPERS[_name] = _no_rows
+
+
+# ---------------------------------------------------------------- derived state: what a row moves
+
+
+def _books_of_funding(row: Mapping[str, Any]) -> list[Change]:
+    total = int(row["total_funded"])
+    return [BooksStep(row["escrow"], lambda books: books._replace(total_funded=total))]
+
+
+def _books_of_payment(row: Mapping[str, Any]) -> list[Change]:
+    if row["kind"] != "released":  # a deferred payment is owed by its milestone, not yet paid out of the books
+        return []
+    amount = int(row["amount"])
+    return [
+        BooksStep(row["escrow"], lambda b: Books(b.total_funded, b.total_released + amount, b.total_refunded, b.paused))
+    ]
+
+
+def _books_of_refund(row: Mapping[str, Any]) -> list[Change]:
+    amount = int(row["amount"])
+    return [BooksStep(row["escrow"], lambda books: books._replace(total_refunded=books.total_refunded + amount))]
+
+
+def _books_of_pause(row: Mapping[str, Any]) -> list[Change]:
+    paused = bool(row["paused"])
+    return [BooksStep(row["escrow"], lambda books: books._replace(paused=paused))]
+
+
+def _organization_of_update(row: Mapping[str, Any]) -> list[Change]:
+    key = {"chain_id": row["chain_id"], "org_id": row["org_id"]}
+    return [Patch("organizations", key, {"active": row["active"], "vault": row["vault"]})]
+
+
+def _account_of_binding(row: Mapping[str, Any]) -> list[Change]:
+    account = {
+        "chain_id": row["chain_id"],
+        "account": row["account"],
+        "org_id": row["org_id"] if row["bound"] else None,
+        "block_number": row["block_number"],
+    }
+    return [Upsert("accounts", account)]
+
+
+def _membership_of_change(row: Mapping[str, Any]) -> list[Change]:
+    key = {"chain_id": row["chain_id"], "role": row["role"], "account": row["account"]}
+    if not row["granted"]:
+        return [Remove("role_memberships", key)]
+    held = {"role_name": row["role_name"], "granted_by": row["sender"], "block_number": row["block_number"]}
+    return [Upsert("role_memberships", key | held)]
+
+
+# One line per append-only table whose rows move current state: the row (as a mapper builds it, or as read back
+# from the database) in, the changes out. Applying a range and rebuilding after a reorg both go through these.
+DERIVED: dict[str, Derivation] = {
+    "fundings": _books_of_funding,
+    "payments": _books_of_payment,
+    "refunds": _books_of_refund,
+    "pauses": _books_of_pause,
+    "organization_updates": _organization_of_update,
+    "account_bindings": _account_of_binding,
+    "role_changes": _membership_of_change,
+}
 
 
 def map_log(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:

@@ -14,6 +14,7 @@ whose own numbers are 64-bit or float) and always read back as Python ``int``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Numeric,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -35,10 +37,12 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = [
     "APPEND_ONLY",
     "EVENT_KEY",
+    "TABLES",
     "AccountBinding",
     "AccountRow",
     "AmendmentApproval",
     "AmendmentProposal",
+    "AppendOnly",
     "AttestationRow",
     "Base",
     "BlockDigest",
@@ -108,7 +112,14 @@ class Base(DeclarativeBase):
 EVENT_KEY = ("chain_id", "block_number", "log_index", "tx_hash")  # the primary key of every event-derived row
 
 
-class _EventKey:
+class AppendOnly:
+    """A row that exists because of one log (or one block's logs): a reorg deletes it with its block.
+
+    Every other table holds current state, which a reorg rebuilds (see ``indexer.reorg``).
+    """
+
+
+class _EventKey(AppendOnly):
     """The key of a row derived from one log: (chain id, block number, log index, transaction hash)."""
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -124,7 +135,7 @@ class _EventKey:
 # ---------------------------------------------------------------- raw events, cursor, audit chain, lock
 
 
-class EventRow(Base):
+class EventRow(AppendOnly, Base):
     """Every log of a trusted emitter, decoded; ``args`` is canonical JSON with integers as decimal strings."""
 
     __tablename__ = "events"
@@ -141,7 +152,7 @@ class EventRow(Base):
     args: Mapped[str] = mapped_column(Text)
 
 
-class BlockDigest(Base):
+class BlockDigest(AppendOnly, Base):
     """One row per block that produced events: sha256 of its events, and the running hash chain up to it."""
 
     __tablename__ = "block_digests"
@@ -341,7 +352,7 @@ class MilestoneRow(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
-class MilestoneHistory(Base):
+class MilestoneHistory(AppendOnly, Base):
     """A milestone's state right after each event that changed it (the first row is its creation)."""
 
     __tablename__ = "milestone_history"
@@ -519,30 +530,14 @@ class SignatureUse(_EventKey, Base):
     nonce: Mapped[int] = mapped_column(Uint256)
 
 
-# Rows that exist because of one log and go away with its block on a reorg; the current-state tables
-# (organizations' flags, accounts, role memberships, procurement books, milestones) are recomputed instead.
-APPEND_ONLY: tuple[type[Base], ...] = (
-    EventRow,
-    BlockDigest,
-    OrganizationUpdate,
-    AccountBinding,
-    RoleChange,
-    EscrowRegistration,
-    TokenTransfer,
-    MintRow,
-    MilestoneHistory,
-    FundingRow,
-    EvidenceRow,
-    AttestationRow,
-    PaymentRow,
-    RefundRow,
-    ReclaimRow,
-    AmendmentProposal,
-    AmendmentApproval,
-    DisputeOpening,
-    DisputeSettlement,
-    PauseRow,
-    SignatureUse,
+TABLES: Mapping[str, Table] = Base.metadata.tables  # type: ignore[assignment]
+
+# Rows that exist because of one log and go away with its block on a reorg (every model keyed by a log is one);
+# the current-state tables (organizations' flags, accounts, role memberships, procurement books, milestones) are
+# rebuilt instead.
+_MODELS: list[type[Base]] = [mapper.class_ for mapper in Base.registry.mappers]
+APPEND_ONLY: tuple[type[Base], ...] = tuple(
+    sorted((model for model in _MODELS if issubclass(model, AppendOnly)), key=lambda model: str(model.__tablename__))
 )
 
 # Secondary indexes for the gateway's reads: an account's roles, the procurements an organization may see, the

@@ -24,14 +24,26 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chain._compiler import Build
-from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, ProviderError, checksum, gc_paused
-from chain.system import SystemAddresses
-from indexer.mappers import TrustEscrow, map_log
+from chain import (
+    Build,
+    ChainSource,
+    DecodedLog,
+    EventDecoder,
+    Header,
+    ProviderError,
+    SystemAddresses,
+    checksum,
+    gc_paused,
+)
+from indexer.cursor import Cursor
+from indexer.errors import IndexerError
+from indexer.mappers import MappedLog, TrustEscrow, map_log
+from indexer.pipeline import Pipeline
 from indexer.schema import upgrade
-from indexer.store import Cursor, IndexerError, MappedLog, Pipeline, Store, WriterLock
+from indexer.store import Store
+from indexer.writer_lock import WriterLock
 
-# ChainSource, Header and ProviderError live in chain.logs; they are re-exported for the callers of this module.
+# ChainSource, Header and ProviderError live in chain; they are re-exported for the callers of this module.
 __all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]
 
 
@@ -145,8 +157,9 @@ class Indexer:
         self._locked = False
         self._pending: Future[_Fetched | None] | None = None
         self._pipeline: Pipeline | None = None  # while catching up into SQLite over HTTP
-        # Prefetching overlaps the node's work with ours; only over HTTP (eth-tester is not thread-safe).
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.raw else None
+        # Prefetching overlaps the node's work with ours, where the transport allows a second thread (eth-tester
+        # does not).
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
 
     # ------------------------------------------------------------ lifecycle
 

@@ -1,65 +1,92 @@
-"""What every `procure` command shares: the context (chain, signer, var/), error handling, small parsers."""
+"""What every `procure` command shares: the context (chain, signer, var/), error handling, small parsers.
+
+Nothing heavy is imported here or at the top of a command module: `procure --help` must not load web3. A command
+imports what it needs inside its own body.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import is_hex_address, to_checksum_address
-from web3 import Web3
 
-from chain._compiler import Build, compile_contracts
-from chain._tx import TxSender
-from chain.clients import FactoryClient, RegistryClient, TokenClient, system_clients
-from chain.connection import DEFAULT_RPC_URL, connect
-from chain.deployment import require_manifest, var_dir_from_env
 from chain.errors import ConfigurationError, LedgerError
-from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
-from chain.system import SystemAddresses, error_decoder
+from chain.node import DEFAULT_RPC_URL
 
-__all__ = ["Context", "clean_errors", "parse_address", "pass_context"]
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from chain import Build, FactoryClient, RegistryClient, SystemAddresses, TokenClient, Transport, TxSender
+
+__all__ = ["Context", "LazyChoice", "clean_errors", "parse_address", "pass_context"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@dataclass
 class Context:
-    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``w3``."""
+    """What every command shares: where the chain is, who signs, where var/ is. Tests may pre-fill ``transport``.
 
-    rpc_url: str = DEFAULT_RPC_URL
-    keystore: Path | None = None
-    dev_index: int | None = None
-    var_dir: Path = field(default_factory=var_dir_from_env)
-    w3: Web3 | None = None
-    account: LocalAccount | None = None
-    _build: Build | None = None
+    Everything is found or made on first use, so that building the context costs nothing.
+    """
 
-    def web3(self) -> Web3:
+    def __init__(
+        self,
+        rpc_url: str = DEFAULT_RPC_URL,
+        keystore: Path | None = None,
+        dev_index: int | None = None,
+        var_dir: Path | None = None,
+        transport: Transport | None = None,
+        account: LocalAccount | None = None,
+        _build: Build | None = None,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.keystore = keystore
+        self.dev_index = dev_index
+        self._var_dir = var_dir
+        self.transport = transport
+        self.account = account
+        self._build = _build
+
+    @property
+    def var_dir(self) -> Path:
+        """Where state lives: the one given, else ``$PROCURE_VAR`` or ``var/`` under the project."""
+        if self._var_dir is None:
+            from chain.deployment import var_dir_from_env
+
+            self._var_dir = var_dir_from_env()
+        return self._var_dir
+
+    def rpc(self) -> Transport:
         """The connection, made on first use."""
-        if self.w3 is None:
-            self.w3 = connect(self.rpc_url)
-        return self.w3
+        if self.transport is None:
+            from chain.connection import connect
 
-    def build(self) -> Build:
-        """The compiled contracts."""
+            self.transport = connect(self.rpc_url)
+        return self.transport
+
+    def build(self, *, compile_if_needed: bool = True) -> Build:
+        """The compiled contracts: compiled now if the cache does not hold these exact sources, or, for a server
+        (``compile_if_needed=False``), an error saying to run `procure compile` first."""
         if self._build is None:
-            self._build = compile_contracts()
+            from chain import compile_contracts, load_contracts
+
+            self._build = compile_contracts() if compile_if_needed else load_contracts()
         return self._build
 
     def signer(self) -> LocalAccount:
         """The signing key: --keystore, else a dev account (dev chains only)."""
         if self.account is not None:
             return self.account
-        chain_id = self.web3().eth.chain_id
+        from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
+
+        chain_id = self.rpc().chain_id
         if self.keystore is not None:
-            self.account = load_keystore(self.keystore, _password(self.keystore))
+            self.account = load_keystore(self.keystore, password_for(self.keystore))
         elif self.dev_index is not None:
             self.account = dev_account(self.dev_index, chain_id)
         elif chain_id in DEV_CHAIN_IDS:
@@ -70,18 +97,26 @@ class Context:
 
     def sender(self) -> TxSender:
         """A transaction sender for the signing key."""
-        return TxSender(self.web3(), self.signer(), error_decoder(self.build()))
+        from chain import TxSender
+        from chain.system import error_decoder
+
+        return TxSender(self.rpc(), self.signer(), error_decoder(self.build()))
 
     def system(self) -> SystemAddresses:
         """The deployed system on this chain (from the manifest, checked)."""
-        return require_manifest(self.web3(), self.var_dir)
+        from chain.deployment import require_manifest
+
+        return require_manifest(self.rpc(), self.var_dir)
 
     def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
         """Registry, token and factory clients; writing as the signer if ``write``."""
-        return system_clients(self.web3(), self.system(), self.sender() if write else None, self.build())
+        from chain.clients import system_clients
+
+        return system_clients(self.rpc(), self.system(), self.sender() if write else None, self.build())
 
 
-def _password(path: Path) -> str | None:
+def password_for(path: Path) -> str | None:
+    """A keystore's password: ``$PROCURE_KEYSTORE_PASSWORD``, else a prompt on a terminal."""
     password = os.environ.get("PROCURE_KEYSTORE_PASSWORD")
     if password is None and sys.stdin.isatty():
         password = click.prompt(f"Password for {path}", hide_input=True)
@@ -102,9 +137,32 @@ def clean_errors(fn: _F) -> _F:
 
 
 def parse_address(value: str, what: str) -> str:
+    """``value`` as a checksummed address, or a usage error naming ``what``."""
+    from eth_utils.address import is_hex_address, to_checksum_address
+
     if not is_hex_address(value):
         raise click.BadParameter(f"{value!r} is not an address (0x and 40 hex digits)", param_hint=what)
     return str(to_checksum_address(value))
+
+
+class LazyChoice(click.Choice[str]):
+    """A choice whose names are computed on first use: a group's `--help` lists its commands without importing
+    what their choices come from."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._names = names
+        self._choices: tuple[str, ...] | None = None
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._choices is None:
+            self._choices = tuple(sorted(self._names()))
+        return self._choices
+
+    @choices.setter
+    def choices(self, names: tuple[str, ...]) -> None:
+        self._choices = names
 
 
 pass_context = click.make_pass_decorator(Context)

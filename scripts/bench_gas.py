@@ -1,7 +1,7 @@
 """Gas benchmark: the gas used by each step of a procurement's life, measured on a fresh eth-tester world.
 
 Every number is a mined transaction's ``gasUsed`` (intrinsic 21000 and calldata included). The world is the
-one the test-suite uses (``chain.testing.build_world``), so both measure the same system.
+one the test-suite uses (``tests.world.build_world``), so both measure the same system.
 
 What is measured (steady state unless the name ends in ``_first``):
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,9 @@ if __package__ in (None, ""):  # run as a script: make `chain` importable withou
 
 from eth_utils.crypto import keccak
 from web3.contract import Contract
-from web3.types import TxParams
 
-from chain._tx import Receipt, TxSender, forget_nonces
-from chain.eip712 import Action, sign_action
-from chain.system import deploy_system
-from chain.testing import DAY, World, build_world
+from chain import Action, Receipt, TxSender, deploy_system, sign_action
+from tests.world import DAY, World, build_world
 
 __all__ = ["KEYS", "TARGETS", "format_table", "main", "measure", "over_target"]
 
@@ -83,10 +81,10 @@ class _RecordingSender(TxSender):
     """A TxSender that remembers the receipt of every transaction it sends."""
 
     def __init__(self, base: TxSender) -> None:
-        super().__init__(base.w3, base.account, base.decoder)
+        super().__init__(base.rpc, base.account, base.decoder)
         self.receipts: list[Receipt] = []
 
-    def send(self, tx: TxParams) -> Receipt:
+    def send(self, tx: Mapping[str, Any]) -> Receipt:
         receipt = super().send(tx)
         self.receipts.append(receipt)
         return receipt
@@ -97,7 +95,7 @@ class _Bench:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.chain_id = world.w3.eth.chain_id
+        self.chain_id = world.rpc.chain_id
 
     def create(self, title: str, **overrides: Any) -> tuple[Contract, Receipt]:
         params = self.world.procurement_params(title=title, **overrides)
@@ -135,11 +133,7 @@ def measure(world: World | None = None) -> dict[str, int]:
 
     The world's chain is modified (procurements created, time advanced): pass a throwaway one.
     """
-    forget_nonces()  # another eth-tester chain in this process may share the chain id and the accounts
-    try:
-        return _measure(world or build_world())
-    finally:
-        forget_nonces()
+    return _measure(world or build_world())
 
 
 def _measure(world: World) -> dict[str, int]:

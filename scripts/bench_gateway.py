@@ -20,9 +20,21 @@ mirrored by the indexer into SQLite:
   reports is checked against the chain afterwards. anvil keeps its state in memory unless
   ``--persistent-anvil`` (see ``_memory_anvil``).
 
+``--soak SECONDS`` measures something else: whether legitimate clients are served while the gateway is under
+attack. ``--clients`` readers (default 8; auditor, supplier, evaluator and officer sessions, each from a
+loopback source address of its own, as distinct hosts would be) read procurements, lists, milestones and
+``/auth/me`` and follow ``/events`` by its cursor, about 20 requests a second each, signing in again every 15 s;
+six evaluators relay real signed attestations, about two a second each. Meanwhile ``--attackers`` unpaced
+threads (default 4) flood sign-in nonces and send malformed bodies (180 KB of nested brackets, truncated JSON,
+wrong types, 300 KB bodies, junk actions), every request with a forged ``X-Forwarded-For``. It prints the
+legitimate clients' success rate (every request answered as it should be: target 100%), their p50 and p99
+latency, how many relays were posted and mined, what the attackers got, whether the gateway process survived,
+and its resident memory at the start and at its peak (``VmHWM``).
+
 The servers (uvicorn, one worker each) run as child processes on 127.0.0.1; the load comes from this process.
 Both share the machine's cores, so the numbers compare the gateway with the bare endpoint rather than
-promise absolute capacity. Run from the repository root: ``.venv/bin/python scripts/bench_gateway.py [--json]``.
+promise absolute capacity. Run from the repository root: ``.venv/bin/python scripts/bench_gateway.py [--json]``,
+or ``... --soak 60 [--json]``.
 """
 
 from __future__ import annotations
@@ -37,8 +49,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the project importable without the editable install
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,11 +64,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi import FastAPI, Response
 
-from chain._compiler import compile_contracts, project_root
-from chain._tx import TxSender
+from chain import TxSender, compile_contracts, project_root
 from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient, TokenClient
 from chain.connection import connect
 from chain.deployment import ensure_deployed
+from chain.devnet import DEV_CAST, DEV_INDEX, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
 from chain.roles import OrgKind, Role
@@ -65,26 +80,9 @@ from indexer.sync import ChainSource, Indexer
 __all__ = ["bare_app", "main"]
 
 DEV_CHAIN_ID = 31337
-_CAST = ("admin", "officer", "treasury", "supplier", "eval1", "eval2", "eval3", "auditor", "relayer", "vault")
-_ORGS = (
-    ("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
-    ("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
-    ("ATLA", OrgKind.EVALUATION_BODY, "ATLA test center"),
-    ("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
-    ("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
-    ("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
-)
-_MEMBERS = (
-    ("officer", "MOD", Role.PROCUREMENT_OFFICER),
-    ("treasury", "MOD", Role.TREASURY),
-    ("vault", "MOD", None),
-    ("supplier", "NVE", Role.SUPPLIER),
-    ("eval1", "ATLA", Role.EVALUATOR),
-    ("eval2", "JQA", Role.EVALUATOR),
-    ("eval3", "NITE", Role.EVALUATOR),
-    ("auditor", "BOA", Role.AUDITOR),
-)
-_EVALUATORS = ("eval1", "eval2", "eval3")  # the read procurements' panel; the relay run adds more (--evaluators)
+# The read procurements' panel: the dev cast's evaluators; the relay run adds more (--evaluators).
+_READ_PANEL = tuple(member.label for member in DEV_CAST if member.role is Role.EVALUATOR)
+_FIRST_EXTRA_INDEX = max(DEV_INDEX.values()) + 1  # dev accounts after the cast's, for the added evaluators
 _BARE_BODY_ENV = "PROCURE_BENCH_BARE_BODY"
 
 
@@ -107,54 +105,49 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _relay_evaluators(count: int) -> tuple[str, ...]:
-    return tuple(f"eval{n}" for n in range(1, count + 1))
+    """The relay run's ``count`` evaluators: the dev cast's, then ``evaluator-4``, ``evaluator-5``..."""
+    added = (f"evaluator-{n}" for n in range(len(_READ_PANEL) + 1, count + 1))
+    return (*_READ_PANEL, *added)[:count]
 
 
 def _setup_chain(
     rpc_url: str, var_dir: Path, procurements: int, relay_procurements: int = 0, evaluators: int = 3
 ) -> tuple[dict[str, LocalAccount], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
-    """Deploy, register the cast, mint, and create the procurements (3-of-3 panels).
+    """Deploy, register the dev cast, mint, and create the procurements (3-of-3 panels).
 
-    ``procurements`` for the reads (panel eval1-eval3, evidence on milestone 0), then ``relay_procurements``
+    ``procurements`` for the reads (the cast's three evaluators, evidence on milestone 0), then ``relay_procurements``
     for the relay run: evidence on all three milestones, and the panel of the k-th one is the three
     consecutive evaluators from the (3k)-th, round the ``evaluators`` (each from its own evaluation body).
     Returns the accounts, the read procurements, and the relay procurements with their panels.
     """
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     build = compile_contracts()
-    accounts = {label: dev_account(i, DEV_CHAIN_ID) for i, label in enumerate(_CAST)}
-    extra = _relay_evaluators(evaluators)[len(_EVALUATORS) :]
-    accounts |= {label: dev_account(len(_CAST) + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
+    accounts = {label: dev_account(index, DEV_CHAIN_ID) for label, index in DEV_INDEX.items()}
+    extra = _relay_evaluators(evaluators)[len(_READ_PANEL) :]
+    accounts |= {label: dev_account(_FIRST_EXTRA_INDEX + i, DEV_CHAIN_ID) for i, label in enumerate(extra)}
 
     def sender(label: str) -> TxSender:
-        return TxSender(w3, accounts[label], error_decoder(build))
+        return TxSender(rpc, accounts[label], error_decoder(build))
 
     system = ensure_deployed(sender("admin"), var_dir, build).system
-    registry = RegistryClient(w3, system.registry, sender("admin"), build)
-    for code, kind, name in _ORGS:
-        registry.register_organization(code, kind, name)
-    for label, code, role in _MEMBERS:
-        registry.bind_account(accounts[label].address, code)
-        if role is not None:
-            registry.grant_role(role, accounts[label].address)
+    registry = RegistryClient(rpc, system.registry, sender("admin"), build)
+    treasury = TokenClient(rpc, system.token, sender("treasury"), build)
+    seed_cast(registry, treasury, {index: accounts[label].address for label, index in DEV_INDEX.items()})
     for label in extra:
         code = f"EB-{label.upper()}"
         registry.register_organization(code, OrgKind.EVALUATION_BODY, f"Evaluation body {label}")
         registry.bind_account(accounts[label].address, code)
         registry.grant_role(Role.EVALUATOR, accounts[label].address)
-    registry.update_organization("MOD", active=True, vault=accounts["vault"].address)
-    TokenClient(w3, system.token, sender("treasury"), build).mint(
-        accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench")
-    )
-    TokenClient(w3, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
-    factory = FactoryClient(w3, system.factory, sender("officer"), build)
-    now = int(w3.eth.get_block("latest")["timestamp"])
+    treasury.mint(accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench"))
+    TokenClient(rpc, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
+    factory = FactoryClient(rpc, system.factory, sender("officer"), build)
+    now = rpc.latest_timestamp()
     ids: list[bytes] = []
     relay: list[tuple[bytes, tuple[str, ...]]] = []
     pool = _relay_evaluators(evaluators)
     for i in range(procurements + relay_procurements):
         k = i - procurements
-        panel = _EVALUATORS if k < 0 else tuple(pool[(3 * k + n) % len(pool)] for n in range(3))
+        panel = _READ_PANEL if k < 0 else tuple(pool[(3 * k + n) % len(pool)] for n in range(3))
         spec = ProcurementSpec(
             procurement_id=keccak(text=f"ocds-bench-{i}"),
             supplier=accounts["supplier"].address,
@@ -166,7 +159,7 @@ def _setup_chain(
             title=f"Night-vision goggles, lot {i}",
         )
         created = factory.create(spec, sum(spec.amounts))
-        supplier = EscrowClient(w3, created.escrow, sender("supplier"), build)
+        supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):
             supplier.submit_evidence(
                 milestone, keccak(text=f"evidence {i}/{milestone}"), f"ipfs://bench-{i}-{milestone}"
@@ -176,7 +169,7 @@ def _setup_chain(
         else:
             relay.append((spec.procurement_id, panel))
     engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
-    with Indexer(engine, ChainSource(w3), system, build) as indexer:
+    with Indexer(engine, ChainSource(rpc), system, build) as indexer:
         indexer.catch_up()
     engine.dispose()
     return accounts, ids, relay
@@ -229,21 +222,46 @@ def _start_server(args: list[str], env: dict[str, str], port: int, log: Path) ->
     raise RuntimeError(f"server did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
+def _gateway_env(rpc_url: str, root: Path, accounts: dict[str, LocalAccount], port: int) -> dict[str, str]:
+    """The gateway's environment: this chain, var/ under ``root``, the relayer's keystore (written here)."""
+    write_keystore(accounts["relayer"], root / "relayer.json", "bench")
+    return os.environ | {
+        "PROCURE_RPC_URL": rpc_url,
+        "PROCURE_VAR": str(root / "var"),
+        "PROCURE_RELAYER_KEYSTORE": str(root / "relayer.json"),
+        "PROCURE_RELAYER_KEYSTORE_PASSWORD": "bench",
+        "PROCURE_SIWE_DOMAIN": f"127.0.0.1:{port}",
+        "PROCURE_SIWE_URI": f"http://127.0.0.1:{port}",
+        "PROCURE_LOG_LEVEL": "WARNING",
+    }
+
+
+def _start_gateway(env: dict[str, str], port: int, root: Path) -> subprocess.Popen[bytes]:
+    """The gateway under uvicorn as ``procure serve`` runs it (no proxy-header rewriting)."""
+    args = ["gateway.main:create_app", "--factory", "--log-level", "warning", "--no-access-log"]
+    return _start_server([*args, "--no-proxy-headers"], env, port, root / "gateway.log")
+
+
+def _sign_in_body(nonce: dict[str, Any], account: LocalAccount) -> dict[str, str]:
+    """The body of POST /auth/sign-in for a nonce answer: the EIP-4361 message and ``account``'s signature."""
+    now = dt.datetime.now(dt.UTC)
+    message = SiweMessage(
+        domain=nonce["domain"],
+        address=account.address,
+        uri=nonce["uri"],
+        chain_id=nonce["chainId"],
+        nonce=nonce["nonce"],
+        issued_at=now,
+        expiration_time=now + dt.timedelta(hours=1),
+    ).to_text()
+    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    return {"message": message, "signature": signature}
+
+
 def _sign_in(base: str, account: LocalAccount) -> dict[str, str]:
     with httpx.Client(base_url=base) as client:
         nonce = client.post("/auth/nonce").json()
-        now = dt.datetime.now(dt.UTC)
-        message = SiweMessage(
-            domain=nonce["domain"],
-            address=account.address,
-            uri=nonce["uri"],
-            chain_id=nonce["chainId"],
-            nonce=nonce["nonce"],
-            issued_at=now,
-            expiration_time=now + dt.timedelta(hours=1),
-        ).to_text()
-        signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
-        response = client.post("/auth/sign-in", json={"message": message, "signature": signature})
+        response = client.post("/auth/sign-in", json=_sign_in_body(nonce, account))
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -286,15 +304,16 @@ def _relay(
     rpc_url: str, base: str, accounts: dict[str, LocalAccount], procurements: list[tuple[bytes, tuple[str, ...]]]
 ) -> dict[str, float]:
     """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
-    w3 = connect(rpc_url)
+    rpc = connect(rpc_url)
     relayer = accounts["relayer"].address
-    evaluators = sorted({label for _, panel in procurements for label in panel}, key=lambda e: int(e[4:]))
+    order = list(accounts)
+    evaluators = sorted({label for _, panel in procurements for label in panel}, key=order.index)
     headers = {label: _sign_in(base, accounts[label]) for label in evaluators}
     sent: list[list[tuple[bytes, str]]] = [[] for _ in evaluators]
     first_post: list[float] = []
     refused: list[str] = []
     attempted = sum(3 * len(panel) for _, panel in procurements)
-    start_nonce = w3.eth.get_transaction_count(relayer)  # type: ignore[arg-type]
+    start_nonce = rpc.transaction_count(relayer)
 
     def evaluator(index: int) -> None:
         label = evaluators[index]
@@ -333,14 +352,14 @@ def _relay(
     hashes = [tx for chunk in sent for _, tx in chunk]
     # The clock stops when the last relayed transaction is mined (the relayer's nonce counts them).
     deadline = time.monotonic() + 300
-    while w3.eth.get_transaction_count(relayer) < start_nonce + len(hashes):  # type: ignore[arg-type]
+    while rpc.transaction_count(relayer) < start_nonce + len(hashes):
         if time.monotonic() > deadline:
             raise RuntimeError("relayed transactions still not mined after 300 s")
         time.sleep(0.01)
     elapsed = time.perf_counter() - started
-    receipts = [w3.eth.get_transaction_receipt(tx) for tx in hashes]  # type: ignore[arg-type]
-    succeeded = sum(receipt["status"] == 1 for receipt in receipts)
-    max_gas_used = max((receipt["gasUsed"] for receipt in receipts), default=0)
+    receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in hashes]
+    succeeded = sum(int(receipt["status"], 16) == 1 for receipt in receipts)
+    max_gas_used = max((int(receipt["gasUsed"], 16) for receipt in receipts), default=0)
     # The gateway must tell the same story: every status it reports is final and agrees with the chain.
     statuses: dict[str, int] = {}
     for label, pairs in zip(evaluators, sent, strict=True):
@@ -388,25 +407,9 @@ def measure(
         try:
             log(f"anvil at {node.url}; deploying and creating {procurements} + {relay_procurements} procurements")
             accounts, ids, relay = _setup_chain(node.url, root / "var", procurements, relay_procurements, evaluators)
-            write_keystore(accounts["relayer"], root / "relayer.json", "bench")
             port, bare_port = free_port(), free_port()
-            env = os.environ | {
-                "PROCURE_RPC_URL": node.url,
-                "PROCURE_VAR": str(root / "var"),
-                "PROCURE_RELAYER_KEYSTORE": str(root / "relayer.json"),
-                "PROCURE_RELAYER_KEYSTORE_PASSWORD": "bench",
-                "PROCURE_SIWE_DOMAIN": f"127.0.0.1:{port}",
-                "PROCURE_SIWE_URI": f"http://127.0.0.1:{port}",
-                "PROCURE_LOG_LEVEL": "WARNING",
-            }
-            servers.append(
-                _start_server(
-                    ["gateway.main:create_app", "--factory", "--log-level", "warning", "--no-access-log"],
-                    env,
-                    port,
-                    root / "gateway.log",
-                )
-            )
+            env = _gateway_env(node.url, root, accounts, port)
+            servers.append(_start_gateway(env, port, root))
             base = f"http://127.0.0.1:{port}"
             auditor = _sign_in(base, accounts["auditor"])
             paths = [f"/procurements/0x{pid.hex()}" for pid in ids]
@@ -456,6 +459,238 @@ def measure(
     }
 
 
+# ---------------------------------------------------------------- the soak
+
+_SOAK_READERS = ("auditor", "supplier", "eval1", "officer")
+_DEEP = b"[" * 90_000 + b"]" * 90_000
+_REPORT = "0x" + "22" * 32
+
+
+@dataclass
+class _Tally:
+    """What the legitimate clients saw: every request's outcome and latency (thread-safe)."""
+
+    latencies: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def call(self, kind: str, expected: int, client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
+        """Send a request, record whether it got ``expected``; its JSON body, or None."""
+        started = time.perf_counter()
+        try:
+            response = client.request(method, url, **kw)
+            status, body = response.status_code, response.text
+        except httpx.HTTPError as exc:
+            status, body = 0, f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - started
+        ok = status == expected
+        with self.lock:
+            self.latencies.append(elapsed)
+            self.outcomes[f"{kind} {'ok' if ok else status}"] += 1
+            if not ok and len(self.failures) < 20:
+                self.failures.append(f"{method} {url} -> {status}: {body[:200]}")
+        return response.json() if ok and status != 0 else None
+
+
+def _source(n: int) -> str:
+    """A loopback source address of its own for simulated client ``n`` (every 127.x.y.z is this host)."""
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
+def _client_from(base: str, source: str) -> httpx.Client:
+    return httpx.Client(base_url=base, timeout=60.0, transport=httpx.HTTPTransport(local_address=source))
+
+
+def _soak_sign_in(tally: _Tally, client: httpx.Client, account: LocalAccount) -> dict[str, str]:
+    nonce = tally.call("sign-in", 200, client, "POST", "/auth/nonce")
+    session = (
+        None
+        if nonce is None
+        else tally.call("sign-in", 201, client, "POST", "/auth/sign-in", json=_sign_in_body(nonce, account))
+    )
+    return {} if session is None else {"Authorization": f"Bearer {session['token']}"}
+
+
+def _soak_reader(
+    base: str, n: int, account: LocalAccount, ids: list[bytes], tally: _Tally, stop: threading.Event
+) -> None:
+    """Reads at about 20 a second, following the event log, signing in again every 15 s."""
+    with _client_from(base, _source(n)) as client:
+        headers = _soak_sign_in(tally, client, account)
+        signed_in, cursor, i = time.monotonic(), None, n
+        while not stop.is_set():
+            pid = "0x" + ids[i % len(ids)].hex()
+            kind = i % 5
+            if kind == 0:
+                tally.call("read", 200, client, "GET", f"/procurements/{pid}", headers=headers)
+            elif kind == 1:
+                tally.call("read", 200, client, "GET", "/procurements", headers=headers, params={"limit": 20})
+            elif kind == 2:
+                params = {"limit": 50} | ({"cursor": cursor} if cursor else {})
+                page = tally.call("read", 200, client, "GET", "/events", headers=headers, params=params)
+                cursor = cursor if page is None else page["nextCursor"]
+            elif kind == 3:
+                by_procurement = {"procurementId": pid}
+                tally.call("read", 200, client, "GET", "/milestones", headers=headers, params=by_procurement)
+            else:
+                tally.call("read", 200, client, "GET", "/auth/me", headers=headers)
+            if time.monotonic() - signed_in > 15:
+                headers, signed_in = _soak_sign_in(tally, client, account), time.monotonic()
+            i += 1
+            time.sleep(0.05)
+
+
+def _soak_relayer(
+    base: str,
+    n: int,
+    account: LocalAccount,
+    work: list[tuple[bytes, int]],
+    tally: _Tally,
+    stop: threading.Event,
+    sent: list[str],
+) -> None:
+    """One evaluator's attestations, about two a second: typed data, a real signature, the POST."""
+    with _client_from(base, _source(n)) as client:
+        headers = _soak_sign_in(tally, client, account)
+        for pid, milestone in work:
+            if stop.is_set():
+                return
+            fields: dict[str, Any] = {
+                "milestoneId": milestone,
+                "round": 1,
+                "pass": True,
+                "reportHash": "0x" + "22" * 32,
+            }
+            url = f"/procurements/0x{pid.hex()}/actions/attest"
+            typed = tally.call("relay", 200, client, "GET", url, headers=headers, params=fields)
+            if typed is None:
+                continue
+            signature = account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
+            body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
+            relayed = tally.call("relay", 202, client, "POST", url, headers=headers, json=body)
+            if relayed is not None:
+                sent.append(relayed["txHash"])
+            time.sleep(0.5)
+
+
+def _soak_attacker(base: str, n: int, pid: str, outcomes: Counter[str], stop: threading.Event) -> None:
+    """Unpaced: nonce floods and malformed bodies, each with a forged X-Forwarded-For."""
+    attacks: list[tuple[str, str, dict[str, Any]]] = [
+        ("nonce-flood", "/auth/nonce", {}),
+        ("deep-json", "/auth/sign-in", {"content": _DEEP, "headers": {"Content-Type": "application/json"}}),
+        ("deep-json", f"/procurements/{pid}/actions/attest", {"content": _DEEP}),
+        ("malformed", "/auth/sign-in", {"content": b'{"message": "x', "headers": {"Content-Type": "application/json"}}),
+        ("wrong-types", "/auth/sign-in", {"json": {"message": [1] * 1000, "signature": {"v": 27}}}),
+        ("oversized", "/auth/sign-in", {"content": b"x" * 300_000, "headers": {"Content-Type": "application/json"}}),
+        ("junk-action", f"/procurements/{pid}/actions/attest", {"json": {"milestoneId": "0x1", "signature": "0x"}}),
+    ]
+    with _client_from(base, f"127.0.9.{n + 2}") as client:
+        i = n
+        while not stop.is_set():
+            name, url, kw = attacks[i % len(attacks)]
+            forged = {"X-Forwarded-For": f"{(i * 7) % 223 + 1}.{i % 256}.{(i // 256) % 256}.{n}"}
+            request = kw | {"headers": kw.get("headers", {}) | forged}
+            try:
+                outcome = str(client.post(url, **request).status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            outcomes[f"{name} {outcome}"] += 1  # this attacker's own counter
+            i += 1
+
+
+def _rss_kib(pid: int, field_name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def soak(seconds: float, clients: int, attackers: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The soak of the module docstring; returns the legitimate clients' figures and the gateway's memory."""
+    relayers = 6
+    relay_procurements = max(2, min(400, int(seconds * 2 * relayers / 9) + 1))
+    with tempfile.TemporaryDirectory(prefix="soak-gateway-") as tmp:
+        root = Path(tmp)
+        node = _memory_anvil(root / "anvil")
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            log(f"anvil at {node.url}; deploying, creating 10 + {relay_procurements} procurements")
+            accounts, ids, relay = _setup_chain(node.url, root / "var", 10, relay_procurements, relayers)
+            port = free_port()
+            server = _start_gateway(_gateway_env(node.url, root, accounts, port), port, root)
+            base = f"http://127.0.0.1:{port}"
+            rss_start = _rss_kib(server.pid, "VmRSS")
+            rpc = connect(node.url)
+            relayer_address = accounts["relayer"].address
+            start_nonce = rpc.transaction_count(relayer_address)
+            tally, stop, sent = _Tally(), threading.Event(), list[str]()
+            attacks = [Counter[str]() for _ in range(attackers)]
+            labels = _relay_evaluators(relayers)
+            threads = [
+                threading.Thread(target=_soak_reader, args=(base, n, accounts[_SOAK_READERS[n % 4]], ids, tally, stop))
+                for n in range(clients)
+            ]
+            for k, label in enumerate(labels):
+                work = [(pid, m) for pid, panel in relay if label in panel for m in range(3)]
+                args = (base, clients + k, accounts[label], work, tally, stop, sent)
+                threads.append(threading.Thread(target=_soak_relayer, args=args))
+            target = "0x" + ids[0].hex()
+            threads += [
+                threading.Thread(target=_soak_attacker, args=(base, n, target, attacks[n], stop))
+                for n in range(attackers)
+            ]
+            log(f"soak: {clients} readers, {relayers} relaying evaluators, {attackers} attackers for {seconds:.0f} s")
+            rss_peak = rss_start
+            for thread in threads:
+                thread.start()
+            ends = time.monotonic() + seconds
+            while time.monotonic() < ends and server.poll() is None:
+                rss_peak = max(rss_peak, _rss_kib(server.pid, "VmRSS"))
+                time.sleep(0.5)
+            stop.set()
+            for thread in threads:
+                thread.join()
+            survived = server.poll() is None
+            rss_peak = max(rss_peak, _rss_kib(server.pid, "VmHWM") if survived else 0)
+            deadline = time.monotonic() + 120
+            while survived and rpc.transaction_count(relayer_address) < start_nonce + len(sent):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in sent]
+            mined = sum(r is not None and int(r["status"], 16) == 1 for r in receipts)
+        finally:
+            if server is not None:
+                server.terminate()
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+            node.stop()
+    attacked = sum(attacks, Counter[str]())
+    legit = sum(tally.outcomes.values())
+    ok = sum(count for key, count in tally.outcomes.items() if key.endswith(" ok"))
+    for failure in tally.failures:
+        print(f"legitimate request failed: {failure}", file=sys.stderr)
+    return {
+        "soak_s": seconds,
+        "legit_requests": legit,
+        "legit_success_pct": round(100 * ok / legit, 3) if legit else 0.0,
+        "legit_p50_ms": round(1000 * statistics.median(tally.latencies), 2) if tally.latencies else None,
+        "legit_p99_ms": round(1000 * _percentile(tally.latencies, 0.99), 2) if tally.latencies else None,
+        "legit_outcomes": dict(sorted(tally.outcomes.items())),
+        "relays_posted": len(sent),
+        "relays_mined": mined,
+        "attack_requests": sum(attacked.values()),
+        "attack_5xx": sum(count for key, count in attacked.items() if key.split()[-1].startswith("5")),
+        "attack_outcomes": dict(sorted(attacked.items())),
+        "gateway_survived": survived,
+        "gateway_rss_start_mb": round(rss_start / 1024, 1),
+        "gateway_rss_peak_mb": round(rss_peak / 1024, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -476,7 +711,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--persistent-anvil", action="store_true", help="run anvil as `procure up` does (state on disk every second)"
     )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="instead: legitimate reads, sign-ins and relays for SECONDS while attackers flood (see the docstring)",
+    )
+    parser.add_argument("--clients", type=int, default=8, help="--soak: reading clients (default 8)")
+    parser.add_argument("--attackers", type=int, default=4, help="--soak: attacking threads (default 4)")
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        if not (5 <= args.soak <= 3600 and 1 <= args.clients <= 200 and 0 <= args.attackers <= 32):
+            parser.error("out of range: soak 5..3600 s, clients 1..200, attackers 0..32")
+        result = soak(args.soak, args.clients, args.attackers, (lambda _: None) if args.json else print)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for key, value in result.items():
+                print(f"  {key:<24} {value}")
+        return 0 if result["gateway_survived"] else 1
     if not (1 <= args.procurements <= 500 and 1 <= args.concurrency <= 64 and 0.5 <= args.seconds <= 120):
         parser.error("out of range: procurements 1..500, concurrency 1..64, seconds 0.5..120")
     if not (1 <= args.relay_procurements <= 2000 and 3 <= args.evaluators <= 10):

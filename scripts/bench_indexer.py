@@ -25,19 +25,30 @@ from typing import Any
 
 import click
 from eth_utils.crypto import keccak
-from web3 import Web3
-from web3.providers.rpc import HTTPProvider
 
-from chain._compiler import Build, compile_contracts, project_root
-from chain._tx import TxSender, forget_nonces
-from chain.clients import system_clients
-from chain.connection import connect
-from chain.deployment import ensure_deployed
-from chain.devnet import seed_cast
-from chain.keys import dev_account
-from chain.logs import ChainSource, EventDecoder, checksum
-from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, free_port, start_anvil
-from chain.system import SystemAddresses, contract_at, error_decoder
+from chain import (
+    DEV_CHAIN_ID,
+    DEV_INDEX,
+    Build,
+    ChainSource,
+    EventDecoder,
+    JsonRpc,
+    NodeProcess,
+    SystemAddresses,
+    TxSender,
+    anvil_binary,
+    checksum,
+    compile_contracts,
+    connect,
+    dev_account,
+    ensure_deployed,
+    error_decoder,
+    free_port,
+    project_root,
+    seed_cast,
+    start_anvil,
+    system_clients,
+)
 from indexer.audit import verify
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig, decode_range
@@ -47,13 +58,14 @@ __all__ = [
     "create_procurement",
     "free_port",
     "generate_events",
-    "rpc",
     "running_anvil",
     "send_and_wait",
     "setup_chain",
 ]
 
-OFFICER, SUPPLIER, EVAL_A, EVAL_B = 1, 3, 4, 5  # dev account indexes of chain.devnet.DEV_CAST
+# Dev account indexes of the dev cast's officer, supplier and evaluators (EVAL_C sits on the panels, never attests).
+OFFICER, SUPPLIER = DEV_INDEX["officer"], DEV_INDEX["supplier"]
+EVAL_A, EVAL_B, EVAL_C = DEV_INDEX["evaluator-atla"], DEV_INDEX["evaluator-jqa"], DEV_INDEX["evaluator-nite"]
 _EVENTS_PER_CREATE = 3  # EscrowRegistered, Transfer (initial funding), ProcurementCreated
 _EVENTS_PER_MILESTONE = 6  # EvidenceSubmitted, Attested, Attested, MilestoneApproved, PaymentReleased, Transfer
 
@@ -63,7 +75,7 @@ class Chain:
     """A running anvil with the system deployed and the dev cast seeded."""
 
     node: NodeProcess
-    w3: Web3
+    rpc: JsonRpc
     system: SystemAddresses
     build: Build
     var_dir: Path
@@ -71,19 +83,20 @@ class Chain:
 
 def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
     """Deploy the system (manifest under ``var_dir``), seed the dev cast, let the factory pull the officer's yen."""
-    forget_nonces()
-    w3 = connect(node.url)
-    chain_id = w3.eth.chain_id
+    rpc = connect(node.url)
+    chain_id = rpc.chain_id
     build = compile_contracts()
     decoder = error_decoder(build)
-    admin = TxSender(w3, dev_account(0, chain_id), decoder)
+    admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir, build).system
-    registry, _, _ = system_clients(w3, system, admin, build)
-    _, treasury_token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder), build)
-    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(11)})
-    _, officer_token, factory = system_clients(w3, system, TxSender(w3, dev_account(OFFICER, chain_id), decoder), build)
+    registry, _, _ = system_clients(rpc, system, admin, build)
+    _, treasury_token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder), build)
+    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
+    _, officer_token, factory = system_clients(
+        rpc, system, TxSender(rpc, dev_account(OFFICER, chain_id), decoder), build
+    )
     officer_token.approve(factory.address, 2**256 - 1)
-    return Chain(node=node, w3=w3, system=system, build=build, var_dir=var_dir)
+    return Chain(node=node, rpc=rpc, system=system, build=build, var_dir=var_dir)
 
 
 @contextmanager
@@ -120,34 +133,21 @@ def _memory_anvil(state_dir: Path) -> NodeProcess:
     return node
 
 
-def _rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-    provider = w3.provider
-    assert isinstance(provider, HTTPProvider)
+def _rpc_batch(rpc: JsonRpc, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
     results: list[Any] = []
     for start in range(0, len(calls), 1000):
-        replies = provider.make_batch_request(list(calls[start : start + 1000]))  # type: ignore[arg-type]
-        if not isinstance(replies, list):
-            raise RuntimeError(f"batch failed: {replies}")
-        for reply in sorted(replies, key=lambda r: int(str(r["id"]))):
+        for reply in rpc.batch(list(calls[start : start + 1000])):
             if "error" in reply:
                 raise RuntimeError(f"{reply['error']}")
             results.append(reply["result"])
     return results
 
 
-def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
-    """One raw JSON-RPC request; an error reply raises."""
-    reply = w3.provider.make_request(method, params)  # type: ignore[arg-type]
-    if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error']}")
-    return reply["result"]
-
-
-def send_and_wait(w3: Web3, tx: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+def send_and_wait(rpc: JsonRpc, tx: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send an unsigned transaction from an unlocked account and wait for its receipt; a failure raises."""
-    tx_hash = rpc(w3, "eth_sendTransaction", [tx])
+    tx_hash = rpc.result("eth_sendTransaction", [tx])
     deadline = time.monotonic() + timeout
-    while (receipt := rpc(w3, "eth_getTransactionReceipt", [tx_hash])) is None:
+    while (receipt := rpc.result("eth_getTransactionReceipt", [tx_hash])) is None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{tx_hash} not mined within {timeout:.0f} s")
         time.sleep(0.005)
@@ -156,20 +156,20 @@ def send_and_wait(w3: Web3, tx: dict[str, Any], timeout: float = 30.0) -> dict[s
     return dict(receipt)
 
 
-def _send_phase(w3: Web3, txs: Sequence[dict[str, Any]]) -> None:
+def _send_phase(rpc: JsonRpc, txs: Sequence[dict[str, Any]]) -> None:
     """Send unsigned transactions from unlocked accounts, mine them, and check that none failed."""
     # anvil serves a batch concurrently: give each transaction its nonce, or two would get the same one.
     nonces: dict[str, int] = {}
     for tx in txs:
         sender = tx["from"]
         if sender not in nonces:
-            nonces[sender] = int(rpc(w3, "eth_getTransactionCount", [sender, "pending"]), 16)
+            nonces[sender] = rpc.transaction_count(sender, "pending")
         tx["nonce"] = hex(nonces[sender])
         nonces[sender] += 1
-    hashes = _rpc_batch(w3, [("eth_sendTransaction", [tx]) for tx in txs])
-    while int(rpc(w3, "txpool_status", [])["pending"], 16) > 0:
-        rpc(w3, "evm_mine", [])
-    receipts = _rpc_batch(w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
+    hashes = _rpc_batch(rpc, [("eth_sendTransaction", [tx]) for tx in txs])
+    while int(rpc.result("txpool_status", [])["pending"], 16) > 0:
+        rpc.result("evm_mine", [])
+    receipts = _rpc_batch(rpc, [("eth_getTransactionReceipt", [h]) for h in hashes])
     failed = [r["transactionHash"] for r in receipts if r is None or r["status"] != "0x1"]
     if failed:
         raise RuntimeError(f"{len(failed)} generated transactions failed, e.g. {failed[0]}")
@@ -180,27 +180,29 @@ def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_roun
 
     Returns the number of ledger events generated. Each procurement yields 3 + 6 * ``milestones`` events.
     """
-    w3, system, build = chain.w3, chain.system, chain.build
-    chain_id = w3.eth.chain_id
+    rpc, system, build = chain.rpc, chain.system, chain.build
+    chain_id = rpc.chain_id
     who = {i: dev_account(i, chain_id).address for i in (OFFICER, SUPPLIER, EVAL_A, EVAL_B)}
-    factory = contract_at(w3, "ProcurementFactory", system.factory, build)
-    escrow_abi = contract_at(w3, "MilestoneEscrow", system.factory, build)  # only to encode calls
+    create = build.codec("ProcurementFactory").function("createProcurement")
+    escrow = build.codec("MilestoneEscrow")
+    submit, attest = escrow.function("submitEvidence"), escrow.function("attest")
+    created_topic = build.codec("ProcurementFactory").topic("ProcurementCreated")
     per_procurement = _EVENTS_PER_CREATE + _EVENTS_PER_MILESTONE * milestones
     produced = 0
-    serial = int(rpc(w3, "eth_blockNumber", []), 16)
-    rpc(w3, "evm_setAutomine", [False])
-    rpc(w3, "evm_setBlockGasLimit", [hex(2_000_000_000)])
+    serial = rpc.block_number()
+    rpc.result("evm_setAutomine", [False])
+    rpc.result("evm_setBlockGasLimit", [hex(2_000_000_000)])
     try:
         while produced < events:
             count = min(per_round, -(-(events - produced) // per_procurement))
-            now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+            now = rpc.latest_timestamp()
             creates = []
             for k in range(count):
                 serial += 1
                 params = (
                     keccak(text=f"ocds-bench-{chain_id}-{serial}-{k}-{time.time_ns()}"),
                     who[SUPPLIER],
-                    [who[EVAL_A], who[EVAL_B], dev_account(6, chain_id).address],
+                    [who[EVAL_A], who[EVAL_B], dev_account(EVAL_C, chain_id).address],
                     2,
                     [1_000 + i for i in range(milestones)],
                     [now + 365 * 86_400 + i for i in range(milestones)],
@@ -208,85 +210,64 @@ def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_roun
                     f"Bench procurement {serial}",
                 )
                 total = sum(params[4])  # type: ignore[arg-type]
-                data = factory.encode_abi("createProcurement", args=[params, total])
+                data = "0x" + create.encode([params, total]).hex()
                 creates.append({"from": who[OFFICER], "to": system.factory, "data": data, "gas": hex(3_000_000)})
-            first_block = int(rpc(w3, "eth_blockNumber", []), 16) + 1
-            _send_phase(w3, creates)
-            topic = "0x" + keccak(text=_procurement_created_signature(build)).hex()
-            logs = rpc(
-                w3,
-                "eth_getLogs",
-                [{"fromBlock": hex(first_block), "toBlock": "latest", "address": system.factory, "topics": [topic]}],
-            )
-            escrows = [Web3.to_checksum_address("0x" + log["topics"][2][-40:]) for log in logs]
+            first_block = rpc.block_number() + 1
+            _send_phase(rpc, creates)
+            query = {"fromBlock": hex(first_block), "toBlock": "latest", "address": system.factory}
+            logs = rpc.result("eth_getLogs", [query | {"topics": [created_topic]}])
+            escrows = [checksum("0x" + log["topics"][2][-40:]) for log in logs]
             if len(escrows) != count:
                 raise RuntimeError(f"expected {count} new escrows, found {len(escrows)}")
-            pairs = [(escrow, m) for escrow in escrows for m in range(milestones)]
+            pairs = [(address, m) for address in escrows for m in range(milestones)]
             evidence = [
                 {
                     "from": who[SUPPLIER],
-                    "to": escrow,
+                    "to": address,
                     "gas": hex(300_000),
-                    "data": escrow_abi.encode_abi(
-                        "submitEvidence", args=[m, keccak(text=f"{escrow}{m}"), f"ipfs://bench/{m}"]
-                    ),
+                    "data": "0x" + submit.encode([m, keccak(text=f"{address}{m}"), f"ipfs://bench/{m}"]).hex(),
                 }
-                for escrow, m in pairs
+                for address, m in pairs
             ]
-            _send_phase(w3, evidence)
+            _send_phase(rpc, evidence)
             for evaluator in (EVAL_A, EVAL_B):
-                attest = [
+                attestations = [
                     {
                         "from": who[evaluator],
-                        "to": escrow,
+                        "to": address,
                         "gas": hex(300_000),
-                        "data": escrow_abi.encode_abi("attest", args=[m, 1, True, keccak(text=f"r{evaluator}{m}")]),
+                        "data": "0x" + attest.encode([m, 1, True, keccak(text=f"r{evaluator}{m}")]).hex(),
                     }
-                    for escrow, m in pairs
+                    for address, m in pairs
                 ]
-                _send_phase(w3, attest)
+                _send_phase(rpc, attestations)
             produced += count * per_procurement
     finally:
-        rpc(w3, "evm_setAutomine", [True])
+        rpc.result("evm_setAutomine", [True])
     return produced
 
 
 def create_procurement(chain: Chain, milestones: int) -> str:
     """Create one funded procurement with open milestones (automine on); returns its escrow address."""
-    w3 = chain.w3
-    chain_id = w3.eth.chain_id
-    factory = contract_at(w3, "ProcurementFactory", chain.system.factory, chain.build)
-    now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    chain_id = chain.rpc.chain_id
+    factory = chain.build.codec("ProcurementFactory")
+    now = chain.rpc.latest_timestamp()
     params = (
         keccak(text=f"ocds-open-{time.time_ns()}"),
         dev_account(SUPPLIER, chain_id).address,
-        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, 6)],
+        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, EVAL_C)],
         2,
         [5_000 + i for i in range(milestones)],
         [now + 365 * 86_400 + i for i in range(milestones)],
         keccak(text="open spec"),
         "Open procurement",
     )
-    data = factory.encode_abi("createProcurement", args=[params, sum(params[4])])  # type: ignore[arg-type]
+    data = "0x" + factory.function("createProcurement").encode([params, sum(params[4])]).hex()  # type: ignore[arg-type]
     officer = dev_account(OFFICER, chain_id).address
-    receipt = send_and_wait(w3, {"from": officer, "to": chain.system.factory, "data": data})
-    topic = "0x" + keccak(text=_procurement_created_signature(chain.build)).hex()
+    receipt = send_and_wait(chain.rpc, {"from": officer, "to": chain.system.factory, "data": data})
+    topic = factory.topic("ProcurementCreated")
     (log,) = [log for log in receipt["logs"] if log["topics"][0] == topic]
-    return str(Web3.to_checksum_address("0x" + log["topics"][2][-40:]))
-
-
-def _procurement_created_signature(build: Build) -> str:
-    for entry in build["ProcurementFactory"].abi:
-        if entry.get("type") == "event" and entry["name"] == "ProcurementCreated":
-            return f"ProcurementCreated({','.join(_type(p) for p in entry['inputs'])})"
-    raise RuntimeError("no ProcurementCreated in the factory ABI")
-
-
-def _type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
+    return checksum("0x" + log["topics"][2][-40:])
 
 
 # ---------------------------------------------------------------- measurements
@@ -295,7 +276,7 @@ def _type(param: dict[str, Any]) -> str:
 def _catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]]:
     engine = make_engine(url)
     try:
-        indexer = Indexer(engine, ChainSource(chain.w3), chain.system, chain.build, SyncConfig())
+        indexer = Indexer(engine, ChainSource(chain.rpc), chain.system, chain.build, SyncConfig())
         with indexer:
             start_block = indexer.store.cursor().block_number  # type: ignore[union-attr]
             started = time.perf_counter()
@@ -313,7 +294,7 @@ def _catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]
 
 def _ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, int]:
     """Fetch and decode the same ranges, writing nothing."""
-    source = ChainSource(chain.w3)
+    source = ChainSource(chain.rpc)
     decoder = EventDecoder(chain.build)
     topics = decoder.topics()
     trusted = {
@@ -346,7 +327,7 @@ def _live_latency(chain: Chain, url: str, samples: int) -> list[float]:
     try:
         from sqlalchemy import text
 
-        chain_id = chain.w3.eth.chain_id
+        chain_id = chain.rpc.chain_id
         # By the primary key (chain id, block number, log index, tx hash), as the gateway finds rows.
         query = text("SELECT 1 FROM events WHERE chain_id = :c AND block_number = :b AND tx_hash = :h LIMIT 1")
 
@@ -358,7 +339,7 @@ def _live_latency(chain: Chain, url: str, samples: int) -> list[float]:
 
         time.sleep(1.0)
         supplier = dev_account(SUPPLIER, chain_id).address
-        token = contract_at(chain.w3, "YenToken", chain.system.token, chain.build)
+        approve = chain.build.codec("YenToken").function("approve")
         # Wait until the follower has caught up with what exists.
         deadline = time.monotonic() + 300
         head_tx: dict[str, Any] | None = None
@@ -366,15 +347,15 @@ def _live_latency(chain: Chain, url: str, samples: int) -> list[float]:
             if process.poll() is not None:
                 raise RuntimeError(f"the indexer exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             head_tx = send_and_wait(
-                chain.w3,
-                {"from": supplier, "to": chain.system.token, "data": token.encode_abi("approve", args=[supplier, 1])},
+                chain.rpc,
+                {"from": supplier, "to": chain.system.token, "data": "0x" + approve.encode([supplier, 1]).hex()},
             )
             time.sleep(0.5)
             if time.monotonic() > deadline:
                 raise RuntimeError("the follower did not catch up within 300 s")
         for i in range(samples):
-            data = token.encode_abi("approve", args=[supplier, i + 2])
-            receipt = send_and_wait(chain.w3, {"from": supplier, "to": chain.system.token, "data": data})
+            data = "0x" + approve.encode([supplier, i + 2]).hex()
+            receipt = send_and_wait(chain.rpc, {"from": supplier, "to": chain.system.token, "data": data})
             mined = time.perf_counter()  # the block exists from here on
             while not present(receipt):
                 if time.perf_counter() - mined > 30:
@@ -427,7 +408,7 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persis
             started = time.perf_counter()
             engine = make_engine(sqlite_url)
             try:
-                report = verify(engine, ChainSource(chain.w3), chain.system, chain.build)
+                report = verify(engine, ChainSource(chain.rpc), chain.system, chain.build)
             finally:
                 engine.dispose()
             replay_verify_s = time.perf_counter() - started

@@ -1,40 +1,53 @@
-"""`procure`: the command-line entry point. Commands parse options and call chain/ (later indexer/, gateway/)."""
+"""`procure`: the command-line entry point. Commands parse options and call chain/, indexer/ and gateway/.
+
+Only click and the standard library are imported before a command runs (see scripts/_common.py): each command
+imports what it needs in its body, so that `procure --help` answers at once.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import enum
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
-from chain._compiler import compile_contracts, project_root
-from chain.clients import EscrowClient
-from chain.connection import DEFAULT_RPC_URL
-from chain.deployment import ensure_deployed
 from chain.errors import ConfigurationError
-from chain.keys import dev_account
-from chain.roles import OrgKind, Role
-from chain.system import SystemAddresses
-from scripts._common import Context, clean_errors, parse_address, pass_context
+from chain.node import DEFAULT_PORT, DEFAULT_RPC_URL
+from scripts._common import Context, LazyChoice, clean_errors, parse_address, pass_context
+
+if TYPE_CHECKING:
+    from chain.roles import OrgKind, Role
+    from chain.system import SystemAddresses
 
 __all__ = ["Context", "main"]
 
-_KINDS = {
-    "ministry": OrgKind.MINISTRY,
-    "supplier": OrgKind.SUPPLIER,
-    "evaluation-body": OrgKind.EVALUATION_BODY,
-    "review-body": OrgKind.REVIEW_BODY,
-    "audit-body": OrgKind.AUDIT_BODY,
-}
-_ROLES = {role.name.lower().replace("_", "-"): role for role in Role}
+
+def _kebab(member: enum.Enum) -> str:
+    return member.name.lower().replace("_", "-")
+
+
+@cache
+def _org_kinds() -> dict[str, OrgKind]:
+    """The kinds of organization by their command-line names (ministry, supplier, evaluation-body, ...)."""
+    from chain.roles import OrgKind
+
+    return {_kebab(kind): kind for kind in OrgKind if kind is not OrgKind.NONE}
+
+
+@cache
+def _roles() -> dict[str, Role]:
+    """The roles by their command-line names (ministry-admin, procurement-officer, ...)."""
+    from chain.roles import Role
+
+    return {_kebab(role): role for role in Role}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -69,6 +82,8 @@ def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: i
 @clean_errors
 def compile(force: bool) -> None:
     """Compile contracts/ (cached by source hash) and print each contract's size."""
+    from chain import compile_contracts
+
     build = compile_contracts(force=force)
     click.echo(f"{build.compiler}, input {build.input_hash[:12]}")
     for name, artifact in sorted(build.artifacts.items()):
@@ -82,7 +97,7 @@ def compile(force: bool) -> None:
 
 @main.command()
 @click.option("--hardhat", is_flag=True, help="Run `npx hardhat node` (in memory) instead of anvil.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8545, help="TCP port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, help="TCP port on 127.0.0.1.")
 @pass_context
 @clean_errors
 def node(context: Context, hardhat: bool, port: int) -> None:
@@ -90,33 +105,38 @@ def node(context: Context, hardhat: bool, port: int) -> None:
 
     anvil keeps its state in var/anvil/, so blocks, logs and balances survive a restart.
     """
+    from chain import project_root
     from chain.node import start_anvil, start_hardhat
 
+    _require_free_port(port, context.var_dir, "--port")
     root = project_root()
-    if hardhat:
-        process = start_hardhat(root, context.var_dir / "hardhat", port=port)
-    else:
-        process = start_anvil(root, context.var_dir / "anvil", port=port)
-    click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
-    _wait_for_stop([process.stop])
+    with _stop_requests() as stop_requested:  # a Ctrl-C at any moment from here on stops the node cleanly
+        if hardhat:
+            process = start_hardhat(root, context.var_dir / "hardhat", port=port)
+        else:
+            process = start_anvil(root, context.var_dir / "anvil", port=port)
+        try:
+            click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
+            while not stop_requested():
+                time.sleep(0.2)
+        finally:
+            process.stop()
     click.echo(f"{process.kind} stopped")
 
 
-def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
-    """Block until SIGINT/SIGTERM, then run every stop function."""
-    stopping = False
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[Callable[[], bool]]:
+    """While inside, SIGINT and SIGTERM only ask to stop; the function yielded tells whether one did."""
+    requested = False
 
     def handler(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal requested
+        requested = True
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stopping:
-            time.sleep(0.2)
+        yield lambda: requested
     finally:
-        for stop in stops:
-            stop()
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -126,6 +146,8 @@ def _wait_for_stop(stops: list[Callable[[], None]]) -> None:
 @clean_errors
 def deploy(context: Context) -> None:
     """Deploy registry, token and factory once per chain; run again, it does nothing and says so."""
+    from chain.deployment import ensure_deployed
+
     result = ensure_deployed(context.sender(), context.var_dir, context.build())
     system = result.system
     verb = "deployed" if result.created else "already deployed (nothing to do)"
@@ -151,14 +173,14 @@ def org() -> None:
 
 @org.command("add")
 @click.argument("code")
-@click.option("--kind", type=click.Choice(sorted(_KINDS)), required=True, help="What the organization is.")
+@click.option("--kind", type=LazyChoice(_org_kinds), required=True, help="What the organization is.")
 @click.option("--name", required=True, help="Human-readable name, e.g. 'Ministry of Defense'.")
 @pass_context
 @clean_errors
 def org_add(context: Context, code: str, kind: str, name: str) -> None:
     """Register organization CODE (at most 16 ASCII characters, e.g. MOD)."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.register_organization(code, _KINDS[kind], name)
+    receipt = registry.register_organization(code, _org_kinds()[kind], name)
     click.echo(f"organization {code} ({kind}) registered: tx {receipt.tx_hash}")
 
 
@@ -170,8 +192,9 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
 def org_bind(context: Context, account: str, code: str) -> None:
     """Bind ACCOUNT to organization CODE."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.bind_account(parse_address(account, "ACCOUNT"), code)
-    click.echo(f"{to_checksum_address(account)} bound to {code}: tx {receipt.tx_hash}")
+    address = parse_address(account, "ACCOUNT")
+    receipt = registry.bind_account(address, code)
+    click.echo(f"{address} bound to {code}: tx {receipt.tx_hash}")
 
 
 @org.command("vault")
@@ -185,8 +208,9 @@ def org_vault(context: Context, code: str, account: str) -> None:
     current = registry.organization(code)
     if current is None:
         raise ConfigurationError(f"no organization {code!r}")
-    receipt = registry.update_organization(code, active=current.active, vault=parse_address(account, "ACCOUNT"))
-    click.echo(f"vault of {code} is now {to_checksum_address(account)}: tx {receipt.tx_hash}")
+    vault = parse_address(account, "ACCOUNT")
+    receipt = registry.update_organization(code, active=current.active, vault=vault)
+    click.echo(f"vault of {code} is now {vault}: tx {receipt.tx_hash}")
 
 
 @org.command("show")
@@ -209,27 +233,29 @@ def role() -> None:
 
 
 @role.command("grant")
-@click.argument("role_name", metavar="ROLE", type=click.Choice(sorted(_ROLES)))
+@click.argument("role_name", metavar="ROLE", type=LazyChoice(_roles))
 @click.argument("account")
 @pass_context
 @clean_errors
 def role_grant(context: Context, role_name: str, account: str) -> None:
     """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.grant_role(_ROLES[role_name], parse_address(account, "ACCOUNT"))
-    click.echo(f"{role_name} granted to {to_checksum_address(account)}: tx {receipt.tx_hash}")
+    address = parse_address(account, "ACCOUNT")
+    receipt = registry.grant_role(_roles()[role_name], address)
+    click.echo(f"{role_name} granted to {address}: tx {receipt.tx_hash}")
 
 
 @role.command("revoke")
-@click.argument("role_name", metavar="ROLE", type=click.Choice(sorted(_ROLES)))
+@click.argument("role_name", metavar="ROLE", type=LazyChoice(_roles))
 @click.argument("account")
 @pass_context
 @clean_errors
 def role_revoke(context: Context, role_name: str, account: str) -> None:
     """Revoke ROLE from ACCOUNT."""
     registry, _, _ = context.clients(write=True)
-    receipt = registry.revoke_role(_ROLES[role_name], parse_address(account, "ACCOUNT"))
-    click.echo(f"{role_name} revoked from {to_checksum_address(account)}: tx {receipt.tx_hash}")
+    address = parse_address(account, "ACCOUNT")
+    receipt = registry.revoke_role(_roles()[role_name], address)
+    click.echo(f"{role_name} revoked from {address}: tx {receipt.tx_hash}")
 
 
 @main.command()
@@ -240,9 +266,12 @@ def role_revoke(context: Context, role_name: str, account: str) -> None:
 @clean_errors
 def mint(context: Context, to: str, amount: int, appropriation: str) -> None:
     """Mint AMOUNT yen to account TO against an appropriation (treasury role)."""
+    from eth_utils.crypto import keccak
+
     _, token, _ = context.clients(write=True)
-    receipt = token.mint(parse_address(to, "TO"), amount, keccak(text=appropriation))
-    click.echo(f"minted {amount:,} yen to {to_checksum_address(to)} against {appropriation!r}: tx {receipt.tx_hash}")
+    address = parse_address(to, "TO")
+    receipt = token.mint(address, amount, keccak(text=appropriation))
+    click.echo(f"minted {amount:,} yen to {address} against {appropriation!r}: tx {receipt.tx_hash}")
 
 
 # ---------------------------------------------------------------- procurements
@@ -265,7 +294,7 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
     loaded = load_spec(spec_file)
     registry, token, factory = context.clients(write=True)
     officer = context.signer().address
-    now = int(context.web3().eth.get_block("latest")["timestamp"])
+    now = context.rpc().latest_timestamp()
     check_against_chain(loaded, officer=officer, registry=registry, token=token, now=now)
     spec = loaded.spec
     if dry_run:
@@ -289,8 +318,12 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
 @clean_errors
 def procurement_show(context: Context, address: str) -> None:
     """Print a procurement's terms, milestones and books, read from the chain."""
-    escrow = EscrowClient(context.web3(), parse_address(address, "ADDRESS"), None, context.build())
-    if len(context.web3().eth.get_code(escrow.contract.address)) == 0:
+    import datetime as dt
+
+    from chain.clients import EscrowClient
+
+    escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
+    if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
     terms = escrow.terms()
     if terms.registry != context.system().registry:
@@ -339,8 +372,35 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _require_free_port(port: int, var: Path, option: str) -> None:
+    """Refuse a port in use, in one line that says by what and what to do; above all a chain node of this
+    var/ left running (by a `procure up` or `procure node` from before nodes died with their parent)."""
+    if _port_free(port):
+        return
+    from chain.node import port_holder
+
+    holder = port_holder(port)
+    if holder is not None and holder.runs_anvil_on(var / "anvil"):
+        if _is_procure(holder.parent_command):
+            raise ConfigurationError(
+                f"port {port} is in use by this ledger's chain, run by `procure` (pid {holder.parent_pid}): "
+                f"stop that one first (Ctrl-C there, or kill {holder.parent_pid})"
+            )
+        raise ConfigurationError(
+            f"port {port} is held by a stale chain node of this ledger (anvil, pid {holder.pid}, state in "
+            f"{var / 'anvil'}), left running by an earlier `procure up` or `procure node`: "
+            f"stop it with `kill {holder.pid}`, then run this again (its chain is kept)"
+        )
+    by = "" if holder is None or not holder.command else f" by pid {holder.pid} ({Path(holder.command[0]).name})"
+    raise ConfigurationError(f"port {port} is in use{by}: stop it or pick another with {option}")
+
+
+def _is_procure(command: tuple[str, ...]) -> bool:
+    return any(Path(arg).name == "procure" or arg == "scripts.cli" for arg in command)
+
+
 @main.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=8545, help="Port of the local chain.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, help="Port of the local chain.")
 @click.option("--api-port", type=click.IntRange(1, 65535), default=8000, help="Port of the HTTP gateway.")
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo organizations and procurement.")
 @pass_context
@@ -348,14 +408,16 @@ def _port_free(port: int) -> bool:
 def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     """Run the whole ledger until Ctrl-C: local chain (persistent under var/), one-time deployment and demo
     seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
+    from chain import project_root
+    from chain.deployment import ensure_deployed
     from chain.devnet import DEV_CAST, dev_relayer_keystore
+    from chain.keys import dev_account
     from chain.node import anvil_command, wait_for_rpc
     from scripts.supervisor import Part, Supervisor
 
-    for wanted in (port, api_port):
-        if not _port_free(wanted):
-            raise ConfigurationError(f"port {wanted} is in use (another `procure up`?): stop it or pick another")
     root, var = project_root(), context.var_dir
+    _require_free_port(port, var, "--port")
+    _require_free_port(api_port, var, "--api-port")
     rpc = f"http://127.0.0.1:{port}"
     context.rpc_url = rpc
     db_url = f"sqlite:///{var / 'ledger.db'}"
@@ -371,7 +433,7 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         _print_system(result.system)
         if not no_demo:
             _seed_demo(context)
-        chain_id = context.web3().eth.chain_id
+        chain_id = context.rpc().chain_id
         gateway_env = {**env, **dev_relayer_keystore(var, chain_id)}
         python = [sys.executable, "-m", "scripts.cli"]
         supervisor.parts += [
@@ -398,23 +460,24 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
 
 def _seed_demo(context: Context) -> None:
     """The demo cast and the night-vision procurement, each only once."""
-    from chain._tx import TxSender
+    from chain import TxSender, project_root
     from chain.clients import system_clients
     from chain.devnet import OFFICER_INDEX, TREASURY_INDEX, ensure_demo_procurement, seed_cast
+    from chain.keys import dev_account
     from chain.spec import load_spec
     from chain.system import error_decoder
 
-    w3, system, build = context.web3(), context.system(), context.build()
-    chain_id = w3.eth.chain_id
+    rpc, system, build = context.rpc(), context.system(), context.build()
+    chain_id = rpc.chain_id
     decoder = error_decoder(build)
-    registry, _, _ = system_clients(w3, system, context.sender(), build)
+    registry, _, _ = system_clients(rpc, system, context.sender(), build)
     _, treasury_token, _ = system_clients(
-        w3, system, TxSender(w3, dev_account(TREASURY_INDEX, chain_id), decoder), build
+        rpc, system, TxSender(rpc, dev_account(TREASURY_INDEX, chain_id), decoder), build
     )
     sent = seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(12)})
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
-    officer = TxSender(w3, dev_account(OFFICER_INDEX, chain_id), decoder)
-    _, officer_token, factory = system_clients(w3, system, officer, build)
+    officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)
+    _, officer_token, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
     escrow, created = ensure_demo_procurement(factory, officer_token, registry, loaded)
     verb = "created and funded" if created else "found (created earlier)"

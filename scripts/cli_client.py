@@ -8,15 +8,16 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
 
-from chain.keys import dev_account, load_keystore
-from gateway.client import GatewayClient
-from scripts._common import Context, _password, clean_errors
+from scripts._common import Context, clean_errors, password_for
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from gateway.client import GatewayClient
 
 __all__ = ["client", "procurement_ref"]
 
@@ -25,6 +26,8 @@ _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 def procurement_ref(value: str) -> str:
     """A procurement id as 0x-hex: given as such, or as its OCDS ocid (hashed like the spec file's id)."""
+    from eth_utils.crypto import keccak
+
     if _HEX32.match(value):
         return value.lower()
     if not value or len(value) > 128 or not value.isascii() or any(c.isspace() for c in value):
@@ -33,8 +36,10 @@ def procurement_ref(value: str) -> str:
 
 
 def _account(context: Context, gateway: GatewayClient) -> LocalAccount:
+    from chain.keys import dev_account, load_keystore
+
     if context.keystore is not None:
-        return load_keystore(context.keystore, _password(context.keystore))
+        return load_keystore(context.keystore, password_for(context.keystore))
     return dev_account(0 if context.dev_index is None else context.dev_index, gateway.chain_id_hint())
 
 
@@ -45,6 +50,8 @@ class _ClientState:
         self._client: GatewayClient | None = None
 
     def client(self) -> GatewayClient:
+        from gateway.client import GatewayClient
+
         if self._client is None:
             probe = GatewayClient(self.url, _placeholder())
             account = _account(self.context, probe)

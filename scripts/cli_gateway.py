@@ -95,12 +95,23 @@ def serve(
     if database_url is not None:
         overrides["database_url"] = database_url
     settings = Settings(**overrides)
-    w3 = context.web3()
+    rpc = context.rpc()
+    build = context.build(compile_if_needed=False)  # the server never compiles Solidity at start-up
     relayer = None
     if not read_only and settings.relayer_keystore is None:
         relayer = context.sender()
-    app = create_app(settings, w3=w3, relayer=relayer, build=context.build())
+    app = create_app(settings, rpc=rpc, relayer=relayer, build=build)
     state = app.state.gateway
     who = "read-only" if state.ledger.relayer is None else f"relayer {state.ledger.relayer.address}"
     click.echo(f"gateway for chain {state.ledger.chain_id} on http://{host}:{port} ({who}); Ctrl-C stops it", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
+    # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For on loopback
+    # connections; the gateway reads that header itself, from PROCURE_TRUSTED_PROXIES only.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )

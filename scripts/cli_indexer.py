@@ -10,18 +10,15 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from chain.connection import DEFAULT_RPC_URL
-from indexer.audit import format_report, replay, verify
-from indexer.schema import default_url, make_engine
-from indexer.store import Store
-from indexer.sync import ChainSource, Indexer, SyncConfig
+from chain.node import DEFAULT_RPC_URL
 from scripts._common import Context, clean_errors, pass_context
+
+if TYPE_CHECKING:
+    from indexer.sync import SyncConfig
 
 __all__ = ["audit", "index", "standalone"]
 
@@ -29,10 +26,14 @@ _DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [
 
 
 def _db_url(context: Context, db: str | None) -> str:
+    from indexer.schema import default_url
+
     return db or default_url(context.var_dir)
 
 
 def _config(confirmations: int, poll: float, max_span: int) -> SyncConfig:
+    from indexer.sync import SyncConfig
+
     return SyncConfig(
         confirmations=confirmations,
         poll_interval_s=poll,
@@ -91,14 +92,15 @@ def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, po
     context = ctx.find_object(Context)
     if context is None:
         raise click.UsageError("no procure context (run as `procure index`)")
-    ctx.meta["indexer.db"] = _db_url(context, db)
-    ctx.meta["indexer.config"] = _config(confirmations, poll, max_span)
+    ctx.meta["indexer.db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    engine = make_engine(ctx.meta["indexer.db"])
-    indexer = Indexer(
-        engine, ChainSource(context.web3()), context.system(), context.build(), ctx.meta["indexer.config"]
-    )
+    from indexer.schema import make_engine
+    from indexer.sync import ChainSource, Indexer
+
+    engine = make_engine(_db_url(context, db))
+    config = _config(confirmations, poll, max_span)
+    indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -134,10 +136,17 @@ def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, po
 @clean_errors
 def index_status(ctx: click.Context) -> None:
     """Print the chain head, the mirror's cursor and the lag between them."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from indexer.schema import make_engine
+    from indexer.store import Store
+    from indexer.sync import ChainSource
+
     context = ctx.find_object(Context)
     assert context is not None
-    source = ChainSource(context.web3())
-    engine = make_engine(ctx.meta["indexer.db"])
+    source = ChainSource(context.rpc())
+    engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
     try:
         cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
     except SQLAlchemyError as exc:
@@ -165,9 +174,12 @@ def audit() -> None:
 @clean_errors
 def audit_replay(context: Context, db: str) -> None:
     """Rebuild a fresh mirror from the chain's whole history and print its final digest (hash chain)."""
+    from indexer.audit import replay
+    from indexer.sync import ChainSource
+
     progress = _Progress()
     try:
-        cursor = replay(ChainSource(context.web3()), context.system(), context.build(), db, progress=progress)
+        cursor = replay(ChainSource(context.rpc()), context.system(), context.build(), db, progress=progress)
     finally:
         progress.close()
     click.echo(f"replayed to block {cursor.block_number} {cursor.block_hash}")
@@ -183,9 +195,13 @@ def audit_replay(context: Context, db: str) -> None:
 @clean_errors
 def audit_verify(context: Context, db: str | None, replay_db: str | None, limit: int, as_json: bool) -> None:
     """Compare the live mirror with its digests, a fresh replay and the contracts; exit 1 on any difference."""
+    from indexer.audit import format_report, verify
+    from indexer.schema import make_engine
+    from indexer.sync import ChainSource
+
     engine = make_engine(_db_url(context, db))
     try:
-        report = verify(engine, ChainSource(context.web3()), context.system(), context.build(), replay_url=replay_db)
+        report = verify(engine, ChainSource(context.rpc()), context.system(), context.build(), replay_url=replay_db)
     finally:
         engine.dispose()
     if as_json:

@@ -18,12 +18,11 @@ from pathlib import Path
 import httpx
 import yaml
 
-from chain._compiler import project_root
-from chain._tx import TxSender
+from chain import TxSender, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
-from chain.devnet import DEV_CAST, dev_relayer_keystore, seed_cast
+from chain.devnet import DEV_INDEX, DEV_ORGS, dev_relayer_keystore, seed_cast
 from chain.keys import dev_account
 from chain.node import free_port, start_anvil
 from chain.spec import load_spec
@@ -31,7 +30,6 @@ from chain.system import error_decoder
 from scripts.supervisor import Part, Supervisor
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
-INDEX = {member.label: member.index for member in DEV_CAST}
 
 
 class DemoFailed(Exception):
@@ -90,17 +88,18 @@ def run(workdir: Path) -> None:
     supervisor: Supervisor | None = None
     try:
         rpc = node.url
-        w3 = connect(rpc)
-        chain_id = w3.eth.chain_id
+        transport = connect(rpc)
+        chain_id = transport.chain_id
         say(f"local chain at {rpc} (chain id {chain_id}), state in {var}")
         decoder = error_decoder()
-        deployed = ensure_deployed(TxSender(w3, dev_account(0, chain_id), decoder), var)
-        system = deployed.system
+        admin = TxSender(transport, dev_account(DEV_INDEX["admin"], chain_id), decoder)
+        treasury = TxSender(transport, dev_account(DEV_INDEX["treasury"], chain_id), decoder)
+        system = ensure_deployed(admin, var).system
         say(f"system deployed: registry {system.registry}, yen token {system.token}")
-        registry, _, _ = system_clients(w3, system, TxSender(w3, dev_account(0, chain_id), decoder))
-        _, treasury_token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder))
-        seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(11)})
-        say("organizations and accounts registered: MOD, NVE (supplier), ATLA, JQA, NITE (evaluators), BOA")
+        registry, _, _ = system_clients(transport, system, admin)
+        _, treasury_token, _ = system_clients(transport, system, treasury)
+        seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
+        say(f"organizations and accounts registered: {', '.join(org.code for org in DEV_ORGS)}")
 
         db_url = f"sqlite:///{var / 'ledger.db'}"
         env = {
@@ -111,14 +110,14 @@ def run(workdir: Path) -> None:
             "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}",
         }
         relayer_env = dev_relayer_keystore(var, chain_id)
-        spec = _example(workdir, int(w3.eth.get_block("latest")["timestamp"]))
-        officer_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX["officer"])}
+        spec = _example(workdir, transport.latest_timestamp())
+        officer_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX["officer"])}
         _procure(officer_env, "procurement", "create", str(spec))
         loaded = load_spec(spec)
-        escrow_address = registry.escrow_of(loaded.spec.procurement_id)
+        escrow_address = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
         if escrow_address is None:
             raise DemoFailed("the procurement was not created")
-        escrow = EscrowClient(w3, escrow_address)
+        escrow = EscrowClient(transport, escrow_address)
         first = escrow.milestone(0)
         say(
             f"officer created {loaded.spec.id!r}: {loaded.spec.total:,} yen in 3 milestones, "
@@ -142,14 +141,14 @@ def run(workdir: Path) -> None:
         _wait_http(f"http://127.0.0.1:{api_port}/healthz")
         say(f"indexer and gateway running; API docs at http://127.0.0.1:{api_port}/docs")
 
-        supplier = dev_account(INDEX["supplier"], chain_id).address
+        supplier = dev_account(DEV_INDEX["supplier"], chain_id).address
         balance_before = treasury_token.balance_of(supplier)
         report = workdir / "prototype-test-report.txt"
         report.write_text("Prototype test report: FOM 1920, MIL-STD-810H passed, 12 units.\n")
-        supplier_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX["supplier"])}
+        supplier_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX["supplier"])}
         say(_procure(supplier_env, "client", "submit-evidence", loaded.spec.id, "0", str(report)))
         for label in ("evaluator-atla", "evaluator-jqa"):
-            evaluator_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX[label])}
+            evaluator_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX[label])}
             say(f"{label}: " + _procure(evaluator_env, "client", "attest", loaded.spec.id, "0", "--pass"))
 
         paid = escrow.milestone(0)
@@ -163,8 +162,8 @@ def run(workdir: Path) -> None:
             raise DemoFailed(f"escrow holds {held:,} yen, books say {totals.held:,}")
         say(f"escrow books balance: funded {totals.funded:,} - released {totals.released:,} = held {held:,} yen")
 
-        auditor_env = {**env, "PROCURE_DEV_ACCOUNT": str(INDEX["auditor"])}
-        head = w3.eth.block_number
+        auditor_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX["auditor"])}
+        head = transport.block_number()
         deadline = time.monotonic() + 60
         status = ""
         while time.monotonic() < deadline:

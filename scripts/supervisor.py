@@ -1,4 +1,7 @@
-"""A small process supervisor for `procure up`: start parts, restart a part that crashes, stop all on a signal."""
+"""A small process supervisor for `procure up`: start parts, restart a part that crashes, stop all on a signal.
+
+Parts are started by ``chain.node.spawn``: each dies with the supervisor, even when it is SIGKILLed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from chain.node import spawn
 
 __all__ = ["Part", "Supervisor"]
 
@@ -47,17 +52,8 @@ class Supervisor:
                 self.spawn(part)
 
     def spawn(self, part: Part) -> None:
-        """Start one part now (it must be in ``parts``)."""
-        part.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(part.log_path, "ab") as log:
-            part.process = subprocess.Popen(
-                part.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **part.env},
-                start_new_session=True,
-            )
+        """Start one part now (it must be in ``parts``); it dies with this process, even on SIGKILL."""
+        part.process = spawn(part.command, part.log_path, env=part.env)
         part.started_at = time.monotonic()
         self.log(f"{_now()} started {part.name} (pid {part.process.pid}, log {part.log_path})")
 

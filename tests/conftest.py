@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chain._tx import forget_nonces
-from chain.testing import World, build_world
+from tests.world import World, build_world
 
 
 @pytest.fixture(scope="session")
@@ -24,4 +23,3 @@ def world(session_world: World) -> Iterator[World]:
         yield session_world
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
-        forget_nonces()

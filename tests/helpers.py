@@ -10,10 +10,10 @@ import pytest
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from chain._tx import Receipt
+from chain import Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
-from chain.testing import DAY, World
+from tests.world import DAY, World
 
 
 @contextmanager

@@ -212,6 +212,9 @@ interface IMilestoneEscrow {
     /// @notice Yen due back to the ministry could not be transferred (no vault, or the token refused it) and
     /// stay owed to the ministry; {claimRefund} pays them later.
     event RefundDeferred(uint256 indexed milestoneId, address indexed vault, uint256 amount);
+    /// @notice {claimRefund} paid the ministry's owed share of the milestone, `amount` yen, to its vault: the
+    /// milestone's `ministryOwed` is now zero. (Told apart from Refunded, which never touches `ministryOwed`.)
+    event RefundClaimed(uint256 indexed milestoneId, address indexed vault, uint256 amount);
     /// @notice The ministry reclaimed a milestone left unmet after its due date.
     event MilestoneReclaimed(uint256 indexed milestoneId, address indexed officer, MilestoneStatus previous);
     /// @notice An officer proposed an amendment.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +17,7 @@ from indexer.schema import default_url
 __all__ = ["DEFAULT_CONTENT_TYPES", "Settings"]
 
 MIB = 1024 * 1024
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 # What evidence documents may be: the deliverables' documents, test data and reports.
 DEFAULT_CONTENT_TYPES = (
@@ -53,6 +56,20 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Address to bind; loopback unless a proxy fronts the gateway.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to bind.")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Addresses or networks (CIDR) of the reverse proxies in front of the gateway, comma-separated: only "
+            "from these is X-Forwarded-For believed. Empty: the client address is the socket's peer."
+        ),
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Origins (scheme://host[:port]) whose web pages may call the API from a browser, comma-separated; "
+            "'*' for any. Empty: no CORS headers at all."
+        ),
+    )
 
     siwe_domain: str = Field(
         default="localhost:8000", description="The RFC 3986 authority every Sign-In with Ethereum message must name."
@@ -60,6 +77,13 @@ class Settings(BaseSettings):
     siwe_uri: str = Field(default="http://localhost:8000", description="The URI every sign-in message must name.")
     siwe_statement: str = Field(
         default="Sign in to the procurement ledger gateway.", description="The statement offered in sign-in messages."
+    )
+    siwe_nonce_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs sign-in nonces (32+ characters). Unset: a random key per process, so nonces do not "
+            "survive a restart; set the same key on every process that shares the gateway's database."
+        ),
     )
     siwe_nonce_ttl_s: int = Field(
         default=300, ge=10, le=3600, description="How long an issued sign-in nonce stays usable."
@@ -104,6 +128,38 @@ class Settings(BaseSettings):
     def _split_content_types(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://dashboard.example.go.jp[:port]")
+        return value
+
+    @field_validator("siwe_nonce_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the nonce secret must be at least 32 characters")
         return value
 
     @property

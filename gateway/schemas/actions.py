@@ -282,8 +282,8 @@ class TypedDataPublic(ApiModel):
     signer: Address = Field(description="The signed-in account, who must sign.")
     escrow: Address
     chain_id: int
-    nonce: int = Field(description="The signer's current registry nonce.")
-    deadline: int = Field(description="Unix time after which the signature is refused.")
+    nonce: Uint256 = Field(description="The signer's current registry nonce.")
+    deadline: Uint256 = Field(description="Unix time after which the signature is refused.")
     typed_data: dict[str, Any] = Field(description="The full typed-data message (types, domain, primaryType, message).")
 
 
@@ -306,8 +306,8 @@ class ActionPublic(ApiModel):
     procurement_id: Bytes32
     escrow: Address
     signer: Address
-    nonce: int
-    deadline: int
+    nonce: Uint256
+    deadline: Uint256
     relayer: Address
     tx_hash: Bytes32
     status: Literal["pending", "mined", "reverted"] = Field(

@@ -1,11 +1,23 @@
-"""Shared field types: camelCase JSON, exact integers (yen never a float), hex values checked by pattern."""
+"""Shared field types: camelCase JSON, exact integers (yen never a float), hex values checked by pattern.
+
+Wide integers (uint64 and uint256: amounts, nonces, deadlines) are read from a JSON integer or a decimal
+string, and always written as a decimal string: JavaScript's numbers are exact only up to 2^53, so a client
+generated from the OpenAPI schema must never receive one as a JSON number. A JSON number written ``2.0`` is
+the integer 2 (as JSON Schema has it) and is accepted while such numbers are exact, up to 2^53; a fraction
+never is. Their schemas use the standard ``minimum``/``maximum`` and a pattern that matches exactly the decimal
+strings in range, so that what the schema allows is exactly what the gateway accepts.
+
+A signature is normalized where it is parsed: ``v`` of 0 or 1 (some hardware-wallet stacks) becomes 27 or 28
+and a high ``s`` becomes its low twin, the only form the contracts' ECDSA accepts (EIP-2). The signer it
+recovers to is unchanged.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -18,39 +30,92 @@ __all__ = [
     "Uint64",
     "Uint256",
     "Yen",
+    "decimal_pattern",
 ]
 
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
-_DECIMAL = re.compile(r"^[0-9]{1,78}$")
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
+_EXACT_FLOAT = 2**53
 
 
-def _exact_integer(value: Any) -> Any:
-    """Accept a JSON integer or a decimal string; refuse floats, booleans and anything else."""
-    if isinstance(value, bool):
-        raise ValueError("expected an integer, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _DECIMAL.match(value):
-        return int(value)
-    raise ValueError("expected an integer or a decimal string (never a float)")
+def decimal_pattern(maximum: int) -> str:
+    """A regular expression matching exactly the decimal strings of 0 to ``maximum`` (no sign, no leading 0)."""
+    digits = str(maximum)
+    size = len(digits)
+    alternatives = ["0", f"[1-9][0-9]{{0,{size - 2}}}"]  # every number with fewer digits
+    for i, digit in enumerate(map(int, digits)):  # same length: equal up to i, then a smaller digit
+        low = 1 if i == 0 else 0
+        if digit > low:
+            smaller = str(low) if digit - 1 == low else f"[{low}-{digit - 1}]"
+            alternatives.append(f"{digits[:i]}{smaller}[0-9]{{{size - i - 1}}}")
+    alternatives.append(digits)
+    return "^(?:" + "|".join(alternatives) + ")$"
 
 
-Uint256 = Annotated[
-    int,
-    BeforeValidator(_exact_integer),
-    Field(ge=0, le=UINT256_MAX),
-]
-Yen = Annotated[
-    int,
-    BeforeValidator(_exact_integer),
-    Field(ge=0, le=UINT256_MAX, description="An amount in yen (integer; no minor unit)."),
-]
-Uint64 = Annotated[int, BeforeValidator(_exact_integer), Field(ge=0, le=UINT64_MAX)]
+def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
+    """The annotations of an integer type from 0 to ``maximum``: read from an integer or a decimal string,
+    written as a decimal string, documented as such."""
+    pattern = decimal_pattern(maximum)
+    decimal = re.compile(pattern)
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("expected an integer, got a boolean")
+        if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT:
+            value = int(value)  # 2.0 is the integer 2 in JSON (and JSON Schema), and exact up to 2^53
+        if isinstance(value, int):
+            if not 0 <= value <= maximum:
+                raise ValueError(f"must be from 0 to {name}")
+            return value
+        if isinstance(value, str) and decimal.match(value):
+            return int(value)
+        raise ValueError(
+            f"expected an integer from 0 to {name}, or the same as a decimal string (a number with a fraction, "
+            "or one written with a point or an exponent beyond 2^53, is not exact)"
+        )
+
+    string = {"type": "string", "pattern": pattern}
+    return (
+        BeforeValidator(parse),
+        PlainSerializer(str, return_type=str, when_used="json"),
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "integer", "minimum": 0, "maximum": maximum}, string],
+                "description": f"{description} An integer, or the same as a decimal string.",
+            },
+            mode="validation",
+        ),
+        WithJsonSchema({**string, "description": f"{description} A decimal string."}, mode="serialization"),
+    )
+
+
+Uint256 = Annotated[int, *_wide_integer(UINT256_MAX, "2^256-1", "A uint256.")]
+Uint64 = Annotated[int, *_wide_integer(UINT64_MAX, "2^64-1", "A uint64.")]
+Yen = Annotated[int, *_wide_integer(UINT256_MAX, "2^256-1", "An amount in yen (no minor unit).")]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="32 bytes, 0x-prefixed hex.")]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="An account or contract address.")]
+
+
+def _canonical_signature(value: Any) -> Any:
+    """``v`` as 27/28 and ``s`` in the lower half of the curve order; the same signer recovers from it."""
+    if not isinstance(value, str) or not re.match(_SIGNATURE_PATTERN, value):
+        return value  # the pattern below reports it
+    r, s, v = value[2:66], int(value[66:130], 16), int(value[130:], 16)
+    if v in (0, 1):
+        v += 27
+    if s > _SECP256K1_N // 2 and v in (27, 28):
+        s, v = _SECP256K1_N - s, 55 - v
+    return f"0x{r.lower()}{s:064x}{v:02x}"
+
+
+_SIGNATURE_DESCRIPTION = "A 65-byte ECDSA signature (r, s, v), 0x-prefixed hex; v may be 0/1 or 27/28, s high or low."
 Signature = Annotated[
-    str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="A 65-byte ECDSA signature (r, s, v), 0x-prefixed hex.")
+    str,
+    BeforeValidator(_canonical_signature),
+    Field(pattern=_SIGNATURE_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": _SIGNATURE_PATTERN, "description": _SIGNATURE_DESCRIPTION}),
 ]
 
 

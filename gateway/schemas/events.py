@@ -29,4 +29,9 @@ class EventsPublic(ApiModel):
 
     data: list[EventPublic]
     count: int = Field(description="Events on this page.")
-    next_cursor: str | None = Field(description="Resume after this page; null when the page was not full.")
+    next_cursor: str = Field(
+        description=(
+            "Where to resume: pass it as cursor. After the last event of a full page; after the mirror's last "
+            "block when the page was short or empty (poll with it to follow the chain)."
+        )
+    )

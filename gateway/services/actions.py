@@ -43,18 +43,21 @@ class Relayed:
 
 
 def _json_ready(message: dict[str, Any]) -> dict[str, Any]:
-    """Typed data with bytes as 0x-hex (what wallets and eth-account accept)."""
+    """Typed data with bytes as 0x-hex and the message's integers as decimal strings (uint256 may pass 2^53,
+    past which JavaScript's numbers are not exact); what wallets and eth-account accept."""
 
-    def convert(value: Any) -> Any:
+    def convert(value: Any, numbers_as_text: bool) -> Any:
         if isinstance(value, bytes | bytearray):
             return "0x" + bytes(value).hex()
+        if isinstance(value, int) and not isinstance(value, bool) and numbers_as_text:
+            return str(value)
         if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
+            return {k: convert(v, numbers_as_text or k == "message") for k, v in value.items()}
         if isinstance(value, list):
-            return [convert(v) for v in value]
+            return [convert(v, numbers_as_text) for v in value]
         return value
 
-    converted: dict[str, Any] = convert(message)
+    converted: dict[str, Any] = convert(message, False)
     return converted
 
 
@@ -138,7 +141,7 @@ def _check_and_submit(
         raise StaleNonce(
             f"the action was signed with nonce {claimed_nonce} but {signer}'s next nonce is {nonce}: "
             "it was already used (or is not reached yet); fetch fresh typed data and sign again",
-            currentNonce=nonce,
+            currentNonce=str(nonce),
         )
     now = ledger.now(max_age_s=1.0)
     if deadline < now:

@@ -1,5 +1,10 @@
 """Sign-In with Ethereum: single-use nonces, message verification, and opaque session tokens.
 
+A nonce is stateless: its expiry and 10 random bytes, signed with the gateway's key (HMAC-SHA256, truncated to
+14 bytes), as 64 hex digits. Issuing one stores nothing, so no number of nonce requests can fill a pool and
+lock others out of signing in; only a sign-in whose message and signature check out records its nonce as used
+(a unique key: a second use, even a concurrent one, is refused), and expired records are pruned.
+
 A session token is 32 random bytes given to the client once; only its SHA-256 is stored, so a copy of the
 database cannot be replayed as a session. Roles are not stored with the session: they are looked up on
 every request (see gateway.deps), so a revocation takes effect at once. ``check`` reads the session and the
@@ -10,27 +15,30 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.core.config import Settings
-from gateway.errors import AccountNotPermitted, NotAuthenticated, ServiceUnavailable, SignInFailed
+from gateway.errors import AccountNotPermitted, NotAuthenticated, SignInFailed
 from gateway.identity import Directory, MirrorVersion, Principal
 from gateway.models import SessionRecord, SiweNonce
 from gateway.siwe import SiweError, SiweMessage, recover_address
-from indexer.models import CursorRow
+from indexer.cursor import with_mirror_version
 
 __all__ = ["AuthService", "IssuedNonce", "LiveSession", "SignedIn", "token_hash"]
 
-MAX_OUTSTANDING_NONCES = 10_000
+_NONCE_CONTEXT = b"procure siwe nonce v1"
+_NONCE_RANDOM_BYTES = 10
+_NONCE_MAC_BYTES = 14
 
 
 def token_hash(token: str) -> str:
@@ -64,7 +72,6 @@ class LiveSession:
 
 
 _sessions = SessionRecord.__table__
-_cursors = CursorRow.__table__
 
 
 class AuthService:
@@ -74,40 +81,39 @@ class AuthService:
         self.settings = settings
         self.chain_id = chain_id
         self.clock = clock
-        self._session_and_mirror = (
-            select(
-                _sessions.c.address,
-                _sessions.c.expires_at,
-                _sessions.c.revoked_at,
-                _cursors.c.block_number,
-                _cursors.c.block_hash,
-                _cursors.c.chain_hash,
-                _cursors.c.updated_at_ms,
-            )
-            .select_from(_sessions)
-            .outerjoin(_cursors, _cursors.c.chain_id == chain_id)
-            .where(_sessions.c.token_hash == bindparam("token_hash"))
-        )
+        secret = settings.siwe_nonce_secret
+        self._nonce_key = secrets.token_bytes(32) if secret is None else secret.get_secret_value().encode()
         self._session_only = select(_sessions.c.address, _sessions.c.expires_at, _sessions.c.revoked_at).where(
             _sessions.c.token_hash == bindparam("token_hash")
         )
+        self._session_and_mirror = with_mirror_version(self._session_only, chain_id)
 
     def _now(self) -> int:
         return int(self.clock())
 
-    def issue_nonce(self, db: Session) -> IssuedNonce:
-        """A fresh single-use nonce (expired ones are pruned; too many outstanding ones is a 503)."""
-        now = self._now()
-        db.execute(delete(SiweNonce).where(SiweNonce.expires_at < now))
-        outstanding = db.scalar(select(func.count()).select_from(SiweNonce).where(SiweNonce.used_at.is_(None)))
-        if (outstanding or 0) >= MAX_OUTSTANDING_NONCES:
-            db.commit()
-            raise ServiceUnavailable("too many sign-ins in progress; try again shortly")
-        nonce = secrets.token_hex(16)
-        expires_at = now + self.settings.siwe_nonce_ttl_s
-        db.add(SiweNonce(nonce=nonce, issued_at=now, expires_at=expires_at, used_at=None))
-        db.commit()
-        return IssuedNonce(nonce=nonce, expires_at=expires_at)
+    def _nonce_mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._nonce_key, _NONCE_CONTEXT + payload, hashlib.sha256).digest()[:_NONCE_MAC_BYTES]
+
+    def issue_nonce(self) -> IssuedNonce:
+        """A fresh single-use nonce: its expiry and random bytes, signed (nothing is stored)."""
+        expires_at = self._now() + self.settings.siwe_nonce_ttl_s
+        payload = expires_at.to_bytes(8, "big") + secrets.token_bytes(_NONCE_RANDOM_BYTES)
+        return IssuedNonce(nonce=(payload + self._nonce_mac(payload)).hex(), expires_at=expires_at)
+
+    def _nonce_expiry(self, nonce: str, now: int) -> int:
+        """The expiry of a nonce this gateway issued and that has not expired; SignInFailed otherwise."""
+        size = 8 + _NONCE_RANDOM_BYTES + _NONCE_MAC_BYTES
+        try:
+            raw = bytes.fromhex(nonce) if len(nonce) == 2 * size and nonce == nonce.lower() else b""
+        except ValueError:
+            raw = b""
+        payload, mac = raw[: size - _NONCE_MAC_BYTES], raw[size - _NONCE_MAC_BYTES :]
+        if not raw or not hmac.compare_digest(mac, self._nonce_mac(payload)):
+            raise SignInFailed("the nonce was not issued by this gateway: ask for a new one (GET /auth/nonce)")
+        expires_at = int.from_bytes(payload[:8], "big")
+        if expires_at <= now:
+            raise SignInFailed("the nonce has expired: ask for a new one")
+        return expires_at
 
     def sign_in(self, db: Session, text: str, signature: bytes, directory: Directory) -> SignedIn:
         """Verify a signed EIP-4361 message, consume its nonce, and open a session for its address."""
@@ -117,20 +123,21 @@ class AuthService:
             raise SignInFailed(f"malformed sign-in message: {exc}") from None
         now = self._now()
         self._check_message(message, now)
+        nonce_expires_at = self._nonce_expiry(message.nonce, now)
         try:
             recovered = recover_address(text, signature)
         except SiweError as exc:
             raise SignInFailed(str(exc)) from None
         if recovered != message.address:
             raise SignInFailed("the signature does not match the message's address")
-        consumed = db.execute(
-            update(SiweNonce)
-            .where(SiweNonce.nonce == message.nonce, SiweNonce.used_at.is_(None), SiweNonce.expires_at > now)
-            .values(used_at=now)
-        )
-        db.commit()
-        if getattr(consumed, "rowcount", 0) != 1:
-            raise SignInFailed("the nonce is unknown, already used or expired: ask for a new one")
+        db.execute(delete(SiweNonce).where(SiweNonce.expires_at <= now))
+        issued_at = nonce_expires_at - self.settings.siwe_nonce_ttl_s
+        db.add(SiweNonce(nonce=message.nonce, issued_at=issued_at, expires_at=nonce_expires_at, used_at=now))
+        try:
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            raise SignInFailed("the nonce was already used: ask for a new one") from None
         principal = directory.lookup(message.address)
         if not principal.known:
             raise AccountNotPermitted(f"{message.address} holds no active role in the registry")
@@ -153,9 +160,11 @@ class AuthService:
 
     def _check_message(self, message: SiweMessage, now: int) -> None:
         settings = self.settings
+        expected, given = urlsplit(settings.siwe_uri), urlsplit(message.uri)
+        if message.scheme is not None and message.scheme.lower() != expected.scheme:
+            raise SignInFailed(f"the message is for scheme {message.scheme!r}; this gateway is {expected.scheme}")
         if message.domain != settings.siwe_domain:
             raise SignInFailed(f"the message is for domain {message.domain!r}, not {settings.siwe_domain!r}")
-        expected, given = urlsplit(settings.siwe_uri), urlsplit(message.uri)
         if (given.scheme, given.netloc) != (expected.scheme, expected.netloc):
             raise SignInFailed(f"the message's URI {message.uri!r} is not on {settings.siwe_uri!r}")
         if message.chain_id != self.chain_id:
@@ -191,8 +200,8 @@ class AuthService:
         row: Any  # a Row of either statement, or None
         try:
             row = db.execute(self._session_and_mirror, params).first()
-            if row is not None and row.block_number is not None:
-                mirror = MirrorVersion(row.block_number, row.block_hash, row.chain_hash, row.updated_at_ms)
+            if row is not None:
+                mirror = MirrorVersion.of(row)
         except SQLAlchemyError:  # the indexer's tables do not exist (an app built without migrating)
             db.rollback()
             row = db.execute(self._session_only, params).first()

@@ -1,4 +1,11 @@
-"""The content-addressed evidence store under var/evidence/: each document named by its SHA-256.
+"""Evidence documents: the content-addressed store under var/evidence/, and who uploaded what.
+
+Content is stored once per SHA-256 (``Document``), but every account that uploads it gets its own record
+(``Upload``: its filename, content type, organization, time). What a reader is shown of a document is a
+record it is entitled to, never another organization's: its own upload; else one of its organization's; else,
+if the document was submitted as evidence on a procurement the reader may see (or the reader is an auditor),
+the record of the submitting supplier (or its organization). Anyone else gets a 404, as if the document did
+not exist.
 
 Writes are atomic (a temporary file in the same file system, fsynced, then renamed into place), so a reader
 never sees half a document. Reads re-hash the exact bytes served: a file changed on disk is reported as
@@ -12,12 +19,26 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-__all__ = ["EvidenceStore", "ni_uri", "parse_digest"]
+from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
+from gateway.identity import Principal
+from gateway.models import Document, Upload
+
+__all__ = [
+    "EvidenceStore",
+    "ni_uri",
+    "parse_digest",
+    "readable_upload",
+    "record_upload",
+    "uploaded_by_organization",
+]
 
 _CHUNK = 1024 * 1024
 _HEX = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
@@ -112,3 +133,65 @@ class EvidenceStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def record_upload(
+    db: Session, digest: str, size: int, account: Principal, filename: str | None, content_type: str, now: int
+) -> tuple[Upload, Document]:
+    """Record the content once and ``account``'s own upload of it (a re-upload replaces its metadata)."""
+    for _ in range(2):  # a concurrent upload of the same bytes may insert first: then read what it wrote
+        document = db.get(Document, digest)
+        if document is None:
+            document = Document(sha256=digest, size=size, stored_at=now)
+            db.add(document)
+        upload = db.scalars(
+            select(Upload).where(Upload.sha256 == digest, Upload.uploaded_by == account.address)
+        ).first()
+        if upload is None:
+            upload = Upload(sha256=digest, uploaded_by=account.address)
+            db.add(upload)
+        upload.uploader_org = account.organization
+        upload.filename = filename
+        upload.content_type = content_type
+        upload.uploaded_at = now
+        try:
+            db.commit()
+            return upload, document
+        except IntegrityError:
+            db.rollback()
+    raise RuntimeError(f"could not record the upload of {digest}")  # pragma: no cover - two races in a row
+
+
+def _first(uploads: Sequence[Upload], keep: Callable[[Upload], bool]) -> Upload | None:
+    return next((upload for upload in uploads if keep(upload)), None)
+
+
+def readable_upload(
+    db: Session, account: Principal, digest: str, submitters: Callable[[], list[tuple[str, str]]]
+) -> tuple[Upload, Document]:
+    """The upload record ``account`` is shown for a document, by the rule of the module docstring; NotFound
+    if there is none. ``submitters()`` lists the (supplier, organization code) of the document's submissions
+    as evidence on procurements the account may see (asked only when its own records do not decide)."""
+    document = db.get(Document, digest)
+    uploads = list(db.scalars(select(Upload).where(Upload.sha256 == digest).order_by(Upload.id))) if document else []
+    own = _first(uploads, lambda u: u.uploaded_by == account.address) or _first(
+        uploads, lambda u: account.organization is not None and u.uploader_org == account.organization
+    )
+    if own is None and uploads:
+        suppliers = submitters()
+        addresses, organizations = {a for a, _ in suppliers}, {o for _, o in suppliers}
+        own = _first(uploads, lambda u: u.uploaded_by in addresses) or _first(
+            uploads, lambda u: u.uploader_org in organizations
+        )
+        if own is None and account.is_auditor:
+            own = uploads[0]
+    if own is None or document is None:
+        raise NotFound(f"no document {digest}")
+    return own, document
+
+
+def uploaded_by_organization(db: Session, digest: str, account: Principal) -> bool:
+    """True if ``account`` or an account of its organization uploaded the document."""
+    mine = Upload.uploaded_by == account.address
+    condition = mine if account.organization is None else or_(mine, Upload.uploader_org == account.organization)
+    return db.scalars(select(Upload.id).where(Upload.sha256 == digest, condition).limit(1)).first() is not None

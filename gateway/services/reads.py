@@ -9,6 +9,7 @@ follows its procurement's scope.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +35,11 @@ from gateway.schemas.procurements import (
     ProcurementDetailPublic,
     ProcurementPublic,
 )
+from indexer.cursor import mirror_version
 from indexer.models import (
     AmendmentApproval,
     AmendmentProposal,
     AttestationRow,
-    CursorRow,
     DisputeOpening,
     DisputeSettlement,
     EventRow,
@@ -49,6 +50,7 @@ from indexer.models import (
 )
 
 __all__ = [
+    "CURSOR_PATTERN",
     "Page",
     "Reader",
     "decode_cursor",
@@ -74,17 +76,23 @@ def _code(org_hex: str) -> str:
     return org_code(bytes.fromhex(org_hex[2:]))
 
 
-def encode_cursor(block_number: int, log_index: int) -> str:
-    """An event-log position: ``<block>-<log index>`` (log indexes are unique within a block)."""
-    return f"{block_number}-{log_index}"
+CURSOR_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,9})?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_END_OF_BLOCK = 10**9  # past any log index
+
+
+def encode_cursor(block_number: int, log_index: int | None = None) -> str:
+    """An event-log position: ``<block>-<log index>`` (after that event), or ``<block>`` (after that whole
+    block). Log indexes are unique within a block."""
+    return str(block_number) if log_index is None else f"{block_number}-{log_index}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    """The position in an event-log cursor."""
-    block, sep, log = cursor.partition("-")
-    if not sep or not block.isdigit() or not log.isdigit() or len(block) > 19 or len(log) > 9:
-        raise InvalidInput("cursor must look like <block>-<logIndex>, as returned in nextCursor")
-    return int(block), int(log)
+    """The position in an event-log cursor, as (block, log index) to resume after."""
+    if not _CURSOR.match(cursor):
+        raise InvalidInput("cursor must look like <block> or <block>-<logIndex>, as returned in nextCursor")
+    block, _, log = cursor.partition("-")
+    return int(block), int(log) if log else _END_OF_BLOCK
 
 
 _procurements = ProcurementRow.__table__
@@ -240,8 +248,8 @@ class Reader:
     def mirrored_block(self) -> int | None:
         """The last block the mirror covers, or None if it has not synced this chain."""
         with self._session() as db:
-            cursor = db.get(CursorRow, self.chain_id)
-            return None if cursor is None else cursor.block_number
+            version = mirror_version(db, self.chain_id)
+            return None if version is None else version.block_number
 
     # ------------------------------------------------------------ procurements
 
@@ -368,11 +376,20 @@ class Reader:
             for e, pid in rows
         ], count
 
-    def evidence_visible(self, document_hash: str) -> bool:
-        """True if a document with this hash was submitted as evidence on a visible procurement."""
-        query = self._children(EvidenceRow, None, None).where(EvidenceRow.document_hash == document_hash)
+    def evidence_submitters(self, document_hash: str) -> list[tuple[str, str]]:
+        """Who submitted a document with this hash as evidence on a visible procurement: (supplier, its
+        organization's code) of each such submission."""
+        query = (
+            select(EvidenceRow.supplier, ProcurementRow.supplier_org)
+            .join(
+                ProcurementRow,
+                and_(ProcurementRow.chain_id == EvidenceRow.chain_id, ProcurementRow.escrow == EvidenceRow.escrow),
+            )
+            .where(EvidenceRow.chain_id == self.chain_id, EvidenceRow.document_hash == document_hash, self._scope())
+            .distinct()
+        )
         with self._session() as db:
-            return db.execute(query.limit(1)).first() is not None
+            return [(supplier, _code(org)) for supplier, org in db.execute(query).all()]
 
     def attestations(
         self,

@@ -1,9 +1,10 @@
-"""The lean JSON-RPC client: replies as the node sent them, batches in order, kept-alive connections that
-the node closed are reopened, a node that is away is a ConnectionError; and the relay path through it
+"""The HTTP transport: replies as the node sent them (large ones too), batches in order, kept-alive connections
+that the node closed are reopened, a node that is away is a ConnectionError; and the relay path through it
 against a real anvil (simulation, refusal with the custom error, signing, receipts)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -13,33 +14,47 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web3 import Web3
-from web3.providers.eth_tester import EthereumTesterProvider
-from web3.providers.rpc import HTTPProvider
 
-from chain._compiler import compile_contracts, project_root
-from chain._tx import CallEncoder, TxSender, forget_nonces
-from chain.connection import JsonRpc, connect, lean_rpc
-from chain.deployment import ensure_deployed
-from chain.errors import ConfigurationError, ContractRevert
-from chain.keys import dev_account
-from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
-from chain.system import contract_at, error_decoder
+from chain import (
+    CallEncoder,
+    ChainError,
+    ConfigurationError,
+    ContractRevert,
+    JsonRpc,
+    NodeProcess,
+    TxSender,
+    anvil_binary,
+    compile_contracts,
+    connect,
+    dev_account,
+    ensure_deployed,
+    error_decoder,
+    free_port,
+    project_root,
+    start_anvil,
+)
+
+BIG = 3_000_000  # bytes of one large reply: read in many pieces
 
 
 class _Node(BaseHTTPRequestHandler):
-    """Answers eth_blockNumber with 0x10 and anything else with an error; batches in reverse order."""
+    """Answers eth_blockNumber with 0x10, eth_big with a long string, anything else with an error; batches in
+    reverse order. Remembers the Authorization header it was sent."""
 
     protocol_version = "HTTP/1.1"
     close_next = False
     chunked = False
+    authorization: str | None = None
 
     def do_POST(self) -> None:
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).authorization = self.headers.get("Authorization")
 
         def answer(call: dict[str, Any]) -> dict[str, Any]:
             if call["method"] == "eth_blockNumber":
                 return {"jsonrpc": "2.0", "id": call["id"], "result": "0x10"}
+            if call["method"] == "eth_big":
+                return {"jsonrpc": "2.0", "id": call["id"], "result": "ab" * (BIG // 2)}
             return {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32601, "message": "no such method"}}
 
         reply = [answer(c) for c in reversed(payload)] if isinstance(payload, list) else answer(payload)
@@ -49,8 +64,9 @@ class _Node(BaseHTTPRequestHandler):
         if type(self).chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for i in range(0, len(body), 7):
-                piece = body[i : i + 7]
+            step = 7 if len(body) < 10_000 else 65_000
+            for i in range(0, len(body), step):
+                piece = body[i : i + step]
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -94,8 +110,24 @@ def test_chunked_replies(stub: str) -> None:
         for _ in range(3):  # on the same kept-alive connection
             assert rpc.request("eth_blockNumber", [])["result"] == "0x10"
         assert len(rpc.batch([("eth_blockNumber", [])] * 20)) == 20
+        assert rpc.result("eth_big", []) == "ab" * (BIG // 2)
+        assert rpc.block_number() == 16  # the connection is still usable after a long chunked reply
     finally:
         _Node.chunked = False
+
+
+def test_large_replies_with_a_length(stub: str) -> None:
+    rpc = JsonRpc(stub)
+    for _ in range(2):
+        assert rpc.result("eth_big", []) == "ab" * (BIG // 2)
+    assert rpc.block_number() == 16
+
+
+def test_basic_authentication_from_the_url(stub: str) -> None:
+    JsonRpc(stub.replace("http://", "http://ledger:s%40cret@")).block_number()
+    assert _Node.authorization == "Basic " + base64.b64encode(b"ledger:s@cret").decode()
+    JsonRpc(stub).block_number()
+    assert _Node.authorization is None
 
 
 def test_a_connection_the_node_closed_is_reopened(stub: str) -> None:
@@ -114,13 +146,16 @@ def test_a_node_that_is_away_is_a_connection_error() -> None:
         JsonRpc("ws://127.0.0.1:8546")
 
 
-def test_lean_client_only_for_plain_http_providers(stub: str) -> None:
-    assert lean_rpc(Web3(EthereumTesterProvider())) is None
-    assert lean_rpc(Web3(HTTPProvider(stub, request_kwargs={"timeout": 5, "headers": {"X-Key": "k"}}))) is None
-    w3 = Web3(HTTPProvider(stub))
-    client = lean_rpc(w3)
-    assert client is not None
-    assert lean_rpc(w3) is client
+def test_an_error_reply_is_a_provider_error_naming_the_method(stub: str) -> None:
+    with pytest.raises(ChainError, match="eth_nothing failed"):
+        JsonRpc(stub).result("eth_nothing", [])
+
+
+def test_connect_checks_the_node_answers(stub: str) -> None:
+    with pytest.raises(ConfigurationError, match="must start with http"):
+        connect("ws://127.0.0.1:8546")
+    with pytest.raises(ChainError, match="no Ethereum node answers"):
+        connect(f"http://127.0.0.1:{free_port()}", timeout=2)
 
 
 @pytest.fixture(scope="module")
@@ -139,22 +174,20 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
 @pytest.mark.integration
 def test_relay_path_against_anvil(anvil: NodeProcess, tmp_path: Path) -> None:
     anvil_var = tmp_path / "var"
-    forget_nonces()
-    w3 = connect(anvil.url)
+    rpc = connect(anvil.url)
     decoder = error_decoder()
-    admin = TxSender(w3, dev_account(0, 31337), decoder)
-    assert admin._rpc is not None
-    assert admin._rpc.latest_timestamp() == w3.eth.get_block("latest")["timestamp"]
+    admin = TxSender(rpc, dev_account(0, 31337), decoder)
+    assert rpc.latest_timestamp() == int(rpc.result("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     system = ensure_deployed(admin, anvil_var).system
     abi = list(compile_contracts()["YenToken"].abi)
     outsider = dev_account(15, 31337)
     # A refused simulation is the custom error, and nothing is sent.
     minter = CallEncoder(abi, "mint")
-    nonce = w3.eth.get_transaction_count(admin.account.address)
+    nonce = rpc.transaction_count(admin.address)
     with pytest.raises(ContractRevert) as info:
         admin.submit_data(system.token, minter.encode([outsider.address, 5, b"\x01" * 32]), min_gas=100_000)
     assert info.value.name == "YenTokenUnauthorizedMinter"
-    assert w3.eth.get_transaction_count(admin.account.address) == nonce
+    assert rpc.transaction_count(admin.address) == nonce
     # A call that succeeds is sent with the worst-case limit, signed directly, and its receipt is found.
     approve = CallEncoder(abi, "approve")
     sent = [
@@ -171,5 +204,5 @@ def test_relay_path_against_anvil(anvil: NodeProcess, tmp_path: Path) -> None:
         receipts = admin.outcomes(sent)
     assert [r.status if r else None for r in receipts] == [1, 1, 1]
     assert admin.mined_count() == nonce + 3
-    token = contract_at(w3, "YenToken", system.token)
-    assert token.functions.allowance(admin.address, outsider.address).call() == 3
+    allowance = CallEncoder(abi, "allowance")
+    assert allowance.decode(admin.call_data(system.token, allowance.encode([admin.address, outsider.address]))) == (3,)

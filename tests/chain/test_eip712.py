@@ -31,6 +31,8 @@ def _sample(kind: str, n: int) -> Any:
         return bytes([n % 256]) * 32
     if kind == "string":
         return f"ipfs://evidence-{n}/ünïcode"
+    if kind == "address":
+        return "0x" + f"{n:02x}" * 20
     bits = int(kind[4:])
     return (1 << bits) - 1 - n
 

@@ -10,9 +10,9 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from web3.logs import DISCARD
 
-from chain._compiler import Artifact, Build
+from chain import Artifact, Build
 from chain.logs import CONTRACT_KINDS, ChainSource, DecodeError, EventDecoder, checksum
-from chain.testing import World
+from tests.world import World
 
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -143,7 +143,7 @@ def test_an_unknown_topic_or_kind_is_none_and_a_malformed_log_a_decode_error() -
 
 def test_the_ledgers_events_decode_as_web3_decodes_them(world: World) -> None:
     decoder = EventDecoder(world.build)
-    source = ChainSource(world.w3)
+    source = ChainSource(world.rpc)
     contracts = {checksum(world.system.registry): world.registry, checksum(world.system.token): world.token}
     kinds = {checksum(world.system.registry): "registry", checksum(world.system.token): "token"}
     checked = 0
@@ -166,7 +166,7 @@ def _plain(value: Any) -> Any:
 
 
 def test_the_source_reads_headers_and_the_head(world: World) -> None:
-    source = ChainSource(world.w3)
+    source = ChainSource(world.rpc)
     head = source.head()
     header = source.header(head)
     assert header is not None

@@ -16,8 +16,6 @@ from web3.contract import Contract
 
 from chain.eip712 import Action, sign_action
 from chain.roles import OrgKind, org_id
-from chain.tester import deterministic_account
-from chain.testing import DAY, World
 from tests.contracts.test_escrow import (
     M0,
     RATIONALE,
@@ -51,6 +49,8 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.tester import deterministic_account
+from tests.world import DAY, World
 
 ATLA = org_id("ATLA")
 MOJ = org_id("MOJ")
@@ -250,7 +250,7 @@ def test_audit06_missing_vault_blocks_the_suppliers_share_of_a_ruling(world: Wor
     send(world, "admin", registry.bindAccount(vault, MOJ))
     send(world, "admin", registry.updateOrganization(MOJ, True, vault))
     receipt = send(world, "eval1", escrow.functions.claimRefund(0))
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": vault, "amount": M0 - 10_000_000}
+    assert event(escrow, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0 - 10_000_000}
     assert ms(escrow, 0).ministry_owed == 0
 
 

@@ -17,9 +17,8 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 
-from chain._tx import Receipt
+from chain import Receipt
 from chain.eip712 import ACTION_TYPES
-from chain.testing import DAY, World
 from tests.contracts.test_registry import (
     ADMIN,
     ATLA,
@@ -44,6 +43,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.world import DAY, World
 
 DOC = b"\x11" * 32
 REPORT = b"\x22" * 32

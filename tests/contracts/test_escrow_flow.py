@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chain.testing import World
 from tests.helpers import event, new_escrow
+from tests.world import World
 
 DOC = b"\x11" * 32
 REPORT = b"\x22" * 32

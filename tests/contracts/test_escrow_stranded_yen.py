@@ -11,8 +11,6 @@ import pytest
 from web3.contract import Contract
 
 from chain.roles import OrgKind, org_id
-from chain.tester import deterministic_account, fund_accounts
-from chain.testing import DAY, World
 from tests.contracts.test_escrow import (
     M0,
     M1,
@@ -51,6 +49,8 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import DAY, World
 
 MOJ = org_id("MOJ")
 GRACE = 90 * DAY  # the default grace period
@@ -107,7 +107,8 @@ def test_reclaim_without_a_vault_keeps_the_refund_owed(world: World, vaultless: 
 
     vault = give_moj_a_vault(world)
     receipt = send(world, "eval1", vaultless.functions.claimRefund(0))
-    assert event(vaultless, receipt, "Refunded") == {"milestoneId": 0, "vault": vault, "amount": M0}
+    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0}
+    assert events(vaultless, receipt, "Refunded") == []
     assert balance(world, vault) == M0
     assert ms(vaultless, 0).ministry_owed == 0
     assert totals(vaultless) == (TOTAL, 0, M0, 0)
@@ -120,7 +121,7 @@ def test_cancel_and_cut_without_a_vault_keep_the_refund_owed(world: World, vault
     second = deterministic_account("moj-officer-2")
     world.accounts["moj_officer_2"] = second
     world.senders.pop("moj_officer_2", None)
-    fund_accounts(world.w3, world.tester, [second])
+    fund_accounts(world.tester, [second])
     send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
     send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
     functions = vaultless.functions
@@ -131,6 +132,30 @@ def test_cancel_and_cut_without_a_vault_keep_the_refund_owed(world: World, vault
     assert (ms(vaultless, 1).status, ms(vaultless, 1).ministry_owed) == (Status.CANCELLED, M1)
     assert ms(vaultless, 2).ministry_owed == 1_000
     assert totals(vaultless) == (TOTAL, 0, 0, M1 + 1_000)
+
+
+def test_a_claim_is_told_apart_from_a_later_refund_of_the_same_milestone(world: World, vaultless: Contract) -> None:
+    """A cut deferred (no vault), then a second cut refunded at once: the second is a Refunded that leaves the
+    owed share alone; only the claim (RefundClaimed) clears it, so an indexer never has to guess which is which."""
+    second = deterministic_account("moj-officer-2")
+    world.accounts["moj_officer_2"] = second
+    world.senders.pop("moj_officer_2", None)
+    fund_accounts(world.tester, [second])
+    send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
+    send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
+    functions = vaultless.functions
+    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 1_000, 0, b"\x33" * 32))
+    send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 0).values()))
+    vault = give_moj_a_vault(world)
+    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 3_000, 0, b"\x34" * 32))
+    receipt = send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 1).values()))
+    assert event(vaultless, receipt, "Refunded") == {"milestoneId": 2, "vault": vault, "amount": 2_000}
+    assert ms(vaultless, 2).ministry_owed == 1_000
+    receipt = send(world, "outsider", functions.claimRefund(2))
+    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 2, "vault": vault, "amount": 1_000}
+    assert events(vaultless, receipt, "Refunded") == []
+    assert ms(vaultless, 2).ministry_owed == 0
+    assert totals(vaultless) == (TOTAL, 0, 3_000, 0)
 
 
 def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow: Contract) -> None:
@@ -152,7 +177,7 @@ def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow
     send(world, "admin", world.registry.functions.updateOrganization(MOD, True, addr(world, "vault")))
     pause(world, escrow)  # a refund is never paused
     receipt = send(world, "outsider", escrow.functions.claimRefund(0))
-    assert event(escrow, receipt, "Refunded")["amount"] == M0 - 12_000_000
+    assert event(escrow, receipt, "RefundClaimed")["amount"] == M0 - 12_000_000
     assert totals(escrow) == (TOTAL, 12_000_000, M0 - 12_000_000, 0)
 
 

@@ -11,9 +11,9 @@ import pytest
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+import chain
 from chain.clients import DEFAULT_GRACE_PERIOD, DEFAULT_RULING_PERIOD, sorted_panel
 from chain.roles import org_id
-from chain.testing import APPROPRIATION, DAY, World
 from tests.contracts.test_registry import (
     ATLA,
     EVALUATOR,
@@ -32,6 +32,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.world import APPROPRIATION, DAY, World
 
 ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE, RULING, GRACE = range(10)
 U64 = 2**64 - 1
@@ -378,11 +379,15 @@ def test_ruling_and_grace_periods(world: World, ruling: int, grace: int, valid: 
     assert tuple(world.escrow(created["escrow"]).functions.terms().call())[9:] == (ruling, grace)
 
 
-def test_period_defaults_are_published(world: World) -> None:
+def test_limits_are_published_and_mirrored_by_chain(world: World) -> None:
+    """The factory publishes EscrowLimits; chain.clients mirrors them for spec files and clients."""
     factory = world.factory.functions
     assert factory.DEFAULT_RULING_PERIOD().call() == DEFAULT_RULING_PERIOD == 30 * DAY
     assert factory.DEFAULT_GRACE_PERIOD().call() == DEFAULT_GRACE_PERIOD == 90 * DAY
-    assert factory.MAX_AMOUNT().call() == MAX_AMOUNT
+    assert factory.MAX_AMOUNT().call() == MAX_AMOUNT == chain.MAX_AMOUNT
+    ruling = (factory.MIN_RULING_PERIOD().call(), factory.MAX_RULING_PERIOD().call())
+    grace = (factory.MIN_GRACE_PERIOD().call(), factory.MAX_GRACE_PERIOD().call())
+    assert (ruling, grace) == (chain.RULING_PERIOD_RANGE, chain.GRACE_PERIOD_RANGE)
 
 
 @pytest.mark.parametrize(("amounts", "due_dates"), [(0, 0), (65, 65), (3, 2), (2, 3), (0, 1)])

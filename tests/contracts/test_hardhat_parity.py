@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chain._compiler import Build, compile_contracts, project_root
+from chain import Build, compile_contracts, project_root
 
 pytestmark = pytest.mark.integration
 

@@ -37,12 +37,11 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from chain._tx import Receipt, forget_nonces
-from chain.clients import sorted_panel
+from chain import Receipt, sorted_panel
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import Role, org_id
-from chain.testing import DAY, World
+from tests.world import DAY, World
 
 UNIT = 1_000_000  # amounts are whole millions of yen
 TX_GAS = 3_000_000  # fixed gas: every action is simulated first, and py-evm's estimation is slow
@@ -146,6 +145,7 @@ class Tracked:
     released: dict[int, int] = field(default_factory=dict)  # milestone -> yen paid to the supplier's side
     to_ministry: dict[int, int] = field(default_factory=dict)  # milestone -> owed yen redirected to the ministry
     refunded: int = 0
+    ministry_owed: dict[int, int] = field(default_factory=dict)  # milestone -> refunds deferred, not yet claimed
     top_ups: int = 0
     paid: set[int] = field(default_factory=set)  # milestones already seen Paid
     approved: set[int] = field(default_factory=set)  # milestones a quorum approved
@@ -184,7 +184,6 @@ class EscrowMachine(RuleBasedStateMachine):
                 self._drain()
         finally:
             self.world.tester.revert_to_snapshot(self.snapshot)
-            forget_nonces()
 
     # ---------------------------------------------------------------------------------------- the model
 
@@ -204,10 +203,8 @@ class EscrowMachine(RuleBasedStateMachine):
         """Send ``fn`` from ``label``; None if the escrow refused it (with a custom error, never a panic)."""
         sender = self.world.sender(label)
         try:
-            try:  # simulated on the pending block, where (and when) the transaction will run
-                fn.call({"from": sender.address}, block_identifier="pending")
-            except Exception as exc:
-                raise sender.decoder.from_exception(exc) from None
+            # simulated on the pending block, where (and when) the transaction will run
+            sender.call_data(str(fn.address), bytes.fromhex(fn._encode_transaction_data()[2:]), block="pending")
             receipt = sender.transact(fn, gas=TX_GAS)
         except ContractRevert as exc:
             if exc.name == "Panic":  # every refusal has its own custom error; a panic is a bug
@@ -297,8 +294,14 @@ class EscrowMachine(RuleBasedStateMachine):
             for ev in self._events(e, receipt, "Refunded"):
                 assert ev["vault"] == self.world.vault.address, ev
                 e.refunded += ev["amount"]
+            for ev in self._events(e, receipt, "RefundClaimed"):
+                assert ev["vault"] == self.world.vault.address, ev
+                assert ev["amount"] == e.ministry_owed.pop(ev["milestoneId"], 0), f"claimed other than owed: {ev}"
+                e.refunded += ev["amount"]
             for ev in self._events(e, receipt, "RefundDeferred"):
                 assert "MOD" in self.inactive, f"refund deferred while the vault could take it: {ev}"
+                m = ev["milestoneId"]
+                e.ministry_owed[m] = e.ministry_owed.get(m, 0) + ev["amount"]
             for ev in self._events(e, receipt, "MilestoneReclaimed"):
                 self._acted(ev["officer"], *MOD_OFFICERS)
                 due = self._milestone(e, ev["milestoneId"])[1]
@@ -879,6 +882,7 @@ class EscrowMachine(RuleBasedStateMachine):
         failers = e.fails.get((m, round_), set())
         where = f"milestone {m} ({status.name}, round {round_})"
         assert (passes, fails) == (len(passers), len(failers)), f"{where}: on-chain tally {passes}/{fails}"
+        assert ministry_owed == e.ministry_owed.get(m, 0), f"{where}: ministry owed {ministry_owed} != deferred-claimed"
         assert released + owed + to_ministry <= amount, f"{where}: released {released} + owed {owed} > {amount}"
         if status in (Status.APPROVED, Status.PAID) or (status == Status.REFUNDED and to_ministry):
             assert m in e.approved, f"{where}: no quorum approval was ever observed"

@@ -23,14 +23,13 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from chain._revert import ErrorDecoder
-from chain._tx import Receipt, forget_nonces
+from chain import ErrorDecoder, Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_id
-from chain.system import contract_at, error_decoder
-from chain.testing import World
+from chain.system import error_decoder
 from tests.helpers import event, events
+from tests.world import World, contract_at
 
 # ----------------------------------------------------------------------------------------------- shared helpers
 
@@ -86,10 +85,9 @@ def _decode_failure(exc: BaseException) -> ContractRevert:
     if isinstance(exc, ContractRevert):
         return exc
     if isinstance(exc, ContractCustomError | ContractLogicError | ContractPanicError):
-        decoded = _decoder().from_exception(exc)
-        if isinstance(decoded, ContractRevert):
-            return decoded
-        return ContractRevert("Unknown", {"message": str(decoded)})
+        data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
+        decoded = _decoder().decode(data if isinstance(data, str) else None)
+        return decoded if decoded is not None else ContractRevert("Unknown", {"message": str(exc)})
     raw: Any = exc.args[0] if exc.args else b""
     if isinstance(raw, str):
         reason = raw.removeprefix("execution reverted: ")
@@ -214,7 +212,6 @@ def assert_only(
                 raise AssertionError(f"{label} may perform this action but it failed: {exc}") from exc
             finally:
                 world.tester.revert_to_snapshot(snapshot)
-                forget_nonces()
         else:
             name, args = denied(label)
             try:

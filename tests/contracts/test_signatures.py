@@ -15,11 +15,11 @@ from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from chain._tx import Receipt
+from chain import Receipt
 from chain.eip712 import DOMAIN_NAME, DOMAIN_VERSION, Action, sign_action, typed_data
 from chain.roles import org_id
-from chain.testing import World
 from tests.helpers import event, new_escrow, reverts, travel_days
+from tests.world import World
 
 DOC = b"\x11" * 32
 REPORT = b"\x22" * 32

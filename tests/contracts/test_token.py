@@ -11,7 +11,6 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from chain.roles import org_id
-from chain.testing import APPROPRIATION, INITIAL_YEN, World
 from tests.contracts.test_registry import (
     CAST,
     MOD,
@@ -29,6 +28,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
+from tests.world import APPROPRIATION, INITIAL_YEN, World
 
 TOKEN_NAME = "Yen Deposit Token"
 MAX = 2**256 - 1

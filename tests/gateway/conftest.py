@@ -15,16 +15,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from chain._tx import TxSender
+from chain import TxSender
 from chain.system import error_decoder
-from chain.tester import deterministic_account, fund_accounts
-from chain.testing import World
 from gateway.core.config import Settings
 from gateway.core.state import GatewayState
 from gateway.main import create_app
 from gateway.siwe import SiweMessage
 from indexer.sync import ChainSource, Indexer
 from tests.helpers import new_escrow
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import World
 
 DOMAIN = "testserver"
 URI = "http://testserver"
@@ -55,8 +55,8 @@ class Api:
 
     def chain_marks(self) -> tuple[int, int]:
         """Block number and relayer nonce: unchanged means nothing was written on chain."""
-        w3 = self.world.w3
-        return int(w3.eth.block_number), int(w3.eth.get_transaction_count(self.relayer))  # type: ignore[arg-type]
+        rpc = self.world.rpc
+        return rpc.block_number(), rpc.transaction_count(self.relayer)
 
     def siwe(self, label: str, **overrides: Any) -> str:
         """A sign-in message for ``label`` with a fresh server nonce (fields overridable)."""
@@ -141,7 +141,7 @@ class Api:
 
     def sync(self) -> None:
         """Run the indexer once over the app's database."""
-        with Indexer(self.state.engine, ChainSource(self.world.w3), self.world.system, self.world.build) as indexer:
+        with Indexer(self.state.engine, ChainSource(self.world.rpc), self.world.system, self.world.build) as indexer:
             indexer.catch_up()
 
 
@@ -163,14 +163,14 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def relayer(world: World) -> TxSender:
     """A funded relayer account holding no ledger role (rolled back with the world)."""
     account = deterministic_account("gateway relayer")
-    fund_accounts(world.w3, world.tester, [account])
-    return TxSender(world.w3, account, error_decoder(world.build))
+    fund_accounts(world.tester, [account])
+    return TxSender(world.rpc, account, error_decoder(world.build))
 
 
 @pytest.fixture
 def api(world: World, relayer: TxSender, tmp_path: Path) -> Iterator[Api]:
     """The gateway on the fixture chain."""
-    app = create_app(make_settings(tmp_path), w3=world.w3, system=world.system, relayer=relayer, build=world.build)
+    app = create_app(make_settings(tmp_path), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)
 

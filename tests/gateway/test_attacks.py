@@ -80,7 +80,7 @@ def test_replayed_signature_is_refused(api: Api, submitted: str) -> None:
     marks = api.chain_marks()
     _problem(api.client.post(url, headers=evaluator, json=body), 403, "signature-mismatch")
     stale = api.client.post(url, headers=evaluator, json=body | {"nonce": 0})
-    assert _problem(stale, 409, "stale-nonce")["currentNonce"] == 1
+    assert _problem(stale, 409, "stale-nonce")["currentNonce"] == "1"
     assert api.chain_marks() == marks
 
 
@@ -88,7 +88,7 @@ def test_expired_signature_is_refused(api: Api, submitted: str) -> None:
     evaluator = api.sign_in("eval1")
     past = api.world.now() - 60
     typed = api.typed_data(evaluator, submitted, "attest", ATTEST | {"deadline": past})
-    assert typed["deadline"] == past
+    assert typed["deadline"] == str(past)
     marks = api.chain_marks()
     response = api.client.post(
         f"/procurements/{submitted}/actions/attest",
@@ -160,7 +160,7 @@ def test_contract_refusal_comes_back_with_the_custom_error(api: Api, procurement
     response = api.act("eval1", evaluator, procurement, "attest", ATTEST)  # no evidence yet: still Pending
     body = _problem(response, 409, "contract-revert")
     assert body["error"] == "EscrowUnexpectedMilestoneStatus"
-    assert body["args"] == {"milestoneId": 0, "current": 0, "allowed": 2}
+    assert body["args"] == {"milestoneId": "0", "current": "0", "allowed": "2"}  # uint256: decimal strings
     assert api.chain_marks() == marks
 
 
@@ -199,8 +199,11 @@ def test_sign_in_nonce_cannot_be_used_twice(api: Api) -> None:
         {"issued_at": dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)},
         {"expiration_time": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)},
         {"not_before": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
+        {"scheme": "ftp"},  # grammatical, but not this gateway's origin (EIP-4361: scheme must match it)
+        {"scheme": "https"},  # the test gateway is served over http
+        {"resources": ("ftp://evil.example/x",), "uri": "ftp://testserver/"},
     ],
-    ids=["domain", "uri", "chain", "nonce", "stale", "future", "expired", "not-before"],
+    ids=["domain", "uri", "chain", "nonce", "stale", "future", "expired", "not-before", "ftp", "https", "ftp-uri"],
 )
 def test_sign_in_message_checks(api: Api, overrides: dict[str, Any]) -> None:
     _problem(api.sign_in_response("supplier", **overrides), 401, "sign-in-failed")
@@ -324,7 +327,7 @@ def test_float_amounts_are_refused(api: Api, procurement: str) -> None:
     _problem(response, 422, "validation-error")
     ok = api.client.get(f"/procurements/{procurement}/actions/fund", headers=officer, params={"amount": "1000"})
     assert ok.status_code == 200
-    assert ok.json()["typedData"]["message"]["amount"] == 1000
+    assert ok.json()["typedData"]["message"]["amount"] == "1000"
 
 
 def test_unknown_routes_and_methods_are_problems(api: Api) -> None:

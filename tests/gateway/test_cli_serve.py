@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 
 from chain.deployment import manifest_path
-from chain.testing import World
 from scripts._common import Context
 from scripts.cli_gateway import serve
+from tests.world import World
 
 
 @click.group()
@@ -29,7 +29,7 @@ def _context(world: World, tmp_path: Path) -> Context:
     path = manifest_path(tmp_path, world.system.chain_id)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(world.system.to_json()), encoding="utf-8")
-    return Context(var_dir=tmp_path, w3=world.w3, account=world.accounts["outsider"], _build=world.build)
+    return Context(var_dir=tmp_path, transport=world.rpc, account=world.accounts["outsider"], _build=world.build)
 
 
 def test_serve_builds_the_app_and_runs_uvicorn_on_loopback(
@@ -46,6 +46,7 @@ def test_serve_builds_the_app_and_runs_uvicorn_on_loopback(
     (call,) = calls
     assert call["host"] == "127.0.0.1"
     assert call["port"] == 8123
+    assert call["proxy_headers"] is False  # the gateway decides whom to believe about client addresses
     state = call["app"].state.gateway
     assert state.settings.siwe_domain == "localhost:8123"
     assert state.ledger.relayer.address == world.accounts["outsider"].address
@@ -60,7 +61,7 @@ def test_serve_read_only_loads_no_relayer(world: World, tmp_path: Path, monkeypa
 
 
 def test_serve_without_a_deployment_prints_one_line(tmp_path: Path, world: World) -> None:
-    context = Context(var_dir=tmp_path, w3=world.w3, _build=world.build)
+    context = Context(var_dir=tmp_path, transport=world.rpc, _build=world.build)
     result = CliRunner().invoke(_group, ["serve"], obj=context)
     assert result.exit_code == 1
     assert "nothing deployed" in result.output

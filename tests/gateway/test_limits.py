@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from chain._tx import TxSender
-from chain.testing import World
+from chain import TxSender
 from gateway.core.ratelimit import RateLimiter
 from gateway.main import create_app
 from tests.gateway.conftest import Api, make_settings
+from tests.world import World
 
 
 class _Clock:
@@ -67,7 +67,7 @@ def test_nonsense_limits_are_refused(per_minute: int, burst: int) -> None:
 def limited(world: World, relayer: TxSender, tmp_path: Path) -> Iterator[Api]:
     """A gateway allowing 3 sign-in requests at once per client, and guarding /metrics with a token."""
     settings = make_settings(tmp_path, sign_in_rate_per_minute=1, sign_in_burst=3, metrics_token="scrape-secret")
-    app = create_app(settings, w3=world.w3, system=world.system, relayer=relayer, build=world.build)
+    app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)
 

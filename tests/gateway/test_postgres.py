@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from chain._tx import TxSender
-from chain.testing import World
+from chain import TxSender
 from gateway.main import create_app
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.indexer.conftest import _new_postgres_database, postgres_server
+from tests.world import World
 
 __all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
 
@@ -23,7 +23,7 @@ ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
 def pg_api(world: World, relayer: TxSender, tmp_path: Path, postgres_server: str) -> Iterator[Api]:
     """The gateway on the fixture chain, its mirror and tables in a fresh PostgreSQL database."""
     settings = make_settings(tmp_path, database_url=_new_postgres_database(postgres_server))
-    app = create_app(settings, w3=world.w3, system=world.system, relayer=relayer, build=world.build)
+    app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)
     app.state.gateway.engine.dispose()
@@ -51,9 +51,9 @@ def test_a_milestone_is_paid_through_the_api_and_read_back_from_postgres(pg_api:
     detail = api.client.get(f"/procurements/{procurement}", headers=supplier)
     assert detail.status_code == 200, detail.text
     assert detail.json()["milestones"][0]["status"] == "Paid"
-    assert detail.json()["totals"]["released"] == 30_000_000
+    assert detail.json()["totals"]["released"] == "30000000"
     payments = api.client.get("/payments", headers=supplier, params={"procurementId": procurement}).json()
-    assert [p["amount"] for p in payments["data"]] == [30_000_000]
+    assert [p["amount"] for p in payments["data"]] == ["30000000"]
     attestations = api.client.get("/attestations", headers=supplier, params={"procurementId": procurement}).json()
     assert [a["evaluator"] for a in attestations["data"]] == [api.world.eval1.address, api.world.eval2.address]
 

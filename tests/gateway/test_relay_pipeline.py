@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from chain import SentTx
 from gateway.ledger import WORST_CASE_GAS
 from tests.gateway.conftest import REPORT, Api
 
@@ -73,10 +75,10 @@ def test_signer_signs_again_before_the_first_is_mined(api: Api, submitted: str) 
     fields = {"milestoneId": 1, "documentHash": document["documentHash"]}
     assert api.act("supplier", supplier, submitted, "submit-evidence", fields).status_code == 202
     typed = api.typed_data(evaluator, submitted, "attest", ATTEST | {"milestoneId": 1})
-    assert typed["nonce"] == first.json()["nonce"] + 1
+    assert int(typed["nonce"]) == int(first.json()["nonce"]) + 1
     second = api.act("eval1", evaluator, submitted, "attest", ATTEST | {"milestoneId": 1})
     assert second.status_code == 202, second.text
-    assert second.json()["nonce"] == first.json()["nonce"] + 1
+    assert int(second.json()["nonce"]) == int(first.json()["nonce"]) + 1
     for body in (first.json(), second.json()):
         assert _settled(api, evaluator, body["statusUrl"])["status"] == "mined"
 
@@ -124,14 +126,13 @@ def test_a_revert_after_sending_shows_in_the_status(api: Api, submitted: str, mo
     escrow = world.escrow(api.state.ledger.escrow_address(bytes.fromhex(submitted[2:])))
     relayer = api.state.ledger.relayer
     assert relayer is not None
-    simulate = relayer._estimate
+    submit = relayer.submit
 
-    def simulate_then_race(params: dict[str, Any], block: Any) -> int:
-        gas = simulate(params, block)
+    def race_then_submit(tx: Mapping[str, Any]) -> SentTx:  # called once the simulation passed
         world.sender("eval2").transact(escrow.functions.attest(0, 1, True, bytes.fromhex(REPORT[2:])))
-        return gas
+        return submit(tx)
 
-    monkeypatch.setattr(relayer, "_estimate", simulate_then_race)
+    monkeypatch.setattr(relayer, "submit", race_then_submit)
     evaluator = api.sign_in("eval3")
     response = api.act("eval3", evaluator, submitted, "attest", ATTEST)
     monkeypatch.undo()

@@ -124,3 +124,97 @@ def test_recover_address_matches_personal_sign() -> None:
     assert recover_address(text + " ", bytes(signature)) != account.address
     with pytest.raises(SiweError):
         recover_address(text, b"\x00" * 65)
+
+
+# ---------------------------------------------------------------- the EIP-4361 grammar, clause by clause
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t.replace("\n\nURI:", "\nSign in, s'il vous plaît.\n\nURI:"),  # statement: ASCII only
+        lambda t: t.replace("\n\nURI:", "\nログイン\n\nURI:"),
+        lambda t: t.replace("\n\nURI:", '\nSay "hi"\n\nURI:'),  # '"' is neither reserved nor unreserved
+        lambda t: t.replace("\n\nURI:", "\n100% sure\n\nURI:"),  # nor is '%'
+        lambda t: t.replace("\n\nURI:", "\ntab\there\n\nURI:"),
+        lambda t: t + "\nResources:",  # a Resources line with no resource
+        lambda t: t + "\nResources:\n- not a uri",
+        lambda t: t + "\nResources:\n- https://example.com/a b",
+        lambda t: t.replace("URI: http://localhost:8000", "URI: http://localhost:8000/ü"),
+        lambda t: t.replace("URI: http://localhost:8000", "URI: http://[::zz]:8000"),
+        lambda t: t.replace("URI: http://localhost:8000", "URI: 1http://localhost"),
+        lambda t: t.replace("localhost:8000 wants", "1ftp://localhost:8000 wants"),  # scheme starts with a letter
+        lambda t: t.replace("localhost:8000 wants", "local host:8000 wants"),
+        lambda t: t.replace("localhost:8000 wants", " wants"),  # empty domain
+        lambda t: t.replace("localhost:8000 wants", "localhost:80a wants"),
+        lambda t: t.replace("Chain ID: 31337", "Chain ID: \uff13\uff11\uff13\uff13\uff17"),  # not DIGIT
+        lambda t: t.replace("Issued At: 2026", "Issued At: \uff12026"),
+        lambda t: t.replace("Nonce: abcdef0123456789", "Nonce: abcdef0123456789é"),
+        lambda t: t.replace("Issued At: 2026-04-01T09:00:00Z", "Issued At: 2026-04-01 09:00:00Z"),
+        lambda t: t + "\nRequest ID: a b",
+        lambda t: t + "\nRequest ID: 50%",
+    ],
+    ids=[
+        "statement-latin1",
+        "statement-japanese",
+        "statement-quote",
+        "statement-percent",
+        "statement-tab",
+        "empty-resources",
+        "resource-not-uri",
+        "resource-space",
+        "uri-non-ascii",
+        "uri-bad-ipv6",
+        "uri-scheme-digit",
+        "scheme-digit",
+        "domain-space",
+        "domain-empty",
+        "domain-port",
+        "chain-unicode-digits",
+        "time-unicode-digits",
+        "nonce-non-ascii",
+        "time-space",
+        "request-id-space",
+        "request-id-bad-percent",
+    ],
+)
+def test_what_the_grammar_forbids_is_refused(mutate: object) -> None:
+    text = mutate(_message().to_text())  # type: ignore[operator]
+    with pytest.raises(SiweError):
+        SiweMessage.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "check"),
+    [
+        (lambda t: t.replace("localhost:8000 wants", "https://localhost:8000 wants"), lambda m: m.scheme == "https"),
+        (lambda t: t.replace("localhost:8000 wants", "ftp://localhost:8000 wants"), lambda m: m.scheme == "ftp"),
+        (
+            lambda t: t.replace("localhost:8000 wants", "user:pw@[::1]:8000 wants"),
+            lambda m: m.domain.endswith("]:8000"),
+        ),
+        (
+            lambda t: t.replace("\n\nURI:", "\nI accept: https://x.example/tos?a=1&b=[2] #1 @ ~_-.!$'()*+,;=\n\nURI:"),
+            None,
+        ),
+        (lambda t: t.replace("URI: http://localhost:8000", "URI: urn:uuid:6e8bc430-9c3a-11d9-9669"), None),
+        (lambda t: t.replace("Issued At: 2026-04-01T09:00:00Z", "Issued At: 2026-04-01t09:00:00z"), None),
+        (lambda t: t.replace("Nonce: abcdef0123456789", "Nonce: " + "a1" * 100), None),  # no upper bound
+        (lambda t: t + "\nRequest ID: ", lambda m: m.request_id == ""),
+        (lambda t: t + "\nResources:\n- ipfs://bafy/x\n- https://e.example/%20?q#f", lambda m: len(m.resources) == 2),
+    ],
+    ids=[
+        "https",
+        "ftp-parses",
+        "userinfo-ipv6",
+        "statement-reserved",
+        "urn",
+        "lowercase-t-z",
+        "long-nonce",
+        "empty-request-id",
+        "resources",
+    ],
+)
+def test_what_the_grammar_allows_is_accepted(mutate: object, check: object) -> None:
+    message = SiweMessage.parse(mutate(_message().to_text()))  # type: ignore[operator]
+    assert check is None or check(message)  # type: ignore[operator]

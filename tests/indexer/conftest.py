@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from chain._tx import forget_nonces
-from chain.testing import World
 from indexer.schema import make_engine
 from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
+from tests.world import World
 
 
 @pytest.fixture(scope="session")
@@ -85,4 +84,3 @@ def scenario_world(session_world: World) -> Iterator[World]:
         yield session_world
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
-        forget_nonces()

@@ -9,13 +9,17 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from chain._compiler import compile_contracts
+from chain import compile_contracts
 from chain.logs import EventDecoder, checksum
 from chain.system import SystemAddresses
 from indexer.canonical import json_value
+from indexer.mappers import MappedLog
+from indexer.models import TABLES
 from indexer.schema import make_engine, upgrade
-from indexer.store import TABLES, Store
+from indexer.store import Store
 from indexer.sync import decode_range
+
+Piece = tuple[list[MappedLog], int, str]  # the mapped logs of one block, its number and hash
 
 _EVENT_ORDER = {"chain_id", "tx_hash", "log_index", "block_number"}
 _VOLATILE = {"indexer_locks": None, "cursors": {"updated_at_ms"}}
@@ -35,12 +39,11 @@ def system_of(recorded: Mapping[str, Any]) -> SystemAddresses:
     )
 
 
-def apply_recorded(engine: Engine, recorded: Mapping[str, Any], logs: Sequence[Mapping[str, Any]] | None = None) -> int:
-    """Decode, map and apply recorded logs (all, or ``logs``) up to the recorded head; returns logs applied."""
+def open_store(engine: Engine, recorded: Mapping[str, Any]) -> Store:
+    """The mirror of the recording's chain in ``engine``: migrated, its cursor created (once)."""
     upgrade(engine)
     system = system_of(recorded)
-    chain_id = int(recorded["chain_id"])
-    store = Store(engine, chain_id)
+    store = Store(engine, int(recorded["chain_id"]))
     store.init_cursor(
         start_block=system.deployed_block,
         before_hash=recorded["before_hash"],
@@ -48,14 +51,40 @@ def apply_recorded(engine: Engine, recorded: Mapping[str, Any], logs: Sequence[M
         token=system.token,
         factory=system.factory,
     )
+    return store
+
+
+def mapped_logs(
+    recorded: Mapping[str, Any], logs: Sequence[Mapping[str, Any]] | None = None, escrows: Sequence[str] = ()
+) -> list[MappedLog]:
+    """Recorded logs (all, or ``logs``) decoded and mapped; ``escrows`` are already trusted."""
+    system = system_of(recorded)
     trusted = {
         checksum(system.registry): "registry",
         checksum(system.token): "token",
         checksum(system.factory): "factory",
     }
-    trusted |= {escrow: "escrow" for escrow in store.trusted_escrows()}
+    trusted |= {escrow: "escrow" for escrow in escrows}
     decoder = EventDecoder(compile_contracts())
-    mapped, _ = decode_range(decoder, recorded["logs"] if logs is None else logs, trusted, chain_id)
+    mapped, _ = decode_range(decoder, recorded["logs"] if logs is None else logs, trusted, int(recorded["chain_id"]))
+    return mapped
+
+
+def block_pieces(recorded: Mapping[str, Any]) -> list[Piece]:
+    """The recording's mapped logs cut into one piece per block with events."""
+    pieces: list[Piece] = []
+    for item in mapped_logs(recorded):
+        if pieces and pieces[-1][1] == item.log.block_number:
+            pieces[-1][0].append(item)
+        else:
+            pieces.append(([item], item.log.block_number, item.log.block_hash))
+    return pieces
+
+
+def apply_recorded(engine: Engine, recorded: Mapping[str, Any], logs: Sequence[Mapping[str, Any]] | None = None) -> int:
+    """Decode, map and apply recorded logs (all, or ``logs``) up to the recorded head; returns logs applied."""
+    store = open_store(engine, recorded)
+    mapped = mapped_logs(recorded, logs, sorted(store.trusted_escrows()))
     head = recorded["head"]
     return store.apply(mapped, int(head["number"]), str(head["hash"]))
 

@@ -15,8 +15,8 @@ from eth_utils.crypto import keccak
 
 from chain.logs import ChainSource
 from chain.roles import Role, org_id
-from chain.testing import World, build_world
 from tests.helpers import new_escrow, relay, travel_days
+from tests.world import World, build_world
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
 LOGS_FIXTURE = RESOURCES / "world_logs.json"
@@ -76,7 +76,7 @@ def run_scenario(world: World) -> dict[str, str]:
 
 def record(world: World) -> dict[str, Any]:
     """Every log of the world's chain since the system was deployed, as JSON-RPC returns them."""
-    source = ChainSource(world.w3)
+    source = ChainSource(world.rpc)
     from chain.logs import EventDecoder
 
     topics = EventDecoder(world.build).topics()

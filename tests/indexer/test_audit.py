@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
 from chain.logs import ChainSource
-from chain.testing import World
 from indexer.audit import replay, verify
+from indexer.errors import IndexerError
 from indexer.models import AttestationRow, EventRow, PaymentRow
-from indexer.store import IndexerError
 from indexer.sync import Indexer
+from tests.world import World
 
 
 def _index(engine: Engine, world: World) -> None:
-    with Indexer(engine, ChainSource(world.w3), world.system, world.build) as indexer:
+    with Indexer(engine, ChainSource(world.rpc), world.system, world.build) as indexer:
         indexer.catch_up()
 
 
@@ -42,7 +42,7 @@ def test_verify_names_an_edited_a_deleted_and_an_inserted_row(engine: Engine, sc
             .where(EventRow.tx_hash == event.tx_hash, EventRow.log_index == event.log_index)
             .values(args=json.dumps(args))
         )
-    report = verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
+    report = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
     found = {(d.source, d.table, d.key, d.field): (d.mirror, d.other) for d in report.differences}
     chain = scenario_world.w3.eth.chain_id
     # Rows are named by primary key: (chain id, block number, log index, tx hash).
@@ -72,7 +72,7 @@ def test_verify_compares_with_the_contracts_themselves(engine: Engine, scenario_
     with engine.begin() as conn:
         conn.execute(update(MilestoneRow).where(MilestoneRow.status == "Paid").values(status="Pending"))
         conn.execute(update(ProcurementRow).values(total_released=0))
-    report = verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
+    report = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
     sources = {(d.source, d.table, d.field) for d in report.differences}
     assert ("chain", "milestones", "status") in sources
     assert ("chain", "procurements", "balanceOf") in sources
@@ -84,7 +84,7 @@ def test_replay_refuses_a_database_that_is_not_empty(engine: Engine, scenario_wo
     _index(engine, scenario_world)
     with pytest.raises(IndexerError, match="replay needs an empty database"):
         replay(
-            ChainSource(scenario_world.w3),
+            ChainSource(scenario_world.rpc),
             scenario_world.system,
             scenario_world.build,
             str(engine.url.render_as_string(hide_password=False)),
@@ -96,4 +96,4 @@ def test_verify_of_an_empty_database_is_a_clear_error(engine: Engine, scenario_w
 
     upgrade(engine)
     with pytest.raises(IndexerError, match="holds no mirror"):
-        verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
+        verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)

@@ -10,11 +10,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from chain.deployment import manifest_path
-from chain.testing import World
 from indexer.models import PaymentRow
 from indexer.schema import make_engine
 from scripts._common import Context
 from scripts.cli_indexer import standalone
+from tests.world import World
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def var_dir(tmp_path: Path, scenario_world: World) -> Path:
 
 
 def _run(world: World, var_dir: Path, *args: str) -> Result:
-    context = Context(w3=world.w3, var_dir=var_dir)
+    context = Context(transport=world.rpc, var_dir=var_dir)
     return CliRunner().invoke(standalone, list(args), obj=context, catch_exceptions=False)
 
 

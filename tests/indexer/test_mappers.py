@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from chain._compiler import compile_contracts
+from chain import compile_contracts
 from chain.logs import DecodedLog, EventDecoder, checksum
 from indexer.canonical import canonical_json
 from indexer.mappers import MAPPERS, Insert, MilestoneState, MilestoneStep, map_log

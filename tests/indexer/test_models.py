@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select
 
+from indexer.errors import IndexerError
 from indexer.models import Base, MilestoneRow
 from indexer.schema import make_engine, upgrade
-from indexer.store import IndexerError
 
 
 def test_upgrade_head_on_an_empty_database_equals_the_models(engine: Engine) -> None:

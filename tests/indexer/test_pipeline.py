@@ -14,15 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from chain._compiler import compile_contracts
-from chain.logs import EventDecoder, checksum
+from indexer.errors import IndexerError, LockLost
 from indexer.models import EventRow, IndexerLock
-from indexer.schema import make_engine, upgrade
-from indexer.store import IndexerError, LockLost, MappedLog, Store, WriterLock
-from indexer.sync import decode_range
-from tests.indexer.golden import dump, system_of
-
-_Piece = tuple[list[MappedLog], int, str]
+from indexer.schema import make_engine
+from indexer.store import Store
+from indexer.writer_lock import WriterLock
+from tests.indexer.golden import Piece, block_pieces, dump, open_store
 
 
 @pytest.fixture
@@ -34,29 +31,12 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
         made.dispose()
 
 
-def _open(engine: Engine, recorded: dict[str, Any]) -> tuple[Store, WriterLock, list[_Piece]]:
-    """A fresh mirror, its lock, and the recording's logs cut into one piece per block."""
-    upgrade(engine)
-    system, chain_id = system_of(recorded), int(recorded["chain_id"])
-    store = Store(engine, chain_id)
-    store.init_cursor(
-        start_block=system.deployed_block,
-        before_hash=recorded["before_hash"],
-        registry=system.registry,
-        token=system.token,
-        factory=system.factory,
-    )
-    lock = WriterLock(engine, f"indexer:{chain_id}")
+def _open(engine: Engine, recorded: dict[str, Any]) -> tuple[Store, WriterLock, list[Piece]]:
+    """A fresh mirror, its lock, and the recording's logs cut into one piece per block (the last up to the head)."""
+    store = open_store(engine, recorded)
+    lock = WriterLock(engine, f"indexer:{store.chain_id}")
     lock.acquire()
-    trusted = {checksum(a): kind for a, kind in ((system.registry, "registry"), (system.token, "token"))}
-    trusted[checksum(system.factory)] = "factory"
-    mapped, _ = decode_range(EventDecoder(compile_contracts()), recorded["logs"], trusted, chain_id)
-    pieces: list[_Piece] = []
-    for item in mapped:
-        if pieces and pieces[-1][1] == item.log.block_number:
-            pieces[-1][0].append(item)
-        else:
-            pieces.append(([item], item.log.block_number, item.log.block_hash))
+    pieces = block_pieces(recorded)
     head = recorded["head"]
     last, _, _ = pieces.pop()
     pieces.append((last, int(head["number"]), str(head["hash"])))
@@ -129,7 +109,7 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
         pipeline.wait()
-        writer = store._writer_process()
+        writer = store.writer_process()
         writer.process.kill()
         writer.process.wait()
         with pytest.raises(IndexerError, match="writer process"):

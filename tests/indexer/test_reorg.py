@@ -12,10 +12,7 @@ import pytest
 from eth_utils.crypto import keccak
 from sqlalchemy import select
 
-from chain._compiler import project_root
-from chain.keys import dev_account
-from chain.logs import ChainSource
-from chain.system import contract_at
+from chain import ChainSource, dev_account, project_root
 from indexer.audit import verify
 from indexer.models import MilestoneRow
 from indexer.schema import make_engine
@@ -27,7 +24,6 @@ from scripts.bench_indexer import (
     Chain,
     create_procurement,
     generate_events,
-    rpc,
     running_anvil,
     send_and_wait,
 )
@@ -45,12 +41,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 
 
 def _send(chain: Chain, sender: int, to: str, data: str) -> None:
-    send_and_wait(chain.w3, {"from": dev_account(sender, chain.w3.eth.chain_id).address, "to": to, "data": data})
+    send_and_wait(chain.rpc, {"from": dev_account(sender, chain.rpc.chain_id).address, "to": to, "data": data})
+
+
+def _data(chain: Chain, contract: str, function: str, *args: object) -> str:
+    return "0x" + chain.build.codec(contract).function(function).encode(args).hex()
 
 
 def _wait_for_head(chain: Chain, url: str, process: subprocess.Popen[bytes]) -> None:
-    head = chain.w3.eth.get_block("latest")
-    expected = (head["number"], "0x" + bytes(head["hash"]).hex())
+    head = chain.rpc.result("eth_getBlockByNumber", ["latest", False])
+    expected = (int(head["number"], 16), str(head["hash"]))
     engine = make_engine(url)
     try:
         deadline = time.monotonic() + 60
@@ -70,9 +70,7 @@ def _wait_for_head(chain: Chain, url: str, process: subprocess.Popen[bytes]) -> 
 
 def test_reorgs_of_depth_one_to_five_under_a_running_indexer(chain: Chain, db_url: str) -> None:
     escrow_address: str = chain.open_escrow  # type: ignore[attr-defined]
-    escrow = contract_at(chain.w3, "MilestoneEscrow", escrow_address, chain.build)
-    token = contract_at(chain.w3, "YenToken", chain.system.token, chain.build)
-    supplier = dev_account(SUPPLIER, chain.w3.eth.chain_id).address
+    supplier = dev_account(SUPPLIER, chain.rpc.chain_id).address
     env = {**os.environ, "PROCURE_RPC_URL": chain.node.url, "PROCURE_VAR": str(chain.var_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli_indexer", "index", "--db", db_url, "--poll", "0.05"],
@@ -84,22 +82,33 @@ def test_reorgs_of_depth_one_to_five_under_a_running_indexer(chain: Chain, db_ur
     try:
         _wait_for_head(chain, db_url, process)
         for depth in range(1, 6):
-            snapshot = rpc(chain.w3, "evm_snapshot", [])
+            snapshot = chain.rpc.result("evm_snapshot", [])
             milestone = depth
-            evidence = escrow.encode_abi("submitEvidence", args=[milestone, keccak(text=f"o{depth}"), "ipfs://o"])
+            evidence = _data(
+                chain, "MilestoneEscrow", "submitEvidence", milestone, keccak(text=f"o{depth}"), "ipfs://o"
+            )
+            token = chain.system.token
             orphan_actions = [  # one block each: evidence, two passes (approved and paid), then approvals
                 (SUPPLIER, escrow_address, evidence),
-                (EVAL_A, escrow_address, escrow.encode_abi("attest", args=[milestone, 1, True, keccak(text="a")])),
-                (EVAL_B, escrow_address, escrow.encode_abi("attest", args=[milestone, 1, True, keccak(text="b")])),
-                (SUPPLIER, chain.system.token, token.encode_abi("approve", args=[supplier, depth])),
-                (SUPPLIER, chain.system.token, token.encode_abi("approve", args=[supplier, depth + 1])),
+                (
+                    EVAL_A,
+                    escrow_address,
+                    _data(chain, "MilestoneEscrow", "attest", milestone, 1, True, keccak(text="a")),
+                ),
+                (
+                    EVAL_B,
+                    escrow_address,
+                    _data(chain, "MilestoneEscrow", "attest", milestone, 1, True, keccak(text="b")),
+                ),
+                (SUPPLIER, token, _data(chain, "YenToken", "approve", supplier, depth)),
+                (SUPPLIER, token, _data(chain, "YenToken", "approve", supplier, depth + 1)),
             ][:depth]
             for sender, to, data in orphan_actions:
                 _send(chain, sender, to, data)
             _wait_for_head(chain, db_url, process)
-            assert rpc(chain.w3, "evm_revert", [snapshot]) is True
+            assert chain.rpc.result("evm_revert", [snapshot]) is True
             for i in range(depth + 1):  # a longer, different branch: approvals only
-                _send(chain, SUPPLIER, chain.system.token, token.encode_abi("approve", args=[supplier, 1000 + i]))
+                _send(chain, SUPPLIER, token, _data(chain, "YenToken", "approve", supplier, 1000 + i))
             _wait_for_head(chain, db_url, process)
             engine = make_engine(db_url)
             try:
@@ -117,7 +126,7 @@ def test_reorgs_of_depth_one_to_five_under_a_running_indexer(chain: Chain, db_ur
         process.wait(30)
     engine = make_engine(db_url)
     try:
-        report = verify(engine, ChainSource(chain.w3), chain.system, chain.build)
+        report = verify(engine, ChainSource(chain.rpc), chain.system, chain.build)
     finally:
         engine.dispose()
     assert report.differences == []

@@ -9,19 +9,19 @@ import pytest
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, insert, update
 
-from chain._tx import forget_nonces
 from chain.logs import ChainSource
 from chain.system import SystemAddresses
-from chain.testing import World
 from indexer.audit import verify
+from indexer.errors import IndexerBusy, IndexerError, LockLost
 from indexer.models import IndexerLock
-from indexer.store import IndexerBusy, IndexerError, LockLost, count_rows
+from indexer.store import count_rows
 from indexer.sync import Indexer, SyncConfig
 from tests.helpers import new_escrow
+from tests.world import World
 
 
 def _indexer(engine: Engine, world: World, **config: int) -> Indexer:
-    return Indexer(engine, ChainSource(world.w3), world.system, world.build, SyncConfig(**config))  # type: ignore[arg-type]
+    return Indexer(engine, ChainSource(world.rpc), world.system, world.build, SyncConfig(**config))  # type: ignore[arg-type]
 
 
 def test_the_mirror_equals_the_chain_and_a_replay(engine: Engine, scenario_world: World) -> None:
@@ -29,7 +29,7 @@ def test_the_mirror_equals_the_chain_and_a_replay(engine: Engine, scenario_world
         stats = indexer.catch_up()
     assert stats.ranges > 5
     assert count_rows(engine, "events") == stats.logs_applied > 90
-    report = verify(engine, ChainSource(scenario_world.w3), scenario_world.system, scenario_world.build)
+    report = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
     assert report.differences == []
     assert report.replay_hash == report.cursor.chain_hash
     assert report.checked["chain_calls"] > 100
@@ -91,7 +91,7 @@ def test_a_database_of_another_system_is_refused(engine: Engine, scenario_world:
         indexer.catch_up()
     other = SystemAddresses(**{**scenario_world.system.__dict__, "registry": "0x" + "1" * 40})
     with pytest.raises(IndexerError, match="mirrors the system registry="):
-        Indexer(engine, ChainSource(scenario_world.w3), other, scenario_world.build).open()
+        Indexer(engine, ChainSource(scenario_world.rpc), other, scenario_world.build).open()
 
 
 def test_a_reorg_rolls_back_to_the_common_ancestor_and_reapplies(engine: Engine, world: World) -> None:
@@ -107,13 +107,12 @@ def test_a_reorg_rolls_back_to_the_common_ancestor_and_reapplies(engine: Engine,
         indexer.catch_up()
         assert count_rows(engine, "attestations") == before + 1
         world.tester.revert_to_snapshot(fork)  # the two blocks are orphaned
-        forget_nonces()
         supplier.transact(escrow.functions.submitEvidence(1, keccak(text="canonical"), "ipfs://canonical"))
         world.sender("eval2").transact(escrow.functions.attest(1, 1, False, keccak(text="canonical")))
         world.sender("eval3").transact(escrow.functions.attest(1, 1, False, keccak(text="canonical")))
         stats = indexer.catch_up()
         assert stats.reorgs == 1
         assert stats.rolled_back_events == 2
-    report = verify(engine, ChainSource(world.w3), world.system, world.build)
+    report = verify(engine, ChainSource(world.rpc), world.system, world.build)
     assert report.differences == []
     assert count_rows(engine, "attestations") == before + 2

@@ -10,12 +10,12 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Engine, select
 
 from chain.logs import ChainSource
-from chain.testing import World
 from indexer.audit import verify
 from indexer.canonical import INVALID_UTF8
 from indexer.models import EventRow, ProcurementRow
 from indexer.sync import Indexer
 from tests.helpers import new_escrow
+from tests.world import World
 
 _PARAMS = "(bytes32,address,address[],uint8,uint256[],uint64[],bytes32,{})"
 _CREATE = "createProcurement(" + _PARAMS.format("string") + ",uint256)"
@@ -29,11 +29,10 @@ def test_a_title_that_is_not_utf8_is_stored_losslessly_and_indexing_goes_on(engi
     calldata = keccak(text=_CREATE)[:4] + abi_encode(
         [_PARAMS.format("bytes"), "uint256"], [(*params[:7], title), sum(params[4])]
     )
-    tx = {"to": world.factory.address, "data": "0x" + calldata.hex(), "gasPrice": world.w3.eth.gas_price}
-    world.sender("officer").send(tx)  # type: ignore[arg-type]
+    world.sender("officer").send_data(world.factory.address, calldata)
     later, _ = new_escrow(world, title="Radar spares")  # a procurement after it, to show indexing goes on
 
-    with Indexer(engine, ChainSource(world.w3), world.system, world.build) as indexer:
+    with Indexer(engine, ChainSource(world.rpc), world.system, world.build) as indexer:
         indexer.catch_up()
 
     with engine.connect() as conn:
@@ -44,5 +43,5 @@ def test_a_title_that_is_not_utf8_is_stored_losslessly_and_indexing_goes_on(engi
     stored = json.loads(args)
     assert stored["params"]["title"] == "Night-vision \ufffd\ufffd lot\ufffd1"
     assert stored[INVALID_UTF8] == {"params.title": "0x" + title.hex()}  # the exact bytes, kept
-    report = verify(engine, ChainSource(world.w3), world.system, world.build)
+    report = verify(engine, ChainSource(world.rpc), world.system, world.build)
     assert report.differences == []

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from web3 import Web3
 
-from chain._compiler import project_root
-from chain._tx import TxSender, forget_nonces
+from chain import Transport, TxSender, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed, require_manifest
@@ -30,9 +28,9 @@ pytestmark = pytest.mark.integration
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
 
 
-def _example_spec(tmp_path: Path, w3: Web3) -> Path:
+def _example_spec(tmp_path: Path, rpc: Transport) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
-    today = dt.datetime.fromtimestamp(w3.eth.get_block("latest")["timestamp"], dt.UTC).date()
+    today = dt.datetime.fromtimestamp(rpc.latest_timestamp(), dt.UTC).date()
     for i, milestone in enumerate(data["milestones"]):
         milestone["due"] = (today + dt.timedelta(days=90 * (i + 1))).isoformat()
     path = tmp_path / "night-vision.yaml"
@@ -40,31 +38,30 @@ def _example_spec(tmp_path: Path, w3: Web3) -> Path:
     return path
 
 
-def _deploy_and_create(w3: Web3, var_dir: Path, spec_path: Path) -> str:
+def _deploy_and_create(rpc: Transport, var_dir: Path, spec_path: Path) -> str:
     """Deploy, seed the dev cast, create and fund the example procurement; returns the escrow address."""
-    forget_nonces()
-    chain_id = w3.eth.chain_id
+    chain_id = rpc.chain_id
     decoder = error_decoder()
-    admin = TxSender(w3, dev_account(0, chain_id), decoder)
+    admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir).system
-    registry, _, _ = system_clients(w3, system, admin)
-    _, token, _ = system_clients(w3, system, TxSender(w3, dev_account(2, chain_id), decoder))
+    registry, _, _ = system_clients(rpc, system, admin)
+    _, token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder))
     seed_cast(registry, token, {i: dev_account(i, chain_id).address for i in range(11)})
-    _, officer_token, factory = system_clients(w3, system, TxSender(w3, dev_account(1, chain_id), decoder))
+    _, officer_token, factory = system_clients(rpc, system, TxSender(rpc, dev_account(1, chain_id), decoder))
     loaded = load_spec(spec_path)
     officer_token.approve(factory.address, loaded.spec.fund_amount)
     created = factory.create(loaded.to_chain(), loaded.spec.fund_amount)
     return created.escrow
 
 
-def _snapshot(w3: Web3, escrow_address: str) -> dict[str, object]:
-    escrow = EscrowClient(w3, escrow_address)
-    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})
+def _snapshot(rpc: Transport, escrow_address: str) -> dict[str, object]:
+    escrow = EscrowClient(rpc, escrow_address)
+    logs = rpc.result("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest"}])
     return {
         "terms": escrow.terms(),
         "milestones": escrow.milestones(),
         "totals": escrow.totals(),
-        "logs": [(log["blockNumber"], log["logIndex"], log["address"], bytes(log["data"])) for log in logs],
+        "logs": [(log["blockNumber"], log["logIndex"], log["address"], log["data"]) for log in logs],
     }
 
 
@@ -77,22 +74,22 @@ def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Pa
     port = free_port()
     node = start_anvil(project_root(), anvil_dir / "anvil", port=port)
     try:
-        w3 = connect(node.url)
-        escrow = _deploy_and_create(w3, anvil_dir, _example_spec(tmp_path, w3))
-        before = _snapshot(w3, escrow)
+        rpc = connect(node.url)
+        escrow = _deploy_and_create(rpc, anvil_dir, _example_spec(tmp_path, rpc))
+        before = _snapshot(rpc, escrow)
         assert [m.status for m in before["milestones"]] == [MilestoneStatus.PENDING] * 3  # type: ignore[attr-defined]
         assert before["totals"].funded == 360_000_000  # type: ignore[attr-defined]
-        head = w3.eth.block_number
+        head = rpc.block_number()
         time.sleep(2.5)  # anvil writes its state file every second
         node.kill()
         with pytest.raises(ProcessLookupError):
             os.killpg(node.pid, 0)  # the whole group is gone: no orphan
         node = start_anvil(project_root(), anvil_dir / "anvil", port=port)
-        w3 = connect(node.url)
-        assert w3.eth.block_number == head
-        assert _snapshot(w3, escrow) == before
+        rpc = connect(node.url)
+        assert rpc.block_number() == head
+        assert _snapshot(rpc, escrow) == before
         # The manifest still matches the chain, so `procure deploy` does nothing.
-        require_manifest(w3, anvil_dir)
+        require_manifest(rpc, anvil_dir)
         env = {**os.environ, "PROCURE_VAR": str(anvil_dir), "PROCURE_RPC_URL": node.url}
         shown = subprocess.run(
             [sys.executable, "-m", "scripts.cli", "procurement", "show", escrow],
@@ -124,10 +121,10 @@ def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:
     port = free_port()
     node: NodeProcess = start_hardhat(project_root(), tmp_path / "hardhat", port=port)
     try:
-        w3 = connect(node.url)
-        assert w3.eth.chain_id == 31337
-        escrow = _deploy_and_create(w3, tmp_path / "var", _example_spec(tmp_path, w3))
-        state = _snapshot(w3, escrow)
+        rpc = connect(node.url)
+        assert rpc.chain_id == 31337
+        escrow = _deploy_and_create(rpc, tmp_path / "var", _example_spec(tmp_path, rpc))
+        state = _snapshot(rpc, escrow)
         assert [m.status for m in state["milestones"]] == [MilestoneStatus.PENDING] * 3  # type: ignore[attr-defined]
         assert state["totals"].funded == 360_000_000  # type: ignore[attr-defined]
         assert len(state["logs"]) > 20  # type: ignore[arg-type]
@@ -147,7 +144,7 @@ def test_procure_node_stops_cleanly_without_orphans(tmp_path: Path, stop_signal:
     line = proc.stdout.readline()
     assert "anvil running at" in line, line
     node_pid = int(line.split("pid ")[1].split(")")[0])
-    assert connect(f"http://127.0.0.1:{port}").eth.chain_id == 31337
+    assert connect(f"http://127.0.0.1:{port}").chain_id == 31337
     proc.send_signal(stop_signal)
     assert proc.wait(timeout=30) == 0
     assert "anvil stopped" in proc.stdout.read()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chain._compiler import project_root
+from chain import project_root
 from chain.node import free_port
 from scripts import demo
 

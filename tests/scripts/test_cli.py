@@ -12,16 +12,15 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
-from chain._tx import TxSender, forget_nonces
+from chain import TxSender
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.devnet import DEV_CAST, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.system import error_decoder
-from chain.tester import fund_accounts, new_tester
 from scripts._common import Context
 from scripts.cli import main
+from tests.tester import TesterTransport, fund_accounts, new_tester
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
 
@@ -30,12 +29,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-
 class Ledger:
     """A deployed, seeded chain plus a way to run commands against it."""
 
-    w3: Web3
+    rpc: TesterTransport
     var_dir: Path
     accounts: list[LocalAccount]
 
     def run(self, *args: str, input_text: str | None = None) -> Result:
-        context = Context(w3=self.w3, var_dir=self.var_dir)
+        context = Context(transport=self.rpc, var_dir=self.var_dir)
         return CliRunner().invoke(main, list(args), obj=context, input=input_text)
 
     def ok(self, *args: str) -> str:
@@ -52,25 +51,25 @@ class Ledger:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
-    w3, tester = new_tester()
-    accounts = [dev_account(i, w3.eth.chain_id) for i in range(12)]
-    fund_accounts(w3, tester, accounts)
-    ledger = Ledger(w3=w3, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
+    _, rpc = new_tester()
+    tester = rpc.tester
+    accounts = [dev_account(i, rpc.chain_id) for i in range(12)]
+    fund_accounts(tester, accounts)
+    ledger = Ledger(rpc=rpc, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
     ledger.ok("deploy")
-    system = Context(w3=w3, var_dir=ledger.var_dir).system()
+    system = Context(transport=rpc, var_dir=ledger.var_dir).system()
     decoder = error_decoder()
-    registry, _, _ = system_clients(w3, system, TxSender(w3, accounts[0], decoder))
-    _, token, _ = system_clients(w3, system, TxSender(w3, accounts[2], decoder))
+    registry, _, _ = system_clients(rpc, system, TxSender(rpc, accounts[0], decoder))
+    _, token, _ = system_clients(rpc, system, TxSender(rpc, accounts[2], decoder))
     seed_cast(registry, token, {i: a.address for i, a in enumerate(accounts)})
     snapshot = tester.take_snapshot()
     yield ledger
     tester.revert_to_snapshot(snapshot)
-    forget_nonces()
 
 
 def _spec(tmp_path: Path, ledger: Ledger, **changes: object) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
-    today = dt.datetime.fromtimestamp(ledger.w3.eth.get_block("latest")["timestamp"], dt.UTC).date()
+    today = dt.datetime.fromtimestamp(ledger.rpc.latest_timestamp(), dt.UTC).date()
     for i, milestone in enumerate(data["milestones"]):
         milestone["due"] = (today + dt.timedelta(days=60 * (i + 1))).isoformat()
     data["id"] = f"ocds-b5fd17-MOD-test-{tmp_path.name}"
@@ -93,8 +92,8 @@ def test_manifest_pointing_at_no_code_is_reported(deployed: Ledger, tmp_path: Pa
     (other / "deployments").mkdir(parents=True)
     manifest = json.loads(next((deployed.var_dir / "deployments").glob("*.json")).read_text())
     manifest["registry"] = "0x" + "12" * 20
-    (other / "deployments" / f"{deployed.w3.eth.chain_id}.json").write_text(json.dumps(manifest))
-    result = CliRunner().invoke(main, ["deploy"], obj=Context(w3=deployed.w3, var_dir=other))
+    (other / "deployments" / f"{deployed.rpc.chain_id}.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(main, ["deploy"], obj=Context(transport=deployed.rpc, var_dir=other))
     assert result.exit_code == 1
     assert "points at addresses with no code" in result.output
     assert "registry 0x1212121212121212121212121212121212121212" in result.output
@@ -134,7 +133,7 @@ def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
     escrow_address = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("escrow"))
     assert "funded 360,000,000 yen" in out
     assert out.count("tx ") == 2  # approve + create
-    escrow = EscrowClient(deployed.w3, escrow_address)
+    escrow = EscrowClient(deployed.rpc, escrow_address)
     assert [m.status for m in escrow.milestones()] == [MilestoneStatus.PENDING] * 3
     assert escrow.totals().funded == 360_000_000
     assert escrow.terms().quorum == 2
@@ -159,9 +158,9 @@ def test_bad_spec_lists_every_problem_and_sends_nothing(deployed: Ledger, tmp_pa
     data = yaml.safe_load(spec.read_text())
     data["milestones"][1]["due"] = "2001-01-01"
     spec.write_text(yaml.safe_dump(data))
-    block_before = deployed.w3.eth.block_number
+    block_before = deployed.rpc.block_number()
     out = deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
-    assert block_before == deployed.w3.eth.block_number
+    assert block_before == deployed.rpc.block_number()
     assert "fund: 1000000000000 yen is more than the total" in out
     # Fix the off-chain mistake: the on-chain ones are then all listed at once.
     data["fund"] = "full"
@@ -170,7 +169,7 @@ def test_bad_spec_lists_every_problem_and_sends_nothing(deployed: Ledger, tmp_pa
     assert "is not an active supplier" in out
     assert "evaluators[1]: the creating officer cannot evaluate" in out
     assert "milestones[1].due: 2001-01-01 is not in the future" in out
-    assert block_before == deployed.w3.eth.block_number
+    assert block_before == deployed.rpc.block_number()
 
 
 @pytest.mark.parametrize(
@@ -193,9 +192,9 @@ def test_spec_mistakes_name_their_field(
 
 def test_dry_run_sends_nothing(deployed: Ledger, tmp_path: Path) -> None:
     spec = _spec(tmp_path, deployed)
-    before = deployed.w3.eth.block_number
+    before = deployed.rpc.block_number()
     assert "valid; would create" in deployed.ok("--dev-account", "1", "procurement", "create", str(spec), "--dry-run")
-    assert deployed.w3.eth.block_number == before
+    assert deployed.rpc.block_number() == before
 
 
 def test_keystore_signing_and_wrong_password(deployed: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,13 +14,13 @@ import time
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chain.errors import ContractRevert, LedgerError
 from gateway.core.state import GatewayState
 from gateway.deps import (
+    IDEMPOTENCY_KEY_PATTERN,
     ChainProcurement,
     CurrentAccount,
     DisputantAccount,
@@ -34,10 +34,9 @@ from gateway.deps import (
     SupplierAccount,
     Wait,
 )
-from gateway.errors import InvalidInput, NotFound, UpstreamTimeout
+from gateway.errors import InvalidInput, NotFound, UpstreamTimeout, revert_args
 from gateway.identity import Principal
 from gateway.ledger import Relay
-from gateway.models import Document
 from gateway.schemas.actions import (
     ActionPublic,
     AmendmentApprovalCreate,
@@ -62,9 +61,9 @@ from gateway.schemas.actions import (
     TypedDataPublic,
 )
 from gateway.services.actions import Prepared, prepare, prepare_known, procurement_state, relay_signed
-from gateway.services.evidence import ni_uri
+from gateway.services.evidence import ni_uri, uploaded_by_organization
 from gateway.services.idempotency import fingerprint
-from indexer.models import CursorRow
+from indexer.cursor import mirror_version
 
 router = APIRouter(prefix="/procurements/{procurement_id}/actions", tags=["actions"])
 
@@ -124,10 +123,10 @@ def _wait_for_mirror(state: GatewayState, db: Any, block_number: int) -> bool | 
     deadline = time.monotonic() + state.settings.wait_timeout_s
     while True:
         db.expire_all()
-        cursor = db.scalar(select(CursorRow.block_number).where(CursorRow.chain_id == state.ledger.chain_id))
-        if cursor is None:
+        version = mirror_version(db, state.ledger.chain_id)
+        if version is None:
             return None
-        if cursor >= block_number:
+        if version.block_number >= block_number:
             return True
         if time.monotonic() >= deadline:
             return False
@@ -145,7 +144,7 @@ def _relay_public(procurement: ProcurementRef, relay: Relay) -> ActionPublic:
         revert = relay.error if isinstance(relay.error, ContractRevert) else None
         error = RelayErrorPublic(
             error=None if revert is None else revert.name,
-            args={} if revert is None else _json_args(revert.args_by_name),
+            args={} if revert is None else revert_args(revert),
             detail=str(relay.error),
         )
     receipt = relay.receipt
@@ -165,10 +164,6 @@ def _relay_public(procurement: ProcurementRef, relay: Relay) -> ActionPublic:
         gas_limit=relay.sent.gas,
         error=error,
     )
-
-
-def _json_args(args: dict[str, Any]) -> dict[str, Any]:
-    return {k: "0x" + bytes(v).hex() if isinstance(v, bytes | bytearray) else v for k, v in args.items()}
 
 
 def _submit(
@@ -261,7 +256,9 @@ def relay_status_by_key(
     account: CurrentAccount,
     state: StateDep,
     db: SessionDep,
-    idempotency_key: Annotated[str, Query(alias="idempotencyKey", description="The POST's Idempotency-Key.")],
+    idempotency_key: Annotated[
+        str, Query(alias="idempotencyKey", pattern=IDEMPOTENCY_KEY_PATTERN, description="The POST's Idempotency-Key.")
+    ],
 ) -> ActionPublic:
     """The status of the action you relayed with this Idempotency-Key."""
     stored = state.idempotency.lookup(db, account.address, state.idempotency.check_key(idempotency_key))
@@ -386,12 +383,15 @@ _add_action(
 # ---------------------------------------------------------------- evidence
 
 
-def _evidence_fields(state: GatewayState, db: SessionDep, fields: EvidenceSubmissionFields) -> dict[str, Any]:
-    """The fields, with the document checked to be in the store and the URI defaulted to its ni: URI."""
+def _evidence_fields(
+    state: GatewayState, db: SessionDep, account: Principal, fields: EvidenceSubmissionFields
+) -> dict[str, Any]:
+    """The fields, with the document checked to be uploaded by the signer's organization and the URI defaulted
+    to its ni: URI."""
     digest = fields.document_hash[2:].lower()
-    if db.get(Document, digest) is None:
+    if not uploaded_by_organization(db, digest, account):
         raise InvalidInput(
-            f"document {fields.document_hash} is not in the evidence store: upload it first (POST /evidence)"
+            f"document {fields.document_hash} was not uploaded by your organization: upload it first (POST /evidence)"
         )
     values = fields.eip712()
     values["uri"] = fields.uri if fields.uri is not None else ni_uri(digest)
@@ -407,7 +407,7 @@ def submit_evidence_typed_data(
     fields: Annotated[EvidenceSubmissionQuery, Query()],
 ) -> TypedDataPublic:
     """Typed data for SubmitEvidence: the supplier submits an uploaded document for a milestone."""
-    values = _evidence_fields(state, db, fields)
+    values = _evidence_fields(state, db, account, fields)
     return _typed_data(state, procurement, account, "SubmitEvidence", values, fields.deadline)
 
 
@@ -429,7 +429,7 @@ def submit_evidence(
     wait: Wait = False,
 ) -> ActionPublic:
     """Relay a signed SubmitEvidence action."""
-    values = _evidence_fields(state, db, body)
+    values = _evidence_fields(state, db, account, body)
     return _submit(
         request, response, state, db, procurement, account, "SubmitEvidence", body, values, wait, idempotency_key
     )

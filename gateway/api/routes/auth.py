@@ -25,8 +25,8 @@ def account_public(principal: Principal, ledger: Ledger | None = None) -> Accoun
     )
 
 
-def _nonce(state: StateDep, db: SessionDep) -> NoncePublic:
-    issued = state.auth.issue_nonce(db)
+def _nonce(state: StateDep) -> NoncePublic:
+    issued = state.auth.issue_nonce()
     settings = state.settings
     return NoncePublic(
         nonce=issued.nonce,
@@ -39,15 +39,15 @@ def _nonce(state: StateDep, db: SessionDep) -> NoncePublic:
 
 
 @router.post("/nonce", response_model=NoncePublic, dependencies=[SignInRateLimit])
-def issue_nonce(state: StateDep, db: SessionDep) -> NoncePublic:
+async def issue_nonce(state: StateDep) -> NoncePublic:
     """Issue a single-use sign-in nonce, with the domain, URI and chain id the message must name."""
-    return _nonce(state, db)
+    return _nonce(state)
 
 
 @router.get("/nonce", response_model=NoncePublic, dependencies=[SignInRateLimit])
-def get_nonce(state: StateDep, db: SessionDep) -> NoncePublic:
+async def get_nonce(state: StateDep) -> NoncePublic:
     """Issue a single-use sign-in nonce (GET form, for wallets' SIWE libraries)."""
-    return _nonce(state, db)
+    return _nonce(state)
 
 
 @router.post("/sign-in", response_model=SessionPublic, status_code=201, dependencies=[SignInRateLimit])

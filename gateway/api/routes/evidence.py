@@ -7,17 +7,17 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Response, UploadFile
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from chain.roles import Role
 from gateway.core.state import GatewayState
 from gateway.deps import CurrentAccount, SessionDep, StateDep, UploaderAccount
-from gateway.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
+from gateway.errors import ServiceUnavailable, UnsupportedMediaType
 from gateway.identity import Principal
-from gateway.models import Document
+from gateway.models import Document, Upload
 from gateway.schemas.evidence import DocumentPublic
 from gateway.services.auth import AuthService
-from gateway.services.evidence import ni_uri, parse_digest
+from gateway.services.evidence import ni_uri, parse_digest, readable_upload, record_upload
 from gateway.services.reads import Reader
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
@@ -29,15 +29,15 @@ _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,63}/[a-z0-9!#$&^_.+-]{1,63}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 
 
-def _public(document: Document) -> DocumentPublic:
+def _public(upload: Upload, document: Document) -> DocumentPublic:
     return DocumentPublic(
         document_hash="0x" + document.sha256,
         uri=ni_uri(document.sha256),
         size=document.size,
-        content_type=document.content_type,
-        filename=document.filename,
-        uploaded_by=document.uploaded_by,
-        uploaded_at=AuthService.as_datetime(document.uploaded_at),
+        content_type=upload.content_type,
+        filename=upload.filename,
+        uploaded_by=upload.uploaded_by,
+        uploaded_at=AuthService.as_datetime(upload.uploaded_at),
     )
 
 
@@ -62,48 +62,30 @@ def upload_document(
     content_type = _content_type(file, state)
     digest, size = state.store.put(file.file)
     filename = None if file.filename is None else _SAFE_NAME.sub("_", file.filename)[:255] or None
-    document = db.get(Document, digest)
-    if document is None:
-        document = Document(
-            sha256=digest,
-            size=size,
-            content_type=content_type,
-            filename=filename,
-            uploaded_by=account.address,
-            uploader_org=account.organization,
-            uploaded_at=int(state.clock()),
-        )
-        db.add(document)
-        db.commit()
-    return _public(document)
+    upload, document = record_upload(db, digest, size, account, filename, content_type, int(state.clock()))
+    return _public(upload, document)
 
 
-def _readable(db: Session, state: GatewayState, account: Principal, digest: str) -> Document:
-    """The document's record, if the account may read it: its uploader's organization, an auditor, or anyone
-    who can see a procurement it was submitted to as evidence (from the mirror). Otherwise 404."""
-    document = db.get(Document, digest)
-    if document is None:
-        raise NotFound(f"no document {digest}")
-    if account.has(Role.AUDITOR) or document.uploaded_by == account.address:
-        return document
-    if account.organization is not None and document.uploader_org == account.organization:
-        return document
-    reader = Reader(db, state.ledger.chain_id, account)
-    try:
-        visible = reader.mirrored_block() is not None and reader.evidence_visible("0x" + digest)
-    except Exception as exc:  # the mirror's tables may not exist yet
-        raise ServiceUnavailable("the mirror is not available to check who may read this document") from exc
-    if not visible:
-        raise NotFound(f"no document {digest}")
-    return document
+def _readable(db: Session, state: GatewayState, account: Principal, digest: str) -> tuple[Upload, Document]:
+    """The document's record as this account may see it (gateway.services.evidence), else 404."""
+
+    def submitters() -> list[tuple[str, str]]:
+        reader = Reader(db, state.ledger.chain_id, account)
+        try:
+            return [] if reader.mirrored_block() is None else reader.evidence_submitters("0x" + digest)
+        except SQLAlchemyError as exc:  # the mirror's tables may not exist yet
+            raise ServiceUnavailable("the mirror is not available to check who may read this document") from exc
+
+    return readable_upload(db, account, digest, submitters)
 
 
 @router.get("/{document_hash}/meta", response_model=DocumentPublic)
 def document_meta(
     document_hash: DocumentHash, account: CurrentAccount, state: StateDep, db: SessionDep
 ) -> DocumentPublic:
-    """A stored document's hash, size, content type and uploader."""
-    return _public(_readable(db, state, account, parse_digest(document_hash)))
+    """A stored document's hash and size, and the upload record you may see: your own, your organization's,
+    or the submitting supplier's."""
+    return _public(*_readable(db, state, account, parse_digest(document_hash)))
 
 
 @router.get(
@@ -117,11 +99,11 @@ def download_document(
 ) -> Response:
     """Download a document, re-verified against its hash (a document changed on disk is a 409, never served)."""
     digest = parse_digest(document_hash)
-    document = _readable(db, state, account, digest)
+    upload, document = _readable(db, state, account, digest)
     data = state.store.read_verified(digest, document.size)
     return Response(
         content=data,
-        media_type=document.content_type,
+        media_type=upload.content_type,
         headers={
             "ETag": f'"sha256-{digest}"',
             "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:",

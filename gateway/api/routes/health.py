@@ -6,13 +6,12 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.deps import SessionDep, StateDep
 from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
-from indexer.models import CursorRow
+from indexer.cursor import mirror_version
 
 router = APIRouter(tags=["ops"])
 
@@ -26,7 +25,8 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
     except Exception:
         head = None
     try:
-        mirrored = db.scalar(select(CursorRow.block_number).where(CursorRow.chain_id == ledger.chain_id))
+        version = mirror_version(db, ledger.chain_id)
+        mirrored = None if version is None else version.block_number
     except SQLAlchemyError:
         mirrored = None
     lag = None if head is None or mirrored is None else max(0, head - mirrored)

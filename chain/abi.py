@@ -1,0 +1,419 @@
+"""The one ABI codec of the ledger's contracts: function calls and their results, constructor arguments,
+events and custom errors, from the compiled ABIs.
+
+Function calls and custom errors go through eth-abi, with selectors and types read once per function. Events are
+decoded by precomputed readers that slice a log's hex words by ABI offsets (bounds-checked), many times faster
+than a generic decoder: ``EventLayout`` per event, driven by ``chain.logs.EventDecoder``.
+
+Decoded values: integers as ``int``, addresses checksummed. Function results and errors keep ``bytes`` as bytes
+and structs as tuples (as eth-abi decodes them); events give ``bytesN``/``bytes`` as ``0x`` lowercase hex and
+structs as dicts by component name (see chain/logs.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from chain.errors import ChainError, ContractRevert, DecodeError, TransactionFailed
+
+__all__ = [
+    "WORD",
+    "CallEncoder",
+    "ContractCodec",
+    "ErrorDecoder",
+    "EventLayout",
+    "Reader",
+    "abi_type",
+    "checksum",
+    "event_layout",
+    "signature",
+]
+
+
+@lru_cache(maxsize=65536)
+def checksum(address: str) -> str:
+    """The EIP-55 form of an address (cached: the same few addresses recur all the time)."""
+    return str(to_checksum_address(address))
+
+
+def abi_type(param: Mapping[str, Any]) -> str:
+    """The canonical type of an ABI parameter, tuples spelled out: ``(uint64,string)[]``."""
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(abi_type(component) for component in param["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+def signature(entry: Mapping[str, Any]) -> str:
+    """``name(type,...)``: what a function selector, an event topic or an error selector hashes."""
+    return f"{entry['name']}({','.join(abi_type(p) for p in entry.get('inputs', []))})"
+
+
+def _checksummer(param: Mapping[str, Any]) -> Callable[[Any], Any] | None:
+    """What turns a decoded value of ``param`` into one with checksummed addresses; None if it holds none."""
+    kind = str(param["type"])
+    if kind.endswith("]"):
+        element = _checksummer(dict(param, type=kind[: kind.rindex("[")]))
+        return None if element is None else (lambda values: [element(v) for v in values])
+    if kind == "tuple":
+        parts = [_checksummer(component) for component in param["components"]]
+        if all(part is None for part in parts):
+            return None
+        return lambda values: tuple(v if part is None else part(v) for part, v in zip(parts, values, strict=True))
+    if kind == "address":
+        return checksum
+    return None
+
+
+def _decoder(params: Sequence[Mapping[str, Any]]) -> Callable[[bytes], tuple[Any, ...]]:
+    """Decodes ABI-encoded ``params`` with eth-abi, addresses checksummed."""
+    types = [abi_type(p) for p in params]
+    fixes = [_checksummer(p) for p in params]
+    if all(fix is None for fix in fixes):
+        return lambda raw: tuple(abi_decode(types, raw))
+
+    def decode(raw: bytes) -> tuple[Any, ...]:
+        values = abi_decode(types, raw)
+        return tuple(v if fix is None else fix(v) for fix, v in zip(fixes, values, strict=True))
+
+    return decode
+
+
+# ---------------------------------------------------------------- functions
+
+
+class CallEncoder:
+    """Call data for one contract function and its decoded result, straight through eth-abi (selector and types
+    read once).
+
+    web3's ``contract.functions.f(*args)`` matches and validates the ABI again on every call (about a
+    millisecond); a caller that knows its function does that once.
+    """
+
+    def __init__(self, abi: Sequence[Mapping[str, Any]], name: str) -> None:
+        entries = [e for e in abi if e.get("type") == "function" and e.get("name") == name]
+        if len(entries) != 1:
+            raise ChainError(f"expected one function {name!r} in the ABI, found {len(entries)}")
+        self.name = name
+        self.types = [abi_type(arg) for arg in entries[0].get("inputs", [])]
+        self.output_types = [abi_type(arg) for arg in entries[0].get("outputs", [])]
+        self.selector = keccak(text=signature(entries[0]))[:4]
+        self._decode = _decoder(entries[0].get("outputs", []))
+
+    def encode(self, args: Sequence[Any]) -> bytes:
+        """The call data: the selector, then the ABI-encoded arguments (eth-abi checks their types)."""
+        return self.selector + abi_encode(self.types, list(args))
+
+    def decode(self, raw: bytes) -> tuple[Any, ...]:
+        """The function's return values from an ``eth_call`` result."""
+        return self._decode(raw)
+
+
+class ContractCodec:
+    """The ABI of one compiled contract: a ``CallEncoder`` per function and the layout of each event, built on
+    first use (``Build.codec(name)`` keeps one per contract)."""
+
+    def __init__(self, name: str, abi: Sequence[Mapping[str, Any]]) -> None:
+        self.name = name
+        self.abi = abi
+        self._functions: dict[str, CallEncoder] = {}
+        self._events: dict[str, EventLayout] | None = None
+
+    def function(self, name: str) -> CallEncoder:
+        """The encoder of function ``name``."""
+        encoder = self._functions.get(name)
+        if encoder is None:
+            encoder = self._functions.setdefault(name, CallEncoder(self.abi, name))
+        return encoder
+
+    def deploy_data(self, bytecode: str | bytes, args: Sequence[Any]) -> bytes:
+        """A creation transaction's data: the bytecode, then the ABI-encoded constructor arguments."""
+        if isinstance(bytecode, str):
+            bytecode = bytes.fromhex(bytecode[2:] if bytecode[:2] == "0x" else bytecode)
+        inputs: Sequence[Mapping[str, Any]] = next(
+            (e.get("inputs", []) for e in self.abi if e.get("type") == "constructor"), []
+        )
+        if len(inputs) != len(args):
+            raise ChainError(f"{self.name}'s constructor takes {len(inputs)} arguments, got {len(args)}")
+        return bytes(bytecode) + (abi_encode([abi_type(p) for p in inputs], list(args)) if inputs else b"")
+
+    @property
+    def events(self) -> Mapping[str, EventLayout]:
+        """Each (non-anonymous) event's layout by its topic 0 (``0x`` lowercase hex)."""
+        if self._events is None:
+            self._events = {
+                "0x" + keccak(text=signature(entry)).hex(): event_layout(entry)
+                for entry in self.abi
+                if entry.get("type") == "event" and not entry.get("anonymous")
+            }
+        return self._events
+
+    def topic(self, event: str) -> str:
+        """Topic 0 of the event named ``event``."""
+        for topic, layout in self.events.items():
+            if layout.name == event:
+                return topic
+        raise ChainError(f"no event {event!r} in {self.name}'s ABI")
+
+
+# ---------------------------------------------------------------- custom errors
+
+_PANIC_CODES = {
+    0x01: "assertion failed",
+    0x11: "arithmetic overflow or underflow",
+    0x12: "division by zero",
+    0x21: "invalid enum value",
+    0x31: "pop on empty array",
+    0x32: "array index out of bounds",
+    0x41: "out of memory",
+    0x51: "call to uninitialized function",
+}
+_ERROR_STRING = keccak(text="Error(string)")[:4]
+_PANIC = keccak(text="Panic(uint256)")[:4]
+
+
+class ErrorDecoder:
+    """Turns revert data into a ContractRevert that names the Solidity custom error, with a set of ABIs' errors."""
+
+    def __init__(self, error_abis: Sequence[Mapping[str, Any]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], Callable[[bytes], tuple[Any, ...]]]] = {}
+        for entry in error_abis:
+            names = [p["name"] or f"arg{i}" for i, p in enumerate(entry["inputs"])]
+            self._errors[keccak(text=signature(entry))[:4]] = (entry["name"], names, _decoder(entry["inputs"]))
+
+    def decode(self, data: bytes | str | None) -> ContractRevert | None:
+        """The custom error encoded in ``data`` (bytes or hex), or None if its selector is unknown."""
+        raw = _to_bytes(data)
+        if raw is None or len(raw) < 4:
+            return None
+        selector, body = raw[:4], raw[4:]
+        if selector == _ERROR_STRING:
+            (reason,) = abi_decode(["string"], body)
+            return ContractRevert("Error", {"reason": reason})
+        if selector == _PANIC:
+            (code,) = abi_decode(["uint256"], body)
+            return ContractRevert("Panic", {"code": code, "meaning": _PANIC_CODES.get(code, "unknown")})
+        entry = self._errors.get(selector)
+        if entry is None:
+            return None
+        name, names, decode = entry
+        return ContractRevert(name, dict(zip(names, decode(body), strict=True)))
+
+    def from_reply(self, error: Any) -> ContractRevert | TransactionFailed | None:
+        """What a JSON-RPC error object says of a revert: the custom error in its data, a revert without a known
+        error, or None if it is no revert at all."""
+        data = error.get("data") if isinstance(error, dict) else None
+        if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x..."}}
+            data = data.get("data")
+        revert = self.decode(data) if isinstance(data, str) else None
+        if revert is not None:
+            return revert
+        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        if "revert" in message.lower():
+            return TransactionFailed(f"reverted without a known error: {message}")
+        return None
+
+
+def _to_bytes(data: bytes | str | None) -> bytes | None:
+    if data is None:
+        return None
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    text = data.strip()
+    if text.startswith("0x"):
+        text = text[2:]
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- events
+#
+# A reader gets the data as lowercase hex without "0x" (``h``), the hex position where the enclosing tuple
+# starts (``base``: dynamic offsets count from there), the hex position of its own head word (``at``), its
+# argument path and the dict collecting raw strings. Positions and lengths below are in hex digits (2 a byte).
+
+Reader = Callable[[str, int, int, str, dict[str, str]], Any]
+WORD = 64  # hex digits of one ABI word
+_UINT_MAX = 1 << 256
+
+
+def _uint(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> int:
+    return int(h[at : at + WORD], 16)
+
+
+def _int(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> int:
+    value = int(h[at : at + WORD], 16)
+    return value - _UINT_MAX if value >> 255 else value
+
+
+def _address(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> str:
+    return checksum("0x" + h[at + 24 : at + WORD])
+
+
+def _bool(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> bool:
+    return int(h[at : at + WORD], 16) != 0
+
+
+def _fixed_bytes(size: int) -> Reader:
+    digits = 2 * size
+
+    def read(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> str:
+        if at + WORD > len(h):
+            raise DecodeError(f"{path} runs past the end of the data")
+        return "0x" + h[at : at + digits]
+
+    return read
+
+
+def _offset(h: str, base: int, at: int, path: str) -> int:
+    """Where the dynamic value whose head word is at ``at`` starts."""
+    start = base + 2 * int(h[at : at + WORD], 16)
+    if start + WORD > len(h):
+        raise DecodeError(f"{path} points past the end of the data")
+    return start
+
+
+def _content(h: str, base: int, at: int, path: str) -> str:
+    """The hex content of a ``bytes`` or ``string`` value (length-prefixed, at an offset)."""
+    start = _offset(h, base, at, path)
+    end = start + WORD + 2 * int(h[start : start + WORD], 16)
+    if end > len(h):
+        raise DecodeError(f"{path} runs past the end of the data")
+    return h[start + WORD : end]
+
+
+def _bytes(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> str:
+    return "0x" + _content(h, base, at, path)
+
+
+def _string(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> str:
+    content = bytes.fromhex(_content(h, base, at, path))
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        text = content.decode(errors="replace")
+    else:
+        if "\x00" not in text:
+            return text
+    raw[path] = "0x" + content.hex()
+    return text.replace("\x00", "\ufffd")
+
+
+def _dynamic_array(element: Reader, element_words: int) -> Reader:
+    """``T[]``: an offset to (length, then the elements as a tuple)."""
+
+    def read(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> list[Any]:
+        start = _offset(h, base, at, path)
+        count = int(h[start : start + WORD], 16)
+        inner = start + WORD
+        if inner + count * element_words * WORD > len(h):
+            raise DecodeError(f"{path} runs past the end of the data")
+        step = element_words * WORD
+        return [element(h, inner, inner + i * step, f"{path}.{i}", raw) for i in range(count)]
+
+    return read
+
+
+def _static_array(element: Reader, element_words: int, count: int, dynamic: bool) -> Reader:
+    """``T[k]``: inline when ``T`` is static, else an offset to a tuple of ``k`` elements."""
+    step = element_words * WORD
+
+    def read(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> list[Any]:
+        inner = _offset(h, base, at, path) if dynamic else at
+        return [element(h, inner, inner + i * step, f"{path}.{i}", raw) for i in range(count)]
+
+    return read
+
+
+def _tuple(fields: Sequence[tuple[str, Reader, int]], dynamic: bool) -> Reader:
+    """A struct: inline when every component is static, else an offset to its own head and tail."""
+
+    def read(h: str, base: int, at: int, path: str, raw: dict[str, str]) -> dict[str, Any]:
+        inner = _offset(h, base, at, path) if dynamic else at
+        return {name: reader(h, inner, inner + head, f"{path}.{name}", raw) for name, reader, head in fields}
+
+    return read
+
+
+def _reader(param: Mapping[str, Any]) -> tuple[Reader, int, bool]:
+    """The reader of an ABI parameter, the words its head takes, and whether it is dynamic."""
+    kind = str(param["type"])
+    if kind.endswith("]"):
+        element_param = dict(param, type=kind[: kind.rindex("[")])
+        element, element_words, element_dynamic = _reader(element_param)
+        size = kind[kind.rindex("[") + 1 : -1]
+        if not size:
+            return _dynamic_array(element, element_words), 1, True
+        count = int(size)
+        if element_dynamic:
+            return _static_array(element, 1, count, True), 1, True
+        return _static_array(element, element_words, count, False), count * element_words, False
+    if kind == "tuple":
+        fields: list[tuple[str, Reader, int]] = []
+        head = 0
+        dynamic = False
+        for component in param["components"]:
+            reader, words, component_dynamic = _reader(component)
+            fields.append((str(component["name"]), reader, head * WORD))
+            head += words
+            dynamic = dynamic or component_dynamic
+        return _tuple(fields, dynamic), (1 if dynamic else head), dynamic
+    if kind == "string":
+        return _string, 1, True
+    if kind == "bytes":
+        return _bytes, 1, True
+    if kind == "address":
+        return _address, 1, False
+    if kind == "bool":
+        return _bool, 1, False
+    if kind.startswith("uint"):
+        return _uint, 1, False
+    if kind.startswith("int"):
+        return _int, 1, False
+    if kind.startswith("bytes"):
+        return _fixed_bytes(int(kind[5:])), 1, False
+    raise DecodeError(f"unsupported ABI type {kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventLayout:
+    """One event's precomputed readers: how to read each argument from its topics and data (hex words)."""
+
+    name: str
+    topics: tuple[tuple[str, Reader], ...]  # indexed arguments (a dynamic one is only its keccak hash)
+    fields: tuple[tuple[str, Reader, int], ...]  # data arguments: name, reader, hex position of the head
+    head: int  # hex digits of the data's head
+    order: tuple[str, ...] | None  # argument names in declaration order, when indexed ones interleave
+
+
+def event_layout(entry: Mapping[str, Any]) -> EventLayout:
+    """The readers of one ABI event entry."""
+    topics: list[tuple[str, Reader]] = []
+    fields: list[tuple[str, Reader, int]] = []
+    head = 0
+    for param in entry["inputs"]:
+        name = str(param["name"])
+        reader, words, _ = _reader(param)
+        if param.get("indexed"):
+            kind = str(param["type"])
+            hashed = kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("tuple")
+            topics.append((name, _fixed_bytes(32) if hashed else reader))  # a hashed one is its keccak only
+        else:
+            fields.append((name, reader, head * WORD))
+            head += words
+    order = tuple(str(param["name"]) for param in entry["inputs"])
+    natural = tuple(name for name, _ in topics) + tuple(name for name, _, _ in fields)
+    return EventLayout(
+        str(entry["name"]), tuple(topics), tuple(fields), head * WORD, None if order == natural else order
+    )

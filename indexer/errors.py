@@ -1,0 +1,19 @@
+"""The indexer's errors: the mirror cannot be written or trusted as asked."""
+
+from __future__ import annotations
+
+from chain.errors import LedgerError
+
+__all__ = ["IndexerBusy", "IndexerError", "LockLost"]
+
+
+class IndexerError(LedgerError):
+    """The mirror cannot be written or trusted as asked."""
+
+
+class IndexerBusy(IndexerError):
+    """Another indexer holds this database."""
+
+
+class LockLost(IndexerError):
+    """This indexer's lock was taken over (it stalled past the lock's lifetime)."""

@@ -1,0 +1,165 @@
+"""Pipelined catch-up into SQLite: the indexer plans each range while a writer process writes the one before.
+
+One Python process cannot both plan and write at full speed (its ``executemany`` takes the GIL back after every
+row), so a catch-up into an SQLite file hands each ``WritePlan``, as plain values over a pipe, to a writer process
+(``indexer._sqlite_writer``, standard library only) that applies it in one transaction while the indexer fetches,
+decodes, maps and plans the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chain.logs import gc_paused
+from indexer._sqlite_writer import receive, send
+from indexer.cursor import Cursor
+from indexer.errors import IndexerError, LockLost
+from indexer.mappers import MappedLog
+from indexer.planning import EscrowState, Planner
+from indexer.write_plan import WritePlan
+from indexer.writer_lock import WriterLock
+
+if TYPE_CHECKING:
+    from indexer.store import Store
+
+__all__ = ["Pipeline", "WriterProcess", "after"]
+
+
+def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
+    """The logs above ``block`` (logs come in chain order: usually all of them, without a copy)."""
+    if not mapped or mapped[0].log.block_number > block:
+        return mapped
+    return [m for m in mapped if m.log.block_number > block]
+
+
+class WriterProcess:
+    """The SQLite writer process of a pipelined catch-up (``python -m indexer._sqlite_writer``), over two pipes.
+
+    It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``), so a SIGKILLed indexer leaves only
+    whole, committed ranges.
+    """
+
+    def __init__(self, path: str) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "indexer._sqlite_writer", path, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=root,
+        )
+        self._ready = False
+        # Linux: a 1 MB pipe buffer instead of 64 kB (a range's rows are megabytes): fewer wake-ups on both sides.
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError, AttributeError, ValueError):
+                fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)  # type: ignore[union-attr]
+
+    def send(self, lock: tuple[str, str], plan: WritePlan) -> None:
+        assert self.process.stdin is not None
+        try:
+            send(self.process.stdin, (lock, tuple(plan)))
+        except OSError as exc:
+            raise IndexerError(f"the SQLite writer process is gone ({exc})") from None
+
+    def receive(self) -> tuple[str, str | None]:
+        assert self.process.stdout is not None
+        try:
+            if not self._ready:
+                receive(self.process.stdout)  # its ("ready", None)
+                self._ready = True
+            reply: tuple[str, str | None] = receive(self.process.stdout)
+        except EOFError:
+            raise IndexerError(f"the SQLite writer process died (exit code {self.process.poll()})") from None
+        return reply
+
+    def stop(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Pipeline:
+    """A catch-up's transactions, one ahead (SQLite): while the writer process writes and commits a range, the
+    indexer fetches, decodes, maps and plans the next.
+
+    Each transaction is planned on the cursor the previous one leaves, from escrow state carried in memory (never
+    read back from rows that may not be committed yet), and the writer applies it only if the lock is still ours
+    and the cursor is still exactly that one, in the same transaction as its rows. So the database only ever holds
+    whole ranges with their cursor, as with ``Store.apply``; a failed or refused write raises at the next call and
+    the plans made after it are dropped. ``close`` waits for the write in flight.
+    """
+
+    def __init__(self, store: Store, lock: WriterLock) -> None:
+        self.store = store
+        self.lock = lock
+        self._writer = store.writer_process()
+        self._in_flight: tuple[int, int] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again from the committed cursor (after a rollback); nothing may be in flight."""
+        assert self._in_flight is None
+        committed = self.store.cursor()
+        if committed is None:
+            raise IndexerError(f"no cursor for chain {self.store.chain_id}: initialise the mirror first")
+        self._committed = committed
+        self._planned = (committed.block_number, committed.block_hash, committed.chain_hash)
+        self._state = EscrowState()
+
+    def cursor(self) -> Cursor:
+        """The cursor as it will be once the writes planned so far are committed."""
+        number, block_hash, chain_hash = self._planned
+        return replace(self._committed, block_number=number, block_hash=block_hash, chain_hash=chain_hash)
+
+    def apply(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> list[tuple[int, int]]:
+        """Plan the logs up to (``to_block``, ``to_hash``) and hand them to the writer once the previous write is
+        committed; returns what was committed meanwhile, as (to block, logs applied)."""
+        number = self._planned[0]
+        fresh = after(mapped, number)
+        if to_block <= number and not fresh:
+            return self.wait()
+        with gc_paused():
+            planner = Planner(self.store.chain_id, self._planned, self._state, self._load)
+            plan = planner.plan(fresh, max(to_block, number), to_hash)
+        done = self.wait()
+        self._writer.send((self.lock.name, self.lock.owner), plan)
+        self._in_flight = (plan.cursor[0], len(fresh))
+        self._planned = plan.cursor
+        return done
+
+    def wait(self) -> list[tuple[int, int]]:
+        """Wait for the write in flight; returns it as [(to block, logs applied)], or raises why it failed."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return []
+        kind, message = self._writer.receive()
+        if kind != "ok":
+            self._planned = (-1, "", "")  # nothing more may be planned on top of it
+            if kind == "lock":
+                raise LockLost(str(message))
+            raise IndexerError(f"writing blocks up to {in_flight[0]} failed: {message}")
+        self.store.written()
+        return [in_flight]
+
+    def _load(self, escrows: Iterable[str]) -> None:
+        # Escrows that planned writes touched are in the state already: only never-touched ones are read, and
+        # their committed rows are current.
+        missing = set(escrows) - self._state.loaded
+        if missing:
+            with self.store.engine.connect() as conn:
+                self._state.load(conn, self.store.chain_id, missing)

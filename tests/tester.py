@@ -1,0 +1,196 @@
+"""An in-process eth-tester chain (py-evm) for tests and benchmarks, and its transport.
+
+``TesterTransport`` answers the JSON-RPC methods chain/ sends, in the shape a node sends them (hex quantities,
+camelCase keys, reverts as error objects with their data), so that everything above the transport runs the
+same code on eth-tester as on anvil. eth-tester mines every transaction at once, so ``pending`` is ``latest``.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import BlockNotFound, TransactionFailed, TransactionNotFound
+from eth_utils.crypto import keccak
+from web3 import EthereumTesterProvider, Web3
+
+from chain import Transport
+
+__all__ = [
+    "TESTER_CHAIN_ID",
+    "Tester",
+    "TesterTransport",
+    "deterministic_account",
+    "fund_accounts",
+    "new_tester",
+]
+
+TESTER_CHAIN_ID = 131277322940537  # eth-tester's default chain id
+_FUNDING_WEI = 10**21
+_TIP_WEI = 10**9  # what web3's eth-tester provider answers to eth_maxPriorityFeePerGas
+
+
+class Tester(EthereumTester):  # type: ignore[misc]
+    """eth-tester on py-evm; a snapshot revert also makes every sender through its transports ask the chain for
+    its next nonce (the nonces it handed out since the snapshot are gone)."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self) -> None:
+        super().__init__(PyEVMBackend())
+        self._transports: weakref.WeakSet[TesterTransport] = weakref.WeakSet()
+
+    def revert_to_snapshot(self, snapshot_id: Any) -> None:
+        super().revert_to_snapshot(snapshot_id)
+        for transport in list(self._transports):
+            transport.nonces.forget()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json(value: Any) -> Any:
+    """An eth-tester value in JSON-RPC shape: quantities and bytes as hex, snake_case keys as camelCase."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {_camel(str(key)): _json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
+    return value
+
+
+def _block(params: list[Any]) -> Any:
+    """The block a request names (its block tag or hex number, if any) as eth-tester takes it."""
+    tag = params[0] if params else "latest"
+    if isinstance(tag, str) and tag.startswith("0x"):
+        return int(tag, 16)
+    return "latest" if tag == "pending" else tag
+
+
+def _transaction(tester: EthereumTester, call: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC call object as eth-tester takes it: ints, and a sender even when none is named (its first,
+    prefunded account, as web3's eth-tester provider does: eth-tester charges a call's gas to its sender)."""
+    tx: dict[str, Any] = {"from": call.get("from") or tester.get_accounts()[0], "data": call.get("data", "0x")}
+    if call.get("to"):
+        tx["to"] = call["to"]
+    for key in ("value", "gas"):
+        if key in call:
+            tx[key] = int(call[key], 16)
+    return tx
+
+
+def _revert_data(exc: TransactionFailed) -> str | None:
+    """The revert data eth-tester carries in a TransactionFailed (bytes, or their repr), as hex."""
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, Exception):  # eth-tester sometimes wraps the EVM's exception
+        first = first.args[0] if first.args else None
+    if isinstance(first, str) and first[:2] in ("b'", 'b"'):
+        try:
+            first = ast.literal_eval(first)
+        except (ValueError, SyntaxError):
+            return None
+    return "0x" + bytes(first).hex() if isinstance(first, bytes | bytearray) else None
+
+
+class TesterTransport(Transport):
+    """The JSON-RPC methods chain/ uses, answered by an in-process eth-tester chain (one call at a time)."""
+
+    concurrent = False  # eth-tester is not thread-safe: no second thread fetching beside the first
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, tester: Tester) -> None:
+        super().__init__(f"eth-tester:{id(tester)}")
+        self.tester = tester
+        tester._transports.add(self)
+        self._lock = threading.RLock()
+        t = tester
+        self._methods: dict[str, Callable[[list[Any]], Any]] = {
+            "eth_chainId": lambda p: hex(TESTER_CHAIN_ID),
+            "eth_blockNumber": lambda p: hex(t.get_block_by_number("latest")["number"]),
+            "eth_getBlockByNumber": lambda p: _json(t.get_block_by_number(_block(p[:1]), bool(p[1]))),
+            "eth_getLogs": lambda p: _json(t.get_logs(**_log_filter(p[0]))),
+            "eth_call": lambda p: t.call(_transaction(t, p[0]), _block(p[1:])),
+            "eth_estimateGas": lambda p: hex(t.estimate_gas(_transaction(t, p[0]), _block(p[1:]))),
+            "eth_sendRawTransaction": lambda p: t.send_raw_transaction(p[0]),
+            "eth_getTransactionReceipt": lambda p: _json(t.get_transaction_receipt(p[0])),
+            "eth_getTransactionByHash": lambda p: _json(t.get_transaction_by_hash(p[0])),
+            "eth_getTransactionCount": lambda p: hex(t.get_nonce(p[0], _block(p[1:]))),
+            "eth_getCode": lambda p: t.get_code(p[0], _block(p[1:])),
+            "eth_getBalance": lambda p: hex(t.get_balance(p[0], _block(p[1:]))),
+            "eth_maxPriorityFeePerGas": lambda p: hex(_TIP_WEI),
+        }
+
+    def request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """One call, answered as a node would: ``{"result": ...}`` or ``{"error": ...}``."""
+        handler = self._methods.get(method)
+        if handler is None:
+            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": f"no method {method}"}}
+        try:
+            with self._lock:
+                return {"jsonrpc": "2.0", "id": 1, "result": handler(params)}
+        except (TransactionNotFound, BlockNotFound):  # a node answers null
+            return {"jsonrpc": "2.0", "id": 1, "result": None}
+        except TransactionFailed as exc:
+            error: dict[str, Any] = {"code": 3, "message": f"execution reverted: {exc}"}
+            data = _revert_data(exc)
+            if data is not None:
+                error["data"] = data
+            return {"jsonrpc": "2.0", "id": 1, "error": error}
+        except Exception as exc:  # eth-tester's validation errors: the node refuses the request
+            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": f"{type(exc).__name__}: {exc}"}}
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """The calls one after the other."""
+        return [self.request(method, params) for method, params in calls]
+
+
+def _log_filter(query: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {"from_block": _block([query.get("fromBlock", "latest")])}
+    found["to_block"] = _block([query.get("toBlock", "latest")])
+    if "address" in query:
+        found["address"] = query["address"]
+    if "topics" in query:
+        found["topics"] = query["topics"]
+    return found
+
+
+def new_tester() -> tuple[Web3, TesterTransport]:
+    """A fresh eth-tester chain with automine: a Web3 bound to it (for the tests' contract objects) and its
+    transport (``.tester`` is the chain)."""
+    tester = Tester()
+    return Web3(EthereumTesterProvider(tester)), TesterTransport(tester)
+
+
+def fund_accounts(tester: EthereumTester, accounts: list[LocalAccount]) -> None:
+    """Give each account ether for gas, from eth-tester's prefunded first account."""
+    source = tester.get_accounts()[0]
+    for account in accounts:
+        tester.send_transaction(
+            {
+                "from": source,
+                "to": account.address,
+                "value": _FUNDING_WEI,
+                "gas": 21000,
+                "max_fee_per_gas": 10**10,
+                "max_priority_fee_per_gas": 1,
+            }
+        )
+
+
+def deterministic_account(label: str) -> LocalAccount:
+    """A key derived from ``label``: stable across runs, for tests and demos only."""
+    account: LocalAccount = Account.from_key(keccak(text=f"procurement-ledger test key: {label}"))
+    return account
