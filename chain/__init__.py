@@ -48,6 +48,16 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         event_layout as event_layout,
         signature as signature,
     )
+    from chain.budget import (
+        AppropriationAct as AppropriationAct,
+        Authorization as Authorization,
+        CarryOverKind as CarryOverKind,
+        ItemKey as ItemKey,
+        LineKey as LineKey,
+        budget_code as budget_code,
+        fiscal_year_containing as fiscal_year_containing,
+        fiscal_year_start as fiscal_year_start,
+    )
     from chain.clients import (
         DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
         DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
@@ -168,6 +178,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         load_spec as load_spec,
     )
     from chain.system import (
+        DEFENSE_MINISTRY as DEFENSE_MINISTRY,
         SystemAddresses as SystemAddresses,
         deploy_system as deploy_system,
         error_decoder as error_decoder,
@@ -225,6 +236,16 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "Totals",
         "sorted_panel",
         "system_clients",
+    ),
+    "chain.budget": (
+        "AppropriationAct",
+        "Authorization",
+        "CarryOverKind",
+        "ItemKey",
+        "LineKey",
+        "budget_code",
+        "fiscal_year_containing",
+        "fiscal_year_start",
     ),
     "chain.connection": ("JsonRpc", "connect"),
     "chain.deployment": (
@@ -300,7 +321,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "check_against_chain",
         "load_spec",
     ),
-    "chain.system": ("SystemAddresses", "deploy_system", "error_decoder"),
+    "chain.system": ("DEFENSE_MINISTRY", "SystemAddresses", "deploy_system", "error_decoder"),
     "chain.transport": ("Transport",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

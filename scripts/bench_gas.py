@@ -144,7 +144,6 @@ def _measure(world: World) -> dict[str, int]:
     deploy_system(recorder, world.build)
     results["deploy_system"] = sum(r.gas_used for r in recorder.receipts)
 
-    world.approve_factory()
 
     # Procurement A: milestone 0 is the first cycle, 1 the steady-state cycle, 2 is reclaimed at the end.
     a, created = bench.create("Night-vision goggles, lot 1")

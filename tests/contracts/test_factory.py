@@ -120,7 +120,6 @@ def test_views(world: World) -> None:
 
 
 def test_create_and_fund(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     officer = addr(world, "officer")
     total = sum(p[AMOUNTS])
@@ -199,7 +198,6 @@ def test_clone_code_carries_the_terms(world: World) -> None:
 
 
 def test_create_without_funding_and_partial_funding(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     receipt = send(world, "officer", create(world, p, 0))
     assert event(world.factory, receipt, "ProcurementCreated")["funded"] == 0
@@ -401,7 +399,6 @@ def test_invalid_milestone_lists(world: World, amounts: int, due_dates: int) -> 
 def test_most_milestones(world: World) -> None:
     now = world.now()
     p = params(world, amounts=list(range(1, 65)), due_dates=[now + (i + 1) * DAY for i in range(64)])
-    world.approve_factory()
     receipt = send(world, "officer", create(world, p, sum(range(1, 65))))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
     assert escrow.functions.milestoneCount().call() == 64
@@ -436,7 +433,6 @@ def test_due_date_beyond_uint40_refused(world: World) -> None:
 
 
 def test_funding_above_total_refused(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     total = sum(p[AMOUNTS])
     with reverts("FactoryInvalidFunding", total + 1, total):
@@ -451,7 +447,6 @@ def test_largest_procurement_fits_the_books(world: World) -> None:
     assert total <= U64
     p = params(world, amounts=[MAX_AMOUNT] * 64, due_dates=[now + DAY + i for i in range(64)], quorum=1)
     send(world, "treasury", world.token.functions.mint(addr(world, "officer"), total, APPROPRIATION))
-    world.approve_factory()
     receipt = send(world, "officer", create(world, p, total))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
     assert escrow.functions.totals().call() == [total, 0, 0, 0]
@@ -469,7 +464,6 @@ def test_funding_needs_allowance_and_balance(world: World) -> None:
     p = params(world)
     with reverts("ERC20InsufficientAllowance", world.factory.address, 0, 1_000):
         attempt(world, "officer", create(world, p, 1_000))
-    world.approve_factory("mofa_officer")
     with reverts("ERC20InsufficientBalance", addr(world, "mofa_officer"), 0, 1_000):
         attempt(world, "mofa_officer", create(world, p, 1_000))
 
@@ -478,7 +472,6 @@ def test_funding_must_arrive_exactly(world: World) -> None:
     """If the escrow's address already held yen (here: the registry admin bound the predicted address to a
     ministry before creation, yen were sent there, and the address was released again), the factory refuses
     to book the wrong balance. While the address is bound, the registry refuses the escrow outright."""
-    world.approve_factory()
     p = params(world)
     officer = addr(world, "officer")
     predicted = predict(world, encode_terms(p, MOD, NVE, officer, 1_000), salt(MOD, p[ID]))

@@ -22,7 +22,6 @@ _CREATE = "createProcurement(" + _PARAMS.format("string") + ",uint256)"
 
 
 def test_a_title_that_is_not_utf8_is_stored_losslessly_and_indexing_goes_on(engine: Engine, world: World) -> None:
-    world.approve_factory()
     params = world.procurement_params(title="placeholder")
     title = b"Night-vision \xff\xfe lot\x001"  # the officer chose these bytes: invalid UTF-8 and a NUL
     # ``string`` and ``bytes`` have the same ABI encoding: encode the raw bytes as the title.
