@@ -1,9 +1,13 @@
-"""EIP-712 typed data for the escrow's signed actions (the ``...BySig`` functions).
+"""EIP-712 typed data for the escrow's signed actions (the ``...BySig`` functions), and for the budget office's.
 
 ``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` and eth-account
 signs with ``Account.sign_typed_data(full_message=...)``. The nonce is the signer's registry nonce; the
 domain binds the chain id and the escrow's address. One action, ``InvalidateNonces``, is the registry's own:
 its domain is named ``ProcurementRegistry`` and binds the registry's address (pass it as ``escrow``).
+
+The budget acts (``BUDGET_ACTION_TYPES``) are signed under the domain ``ProcurementBudget`` bound to the budget
+office's address; their fields nest structs (line and item keys, a transfer request, an authority's terms), so
+they are hashed by eth-account's generic encoder (``budget_typed_data``, ``sign_budget_action``).
 """
 
 from __future__ import annotations
@@ -22,15 +26,20 @@ from chain.errors import SignatureError
 
 __all__ = [
     "ACTION_TYPES",
+    "BUDGET_ACTION_TYPES",
+    "BUDGET_DOMAIN_NAME",
+    "BUDGET_STRUCT_TYPES",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "REGISTRY_DOMAIN_NAME",
     "Action",
     "action_digest",
+    "budget_typed_data",
     "domain_name",
     "recover_action_signer",
     "recover_signer",
     "sign_action",
+    "sign_budget_action",
     "typed_data",
 ]
 
@@ -270,3 +279,135 @@ def recover_action_signer(action: Action, signature: bytes, *, chain_id: int, es
         return str(Account.recover_message(signable, signature=signature))
     except Exception as exc:
         raise SignatureError(f"cannot recover a signer: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------- budget acts
+
+BUDGET_DOMAIN_NAME = "ProcurementBudget"
+
+_LINE_KEY = [
+    {"name": "fiscalYear", "type": "uint16"},
+    {"name": "ministry", "type": "bytes32"},
+    {"name": "organization", "type": "bytes32"},
+    {"name": "item", "type": "bytes32"},
+    {"name": "subItem", "type": "bytes32"},
+]
+# The structs budget acts nest, as BudgetOffice's type strings declare them.
+BUDGET_STRUCT_TYPES: dict[str, list[dict[str, str]]] = {
+    "LineKey": _LINE_KEY,
+    "ItemKey": _LINE_KEY[:4],
+    "TransferRequest": [
+        {"name": "from", "type": "LineKey"},
+        {"name": "to", "type": "LineKey"},
+        {"name": "amount", "type": "uint256"},
+        {"name": "rationaleHash", "type": "bytes32"},
+    ],
+    "AuthorityTerms": [
+        {"name": "line", "type": "LineKey"},
+        {"name": "ceiling", "type": "uint256"},
+        {"name": "schedule", "type": "uint256[]"},
+    ],
+}
+# The pending transfer an approval, refusal or withdrawal names in full.
+_PENDING_TRANSFER = [
+    {"name": "transferId", "type": "uint256"},
+    {"name": "request", "type": "TransferRequest"},
+    {"name": "requester", "type": "address"},
+    {"name": "requestedAt", "type": "uint64"},
+]
+# Field lists in the exact order of BudgetOffice's type hashes; the relaying function is ``<name>BySig`` with the
+# first letter lowered (``EnactAppropriation`` -> ``enactAppropriationBySig``).
+BUDGET_ACTION_TYPES: dict[str, list[dict[str, str]]] = {
+    "EnactAppropriation": [
+        {"name": "key", "type": "ItemKey"},
+        {"name": "act", "type": "uint8"},
+        {"name": "amount", "type": "int256"},
+        {"name": "authorizations", "type": "uint8"},
+        {"name": "instrumentHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "EnactAuthority": [
+        {"name": "authorityId", "type": "bytes32"},
+        {"name": "terms", "type": "AuthorityTerms"},
+        {"name": "instrumentHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "ApproveCarryOver": [
+        {"name": "line", "type": "LineKey"},
+        {"name": "kind", "type": "uint8"},
+        {"name": "amount", "type": "uint256"},
+        {"name": "reasonHash", "type": "bytes32"},
+        *_TAIL,
+    ],
+    "CloseFiscalYear": [{"name": "fiscalYear", "type": "uint16"}, *_TAIL],
+    "Distribute": [{"name": "line", "type": "LineKey"}, {"name": "change", "type": "int256"}, *_TAIL],
+    "GrantAccess": [
+        {"name": "line", "type": "LineKey"},
+        {"name": "grantee", "type": "bytes32"},
+        {"name": "kind", "type": "uint8"},
+        {"name": "cap", "type": "uint256"},
+        {"name": "expiresAt", "type": "uint64"},
+        *_TAIL,
+    ],
+    "RevokeAccess": [{"name": "line", "type": "LineKey"}, {"name": "grantee", "type": "bytes32"}, *_TAIL],
+    "IncreaseObligation": [{"name": "escrow", "type": "address"}, {"name": "amount", "type": "uint256"}, *_TAIL],
+    "RequestTransfer": [{"name": "request", "type": "TransferRequest"}, *_TAIL],
+    "ApproveTransfer": [*_PENDING_TRANSFER, *_TAIL],
+    "RefuseTransfer": [*_PENDING_TRANSFER, {"name": "reasonHash", "type": "bytes32"}, *_TAIL],
+    "WithdrawTransfer": [*_PENDING_TRANSFER, *_TAIL],
+}
+
+
+def _struct_dependencies(fields: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    found: dict[str, list[dict[str, str]]] = {}
+    for field in fields:
+        name = field["type"].removesuffix("[]")
+        if name in BUDGET_STRUCT_TYPES and name not in found:
+            found[name] = BUDGET_STRUCT_TYPES[name]
+            found.update(_struct_dependencies(BUDGET_STRUCT_TYPES[name]))
+    return found
+
+
+def budget_typed_data(action: Action, *, chain_id: int, office: str) -> dict[str, Any]:
+    """The full EIP-712 message for a budget act relayed by the budget ``office`` at ``chain_id``; nested structs
+    (``LineKey``, ``TransferRequest`` ...) are dicts of their fields."""
+    fields = BUDGET_ACTION_TYPES.get(action.primary_type)
+    if fields is None:
+        raise SignatureError(f"unknown budget act {action.primary_type!r}")
+    expected = {f["name"] for f in fields} - {"nonce", "deadline"}
+    if set(action.fields) != expected:
+        missing, extra = expected - set(action.fields), set(action.fields) - expected
+        raise SignatureError(
+            f"{action.primary_type} fields wrong: missing {sorted(missing)}, unexpected {sorted(extra)}"
+        )
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            action.primary_type: fields,
+            **_struct_dependencies(fields),
+        },
+        "primaryType": action.primary_type,
+        "domain": {
+            "name": BUDGET_DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": _checksum(office),
+        },
+        "message": {**action.fields, "nonce": action.nonce, "deadline": action.deadline},
+    }
+
+
+def sign_budget_action(account: LocalAccount, action: Action, *, chain_id: int, office: str) -> bytes:
+    """Sign a budget act with a local key (what a wallet's eth_signTypedData_v4 does)."""
+    try:
+        signed = account.sign_typed_data(full_message=budget_typed_data(action, chain_id=chain_id, office=office))
+    except SignatureError:
+        raise
+    except Exception as exc:
+        raise SignatureError(f"{action.primary_type}: cannot encode: {exc}") from exc
+    return bytes(signed.signature)

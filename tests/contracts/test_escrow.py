@@ -94,7 +94,6 @@ class Milestone:
     passes: int
     fails: int
     owed: int
-    ministry_owed: int = 0
     dispute_lapses_at: int = 0
 
 
@@ -110,10 +109,10 @@ def escrow(world: World) -> Contract:
 
 
 def ms(escrow: Contract, milestone_id: int) -> Milestone:
-    amount, due, status, round_, passes, fails, owed, ministry_owed, lapses_at = escrow.functions.milestone(
+    amount, due, status, round_, passes, fails, owed, lapses_at = escrow.functions.milestone(
         milestone_id
     ).call()
-    return Milestone(amount, due, Status(status), round_, passes, fails, owed, ministry_owed, lapses_at)
+    return Milestone(amount, due, Status(status), round_, passes, fails, owed, lapses_at)
 
 
 def due(escrow: Contract, milestone_id: int) -> int:
