@@ -150,6 +150,9 @@ interface IBudgetLedger {
     error BudgetYearClosed(uint16 fiscalYear);
     /// @notice The fiscal year has not ended yet; it ends at `endsAt` (1 April, 00:00 JST, of the next year).
     error BudgetYearNotOver(uint16 fiscalYear, uint256 endsAt);
+    /// @notice The fiscal year ended at `endedAt`: a transfer between its lines can no longer be requested or
+    /// approved.
+    error BudgetYearOver(uint16 fiscalYear, uint256 endedAt);
     /// @notice The fiscal year is not closed yet: its lines cannot be settled.
     error BudgetYearNotClosed(uint16 fiscalYear);
     /// @notice Obligations are made against the current fiscal year's lines only.
@@ -367,7 +370,7 @@ interface IBudgetLedger {
     // ---------------------------------------------------------------- views
 
     /// @notice Checks that a transfer could take effect now (reverting with the reason if not): lines of one
-    /// ministry and open fiscal year, the source line existing with `amount` available, and between items the
+    /// ministry and fiscal year not over yet, the source line existing with `amount` available, and between items the
     /// Diet's authorization on both. Returns whether it goes between items (移用).
     function checkTransfer(TransferRequest calldata request) external view returns (bool betweenItems);
 
