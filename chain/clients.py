@@ -41,6 +41,7 @@ __all__ = [
     "Terms",
     "TokenClient",
     "Totals",
+    "budget_clients",
     "sorted_panel",
     "system_clients",
 ]
@@ -721,3 +722,11 @@ def system_clients(
         TokenClient(rpc, system.token, sender, build),
         FactoryClient(rpc, system.factory, sender, build),
     )
+
+
+def budget_clients(
+    rpc: Transport, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
+) -> tuple[BudgetClient, BudgetOfficeClient]:
+    """The budget ledger's and budget office's clients for a deployment."""
+    build = build or compile_contracts()
+    return BudgetClient(rpc, system.budget, sender, build), BudgetOfficeClient(rpc, system.budget_office, sender, build)

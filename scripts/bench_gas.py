@@ -25,7 +25,8 @@ What is measured (steady state unless the name ends in ``_first``):
   already paid: its yen are burned and de-obligated on the budget line.
 * ``budget_enact``: the finance authority enacts the initial budget of a new item.
 * ``budget_transfer_request``: a ministry's finance officer requests a transfer between two existing sub-item
-  lines of one item (流用), another request being pending; ``budget_transfer_approve``: the finance authority approves it (it takes effect).
+  lines of one item (流用), another request being pending; ``budget_transfer_approve``: the finance authority
+  approves it (it takes effect).
 
 Run from the repository root: ``.venv/bin/python scripts/bench_gas.py [--json] [--check]``.
 """

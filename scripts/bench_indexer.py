@@ -41,6 +41,7 @@ from chain import (
     compile_contracts,
     connect,
     dev_account,
+    dev_budget_as,
     ensure_deployed,
     error_decoder,
     free_port,
@@ -90,8 +91,8 @@ def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
     admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir, build).system
     registry, _, _ = system_clients(rpc, system, admin, build)
-    _, treasury_token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder), build)
-    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
+    addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
+    seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     _, officer_token, factory = system_clients(
         rpc, system, TxSender(rpc, dev_account(OFFICER, chain_id), decoder), build
     )

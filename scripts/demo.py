@@ -22,7 +22,7 @@ from chain import TxSender, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
-from chain.devnet import DEV_INDEX, DEV_ORGS, dev_relayer_keystore, seed_cast
+from chain.devnet import DEV_INDEX, DEV_ORGS, dev_budget_as, dev_relayer_keystore, seed_cast
 from chain.keys import dev_account
 from chain.node import free_port, start_anvil
 from chain.spec import load_spec
@@ -72,9 +72,10 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
 def _example(tmp: Path, now: int) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    # Due within the current fiscal year (unless within a month of its end), so that the whole total is obligated
+    # on this year's line and funded at creation.
     for i, milestone in enumerate(data["milestones"]):
-        if dt.date.fromisoformat(str(milestone["due"])) <= today:  # keep the example usable in later years
-            milestone["due"] = (today + dt.timedelta(days=90 * (i + 1))).isoformat()
+        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()
     path = tmp / "night-vision.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -93,12 +94,12 @@ def run(workdir: Path) -> None:
         say(f"local chain at {rpc} (chain id {chain_id}), state in {var}")
         decoder = error_decoder()
         admin = TxSender(transport, dev_account(DEV_INDEX["admin"], chain_id), decoder)
-        treasury = TxSender(transport, dev_account(DEV_INDEX["treasury"], chain_id), decoder)
         system = ensure_deployed(admin, var).system
         say(f"system deployed: registry {system.registry}, yen token {system.token}")
         registry, _, _ = system_clients(transport, system, admin)
-        _, treasury_token, _ = system_clients(transport, system, treasury)
-        seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
+        _, treasury_token, _ = system_clients(transport, system)
+        addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
+        seed_cast(registry, dev_budget_as(transport, system), addresses)
         say(f"organizations and accounts registered: {', '.join(org.code for org in DEV_ORGS)}")
 
         db_url = f"sqlite:///{var / 'ledger.db'}"

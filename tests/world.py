@@ -57,8 +57,8 @@ _MINISTRY_OF = {"mofa_officer": "MOFA", "mofa_admin": "MOFA", "mofa_treasury": "
 
 # The dev cast of chain.devnet under the short names the tests use, and the people only tests need: a vault of
 # its own for MOD, a second ministry (MOFA, its admin holding its vault, its finance officer), a colleague of the
-# supplier, a competing supplier, a fourth evaluator, the finance authority's two officers (the Ministry of
-# Finance's budget bureau), and an outsider bound to no organization.
+# supplier, a competing supplier, a fourth evaluator, a second officer of the finance authority (the Ministry of
+# Finance's budget bureau, whose first is in the dev cast), and an outsider bound to no organization.
 _SHORT_NAMES = {
     "officer-2": "officer2",
     "mod-admin": "mod_admin",
@@ -72,7 +72,6 @@ _PEOPLE: tuple[tuple[str, str, Role | None], ...] = (
     ("mofa_officer", "MOFA", Role.PROCUREMENT_OFFICER),
     ("mofa_admin", "MOFA", Role.MINISTRY_ADMIN),
     ("mofa_treasury", "MOFA", Role.TREASURY),
-    ("finance", "MOF-BB", Role.FINANCE_AUTHORITY),
     ("finance2", "MOF-BB", Role.FINANCE_AUTHORITY),
     ("supplier_colleague", "NVE", Role.SUPPLIER),
     ("other_supplier", "OTHERCO", Role.SUPPLIER),
@@ -83,7 +82,6 @@ _ORGS: tuple[DevOrg, ...] = (
     *DEV_ORGS,
     DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
     DevOrg("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
-    DevOrg("MOF-BB", OrgKind.FINANCE_AUTHORITY, "Ministry of Finance, Budget Bureau"),
 )
 
 
