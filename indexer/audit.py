@@ -4,8 +4,9 @@
 
 - ``digest``: the per-block digests and the running hash chain, recomputed from the live ``events`` rows;
 - ``replay``: every table of the live mirror against a fresh replay up to the same block;
-- ``chain``: escrow balances (token.balanceOf), books, pause flags and milestone states, organizations, account
-  bindings and role sets against the contracts' own view at the mirror's block.
+- ``chain``: escrow balances (token.balanceOf), books, pause ends, ruling and grace periods and milestone states
+  (the ministry's owed share and dispute lapse times included), organizations, account bindings and role sets
+  against the contracts' own view at the mirror's block.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from chain import (
 from indexer.cursor import Cursor, read_cursor
 from indexer.digests import GENESIS, block_digest, chain_next
 from indexer.errors import IndexerError
-from indexer.mappers import status_name
+from indexer.mappers import MilestoneState, status_name
 from indexer.models import TABLES, Uint256
 from indexer.schema import make_engine
 from indexer.store import Store
@@ -294,12 +295,15 @@ def _compare_chain(
             (f, p[f], at(i)) for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))
         ]
         ask("procurements", escrow, escrow, "MilestoneEscrow", "totals", [], books)
-        ask("procurements", escrow, escrow, "MilestoneEscrow", "paused", [], [("paused", p["paused"], at(0))])
+        pause = [("paused_until", p["paused_until"], at(0))]
+        ask("procurements", escrow, escrow, "MilestoneEscrow", "pausedUntil", [], pause)
+        periods = [("ruling_period", p["ruling_period"], at(0, 9)), ("grace_period", p["grace_period"], at(0, 10))]
+        ask("procurements", escrow, escrow, "MilestoneEscrow", "terms", [], periods)
         count = [("milestone_count", p["milestone_count"], at(0))]
         ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
     statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
     for m in milestones:
-        names = ("amount", "due_date", "status", "round", "passes", "fails", "owed")
+        names = MilestoneState._fields  # as IMilestoneEscrow.milestone returns them, in order
         fields = [
             (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i)) for i, f in enumerate(names)
         ]

@@ -61,8 +61,11 @@ Row = dict[str, Any]
 class MilestoneState(NamedTuple):
     """A milestone's mutable state, as ``IMilestoneEscrow.milestone`` reports it.
 
-    A NamedTuple: steps copy it on every event. The transitions below build the new tuple directly, several
-    times cheaper than ``_replace`` (which goes through keyword arguments and ``_make``).
+    A NamedTuple: steps copy it on every event. The transitions on the hot path (evidence, attestations, payments)
+    build the new tuple directly, several times cheaper than ``_replace`` (which goes through keyword arguments
+    and ``_make``). ``passes`` and ``fails`` count every vote of the round, as the escrow does (whether a vote
+    still counts is decided when the round is); ``ministry_owed`` is the ministry's share kept owed (refunds that
+    could not be transferred); ``dispute_lapses_at`` is set while Disputed.
     """
 
     amount: int
@@ -72,32 +75,57 @@ class MilestoneState(NamedTuple):
     passes: int = 0
     fails: int = 0
     owed: int = 0
+    ministry_owed: int = 0
+    dispute_lapses_at: int = 0
 
     def with_status(self, status: str) -> MilestoneState:
         """The same milestone in ``status``."""
-        return MilestoneState(self.amount, self.due_date, status, self.round, self.passes, self.fails, self.owed)
+        return MilestoneState(
+            self.amount,
+            self.due_date,
+            status,
+            self.round,
+            self.passes,
+            self.fails,
+            self.owed,
+            self.ministry_owed,
+            self.dispute_lapses_at,
+        )
 
     def submitted(self, round_: int) -> MilestoneState:
         """Evidence submitted: a new round with no votes yet."""
-        return MilestoneState(self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed)
+        return MilestoneState(
+            self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed, self.ministry_owed, self.dispute_lapses_at
+        )
 
     def counted(self, passed: bool) -> MilestoneState:
         """One more attestation of this round."""
         passes, fails = (self.passes + 1, self.fails) if passed else (self.passes, self.fails + 1)
-        return MilestoneState(self.amount, self.due_date, self.status, self.round, passes, fails, self.owed)
+        return MilestoneState(
+            self.amount,
+            self.due_date,
+            self.status,
+            self.round,
+            passes,
+            fails,
+            self.owed,
+            self.ministry_owed,
+            self.dispute_lapses_at,
+        )
 
 
 class Books(NamedTuple):
-    """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``paused`` report them (owed aside).
+    """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``pausedUntil`` report them (owed aside: the
+    sum of its milestones' ``owed`` and ``ministry_owed``).
 
-    ``Books()`` are an escrow's books before its first row: its fundings (the initial one included), releases,
-    refunds and pauses move them, through ``DERIVED``.
+    ``Books()`` are an escrow's books before its first row: its fundings (the initial one included), releases
+    (payments, redirects to a successor), refunds and pauses move them, through ``DERIVED``.
     """
 
     total_funded: int = 0
     total_released: int = 0
     total_refunded: int = 0
-    paused: bool = False
+    paused_until: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +329,14 @@ def map_role_revoked(log: DecodedLog, previous: DecodedLog | None) -> list[Chang
 
 def map_escrow_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
-    row = _key(log) | {"procurement_id": a["procurementId"], "escrow": a["escrow"]}
+    row = _key(log) | {"ministry_org": a["ministryOrg"], "procurement_id": a["procurementId"], "escrow": a["escrow"]}
     return [Insert("escrow_registrations", row), TrustEscrow(str(a["escrow"]))]
+
+
+def map_nonces_invalidated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {"signer": a["signer"], "first_nonce": a["firstNonce"], "new_nonce": a["newNonce"], "sender": a["sender"]}
+    return [Insert("nonce_invalidations", _key(log) | row)]
 
 
 # ---------------------------------------------------------------- token
@@ -345,6 +379,8 @@ def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> lis
         "spec_hash": params["specHash"],
         "funded": funded,
         "milestone_count": len(amounts),
+        "ruling_period": int(params["rulingPeriod"]),
+        "grace_period": int(params["gracePeriod"]),
         "block_number": log.block_number,
         "tx_hash": log.tx_hash,
         "log_index": log.log_index,
@@ -352,7 +388,7 @@ def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> lis
         "total_released": 0,
         "total_refunded": 0,
         "total_owed": 0,
-        "paused": False,
+        "paused_until": 0,
     }
     milestones = tuple(
         MilestoneState(amount=amount, due_date=due, status="Pending")
@@ -426,6 +462,17 @@ def _set_status(status: str) -> Callable[[MilestoneState], MilestoneState]:
     return step
 
 
+def map_attestations_disregarded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "round": a["round"],
+        "evaluators": json.dumps([str(e) for e in a["evaluators"]]),
+    }
+    return [Insert("disregarded_votes", _key(log) | row)]
+
+
 def map_milestone_approved(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     return [MilestoneStep(log.emitter, int(log.args["milestoneId"]), _set_status("Approved"))]
 
@@ -442,8 +489,9 @@ def _payment(log: DecodedLog, kind: str) -> list[Change]:
 
 def _paid(m: MilestoneState) -> MilestoneState:
     # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
+    status = "Paid" if m.status == "Approved" else m.status
     return MilestoneState(
-        m.amount, m.due_date, "Paid" if m.status == "Approved" else m.status, m.round, m.passes, m.fails, 0
+        m.amount, m.due_date, status, m.round, m.passes, m.fails, 0, m.ministry_owed, m.dispute_lapses_at
     )
 
 
@@ -459,10 +507,34 @@ def map_payment_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[C
     ]
 
 
-def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+def _refund(log: DecodedLog, kind: str) -> list[Change]:
     a = log.args
     row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "vault": a["vault"], "amount": int(a["amount"])}
-    return _recorded("refunds", _key(log) | row)
+    return _recorded("refunds", _key(log) | row | {"kind": kind})
+
+
+def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _refund(log, "refunded")
+
+
+def map_refund_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    amount = int(log.args["amount"])
+    return [
+        *_refund(log, "deferred"),
+        MilestoneStep(
+            log.emitter,
+            int(log.args["milestoneId"]),
+            lambda m: m._replace(ministry_owed=m.ministry_owed + amount),
+        ),
+    ]
+
+
+def map_refund_claimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    # claimRefund pays the milestone's whole owed share (RefundClaimed is never emitted otherwise).
+    return [
+        *_refund(log, "claimed"),
+        MilestoneStep(log.emitter, int(log.args["milestoneId"]), lambda m: m._replace(ministry_owed=0)),
+    ]
 
 
 def map_milestone_reclaimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -517,18 +589,47 @@ def map_amendment_approved(log: DecodedLog, previous: DecodedLog | None) -> list
     return [Insert("amendment_approvals", _key(log) | row), MilestoneStep(log.emitter, int(a["milestoneId"]), amended)]
 
 
+def map_amendment_consented(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "amendment_id": a["amendmentId"],
+        "milestone_id": a["milestoneId"],
+        "supplier": a["supplier"],
+    }
+    return [Insert("amendment_consents", _key(log) | row)]
+
+
 def map_dispute_opened(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
+    lapses_at = int(a["lapsesAt"])
     row = {
         "escrow": log.emitter,
         "milestone_id": a["milestoneId"],
         "opener": a["opener"],
         "previous_status": status_name(int(a["previous"])),
         "reason_hash": a["reasonHash"],
+        "lapses_at": lapses_at,
     }
     return [
         Insert("disputes", _key(log) | row),
-        MilestoneStep(log.emitter, int(a["milestoneId"]), _set_status("Disputed")),
+        MilestoneStep(
+            log.emitter, int(a["milestoneId"]), lambda m: m._replace(status="Disputed", dispute_lapses_at=lapses_at)
+        ),
+    ]
+
+
+def map_dispute_lapsed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    restored, due = status_name(int(a["restored"])), int(a["newDueDate"])
+    row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "restored_status": restored, "new_due_date": due}
+    return [
+        Insert("dispute_lapses", _key(log) | row),
+        MilestoneStep(
+            log.emitter,
+            int(a["milestoneId"]),
+            lambda m: m._replace(status=restored, due_date=due, dispute_lapses_at=0),
+        ),
     ]
 
 
@@ -544,12 +645,46 @@ def map_dispute_settled(log: DecodedLog, previous: DecodedLog | None) -> list[Ch
     }
     return [
         Insert("dispute_settlements", _key(log) | row),
-        MilestoneStep(log.emitter, int(a["milestoneId"]), _set_status("Settled")),
+        MilestoneStep(log.emitter, int(a["milestoneId"]), lambda m: m._replace(status="Settled", dispute_lapses_at=0)),
     ]
 
 
+def map_owed_redirect_ruled(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "reviewer": a["reviewer"],
+        "recipient": a["to"],
+        "amount": a["amount"],
+        "executable_at": int(a["executableAt"]),
+        "ruling_hash": a["rulingHash"],
+    }
+    return [Insert("redirect_rulings", _key(log) | row)]
+
+
+def map_owed_redirected(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    to_successor = int(str(a["to"]), 16) != 0
+    row = {
+        "escrow": log.emitter,
+        "milestone_id": a["milestoneId"],
+        "recipient": a["to"],
+        "amount": a["amount"],
+        "ruling_hash": a["rulingHash"],
+    }
+
+    def redirected(m: MilestoneState) -> MilestoneState:
+        # The supplier's debt ends: paid to its successor, or back to the ministry (a refund row follows).
+        status = ("Paid" if to_successor else "Refunded") if m.status == "Approved" else m.status
+        return m._replace(status=status, owed=0)
+
+    step = MilestoneStep(log.emitter, int(a["milestoneId"]), redirected)
+    return [*_recorded("owed_redirects", _key(log) | row), step]
+
+
 def map_pause_changed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    row = {"escrow": log.emitter, "admin": log.args["admin"], "paused": bool(log.args["paused"])}
+    row = {"escrow": log.emitter, "admin": log.args["admin"], "paused_until": int(log.args["pausedUntil"])}
     return _recorded("pauses", _key(log) | row)
 
 
@@ -569,22 +704,30 @@ MAPPERS: dict[str, Mapper] = {
     "RoleGranted": map_role_granted,
     "RoleRevoked": map_role_revoked,
     "EscrowRegistered": map_escrow_registered,
+    "NoncesInvalidated": map_nonces_invalidated,
     "Transfer": map_transfer,
     "Minted": map_minted,
     "ProcurementCreated": map_procurement_created,
     "Funded": map_funded,
     "EvidenceSubmitted": map_evidence_submitted,
     "Attested": map_attested,
+    "AttestationsDisregarded": map_attestations_disregarded,
     "MilestoneApproved": map_milestone_approved,
     "SubmissionRejected": map_submission_rejected,
     "PaymentReleased": map_payment_released,
     "PaymentDeferred": map_payment_deferred,
     "Refunded": map_refunded,
+    "RefundDeferred": map_refund_deferred,
+    "RefundClaimed": map_refund_claimed,
     "MilestoneReclaimed": map_milestone_reclaimed,
     "AmendmentProposed": map_amendment_proposed,
+    "AmendmentConsented": map_amendment_consented,
     "AmendmentApproved": map_amendment_approved,
     "DisputeOpened": map_dispute_opened,
+    "DisputeLapsed": map_dispute_lapsed,
     "DisputeSettled": map_dispute_settled,
+    "OwedRedirectRuled": map_owed_redirect_ruled,
+    "OwedRedirected": map_owed_redirected,
     "PauseChanged": map_pause_changed,
     "SignatureUsed": map_signature_used,
 }
@@ -600,23 +743,35 @@ def _books_of_funding(row: Mapping[str, Any]) -> list[Change]:
     return [BooksStep(row["escrow"], lambda books: books._replace(total_funded=total))]
 
 
+def _released(amount: int) -> Callable[[Books], Books]:
+    def step(b: Books) -> Books:
+        return Books(b.total_funded, b.total_released + amount, b.total_refunded, b.paused_until)
+
+    return step
+
+
 def _books_of_payment(row: Mapping[str, Any]) -> list[Change]:
     if row["kind"] != "released":  # a deferred payment is owed by its milestone, not yet paid out of the books
         return []
-    amount = int(row["amount"])
-    return [
-        BooksStep(row["escrow"], lambda b: Books(b.total_funded, b.total_released + amount, b.total_refunded, b.paused))
-    ]
+    return [BooksStep(row["escrow"], _released(int(row["amount"])))]
+
+
+def _books_of_redirect(row: Mapping[str, Any]) -> list[Change]:
+    if int(str(row["recipient"]), 16) == 0:  # back to the ministry: its refund is a refunds row of its own
+        return []
+    return [BooksStep(row["escrow"], _released(int(row["amount"])))]
 
 
 def _books_of_refund(row: Mapping[str, Any]) -> list[Change]:
+    if row["kind"] == "deferred":  # kept owed to the ministry by its milestone, still held by the escrow
+        return []
     amount = int(row["amount"])
     return [BooksStep(row["escrow"], lambda books: books._replace(total_refunded=books.total_refunded + amount))]
 
 
 def _books_of_pause(row: Mapping[str, Any]) -> list[Change]:
-    paused = bool(row["paused"])
-    return [BooksStep(row["escrow"], lambda books: books._replace(paused=paused))]
+    until = int(row["paused_until"])
+    return [BooksStep(row["escrow"], lambda books: books._replace(paused_until=until))]
 
 
 def _organization_of_update(row: Mapping[str, Any]) -> list[Change]:
@@ -647,6 +802,7 @@ def _membership_of_change(row: Mapping[str, Any]) -> list[Change]:
 DERIVED: dict[str, Derivation] = {
     "fundings": _books_of_funding,
     "payments": _books_of_payment,
+    "owed_redirects": _books_of_redirect,
     "refunds": _books_of_refund,
     "pauses": _books_of_pause,
     "organization_updates": _organization_of_update,

@@ -41,14 +41,17 @@ __all__ = [
     "AccountBinding",
     "AccountRow",
     "AmendmentApproval",
+    "AmendmentConsent",
     "AmendmentProposal",
     "AppendOnly",
     "AttestationRow",
     "Base",
     "BlockDigest",
     "CursorRow",
+    "DisputeLapse",
     "DisputeOpening",
     "DisputeSettlement",
+    "DisregardedVotes",
     "EscrowRegistration",
     "EventRow",
     "EvidenceRow",
@@ -57,12 +60,15 @@ __all__ = [
     "MilestoneHistory",
     "MilestoneRow",
     "MintRow",
+    "NonceInvalidation",
     "OrganizationRow",
     "OrganizationUpdate",
+    "OwedRedirect",
     "PauseRow",
     "PaymentRow",
     "ProcurementRow",
     "ReclaimRow",
+    "RedirectRuling",
     "RefundRow",
     "RoleChange",
     "RoleMembership",
@@ -270,12 +276,25 @@ class RoleChange(_EventKey, Base):
 
 
 class EscrowRegistration(_EventKey, Base):
-    """EscrowRegistered: the registry's record that an escrow belongs to a procurement."""
+    """EscrowRegistered: the registry's record that an escrow belongs to a procurement of a ministry."""
 
     __tablename__ = "escrow_registrations"
 
+    ministry_org: Mapped[str] = mapped_column(String(_HASH))
     procurement_id: Mapped[str] = mapped_column(String(_HASH))
     escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+
+
+class NonceInvalidation(_EventKey, Base):
+    """NoncesInvalidated: a signer used up its nonces ``first_nonce`` to ``new_nonce - 1`` (withdrew the signatures
+    made with them); ``sender`` sent the transaction (the signer, or a relayer of its signed request)."""
+
+    __tablename__ = "nonce_invalidations"
+
+    signer: Mapped[str] = mapped_column(String(_ADDRESS))
+    first_nonce: Mapped[int] = mapped_column(Uint256)
+    new_nonce: Mapped[int] = mapped_column(Uint256)
+    sender: Mapped[str] = mapped_column(String(_ADDRESS))
 
 
 # ---------------------------------------------------------------- token
@@ -306,10 +325,13 @@ class MintRow(_EventKey, Base):
 
 
 class ProcurementRow(Base):
-    """A procurement escrow: its fixed terms (from ProcurementCreated) and its running books."""
+    """A procurement escrow: its fixed terms (from ProcurementCreated) and its running books.
+
+    A procurement id is unique within its buying ministry only: two ministries may use the same one.
+    """
 
     __tablename__ = "procurements"
-    __table_args__ = (Index(None, "chain_id", "procurement_id", unique=True),)
+    __table_args__ = (Index(None, "chain_id", "ministry_org", "procurement_id", unique=True),)
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     escrow: Mapped[str] = mapped_column(String(_ADDRESS), primary_key=True)
@@ -324,14 +346,16 @@ class ProcurementRow(Base):
     spec_hash: Mapped[str] = mapped_column(String(_HASH))
     funded: Mapped[int] = mapped_column(Uint256)  # the initial funding paid at creation
     milestone_count: Mapped[int] = mapped_column(Integer)
+    ruling_period: Mapped[int] = mapped_column(BigInteger)  # seconds a review body has before a dispute lapses
+    grace_period: Mapped[int] = mapped_column(BigInteger)  # seconds before an owed-yen redirect may run
     block_number: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(_HASH))
     log_index: Mapped[int] = mapped_column(Integer)
     total_funded: Mapped[int] = mapped_column(Uint256)
     total_released: Mapped[int] = mapped_column(Uint256)
     total_refunded: Mapped[int] = mapped_column(Uint256)
-    total_owed: Mapped[int] = mapped_column(Uint256)
-    paused: Mapped[bool] = mapped_column(Boolean)
+    total_owed: Mapped[int] = mapped_column(Uint256)  # owed to the supplier and to the ministry
+    paused_until: Mapped[int] = mapped_column(BigInteger)  # releases paused before this unix time (0: never)
 
 
 class MilestoneRow(Base):
@@ -349,6 +373,8 @@ class MilestoneRow(Base):
     passes: Mapped[int] = mapped_column(Integer)
     fails: Mapped[int] = mapped_column(Integer)
     owed: Mapped[int] = mapped_column(Uint256)
+    ministry_owed: Mapped[int] = mapped_column(Uint256)
+    dispute_lapses_at: Mapped[int] = mapped_column(BigInteger)
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -375,6 +401,8 @@ class MilestoneHistory(AppendOnly, Base):
     passes: Mapped[int] = mapped_column(Integer)
     fails: Mapped[int] = mapped_column(Integer)
     owed: Mapped[int] = mapped_column(Uint256)
+    ministry_owed: Mapped[int] = mapped_column(Uint256)
+    dispute_lapses_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class FundingRow(_EventKey, Base):
@@ -419,6 +447,18 @@ class AttestationRow(_EventKey, Base):
     relayer: Mapped[str | None] = mapped_column(String(_ADDRESS))
 
 
+class DisregardedVotes(_EventKey, Base):
+    """AttestationsDisregarded: at a decision of the round, these evaluators' votes did not count (they no longer
+    may attest); ``evaluators`` is a JSON list of addresses."""
+
+    __tablename__ = "disregarded_votes"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    evaluators: Mapped[str] = mapped_column(Text)
+
+
 class PaymentRow(_EventKey, Base):
     """PaymentReleased (``kind`` released) and PaymentDeferred (``kind`` deferred)."""
 
@@ -432,7 +472,9 @@ class PaymentRow(_EventKey, Base):
 
 
 class RefundRow(_EventKey, Base):
-    """Refunded: yen back to the ministry's vault."""
+    """Yen due back to the ministry: Refunded (``kind`` refunded: sent to its vault), RefundDeferred (``kind``
+    deferred: kept owed to the ministry, ``vault`` may be the zero address) and RefundClaimed (``kind`` claimed:
+    the milestone's owed share sent to the vault)."""
 
     __tablename__ = "refunds"
 
@@ -440,6 +482,7 @@ class RefundRow(_EventKey, Base):
     milestone_id: Mapped[int] = mapped_column(Integer)
     vault: Mapped[str] = mapped_column(String(_ADDRESS))
     amount: Mapped[int] = mapped_column(Uint256)
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class ReclaimRow(_EventKey, Base):
@@ -468,6 +511,17 @@ class AmendmentProposal(_EventKey, Base):
     rationale_hash: Mapped[str] = mapped_column(String(_HASH))
 
 
+class AmendmentConsent(_EventKey, Base):
+    """AmendmentConsented: the supplier consented to an amendment's content."""
+
+    __tablename__ = "amendment_consents"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    amendment_id: Mapped[int] = mapped_column(BigInteger)
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    supplier: Mapped[str] = mapped_column(String(_ADDRESS))
+
+
 class AmendmentApproval(_EventKey, Base):
     """AmendmentApproved: the amendment took effect."""
 
@@ -494,6 +548,7 @@ class DisputeOpening(_EventKey, Base):
     opener: Mapped[str] = mapped_column(String(_ADDRESS))
     previous_status: Mapped[str] = mapped_column(String(16))
     reason_hash: Mapped[str] = mapped_column(String(_HASH))
+    lapses_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class DisputeSettlement(_EventKey, Base):
@@ -509,14 +564,54 @@ class DisputeSettlement(_EventKey, Base):
     ruling_hash: Mapped[str] = mapped_column(String(_HASH))
 
 
+class DisputeLapse(_EventKey, Base):
+    """DisputeLapsed: no review body ruled in time; the milestone went back to ``restored_status``, its due date
+    moved to ``new_due_date``."""
+
+    __tablename__ = "dispute_lapses"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    restored_status: Mapped[str] = mapped_column(String(16))
+    new_due_date: Mapped[int] = mapped_column(BigInteger)
+
+
+class RedirectRuling(_EventKey, Base):
+    """OwedRedirectRuled: a review body ruled that an off-boarded supplier's owed yen go to ``recipient`` (a
+    successor account, or the zero address: the ministry) from ``executable_at``."""
+
+    __tablename__ = "redirect_rulings"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(_ADDRESS))
+    recipient: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    executable_at: Mapped[int] = mapped_column(BigInteger)
+    ruling_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class OwedRedirect(_EventKey, Base):
+    """OwedRedirected: a ruling carried out; to a successor (``recipient``, counted as released) or to the zero
+    address (the ministry: the debt ends, a refunds row follows for what the escrow held of it)."""
+
+    __tablename__ = "owed_redirects"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    milestone_id: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    ruling_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
 class PauseRow(_EventKey, Base):
-    """PauseChanged."""
+    """PauseChanged: releases paused until ``paused_until`` (a pause, or its renewal), or resumed (0)."""
 
     __tablename__ = "pauses"
 
     escrow: Mapped[str] = mapped_column(String(_ADDRESS))
     admin: Mapped[str] = mapped_column(String(_ADDRESS))
-    paused: Mapped[bool] = mapped_column(Boolean)
+    paused_until: Mapped[int] = mapped_column(BigInteger)
 
 
 class SignatureUse(_EventKey, Base):

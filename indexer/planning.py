@@ -165,14 +165,18 @@ class EscrowState:
                     total_funded=row["total_funded"],
                     total_released=row["total_released"],
                     total_refunded=row["total_refunded"],
-                    paused=row["paused"],
+                    paused_until=row["paused_until"],
                 )
         self.loaded.update(wanted)
 
     def owed(self, escrow: str) -> int:
-        """What the escrow owes its supplier: the sum of its milestones' deferred payments."""
-        milestones = self.milestones
-        return sum(milestones[(escrow, index)].owed for index in self.milestone_ids.get(escrow, ()))
+        """What the escrow owes, as ``totals().owed`` says: its milestones' deferred payments to the supplier and
+        deferred refunds to the ministry."""
+        total = 0
+        for index in self.milestone_ids.get(escrow, ()):
+            milestone = self.milestones[(escrow, index)]
+            total += milestone.owed + milestone.ministry_owed
+        return total
 
 
 # ---------------------------------------------------------------- the planner
@@ -292,7 +296,7 @@ class Planner:
         self.state.milestones[key] = state
         self.state.milestone_block[key] = log.block_number
         self.dirty_milestones.add(key)
-        amount, due_date, status, round_, passes, fails, owed = state
+        amount, due_date, status, round_, passes, fails, owed, ministry_owed, lapses_at = state
         self.history.append(
             (
                 self.chain_id,
@@ -309,6 +313,8 @@ class Planner:
                 passes,
                 fails,
                 str(owed),
+                str(ministry_owed),
+                lapses_at,
             )
         )
 
@@ -353,26 +359,18 @@ class Planner:
         if self.new_milestones:
             milestone_rows: list[Row] = []
             for key in sorted(self.new_milestones):
-                amount, due_date, status, round_, passes, fails, owed_ = state.milestones[key]
-                block = state.milestone_block[key]
-                milestone_rows.append(
-                    (chain, key[0], key[1], str(amount), due_date, status, round_, passes, fails, str(owed_), block)
-                )
+                milestone_rows.append((chain, key[0], key[1], *_milestone_values(state, key)))
             inserts.append(("milestones", _NEW_MILESTONE_COLUMNS, milestone_rows))
         milestones: list[Row] = []
         for key in sorted(self.dirty_milestones - self.new_milestones):
-            amount, due_date, status, round_, passes, fails, owed_ = state.milestones[key]
-            block = state.milestone_block[key]
-            milestones.append(
-                (str(amount), due_date, status, round_, passes, fails, str(owed_), block, chain, key[0], key[1])
-            )
+            milestones.append((*_milestone_values(state, key), chain, key[0], key[1]))
         books: list[Row] = []
         for escrow in sorted((self.dirty_books | {e for e, _ in self.dirty_milestones}) - set(self.procurements)):
             found = state.books.get(escrow)
             if found is not None:
-                funded, released, refunded, paused = found
+                funded, released, refunded, paused_until = found
                 books.append(
-                    (str(funded), str(released), str(refunded), str(state.owed(escrow)), paused, chain, escrow)
+                    (str(funded), str(released), str(refunded), str(state.owed(escrow)), paused_until, chain, escrow)
                 )
         return WritePlan(chain, self.base, inserts, milestones, books, self.ops, cursor)
 
@@ -394,5 +392,12 @@ def _books_row(books: Books) -> dict[str, Any]:
         "total_funded": books.total_funded,
         "total_released": books.total_released,
         "total_refunded": books.total_refunded,
-        "paused": books.paused,
+        "paused_until": books.paused_until,
     }
+
+
+def _milestone_values(state: EscrowState, key: tuple[str, int]) -> tuple[Any, ...]:
+    """A milestone's ``MILESTONE_COLUMNS`` values (``Uint256`` ones as decimal strings)."""
+    amount, due_date, status, round_, passes, fails, owed, ministry_owed, lapses_at = state.milestones[key]
+    block = state.milestone_block[key]
+    return (str(amount), due_date, status, round_, passes, fails, str(owed), str(ministry_owed), lapses_at, block)

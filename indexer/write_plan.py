@@ -32,9 +32,20 @@ Row = Sequence[Any]
 Op = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]
 
 # The columns of the ``milestones`` and ``books`` rows of a plan, in order: the values set, then the key.
-MILESTONE_COLUMNS = ("amount", "due_date", "status", "round", "passes", "fails", "owed", "block_number")
+MILESTONE_COLUMNS = (
+    "amount",
+    "due_date",
+    "status",
+    "round",
+    "passes",
+    "fails",
+    "owed",
+    "ministry_owed",
+    "dispute_lapses_at",
+    "block_number",
+)
 MILESTONE_KEY = ("chain_id", "escrow", "milestone_id")
-BOOKS_COLUMNS = ("total_funded", "total_released", "total_refunded", "total_owed", "paused")
+BOOKS_COLUMNS = ("total_funded", "total_released", "total_refunded", "total_owed", "paused_until")
 BOOKS_KEY = ("chain_id", "escrow")
 
 

@@ -34,6 +34,7 @@ from chain import (
     EventDecoder,
     JsonRpc,
     NodeProcess,
+    ProcurementSpec,
     SystemAddresses,
     TxSender,
     anvil_binary,
@@ -200,18 +201,17 @@ def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_roun
             creates = []
             for k in range(count):
                 serial += 1
-                params = (
-                    keccak(text=f"ocds-bench-{chain_id}-{serial}-{k}-{time.time_ns()}"),
-                    who[SUPPLIER],
-                    [who[EVAL_A], who[EVAL_B], dev_account(EVAL_C, chain_id).address],
-                    2,
-                    [1_000 + i for i in range(milestones)],
-                    [now + 365 * 86_400 + i for i in range(milestones)],
-                    keccak(text=f"spec {serial}"),
-                    f"Bench procurement {serial}",
+                spec = ProcurementSpec(
+                    procurement_id=keccak(text=f"ocds-bench-{chain_id}-{serial}-{k}-{time.time_ns()}"),
+                    supplier=who[SUPPLIER],
+                    evaluators=(who[EVAL_A], who[EVAL_B], dev_account(EVAL_C, chain_id).address),
+                    quorum=2,
+                    amounts=tuple(1_000 + i for i in range(milestones)),
+                    due_dates=tuple(now + 365 * 86_400 + i for i in range(milestones)),
+                    spec_hash=keccak(text=f"spec {serial}"),
+                    title=f"Bench procurement {serial}",
                 )
-                total = sum(params[4])  # type: ignore[arg-type]
-                data = "0x" + create.encode([params, total]).hex()
+                data = "0x" + create.encode([spec.as_tuple(), sum(spec.amounts)]).hex()
                 creates.append({"from": who[OFFICER], "to": system.factory, "data": data, "gas": hex(3_000_000)})
             first_block = rpc.block_number() + 1
             _send_phase(rpc, creates)
@@ -253,17 +253,17 @@ def create_procurement(chain: Chain, milestones: int) -> str:
     chain_id = chain.rpc.chain_id
     factory = chain.build.codec("ProcurementFactory")
     now = chain.rpc.latest_timestamp()
-    params = (
-        keccak(text=f"ocds-open-{time.time_ns()}"),
-        dev_account(SUPPLIER, chain_id).address,
-        [dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, EVAL_C)],
-        2,
-        [5_000 + i for i in range(milestones)],
-        [now + 365 * 86_400 + i for i in range(milestones)],
-        keccak(text="open spec"),
-        "Open procurement",
+    spec = ProcurementSpec(
+        procurement_id=keccak(text=f"ocds-open-{time.time_ns()}"),
+        supplier=dev_account(SUPPLIER, chain_id).address,
+        evaluators=tuple(dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, EVAL_C)),
+        quorum=2,
+        amounts=tuple(5_000 + i for i in range(milestones)),
+        due_dates=tuple(now + 365 * 86_400 + i for i in range(milestones)),
+        spec_hash=keccak(text="open spec"),
+        title="Open procurement",
     )
-    data = "0x" + factory.function("createProcurement").encode([params, sum(params[4])]).hex()  # type: ignore[arg-type]
+    data = "0x" + factory.function("createProcurement").encode([spec.as_tuple(), sum(spec.amounts)]).hex()
     officer = dev_account(OFFICER, chain_id).address
     receipt = send_and_wait(chain.rpc, {"from": officer, "to": chain.system.factory, "data": data})
     topic = factory.topic("ProcurementCreated")

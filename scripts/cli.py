@@ -318,14 +318,24 @@ def procurement_show(context: Context, address: str) -> None:
     click.echo(f"  supplier {terms.supplier} ({terms.supplier_org})")
     click.echo(f"  panel    {terms.quorum} of {len(terms.evaluators)}: {', '.join(terms.evaluators)}")
     click.echo(
+        f"  periods  ruling {terms.ruling_period // 86_400} days (then a dispute lapses), "
+        f"grace {terms.grace_period // 86_400} days (before an owed-yen redirect)"
+    )
+
+    def when(timestamp: int) -> str:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    paused = f"; RELEASES PAUSED until {when(escrow.paused_until())}" if escrow.paused() else ""
+    click.echo(
         f"  books    funded {totals.funded:,}, released {totals.released:,}, refunded {totals.refunded:,}, "
-        f"owed {totals.owed:,} yen{'; RELEASES PAUSED' if escrow.paused() else ''}"
+        f"owed {totals.owed:,} yen{paused}"
     )
     for m in escrow.milestones():
-        due = dt.datetime.fromtimestamp(m.due_date, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        owed = f"  owed {m.owed:,}" if m.owed else ""
+        lapses = f"  dispute lapses {when(m.dispute_lapses_at)}" if m.dispute_lapses_at else ""
         click.echo(
-            f"  [{m.index}] {m.status.name.lower():<9} {m.amount:>15,} yen  due {due}  round {m.round} "
-            f"({m.passes} pass, {m.fails} fail){f'  owed {m.owed:,}' if m.owed else ''}"
+            f"  [{m.index}] {m.status.name.lower():<9} {m.amount:>15,} yen  due {when(m.due_date)}  round {m.round} "
+            f"({m.passes} pass, {m.fails} fail){owed}{lapses}"
         )
 
 
@@ -334,6 +344,8 @@ def procurement_show(context: Context, address: str) -> None:
 @clean_errors
 def procurement_list(context: Context) -> None:
     """List every procurement created on this chain, oldest first."""
+    from chain.roles import org_code
+
     _, _, factory = context.clients(write=False)
     created = factory.created_events(from_block=context.system().deployed_block)
     if not created:
@@ -343,7 +355,9 @@ def procurement_list(context: Context) -> None:
         params = event["params"]
         total = sum(params[4]) if isinstance(params, tuple | list) else sum(params["amounts"])
         title = params[7] if isinstance(params, tuple | list) else params["title"]
-        click.echo(f"{event['escrow']}  block {event['blockNumber']:>6}  {total:>15,} yen  {title}")
+        org = event["ministryOrg"]  # a procurement id is unique within its ministry only
+        ministry = org_code(bytes.fromhex(org[2:]) if isinstance(org, str) else bytes(org))
+        click.echo(f"{event['escrow']}  block {event['blockNumber']:>6}  {ministry:<8} {total:>15,} yen  {title}")
 
 
 # ---------------------------------------------------------------- the whole ledger

@@ -58,6 +58,19 @@ def new_escrow(world: World, fund: int | None = None, **overrides: Any) -> tuple
     return world.escrow(address), params
 
 
+def amendment_content(escrow: Contract, amendment_id: int) -> dict[str, Any]:
+    """A stored amendment's id and full content, as its approval or consent names them (EIP-712 field names)."""
+    milestone_id, kind, _, _, new_due, new_amount, rationale, _ = escrow.functions.amendment(amendment_id).call()
+    return {
+        "amendmentId": amendment_id,
+        "milestoneId": milestone_id,
+        "kind": kind,
+        "newAmount": new_amount,
+        "newDueDate": new_due,
+        "rationaleHash": rationale,
+    }
+
+
 def travel(world: World, seconds: int) -> None:
     """Move the chain's clock forward by ``seconds`` (mines a block)."""
     world.tester.time_travel(world.now() + seconds)

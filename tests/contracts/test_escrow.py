@@ -42,7 +42,7 @@ from tests.contracts.test_registry import (
     reverts,
     send,
 )
-from tests.helpers import event, events
+from tests.helpers import amendment_content, event, events
 from tests.world import DAY, World
 
 DOC = b"\x11" * 32
@@ -175,16 +175,14 @@ def content(escrow: Contract, amendment_id: int) -> dict[str, Any]:
     """An amendment's full content as its approval or consent names it: the stored one, or (for an id that does
     not exist) a cancellation of milestone 0."""
     if amendment_id < escrow.functions.amendmentCount().call():
-        milestone_id, kind, _, _, new_due, new_amount, rationale, _ = escrow.functions.amendment(amendment_id).call()
-    else:
-        milestone_id, kind, new_due, new_amount, rationale = 0, Kind.CANCEL, 0, 0, RATIONALE
+        return amendment_content(escrow, amendment_id)
     return {
         "amendmentId": amendment_id,
-        "milestoneId": milestone_id,
-        "kind": kind,
-        "newAmount": new_amount,
-        "newDueDate": new_due,
-        "rationaleHash": rationale,
+        "milestoneId": 0,
+        "kind": Kind.CANCEL,
+        "newAmount": 0,
+        "newDueDate": 0,
+        "rationaleHash": RATIONALE,
     }
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.crypto import keccak
+from web3.contract import Contract
 
+from chain.eip712 import Action, sign_action
 from chain.logs import ChainSource
 from chain.roles import Role, org_id
-from tests.helpers import new_escrow, relay, travel_days
+from tests.helpers import amendment_content, new_escrow, relay, travel_days
 from tests.world import World, build_world
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -23,36 +25,48 @@ LOGS_FIXTURE = RESOURCES / "world_logs.json"
 ROWS_FIXTURE = RESOURCES / "expected_rows.json"
 
 
-def run_scenario(world: World) -> dict[str, str]:
-    """Drive two procurements through every path; returns the escrow addresses by name."""
-    officer, officer2, supplier = world.sender("officer"), world.sender("officer2"), world.sender("supplier")
-    eval1, eval2, reviewer = world.sender("eval1"), world.sender("eval2"), world.sender("reviewer")
-    doc = keccak(text="evidence")
+def _approve(world: World, label: str, escrow: Contract, amendment_id: int) -> None:
+    """Approve an amendment as ``label``, naming its stored content."""
+    fields = amendment_content(escrow, amendment_id)
+    world.sender(label).transact(escrow.functions.approveAmendment(*fields.values()))
 
-    a, _ = new_escrow(world, title="Night-vision goggles, lot 1")
+
+def run_scenario(world: World) -> dict[str, str]:
+    """Drive four procurements through every path; returns the escrow addresses by name."""
+    officer, supplier = world.sender("officer"), world.sender("supplier")
+    eval1, eval2, reviewer = world.sender("eval1"), world.sender("eval2"), world.sender("reviewer")
+    admin, mod_admin, outsider = world.sender("admin"), world.sender("mod_admin"), world.sender("outsider")
+    registry = world.registry.functions
+    doc = keccak(text="evidence")
+    mod, vault = org_id("MOD"), world.vault.address
+
+    a, params_a = new_escrow(world, title="Night-vision goggles, lot 1")
     fa = a.functions
     # m0: direct evidence, one direct and one relayed pass -> approved and paid at once.
     supplier.transact(fa.submitEvidence(0, doc, "ipfs://lot1/m0"))
     eval1.transact(fa.attest(0, 1, True, keccak(text="r1")))
     relay(world, a, "eval2", "Attest", {"milestoneId": 0, "round": 1, "pass": True, "reportHash": keccak(text="r2")})
-    # m1: relayed evidence, two fails -> rejected; resubmitted, disputed, settled 20M / 30M.
+    # m1: relayed evidence, two fails -> rejected; resubmitted, disputed, settled 20M / 30M while the ministry is
+    # deactivated: its share goes back to the budget line all the same (Refunded; nothing is owed to a ministry).
     relay(world, a, "supplier", "SubmitEvidence", {"milestoneId": 1, "documentHash": doc, "uri": "ipfs://lot1/m1"})
     eval1.transact(fa.attest(1, 1, False, keccak(text="f1")))
     eval2.transact(fa.attest(1, 1, False, keccak(text="f2")))
     supplier.transact(fa.submitEvidence(1, doc, "ipfs://lot1/m1-v2"))
     supplier.transact(fa.openDispute(1, keccak(text="reason")))
+    admin.transact(registry.updateOrganization(mod, False, vault))
     reviewer.transact(fa.settleDispute(1, 20_000_000, keccak(text="ruling")))
+    admin.transact(registry.updateOrganization(mod, True, vault))
     # m2: amount cut (refund of the excess), due date moved, paid while paused (deferred) then claimed.
     officer.transact(fa.proposeAmendment(2, 0, 100_000_000, 0, keccak(text="cut")))
-    officer2.transact(fa.approveAmendment(0))
+    _approve(world, "officer2", a, 0)
     officer.transact(fa.proposeAmendment(2, 1, 0, world.now() + 200 * 86_400, keccak(text="later")))
-    officer2.transact(fa.approveAmendment(1))
-    world.sender("mod_admin").transact(fa.setPaused(True))
+    _approve(world, "officer2", a, 1)
+    mod_admin.transact(fa.pauseUntil(world.now() + 20 * 86_400))
     supplier.transact(fa.submitEvidence(2, doc, "ipfs://lot1/m2"))
     eval1.transact(fa.attest(2, 1, True, keccak(text="p1")))
     eval2.transact(fa.attest(2, 1, True, keccak(text="p2")))
-    world.sender("mod_admin").transact(fa.setPaused(False))
-    world.sender("outsider").transact(fa.claimPayment(2))
+    mod_admin.transact(fa.resume())
+    outsider.transact(fa.claimPayment(2))
 
     b, _ = new_escrow(
         world, fund=10_000_000, amounts=[30_000_000, 50_000_000], due_in_days=[30, 60], title="Radar spares"
@@ -61,17 +75,64 @@ def run_scenario(world: World) -> dict[str, str]:
     officer.transact(world.token.functions.approve(b.address, 20_000_000))
     officer.transact(fb.fund(20_000_000))
     officer.transact(fb.proposeAmendment(0, 2, 0, 0, keccak(text="cancel")))
-    officer2.transact(fb.approveAmendment(0))
-    travel_days(world, 61)
-    officer.transact(fb.reclaim(1))
+    _approve(world, "officer2", b, 0)
 
-    admin = world.sender("admin")
-    registry = world.registry.functions
+    # Another ministry uses the same procurement id as lot 1: ids are scoped by ministry (unfunded here).
+    mofa_params = world.procurement_params(procurement_id=params_a[0], title="MOFA's own lot 1")
+    mofa, _ = world.create_procurement(mofa_params, 0, label="mofa_officer")
+
+    c, _ = new_escrow(world, amounts=[10_000_000] * 4, due_in_days=[300] * 4, title="Thermal sights")
+    fc = c.functions
+    # m0: eval1 passes, then loses its role: eval2's pass does not reach the quorum (AttestationsDisregarded);
+    # eval3's does.
+    supplier.transact(fc.submitEvidence(0, doc, "ipfs://sights/m0"))
+    eval1.transact(fc.attest(0, 1, True, keccak(text="s1")))
+    admin.transact(registry.revokeRole(Role.EVALUATOR.id, world.eval1.address))
+    eval2.transact(fc.attest(0, 1, True, keccak(text="s2")))
+    world.sender("eval3").transact(fc.attest(0, 1, True, keccak(text="s3")))
+    admin.transact(registry.grantRole(Role.EVALUATOR.id, world.eval1.address))
+    # m3: under evaluation, cut with the supplier's signed consent; then disputed by an officer, and the dispute
+    # lapses after the ruling period (30 days): back to Submitted, the due date moved by the time frozen.
+    supplier.transact(fc.submitEvidence(3, doc, "ipfs://sights/m3"))
+    officer.transact(fc.proposeAmendment(3, 0, 8_000_000, 0, keccak(text="cut m3")))
+    consent = amendment_content(c, 0)
+    relay(world, c, "supplier", "ConsentToAmendment", consent)
+    _approve(world, "officer2", c, 0)
+    officer.transact(fc.openDispute(3, keccak(text="stall")))
+    travel_days(world, 31)
+    outsider.transact(fc.lapseDispute(3))
+    # m1, m2: evidence, then the supplier is off-boarded (role revoked, account unbound): the approved payments
+    # are deferred; a review body redirects m1 to the supplier's colleague and m2 back to the ministry, and after
+    # the grace period (90 days) anyone carries the rulings out.
+    supplier.transact(fc.submitEvidence(1, doc, "ipfs://sights/m1"))
+    supplier.transact(fc.submitEvidence(2, doc, "ipfs://sights/m2"))
+    admin.transact(registry.revokeRole(Role.SUPPLIER.id, world.supplier.address))
+    admin.transact(registry.unbindAccount(world.supplier.address))
+    for milestone in (1, 2):
+        eval1.transact(fc.attest(milestone, 1, True, keccak(text=f"o{milestone}")))
+        eval2.transact(fc.attest(milestone, 1, True, keccak(text=f"q{milestone}")))
+    reviewer.transact(fc.redirectOwed(1, world.supplier_colleague.address, keccak(text="successor")))
+    reviewer.transact(fc.redirectOwed(2, "0x" + "00" * 20, keccak(text="back to MOD")))
+    travel_days(world, 91)
+    outsider.transact(fc.claimPayment(1))
+    outsider.transact(fc.claimPayment(2))
+    officer.transact(fb.reclaim(1))  # long past its due date
+    # The supplier is on-boarded again (later tests of a module run on this world: its cast is left whole).
+    admin.transact(registry.bindAccount(world.supplier.address, org_id("NVE")))
+    admin.transact(registry.grantRole(Role.SUPPLIER.id, world.supplier.address))
+
+    # Signatures withdrawn: directly, and by a signature relayed through the registry.
+    eval1.transact(registry.invalidateNonces(registry.nonces(world.eval1.address).call() + 3))
+    nonce = registry.nonces(world.eval2.address).call()
+    action = Action("InvalidateNonces", {"newNonce": nonce + 1}, nonce, world.now() + 3600)
+    signature = sign_action(world.eval2, action, chain_id=world.w3.eth.chain_id, escrow=world.registry.address)
+    outsider.transact(registry.invalidateNoncesBySig(*action.call_args(world.eval2.address, signature)))
+
     admin.transact(registry.revokeRole(Role.AUDITOR.id, world.auditor.address))
     admin.transact(registry.grantRole(Role.AUDITOR.id, world.auditor.address))
     admin.transact(registry.bindAccount(world.outsider.address, org_id("BOA")))
     admin.transact(registry.unbindAccount(world.outsider.address))
-    return {"a": a.address, "b": b.address}
+    return {"a": a.address, "b": b.address, "c": c.address, "mofa": mofa}
 
 
 def record(world: World) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def _fields(log: DecodedLog) -> dict[str, Any]:
     return {name: getattr(log, name) for name in names} | {"event": log.event, "args": log.args}
 
 
-_WHO, _HASH = "0x" + "1" * 40, "0x" + "0" * 64
+_WHO, _HASH, _ZERO = "0x" + "1" * 40, "0x" + "0" * 64, "0x" + "0" * 40
 M = MilestoneState
 _EVIDENCE = {"supplier": _WHO, "round": 2, "documentHash": _HASH, "uri": ""}
 _TRANSITIONS = [
@@ -126,9 +126,20 @@ _TRANSITIONS = [
     ("PaymentReleased", {"supplier": _WHO, "amount": 3}, M(5, 9, "Settled"), M(5, 9, "Settled")),
     ("SubmissionRejected", {"round": 1, "fails": 2}, M(5, 9, "Submitted", 1, 0, 2), M(5, 9, "Rejected", 1, 0, 2)),
     ("MilestoneReclaimed", {"officer": _WHO, "previous": 0}, M(5, 9, "Pending"), M(5, 9, "Refunded")),
-    ("DisputeOpened", {"opener": _WHO, "previous": 2, "reasonHash": _HASH}, M(5, 9, "Rejected"), M(5, 9, "Disputed")),
+    ("DisputeOpened", {"opener": _WHO, "previous": 2, "reasonHash": _HASH, "lapsesAt": 77},
+     M(5, 9, "Rejected"), M(5, 9, "Disputed", dispute_lapses_at=77)),
     ("DisputeSettled", {"reviewer": _WHO, "supplierAmount": 1, "ministryAmount": 4, "rulingHash": _HASH},
-     M(5, 9, "Disputed"), M(5, 9, "Settled")),
+     M(5, 9, "Disputed", dispute_lapses_at=77), M(5, 9, "Settled")),
+    ("DisputeLapsed", {"restored": 2, "newDueDate": 12}, M(5, 9, "Disputed", 3, 1, 2, dispute_lapses_at=77),
+     M(5, 12, "Rejected", 3, 1, 2)),
+    ("RefundDeferred", {"vault": _ZERO, "amount": 4}, M(5, 9, "Refunded", ministry_owed=1),
+     M(5, 9, "Refunded", ministry_owed=5)),
+    ("RefundClaimed", {"vault": _WHO, "amount": 5}, M(5, 9, "Settled", ministry_owed=5), M(5, 9, "Settled")),
+    ("OwedRedirected", {"to": _WHO, "amount": 5, "rulingHash": _HASH}, M(5, 9, "Approved", owed=5), M(5, 9, "Paid")),
+    ("OwedRedirected", {"to": _ZERO, "amount": 5, "rulingHash": _HASH}, M(5, 9, "Approved", owed=5),
+     M(5, 9, "Refunded")),
+    ("OwedRedirected", {"to": _ZERO, "amount": 2, "rulingHash": _HASH}, M(5, 9, "Settled", owed=2, ministry_owed=1),
+     M(5, 9, "Settled", ministry_owed=1)),
 ]  # fmt: skip
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
 
 from indexer.errors import IndexerError
 from indexer.models import Base, MilestoneRow
-from indexer.schema import make_engine, upgrade
+from indexer.schema import alembic_config, make_engine, upgrade
 
 
 def test_upgrade_head_on_an_empty_database_equals_the_models(engine: Engine) -> None:
@@ -26,7 +27,53 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+
+
+_EVENT = {"chain_id": 1, "tx_hash": "0x" + "a" * 64, "log_index": 0, "block_number": 7}
+_ESCROW, _MOD = "0x" + "e" * 40, "0x" + "4d4f44".ljust(64, "0")
+
+
+def _insert(engine: Engine, table: str, row: dict[str, object]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(Table(table, MetaData(), autoload_with=conn)), [row])
+
+
+def _rows(engine: Engine, table: str) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(Table(table, MetaData(), autoload_with=conn)))]
+
+
+def test_0004_fills_a_mirror_of_the_old_contracts_and_downgrades_back(engine: Engine) -> None:
+    upgrade(engine, "0003")
+    procurement = {
+        "chain_id": 1, "escrow": _ESCROW, "procurement_id": "0x" + "1" * 64, "ministry_org": _MOD,
+        "supplier_org": "0x" + "2" * 64, "supplier": "0x" + "3" * 40, "officer": "0x" + "4" * 40, "panel": "[]",
+        "quorum": 1, "title": "t", "spec_hash": "0x" + "5" * 64, "funded": "9", "milestone_count": 1,
+        "block_number": 7, "tx_hash": "0x" + "a" * 64, "log_index": 0, "total_funded": "9", "total_released": "0",
+        "total_refunded": "4", "total_owed": "0", "paused": True,
+    }  # fmt: skip
+    _insert(engine, "procurements", procurement)
+    _insert(engine, "escrow_registrations", _EVENT | {"procurement_id": "0x" + "1" * 64, "escrow": _ESCROW})
+    _insert(engine, "pauses", _EVENT | {"escrow": _ESCROW, "admin": "0x" + "6" * 40, "paused": True})
+    _insert(engine, "refunds", _EVENT | {"escrow": _ESCROW, "milestone_id": 0, "vault": "0x" + "7" * 40, "amount": "4"})
+
+    upgrade(engine)
+    (p,) = _rows(engine, "procurements")
+    # What the old contracts would have reported: a pause without an end, the default periods, refunds transferred.
+    assert (p["paused_until"], p["ruling_period"], p["grace_period"]) == (2**40 - 1, 30 * 86_400, 90 * 86_400)
+    assert "paused" not in p
+    assert [r["paused_until"] for r in _rows(engine, "pauses")] == [2**40 - 1]
+    assert [r["ministry_org"] for r in _rows(engine, "escrow_registrations")] == [_MOD]
+    assert [r["kind"] for r in _rows(engine, "refunds")] == ["refunded"]
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    assert [r["paused"] for r in _rows(engine, "procurements")] == [True]
+    assert [r["paused"] for r in _rows(engine, "pauses")] == [True]
+    assert "ministry_org" not in _rows(engine, "escrow_registrations")[0]
 
 
 def test_money_round_trips_exactly_beyond_64_bits(engine: Engine) -> None:
@@ -34,13 +81,16 @@ def test_money_round_trips_exactly_beyond_64_bits(engine: Engine) -> None:
     huge = 2**256 - 1  # an "infinite" approval; also beyond SQLite's and PostgreSQL's bigint
     row = {
         "chain_id": 1, "escrow": "0x" + "1" * 40, "milestone_id": 0, "amount": huge, "due_date": 2**40,
-        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 2**64 + 1, "block_number": 1,
+        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 2**64 + 1, "ministry_owed": 2**70,
+        "dispute_lapses_at": 0, "block_number": 1,
     }  # fmt: skip
     with engine.begin() as conn:
         conn.execute(insert(MilestoneRow), [row])
     with engine.connect() as conn:
-        amount, owed = conn.execute(select(MilestoneRow.amount, MilestoneRow.owed)).one()
-    assert (amount, owed) == (huge, 2**64 + 1)
+        amount, owed, ministry_owed = conn.execute(
+            select(MilestoneRow.amount, MilestoneRow.owed, MilestoneRow.ministry_owed)
+        ).one()
+    assert (amount, owed, ministry_owed) == (huge, 2**64 + 1, 2**70)
     assert type(amount) is int
     assert not isinstance(amount, Decimal | float)
 
@@ -50,7 +100,8 @@ def test_money_refuses_what_is_not_a_uint256(engine: Engine, bad: object) -> Non
     upgrade(engine)
     row = {
         "chain_id": 1, "escrow": "0x" + "1" * 40, "milestone_id": 0, "amount": bad, "due_date": 1,
-        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 0, "block_number": 1,
+        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 0, "ministry_owed": 0,
+        "dispute_lapses_at": 0, "block_number": 1,
     }  # fmt: skip
     with pytest.raises(Exception, match="not a uint256"), engine.begin() as conn:
         conn.execute(insert(MilestoneRow), [row])

@@ -130,7 +130,9 @@ def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
     assert "panel    2 of 3" in shown
     assert "48,000,000 yen" in shown
     assert "funded 360,000,000" in shown
-    assert escrow_address in deployed.ok("procurement", "list")
+    assert "periods  ruling 30 days (then a dispute lapses), grace 90 days" in shown
+    listed = next(line for line in deployed.ok("procurement", "list").splitlines() if escrow_address in line)
+    assert " MOD " in listed  # a procurement id is unique within its ministry only: the list names it
     # The same ocid again is refused before anything is sent.
     assert "already exists" in deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
 
