@@ -421,7 +421,8 @@ contract BudgetOffice is EIP712, IBudgetOffice {
         if (g.kind != AccessKind.Obligate || block.timestamp >= g.expiresAt) {
             revert BudgetAccessDenied(series, fiscalYear, grantee);
         }
-        uint256 remaining = g.cap - g.used;
+        // A grant renewed with a cap below what was already used leaves nothing (not an underflow).
+        uint256 remaining = g.cap > g.used ? g.cap - g.used : 0;
         if (amount > remaining) revert BudgetGrantExceeded(series, fiscalYear, grantee, remaining, amount);
         // At most the cap (< 2^56).
         g.used += uint64(amount);

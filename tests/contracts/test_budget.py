@@ -438,6 +438,14 @@ def test_grant_to_obligate_up_to_a_cap_records_both_ministries(world: World) -> 
         create(world, procurement(world, [1_000_001]), 0, label="mofa_officer", line=mod_line(world))
 
 
+def test_grant_renewed_below_what_was_used_leaves_nothing(world: World) -> None:
+    grant(world, OBLIGATE, 3_000_000)
+    create(world, procurement(world, [2_000_000]), 0, label="mofa_officer", line=mod_line(world))
+    grant(world, OBLIGATE, 1_000_000)
+    with reverts("BudgetGrantExceeded", 1, world.fiscal_year, MOFA, 0, 1):
+        create(world, procurement(world, [1]), 0, label="mofa_officer", line=mod_line(world))
+
+
 def test_grant_expires_by_itself_and_can_be_revoked(world: World) -> None:
     grant(world, OBLIGATE, 3_000_000, days=10)
     world.tester.time_travel(world.now() + 10 * DAY)
