@@ -116,15 +116,20 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     )
     from chain.eip712 import (
         ACTION_TYPES as ACTION_TYPES,
+        BUDGET_ACTION_TYPES as BUDGET_ACTION_TYPES,
+        BUDGET_DOMAIN_NAME as BUDGET_DOMAIN_NAME,
+        BUDGET_STRUCT_TYPES as BUDGET_STRUCT_TYPES,
         DOMAIN_NAME as DOMAIN_NAME,
         DOMAIN_VERSION as DOMAIN_VERSION,
         REGISTRY_DOMAIN_NAME as REGISTRY_DOMAIN_NAME,
         Action as Action,
         action_digest as action_digest,
+        budget_typed_data as budget_typed_data,
         domain_name as domain_name,
         recover_action_signer as recover_action_signer,
         recover_signer as recover_signer,
         sign_action as sign_action,
+        sign_budget_action as sign_budget_action,
         typed_data as typed_data,
     )
     from chain.errors import (
@@ -288,15 +293,20 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.eip712": (
         "ACTION_TYPES",
+        "BUDGET_ACTION_TYPES",
+        "BUDGET_DOMAIN_NAME",
+        "BUDGET_STRUCT_TYPES",
         "DOMAIN_NAME",
         "DOMAIN_VERSION",
         "REGISTRY_DOMAIN_NAME",
         "Action",
         "action_digest",
+        "budget_typed_data",
         "domain_name",
         "recover_action_signer",
         "recover_signer",
         "sign_action",
+        "sign_budget_action",
         "typed_data",
     ),
     "chain.errors": (

@@ -694,7 +694,8 @@ def map_signature_used(log: DecodedLog, previous: DecodedLog | None) -> list[Cha
     return [Insert("signature_uses", _key(log) | row)]
 
 
-RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged"})
+# BudgetSet and Burned (issue 15) are kept raw until the budget mirror (issue 15's second half) maps them.
+RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged", "BudgetSet", "Burned"})
 
 MAPPERS: dict[str, Mapper] = {
     "OrganizationRegistered": map_organization_registered,
