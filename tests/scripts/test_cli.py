@@ -214,7 +214,6 @@ def test_every_command_has_help() -> None:
         ["org", "add"],
         ["org", "bind"],
         ["role", "grant"],
-        ["mint"],
         ["procurement", "create"],
         ["procurement", "show"],
         ["procurement", "list"],
