@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from chain.errors import ConfigurationError
 from chain.roles import org_id
@@ -106,6 +106,13 @@ def fiscal_year_start(fiscal_year: int) -> int:
 
 
 def fiscal_year_containing(timestamp: int) -> int:
-    """The fiscal year that contains unix time ``timestamp``."""
-    moment = datetime.fromtimestamp(timestamp, tz=UTC).astimezone(_JST)
-    return moment.year if moment.month >= 4 else moment.year - 1
+    """The fiscal year that contains unix time ``timestamp``: Howard Hinnant's civil_from_days, exactly as
+    FiscalYear.sol computes it (so it holds for any uint40 time, beyond ``datetime``'s year 9999)."""
+    z = (timestamp + 9 * 3600) // 86_400 + 719_468
+    era = z // 146_097
+    day_of_era = z - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    march_year = year_of_era + era * 400
+    # Month index 0 is March, which still belongs to the fiscal year before.
+    return march_year - 1 if (5 * day_of_year + 2) // 153 == 0 else march_year
