@@ -731,12 +731,17 @@ class EscrowMachine(RuleBasedStateMachine):
         resume=st.sampled_from([False, False, True]),
     )
     def pause(self, index: int, days: int, actor: str, resume: bool) -> None:
-        """Pause (or renew a pause) for ``days`` (0 and 91 are refused), or resume."""
+        """Pause (or renew a pause) for ``days`` (0 and 91 are refused), or resume.
+
+        The end counts from the latest block's time, which the transaction's block never precedes: so 0 days
+        (an end not after the block's time) and 91 days are refused, and 90 days accepted, however much time
+        passes between the simulation and the mining (an end of latest + 1 s could pass the one and fail the
+        other on a slow machine)."""
         e = self._escrow(index)
         if resume:
             self._send(actor, e.contract.functions.resume())
         else:
-            self._send(actor, e.contract.functions.pauseUntil(self.world.now() + 1 + days * DAY))
+            self._send(actor, e.contract.functions.pauseUntil(self.world.now() + days * DAY))
 
     @rule(
         index=st.integers(0, 1),
