@@ -48,6 +48,18 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         event_layout as event_layout,
         signature as signature,
     )
+    from chain.actions import (
+        ACCESS_REGISTRY as ACCESS_REGISTRY,
+        ACTIONS as ACTIONS,
+        BUDGET_OFFICE as BUDGET_OFFICE,
+        MILESTONE_ESCROW as MILESTONE_ESCROW,
+        ActionField as ActionField,
+        ActionType as ActionType,
+        FieldKind as FieldKind,
+        SignedContract as SignedContract,
+        StructType as StructType,
+        ni_uri as ni_uri,
+    )
     from chain.budget import (
         AppropriationAct as AppropriationAct,
         Authorization as Authorization,
@@ -116,20 +128,13 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     )
     from chain.eip712 import (
         ACTION_TYPES as ACTION_TYPES,
-        BUDGET_ACTION_TYPES as BUDGET_ACTION_TYPES,
-        BUDGET_DOMAIN_NAME as BUDGET_DOMAIN_NAME,
-        BUDGET_STRUCT_TYPES as BUDGET_STRUCT_TYPES,
         DOMAIN_NAME as DOMAIN_NAME,
         DOMAIN_VERSION as DOMAIN_VERSION,
-        REGISTRY_DOMAIN_NAME as REGISTRY_DOMAIN_NAME,
         Action as Action,
         action_digest as action_digest,
-        budget_typed_data as budget_typed_data,
-        domain_name as domain_name,
         recover_action_signer as recover_action_signer,
         recover_signer as recover_signer,
         sign_action as sign_action,
-        sign_budget_action as sign_budget_action,
         typed_data as typed_data,
     )
     from chain.errors import (
@@ -228,6 +233,18 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "event_layout",
         "signature",
     ),
+    "chain.actions": (
+        "ACCESS_REGISTRY",
+        "ACTIONS",
+        "BUDGET_OFFICE",
+        "MILESTONE_ESCROW",
+        "ActionField",
+        "ActionType",
+        "FieldKind",
+        "SignedContract",
+        "StructType",
+        "ni_uri",
+    ),
     "chain.clients": (
         "DEFAULT_GRACE_PERIOD",
         "DEFAULT_RULING_PERIOD",
@@ -293,20 +310,13 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.eip712": (
         "ACTION_TYPES",
-        "BUDGET_ACTION_TYPES",
-        "BUDGET_DOMAIN_NAME",
-        "BUDGET_STRUCT_TYPES",
         "DOMAIN_NAME",
         "DOMAIN_VERSION",
-        "REGISTRY_DOMAIN_NAME",
         "Action",
         "action_digest",
-        "budget_typed_data",
-        "domain_name",
         "recover_action_signer",
         "recover_signer",
         "sign_action",
-        "sign_budget_action",
         "typed_data",
     ),
     "chain.errors": (

@@ -154,6 +154,11 @@ class Amendment:
         """The amendment's full content, as ``approve_amendment`` and ``consent_to_amendment`` must name it."""
         return [self.milestone_id, int(self.kind), self.new_amount, self.new_due_date, self.rationale_hash]
 
+    def signed_content(self) -> dict[str, Any]:
+        """The full content by its EIP-712 field names (ApproveAmendment, ConsentToAmendment)."""
+        names = ("milestoneId", "kind", "newAmount", "newDueDate", "rationaleHash")
+        return dict(zip(names, self.content(), strict=True))
+
 
 @dataclass(frozen=True)
 class Redirect:

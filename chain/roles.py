@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import enum
-
-from eth_utils.crypto import keccak
+from functools import cache
 
 from chain.errors import ConfigurationError
 
@@ -40,15 +39,26 @@ class Role(enum.Enum):
     @property
     def id(self) -> bytes:
         """keccak256 of the role's name, as in Roles.sol."""
-        return keccak(text=self.value)
+        return _role_ids()[self]
 
     @classmethod
     def from_id(cls, role_id: bytes) -> Role | None:
         """The role with this id, or None (e.g. for DEFAULT_ADMIN_ROLE)."""
-        return _BY_ID.get(bytes(role_id))
+        return _roles_by_id().get(bytes(role_id))
 
 
-_BY_ID = {role.id: role for role in Role}
+# Hashed on first use: importing this module (as the signed-action declarations and so `procure --help` do)
+# must not load eth_utils.
+@cache
+def _role_ids() -> dict[Role, bytes]:
+    from eth_utils.crypto import keccak
+
+    return {role: keccak(text=role.value) for role in Role}
+
+
+@cache
+def _roles_by_id() -> dict[bytes, Role]:
+    return {role_id: role for role, role_id in _role_ids().items()}
 
 
 def org_id(code: str) -> bytes:

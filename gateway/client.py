@@ -17,23 +17,11 @@ import httpx
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from chain.eip712 import ACTION_TYPES, DOMAIN_NAME
+from chain import ACTIONS, ActionType
 from chain.errors import LedgerError
 from gateway.siwe import SiweMessage
 
-__all__ = ["ACTION_PATHS", "GatewayClient", "GatewayError"]
-
-# URL path segment of each EIP-712 action.
-ACTION_PATHS: dict[str, str] = {
-    "Fund": "fund",
-    "SubmitEvidence": "submit-evidence",
-    "Attest": "attest",
-    "Reclaim": "reclaim",
-    "ProposeAmendment": "propose-amendment",
-    "ApproveAmendment": "approve-amendment",
-    "OpenDispute": "open-dispute",
-    "SettleDispute": "settle-dispute",
-}
+__all__ = ["GatewayClient", "GatewayError"]
 
 
 class GatewayError(LedgerError):
@@ -144,12 +132,16 @@ class GatewayClient:
         wait: bool = True,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Fetch the typed data of ``action``, check it, sign it locally and post it; the relay result."""
-        if action not in ACTION_PATHS:
-            raise GatewayError(400, "Unknown action", f"{action!r} is not one of {sorted(ACTION_PATHS)}")
-        path = f"/procurements/{procurement_id}/actions/{ACTION_PATHS[action]}"
+        """Fetch the typed data of ``action`` (a primary type), check it, sign it locally and post it.
+
+        ``fields`` are the action's fields as the API takes them (chain.ACTIONS); the relay result.
+        """
+        declared = ACTIONS.get(action)
+        if declared is None:
+            raise GatewayError(400, "Unknown action", f"{action!r} is not one of {sorted(ACTIONS)}")
+        path = f"/procurements/{procurement_id}/actions/{declared.verb}"
         typed = self.get(path, params=fields)
-        self._verify(action, fields, typed)
+        self._verify(declared, fields, typed)
         signature = self.account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
         body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
         headers = self._headers() | ({"Idempotency-Key": idempotency_key} if idempotency_key else {})
@@ -157,23 +149,28 @@ class GatewayClient:
         result: dict[str, Any] = self._check(response)
         return result
 
-    def _verify(self, action: str, fields: dict[str, Any], typed: dict[str, Any]) -> None:
-        """Refuse to sign typed data that is not exactly the requested action."""
+    def _verify(self, action: ActionType, fields: dict[str, Any], typed: dict[str, Any]) -> None:
+        """Refuse to sign typed data that is not exactly the requested action: its type and field list, the
+        contract's domain on this chain, this account, and every field as the declaration says it is signed
+        (a choice by its index, a field left out at its default, a document's URI at its ni: URI)."""
         data = typed.get("typedData", {})
         message = data.get("message", {})
         domain = data.get("domain", {})
         problems = []
-        if data.get("primaryType") != action or typed.get("action") != action:
+        if data.get("primaryType") != action.primary_type or typed.get("action") != action.primary_type:
             problems.append(f"primary type {data.get('primaryType')!r}")
-        if data.get("types", {}).get(action) != ACTION_TYPES[action]:
+        if data.get("types", {}).get(action.primary_type) != action.eip712_types:
             problems.append("field list")
-        if domain.get("name") != DOMAIN_NAME or domain.get("chainId") != self.chain_id:
+        contract = action.contract
+        expected_domain = (contract.domain_name, contract.domain_version, self.chain_id)
+        if (domain.get("name"), domain.get("version"), domain.get("chainId")) != expected_domain:
             problems.append(f"domain {domain}")
         if str(typed.get("signer", "")).lower() != self.account.address.lower():
             problems.append(f"signer {typed.get('signer')}")
-        for name, value in fields.items():
-            if name in ("uri", "deadline", "kind"):  # kind is a name in the query, a number in the message
-                continue
+        stored = {field.name for field in action.fields if field.from_amendment}
+        for name, value in action.message(fields).items():
+            if value is None and name in stored:
+                continue  # filled in from the stored amendment: the contract refuses any other content
             signed = message.get(name)
             if _normal(signed) != _normal(value):
                 problems.append(f"{name}: asked {value!r}, typed data says {signed!r}")
@@ -182,12 +179,11 @@ class GatewayClient:
 
 
 def _normal(value: Any) -> Any:
+    """A typed-data value in one form: bytes and hex as lowercase 0x-hex, decimal strings as integers."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
     if isinstance(value, str) and value.startswith("0x"):
         return value.lower()
     if isinstance(value, str) and value.isdecimal() and value.isascii():  # uint256 values come as decimal strings
-        return int(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
         return int(value)
     return value

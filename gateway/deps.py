@@ -1,6 +1,6 @@
 """Dependencies as ``Annotated`` aliases: the database session, the signed-in account, role checks, scoping.
 
-Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``EvaluatorAccount``, ``ChainProcurement``)
+Routes declare what they need (``SessionDep``, ``CurrentAccount``, ``UploaderAccount``, ``ChainProcurement``)
 instead of checking with ``if``s. The account's roles are looked up on every request, so a revocation takes
 effect as soon as the directory (the mirror, or the chain) sees it.
 
@@ -21,11 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain.clients import MilestoneStatus, Terms
+from chain.clients import Terms
 from chain.roles import Role
 from gateway.core.state import GatewayState
 from gateway.errors import (
     AccountNotPermitted,
+    Conflict,
     Forbidden,
     NotAuthenticated,
     NotFound,
@@ -35,6 +36,7 @@ from gateway.errors import (
 from gateway.identity import MirrorVersion, Principal
 from gateway.ledger import Ledger
 from gateway.models import SessionRecord
+from gateway.scope import Scope
 from gateway.services.auth import LiveSession
 from gateway.services.reads import Page, Reader
 
@@ -47,22 +49,16 @@ __all__ = [
     "CurrentAccount",
     "CurrentCaller",
     "CurrentSession",
-    "DisputantAccount",
-    "EvaluatorAccount",
     "IdempotencyKey",
     "LedgerDep",
     "MirrorReader",
-    "OfficerAccount",
     "PageDep",
     "ProcurementRef",
-    "ReviewerAccount",
     "SessionDep",
     "SignInRateLimit",
     "StateDep",
-    "SupplierAccount",
     "UploaderAccount",
     "Wait",
-    "can_see",
     "require_roles",
 ]
 
@@ -193,12 +189,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-SupplierAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER))]
-EvaluatorAccount = Annotated[Principal, Depends(require_roles(Role.EVALUATOR))]
-OfficerAccount = Annotated[Principal, Depends(require_roles(Role.PROCUREMENT_OFFICER))]
-ReviewerAccount = Annotated[Principal, Depends(require_roles(Role.REVIEW_BODY))]
+# (Who may sign each action is its declaration's ``signers``: gateway/api/routes/actions.py requires those.)
 AuditorAccount = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
-DisputantAccount = Annotated[Principal, Depends(require_roles(Role.SUPPLIER, Role.PROCUREMENT_OFFICER))]
 UploaderAccount = Annotated[
     Principal,
     Depends(require_roles(Role.SUPPLIER, Role.EVALUATOR, Role.PROCUREMENT_OFFICER, Role.REVIEW_BODY)),
@@ -219,20 +211,9 @@ class ProcurementRef:
         return "0x" + self.procurement_id.hex()
 
 
-def can_see(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> bool:
-    """The read scope of gateway.services.reads, decided from the chain's terms."""
-    if account.is_auditor:
-        return True
-    if account.is_ministry and account.organization == terms.ministry:
-        return True
-    if account.has(Role.SUPPLIER) and account.organization == terms.supplier_org:
-        return True
-    if account.has(Role.EVALUATOR) and account.address in terms.evaluators:
-        return True
-    if account.has(Role.REVIEW_BODY):
-        disputed = {MilestoneStatus.DISPUTED, MilestoneStatus.SETTLED}
-        return any(m.status in disputed for m in ledger.escrow(escrow).milestones())
-    return False
+def _visible(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> bool:
+    """Whether ``account`` may see the procurement of ``escrow`` (gateway.scope's rule, on the chain's facts)."""
+    return Scope.of(account).allows(terms, lambda: (m.status for m in ledger.escrow(escrow).milestones()))
 
 
 ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The procurement id (bytes32, 0x-hex).")]
@@ -240,28 +221,40 @@ ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The proc
 
 def _chain_procurement(procurement_id: str, ledger: Ledger, account: Principal) -> ProcurementRef:
     raw = bytes.fromhex(procurement_id[2:])
-    escrow = ledger.escrow_address(raw)
-    terms = ledger.terms(escrow)
-    if not can_see(account, terms, ledger, escrow):
+    visible = _visible_escrows(ledger, account, ledger.escrows_of(raw))
+    if not visible:  # another ministry may have registered the same id since the escrows were read
+        visible = _visible_escrows(ledger, account, ledger.escrows_of(raw, fresh=True))
+    if not visible:
         raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
-    return ProcurementRef(procurement_id=raw, escrow=escrow, terms=terms)
+    if len(visible) > 1:
+        raise Conflict(
+            f"procurement id {procurement_id.lower()} names {len(visible)} procurements you can see, of different "
+            f"ministries (escrows {', '.join(visible)}): a procurement id is unique within its ministry only"
+        )
+    escrow = visible[0]
+    return ProcurementRef(procurement_id=raw, escrow=escrow, terms=ledger.terms(escrow))
+
+
+def _visible_escrows(ledger: Ledger, account: Principal, escrows: tuple[str, ...]) -> list[str]:
+    return [escrow for escrow in escrows if _visible(account, ledger.terms(escrow), ledger, escrow)]
 
 
 async def get_chain_procurement(
     procurement_id: ProcurementId, ledger: LedgerDep, account: CurrentAccount
 ) -> ProcurementRef:
-    """The procurement, resolved through the registry and visible to the account (else 404).
+    """The procurement, resolved through the registry and visible to the account (else 404; 409 if the id
+    names procurements of several ministries that the account can all see).
 
     Escrows and their terms never change, so once read they are known without I/O and this needs no hop to
-    the thread pool; the first time (or for a review body, whose scope reads the milestones) it goes there.
+    the thread pool; the first time (or for a review body, whose scope reads the milestones, or when the one
+    known escrow is not visible) it goes there.
     """
     known = ledger.known_terms(bytes.fromhex(procurement_id[2:]))
-    if known is None or account.has(Role.REVIEW_BODY):
-        return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
-    escrow, terms = known
-    if not can_see(account, terms, ledger, escrow):
-        raise NotFound(f"no procurement {procurement_id.lower()} visible to this account")
-    return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
+    if known is not None and not Scope.of(account).reads_milestones:
+        escrow, terms = known
+        if _visible(account, terms, ledger, escrow):
+            return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
+    return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
 
 
 ChainProcurement = Annotated[ProcurementRef, Depends(get_chain_procurement)]

@@ -23,13 +23,21 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "AccountNotPermitted",
     "BadGateway",
+    "BadRequest",
+    "ChainFailed",
     "Conflict",
+    "ContractRefused",
     "EvidenceCorrupted",
     "Forbidden",
     "GatewayError",
+    "HttpError",
     "IdempotencyInProgress",
     "IdempotencyKeyReused",
     "InvalidInput",
+    "MalformedSignature",
+    "MethodNotAllowed",
+    "NestingTooDeep",
+    "NotAcceptable",
     "NotAuthenticated",
     "NotFound",
     "PayloadTooLarge",
@@ -40,9 +48,12 @@ __all__ = [
     "SignatureMismatch",
     "StaleNonce",
     "TooManyRequests",
+    "TransactionRefused",
     "UnsupportedMediaType",
     "UpstreamTimeout",
+    "ValidationFailed",
     "install_error_handlers",
+    "problem_body",
     "problem_response",
     "problem_type",
     "revert_args",
@@ -86,11 +97,20 @@ class ProblemDetails(BaseModel):
 
 
 class GatewayError(LedgerError):
-    """Root of the gateway's domain errors; each subclass fixes a status, a problem type and a title."""
+    """Root of the gateway's problems. Each subclass is one kind of problem, declared once with its HTTP status,
+    slug (its type is ``urn:procure:problem:<slug>``) and title; an error raised is that kind with its detail."""
 
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, slug: str | None = None, title: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = cls.status if status is None else status
+        cls.slug = cls.slug if slug is None else slug
+        cls.title = cls.title if title is None else title
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -98,122 +118,131 @@ class GatewayError(LedgerError):
         self.extensions = extensions
 
 
-class InvalidInput(GatewayError):
-    """The request is well-formed JSON but its values are not acceptable."""
-
-    status, slug, title = 422, "invalid-input", "Invalid input"
+# ---------------------------------------------------------------- the kinds of problem, each declared once
 
 
-class NotAuthenticated(GatewayError):
+class BadRequest(GatewayError, status=400, slug="bad-request", title="Bad request"):
+    """The request cannot be read (undecodable bytes, a malformed header)."""
+
+
+class NotAuthenticated(GatewayError, status=401, slug="not-authenticated", title="Not authenticated"):
     """No session, or the session token is unknown, expired or revoked."""
 
-    status, slug, title = 401, "not-authenticated", "Not authenticated"
 
-
-class SignInFailed(GatewayError):
+class SignInFailed(GatewayError, status=401, slug="sign-in-failed", title="Sign-in failed"):
     """A Sign-In with Ethereum message or its signature failed verification."""
 
-    status, slug, title = 401, "sign-in-failed", "Sign-in failed"
 
-
-class AccountNotPermitted(GatewayError):
+class AccountNotPermitted(GatewayError, status=403, slug="account-not-permitted", title="Account not permitted"):
     """The account is unknown to the registry, or holds no active role (revoked, or organization deactivated)."""
 
-    status, slug, title = 403, "account-not-permitted", "Account not permitted"
 
-
-class Forbidden(GatewayError):
+class Forbidden(GatewayError, status=403, slug="forbidden", title="Forbidden"):
     """The account's roles do not allow this request."""
 
-    status, slug, title = 403, "forbidden", "Forbidden"
 
-
-class SignatureMismatch(GatewayError):
+class SignatureMismatch(GatewayError, status=403, slug="signature-mismatch", title="Signature does not match"):
     """The action's signature does not recover to the signed-in account for this chain, escrow and nonce."""
 
-    status, slug, title = 403, "signature-mismatch", "Signature does not match"
 
-
-class NotFound(GatewayError):
+class NotFound(GatewayError, status=404, slug="not-found", title="Not found"):
     """No such resource (or none visible to this account)."""
 
-    status, slug, title = 404, "not-found", "Not found"
+
+class MethodNotAllowed(GatewayError, status=405, slug="method-not-allowed", title="Method not allowed"):
+    """No route serves this method at this path (``Allow`` lists those that do)."""
 
 
-class Conflict(GatewayError):
+class NotAcceptable(GatewayError, status=406, slug="not-acceptable", title="Not acceptable"):
+    """No representation the client accepts."""
+
+
+class Conflict(GatewayError, status=409, slug="conflict", title="Conflict"):
     """The request conflicts with the current state."""
 
-    status, slug, title = 409, "conflict", "Conflict"
 
-
-class StaleNonce(Conflict):
+class StaleNonce(Conflict, slug="stale-nonce", title="Stale signature nonce"):
     """The signed nonce is not the signer's current registry nonce (already used, or not yet reached)."""
 
-    slug, title = "stale-nonce", "Stale signature nonce"
 
-
-class IdempotencyInProgress(Conflict):
+class IdempotencyInProgress(
+    Conflict, slug="idempotency-in-progress", title="Request with this Idempotency-Key in progress"
+):
     """A request with this Idempotency-Key is still being processed."""
 
-    slug, title = "idempotency-in-progress", "Request with this Idempotency-Key in progress"
 
-
-class EvidenceCorrupted(Conflict):
+class EvidenceCorrupted(Conflict, slug="evidence-corrupted", title="Evidence document corrupted"):
     """A stored evidence document no longer matches its hash: it is never served."""
 
-    slug, title = "evidence-corrupted", "Evidence document corrupted"
+
+class ContractRefused(Conflict, slug="contract-revert", title="The contract refused the action"):
+    """A contract call reverted with a custom error (its status depends on the error: ``_REVERT_STATUS``)."""
 
 
-class IdempotencyKeyReused(GatewayError):
-    """The Idempotency-Key was already used with a different request."""
-
-    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with a different request"
+class TransactionRefused(Conflict, slug="transaction-failed", title="The transaction failed"):
+    """A transaction failed without a custom error, or was replaced."""
 
 
-class SignatureExpired(GatewayError):
-    """The signed deadline has passed."""
-
-    status, slug, title = 422, "signature-expired", "Signature expired"
-
-
-class PayloadTooLarge(GatewayError):
+class PayloadTooLarge(GatewayError, status=413, slug="payload-too-large", title="Payload too large"):
     """The request body exceeds the limit."""
 
-    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+class UnsupportedMediaType(GatewayError, status=415, slug="unsupported-media-type", title="Unsupported media type"):
+    """The uploaded document's content type is not accepted."""
 
 
-class TooManyRequests(GatewayError):
+class InvalidInput(GatewayError, status=422, slug="invalid-input", title="Invalid input"):
+    """The request is well-formed JSON but its values are not acceptable."""
+
+
+class ValidationFailed(InvalidInput, slug="validation-error", title="Request validation failed"):
+    """The request does not match the schema (every problem is listed in ``errors``)."""
+
+
+class NestingTooDeep(InvalidInput, slug="nesting-too-deep", title="JSON nested too deeply"):
+    """The JSON body nests deeper than the gateway parses (refused before parsing)."""
+
+
+class MalformedSignature(InvalidInput, slug="invalid-signature", title="Malformed signature or typed data"):
+    """A signature or typed data that cannot be read."""
+
+
+class IdempotencyKeyReused(
+    InvalidInput, slug="idempotency-key-reused", title="Idempotency-Key reused with a different request"
+):
+    """The Idempotency-Key was already used with a different request."""
+
+
+class SignatureExpired(InvalidInput, slug="signature-expired", title="Signature expired"):
+    """The signed deadline has passed."""
+
+
+class TooManyRequests(GatewayError, status=429, slug="too-many-requests", title="Too many requests"):
     """429: this client has used its share of an endpoint; ``retry_after`` seconds until it may again."""
-
-    status, slug, title = 429, "too-many-requests", "Too many requests"
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, retryAfter=retry_after)
         self.retry_after = retry_after
 
 
-class UnsupportedMediaType(GatewayError):
-    """The uploaded document's content type is not accepted."""
-
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-class BadGateway(GatewayError):
+class BadGateway(GatewayError, status=502, slug="bad-gateway", title="Chain error"):
     """The chain answered in a way the gateway cannot use."""
 
-    status, slug, title = 502, "bad-gateway", "Chain error"
+
+class ChainFailed(BadGateway, slug="chain-error"):
+    """The chain could not be asked (a node error, a dropped connection)."""
 
 
-class ServiceUnavailable(GatewayError):
+class ServiceUnavailable(GatewayError, status=503, slug="service-unavailable", title="Service unavailable"):
     """A dependency (chain, mirror, relayer) is not available."""
 
-    status, slug, title = 503, "service-unavailable", "Service unavailable"
 
-
-class UpstreamTimeout(GatewayError):
+class UpstreamTimeout(GatewayError, status=504, slug="timeout", title="Timed out"):
     """Waiting for the chain or the mirror took too long."""
 
-    status, slug, title = 504, "timeout", "Timed out"
+
+class HttpError(GatewayError, slug="http-error", title="HTTP error"):
+    """Any other HTTP error the framework raises (its own status)."""
 
 
 # Which HTTP status each escrow/registry custom error maps to; anything unlisted is a 409 (state conflict).
@@ -266,30 +295,44 @@ def revert_args(exc: ContractRevert) -> dict[str, Any]:
     return converted
 
 
-def problem_response(
-    request: Request, status: int, slug: str, title: str, detail: str, **extensions: Any
-) -> JSONResponse:
-    """A problem+json response for ``request``."""
+def problem_body(
+    kind: type[GatewayError],
+    detail: str,
+    instance: str,
+    request_id: str | None,
+    *,
+    status: int | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    """The problem+json document of a problem of ``kind`` (its status unless another is given)."""
     body: dict[str, Any] = {
-        "type": problem_type(slug),
-        "title": title,
-        "status": status,
+        "type": problem_type(kind.slug),
+        "title": kind.title,
+        "status": kind.status if status is None else status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
     }
-    request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["requestId"] = request_id
     body.update(_json_safe(extensions))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+    return body
+
+
+def problem_response(
+    request: Request, kind: type[GatewayError], detail: str, *, status: int | None = None, **extensions: Any
+) -> JSONResponse:
+    """A problem+json response for ``request``."""
+    request_id = getattr(request.state, "request_id", None)
+    body = problem_body(kind, detail, request.url.path, request_id, status=status, **extensions)
+    headers = {"WWW-Authenticate": "Bearer"} if body["status"] == 401 else None
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
 def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     if exc.status >= 500:
         _log.warning("gateway error: %s", exc.detail, extra={"problem": exc.slug})
-    response = problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extensions)
+    response = problem_response(request, type(exc), exc.detail, **exc.extensions)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -297,34 +340,26 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _contract_revert(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ContractRevert)
-    status = _REVERT_STATUS.get(exc.name, 409)
-    return problem_response(
-        request,
-        status,
-        "contract-revert",
-        "The contract refused the action",
-        str(exc),
-        error=exc.name,
-        args=revert_args(exc),
-    )
+    status = _REVERT_STATUS.get(exc.name, ContractRefused.status)
+    return problem_response(request, ContractRefused, str(exc), status=status, error=exc.name, args=revert_args(exc))
 
 
 def _chain_error(request: Request, exc: Exception) -> JSONResponse:
     _log.warning("chain error: %s", exc)
-    return problem_response(request, 502, "chain-error", "Chain error", str(exc))
+    return problem_response(request, ChainFailed, str(exc))
 
 
 def _transaction_failed(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(request, 409, "transaction-failed", "The transaction failed", str(exc))
+    return problem_response(request, TransactionRefused, str(exc))
 
 
 def _signature_error(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(request, 422, "invalid-signature", "Malformed signature or typed data", str(exc))
+    return problem_response(request, MalformedSignature, str(exc))
 
 
 def _ledger_error(request: Request, exc: Exception) -> JSONResponse:
     _log.error("ledger error: %s", exc)
-    return problem_response(request, 500, "internal-error", "Internal error", str(exc))
+    return problem_response(request, GatewayError, str(exc))
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -341,18 +376,22 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
     detail = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return problem_response(request, 422, "validation-error", "Request validation failed", detail, errors=errors)
+    return problem_response(request, ValidationFailed, detail, errors=errors)
 
 
-_HTTP_TITLES = {
-    400: ("bad-request", "Bad request"),
-    401: ("not-authenticated", "Not authenticated"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    406: ("not-acceptable", "Not acceptable"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+# The kind of each HTTP error the framework raises by itself.
+_HTTP_KINDS: dict[int, type[GatewayError]] = {
+    kind.status: kind
+    for kind in (
+        BadRequest,
+        NotAuthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
 }
 
 
@@ -373,9 +412,9 @@ def _http_exception(request: Request, exc: Exception) -> Response:
         headers["Allow"] = _allowed_methods(request)
         if request.method == "OPTIONS":  # RFC 9110: OPTIONS asks what the resource allows
             return Response(status_code=204, headers=headers)
-    slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
-    response = problem_response(request, exc.status_code, slug, title, detail)
+    kind = _HTTP_KINDS.get(exc.status_code, HttpError)
+    detail = exc.detail if isinstance(exc.detail, str) else kind.title
+    response = problem_response(request, kind, detail, status=exc.status_code)
     for name, value in headers.items():
         response.headers[name] = value
     return response
@@ -383,7 +422,7 @@ def _http_exception(request: Request, exc: Exception) -> Response:
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unhandled error", exc_info=exc)
-    return problem_response(request, 500, "internal-error", "Internal error", "unexpected error; see the server log")
+    return problem_response(request, GatewayError, "unexpected error; see the server log")
 
 
 def install_error_handlers(app: FastAPI) -> None:

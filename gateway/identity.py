@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from eth_utils.address import to_checksum_address
 from sqlalchemy import Engine, and_, bindparam, select
@@ -101,28 +101,43 @@ def _nobody(address: str) -> Principal:
     return Principal(address=address, organization=None, org_kind=None, roles=frozenset())
 
 
+_Key = TypeVar("_Key")
+
+
+class _Answers(Generic[_Key]):
+    """A directory's answers by key, the oldest forgotten past ``size``; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        self._answers: OrderedDict[_Key, Principal] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: _Key) -> Principal | None:
+        with self._lock:
+            return self._answers.get(key)
+
+    def put(self, key: _Key, principal: Principal) -> None:
+        with self._lock:
+            self._answers[key] = principal
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+
+
 class ChainDirectory:
     """Asks the registry contract; answers are cached per block, so each request costs one block-number call."""
 
     def __init__(self, registry: RegistryClient, cache_size: int = 1024) -> None:
         self.registry = registry
-        self._cache: OrderedDict[tuple[str, int], Principal] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._answers: _Answers[tuple[str, int]] = _Answers(cache_size)
 
     def lookup(self, address: str, mirror: MirrorVersion | None = None) -> Principal:
         """The account's organization and active roles at the latest block (``mirror`` is not used)."""
         address = str(to_checksum_address(address))
         block = self.registry.rpc.block_number()
-        with self._lock:
-            cached = self._cache.get((address, block))
-        if cached is not None:
+        if (cached := self._answers.get((address, block))) is not None:
             return cached
         principal = self._fetch(address)
-        with self._lock:
-            self._cache[(address, block)] = principal
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._answers.put((address, block), principal)
         return principal
 
     def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
@@ -163,9 +178,7 @@ class MirrorDirectory:
     def __init__(self, engine: Engine, chain_id: int, cache_size: int = 4096) -> None:
         self.engine = engine
         self.chain_id = chain_id
-        self._cache: OrderedDict[tuple[MirrorVersion, str], Principal] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._answers: _Answers[tuple[MirrorVersion, str]] = _Answers(cache_size)
         self._query = (
             select(
                 _accounts.c.org_id,
@@ -206,18 +219,12 @@ class MirrorDirectory:
             principal = self._fetch(conn, address)
         if version is not None:
             # Read at or after ``version``, so never older than what a request that saw ``version`` may see.
-            with self._lock:
-                self._cache[(version, address)] = principal
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            self._answers.put((version, address), principal)
         return principal
 
     def cached(self, address: str, mirror: MirrorVersion | None) -> Principal | None:
         """The answer already read at ``mirror`` (None if not, or without a version)."""
-        if mirror is None:
-            return None
-        with self._lock:
-            return self._cache.get((mirror, address))
+        return None if mirror is None else self._answers.get((mirror, address))
 
     def from_mirror(self, address: str, mirror: MirrorVersion) -> Principal:
         """``lookup`` at a known version."""

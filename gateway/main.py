@@ -33,10 +33,11 @@ from gateway.identity import AutoDirectory, ChainDirectory, Directory, MirrorDir
 from gateway.ledger import Ledger
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import DESCRIPTION, install_openapi
+from gateway.relay.idempotency import IdempotencyService
+from gateway.relay.pipeline import RelayPipeline
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
-from gateway.services.idempotency import IdempotencyService
 from indexer.schema import make_engine, upgrade
 
 __all__ = ["create_app"]
@@ -95,6 +96,7 @@ def create_app(
         sessions=sessionmaker(engine, expire_on_commit=False),
         directory=directory,
         auth=AuthService(settings, ledger.chain_id, clock),
+        relay=RelayPipeline(ledger),
         idempotency=IdempotencyService(clock),
         store=EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes),
         metrics=metrics,

@@ -24,7 +24,7 @@ from gateway.core.client_address import ClientAddress
 from gateway.core.logging import request_id_var
 from gateway.core.metrics import Metrics
 from gateway.core.nesting import MAX_JSON_DEPTH, exceeds_depth
-from gateway.errors import PROBLEM_CONTENT_TYPE, problem_type
+from gateway.errors import PROBLEM_CONTENT_TYPE, GatewayError, NestingTooDeep, PayloadTooLarge, problem_body
 
 __all__ = ["BodyTooLarge", "RequestContextMiddleware"]
 
@@ -111,7 +111,7 @@ class RequestContextMiddleware:
 
         try:
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                await self._refuse(scope, send_with_id, request_id, 413, "payload-too-large", _too_large(limit))
+                await self._refuse(scope, send_with_id, request_id, PayloadTooLarge, _too_large(limit))
             elif form or not has_body:
                 await self.app(scope, _limited(receive, limit), send_with_id)
             else:
@@ -119,10 +119,10 @@ class RequestContextMiddleware:
                 if body is None:
                     status = 499  # the client went away before sending its whole body
                 elif isinstance(body, BodyTooLarge):
-                    await self._refuse(scope, send_with_id, request_id, 413, "payload-too-large", _too_large(limit))
+                    await self._refuse(scope, send_with_id, request_id, PayloadTooLarge, _too_large(limit))
                 elif exceeds_depth(body):
                     detail = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects"
-                    await self._refuse(scope, send_with_id, request_id, 422, "nesting-too-deep", detail)
+                    await self._refuse(scope, send_with_id, request_id, NestingTooDeep, detail)
                 else:
                     await self.app(scope, _replay(body, receive), send_with_id)
         finally:
@@ -156,23 +156,13 @@ class RequestContextMiddleware:
         histogram.observe(elapsed)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, request_id: str, status: int, slug: str, detail: str) -> None:
+    async def _refuse(scope: Scope, send: Send, request_id: str, kind: type[GatewayError], detail: str) -> None:
         """A problem+json answer sent before the app sees the request (the connection is then closed)."""
-        title = {413: "Payload too large", 422: "JSON nested too deeply"}[status]
-        body = json.dumps(
-            {
-                "type": problem_type(slug),
-                "title": title,
-                "status": status,
-                "detail": detail,
-                "instance": scope["path"],
-                "requestId": request_id,
-            }
-        ).encode()
+        body = json.dumps(problem_body(kind, detail, scope["path"], request_id)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": status,
+                "status": kind.status,
                 "headers": [
                     (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),

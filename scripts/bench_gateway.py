@@ -7,6 +7,9 @@ mirrored by the indexer into SQLite:
   mirror, signed in as an auditor) at ``--concurrency`` client threads for ``--seconds``;
 * ``bare_rps``, ``bare_p50_ms``, ``bare_p99_ms``: a bare FastAPI endpoint returning the same JSON bytes, under
   the same load: the ceiling of the framework and the HTTP stack on this machine;
+* ``read_gateway_cpu_ms``, ``relayed_gateway_cpu_ms``: the gateway process's CPU time (user + system, from
+  ``/proc``) per read, and per relayed action (its sign-ins, typed-data GETs, POSTs and the closing status
+  checks included): what it costs whatever else shares the cores, where the rates above depend on that;
 * ``relayed_actions_per_s``: signed attestations relayed through the gateway and mined successfully, per
   second, sustained. Load model: ``--relay-procurements`` more procurements (default 112), each with evidence
   on its three milestones and a 3-of-3 panel drawn from ``--evaluators`` evaluators (default 6, each of its
@@ -294,6 +297,7 @@ def _load(base: str, paths: list[str], headers: dict[str, str], concurrency: int
         raise RuntimeError(f"{sum(errors)} of {len(flat)} reads failed")
     return {
         "rps": len(flat) / elapsed,
+        "count": len(flat),
         "p50_ms": 1000 * statistics.median(flat),
         "p99_ms": 1000 * _percentile(flat, 0.99),
     }
@@ -424,20 +428,26 @@ def measure(
                 )
             )
             numbers: dict[str, float] = {}
+            gateway_pid = servers[0].pid
             if not skip_reads:
                 log(f"reads: {concurrency} threads for {seconds:.0f} s each (gateway, then bare)")
+                cpu_before = _cpu_s(gateway_pid)
                 read = _load(base, paths, auditor, concurrency, seconds)
+                read_cpu_ms = 1000 * (_cpu_s(gateway_pid) - cpu_before) / read["count"]
                 bare = _load(f"http://127.0.0.1:{bare_port}", paths, {}, concurrency, seconds)
                 numbers |= {
                     "read_rps": round(read["rps"], 1),
                     "read_p50_ms": round(read["p50_ms"], 2),
                     "read_p99_ms": round(read["p99_ms"], 2),
+                    "read_gateway_cpu_ms": round(read_cpu_ms, 3),
                     "bare_rps": round(bare["rps"], 1),
                     "bare_p50_ms": round(bare["p50_ms"], 2),
                     "bare_p99_ms": round(bare["p99_ms"], 2),
                 }
             log(f"relaying {9 * len(relay)} signed attestations from {evaluators} evaluators")
+            cpu_before = _cpu_s(gateway_pid)
             relayed = _relay(node.url, base, accounts, relay)
+            relay_cpu_ms = 1000 * (_cpu_s(gateway_pid) - cpu_before) / relayed["attempted"]
         finally:
             for server in servers:
                 server.terminate()
@@ -455,6 +465,7 @@ def measure(
         "relayed_post_s": round(relayed["post_s"], 2),
         "relayed_total_s": round(relayed["total_s"], 2),
         "relayed_max_gas_used": relayed["max_gas_used"],
+        "relayed_gateway_cpu_ms": round(relay_cpu_ms, 3),
     }
 
 
@@ -596,6 +607,12 @@ def _soak_attacker(base: str, n: int, pid: str, outcomes: Counter[str], stop: th
                 outcome = type(exc).__name__
             outcomes[f"{name} {outcome}"] += 1  # this attacker's own counter
             i += 1
+
+
+def _cpu_s(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int, field_name: str) -> int:

@@ -1,11 +1,31 @@
-"""Process helpers for tests that kill things: who descends from a process, and waiting until a process is gone."""
+"""Process helpers for tests that run and kill things: a `procure` command as its own process, who descends from a
+process, waiting until a process is gone, and who listens on a port."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-__all__ = ["descendants", "gone"]
+from chain import project_root
+
+__all__ = ["descendants", "gone", "listeners", "run_procure"]
+
+
+def run_procure(env: dict[str, str], *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run one `procure` command to its end, as a person at a terminal would; its exit code and text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project_root(),
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _state_and_parent(pid: int) -> tuple[str, int] | None:
@@ -42,3 +62,21 @@ def gone(pid: int, timeout: float = 0.0) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def listeners(port: int) -> list[int]:
+    """The processes listening on a local TCP port, read from /proc. Not a connect: on a machine running other
+    test suites another process may take the freed port and answer, which says nothing of what procure left."""
+    sockets: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    sockets.add(f"socket:[{fields[9]}]")
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if sockets.intersection(os.readlink(fd) for fd in fd_dir.iterdir()):
+                holders.append(int(fd_dir.parent.name))
+    return holders

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import (
-    actions,
-    amendments,
-    attestations,
-    auth,
-    disputes,
-    events,
-    evidence,
-    health,
-    milestones,
-    payments,
-    procurements,
-    submissions,
-)
+from gateway.api.routes import actions, auth, events, evidence, health, lists, procurements
 
 api_router = APIRouter()
-for module in (
-    health,
-    auth,
-    procurements,
-    actions,
-    milestones,
-    submissions,
-    attestations,
-    payments,
-    amendments,
-    disputes,
-    events,
-    evidence,
+for router in (
+    health.router,
+    auth.router,
+    lists.LISTS[0].router(),  # /procurements, before /procurements/{id}
+    procurements.router,
+    actions.router,
+    *(route.router() for route in lists.LISTS[1:]),
+    events.router,
+    evidence.router,
 ):
-    api_router.include_router(module.router)
+    api_router.include_router(router)

@@ -15,9 +15,10 @@ from gateway.core.metrics import Metrics
 from gateway.core.ratelimit import RateLimiter
 from gateway.identity import Directory
 from gateway.ledger import Ledger
+from gateway.relay.idempotency import IdempotencyService
+from gateway.relay.pipeline import RelayPipeline
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
-from gateway.services.idempotency import IdempotencyService
 
 __all__ = ["GatewayState"]
 
@@ -27,7 +28,7 @@ _T = TypeVar("_T")
 
 @dataclass
 class GatewayState:
-    """Settings, the chain, the database, identity, and the services built on them."""
+    """Settings, the chain, the database, identity, the relay pipeline, and the services built on them."""
 
     settings: Settings
     ledger: Ledger
@@ -35,6 +36,7 @@ class GatewayState:
     sessions: sessionmaker[Session]
     directory: Directory
     auth: AuthService
+    relay: RelayPipeline
     idempotency: IdempotencyService
     store: EvidenceStore
     metrics: Metrics

@@ -14,6 +14,7 @@ recovers to is unchanged.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "Address",
     "ApiModel",
     "Bytes32",
+    "FromJsonText",
     "Signature",
     "Uint64",
     "Uint256",
@@ -117,6 +119,14 @@ Signature = Annotated[
     Field(pattern=_SIGNATURE_PATTERN),
     WithJsonSchema({"type": "string", "pattern": _SIGNATURE_PATTERN, "description": _SIGNATURE_DESCRIPTION}),
 ]
+
+
+def _from_json_text(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# A value the mirror keeps as JSON text (an event's arguments, a panel): read as the value it holds.
+FromJsonText = BeforeValidator(_from_json_text)
 
 
 class ApiModel(BaseModel):

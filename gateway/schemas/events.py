@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from gateway.schemas.common import Address, ApiModel, Bytes32
+from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText
 
 __all__ = ["EventPublic", "EventsPublic"]
 
@@ -21,7 +21,7 @@ class EventPublic(ApiModel):
     log_index: int
     emitter: Address
     event: str
-    args: dict[str, Any]
+    args: Annotated[dict[str, Any], FromJsonText]
 
 
 class EventsPublic(ApiModel):

@@ -1,10 +1,20 @@
-"""Procurements and their parts, as mirrored in SQL (and, for ``.../state``, read from the chain)."""
+"""Procurements and their parts, as mirrored in SQL (and, for ``.../state``, read from the chain).
+
+Each is read from a row by its attributes (``model_validate(row, from_attributes=True)``): the reads select the
+mirror's columns under these fields' names (gateway/services/reads.py), and the few values the mirror keeps
+in another form are read here once: an organization by its id (as its code), the panel as JSON, the books
+flat (as ``totals``).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import time
+from typing import Annotated, Any
 
-from gateway.schemas.common import Address, ApiModel, Bytes32, Yen
+from pydantic import BeforeValidator, Field, computed_field
+
+from chain import org_code
+from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText, Yen
 
 __all__ = [
     "AmendmentPublic",
@@ -38,6 +48,16 @@ class TotalsPublic(ApiModel):
     held: Yen
 
 
+def _code(value: Any) -> Any:
+    """An organization's code from its bytes32 id as the mirror keeps it (0x-hex); a code as it is."""
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 66:
+        return org_code(bytes.fromhex(value[2:]))
+    return value
+
+
+OrgCode = Annotated[str, BeforeValidator(_code)]
+
+
 class EventRef(ApiModel):
     """Where a row came from on chain."""
 
@@ -52,18 +72,37 @@ class ProcurementPublic(ApiModel):
     procurement_id: Bytes32
     escrow: Address
     title: str
-    ministry: str = Field(description="Code of the buying ministry.")
-    supplier_org: str = Field(description="Code of the supplier's organization.")
+    ministry: OrgCode = Field(description="Code of the buying ministry.")
+    supplier_org: OrgCode = Field(description="Code of the supplier's organization.")
     supplier: Address
     officer: Address = Field(description="The officer who created the procurement.")
-    panel: list[Address] = Field(description="The evaluators, in panel order.")
+    panel: Annotated[list[Address], FromJsonText] = Field(description="The evaluators, in panel order.")
     quorum: int
     spec_hash: Bytes32
     milestone_count: int
-    paused: bool
-    totals: TotalsPublic
+    paused_until: int = Field(description="Releases are paused before this unix time (0: never paused).")
+    ruling_period: int = Field(description="Seconds a review body has to rule on a dispute before it lapses.")
+    grace_period: int = Field(description="Seconds before a ruling redirecting owed yen may be carried out.")
+    total_funded: Yen = Field(exclude=True)
+    total_released: Yen = Field(exclude=True)
+    total_refunded: Yen = Field(exclude=True)
+    total_owed: Yen = Field(exclude=True)
     created_block: int
     created_tx: Bytes32
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def paused(self) -> bool:
+        """Whether releases are paused now (by the gateway's clock)."""
+        return self.paused_until > time.time()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def totals(self) -> TotalsPublic:
+        """The escrow's books."""
+        funded, released, refunded = self.total_funded, self.total_released, self.total_refunded
+        held = funded - released - refunded
+        return TotalsPublic(funded=funded, released=released, refunded=refunded, owed=self.total_owed, held=held)
 
 
 class ProcurementsPublic(ApiModel):

@@ -14,7 +14,6 @@ corrupted and never served as valid.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -33,7 +32,6 @@ from gateway.models import Document, Upload
 
 __all__ = [
     "EvidenceStore",
-    "ni_uri",
     "parse_digest",
     "readable_upload",
     "record_upload",
@@ -42,12 +40,6 @@ __all__ = [
 
 _CHUNK = 1024 * 1024
 _HEX = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
-
-
-def ni_uri(digest_hex: str) -> str:
-    """RFC 6920 Named Information URI for a SHA-256 digest: ``ni:///sha-256;<base64url>``."""
-    raw = bytes.fromhex(digest_hex)
-    return "ni:///sha-256;" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def parse_digest(value: str) -> str:

@@ -1,29 +1,29 @@
-"""Reads from the indexer's SQL mirror, scoped to what the account may see.
+"""Reads from the indexer's SQL mirror, scoped to what the account may see (gateway/scope.py).
 
-Scope: an auditor sees everything; a ministry account its own ministry's procurements; a supplier account
-those of its organization; an evaluator those on whose panel it sits; a review body those with a dispute.
-Everything below a procurement (milestones, evidence, attestations, payments, amendments, disputes, events)
-follows its procurement's scope.
+Every list is a ``Listing``: the rows of one table joined to their procurement, selected under the names of
+its public schema's fields, filtered, in chain order; each row becomes the schema by its attributes. A
+procurement's detail is one statement (with its milestones), compiled once per scope shape.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, Engine, and_, bindparam, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain.roles import Role, org_code, org_id
-from gateway.errors import InvalidInput, NotFound
+from chain import org_code, org_id
+from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
+from gateway.schemas.common import ApiModel
 from gateway.schemas.events import EventPublic
 from gateway.schemas.procurements import (
     AmendmentPublic,
@@ -35,6 +35,7 @@ from gateway.schemas.procurements import (
     ProcurementDetailPublic,
     ProcurementPublic,
 )
+from gateway.scope import Scope
 from indexer.cursor import mirror_version
 from indexer.models import (
     AmendmentApproval,
@@ -51,13 +52,13 @@ from indexer.models import (
 
 __all__ = [
     "CURSOR_PATTERN",
+    "LISTINGS",
+    "Listing",
     "Page",
     "Reader",
     "decode_cursor",
     "encode_cursor",
 ]
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,6 @@ class Page:
 
     offset: int
     limit: int
-
-
-def _org_hex(code: str) -> str:
-    return "0x" + org_id(code).hex()
-
-
-def _code(org_hex: str) -> str:
-    return org_code(bytes.fromhex(org_hex[2:]))
 
 
 CURSOR_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,9})?$"
@@ -97,65 +90,152 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 
 _procurements = ProcurementRow.__table__
 _milestones = MilestoneRow.__table__
-# The detail query's milestone columns, labelled apart from the procurement's own.
+_p, _m = _procurements.c, _milestones.c
+
+# A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
+# the procurement's, so that the detail selects both in one row).
+_PROCUREMENT_COLUMNS = (
+    *_procurements.c,
+    _p.ministry_org.label("ministry"),
+    _p.block_number.label("created_block"),
+    _p.tx_hash.label("created_tx"),
+)
 _MILESTONE_COLUMNS = (
-    _milestones.c.milestone_id.label("m_id"),
-    _milestones.c.amount.label("m_amount"),
-    _milestones.c.due_date.label("m_due_date"),
-    _milestones.c.status.label("m_status"),
-    _milestones.c.round.label("m_round"),
-    _milestones.c.passes.label("m_passes"),
-    _milestones.c.fails.label("m_fails"),
-    _milestones.c.owed.label("m_owed"),
-    _milestones.c.block_number.label("m_block"),
+    *(column for column in _milestones.c if column.name not in ("chain_id", "escrow", "block_number")),
+    _m.block_number.label("updated_block"),
 )
 
 
-_Scope = tuple[str, ...]
+_Schema = TypeVar("_Schema", bound=ApiModel)
 
 
-def _scope_clause(shape: _Scope, values: dict[str, Any] | None = None) -> ColumnElement[bool]:
-    """The scope condition of a shape (see ``Reader._scope_shape``), with ``values`` bound, or else with
-    parameters that must be given at execution."""
+def _from_row(schema: type[_Schema], row: Any) -> _Schema:
+    """A row (or ORM object) as ``schema``, read by its attributes under the fields' Python names only: looking
+    each up by its camelCase alias first, as validation otherwise does, costs a failed lookup per field (an
+    exception inside SQLAlchemy's rows), which doubled a detail read's CPU."""
+    return schema.model_validate(row, from_attributes=True, by_alias=False, by_name=True)
 
-    def param(name: str) -> Any:
-        return bindparam(name) if values is None else bindparam(name, values[name])
 
-    if shape == ("all",):
-        return true()
-    procurements, disputes = _procurements.c, DisputeOpening.__table__.c
-    conditions: list[ColumnElement[bool]] = []
-    if "ministry" in shape:
-        conditions.append(procurements.ministry_org == param("scope_ministry"))
-    if "supplier" in shape:
-        conditions.append(procurements.supplier_org == param("scope_supplier"))
-    if "evaluator" in shape:
-        # The panel is a JSON list of checksummed addresses; hex digits hold no LIKE wildcards.
-        conditions.append(func.lower(procurements.panel).contains(param("scope_panel_entry")))
-    if "review" in shape:
-        disputed = select(disputes.escrow).where(disputes.chain_id == param("scope_chain_id"))
-        conditions.append(procurements.escrow.in_(disputed))
-    return or_(*conditions) if conditions else false()
+def _org_hex(code: str) -> str:
+    return "0x" + org_id(code).hex()
 
+
+Condition = Callable[[Any], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
+
+    table: FromClause
+    schema: type[ApiModel]
+    columns: tuple[Any, ...]  # selected under the schema's field names
+    filters: Mapping[str, Condition]  # a filter's name -> the condition for a value given
+    order: tuple[Any, ...]
+    joined: tuple[tuple[FromClause, ColumnElement[bool]], ...] = field(default=())  # outer joins (approvals...)
+
+
+def _below(
+    table: FromClause,
+    schema: type[ApiModel],
+    *columns: Any,
+    joined: tuple[tuple[FromClause, ColumnElement[bool]], ...] = (),
+    filters: Mapping[str, Condition] | None = None,
+) -> Listing:
+    """The rows of an event table, below their procurement: by procurement and milestone, in chain order."""
+    every: dict[str, Condition] = {
+        "procurement_id": lambda value: _p.procurement_id == value.lower(),
+        "milestone_id": lambda value: table.c.milestone_id == value,
+        **(filters or {}),
+    }
+    ordered = (table.c.block_number, table.c.log_index)
+    return Listing(table, schema, (*table.c, *columns, _p.procurement_id), every, ordered, joined)
+
+
+def _same(table: FromClause, other: FromClause, *keys: str) -> ColumnElement[bool]:
+    return and_(*(table.c[key] == other.c[key] for key in keys))
+
+
+_approvals, _settlements = AmendmentApproval.__table__, DisputeSettlement.__table__
+_proposals, _openings = AmendmentProposal.__table__, DisputeOpening.__table__
+
+LISTINGS: dict[str, Listing] = {
+    "procurements": Listing(
+        _procurements,
+        ProcurementPublic,
+        _PROCUREMENT_COLUMNS,
+        {
+            "ministry": lambda code: _p.ministry_org == _org_hex(code),
+            "supplier_org": lambda code: _p.supplier_org == _org_hex(code),
+            "supplier": lambda address: _p.supplier == to_checksum_address(address),
+            "evaluator": lambda address: func.lower(_p.panel).contains(f'"{address.lower()}"'),
+            "paused": lambda paused: (_p.paused_until > int(time.time())) == paused,
+        },
+        (_p.block_number, _p.log_index),
+    ),
+    "milestones": Listing(
+        _milestones,
+        MilestonePublic,
+        (*_MILESTONE_COLUMNS, _p.procurement_id),
+        {
+            "procurement_id": lambda value: _p.procurement_id == value.lower(),
+            "status": lambda value: _m.status == value,
+        },
+        (_p.block_number, _p.log_index, _m.milestone_id),
+    ),
+    "submissions": _below(EvidenceRow.__table__, EvidencePublic),
+    "attestations": _below(
+        AttestationRow.__table__,
+        AttestationPublic,
+        filters={"evaluator": lambda address: AttestationRow.__table__.c.evaluator == to_checksum_address(address)},
+    ),
+    "payments": _below(PaymentRow.__table__, PaymentPublic),
+    "amendments": _below(
+        _proposals,
+        AmendmentPublic,
+        _approvals.c.approver.label("approved_by"),
+        _approvals.c.block_number.label("approved_block"),
+        joined=((_approvals, _same(_approvals, _proposals, "chain_id", "escrow", "amendment_id")),),
+    ),
+    "disputes": _below(
+        _openings,
+        DisputePublic,
+        _settlements.c.reviewer.label("settled_by"),
+        _settlements.c.supplier_amount,
+        _settlements.c.ministry_amount,
+        _settlements.c.ruling_hash,
+        joined=((_settlements, _same(_settlements, _openings, "chain_id", "escrow", "milestone_id")),),
+    ),
+}
 
 # One compiled detail statement per scope shape (SQLAlchemy then reuses its compiled form by cache key).
-_detail_statements: dict[_Scope, Any] = {}
+_detail_statements: dict[tuple[str, ...], Any] = {}
 
 
-def _detail_statement(shape: _Scope) -> Any:
-    statement = _detail_statements.get(shape)
+def _detail_statement(scope: Scope) -> Any:
+    statement = _detail_statements.get(scope.shape)
     if statement is None:
-        p, m = _procurements.c, _milestones.c
         statement = (
-            select(_procurements, *_MILESTONE_COLUMNS)
+            select(*_PROCUREMENT_COLUMNS, *_MILESTONE_COLUMNS)
             .select_from(_procurements)
-            .outerjoin(_milestones, and_(m.chain_id == p.chain_id, m.escrow == p.escrow))
-            .where(p.chain_id == bindparam("chain_id"), p.procurement_id == bindparam("procurement_id"))
-            .where(_scope_clause(shape))
-            .order_by(m.milestone_id)
+            .outerjoin(_milestones, _same(_milestones, _procurements, "chain_id", "escrow"))
+            .where(_p.chain_id == bindparam("chain_id"), _p.procurement_id == bindparam("procurement_id"))
+            .where(scope.where(bound=False))
+            .order_by(_m.milestone_id)
         )
-        _detail_statements[shape] = statement
+        _detail_statements[scope.shape] = statement
     return statement
+
+
+@dataclass(frozen=True, slots=True)
+class _Detail:
+    """A procurement's row (its detail statement's first) and its milestones' rows, as one object to read."""
+
+    head: Any
+    milestones: list[Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.head, name)
 
 
 class Reader:
@@ -177,6 +257,7 @@ class Reader:
         self._db = db
         self.chain_id = chain_id
         self.principal = principal
+        self.scope = Scope.of(principal)
         self._point_read = point_read
 
     async def detail(self, procurement_id: str) -> ProcurementDetailPublic:
@@ -202,48 +283,8 @@ class Reader:
             with self._db.connect() as connection:
                 yield connection
 
-    # ------------------------------------------------------------ scope
-
-    def _scope_shape(self) -> tuple[_Scope, dict[str, Any]]:
-        """Which scope conditions apply to the principal, and their values.
-
-        An auditor sees everything; otherwise any of: its ministry's, its supplier organization's, the panels
-        it sits on, the procurements with a dispute (a review body); nothing if none applies.
-        """
-        p = self.principal
-        if p.is_auditor:
-            return ("all",), {}
-        shape: list[str] = []
-        values: dict[str, Any] = {}
-        if p.is_ministry and p.organization:
-            shape.append("ministry")
-            values["scope_ministry"] = _org_hex(p.organization)
-        if p.has(Role.SUPPLIER) and p.organization:
-            shape.append("supplier")
-            values["scope_supplier"] = _org_hex(p.organization)
-        if p.has(Role.EVALUATOR):
-            shape.append("evaluator")
-            values["scope_panel_entry"] = f'"{p.address.lower()}"'
-        if p.has(Role.REVIEW_BODY):
-            shape.append("review")
-            values["scope_chain_id"] = self.chain_id
-        return tuple(shape), values
-
-    def _scope(self) -> ColumnElement[bool]:
-        """Which procurement rows the principal may see, with its values bound."""
-        return _scope_clause(*self._scope_shape())
-
-    def _procurements(self) -> Any:  # a Select (its generic form differs between SQLAlchemy 2.0 and 2.1)
-        return select(ProcurementRow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
-
     def _visible_escrows(self) -> Any:
-        return select(ProcurementRow.escrow).where(ProcurementRow.chain_id == self.chain_id, self._scope())
-
-    def _page(self, query: Any, page: Page) -> tuple[Sequence[Any], int]:
-        with self._session() as db:
-            count = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-            rows = db.execute(query.offset(page.offset).limit(page.limit)).all()
-        return rows, int(count)
+        return select(_p.escrow).where(_p.chain_id == self.chain_id, self.scope.where())
 
     def mirrored_block(self) -> int | None:
         """The last block the mirror covers, or None if it has not synced this chain."""
@@ -251,260 +292,62 @@ class Reader:
             version = mirror_version(db, self.chain_id)
             return None if version is None else version.block_number
 
-    # ------------------------------------------------------------ procurements
-
-    def procurement(self, procurement_id: str) -> ProcurementRow:
-        """One visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
-        with self._session() as db:
-            row: ProcurementRow | None = db.scalars(
-                self._procurements().where(ProcurementRow.procurement_id == procurement_id)
-            ).first()
-        if row is None:
+    def escrow_of(self, procurement_id: str) -> str:
+        """The escrow of a visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
+        query = self._visible_escrows().where(_p.procurement_id == procurement_id)
+        with self._connection() as connection:
+            escrow = connection.execute(query).scalar()
+        if escrow is None:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
-        return row
+        return str(escrow)
 
     def procurement_detail(self, procurement_id: str) -> ProcurementDetailPublic:
-        """One visible procurement with its milestones, in one query; NotFound as for ``procurement``."""
-        shape, values = self._scope_shape()
-        values |= {"chain_id": self.chain_id, "procurement_id": procurement_id}
+        """One visible procurement with its milestones, in one statement; NotFound as for ``escrow_of``."""
+        values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
         with self._connection() as connection:
-            rows = connection.execute(_detail_statement(shape), values).all()
+            rows = connection.execute(_detail_statement(self.scope), values).all()
         if not rows:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
-        head = rows[0]
-        fields = _procurement_fields(head)
-        # Plain dicts validated once as a whole: cheaper than a model per milestone.
-        fields["milestones"] = [
-            {
-                "procurement_id": head.procurement_id,
-                "milestone_id": r.m_id,
-                "amount": r.m_amount,
-                "due_date": r.m_due_date,
-                "status": r.m_status,
-                "round": r.m_round,
-                "passes": r.m_passes,
-                "fails": r.m_fails,
-                "owed": r.m_owed,
-                "updated_block": r.m_block,
-            }
-            for r in rows
-            if r.m_id is not None
-        ]
-        return ProcurementDetailPublic.model_validate(fields)
-
-    def procurements(
-        self,
-        page: Page,
-        *,
-        ministry: str | None = None,
-        supplier_org: str | None = None,
-        supplier: str | None = None,
-        evaluator: str | None = None,
-        paused: bool | None = None,
-    ) -> tuple[list[ProcurementPublic], int]:
-        """Visible procurements, oldest first, filtered."""
-        query = self._procurements()
-        if ministry is not None:
-            query = query.where(ProcurementRow.ministry_org == _org_hex(ministry))
-        if supplier_org is not None:
-            query = query.where(ProcurementRow.supplier_org == _org_hex(supplier_org))
-        if supplier is not None:
-            query = query.where(ProcurementRow.supplier == to_checksum_address(supplier))
-        if evaluator is not None:
-            query = query.where(func.lower(ProcurementRow.panel).contains(f'"{evaluator.lower()}"'))
-        if paused is not None:
-            query = query.where(ProcurementRow.paused == paused)
-        query = query.order_by(ProcurementRow.block_number, ProcurementRow.log_index)
-        rows, count = self._page(query, page)
-        return [procurement_public(row[0]) for row in rows], count
-
-    def milestone_page(
-        self, page: Page, *, procurement_id: str | None = None, status: str | None = None
-    ) -> tuple[list[MilestonePublic], int]:
-        """Milestones of visible procurements."""
-        query = (
-            select(MilestoneRow, ProcurementRow.procurement_id)
-            .join(
-                ProcurementRow,
-                and_(ProcurementRow.chain_id == MilestoneRow.chain_id, ProcurementRow.escrow == MilestoneRow.escrow),
+        escrows = sorted({row.escrow for row in rows})
+        if len(escrows) > 1:
+            raise Conflict(
+                f"procurement id {procurement_id} names {len(escrows)} procurements you can see, of different "
+                f"ministries (escrows {', '.join(escrows)}): a procurement id is unique within its ministry only"
             )
-            .where(MilestoneRow.chain_id == self.chain_id, self._scope())
-        )
-        if procurement_id is not None:
-            query = query.where(ProcurementRow.procurement_id == procurement_id)
-        if status is not None:
-            query = query.where(MilestoneRow.status == status)
-        query = query.order_by(ProcurementRow.block_number, ProcurementRow.log_index, MilestoneRow.milestone_id)
-        rows, count = self._page(query, page)
-        return [_milestone_public(pid, m) for m, pid in rows], count
+        detail = _Detail(rows[0], [row for row in rows if row.milestone_id is not None])
+        return _from_row(ProcurementDetailPublic, detail)
 
-    # ------------------------------------------------------------ event-derived rows
-
-    def _children(self, model: Any, procurement_id: str | None, milestone_id: int | None) -> Any:
-        query = (
-            select(model, ProcurementRow.procurement_id)
-            .join(
-                ProcurementRow,
-                and_(ProcurementRow.chain_id == model.chain_id, ProcurementRow.escrow == model.escrow),
-            )
-            .where(model.chain_id == self.chain_id, self._scope())
-        )
-        if procurement_id is not None:
-            query = query.where(ProcurementRow.procurement_id == procurement_id)
-        if milestone_id is not None:
-            query = query.where(model.milestone_id == milestone_id)
-        return query.order_by(model.block_number, model.log_index)
-
-    def evidence(
-        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
-    ) -> tuple[list[EvidencePublic], int]:
-        """Evidence submissions."""
-        rows, count = self._page(self._children(EvidenceRow, procurement_id, milestone_id), page)
-        return [
-            EvidencePublic(
-                procurement_id=pid,
-                milestone_id=e.milestone_id,
-                round=e.round,
-                supplier=e.supplier,
-                document_hash=e.document_hash,
-                uri=e.uri,
-                relayer=e.relayer,
-                block_number=e.block_number,
-                tx_hash=e.tx_hash,
-                log_index=e.log_index,
-            )
-            for e, pid in rows
-        ], count
+    def rows(self, listing: Listing, page: Page, filters: Mapping[str, Any]) -> tuple[list[Any], int]:
+        """A page of a listing's visible rows, filtered (a filter given as None does not apply), and how many
+        rows match in all."""
+        query = select(*listing.columns).select_from(listing.table)
+        if listing.table is not _procurements:
+            query = query.join(_procurements, _same(listing.table, _procurements, "chain_id", "escrow"))
+        for table, on in listing.joined:
+            query = query.outerjoin(table, on)
+        query = query.where(listing.table.c.chain_id == self.chain_id, self.scope.where())
+        for name, value in filters.items():
+            if value is not None:
+                query = query.where(listing.filters[name](value))
+        with self._session() as db:
+            count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+            found: Sequence[Any] = db.execute(
+                query.order_by(*listing.order).offset(page.offset).limit(page.limit)
+            ).all()
+        return [_from_row(listing.schema, row) for row in found], int(count)
 
     def evidence_submitters(self, document_hash: str) -> list[tuple[str, str]]:
         """Who submitted a document with this hash as evidence on a visible procurement: (supplier, its
         organization's code) of each such submission."""
+        evidence = EvidenceRow.__table__
         query = (
-            select(EvidenceRow.supplier, ProcurementRow.supplier_org)
-            .join(
-                ProcurementRow,
-                and_(ProcurementRow.chain_id == EvidenceRow.chain_id, ProcurementRow.escrow == EvidenceRow.escrow),
-            )
-            .where(EvidenceRow.chain_id == self.chain_id, EvidenceRow.document_hash == document_hash, self._scope())
+            select(evidence.c.supplier, _p.supplier_org)
+            .join(_procurements, _same(evidence, _procurements, "chain_id", "escrow"))
+            .where(evidence.c.chain_id == self.chain_id, evidence.c.document_hash == document_hash, self.scope.where())
             .distinct()
         )
         with self._session() as db:
-            return [(supplier, _code(org)) for supplier, org in db.execute(query).all()]
-
-    def attestations(
-        self,
-        page: Page,
-        *,
-        procurement_id: str | None = None,
-        milestone_id: int | None = None,
-        evaluator: str | None = None,
-    ) -> tuple[list[AttestationPublic], int]:
-        """Attestations."""
-        query = self._children(AttestationRow, procurement_id, milestone_id)
-        if evaluator is not None:
-            query = query.where(AttestationRow.evaluator == to_checksum_address(evaluator))
-        rows, count = self._page(query, page)
-        return [
-            AttestationPublic(
-                procurement_id=pid,
-                milestone_id=a.milestone_id,
-                round=a.round,
-                evaluator=a.evaluator,
-                passed=a.passed,
-                report_hash=a.report_hash,
-                relayer=a.relayer,
-                block_number=a.block_number,
-                tx_hash=a.tx_hash,
-                log_index=a.log_index,
-            )
-            for a, pid in rows
-        ], count
-
-    def payments(
-        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
-    ) -> tuple[list[PaymentPublic], int]:
-        """Payments released or deferred."""
-        rows, count = self._page(self._children(PaymentRow, procurement_id, milestone_id), page)
-        return [
-            PaymentPublic(
-                procurement_id=pid,
-                milestone_id=p.milestone_id,
-                supplier=p.supplier,
-                amount=p.amount,
-                kind=p.kind,
-                block_number=p.block_number,
-                tx_hash=p.tx_hash,
-                log_index=p.log_index,
-            )
-            for p, pid in rows
-        ], count
-
-    def amendments(
-        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
-    ) -> tuple[list[AmendmentPublic], int]:
-        """Proposed amendments and their approvals."""
-        query = self._children(AmendmentProposal, procurement_id, milestone_id)
-        query = query.add_columns(AmendmentApproval.approver, AmendmentApproval.block_number).outerjoin(
-            AmendmentApproval,
-            and_(
-                AmendmentApproval.chain_id == AmendmentProposal.chain_id,
-                AmendmentApproval.escrow == AmendmentProposal.escrow,
-                AmendmentApproval.amendment_id == AmendmentProposal.amendment_id,
-            ),
-        )
-        rows, count = self._page(query, page)
-        return [
-            AmendmentPublic(
-                procurement_id=pid,
-                amendment_id=a.amendment_id,
-                milestone_id=a.milestone_id,
-                proposer=a.proposer,
-                kind=a.kind,
-                new_amount=a.new_amount,
-                new_due_date=a.new_due_date,
-                rationale_hash=a.rationale_hash,
-                approved_by=approver,
-                approved_block=approved_block,
-                block_number=a.block_number,
-                tx_hash=a.tx_hash,
-                log_index=a.log_index,
-            )
-            for a, pid, approver, approved_block in rows
-        ], count
-
-    def disputes(
-        self, page: Page, *, procurement_id: str | None = None, milestone_id: int | None = None
-    ) -> tuple[list[DisputePublic], int]:
-        """Disputes and their settlements."""
-        query = self._children(DisputeOpening, procurement_id, milestone_id)
-        query = query.add_columns(DisputeSettlement).outerjoin(
-            DisputeSettlement,
-            and_(
-                DisputeSettlement.chain_id == DisputeOpening.chain_id,
-                DisputeSettlement.escrow == DisputeOpening.escrow,
-                DisputeSettlement.milestone_id == DisputeOpening.milestone_id,
-            ),
-        )
-        rows, count = self._page(query, page)
-        out = []
-        for d, pid, settlement in rows:
-            out.append(
-                DisputePublic(
-                    procurement_id=pid,
-                    milestone_id=d.milestone_id,
-                    opener=d.opener,
-                    previous_status=d.previous_status,
-                    reason_hash=d.reason_hash,
-                    settled_by=None if settlement is None else settlement.reviewer,
-                    supplier_amount=None if settlement is None else settlement.supplier_amount,
-                    ministry_amount=None if settlement is None else settlement.ministry_amount,
-                    ruling_hash=None if settlement is None else settlement.ruling_hash,
-                    block_number=d.block_number,
-                    tx_hash=d.tx_hash,
-                    log_index=d.log_index,
-                )
-            )
-        return out, count
+            return [(supplier, org_code(bytes.fromhex(org[2:]))) for supplier, org in db.execute(query).all()]
 
     # ------------------------------------------------------------ raw event log
 
@@ -521,8 +364,7 @@ class Reader:
         """Raw events in chain order after a cursor. Auditors see every ledger event, others their procurements'."""
         query = select(EventRow).where(EventRow.chain_id == self.chain_id)
         if procurement_id is not None:
-            escrow = self.procurement(procurement_id).escrow
-            query = query.where(EventRow.emitter == escrow)
+            query = query.where(EventRow.emitter == self.escrow_of(procurement_id))
         elif not self.principal.is_auditor:
             query = query.where(EventRow.emitter.in_(self._visible_escrows()))
         if event is not None:
@@ -539,63 +381,4 @@ class Reader:
         query = query.order_by(EventRow.block_number, EventRow.log_index).limit(limit)
         with self._session() as db:
             found = db.scalars(query).all()
-        return [
-            EventPublic(
-                block_number=e.block_number,
-                block_hash=e.block_hash,
-                tx_index=e.tx_index,
-                tx_hash=e.tx_hash,
-                log_index=e.log_index,
-                emitter=e.emitter,
-                event=e.event,
-                args=json.loads(e.args),
-            )
-            for e in found
-        ]
-
-
-def procurement_public(row: ProcurementRow) -> ProcurementPublic:
-    """A mirrored procurement row as its public schema."""
-    return ProcurementPublic(**_procurement_fields(row))
-
-
-def _procurement_fields(row: Any) -> dict[str, Any]:
-    """The public fields of a procurement row (an ORM object or a Core row with the table's column names)."""
-    return dict(
-        procurement_id=row.procurement_id,
-        escrow=row.escrow,
-        title=row.title,
-        ministry=_code(row.ministry_org),
-        supplier_org=_code(row.supplier_org),
-        supplier=row.supplier,
-        officer=row.officer,
-        panel=list(json.loads(row.panel)),
-        quorum=row.quorum,
-        spec_hash=row.spec_hash,
-        milestone_count=row.milestone_count,
-        paused=row.paused,
-        totals={
-            "funded": row.total_funded,
-            "released": row.total_released,
-            "refunded": row.total_refunded,
-            "owed": row.total_owed,
-            "held": row.total_funded - row.total_released - row.total_refunded,
-        },
-        created_block=row.block_number,
-        created_tx=row.tx_hash,
-    )
-
-
-def _milestone_public(procurement_id: str, m: MilestoneRow) -> MilestonePublic:
-    return MilestonePublic(
-        procurement_id=procurement_id,
-        milestone_id=m.milestone_id,
-        amount=m.amount,
-        due_date=m.due_date,
-        status=m.status,
-        round=m.round,
-        passes=m.passes,
-        fails=m.fails,
-        owed=m.owed,
-        updated_block=m.block_number,
-    )
+        return [_from_row(EventPublic, row) for row in found]

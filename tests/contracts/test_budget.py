@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from eth_utils.crypto import keccak
 
-from chain import LineKey, fiscal_year_start
-from chain.eip712 import Action, sign_budget_action
+from chain import ACTIONS, BUDGET_OFFICE, LineKey, Receipt, fiscal_year_start
+from chain.eip712 import Action, sign_action
 from chain.roles import Role, org_id
 from tests.contracts.test_registry import ZERO, addr, attempt, books_checked, make_escrow, send
 from tests.helpers import event, events, reverts
@@ -121,8 +121,8 @@ def budget_sig(
         world.registry.functions.nonces(account.address).call() if nonce is None else nonce,
         world.now() + 3600,
     )
-    signature = sign_budget_action(
-        world.accounts[sign_as or signer], action, chain_id=world.w3.eth.chain_id, office=world.budget_office.address
+    signature = sign_action(
+        world.accounts[sign_as or signer], action, chain_id=world.w3.eth.chain_id, escrow=world.budget_office.address
     )
     return account.address, action.deadline, signature
 
@@ -735,6 +735,102 @@ def test_later_years_obligate_their_line_once_enacted(world: World) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- signed acts
+
+
+def relay(world: World, label: str, primary_type: str, words: dict[str, Any]) -> Receipt:
+    """A budget act as a relayer sends it, made from its declaration (chain/actions.py): the message from the
+    act's words, signed by ``label``, relayed by an outsider. The same act signed by another key is refused first."""
+    declared = ACTIONS[primary_type]
+    signer = world.accounts[label]
+    nonce = world.registry.functions.nonces(signer.address).call()
+    action = Action(primary_type, declared.message(words), nonce, world.now() + 3600)
+    office = world.budget_office
+    function = getattr(office.functions, declared.function)
+    chain_id = world.w3.eth.chain_id
+    forged = sign_action(world.accounts["outsider"], action, chain_id=chain_id, escrow=office.address)
+    with reverts("BudgetInvalidSignature", signer.address):
+        attempt(world, "outsider", function(*action.call_args(signer.address, forged)))
+    signature = sign_action(signer, action, chain_id=chain_id, escrow=office.address)
+    receipt = send(world, "outsider", function(*action.call_args(signer.address, signature)))
+    assert receipt.gas_used <= declared.gas  # the relayer's limit holds (the acts below include each worst case)
+    used = event(office, receipt, "SignatureUsed")
+    assert (used["signer"], used["relayer"], used["nonce"]) == (signer.address, addr(world, "outsider"), nonce)
+    return receipt
+
+
+def test_every_budget_act_is_relayed_from_its_declaration(world: World) -> None:
+    """Each signed budget act declared for the budget office, its words turned into typed data by its declaration
+    (codes as text, choices by name, structs as mappings) and relayed: the office accepts exactly its signer's
+    signature, and the act takes effect as that signer's."""
+    fy = world.fiscal_year
+    acts: set[str] = set()
+
+    def act(label: str, primary_type: str, words: dict[str, Any]) -> Receipt:
+        acts.add(primary_type)
+        return relay(world, label, primary_type, words)
+
+    item = {"fiscalYear": fy, "ministry": "MOD", "organization": "MOD-HQ", "item": "DEF-FACILITY"}
+    works, repairs = {**item, "subItem": "FACILITY-WORKS"}, {**item, "subItem": "FACILITY-REPAIR"}
+    finance, treasury = addr(world, "finance"), addr(world, "treasury")
+    instrument = "0x" + INSTRUMENT.hex()
+    words = {"key": item, "act": "initial", "amount": 9_000, "authorizations": 3, "instrumentHash": instrument}
+    enacted = event(world.budget, act("finance", "EnactAppropriation", words), "AppropriationEnacted")
+    assert (enacted["authority"], enacted["appropriation"]) == (finance, 9_000)
+    receipt = act("treasury", "Distribute", {"line": works, "change": 6_000})
+    assert event(world.budget, receipt, "Distributed")["allotted"] == 6_000
+    grant = {"line": works, "grantee": "MOFA", "kind": "obligate", "cap": 1_000, "expiresAt": world.now() + DAY}
+    assert event(world.budget_office, act("treasury", "GrantAccess", grant), "AccessGranted")["cap"] == 1_000
+    act("treasury", "RevokeAccess", {"line": works, "grantee": "MOFA"})
+    assert (
+        world.budget_office.functions.grant(
+            LineKey.of(fy, "MOD", "MOD-HQ", "DEF-FACILITY", "FACILITY-WORKS").as_tuple(), MOFA
+        ).call()[0]
+        == 0
+    )
+    request = {"from": works, "to": repairs, "amount": 2_000, "rationaleHash": "0x" + "ab" * 32}
+    for decision, label, extra in (
+        ("ApproveTransfer", "finance", {}),
+        ("RefuseTransfer", "finance", {"reasonHash": "0x" + "cd" * 32}),
+        ("WithdrawTransfer", "treasury", {}),
+    ):
+        requested = event(
+            world.budget_office, act("treasury", "RequestTransfer", {"request": request}), "TransferRequested"
+        )
+        assert requested["requester"] == treasury
+        pending = {"transferId": requested["transferId"], "request": request, "requester": treasury}
+        receipt = act(label, decision, {**pending, "requestedAt": requested["requestedAt"], **extra})
+        assert not world.budget_office.functions.transferPending(requested["transferId"]).call()
+    assert event(world.budget_office, receipt, "TransferWithdrawn")["transferId"] == requested["transferId"]
+    assert line_of(world, LineKey.of(fy, "MOD", "MOD-HQ", "DEF-FACILITY", "FACILITY-REPAIR"))["allotted"] == 2_000
+    line = {
+        "fiscalYear": fy,
+        "ministry": "MOD",
+        "organization": "MOD-HQ",
+        "item": "DEF-EQUIP",
+        "subItem": "EQUIP-PURCHASE",
+    }
+    terms = {"line": line, "ceiling": 300, "schedule": [30] * 10}  # the longest: the defense ministry's 10 years
+    words = {"authorityId": "0x" + keccak(text="signed authority").hex(), "terms": terms, "instrumentHash": instrument}
+    enacted = event(world.budget_office, act("finance", "EnactAuthority", words), "AuthorityEnacted")
+    assert (enacted["authority"], enacted["terms"]["ceiling"], enacted["terms"]["schedule"]) == (
+        finance,
+        300,
+        [30] * 10,
+    )
+    escrow, p = make_escrow(world)
+    send(world, "officer", escrow.functions.proposeAmendment(0, 0, p[4][0] + 5_000, 0, keccak(text="more")))
+    send(world, "officer2", escrow.functions.approveAmendment(0, 0, 0, p[4][0] + 5_000, 0, keccak(text="more")))
+    receipt = act("officer", "IncreaseObligation", {"escrow": escrow.address, "amount": 5_000})
+    obligated = event(world.budget, receipt, "Obligated")
+    assert (obligated["officer"], obligated["escrowObligated"]) == (addr(world, "officer"), sum(p[4]) + 5_000)
+    to_next_year(world)
+    carry = {"line": works, "kind": "accident", "amount": 1_000, "reasonHash": "0x" + "ef" * 32}
+    assert event(world.budget, act("finance", "ApproveCarryOver", carry), "CarryOverApproved")["carryOver"] == 1_000
+    assert (
+        event(world.budget, act("finance", "CloseFiscalYear", {"fiscalYear": fy}), "FiscalYearClosed")["fiscalYear"]
+        == fy
+    )
+    assert acts == {name for name, declared in ACTIONS.items() if declared.contract == BUDGET_OFFICE}
 
 
 def test_signed_enactment_and_replay(world: World) -> None:

@@ -180,3 +180,13 @@ def procurement(world: World) -> str:
     """A fresh, fully funded procurement (3 milestones, 2-of-3 panel eval1..eval3); its id as 0x-hex."""
     _, params = new_escrow(world)
     return "0x" + bytes(params[0]).hex()
+
+
+@pytest.fixture
+def submitted(api: Api, procurement: str) -> str:
+    """The procurement with evidence submitted for milestone 0: round 1 open for attestation (panel eval1..eval3)."""
+    supplier = api.sign_in("supplier")
+    document = api.upload(supplier, b"evidence for milestone 0")
+    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
+    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
+    return procurement

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from chain import ni_uri
 from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
-from gateway.services.evidence import EvidenceStore, ni_uri, parse_digest
+from gateway.services.evidence import EvidenceStore, parse_digest
 
 
 def test_put_names_the_document_by_its_hash(tmp_path: Path) -> None:

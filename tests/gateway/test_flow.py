@@ -210,3 +210,47 @@ def test_amendment_needs_two_officers(api: Api, procurement: str) -> None:
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["state"]["milestones"][1]["dueDate"] == due
+
+
+def test_an_approval_signs_the_amendments_full_content(api: Api, procurement: str) -> None:
+    """The typed data of an approval is filled in from the stored amendment; content that is not the stored one
+    is refused before any gas is spent, and a signature for one amendment's content cannot approve another."""
+    officer, officer2 = api.sign_in("officer"), api.sign_in("officer2")
+    due = api.world.now() + 200 * 86_400
+    later = {"milestoneId": 1, "kind": "dueDate", "newDueDate": due, "rationaleHash": "0x" + "55" * 32}
+    cancel = {"milestoneId": 1, "kind": "cancel", "rationaleHash": "0x" + "66" * 32}
+    for proposal in (later, cancel):  # amendments 0 and 1
+        assert api.act("officer", officer, procurement, "propose-amendment", proposal).status_code == 202
+
+    typed = api.typed_data(officer2, procurement, "approve-amendment", {"amendmentId": 0})
+    message = typed["typedData"]["message"]
+    assert (message["milestoneId"], message["kind"], message["newDueDate"]) == ("1", "1", str(due))
+    assert message["rationaleHash"] == "0x" + "55" * 32
+
+    wrong = api.client.get(
+        f"/procurements/{procurement}/actions/approve-amendment",
+        headers=officer2,
+        params={"amendmentId": 0, "kind": "cancel"},
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert "kind cancel (amendment 0: dueDate)" in wrong.json()["detail"]
+    unknown = api.client.get(
+        f"/procurements/{procurement}/actions/approve-amendment", headers=officer2, params={"amendmentId": 9}
+    )
+    assert unknown.status_code == 404, unknown.text
+
+    # officer2 signed an approval of the extension (amendment 0): relayed as an approval of the cancellation
+    # (amendment 1), with the signed content it is refused as not amendment 1's, without it the signature fails.
+    signature = api.sign_typed("officer2", typed)
+    signed = {"deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
+    path = f"/procurements/{procurement}/actions/approve-amendment"
+    content = {"milestoneId": 1, "kind": "dueDate", "newDueDate": due, "rationaleHash": "0x" + "55" * 32}
+    as_other = api.client.post(path, headers=officer2, json={"amendmentId": 1, **content, **signed})
+    assert as_other.status_code == 422, as_other.text
+    bare = api.client.post(path, headers=officer2, json={"amendmentId": 1, **signed})
+    assert bare.status_code == 403, bare.text
+
+    approved = api.client.post(path, headers=officer2, json={"amendmentId": 0, **signed}, params={"wait": "true"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"]["milestones"][1]["dueDate"] == due
+    assert approved.json()["state"]["milestones"][1]["status"] == "Pending"  # not cancelled

@@ -161,12 +161,16 @@ def test_nested_query_form_and_header_variants_get_a_clear_answer(served: Served
 
 
 def test_forged_forwarded_for_does_not_buy_new_rate_limit_keys(served: Served) -> None:
+    started = time.monotonic()
     answers = [
         served.client.post("/auth/nonce", headers={"X-Forwarded-For": f"10.{n // 250}.{n % 250}.7"}).status_code
         for n in range(200)
     ]
-    assert answers.count(200) <= 20  # the burst, whatever the header says
-    assert answers.count(429) >= 180
+    # The burst (20), whatever the header says, and what the bucket refilled meanwhile (the default 60 a
+    # minute: one a second; a flood on a busy machine takes a few): 200 forged addresses buy nothing more.
+    allowed = 20 + int(time.monotonic() - started) + 1
+    assert answers.count(200) <= allowed
+    assert answers.count(429) >= 200 - allowed
     # A client that forges nothing keeps its own allowance: the flood did not lock it out.
     assert served.client.get("/auth/nonce").status_code == 200
     served.still_serves()

@@ -84,7 +84,7 @@ def test_detail_is_scoped_by_role(api: Api, procurement: str, label: str, visibl
 
 
 def test_review_body_sees_a_disputed_procurement(api: Api, procurement: str) -> None:
-    escrow = api.world.escrow(api.state.ledger.escrow_address(bytes.fromhex(procurement[2:])))
+    escrow = api.world.escrow(api.state.ledger.escrows_of(bytes.fromhex(procurement[2:]))[0])
     supplier = api.world.sender("supplier")
     supplier.transact(escrow.functions.submitEvidence(0, b"\x11" * 32, "ipfs://delivery-note"))
     supplier.transact(escrow.functions.openDispute(0, b"\x33" * 32))
@@ -171,3 +171,26 @@ def test_point_reads_in_the_thread_pool_behave_the_same(api: Api, procurement: s
     assert len(detail.json()["milestones"]) == 3
     assert api.client.get(f"/procurements/{procurement}", headers=api.sign_in("other_supplier")).status_code == 404
     assert api.client.get("/auth/me", headers=auditor).status_code == 200
+
+
+def test_a_procurement_id_of_two_ministries_names_the_callers_or_is_a_conflict(api: Api, procurement: str) -> None:
+    """Procurement ids are scoped by ministry: MOFA may use MOD's id. Each ministry's officer reads its own
+    procurement under the id, from the mirror and from the chain; an auditor, who sees both, is told why not."""
+    world = api.world
+    mod_escrow = api.state.ledger.escrows_of(bytes.fromhex(procurement[2:]))[0]
+    params = world.procurement_params(procurement_id=bytes.fromhex(procurement[2:]), title="MOFA's own")
+    mofa_escrow, _ = world.create_procurement(params, 0, label="mofa_officer")
+    api.sync()
+    for label, escrow in (("officer", mod_escrow), ("mofa_officer", mofa_escrow)):
+        headers = api.sign_in(label)
+        for path in (f"/procurements/{procurement}", f"/procurements/{procurement}/state"):
+            response = api.client.get(path, headers=headers)
+            assert response.status_code == 200, (label, path, response.text)
+            assert response.json()["escrow"] == escrow
+    auditor = api.sign_in("auditor")
+    for path in (f"/procurements/{procurement}", f"/procurements/{procurement}/state"):
+        response = api.client.get(path, headers=auditor)
+        assert response.status_code == 409, response.text
+        assert "unique within its ministry only" in response.json()["detail"]
+        assert mod_escrow in response.json()["detail"]
+        assert mofa_escrow in response.json()["detail"]

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from chain import SentTx
-from gateway.ledger import WORST_CASE_GAS
+from chain import ACTIONS, SentTx
 from tests.gateway.conftest import REPORT, Api
 
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
@@ -30,16 +29,6 @@ def _settled(api: Api, headers: dict[str, str], status_url: str) -> dict[str, An
         time.sleep(0.05)
 
 
-@pytest.fixture
-def submitted(api: Api, procurement: str) -> str:
-    """The procurement with evidence submitted for milestone 0 (2-of-3 panel eval1..eval3)."""
-    supplier = api.sign_in("supplier")
-    document = api.upload(supplier, b"evidence for milestone 0")
-    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
-    return procurement
-
-
 def test_post_answers_202_with_a_status_url_that_ends_mined(api: Api, submitted: str) -> None:
     evaluator = api.sign_in("eval1")
     response = api.act("eval1", evaluator, submitted, "attest", ATTEST)
@@ -47,7 +36,7 @@ def test_post_answers_202_with_a_status_url_that_ends_mined(api: Api, submitted:
     body = response.json()
     assert body["status"] in ("pending", "mined")
     assert body["statusUrl"] == f"/procurements/{submitted}/actions/relays/{body['txHash']}"
-    assert body["gasLimit"] >= WORST_CASE_GAS["attestBySig"]
+    assert body["gasLimit"] >= ACTIONS["Attest"].gas
     final = _settled(api, evaluator, body["statusUrl"])
     assert final["status"] == "mined"
     assert final["txHash"] == body["txHash"]
@@ -84,15 +73,15 @@ def test_signer_signs_again_before_the_first_is_mined(api: Api, submitted: str) 
 
 
 def test_next_nonce_skips_the_signers_relays_in_flight(api: Api) -> None:
-    ledger = api.state.ledger
+    relay = api.state.relay
     signer = api.world.eval1.address
-    on_chain = ledger.registry.nonce(signer)
-    with ledger._lock:  # as if two relays of this signer were sent and not mined yet
-        ledger._in_flight[signer] = {on_chain, on_chain + 1}
-    assert ledger.next_signer_nonce(signer) == on_chain + 2
-    with ledger._lock:
-        ledger._in_flight.pop(signer)
-    assert ledger.next_signer_nonce(signer) == on_chain
+    on_chain = api.state.ledger.registry.nonce(signer)
+    with relay.in_flight._lock:  # as if two relays of this signer were sent and not mined yet
+        relay.in_flight._signer_nonces[signer] = {on_chain, on_chain + 1}
+    assert relay.nonces.next(signer) == on_chain + 2
+    with relay.in_flight._lock:
+        relay.in_flight._signer_nonces.pop(signer)
+    assert relay.nonces.next(signer) == on_chain
 
 
 def test_the_quorum_attestation_pays_out_within_its_gas_limit(api: Api, submitted: str) -> None:
@@ -123,7 +112,7 @@ def test_a_revert_after_sending_shows_in_the_status(api: Api, submitted: str, mo
     # before eval3's is mined: eval3's transaction reverts on chain, and its status says why.
     world = api.world
     assert api.act("eval1", api.sign_in("eval1"), submitted, "attest", ATTEST).status_code == 202
-    escrow = world.escrow(api.state.ledger.escrow_address(bytes.fromhex(submitted[2:])))
+    escrow = world.escrow(api.state.ledger.escrows_of(bytes.fromhex(submitted[2:]))[0])
     relayer = api.state.ledger.relayer
     assert relayer is not None
     submit = relayer.submit
@@ -197,27 +186,27 @@ def test_junk_posts_spend_no_gas(api: Api, submitted: str) -> None:
 
 
 def test_a_relay_beyond_the_in_flight_cap_waits_until_one_is_mined(api: Api, submitted: str) -> None:
-    ledger = api.state.ledger
+    in_flight = api.state.relay.in_flight
     evaluator = api.sign_in("eval1")
     first = api.act("eval1", evaluator, submitted, "attest", ATTEST)
     assert first.status_code == 202, first.text
     assert _settled(api, evaluator, first.json()["statusUrl"])["status"] == "mined"
-    mined = ledger.relay_status(first.json()["txHash"])
+    mined = api.state.relay.status(first.json()["txHash"])
     assert mined is not None
     # A relay in flight that the watcher cannot settle (its relayer nonce is far ahead of the chain).
     relay = dataclasses.replace(mined, sent=dataclasses.replace(mined.sent, nonce=10**9), settled=threading.Event())
-    ledger.max_in_flight = 1
-    with ledger._lock:
-        ledger._pending[relay.sent.nonce] = relay
+    in_flight.max_in_flight = 1
+    with in_flight._lock:
+        in_flight._pending[relay.sent.nonce] = relay
     waited = threading.Event()
 
     def wait() -> None:
-        ledger.wait_for_room()
+        in_flight.wait_for_room(lambda: None)
         waited.set()
 
     waiter = threading.Thread(target=wait)
     waiter.start()
     assert not waited.wait(0.3)  # no room while it is in flight
-    ledger._settle(relay, relay.receipt, None)  # mined: room again
+    in_flight.settle(relay, relay.receipt, None)  # mined: room again
     assert waited.wait(5)
     waiter.join()

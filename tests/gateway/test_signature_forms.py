@@ -38,15 +38,6 @@ def test_the_signature_type_normalizes_to_what_the_contract_accepts(form: Any) -
     assert TypeAdapter(Signature).validate_python(signed.upper().replace("0X", "0x")) == signed
 
 
-@pytest.fixture
-def submitted(api: Api, procurement: str) -> str:
-    supplier = api.sign_in("supplier")
-    document = api.upload(supplier, b"evidence for signature forms")
-    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
-    assert api.act("supplier", supplier, procurement, "submit-evidence", fields).status_code == 202
-    return procurement
-
-
 @pytest.mark.parametrize("form", [_v01, _high_s], ids=["v01", "high-s"])
 def test_an_action_signed_in_another_form_is_relayed_and_mined(api: Api, submitted: str, form: Any) -> None:
     evaluator = api.sign_in("eval1")

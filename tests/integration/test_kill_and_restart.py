@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from chain import project_root
 from chain.node import anvil_command, free_port, wait_for_rpc
-from tests.processes import descendants, gone
+from tests.processes import descendants, gone, listeners, run_procure
 
 pytestmark = [
     pytest.mark.integration,
@@ -29,6 +28,7 @@ class Procure:
     """A `procure` command running in the background, its output read line by line."""
 
     def __init__(self, var: Path, *args: str) -> None:
+        self.var = str(var)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", *args],
             stdout=subprocess.PIPE,
@@ -62,7 +62,8 @@ class Procure:
         left = [pid for pid in self.children if not gone(pid, 30)]
         assert not left, f"left running after SIGKILL: {[_command(pid) for pid in left]}"
         for port in ports:
-            assert _port_free(port), f"port {port} still held"
+            holders = [pid for pid in listeners(port) if pid in self.children or self.var in _command(pid)]
+            assert not holders, f"port {port} still held by {[_command(pid) for pid in holders]}"
 
     def stop(self) -> str:
         if self.process.poll() is None:
@@ -84,11 +85,6 @@ def running() -> Iterator[list[Procure]]:
             if not gone(pid, 10):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _command(pid: int) -> str:
@@ -144,15 +140,7 @@ def test_a_stale_node_of_this_ledger_is_named(tmp_path: Path) -> None:
         wait_for_rpc(f"http://127.0.0.1:{port}")
         env = {**os.environ, "PROCURE_VAR": str(var)}
         for args in (["up", "--port", str(port), "--api-port", str(free_port())], ["node", "--port", str(port)]):
-            done = subprocess.run(
-                [sys.executable, "-m", "scripts.cli", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=project_root(),
-                timeout=120,
-                check=False,
-            )
+            done = run_procure(env, *args)
             assert done.returncode == 1, done.stdout + done.stderr
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1, done.stderr

@@ -23,6 +23,7 @@ from chain.keys import dev_account
 from chain.node import NodeProcess, free_port, start_anvil, start_hardhat
 from chain.spec import load_spec
 from chain.system import error_decoder
+from tests.processes import run_procure
 
 pytestmark = pytest.mark.integration
 
@@ -91,26 +92,10 @@ def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Pa
         # The manifest still matches the chain, so `procure deploy` does nothing.
         require_manifest(rpc, anvil_dir)
         env = {**os.environ, "PROCURE_VAR": str(anvil_dir), "PROCURE_RPC_URL": node.url}
-        shown = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "procurement", "show", escrow],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=project_root(),
-            timeout=120,
-            check=False,
-        )
+        shown = run_procure(env, "procurement", "show", escrow)
         assert shown.returncode == 0, shown.stderr
         assert "panel    2 of 3" in shown.stdout
-        deployed = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "deploy"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=project_root(),
-            timeout=120,
-            check=False,
-        )
+        deployed = run_procure(env, "deploy")
         assert deployed.returncode == 0, deployed.stderr
         assert "already deployed" in deployed.stdout
     finally:

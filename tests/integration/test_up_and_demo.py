@@ -15,6 +15,7 @@ import pytest
 from chain import project_root
 from chain.node import free_port
 from scripts import demo
+from tests.processes import run_procure
 
 pytestmark = pytest.mark.integration
 
@@ -59,15 +60,7 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         assert f"API docs  http://127.0.0.1:{api_port}/docs" in text
         assert httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=10).status_code == 200
         env = {**os.environ, "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}", "PROCURE_DEV_ACCOUNT": "8"}
-        shown = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "client", "show", OCID],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=project_root(),
-            timeout=120,
-            check=False,
-        )
+        shown = run_procure(env, "client", "show", OCID)
         assert shown.returncode == 0, shown.stderr
         assert "funded 360,000,000" in shown.stdout
     finally:

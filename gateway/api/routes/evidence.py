@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Path, Response, UploadFile
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from chain import ni_uri
 from gateway.core.state import GatewayState
 from gateway.deps import CurrentAccount, SessionDep, StateDep, UploaderAccount
 from gateway.errors import ServiceUnavailable, UnsupportedMediaType
@@ -17,7 +18,7 @@ from gateway.identity import Principal
 from gateway.models import Document, Upload
 from gateway.schemas.evidence import DocumentPublic
 from gateway.services.auth import AuthService
-from gateway.services.evidence import ni_uri, parse_digest, readable_upload, record_upload
+from gateway.services.evidence import parse_digest, readable_upload, record_upload
 from gateway.services.reads import Reader
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])

@@ -1,36 +1,16 @@
-"""Procurements: lists and details from the SQL mirror, ``.../state`` straight from the chain."""
+"""A procurement: its detail from the SQL mirror, ``.../state`` straight from the chain (its list: lists.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
-from gateway.deps import HEX32_PATTERN, ChainProcurement, LedgerDep, MirrorReader, PageDep
-from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementsPublic, ProcurementStatePublic
-from gateway.services.actions import procurement_state
+from gateway.deps import HEX32_PATTERN, ChainProcurement, LedgerDep, MirrorReader
+from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementStatePublic
+from gateway.services.chain_state import procurement_state
 
 router = APIRouter(prefix="/procurements", tags=["procurements"])
-
-OrgCode = Annotated[str | None, Query(min_length=1, max_length=16, pattern=r"^[\x21-\x7e]+$")]
-AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
-
-
-@router.get("", response_model=ProcurementsPublic)
-def list_procurements(
-    reader: MirrorReader,
-    page: PageDep,
-    ministry: Annotated[OrgCode, Query(description="Buying ministry's code, e.g. MOD.")] = None,
-    supplier_org: Annotated[OrgCode, Query(alias="supplierOrg", description="Supplier organization's code.")] = None,
-    supplier: Annotated[AddressQuery, Query(description="Supplier account.")] = None,
-    evaluator: Annotated[AddressQuery, Query(description="An evaluator on the panel.")] = None,
-    paused: Annotated[bool | None, Query(description="Only paused (or only running) escrows.")] = None,
-) -> ProcurementsPublic:
-    """Procurements visible to the account, oldest first, with filters."""
-    data, count = reader.procurements(
-        page, ministry=ministry, supplier_org=supplier_org, supplier=supplier, evaluator=evaluator, paused=paused
-    )
-    return ProcurementsPublic(data=data, count=count)
 
 
 @router.get("/{procurement_id}", response_model=ProcurementDetailPublic)

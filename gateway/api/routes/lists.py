@@ -1,0 +1,172 @@
+"""The lists of the mirror, each a route made from one pattern: procurements, milestones, evidence submissions,
+attestations, payments, amendments and disputes of visible procurements, paged, filtered, in chain order.
+
+A list is a ``Listing`` of gateway/services/reads.py (which rows, as which schema, in which order) and a filter
+model here (its query parameters, each named for one of the listing's filters); ``ListRoute`` makes its route.
+A new list is one more of each and one ``LISTS`` entry.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads each route's filter model from its annotation.
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.deps import HEX32_PATTERN, MirrorReader, PageDep
+from gateway.schemas.common import ApiModel
+from gateway.schemas.procurements import (
+    AmendmentsPublic,
+    AttestationsPublic,
+    DisputesPublic,
+    EvidencesPublic,
+    MilestonesPublic,
+    PaymentsPublic,
+    ProcurementsPublic,
+)
+from gateway.services.reads import LISTINGS, Listing
+
+__all__ = ["LISTS", "ListRoute"]
+
+_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+_ORG_CODE = r"^[\x21-\x7e]+$"
+
+
+class _Filters(BaseModel):
+    """Query filters: each field is a filter of the listing by that name (None: not applied)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ProcurementFilters(_Filters):
+    ministry: str | None = Field(
+        None, min_length=1, max_length=16, pattern=_ORG_CODE, description="Buying ministry's code, e.g. MOD."
+    )
+    supplier_org: str | None = Field(
+        None,
+        alias="supplierOrg",
+        min_length=1,
+        max_length=16,
+        pattern=_ORG_CODE,
+        description="Supplier organization's code.",
+    )
+    supplier: str | None = Field(None, pattern=_ADDRESS, description="Supplier account.")
+    evaluator: str | None = Field(None, pattern=_ADDRESS, description="An evaluator on the panel.")
+    paused: bool | None = Field(None, description="Only paused (or only running) escrows.")
+
+
+class _OfProcurement(_Filters):
+    procurement_id: str | None = Field(
+        None, alias="procurementId", pattern=HEX32_PATTERN, description="Only this procurement."
+    )
+
+
+class MilestoneFilters(_OfProcurement):
+    status: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]+$", description="e.g. Submitted, Paid.")
+
+
+class EventRowFilters(_OfProcurement):
+    milestone_id: int | None = Field(None, alias="milestoneId", ge=0, le=2**32, description="Only this milestone.")
+
+
+class AttestationFilters(EventRowFilters):
+    evaluator: str | None = Field(None, pattern=_ADDRESS, description="Only this evaluator.")
+
+
+@dataclass(frozen=True)
+class ListRoute:
+    """``GET path``: a page of a listing's visible rows, filtered by the query parameters of ``filters``."""
+
+    path: str
+    tag: str
+    name: str  # the route's name (its OpenAPI operation id starts with it)
+    description: str
+    listing: Listing
+    filters: type[_Filters]
+    page: type[ApiModel]  # the answer: {data, count}
+
+    def router(self) -> APIRouter:
+        """The route, in a router of its own."""
+        router = APIRouter(prefix=self.path, tags=[self.tag])
+        listing, page_schema = self.listing, self.page
+
+        def read(
+            reader: MirrorReader,
+            page: PageDep,
+            filters: Annotated[self.filters, Query()],  # type: ignore[name-defined]
+        ) -> Any:
+            data, count = reader.rows(listing, page, filters.model_dump())
+            return page_schema.model_validate({"data": data, "count": count})
+
+        router.add_api_route(
+            "", read, methods=["GET"], response_model=page_schema, name=self.name, description=self.description
+        )
+        return router
+
+
+LISTS = (
+    ListRoute(
+        "/procurements",
+        "procurements",
+        "list_procurements",
+        "Procurements visible to the account, oldest first, with filters.",
+        LISTINGS["procurements"],
+        ProcurementFilters,
+        ProcurementsPublic,
+    ),
+    ListRoute(
+        "/milestones",
+        "milestones",
+        "milestone_page",
+        "Milestones of visible procurements as they stand now.",
+        LISTINGS["milestones"],
+        MilestoneFilters,
+        MilestonesPublic,
+    ),
+    ListRoute(
+        "/submissions",
+        "evidence-submissions",
+        "evidence",
+        "Evidence submitted on chain for milestones of visible procurements, in chain order.",
+        LISTINGS["submissions"],
+        EventRowFilters,
+        EvidencesPublic,
+    ),
+    ListRoute(
+        "/attestations",
+        "attestations",
+        "attestations",
+        "Evaluators' attestations on milestones of visible procurements, in chain order.",
+        LISTINGS["attestations"],
+        AttestationFilters,
+        AttestationsPublic,
+    ),
+    ListRoute(
+        "/payments",
+        "payments",
+        "payments",
+        "Payments released (or deferred) to suppliers of visible procurements, in chain order.",
+        LISTINGS["payments"],
+        EventRowFilters,
+        PaymentsPublic,
+    ),
+    ListRoute(
+        "/amendments",
+        "amendments",
+        "amendments",
+        "Amendments proposed (and approved) on visible procurements, in chain order.",
+        LISTINGS["amendments"],
+        EventRowFilters,
+        AmendmentsPublic,
+    ),
+    ListRoute(
+        "/disputes",
+        "disputes",
+        "disputes",
+        "Disputes (and their settlements) on visible procurements, in chain order.",
+        LISTINGS["disputes"],
+        EventRowFilters,
+        DisputesPublic,
+    ),
+)

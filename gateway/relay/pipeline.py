@@ -1,0 +1,179 @@
+"""A signed action's POST, end to end.
+
+``RelayPipeline.submit`` runs the steps in the order of the lock rule (locks.py): room among the relays in
+flight; under the signer's lock the checks (checks.py); under the contract's lock the simulation and the send
+(send.py); the relay recorded in flight (in_flight.py) and watched (watch.py). It returns as soon as the
+transaction is sent. ``relay_request`` puts an Idempotency-Key (idempotency.py) and ``?wait=true``
+(wait.py) around it and makes the answer: 202 with the transaction hash and a status URL, or 200 with the
+state once mined and mirrored.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from chain import ContractRevert, LedgerError, checksum
+from gateway.errors import ServiceUnavailable, revert_args
+from gateway.ledger import Ledger
+from gateway.relay.checks import check_signed
+from gateway.relay.idempotency import fingerprint
+from gateway.relay.in_flight import InFlight, Relay
+from gateway.relay.locks import MAX_IN_FLIGHT, Locks
+from gateway.relay.nonces import SignerNonces
+from gateway.relay.request import ActionRequest, SignedRequest
+from gateway.relay.send import Sender
+from gateway.relay.wait import wait_for_mirror, wait_for_receipt
+from gateway.relay.watch import Watcher
+from gateway.schemas.actions import ActionPublic, RelayErrorPublic, SignedAction
+from gateway.services.chain_state import procurement_state
+
+if TYPE_CHECKING:
+    from gateway.core.state import GatewayState
+
+__all__ = ["RelayPipeline", "relay_public", "relay_request", "status_url"]
+
+
+class RelayPipeline:
+    """Signer nonces, and signed actions checked, sent and watched; one per gateway process.
+
+    One gateway process per relayer account: the nonce manager and the view of relays in flight live here
+    (several processes would need a shared view to keep a signer's nonces in order).
+    """
+
+    def __init__(self, ledger: Ledger, *, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self.ledger = ledger
+        self.in_flight = InFlight(max_in_flight)
+        self.nonces = SignerNonces(ledger.registry, self.in_flight)
+        self.locks = Locks()
+        relayer = ledger.relayer
+        self.sender = None if relayer is None else Sender(relayer, ledger.build, self.in_flight)
+        self.watcher = None if relayer is None else Watcher(relayer, self.in_flight)
+
+    def submit(self, signed: SignedRequest) -> Relay:
+        """Check a signed action and send it, under the lock rule; no waiting for the receipt."""
+        if self.sender is None or self.watcher is None:
+            raise ServiceUnavailable("this gateway has no relayer account configured: signed actions are disabled")
+        request = signed.request
+        self.in_flight.wait_for_room(self.watcher.wake)  # rule 1
+        with self.locks.signer(request.signer):  # rule 2
+            try:
+                action = check_signed(self.ledger, self.nonces, signed)
+                with self.locks.contract(request.contract):  # rule 3
+                    sent = self.sender.send(request.contract, action, request.signer, signed.signature)
+                    relay = Relay(
+                        tx_hash=sent.tx_hash,
+                        primary_type=action.primary_type,
+                        contract=checksum(request.contract),
+                        signer=checksum(request.signer),
+                        signer_nonce=action.nonce,
+                        deadline=signed.deadline,
+                        relayer=self.sender.relayer.address,
+                        sent=sent,
+                        submitted_at=time.time(),
+                    )
+                    self.in_flight.add(relay)
+            except LedgerError:
+                self.nonces.forget(request.signer)
+                raise
+        self.watcher.ensure_running()
+        return relay
+
+    def status(self, tx_hash: str) -> Relay | None:
+        """A relay this gateway sent (since it started), by transaction hash."""
+        return self.in_flight.get(tx_hash)
+
+    @property
+    def receipt_timeout_s(self) -> float:
+        """How long ``?wait=true`` waits for a receipt (the relayer's own timeout)."""
+        relayer = self.ledger.relayer
+        return 0.0 if relayer is None else relayer.timeout
+
+
+def status_url(procurement_id: str, tx_hash: str) -> str:
+    """Where to poll a relay's status."""
+    return f"/procurements/{procurement_id}/actions/relays/{tx_hash}"
+
+
+def relay_public(procurement_id: str, relay: Relay) -> ActionPublic:
+    """A relay as the API shows it."""
+    error = None
+    if relay.error is not None:
+        revert = relay.error if isinstance(relay.error, ContractRevert) else None
+        error = RelayErrorPublic(
+            error=None if revert is None else revert.name,
+            args={} if revert is None else revert_args(revert),
+            detail=str(relay.error),
+        )
+    receipt = relay.receipt
+    return ActionPublic(
+        action=relay.primary_type,
+        procurement_id=procurement_id,
+        escrow=relay.contract,
+        signer=relay.signer,
+        nonce=relay.signer_nonce,
+        deadline=relay.deadline,
+        relayer=relay.relayer,
+        tx_hash=relay.tx_hash,
+        status=relay.status,
+        status_url=status_url(procurement_id, relay.tx_hash),
+        block_number=None if receipt is None else receipt.block_number,
+        gas_used=None if receipt is None else receipt.gas_used,
+        gas_limit=relay.sent.gas,
+        error=error,
+    )
+
+
+def relay_request(
+    state: GatewayState,
+    request: Request,
+    procurement_id: bytes,
+    action: ActionRequest,
+    body: SignedAction,
+    *,
+    wait: bool,
+    idempotency_key: str | None,
+) -> ActionPublic:
+    """Relay a signed action as its POST asks; the answer (202 unless ``wait``: then 200, once mined and mirrored).
+
+    A database session is opened only for an Idempotency-Key or ``?wait=true``: a plain relay opens none.
+    """
+    signed = SignedRequest(action, body.deadline, bytes.fromhex(body.signature[2:]), body.nonce)
+    pid = "0x" + procurement_id.hex()
+    needs_db = wait or idempotency_key is not None
+    with state.sessions() if needs_db else nullcontext() as db:
+        key = None if idempotency_key is None else state.idempotency.check_key(idempotency_key)
+        result: ActionPublic | None = None
+        relay: Relay | None = None
+        if key is not None and db is not None:
+            digest = fingerprint("POST", request.url.path, body.model_dump(mode="json", by_alias=True))
+            stored = state.idempotency.reserve(db, action.signer, key, digest)
+            if stored is not None:
+                result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
+                relay = state.relay.status(result.tx_hash)
+        if result is None:
+            try:
+                relay = state.relay.submit(signed)
+            except LedgerError:
+                state.metrics.relayed.labels(action.action.primary_type, "refused").inc()
+                if key is not None and db is not None:
+                    state.idempotency.release(db, action.signer, key)
+                raise
+            state.metrics.relayed.labels(action.action.primary_type, "relayed").inc()
+            result = relay_public(pid, relay)
+            if key is not None and db is not None:
+                # Stored once sent: a retry returns this transaction (with its status then), never a second one.
+                state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
+        if relay is not None:
+            if wait:
+                wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(pid, relay.tx_hash))
+            result = relay_public(pid, relay).model_copy(update={"replayed": result.replayed})
+        if wait and db is not None and result.block_number is not None:
+            timeout_s = state.settings.wait_timeout_s
+            mirrored = wait_for_mirror(db, state.ledger.chain_id, result.block_number, timeout_s)
+            state_now = procurement_state(state.ledger, procurement_id, action.contract)
+            result = result.model_copy(update={"mirrored": mirrored, "state": state_now})
+        return result
