@@ -203,7 +203,7 @@ def org_bind(context: Context, account: str, code: str) -> None:
 @pass_context
 @clean_errors
 def org_vault(context: Context, code: str, account: str) -> None:
-    """Make ACCOUNT (bound to ministry CODE) the ministry's vault, which receives refunds."""
+    """Make ACCOUNT (bound to ministry CODE) the ministry's vault (refunds go back to the budget ledger, not to it)."""
     registry, _, _ = context.clients(write=True)
     current = registry.organization(code)
     if current is None:
