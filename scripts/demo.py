@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from chain import TxSender, project_root
+from chain import Transport, TxSender, fiscal_year_containing, fiscal_year_start, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
@@ -69,11 +69,20 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
     raise DemoFailed(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _start_a_fiscal_year(transport: Transport) -> int:
+    """Move the fresh chain's clock to the second day of the next fiscal year (anvil keeps the offset), so that the
+    milestones, due within the next month, fall in one fiscal year whatever today's date; that year."""
+    fiscal_year = fiscal_year_containing(transport.latest_timestamp()) + 1
+    transport.result("evm_setNextBlockTimestamp", [fiscal_year_start(fiscal_year) + 86_400])
+    transport.result("evm_mine", [])
+    return fiscal_year
+
+
 def _example(tmp: Path, now: int) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    # Due within the current fiscal year (unless within a month of its end), so that the whole total is obligated
-    # on this year's line and funded at creation.
+    # Due within the chain's fiscal year (it starts on its second day), so that the whole total is obligated on
+    # this year's line and funded at creation.
     for i, milestone in enumerate(data["milestones"]):
         milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()
     path = tmp / "night-vision.yaml"
@@ -91,7 +100,8 @@ def run(workdir: Path) -> None:
         rpc = node.url
         transport = connect(rpc)
         chain_id = transport.chain_id
-        say(f"local chain at {rpc} (chain id {chain_id}), state in {var}")
+        fiscal_year = _start_a_fiscal_year(transport)
+        say(f"local chain at {rpc} (chain id {chain_id}), state in {var}; its clock starts FY{fiscal_year}")
         decoder = error_decoder()
         admin = TxSender(transport, dev_account(DEV_INDEX["admin"], chain_id), decoder)
         system = ensure_deployed(admin, var).system

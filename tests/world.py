@@ -41,7 +41,7 @@ from chain import (
 )
 from tests.tester import Tester, TesterTransport, deterministic_account, fund_accounts, new_tester
 
-__all__ = ["DAY", "World", "WorldSender", "build_world", "contract_at"]
+__all__ = ["DAY", "World", "WorldSender", "build_world", "contract_at", "next_fiscal_year"]
 
 DAY = 86_400
 ZERO32 = b"\x00" * 32
@@ -83,6 +83,16 @@ _ORGS: tuple[DevOrg, ...] = (
     DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
     DevOrg("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
 )
+
+
+def next_fiscal_year(timestamp: int) -> tuple[int, int]:
+    """The fiscal year after the one containing ``timestamp``, and the time tests start it at: its second day.
+
+    A fixed position in a fiscal year, so that what a test schedules within the next months (milestones due in
+    30 to 180 days) falls in that one year whatever today's date is: tests move the chain's clock there first.
+    """
+    fiscal_year = fiscal_year_containing(timestamp) + 1
+    return fiscal_year, fiscal_year_start(fiscal_year) + DAY
 
 
 def contract_at(w3: Web3, name: str, address: str, build: Build | None = None) -> Contract:
@@ -247,8 +257,8 @@ def build_world() -> World:
     system = deploy_system(admin, build)
     # The world starts on the first day of a fiscal year, so that the procurements the tests create (milestones
     # due within 180 days by default) fall in one fiscal year and obligate one line.
-    fiscal_year = fiscal_year_containing(rpc.latest_timestamp()) + 1
-    rpc.tester.time_travel(fiscal_year_start(fiscal_year) + DAY)
+    fiscal_year, start = next_fiscal_year(rpc.latest_timestamp())
+    rpc.tester.time_travel(start)
     world = World(
         w3=w3,
         rpc=rpc,

@@ -24,17 +24,26 @@ from chain.node import NodeProcess, free_port, start_anvil, start_hardhat
 from chain.spec import load_spec
 from chain.system import error_decoder
 from tests.processes import run_procure
+from tests.world import next_fiscal_year
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
 
 
+def _to_next_fiscal_year(rpc: Transport) -> None:
+    """Move the node's clock to the second day of the next fiscal year (anvil and Hardhat keep the offset for
+    the blocks after), so that milestones due within the next month fall in one fiscal year whatever the date."""
+    rpc.result("evm_setNextBlockTimestamp", [next_fiscal_year(rpc.latest_timestamp())[1]])
+    rpc.result("evm_mine", [])
+
+
 def _example_spec(tmp_path: Path, rpc: Transport) -> Path:
+    _to_next_fiscal_year(rpc)
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(rpc.latest_timestamp(), dt.UTC).date()
     for i, milestone in enumerate(data["milestones"]):
-        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()  # within the fiscal year
+        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()  # within this fiscal year
     path = tmp_path / "night-vision.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

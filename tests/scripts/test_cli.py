@@ -21,6 +21,7 @@ from chain.system import error_decoder
 from scripts._common import Context
 from scripts.cli import main
 from tests.tester import TesterTransport, fund_accounts, new_tester
+from tests.world import next_fiscal_year
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
 
@@ -53,6 +54,7 @@ class Ledger:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     _, rpc = new_tester()
     tester = rpc.tester
+    tester.time_travel(next_fiscal_year(rpc.latest_timestamp())[1])  # the specs' milestones fall in one year
     accounts = [dev_account(i, rpc.chain_id) for i in range(13)]
     fund_accounts(tester, accounts)
     ledger = Ledger(rpc=rpc, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
@@ -70,7 +72,7 @@ def _spec(tmp_path: Path, ledger: Ledger, **changes: object) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(ledger.rpc.latest_timestamp(), dt.UTC).date()
     for i, milestone in enumerate(data["milestones"]):
-        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()  # within the fiscal year
+        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()  # within the year (see deployed)
     data["id"] = f"ocds-b5fd17-MOD-test-{tmp_path.name}"
     data.update(changes)
     path = tmp_path / "spec.yaml"
