@@ -659,6 +659,47 @@ def test_year_end_lapses_only_the_unobligated_balance(world: World) -> None:
     assert world.budget.functions.obligation(escrow.address).call()[1] == world.fiscal_year + 1
 
 
+@pytest.mark.parametrize("carried", [True, False], ids=["carried-over", "next-years-budget"])
+def test_a_raise_not_obligated_by_year_end_is_obligated_in_the_next_year(world: World, carried: bool) -> None:
+    """An amendment raised a milestone, and the fiscal year ended before an officer obligated the raise. Each
+    year's budget stands alone (Public Finance Act, Art. 12): the raise is a new obligation of the year it is made
+    in, on that year's line, once the ended year is closed and its line settled (the procurement's unpaid
+    obligation moves on, on record). Its yen come from the balance the finance authority carried over (明許繰越,
+    Art. 14-3, which the item authorizes) or from the new year's budget. Until then the payment of the raised
+    milestone waits on the escrow's books: nothing is lost or stranded."""
+    fy, key = world.fiscal_year, mod_line(world)
+    nxt, more = key.in_year(fy + 1), 5_000
+    escrow, p = make_escrow(world)
+    total, raised = sum(p[4]), p[4][0] + more
+    send(world, "supplier", escrow.functions.submitEvidence(0, b"\x11" * 32, "ipfs://x"))
+    send(world, "officer", escrow.functions.proposeAmendment(0, 0, raised, 0, keccak(text="more")))
+    send(world, "officer2", escrow.functions.approveAmendment(0, 0, 0, raised, 0, keccak(text="more")))
+    to_next_year(world)
+    increase = world.budget.functions.increaseObligation(escrow.address, more)
+    with reverts("BudgetPreviousYearOpen", 1, fy):
+        attempt(world, "officer", increase)
+    if carried:
+        carry = world.budget.functions.approveCarryOver(key.as_tuple(), AUTHORIZED, more, keccak(text="slipped"))
+        attempt(world, "finance", carry)
+    attempt(world, "finance", world.budget.functions.closeFiscalYear(fy))
+    attempt(world, "outsider", world.budget.functions.settleLine(key.as_tuple()))
+    if not carried:
+        with reverts("BudgetExceedsAvailable", nxt.as_tuple(), 0, more):
+            attempt(world, "officer", increase)
+        enact(world, nxt, more)
+        distribute(world, nxt, more)
+    obligated = event(world.budget, send(world, "officer", increase), "Obligated")
+    assert (obligated["fiscalYear"], obligated["amount"], obligated["escrowObligated"]) == (fy + 1, more, total + more)
+    assert line_of(world, nxt)["obligated"] == total + more  # the year's unpaid obligation and the raise
+    assert line_of(world, nxt)["available"] == 0
+    send(world, "officer", escrow.functions.fund(more))
+    send(world, "eval1", escrow.functions.attest(0, 1, True, b"\x22" * 32))
+    receipt = send(world, "eval2", escrow.functions.attest(0, 1, True, b"\x22" * 32))
+    assert event(escrow, receipt, "PaymentReleased")["amount"] == raised
+    disbursed = event(world.budget, receipt, "Disbursed")
+    assert (disbursed["fiscalYear"], disbursed["amount"]) == (fy + 1, raised)
+
+
 def test_authorized_carry_over_needs_the_budgets_authorization(world: World) -> None:
     key = world.lines["MOFA"]
     plain = LineKey.of(world.fiscal_year, "MOFA", "MOFA-HQ", "PLAIN", "X")
