@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from web3.contract import Contract
 
+from chain.budget import fiscal_year_start
 from chain.roles import org_id
 from tests.contracts.test_escrow import (
     M0,
@@ -76,6 +77,35 @@ def test_refund_needs_no_vault(world: World, escrow: Contract) -> None:
     assert world.token.functions.totalSupply().call() == supply - M0
     assert totals(escrow) == (TOTAL, 0, M0, 0)
     assert balance(world, "vault") == vault_before
+
+
+def test_refunds_across_the_year_end_go_back_to_the_line_carrying_the_obligation(
+    world: World, escrow: Contract
+) -> None:
+    """A fiscal year's end strands nothing: a refund after it goes back to the ended year's line while that year
+    is open or closed, and to the next year's line once the ended line is settled (its unpaid obligation moved
+    there). Each is burned and de-obligated from the line that carries the obligation at that moment."""
+    fy, key = world.fiscal_year, world.lines["MOD"]
+    world.tester.time_travel(fiscal_year_start(fy + 1) + DAY)  # every milestone is past its due date
+    budget = world.budget.functions
+    amounts = [ms(escrow, m).amount for m in range(3)]
+
+    def reclaim(m: int) -> dict[str, object]:
+        supply = world.token.functions.totalSupply().call()
+        receipt = send(world, "officer", escrow.functions.reclaim(m))
+        assert world.token.functions.totalSupply().call() == supply - amounts[m]
+        return event(world.budget, receipt, "Deobligated")
+
+    deobligated = reclaim(0)  # the year ended, still open
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy, amounts[0])
+    send(world, "finance", budget.closeFiscalYear(fy))
+    deobligated = reclaim(1)  # closed, its line not yet settled
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy, amounts[1])
+    send(world, "outsider", budget.settleLine(key.as_tuple()))
+    deobligated = reclaim(2)  # settled: the unpaid obligation moved on to the next year's line
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy + 1, amounts[2])
+    assert world.token.functions.balanceOf(escrow.address).call() == 0
+    assert world.budget.functions.line(key.in_year(fy + 1).as_tuple()).call()[4] == 0  # nothing left obligated
 
 
 def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow: Contract) -> None:
