@@ -159,3 +159,36 @@ def test_the_declarations_load_no_third_party_package() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project_root(), check=True)
     loaded = set(done.stdout.split()) - set(sys.stdlib_module_names) - {"__main__"}
     assert {name for name in loaded if not name.startswith("_")} == {"chain"}
+
+
+def test_message_takes_a_structs_words() -> None:
+    request = ACTIONS["RequestTransfer"]
+    line = {"fiscalYear": 2027, "ministry": "MOD", "organization": "MOD-HQ", "item": "DEF-EQUIP", "subItem": "A"}
+    message = request.message(
+        {"request": {"from": line, "to": {**line, "subItem": "B"}, "amount": 5, "rationaleHash": "0x" + "cd" * 32}}
+    )
+    signed = message["request"]
+    assert signed["from"]["ministry"] == b"MOD".ljust(32, b"\0")  # a code as its bytes32
+    assert signed["to"]["subItem"] == b"B".ljust(32, b"\0")
+    assert signed["rationaleHash"] == bytes.fromhex("cd" * 32)
+    assert request.call_values(message)[0][0] == (
+        2027,
+        *(b.ljust(32, b"\0") for b in (b"MOD", b"MOD-HQ", b"DEF-EQUIP", b"A")),
+    )
+    grant = ACTIONS["GrantAccess"].message({"line": line, "grantee": "MOFA", "kind": "view", "expiresAt": 9})
+    assert (grant["kind"], grant["cap"]) == (1, 0)  # a choice by its index, a left-out cap at its default
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"fiscalYear": 2027, "ministry": "MOD", "organization": "MOD-HQ", "item": "X", "subItem": "A", "extra": 1},
+        {"fiscalYear": 2027, "ministry": "A-CODE-LONGER-THAN-16", "organization": "O", "item": "X", "subItem": "A"},
+        {"fiscalYear": 2027, "ministry": "国土交通省", "organization": "O", "item": "X", "subItem": "A"},
+        {"fiscalYear": 2027, "ministry": "0x12", "organization": "O", "item": "X", "subItem": "A"},
+    ],
+    ids=["unknown-field", "long-code", "not-ascii", "short-hex"],
+)
+def test_message_refuses_struct_words_it_cannot_sign(line: dict[str, object]) -> None:
+    with pytest.raises(SignatureError):
+        ACTIONS["Distribute"].message({"line": line, "change": -5})
