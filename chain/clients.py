@@ -10,6 +10,7 @@ from typing import Any
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender, reply_result
 from chain.abi import CallEncoder, ContractCodec, checksum
+from chain.budget import AppropriationAct, CarryOverKind, ItemKey, LineKey
 from chain.logs import EventDecoder
 from chain.roles import OrgKind, Role, org_code, org_id
 from chain.system import SystemAddresses
@@ -23,11 +24,16 @@ __all__ = [
     "RULING_PERIOD_RANGE",
     "Amendment",
     "AmendmentKind",
+    "BudgetClient",
+    "BudgetItem",
+    "BudgetLine",
+    "BudgetOfficeClient",
     "CreatedProcurement",
     "EscrowClient",
     "FactoryClient",
     "Milestone",
     "MilestoneStatus",
+    "Obligation",
     "Organization",
     "ProcurementSpec",
     "Redirect",
@@ -35,6 +41,7 @@ __all__ = [
     "Terms",
     "TokenClient",
     "Totals",
+    "budget_clients",
     "sorted_panel",
     "system_clients",
 ]
@@ -93,7 +100,6 @@ class Milestone:
     passes: int
     fails: int
     owed: int
-    ministry_owed: int = 0
     dispute_lapses_at: int = 0
 
 
@@ -117,7 +123,7 @@ class Terms:
 @dataclass(frozen=True)
 class Totals:
     """An escrow's books; the token balance always equals funded - released - refunded. ``owed`` counts what is
-    owed to the supplier and to the ministry."""
+    owed to the supplier."""
 
     funded: int
     released: int
@@ -368,10 +374,6 @@ class TokenClient(_Client):
         """All yen minted."""
         return int(self._call(self.contract.functions.totalSupply()))
 
-    def mint(self, to: str, amount: int, appropriation: bytes) -> Receipt:
-        """Mint yen against an appropriation (treasury)."""
-        return self._transact(self.contract.functions.mint(checksum(to), amount, appropriation))
-
     def approve(self, spender: str, amount: int) -> Receipt:
         """Let ``spender`` pull up to ``amount`` yen."""
         return self._transact(self.contract.functions.approve(checksum(spender), amount))
@@ -386,9 +388,13 @@ class FactoryClient(_Client):
 
     contract_name = "ProcurementFactory"
 
-    def create(self, spec: ProcurementSpec, fund: int) -> CreatedProcurement:
-        """Create a procurement escrow and pay ``fund`` yen into it (the factory must be approved)."""
-        receipt = self._transact(self.contract.functions.createProcurement(spec.as_tuple(), fund))
+    def create(
+        self, spec: ProcurementSpec, fund: int, line: LineKey, authority: bytes = b"\x00" * 32
+    ) -> CreatedProcurement:
+        """Create a procurement escrow obligating ``line`` (later years' parts under the multi-year ``authority``),
+        with ``fund`` yen of the obligation minted into it."""
+        call = self.contract.functions.createProcurement(spec.as_tuple(), fund, line.as_tuple(), authority)
+        receipt = self._transact(call)
         (created,) = self._created(receipt.logs)
         return CreatedProcurement(
             procurement_id=bytes.fromhex(created["procurementId"][2:]),
@@ -466,8 +472,7 @@ class EscrowClient(_Client):
             passes=int(m[4]),
             fails=int(m[5]),
             owed=int(m[6]),
-            ministry_owed=int(m[7]),
-            dispute_lapses_at=int(m[8]),
+            dispute_lapses_at=int(m[7]),
         )
 
     def milestones(self) -> tuple[Milestone, ...]:
@@ -534,10 +539,6 @@ class EscrowClient(_Client):
         """Pay an owed milestone to the supplier (anyone)."""
         return self._transact(self.contract.functions.claimPayment(milestone))
 
-    def claim_refund(self, milestone: int) -> Receipt:
-        """Pay the ministry's owed share of a milestone to its vault (anyone)."""
-        return self._transact(self.contract.functions.claimRefund(milestone))
-
     def pause_until(self, until: int) -> Receipt:
         """Pause releases until ``until`` (at most 90 days ahead), or renew a pause (ministry admin)."""
         return self._transact(self.contract.functions.pauseUntil(until))
@@ -569,6 +570,153 @@ class EscrowClient(_Client):
         return self._transact(getattr(self.contract.functions, function_name)(*args))
 
 
+@dataclass(frozen=True)
+class BudgetItem:
+    """An item's appropriation (IBudgetLedger.Item); yen."""
+
+    initial_enacted: bool
+    authorizations: int
+    enacted: int
+    appropriation: int
+    distributed: int
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """A sub-item line's balances (IBudgetLedger.Line); yen. ``available`` = allotted - obligated - carry_over."""
+
+    series: int
+    exists: bool
+    settled: bool
+    allotted: int
+    obligated: int
+    disbursed: int
+    carry_over: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A procurement's obligation (IBudgetLedger.Obligation); yen."""
+
+    series: int
+    fiscal_year: int
+    obligated: int
+    drawn: int
+    planned: int
+
+
+class BudgetClient(_Client):
+    """BudgetLedger: appropriations, lines, obligations, year end."""
+
+    contract_name = "BudgetLedger"
+
+    def enact_appropriation(
+        self, key: ItemKey, act: AppropriationAct, amount: int, authorizations: int, instrument_hash: bytes
+    ) -> Receipt:
+        """The finance authority enacts an item's initial budget, or a supplementary one (negative: a cut)."""
+        call = self.contract.functions.enactAppropriation(
+            key.as_tuple(), int(act), amount, authorizations, instrument_hash
+        )
+        return self._transact(call)
+
+    def distribute(self, line: LineKey, change: int) -> Receipt:
+        """A ministry's finance officer gives a sub-item line ``change`` yen of its item (negative: takes back)."""
+        return self._transact(self.contract.functions.distribute(line.as_tuple(), change))
+
+    def increase_obligation(self, escrow: str, amount: int) -> Receipt:
+        """A procurement officer obligates ``amount`` more yen for an escrow whose need grew."""
+        return self._transact(self.contract.functions.increaseObligation(checksum(escrow), amount))
+
+    def approve_carry_over(self, line: LineKey, kind: CarryOverKind, amount: int, reason_hash: bytes) -> Receipt:
+        """The finance authority approves carrying unobligated yen of a line into the next fiscal year."""
+        call = self.contract.functions.approveCarryOver(line.as_tuple(), int(kind), amount, reason_hash)
+        return self._transact(call)
+
+    def close_fiscal_year(self, fiscal_year: int) -> Receipt:
+        """The finance authority closes an ended fiscal year."""
+        return self._transact(self.contract.functions.closeFiscalYear(fiscal_year))
+
+    def settle_line(self, line: LineKey) -> Receipt:
+        """Settle a line of a closed year (anyone): lapse, carry-overs and unpaid obligations move on."""
+        return self._transact(self.contract.functions.settleLine(line.as_tuple()))
+
+    def obligate_scheduled(self, escrow: str) -> Receipt:
+        """Obligate a multi-year procurement's part for the current fiscal year (anyone)."""
+        return self._transact(self.contract.functions.obligateScheduled(checksum(escrow)))
+
+    def item(self, key: ItemKey) -> BudgetItem:
+        """An item's appropriation."""
+        values = self._call(self.contract.functions.item(key.as_tuple()))
+        return BudgetItem(bool(values[0]), *(int(v) for v in values[1:]))
+
+    def line(self, key: LineKey) -> BudgetLine:
+        """A line's balances (``exists`` false for a line never distributed to)."""
+        values = self._call(self.contract.functions.line(key.as_tuple()))
+        return BudgetLine(int(values[0]), bool(values[1]), bool(values[2]), *(int(v) for v in values[3:]))
+
+    def obligation(self, escrow: str) -> Obligation:
+        """An escrow's obligation."""
+        return Obligation(*(int(v) for v in self._call(self.contract.functions.obligation(checksum(escrow)))))
+
+    def office(self) -> str:
+        """The budget office."""
+        return str(checksum(self._call(self.contract.functions.office())))
+
+
+class BudgetOfficeClient(_Client):
+    """BudgetOffice: transfer requests, cross-ministry grants, multi-year authorities, signed budget acts."""
+
+    contract_name = "BudgetOffice"
+
+    def request_transfer(self, source: LineKey, target: LineKey, amount: int, rationale_hash: bytes) -> Receipt:
+        """A ministry's finance officer requests moving ``amount`` yen from one of its lines to another."""
+        request = (source.as_tuple(), target.as_tuple(), amount, rationale_hash)
+        return self._transact(self.contract.functions.requestTransfer(request))
+
+    def approve_transfer(
+        self, transfer_id: int, request: tuple[Any, ...], requester: str, requested_at: int
+    ) -> Receipt:
+        """The finance authority approves a pending transfer, naming its content (from TransferRequested)."""
+        call = self.contract.functions.approveTransfer(transfer_id, request, checksum(requester), requested_at)
+        return self._transact(call)
+
+    def refuse_transfer(
+        self, transfer_id: int, request: tuple[Any, ...], requester: str, requested_at: int, reason_hash: bytes
+    ) -> Receipt:
+        """The finance authority refuses a pending transfer, with the hash of its reason."""
+        call = self.contract.functions.refuseTransfer(
+            transfer_id, request, checksum(requester), requested_at, reason_hash
+        )
+        return self._transact(call)
+
+    def withdraw_transfer(
+        self, transfer_id: int, request: tuple[Any, ...], requester: str, requested_at: int
+    ) -> Receipt:
+        """A finance officer of the ministry withdraws a pending transfer."""
+        call = self.contract.functions.withdrawTransfer(transfer_id, request, checksum(requester), requested_at)
+        return self._transact(call)
+
+    def grant_access(self, line: LineKey, grantee: bytes, kind: int, cap: int, expires_at: int) -> Receipt:
+        """A finance officer grants another ministry a right on one of its lines (1: view, 2: obligate up to cap)."""
+        return self._transact(self.contract.functions.grantAccess(line.as_tuple(), grantee, kind, cap, expires_at))
+
+    def revoke_access(self, line: LineKey, grantee: bytes) -> Receipt:
+        """A finance officer revokes another ministry's right on one of its lines."""
+        return self._transact(self.contract.functions.revokeAccess(line.as_tuple(), grantee))
+
+    def enact_authority(
+        self, authority_id: bytes, line: LineKey, ceiling: int, schedule: list[int], instrument_hash: bytes
+    ) -> Receipt:
+        """The finance authority enacts a multi-year obligation authority."""
+        terms = (line.as_tuple(), ceiling, schedule)
+        return self._transact(self.contract.functions.enactAuthority(authority_id, terms, instrument_hash))
+
+    def relay(self, function_name: str, args: list[Any]) -> Receipt:
+        """Send a signed budget act (``...BySig``) with prepared arguments."""
+        return self._transact(getattr(self.contract.functions, function_name)(*args))
+
+
 def system_clients(
     rpc: Transport, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
 ) -> tuple[RegistryClient, TokenClient, FactoryClient]:
@@ -579,3 +727,11 @@ def system_clients(
         TokenClient(rpc, system.token, sender, build),
         FactoryClient(rpc, system.factory, sender, build),
     )
+
+
+def budget_clients(
+    rpc: Transport, system: SystemAddresses, sender: TxSender | None = None, build: Build | None = None
+) -> tuple[BudgetClient, BudgetOfficeClient]:
+    """The budget ledger's and budget office's clients for a deployment."""
+    build = build or compile_contracts()
+    return BudgetClient(rpc, system.budget, sender, build), BudgetOfficeClient(rpc, system.budget_office, sender, build)

@@ -25,7 +25,7 @@ __all__ = [
     "var_dir_from_env",
 ]
 
-_CONTRACTS = ("registry", "token", "factory", "implementation")
+_CONTRACTS = ("registry", "token", "factory", "implementation", "budget", "budget_office")
 
 
 class DeploymentError(LedgerError):
@@ -60,6 +60,8 @@ def load_manifest(path: Path) -> SystemAddresses | None:
             implementation=checksum(data["implementation"]),
             deployed_block=int(data["deployedBlock"]),
             admin=checksum(data["admin"]),
+            budget=checksum(data["budget"]),
+            budget_office=checksum(data["budgetOffice"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DeploymentError(f"manifest {path} is unreadable: {exc}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -18,25 +18,38 @@ from typing import NamedTuple
 
 from eth_utils.crypto import keccak
 
-from chain.clients import FactoryClient, RegistryClient, TokenClient
+from chain._compiler import Build
+from chain._tx import TxSender
+from chain.budget import AppropriationAct, Authorization, LineKey, fiscal_year_containing
+from chain.clients import BudgetClient, BudgetOfficeClient, FactoryClient, RegistryClient, budget_clients
 from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
 from chain.spec import LoadedSpec
+from chain.system import SystemAddresses, error_decoder
+from chain.transport import Transport
 
 __all__ = [
-    "APPROPRIATION",
+    "DEV_AUTHORITY",
+    "DEV_BUDGET_LINE",
     "DEV_CAST",
     "DEV_INDEX",
     "DEV_ORGS",
     "CastMember",
     "DevOrg",
+    "dev_budget_as",
+    "dev_line",
     "dev_relayer_keystore",
     "ensure_demo_procurement",
     "seed_cast",
 ]
 
-APPROPRIATION = "FY2026/MOD/general-account/equipment-acquisition"
-OFFICER_FUNDS = 2_000_000_000  # yen minted to the officer for funding
+#: The demo's budget line of the Ministry of Defense (organization, item, sub-item), enacted for the fiscal year
+#: current when the cast is seeded, and the multi-year obligation authority on it (first year that year, 5 years).
+DEV_BUDGET_LINE = ("MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE")
+DEV_AUTHORITY = "MOD equipment purchase, multi-year"
+_DEV_ITEM = 50_000_000_000  # yen appropriated to the item
+_DEV_ALLOTMENT = 40_000_000_000  # yen of it distributed to the line
+_DEV_AUTHORITY_CEILING = 20_000_000_000
 
 
 class DevOrg(NamedTuple):
@@ -65,9 +78,11 @@ DEV_ORGS: tuple[DevOrg, ...] = (
     DevOrg("NITE", OrgKind.EVALUATION_BODY, "National Institute of Technology and Evaluation"),
     DevOrg("REVIEW", OrgKind.REVIEW_BODY, "Government Procurement Review Board"),
     DevOrg("BOA", OrgKind.AUDIT_BODY, "Board of Audit of Japan"),
+    DevOrg("MOF-BB", OrgKind.FINANCE_AUTHORITY, "Ministry of Finance, Budget Bureau"),
 )
 
-# Account 0 is the registry admin (the deployer); the treasury account also receives the ministry's refunds.
+# Account 0 is the registry admin (the deployer); the treasury account (MOD's finance officer) also holds the
+# ministry's vault.
 DEV_CAST: tuple[CastMember, ...] = (
     CastMember(1, "officer", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(2, "treasury", "MOD", Role.TREASURY),
@@ -79,6 +94,7 @@ DEV_CAST: tuple[CastMember, ...] = (
     CastMember(8, "auditor", "BOA", Role.AUDITOR),
     CastMember(9, "officer-2", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(10, "mod-admin", "MOD", Role.MINISTRY_ADMIN),
+    CastMember(12, "finance", "MOF-BB", Role.FINANCE_AUTHORITY),
 )
 
 #: The dev account index of each part: the cast, the registry admin, and the gateway's relayer (a dev account
@@ -88,18 +104,19 @@ DEV_INDEX: Mapping[str, int] = MappingProxyType(
 )
 OFFICER_INDEX = DEV_INDEX["officer"]
 TREASURY_INDEX = DEV_INDEX["treasury"]
+FINANCE_INDEX = DEV_INDEX["finance"]
 RELAYER_INDEX = DEV_INDEX["relayer"]
 
 
 def seed_cast(
     registry: RegistryClient,
-    token_as_treasury: TokenClient,
-    addresses: dict[int, str],
+    budget_as: Callable[[int], tuple[BudgetClient, BudgetOfficeClient]],
+    addresses: Mapping[int, str],
 ) -> int:
-    """Register the dev organizations and accounts, and mint the officer's funds; skips what exists.
+    """Register the dev organizations and accounts, and enact the demo's budget line; skips what exists.
 
-    ``registry`` writes as the registry admin; ``addresses`` maps dev indexes to addresses. Returns the
-    number of transactions sent.
+    ``registry`` writes as the registry admin; ``budget_as(index)`` gives the budget clients writing as dev
+    account ``index``; ``addresses`` maps dev indexes to addresses. Returns the number of transactions sent.
     """
     sent = 0
     for code, kind, name in DEV_ORGS:
@@ -119,26 +136,46 @@ def seed_cast(
     if mod is not None and mod.vault != vault:
         registry.update_organization("MOD", active=True, vault=vault)
         sent += 1
-    officer = addresses[OFFICER_INDEX]
-    if token_as_treasury.balance_of(officer) == 0:
-        token_as_treasury.mint(officer, OFFICER_FUNDS, keccak(text=APPROPRIATION))
-        sent += 1
-    return sent
+    return sent + _seed_budget(registry, budget_as)
 
 
-def ensure_demo_procurement(
-    factory: FactoryClient, officer_token: TokenClient, registry: RegistryClient, loaded: LoadedSpec
-) -> tuple[str, bool]:
-    """Create and fund the spec's procurement as the officer unless it exists; (escrow, created)."""
+def dev_line(fiscal_year: int) -> LineKey:
+    """The demo's MOD budget line in ``fiscal_year``."""
+    return LineKey.of(fiscal_year, "MOD", *DEV_BUDGET_LINE)
+
+
+def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[BudgetClient, BudgetOfficeClient]]) -> int:
+    """The finance authority enacts the demo line's item (every authorization) and a multi-year authority on it;
+    MOD's finance officer distributes the line. Once per fiscal year."""
+    finance, finance_office = budget_as(FINANCE_INDEX)
+    treasury, _ = budget_as(TREASURY_INDEX)
+    fiscal_year = fiscal_year_containing(registry.rpc.latest_timestamp())
+    line = dev_line(fiscal_year)
+    if finance.line(line).exists:
+        return 0
+    authorizations = int(Authorization.TRANSFER_BETWEEN_ITEMS | Authorization.CARRY_OVER)
+    instrument = keccak(text=f"FY{fiscal_year} general account budget (demo)")
+    finance.enact_appropriation(line.item_key, AppropriationAct.INITIAL, _DEV_ITEM, authorizations, instrument)
+    treasury.distribute(line, _DEV_ALLOTMENT)
+    authority = keccak(text=DEV_AUTHORITY)
+    schedule = [_DEV_AUTHORITY_CEILING] * 5
+    finance_office.enact_authority(authority, line, _DEV_AUTHORITY_CEILING, schedule, instrument)
+    return 3
+
+
+def ensure_demo_procurement(factory: FactoryClient, registry: RegistryClient, loaded: LoadedSpec) -> tuple[str, bool]:
+    """Create the spec's procurement as the officer unless it exists, obligating its budget line of the current
+    fiscal year (later years' parts under its authority) and funding what is due this year; (escrow, created)."""
     existing = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
     if existing is not None:
         return existing, False
-    fund = loaded.spec.fund_amount
-    if fund and officer_token.sender is not None:
-        officer = officer_token.sender.address
-        if officer_token.allowance(officer, factory.address) < fund:
-            officer_token.approve(factory.address, fund)
-    created = factory.create(loaded.to_chain(), fund)
+    now = registry.rpc.latest_timestamp()
+    fiscal_year = fiscal_year_containing(now)
+    this_year = sum(
+        m.amount for m in loaded.spec.milestones if fiscal_year_containing(m.due_timestamp()) == fiscal_year
+    )
+    fund = min(loaded.spec.fund_amount, this_year)
+    created = factory.create(loaded.to_chain(), fund, loaded.line(fiscal_year), loaded.authority_id)
     return created.escrow, True
 
 
@@ -159,3 +196,12 @@ def dev_relayer_keystore(var: Path, chain_id: int) -> dict[str, str]:
         "PROCURE_RELAYER_KEYSTORE": str(keystore),
         "PROCURE_RELAYER_KEYSTORE_PASSWORD": password_file.read_text().strip(),
     }
+
+
+def dev_budget_as(
+    rpc: Transport, system: SystemAddresses, build: Build | None = None
+) -> Callable[[int], tuple[BudgetClient, BudgetOfficeClient]]:
+    """``seed_cast``'s ``budget_as`` on a dev chain: the budget clients writing as dev account ``index``."""
+    decoder = error_decoder(build)
+    chain_id = rpc.chain_id
+    return lambda index: budget_clients(rpc, system, TxSender(rpc, dev_account(index, chain_id), decoder), build)

@@ -21,6 +21,7 @@ class OrgKind(enum.IntEnum):
     EVALUATION_BODY = 3
     REVIEW_BODY = 4
     AUDIT_BODY = 5
+    FINANCE_AUTHORITY = 6
 
 
 class Role(enum.Enum):
@@ -33,6 +34,7 @@ class Role(enum.Enum):
     EVALUATOR = "EVALUATOR_ROLE"
     REVIEW_BODY = "REVIEW_BODY_ROLE"
     AUDITOR = "AUDITOR_ROLE"
+    FINANCE_AUTHORITY = "FINANCE_AUTHORITY_ROLE"
 
     @property
     def id(self) -> bytes:

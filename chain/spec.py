@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from chain.budget import LineKey, budget_code
 from chain.clients import (
     DAY,
     DEFAULT_GRACE_PERIOD,
@@ -34,7 +35,6 @@ from chain.clients import (
     RULING_PERIOD_RANGE,
     ProcurementSpec,
     RegistryClient,
-    TokenClient,
 )
 from chain.errors import LedgerError
 from chain.roles import Role
@@ -94,6 +94,32 @@ class MilestoneSpec(BaseModel):
         return int(dt.datetime.combine(self.due, dt.time(23, 59, 59), JST).timestamp())
 
 
+class BudgetLineSpec(BaseModel):
+    """The budget line a procurement obligates: a sub-item line of the fiscal year current at creation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization: str = Field(min_length=1, max_length=16, description="organization (組織) code, e.g. MOD-HQ")
+    item: str = Field(min_length=1, max_length=16, description="item (項) code, e.g. DEF-EQUIP")
+    sub_item: str = Field(min_length=1, max_length=16, description="sub-item (目) code, e.g. EQUIP-PURCHASE")
+    ministry: str | None = Field(
+        default=None, min_length=1, max_length=16, description="the line's ministry, if another's that granted access"
+    )
+    authority: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the multi-year obligation authority (its id is keccak256 of this name) for later years' parts",
+    )
+
+    @field_validator("organization", "item", "sub_item", "ministry")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None:
+            budget_code(value)
+        return value
+
+
 class ProcurementFile(BaseModel):
     """A procurement specification as written by an officer."""
 
@@ -108,6 +134,7 @@ class ProcurementFile(BaseModel):
     token: Literal["JPYD"] = "JPYD"  # noqa: S105 - the deposit token's symbol, not a secret
     fund: Literal["full", "none"] | Annotated[StrictInt, Field(gt=0, description="whole yen")] = "full"
     milestones: list[MilestoneSpec] = Field(min_length=1, max_length=64)
+    budget: BudgetLineSpec | None = None
     ruling_period_days: StrictInt = Field(
         default=DEFAULT_RULING_PERIOD // DAY,
         ge=RULING_PERIOD_RANGE[0] // DAY,
@@ -168,6 +195,20 @@ class LoadedSpec:
     spec: ProcurementFile
     sha256: bytes
     source: str
+
+    def line(self, fiscal_year: int) -> LineKey:
+        """The budget line the procurement obligates in ``fiscal_year``; SpecError if the spec names none."""
+        budget = self.spec.budget
+        if budget is None:
+            raise SpecError(self.source, [("budget", "names no budget line (organization, item, sub_item)")])
+        ministry = budget.ministry or self.spec.ministry
+        return LineKey.of(fiscal_year, ministry, budget.organization, budget.item, budget.sub_item)
+
+    @property
+    def authority_id(self) -> bytes:
+        """The multi-year authority's id (keccak256 of its name), zero if the spec names none."""
+        budget = self.spec.budget
+        return keccak(text=budget.authority) if budget is not None and budget.authority else b"\x00" * 32
 
     def to_chain(self) -> ProcurementSpec:
         """The factory parameters."""
@@ -233,9 +274,7 @@ def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(path, " / ".join(reasons)) for path, reasons in seen.items()]
 
 
-def check_against_chain(
-    loaded: LoadedSpec, *, officer: str, registry: RegistryClient, token: TokenClient, now: int
-) -> None:
+def check_against_chain(loaded: LoadedSpec, *, officer: str, registry: RegistryClient, now: int) -> None:
     """Check what only the chain knows; raise SpecError listing every problem."""
     spec = loaded.spec
     problems: list[tuple[str, str]] = []
@@ -263,10 +302,7 @@ def check_against_chain(
             problems.append((f"milestones[{i}].due", f"{milestone.due} is not in the future"))
     if registry.escrow_of(spec.ministry, spec.procurement_id) is not None:
         problems.append(("id", f"procurement {spec.id!r} of {spec.ministry} already exists"))
-    fund = spec.fund_amount
-    if fund:
-        balance = token.balance_of(officer)
-        if balance < fund:
-            problems.append(("fund", f"the officer holds {balance:,} yen, less than the {fund:,} yen to fund"))
+    if spec.budget is None:
+        problems.append(("budget", "names no budget line (organization, item, sub_item)"))
     if problems:
         raise SpecError(loaded.source, problems)

@@ -9,8 +9,12 @@ from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
 from chain.abi import ErrorDecoder, checksum
 from chain.errors import ChainError
+from chain.roles import org_id
 
-__all__ = ["SystemAddresses", "deploy_system", "error_decoder"]
+__all__ = ["DEFENSE_MINISTRY", "SystemAddresses", "deploy_system", "error_decoder"]
+
+DEFENSE_MINISTRY = org_id("MOD")
+"""The Ministry of Defense's organization id: its multi-year obligation authorities may run 10 years."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class SystemAddresses:
     implementation: str
     deployed_block: int
     admin: str
+    budget: str
+    budget_office: str
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -35,6 +41,8 @@ class SystemAddresses:
             "implementation": self.implementation,
             "deployedBlock": self.deployed_block,
             "admin": self.admin,
+            "budget": self.budget,
+            "budgetOffice": self.budget_office,
         }
 
 
@@ -50,21 +58,37 @@ def _created(receipt: Receipt) -> str:
     return address
 
 
-def deploy_system(sender: TxSender, build: Build | None = None) -> SystemAddresses:
-    """Deploy registry, token and factory (which deploys the escrow implementation) and link them.
+def deploy_system(
+    sender: TxSender, build: Build | None = None, defense_ministry: bytes = DEFENSE_MINISTRY
+) -> SystemAddresses:
+    """Deploy registry, token, budget ledger (which deploys its office) and factory (which deploys the escrow
+    implementation) and link them.
 
-    ``sender`` becomes the registry admin.
+    ``sender`` becomes the registry admin. ``defense_ministry`` is the ministry whose multi-year obligation
+    authorities may run 10 years instead of 5.
     """
     build = build or compile_contracts()
     registry = sender.deploy(list(build["AccessRegistry"].abi), build["AccessRegistry"].bytecode, sender.address)
     registry_address = _created(registry)
     token = sender.deploy(list(build["YenToken"].abi), build["YenToken"].bytecode, registry_address)
     token_address = _created(token)
+    budget = sender.deploy(
+        list(build["BudgetLedger"].abi),
+        build["BudgetLedger"].bytecode,
+        registry_address,
+        token_address,
+        defense_ministry,
+    )
+    budget_address = _created(budget)
+    sender.send_data(registry_address, build.codec("AccessRegistry").function("setBudget").encode([budget_address]))
+    office = build.codec("BudgetLedger").function("office")
+    (budget_office,) = office.decode(sender.call_data(budget_address, office.encode([])))
     factory = sender.deploy(
         list(build["ProcurementFactory"].abi),
         build["ProcurementFactory"].bytecode,
         registry_address,
         token_address,
+        budget_address,
     )
     factory_address = _created(factory)
     sender.send_data(registry_address, build.codec("AccessRegistry").function("setFactory").encode([factory_address]))
@@ -78,4 +102,6 @@ def deploy_system(sender: TxSender, build: Build | None = None) -> SystemAddress
         implementation=checksum(escrow_implementation),
         deployed_block=registry.block_number,
         admin=sender.address,
+        budget=budget_address,
+        budget_office=checksum(budget_office),
     )

@@ -7,6 +7,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
+import {IBudgetLedger} from "./interfaces/IBudgetLedger.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title AccessRegistry
@@ -21,7 +22,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     /// rebound account's old signatures can never be replayed.
     struct AccountRecord {
         bytes16 org;
-        uint8 roles;
+        uint16 roles;
         uint64 nonce;
     }
 
@@ -30,14 +31,16 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     bytes32 private constant _INVALIDATE_NONCES_TYPEHASH =
         keccak256("InvalidateNonces(uint256 newNonce,uint256 nonce,uint256 deadline)");
-    uint8 private constant _ADMIN_BIT = 1 << 1;
-    uint8 private constant _OFFICER_BIT = 1 << 2;
-    uint8 private constant _TREASURY_BIT = 1 << 3;
+    uint16 private constant _ADMIN_BIT = 1 << 1;
+    uint16 private constant _OFFICER_BIT = 1 << 2;
+    uint16 private constant _TREASURY_BIT = 1 << 3;
 
     mapping(bytes32 orgId => Organization) private _organizations;
     mapping(address account => AccountRecord) private _accounts;
     mapping(bytes32 procurementKey => address escrow) private _escrowOf;
     address private _factory;
+    address private _budget;
+    address private _budgetOffice;
 
     /// @dev Length of the EIP-1167 clone code that precedes the immutable arguments.
     uint256 private constant _CLONE_CODE_LENGTH = 45;
@@ -106,6 +109,15 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     }
 
     /// @inheritdoc IAccessRegistry
+    function setBudget(address budget_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_budget != address(0) || budget_ == address(0)) revert RegistryUnauthorizedBudget(budget_);
+        address office = IBudgetLedger(budget_).office();
+        _budget = budget_;
+        _budgetOffice = office;
+        emit BudgetSet(budget_, office);
+    }
+
+    /// @inheritdoc IAccessRegistry
     function registerEscrow(bytes32 ministryOrg, bytes32 procurementId, address escrow) external {
         if (_msgSender() != _factory) revert RegistryUnauthorizedFactory(_msgSender());
         bytes32 key = _procurementKey(ministryOrg, procurementId);
@@ -129,6 +141,16 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
             revert RegistryUnauthorizedEscrow(_msgSender());
         }
         // The escrow reports the use in its SignatureUsed event, in the same transaction.
+        AccountRecord memory record = _accounts[signer];
+        nonce = record.nonce;
+        _accounts[signer].nonce = record.nonce + 1;
+        (orgId, active) = _roleStatus(record, role);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function useBudgetNonce(address signer, bytes32 role) external returns (uint256 nonce, bytes32 orgId, bool active) {
+        if (_msgSender() != _budgetOffice) revert RegistryUnauthorizedBudget(_msgSender());
+        // The budget office reports the use in its SignatureUsed event, in the same transaction.
         AccountRecord memory record = _accounts[signer];
         nonce = record.nonce;
         _accounts[signer].nonce = record.nonce + 1;
@@ -208,7 +230,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
             revert RegistryInvalidAccount(account);
         }
         if (hasRole(role, account)) return false;
-        uint8 held = _accounts[account].roles;
+        uint16 held = _accounts[account].roles;
         // Segregation of duties: whoever grants officers and treasurers is neither.
         if (role == Roles.MINISTRY_ADMIN && held & (_OFFICER_BIT | _TREASURY_BIT) != 0) {
             bytes32 heldRole = held & _OFFICER_BIT != 0 ? Roles.PROCUREMENT_OFFICER : Roles.TREASURY;
@@ -236,7 +258,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     /// @dev The bit of `role` in an account record; zero for unknown roles. The roles escrows ask for on every
     /// action come first.
-    function _roleBit(bytes32 role) private pure returns (uint8) {
+    function _roleBit(bytes32 role) private pure returns (uint16) {
         if (role == Roles.EVALUATOR) return 1 << 5;
         if (role == Roles.SUPPLIER) return 1 << 4;
         if (role == Roles.PROCUREMENT_OFFICER) return _OFFICER_BIT;
@@ -245,6 +267,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
         if (role == Roles.TREASURY) return _TREASURY_BIT;
         if (role == Roles.REVIEW_BODY) return 1 << 6;
         if (role == Roles.AUDITOR) return 1 << 7;
+        if (role == Roles.FINANCE_AUTHORITY) return 1 << 8;
         return 0;
     }
 
@@ -262,6 +285,7 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
         if (role == Roles.EVALUATOR) return OrgKind.EvaluationBody;
         if (role == Roles.REVIEW_BODY) return OrgKind.ReviewBody;
         if (role == Roles.AUDITOR) return OrgKind.AuditBody;
+        if (role == Roles.FINANCE_AUTHORITY) return OrgKind.FinanceAuthority;
         return OrgKind.None;
     }
 
@@ -339,6 +363,11 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     /// @inheritdoc IAccessRegistry
     function factory() external view returns (address) {
         return _factory;
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function budget() external view returns (address) {
+        return _budget;
     }
 
     /// @inheritdoc IAccessRegistry

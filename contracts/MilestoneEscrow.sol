@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
+import {IBudgetLedger} from "./interfaces/IBudgetLedger.sol";
 import {IMilestoneEscrow} from "./interfaces/IMilestoneEscrow.sol";
 import {EscrowLimits} from "./libraries/EscrowLimits.sol";
 import {Roles} from "./libraries/Roles.sol";
@@ -16,7 +17,7 @@ import {Roles} from "./libraries/Roles.sol";
 /// @dev The fixed terms (parties, panel, periods, initial milestone amounts and due dates) live in the clone's
 /// immutable arguments rather than in storage: writing them as code costs 200 gas a byte against 22,100 gas a
 /// storage slot, which is what keeps creating and funding a 3-milestone procurement under 250,000 gas. Storage
-/// holds only what changes; the initial funding, paid by the factory in the creating transaction, is an
+/// holds only what changes; the initial funding, minted by the budget ledger in the creating transaction, is an
 /// argument too. Argument layout (packed, see `ProcurementFactory._encodeTerms`):
 ///
 ///     procurementId bytes32 | ministryOrg bytes16 | supplierOrg bytes16 | supplier address | officer address
@@ -94,17 +95,10 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         uint40 openedAt;
     }
 
-    /// @dev Yen owed on one milestone and not yet transferred, to the supplier and to the ministry.
-    struct OwedRecord {
-        uint64 supplier;
-        uint64 ministry;
-    }
-
     /// @dev The books every payment reads, one storage slot. What the escrow holds is
     /// initialFunding (an immutable argument) + netTopUps - released, where netTopUps is later funding minus
     /// refunds (negative once refunds exceed top-ups). Top-ups alone are summed in `_toppedUp`, which only
-    /// funding touches, so refunded = _toppedUp - netTopUps. `owed` is everything owed, to the supplier and
-    /// to the ministry.
+    /// funding touches, so refunded = _toppedUp - netTopUps. `owed` is everything owed to the supplier.
     struct Accounting {
         int72 netTopUps;
         uint64 released;
@@ -122,21 +116,25 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
 
     IAccessRegistry private immutable _registry;
     IERC20 private immutable _token;
+    IBudgetLedger private immutable _budget;
 
     Accounting private _accounting;
     uint256 private _toppedUp;
     mapping(uint256 milestoneId => MilestoneRecord) private _milestones;
     mapping(uint256 milestoneId => DisputeRecord) private _disputes;
-    mapping(uint256 milestoneId => OwedRecord) private _owed;
+    mapping(uint256 milestoneId => uint64 owedToSupplier) private _owed;
     mapping(uint256 milestoneId => Redirect) private _redirects;
     mapping(uint256 amendmentId => Amendment) private _amendments;
     uint256 private _amendmentCount;
 
     /// @param registry_ The access registry.
     /// @param token_ The yen deposit token.
-    constructor(IAccessRegistry registry_, IERC20 token_) EIP712("ProcurementEscrow", "1") {
+    /// @param budget_ The budget ledger: funding draws on the procurement's obligation, payments are disbursements
+    /// of its line, refunds go back to it.
+    constructor(IAccessRegistry registry_, IERC20 token_, IBudgetLedger budget_) EIP712("ProcurementEscrow", "1") {
         _registry = registry_;
         _token = token_;
+        _budget = budget_;
     }
 
     // ---------------------------------------------------------------- funding
@@ -160,7 +158,8 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         uint256 maxAcceptable = _shortfall(args);
         if (amount == 0 || amount > maxAcceptable) revert EscrowInvalidFunding(amount, maxAcceptable);
         uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(funder.account, address(this), amount);
+        // The yen are minted into the escrow against its obligation on the budget line (and only within it).
+        _budget.draw(amount);
         uint256 received = _token.balanceOf(address(this)) - before;
         if (received != amount) revert EscrowFundingMismatch(amount, received);
         // At most the shortfall, so below 2^64: the conversion is exact.
@@ -329,7 +328,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
     function claimPayment(uint256 milestoneId) external {
         bytes memory args = _args();
         MilestoneRecord memory m = _load(args, milestoneId);
-        uint256 amount = _owed[milestoneId].supplier;
+        uint256 amount = _owed[milestoneId];
         if (amount == 0) revert EscrowNothingOwed(milestoneId);
         address supplier = _supplier(args);
         Redirect memory ruling = _redirects[milestoneId];
@@ -346,8 +345,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
 
     /// @dev Carries out a due redirect ruling: the supplier's owed yen go to the successor account (as a
     /// release) or back to the ministry: the debt to the supplier ends, and what the escrow holds of it beyond
-    /// its other needs is refunded (kept owed to the ministry if it cannot be transferred; an underfunded
-    /// escrow never held the rest).
+    /// its other needs goes back to the budget line (an underfunded escrow never held the rest).
     function _redirect(
         bytes memory args,
         uint256 milestoneId,
@@ -356,7 +354,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         Redirect memory ruling
     ) private {
         if (ruling.to == address(0)) {
-            _owed[milestoneId].supplier = 0;
+            _owed[milestoneId] = 0;
             _accounting.owed -= uint64(amount);
             if (m.status == MilestoneStatus.Approved) _milestones[milestoneId].status = MilestoneStatus.Refunded;
             emit OwedRedirected(milestoneId, address(0), amount, ruling.rulingHash);
@@ -376,31 +374,13 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         if (_now() < acc.pausedUntil) revert EscrowPaused(acc.pausedUntil);
         uint256 held = _held(args, acc);
         if (held < amount) revert EscrowInsufficientFunds(amount, held);
-        _owed[milestoneId].supplier = 0;
+        _owed[milestoneId] = 0;
         acc.owed -= uint64(amount);
         acc.released += uint64(amount);
         _accounting = acc;
         if (m.status == MilestoneStatus.Approved) _milestones[milestoneId].status = MilestoneStatus.Paid;
         _token.safeTransfer(to, amount);
-    }
-
-    /// @inheritdoc IMilestoneEscrow
-    function claimRefund(uint256 milestoneId) external {
-        bytes memory args = _args();
-        _load(args, milestoneId);
-        uint256 amount = _owed[milestoneId].ministry;
-        if (amount == 0) revert EscrowNothingOwed(milestoneId);
-        address vault = _vault(args);
-        if (vault == address(0)) revert EscrowNoVault(_ministryOrg(args));
-        Accounting memory acc = _accounting;
-        uint256 held = _held(args, acc);
-        if (held < amount) revert EscrowInsufficientFunds(amount, held);
-        _owed[milestoneId].ministry = 0;
-        acc.owed -= uint64(amount);
-        acc.netTopUps -= int72(int256(amount));
-        _accounting = acc;
-        _token.safeTransfer(vault, amount);
-        emit RefundClaimed(milestoneId, vault, amount);
+        _budget.disburse(amount);
     }
 
     /// @dev Pays `amount` to the supplier now if releases are not paused, the escrow holds it beyond what is
@@ -416,42 +396,35 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         ) {
             acc.released += uint64(amount);
             _accounting = acc;
+            _budget.disburse(amount);
             emit PaymentReleased(milestoneId, supplier, amount);
             return true;
         }
-        _owed[milestoneId].supplier += uint64(amount);
+        _owed[milestoneId] += uint64(amount);
         acc.owed += uint64(amount);
         _accounting = acc;
         emit PaymentDeferred(milestoneId, supplier, amount);
         return false;
     }
 
-    /// @dev Returns to the ministry up to `cap` yen of what the escrow holds beyond what its open milestones
-    /// and owed payments need. Called after a milestone leaves the open states or its amount shrinks.
+    /// @dev Returns to the budget line up to `cap` yen of what the escrow holds beyond what its open milestones
+    /// and owed payments need (burned and de-obligated), and tells the ledger what the escrow still needs beyond
+    /// its balance, so that an obligation it will never draw (an underfunded escrow's cancelled milestone) is
+    /// de-obligated too. Called after a milestone leaves the open states or its amount shrinks. Never blocked by
+    /// the ministry: nothing is transferred to it.
     function _refundExcess(bytes memory args, uint256 milestoneId, uint256 cap) private {
-        uint256 held = _held(args, _accounting);
+        Accounting memory acc = _accounting;
+        uint256 held = _held(args, acc);
         uint256 needed = _outstanding(args);
         uint256 excess = held > needed ? held - needed : 0;
         uint256 amount = excess < cap ? excess : cap;
-        if (amount != 0) _refund(args, milestoneId, amount);
-    }
-
-    /// @dev Transfers `amount` to the ministry's vault, or, if it has none or the token refuses (the ministry
-    /// is deactivated), keeps it owed to the ministry: the ministry's side never blocks the action that
-    /// refunds, nor the supplier's share of a ruling.
-    function _refund(bytes memory args, uint256 milestoneId, uint256 amount) private {
-        address vault = _vault(args);
-        Accounting memory acc = _accounting;
-        if (vault != address(0) && _token.trySafeTransfer(vault, amount)) {
+        if (amount != 0) {
             acc.netTopUps -= int72(int256(amount));
             _accounting = acc;
-            emit Refunded(milestoneId, vault, amount);
-        } else {
-            acc.owed += uint64(amount);
-            _accounting = acc;
-            _owed[milestoneId].ministry += uint64(amount);
-            emit RefundDeferred(milestoneId, vault, amount);
+            emit Refunded(milestoneId, address(_budget), amount);
         }
+        uint256 left = held - amount;
+        _budget.returnFunds(amount, needed > left ? needed - left : 0);
     }
 
     /// @inheritdoc IMilestoneEscrow
@@ -879,7 +852,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
     {
         if (!reviewer.active) revert EscrowUnauthorized(reviewer.account, Roles.REVIEW_BODY);
         _load(args, milestoneId);
-        uint256 amount = _owed[milestoneId].supplier;
+        uint256 amount = _owed[milestoneId];
         if (amount == 0) revert EscrowNothingOwed(milestoneId);
         address supplier = _supplier(args);
         if (_canHold(supplier)) revert EscrowSupplierNotOffboarded(milestoneId, supplier);
@@ -954,7 +927,6 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
     function milestone(uint256 milestoneId) external view returns (Milestone memory) {
         bytes memory args = _args();
         MilestoneRecord memory m = _load(args, milestoneId);
-        OwedRecord memory owed = _owed[milestoneId];
         bool disputed = m.status == MilestoneStatus.Disputed;
         return Milestone({
             amount: _amount(args, milestoneId, m),
@@ -963,8 +935,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
             round: m.round,
             passes: uint8(_popcount(m.passBits)),
             fails: uint8(_popcount(m.failBits)),
-            owed: owed.supplier,
-            ministryOwed: owed.ministry,
+            owed: _owed[milestoneId],
             disputeLapsesAt: disputed ? uint64(_disputeLapsesAt(args, milestoneId)) : 0
         });
     }
@@ -1119,7 +1090,7 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         return uint256(int256(_initialFunding(args)) + acc.netTopUps) - acc.released;
     }
 
-    /// @dev Yen the open and disputed milestones and every owed payment (supplier's or ministry's) still need.
+    /// @dev Yen the open and disputed milestones and every payment owed to the supplier still need.
     function _outstanding(bytes memory args) private view returns (uint256 needed) {
         uint256 open = _OPEN | (1 << uint256(MilestoneStatus.Disputed));
         uint256 count = _milestoneCount(args);
@@ -1134,10 +1105,6 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
         uint256 held = _held(args, _accounting);
         uint256 needed = _outstanding(args);
         return needed > held ? needed - held : 0;
-    }
-
-    function _vault(bytes memory args) private view returns (address) {
-        return _registry.organization(_ministryOrg(args)).vault;
     }
 
     /// @dev Runs on every attestation. The panel is sorted by address (the factory requires it), so this is a

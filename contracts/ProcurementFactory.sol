@@ -3,8 +3,8 @@ pragma solidity ^0.8.24;
 
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
+import {IBudgetLedger} from "./interfaces/IBudgetLedger.sol";
 import {IProcurementFactory} from "./interfaces/IProcurementFactory.sol";
 import {EscrowLimits} from "./libraries/EscrowLimits.sol";
 import {Roles} from "./libraries/Roles.sol";
@@ -13,8 +13,6 @@ import {MilestoneEscrow} from "./MilestoneEscrow.sol";
 /// @title ProcurementFactory
 /// @notice Creates milestone escrows. See {IProcurementFactory}.
 contract ProcurementFactory is IProcurementFactory {
-    using SafeERC20 for IERC20;
-
     /// @notice Largest evaluator panel (attestations are tracked in a 16-bit set).
     uint256 public constant MAX_EVALUATORS = EscrowLimits.MAX_EVALUATORS;
     /// @notice Most milestones per procurement.
@@ -34,21 +32,26 @@ contract ProcurementFactory is IProcurementFactory {
 
     IAccessRegistry private immutable _registry;
     IERC20 private immutable _token;
+    IBudgetLedger private immutable _budget;
     address private immutable _implementation;
 
     /// @param registry_ The access registry (its admin must then call `setFactory` with this address).
     /// @param token_ The yen deposit token.
-    constructor(IAccessRegistry registry_, IERC20 token_) {
+    /// @param budget_ The budget ledger procurements obligate (the one the registry names).
+    constructor(IAccessRegistry registry_, IERC20 token_, IBudgetLedger budget_) {
         _registry = registry_;
         _token = token_;
-        _implementation = address(new MilestoneEscrow(registry_, token_));
+        _budget = budget_;
+        _implementation = address(new MilestoneEscrow(registry_, token_, budget_));
     }
 
     /// @inheritdoc IProcurementFactory
-    function createProcurement(ProcurementParams calldata params, uint256 fundAmount)
-        external
-        returns (address escrow)
-    {
+    function createProcurement(
+        ProcurementParams calldata params,
+        uint256 fundAmount,
+        IBudgetLedger.LineKey calldata line,
+        bytes32 authorityId
+    ) external returns (address escrow) {
         (bytes32 ministryOrg, bytes32 supplierOrg) = _validate(params, fundAmount);
         escrow = Clones.cloneDeterministicWithImmutableArgs(
             _implementation,
@@ -56,7 +59,7 @@ contract ProcurementFactory is IProcurementFactory {
             keccak256(abi.encode(ministryOrg, params.procurementId))
         );
         _registry.registerEscrow(ministryOrg, params.procurementId, escrow);
-        _fund(escrow, fundAmount);
+        _obligate(escrow, ministryOrg, params, fundAmount, line, authorityId);
         emit ProcurementCreated(params.procurementId, escrow, ministryOrg, msg.sender, supplierOrg, fundAmount, params);
     }
 
@@ -73,6 +76,11 @@ contract ProcurementFactory is IProcurementFactory {
     /// @inheritdoc IProcurementFactory
     function token() external view returns (address) {
         return address(_token);
+    }
+
+    /// @inheritdoc IProcurementFactory
+    function budget() external view returns (address) {
+        return address(_budget);
     }
 
     function _validate(ProcurementParams calldata params, uint256 fundAmount)
@@ -97,12 +105,22 @@ contract ProcurementFactory is IProcurementFactory {
         ) revert FactoryInvalidPeriods(ruling, grace);
     }
 
-    /// @dev Pays the initial funding from the officer; the escrow's books start at exactly `fundAmount`.
-    /// The balance is checked even without funding: yen sent to the address before the escrow existed (only
-    /// possible while the registry admin had it bound as an account, which is then unbound: the registry refuses
-    /// to register an escrow at a bound address) would break the escrow's books.
-    function _fund(address escrow, uint256 fundAmount) private {
-        if (fundAmount != 0) _token.safeTransferFrom(msg.sender, escrow, fundAmount);
+    /// @dev Obligates the procurement on its budget line, which mints the initial funding into the escrow; the
+    /// escrow's books start at exactly `fundAmount`. The balance is checked even without funding: yen sent to the
+    /// address before the escrow existed (only possible while the registry admin had it bound as an account,
+    /// which is then unbound: the registry refuses to register an escrow at a bound address) would break the
+    /// escrow's books.
+    function _obligate(
+        address escrow,
+        bytes32 ministryOrg,
+        ProcurementParams calldata params,
+        uint256 fundAmount,
+        IBudgetLedger.LineKey calldata line,
+        bytes32 authorityId
+    ) private {
+        _budget.obligate(
+            escrow, ministryOrg, msg.sender, line, authorityId, params.amounts, params.dueDates, fundAmount
+        );
         uint256 balance = _token.balanceOf(escrow);
         if (balance != fundAmount) revert FactoryInvalidFunding(fundAmount, balance);
     }

@@ -6,10 +6,10 @@ import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20P
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {IAccessRegistry} from "./interfaces/IAccessRegistry.sol";
 import {IYenToken} from "./interfaces/IYenToken.sol";
-import {Roles} from "./libraries/Roles.sol";
 
 /// @title YenToken
-/// @notice Permissioned yen deposit token with EIP-2612 permit. See {IYenToken}.
+/// @notice Permissioned yen deposit token with EIP-2612 permit, minted and burned by the budget ledger only. See
+/// {IYenToken}.
 contract YenToken is ERC20, ERC20Permit, IYenToken {
     IAccessRegistry private immutable _registry;
 
@@ -25,11 +25,19 @@ contract YenToken is ERC20, ERC20Permit, IYenToken {
 
     /// @inheritdoc IYenToken
     function mint(address to, uint256 amount, bytes32 appropriationId) external {
-        address treasury = _msgSender();
-        if (!_registry.hasActiveRole(Roles.TREASURY, treasury)) revert YenTokenUnauthorizedMinter(treasury);
+        address budget = _msgSender();
+        if (budget != _registry.budget() || budget == address(0)) revert YenTokenUnauthorizedMinter(budget);
         if (appropriationId == bytes32(0) || amount == 0) revert YenTokenInvalidMint(appropriationId, amount);
         _mint(to, amount);
-        emit Minted(appropriationId, to, treasury, amount);
+        emit Minted(appropriationId, to, budget, amount);
+    }
+
+    /// @inheritdoc IYenToken
+    function burn(address from, uint256 amount, bytes32 appropriationId) external {
+        address budget = _msgSender();
+        if (budget != _registry.budget() || budget == address(0)) revert YenTokenUnauthorizedMinter(budget);
+        _burn(from, amount);
+        emit Burned(appropriationId, from, budget, amount);
     }
 
     /// @inheritdoc IYenToken
@@ -43,18 +51,17 @@ contract YenToken is ERC20, ERC20Permit, IYenToken {
     }
 
     /// @dev Every movement checks both ends with the registry. An escrow's balance must always equal
-    /// funded - released - refunded, so tokens reach an escrow only when the escrow pulls them or the factory
-    /// funds it at creation; a plain transfer to an escrow is refused.
+    /// funded - released - refunded, so tokens reach an escrow only as the ledger mints them on its obligation; a
+    /// plain transfer to an escrow is refused. A burn (`to` zero) is reachable only through {burn}.
     function _update(address from, address to, uint256 value) internal override {
         if (from != address(0)) {
             (bool fromAllowed,) = _registry.holderStatus(from);
             if (!fromAllowed) revert YenTokenUnauthorizedHolder(from);
         }
-        (bool toAllowed, bool toEscrow) = to == address(0) ? (false, false) : _registry.holderStatus(to);
-        if (!toAllowed) revert YenTokenUnauthorizedHolder(to);
-        if (toEscrow) {
-            address sender = _msgSender();
-            if (sender != to && sender != _registry.factory()) revert YenTokenDirectTransferToEscrow(to, sender);
+        if (to != address(0)) {
+            (bool toAllowed, bool toEscrow) = _registry.holderStatus(to);
+            if (!toAllowed) revert YenTokenUnauthorizedHolder(to);
+            if (toEscrow && from != address(0)) revert YenTokenDirectTransferToEscrow(to, _msgSender());
         }
         super._update(from, to, value);
     }

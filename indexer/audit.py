@@ -5,8 +5,8 @@
 - ``digest``: the per-block digests and the running hash chain, recomputed from the live ``events`` rows;
 - ``replay``: every table of the live mirror against a fresh replay up to the same block;
 - ``chain``: escrow balances (token.balanceOf), books, pause ends, ruling and grace periods and milestone states
-  (the ministry's owed share and dispute lapse times included), organizations, account bindings and role sets
-  against the contracts' own view at the mirror's block.
+  (dispute lapse times included), organizations, account bindings and role sets against the contracts' own view
+  at the mirror's block.
 """
 
 from __future__ import annotations
@@ -303,9 +303,10 @@ def _compare_chain(
         ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
     statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
     for m in milestones:
-        names = MilestoneState._fields  # as IMilestoneEscrow.milestone returns them, in order
+        # As IMilestoneEscrow.milestone returns them, in order.
         fields = [
-            (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i)) for i, f in enumerate(names)
+            (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i))
+            for i, f in enumerate(MilestoneState._fields)
         ]
         ask(
             "milestones",

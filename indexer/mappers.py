@@ -64,8 +64,8 @@ class MilestoneState(NamedTuple):
     A NamedTuple: steps copy it on every event. The transitions on the hot path (evidence, attestations, payments)
     build the new tuple directly, several times cheaper than ``_replace`` (which goes through keyword arguments
     and ``_make``). ``passes`` and ``fails`` count every vote of the round, as the escrow does (whether a vote
-    still counts is decided when the round is); ``ministry_owed`` is the ministry's share kept owed (refunds that
-    could not be transferred); ``dispute_lapses_at`` is set while Disputed.
+    still counts is decided when the round is); ``dispute_lapses_at`` is set while Disputed. Nothing is ever owed
+    to a ministry: its share goes back to the budget line at once.
     """
 
     amount: int
@@ -75,7 +75,6 @@ class MilestoneState(NamedTuple):
     passes: int = 0
     fails: int = 0
     owed: int = 0
-    ministry_owed: int = 0
     dispute_lapses_at: int = 0
 
     def with_status(self, status: str) -> MilestoneState:
@@ -88,15 +87,12 @@ class MilestoneState(NamedTuple):
             self.passes,
             self.fails,
             self.owed,
-            self.ministry_owed,
             self.dispute_lapses_at,
         )
 
     def submitted(self, round_: int) -> MilestoneState:
         """Evidence submitted: a new round with no votes yet."""
-        return MilestoneState(
-            self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed, self.ministry_owed, self.dispute_lapses_at
-        )
+        return MilestoneState(self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed, self.dispute_lapses_at)
 
     def counted(self, passed: bool) -> MilestoneState:
         """One more attestation of this round."""
@@ -109,14 +105,13 @@ class MilestoneState(NamedTuple):
             passes,
             fails,
             self.owed,
-            self.ministry_owed,
             self.dispute_lapses_at,
         )
 
 
 class Books(NamedTuple):
     """An escrow's running books, as ``IMilestoneEscrow.totals`` and ``pausedUntil`` report them (owed aside: the
-    sum of its milestones' ``owed`` and ``ministry_owed``).
+    sum of its milestones' ``owed``).
 
     ``Books()`` are an escrow's books before its first row: its fundings (the initial one included), releases
     (payments, redirects to a successor), refunds and pauses move them, through ``DERIVED``.
@@ -490,9 +485,7 @@ def _payment(log: DecodedLog, kind: str) -> list[Change]:
 def _paid(m: MilestoneState) -> MilestoneState:
     # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
     status = "Paid" if m.status == "Approved" else m.status
-    return MilestoneState(
-        m.amount, m.due_date, status, m.round, m.passes, m.fails, 0, m.ministry_owed, m.dispute_lapses_at
-    )
+    return MilestoneState(m.amount, m.due_date, status, m.round, m.passes, m.fails, 0, m.dispute_lapses_at)
 
 
 def map_payment_released(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -507,34 +500,10 @@ def map_payment_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[C
     ]
 
 
-def _refund(log: DecodedLog, kind: str) -> list[Change]:
+def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
     a = log.args
     row = {"escrow": log.emitter, "milestone_id": a["milestoneId"], "vault": a["vault"], "amount": int(a["amount"])}
-    return _recorded("refunds", _key(log) | row | {"kind": kind})
-
-
-def map_refunded(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    return _refund(log, "refunded")
-
-
-def map_refund_deferred(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    amount = int(log.args["amount"])
-    return [
-        *_refund(log, "deferred"),
-        MilestoneStep(
-            log.emitter,
-            int(log.args["milestoneId"]),
-            lambda m: m._replace(ministry_owed=m.ministry_owed + amount),
-        ),
-    ]
-
-
-def map_refund_claimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
-    # claimRefund pays the milestone's whole owed share (RefundClaimed is never emitted otherwise).
-    return [
-        *_refund(log, "claimed"),
-        MilestoneStep(log.emitter, int(log.args["milestoneId"]), lambda m: m._replace(ministry_owed=0)),
-    ]
+    return _recorded("refunds", _key(log) | row)
 
 
 def map_milestone_reclaimed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -694,7 +663,8 @@ def map_signature_used(log: DecodedLog, previous: DecodedLog | None) -> list[Cha
     return [Insert("signature_uses", _key(log) | row)]
 
 
-RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged"})
+# BudgetSet and Burned (issue 15) are kept raw until the budget mirror (issue 15's second half) maps them.
+RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged", "BudgetSet", "Burned"})
 
 MAPPERS: dict[str, Mapper] = {
     "OrganizationRegistered": map_organization_registered,
@@ -717,8 +687,6 @@ MAPPERS: dict[str, Mapper] = {
     "PaymentReleased": map_payment_released,
     "PaymentDeferred": map_payment_deferred,
     "Refunded": map_refunded,
-    "RefundDeferred": map_refund_deferred,
-    "RefundClaimed": map_refund_claimed,
     "MilestoneReclaimed": map_milestone_reclaimed,
     "AmendmentProposed": map_amendment_proposed,
     "AmendmentConsented": map_amendment_consented,
@@ -763,8 +731,6 @@ def _books_of_redirect(row: Mapping[str, Any]) -> list[Change]:
 
 
 def _books_of_refund(row: Mapping[str, Any]) -> list[Change]:
-    if row["kind"] == "deferred":  # kept owed to the ministry by its milestone, still held by the escrow
-        return []
     amount = int(row["amount"])
     return [BooksStep(row["escrow"], lambda books: books._replace(total_refunded=books.total_refunded + amount))]
 

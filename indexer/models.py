@@ -373,7 +373,6 @@ class MilestoneRow(Base):
     passes: Mapped[int] = mapped_column(Integer)
     fails: Mapped[int] = mapped_column(Integer)
     owed: Mapped[int] = mapped_column(Uint256)
-    ministry_owed: Mapped[int] = mapped_column(Uint256)
     dispute_lapses_at: Mapped[int] = mapped_column(BigInteger)
     block_number: Mapped[int] = mapped_column(BigInteger)
 
@@ -401,7 +400,6 @@ class MilestoneHistory(AppendOnly, Base):
     passes: Mapped[int] = mapped_column(Integer)
     fails: Mapped[int] = mapped_column(Integer)
     owed: Mapped[int] = mapped_column(Uint256)
-    ministry_owed: Mapped[int] = mapped_column(Uint256)
     dispute_lapses_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -472,9 +470,8 @@ class PaymentRow(_EventKey, Base):
 
 
 class RefundRow(_EventKey, Base):
-    """Yen due back to the ministry: Refunded (``kind`` refunded: sent to its vault), RefundDeferred (``kind``
-    deferred: kept owed to the ministry, ``vault`` may be the zero address) and RefundClaimed (``kind`` claimed:
-    the milestone's owed share sent to the vault)."""
+    """Refunded: yen an escrow no longer needs, sent back to the budget ledger (``vault``), which burns them and
+    de-obligates them from the procurement's line."""
 
     __tablename__ = "refunds"
 
@@ -482,7 +479,6 @@ class RefundRow(_EventKey, Base):
     milestone_id: Mapped[int] = mapped_column(Integer)
     vault: Mapped[str] = mapped_column(String(_ADDRESS))
     amount: Mapped[int] = mapped_column(Uint256)
-    kind: Mapped[str] = mapped_column(String(16))
 
 
 class ReclaimRow(_EventKey, Base):

@@ -170,12 +170,11 @@ class EscrowState:
         self.loaded.update(wanted)
 
     def owed(self, escrow: str) -> int:
-        """What the escrow owes, as ``totals().owed`` says: its milestones' deferred payments to the supplier and
-        deferred refunds to the ministry."""
+        """What the escrow owes, as ``totals().owed`` says: its milestones' deferred payments to the supplier."""
         total = 0
         for index in self.milestone_ids.get(escrow, ()):
             milestone = self.milestones[(escrow, index)]
-            total += milestone.owed + milestone.ministry_owed
+            total += milestone.owed
         return total
 
 
@@ -296,7 +295,7 @@ class Planner:
         self.state.milestones[key] = state
         self.state.milestone_block[key] = log.block_number
         self.dirty_milestones.add(key)
-        amount, due_date, status, round_, passes, fails, owed, ministry_owed, lapses_at = state
+        amount, due_date, status, round_, passes, fails, owed, lapses_at = state
         self.history.append(
             (
                 self.chain_id,
@@ -313,7 +312,6 @@ class Planner:
                 passes,
                 fails,
                 str(owed),
-                str(ministry_owed),
                 lapses_at,
             )
         )
@@ -398,6 +396,6 @@ def _books_row(books: Books) -> dict[str, Any]:
 
 def _milestone_values(state: EscrowState, key: tuple[str, int]) -> tuple[Any, ...]:
     """A milestone's ``MILESTONE_COLUMNS`` values (``Uint256`` ones as decimal strings)."""
-    amount, due_date, status, round_, passes, fails, owed, ministry_owed, lapses_at = state.milestones[key]
+    amount, due_date, status, round_, passes, fails, owed, lapses_at = state.milestones[key]
     block = state.milestone_block[key]
-    return (str(amount), due_date, status, round_, passes, fails, str(owed), str(ministry_owed), lapses_at, block)
+    return (str(amount), due_date, status, round_, passes, fails, str(owed), lapses_at, block)

@@ -40,7 +40,6 @@ MILESTONE_COLUMNS = (
     "passes",
     "fails",
     "owed",
-    "ministry_owed",
     "dispute_lapses_at",
     "block_number",
 )

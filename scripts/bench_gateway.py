@@ -67,11 +67,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi import FastAPI, Response
 
-from chain import TxSender, compile_contracts, project_root
-from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient, TokenClient
+from chain import TxSender, compile_contracts, fiscal_year_containing, project_root
+from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient
 from chain.connection import connect
 from chain.deployment import ensure_deployed
-from chain.devnet import DEV_CAST, DEV_INDEX, seed_cast
+from chain.devnet import DEV_AUTHORITY, DEV_CAST, DEV_INDEX, dev_budget_as, dev_line, seed_cast
 from chain.keys import dev_account, write_keystore
 from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
 from chain.roles import OrgKind, Role
@@ -134,17 +134,16 @@ def _setup_chain(
 
     system = ensure_deployed(sender("admin"), var_dir, build).system
     registry = RegistryClient(rpc, system.registry, sender("admin"), build)
-    treasury = TokenClient(rpc, system.token, sender("treasury"), build)
-    seed_cast(registry, treasury, {index: accounts[label].address for label, index in DEV_INDEX.items()})
+    addresses = {index: accounts[label].address for label, index in DEV_INDEX.items()}
+    seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     for label in extra:
         code = f"EB-{label.upper()}"
         registry.register_organization(code, OrgKind.EVALUATION_BODY, f"Evaluation body {label}")
         registry.bind_account(accounts[label].address, code)
         registry.grant_role(Role.EVALUATOR, accounts[label].address)
-    treasury.mint(accounts["officer"].address, 10**15, keccak(text="FY2026/MOD/bench"))
-    TokenClient(rpc, system.token, sender("officer"), build).approve(system.factory, 2**256 - 1)
     factory = FactoryClient(rpc, system.factory, sender("officer"), build)
     now = rpc.latest_timestamp()
+    line, authority = dev_line(fiscal_year_containing(now)), keccak(text=DEV_AUTHORITY)  # milestones may cross a year
     ids: list[bytes] = []
     relay: list[tuple[bytes, tuple[str, ...]]] = []
     pool = _relay_evaluators(evaluators)
@@ -161,7 +160,7 @@ def _setup_chain(
             spec_hash=keccak(text=f"spec {i}"),
             title=f"Night-vision goggles, lot {i}",
         )
-        created = factory.create(spec, sum(spec.amounts))
+        created = factory.create(spec, sum(spec.amounts), line, authority)
         supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):
             supplier.submit_evidence(

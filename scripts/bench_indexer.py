@@ -42,8 +42,12 @@ from chain import (
     compile_contracts,
     connect,
     dev_account,
+    dev_budget_as,
+    dev_line,
     ensure_deployed,
     error_decoder,
+    fiscal_year_containing,
+    fiscal_year_start,
     free_port,
     project_root,
     seed_cast,
@@ -83,7 +87,7 @@ class Chain:
 
 
 def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
-    """Deploy the system (manifest under ``var_dir``), seed the dev cast, let the factory pull the officer's yen."""
+    """Deploy the system (manifest under ``var_dir``) and seed the dev cast and its budget line."""
     rpc = connect(node.url)
     chain_id = rpc.chain_id
     build = compile_contracts()
@@ -91,12 +95,13 @@ def setup_chain(node: NodeProcess, var_dir: Path) -> Chain:
     admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir, build).system
     registry, _, _ = system_clients(rpc, system, admin, build)
-    _, treasury_token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder), build)
-    seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
-    _, officer_token, factory = system_clients(
-        rpc, system, TxSender(rpc, dev_account(OFFICER, chain_id), decoder), build
-    )
-    officer_token.approve(factory.address, 2**256 - 1)
+    # The chain's clock moves to the second day of the next fiscal year, so that the procurements generated (due
+    # within weeks) fall in the fiscal year whose budget line is seeded.
+    next_year = fiscal_year_containing(rpc.latest_timestamp()) + 1
+    rpc.result("evm_setNextBlockTimestamp", [fiscal_year_start(next_year) + 86_400])
+    rpc.result("evm_mine", [])
+    addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
+    seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     return Chain(node=node, rpc=rpc, system=system, build=build, var_dir=var_dir)
 
 
@@ -206,11 +211,12 @@ def generate_events(chain: Chain, events: int, *, milestones: int = 10, per_roun
                     evaluators=(who[EVAL_A], who[EVAL_B], dev_account(EVAL_C, chain_id).address),
                     quorum=2,
                     amounts=tuple(1_000 + i for i in range(milestones)),
-                    due_dates=tuple(now + 365 * 86_400 + i for i in range(milestones)),
+                    due_dates=tuple(now + 30 * 86_400 + i for i in range(milestones)),
                     spec_hash=keccak(text=f"spec {serial}"),
                     title=f"Bench procurement {serial}",
                 )
-                data = "0x" + create.encode([spec.as_tuple(), sum(spec.amounts)]).hex()
+                line = dev_line(fiscal_year_containing(now)).as_tuple()
+                data = "0x" + create.encode([spec.as_tuple(), sum(spec.amounts), line, b"\x00" * 32]).hex()
                 creates.append({"from": who[OFFICER], "to": system.factory, "data": data, "gas": hex(3_000_000)})
             first_block = rpc.block_number() + 1
             _send_phase(rpc, creates)
@@ -258,11 +264,12 @@ def create_procurement(chain: Chain, milestones: int) -> str:
         evaluators=tuple(dev_account(i, chain_id).address for i in (EVAL_A, EVAL_B, EVAL_C)),
         quorum=2,
         amounts=tuple(5_000 + i for i in range(milestones)),
-        due_dates=tuple(now + 365 * 86_400 + i for i in range(milestones)),
+        due_dates=tuple(now + 30 * 86_400 + i for i in range(milestones)),
         spec_hash=keccak(text="open spec"),
         title="Open procurement",
     )
-    data = "0x" + factory.function("createProcurement").encode([spec.as_tuple(), sum(spec.amounts)]).hex()
+    args = [spec.as_tuple(), sum(spec.amounts), dev_line(fiscal_year_containing(now)).as_tuple(), b"\x00" * 32]
+    data = "0x" + factory.function("createProcurement").encode(args).hex()
     officer = dev_account(OFFICER, chain_id).address
     receipt = send_and_wait(chain.rpc, {"from": officer, "to": chain.system.factory, "data": data})
     topic = factory.topic("ProcurementCreated")

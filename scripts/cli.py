@@ -203,7 +203,7 @@ def org_bind(context: Context, account: str, code: str) -> None:
 @pass_context
 @clean_errors
 def org_vault(context: Context, code: str, account: str) -> None:
-    """Make ACCOUNT (bound to ministry CODE) the ministry's vault, which receives refunds."""
+    """Make ACCOUNT (bound to ministry CODE) the ministry's vault (refunds go back to the budget ledger, not to it)."""
     registry, _, _ = context.clients(write=True)
     current = registry.organization(code)
     if current is None:
@@ -258,22 +258,6 @@ def role_revoke(context: Context, role_name: str, account: str) -> None:
     click.echo(f"{role_name} revoked from {address}: tx {receipt.tx_hash}")
 
 
-@main.command()
-@click.argument("to")
-@click.argument("amount", type=click.IntRange(min=1))
-@click.option("--appropriation", required=True, help="Budget line, e.g. 'FY2026/MOD/general/equipment'.")
-@pass_context
-@clean_errors
-def mint(context: Context, to: str, amount: int, appropriation: str) -> None:
-    """Mint AMOUNT yen to account TO against an appropriation (treasury role)."""
-    from eth_utils.crypto import keccak
-
-    _, token, _ = context.clients(write=True)
-    address = parse_address(to, "TO")
-    receipt = token.mint(address, amount, keccak(text=appropriation))
-    click.echo(f"minted {amount:,} yen to {address} against {appropriation!r}: tx {receipt.tx_hash}")
-
-
 # ---------------------------------------------------------------- procurements
 
 
@@ -289,21 +273,21 @@ def procurement() -> None:
 @clean_errors
 def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None:
     """Create and fund a procurement from a YAML specification; validated fully before anything is sent."""
+    from chain.budget import fiscal_year_containing
     from chain.spec import check_against_chain, load_spec
 
     loaded = load_spec(spec_file)
-    registry, token, factory = context.clients(write=True)
+    registry, _, factory = context.clients(write=True)
     officer = context.signer().address
     now = context.rpc().latest_timestamp()
-    check_against_chain(loaded, officer=officer, registry=registry, token=token, now=now)
+    check_against_chain(loaded, officer=officer, registry=registry, now=now)
     spec = loaded.spec
     if dry_run:
         click.echo(f"{spec_file}: valid; would create {spec.id!r} for {spec.total:,} yen, funding {spec.fund_amount:,}")
         return
     tx_hashes = []
-    if spec.fund_amount and token.allowance(officer, factory.address) < spec.fund_amount:
-        tx_hashes.append(("approve", token.approve(factory.address, spec.fund_amount).tx_hash))
-    created = factory.create(loaded.to_chain(), spec.fund_amount)
+    line = loaded.line(fiscal_year_containing(now))
+    created = factory.create(loaded.to_chain(), spec.fund_amount, line, loaded.authority_id)
     tx_hashes.append(("create", created.receipt.tx_hash))
     click.echo(f"procurement {spec.id!r} created")
     click.echo(f"  escrow  {created.escrow}")
@@ -348,7 +332,6 @@ def procurement_show(context: Context, address: str) -> None:
     )
     for m in escrow.milestones():
         owed = f"  owed {m.owed:,}" if m.owed else ""
-        owed += f"  owed to the ministry {m.ministry_owed:,}" if m.ministry_owed else ""
         lapses = f"  dispute lapses {when(m.dispute_lapses_at)}" if m.dispute_lapses_at else ""
         click.echo(
             f"  [{m.index}] {m.status.name.lower():<9} {m.amount:>15,} yen  due {when(m.due_date)}  round {m.round} "
@@ -477,7 +460,7 @@ def _seed_demo(context: Context) -> None:
     """The demo cast and the night-vision procurement, each only once."""
     from chain import TxSender, project_root
     from chain.clients import system_clients
-    from chain.devnet import OFFICER_INDEX, TREASURY_INDEX, ensure_demo_procurement, seed_cast
+    from chain.devnet import OFFICER_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
     from chain.keys import dev_account
     from chain.spec import load_spec
     from chain.system import error_decoder
@@ -486,16 +469,14 @@ def _seed_demo(context: Context) -> None:
     chain_id = rpc.chain_id
     decoder = error_decoder(build)
     registry, _, _ = system_clients(rpc, system, context.sender(), build)
-    _, treasury_token, _ = system_clients(
-        rpc, system, TxSender(rpc, dev_account(TREASURY_INDEX, chain_id), decoder), build
-    )
-    sent = seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in range(12)})
+    addresses = {i: dev_account(i, chain_id).address for i in range(13)}
+    sent = seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
     officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)
-    _, officer_token, factory = system_clients(rpc, system, officer, build)
+    _, _, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
-    escrow, created = ensure_demo_procurement(factory, officer_token, registry, loaded)
-    verb = "created and funded" if created else "found (created earlier)"
+    escrow, created = ensure_demo_procurement(factory, registry, loaded)
+    verb = "created (funded with what is due this fiscal year)" if created else "found (created earlier)"
     click.echo(f"demo procurement {loaded.spec.id!r} {verb}: escrow {escrow}, {loaded.spec.total:,} yen")
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import yaml
 
-from chain import TxSender, project_root
+from chain import Transport, TxSender, fiscal_year_containing, fiscal_year_start, project_root
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
-from chain.devnet import DEV_INDEX, DEV_ORGS, dev_relayer_keystore, seed_cast
+from chain.devnet import DEV_INDEX, DEV_ORGS, dev_budget_as, dev_relayer_keystore, seed_cast
 from chain.keys import dev_account
 from chain.node import free_port, start_anvil
 from chain.spec import load_spec
@@ -69,12 +69,22 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
     raise DemoFailed(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _start_a_fiscal_year(transport: Transport) -> int:
+    """Move the fresh chain's clock to the second day of the next fiscal year (anvil keeps the offset), so that the
+    milestones, due within the next month, fall in one fiscal year whatever today's date; that year."""
+    fiscal_year = fiscal_year_containing(transport.latest_timestamp()) + 1
+    transport.result("evm_setNextBlockTimestamp", [fiscal_year_start(fiscal_year) + 86_400])
+    transport.result("evm_mine", [])
+    return fiscal_year
+
+
 def _example(tmp: Path, now: int) -> Path:
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    # Due within the chain's fiscal year (it starts on its second day), so that the whole total is obligated on
+    # this year's line and funded at creation.
     for i, milestone in enumerate(data["milestones"]):
-        if dt.date.fromisoformat(str(milestone["due"])) <= today:  # keep the example usable in later years
-            milestone["due"] = (today + dt.timedelta(days=90 * (i + 1))).isoformat()
+        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()
     path = tmp / "night-vision.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -90,15 +100,16 @@ def run(workdir: Path) -> None:
         rpc = node.url
         transport = connect(rpc)
         chain_id = transport.chain_id
-        say(f"local chain at {rpc} (chain id {chain_id}), state in {var}")
+        fiscal_year = _start_a_fiscal_year(transport)
+        say(f"local chain at {rpc} (chain id {chain_id}), state in {var}; its clock starts FY{fiscal_year}")
         decoder = error_decoder()
         admin = TxSender(transport, dev_account(DEV_INDEX["admin"], chain_id), decoder)
-        treasury = TxSender(transport, dev_account(DEV_INDEX["treasury"], chain_id), decoder)
         system = ensure_deployed(admin, var).system
         say(f"system deployed: registry {system.registry}, yen token {system.token}")
         registry, _, _ = system_clients(transport, system, admin)
-        _, treasury_token, _ = system_clients(transport, system, treasury)
-        seed_cast(registry, treasury_token, {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()})
+        _, treasury_token, _ = system_clients(transport, system)
+        addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
+        seed_cast(registry, dev_budget_as(transport, system), addresses)
         say(f"organizations and accounts registered: {', '.join(org.code for org in DEV_ORGS)}")
 
         db_url = f"sqlite:///{var / 'ledger.db'}"

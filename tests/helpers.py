@@ -53,7 +53,6 @@ def event(contract: Contract, receipt: Receipt, name: str) -> dict[str, Any]:
 def new_escrow(world: World, fund: int | None = None, **overrides: Any) -> tuple[Contract, tuple[Any, ...]]:
     """Create a procurement (3 milestones, 2-of-3 panel by default), fully funded unless told otherwise."""
     params = world.procurement_params(**overrides)
-    world.approve_factory()
     total = sum(params[4])
     address, _ = world.create_procurement(params, total if fund is None else fund)
     return world.escrow(address), params

@@ -15,14 +15,16 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-import chain
 from chain import (
     DEFAULT_GRACE_PERIOD,
     DEFAULT_RULING_PERIOD,
     DEV_CAST,
     DEV_ORGS,
+    AppropriationAct,
+    Authorization,
     Build,
     DevOrg,
+    LineKey,
     OrgKind,
     Receipt,
     Role,
@@ -32,20 +34,31 @@ from chain import (
     compile_contracts,
     deploy_system,
     error_decoder,
+    fiscal_year_containing,
+    fiscal_year_start,
     org_id,
     sorted_panel,
 )
 from tests.tester import Tester, TesterTransport, deterministic_account, fund_accounts, new_tester
 
-__all__ = ["DAY", "World", "WorldSender", "build_world", "contract_at"]
+__all__ = ["DAY", "World", "WorldSender", "build_world", "contract_at", "next_fiscal_year"]
 
 DAY = 86_400
-APPROPRIATION = keccak(text=chain.APPROPRIATION)  # the dev cast's appropriation line
-INITIAL_YEN = 10_000_000_000  # 10 bn yen minted to the funding officer
+ZERO32 = b"\x00" * 32
+# Each ministry's budget in the world's fiscal year: one item appropriated by the finance authority, of which one
+# sub-item line is distributed (the line its procurements obligate) and the rest kept undistributed.
+ITEM_APPROPRIATION = 50_000_000_000  # 50 bn yen
+LINE_ALLOTMENT = 40_000_000_000  # 40 bn yen
+_BUDGET_CODES = {
+    "MOD": ("MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE"),
+    "MOFA": ("MOFA-HQ", "ODA-GRANT", "EQUIP-GRANT"),
+}
+_MINISTRY_OF = {"mofa_officer": "MOFA", "mofa_admin": "MOFA", "mofa_treasury": "MOFA"}
 
 # The dev cast of chain.devnet under the short names the tests use, and the people only tests need: a vault of
-# its own for MOD, a second ministry (MOFA, its admin holding its vault), a colleague of the supplier, a
-# competing supplier, a fourth evaluator, and an outsider bound to no organization.
+# its own for MOD, a second ministry (MOFA, its admin holding its vault, its finance officer), a colleague of the
+# supplier, a competing supplier, a fourth evaluator, a second officer of the finance authority (the Ministry of
+# Finance's budget bureau, whose first is in the dev cast), and an outsider bound to no organization.
 _SHORT_NAMES = {
     "officer-2": "officer2",
     "mod-admin": "mod_admin",
@@ -58,6 +71,8 @@ _PEOPLE: tuple[tuple[str, str, Role | None], ...] = (
     ("vault", "MOD", None),
     ("mofa_officer", "MOFA", Role.PROCUREMENT_OFFICER),
     ("mofa_admin", "MOFA", Role.MINISTRY_ADMIN),
+    ("mofa_treasury", "MOFA", Role.TREASURY),
+    ("finance2", "MOF-BB", Role.FINANCE_AUTHORITY),
     ("supplier_colleague", "NVE", Role.SUPPLIER),
     ("other_supplier", "OTHERCO", Role.SUPPLIER),
     ("eval4", "NITE", Role.EVALUATOR),
@@ -68,6 +83,16 @@ _ORGS: tuple[DevOrg, ...] = (
     DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
     DevOrg("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
 )
+
+
+def next_fiscal_year(timestamp: int) -> tuple[int, int]:
+    """The fiscal year after the one containing ``timestamp``, and the time tests start it at: its second day.
+
+    A fixed position in a fiscal year, so that what a test schedules within the next months (milestones due in
+    30 to 180 days) falls in that one year whatever today's date is: tests move the chain's clock there first.
+    """
+    fiscal_year = fiscal_year_containing(timestamp) + 1
+    return fiscal_year, fiscal_year_start(fiscal_year) + DAY
 
 
 def contract_at(w3: Web3, name: str, address: str, build: Build | None = None) -> Contract:
@@ -110,8 +135,12 @@ class World:
     registry: Contract
     token: Contract
     factory: Contract
+    budget: Contract
+    budget_office: Contract
     accounts: dict[str, LocalAccount]
     senders: dict[str, WorldSender] = field(default_factory=dict)
+    fiscal_year: int = 0
+    lines: dict[str, LineKey] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> LocalAccount:
         accounts: dict[str, LocalAccount] = self.__dict__.get("accounts", {})
@@ -182,15 +211,39 @@ class World:
             labels.append(label)
         return labels
 
-    def approve_factory(self, label: str = "officer") -> None:
-        """Let the factory pull the officer's yen (a standing approval, as for any ERC-20 dapp)."""
-        self.sender(label).transact(self.token.functions.approve(self.factory.address, 2**256 - 1))
+    def line_of(self, label: str) -> LineKey:
+        """The budget line the named officer's ministry obligates in the world's fiscal year."""
+        return self.lines[_MINISTRY_OF.get(label, "MOD")]
 
-    def create_procurement(self, params: tuple[Any, ...], fund: int, label: str = "officer") -> tuple[str, Receipt]:
-        """Create (and fund) a procurement; returns the escrow address and the receipt."""
-        receipt = self.sender(label).transact(self.factory.functions.createProcurement(params, fund))
+    def create_procurement(
+        self,
+        params: tuple[Any, ...],
+        fund: int,
+        label: str = "officer",
+        *,
+        line: LineKey | None = None,
+        authority: bytes = ZERO32,
+    ) -> tuple[str, Receipt]:
+        """Create (and fund) a procurement, obligating its ministry's line (or ``line``); returns the escrow address
+        and the receipt."""
+        key = (line or self.line_of(label)).as_tuple()
+        receipt = self.sender(label).transact(self.factory.functions.createProcurement(params, fund, key, authority))
         (event,) = self.factory.events.ProcurementCreated().process_receipt(receipt.raw, errors=DISCARD)
         return event["args"]["escrow"], receipt
+
+    def enact_line(self, ministry: str, line: LineKey, appropriation: int, allotment: int, treasury: str) -> None:
+        """The finance authority enacts ``line``'s item (initial budget, every authorization) and the ministry's
+        finance officer ``treasury`` distributes ``allotment`` of it to the line."""
+        finance = self.sender("finance")
+        budget = self.budget.functions
+        all_authorizations = int(Authorization.TRANSFER_BETWEEN_ITEMS | Authorization.CARRY_OVER)
+        instrument = keccak(text=f"FY{line.fiscal_year} general account budget: {ministry}")
+        finance.transact(
+            budget.enactAppropriation(
+                line.item_key.as_tuple(), int(AppropriationAct.INITIAL), appropriation, all_authorizations, instrument
+            )
+        )
+        self.sender(treasury).transact(budget.distribute(line.as_tuple(), allotment))
 
 
 def build_world() -> World:
@@ -202,6 +255,10 @@ def build_world() -> World:
     fund_accounts(rpc.tester, list(accounts.values()))
     admin = WorldSender(rpc, accounts["admin"], error_decoder(build))
     system = deploy_system(admin, build)
+    # The world starts on the first day of a fiscal year, so that the procurements the tests create (milestones
+    # due within 180 days by default) fall in one fiscal year and obligate one line.
+    fiscal_year, start = next_fiscal_year(rpc.latest_timestamp())
+    rpc.tester.time_travel(start)
     world = World(
         w3=w3,
         rpc=rpc,
@@ -211,8 +268,11 @@ def build_world() -> World:
         registry=contract_at(w3, "AccessRegistry", system.registry, build),
         token=contract_at(w3, "YenToken", system.token, build),
         factory=contract_at(w3, "ProcurementFactory", system.factory, build),
+        budget=contract_at(w3, "BudgetLedger", system.budget, build),
+        budget_office=contract_at(w3, "BudgetOffice", system.budget_office, build),
         accounts=accounts,
         senders={"admin": admin},
+        fiscal_year=fiscal_year,
     )
     registry = world.registry.functions
     for code, kind, name in _ORGS:
@@ -224,7 +284,8 @@ def build_world() -> World:
             admin.transact(registry.grantRole(role.id, accounts[label].address))
     admin.transact(registry.updateOrganization(org_id("MOD"), True, accounts["vault"].address))
     admin.transact(registry.updateOrganization(org_id("MOFA"), True, accounts["mofa_admin"].address))
-    world.sender("treasury").transact(
-        world.token.functions.mint(accounts["officer"].address, INITIAL_YEN, APPROPRIATION)
-    )
+    for ministry, treasury in (("MOD", "treasury"), ("MOFA", "mofa_treasury")):
+        line = LineKey.of(fiscal_year, ministry, *_BUDGET_CODES[ministry])
+        world.lines[ministry] = line
+        world.enact_line(ministry, line, ITEM_APPROPRIATION, LINE_ALLOTMENT, treasury)
     return world

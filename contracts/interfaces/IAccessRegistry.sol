@@ -23,7 +23,8 @@ interface IAccessRegistry is IAccessControl {
         Supplier,
         EvaluationBody,
         ReviewBody,
-        AuditBody
+        AuditBody,
+        FinanceAuthority
     }
 
     /// @notice An organization as stored.
@@ -76,6 +77,8 @@ interface IAccessRegistry is IAccessControl {
     error RegistryInvalidSignature(address signer);
     /// @notice Only a registered escrow may consume signature nonces.
     error RegistryUnauthorizedEscrow(address caller);
+    /// @notice The budget ledger was already set, or the caller is not the budget office.
+    error RegistryUnauthorizedBudget(address caller);
 
     /// @notice An organization was registered.
     event OrganizationRegistered(bytes32 indexed orgId, OrgKind kind, address vault, string name);
@@ -87,6 +90,8 @@ interface IAccessRegistry is IAccessControl {
     event AccountUnbound(address indexed account, bytes32 indexed orgId, address indexed sender);
     /// @notice The escrow factory was set (once).
     event FactorySet(address indexed factory);
+    /// @notice The budget ledger and its office were set (once).
+    event BudgetSet(address indexed budget, address indexed office);
     /// @notice The factory registered a new escrow for a procurement of `ministryOrg`.
     event EscrowRegistered(bytes32 indexed ministryOrg, bytes32 indexed procurementId, address indexed escrow);
     /// @notice `signer`'s nonces from `firstNonce` up to (not including) `newNonce` were used up without an
@@ -113,6 +118,10 @@ interface IAccessRegistry is IAccessControl {
     /// @notice Sets the escrow factory, once. Only the registry admin.
     function setFactory(address factory_) external;
 
+    /// @notice Sets the budget ledger, once, and with it its office (which consumes nonces of signed budget acts).
+    /// Only the registry admin. The token mints and burns only through the ledger.
+    function setBudget(address budget_) external;
+
     /// @notice Records a new escrow for a procurement of `ministryOrg`. Only the factory. Refused if the
     /// escrow's address is bound as an account.
     function registerEscrow(bytes32 ministryOrg, bytes32 procurementId, address escrow) external;
@@ -123,6 +132,10 @@ interface IAccessRegistry is IAccessControl {
     function useNonce(address signer, bytes32 ministryOrg, bytes32 procurementId, bytes32 role)
         external
         returns (uint256 nonce, bytes32 orgId, bool active);
+
+    /// @notice Consumes `signer`'s current nonce for a signed budget act and returns it, with the signer's status
+    /// in `role` (as {roleStatus}). Only the budget office, which reports the use in its SignatureUsed event.
+    function useBudgetNonce(address signer, bytes32 role) external returns (uint256 nonce, bytes32 orgId, bool active);
 
     /// @notice Uses up the caller's nonces below `newNonce` (at least its current one): every signature the
     /// caller made with them can no longer be relayed.
@@ -162,6 +175,9 @@ interface IAccessRegistry is IAccessControl {
 
     /// @notice The escrow factory.
     function factory() external view returns (address);
+
+    /// @notice The budget ledger (zero until set).
+    function budget() external view returns (address);
 
     /// @notice The next EIP-712 nonce `signer` must sign with (shared by every escrow).
     function nonces(address signer) external view returns (uint256);

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /// @title IMilestoneEscrow
-/// @notice One escrow per procurement. The buying ministry funds it; the supplier submits evidence per
+/// @notice One escrow per procurement. The buying ministry funds it from the procurement's budget obligation; the supplier submits evidence per
 /// milestone; a panel of independent evaluators attests; a quorum of distinct passes releases that milestone's
 /// payment to the supplier. Unmet milestones can be reclaimed after their due date; amendments need two
 /// officers (and the supplier's consent to cut or cancel a delivered milestone); a review body settles
@@ -23,7 +23,8 @@ pragma solidity ^0.8.24;
 /// such evaluators have failed it that a pass quorum is out of reach (fails > panel size - quorum).
 ///
 /// Invariant: the escrow's token balance always equals funded - released - refunded, and every yen it holds
-/// is needed by an open milestone or owed (to the supplier or to the ministry): no yen is stranded.
+/// is needed by an open milestone or owed to the supplier: no yen is stranded. What it no longer needs goes back
+/// to the budget line at once (burned and de-obligated by the budget ledger): nothing is ever owed to the ministry.
 ///
 /// Every supplier, evaluator, officer and review body action has a `...BySig` variant taking an EIP-712
 /// signature (domain: name "ProcurementEscrow", version "1", the chain id and this escrow's address). The
@@ -59,7 +60,6 @@ interface IMilestoneEscrow {
     /// decided when the round is).
     /// @param fails Distinct evaluators who attested fail in the current round.
     /// @param owed Yen approved for the supplier but not yet transferred (paused, or transfer refused).
-    /// @param ministryOwed Yen due back to the ministry but not yet transferred (no vault, or transfer refused).
     /// @param disputeLapsesAt While Disputed: the time after which the dispute lapses; zero otherwise.
     struct Milestone {
         uint256 amount;
@@ -69,7 +69,6 @@ interface IMilestoneEscrow {
         uint8 passes;
         uint8 fails;
         uint256 owed;
-        uint256 ministryOwed;
         uint64 disputeLapsesAt;
     }
 
@@ -161,7 +160,7 @@ interface IMilestoneEscrow {
     error EscrowInvalidPause(uint256 until, uint256 maxUntil);
     /// @notice Releases are not paused.
     error EscrowNotPaused();
-    /// @notice Nothing is owed on this milestone (to the supplier, or to the ministry for a refund claim).
+    /// @notice Nothing is owed on this milestone (to the supplier).
     error EscrowNothingOwed(uint256 milestoneId);
     /// @notice The dispute's ruling period ended at `lapsesAt`; it can only lapse now.
     error EscrowRulingPeriodOver(uint256 milestoneId, uint256 lapsesAt, uint256 nowTime);
@@ -181,8 +180,6 @@ interface IMilestoneEscrow {
     error EscrowUriTooLong(uint256 length, uint256 max);
     /// @notice The escrow holds `available` yen, less than the `needed` payment.
     error EscrowInsufficientFunds(uint256 needed, uint256 available);
-    /// @notice The buying ministry has no vault account to refund to.
-    error EscrowNoVault(bytes32 ministryOrg);
 
     /// @notice The escrow received `amount` from `funder`; `totalFunded` is the running total. (The initial
     /// funding paid at creation is reported by the factory's ProcurementCreated event.)
@@ -207,14 +204,9 @@ interface IMilestoneEscrow {
     event PaymentReleased(uint256 indexed milestoneId, address indexed supplier, uint256 amount);
     /// @notice The payment could not be made now (paused, underfunded, or transfer refused) and stays owed.
     event PaymentDeferred(uint256 indexed milestoneId, address indexed supplier, uint256 amount);
-    /// @notice `amount` yen went back to the ministry's vault for the milestone.
+    /// @notice `amount` yen the escrow no longer needs for the milestone went back to the budget line: burned and
+    /// de-obligated by the budget ledger (`vault`, whose Deobligated event follows). Cannot be refused.
     event Refunded(uint256 indexed milestoneId, address indexed vault, uint256 amount);
-    /// @notice Yen due back to the ministry could not be transferred (no vault, or the token refused it) and
-    /// stay owed to the ministry; {claimRefund} pays them later.
-    event RefundDeferred(uint256 indexed milestoneId, address indexed vault, uint256 amount);
-    /// @notice {claimRefund} paid the ministry's owed share of the milestone, `amount` yen, to its vault: the
-    /// milestone's `ministryOwed` is now zero. (Told apart from Refunded, which never touches `ministryOwed`.)
-    event RefundClaimed(uint256 indexed milestoneId, address indexed vault, uint256 amount);
     /// @notice The ministry reclaimed a milestone left unmet after its due date.
     event MilestoneReclaimed(uint256 indexed milestoneId, address indexed officer, MilestoneStatus previous);
     /// @notice An officer proposed an amendment.
@@ -276,18 +268,19 @@ interface IMilestoneEscrow {
         bytes32 rulingHash
     );
     /// @notice The supplier's owed yen on the milestone went to `to` as ruled: a successor account (counted as
-    /// released), or (`to` zero) the ministry: the debt to the supplier ends, and a Refunded or RefundDeferred
+    /// released), or (`to` zero) the ministry: the debt to the supplier ends, and a Refunded
     /// event follows for what the escrow holds of it (all of it unless the escrow is underfunded).
     event OwedRedirected(uint256 indexed milestoneId, address indexed to, uint256 amount, bytes32 rulingHash);
     /// @notice A signed action was relayed and the signer's registry nonce `nonce` consumed; the action's own
     /// event follows in the same transaction.
     event SignatureUsed(address indexed signer, address relayer, uint256 nonce);
 
-    /// @notice Pulls `amount` yen from the caller (an officer of the buying ministry who approved this escrow).
-    /// The escrow's balance must grow by exactly `amount`, and may not exceed what the open milestones need.
+    /// @notice Draws `amount` yen on the procurement's obligation (the budget ledger mints them into the escrow).
+    /// An officer of the buying ministry; at most what the open milestones need beyond the balance, and within
+    /// the obligation (raise it first with the ledger's `increaseObligation` if an amendment raised the need).
     function fund(uint256 amount) external;
 
-    /// @notice Like {fund}, signed by `signer` (who must have approved this escrow for `amount`).
+    /// @notice Like {fund}, signed by `signer` (an officer of the buying ministry).
     function fundBySig(uint256 amount, address signer, uint256 deadline, bytes calldata signature) external;
 
     /// @notice The supplier submits evidence for a milestone: a document hash and where to fetch it.
@@ -323,10 +316,6 @@ interface IMilestoneEscrow {
     /// Anyone may call; the money only ever goes to the supplier, unless the supplier cannot hold yen and a
     /// review body's redirect ruling on the milestone is due: then to the ruling's recipient.
     function claimPayment(uint256 milestoneId) external;
-
-    /// @notice Pays the ministry's owed share of a milestone (a refund that could not be transferred) to the
-    /// ministry's current vault. Anyone may call; works while paused.
-    function claimRefund(uint256 milestoneId) external;
 
     /// @notice An officer of the buying ministry reclaims a milestone left unmet after its due date (for a
     /// milestone under evaluation, after the due date plus the 10-day inspection period). Works while paused.
@@ -418,7 +407,7 @@ interface IMilestoneEscrow {
     ) external;
 
     /// @notice A review body settles a dispute within the ruling period: `supplierAmount` to the supplier, the
-    /// rest back to the ministry (kept owed to the ministry if it cannot be transferred).
+    /// rest back to the budget line.
     function settleDispute(uint256 milestoneId, uint256 supplierAmount, bytes32 rulingHash) external;
 
     /// @notice Like {settleDispute}, signed by `signer` (a review body account).
@@ -474,7 +463,7 @@ interface IMilestoneEscrow {
     function amendmentCount() external view returns (uint256);
 
     /// @notice Running totals: the escrow's balance always equals funded - released - refunded. `owed` counts
-    /// what is owed to the supplier and to the ministry (the milestones' `owed` plus `ministryOwed`).
+    /// what is owed to the supplier (the milestones' `owed`).
     function totals() external view returns (uint256 funded, uint256 released, uint256 refunded, uint256 owed);
 
     /// @notice Whether releases are paused.

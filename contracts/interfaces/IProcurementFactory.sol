@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IBudgetLedger} from "./IBudgetLedger.sol";
+
 /// @title IProcurementFactory
 /// @notice Creates one milestone escrow per procurement, as an EIP-1167 clone at a deterministic address
 /// (CREATE2, salt = keccak256(abi.encode(ministry id, procurement id)): procurement ids are scoped by the
-/// buying ministry), registers it, and optionally funds it in the same transaction.
+/// buying ministry), registers it, obligates its value on a budget line, and optionally funds it in the same transaction (the budget
+/// ledger mints the funding against the obligation).
 interface IProcurementFactory {
     /// @notice What an officer specifies to create a procurement.
     /// @param procurementId Unique id within the buying ministry, e.g. keccak256 of the OCDS ocid.
@@ -54,8 +57,9 @@ interface IProcurementFactory {
     /// @notice The ruling period or the grace period is out of its range.
     error FactoryInvalidPeriods(uint256 rulingPeriod, uint256 gracePeriod);
 
-    /// @notice A procurement escrow was created and `funded` yen paid into it by `officer`; carries every term
-    /// so that an indexer never reads storage.
+    /// @notice A procurement escrow was created and `funded` yen minted into it on its obligation; carries every
+    /// term so that an indexer never reads storage. The budget ledger's Obligated event of the same transaction
+    /// names the line (series and fiscal year), the buying and the line's ministry, and the amounts.
     event ProcurementCreated(
         bytes32 indexed procurementId,
         address indexed escrow,
@@ -66,9 +70,18 @@ interface IProcurementFactory {
         ProcurementParams params
     );
 
-    /// @notice Creates the escrow for `params` and pulls `fundAmount` yen from the caller into it (the caller
-    /// must have approved the factory). The caller must be an active procurement officer; its ministry buys.
-    function createProcurement(ProcurementParams calldata params, uint256 fundAmount) external returns (address);
+    /// @notice Creates the escrow for `params`, obligates the part of its milestones due in the current fiscal year
+    /// against `line` (a sub-item line of the current fiscal year: the buying ministry's, or another ministry's
+    /// that granted it the right to obligate), schedules later years' parts under the multi-year authority
+    /// `authorityId` (zero if there are none), and has `fundAmount` yen of the obligation minted into the escrow.
+    /// The caller must be an active procurement officer; its ministry buys. A procurement that does not fit the
+    /// line is refused with the ledger's BudgetExceedsAvailable(line, available, amount).
+    function createProcurement(
+        ProcurementParams calldata params,
+        uint256 fundAmount,
+        IBudgetLedger.LineKey calldata line,
+        bytes32 authorityId
+    ) external returns (address);
 
     /// @notice The escrow implementation the clones delegate to.
     function implementation() external view returns (address);
@@ -78,4 +91,7 @@ interface IProcurementFactory {
 
     /// @notice The yen deposit token.
     function token() external view returns (address);
+
+    /// @notice The budget ledger procurements obligate.
+    function budget() external view returns (address);
 }

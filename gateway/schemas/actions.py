@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from chain import ACTIONS, ActionField, ActionType, FieldKind
+from chain import ACTIONS, BUDGET_OFFICE, ActionField, ActionType, FieldKind
 from gateway.schemas.common import Address, ApiModel, Bytes32, Signature, Uint64, Uint256, Yen
 from gateway.schemas.procurements import ProcurementStatePublic
 
@@ -111,7 +111,11 @@ def action_schemas(action: ActionType) -> ActionSchemas:
     return ActionSchemas(action, query, create, attributes, document)
 
 
-ACTION_SCHEMAS: dict[str, ActionSchemas] = {name: action_schemas(action) for name, action in ACTIONS.items()}
+# The budget office's acts nest structs (line keys, transfer requests) the API has no types for yet: their schemas
+# come with the budget routes (issue 15's mirror and API half).
+ACTION_SCHEMAS: dict[str, ActionSchemas] = {
+    name: action_schemas(action) for name, action in ACTIONS.items() if action.contract != BUDGET_OFFICE
+}
 
 
 class TypedDataPublic(ApiModel):

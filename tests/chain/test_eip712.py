@@ -8,6 +8,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
+from chain.actions import ACTIONS, StructType
 from chain.eip712 import (
     ACTION_TYPES,
     Action,
@@ -24,7 +25,13 @@ ACCOUNT = Account.from_key(b"\x11" * 32)
 OTHER = Account.from_key(b"\x22" * 32)
 
 
-def _sample(kind: str, n: int) -> Any:
+def _sample(kind: str, n: int, structs: dict[str, StructType]) -> Any:
+    if kind.endswith("[]"):
+        return [_sample(kind[:-2], n + i, structs) for i in range(n % 4)]
+    if kind in structs:
+        return {f.name: _sample(f.type, n + i, structs) for i, f in enumerate(structs[kind].fields)}
+    if kind.startswith("int"):
+        return -(1 << (int(kind[3:]) - 1)) + n
     if kind == "bool":
         return n % 2 == 0
     if kind == "bytes32":
@@ -38,8 +45,9 @@ def _sample(kind: str, n: int) -> Any:
 
 
 def _action(primary_type: str, n: int = 1) -> Action:
+    structs = ACTIONS[primary_type].struct_types
     fields = {
-        f["name"]: _sample(f["type"], n + i)
+        f["name"]: _sample(f["type"], n + i, structs)
         for i, f in enumerate(ACTION_TYPES[primary_type])
         if f["name"] not in ("nonce", "deadline")
     }
@@ -96,3 +104,35 @@ def test_out_of_range_and_malformed_values_are_refused() -> None:
         recover_action_signer(action, b"\x00" * 10, chain_id=31337, escrow=ESCROW)
     with pytest.raises(SignatureError):
         action_digest(Action("Unknown", {}, 1, 2), chain_id=31337, escrow=ESCROW)
+
+
+def test_nested_structs_and_lists_are_checked_like_fields() -> None:
+    authority = _action("EnactAuthority", 2)
+    terms = authority.fields["terms"]
+    signature = sign_action(ACCOUNT, authority, chain_id=31337, escrow=ESCROW)
+    assert recover_action_signer(authority, signature, chain_id=31337, escrow=ESCROW) == ACCOUNT.address
+    line = dict(terms["line"])
+    bad_terms = [
+        {**terms, "line": {k: v for k, v in line.items() if k != "subItem"}},  # a struct without one of its fields
+        {**terms, "line": {**line, "extra": 1}},
+        {**terms, "line": (1, 2, 3, 4, 5)},  # a tuple is no struct
+        {**terms, "schedule": 5},
+        {**terms, "schedule": [1, -1]},
+        {**terms, "ceiling": 1 << 256},
+    ]
+    for bad in bad_terms:
+        changed = Action("EnactAuthority", {**authority.fields, "terms": bad}, authority.nonce, authority.deadline)
+        with pytest.raises(SignatureError):
+            action_digest(changed, chain_id=31337, escrow=ESCROW)
+        with pytest.raises(SignatureError):
+            sign_action(ACCOUNT, changed, chain_id=31337, escrow=ESCROW)
+    # Another year's schedule is another signature's (the list is signed element by element).
+    other = {**terms, "schedule": [*terms["schedule"], 0]}
+    moved = Action("EnactAuthority", {**authority.fields, "terms": other}, authority.nonce, authority.deadline)
+    assert recover_action_signer(moved, signature, chain_id=31337, escrow=ESCROW) != ACCOUNT.address
+    distribute = _action("Distribute")
+    for change in (-(1 << 255) - 1, 1 << 255, True):
+        with pytest.raises(SignatureError):
+            action_digest(
+                Action("Distribute", {**distribute.fields, "change": change}, 1, 2), chain_id=1, escrow=ESCROW
+            )

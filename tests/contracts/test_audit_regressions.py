@@ -15,7 +15,7 @@ from eth_utils.crypto import keccak
 from web3.contract import Contract
 
 from chain.eip712 import Action, sign_action
-from chain.roles import OrgKind, org_id
+from chain.roles import org_id
 from tests.contracts.test_escrow import (
     M0,
     RATIONALE,
@@ -49,8 +49,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
-from tests.tester import deterministic_account
-from tests.world import DAY, World
+from tests.world import DAY, ZERO32, World
 
 ATLA = org_id("ATLA")
 MOJ = org_id("MOJ")
@@ -188,13 +187,18 @@ def test_audit03_dispute_stalls_a_payment_forever(world: World, escrow: Contract
     assert event(escrow, receipt, "PaymentReleased")["amount"] == M0
 
 
+def line(world: World) -> tuple[object, ...]:
+    """The officer's ministry's budget line, as the factory takes it."""
+    return world.line_of("officer").as_tuple()
+
+
 # ----------------------------------------------------------------------------------------------- 4
 
 
 def test_audit04_procurement_id_squatted_by_another_ministry(world: World) -> None:
     tender = keccak(text="ocds-b5fd17-MOD-2026-0042")
     squat = world.procurement_params(procurement_id=tender, title="squatted")
-    send(world, "mofa_officer", world.factory.functions.createProcurement(squat, 0))
+    world.create_procurement(squat, 0, "mofa_officer")
     escrow, _ = make_escrow(world, procurement_id=tender)
     assert escrow.functions.totals().call()[0] == TOTAL
 
@@ -205,8 +209,10 @@ def test_audit04_procurement_id_squatted_by_another_ministry(world: World) -> No
 def test_audit05_owed_totals_narrower_than_amounts(world: World) -> None:
     big = 2**47 + 1
     total = 2 * big + 2**50
-    appropriation = keccak(text="FY2026/MOD/general-account/large-programme")
-    send(world, "treasury", world.token.functions.mint(addr(world, "officer"), total, appropriation))
+    # A programme of some 1.1e15 yen: the finance authority enacts it and the ministry distributes it.
+    line = world.line_of("officer")
+    send(world, "finance", world.budget.functions.enactAppropriation(line.item_key.as_tuple(), 1, total, 0, RULING))
+    send(world, "treasury", world.budget.functions.distribute(line.as_tuple(), total))
     escrow, _ = make_escrow(world, amounts=[big, big, 2**50], due_in_days=[30, 30, 30])
     send(world, "mod_admin", escrow.functions.pauseUntil(world.now() + 10 * DAY))
     for milestone_id in (0, 1, 2):
@@ -221,37 +227,26 @@ def test_audit05_amounts_beyond_the_books_range_accepted(world: World) -> None:
     too_big = 2**58  # 64 milestones of 2^58 - 1 fit the escrow's 64-bit books; one more yen would not
     params = world.procurement_params(amounts=[too_big], due_in_days=[30])
     with reverts("FactoryInvalidMilestone", 0, too_big, params[5][0]):
-        attempt(world, "officer", world.factory.functions.createProcurement(params, 0))
+        attempt(world, "officer", world.factory.functions.createProcurement(params, 0, line(world), ZERO32))
 
 
 # ----------------------------------------------------------------------------------------------- 6
 
 
-def test_audit06_missing_vault_blocks_the_suppliers_share_of_a_ruling(world: World) -> None:
-    # A new ministry, MOJ, whose vault was never set; the outsider is bound to it as its officer.
-    registry = world.registry.functions
-    moj_officer = addr(world, "outsider")
-    send(world, "admin", registry.registerOrganization(MOJ, OrgKind.MINISTRY, "Ministry of Justice"))
-    send(world, "admin", registry.bindAccount(moj_officer, MOJ))
-    send(world, "admin", registry.grantRole(OFFICER, moj_officer))
-    send(world, "officer", world.token.functions.transfer(moj_officer, TOTAL))
-    send(world, "outsider", world.token.functions.approve(world.factory.address, TOTAL))
-    receipt = send(world, "outsider", world.factory.functions.createProcurement(world.procurement_params(), TOTAL))
-    escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
+def test_audit06_missing_vault_blocks_the_suppliers_share_of_a_ruling(world: World, escrow: Contract) -> None:
+    """Since issue 15 the ministry's share of a ruling goes back to the budget line: no vault is involved."""
+    vault_before = balance(world, "vault")
     submit(world, escrow, 0)
     send(world, "supplier", escrow.functions.openDispute(0, REASON))
     before = balance(world, "supplier")
     receipt = send(world, "reviewer", escrow.functions.settleDispute(0, 10_000_000, RULING))
     assert balance(world, "supplier") == before + 10_000_000
-    assert event(escrow, receipt, "RefundDeferred") == {"milestoneId": 0, "vault": ZERO, "amount": M0 - 10_000_000}
-    assert ms(escrow, 0).ministry_owed == M0 - 10_000_000
-    # Once the ministry has a vault, anyone may pay the ministry's share to it.
-    vault = deterministic_account("moj-vault").address
-    send(world, "admin", registry.bindAccount(vault, MOJ))
-    send(world, "admin", registry.updateOrganization(MOJ, True, vault))
-    receipt = send(world, "eval1", escrow.functions.claimRefund(0))
-    assert event(escrow, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0 - 10_000_000}
-    assert ms(escrow, 0).ministry_owed == 0
+    assert event(escrow, receipt, "Refunded") == {
+        "milestoneId": 0,
+        "vault": world.budget.address,
+        "amount": M0 - 10_000_000,
+    }
+    assert balance(world, "vault") == vault_before
 
 
 def test_audit06_zero_vault_clears_the_ministrys_vault(world: World) -> None:
@@ -266,7 +261,7 @@ def test_audit06_inactive_ministry_blocks_the_suppliers_share_of_a_ruling(world:
     before = balance(world, "supplier")
     receipt = send(world, "reviewer", escrow.functions.settleDispute(0, 10_000_000, RULING))
     assert balance(world, "supplier") == before + 10_000_000
-    assert event(escrow, receipt, "RefundDeferred")["amount"] == M0 - 10_000_000
+    assert event(escrow, receipt, "Refunded")["amount"] == M0 - 10_000_000
 
 
 # ----------------------------------------------------------------------------------------------- 7
@@ -348,8 +343,7 @@ def test_audit08_amendment_approved_after_its_proposer_lost_the_officer_role(wor
 
 def test_audit09_predicted_escrow_address_bound_as_account(world: World) -> None:
     params = world.procurement_params()
-    send(world, "officer", world.token.functions.approve(world.factory.address, TOTAL))
-    create = world.factory.functions.createProcurement(params, TOTAL)
+    create = world.factory.functions.createProcurement(params, TOTAL, line(world), ZERO32)
     predicted = create.call({"from": addr(world, "officer")})
     send(world, "admin", world.registry.functions.bindAccount(predicted, NVE))
     with reverts("RegistryEscrowAddressBound", predicted, NVE):

@@ -94,7 +94,6 @@ class Milestone:
     passes: int
     fails: int
     owed: int
-    ministry_owed: int = 0
     dispute_lapses_at: int = 0
 
 
@@ -110,10 +109,8 @@ def escrow(world: World) -> Contract:
 
 
 def ms(escrow: Contract, milestone_id: int) -> Milestone:
-    amount, due, status, round_, passes, fails, owed, ministry_owed, lapses_at = escrow.functions.milestone(
-        milestone_id
-    ).call()
-    return Milestone(amount, due, Status(status), round_, passes, fails, owed, ministry_owed, lapses_at)
+    amount, due, status, round_, passes, fails, owed, lapses_at = escrow.functions.milestone(milestone_id).call()
+    return Milestone(amount, due, Status(status), round_, passes, fails, owed, lapses_at)
 
 
 def due(escrow: Contract, milestone_id: int) -> int:
@@ -227,21 +224,19 @@ def test_fund_tops_up_to_the_shortfall(world: World) -> None:
     escrow, _ = make_escrow(world, fund=50_000_000)
     officer, officer2 = addr(world, "officer"), addr(world, "officer2")
     assert escrow.functions.shortfall().call() == TOTAL - 50_000_000
-    send(world, "officer", world.token.functions.approve(escrow.address, MAX))
 
     receipt = send(world, "officer", escrow.functions.fund(100_000_000))
     assert event(escrow, receipt, "Funded") == {"funder": officer, "amount": 100_000_000, "totalFunded": 150_000_000}
-    assert event(world.token, receipt, "Transfer") == {"from": officer, "to": escrow.address, "value": 100_000_000}
+    # Minted into the escrow on its obligation: no officer holds yen.
+    assert event(world.token, receipt, "Transfer") == {"from": ZERO, "to": escrow.address, "value": 100_000_000}
     assert escrow.functions.shortfall().call() == 50_000_000
 
-    # Any officer of the buying ministry may fund, from its own balance.
-    send(world, "officer", world.token.functions.transfer(officer2, 50_000_000))
-    send(world, "officer2", world.token.functions.approve(escrow.address, 50_000_000))
+    # Any officer of the buying ministry may fund (draw on the procurement's obligation).
     receipt = send(world, "officer2", escrow.functions.fund(50_000_000))
     assert event(escrow, receipt, "Funded") == {"funder": officer2, "amount": 50_000_000, "totalFunded": TOTAL}
     assert escrow.functions.shortfall().call() == 0
     assert totals(escrow) == (TOTAL, 0, 0, 0)
-    assert balance(world, "officer2") == 0
+    assert world.budget.functions.obligation(escrow.address).call()[2:4] == (TOTAL, TOTAL)
 
 
 def test_fund_refuses_zero_and_over_funding(world: World) -> None:
@@ -257,28 +252,18 @@ def test_fund_refuses_zero_and_over_funding(world: World) -> None:
         attempt(world, "officer", escrow.functions.fund(1))
 
 
-def test_fund_needs_allowance(world: World) -> None:
-    escrow, _ = make_escrow(world, fund=0)
-    with reverts("ERC20InsufficientAllowance", escrow.address, 0, 10):
-        attempt(world, "officer", escrow.functions.fund(10))
-
-
-def test_fund_by_signature_pulls_from_the_signer(world: World) -> None:
+def test_fund_by_signature_draws_on_the_obligation(world: World) -> None:
     escrow, _ = make_escrow(world, fund=0)
     officer = addr(world, "officer")
-    send(world, "officer", world.token.functions.approve(escrow.address, 1_000))
     receipt = relayed(world, escrow, "officer", "Fund", {"amount": 1_000})
     signature_used(world, escrow, receipt, "officer")
     assert event(escrow, receipt, "Funded") == {"funder": officer, "amount": 1_000, "totalFunded": 1_000}
-    assert event(world.token, receipt, "Transfer") == {"from": officer, "to": escrow.address, "value": 1_000}
+    assert event(world.token, receipt, "Transfer") == {"from": ZERO, "to": escrow.address, "value": 1_000}
 
 
 @BY_SIG
 def test_only_ministry_officers_fund(world: World, by_sig: bool) -> None:
     escrow, _ = make_escrow(world, fund=0)
-    send(world, "officer", world.token.functions.transfer(addr(world, "officer2"), 1_000))
-    for label in ("officer", "officer2"):
-        send(world, label, world.token.functions.approve(escrow.address, MAX))
     assert_only(
         world,
         {"officer", "officer2"},
@@ -289,7 +274,6 @@ def test_only_ministry_officers_fund(world: World, by_sig: bool) -> None:
 
 def test_officer_of_deactivated_ministry_cannot_fund(world: World) -> None:
     escrow, _ = make_escrow(world, fund=0)
-    send(world, "officer", world.token.functions.approve(escrow.address, MAX))
     send(world, "admin", world.registry.functions.updateOrganization(MOD, False, addr(world, "vault")))
     with reverts("EscrowUnauthorized", addr(world, "officer"), OFFICER):
         attempt(world, "officer", escrow.functions.fund(1))
@@ -727,7 +711,7 @@ def test_refused_transfer_defers_payment_and_blocks_nothing_else(world: World, e
 
     next_tx_at(world, due(escrow, 2) + 1)
     receipt = send(world, "officer", escrow.functions.reclaim(2))
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 2, "vault": addr(world, "vault"), "amount": M2}
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 2, "vault": world.budget.address, "amount": M2}
 
     send(world, "admin", world.registry.functions.updateOrganization(NVE, True, ZERO))
     before = balance(world, "supplier")
@@ -770,12 +754,12 @@ def test_underfunded_escrow_defers_and_never_blocks_later_approvals(world: World
 
 
 def test_reclaim_pending_after_due_date(world: World, escrow: Contract) -> None:
-    due0, vault = due(escrow, 0), addr(world, "vault")
+    due0, vault = due(escrow, 0), world.budget.address
     next_tx_at(world, due0)
     with reverts("EscrowNotYetReclaimable", 0, due0 + 1, due0):
         attempt(world, "officer", escrow.functions.reclaim(0))
     next_tx_at(world, due0 + 1)
-    before = balance(world, "vault")
+    supply = world.token.functions.totalSupply().call()
     receipt = send(world, "officer", escrow.functions.reclaim(0))
     assert event(escrow, receipt, "MilestoneReclaimed") == {
         "milestoneId": 0,
@@ -783,7 +767,7 @@ def test_reclaim_pending_after_due_date(world: World, escrow: Contract) -> None:
         "previous": Status.PENDING,
     }
     assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": vault, "amount": M0}
-    assert balance(world, "vault") == before + M0
+    assert world.token.functions.totalSupply().call() == supply - M0  # burned: back to the budget line
     assert ms(escrow, 0).status == Status.REFUNDED
     assert totals(escrow) == (TOTAL, 0, M0, 0)
     with reverts("EscrowUnexpectedMilestoneStatus", 0, Status.REFUNDED, ACCEPTS_EVIDENCE):
@@ -830,7 +814,7 @@ def test_reclaim_works_while_paused(world: World, escrow: Contract) -> None:
     pause(world, escrow, 90)
     next_tx_at(world, due(escrow, 1) + 1)
     receipt = send(world, "officer", escrow.functions.reclaim(1))
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 1, "vault": addr(world, "vault"), "amount": M1}
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 1, "vault": world.budget.address, "amount": M1}
     assert totals(escrow) == (TOTAL, 0, M1, 0)
 
 
@@ -935,7 +919,7 @@ def test_amend_amount_down_refunds_the_excess(world: World, escrow: Contract) ->
     }
     assert event(escrow, receipt, "Refunded") == {
         "milestoneId": 0,
-        "vault": addr(world, "vault"),
+        "vault": world.budget.address,
         "amount": 10_000_000,
     }
     assert tuple(escrow.functions.amendment(0).call())[2] is True
@@ -952,9 +936,12 @@ def test_amend_amount_up_raises_the_shortfall(world: World, escrow: Contract) ->
     assert (approved["oldAmount"], approved["newAmount"]) == (M0, 45_000_000)
     assert events(escrow, receipt, "Refunded") == []
     assert escrow.functions.shortfall().call() == 15_000_000
-    send(world, "officer", world.token.functions.approve(escrow.address, MAX))
     with reverts("EscrowInvalidFunding", 15_000_001, 15_000_000):
         attempt(world, "officer", escrow.functions.fund(15_000_001))
+    # The need grew beyond the obligation: the officer obligates the difference on the line, then draws it.
+    with reverts("BudgetDrawExceedsObligation", escrow.address, 0, 15_000_000):
+        attempt(world, "officer", escrow.functions.fund(15_000_000))
+    send(world, "officer", world.budget.functions.increaseObligation(escrow.address, 15_000_000))
     send(world, "officer", escrow.functions.fund(15_000_000))
     submit(world, escrow, 0)
     assert event(escrow, approve_milestone(world, escrow, 0), "PaymentReleased")["amount"] == 45_000_000
@@ -1013,7 +1000,7 @@ def test_amend_cancel_refunds_the_milestone(world: World, escrow: Contract) -> N
         "oldDueDate": due1,
         "newDueDate": due1,
     }
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 1, "vault": addr(world, "vault"), "amount": M1}
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 1, "vault": world.budget.address, "amount": M1}
     assert ms(escrow, 1).status == Status.CANCELLED
     assert totals(escrow) == (TOTAL, 0, M1, 0)
     assert escrow.functions.shortfall().call() == 0
@@ -1308,7 +1295,7 @@ def dispute(world: World, escrow: Contract, milestone_id: int = 0) -> None:
 
 def test_settle_dispute_with_a_split(world: World, escrow: Contract) -> None:
     dispute(world, escrow)
-    supplier_before, vault_before = balance(world, "supplier"), balance(world, "vault")
+    supplier_before, supply = balance(world, "supplier"), world.token.functions.totalSupply().call()
     receipt = send(world, "reviewer", escrow.functions.settleDispute(0, 12_000_000, RULING))
     assert event(escrow, receipt, "DisputeSettled") == {
         "milestoneId": 0,
@@ -1324,12 +1311,12 @@ def test_settle_dispute_with_a_split(world: World, escrow: Contract) -> None:
     }
     assert event(escrow, receipt, "Refunded") == {
         "milestoneId": 0,
-        "vault": addr(world, "vault"),
+        "vault": world.budget.address,
         "amount": M0 - 12_000_000,
     }
     assert ms(escrow, 0).status == Status.SETTLED
     assert balance(world, "supplier") == supplier_before + 12_000_000
-    assert balance(world, "vault") == vault_before + M0 - 12_000_000
+    assert world.token.functions.totalSupply().call() == supply - (M0 - 12_000_000)
     assert totals(escrow) == (TOTAL, 12_000_000, M0 - 12_000_000, 0)
     with reverts("EscrowUnexpectedMilestoneStatus", 0, Status.SETTLED, allowed(Status.DISPUTED)):
         attempt(world, "reviewer", escrow.functions.settleDispute(0, 0, RULING))

@@ -1,7 +1,7 @@
-"""MilestoneEscrow: no yen is ever stranded. The ministry's share of a refund that cannot be transferred is
-kept owed and claimed later; a pause ends; the owed yen of an off-boarded supplier are redirected by a review
-body's ruling after the procurement's grace period (to the supplier organization's successor account or back
-to the ministry)."""
+"""MilestoneEscrow: no yen is ever stranded. The ministry's share of a refund goes back to the budget line at
+once, whatever the ministry's vault or state; a pause ends; the owed yen of an off-boarded supplier are
+redirected by a review body's ruling after the procurement's grace period (to the supplier organization's
+successor account or back to the budget line)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ from collections.abc import Iterator
 import pytest
 from web3.contract import Contract
 
-from chain.roles import OrgKind, org_id
+from chain.budget import fiscal_year_start
+from chain.roles import org_id
 from tests.contracts.test_escrow import (
     M0,
     M1,
-    M2,
     REASON,
     RULING,
     TOTAL,
-    Kind,
     Status,
     approve_milestone,
     balance,
-    content,
     due,
     ms,
     next_tx_at,
@@ -31,10 +29,8 @@ from tests.contracts.test_escrow import (
     totals,
 )
 from tests.contracts.test_registry import (
-    CAST,
     MOD,
     NVE,
-    OFFICER,
     REVIEW_BODY,
     SUPPLIER,
     ZERO,
@@ -49,7 +45,6 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
-from tests.tester import deterministic_account, fund_accounts
 from tests.world import DAY, World
 
 MOJ = org_id("MOJ")
@@ -71,91 +66,46 @@ def escrow(world: World) -> Contract:
 # ----------------------------------------------------------------------------------------------- ministry's share
 
 
-@pytest.fixture
-def vaultless(world: World) -> Contract:
-    """A fully funded procurement of a new ministry, MOJ, that has no vault yet; the outsider is its officer."""
-    registry = world.registry.functions
-    officer = addr(world, "outsider")
-    send(world, "admin", registry.registerOrganization(MOJ, OrgKind.MINISTRY, "Ministry of Justice"))
-    send(world, "admin", registry.bindAccount(officer, MOJ))
-    send(world, "admin", registry.grantRole(OFFICER, officer))
-    send(world, "officer", world.token.functions.transfer(officer, TOTAL))
-    send(world, "outsider", world.token.functions.approve(world.factory.address, TOTAL))
-    receipt = send(world, "outsider", world.factory.functions.createProcurement(world.procurement_params(), TOTAL))
-    return world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
+def test_refund_needs_no_vault(world: World, escrow: Contract) -> None:
+    """A reclaim goes back to the budget line (burned and de-obligated by the ledger): the ministry's vault plays
+    no part, so nothing about it can strand or block a refund."""
+    vault_before = balance(world, "vault")
+    next_tx_at(world, due(escrow, 0) + 1)
+    supply = world.token.functions.totalSupply().call()
+    receipt = send(world, "officer", escrow.functions.reclaim(0))
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": world.budget.address, "amount": M0}
+    assert world.token.functions.totalSupply().call() == supply - M0
+    assert totals(escrow) == (TOTAL, 0, M0, 0)
+    assert balance(world, "vault") == vault_before
 
 
-def give_moj_a_vault(world: World) -> str:
-    vault = str(deterministic_account("moj-vault").address)
-    send(world, "admin", world.registry.functions.bindAccount(vault, MOJ))
-    send(world, "admin", world.registry.functions.updateOrganization(MOJ, True, vault))
-    return vault
+def test_refunds_across_the_year_end_go_back_to_the_line_carrying_the_obligation(
+    world: World, escrow: Contract
+) -> None:
+    """A fiscal year's end strands nothing: a refund after it goes back to the ended year's line while that year
+    is open or closed, and to the next year's line once the ended line is settled (its unpaid obligation moved
+    there). Each is burned and de-obligated from the line that carries the obligation at that moment."""
+    fy, key = world.fiscal_year, world.lines["MOD"]
+    world.tester.time_travel(fiscal_year_start(fy + 1) + DAY)  # every milestone is past its due date
+    budget = world.budget.functions
+    amounts = [ms(escrow, m).amount for m in range(3)]
 
+    def reclaim(m: int) -> dict[str, object]:
+        supply = world.token.functions.totalSupply().call()
+        receipt = send(world, "officer", escrow.functions.reclaim(m))
+        assert world.token.functions.totalSupply().call() == supply - amounts[m]
+        return event(world.budget, receipt, "Deobligated")
 
-def test_reclaim_without_a_vault_keeps_the_refund_owed(world: World, vaultless: Contract) -> None:
-    next_tx_at(world, due(vaultless, 0) + 1)
-    receipt = send(world, "outsider", vaultless.functions.reclaim(0))
-    assert event(vaultless, receipt, "MilestoneReclaimed")["previous"] == Status.PENDING
-    assert event(vaultless, receipt, "RefundDeferred") == {"milestoneId": 0, "vault": ZERO, "amount": M0}
-    assert events(vaultless, receipt, "Refunded") == []
-    assert ms(vaultless, 0).status == Status.REFUNDED
-    assert ms(vaultless, 0).ministry_owed == M0
-    assert totals(vaultless) == (TOTAL, 0, 0, M0)
-    assert vaultless.functions.shortfall().call() == 0  # the ministry's owed share stays reserved
-    with reverts("EscrowNoVault", MOJ):
-        attempt(world, "eval1", vaultless.functions.claimRefund(0))
-
-    vault = give_moj_a_vault(world)
-    receipt = send(world, "eval1", vaultless.functions.claimRefund(0))
-    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 0, "vault": vault, "amount": M0}
-    assert events(vaultless, receipt, "Refunded") == []
-    assert balance(world, vault) == M0
-    assert ms(vaultless, 0).ministry_owed == 0
-    assert totals(vaultless) == (TOTAL, 0, M0, 0)
-    with reverts("EscrowNothingOwed", 0):
-        attempt(world, "eval1", vaultless.functions.claimRefund(0))
-
-
-def test_cancel_and_cut_without_a_vault_keep_the_refund_owed(world: World, vaultless: Contract) -> None:
-    """A cancellation and a cut by two officers of a ministry without a vault still take effect."""
-    second = deterministic_account("moj-officer-2")
-    world.accounts["moj_officer_2"] = second
-    world.senders.pop("moj_officer_2", None)
-    fund_accounts(world.tester, [second])
-    send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
-    send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
-    functions = vaultless.functions
-    send(world, "outsider", functions.proposeAmendment(1, Kind.CANCEL, 0, 0, b"\x33" * 32))
-    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 1_000, 0, b"\x33" * 32))
-    for amendment_id in (0, 1):
-        send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, amendment_id).values()))
-    assert (ms(vaultless, 1).status, ms(vaultless, 1).ministry_owed) == (Status.CANCELLED, M1)
-    assert ms(vaultless, 2).ministry_owed == 1_000
-    assert totals(vaultless) == (TOTAL, 0, 0, M1 + 1_000)
-
-
-def test_a_claim_is_told_apart_from_a_later_refund_of_the_same_milestone(world: World, vaultless: Contract) -> None:
-    """A cut deferred (no vault), then a second cut refunded at once: the second is a Refunded that leaves the
-    owed share alone; only the claim (RefundClaimed) clears it, so an indexer never has to guess which is which."""
-    second = deterministic_account("moj-officer-2")
-    world.accounts["moj_officer_2"] = second
-    world.senders.pop("moj_officer_2", None)
-    fund_accounts(world.tester, [second])
-    send(world, "admin", world.registry.functions.bindAccount(second.address, MOJ))
-    send(world, "admin", world.registry.functions.grantRole(OFFICER, second.address))
-    functions = vaultless.functions
-    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 1_000, 0, b"\x33" * 32))
-    send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 0).values()))
-    vault = give_moj_a_vault(world)
-    send(world, "outsider", functions.proposeAmendment(2, Kind.AMOUNT, M2 - 3_000, 0, b"\x34" * 32))
-    receipt = send(world, "moj_officer_2", functions.approveAmendment(*content(vaultless, 1).values()))
-    assert event(vaultless, receipt, "Refunded") == {"milestoneId": 2, "vault": vault, "amount": 2_000}
-    assert ms(vaultless, 2).ministry_owed == 1_000
-    receipt = send(world, "outsider", functions.claimRefund(2))
-    assert event(vaultless, receipt, "RefundClaimed") == {"milestoneId": 2, "vault": vault, "amount": 1_000}
-    assert events(vaultless, receipt, "Refunded") == []
-    assert ms(vaultless, 2).ministry_owed == 0
-    assert totals(vaultless) == (TOTAL, 0, 3_000, 0)
+    deobligated = reclaim(0)  # the year ended, still open
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy, amounts[0])
+    send(world, "finance", budget.closeFiscalYear(fy))
+    deobligated = reclaim(1)  # closed, its line not yet settled
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy, amounts[1])
+    send(world, "outsider", budget.settleLine(key.as_tuple()))
+    deobligated = reclaim(2)  # settled: the unpaid obligation moved on to the next year's line
+    assert (deobligated["fiscalYear"], deobligated["returned"]) == (fy + 1, amounts[2])
+    assert world.token.functions.balanceOf(escrow.address).call() == 0
+    assert world.budget.functions.line(key.in_year(fy + 1).as_tuple()).call()[4] == 0  # nothing left obligated
 
 
 def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow: Contract) -> None:
@@ -165,30 +115,13 @@ def test_inactive_ministry_never_blocks_the_suppliers_share(world: World, escrow
     supplier_before = balance(world, "supplier")
     receipt = send(world, "reviewer", escrow.functions.settleDispute(0, 12_000_000, RULING))
     assert event(escrow, receipt, "PaymentReleased")["amount"] == 12_000_000
-    assert event(escrow, receipt, "RefundDeferred") == {
+    assert event(escrow, receipt, "Refunded") == {
         "milestoneId": 0,
-        "vault": addr(world, "vault"),
+        "vault": world.budget.address,
         "amount": M0 - 12_000_000,
     }
     assert balance(world, "supplier") == supplier_before + 12_000_000
-    # The token refuses the deactivated ministry's vault: the claim reverts with the token's own error.
-    with reverts("YenTokenUnauthorizedHolder", addr(world, "vault")):
-        attempt(world, "outsider", escrow.functions.claimRefund(0))
-    send(world, "admin", world.registry.functions.updateOrganization(MOD, True, addr(world, "vault")))
-    pause(world, escrow)  # a refund is never paused
-    receipt = send(world, "outsider", escrow.functions.claimRefund(0))
-    assert event(escrow, receipt, "RefundClaimed")["amount"] == M0 - 12_000_000
     assert totals(escrow) == (TOTAL, 12_000_000, M0 - 12_000_000, 0)
-
-
-def test_anyone_may_claim_the_ministrys_owed_share(world: World, vaultless: Contract) -> None:
-    next_tx_at(world, due(vaultless, 0) + 1)
-    send(world, "outsider", vaultless.functions.reclaim(0))
-    give_moj_a_vault(world)
-    claim = vaultless.functions.claimRefund(0)
-    assert_only(world, set(CAST), lambda label: attempt(world, label, claim), lambda _: ("never", ()))
-    with reverts("EscrowUnknownMilestone", 3, 3):
-        attempt(world, "outsider", vaultless.functions.claimRefund(3))
 
 
 # ----------------------------------------------------------------------------------------------- pause
@@ -272,7 +205,7 @@ def test_redirect_back_to_the_ministry(world: World, escrow: Contract) -> None:
     assert event(escrow, receipt, "OwedRedirectRuled")["to"] == ZERO
     pause(world, escrow, 90)
     next_tx_at(world, world.now() + GRACE)
-    vault_before = balance(world, "vault")
+    supply = world.token.functions.totalSupply().call()
     receipt = send(world, "outsider", escrow.functions.claimPayment(0))
     assert event(escrow, receipt, "OwedRedirected") == {
         "milestoneId": 0,
@@ -280,8 +213,8 @@ def test_redirect_back_to_the_ministry(world: World, escrow: Contract) -> None:
         "amount": M0,
         "rulingHash": RULING,
     }
-    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": addr(world, "vault"), "amount": M0}
-    assert balance(world, "vault") == vault_before + M0
+    assert event(escrow, receipt, "Refunded") == {"milestoneId": 0, "vault": world.budget.address, "amount": M0}
+    assert world.token.functions.totalSupply().call() == supply - M0
     assert ms(escrow, 0).status == Status.REFUNDED
     assert totals(escrow) == (TOTAL, 0, M0, 0)
 

@@ -32,7 +32,7 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
-from tests.world import APPROPRIATION, DAY, World
+from tests.world import DAY, ZERO32, World
 
 ID, SUPPLIER_FIELD, EVALUATORS, QUORUM, AMOUNTS, DUE_DATES, SPEC, TITLE, RULING, GRACE = range(10)
 U64 = 2**64 - 1
@@ -69,7 +69,8 @@ def params(world: World, **fields: Any) -> tuple[Any, ...]:
 
 
 def create(world: World, p: tuple[Any, ...], fund: int = 0, label: str = "officer") -> Any:
-    return world.factory.functions.createProcurement(p, fund)
+    """The call creating ``p`` against the budget line of ``label``'s ministry, no multi-year authority."""
+    return world.factory.functions.createProcurement(p, fund, world.line_of(label).as_tuple(), ZERO32)
 
 
 def evaluators(world: World, *labels: str) -> list[str]:
@@ -120,13 +121,12 @@ def test_views(world: World) -> None:
 
 
 def test_create_and_fund(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     officer = addr(world, "officer")
     total = sum(p[AMOUNTS])
-    before = world.token.functions.balanceOf(officer).call()
+    supply = world.token.functions.totalSupply().call()
     predicted = predict(world, encode_terms(p, MOD, NVE, officer, total), salt(MOD, p[ID]))
-    assert world.factory.functions.createProcurement(p, total).call({"from": officer}) == predicted
+    assert create(world, p, total).call({"from": officer}) == predicted
 
     receipt = send(world, "officer", create(world, p, total))
     created = event(world.factory, receipt, "ProcurementCreated")
@@ -155,12 +155,26 @@ def test_create_and_fund(world: World) -> None:
         "procurementId": p[ID],
         "escrow": predicted,
     }
-    assert events(world.token, receipt, "Transfer") == [{"from": officer, "to": predicted, "value": total}]
+    # The yen come into existence on the procurement's obligation of its budget line, nowhere else.
+    assert events(world.token, receipt, "Transfer") == [{"from": ZERO, "to": predicted, "value": total}]
+    obligated = event(world.budget, receipt, "Obligated")
+    assert obligated == {
+        "escrow": predicted,
+        "series": 1,
+        "fiscalYear": world.fiscal_year,
+        "buyer": MOD,
+        "lineMinistry": MOD,
+        "officer": officer,
+        "amount": total,
+        "lineObligated": total,
+        "escrowObligated": total,
+    }
+    assert world.budget.functions.obligation(predicted).call() == (1, world.fiscal_year, total, total, 0)
     assert world.registry.functions.escrowOf(MOD, p[ID]).call() == predicted
     assert world.registry.functions.escrowOf(MOFA, p[ID]).call() == ZERO
     assert world.registry.functions.procurementOf(predicted).call() == p[ID]
     assert world.token.functions.balanceOf(predicted).call() == total
-    assert world.token.functions.balanceOf(officer).call() == before - total
+    assert world.token.functions.totalSupply().call() == supply + total
 
     escrow = world.escrow(predicted)
     assert tuple(escrow.functions.terms().call()) == (
@@ -178,7 +192,7 @@ def test_create_and_fund(world: World) -> None:
     )
     assert escrow.functions.milestoneCount().call() == 3
     for i, (amount, due) in enumerate(zip(p[AMOUNTS], p[DUE_DATES], strict=True)):
-        assert tuple(escrow.functions.milestone(i).call()) == (amount, due, 0, 0, 0, 0, 0, 0, 0)
+        assert tuple(escrow.functions.milestone(i).call()) == (amount, due, 0, 0, 0, 0, 0, 0)
     assert escrow.functions.totals().call() == [total, 0, 0, 0]
     assert escrow.functions.shortfall().call() == 0
     assert escrow.functions.amendmentCount().call() == 0
@@ -188,7 +202,7 @@ def test_create_and_fund(world: World) -> None:
 def test_clone_code_carries_the_terms(world: World) -> None:
     """The escrow is an EIP-1167 clone of the implementation with the packed terms appended."""
     p = params(world, quorum=1, evaluators=evaluators(world, "eval4"), amounts=[7], due_dates=[world.now() + DAY])
-    receipt = send(world, "mofa_officer", create(world, p))
+    receipt = send(world, "mofa_officer", create(world, p, label="mofa_officer"))
     escrow = event(world.factory, receipt, "ProcurementCreated")["escrow"]
     args = encode_terms(p, MOFA, NVE, addr(world, "mofa_officer"), 0)
     assert escrow == predict(world, args, salt(MOFA, p[ID]))
@@ -199,7 +213,6 @@ def test_clone_code_carries_the_terms(world: World) -> None:
 
 
 def test_create_without_funding_and_partial_funding(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     receipt = send(world, "officer", create(world, p, 0))
     assert event(world.factory, receipt, "ProcurementCreated")["funded"] == 0
@@ -219,7 +232,7 @@ def test_only_active_officers_create(world: World) -> None:
     assert_only(
         world,
         {"officer", "officer2", "mofa_officer"},
-        lambda label: attempt(world, label, create(world, p)),
+        lambda label: attempt(world, label, create(world, p, label=label)),
         lambda label: ("FactoryUnauthorized", (addr(world, label),)),
     )
 
@@ -401,7 +414,6 @@ def test_invalid_milestone_lists(world: World, amounts: int, due_dates: int) -> 
 def test_most_milestones(world: World) -> None:
     now = world.now()
     p = params(world, amounts=list(range(1, 65)), due_dates=[now + (i + 1) * DAY for i in range(64)])
-    world.approve_factory()
     receipt = send(world, "officer", create(world, p, sum(range(1, 65))))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
     assert escrow.functions.milestoneCount().call() == 64
@@ -426,17 +438,17 @@ def test_due_date_beyond_uint40_refused(world: World) -> None:
     p = params(world, amounts=[5], due_dates=[U40 + 1])
     with reverts("FactoryInvalidMilestone", 0, 5, U40 + 1):
         attempt(world, "officer", create(world, p))
-    p = params(world, amounts=[MAX_AMOUNT], due_dates=[U40])
-    receipt = send(world, "officer", create(world, p))
-    escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
-    assert tuple(escrow.functions.milestone(0).call())[:2] == (MAX_AMOUNT, U40)
+    # The escrow could hold a due date of 2^40 - 1, but the budget refuses it: a milestone due in a later fiscal
+    # year needs a multi-year obligation authority covering that year.
+    p = params(world, amounts=[5], due_dates=[U40])
+    with reverts("BudgetOutsideAuthority", ZERO32, chain.fiscal_year_containing(U40)):
+        attempt(world, "officer", create(world, p))
 
 
 # ----------------------------------------------------------------------------------------------- funding
 
 
 def test_funding_above_total_refused(world: World) -> None:
-    world.approve_factory()
     p = params(world)
     total = sum(p[AMOUNTS])
     with reverts("FactoryInvalidFunding", total + 1, total):
@@ -447,11 +459,27 @@ def test_largest_procurement_fits_the_books(world: World) -> None:
     """64 milestones of the largest amount, fully funded, then all approved while paused: every sum the escrow
     keeps (funded, owed) stays within its 64-bit books, with no overflow anywhere."""
     now = world.now()
-    total = 64 * MAX_AMOUNT
-    assert total <= U64
-    p = params(world, amounts=[MAX_AMOUNT] * 64, due_dates=[now + DAY + i for i in range(64)], quorum=1)
-    send(world, "treasury", world.token.functions.mint(addr(world, "officer"), total, APPROPRIATION))
-    world.approve_factory()
+    # The budget bounds a procurement before the escrow's limits do: an item's appropriation is at most
+    # MAX_YEN (2^56 - 1), so the largest procurement one line can carry is 64 milestones of MAX_YEN // 64.
+    max_yen = world.budget.functions.MAX_YEN().call()
+    amount = max_yen // 64
+    assert amount <= MAX_AMOUNT
+    total = 64 * amount
+    line = world.line_of("officer")
+    send(
+        world,
+        "finance",
+        world.budget.functions.enactAppropriation(
+            line.item_key.as_tuple(),
+            1,
+            max_yen - world.budget.functions.item(line.item_key.as_tuple()).call()[3],
+            0,
+            keccak(text="supplementary"),
+        ),
+    )
+    undistributed = max_yen - world.budget.functions.item(line.item_key.as_tuple()).call()[4]
+    send(world, "treasury", world.budget.functions.distribute(line.as_tuple(), undistributed))
+    p = params(world, amounts=[amount] * 64, due_dates=[now + DAY + i for i in range(64)], quorum=1)
     receipt = send(world, "officer", create(world, p, total))
     escrow = world.escrow(event(world.factory, receipt, "ProcurementCreated")["escrow"])
     assert escrow.functions.totals().call() == [total, 0, 0, 0]
@@ -462,33 +490,34 @@ def test_largest_procurement_fits_the_books(world: World) -> None:
     assert escrow.functions.totals().call() == [total, 0, 0, total]
     world.tester.time_travel(now + 31 * DAY)
     send(world, "outsider", escrow.functions.claimPayment(63))
-    assert escrow.functions.totals().call() == [total, MAX_AMOUNT, 0, total - MAX_AMOUNT]
-
-
-def test_funding_needs_allowance_and_balance(world: World) -> None:
-    p = params(world)
-    with reverts("ERC20InsufficientAllowance", world.factory.address, 0, 1_000):
-        attempt(world, "officer", create(world, p, 1_000))
-    world.approve_factory("mofa_officer")
-    with reverts("ERC20InsufficientBalance", addr(world, "mofa_officer"), 0, 1_000):
-        attempt(world, "mofa_officer", create(world, p, 1_000))
+    assert escrow.functions.totals().call() == [total, amount, 0, total - amount]
 
 
 def test_funding_must_arrive_exactly(world: World) -> None:
     """If the escrow's address already held yen (here: the registry admin bound the predicted address to a
     ministry before creation, yen were sent there, and the address was released again), the factory refuses
     to book the wrong balance. While the address is bound, the registry refuses the escrow outright."""
-    world.approve_factory()
     p = params(world)
     officer = addr(world, "officer")
     predicted = predict(world, encode_terms(p, MOD, NVE, officer, 1_000), salt(MOD, p[ID]))
     send(world, "admin", world.registry.functions.bindAccount(predicted, MOD))
-    send(world, "officer", world.token.functions.transfer(predicted, 5))
+    pay_supplier(world)
+    send(world, "supplier", world.token.functions.transfer(predicted, 5))
     with reverts("RegistryEscrowAddressBound", predicted, MOD):
         attempt(world, "officer", create(world, p, 1_000))
     send(world, "admin", world.registry.functions.unbindAccount(predicted))
     with reverts("FactoryInvalidFunding", 1_000, 1_005):
         attempt(world, "officer", create(world, p, 1_000))
+
+
+def pay_supplier(world: World) -> None:
+    """Give the supplier yen the only way yen exist: a procurement's milestone 0 approved and paid."""
+    send(world, "officer", create(world, params(world, procurement_id=keccak(text="paying")), 0))
+    escrow = world.escrow(world.registry.functions.escrowOf(MOD, keccak(text="paying")).call())
+    send(world, "officer", escrow.functions.fund(escrow.functions.shortfall().call()))
+    send(world, "supplier", escrow.functions.submitEvidence(0, b"\x11" * 32, "ipfs://x"))
+    send(world, "eval1", escrow.functions.attest(0, 1, True, b"\x22" * 32))
+    send(world, "eval2", escrow.functions.attest(0, 1, True, b"\x22" * 32))
 
 
 # ----------------------------------------------------------------------------------------------- duplicates
@@ -519,7 +548,9 @@ def test_procurement_ids_are_scoped_by_ministry(world: World) -> None:
     ministry; whichever ministry comes first, the other can still create its procurement."""
     first = params(world)
     second = params(world, procurement_id=first[ID], title=first[TITLE])
-    b = event(world.factory, send(world, "mofa_officer", create(world, second)), "ProcurementCreated")
+    b = event(
+        world.factory, send(world, "mofa_officer", create(world, second, label="mofa_officer")), "ProcurementCreated"
+    )
     a = event(world.factory, send(world, "officer", create(world, first)), "ProcurementCreated")
     assert a["escrow"] != b["escrow"]
     assert (a["ministryOrg"], b["ministryOrg"]) == (MOD, org_id("MOFA"))

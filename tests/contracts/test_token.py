@@ -1,5 +1,8 @@
-"""YenToken: 0 decimals, treasury minting against an appropriation, registered holders only, no direct
-transfers to escrows, EIP-2612 permit signed with eth-account."""
+"""YenToken: 0 decimals, minted and burned by the budget ledger only, registered holders only, no direct
+transfers to escrows, EIP-2612 permit signed with eth-account.
+
+Yen exist only as an escrow drew them on its obligation: each test starts with a procurement whose first
+milestone (30 M yen) was paid to the supplier, who passed HELD of them to the officer."""
 
 from __future__ import annotations
 
@@ -13,9 +16,7 @@ from eth_utils.crypto import keccak
 from chain.roles import org_id
 from tests.contracts.test_registry import (
     CAST,
-    MOD,
     NVE,
-    TREASURY,
     ZERO,
     addr,
     assert_only,
@@ -28,16 +29,30 @@ from tests.contracts.test_registry import (
     send,
 )
 from tests.helpers import event, events
-from tests.world import APPROPRIATION, INITIAL_YEN, World
+from tests.world import World
 
 TOKEN_NAME = "Yen Deposit Token"
 MAX = 2**256 - 1
+PAID = 30_000_000  # the first milestone of the default procurement
+HELD = 10_000_000  # what the supplier passed on to the officer
+APPROPRIATION = b"\x01" * 32
 
 
 @pytest.fixture(autouse=True)
 def _books(world: World) -> Iterator[None]:
     with books_checked(world):
+        paid_escrow(world)
         yield
+
+
+def paid_escrow(world: World) -> Any:
+    """A fully funded procurement whose milestone 0 was approved and paid; HELD of the yen go to the officer."""
+    escrow, _ = make_escrow(world)
+    send(world, "supplier", escrow.functions.submitEvidence(0, b"\x11" * 32, "ipfs://x"))
+    send(world, "eval1", escrow.functions.attest(0, 1, True, b"\x22" * 32))
+    send(world, "eval2", escrow.functions.attest(0, 1, True, b"\x22" * 32))
+    send(world, "supplier", world.token.functions.transfer(addr(world, "officer"), HELD))
+    return escrow
 
 
 def balance(world: World, label_or_address: str) -> int:
@@ -51,73 +66,34 @@ def test_metadata(world: World) -> None:
     assert token.name().call() == TOKEN_NAME
     assert token.symbol().call() == "JPYD"
     assert token.registry().call() == world.registry.address
-    assert token.totalSupply().call() == INITIAL_YEN
-    assert balance(world, "officer") == INITIAL_YEN
+    assert token.totalSupply().call() == 200_000_000  # the one procurement's funding, minted on its obligation
+    assert balance(world, "officer") == HELD
 
 
 # ----------------------------------------------------------------------------------------------- minting
 
 
-def test_mint(world: World) -> None:
-    line = keccak(text="FY2026/MOFA/ODA")
-    receipt = send(world, "treasury", world.token.functions.mint(addr(world, "mofa_officer"), 12_345, line))
-    assert event(world.token, receipt, "Minted") == {
-        "appropriationId": line,
-        "to": addr(world, "mofa_officer"),
-        "treasury": addr(world, "treasury"),
+def test_only_the_budget_ledger_mints_or_burns(world: World) -> None:
+    """The treasury's free minting is gone: nobody mints or burns but the budget ledger (see test_budget)."""
+    mint = world.token.functions.mint(addr(world, "officer2"), 1, APPROPRIATION)
+    burn = world.token.functions.burn(addr(world, "officer"), 1, APPROPRIATION)
+    denied = denied_with(world, "YenTokenUnauthorizedMinter")
+    assert_only(world, set(), lambda label: attempt(world, label, mint), denied)
+    assert_only(world, set(), lambda label: attempt(world, label, burn), denied)
+
+
+def test_mint_on_an_obligation(world: World) -> None:
+    escrow, _ = make_escrow(world, fund=0)
+    receipt = send(world, "officer", escrow.functions.fund(12_345))
+    minted = event(world.token, receipt, "Minted")
+    assert minted == {
+        "appropriationId": minted["appropriationId"],
+        "to": escrow.address,
+        "treasury": world.budget.address,
         "amount": 12_345,
     }
-    assert event(world.token, receipt, "Transfer") == {"from": ZERO, "to": addr(world, "mofa_officer"), "value": 12_345}
-    assert balance(world, "mofa_officer") == 12_345
-    assert world.token.functions.totalSupply().call() == INITIAL_YEN + 12_345
-
-
-def test_only_treasury_mints(world: World) -> None:
-    fn = world.token.functions.mint(addr(world, "officer2"), 1, APPROPRIATION)
-    assert_only(
-        world, {"treasury"}, lambda label: attempt(world, label, fn), denied_with(world, "YenTokenUnauthorizedMinter")
-    )
-
-
-def test_treasury_role_must_be_active(world: World) -> None:
-    fn = world.token.functions.mint(addr(world, "officer2"), 1, APPROPRIATION)
-    send(world, "admin", world.registry.functions.updateOrganization(MOD, False, addr(world, "vault")))
-    with reverts("YenTokenUnauthorizedMinter", addr(world, "treasury")):
-        attempt(world, "treasury", fn)
-    send(world, "admin", world.registry.functions.updateOrganization(MOD, True, addr(world, "vault")))
-    send(world, "treasury", fn)
-    send(world, "mod_admin", world.registry.functions.revokeRole(TREASURY, addr(world, "treasury")))
-    with reverts("YenTokenUnauthorizedMinter", addr(world, "treasury")):
-        attempt(world, "treasury", fn)
-    # A ministry admin can make a new treasury inside its ministry.
-    send(world, "mod_admin", world.registry.functions.grantRole(TREASURY, addr(world, "vault")))
-    send(world, "vault", fn)
-
-
-@pytest.mark.parametrize(
-    ("line", "amount"),
-    [(b"\x00" * 32, 5), (APPROPRIATION, 0), (b"\x00" * 32, 0)],
-    ids=["no-appropriation", "zero-amount", "neither"],
-)
-def test_mint_needs_appropriation_and_amount(world: World, line: bytes, amount: int) -> None:
-    with reverts("YenTokenInvalidMint", line, amount):
-        attempt(world, "treasury", world.token.functions.mint(addr(world, "officer2"), amount, line))
-
-
-def test_mint_only_to_registered_holders(world: World) -> None:
-    def mint_to(who: str) -> Any:
-        return world.token.functions.mint(who, 1, APPROPRIATION)
-
-    with reverts("YenTokenUnauthorizedHolder", addr(world, "outsider")):
-        attempt(world, "treasury", mint_to(addr(world, "outsider")))
-    with reverts("ERC20InvalidReceiver", ZERO):
-        attempt(world, "treasury", mint_to(ZERO))
-    escrow, _ = make_escrow(world)
-    with reverts("YenTokenDirectTransferToEscrow", escrow.address, addr(world, "treasury")):
-        attempt(world, "treasury", mint_to(escrow.address))
-    send(world, "admin", world.registry.functions.updateOrganization(NVE, False, ZERO))
-    with reverts("YenTokenUnauthorizedHolder", addr(world, "supplier")):
-        attempt(world, "treasury", mint_to(addr(world, "supplier")))
+    assert int.from_bytes(minted["appropriationId"], "big") == (1 << 16) | world.fiscal_year  # series 1, the year
+    assert event(world.token, receipt, "Transfer") == {"from": ZERO, "to": escrow.address, "value": 12_345}
 
 
 # ----------------------------------------------------------------------------------------------- transfers
@@ -133,7 +109,7 @@ def test_transfer_between_registered_holders(world: World) -> None:
     receipt = send(world, "eval1", world.token.functions.transfer(addr(world, "auditor"), 200))
     assert event(world.token, receipt, "Transfer")["value"] == 200
     assert (balance(world, "eval1"), balance(world, "auditor")) == (500, 200)
-    assert balance(world, "officer") == INITIAL_YEN - 700
+    assert balance(world, "officer") == HELD - 700
 
 
 def test_only_accounts_of_active_organizations_receive(world: World) -> None:
@@ -172,8 +148,8 @@ def test_transfer_standard_refusals(world: World) -> None:
         attempt(world, "officer", world.token.functions.transfer(ZERO, 1))
     with reverts("ERC20InsufficientBalance", addr(world, "officer2"), 0, 1):
         attempt(world, "officer2", world.token.functions.transfer(addr(world, "officer"), 1))
-    with reverts("ERC20InsufficientBalance", addr(world, "officer"), INITIAL_YEN, INITIAL_YEN + 1):
-        attempt(world, "officer", world.token.functions.transfer(addr(world, "officer2"), INITIAL_YEN + 1))
+    with reverts("ERC20InsufficientBalance", addr(world, "officer"), HELD, HELD + 1):
+        attempt(world, "officer", world.token.functions.transfer(addr(world, "officer2"), HELD + 1))
 
 
 def test_approve_and_transfer_from(world: World) -> None:
@@ -201,10 +177,9 @@ def test_direct_transfer_to_escrow_refused(world: World) -> None:
     send(world, "officer", world.token.functions.approve(officer2, 10))
     with reverts("YenTokenDirectTransferToEscrow", escrow.address, officer2):
         attempt(world, "officer2", world.token.functions.transferFrom(officer, escrow.address, 1))
-    # The escrow pulling its own funding is the one way in (the factory's initial funding is the other).
-    send(world, "officer", world.token.functions.approve(escrow.address, 1_000))
+    # Minting on the escrow's obligation is the one way in.
     receipt = send(world, "officer", escrow.functions.fund(1_000))
-    assert event(world.token, receipt, "Transfer") == {"from": officer, "to": escrow.address, "value": 1_000}
+    assert event(world.token, receipt, "Transfer") == {"from": ZERO, "to": escrow.address, "value": 1_000}
     assert balance(world, escrow.address) == 1_000
 
 
@@ -316,25 +291,21 @@ def test_permit_refusals(world: World) -> None:
     assert world.token.functions.nonces(officer).call() == 0
 
 
-def test_permit_then_signed_funding_needs_no_gas_from_the_officer(world: World) -> None:
-    """The officer signs a permit for the escrow and a Fund action; a relayer submits both."""
+def test_signed_funding_needs_neither_yen_nor_gas_from_the_officer(world: World) -> None:
+    """The officer signs a Fund action; a relayer submits it; the yen are minted on the obligation."""
     escrow, params = make_escrow(world, fund=0)
     officer = addr(world, "officer")
-    deadline = world.now() + 3_600
-    v, r, s = sign_permit(world, "officer", escrow.address, 1_000_000, deadline)
-    send(world, "outsider", world.token.functions.permit(officer, escrow.address, 1_000_000, deadline, v, r, s))
+    before = balance(world, "officer")
     receipt = relayed(world, escrow, "officer", "Fund", {"amount": 1_000_000})
     assert event(escrow, receipt, "Funded") == {"funder": officer, "amount": 1_000_000, "totalFunded": 1_000_000}
-    assert events(world.token, receipt, "Transfer") == [{"from": officer, "to": escrow.address, "value": 1_000_000}]
+    assert events(world.token, receipt, "Transfer") == [{"from": ZERO, "to": escrow.address, "value": 1_000_000}]
     assert balance(world, escrow.address) == 1_000_000
-    assert world.token.functions.allowance(officer, escrow.address).call() == 0
+    assert balance(world, "officer") == before
     assert sum(params[4]) > 1_000_000
 
 
-def test_no_burning(world: World) -> None:
-    """There is no burn function, and a transfer to the zero address is refused."""
-    names = {item.get("name") for item in world.build["YenToken"].abi if item["type"] == "function"}
-    assert not {"burn", "burnFrom"} & names
+def test_no_burning_by_transfer(world: World) -> None:
+    """A transfer to the zero address is refused: only the ledger burns, and only what an escrow returns."""
     with reverts("ERC20InvalidReceiver", ZERO):
         attempt(world, "officer", world.token.functions.transfer(ZERO, 1))
 

@@ -81,7 +81,6 @@ def procurements(api: Api) -> dict[str, tuple[str, str]]:
     make("mod")
     disputed = make("mod-disputed", supplier=address["other_supplier"], evaluators=[address["eval4"], address["eval2"]])
     settled = make("mod-settled")
-    world.approve_factory("mofa_officer")
     params = world.procurement_params(evaluators=[address["eval1"], address["eval2"]])
     escrow_address, _ = world.create_procurement(params, 0, label="mofa_officer")
     made["mofa"] = ("0x" + bytes(params[0]).hex(), escrow_address)

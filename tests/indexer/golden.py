@@ -36,6 +36,8 @@ def system_of(recorded: Mapping[str, Any]) -> SystemAddresses:
         implementation=s["implementation"],
         deployed_block=int(s["deployedBlock"]),
         admin=s["admin"],
+        budget=s.get("budget", "0x" + "00" * 20),
+        budget_office=s.get("budgetOffice", "0x" + "00" * 20),
     )
 
 

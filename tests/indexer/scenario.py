@@ -47,7 +47,7 @@ def run_scenario(world: World) -> dict[str, str]:
     eval1.transact(fa.attest(0, 1, True, keccak(text="r1")))
     relay(world, a, "eval2", "Attest", {"milestoneId": 0, "round": 1, "pass": True, "reportHash": keccak(text="r2")})
     # m1: relayed evidence, two fails -> rejected; resubmitted, disputed, settled 20M / 30M while the ministry is
-    # deactivated: its share is kept owed (RefundDeferred), then claimed once it is active again (RefundClaimed).
+    # deactivated: its share goes back to the budget line all the same (Refunded; nothing is owed to a ministry).
     relay(world, a, "supplier", "SubmitEvidence", {"milestoneId": 1, "documentHash": doc, "uri": "ipfs://lot1/m1"})
     eval1.transact(fa.attest(1, 1, False, keccak(text="f1")))
     eval2.transact(fa.attest(1, 1, False, keccak(text="f2")))
@@ -56,7 +56,6 @@ def run_scenario(world: World) -> dict[str, str]:
     admin.transact(registry.updateOrganization(mod, False, vault))
     reviewer.transact(fa.settleDispute(1, 20_000_000, keccak(text="ruling")))
     admin.transact(registry.updateOrganization(mod, True, vault))
-    outsider.transact(fa.claimRefund(1))
     # m2: amount cut (refund of the excess), due date moved, paid while paused (deferred) then claimed.
     officer.transact(fa.proposeAmendment(2, 0, 100_000_000, 0, keccak(text="cut")))
     _approve(world, "officer2", a, 0)

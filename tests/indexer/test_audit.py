@@ -72,8 +72,8 @@ def test_verify_compares_with_the_contracts_themselves(engine: Engine, scenario_
     with engine.begin() as conn:
         conn.execute(update(MilestoneRow).where(MilestoneRow.status == "Paid").values(status="Pending"))
         conn.execute(update(ProcurementRow).values(total_released=0))
-        # The hardened contracts' state: the ministry's owed share, dispute deadlines, pause ends and periods.
-        conn.execute(update(MilestoneRow).values(ministry_owed=3, dispute_lapses_at=5))
+        # The hardened contracts' state: dispute deadlines, pause ends and periods.
+        conn.execute(update(MilestoneRow).values(dispute_lapses_at=5))
         conn.execute(update(ProcurementRow).values(paused_until=1, ruling_period=7, grace_period=9))
     report = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
     sources = {(d.source, d.table, d.field) for d in report.differences}
@@ -82,7 +82,6 @@ def test_verify_compares_with_the_contracts_themselves(engine: Engine, scenario_
     assert ("chain", "procurements", "total_released") in sources
     assert ("replay", "milestones", "status") in sources
     for table, field in [
-        ("milestones", "ministry_owed"),
         ("milestones", "dispute_lapses_at"),
         ("procurements", "paused_until"),
         ("procurements", "ruling_period"),

@@ -132,14 +132,11 @@ _TRANSITIONS = [
      M(5, 9, "Disputed", dispute_lapses_at=77), M(5, 9, "Settled")),
     ("DisputeLapsed", {"restored": 2, "newDueDate": 12}, M(5, 9, "Disputed", 3, 1, 2, dispute_lapses_at=77),
      M(5, 12, "Rejected", 3, 1, 2)),
-    ("RefundDeferred", {"vault": _ZERO, "amount": 4}, M(5, 9, "Refunded", ministry_owed=1),
-     M(5, 9, "Refunded", ministry_owed=5)),
-    ("RefundClaimed", {"vault": _WHO, "amount": 5}, M(5, 9, "Settled", ministry_owed=5), M(5, 9, "Settled")),
     ("OwedRedirected", {"to": _WHO, "amount": 5, "rulingHash": _HASH}, M(5, 9, "Approved", owed=5), M(5, 9, "Paid")),
     ("OwedRedirected", {"to": _ZERO, "amount": 5, "rulingHash": _HASH}, M(5, 9, "Approved", owed=5),
      M(5, 9, "Refunded")),
-    ("OwedRedirected", {"to": _ZERO, "amount": 2, "rulingHash": _HASH}, M(5, 9, "Settled", owed=2, ministry_owed=1),
-     M(5, 9, "Settled", ministry_owed=1)),
+    ("OwedRedirected", {"to": _ZERO, "amount": 2, "rulingHash": _HASH}, M(5, 9, "Settled", owed=2),
+     M(5, 9, "Settled")),
 ]  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+        assert MigrationContext.configure(conn).get_current_revision() == "0005"
 
 
 _EVENT = {"chain_id": 1, "tx_hash": "0x" + "a" * 64, "log_index": 0, "block_number": 7}
@@ -58,7 +58,7 @@ def test_0004_fills_a_mirror_of_the_old_contracts_and_downgrades_back(engine: En
     _insert(engine, "pauses", _EVENT | {"escrow": _ESCROW, "admin": "0x" + "6" * 40, "paused": True})
     _insert(engine, "refunds", _EVENT | {"escrow": _ESCROW, "milestone_id": 0, "vault": "0x" + "7" * 40, "amount": "4"})
 
-    upgrade(engine)
+    upgrade(engine, "0004")
     (p,) = _rows(engine, "procurements")
     # What the old contracts would have reported: a pause without an end, the default periods, refunds transferred.
     assert (p["paused_until"], p["ruling_period"], p["grace_period"]) == (2**40 - 1, 30 * 86_400, 90 * 86_400)
@@ -76,21 +76,49 @@ def test_0004_fills_a_mirror_of_the_old_contracts_and_downgrades_back(engine: En
     assert "ministry_org" not in _rows(engine, "escrow_registrations")[0]
 
 
+def test_0005_drops_the_ministrys_owed_share_and_downgrades_back(engine: Engine) -> None:
+    upgrade(engine, "0004")
+    milestone = {
+        "chain_id": 1, "escrow": _ESCROW, "milestone_id": 0, "amount": "5", "due_date": 9, "status": "Refunded",
+        "round": 0, "passes": 0, "fails": 0, "owed": "0", "ministry_owed": "0", "dispute_lapses_at": 0,
+    }  # fmt: skip
+    _insert(engine, "milestones", milestone | {"block_number": 7})
+    _insert(engine, "milestone_history", milestone | _EVENT | {"event": "Refunded"})
+    refund = {"escrow": _ESCROW, "milestone_id": 0, "vault": "0x" + "7" * 40, "amount": "5", "kind": "refunded"}
+    _insert(engine, "refunds", _EVENT | refund)
+
+    upgrade(engine)
+    for table in ("milestones", "milestone_history"):
+        (row,) = _rows(engine, table)
+        assert "ministry_owed" not in row
+        assert (row["status"], int(str(row["amount"]))) == ("Refunded", 5)  # the rest kept
+    (row,) = _rows(engine, "refunds")
+    assert "kind" not in row
+    assert int(str(row["amount"])) == 5
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    # What the budget's contracts would have reported in the old columns: nothing owed, every refund sent.
+    assert [int(str(r["ministry_owed"])) for r in _rows(engine, "milestones")] == [0]
+    assert [int(str(r["ministry_owed"])) for r in _rows(engine, "milestone_history")] == [0]
+    assert [r["kind"] for r in _rows(engine, "refunds")] == ["refunded"]
+
+
 def test_money_round_trips_exactly_beyond_64_bits(engine: Engine) -> None:
     upgrade(engine)
     huge = 2**256 - 1  # an "infinite" approval; also beyond SQLite's and PostgreSQL's bigint
     row = {
         "chain_id": 1, "escrow": "0x" + "1" * 40, "milestone_id": 0, "amount": huge, "due_date": 2**40,
-        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 2**64 + 1, "ministry_owed": 2**70,
-        "dispute_lapses_at": 0, "block_number": 1,
+        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 2**64 + 1,
+        "dispute_lapses_at": 2**40, "block_number": 1,
     }  # fmt: skip
     with engine.begin() as conn:
         conn.execute(insert(MilestoneRow), [row])
     with engine.connect() as conn:
-        amount, owed, ministry_owed = conn.execute(
-            select(MilestoneRow.amount, MilestoneRow.owed, MilestoneRow.ministry_owed)
-        ).one()
-    assert (amount, owed, ministry_owed) == (huge, 2**64 + 1, 2**70)
+        amount, owed = conn.execute(select(MilestoneRow.amount, MilestoneRow.owed)).one()
+    assert (amount, owed) == (huge, 2**64 + 1)
     assert type(amount) is int
     assert not isinstance(amount, Decimal | float)
 
@@ -100,7 +128,7 @@ def test_money_refuses_what_is_not_a_uint256(engine: Engine, bad: object) -> Non
     upgrade(engine)
     row = {
         "chain_id": 1, "escrow": "0x" + "1" * 40, "milestone_id": 0, "amount": bad, "due_date": 1,
-        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 0, "ministry_owed": 0,
+        "status": "Pending", "round": 0, "passes": 0, "fails": 0, "owed": 0,
         "dispute_lapses_at": 0, "block_number": 1,
     }  # fmt: skip
     with pytest.raises(Exception, match="not a uint256"), engine.begin() as conn:

@@ -18,16 +18,17 @@ from tests.helpers import new_escrow
 from tests.world import World
 
 _PARAMS = "(bytes32,address,address[],uint8,uint256[],uint64[],bytes32,{},uint32,uint32)"
-_CREATE = "createProcurement(" + _PARAMS.format("string") + ",uint256)"
+_LINE = "(uint16,bytes32,bytes32,bytes32,bytes32)"
+_CREATE = "createProcurement(" + _PARAMS.format("string") + ",uint256," + _LINE + ",bytes32)"
 
 
 def test_a_title_that_is_not_utf8_is_stored_losslessly_and_indexing_goes_on(engine: Engine, world: World) -> None:
-    world.approve_factory()
     params = world.procurement_params(title="placeholder")
     title = b"Night-vision \xff\xfe lot\x001"  # the officer chose these bytes: invalid UTF-8 and a NUL
     # ``string`` and ``bytes`` have the same ABI encoding: encode the raw bytes as the title.
     calldata = keccak(text=_CREATE)[:4] + abi_encode(
-        [_PARAMS.format("bytes"), "uint256"], [(*params[:7], title, *params[8:]), sum(params[4])]
+        [_PARAMS.format("bytes"), "uint256", _LINE, "bytes32"],
+        [(*params[:7], title, *params[8:]), sum(params[4]), world.line_of("officer").as_tuple(), b"\x00" * 32],
     )
     world.sender("officer").send_data(world.factory.address, calldata)
     later, _ = new_escrow(world, title="Radar spares")  # a procurement after it, to show indexing goes on

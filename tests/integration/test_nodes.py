@@ -14,26 +14,36 @@ import pytest
 import yaml
 
 from chain import Transport, TxSender, project_root
+from chain.budget import fiscal_year_containing
 from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed, require_manifest
-from chain.devnet import seed_cast
+from chain.devnet import dev_budget_as, seed_cast
 from chain.keys import dev_account
 from chain.node import NodeProcess, free_port, start_anvil, start_hardhat
 from chain.spec import load_spec
 from chain.system import error_decoder
 from tests.processes import run_procure
+from tests.world import next_fiscal_year
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
 
 
+def _to_next_fiscal_year(rpc: Transport) -> None:
+    """Move the node's clock to the second day of the next fiscal year (anvil and Hardhat keep the offset for
+    the blocks after), so that milestones due within the next month fall in one fiscal year whatever the date."""
+    rpc.result("evm_setNextBlockTimestamp", [next_fiscal_year(rpc.latest_timestamp())[1]])
+    rpc.result("evm_mine", [])
+
+
 def _example_spec(tmp_path: Path, rpc: Transport) -> Path:
+    _to_next_fiscal_year(rpc)
     data = yaml.safe_load(EXAMPLE.read_text())
     today = dt.datetime.fromtimestamp(rpc.latest_timestamp(), dt.UTC).date()
     for i, milestone in enumerate(data["milestones"]):
-        milestone["due"] = (today + dt.timedelta(days=90 * (i + 1))).isoformat()
+        milestone["due"] = (today + dt.timedelta(days=10 * (i + 1))).isoformat()  # within this fiscal year
     path = tmp_path / "night-vision.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -46,12 +56,11 @@ def _deploy_and_create(rpc: Transport, var_dir: Path, spec_path: Path) -> str:
     admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir).system
     registry, _, _ = system_clients(rpc, system, admin)
-    _, token, _ = system_clients(rpc, system, TxSender(rpc, dev_account(2, chain_id), decoder))
-    seed_cast(registry, token, {i: dev_account(i, chain_id).address for i in range(11)})
-    _, officer_token, factory = system_clients(rpc, system, TxSender(rpc, dev_account(1, chain_id), decoder))
+    seed_cast(registry, dev_budget_as(rpc, system), {i: dev_account(i, chain_id).address for i in range(13)})
+    _, _, factory = system_clients(rpc, system, TxSender(rpc, dev_account(1, chain_id), decoder))
     loaded = load_spec(spec_path)
-    officer_token.approve(factory.address, loaded.spec.fund_amount)
-    created = factory.create(loaded.to_chain(), loaded.spec.fund_amount)
+    line = loaded.line(fiscal_year_containing(rpc.latest_timestamp()))
+    created = factory.create(loaded.to_chain(), loaded.spec.fund_amount, line, loaded.authority_id)
     return created.escrow
 
 
