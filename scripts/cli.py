@@ -115,6 +115,8 @@ def node(context: Context, hardhat: bool, port: int) -> None:
             process = start_hardhat(root, context.var_dir / "hardhat", port=port)
         else:
             process = start_anvil(root, context.var_dir / "anvil", port=port)
+            if process.guard is not None and process.guard.restored:
+                click.echo(process.guard.restored)
         try:
             click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
             while not stop_requested():
@@ -410,7 +412,7 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     from chain.deployment import ensure_deployed
     from chain.devnet import DEV_CAST, dev_relayer_keystore
     from chain.keys import dev_account
-    from chain.node import anvil_command, wait_for_rpc
+    from chain.node import AnvilStateGuard, anvil_command, wait_for_rpc
     from scripts.supervisor import Part, Supervisor
 
     root, var = project_root(), context.var_dir
@@ -421,9 +423,12 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     db_url = f"sqlite:///{var / 'ledger.db'}"
     env = {"PROCURE_RPC_URL": rpc, "PROCURE_VAR": str(var), "PROCURE_DB_URL": db_url}
     logs = var / "logs"
-    chain_part = Part("chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env)
+    guard = AnvilStateGuard(var / "anvil")  # a SIGKILL while anvil writes its state file must not lose the chain
+    chain_part = Part(
+        "chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env, guard.restore
+    )
     supervisor = Supervisor([chain_part], click.echo)
-    with supervisor.signals_stop():  # from here on, Ctrl-C or SIGTERM at any moment stops every part
+    with supervisor.signals_stop(), guard:  # from here on, Ctrl-C or SIGTERM at any moment stops every part
         supervisor.spawn(chain_part)
         wait_for_rpc(rpc)
         result = ensure_deployed(context.sender(), var, context.build())
