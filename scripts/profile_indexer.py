@@ -1,15 +1,16 @@
-"""CPU time of the indexer's PostgreSQL catch-up and of replay + verify, on a chain that is already running.
+"""CPU time of the indexer benchmark's steps (catch-up into SQLite, into PostgreSQL, replay + verify) on a chain
+that is already running.
 
     python scripts/profile_indexer.py --rpc-url URL --var DIR generate [--events 100000]
-    python scripts/profile_indexer.py --rpc-url URL --var DIR measure [--profile-dir DIR]
+    python scripts/profile_indexer.py --rpc-url URL --var DIR measure [--node-pid PID] [--profile-dir DIR]
 
 ``generate`` deploys the system on the node at ``--rpc-url`` (manifest under ``--var``), seeds the dev cast and
 generates events as ``scripts/bench_indexer.py`` does. ``measure`` runs the benchmark's steps in its order, in one
 process: a catch-up into SQLite, one into a fresh temporary PostgreSQL server, then replay + verify. Wall-clock rates
-are noisy on a shared machine; CPU time is what other work hardly changes, so each step reports the CPU seconds
-of this process (all threads), of its child processes (the SQLite writer) and of the PostgreSQL server's
-processes. ``--profile-dir`` also writes a cProfile of each step's main thread (``sqlite.prof``, ``postgres.prof``,
-``replay_verify.prof``).
+are noisy on a shared machine; CPU time changes much less with other work, so each step reports the CPU seconds of
+this process (all threads), of its child processes (the SQLite writer), of the PostgreSQL server's processes and,
+given ``--node-pid``, of the node. ``--profile-dir`` also writes a cProfile of each step's main thread
+(``sqlite.prof``, ``postgres.prof``, ``replay_verify.prof``).
 """
 
 from __future__ import annotations
