@@ -346,6 +346,11 @@ class RegistryClient(_Client):
         address = self._call(self.contract.functions.escrowOf(org_id(ministry), procurement_id))
         return None if int(address, 16) == 0 else str(address)
 
+    def procurement_of(self, escrow: str) -> bytes | None:
+        """The procurement id an escrow of this ledger was registered under, or None (not one of its escrows)."""
+        raw = bytes(self._call(self.contract.functions.procurementOf(checksum(escrow))))
+        return raw if any(raw) else None
+
     def invalidate_nonces(self, new_nonce: int) -> Receipt:
         """Use up the sender's nonces below ``new_nonce``: its outstanding signatures can no longer be relayed."""
         return self._transact(self.contract.functions.invalidateNonces(new_nonce))

@@ -213,6 +213,38 @@ def org_vault(context: Context, code: str, account: str) -> None:
     click.echo(f"vault of {code} is now {vault}: tx {receipt.tx_hash}")
 
 
+def _set_active(context: Context, code: str, active: bool) -> None:
+    registry, _, _ = context.clients(write=True)
+    current = registry.organization(code)
+    if current is None:
+        raise ConfigurationError(f"no organization {code!r}")
+    word = "active" if active else "inactive"
+    if current.active == active:
+        click.echo(f"{code} is already {word} (nothing to do)")
+        return
+    receipt = registry.update_organization(code, active=active, vault=current.vault)
+    click.echo(f"{code} is now {word}: tx {receipt.tx_hash}")
+
+
+@org.command("deactivate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_deactivate(context: Context, code: str) -> None:
+    """Deactivate organization CODE (registry admin): its accounts' roles stop counting and they can no longer hold
+    yen; a supplier's payments are kept as owed."""
+    _set_active(context, code, False)
+
+
+@org.command("activate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_activate(context: Context, code: str) -> None:
+    """Activate organization CODE again (registry admin)."""
+    _set_active(context, code, True)
+
+
 @org.command("show")
 @click.argument("code")
 @pass_context

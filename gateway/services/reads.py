@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain import org_code, org_id
+from chain import checksum, org_code, org_id
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -260,11 +260,11 @@ class Reader:
         self.scope = Scope.of(principal)
         self._point_read = point_read
 
-    async def detail(self, procurement_id: str) -> ProcurementDetailPublic:
+    async def detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
         """``procurement_detail`` from async code, as a point read."""
         if self._point_read is None:
-            return await run_in_threadpool(self.procurement_detail, procurement_id)
-        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id)
+            return await run_in_threadpool(self.procurement_detail, procurement_id, escrow)
+        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id, escrow)
         return result
 
     @contextmanager
@@ -301,13 +301,20 @@ class Reader:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
         return str(escrow)
 
-    def procurement_detail(self, procurement_id: str) -> ProcurementDetailPublic:
-        """One visible procurement with its milestones, in one statement; NotFound as for ``escrow_of``."""
-        values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+    def procurement_detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
+        """One visible procurement with its milestones, named by its id (0x-hex, lowercase) or its ``escrow``: in
+        one statement (two by escrow); NotFound as for ``escrow_of``."""
+        named = procurement_id if escrow is None else f"at escrow {escrow}"
         with self._connection() as connection:
-            rows = connection.execute(_detail_statement(self.scope), values).all()
+            if escrow is not None:
+                query = select(_p.procurement_id).where(_p.chain_id == self.chain_id, _p.escrow == checksum(escrow))
+                procurement_id = connection.execute(query).scalar()
+            values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+            rows = [] if procurement_id is None else connection.execute(_detail_statement(self.scope), values).all()
+        if escrow is not None:
+            rows = [row for row in rows if row.escrow.lower() == escrow]
         if not rows:
-            raise NotFound(f"no procurement {procurement_id} visible to this account")
+            raise NotFound(f"no procurement {named} visible to this account")
         escrows = sorted({row.escrow for row in rows})
         if len(escrows) > 1:
             raise Conflict(
