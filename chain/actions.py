@@ -69,6 +69,7 @@ class FieldKind(enum.Enum):
     """What a field means beyond its EIP-712 type: how the API takes it and how a command asks for it."""
 
     NUMBER = "number"  # an unsigned integer: an id, a date (unix time), a fiscal year, a set of flags
+    TIME = "time"  # a moment, signed as unix seconds (uint64); a command takes a date (end of day JST) or a time
     YEN = "yen"  # an amount of yen (no minor unit); int256: a change, negative for a cut; uint256[]: one per year
     ROUND = "round"  # a milestone's round; a command defaults it to the milestone's current round
     FLAG = "flag"  # yes or no, said in two ``words`` (pass or fail)
@@ -177,7 +178,7 @@ _AMENDMENT_CONTENT = (
     ActionField("milestoneId", "uint256", FieldKind.NUMBER, from_amendment=True),
     ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS, from_amendment=True),
     ActionField("newAmount", "uint256", FieldKind.YEN, from_amendment=True),
-    ActionField("newDueDate", "uint64", FieldKind.NUMBER, from_amendment=True),
+    ActionField("newDueDate", "uint64", FieldKind.TIME, from_amendment=True),
     ActionField("rationaleHash", "bytes32", FieldKind.HASH, from_amendment=True),
 )
 
@@ -402,7 +403,7 @@ ACTIONS: dict[str, ActionType] = _registry(
             MILESTONE_ID,
             ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS),
             _yen("newAmount", default=0),
-            _number("newDueDate", 64, default=0),
+            ActionField("newDueDate", "uint64", FieldKind.TIME, default=0),
             _hash("rationaleHash"),
         ),
         signers=(Role.PROCUREMENT_OFFICER,),
@@ -501,12 +502,12 @@ ACTIONS: dict[str, ActionType] = _registry(
         primary_type="PauseUntil",
         contract=MILESTONE_ESCROW,
         function="pauseUntilBySig",
-        fields=(_number("until", 64),),
+        fields=(ActionField("until", "uint64", FieldKind.TIME),),
         signers=(Role.MINISTRY_ADMIN,),
         gas=80_000,
         verb="pause",
         noun="Pause",
-        summary="the buying ministry's admin pauses releases until a time (unix seconds, at most 90 days ahead).",
+        summary="the buying ministry's admin pauses releases until a time (at most 90 days ahead).",
         done="releases paused until {until}",
     ),
     ActionType(

@@ -280,6 +280,33 @@ def outcome(before: dict[str, Any] | None, after: dict[str, Any] | None, milesto
 # ---------------------------------------------------------------- one command per declared action
 
 
+class MomentType(click.ParamType[int]):
+    """A moment as people write it: a date (23:59:59 JST that day, as in spec files), an ISO 8601 time with its
+    offset, or unix seconds; converted to unix seconds."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        import datetime as dt
+
+        from chain import JST
+
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.isdecimal():
+            return int(text)
+        try:
+            if len(text) == 10:
+                return int(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), JST).timestamp())
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a date (2027-06-30), a time with offset or unix seconds", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{text!r} has no offset: write +09:00 for JST", param, ctx)
+        return int(moment.timestamp())
+
+
 def _parameter(field: ActionField) -> click.Parameter:
     """The argument or option that asks for ``field`` (see the module docstring)."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", field.name).lower() + "_"  # never a keyword (pass)
@@ -305,6 +332,11 @@ def _parameter(field: ActionField) -> click.Parameter:
 _OPTION_TYPES: dict[FieldKind, Callable[[ActionField], tuple[Any, str]]] = {
     FieldKind.YEN: lambda f: (click.IntRange(min=0), "Yen, a whole number."),
     FieldKind.NUMBER: lambda f: (click.IntRange(min=0), "A whole number."),
+    FieldKind.TIME: lambda f: (
+        MomentType(),
+        "A date (the end of that day, JST: 2027-06-30), a time with its offset (2027-06-30T12:00+09:00) or "
+        "unix seconds.",
+    ),
     FieldKind.ROUND: lambda f: (click.IntRange(min=1), "Round (default: the current)."),
     FieldKind.CHOICE: lambda f: (click.Choice(f.choices), f"The {f.option.removeprefix('--')}."),
     FieldKind.ADDRESS: lambda f: (click.STRING, "An address (0x and 40 hex digits)."),
@@ -354,6 +386,8 @@ def _request(
             value = _current_round(current, values["milestoneId"])
         if field.kind is FieldKind.FLAG:
             words[field.name] = field.words[0] if value else field.words[1]
+        if field.kind is FieldKind.TIME and value:
+            words[field.name] = _jst(value)
         if value is not None and field.kind not in (FieldKind.DOCUMENT, FieldKind.HASH):
             fields[field.name] = value
     for field in action.fields:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 
 from chain import TxSender
@@ -189,8 +190,8 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     )
 
     # A pause: a pass while paused defers the payment; after the pause ends early, it is claimed.
-    until = ledger.rpc.latest_timestamp() + 7 * DAY
-    ledger.says("mod-admin", "pause", ocid, "--until", str(until), line=f"releases paused until {until}")
+    until = dt.datetime.fromtimestamp(ledger.rpc.latest_timestamp() + 7 * DAY, dt.UTC).date().isoformat()
+    ledger.says("mod-admin", "pause", ocid, "--until", until, line=f"releases paused until {until} 23:59 JST")
     ledger.says("supplier", "submit-evidence", ocid, "2", str(report), line=EVIDENCE.format(2))
     ledger.says("evaluator-atla", "attest", ocid, "2", "--pass", line="pass attested for milestone 2, round 1")
     ledger.says(
@@ -223,3 +224,26 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     ledger.says("officer", "reclaim", ocid, "3", line="milestone 3 reclaimed")
     final = ledger.client("auditor", "show", ocid).output
     assert "released 70,000,000" in final, final
+
+    # The chain commands take the same names; an address with a digit missing is refused, not hashed.
+    for name in (ocid, escrow.group(1), "0x" + keccak(text=ocid).hex()):
+        shown = ledger.procure("procurement", "show", name)
+        assert shown.exit_code == 0, shown.output
+        assert f"escrow {escrow.group(1)}" in shown.output
+    truncated = escrow.group(1)[:-1]
+    for wrong in (ledger.procure("procurement", "show", truncated), ledger.client("auditor", "show", truncated)):
+        assert wrong.exit_code != 0
+        assert "neither an escrow address (0x and 40 hex digits, 39 given)" in wrong.output, wrong.output
+        assert "Traceback" not in wrong.output
+
+    # The registry admin deactivates an organization, and activates it again.
+    off = ledger.procure("--dev-account", "0", "org", "deactivate", "NVE")
+    assert re.fullmatch(r"NVE is now inactive" + TX, off.output.strip()), off.output
+    assert ledger.procure("--dev-account", "0", "org", "deactivate", "NVE").output.strip() == (
+        "NVE is already inactive (nothing to do)"
+    )
+    refused = ledger.procure("--dev-account", "1", "org", "activate", "NVE")  # an officer is not the admin
+    assert refused.exit_code != 0
+    assert len(refused.output.strip().splitlines()) == 1, refused.output
+    on = ledger.procure("--dev-account", "0", "org", "activate", "NVE")
+    assert re.fullmatch(r"NVE is now active" + TX, on.output.strip()), on.output
