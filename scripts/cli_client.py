@@ -269,7 +269,8 @@ def outcome(before: dict[str, Any] | None, after: dict[str, Any] | None, milesto
     status, amount, owed = new["status"], int(new["amount"]), int(new["owed"])
     supplier = f"{after['supplier']} ({after['supplierOrg']})"
     if status == "Paid" and not owed:
-        return f"; payment of {amount:,} yen released to {supplier}"
+        paid = int(old["owed"]) or amount  # a claim pays what was owed
+        return f"; payment of {paid:,} yen released to {supplier}"
     if owed:
         return f"; payment of {owed:,} yen deferred: {_deferred_because(after, int(after['blockTimestamp']))}"
     if status == "Rejected":

@@ -212,11 +212,12 @@ def _ready_claim(world: World, escrow: Contract) -> dict[str, Any]:
 
 
 def _ready_lapse(world: World, escrow: Contract) -> dict[str, Any]:
-    """A dispute on milestone 0 no review body ruled on within the ruling period (30 days)."""
-    world.sender("supplier").transact(escrow.functions.submitEvidence(0, DOC, "ipfs://bafy-delivery-note"))
-    world.sender("officer").transact(escrow.functions.openDispute(0, REASON))
+    """A dispute on milestone 2 (due in 180 days: still open after a second escrow's set-up) no review body ruled
+    on within the ruling period (30 days)."""
+    world.sender("supplier").transact(escrow.functions.submitEvidence(2, DOC, "ipfs://bafy-delivery-note"))
+    world.sender("officer").transact(escrow.functions.openDispute(2, REASON))
     travel_days(world, 31)
-    return {"milestoneId": 0}
+    return {"milestoneId": 2}
 
 
 def _ready_pause(world: World, escrow: Contract) -> dict[str, Any]:

@@ -143,6 +143,11 @@ def test_a_procurement_is_named_by_its_escrow_or_its_id_and_nothing_else(api: Ap
     _problem(api.client.get(f"/procurements/{api.world.accounts['outsider'].address}/state", headers=auditor), 404)
     other = api.sign_in("mofa_officer")
     _problem(api.client.get(f"/procurements/{escrow}/state", headers=other), 404)
+    api.sync()  # the mirror's detail takes the same names
+    mirrored = api.client.get(f"/procurements/{escrow.lower()}", headers=auditor)
+    assert mirrored.status_code == 200, mirrored.text
+    assert mirrored.json()["procurementId"] == procurement
+    _problem(api.client.get(f"/procurements/{escrow}", headers=other), 404)
     officer = api.sign_in("officer")
     typed = api.client.get(f"/procurements/{escrow}/actions/reclaim", headers=officer, params={"milestoneId": 0})
     assert typed.status_code == 200, typed.text
