@@ -124,6 +124,17 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     escrow = re.search(r"escrow\s+(0x[0-9a-fA-F]{40})", created.output)
     assert escrow is not None, created.output
 
+    # A session token for scripts: the API then works with any HTTP client (curl in README).
+    issued = ledger.client("auditor", "token")
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.strip()
+    assert "\n" not in token  # only the token on stdout; its expiry goes to stderr
+    assert "valid until" in issued.stderr
+    state = ledger.http.get(f"/procurements/{ocid}/state", headers={"Authorization": f"Bearer {token}"})
+    assert state.status_code == 200, state.text
+    assert state.json()["escrow"] == escrow.group(1)
+    assert ledger.http.get(f"/procurements/{ocid}/state", headers={"Authorization": "Bearer x"}).status_code == 401
+
     # Fund more: drawn on the procurement's budget obligation (no ERC-20 allowance involved).
     ledger.says("officer", "fund", ocid, "--amount", "40000000", line="40,000,000 yen paid into the escrow")
 
