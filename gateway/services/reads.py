@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain import checksum, org_code, org_id
+from chain import ConfigurationError, checksum, org_code, org_id, parse_procurement_name
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -123,6 +123,19 @@ def _org_hex(code: str) -> str:
 Condition = Callable[[Any], ColumnElement[bool]]
 
 
+def procurement_condition(name: str) -> ColumnElement[bool]:
+    """The mirror's procurements named ``name`` (its ocid, escrow address or on-chain id: chain.procurement_name);
+    InvalidInput (422) naming what is wrong with anything else."""
+    try:
+        named = parse_procurement_name(name)
+    except ConfigurationError as exc:
+        raise InvalidInput(f"procurementId: {exc}") from None
+    if named.escrow is not None:
+        return _p.escrow == checksum(named.escrow)
+    assert named.procurement_id is not None
+    return _p.procurement_id == "0x" + named.procurement_id.hex()
+
+
 @dataclass(frozen=True)
 class Listing:
     """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
@@ -144,7 +157,7 @@ def _below(
 ) -> Listing:
     """The rows of an event table, below their procurement: by procurement and milestone, in chain order."""
     every: dict[str, Condition] = {
-        "procurement_id": lambda value: _p.procurement_id == value.lower(),
+        "procurement_id": procurement_condition,
         "milestone_id": lambda value: table.c.milestone_id == value,
         **(filters or {}),
     }
@@ -178,7 +191,7 @@ LISTINGS: dict[str, Listing] = {
         MilestonePublic,
         (*_MILESTONE_COLUMNS, _p.procurement_id),
         {
-            "procurement_id": lambda value: _p.procurement_id == value.lower(),
+            "procurement_id": procurement_condition,
             "status": lambda value: _m.status == value,
         },
         (_p.block_number, _p.log_index, _m.milestone_id),
@@ -293,8 +306,9 @@ class Reader:
             return None if version is None else version.block_number
 
     def escrow_of(self, procurement_id: str) -> str:
-        """The escrow of a visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
-        query = self._visible_escrows().where(_p.procurement_id == procurement_id)
+        """The escrow of a visible procurement named by its ocid, escrow address or id; NotFound if it does not
+        exist or is not visible (indistinguishably)."""
+        query = self._visible_escrows().where(procurement_condition(procurement_id))
         with self._connection() as connection:
             escrow = connection.execute(query).scalar()
         if escrow is None:

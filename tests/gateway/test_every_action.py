@@ -148,6 +148,13 @@ def test_a_procurement_is_named_by_its_escrow_or_its_id_and_nothing_else(api: Ap
     assert mirrored.status_code == 200, mirrored.text
     assert mirrored.json()["procurementId"] == procurement
     _problem(api.client.get(f"/procurements/{escrow}", headers=other), 404)
+    for path in ("/milestones", "/events"):  # the filters take the same names
+        by_id = api.client.get(path, headers=auditor, params={"procurementId": procurement}).json()
+        by_address = api.client.get(path, headers=auditor, params={"procurementId": escrow}).json()
+        assert by_id["data"]
+        assert by_address["data"] == by_id["data"]
+        wrong = api.client.get(path, headers=auditor, params={"procurementId": escrow[:-1]})
+        assert "procurementId: " in _problem(wrong, 422)["detail"]
     officer = api.sign_in("officer")
     typed = api.client.get(f"/procurements/{escrow}/actions/reclaim", headers=officer, params={"milestoneId": 0})
     assert typed.status_code == 200, typed.text
