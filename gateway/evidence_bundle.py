@@ -16,9 +16,10 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_BUNDLE_DOCUMENTS", "BundleMember", "bundle_manifest", "bundle_members"]
+__all__ = ["MAX_BUNDLE_DOCUMENTS", "MAX_MANIFEST_BYTES", "BundleMember", "bundle_manifest", "bundle_members"]
 
 MAX_BUNDLE_DOCUMENTS = 64
+MAX_MANIFEST_BYTES = MAX_BUNDLE_DOCUMENTS * 1024  # a larger document is never read as a manifest
 _VERSION = 1
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 
@@ -56,7 +57,7 @@ def bundle_manifest(members: list[BundleMember]) -> bytes:
 def bundle_members(data: bytes) -> list[BundleMember] | None:
     """The members listed by a manifest; None if ``data`` is not a well-formed bundle manifest (then it is an
     ordinary document, and only itself is the evidence)."""
-    if not data.startswith(b"{") or len(data) > MAX_BUNDLE_DOCUMENTS * 1024:
+    if not data.startswith(b"{") or len(data) > MAX_MANIFEST_BYTES:
         return None
     try:
         body = json.loads(data)

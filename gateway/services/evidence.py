@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
-from gateway.evidence_bundle import BundleMember, bundle_members
+from gateway.evidence_bundle import MAX_MANIFEST_BYTES, BundleMember, bundle_members
 from gateway.identity import Principal
 from gateway.models import Document, Upload
 
@@ -195,7 +195,7 @@ def bundled(db: Session, store: EvidenceStore, document_hash: str) -> list[Bundl
     """The members of the bundle manifest stored under ``document_hash`` (0x-hex); empty if it is not one."""
     digest = parse_digest(document_hash)
     document = db.get(Document, digest)
-    if document is None:
+    if document is None or document.size > MAX_MANIFEST_BYTES:  # an ordinary document: not read at all
         return []
     try:
         return bundle_members(store.read_verified(digest, document.size)) or []
