@@ -179,6 +179,12 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         start_hardhat as start_hardhat,
         wait_for_rpc as wait_for_rpc,
     )
+    from chain.procurement_name import (
+        OCID_MAX_LENGTH as OCID_MAX_LENGTH,
+        ProcurementName as ProcurementName,
+        ocid_problem as ocid_problem,
+        parse_procurement_name as parse_procurement_name,
+    )
     from chain.roles import (
         DEFAULT_ADMIN_ROLE as DEFAULT_ADMIN_ROLE,
         OrgKind as OrgKind,
@@ -348,6 +354,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "start_hardhat",
         "wait_for_rpc",
     ),
+    "chain.procurement_name": ("OCID_MAX_LENGTH", "ProcurementName", "ocid_problem", "parse_procurement_name"),
     "chain.roles": ("DEFAULT_ADMIN_ROLE", "OrgKind", "Role", "org_code", "org_id"),
     "chain.spec": (
         "JST",

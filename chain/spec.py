@@ -37,6 +37,7 @@ from chain.clients import (
     RegistryClient,
 )
 from chain.errors import LedgerError
+from chain.procurement_name import ocid_problem
 from chain.roles import Role
 
 __all__ = [
@@ -151,8 +152,9 @@ class ProcurementFile(BaseModel):
     @field_validator("id")
     @classmethod
     def _ocid(cls, value: str) -> str:
-        if not value.isascii() or any(c.isspace() for c in value) or "#" in value:
-            raise ValueError("must be ASCII without spaces or '#'")
+        problem = ocid_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -107,15 +107,7 @@ class Ledger:
             known = None if fresh else self._by_procurement.get(procurement_id)
         if known is not None:
             return known
-        topic = self.build.codec("AccessRegistry").topic("EscrowRegistered")
-        query = {
-            "address": self.system.registry,
-            "fromBlock": hex(self.system.deployed_block),
-            "toBlock": "latest",
-            "topics": [topic, None, "0x" + procurement_id.hex()],
-        }
-        logs = self.rpc.result("eth_getLogs", [query]) or []
-        escrows = tuple(dict.fromkeys(checksum("0x" + log["topics"][3][-40:]) for log in logs))
+        escrows = self.registry.escrows_registered(procurement_id, self.system.deployed_block)
         if not escrows:
             raise NotFound(f"no procurement 0x{procurement_id.hex()}")
         with self._lock:

@@ -215,6 +215,38 @@ def org_vault(context: Context, code: str, account: str) -> None:
     click.echo(f"vault of {code} is now {vault}: tx {receipt.tx_hash}")
 
 
+def _set_active(context: Context, code: str, active: bool) -> None:
+    registry, _, _ = context.clients(write=True)
+    current = registry.organization(code)
+    if current is None:
+        raise ConfigurationError(f"no organization {code!r}")
+    word = "active" if active else "inactive"
+    if current.active == active:
+        click.echo(f"{code} is already {word} (nothing to do)")
+        return
+    receipt = registry.update_organization(code, active=active, vault=current.vault)
+    click.echo(f"{code} is now {word}: tx {receipt.tx_hash}")
+
+
+@org.command("deactivate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_deactivate(context: Context, code: str) -> None:
+    """Deactivate organization CODE (registry admin): its accounts' roles stop counting and they can no longer hold
+    yen; a supplier's payments are kept as owed."""
+    _set_active(context, code, False)
+
+
+@org.command("activate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_activate(context: Context, code: str) -> None:
+    """Activate organization CODE again (registry admin)."""
+    _set_active(context, code, True)
+
+
 @org.command("show")
 @click.argument("code")
 @pass_context
@@ -298,17 +330,38 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
         click.echo(f"  tx      {label}: {tx_hash}")
 
 
+def _escrow_named(context: Context, name: str) -> str:
+    """The escrow of a procurement named by its ocid, escrow address or on-chain id (chain.procurement_name)."""
+    from chain import parse_procurement_name
+
+    named = parse_procurement_name(name)
+    if named.escrow is not None:
+        return named.escrow
+    assert named.procurement_id is not None
+    registry, _, _ = context.clients(write=False)
+    escrows = registry.escrows_registered(named.procurement_id, context.system().deployed_block)
+    if not escrows:
+        raise ConfigurationError(f"no procurement {name} on this ledger")
+    if len(escrows) > 1:
+        raise ConfigurationError(
+            f"{name} names procurements of {len(escrows)} ministries (escrows {', '.join(escrows)}): give the escrow"
+        )
+    return escrows[0]
+
+
 @procurement.command("show")
-@click.argument("address")
+@click.argument("procurement_name", metavar="PROCUREMENT")
 @pass_context
 @clean_errors
-def procurement_show(context: Context, address: str) -> None:
-    """Print a procurement's terms, milestones and books, read from the chain."""
+def procurement_show(context: Context, procurement_name: str) -> None:
+    """Print a procurement's terms, milestones and books, read from the chain. PROCUREMENT is its ocid, its
+    escrow address or its on-chain id."""
     import datetime as dt
 
     from chain.clients import EscrowClient
 
-    escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
+    address = _escrow_named(context, procurement_name)
+    escrow = EscrowClient(context.rpc(), address, None, context.build())
     if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
     terms = escrow.terms()

@@ -151,6 +151,7 @@ class MilestoneStatePublic(ApiModel):
     passes: int
     fails: int
     owed: Yen
+    dispute_lapses_at: int = Field(description="Unix time a dispute on it lapses unless ruled on (0: not disputed).")
 
 
 class ProcurementStatePublic(ApiModel):
@@ -159,7 +160,13 @@ class ProcurementStatePublic(ApiModel):
     procurement_id: Bytes32
     escrow: Address
     block_number: int
+    block_timestamp: int = Field(description="The chain's clock (unix time) when read: what due dates are measured by.")
+    supplier: Address
+    supplier_org: str = Field(description="Code of the supplier's organization.")
+    quorum: int = Field(description="Passes that release a milestone's payment.")
+    panel_size: int = Field(description="Evaluators on the panel.")
     paused: bool
+    paused_until: int = Field(description="Releases are paused before this unix time (0: never paused).")
     totals: TotalsPublic
     shortfall: Yen
     milestones: list[MilestoneStatePublic]

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain import org_code, org_id
+from chain import ConfigurationError, checksum, org_code, org_id, parse_procurement_name
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -123,6 +123,19 @@ def _org_hex(code: str) -> str:
 Condition = Callable[[Any], ColumnElement[bool]]
 
 
+def procurement_condition(name: str) -> ColumnElement[bool]:
+    """The mirror's procurements named ``name`` (its ocid, escrow address or on-chain id: chain.procurement_name);
+    InvalidInput (422) naming what is wrong with anything else."""
+    try:
+        named = parse_procurement_name(name)
+    except ConfigurationError as exc:
+        raise InvalidInput(f"procurementId: {exc}") from None
+    if named.escrow is not None:
+        return _p.escrow == checksum(named.escrow)
+    assert named.procurement_id is not None
+    return _p.procurement_id == "0x" + named.procurement_id.hex()
+
+
 @dataclass(frozen=True)
 class Listing:
     """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
@@ -144,7 +157,7 @@ def _below(
 ) -> Listing:
     """The rows of an event table, below their procurement: by procurement and milestone, in chain order."""
     every: dict[str, Condition] = {
-        "procurement_id": lambda value: _p.procurement_id == value.lower(),
+        "procurement_id": procurement_condition,
         "milestone_id": lambda value: table.c.milestone_id == value,
         **(filters or {}),
     }
@@ -178,7 +191,7 @@ LISTINGS: dict[str, Listing] = {
         MilestonePublic,
         (*_MILESTONE_COLUMNS, _p.procurement_id),
         {
-            "procurement_id": lambda value: _p.procurement_id == value.lower(),
+            "procurement_id": procurement_condition,
             "status": lambda value: _m.status == value,
         },
         (_p.block_number, _p.log_index, _m.milestone_id),
@@ -260,11 +273,11 @@ class Reader:
         self.scope = Scope.of(principal)
         self._point_read = point_read
 
-    async def detail(self, procurement_id: str) -> ProcurementDetailPublic:
+    async def detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
         """``procurement_detail`` from async code, as a point read."""
         if self._point_read is None:
-            return await run_in_threadpool(self.procurement_detail, procurement_id)
-        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id)
+            return await run_in_threadpool(self.procurement_detail, procurement_id, escrow)
+        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id, escrow)
         return result
 
     @contextmanager
@@ -293,21 +306,29 @@ class Reader:
             return None if version is None else version.block_number
 
     def escrow_of(self, procurement_id: str) -> str:
-        """The escrow of a visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
-        query = self._visible_escrows().where(_p.procurement_id == procurement_id)
+        """The escrow of a visible procurement named by its ocid, escrow address or id; NotFound if it does not
+        exist or is not visible (indistinguishably)."""
+        query = self._visible_escrows().where(procurement_condition(procurement_id))
         with self._connection() as connection:
             escrow = connection.execute(query).scalar()
         if escrow is None:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
         return str(escrow)
 
-    def procurement_detail(self, procurement_id: str) -> ProcurementDetailPublic:
-        """One visible procurement with its milestones, in one statement; NotFound as for ``escrow_of``."""
-        values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+    def procurement_detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
+        """One visible procurement with its milestones, named by its id (0x-hex, lowercase) or its ``escrow``: in
+        one statement (two by escrow); NotFound as for ``escrow_of``."""
+        named = procurement_id if escrow is None else f"at escrow {escrow}"
         with self._connection() as connection:
-            rows = connection.execute(_detail_statement(self.scope), values).all()
+            if escrow is not None:
+                query = select(_p.procurement_id).where(_p.chain_id == self.chain_id, _p.escrow == checksum(escrow))
+                procurement_id = connection.execute(query).scalar()
+            values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+            rows = [] if procurement_id is None else connection.execute(_detail_statement(self.scope), values).all()
+        if escrow is not None:
+            rows = [row for row in rows if row.escrow.lower() == escrow]
         if not rows:
-            raise NotFound(f"no procurement {procurement_id} visible to this account")
+            raise NotFound(f"no procurement {named} visible to this account")
         escrows = sorted({row.escrow for row in rows})
         if len(escrows) > 1:
             raise Conflict(

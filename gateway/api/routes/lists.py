@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.deps import HEX32_PATTERN, MirrorReader, PageDep
+from chain import OCID_MAX_LENGTH
+from gateway.deps import MirrorReader, PageDep
 from gateway.schemas.common import ApiModel
 from gateway.schemas.procurements import (
     AmendmentsPublic,
@@ -58,7 +59,11 @@ class ProcurementFilters(_Filters):
 
 class _OfProcurement(_Filters):
     procurement_id: str | None = Field(
-        None, alias="procurementId", pattern=HEX32_PATTERN, description="Only this procurement."
+        None,
+        alias="procurementId",
+        min_length=1,
+        max_length=OCID_MAX_LENGTH,
+        description="Only this procurement: its ocid, escrow address or on-chain id.",
     )
 
 
