@@ -66,8 +66,14 @@ def _roles() -> dict[str, Role]:
     default=None,
     help="Sign with this account of the dev mnemonic (local dev chain only; default 0 there).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print a contract's refusal as Solidity writes it (custom error, arguments).",
+)
 @click.pass_context
-def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None) -> None:
+def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None, verbose: bool) -> None:
     """Procurement ledger: milestone escrows for government procurement on an Ethereum-compatible chain."""
     if ctx.obj is None:
         ctx.obj = Context(rpc_url=rpc_url, keystore=keystore, dev_index=dev_account)
@@ -75,6 +81,7 @@ def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: i
         ctx.obj.keystore = keystore
         ctx.obj.dev_index = dev_account
         ctx.obj.account = None
+    ctx.obj.verbose = verbose
 
 
 @main.command()
