@@ -204,17 +204,19 @@ class AttestationsPublic(ApiModel):
 
 
 class PaymentPublic(EventRef):
-    """A payment released to the supplier, or deferred (owed)."""
+    """Yen out of an escrow: a payment released to the supplier, or deferred (owed), or a refund to the budget
+    ledger (de-obligated from the procurement's line)."""
 
     procurement_id: Bytes32
     milestone_id: int
-    supplier: Address
+    supplier: Address | None = Field(description="The supplier paid (None for a refund).")
+    to: Address = Field(description="The supplier (released, deferred), or the budget ledger (refunded).")
     amount: Yen
-    kind: str = Field(description="released or deferred.")
+    kind: str = Field(description="released, deferred or refunded.")
 
 
 class PaymentsPublic(ApiModel):
-    """A page of payments."""
+    """A page of payments and refunds."""
 
     data: list[PaymentPublic]
     count: int
