@@ -185,6 +185,7 @@ class CursorRow(Base):
     token_address: Mapped[str] = mapped_column(String(_ADDRESS))
     factory_address: Mapped[str] = mapped_column(String(_ADDRESS))
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    genesis_hash: Mapped[str | None] = mapped_column(String(_HASH), nullable=True)  # which chain: ids are not unique
 
 
 class IndexerLock(Base):

@@ -176,6 +176,7 @@ class Indexer:
             registry=self.system.registry,
             token=self.system.token,
             factory=self.system.factory,
+            genesis_hash=self.source.genesis_hash(),
             lock=self.lock,
         )
         self._load_trusted()

@@ -139,6 +139,7 @@ def index_status(ctx: click.Context) -> None:
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    from indexer.cursor import chain_mismatch
     from indexer.schema import make_engine
     from indexer.store import Store
     from indexer.sync import ChainSource
@@ -148,11 +149,18 @@ def index_status(ctx: click.Context) -> None:
     source = ChainSource(context.rpc())
     engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
     try:
-        cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
+        if inspect(engine).has_table("cursors"):
+            with engine.connect() as conn:
+                mismatch = chain_mismatch(conn, source.chain_id, source.genesis_hash())
+            cursor = Store(engine, source.chain_id).cursor()
+        else:
+            mismatch, cursor = None, None
     except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read {engine.url.render_as_string()}: {exc.__class__.__name__}") from None
     finally:
         engine.dispose()
+    if mismatch is not None:
+        raise click.ClickException(f"{mismatch}: this is not the mirror of the node at {context.rpc_url}")
     head = source.head()
     if cursor is None:
         click.echo(f"head {head}; no mirror of chain {source.chain_id} yet (run `procure index --once`)")

@@ -19,7 +19,11 @@ class IndexerHealthPublic(ApiModel):
 class HealthPublic(ApiModel):
     """The gateway's view of its dependencies."""
 
-    status: str = Field(description="ok, degraded (mirror behind or missing) or unavailable (no chain).")
+    status: str = Field(
+        description="ok, degraded (mirror behind or missing), wrong-chain (the node is not the mirror's chain) or "
+        "unavailable (no chain)."
+    )
+    problem: str | None = Field(None, description="What is wrong, in words (null when nothing is).")
     chain_id: int | None
     chain_head: int | None
     relayer: bool = Field(description="Whether signed actions can be relayed.")

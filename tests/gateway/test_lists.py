@@ -1,12 +1,17 @@
-"""The lists: a query parameter a list does not take is refused, never ignored; refunds are listed with payments."""
+"""What the gateway says of itself and its lists: a query parameter a list does not take is refused, never ignored;
+refunds are listed with payments; /healthz fails against another chain than the mirror's."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from chain import ChainSource
 from chain.clients import DAY
+from indexer.models import TABLES
 from tests.gateway.conftest import Api
 from tests.helpers import new_escrow
+from tests.tester import new_tester
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,22 @@ def test_refunds_are_listed_with_payments(api: Api) -> None:
     assert refund["supplier"] is None
     only = api.client.get("/payments", headers=auditor, params={"procurementId": pid, "kind": "released"}).json()
     assert only["count"] == 0
+
+
+def test_healthz_fails_against_another_chain_than_the_mirrors(api: Api, procurement: str) -> None:
+    api.sync()
+    assert api.client.get("/healthz").json()["status"] == "ok"
+    _, other = new_tester()  # the mirror was made from another chain of the same id (a node started afresh)
+    theirs = ChainSource(other).genesis_hash()
+    cursors = TABLES["cursors"]
+    with api.state.engine.begin() as conn:
+        conn.execute(update(cursors).values(genesis_hash=theirs))
+    health = api.client.get("/healthz")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "wrong-chain"
+    ours = ChainSource(api.world.rpc).genesis_hash()
+    assert body["problem"] == (
+        f"the node is another chain {api.world.rpc.chain_id} than the mirror's: its genesis block is {ours}, the "
+        f"mirror's {theirs} (a node started afresh?)"
+    )

@@ -9,11 +9,15 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from chain import ChainSource
 from chain.deployment import manifest_path
+from indexer.errors import IndexerError
 from indexer.models import PaymentRow
 from indexer.schema import make_engine
+from indexer.store import Store
 from scripts._common import Context
 from scripts.cli_indexer import standalone
+from tests.tester import new_tester
 from tests.world import World
 
 
@@ -62,6 +66,37 @@ def test_index_status_replay_and_verify(scenario_world: World, var_dir: Path) ->
     assert {(d["source"], d["table"], d["field"], d["mirror"]) for d in report["differences"]} == {
         ("replay", "payments", "amount", "1")
     }
+
+
+def test_status_against_another_chain_of_the_same_id_says_so_and_fails(scenario_world: World, var_dir: Path) -> None:
+    once = _run(scenario_world, var_dir, "index", "--once")
+    assert once.exit_code == 0, once.output
+    _, fresh = new_tester()  # a node started afresh: the same chain id, another chain
+    assert fresh.chain_id == scenario_world.rpc.chain_id
+    context = Context(transport=fresh, var_dir=var_dir)
+    status = CliRunner().invoke(standalone, ["index", "status"], obj=context)
+    assert status.exit_code == 1, status.output
+    genesis = ChainSource(fresh).genesis_hash()
+    assert f"the node is another chain {fresh.chain_id} than the mirror's: its genesis block is {genesis}" in (
+        status.output
+    )
+    assert "lag" not in status.output
+    # Nor does the indexer write another chain into it (whose system may well sit at the same addresses).
+    engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
+    store, system = Store(engine, fresh.chain_id), scenario_world.system
+    cursor = store.cursor()
+    assert cursor is not None
+    assert cursor.genesis_hash == ChainSource(scenario_world.rpc).genesis_hash()
+    with pytest.raises(IndexerError, match="refusing to mirror another chain into it"):
+        store.init_cursor(
+            start_block=system.deployed_block,
+            before_hash=cursor.block_hash,
+            registry=system.registry,
+            token=system.token,
+            factory=system.factory,
+            genesis_hash=genesis,
+        )
+    engine.dispose()
 
 
 @pytest.mark.parametrize(

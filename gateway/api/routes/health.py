@@ -11,22 +11,26 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.deps import SessionDep, StateDep
 from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
-from indexer.cursor import mirror_version
+from indexer.cursor import chain_mismatch, mirror_version
 
 router = APIRouter(tags=["ops"])
 
 
 @router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
 def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
-    """Chain head and indexer lag; 503 when the chain does not answer."""
+    """Chain head and indexer lag; 503 when the chain does not answer, or is not the chain the mirror holds."""
     ledger = state.ledger
+    problem: str | None = None
     try:
         head: int | None = ledger.head()
+        genesis: str | None = ledger.genesis_hash()
     except Exception:
-        head = None
+        head, genesis, problem = None, None, "the chain does not answer"
     try:
         version = mirror_version(db, ledger.chain_id)
         mirrored = None if version is None else version.block_number
+        if genesis is not None:
+            problem = chain_mismatch(db.connection(), ledger.chain_id, genesis)
     except SQLAlchemyError:
         mirrored = None
     lag = None if head is None or mirrored is None else max(0, head - mirrored)
@@ -34,15 +38,21 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
         state.metrics.chain_head.set(head)
     if lag is not None:
         state.metrics.indexer_lag.set(lag)
-    status = "unavailable" if head is None else ("ok" if lag is not None and lag <= 10 else "degraded")
+    if head is None:
+        status = "unavailable"
+    elif problem is not None:
+        status = "wrong-chain"
+    else:
+        status = "ok" if lag is not None and lag <= 10 else "degraded"
     health = HealthPublic(
         status=status,
+        problem=problem,
         chain_id=ledger.chain_id,
         chain_head=head,
         relayer=ledger.relayer is not None,
         indexer=IndexerHealthPublic(block_number=mirrored, lag_blocks=lag),
     )
-    if head is None:
+    if status in ("unavailable", "wrong-chain"):
         return JSONResponse(health.model_dump(mode="json", by_alias=True), status_code=503)
     return health
 
