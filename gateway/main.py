@@ -22,6 +22,7 @@ from chain import (
     require_manifest,
 )
 from gateway.api.main import api_router
+from gateway.api.routes.docs import install_docs
 from gateway.core.client_address import ClientAddress
 from gateway.core.config import Settings
 from gateway.core.logging import configure_logging
@@ -103,7 +104,9 @@ def create_app(
         clock=clock,
     )
 
-    app = FastAPI(title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.gateway = state
     install_error_handlers(app)
 
@@ -130,4 +133,5 @@ def create_app(
         )
     app.include_router(api_router)
     install_openapi(app)
+    install_docs(app)
     return app

@@ -1,7 +1,9 @@
 """What the gateway says of itself and its lists: a query parameter a list does not take is refused, never ignored;
-refunds are listed with payments; /healthz fails against another chain than the mirror's."""
+refunds are listed with payments; /healthz fails against another chain than the mirror's; /docs works offline."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import update
@@ -80,3 +82,23 @@ def test_healthz_fails_against_another_chain_than_the_mirrors(api: Api, procurem
         f"the node is another chain {api.world.rpc.chain_id} than the mirror's: its genesis block is {ours}, the "
         f"mirror's {theirs} (a node started afresh?)"
     )
+
+
+def test_docs_work_offline_every_asset_served_by_the_gateway(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    referenced = re.findall(r"""(?:src|href|url)\s*[:=(]\s*['"]([^'"]+)['"]""", page.text)
+    assert referenced, page.text
+    external = [url for url in referenced if "//" in url]
+    assert not external, f"/docs loads from elsewhere: {external}"
+    assets = [url for url in referenced if url.startswith("/docs/assets/")]
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= set(assets)
+    for url in assets:
+        asset = api.client.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 100, url
+    assert "/openapi.json" in referenced
+    assert '"validatorUrl": null' in page.text  # nor does Swagger UI send the document to its online validator
+    assert api.client.get("/openapi.json").status_code == 200
+    assert api.client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not served
