@@ -99,9 +99,13 @@ class _Words:
         return ROLE_WORDS[role] if role is not None else f"role 0x{role_id.hex()[:8]}..."
 
     def org(self, name: str, value: Any = None) -> str:
+        """An organization's (or a budget code's) text; a hash (an authority's id) as its first bytes."""
         raw = bytes(self._args[name] if value is None else value)
-        if not raw.strip(b"\x00"):
+        code = raw.rstrip(b"\x00")
+        if not code:
             return "(none)"
+        if not all(0x21 <= byte <= 0x7E for byte in code):
+            return "0x" + raw.hex()[:8] + "..."
         return org_code(raw)
 
     def kind(self, name: str) -> str:

@@ -14,9 +14,12 @@ from click.testing import CliRunner, Result
 from eth_account.signers.local import LocalAccount
 
 from chain import TxSender
-from chain.clients import EscrowClient, MilestoneStatus, system_clients
-from chain.devnet import DEV_CAST, dev_budget_as, seed_cast
+from chain.budget import fiscal_year_containing, fiscal_year_start
+from chain.clients import DAY, EscrowClient, MilestoneStatus, system_clients
+from chain.devnet import DEMO_FIRST_DUE_DAYS, DEV_CAST, dev_budget_as, ensure_demo_procurement, seed_cast
+from chain.jst import JST
 from chain.keys import dev_account, write_keystore
+from chain.spec import load_spec
 from chain.system import error_decoder
 from scripts._common import Context
 from scripts.cli import main
@@ -259,3 +262,30 @@ def test_cast_matches_the_example_spec() -> None:
     by_label = {m.label: dev_account(m.index, 31337).address for m in DEV_CAST}
     assert data["supplier"] == by_label["supplier"]
     assert data["evaluators"] == [by_label[x] for x in ("evaluator-atla", "evaluator-jqa", "evaluator-nite")]
+
+
+def test_the_demo_procurement_falls_due_after_the_day_it_is_seeded(deployed: Ledger) -> None:
+    """The example's dates are fixed (2027-2028); seeded two years on, the demo's are still ahead of the chain."""
+    rpc = deployed.rpc
+    snapshot = rpc.tester.take_snapshot()
+    try:
+        year = fiscal_year_containing(rpc.latest_timestamp()) + 2
+        rpc.tester.time_travel(fiscal_year_start(year) + 40 * DAY)  # mid-May, two fiscal years on
+        system = Context(transport=rpc, var_dir=deployed.var_dir).system()
+        decoder = error_decoder()
+        admin = TxSender(rpc, deployed.accounts[0], decoder)
+        registry, _, _ = system_clients(rpc, system, admin)
+        seed_cast(registry, dev_budget_as(rpc, system), {i: a.address for i, a in enumerate(deployed.accounts)})
+        _, _, factory = system_clients(rpc, system, TxSender(rpc, deployed.accounts[1], decoder))
+        escrow, created = ensure_demo_procurement(factory, registry, load_spec(EXAMPLE))
+        assert created
+        now = rpc.latest_timestamp()
+        today = dt.datetime.fromtimestamp(now, JST).date()
+        dues = [m.due_date for m in EscrowClient(rpc, escrow).milestones()]
+        first = dt.datetime.combine(today + dt.timedelta(days=DEMO_FIRST_DUE_DAYS), dt.time(23, 59, 59), JST)
+        example = load_spec(EXAMPLE).spec.milestones
+        spacing = [(m.due - example[0].due).days * DAY for m in example]  # type: ignore[operator]
+        assert dues == [int(first.timestamp()) + gap for gap in spacing]
+        assert all(due > now for due in dues)
+    finally:
+        rpc.tester.revert_to_snapshot(snapshot)
