@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain._compiler import Build
@@ -44,6 +46,7 @@ __all__ = [
     "dev_relayer_keystore",
     "due_from_today",
     "ensure_demo_procurement",
+    "local_relayer",
     "seed_cast",
 ]
 
@@ -227,6 +230,16 @@ def dev_relayer_keystore(var: Path, chain_id: int) -> dict[str, str]:
         "PROCURE_RELAYER_KEYSTORE": str(keystore),
         "PROCURE_RELAYER_KEYSTORE_PASSWORD": password_file.read_text().strip(),
     }
+
+
+def local_relayer(var: Path) -> str | None:
+    """The address of the gateway's relayer whose keystore `procure up` keeps under ``var``, if there is one."""
+    keystore = var / "keys" / "relayer.json"
+    try:
+        address = json.loads(keystore.read_text()).get("address")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if not isinstance(address, str) else str(to_checksum_address(address))
 
 
 def dev_budget_as(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from chain import (
     Build,
+    ConfigurationError,
     SystemAddresses,
     Transport,
     TxSender,
@@ -36,6 +37,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import DESCRIPTION, install_openapi
 from gateway.relay.idempotency import IdempotencyService
 from gateway.relay.pipeline import RelayPipeline
+from gateway.relay.relayer import relayer_problem
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
@@ -89,6 +91,8 @@ def create_app(
     upgrade_gateway_tables(engine)
     if directory is None:
         directory = AutoDirectory(MirrorDirectory(engine, ledger.chain_id), ChainDirectory(ledger.registry))
+    if relayer is not None and (problem := relayer_problem(directory.lookup(relayer.address))) is not None:
+        raise ConfigurationError(problem)
     metrics = Metrics()
     state = GatewayState(
         settings=settings,

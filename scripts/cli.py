@@ -199,7 +199,7 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
 def org_bind(context: Context, account: str, code: str) -> None:
     """Bind ACCOUNT to organization CODE."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.bind_account(address, code)
     click.echo(f"{address} bound to {code}: tx {receipt.tx_hash}")
 
@@ -247,9 +247,22 @@ def role() -> None:
 def role_grant(context: Context, role_name: str, account: str) -> None:
     """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.grant_role(_roles()[role_name], address)
     click.echo(f"{role_name} granted to {address}: tx {receipt.tx_hash}")
+
+
+def _not_the_relayer(context: Context, address: str) -> str:
+    """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
+    organization (gateway/relay/relayer.py)."""
+    from chain.devnet import local_relayer
+
+    if address == local_relayer(context.var_dir):
+        raise ConfigurationError(
+            f"{address} is the gateway's relayer ({context.var_dir / 'keys' / 'relayer.json'}): a relayer holds no "
+            "role and belongs to no organization, or relaying breaks; use another account"
+        )
+    return address
 
 
 @role.command("revoke")
@@ -415,9 +428,10 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
     from chain import project_root
     from chain.deployment import ensure_deployed
-    from chain.devnet import DEV_CAST, dev_relayer_keystore
+    from chain.devnet import DEV_CAST, RELAYER_INDEX, dev_relayer_keystore
     from chain.keys import dev_account
     from chain.node import anvil_command, wait_for_rpc
+    from scripts.cli_client import CLIENT_GATEWAY
     from scripts.supervisor import Part, Supervisor
 
     root, var = project_root(), context.var_dir
@@ -447,15 +461,25 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         ]
         supervisor.start()
         _wait_for_gateway(f"http://127.0.0.1:{api_port}/healthz", supervisor)
+        gateway = f"http://127.0.0.1:{api_port}"
         click.echo("")
-        click.echo(f"gateway   http://127.0.0.1:{api_port}")
-        click.echo(f"API docs  http://127.0.0.1:{api_port}/docs")
+        click.echo(f"gateway   {gateway}")
+        click.echo(f"API docs  {gateway}/docs")
         click.echo(f"chain     {rpc} (chain id 31337); logs in {logs}")
+        if gateway == CLIENT_GATEWAY:
+            click.echo(f"client    `procure client ...` talks to {gateway} (its default)")
+        else:
+            click.echo(
+                f"client    `procure client ...` talks to {CLIENT_GATEWAY}: export PROCURE_GATEWAY_URL={gateway}"
+            )
+        click.echo("accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
+        click.echo(f"  {0:>2} {'admin':<15} {'':<6} {dev_account(0, chain_id).address}  (deployed the system)")
         if not no_demo:
-            click.echo("demo accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
             for member in DEV_CAST:
                 address = dev_account(member.index, chain_id).address
                 click.echo(f"  {member.index:>2} {member.label:<15} {member.org:<6} {address}")
+        relayer = dev_account(RELAYER_INDEX, chain_id).address
+        click.echo(f"  {RELAYER_INDEX:>2} {'relayer':<15} {'':<6} {relayer}  (pays the gateway's gas; give it no role)")
         click.echo("Ctrl-C stops the ledger")
         while not supervisor.stopping:
             supervisor.poll()

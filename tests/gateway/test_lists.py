@@ -4,14 +4,16 @@ refunds are listed with payments; /healthz fails against another chain than the 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from chain import ChainSource
+from chain import ChainSource, ConfigurationError, Role, org_id
 from chain.clients import DAY
+from gateway.main import create_app
 from indexer.models import TABLES
-from tests.gateway.conftest import Api
+from tests.gateway.conftest import Api, make_settings
 from tests.helpers import new_escrow
 from tests.tester import new_tester
 
@@ -102,3 +104,30 @@ def test_docs_work_offline_every_asset_served_by_the_gateway(api: Api) -> None:
     assert '"validatorUrl": null' in page.text  # nor does Swagger UI send the document to its online validator
     assert api.client.get("/openapi.json").status_code == 200
     assert api.client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not served
+
+
+def test_a_relayer_given_a_role_stops_relaying_and_cannot_start(api: Api, procurement: str, tmp_path: Path) -> None:
+    world, relayer = api.world, api.relayer
+    admin = world.sender("admin")
+    admin.transact(world.registry.functions.bindAccount(relayer, org_id("MOD")))
+    admin.transact(world.registry.functions.grantRole(Role.PROCUREMENT_OFFICER.id, relayer))
+    api.sync()
+    supplier = api.sign_in("supplier")
+    marks = api.chain_marks()
+    document = api.upload(supplier, b"evidence for milestone 0")
+    fields = {"milestoneId": 0, "documentHash": document["documentHash"]}
+    refused = api.act("supplier", supplier, procurement, "submit-evidence", fields)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["detail"].startswith(
+        f"the gateway's relayer {relayer} is bound to MOD and holds procurement-officer: a relayer is an account "
+        "nobody else uses"
+    )
+    assert api.chain_marks() == marks
+    with pytest.raises(ConfigurationError, match="a relayer is an account nobody else uses"):
+        create_app(
+            make_settings(tmp_path / "again"),
+            rpc=world.rpc,
+            system=world.system,
+            relayer=api.state.ledger.relayer,
+            build=world.build,
+        )

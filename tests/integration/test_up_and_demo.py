@@ -61,6 +61,11 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         assert "system deployed" in text
         assert "demo procurement 'ocds-b5fd17-MOD-2026-0042' created (funded with what is due this fiscal year)" in text
         assert f"API docs  http://127.0.0.1:{api_port}/docs" in text
+        # Every account it uses, the relayer too, and where `procure client` goes (not this port by default).
+        assert f"export PROCURE_GATEWAY_URL=http://127.0.0.1:{api_port}" in text
+        for index, label in ((0, "admin"), (1, "officer"), (8, "auditor"), (11, "relayer")):
+            assert f"{index:>2} {label:<15}" in text, text
+        assert "(pays the gateway's gas; give it no role)" in text
         assert httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=10).status_code == 200
         env = {**os.environ, "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}", "PROCURE_DEV_ACCOUNT": "8"}
         shown = run_procure(env, "client", "show", OCID)

@@ -16,7 +16,14 @@ from eth_account.signers.local import LocalAccount
 from chain import TxSender
 from chain.budget import fiscal_year_containing, fiscal_year_start
 from chain.clients import DAY, EscrowClient, MilestoneStatus, system_clients
-from chain.devnet import DEMO_FIRST_DUE_DAYS, DEV_CAST, dev_budget_as, ensure_demo_procurement, seed_cast
+from chain.devnet import (
+    DEMO_FIRST_DUE_DAYS,
+    DEV_CAST,
+    dev_budget_as,
+    dev_relayer_keystore,
+    ensure_demo_procurement,
+    seed_cast,
+)
 from chain.jst import JST
 from chain.keys import dev_account, write_keystore
 from chain.spec import load_spec
@@ -289,3 +296,22 @@ def test_the_demo_procurement_falls_due_after_the_day_it_is_seeded(deployed: Led
         assert all(due > now for due in dues)
     finally:
         rpc.tester.revert_to_snapshot(snapshot)
+
+
+def test_the_gateways_relayer_is_given_no_role_nor_organization(deployed: Ledger) -> None:
+    keys = deployed.var_dir / "keys"
+    dev_relayer_keystore(deployed.var_dir, deployed.rpc.chain_id)  # what `procure up` writes for its gateway
+    relayer = deployed.accounts[11].address
+    try:
+        for args in (("role", "grant", "procurement-officer", relayer), ("org", "bind", relayer, "MOD")):
+            before = deployed.rpc.block_number()
+            out = deployed.fails(*args)
+            assert out.strip() == (
+                f"Error: {relayer} is the gateway's relayer ({keys / 'relayer.json'}): a relayer holds no role and "
+                "belongs to no organization, or relaying breaks; use another account"
+            )
+            assert deployed.rpc.block_number() == before
+    finally:
+        for path in keys.iterdir():
+            path.unlink()
+        keys.rmdir()
