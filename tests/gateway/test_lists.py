@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from chain import ChainSource, ConfigurationError, Role, org_id
 from chain.clients import DAY
 from gateway.main import create_app
 from indexer.models import TABLES
+from indexer.sync import Indexer
 from tests.gateway.conftest import Api, make_settings
 from tests.helpers import new_escrow
 from tests.tester import new_tester
@@ -131,3 +132,28 @@ def test_a_relayer_given_a_role_stops_relaying_and_cannot_start(api: Api, procur
             relayer=api.state.ledger.relayer,
             build=world.build,
         )
+
+
+def test_healthz_reports_a_hand_edited_row_with_its_block(api: Api) -> None:
+    world = api.world
+    escrow, params = new_escrow(world)
+    world.tester.time_travel(params[5][0] + DAY)
+    world.sender("officer").transact(escrow.functions.reclaim(0))
+    api.sync()
+    indexer = Indexer(api.state.engine, ChainSource(world.rpc), world.system, world.build)
+    assert indexer.check_served("recent").ok
+    healthy = api.client.get("/healthz").json()
+    assert healthy["status"] == "ok"
+    assert healthy["indexer"]["firstBadBlock"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00", healthy["indexer"]["checkedAt"])
+    refunds = TABLES["refunds"]
+    with api.state.engine.begin() as conn:
+        block = conn.execute(select(refunds.c.block_number)).scalar_one()
+        conn.execute(update(refunds).values(amount=1))
+    assert not indexer.check_served("recent").ok
+    health = api.client.get("/healthz")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "mismatch"
+    assert body["indexer"]["firstBadBlock"] == block
+    assert body["problem"].startswith(f"the mirror differs from the chain at block {block}: refunds row (block {block}")
