@@ -322,11 +322,12 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
 @clean_errors
 def procurement_show(context: Context, address: str) -> None:
     """Print a procurement's terms, milestones and books, read from the chain."""
-    import datetime as dt
 
     from chain.clients import EscrowClient
 
     escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
+    from chain.jst import jst as when
+
     if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
     terms = escrow.terms()
@@ -341,9 +342,6 @@ def procurement_show(context: Context, address: str) -> None:
         f"  periods  ruling {terms.ruling_period // 86_400} days (then a dispute lapses), "
         f"grace {terms.grace_period // 86_400} days (before an owed-yen redirect)"
     )
-
-    def when(timestamp: int) -> str:
-        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     paused = f"; RELEASES PAUSED until {when(escrow.paused_until())}" if escrow.paused() else ""
     click.echo(

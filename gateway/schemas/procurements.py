@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, computed_field
 
 from chain import org_code
+from chain.jst import iso
 from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText, Yen
 
 __all__ = [
@@ -92,6 +93,12 @@ class ProcurementPublic(ApiModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def paused_until_at(self) -> str | None:
+        """``pausedUntil`` in ISO 8601 with its offset (JST); null if never paused."""
+        return iso(self.paused_until) if self.paused_until else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def paused(self) -> bool:
         """Whether releases are paused now (by the gateway's clock)."""
         return self.paused_until > time.time()
@@ -126,6 +133,12 @@ class MilestonePublic(ApiModel):
     owed: Yen
     updated_block: int
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def due_at(self) -> str:
+        """``dueDate`` in ISO 8601 with its offset (JST): the end of the day evidence is accepted."""
+        return iso(self.due_date)
+
 
 class MilestonesPublic(ApiModel):
     """A page of milestones."""
@@ -151,6 +164,12 @@ class MilestoneStatePublic(ApiModel):
     passes: int
     fails: int
     owed: Yen
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def due_at(self) -> str:
+        """``dueDate`` in ISO 8601 with its offset (JST): the end of the day evidence is accepted."""
+        return iso(self.due_date)
 
 
 class ProcurementStatePublic(ApiModel):
@@ -235,6 +254,12 @@ class AmendmentPublic(EventRef):
     rationale_hash: Bytes32
     approved_by: Address | None
     approved_block: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def new_due_at(self) -> str:
+        """``newDueDate`` in ISO 8601 with its offset (JST)."""
+        return iso(self.new_due_date)
 
 
 class AmendmentsPublic(ApiModel):

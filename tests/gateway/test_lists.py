@@ -3,6 +3,7 @@ refunds are listed with payments; /healthz fails against another chain than the 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -157,3 +158,14 @@ def test_healthz_reports_a_hand_edited_row_with_its_block(api: Api) -> None:
     assert body["status"] == "mismatch"
     assert body["indexer"]["firstBadBlock"] == block
     assert body["problem"].startswith(f"the mirror differs from the chain at block {block}: refunds row (block {block}")
+
+
+def test_times_in_reads_carry_iso_8601_with_the_jst_offset(api: Api, procurement: str) -> None:
+    api.sync()
+    auditor = api.sign_in("auditor")
+    detail = api.client.get(f"/procurements/{procurement}", headers=auditor).json()
+    for milestone in detail["milestones"]:
+        due = dt.datetime.fromisoformat(milestone["dueAt"])
+        assert due.utcoffset() == dt.timedelta(hours=9)
+        assert int(due.timestamp()) == milestone["dueDate"]
+    assert detail["pausedUntilAt"] is None

@@ -147,6 +147,8 @@ def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
     assert "48,000,000 yen" in shown
     assert "funded 360,000,000" in shown
     assert "periods  ruling 30 days (then a dispute lapses), grace 90 days" in shown
+    first_due = yaml.safe_load(spec.read_text())["milestones"][0]["due"]
+    assert f"due {first_due} 23:59 JST" in shown  # a person's time: JST, with the date
     listed = next(line for line in deployed.ok("procurement", "list").splitlines() if escrow_address in line)
     assert " MOD " in listed  # a procurement id is unique within its ministry only: the list names it
     # The same ocid again is refused before anything is sent.
