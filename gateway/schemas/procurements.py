@@ -74,7 +74,9 @@ class ProcurementPublic(ApiModel):
     escrow: Address
     title: str
     ministry: OrgCode = Field(description="Code of the buying ministry.")
+    ministry_name: str | None = Field(description="The buying ministry's registered name.")
     supplier_org: OrgCode = Field(description="Code of the supplier's organization.")
+    supplier_org_name: str | None = Field(description="The supplier organization's registered name.")
     supplier: Address
     officer: Address = Field(description="The officer who created the procurement.")
     panel: Annotated[list[Address], FromJsonText] = Field(description="The evaluators, in panel order.")

@@ -46,6 +46,7 @@ from indexer.models import (
     EventRow,
     EvidenceRow,
     MilestoneRow,
+    OrganizationRow,
     PaymentRow,
     ProcurementRow,
     RefundRow,
@@ -95,9 +96,20 @@ _p, _m = _procurements.c, _milestones.c
 
 # A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
 # the procurement's, so that the detail selects both in one row).
+_organizations = OrganizationRow.__table__
+
+
+def _organization_name(org: Any, label: str) -> Any:
+    """The registered name of the organization ``org`` (a column of its id), as column ``label``."""
+    o = _organizations.c
+    return select(o.name).where(o.chain_id == _p.chain_id, o.org_id == org).scalar_subquery().label(label)
+
+
 _PROCUREMENT_COLUMNS = (
     *_procurements.c,
     _p.ministry_org.label("ministry"),
+    _organization_name(_p.ministry_org, "ministry_name"),
+    _organization_name(_p.supplier_org, "supplier_org_name"),
     _p.block_number.label("created_block"),
     _p.tx_hash.label("created_tx"),
 )
