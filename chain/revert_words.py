@@ -34,6 +34,17 @@ MILESTONE_STATUSES = (
     "Refunded",
     "Cancelled",
 )
+STATUS_HINTS = {
+    "Pending": " (no evidence submitted yet)",
+    "Submitted": " (its evidence awaits the evaluators)",
+    "Rejected": " (evidence can be submitted again until its due date)",
+    "Disputed": " (a review body is ruling on it)",
+    "Approved": " (closed)",
+    "Paid": " (closed)",
+    "Settled": " (closed)",
+    "Refunded": " (closed)",
+    "Cancelled": " (closed)",
+}
 AMENDMENT_KINDS = ("an amount change", "a due-date change", "a cancellation")
 CARRY_OVER_KINDS = ("pre-authorized carry-over (明許繰越)", "accident carry-over (事故繰越)")
 ACCESS_KINDS = ("no access", "view", "obligate")
@@ -333,7 +344,8 @@ SENTENCES: dict[str, Callable[[_Words], str]] = {
         f"(numbered 0 to {int(w['milestoneCount']) - 1})"
     ),
     "EscrowUnexpectedMilestoneStatus": lambda w: (
-        f"milestone {w['milestoneId']} is {w.status('current')}; this needs it {w.statuses('allowed')}"
+        f"milestone {w['milestoneId']} is {w.status('current')}{STATUS_HINTS.get(w.status('current'), '')}; this "
+        f"needs it {w.statuses('allowed')}"
     ),
     "EscrowWrongRound": lambda w: f"milestone {w['milestoneId']} is in evidence round {w['current']}, not {w['given']}",
     "EscrowPastDueDate": lambda w: (

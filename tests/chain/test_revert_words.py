@@ -91,7 +91,11 @@ def test_a_milestone_in_the_wrong_state_is_named_by_its_status(world: World) -> 
     escrow, _ = new_escrow(world)
     with reverts("EscrowUnexpectedMilestoneStatus") as refused:
         world.sender("eval1").transact(escrow.functions.attest(0, 1, True, b"\x22" * 32))
-    assert str(refused.value) == "milestone 0 is Pending; this needs it Submitted"
+    assert str(refused.value) == "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted"
+    rejected = ContractRevert("EscrowUnexpectedMilestoneStatus", {"milestoneId": 0, "current": 2, "allowed": 2})
+    assert str(rejected) == (
+        "milestone 0 is Rejected (evidence can be submitted again until its due date); this needs it Submitted"
+    )
 
 
 def test_dates_are_jst_with_the_date_and_yen_whole(world: World) -> None:

@@ -151,7 +151,9 @@ def test_contract_refusal_comes_back_with_the_custom_error(api: Api, procurement
     body = _problem(response, 409, "contract-revert")
     assert body["error"] == "EscrowUnexpectedMilestoneStatus"
     assert body["args"] == {"milestoneId": "0", "current": "0", "allowed": "2"}  # uint256: decimal strings
-    assert body["detail"] == "milestone 0 is Pending; this needs it Submitted"  # in words; raw in `raw`
+    assert (
+        body["detail"] == "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted"
+    )  # in words; raw in `raw`
     assert body["raw"] == "EscrowUnexpectedMilestoneStatus(milestoneId=0, current=0, allowed=2)"
     assert api.chain_marks() == marks
 

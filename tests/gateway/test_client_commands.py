@@ -119,7 +119,9 @@ def test_a_refusal_is_one_line_naming_the_custom_error(api: Api, procurement: st
     before = api.chain_marks()
     refused = _run(api, "eval1", "attest", procurement, "0", "--pass")  # no evidence yet: the milestone is Pending
     assert refused.exit_code == 1
-    assert "milestone 0 is Pending; this needs it Submitted" in refused.output  # in words, the raw error once
+    assert (
+        "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted" in refused.output
+    )  # in words, the raw error once
     assert "EscrowUnexpectedMilestoneStatus" not in refused.output
     _STATES[(id(api), "eval1")].context.verbose = True  # `procure --verbose`: the Solidity form too
     verbose = _run(api, "eval1", "attest", procurement, "0", "--pass")
