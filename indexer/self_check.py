@@ -12,7 +12,7 @@ against their digests and hash chain, current state against the contracts, a who
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +61,11 @@ class SelfCheck:
         return f"the mirror differs from the chain at block {self.first_bad_block}: {self.difference} [{checked}]"
 
 
-def run_self_check(indexer: Indexer, scope: str, from_block: int, to_block: int) -> SelfCheck:
-    """Check blocks ``from_block`` to ``to_block`` (clamped to what the mirror holds) and record the outcome."""
+def run_self_check(
+    indexer: Indexer, scope: str, from_block: int, to_block: int, between_spans: Callable[[], None] = lambda: None
+) -> SelfCheck:
+    """Check blocks ``from_block`` to ``to_block`` (clamped to what the mirror holds) and record the outcome;
+    ``between_spans`` runs after each ``max_span`` blocks (the indexer renews its lock there)."""
     cursor = indexer.store.cursor()
     assert cursor is not None, "open the indexer first"
     lo, hi = max(from_block, cursor.start_block), min(to_block, cursor.block_number)
@@ -88,6 +91,7 @@ def run_self_check(indexer: Indexer, scope: str, from_block: int, to_block: int)
                 found += _differences(name, expected[name], served)
         if found:  # the first bad block is in this span
             break
+        between_spans()
     first = min(found, default=None)
     check = SelfCheck(
         chain_id=indexer.chain_id,

@@ -412,7 +412,8 @@ class Indexer:
         if cursor is None:
             raise IndexerError(f"no mirror of chain {self.chain_id} yet: run the indexer first")
         first = 0 if scope == "all" else cursor.block_number - self.config.recheck_recent_blocks + 1
-        return run_self_check(self, scope, first, cursor.block_number)
+        beat = self.lock.heartbeat if self._locked else (lambda: None)  # a long check must not lose the lock
+        return run_self_check(self, scope, first, cursor.block_number, beat)
 
     def _recheck(self, checked: dict[str, float]) -> None:
         """Check what the mirror serves when its period has come (SyncConfig.recheck_*)."""
