@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chain.errors import ConfigurationError
-from chain.jst import JST
 from chain.roles import org_id
+from chain.times import JST
 
 __all__ = [
     "AppropriationAct",

@@ -26,14 +26,15 @@ from chain._compiler import Build
 from chain._tx import TxSender
 from chain.budget import AppropriationAct, Authorization, LineKey, fiscal_year_containing
 from chain.clients import BudgetClient, BudgetOfficeClient, FactoryClient, RegistryClient, budget_clients
-from chain.jst import JST
 from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
 from chain.spec import LoadedSpec
 from chain.system import SystemAddresses, error_decoder
+from chain.times import JST
 from chain.transport import Transport
 
 __all__ = [
+    "DEMO_FIRST_DUE_DAYS",
     "DEV_AUTHORITY",
     "DEV_BUDGET_LINE",
     "DEV_CAST",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chain.jst import jst
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_code
+from chain.times import jst
 
 if TYPE_CHECKING:
     from chain.errors import ContractRevert

@@ -37,11 +37,10 @@ from chain.clients import (
     RegistryClient,
 )
 from chain.errors import LedgerError
-from chain.jst import JST
 from chain.roles import Role
+from chain.times import JST
 
 __all__ = [
-    "JST",
     "MAX_SPEC_BYTES",
     "LoadedSpec",
     "MilestoneSpec",

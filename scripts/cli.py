@@ -326,7 +326,7 @@ def procurement_show(context: Context, address: str) -> None:
     from chain.clients import EscrowClient
 
     escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
-    from chain.jst import jst as when
+    from chain.times import jst as when
 
     if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")

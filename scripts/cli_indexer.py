@@ -172,7 +172,7 @@ def index_status(ctx: click.Context) -> None:
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from chain.jst import jst
+    from chain.times import jst
     from indexer.cursor import chain_mismatch
     from indexer.schema import make_engine
     from indexer.self_check import last_self_check

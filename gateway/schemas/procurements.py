@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, computed_field
 
 from chain import org_code
-from chain.jst import iso
+from chain.times import iso
 from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText, Yen
 
 __all__ = [

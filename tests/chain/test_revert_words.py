@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chain import Build, ContractRevert, Role, compile_contracts
-from chain.jst import jst
 from chain.revert_words import SENTENCES, explain
+from chain.times import jst
 from tests.helpers import new_escrow, reverts
 from tests.world import World
 

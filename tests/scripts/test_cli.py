@@ -24,10 +24,10 @@ from chain.devnet import (
     ensure_demo_procurement,
     seed_cast,
 )
-from chain.jst import JST
 from chain.keys import dev_account, write_keystore
 from chain.spec import load_spec
 from chain.system import error_decoder
+from chain.times import JST
 from scripts._common import Context
 from scripts.cli import main
 from tests.tester import TesterTransport, fund_accounts, new_tester

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from chain.jst import iso
+from chain.times import iso
 from gateway.deps import SessionDep, StateDep
 from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
