@@ -690,6 +690,11 @@ class BudgetOfficeClient(_Client):
 
     contract_name = "BudgetOffice"
 
+    def authority_exists(self, authority_id: bytes) -> bool:
+        """Whether a multi-year authority was enacted under ``authority_id``."""
+        _, _, year_count, _, _ = self._call(self.contract.functions.authority(authority_id))
+        return int(year_count) > 0
+
     def request_transfer(self, source: LineKey, target: LineKey, amount: int, rationale_hash: bytes) -> Receipt:
         """A ministry's finance officer requests moving ``amount`` yen from one of its lines to another."""
         request = (source.as_tuple(), target.as_tuple(), amount, rationale_hash)

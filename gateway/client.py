@@ -33,10 +33,11 @@ class GatewayError(LedgerError):
         self.title = title
         self.detail = detail
         self.body = body or {}
-        error = self.body.get("error")
-        suffix = f" [{error}({self.body.get('args')})]" if error else ""
+        raw = self.body.get("raw")
+        self.raw = str(raw) if raw else None
+        """A contract's refusal as Solidity writes it (what `procure --verbose` adds to the detail)."""
         prefix = f"gateway answered {status} {title}" if status else title
-        super().__init__(f"{prefix}: {detail}{suffix}")
+        super().__init__(f"{prefix}: {detail}")
 
 
 class GatewayClient:

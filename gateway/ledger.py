@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from chain import (
     Build,
+    ChainSource,
     EscrowClient,
     RegistryClient,
     SystemAddresses,
@@ -64,6 +65,10 @@ class Ledger:
     def head(self) -> int:
         """The latest block number."""
         return self.rpc.block_number()
+
+    def genesis_hash(self) -> str:
+        """Block 0's hash (asked each time: a node restarted afresh at the same URL is another chain)."""
+        return ChainSource(self.rpc).genesis_hash()
 
     def now(self, *, max_age_s: float = 0.0) -> int:
         """The latest block's timestamp: the clock signature deadlines are checked against.

@@ -66,8 +66,14 @@ def _roles() -> dict[str, Role]:
     default=None,
     help="Sign with this account of the dev mnemonic (local dev chain only; default 0 there).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print a contract's refusal as Solidity writes it (custom error, arguments).",
+)
 @click.pass_context
-def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None) -> None:
+def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None, verbose: bool) -> None:
     """Procurement ledger: milestone escrows for government procurement on an Ethereum-compatible chain."""
     if ctx.obj is None:
         ctx.obj = Context(rpc_url=rpc_url, keystore=keystore, dev_index=dev_account)
@@ -75,6 +81,7 @@ def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: i
         ctx.obj.keystore = keystore
         ctx.obj.dev_index = dev_account
         ctx.obj.account = None
+    ctx.obj.verbose = verbose
 
 
 @main.command()
@@ -194,7 +201,7 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
 def org_bind(context: Context, account: str, code: str) -> None:
     """Bind ACCOUNT to organization CODE."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.bind_account(address, code)
     click.echo(f"{address} bound to {code}: tx {receipt.tx_hash}")
 
@@ -274,9 +281,22 @@ def role() -> None:
 def role_grant(context: Context, role_name: str, account: str) -> None:
     """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.grant_role(_roles()[role_name], address)
     click.echo(f"{role_name} granted to {address}: tx {receipt.tx_hash}")
+
+
+def _not_the_relayer(context: Context, address: str) -> str:
+    """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
+    organization (gateway/relay/relayer.py)."""
+    from chain.devnet import local_relayer
+
+    if address == local_relayer(context.var_dir):
+        raise ConfigurationError(
+            f"{address} is the gateway's relayer ({context.var_dir / 'keys' / 'relayer.json'}): a relayer holds no "
+            "role and belongs to no organization, or relaying breaks; use another account"
+        )
+    return address
 
 
 @role.command("revoke")
@@ -356,9 +376,8 @@ def _escrow_named(context: Context, name: str) -> str:
 def procurement_show(context: Context, procurement_name: str) -> None:
     """Print a procurement's terms, milestones and books, read from the chain. PROCUREMENT is its ocid, its
     escrow address or its on-chain id."""
-    import datetime as dt
-
     from chain.clients import EscrowClient
+    from chain.times import jst as when
 
     address = _escrow_named(context, procurement_name)
     escrow = EscrowClient(context.rpc(), address, None, context.build())
@@ -376,9 +395,6 @@ def procurement_show(context: Context, procurement_name: str) -> None:
         f"  periods  ruling {terms.ruling_period // 86_400} days (then a dispute lapses), "
         f"grace {terms.grace_period // 86_400} days (before an owed-yen redirect)"
     )
-
-    def when(timestamp: int) -> str:
-        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     paused = f"; RELEASES PAUSED until {when(escrow.paused_until())}" if escrow.paused() else ""
     click.echo(
@@ -463,9 +479,10 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
     from chain import project_root
     from chain.deployment import ensure_deployed
-    from chain.devnet import DEV_CAST, dev_relayer_keystore
+    from chain.devnet import DEV_CAST, RELAYER_INDEX, dev_relayer_keystore
     from chain.keys import dev_account
     from chain.node import AnvilStateGuard, anvil_command, wait_for_rpc
+    from scripts.cli_client import CLIENT_GATEWAY
     from scripts.supervisor import Part, Supervisor
 
     root, var = project_root(), context.var_dir
@@ -498,15 +515,25 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         ]
         supervisor.start()
         _wait_for_gateway(f"http://127.0.0.1:{api_port}/healthz", supervisor)
+        gateway = f"http://127.0.0.1:{api_port}"
         click.echo("")
-        click.echo(f"gateway   http://127.0.0.1:{api_port}")
-        click.echo(f"API docs  http://127.0.0.1:{api_port}/docs")
+        click.echo(f"gateway   {gateway}")
+        click.echo(f"API docs  {gateway}/docs")
         click.echo(f"chain     {rpc} (chain id 31337); logs in {logs}")
+        if gateway == CLIENT_GATEWAY:
+            click.echo(f"client    `procure client ...` talks to {gateway} (its default)")
+        else:
+            click.echo(
+                f"client    `procure client ...` talks to {CLIENT_GATEWAY}: export PROCURE_GATEWAY_URL={gateway}"
+            )
+        click.echo("accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
+        click.echo(f"  {0:>2} {'admin':<15} {'':<6} {dev_account(0, chain_id).address}  (deployed the system)")
         if not no_demo:
-            click.echo("demo accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
             for member in DEV_CAST:
                 address = dev_account(member.index, chain_id).address
                 click.echo(f"  {member.index:>2} {member.label:<15} {member.org:<6} {address}")
+        relayer = dev_account(RELAYER_INDEX, chain_id).address
+        click.echo(f"  {RELAYER_INDEX:>2} {'relayer':<15} {'':<6} {relayer}  (pays the gateway's gas; give it no role)")
         click.echo("Ctrl-C stops the ledger")
         while not supervisor.stopping:
             supervisor.poll()

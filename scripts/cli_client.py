@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
     from gateway.client import GatewayClient
 
-__all__ = ["ClientState", "action_command", "client", "procurement_ref"]
+__all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref"]
+
+CLIENT_GATEWAY = "http://127.0.0.1:8000"  # the gateway `procure client` talks to unless told (`procure up` says)
 
 
 def procurement_ref(value: str) -> str:
@@ -91,7 +93,7 @@ pass_state = click.make_pass_decorator(ClientState)
 @click.option(
     "--gateway",
     envvar="PROCURE_GATEWAY_URL",
-    default="http://127.0.0.1:8000",
+    default=CLIENT_GATEWAY,
     help="Base URL of the gateway.",
 )
 @click.pass_context

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -46,8 +46,10 @@ from indexer.models import (
     EventRow,
     EvidenceRow,
     MilestoneRow,
+    OrganizationRow,
     PaymentRow,
     ProcurementRow,
+    RefundRow,
 )
 
 __all__ = [
@@ -94,9 +96,20 @@ _p, _m = _procurements.c, _milestones.c
 
 # A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
 # the procurement's, so that the detail selects both in one row).
+_organizations = OrganizationRow.__table__
+
+
+def _organization_name(org: Any, label: str) -> Any:
+    """The registered name of the organization ``org`` (a column of its id), as column ``label``."""
+    o = _organizations.c
+    return select(o.name).where(o.chain_id == _p.chain_id, o.org_id == org).scalar_subquery().label(label)
+
+
 _PROCUREMENT_COLUMNS = (
     *_procurements.c,
     _p.ministry_org.label("ministry"),
+    _organization_name(_p.ministry_org, "ministry_name"),
+    _organization_name(_p.supplier_org, "supplier_org_name"),
     _p.block_number.label("created_block"),
     _p.tx_hash.label("created_tx"),
 )
@@ -170,6 +183,25 @@ def _same(table: FromClause, other: FromClause, *keys: str) -> ColumnElement[boo
 
 
 _approvals, _settlements = AmendmentApproval.__table__, DisputeSettlement.__table__
+_payments, _refunds = PaymentRow.__table__, RefundRow.__table__
+_EVENT_COLUMNS = ("chain_id", "block_number", "log_index", "tx_hash", "escrow", "milestone_id")
+# Money out of an escrow: payments to the supplier (released or deferred) and refunds to the budget ledger.
+_money_out = union_all(
+    select(
+        *(_payments.c[c] for c in _EVENT_COLUMNS),
+        _payments.c.supplier,
+        _payments.c.supplier.label("to"),
+        _payments.c.amount,
+        _payments.c.kind,
+    ),
+    select(
+        *(_refunds.c[c] for c in _EVENT_COLUMNS),
+        null().label("supplier"),
+        _refunds.c.vault.label("to"),
+        _refunds.c.amount,
+        literal("refunded").label("kind"),
+    ),
+).subquery("money_out")
 _proposals, _openings = AmendmentProposal.__table__, DisputeOpening.__table__
 
 LISTINGS: dict[str, Listing] = {
@@ -202,7 +234,7 @@ LISTINGS: dict[str, Listing] = {
         AttestationPublic,
         filters={"evaluator": lambda address: AttestationRow.__table__.c.evaluator == to_checksum_address(address)},
     ),
-    "payments": _below(PaymentRow.__table__, PaymentPublic),
+    "payments": _below(_money_out, PaymentPublic, filters={"kind": lambda kind: _money_out.c.kind == kind}),
     "amendments": _below(
         _proposals,
         AmendmentPublic,

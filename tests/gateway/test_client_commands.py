@@ -121,7 +121,14 @@ def test_a_refusal_is_one_line_naming_the_custom_error(api: Api, procurement: st
     before = api.chain_marks()
     refused = _run(api, "eval1", "attest", procurement, "0", "--pass")  # no evidence yet: the milestone is Pending
     assert refused.exit_code == 1
-    assert "EscrowUnexpectedMilestoneStatus" in refused.output
+    assert (
+        "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted" in refused.output
+    )  # in words, the raw error once
+    assert "EscrowUnexpectedMilestoneStatus" not in refused.output
+    _STATES[(id(api), "eval1")].context.verbose = True  # `procure --verbose`: the Solidity form too
+    verbose = _run(api, "eval1", "attest", procurement, "0", "--pass")
+    _STATES[(id(api), "eval1")].context.verbose = False
+    assert verbose.output.strip().endswith("[EscrowUnexpectedMilestoneStatus(milestoneId=0, current=0, allowed=2)]")
     assert "Traceback" not in refused.output
     assert len(refused.output.strip().splitlines()) == 1
     assert api.chain_marks() == before
