@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import actions, auth, events, evidence, health, lists, procurements
+from gateway.api.routes import actions, auth, budget, events, evidence, health, lists, procurements
 
 api_router = APIRouter()
 for router in (
@@ -16,5 +16,6 @@ for router in (
     *(route.router() for route in lists.LISTS[1:]),
     events.router,
     evidence.router,
+    budget.router,
 ):
     api_router.include_router(router)

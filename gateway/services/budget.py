@@ -1,0 +1,456 @@
+"""Budget lines read from the mirror, scoped (gateway/scope.py ``LineScope``), and their figures.
+
+Every read (a page of lines, one line, the totals per ministry and per item) goes through one function,
+``BudgetReader.figures``: the visible lines of a fiscal year with their codes in one statement, then, for those
+lines only, their distributions, transfers, what the year before carried in, the multi-year parts scheduled for the
+year and the pending transfers, each one statement; the figures are computed here in integer yen. The mirror keeps
+each line's totals as the ledger's events report them (``budget_lines``), so nothing sums obligations or payments
+per read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, select
+
+from chain import budget_code, org_id
+from chain.budget import fiscal_year_containing, fiscal_year_start
+from gateway.errors import NotFound
+from gateway.identity import Principal
+from gateway.schemas.budget import (
+    AppropriationPublic,
+    BudgetSummaryPublic,
+    BurnRatePublic,
+    ItemTotalsPublic,
+    LineChangePublic,
+    LineDetailPublic,
+    LinePublic,
+    MinistryTotalsPublic,
+    PendingTransferPublic,
+    TotalsPublic,
+)
+from gateway.scope import LineScope
+from indexer.models import (
+    BudgetAppropriation,
+    BudgetAuthority,
+    BudgetDistribution,
+    BudgetLineChange,
+    BudgetLineRow,
+    BudgetLineSettlement,
+    BudgetScheduleChange,
+    BudgetSeries,
+    BudgetTransfer,
+    BudgetTransferDecision,
+    BudgetTransferRequest,
+)
+
+__all__ = ["DAY", "BudgetReader", "Clock", "LineFigures", "change_public", "fiscal_year_of"]
+
+DAY = 86_400
+_lines = BudgetLineRow.__table__
+_series = BudgetSeries.__table__
+_l, _s = _lines.c, _series.c
+_CODES = ("ministry", "organization", "item", "sub_item")
+
+
+def fiscal_year_of(timestamp: int) -> int:
+    """The fiscal year containing ``timestamp``."""
+    return fiscal_year_containing(timestamp)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a read is made: the chain's time, and the newest block at least ``idle_days`` old then."""
+
+    now: int
+    idle_before_block: int
+
+
+@dataclass
+class LineFigures:
+    """A line's mirrored totals and what the read adds to them."""
+
+    series: int
+    fiscal_year: int
+    codes: dict[str, str]  # ministry, organization, item, sub_item as bytes32 hex
+    allotted: int
+    obligated: int
+    disbursed: int
+    carry_over: int
+    lapsed: int
+    settled: bool
+    last_change_block: int
+    distributed: int = 0
+    transfers_in: int = 0
+    transfers_out: int = 0
+    carried_in: int = 0
+    expected: int = 0
+    pending: list[PendingTransferPublic] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return 0 if self.settled else max(self.allotted - self.obligated - self.carry_over, 0)
+
+    @property
+    def unpaid(self) -> int:
+        return 0 if self.settled else max(self.obligated - self.disbursed, 0)
+
+    @property
+    def item_key(self) -> tuple[str, str, str]:
+        return (self.codes["ministry"], self.codes["organization"], self.codes["item"])
+
+    def idle(self, clock: Clock) -> bool:
+        return self.available > 0 and self.last_change_block <= clock.idle_before_block
+
+    def public(self, clock: Clock, detail: bool = False) -> LinePublic:
+        """The line as the API shows it."""
+        start, end = fiscal_year_start(self.fiscal_year), fiscal_year_start(self.fiscal_year + 1)
+        year = end - start
+        elapsed = min(max(clock.now - start, 0), year)
+        burn = BurnRatePublic(
+            disbursed_per_month=self.disbursed * year // (12 * elapsed) if elapsed else 0,
+            planned_per_month=self.allotted // 12,
+            planned_to_date=self.allotted * elapsed // year,
+            elapsed_days=elapsed // DAY,
+            year_days=year // DAY,
+        )
+        values: dict[str, Any] = {
+            "series": self.series,
+            "fiscal_year": self.fiscal_year,
+            **self.codes,
+            "appropriation": AppropriationPublic(
+                distributed=self.distributed,
+                transfers_in=self.transfers_in,
+                transfers_out=self.transfers_out,
+                carried_in=self.carried_in,
+                total=self.allotted,
+            ),
+            "obligated": self.obligated,
+            "disbursed": self.disbursed,
+            "available": self.available,
+            "obligated_unpaid": self.unpaid,
+            "carry_over": self.carry_over,
+            "lapsed": self.lapsed,
+            "settled": self.settled,
+            "burn_rate": burn,
+            "expected_obligations": self.expected,
+            "projected_lapse": self.available - self.expected,
+            "idle": self.idle(clock),
+            "last_change_block": self.last_change_block,
+            "pending_transfers": len(self.pending),
+        }
+        if detail:
+            return LineDetailPublic(**values, pending=self.pending)
+        return LinePublic(**values)
+
+
+def _totals(lines: Sequence[LineFigures], clock: Clock) -> TotalsPublic:
+    return TotalsPublic(
+        lines=len(lines),
+        appropriation=sum(line.allotted for line in lines),
+        distributed=sum(line.distributed for line in lines),
+        transfers_in=sum(line.transfers_in for line in lines),
+        transfers_out=sum(line.transfers_out for line in lines),
+        carried_in=sum(line.carried_in for line in lines),
+        obligated=sum(line.obligated for line in lines),
+        disbursed=sum(line.disbursed for line in lines),
+        available=sum(line.available for line in lines),
+        obligated_unpaid=sum(line.unpaid for line in lines),
+        carry_over=sum(line.carry_over for line in lines),
+        lapsed=sum(line.lapsed for line in lines),
+        expected_obligations=sum(line.expected for line in lines),
+        projected_lapse=sum(line.available - line.expected for line in lines),
+        idle_funds=sum(line.available for line in lines if line.idle(clock)),
+        # A transfer between two visible lines is pending once, counted on its source line.
+        pending_transfers=sum(1 for line in lines for p in line.pending if p.direction == "out"),
+        pending_transfer_amount=sum(p.amount for line in lines for p in line.pending if p.direction == "out"),
+    )
+
+
+def _hex(code: str) -> str:
+    return "0x" + budget_code(code).hex()
+
+
+class BudgetReader:
+    """Budget reads of the mirror for one chain, seen by one principal."""
+
+    def __init__(self, engine: Engine, chain_id: int, principal: Principal) -> None:
+        self.engine = engine
+        self.chain_id = chain_id
+        self.scope = LineScope.of(principal)
+
+    # ------------------------------------------------------------ the one read
+
+    def figures(
+        self,
+        conn: Connection,
+        fiscal_year: int,
+        clock: Clock,
+        *,
+        ministry: str | None = None,
+        item: str | None = None,
+        series: int | None = None,
+    ) -> list[LineFigures]:
+        """The visible lines of ``fiscal_year`` (of one ministry, item or series if given), in series order."""
+        query = (
+            select(_l.series, _l.allotted, _l.obligated, _l.disbursed, _l.carry_over, _l.lapsed, _l.settled)
+            .add_columns(_l.block_number, *(_s[name] for name in _CODES))
+            .select_from(_lines)
+            .join(_series, and_(_s.chain_id == _l.chain_id, _s.series == _l.series))
+            .where(_l.chain_id == self.chain_id, _l.fiscal_year == fiscal_year)
+            .where(self.scope.where(_l.series, _l.fiscal_year, clock.now))
+            .order_by(_l.series)
+        )
+        if ministry is not None:
+            query = query.where(_s.ministry == "0x" + org_id(ministry).hex())
+        if item is not None:
+            query = query.where(_s.item == _hex(item))
+        if series is not None:
+            query = query.where(_l.series == series)
+        lines: dict[int, LineFigures] = {}
+        for row in conn.execute(query):
+            lines[row.series] = LineFigures(
+                series=row.series,
+                fiscal_year=fiscal_year,
+                codes={name: row._mapping[name] for name in _CODES},
+                allotted=row.allotted,
+                obligated=row.obligated,
+                disbursed=row.disbursed,
+                carry_over=row.carry_over,
+                lapsed=row.lapsed,
+                settled=bool(row.settled),
+                last_change_block=row.block_number,
+            )
+        if lines:
+            self._add_movements(conn, fiscal_year, lines, clock, series)
+        return list(lines.values())
+
+    def _add_movements(
+        self, conn: Connection, year: int, lines: dict[int, LineFigures], clock: Clock, only: int | None
+    ) -> None:
+        chain = self.chain_id
+
+        distributions = BudgetDistribution.__table__
+        condition = and_(distributions.c.chain_id == chain, distributions.c.fiscal_year == year)
+        if only is not None:
+            condition = and_(condition, distributions.c.series == only)
+        for series, change in conn.execute(select(distributions.c.series, distributions.c.change).where(condition)):
+            if series in lines:
+                lines[series].distributed += change
+        transfers = BudgetTransfer.__table__
+        condition = and_(transfers.c.chain_id == chain, transfers.c.fiscal_year == year)
+        if only is not None:
+            condition = and_(condition, (transfers.c.from_series == only) | (transfers.c.to_series == only))
+        for source, target, amount in conn.execute(
+            select(transfers.c.from_series, transfers.c.to_series, transfers.c.amount).where(condition)
+        ):
+            if source in lines:
+                lines[source].transfers_out += amount
+            if target in lines:
+                lines[target].transfers_in += amount
+        settlements = BudgetLineSettlement.__table__
+        for series, carried, unpaid in conn.execute(
+            select(settlements.c.series, settlements.c.carried_over, settlements.c.carried_obligations).where(
+                and_(settlements.c.chain_id == chain, settlements.c.fiscal_year == year - 1),
+                *(() if only is None else (settlements.c.series == only,)),
+            )
+        ):
+            if series in lines:
+                lines[series].carried_in += carried + unpaid
+        by_codes = self._series_by_codes(conn, lines.values())
+        self._add_expected(conn, year, lines, by_codes)
+        self._add_pending(conn, year, lines, by_codes, clock)
+
+    def _series_by_codes(self, conn: Connection, lines: Iterable[LineFigures]) -> dict[tuple[str, ...], int]:
+        """Every series of the ministries of ``lines``, by its codes (transfer requests and authorities name codes)."""
+        ministries = sorted({line.codes["ministry"] for line in lines})
+        found: dict[tuple[str, ...], int] = {}
+        for row in conn.execute(
+            select(_s.series, *(_s[name] for name in _CODES)).where(
+                _s.chain_id == self.chain_id, _s.ministry.in_(ministries)
+            )
+        ):
+            found[tuple(row._mapping[name] for name in _CODES)] = row.series
+        return found
+
+    def _add_expected(
+        self, conn: Connection, year: int, lines: dict[int, LineFigures], by_codes: Mapping[tuple[str, ...], int]
+    ) -> None:
+        """Multi-year parts scheduled for ``year`` and not yet obligated (or released), on their authority's line."""
+        schedules, authorities = BudgetScheduleChange.__table__, BudgetAuthority.__table__
+        remaining: dict[str, int] = defaultdict(int)
+        for authority, kind, amount in conn.execute(
+            select(schedules.c.authority_id, schedules.c.kind, schedules.c.amount).where(
+                schedules.c.chain_id == self.chain_id, schedules.c.fiscal_year == year
+            )
+        ):
+            remaining[authority] += amount if kind == "scheduled" else -amount
+        if not remaining:
+            return
+        for row in conn.execute(
+            select(authorities).where(
+                authorities.c.chain_id == self.chain_id, authorities.c.authority_id.in_(sorted(remaining))
+            )
+        ):
+            series = by_codes.get((row.ministry, row.organization, row.item, row.sub_item))
+            if series in lines and remaining[row.authority_id] > 0:
+                lines[series].expected += remaining[row.authority_id]
+
+    def _add_pending(
+        self,
+        conn: Connection,
+        year: int,
+        lines: dict[int, LineFigures],
+        by_codes: Mapping[tuple[str, ...], int],
+        clock: Clock,
+    ) -> None:
+        requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
+        ministries = sorted({line.codes["ministry"] for line in lines.values()})
+        decided = select(decisions.c.transfer_id).where(
+            decisions.c.chain_id == self.chain_id, decisions.c.ministry.in_(ministries)
+        )
+        query = select(requests).where(
+            requests.c.chain_id == self.chain_id,
+            requests.c.fiscal_year == year,
+            requests.c.ministry.in_(ministries),
+            requests.c.transfer_id.not_in(decided),
+        )
+        for row in conn.execute(query.order_by(requests.c.block_number, requests.c.log_index)):
+            source = by_codes.get((row.ministry, row.from_organization, row.from_item, row.from_sub_item))
+            target = by_codes.get((row.ministry, row.to_organization, row.to_item, row.to_sub_item))
+            for series, direction in ((source, "out"), (target, "in")):
+                if series is None or series not in lines:
+                    continue
+                lines[series].pending.append(
+                    PendingTransferPublic(
+                        transfer_id=row.transfer_id,
+                        direction=direction,
+                        from_series=source,
+                        to_series=target,
+                        from_item=row.from_item,
+                        to_item=row.to_item,
+                        from_sub_item=row.from_sub_item,
+                        to_sub_item=row.to_sub_item,
+                        amount=row.amount,
+                        between_items=bool(row.between_items),
+                        requester=row.requester,
+                        requested_at=row.requested_at,
+                        age_seconds=max(clock.now - row.requested_at, 0),
+                    )
+                )
+
+    # ------------------------------------------------------------ the answers
+
+    def page(
+        self,
+        fiscal_year: int,
+        clock: Clock,
+        *,
+        ministry: str | None,
+        item: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[LinePublic], int]:
+        """A page of the visible lines of a year, and how many there are."""
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, ministry=ministry, item=item)
+        return [line.public(clock) for line in lines[offset : offset + limit]], len(lines)
+
+    def line(self, fiscal_year: int, series: int, clock: Clock) -> LinePublic:
+        """One visible line with its pending transfers; NotFound if it does not exist or is not visible."""
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, series=series)
+        if not lines:
+            raise NotFound(f"no budget line {series} of fiscal year {fiscal_year} visible to this account")
+        return lines[0].public(clock, detail=True)
+
+    def summary(self, fiscal_year: int, clock: Clock, idle_days: int, *, ministry: str | None) -> BudgetSummaryPublic:
+        """The visible lines of a year summed per ministry and per item (with the item's enactments)."""
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, ministry=ministry)
+            enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+        by_ministry: dict[str, list[LineFigures]] = defaultdict(list)
+        by_item: dict[tuple[str, str, str], list[LineFigures]] = defaultdict(list)
+        for line in lines:
+            by_ministry[line.codes["ministry"]].append(line)
+            by_item[line.item_key].append(line)
+        return BudgetSummaryPublic(
+            fiscal_year=fiscal_year,
+            as_of=clock.now,
+            idle_days=idle_days,
+            ministries=[
+                MinistryTotalsPublic(ministry=code, totals=_totals(group, clock))
+                for code, group in sorted(by_ministry.items())
+            ],
+            items=[
+                ItemTotalsPublic(
+                    ministry=key[0],
+                    organization=key[1],
+                    item=key[2],
+                    initial=enacted.get(key, (0, 0))[0],
+                    supplementary=enacted.get(key, (0, 0))[1],
+                    totals=_totals(group, clock),
+                )
+                for key, group in sorted(by_item.items())
+            ],
+        )
+
+    def _enactments(
+        self, conn: Connection, year: int, items: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(initial, supplementary net of cuts) of each item of ``items``."""
+        if not items:
+            return {}
+        acts = BudgetAppropriation.__table__
+        found: dict[tuple[str, str, str], tuple[int, int]] = {}
+        ministries = sorted({ministry for ministry, _, _ in items})
+        for row in conn.execute(
+            select(acts.c.ministry, acts.c.organization, acts.c.item, acts.c.act, acts.c.amount).where(
+                acts.c.chain_id == self.chain_id, acts.c.fiscal_year == year, acts.c.ministry.in_(ministries)
+            )
+        ):
+            key = (row.ministry, row.organization, row.item)
+            if key not in items:
+                continue
+            initial, supplementary = found.get(key, (0, 0))
+            if row.act == "initial":
+                initial += row.amount
+            else:
+                supplementary += row.amount
+            found[key] = (initial, supplementary)
+        return found
+
+    # ------------------------------------------------------------ the live stream
+
+    def changes_after(self, conn: Connection, after: tuple[int, int], now: int, limit: int = 500) -> list[Any]:
+        """Visible line changes after (block, log index), in chain order; every change of one log together."""
+        changes = BudgetLineChange.__table__
+        c = changes.c
+        query = (
+            select(c.series, c.fiscal_year, c.event, c.block_number, c.log_index, c.tx_hash)
+            .add_columns(c.allotted, c.obligated, c.disbursed, c.carry_over, c.lapsed, c.settled)
+            .add_columns(*(_s[name] for name in _CODES))
+            .select_from(changes)
+            .join(_series, and_(_s.chain_id == c.chain_id, _s.series == c.series))
+            .where(c.chain_id == self.chain_id)
+            .where(
+                (c.block_number > after[0]) | ((c.block_number == after[0]) & (c.log_index > after[1])),
+                self.scope.where(c.series, c.fiscal_year, now),
+            )
+            .order_by(c.block_number, c.log_index, c.series, c.fiscal_year)
+            .limit(limit)
+        )
+        rows: list[Any] = list(conn.execute(query).all())
+        if len(rows) == limit and rows[0][3:5] != rows[-1][3:5]:  # never cut the changes of one log in two
+            last = rows[-1][3:5]
+            rows = [row for row in rows if row[3:5] != last]
+        return rows
+
+
+def change_public(row: Any) -> LineChangePublic:
+    """A row of ``BudgetReader.changes_after`` as the stream sends it."""
+    return LineChangePublic.model_validate(row, from_attributes=True, by_alias=False, by_name=True)
