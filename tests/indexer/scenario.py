@@ -204,6 +204,11 @@ def run_budget(world: World) -> str:
     outsider.transact(budget.settleLine(spares.as_tuple()))
     world.enact_line("MOD", mod.in_year(fy + 1), 45_000_000_000, 30_000_000_000, "treasury")
     outsider.transact(budget.obligateScheduled(escrow))
+    # The world now lives in the next fiscal year: its procurements obligate that year's lines (the tests' fixture
+    # puts the year and lines back with the chain's snapshot).
+    world.enact_line("MOFA", world.lines["MOFA"].in_year(fy + 1), 45_000_000_000, 30_000_000_000, "mofa_treasury")
+    world.fiscal_year = fy + 1
+    world.lines = {ministry: line.in_year(fy + 1) for ministry, line in world.lines.items()}
     return str(escrow)
 
 
