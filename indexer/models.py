@@ -989,10 +989,19 @@ _GATEWAY_READ_INDEXES = (  # an Index on a table's columns is part of that table
     Index(None, ProcurementRow.chain_id, ProcurementRow.supplier_org),
     Index(None, AmendmentProposal.chain_id, AmendmentProposal.escrow),
     Index(None, DisputeOpening.chain_id, DisputeOpening.escrow),
-    # The budget reads: a series' codes, a line's procurements (its obligations), the grants of a ministry, the
-    # live stream's changes in chain order (the primary key), a ministry's transfer requests.
+    # The budget reads: a series' codes and the series of codes (a ministry's lines; transfer requests and
+    # authorities name lines by their codes), a line's procurements (its obligations), the grants of a ministry, a
+    # transfer's decision, a ministry's transfer requests; the live stream reads changes in chain order (the key).
     Index(None, BudgetSeries.chain_id, BudgetSeries.series),
-    Index(None, BudgetSeries.chain_id, BudgetSeries.ministry),
+    Index(
+        None,
+        BudgetSeries.chain_id,
+        BudgetSeries.ministry,
+        BudgetSeries.organization,
+        BudgetSeries.item,
+        BudgetSeries.sub_item,
+    ),
+    Index(None, BudgetTransferDecision.chain_id, BudgetTransferDecision.transfer_id),
     Index(None, BudgetObligation.chain_id, BudgetObligation.series, BudgetObligation.fiscal_year),
     Index(None, BudgetGrantRow.chain_id, BudgetGrantRow.grantee),
     Index(None, BudgetTransferRequest.chain_id, BudgetTransferRequest.ministry),

@@ -49,7 +49,7 @@ SignedYen = Annotated[
 ]
 
 _CODE = r"^[\x21-\x7e]+$"
-FiscalYear = Annotated[int, Field(ge=1, le=65_535, description="A fiscal year (1 April to 31 March, JST).")]
+FiscalYear = Annotated[int, Field(ge=1, le=9_998, description="A fiscal year (1 April to 31 March, JST).")]
 
 
 class AppropriationPublic(ApiModel):

@@ -11,9 +11,9 @@ per read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, select
 
@@ -37,7 +37,6 @@ from gateway.scope import LineScope
 from indexer.models import (
     BudgetAppropriation,
     BudgetAuthority,
-    BudgetDistribution,
     BudgetLineChange,
     BudgetLineRow,
     BudgetLineSettlement,
@@ -60,6 +59,44 @@ _CODES = ("ministry", "organization", "item", "sub_item")
 def fiscal_year_of(timestamp: int) -> int:
     """The fiscal year containing ``timestamp``."""
     return fiscal_year_containing(timestamp)
+
+
+def _same_line(series: Any, chain_id: Any, ministry: Any, organization: Any, item: Any, sub_item: Any) -> Any:
+    """The join of ``budget_series`` (or an alias of it) to a line named by its codes."""
+    c = series.c
+    return and_(
+        c.chain_id == chain_id,
+        c.ministry == ministry,
+        c.organization == organization,
+        c.item == item,
+        c.sub_item == sub_item,
+    )
+
+
+class _Pending(NamedTuple):
+    """A pending transfer seen from one of its lines (made public only for a line's detail)."""
+
+    row: Any
+    direction: str
+    age: int
+
+    def public(self) -> PendingTransferPublic:
+        row = self.row
+        return PendingTransferPublic(
+            transfer_id=row.transfer_id,
+            direction=self.direction,
+            from_series=row.from_series,
+            to_series=row.to_series,
+            from_item=row.from_item,
+            to_item=row.to_item,
+            from_sub_item=row.from_sub_item,
+            to_sub_item=row.to_sub_item,
+            amount=row.amount,
+            between_items=bool(row.between_items),
+            requester=row.requester,
+            requested_at=row.requested_at,
+            age_seconds=self.age,
+        )
 
 
 @dataclass(frozen=True)
@@ -89,7 +126,7 @@ class LineFigures:
     transfers_out: int = 0
     carried_in: int = 0
     expected: int = 0
-    pending: list[PendingTransferPublic] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)
 
     @property
     def available(self) -> int:
@@ -144,31 +181,58 @@ class LineFigures:
             "pending_transfers": len(self.pending),
         }
         if detail:
-            return LineDetailPublic(**values, pending=self.pending)
+            return LineDetailPublic(**values, pending=[pending.public() for pending in self.pending])
         return LinePublic(**values)
 
 
 def _totals(lines: Sequence[LineFigures], clock: Clock) -> TotalsPublic:
+    """The lines' figures summed, each line's read once."""
+    sums = dict.fromkeys(_SUMMED, 0)
+    idle_funds = pending = pending_amount = 0
+    for line in lines:
+        available = line.available
+        sums["appropriation"] += line.allotted
+        sums["distributed"] += line.distributed
+        sums["transfers_in"] += line.transfers_in
+        sums["transfers_out"] += line.transfers_out
+        sums["carried_in"] += line.carried_in
+        sums["obligated"] += line.obligated
+        sums["disbursed"] += line.disbursed
+        sums["available"] += available
+        sums["obligated_unpaid"] += line.unpaid
+        sums["carry_over"] += line.carry_over
+        sums["lapsed"] += line.lapsed
+        sums["expected_obligations"] += line.expected
+        if available > 0 and line.last_change_block <= clock.idle_before_block:
+            idle_funds += available
+        for transfer in line.pending:  # a transfer between two visible lines counts once, on its source line
+            if transfer.direction == "out":
+                pending += 1
+                pending_amount += transfer.row.amount
     return TotalsPublic(
         lines=len(lines),
-        appropriation=sum(line.allotted for line in lines),
-        distributed=sum(line.distributed for line in lines),
-        transfers_in=sum(line.transfers_in for line in lines),
-        transfers_out=sum(line.transfers_out for line in lines),
-        carried_in=sum(line.carried_in for line in lines),
-        obligated=sum(line.obligated for line in lines),
-        disbursed=sum(line.disbursed for line in lines),
-        available=sum(line.available for line in lines),
-        obligated_unpaid=sum(line.unpaid for line in lines),
-        carry_over=sum(line.carry_over for line in lines),
-        lapsed=sum(line.lapsed for line in lines),
-        expected_obligations=sum(line.expected for line in lines),
-        projected_lapse=sum(line.available - line.expected for line in lines),
-        idle_funds=sum(line.available for line in lines if line.idle(clock)),
-        # A transfer between two visible lines is pending once, counted on its source line.
-        pending_transfers=sum(1 for line in lines for p in line.pending if p.direction == "out"),
-        pending_transfer_amount=sum(p.amount for line in lines for p in line.pending if p.direction == "out"),
+        **sums,
+        projected_lapse=sums["available"] - sums["expected_obligations"],
+        idle_funds=idle_funds,
+        pending_transfers=pending,
+        pending_transfer_amount=pending_amount,
     )
+
+
+_SUMMED = (
+    "appropriation",
+    "distributed",
+    "transfers_in",
+    "transfers_out",
+    "carried_in",
+    "obligated",
+    "disbursed",
+    "available",
+    "obligated_unpaid",
+    "carry_over",
+    "lapsed",
+    "expected_obligations",
+)
 
 
 def _hex(code: str) -> str:
@@ -212,18 +276,18 @@ class BudgetReader:
         if series is not None:
             query = query.where(_l.series == series)
         lines: dict[int, LineFigures] = {}
-        for row in conn.execute(query):
-            lines[row.series] = LineFigures(
-                series=row.series,
+        for series_, allotted, obligated, disbursed, carry_over, lapsed, settled, block, *codes in conn.execute(query):
+            lines[series_] = LineFigures(
+                series=series_,
                 fiscal_year=fiscal_year,
-                codes={name: row._mapping[name] for name in _CODES},
-                allotted=row.allotted,
-                obligated=row.obligated,
-                disbursed=row.disbursed,
-                carry_over=row.carry_over,
-                lapsed=row.lapsed,
-                settled=bool(row.settled),
-                last_change_block=row.block_number,
+                codes=dict(zip(_CODES, codes, strict=True)),
+                allotted=allotted,
+                obligated=obligated,
+                disbursed=disbursed,
+                carry_over=carry_over,
+                lapsed=lapsed,
+                settled=bool(settled),
+                last_change_block=block,
             )
         if lines:
             self._add_movements(conn, fiscal_year, lines, clock, series)
@@ -232,15 +296,9 @@ class BudgetReader:
     def _add_movements(
         self, conn: Connection, year: int, lines: dict[int, LineFigures], clock: Clock, only: int | None
     ) -> None:
+        """Transfers in and out, what the year before carried in, the multi-year parts expected, pending transfers;
+        what the ministry distributed follows (allotment = distributed + in - out + carried in)."""
         chain = self.chain_id
-
-        distributions = BudgetDistribution.__table__
-        condition = and_(distributions.c.chain_id == chain, distributions.c.fiscal_year == year)
-        if only is not None:
-            condition = and_(condition, distributions.c.series == only)
-        for series, change in conn.execute(select(distributions.c.series, distributions.c.change).where(condition)):
-            if series in lines:
-                lines[series].distributed += change
         transfers = BudgetTransfer.__table__
         condition = and_(transfers.c.chain_id == chain, transfers.c.fiscal_year == year)
         if only is not None:
@@ -253,33 +311,21 @@ class BudgetReader:
             if target in lines:
                 lines[target].transfers_in += amount
         settlements = BudgetLineSettlement.__table__
+        condition = and_(settlements.c.chain_id == chain, settlements.c.fiscal_year == year - 1)
+        if only is not None:
+            condition = and_(condition, settlements.c.series == only)
         for series, carried, unpaid in conn.execute(
-            select(settlements.c.series, settlements.c.carried_over, settlements.c.carried_obligations).where(
-                and_(settlements.c.chain_id == chain, settlements.c.fiscal_year == year - 1),
-                *(() if only is None else (settlements.c.series == only,)),
-            )
+            select(settlements.c.series, settlements.c.carried_over, settlements.c.carried_obligations).where(condition)
         ):
             if series in lines:
                 lines[series].carried_in += carried + unpaid
-        by_codes = self._series_by_codes(conn, lines.values())
-        self._add_expected(conn, year, lines, by_codes)
-        self._add_pending(conn, year, lines, by_codes, clock)
+        for line in lines.values():
+            line.distributed = line.allotted - line.transfers_in + line.transfers_out - line.carried_in
+        ministries = sorted({line.codes["ministry"] for line in lines.values()})
+        self._add_expected(conn, year, lines, ministries)
+        self._add_pending(conn, year, lines, ministries, clock, only)
 
-    def _series_by_codes(self, conn: Connection, lines: Iterable[LineFigures]) -> dict[tuple[str, ...], int]:
-        """Every series of the ministries of ``lines``, by its codes (transfer requests and authorities name codes)."""
-        ministries = sorted({line.codes["ministry"] for line in lines})
-        found: dict[tuple[str, ...], int] = {}
-        for row in conn.execute(
-            select(_s.series, *(_s[name] for name in _CODES)).where(
-                _s.chain_id == self.chain_id, _s.ministry.in_(ministries)
-            )
-        ):
-            found[tuple(row._mapping[name] for name in _CODES)] = row.series
-        return found
-
-    def _add_expected(
-        self, conn: Connection, year: int, lines: dict[int, LineFigures], by_codes: Mapping[tuple[str, ...], int]
-    ) -> None:
+    def _add_expected(self, conn: Connection, year: int, lines: dict[int, LineFigures], ministries: list[str]) -> None:
         """Multi-year parts scheduled for ``year`` and not yet obligated (or released), on their authority's line."""
         schedules, authorities = BudgetScheduleChange.__table__, BudgetAuthority.__table__
         remaining: dict[str, int] = defaultdict(int)
@@ -291,57 +337,53 @@ class BudgetReader:
             remaining[authority] += amount if kind == "scheduled" else -amount
         if not remaining:
             return
-        for row in conn.execute(
-            select(authorities).where(
-                authorities.c.chain_id == self.chain_id, authorities.c.authority_id.in_(sorted(remaining))
-            )
-        ):
-            series = by_codes.get((row.ministry, row.organization, row.item, row.sub_item))
-            if series in lines and remaining[row.authority_id] > 0:
-                lines[series].expected += remaining[row.authority_id]
+        a = authorities.c
+        query = (
+            select(a.authority_id, _s.series)
+            .select_from(authorities)
+            .join(_series, _same_line(_series, a.chain_id, a.ministry, a.organization, a.item, a.sub_item))
+            .where(a.chain_id == self.chain_id, a.authority_id.in_(sorted(remaining)), a.ministry.in_(ministries))
+        )
+        for authority, series in conn.execute(query):
+            if series in lines and remaining[authority] > 0:
+                lines[series].expected += remaining[authority]
 
     def _add_pending(
         self,
         conn: Connection,
         year: int,
         lines: dict[int, LineFigures],
-        by_codes: Mapping[tuple[str, ...], int],
+        ministries: list[str],
         clock: Clock,
+        only: int | None,
     ) -> None:
+        """Transfers requested and not decided (approved, refused or withdrawn), on their source and target lines."""
         requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
-        ministries = sorted({line.codes["ministry"] for line in lines.values()})
-        decided = select(decisions.c.transfer_id).where(
-            decisions.c.chain_id == self.chain_id, decisions.c.ministry.in_(ministries)
+        r = requests.c
+        source, target = _series.alias("source"), _series.alias("target")
+        decided = (
+            select(decisions.c.transfer_id)
+            .where(decisions.c.chain_id == r.chain_id, decisions.c.transfer_id == r.transfer_id)
+            .exists()
         )
-        query = select(requests).where(
-            requests.c.chain_id == self.chain_id,
-            requests.c.fiscal_year == year,
-            requests.c.ministry.in_(ministries),
-            requests.c.transfer_id.not_in(decided),
+        query = (
+            select(r.transfer_id, r.amount, r.requested_at, r.requester, r.between_items)
+            .add_columns(r.from_item, r.from_sub_item, r.to_item, r.to_sub_item)
+            .add_columns(source.c.series.label("from_series"), target.c.series.label("to_series"))
+            .select_from(requests)
+            .outerjoin(
+                source, _same_line(source, r.chain_id, r.ministry, r.from_organization, r.from_item, r.from_sub_item)
+            )
+            .outerjoin(target, _same_line(target, r.chain_id, r.ministry, r.to_organization, r.to_item, r.to_sub_item))
+            .where(r.chain_id == self.chain_id, r.fiscal_year == year, r.ministry.in_(ministries), ~decided)
+            .order_by(r.block_number, r.log_index)
         )
-        for row in conn.execute(query.order_by(requests.c.block_number, requests.c.log_index)):
-            source = by_codes.get((row.ministry, row.from_organization, row.from_item, row.from_sub_item))
-            target = by_codes.get((row.ministry, row.to_organization, row.to_item, row.to_sub_item))
-            for series, direction in ((source, "out"), (target, "in")):
-                if series is None or series not in lines:
-                    continue
-                lines[series].pending.append(
-                    PendingTransferPublic(
-                        transfer_id=row.transfer_id,
-                        direction=direction,
-                        from_series=source,
-                        to_series=target,
-                        from_item=row.from_item,
-                        to_item=row.to_item,
-                        from_sub_item=row.from_sub_item,
-                        to_sub_item=row.to_sub_item,
-                        amount=row.amount,
-                        between_items=bool(row.between_items),
-                        requester=row.requester,
-                        requested_at=row.requested_at,
-                        age_seconds=max(clock.now - row.requested_at, 0),
-                    )
-                )
+        if only is not None:
+            query = query.where((source.c.series == only) | (target.c.series == only))
+        for row in conn.execute(query):
+            for series, direction in ((row.from_series, "out"), (row.to_series, "in")):
+                if series is not None and series in lines:
+                    lines[series].pending.append(_Pending(row, direction, max(clock.now - row.requested_at, 0)))
 
     # ------------------------------------------------------------ the answers
 

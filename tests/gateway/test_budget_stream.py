@@ -41,7 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Chain, st
         port = free_port()
         accounts = {"relayer": dev_account(DEV_INDEX["relayer"], chain.rpc.chain_id)}
         env = _gateway_env(chain.node.url, root, accounts, port) | {"PROCURE_DB_URL": url, "PROCURE_VAR": str(root)}
-        gateway = _start_gateway(env, port, root)
+        gateway = _start_gateway(env, port, root, start_s=300)
         try:
             yield chain, f"http://127.0.0.1:{port}"
         finally:

@@ -97,7 +97,7 @@ def test_verify_finds_a_tampered_budget_line(engine: Engine, scenario_world: Wor
     _index(engine, scenario_world)
     clean = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
     assert clean.ok, clean.differences
-    assert clean.checked["budget_lines"] == 5
+    assert clean.checked["budget_lines"] == 6
     from indexer.models import BudgetLineRow
 
     with engine.begin() as conn:

@@ -76,7 +76,7 @@ def list_lines(state: StateDep, caller: CurrentCaller, filters: Annotated[Budget
 def read_line(
     state: StateDep,
     caller: CurrentCaller,
-    fiscal_year: Annotated[int, Path(ge=1, le=65_535, description="The line's fiscal year.")],
+    fiscal_year: Annotated[int, Path(ge=1, le=9_998, description="The line's fiscal year.")],
     series: Annotated[int, Path(ge=1, le=2**32 - 1, description="The line's series (as in every line read).")],
     filters: Annotated[LineFilters, Query()],
 ) -> LineDetailPublic:

@@ -303,7 +303,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("chain_id", "block_number", "log_index", "tx_hash", name=op.f("pk_budget_series")),
     )
     with op.batch_alter_table("budget_series", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_budget_series_chain_id_ministry"), ["chain_id", "ministry"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_budget_series_chain_id_ministry_organization_item_sub_item"),
+            ["chain_id", "ministry", "organization", "item", "sub_item"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_budget_series_chain_id_series"), ["chain_id", "series"], unique=False)
 
     op.create_table(
@@ -333,6 +337,10 @@ def upgrade() -> None:
             "chain_id", "block_number", "log_index", "tx_hash", name=op.f("pk_budget_transfer_decisions")
         ),
     )
+    with op.batch_alter_table("budget_transfer_decisions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_budget_transfer_decisions_chain_id_transfer_id"), ["chain_id", "transfer_id"], unique=False
+        )
     op.create_table(
         "budget_transfer_requests",
         sa.Column("transfer_id", indexer.models.Uint256(precision=78, scale=0), nullable=False),
@@ -415,11 +423,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_budget_transfer_requests_chain_id_ministry"))
 
     op.drop_table("budget_transfer_requests")
+    with op.batch_alter_table("budget_transfer_decisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_budget_transfer_decisions_chain_id_transfer_id"))
+
     op.drop_table("budget_transfer_decisions")
     op.drop_table("budget_settings")
     with op.batch_alter_table("budget_series", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_budget_series_chain_id_series"))
-        batch_op.drop_index(batch_op.f("ix_budget_series_chain_id_ministry"))
+        batch_op.drop_index(batch_op.f("ix_budget_series_chain_id_ministry_organization_item_sub_item"))
 
     op.drop_table("budget_series")
     op.drop_table("budget_schedule_changes")
