@@ -17,6 +17,7 @@ import pytest
 from chain import ChainSource, dev_account, fiscal_year_containing
 from chain.devnet import DEV_INDEX, dev_line
 from chain.node import free_port
+from gateway.api.routes.budget import MAX_STREAMS_PER_ACCOUNT
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig
 from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
@@ -109,3 +110,28 @@ def test_each_line_change_arrives_once_within_a_second_of_its_block(served: tupl
     assert len(set(seen)) == 3
     time.sleep(0.5)
     assert messages.empty()  # one message per change, none repeated
+
+
+def test_an_account_holds_a_bounded_number_of_streams(served: tuple[Chain, str]) -> None:
+    """Each stream polls the mirror: a fifth one of one account is a 429 until one of its four ends (a stream whose
+    client went away frees its place)."""
+    chain, base = served
+    auditor = _sign_in(base, dev_account(DEV_INDEX["auditor"], chain.rpc.chain_id))
+    client = httpx.Client(base_url=base, timeout=httpx.Timeout(30.0, read=None))
+    with client:
+        opened = [client.stream("GET", "/budget/stream", headers=auditor) for _ in range(MAX_STREAMS_PER_ACCOUNT)]
+        responses = [stream.__enter__() for stream in opened]
+        assert [response.status_code for response in responses] == [200] * MAX_STREAMS_PER_ACCOUNT
+        refused = client.get("/budget/stream", headers=auditor)
+        assert refused.status_code == 429
+        assert "too many open streams" in refused.json()["detail"]
+        opened[0].__exit__(None, None, None)  # the client goes away
+        deadline = time.monotonic() + 10
+        while True:
+            with client.stream("GET", "/budget/stream", headers=auditor) as again:
+                if again.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the closed stream's place was never freed"
+            time.sleep(0.2)
+        for stream in opened[1:]:
+            stream.__exit__(None, None, None)

@@ -15,6 +15,9 @@ client within that of the indexer committing its block. Each poll checks the ses
 
 import asyncio
 import json
+import threading
+import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -23,7 +26,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import CurrentCaller, StateDep
-from gateway.errors import NotAuthenticated, ServiceUnavailable
+from gateway.errors import NotAuthenticated, ServiceUnavailable, TooManyRequests
 from gateway.identity import MirrorVersion, Principal
 from gateway.schemas.budget import (
     BudgetFilters,
@@ -41,6 +44,28 @@ router = APIRouter(prefix="/budget", tags=["budget"])
 
 _POLL_S = 0.1  # how often the stream looks for new changes
 _HEARTBEAT_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+# Each open stream polls the mirror ten times a second: an account may hold a few, the process a bounded number.
+MAX_STREAMS_PER_ACCOUNT = 4
+MAX_STREAMS = 256
+_streams: Counter[str] = Counter()
+_streams_lock = threading.Lock()
+
+
+class _Slot:
+    """One open stream of an account, released once: when the stream ends, or when its response is dropped
+    without ever being iterated (a client gone before the first byte)."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self._held = True
+
+    def release(self) -> None:
+        with _streams_lock:
+            if self._held:
+                self._held = False
+                _streams[self.account] -= 1
+                if _streams[self.account] <= 0:
+                    del _streams[self.account]
 
 
 def _mirror(caller_mirror: MirrorVersion | None) -> MirrorVersion:
@@ -117,14 +142,40 @@ async def stream_line_changes(
     resume = last_event_id or filters.after
     after = decode_cursor(resume) if resume is not None else (mirror.block_number, 10**9)
     token = request.headers.get("authorization", "").partition(" ")[2]
+    account = caller.principal.address.lower()
+    with _streams_lock:
+        if _streams[account] >= MAX_STREAMS_PER_ACCOUNT or sum(_streams.values()) >= MAX_STREAMS:
+            raise TooManyRequests(
+                f"too many open streams (at most {MAX_STREAMS_PER_ACCOUNT} per account): close one first", 5
+            )
+        _streams[account] += 1
+    slot = _Slot(account)
+    events = _events(request, state, token, caller.principal, mirror, after, slot)
+    weakref.finalize(events, slot.release)
     return StreamingResponse(
-        _events(request, state, token, caller.principal, mirror, after),
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
+    request: Request,
+    state: StateDep,
+    token: str,
+    principal: Principal,
+    mirror: MirrorVersion,
+    after: tuple[int, int],
+    slot: _Slot,
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _changes(request, state, token, principal, mirror, after):
+            yield chunk
+    finally:
+        slot.release()
+
+
+async def _changes(
     request: Request,
     state: StateDep,
     token: str,
