@@ -185,40 +185,6 @@ class LineFigures:
         return LinePublic(**values)
 
 
-def _totals(lines: Sequence[LineFigures], clock: Clock) -> TotalsPublic:
-    """The lines' figures summed, each line's read once."""
-    sums = dict.fromkeys(_SUMMED, 0)
-    idle_funds = pending = pending_amount = 0
-    for line in lines:
-        available = line.available
-        sums["appropriation"] += line.allotted
-        sums["distributed"] += line.distributed
-        sums["transfers_in"] += line.transfers_in
-        sums["transfers_out"] += line.transfers_out
-        sums["carried_in"] += line.carried_in
-        sums["obligated"] += line.obligated
-        sums["disbursed"] += line.disbursed
-        sums["available"] += available
-        sums["obligated_unpaid"] += line.unpaid
-        sums["carry_over"] += line.carry_over
-        sums["lapsed"] += line.lapsed
-        sums["expected_obligations"] += line.expected
-        if available > 0 and line.last_change_block <= clock.idle_before_block:
-            idle_funds += available
-        for transfer in line.pending:  # a transfer between two visible lines counts once, on its source line
-            if transfer.direction == "out":
-                pending += 1
-                pending_amount += transfer.row.amount
-    return TotalsPublic(
-        lines=len(lines),
-        **sums,
-        projected_lapse=sums["available"] - sums["expected_obligations"],
-        idle_funds=idle_funds,
-        pending_transfers=pending,
-        pending_transfer_amount=pending_amount,
-    )
-
-
 _SUMMED = (
     "appropriation",
     "distributed",
@@ -233,6 +199,45 @@ _SUMMED = (
     "lapsed",
     "expected_obligations",
 )
+
+
+def _figures_row(line: LineFigures, clock: Clock) -> tuple[int, ...]:
+    """A line's numbers in ``_SUMMED`` order, then its idle funds, pending transfers out and their amount."""
+    available = line.available
+    idle = available if available > 0 and line.last_change_block <= clock.idle_before_block else 0
+    # A transfer between two visible lines counts once, on its source line.
+    out = [p.row.amount for p in line.pending if p.direction == "out"]
+    return (
+        line.allotted,
+        line.distributed,
+        line.transfers_in,
+        line.transfers_out,
+        line.carried_in,
+        line.obligated,
+        line.disbursed,
+        available,
+        line.unpaid,
+        line.carry_over,
+        line.lapsed,
+        line.expected,
+        idle,
+        len(out),
+        sum(out),
+    )
+
+
+def _totals(rows: Sequence[tuple[int, ...]]) -> TotalsPublic:
+    """Lines' ``_figures_row``s summed, column by column."""
+    sums = [sum(column) for column in zip(*rows, strict=True)] if rows else [0] * (len(_SUMMED) + 3)
+    named = dict(zip(_SUMMED, sums, strict=False))
+    return TotalsPublic(
+        lines=len(rows),
+        **named,
+        projected_lapse=named["available"] - named["expected_obligations"],
+        idle_funds=sums[len(_SUMMED)],
+        pending_transfers=sums[len(_SUMMED) + 1],
+        pending_transfer_amount=sums[len(_SUMMED) + 2],
+    )
 
 
 def _hex(code: str) -> str:
@@ -415,17 +420,18 @@ class BudgetReader:
         with self.engine.connect() as conn:
             lines = self.figures(conn, fiscal_year, clock, ministry=ministry)
             enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
-        by_ministry: dict[str, list[LineFigures]] = defaultdict(list)
-        by_item: dict[tuple[str, str, str], list[LineFigures]] = defaultdict(list)
+        by_ministry: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+        by_item: dict[tuple[str, str, str], list[tuple[int, ...]]] = defaultdict(list)
         for line in lines:
-            by_ministry[line.codes["ministry"]].append(line)
-            by_item[line.item_key].append(line)
+            row = _figures_row(line, clock)
+            by_ministry[line.codes["ministry"]].append(row)
+            by_item[line.item_key].append(row)
         return BudgetSummaryPublic(
             fiscal_year=fiscal_year,
             as_of=clock.now,
             idle_days=idle_days,
             ministries=[
-                MinistryTotalsPublic(ministry=code, totals=_totals(group, clock))
+                MinistryTotalsPublic(ministry=code, totals=_totals(group))
                 for code, group in sorted(by_ministry.items())
             ],
             items=[
@@ -435,7 +441,7 @@ class BudgetReader:
                     item=key[2],
                     initial=enacted.get(key, (0, 0))[0],
                     supplementary=enacted.get(key, (0, 0))[1],
-                    totals=_totals(group, clock),
+                    totals=_totals(group),
                 )
                 for key, group in sorted(by_item.items())
             ],
