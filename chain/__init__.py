@@ -122,8 +122,11 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         DevOrg as DevOrg,
         dev_budget_as as dev_budget_as,
         dev_line as dev_line,
+        DEMO_FIRST_DUE_DAYS as DEMO_FIRST_DUE_DAYS,
         dev_relayer_keystore as dev_relayer_keystore,
+        due_from_today as due_from_today,
         ensure_demo_procurement as ensure_demo_procurement,
+        local_relayer as local_relayer,
         seed_cast as seed_cast,
     )
     from chain.eip712 import (
@@ -148,6 +151,11 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         SignatureError as SignatureError,
         TransactionFailed as TransactionFailed,
     )
+    from chain.times import (
+        JST as JST,
+        iso as iso,
+        jst as jst,
+    )
     from chain.keys import (
         DEV_CHAIN_IDS as DEV_CHAIN_IDS,
         DEV_MNEMONIC as DEV_MNEMONIC,
@@ -167,6 +175,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         DEFAULT_PORT as DEFAULT_PORT,
         DEFAULT_RPC_URL as DEFAULT_RPC_URL,
         DEV_CHAIN_ID as DEV_CHAIN_ID,
+        AnvilStateGuard as AnvilStateGuard,
         NodeProcess as NodeProcess,
         PortHolder as PortHolder,
         anvil_binary as anvil_binary,
@@ -179,6 +188,12 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         start_hardhat as start_hardhat,
         wait_for_rpc as wait_for_rpc,
     )
+    from chain.procurement_name import (
+        OCID_MAX_LENGTH as OCID_MAX_LENGTH,
+        ProcurementName as ProcurementName,
+        ocid_problem as ocid_problem,
+        parse_procurement_name as parse_procurement_name,
+    )
     from chain.roles import (
         DEFAULT_ADMIN_ROLE as DEFAULT_ADMIN_ROLE,
         OrgKind as OrgKind,
@@ -186,8 +201,13 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         org_code as org_code,
         org_id as org_id,
     )
+    from chain.revert_words import (
+        SENTENCES as SENTENCES,
+        OrganizationOf as OrganizationOf,
+        explain as explain,
+        yen as yen,
+    )
     from chain.spec import (
-        JST as JST,
         MAX_SPEC_BYTES as MAX_SPEC_BYTES,
         LoadedSpec as LoadedSpec,
         MilestoneSpec as MilestoneSpec,
@@ -304,8 +324,11 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "DevOrg",
         "dev_budget_as",
         "dev_line",
+        "DEMO_FIRST_DUE_DAYS",
         "dev_relayer_keystore",
+        "due_from_today",
         "ensure_demo_procurement",
+        "local_relayer",
         "seed_cast",
     ),
     "chain.eip712": (
@@ -330,12 +353,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "SignatureError",
         "TransactionFailed",
     ),
+    "chain.times": ("JST", "iso", "jst"),
     "chain.keys": ("DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"),
     "chain.logs": ("CONTRACT_KINDS", "ChainSource", "DecodedLog", "EventDecoder", "Header", "gc_paused"),
     "chain.node": (
         "DEFAULT_PORT",
         "DEFAULT_RPC_URL",
         "DEV_CHAIN_ID",
+        "AnvilStateGuard",
         "NodeProcess",
         "PortHolder",
         "anvil_binary",
@@ -348,9 +373,10 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "start_hardhat",
         "wait_for_rpc",
     ),
+    "chain.procurement_name": ("OCID_MAX_LENGTH", "ProcurementName", "ocid_problem", "parse_procurement_name"),
     "chain.roles": ("DEFAULT_ADMIN_ROLE", "OrgKind", "Role", "org_code", "org_id"),
+    "chain.revert_words": ("SENTENCES", "OrganizationOf", "explain", "yen"),
     "chain.spec": (
-        "JST",
         "MAX_SPEC_BYTES",
         "LoadedSpec",
         "MilestoneSpec",

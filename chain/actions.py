@@ -69,6 +69,7 @@ class FieldKind(enum.Enum):
     """What a field means beyond its EIP-712 type: how the API takes it and how a command asks for it."""
 
     NUMBER = "number"  # an unsigned integer: an id, a date (unix time), a fiscal year, a set of flags
+    TIME = "time"  # a moment, signed as unix seconds (uint64); a command takes a date (end of day JST) or a time
     YEN = "yen"  # an amount of yen (no minor unit); int256: a change, negative for a cut; uint256[]: one per year
     ROUND = "round"  # a milestone's round; a command defaults it to the milestone's current round
     FLAG = "flag"  # yes or no, said in two ``words`` (pass or fail)
@@ -177,7 +178,7 @@ _AMENDMENT_CONTENT = (
     ActionField("milestoneId", "uint256", FieldKind.NUMBER, from_amendment=True),
     ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS, from_amendment=True),
     ActionField("newAmount", "uint256", FieldKind.YEN, from_amendment=True),
-    ActionField("newDueDate", "uint64", FieldKind.NUMBER, from_amendment=True),
+    ActionField("newDueDate", "uint64", FieldKind.TIME, from_amendment=True),
     ActionField("rationaleHash", "bytes32", FieldKind.HASH, from_amendment=True),
 )
 
@@ -345,7 +346,8 @@ ACTIONS: dict[str, ActionType] = _registry(
         gas=150_000,
         verb="fund",
         noun="Funding",
-        summary="an officer pays yen into the escrow (approve the escrow for the amount first).",
+        summary="an officer draws yen on the procurement's budget obligation into the escrow (at most what its "
+        "open milestones still need).",
         done="{amount:,} yen paid into the escrow",
     ),
     ActionType(
@@ -401,7 +403,7 @@ ACTIONS: dict[str, ActionType] = _registry(
             MILESTONE_ID,
             ActionField("kind", "uint8", FieldKind.CHOICE, choices=_AMENDMENT_KINDS),
             _yen("newAmount", default=0),
-            _number("newDueDate", 64, default=0),
+            ActionField("newDueDate", "uint64", FieldKind.TIME, default=0),
             _hash("rationaleHash"),
         ),
         signers=(Role.PROCUREMENT_OFFICER,),
@@ -470,6 +472,55 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="OwedRedirect",
         summary="a review body rules that an off-boarded supplier's owed yen go to its successor or the ministry.",
         done="owed yen of milestone {milestoneId} redirected to {to}",
+    ),
+    ActionType(
+        primary_type="ClaimPayment",
+        contract=MILESTONE_ESCROW,
+        function="claimPaymentBySig",
+        fields=(MILESTONE_ID,),
+        # Anyone may claim on chain; through the gateway, the parties the payment concerns.
+        signers=(Role.SUPPLIER, Role.PROCUREMENT_OFFICER, Role.REVIEW_BODY),
+        gas=200_000,
+        verb="claim-payment",
+        noun="PaymentClaim",
+        summary="anyone concerned has a milestone's owed payment paid (after a pause, or a refused transfer).",
+        done="owed payment of milestone {milestoneId} claimed",
+    ),
+    ActionType(
+        primary_type="LapseDispute",
+        contract=MILESTONE_ESCROW,
+        function="lapseDisputeBySig",
+        fields=(MILESTONE_ID,),
+        signers=(Role.SUPPLIER, Role.PROCUREMENT_OFFICER),
+        gas=120_000,
+        verb="lapse-dispute",
+        noun="DisputeLapse",
+        summary="the supplier or an officer ends a dispute no review body ruled on within the ruling period.",
+        done="dispute on milestone {milestoneId} lapsed",
+    ),
+    ActionType(
+        primary_type="PauseUntil",
+        contract=MILESTONE_ESCROW,
+        function="pauseUntilBySig",
+        fields=(ActionField("until", "uint64", FieldKind.TIME),),
+        signers=(Role.MINISTRY_ADMIN,),
+        gas=80_000,
+        verb="pause",
+        noun="Pause",
+        summary="the buying ministry's admin pauses releases until a time (at most 90 days ahead).",
+        done="releases paused until {until}",
+    ),
+    ActionType(
+        primary_type="Resume",
+        contract=MILESTONE_ESCROW,
+        function="resumeBySig",
+        fields=(),
+        signers=(Role.MINISTRY_ADMIN,),
+        gas=80_000,
+        verb="resume",
+        noun="Resumption",
+        summary="the buying ministry's admin ends a pause early.",
+        done="releases resumed",
     ),
     # The registry's own action (no gateway route yet: the routes are the escrow's).
     ActionType(

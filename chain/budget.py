@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from chain.errors import ConfigurationError
 from chain.roles import org_id
+from chain.times import JST
 
 __all__ = [
     "AppropriationAct",
@@ -23,8 +24,6 @@ __all__ = [
     "fiscal_year_containing",
     "fiscal_year_start",
 ]
-
-_JST = timezone(timedelta(hours=9))
 
 
 class AppropriationAct(enum.IntEnum):
@@ -102,7 +101,7 @@ class LineKey:
 
 def fiscal_year_start(fiscal_year: int) -> int:
     """Unix time fiscal year ``fiscal_year`` starts: 1 April, 00:00 JST."""
-    return int(datetime(fiscal_year, 4, 1, tzinfo=_JST).timestamp())
+    return int(datetime(fiscal_year, 4, 1, tzinfo=JST).timestamp())
 
 
 def fiscal_year_containing(timestamp: int) -> int:

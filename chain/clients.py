@@ -346,6 +346,27 @@ class RegistryClient(_Client):
         address = self._call(self.contract.functions.escrowOf(org_id(ministry), procurement_id))
         return None if int(address, 16) == 0 else str(address)
 
+    def escrows_registered(self, procurement_id: bytes, from_block: int = 0) -> tuple[str, ...]:
+        """The escrows registered under a procurement id by any ministry (an id is unique within its ministry
+        only: usually one, possibly none), oldest first: from the EscrowRegistered events (the id is a topic)."""
+        query = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": "latest",
+            "topics": [
+                self.build.codec(self.contract_name).topic("EscrowRegistered"),
+                None,
+                "0x" + procurement_id.hex(),
+            ],
+        }
+        logs = self.rpc.result("eth_getLogs", [query]) or []
+        return tuple(dict.fromkeys(checksum("0x" + log["topics"][3][-40:]) for log in logs))
+
+    def procurement_of(self, escrow: str) -> bytes | None:
+        """The procurement id an escrow of this ledger was registered under, or None (not one of its escrows)."""
+        raw = bytes(self._call(self.contract.functions.procurementOf(checksum(escrow))))
+        return raw if any(raw) else None
+
     def invalidate_nonces(self, new_nonce: int) -> Receipt:
         """Use up the sender's nonces below ``new_nonce``: its outstanding signatures can no longer be relayed."""
         return self._transact(self.contract.functions.invalidateNonces(new_nonce))
@@ -668,6 +689,11 @@ class BudgetOfficeClient(_Client):
     """BudgetOffice: transfer requests, cross-ministry grants, multi-year authorities, signed budget acts."""
 
     contract_name = "BudgetOffice"
+
+    def authority_exists(self, authority_id: bytes) -> bool:
+        """Whether a multi-year authority was enacted under ``authority_id``."""
+        _, _, year_count, _, _ = self._call(self.contract.functions.authority(authority_id))
+        return int(year_count) > 0
 
     def request_transfer(self, source: LineKey, target: LineKey, amount: int, rationale_hash: bytes) -> Receipt:
         """A ministry's finance officer requests moving ``amount`` yen from one of its lines to another."""

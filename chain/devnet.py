@@ -8,6 +8,9 @@ a few more. Never used on a real network: dev keys are refused on any chain id o
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -16,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain._compiler import Build
@@ -26,9 +30,11 @@ from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
 from chain.spec import LoadedSpec
 from chain.system import SystemAddresses, error_decoder
+from chain.times import JST
 from chain.transport import Transport
 
 __all__ = [
+    "DEMO_FIRST_DUE_DAYS",
     "DEV_AUTHORITY",
     "DEV_BUDGET_LINE",
     "DEV_CAST",
@@ -39,7 +45,9 @@ __all__ = [
     "dev_budget_as",
     "dev_line",
     "dev_relayer_keystore",
+    "due_from_today",
     "ensure_demo_procurement",
+    "local_relayer",
     "seed_cast",
 ]
 
@@ -50,6 +58,7 @@ DEV_AUTHORITY = "MOD equipment purchase, multi-year"
 _DEV_ITEM = 50_000_000_000  # yen appropriated to the item
 _DEV_ALLOTMENT = 40_000_000_000  # yen of it distributed to the line
 _DEV_AUTHORITY_CEILING = 20_000_000_000
+DEMO_FIRST_DUE_DAYS = 30  # the demo's first milestone falls due this many days after the day it is seeded
 
 
 class DevOrg(NamedTuple):
@@ -145,8 +154,8 @@ def dev_line(fiscal_year: int) -> LineKey:
 
 
 def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[BudgetClient, BudgetOfficeClient]]) -> int:
-    """The finance authority enacts the demo line's item (every authorization) and a multi-year authority on it;
-    MOD's finance officer distributes the line. Once per fiscal year."""
+    """The finance authority enacts the demo line's item (every authorization) and MOD's finance officer
+    distributes the line, once per fiscal year; the multi-year authority on it is enacted once, the first year."""
     finance, finance_office = budget_as(FINANCE_INDEX)
     treasury, _ = budget_as(TREASURY_INDEX)
     fiscal_year = fiscal_year_containing(registry.rpc.latest_timestamp())
@@ -158,18 +167,44 @@ def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[Budg
     finance.enact_appropriation(line.item_key, AppropriationAct.INITIAL, _DEV_ITEM, authorizations, instrument)
     treasury.distribute(line, _DEV_ALLOTMENT)
     authority = keccak(text=DEV_AUTHORITY)
+    if finance_office.authority_exists(authority):  # enacted in an earlier year, for five years from it
+        return 2
     schedule = [_DEV_AUTHORITY_CEILING] * 5
     finance_office.enact_authority(authority, line, _DEV_AUTHORITY_CEILING, schedule, instrument)
     return 3
 
 
+def due_from_today(loaded: LoadedSpec, now: int, first_in_days: int = DEMO_FIRST_DUE_DAYS) -> LoadedSpec:
+    """The spec with its milestones due from the chain's today on: the first ``first_in_days`` days after ``now``
+    (JST), the others as many days after it as the spec has them. A demo seeded on any day then has its dates ahead
+    of it (those of a later fiscal year fall under the budget line's multi-year authority)."""
+    milestones = loaded.spec.milestones
+    today = dt.datetime.fromtimestamp(now, JST).date()
+    first = _day(milestones[0].due)
+    moved = [
+        m.model_copy(update={"due": today + dt.timedelta(days=first_in_days + (_day(m.due) - first).days)})
+        for m in milestones
+    ]
+    return dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"milestones": moved}))
+
+
+def _day(due: dt.date | dt.datetime) -> dt.date:
+    return (
+        due.astimezone(JST).date()
+        if isinstance(due, dt.datetime) and due.tzinfo
+        else (due.date() if isinstance(due, dt.datetime) else due)
+    )
+
+
 def ensure_demo_procurement(factory: FactoryClient, registry: RegistryClient, loaded: LoadedSpec) -> tuple[str, bool]:
-    """Create the spec's procurement as the officer unless it exists, obligating its budget line of the current
-    fiscal year (later years' parts under its authority) and funding what is due this year; (escrow, created)."""
+    """Create the spec's procurement as the officer unless it exists, due from the chain's today on
+    (``due_from_today``), obligating its budget line of the current fiscal year (later years' parts under its
+    authority) and funding what is due this year; (escrow, created)."""
     existing = registry.escrow_of(loaded.spec.ministry, loaded.spec.procurement_id)
     if existing is not None:
         return existing, False
     now = registry.rpc.latest_timestamp()
+    loaded = due_from_today(loaded, now)
     fiscal_year = fiscal_year_containing(now)
     this_year = sum(
         m.amount for m in loaded.spec.milestones if fiscal_year_containing(m.due_timestamp()) == fiscal_year
@@ -196,6 +231,16 @@ def dev_relayer_keystore(var: Path, chain_id: int) -> dict[str, str]:
         "PROCURE_RELAYER_KEYSTORE": str(keystore),
         "PROCURE_RELAYER_KEYSTORE_PASSWORD": password_file.read_text().strip(),
     }
+
+
+def local_relayer(var: Path) -> str | None:
+    """The address of the gateway's relayer whose keystore `procure up` keeps under ``var``, if there is one."""
+    keystore = var / "keys" / "relayer.json"
+    try:
+        address = json.loads(keystore.read_text()).get("address")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if not isinstance(address, str) else str(to_checksum_address(address))
 
 
 def dev_budget_as(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -57,15 +58,33 @@ class TransactionFailed(ChainError):
 class ContractRevert(ChainError):
     """A contract call reverted with a known Solidity custom error.
 
-    ``name`` is the custom error's name and ``args`` its decoded arguments, in order and by name.
+    ``name`` is the custom error's name and ``args_by_name`` its decoded arguments, in order and by name; the
+    message is the error in words (``chain/revert_words.py``), ``raw`` its Solidity form.
     """
 
     def __init__(self, name: str, args: dict[str, Any], contract: str | None = None) -> None:
+        from chain.revert_words import explain
+
         self.name = name
         self.args_by_name = args
         self.contract = contract
         rendered = ", ".join(f"{key}={_render(value)}" for key, value in args.items())
-        super().__init__(f"{name}({rendered})")
+        self.raw = f"{name}({rendered})"
+        """The Solidity form, name and arguments (for ``--verbose`` and problem+json's extension members)."""
+        self.sentence = explain(self)
+        """What went wrong, in words (``str(exc)``); ``explain`` says it again with the accounts' organizations."""
+        super().__init__(self.sentence)
+
+    def __str__(self) -> str:
+        return self.sentence
+
+    def explain(self, organization_of: Callable[[str], str | None] | None) -> str:
+        """Say the error again, naming the organization of each account ``organization_of`` knows; kept as
+        ``sentence`` (and so ``str(exc)``)."""
+        from chain.revert_words import explain
+
+        self.sentence = explain(self, organization_of)
+        return self.sentence
 
     @property
     def values(self) -> tuple[Any, ...]:

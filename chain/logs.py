@@ -145,6 +145,13 @@ class ChainSource:
         """The latest block number."""
         return int(self._request("eth_blockNumber", []), 16)
 
+    def genesis_hash(self) -> str:
+        """Block 0's hash: which chain this is, where chain ids repeat (every dev chain is 31337)."""
+        genesis = self.header(0)
+        if genesis is None:
+            raise ChainError("the node has no block 0")
+        return genesis.hash
+
     def header(self, number: int) -> Header | None:
         """Block ``number``'s hash and parent hash, or None if the chain has no such block (yet)."""
         block = self._request("eth_getBlockByNumber", [hex(number), False])

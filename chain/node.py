@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -17,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_RPC_URL",
     "DEV_CHAIN_ID",
+    "AnvilStateGuard",
     "NodeProcess",
     "PortHolder",
     "anvil_binary",
@@ -69,6 +73,7 @@ class NodeProcess:
     url: str
     kind: str
     log_path: Path | None = None
+    guard: AnvilStateGuard | None = None
 
     @property
     def pid(self) -> int:
@@ -89,6 +94,8 @@ class NodeProcess:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL if it lingers. Never leaves an orphan."""
+        if self.guard is not None:
+            self.guard.stop()
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM)
             try:
@@ -101,6 +108,8 @@ class NodeProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole group at once (crash simulation)."""
+        if self.guard is not None:
+            self.guard.stop()
         self._signal_group(signal.SIGKILL)
         self.process.wait(15)
 
@@ -196,13 +205,132 @@ def start_anvil(root: Path, state_dir: Path, *, port: int = DEFAULT_PORT, host: 
 
     ``--state`` loads the file at start and ``--state-interval 1`` rewrites it every second, with historical
     states kept, so blocks, logs and balances survive a restart and even a SIGKILL (losing at most the last
-    second).
+    second or two: an `AnvilStateGuard` keeps a whole copy for the case where the kill tore the file).
     """
+    guard = AnvilStateGuard(state_dir)
+    guard.restore()
     cmd = anvil_command(root, state_dir, port=port, host=host)
     log_path = state_dir / "anvil.log"
-    node = NodeProcess(spawn(cmd, log_path), f"http://{host}:{port}", "anvil", log_path)
+    node = NodeProcess(spawn(cmd, log_path), f"http://{host}:{port}", "anvil", log_path, guard)
     node.wait_ready()
+    guard.start()
     return node
+
+
+class AnvilStateGuard:
+    """Keeps a whole copy of anvil's state file, and puts it back when a crash left the file torn.
+
+    anvil rewrites its state file in place (truncate, then write) every second: a SIGKILL in the middle of a
+    write leaves a torn file, which anvil refuses at its next start ("failed to parse json file: EOF while
+    parsing"). The guard copies each complete version of the file (one that parses as JSON: a prefix of a JSON
+    object never does) to ``state.last-good.json``, through a temporary file and a rename, from a daemon thread
+    every ``interval`` seconds; the copy is skipped while the file's bytes are unchanged. ``restore``, run before
+    anvil starts, moves a torn file aside (``state.torn-<UTC time>.json``, for inspection) and puts the last
+    whole copy in its place. Cost: one read and hash of the state file per interval, and a JSON parse when it
+    changed (about 15 ms for the 2 MB of a 100-procurement chain).
+    """
+
+    def __init__(self, state_dir: Path, *, interval: float = 1.0) -> None:
+        self.state = anvil_state_file(state_dir)
+        self.copy = state_dir / "state.last-good.json"
+        self.log_path = state_dir / "anvil.log"
+        self.interval = interval
+        self._saved_digest = b""
+        self.restored: str | None = None  # what the last `restore` did, if anything
+        self._lock = threading.Lock()  # one writer of the copy at a time (the thread, `restore`)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> AnvilStateGuard:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def restore(self) -> str | None:
+        """Before anvil starts: keep a whole state file, or replace a torn one by the last whole copy.
+
+        Returns (and appends to anvil's log) what was done, or None when the state file was whole or absent.
+        Raises ChainError when the file is torn and no whole copy exists (the torn file is left in place).
+        """
+        with self._lock:
+            return self._restore()
+
+    def _restore(self) -> str | None:
+        if not self.state.exists():
+            return None
+        if self._save():
+            return None
+        if not _whole_json(self.copy.read_bytes() if self.copy.exists() else b""):
+            raise ChainError(
+                f"anvil's state file {self.state} is torn (anvil was killed while writing it) and there is no whole "
+                f"copy ({self.copy.name}) to restore: move the file away to start a fresh chain"
+            )
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        torn = self.state.with_name(f"state.torn-{stamp}.json")
+        self.state.rename(torn)
+        _replace_atomically(self.state, self.copy.read_bytes())
+        age = time.time() - self.copy.stat().st_mtime
+        message = (
+            f"anvil's state file was torn (anvil was killed while writing it): kept it as {torn.name} and restored "
+            f"the last whole copy, written {age:.0f} s before this start"
+        )
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"{stamp} {message}\n")
+        self.restored = message
+        return message
+
+    def save(self) -> bool:
+        """Copy the state file if it is whole and changed since the last copy; True if it is whole."""
+        with self._lock:
+            return self._save()
+
+    def _save(self) -> bool:
+        try:
+            data = self.state.read_bytes()
+        except FileNotFoundError:
+            return False
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest == self._saved_digest:
+            return True
+        if not _whole_json(data):
+            return False
+        _replace_atomically(self.copy, data)
+        self._saved_digest = digest
+        return True
+
+    def start(self) -> None:
+        """Copy every ``interval`` seconds from a daemon thread until `stop`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="anvil-state-guard", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the copying thread (a copy in progress completes)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with contextlib.suppress(OSError):
+                self.save()
+
+
+def _whole_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:  # also UnicodeDecodeError
+        return False
+    return True
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 def anvil_command(root: Path, state_dir: Path, *, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> list[str]:

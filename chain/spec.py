@@ -37,10 +37,11 @@ from chain.clients import (
     RegistryClient,
 )
 from chain.errors import LedgerError
+from chain.procurement_name import ocid_problem
 from chain.roles import Role
+from chain.times import JST
 
 __all__ = [
-    "JST",
     "MAX_SPEC_BYTES",
     "LoadedSpec",
     "MilestoneSpec",
@@ -50,18 +51,21 @@ __all__ = [
     "load_spec",
 ]
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 MAX_SPEC_BYTES = 256 * 1024
 
 
 class SpecError(LedgerError):
-    """A specification is invalid; ``problems`` lists (field path, reason) pairs."""
+    """A specification is invalid; ``problems`` lists (field path, reason) pairs. One problem is one line."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
+        if len(problems) == 1:
+            ((path, reason),) = problems
+            super().__init__(f"{source}: {path}: {reason} (nothing was sent)")
+            return
         lines = "\n".join(f"  {path}: {reason}" for path, reason in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s), nothing was sent:\n{lines}")
+        super().__init__(f"{source}: {len(problems)} problems, nothing was sent:\n{lines}")
 
 
 def _address(value: str) -> str:
@@ -151,8 +155,9 @@ class ProcurementFile(BaseModel):
     @field_validator("id")
     @classmethod
     def _ocid(cls, value: str) -> str:
-        if not value.isascii() or any(c.isspace() for c in value) or "#" in value:
-            raise ValueError("must be ASCII without spaces or '#'")
+        problem = ocid_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -231,11 +236,52 @@ def _path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("int", "str", "date", "datetime", "literal['full','none']") or "[" in str(part):
+        elif part in _UNION_TAGS or "[" in str(part):
             continue  # pydantic's union-member tags are noise for an officer
         else:
             out += ("." if out else "") + str(part)
     return out or "(file)"
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date stays text: the spec's own validation then names the field of a
+    date that does not exist (``2027-02-30``) instead of YAML failing without saying where."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_YEN_FIELDS = ("amount", "fund")
+
+
+def _reason(error: Any) -> str:
+    """What is wrong with one field, and how to fix it, as an officer would want to read it."""
+    kind, given, field_name = error["type"], error.get("input"), _field(error["loc"])
+    if field_name in _YEN_FIELDS and kind in ("int_type", "int_parsing", "int_from_float", "literal_error"):
+        if isinstance(given, float) and given.is_integer():
+            return f"write whole yen without a decimal point: {int(given)}"
+        if isinstance(given, float):
+            return f"yen have no fractions: write a whole number of yen, not {given}"
+        if isinstance(given, str):
+            digits = given.replace(",", "").replace("_", "").replace(" ", "").removesuffix("円").removeprefix("¥")
+            if digits.isdigit():
+                return f"write whole yen without separators: {int(digits)}"
+            if field_name == "fund":
+                return f"{given!r} is not an amount: write full, none or whole yen such as 60000000"
+            return f"{given!r} is not an amount: write whole yen such as 60000000"
+    if field_name == "due" and kind.startswith(("date", "datetime")):
+        return f"{given!r} is not a date: write YYYY-MM-DD (a day that exists), or an exact time with its offset"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    names = [part for part in loc if isinstance(part, str) and part not in _UNION_TAGS and "[" not in part]
+    return names[-1] if names else ""
+
+
+_UNION_TAGS = ("int", "str", "date", "datetime", "literal['full','none']")
 
 
 def load_spec(path: Path) -> LoadedSpec:
@@ -248,7 +294,7 @@ def load_spec(path: Path) -> LoadedSpec:
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(source, [("(file)", f"larger than {MAX_SPEC_BYTES} bytes")])
     try:
-        data: Any = yaml.safe_load(raw)
+        data: Any = yaml.load(raw, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader without the timestamp resolver
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -260,8 +306,7 @@ def load_spec(path: Path) -> LoadedSpec:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            reason = error["msg"].removeprefix("Value error, ")
-            problems.append((_path(error["loc"]), reason))
+            problems.append((_path(error["loc"]), _reason(error)))
         raise SpecError(source, _dedupe(problems)) from None
     return LoadedSpec(spec=spec, sha256=hashlib.sha256(raw).digest(), source=source)
 

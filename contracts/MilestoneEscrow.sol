@@ -66,6 +66,12 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
     );
     bytes32 private constant _REDIRECT_OWED_TYPEHASH =
         keccak256("RedirectOwed(uint256 milestoneId,address to,bytes32 rulingHash,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _CLAIM_PAYMENT_TYPEHASH =
+        keccak256("ClaimPayment(uint256 milestoneId,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _LAPSE_DISPUTE_TYPEHASH =
+        keccak256("LapseDispute(uint256 milestoneId,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _PAUSE_UNTIL_TYPEHASH = keccak256("PauseUntil(uint64 until,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _RESUME_TYPEHASH = keccak256("Resume(uint256 nonce,uint256 deadline)");
 
     uint256 private constant _OPEN = (1 << uint256(MilestoneStatus.Pending))
         | (1 << uint256(MilestoneStatus.Submitted)) | (1 << uint256(MilestoneStatus.Rejected));
@@ -326,7 +332,20 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
 
     /// @inheritdoc IMilestoneEscrow
     function claimPayment(uint256 milestoneId) external {
+        _claimPayment(_args(), milestoneId);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function claimPaymentBySig(uint256 milestoneId, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
         bytes memory args = _args();
+        // Anyone may claim: the signature only records who asked (the role status it reports is not needed).
+        _signer(args, signer, Roles.SUPPLIER, deadline, signature, abi.encode(_CLAIM_PAYMENT_TYPEHASH, milestoneId));
+        _claimPayment(args, milestoneId);
+    }
+
+    function _claimPayment(bytes memory args, uint256 milestoneId) private {
         MilestoneRecord memory m = _load(args, milestoneId);
         uint256 amount = _owed[milestoneId];
         if (amount == 0) revert EscrowNothingOwed(milestoneId);
@@ -797,7 +816,20 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
 
     /// @inheritdoc IMilestoneEscrow
     function lapseDispute(uint256 milestoneId) external {
+        _lapseDispute(_args(), milestoneId);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function lapseDisputeBySig(uint256 milestoneId, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
         bytes memory args = _args();
+        // Anyone may lapse a dispute past its ruling period: the signature only records who asked.
+        _signer(args, signer, Roles.SUPPLIER, deadline, signature, abi.encode(_LAPSE_DISPUTE_TYPEHASH, milestoneId));
+        _lapseDispute(args, milestoneId);
+    }
+
+    function _lapseDispute(bytes memory args, uint256 milestoneId) private {
         MilestoneRecord memory m = _load(args, milestoneId);
         _requireStatus(milestoneId, m.status, 1 << uint256(MilestoneStatus.Disputed));
         uint256 lapsesAt = _disputeLapsesAt(args, milestoneId);
@@ -876,25 +908,46 @@ contract MilestoneEscrow is EIP712, IMilestoneEscrow {
 
     /// @inheritdoc IMilestoneEscrow
     function pauseUntil(uint64 until) external {
-        _requireMinistryAdmin();
+        _pauseUntil(_args(), _caller(Roles.MINISTRY_ADMIN), until);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function pauseUntilBySig(uint64 until, address signer, uint256 deadline, bytes calldata signature) external {
+        bytes memory args = _args();
+        Actor memory admin =
+            _signer(args, signer, Roles.MINISTRY_ADMIN, deadline, signature, abi.encode(_PAUSE_UNTIL_TYPEHASH, until));
+        _pauseUntil(args, admin, until);
+    }
+
+    function _pauseUntil(bytes memory args, Actor memory admin, uint64 until) private {
+        _requireMinistryAdmin(args, admin);
         uint256 maxUntil = _now() + EscrowLimits.MAX_PAUSE;
         if (until <= _now() || until > maxUntil) revert EscrowInvalidPause(until, maxUntil);
         _accounting.pausedUntil = uint40(until);
-        emit PauseChanged(msg.sender, until);
+        emit PauseChanged(admin.account, until);
     }
 
     /// @inheritdoc IMilestoneEscrow
     function resume() external {
-        _requireMinistryAdmin();
-        if (_now() >= _accounting.pausedUntil) revert EscrowNotPaused();
-        _accounting.pausedUntil = 0;
-        emit PauseChanged(msg.sender, 0);
+        _resume(_args(), _caller(Roles.MINISTRY_ADMIN));
     }
 
-    function _requireMinistryAdmin() private view {
-        Actor memory admin = _caller(Roles.MINISTRY_ADMIN);
-        if (!admin.active || admin.org != _ministryOrg(_args())) {
-            revert EscrowUnauthorized(msg.sender, Roles.MINISTRY_ADMIN);
+    /// @inheritdoc IMilestoneEscrow
+    function resumeBySig(address signer, uint256 deadline, bytes calldata signature) external {
+        bytes memory args = _args();
+        _resume(args, _signer(args, signer, Roles.MINISTRY_ADMIN, deadline, signature, abi.encode(_RESUME_TYPEHASH)));
+    }
+
+    function _resume(bytes memory args, Actor memory admin) private {
+        _requireMinistryAdmin(args, admin);
+        if (_now() >= _accounting.pausedUntil) revert EscrowNotPaused();
+        _accounting.pausedUntil = 0;
+        emit PauseChanged(admin.account, 0);
+    }
+
+    function _requireMinistryAdmin(bytes memory args, Actor memory admin) private pure {
+        if (!admin.active || admin.org != _ministryOrg(args)) {
+            revert EscrowUnauthorized(admin.account, Roles.MINISTRY_ADMIN);
         }
     }
 

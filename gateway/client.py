@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain import ACTIONS, ActionType
 from chain.errors import LedgerError
+from gateway.evidence_bundle import BundleMember, bundle_manifest
 from gateway.siwe import SiweMessage
 
 __all__ = ["GatewayClient", "GatewayError"]
@@ -32,10 +33,11 @@ class GatewayError(LedgerError):
         self.title = title
         self.detail = detail
         self.body = body or {}
-        error = self.body.get("error")
-        suffix = f" [{error}({self.body.get('args')})]" if error else ""
+        raw = self.body.get("raw")
+        self.raw = str(raw) if raw else None
+        """A contract's refusal as Solidity writes it (what `procure --verbose` adds to the detail)."""
         prefix = f"gateway answered {status} {title}" if status else title
-        super().__init__(f"{prefix}: {detail}{suffix}")
+        super().__init__(f"{prefix}: {detail}")
 
 
 class GatewayClient:
@@ -45,6 +47,7 @@ class GatewayClient:
         self.account = account
         self.http = http or httpx.Client(base_url=base_url, timeout=60.0)
         self.token: str | None = None
+        self.expires_at: str | None = None
         self.chain_id: int | None = None
 
     # ------------------------------------------------------------ plumbing
@@ -104,6 +107,7 @@ class GatewayClient:
         signature = self.account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
         session = self._check(self._send("POST", "/auth/sign-in", json={"message": message, "signature": signature}))
         self.token = str(session["token"])
+        self.expires_at = str(session.get("expiresAt", ""))
         self.chain_id = int(nonce["chainId"])
         account: dict[str, Any] = session["account"]
         return account
@@ -120,6 +124,42 @@ class GatewayClient:
         if str(document.get("documentHash", "")).lower() != expected:
             raise GatewayError(502, "Bad evidence hash", f"stored {document.get('documentHash')}, sent {expected}")
         return document
+
+    def upload_bundle(self, paths: list[Path]) -> dict[str, Any]:
+        """Upload several documents and the bundle manifest listing them (gateway/evidence_bundle.py); returns
+        the manifest's metadata: its hash is what a submission signs."""
+        members = []
+        for path in paths:
+            stored = self.upload(path)
+            members.append(
+                BundleMember(
+                    document_hash=str(stored["documentHash"]).lower(),
+                    filename=path.name,
+                    content_type=str(stored["contentType"]),
+                    size=int(stored["size"]),
+                )
+            )
+        manifest = bundle_manifest(members)
+        response = self._send(
+            "POST",
+            "/evidence",
+            headers=self._headers(),
+            files={"file": ("evidence-bundle.json", manifest, "application/json")},
+        )
+        document: dict[str, Any] = self._check(response)
+        expected = "0x" + hashlib.sha256(manifest).hexdigest()
+        if str(document.get("documentHash", "")).lower() != expected:
+            raise GatewayError(502, "Bad evidence hash", f"stored {document.get('documentHash')}, sent {expected}")
+        return document
+
+    def download(self, path: str, document_hash: str) -> bytes:
+        """GET a document and check it is the one named (its SHA-256)."""
+        response = self._send("GET", path, headers=self._headers())
+        self._check(response)  # raises on a refusal
+        raw = response.content  # the exact bytes (a JSON document is not parsed)
+        if "0x" + hashlib.sha256(raw).hexdigest() == document_hash.lower():
+            return raw
+        raise GatewayError(502, "Bad evidence hash", f"the gateway served other bytes than {document_hash}")
 
     # ------------------------------------------------------------ signed actions
 

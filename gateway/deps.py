@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from chain import OCID_MAX_LENGTH, ConfigurationError, ProcurementName, checksum, parse_procurement_name
 from chain.clients import Terms
 from chain.roles import Role
 from gateway.core.state import GatewayState
@@ -28,6 +29,7 @@ from gateway.errors import (
     AccountNotPermitted,
     Conflict,
     Forbidden,
+    InvalidInput,
     NotAuthenticated,
     NotFound,
     ServiceUnavailable,
@@ -53,12 +55,14 @@ __all__ = [
     "LedgerDep",
     "MirrorReader",
     "PageDep",
+    "ProcurementId",
     "ProcurementRef",
     "SessionDep",
     "SignInRateLimit",
     "StateDep",
     "UploaderAccount",
     "Wait",
+    "procurement_named",
     "require_roles",
 ]
 
@@ -216,7 +220,30 @@ def _visible(account: Principal, terms: Terms, ledger: Ledger, escrow: str) -> b
     return Scope.of(account).allows(terms, lambda: (m.status for m in ledger.escrow(escrow).milestones()))
 
 
-ProcurementId = Annotated[str, Path(pattern=HEX32_PATTERN, description="The procurement id (bytes32, 0x-hex).")]
+ProcurementId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=OCID_MAX_LENGTH,
+        description="The procurement: its ocid (e.g. ocds-b5fd17-MOD-2026-0042), its escrow's address (0x and 40 hex "
+        "digits) or its on-chain id (0x and 64 hex digits).",
+    ),
+]
+
+
+def procurement_named(text: str) -> ProcurementName:
+    """A procurement path segment read (chain.parse_procurement_name); 422 naming what is wrong."""
+    try:
+        return parse_procurement_name(text)
+    except ConfigurationError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _escrow_procurement(escrow: str, ledger: Ledger, account: Principal) -> ProcurementRef:
+    raw = ledger.registry.procurement_of(escrow)
+    if raw is None or not _visible(account, ledger.terms(escrow), ledger, escrow):
+        raise NotFound(f"no procurement at escrow {escrow} visible to this account")
+    return ProcurementRef(procurement_id=raw, escrow=checksum(escrow), terms=ledger.terms(escrow))
 
 
 def _chain_procurement(procurement_id: str, ledger: Ledger, account: Principal) -> ProcurementRef:
@@ -249,12 +276,17 @@ async def get_chain_procurement(
     the thread pool; the first time (or for a review body, whose scope reads the milestones, or when the one
     known escrow is not visible) it goes there.
     """
-    known = ledger.known_terms(bytes.fromhex(procurement_id[2:]))
+    named = procurement_named(procurement_id)
+    if named.escrow is not None:
+        return await run_in_threadpool(_escrow_procurement, named.escrow, ledger, account)
+    assert named.procurement_id is not None
+    raw = named.procurement_id
+    known = ledger.known_terms(raw)
     if known is not None and not Scope.of(account).reads_milestones:
         escrow, terms = known
         if _visible(account, terms, ledger, escrow):
-            return ProcurementRef(procurement_id=bytes.fromhex(procurement_id[2:]), escrow=escrow, terms=terms)
-    return await run_in_threadpool(_chain_procurement, procurement_id, ledger, account)
+            return ProcurementRef(procurement_id=raw, escrow=escrow, terms=terms)
+    return await run_in_threadpool(_chain_procurement, "0x" + raw.hex(), ledger, account)
 
 
 ChainProcurement = Annotated[ProcurementRef, Depends(get_chain_procurement)]

@@ -90,6 +90,9 @@ class ProblemDetails(BaseModel):
     request_id: str | None = Field(None, alias="requestId", description="The request id, as in X-Request-ID.")
     errors: list[ValidationIssue] | None = Field(None, description="validation-error: every problem found.")
     error: str | None = Field(None, description="contract-revert: the Solidity custom error's name.")
+    raw: str | None = Field(
+        None, description="contract-revert: the custom error as Solidity writes it, with arguments."
+    )
     args: dict[str, Any] | None = Field(
         None, description="contract-revert: the custom error's arguments (integers as decimal strings)."
     )
@@ -341,7 +344,12 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
 def _contract_revert(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ContractRevert)
     status = _REVERT_STATUS.get(exc.name, ContractRefused.status)
-    return problem_response(request, ContractRefused, str(exc), status=status, error=exc.name, args=revert_args(exc))
+    state = getattr(request.app.state, "gateway", None)
+    if state is not None:  # name each account's organization, as the gateway knows it (mirror, else chain)
+        exc.explain(lambda account: state.directory.lookup(account).organization)
+    return problem_response(
+        request, ContractRefused, exc.sentence, status=status, error=exc.name, args=revert_args(exc), raw=exc.raw
+    )
 
 
 def _chain_error(request: Request, exc: Exception) -> JSONResponse:

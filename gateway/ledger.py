@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from chain import (
     Build,
+    ChainSource,
     EscrowClient,
     RegistryClient,
     SystemAddresses,
@@ -65,6 +66,10 @@ class Ledger:
     def head(self) -> int:
         """The latest block number."""
         return self.rpc.block_number()
+
+    def genesis_hash(self) -> str:
+        """Block 0's hash (asked each time: a node restarted afresh at the same URL is another chain)."""
+        return ChainSource(self.rpc).genesis_hash()
 
     def now(self, *, max_age_s: float = 0.0) -> int:
         """The latest block's timestamp: the clock signature deadlines are checked against.
@@ -136,15 +141,7 @@ class Ledger:
             known = None if fresh else self._by_procurement.get(procurement_id)
         if known is not None:
             return known
-        topic = self.build.codec("AccessRegistry").topic("EscrowRegistered")
-        query = {
-            "address": self.system.registry,
-            "fromBlock": hex(self.system.deployed_block),
-            "toBlock": "latest",
-            "topics": [topic, None, "0x" + procurement_id.hex()],
-        }
-        logs = self.rpc.result("eth_getLogs", [query]) or []
-        escrows = tuple(dict.fromkeys(checksum("0x" + log["topics"][3][-40:]) for log in logs))
+        escrows = self.registry.escrows_registered(procurement_id, self.system.deployed_block)
         if not escrows:
             raise NotFound(f"no procurement 0x{procurement_id.hex()}")
         with self._lock:

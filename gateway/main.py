@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from chain import (
     Build,
+    ConfigurationError,
     SystemAddresses,
     Transport,
     TxSender,
@@ -22,6 +23,7 @@ from chain import (
     require_manifest,
 )
 from gateway.api.main import api_router
+from gateway.api.routes.docs import install_docs
 from gateway.core.client_address import ClientAddress
 from gateway.core.config import Settings
 from gateway.core.logging import configure_logging
@@ -35,6 +37,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import DESCRIPTION, install_openapi
 from gateway.relay.idempotency import IdempotencyService
 from gateway.relay.pipeline import RelayPipeline
+from gateway.relay.relayer import relayer_problem
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
@@ -88,6 +91,8 @@ def create_app(
     upgrade_gateway_tables(engine)
     if directory is None:
         directory = AutoDirectory(MirrorDirectory(engine, ledger.chain_id), ChainDirectory(ledger.registry))
+    if relayer is not None and (problem := relayer_problem(directory.lookup(relayer.address))) is not None:
+        raise ConfigurationError(problem)
     metrics = Metrics()
     state = GatewayState(
         settings=settings,
@@ -103,7 +108,9 @@ def create_app(
         clock=clock,
     )
 
-    app = FastAPI(title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.gateway = state
     install_error_handlers(app)
 
@@ -130,4 +137,5 @@ def create_app(
         )
     app.include_router(api_router)
     install_openapi(app)
+    install_docs(app)
     return app

@@ -45,7 +45,7 @@ from indexer.sync import Indexer, SyncConfig
 __all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
 
 _ZERO_ADDRESS = "0x" + "0" * 40
-_SKIP_TABLES = {"indexer_locks"}
+_SKIP_TABLES = {"indexer_locks", "self_checks"}  # the mirror's own bookkeeping, not the chain's
 _CURSOR_FIELDS = ("block_number", "block_hash", "chain_hash", "start_block")
 
 

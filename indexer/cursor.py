@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from indexer.models import TABLES
 
-__all__ = ["Cursor", "MirrorVersion", "mirror_version", "read_cursor", "with_mirror_version"]
+__all__ = ["Cursor", "MirrorVersion", "chain_mismatch", "mirror_version", "read_cursor", "with_mirror_version"]
 
 _CURSORS = TABLES["cursors"]
 _VERSION_COLUMNS = (
@@ -39,6 +39,7 @@ class Cursor:
     registry: str
     token: str
     factory: str
+    genesis_hash: str | None = None  # block 0's hash: two chains may share an id (every dev chain is 31337)
 
 
 def read_cursor(conn: Connection, chain_id: int) -> Cursor | None:
@@ -55,7 +56,27 @@ def read_cursor(conn: Connection, chain_id: int) -> Cursor | None:
         registry=row.registry_address,
         token=row.token_address,
         factory=row.factory_address,
+        genesis_hash=row.genesis_hash,
     )
+
+
+def chain_mismatch(conn: Connection, chain_id: int, genesis_hash: str | None) -> str | None:
+    """Why the mirror in ``conn`` is not of the chain a node serves (its id and block 0's hash), in words; None if
+    it is, or if the mirror holds nothing yet."""
+    rows = conn.execute(select(_CURSORS.c.chain_id, _CURSORS.c.genesis_hash)).all()
+    if not rows:
+        return None
+    mine = {int(row.chain_id): row.genesis_hash for row in rows}
+    if chain_id not in mine:
+        held = ", ".join(str(other) for other in sorted(mine))
+        return f"the mirror holds chain {held}, and the node is chain {chain_id}"
+    recorded = mine[chain_id]
+    if recorded is not None and genesis_hash is not None and recorded.lower() != genesis_hash.lower():
+        return (
+            f"the node is another chain {chain_id} than the mirror's: its genesis block is {genesis_hash}, the "
+            f"mirror's {recorded} (a node started afresh?)"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

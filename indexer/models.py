@@ -208,6 +208,22 @@ class CursorRow(Base):
     token_address: Mapped[str] = mapped_column(String(_ADDRESS))
     factory_address: Mapped[str] = mapped_column(String(_ADDRESS))
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    genesis_hash: Mapped[str | None] = mapped_column(String(_HASH), nullable=True)  # which chain: ids are not unique
+
+
+class SelfCheckRow(Base):
+    """The latest check of what the mirror serves against the chain, per scope (recent blocks, or all)."""
+
+    __tablename__ = "self_checks"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    from_block: Mapped[int] = mapped_column(BigInteger)
+    to_block: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_bad_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    difference: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checked_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class IndexerLock(Base):

@@ -48,6 +48,7 @@ CURRENT_STATE = {
     "budget_grants": "rebuilt",
     "cursors": "moved to the ancestor",
     "indexer_locks": "kept",
+    "self_checks": "kept (the next check covers the new blocks)",
 }
 # The DERIVED tables without an escrow column: the registry's, replayed whole when its events were rolled back.
 # Every other DERIVED table has an escrow column and is replayed for the escrows whose events were rolled back.

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from chain.logs import gc_paused
 from indexer import reorg
-from indexer.cursor import Cursor, read_cursor
+from indexer.cursor import Cursor, chain_mismatch, read_cursor
 from indexer.digests import GENESIS
 from indexer.errors import IndexerError
 from indexer.mappers import MappedLog
@@ -81,10 +81,23 @@ class Store:
         registry: str,
         token: str,
         factory: str,
+        genesis_hash: str | None = None,
         lock: WriterLock | None = None,
     ) -> Cursor:
-        """Create the cursor just before ``start_block`` (once), or check the existing one mirrors this system."""
+        """Create the cursor just before ``start_block`` (once), or check the existing one mirrors this system on
+        this chain (``genesis_hash``: block 0's; recorded on a mirror made before it was)."""
+        with self.engine.connect() as conn:
+            mismatch = chain_mismatch(conn, self.chain_id, genesis_hash)
+        if mismatch is not None and self.cursor() is not None:
+            raise IndexerError(f"{mismatch}: refusing to mirror another chain into it; use another --db")
         existing = self.cursor()
+        if existing is not None and existing.genesis_hash is None and genesis_hash is not None:
+            with self.engine.begin() as conn:
+                cursors = TABLES["cursors"]
+                conn.execute(
+                    cursors.update().where(cursors.c.chain_id == self.chain_id).values(genesis_hash=genesis_hash)
+                )
+            existing = self.cursor()
         if existing is not None:
             mine = (existing.registry, existing.token, existing.factory)
             if mine != (registry, token, factory):
@@ -108,6 +121,7 @@ class Store:
                     token_address=token,
                     factory_address=factory,
                     updated_at_ms=int(time.time() * 1000),
+                    genesis_hash=genesis_hash,
                 )
             )
         cursor = self.cursor()

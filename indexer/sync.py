@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -76,6 +77,12 @@ class SyncConfig:
     target_logs: int = 8_000
     poll_interval_s: float = 1.0
     lock_ttl_s: float = 30.0
+    # What the mirror serves is checked against the chain again (indexer/self_check.py): the last
+    # ``recheck_recent_blocks`` blocks every ``recheck_recent_s`` seconds, everything every ``recheck_all_s``
+    # seconds (0: never).
+    recheck_recent_s: float = 60.0
+    recheck_recent_blocks: int = 256
+    recheck_all_s: float = 86_400.0
 
 
 @dataclass
@@ -142,6 +149,10 @@ def decode_range(
 
 
 _CREATIONS = frozenset({"ProcurementCreated", "EscrowRegistered"})
+if TYPE_CHECKING:
+    from indexer.self_check import SelfCheck
+
+_log = logging.getLogger("indexer.sync")
 _COLLECT_EVERY = 500_000  # logs applied between two explicit collections while catching up
 
 
@@ -196,6 +207,7 @@ class Indexer:
             registry=self.system.registry,
             token=self.system.token,
             factory=self.system.factory,
+            genesis_hash=self.source.genesis_hash(),
             lock=self.lock,
         )
         self._load_trusted()
@@ -391,10 +403,12 @@ class Indexer:
     def follow(self, should_stop: Callable[[], bool], on_step: Callable[[Cursor], None] | None = None) -> None:
         """Index forever (until ``should_stop()``), polling the head, renewing the lock while idle."""
         last_beat = time.monotonic()
+        checked = {"recent": last_beat, "all": last_beat - self.config.recheck_all_s}  # everything once at start
         while not should_stop():
             covered = self.step()
             if on_step is not None:
                 on_step(self._cursor())
+            self._recheck(checked)
             if covered:
                 last_beat = time.monotonic()
                 continue
@@ -402,6 +416,31 @@ class Indexer:
                 self.lock.heartbeat()
                 last_beat = time.monotonic()
             time.sleep(self.config.poll_interval_s)
+
+    def check_served(self, scope: str) -> SelfCheck:
+        """Check what the mirror serves against the chain: the last ``recheck_recent_blocks`` blocks (``recent``)
+        or every block (``all``); recorded for /healthz and `procure index status`. Needs no writer lock."""
+        from indexer.self_check import run_self_check
+
+        if not self.trusted:
+            self._load_trusted()
+        cursor = self.store.cursor()
+        if cursor is None:
+            raise IndexerError(f"no mirror of chain {self.chain_id} yet: run the indexer first")
+        first = 0 if scope == "all" else cursor.block_number - self.config.recheck_recent_blocks + 1
+        beat = self.lock.heartbeat if self._locked else (lambda: None)  # a long check must not lose the lock
+        return run_self_check(self, scope, first, cursor.block_number, beat)
+
+    def _recheck(self, checked: dict[str, float]) -> None:
+        """Check what the mirror serves when its period has come (SyncConfig.recheck_*)."""
+        now = time.monotonic()
+        periods = {"all": self.config.recheck_all_s, "recent": self.config.recheck_recent_s}
+        for scope, period in periods.items():
+            if period > 0 and now - checked[scope] >= period:
+                checked[scope] = now
+                check = self.check_served(scope)
+                if not check.ok:
+                    _log.warning("%s", check)
 
 
 def _chunks(mapped: list[MappedLog], size: int, hi: int, hi_hash: str) -> list[tuple[list[MappedLog], int, str]]:

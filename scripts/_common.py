@@ -51,6 +51,8 @@ class Context:
         self.transport = transport
         self.account = account
         self._build = _build
+        self.verbose = False
+        self._organizations: dict[str, str | None] = {}
 
     @property
     def var_dir(self) -> Path:
@@ -108,6 +110,12 @@ class Context:
 
         return require_manifest(self.rpc(), self.var_dir)
 
+    def organization_of(self, account: str) -> str | None:
+        """The code of the organization ``account`` is bound to, read from the registry (None if unbound)."""
+        if account not in self._organizations:
+            self._organizations[account] = self.clients(write=False)[0].organization_of(account)
+        return self._organizations[account]
+
     def clients(self, *, write: bool) -> tuple[RegistryClient, TokenClient, FactoryClient]:
         """Registry, token and factory clients; writing as the signer if ``write``."""
         from chain.clients import system_clients
@@ -124,16 +132,33 @@ def password_for(path: Path) -> str | None:
 
 
 def clean_errors(fn: _F) -> _F:
-    """Turn a LedgerError into one clear line on stderr and exit status 1: never a traceback."""
+    """Turn a LedgerError into one clear line on stderr and exit status 1: never a traceback. A contract's
+    refusal is said in words (naming each account's organization); ``--verbose`` adds its Solidity form."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except LedgerError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(_say(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say(exc: LedgerError) -> str:
+    from chain.errors import ContractRevert
+
+    click_context = click.get_current_context(silent=True)
+    found = click_context.obj if click_context is not None else None
+    context = found if isinstance(found, Context) else getattr(found, "context", None)  # `procure client`'s state
+    if not isinstance(context, Context):
+        context = None
+    if isinstance(exc, ContractRevert) and context is not None:
+        exc.explain(context.organization_of)
+    raw = getattr(exc, "raw", None)
+    if context is not None and context.verbose and raw:
+        return f"{exc} [{raw}]"
+    return str(exc)
 
 
 def parse_address(value: str, what: str) -> str:

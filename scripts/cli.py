@@ -66,8 +66,14 @@ def _roles() -> dict[str, Role]:
     default=None,
     help="Sign with this account of the dev mnemonic (local dev chain only; default 0 there).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print a contract's refusal as Solidity writes it (custom error, arguments).",
+)
 @click.pass_context
-def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None) -> None:
+def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: int | None, verbose: bool) -> None:
     """Procurement ledger: milestone escrows for government procurement on an Ethereum-compatible chain."""
     if ctx.obj is None:
         ctx.obj = Context(rpc_url=rpc_url, keystore=keystore, dev_index=dev_account)
@@ -75,6 +81,7 @@ def main(ctx: click.Context, rpc_url: str, keystore: Path | None, dev_account: i
         ctx.obj.keystore = keystore
         ctx.obj.dev_index = dev_account
         ctx.obj.account = None
+    ctx.obj.verbose = verbose
 
 
 @main.command()
@@ -115,6 +122,8 @@ def node(context: Context, hardhat: bool, port: int) -> None:
             process = start_hardhat(root, context.var_dir / "hardhat", port=port)
         else:
             process = start_anvil(root, context.var_dir / "anvil", port=port)
+            if process.guard is not None and process.guard.restored:
+                click.echo(process.guard.restored)
         try:
             click.echo(f"{process.kind} running at {process.url} (chain id 31337, pid {process.pid}); Ctrl-C stops it")
             while not stop_requested():
@@ -192,7 +201,7 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
 def org_bind(context: Context, account: str, code: str) -> None:
     """Bind ACCOUNT to organization CODE."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.bind_account(address, code)
     click.echo(f"{address} bound to {code}: tx {receipt.tx_hash}")
 
@@ -211,6 +220,38 @@ def org_vault(context: Context, code: str, account: str) -> None:
     vault = parse_address(account, "ACCOUNT")
     receipt = registry.update_organization(code, active=current.active, vault=vault)
     click.echo(f"vault of {code} is now {vault}: tx {receipt.tx_hash}")
+
+
+def _set_active(context: Context, code: str, active: bool) -> None:
+    registry, _, _ = context.clients(write=True)
+    current = registry.organization(code)
+    if current is None:
+        raise ConfigurationError(f"no organization {code!r}")
+    word = "active" if active else "inactive"
+    if current.active == active:
+        click.echo(f"{code} is already {word} (nothing to do)")
+        return
+    receipt = registry.update_organization(code, active=active, vault=current.vault)
+    click.echo(f"{code} is now {word}: tx {receipt.tx_hash}")
+
+
+@org.command("deactivate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_deactivate(context: Context, code: str) -> None:
+    """Deactivate organization CODE (registry admin): its accounts' roles stop counting and they can no longer hold
+    yen; a supplier's payments are kept as owed."""
+    _set_active(context, code, False)
+
+
+@org.command("activate")
+@click.argument("code")
+@pass_context
+@clean_errors
+def org_activate(context: Context, code: str) -> None:
+    """Activate organization CODE again (registry admin)."""
+    _set_active(context, code, True)
 
 
 @org.command("show")
@@ -240,9 +281,22 @@ def role() -> None:
 def role_grant(context: Context, role_name: str, account: str) -> None:
     """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
     registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
+    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
     receipt = registry.grant_role(_roles()[role_name], address)
     click.echo(f"{role_name} granted to {address}: tx {receipt.tx_hash}")
+
+
+def _not_the_relayer(context: Context, address: str) -> str:
+    """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
+    organization (gateway/relay/relayer.py)."""
+    from chain.devnet import local_relayer
+
+    if address == local_relayer(context.var_dir):
+        raise ConfigurationError(
+            f"{address} is the gateway's relayer ({context.var_dir / 'keys' / 'relayer.json'}): a relayer holds no "
+            "role and belongs to no organization, or relaying breaks; use another account"
+        )
+    return address
 
 
 @role.command("revoke")
@@ -296,17 +350,37 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
         click.echo(f"  tx      {label}: {tx_hash}")
 
 
+def _escrow_named(context: Context, name: str) -> str:
+    """The escrow of a procurement named by its ocid, escrow address or on-chain id (chain.procurement_name)."""
+    from chain import parse_procurement_name
+
+    named = parse_procurement_name(name)
+    if named.escrow is not None:
+        return named.escrow
+    assert named.procurement_id is not None
+    registry, _, _ = context.clients(write=False)
+    escrows = registry.escrows_registered(named.procurement_id, context.system().deployed_block)
+    if not escrows:
+        raise ConfigurationError(f"no procurement {name} on this ledger")
+    if len(escrows) > 1:
+        raise ConfigurationError(
+            f"{name} names procurements of {len(escrows)} ministries (escrows {', '.join(escrows)}): give the escrow"
+        )
+    return escrows[0]
+
+
 @procurement.command("show")
-@click.argument("address")
+@click.argument("procurement_name", metavar="PROCUREMENT")
 @pass_context
 @clean_errors
-def procurement_show(context: Context, address: str) -> None:
-    """Print a procurement's terms, milestones and books, read from the chain."""
-    import datetime as dt
-
+def procurement_show(context: Context, procurement_name: str) -> None:
+    """Print a procurement's terms, milestones and books, read from the chain. PROCUREMENT is its ocid, its
+    escrow address or its on-chain id."""
     from chain.clients import EscrowClient
+    from chain.times import jst as when
 
-    escrow = EscrowClient(context.rpc(), parse_address(address, "ADDRESS"), None, context.build())
+    address = _escrow_named(context, procurement_name)
+    escrow = EscrowClient(context.rpc(), address, None, context.build())
     if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
     terms = escrow.terms()
@@ -321,9 +395,6 @@ def procurement_show(context: Context, address: str) -> None:
         f"  periods  ruling {terms.ruling_period // 86_400} days (then a dispute lapses), "
         f"grace {terms.grace_period // 86_400} days (before an owed-yen redirect)"
     )
-
-    def when(timestamp: int) -> str:
-        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     paused = f"; RELEASES PAUSED until {when(escrow.paused_until())}" if escrow.paused() else ""
     click.echo(
@@ -408,9 +479,10 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     seed, the indexer and the gateway, under one supervisor that restarts a part that crashes."""
     from chain import project_root
     from chain.deployment import ensure_deployed
-    from chain.devnet import DEV_CAST, dev_relayer_keystore
+    from chain.devnet import DEV_CAST, RELAYER_INDEX, dev_relayer_keystore
     from chain.keys import dev_account
-    from chain.node import anvil_command, wait_for_rpc
+    from chain.node import AnvilStateGuard, anvil_command, wait_for_rpc
+    from scripts.cli_client import CLIENT_GATEWAY
     from scripts.supervisor import Part, Supervisor
 
     root, var = project_root(), context.var_dir
@@ -421,9 +493,12 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
     db_url = f"sqlite:///{var / 'ledger.db'}"
     env = {"PROCURE_RPC_URL": rpc, "PROCURE_VAR": str(var), "PROCURE_DB_URL": db_url}
     logs = var / "logs"
-    chain_part = Part("chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env)
+    guard = AnvilStateGuard(var / "anvil")  # a SIGKILL while anvil writes its state file must not lose the chain
+    chain_part = Part(
+        "chain (anvil)", anvil_command(root, var / "anvil", port=port), logs / "anvil.log", env, guard.restore
+    )
     supervisor = Supervisor([chain_part], click.echo)
-    with supervisor.signals_stop():  # from here on, Ctrl-C or SIGTERM at any moment stops every part
+    with supervisor.signals_stop(), guard:  # from here on, Ctrl-C or SIGTERM at any moment stops every part
         supervisor.spawn(chain_part)
         wait_for_rpc(rpc)
         result = ensure_deployed(context.sender(), var, context.build())
@@ -440,15 +515,25 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         ]
         supervisor.start()
         _wait_for_gateway(f"http://127.0.0.1:{api_port}/healthz", supervisor)
+        gateway = f"http://127.0.0.1:{api_port}"
         click.echo("")
-        click.echo(f"gateway   http://127.0.0.1:{api_port}")
-        click.echo(f"API docs  http://127.0.0.1:{api_port}/docs")
+        click.echo(f"gateway   {gateway}")
+        click.echo(f"API docs  {gateway}/docs")
         click.echo(f"chain     {rpc} (chain id 31337); logs in {logs}")
+        if gateway == CLIENT_GATEWAY:
+            click.echo(f"client    `procure client ...` talks to {gateway} (its default)")
+        else:
+            click.echo(
+                f"client    `procure client ...` talks to {CLIENT_GATEWAY}: export PROCURE_GATEWAY_URL={gateway}"
+            )
+        click.echo("accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
+        click.echo(f"  {0:>2} {'admin':<15} {'':<6} {dev_account(0, chain_id).address}  (deployed the system)")
         if not no_demo:
-            click.echo("demo accounts (dev mnemonic; sign in with `procure --dev-account N client whoami`):")
             for member in DEV_CAST:
                 address = dev_account(member.index, chain_id).address
                 click.echo(f"  {member.index:>2} {member.label:<15} {member.org:<6} {address}")
+        relayer = dev_account(RELAYER_INDEX, chain_id).address
+        click.echo(f"  {RELAYER_INDEX:>2} {'relayer':<15} {'':<6} {relayer}  (pays the gateway's gas; give it no role)")
         click.echo("Ctrl-C stops the ledger")
         while not supervisor.stopping:
             supervisor.poll()

@@ -29,20 +29,24 @@ if TYPE_CHECKING:
 
     from gateway.client import GatewayClient
 
-__all__ = ["ClientState", "action_command", "client", "procurement_ref"]
+__all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref"]
 
-_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+CLIENT_GATEWAY = "http://127.0.0.1:8000"  # the gateway `procure client` talks to unless told (`procure up` says)
 
 
 def procurement_ref(value: str) -> str:
-    """A procurement id as 0x-hex: given as such, or as its OCDS ocid (hashed like the spec file's id)."""
-    from eth_utils.crypto import keccak
+    """The gateway's path segment for a procurement named by its ocid (hashed: an ocid may hold any character but
+    '#' and spaces), its on-chain id or its escrow address (as given); BadParameter naming what is wrong."""
+    from chain import ConfigurationError, parse_procurement_name
 
-    if _HEX32.match(value):
-        return value.lower()
-    if not value or len(value) > 128 or not value.isascii() or any(c.isspace() for c in value):
-        raise click.BadParameter(f"{value!r} is neither a 0x procurement id nor an ocid", param_hint="PROCUREMENT")
-    return "0x" + keccak(text=value).hex()
+    try:
+        named = parse_procurement_name(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="PROCUREMENT") from None
+    if named.escrow is not None:
+        return named.escrow
+    assert named.procurement_id is not None
+    return "0x" + named.procurement_id.hex()
 
 
 def _account(context: Context, gateway: GatewayClient) -> LocalAccount:
@@ -89,7 +93,7 @@ pass_state = click.make_pass_decorator(ClientState)
 @click.option(
     "--gateway",
     envvar="PROCURE_GATEWAY_URL",
-    default="http://127.0.0.1:8000",
+    default=CLIENT_GATEWAY,
     help="Base URL of the gateway.",
 )
 @click.pass_context
@@ -126,32 +130,194 @@ def upload(state: ClientState, document: Path) -> None:
     click.echo(f"{stored['documentHash']}  {stored.get('size', document.stat().st_size):,} bytes  {document.name}")
 
 
+@client.command("token")
+@pass_state
+@clean_errors
+def token(state: ClientState) -> None:
+    """Sign in and print a session token for scripts (send it as ``Authorization: Bearer <token>``).
+
+    Only the token goes to standard output (``TOKEN=$(procure client token)``); when it expires, to standard error.
+    """
+    gateway = state.client()
+    gateway.sign_in()
+    click.echo(gateway.token)
+    click.echo(f"token for {gateway.account.address}, valid until {gateway.expires_at}", err=True)
+
+
 @client.command("show")
 @click.argument("procurement")
 @pass_state
 @clean_errors
 def show(state: ClientState, procurement: str) -> None:
-    """Print a procurement's milestones and books, as the gateway reads them from the chain."""
+    """Print a procurement's books and milestones as the gateway reads them from the chain: each milestone's due
+    date (JST), what it waits for and from whom, and OVERDUE where a deadline has passed."""
     current = state.client().get(f"/procurements/{procurement_ref(procurement)}/state")
     totals = current.get("totals", {})
+    paused = f"  RELEASES PAUSED until {_jst(int(current['pausedUntil']))}" if current.get("paused") else ""
     click.echo(
         f"escrow {current.get('escrow')}  funded {int(totals.get('funded', 0)):,}  "
-        f"released {int(totals.get('released', 0)):,}  refunded {int(totals.get('refunded', 0)):,} yen"
+        f"released {int(totals.get('released', 0)):,}  refunded {int(totals.get('refunded', 0)):,}  "
+        f"owed {int(totals.get('owed', 0)):,} yen{paused}"
     )
+    now = int(current["blockTimestamp"])  # the chain's clock: what the contract measures due dates by
     for m in current["milestones"]:
-        click.echo(f"  [{m['milestoneId']}] {m['status']:<9} {int(m['amount']):>15,} yen  round {m['round']}")
+        click.echo(
+            f"  [{m['milestoneId']}] {m['status']:<9} {int(m['amount']):>15,} yen  due {_jst(int(m['dueDate']))}  "
+            f"round {m['round']}  {waiting_on(m, current, now)}"
+        )
+
+
+@client.command("evidence")
+@click.argument("procurement")
+@click.argument("milestone", type=click.IntRange(min=0))
+@click.option("--round", "round_", type=click.IntRange(min=1), default=None, help="The round (default: the latest).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Folder to save the documents in (made if missing).",
+)
+@pass_state
+@clean_errors
+def evidence(state: ClientState, procurement: str, milestone: int, round_: int | None, out: Path) -> None:
+    """Download the evidence submitted for MILESTONE (every document of a bundle), each checked against its
+    SHA-256: what an evaluator inspects before it attests. One line per document saved."""
+    gateway = state.client()
+    pid = procurement_ref(procurement)
+    submissions = gateway.get(f"/procurements/{pid}/milestones/{milestone}/evidence")["data"]
+    if round_ is not None:
+        submissions = [s for s in submissions if s["round"] == round_]
+    if not submissions:
+        which = "" if round_ is None else f" in round {round_}"
+        raise click.ClickException(f"no evidence submitted for milestone {milestone}{which}")
+    submission = submissions[-1]
+    if not submission["documents"]:
+        raise click.ClickException(
+            f"evidence {submission['documentHash']} of round {submission['round']} is not in this gateway's store"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for document in submission["documents"]:
+        data = gateway.download(document["downloadUrl"], document["documentHash"])
+        target = _save_as(out, document["filename"], document["documentHash"], data)
+        click.echo(f"{target}  {len(data):,} bytes  {document['documentHash']}  round {submission['round']}")
+
+
+def _save_as(out: Path, filename: str | None, digest: str, data: bytes) -> Path:
+    """Where a downloaded document is saved: its file name (the last part only: a supplier's name never leaves
+    ``out``), or its hash; never over a different file."""
+    name = Path((filename or "").replace("\\", "/")).name
+    if name in ("", ".", "..") or name.startswith("."):
+        name = digest
+    target = out / name
+    if target.exists() and target.read_bytes() != data:
+        target = out / f"{digest[2:18]}-{name}"
+    target.write_bytes(data)
+    return target
+
+
+# The inspection period after a due date during which an officer may not reclaim a milestone under evaluation
+# (Act on Prevention of Delay in Payment, Art. 5; MilestoneEscrow's INSPECTION_PERIOD).
+_INSPECTION_S = 10 * 86_400
+
+
+def _jst(timestamp: int) -> str:
+    import datetime as dt
+
+    from chain import JST
+
+    return dt.datetime.fromtimestamp(timestamp, JST).strftime("%Y-%m-%d %H:%M JST")
+
+
+def waiting_on(milestone: dict[str, Any], state: dict[str, Any], now: int) -> str:
+    """What ``milestone`` (as ``GET .../state`` gives it) waits for and from whom, with OVERDUE once the deadline
+    of the one it waits on has passed."""
+    status, due = milestone["status"], int(milestone["dueDate"])
+    late = " OVERDUE: the officer may reclaim it" if now > due else ""
+    if status == "Pending":
+        return f"waiting on the supplier ({state['supplierOrg']}): evidence{late}"
+    if status == "Rejected":
+        return f"waiting on the supplier ({state['supplierOrg']}): new evidence or a dispute{late}"
+    if status == "Submitted":
+        overdue = " OVERDUE: the officer may reclaim it" if now > due + _INSPECTION_S else ""
+        return (
+            f"waiting on the panel: {milestone['passes']} of {state['quorum']} passes, "
+            f"{milestone['fails']} fails{overdue}"
+        )
+    if status == "Disputed":
+        lapses = int(milestone["disputeLapsesAt"])
+        if now > lapses:
+            return "ruling period over: anyone may lapse the dispute (lapse-dispute)"
+        return f"waiting on a review body: a ruling by {_jst(lapses)}"
+    if int(milestone["owed"]):
+        return f"{int(milestone['owed']):,} yen owed: {_deferred_because(state, now)}"
+    return "done"
+
+
+def _deferred_because(state: dict[str, Any], now: int) -> str:
+    until = int(state.get("pausedUntil") or 0)
+    if until > now:
+        return f"releases are paused until {_jst(until)}; then claim it (claim-payment)"
+    return "the supplier could not receive it; claim it once it can (claim-payment)"
+
+
+def outcome(before: dict[str, Any] | None, after: dict[str, Any] | None, milestone: int | None) -> str:
+    """What an action did to a milestone's payment when it decided it: released (to whom), deferred (and why),
+    or rejected (and until when evidence may come again); else empty."""
+    if before is None or after is None or milestone is None or milestone >= len(after["milestones"]):
+        return ""
+    old, new = before["milestones"][milestone], after["milestones"][milestone]
+    if old["status"] == new["status"] and old["owed"] == new["owed"]:
+        return ""
+    status, amount, owed = new["status"], int(new["amount"]), int(new["owed"])
+    supplier = f"{after['supplier']} ({after['supplierOrg']})"
+    if status == "Paid" and not owed:
+        paid = int(old["owed"]) or amount  # a claim pays what was owed
+        return f"; payment of {paid:,} yen released to {supplier}"
+    if owed:
+        return f"; payment of {owed:,} yen deferred: {_deferred_because(after, int(after['blockTimestamp']))}"
+    if status == "Rejected":
+        return f"; milestone rejected: evidence can be submitted again until {_jst(int(new['dueDate']))}"
+    return ""
 
 
 # ---------------------------------------------------------------- one command per declared action
+
+
+class MomentType(click.ParamType[int]):
+    """A moment as people write it: a date (23:59:59 JST that day, as in spec files), an ISO 8601 time with its
+    offset, or unix seconds; converted to unix seconds."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        import datetime as dt
+
+        from chain import JST
+
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.isdecimal():
+            return int(text)
+        try:
+            if len(text) == 10:
+                return int(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), JST).timestamp())
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a date (2027-06-30), a time with offset or unix seconds", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{text!r} has no offset: write +09:00 for JST", param, ctx)
+        return int(moment.timestamp())
 
 
 def _parameter(field: ActionField) -> click.Parameter:
     """The argument or option that asks for ``field`` (see the module docstring)."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", field.name).lower() + "_"  # never a keyword (pass)
     file = click.Path(exists=True, dir_okay=False, path_type=Path)
+    if field.kind is FieldKind.DOCUMENT:  # one file, or several submitted as one bundle
+        return click.Argument([name], type=file, metavar=f"{field.argument}...", nargs=-1, required=True)
     if field.argument is not None:
-        kind = file if field.kind is FieldKind.DOCUMENT else click.IntRange(min=0)
-        return click.Argument([name], type=kind, metavar=field.argument)
+        return click.Argument([name], type=click.IntRange(min=0), metavar=field.argument)
     if field.kind is FieldKind.FLAG:
         yes, no = field.words
         return click.Option([f"--{yes}/--{no}", name], required=True, help=f"{yes.capitalize()} or {no}.")
@@ -169,6 +335,11 @@ def _parameter(field: ActionField) -> click.Parameter:
 _OPTION_TYPES: dict[FieldKind, Callable[[ActionField], tuple[Any, str]]] = {
     FieldKind.YEN: lambda f: (click.IntRange(min=0), "Yen, a whole number."),
     FieldKind.NUMBER: lambda f: (click.IntRange(min=0), "A whole number."),
+    FieldKind.TIME: lambda f: (
+        MomentType(),
+        "A date (the end of that day, JST: 2027-06-30), a time with its offset (2027-06-30T12:00+09:00) or "
+        "unix seconds.",
+    ),
     FieldKind.ROUND: lambda f: (click.IntRange(min=1), "Round (default: the current)."),
     FieldKind.CHOICE: lambda f: (click.Choice(f.choices), f"The {f.option.removeprefix('--')}."),
     FieldKind.ADDRESS: lambda f: (click.STRING, "An address (0x and 40 hex digits)."),
@@ -185,9 +356,12 @@ def action_command(action: ActionType) -> click.Command:
         gateway = state.client()
         pid = procurement_ref(procurement)
         values = {name: given[str(parameter.name)] for name, parameter in parameters.items()}
-        fields, words = _request(gateway, pid, action, values)
+        milestone = values.get("milestoneId")
+        before = gateway.get(f"/procurements/{pid}/state") if milestone is not None else None
+        fields, words = _request(gateway, pid, action, values, before)
         result = gateway.act(pid, action.primary_type, fields)
-        click.echo(f"{action.done.format(**words)}: tx {result['txHash']}")
+        said = outcome(before, result.get("state"), milestone)
+        click.echo(f"{action.done.format(**words)}{said}: tx {result['txHash']}")
 
     files = "; FILE arguments and options are uploaded first" if _has_files(action) else ""
     return click.Command(
@@ -195,7 +369,7 @@ def action_command(action: ActionType) -> click.Command:
         callback=pass_state(clean_errors(run)),
         params=[click.Argument(["procurement"], metavar="PROCUREMENT"), *parameters.values()],
         help=f"Sign {action.primary_type} and have the gateway relay it: {action.summary} "
-        f"PROCUREMENT is an id or an ocid{files}.",
+        f"PROCUREMENT is its ocid, escrow address or on-chain id{files}.",
     )
 
 
@@ -204,7 +378,7 @@ def _has_files(action: ActionType) -> bool:
 
 
 def _request(
-    gateway: GatewayClient, pid: str, action: ActionType, values: dict[str, Any]
+    gateway: GatewayClient, pid: str, action: ActionType, values: dict[str, Any], current: dict[str, Any] | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The action's fields as the API takes them, and as the result line says them."""
     fields: dict[str, Any] = {}
@@ -212,9 +386,11 @@ def _request(
     for field in action.fields:  # plain values first: a hash's fallback and a round name them
         value = values[field.name]
         if field.kind is FieldKind.ROUND and value is None:
-            value = _current_round(gateway, pid, values["milestoneId"])
+            value = _current_round(current, values["milestoneId"])
         if field.kind is FieldKind.FLAG:
             words[field.name] = field.words[0] if value else field.words[1]
+        if field.kind is FieldKind.TIME and value:
+            words[field.name] = _jst(value)
         if value is not None and field.kind not in (FieldKind.DOCUMENT, FieldKind.HASH):
             fields[field.name] = value
     for field in action.fields:
@@ -225,17 +401,21 @@ def _request(
     return fields, {**fields, **words}
 
 
-def _current_round(gateway: GatewayClient, pid: str, milestone: int) -> int:
-    milestones = gateway.get(f"/procurements/{pid}/state")["milestones"]
+def _current_round(current: dict[str, Any] | None, milestone: int) -> int:
+    milestones = [] if current is None else current["milestones"]
     if milestone >= len(milestones):
         raise click.BadParameter(f"the procurement has {len(milestones)} milestones", param_hint="MILESTONE")
     return int(milestones[milestone]["round"])
 
 
 def _document_hash(
-    gateway: GatewayClient, pid: str, field: ActionField, path: Path | None, fields: dict[str, Any]
+    gateway: GatewayClient, pid: str, field: ActionField, given: Path | tuple[Path, ...] | None, fields: dict[str, Any]
 ) -> str:
-    """The SHA-256 of an uploaded file; without one, of the procurement and the fields the fallback names."""
+    """The SHA-256 of an uploaded file (several: of the bundle manifest listing them, gateway/evidence_bundle.py);
+    without one, of the procurement and the fields the fallback names."""
+    if isinstance(given, tuple) and len(given) > 1:
+        return str(gateway.upload_bundle(list(given))["documentHash"])
+    path = given[0] if isinstance(given, tuple) else given
     if path is not None:
         return str(gateway.upload(path)["documentHash"])
     assert field.fallback is not None  # else the option is required

@@ -31,14 +31,18 @@ def _db_url(context: Context, db: str | None) -> str:
     return db or default_url(context.var_dir)
 
 
-def _config(confirmations: int, poll: float, max_span: int) -> SyncConfig:
+def _config(confirmations: int, poll: float, max_span: int, recheck: tuple[float, int, float]) -> SyncConfig:
     from indexer.sync import SyncConfig
 
+    recent_s, recent_blocks, all_s = recheck
     return SyncConfig(
         confirmations=confirmations,
         poll_interval_s=poll,
         max_span=max_span,
         initial_span=min(SyncConfig.initial_span, max_span),
+        recheck_recent_s=recent_s,
+        recheck_recent_blocks=recent_blocks,
+        recheck_all_s=all_s,
     )
 
 
@@ -85,21 +89,50 @@ class _Progress:
     show_default=True,
     help="At most this many blocks per eth_getLogs range (ranges adapt below it).",
 )
+@click.option(
+    "--recheck-every",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between checks of the recent blocks' served rows against the chain (0: never).",
+)
+@click.option(
+    "--recheck-blocks", type=click.IntRange(1), default=256, show_default=True, help="How many recent blocks."
+)
+@click.option(
+    "--recheck-all-every",
+    type=click.FloatRange(0),
+    default=86_400.0,
+    show_default=True,
+    help="Seconds between checks of every block's served rows against the chain (0: never).",
+)
 @click.pass_context
 @clean_errors
-def index(ctx: click.Context, db: str | None, once: bool, confirmations: int, poll: float, max_span: int) -> None:
-    """Mirror every event of the ledger into SQL, exactly once, reorg-safe; follow the chain until Ctrl-C."""
+def index(
+    ctx: click.Context,
+    db: str | None,
+    once: bool,
+    confirmations: int,
+    poll: float,
+    max_span: int,
+    recheck_every: float,
+    recheck_blocks: int,
+    recheck_all_every: float,
+) -> None:
+    """Mirror every event of the ledger into SQL, exactly once, reorg-safe; follow the chain until Ctrl-C, checking
+    what it serves against the chain on a schedule."""
     context = ctx.find_object(Context)
     if context is None:
         raise click.UsageError("no procure context (run as `procure index`)")
     ctx.meta["indexer.db"] = db
+    ctx.meta["indexer.config"] = (confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
     if ctx.invoked_subcommand is not None:
         return
     from indexer.schema import make_engine
     from indexer.sync import ChainSource, Indexer
 
     engine = make_engine(_db_url(context, db))
-    config = _config(confirmations, poll, max_span)
+    config = _config(confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
     indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
     stopping = False
 
@@ -139,7 +172,10 @@ def index_status(ctx: click.Context) -> None:
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    from chain.times import jst
+    from indexer.cursor import chain_mismatch
     from indexer.schema import make_engine
+    from indexer.self_check import last_self_check
     from indexer.store import Store
     from indexer.sync import ChainSource
 
@@ -148,11 +184,19 @@ def index_status(ctx: click.Context) -> None:
     source = ChainSource(context.rpc())
     engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
     try:
-        cursor = Store(engine, source.chain_id).cursor() if inspect(engine).has_table("cursors") else None
+        if inspect(engine).has_table("cursors"):
+            with engine.connect() as conn:
+                mismatch = chain_mismatch(conn, source.chain_id, source.genesis_hash())
+                check = last_self_check(conn, source.chain_id) if inspect(engine).has_table("self_checks") else None
+            cursor = Store(engine, source.chain_id).cursor()
+        else:
+            mismatch, cursor, check = None, None, None
     except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read {engine.url.render_as_string()}: {exc.__class__.__name__}") from None
     finally:
         engine.dispose()
+    if mismatch is not None:
+        raise click.ClickException(f"{mismatch}: this is not the mirror of the node at {context.rpc_url}")
     head = source.head()
     if cursor is None:
         click.echo(f"head {head}; no mirror of chain {source.chain_id} yet (run `procure index --once`)")
@@ -161,6 +205,37 @@ def index_status(ctx: click.Context) -> None:
     click.echo(f"cursor  {cursor.block_number} {cursor.block_hash}")
     click.echo(f"lag     {max(0, head - cursor.block_number)} blocks")
     click.echo(f"hash    {cursor.chain_hash}")
+    if check is None:
+        click.echo("checked never (the indexer checks what it serves against the chain as it follows it)")
+    elif check.ok:
+        click.echo(f"checked {jst(check.checked_at_ms // 1000)}: {check}")
+    else:
+        raise click.ClickException(f"checked {jst(check.checked_at_ms // 1000)}: {check}")
+
+
+@index.command("check")
+@click.option("--all", "everything", is_flag=True, help="Every block, not only the recent ones.")
+@click.pass_context
+@clean_errors
+def index_check(ctx: click.Context, everything: bool) -> None:
+    """Check the rows the mirror serves against the chain now (as the indexer does on a schedule); exit 1 on a
+    difference, naming the first bad block."""
+    from indexer.schema import make_engine
+    from indexer.sync import ChainSource, Indexer
+
+    context = ctx.find_object(Context)
+    assert context is not None
+    confirmations, poll, max_span, recheck = ctx.meta["indexer.config"]
+    engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
+    try:
+        config = _config(confirmations, poll, max_span, recheck)
+        indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
+        check = indexer.check_served("all" if everything else "recent")
+    finally:
+        engine.dispose()
+    if not check.ok:
+        raise click.ClickException(str(check))
+    click.echo(str(check))
 
 
 @click.group()

@@ -28,6 +28,7 @@ class Part:
     command: list[str]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[], str | None] | None = None  # run before every start; what it returns is logged
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -53,6 +54,10 @@ class Supervisor:
 
     def spawn(self, part: Part) -> None:
         """Start one part now (it must be in ``parts``); it dies with this process, even on SIGKILL."""
+        if part.prepare is not None:
+            notice = part.prepare()
+            if notice:
+                self.log(f"{_now()} {part.name}: {notice}")
         part.process = spawn(part.command, part.log_path, env=part.env)
         part.started_at = time.monotonic()
         self.log(f"{_now()} started {part.name} (pid {part.process.pid}, log {part.log_path})")

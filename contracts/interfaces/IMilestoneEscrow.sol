@@ -317,6 +317,10 @@ interface IMilestoneEscrow {
     /// review body's redirect ruling on the milestone is due: then to the ruling's recipient.
     function claimPayment(uint256 milestoneId) external;
 
+    /// @notice Like {claimPayment}, signed by `signer` (anyone: the signature records who asked).
+    function claimPaymentBySig(uint256 milestoneId, address signer, uint256 deadline, bytes calldata signature)
+        external;
+
     /// @notice An officer of the buying ministry reclaims a milestone left unmet after its due date (for a
     /// milestone under evaluation, after the due date plus the 10-day inspection period). Works while paused.
     function reclaim(uint256 milestoneId) external;
@@ -424,6 +428,10 @@ interface IMilestoneEscrow {
     /// goes back to its state before the dispute, and its due date moves by the time it was frozen.
     function lapseDispute(uint256 milestoneId) external;
 
+    /// @notice Like {lapseDispute}, signed by `signer` (anyone: the signature records who asked).
+    function lapseDisputeBySig(uint256 milestoneId, address signer, uint256 deadline, bytes calldata signature)
+        external;
+
     /// @notice A review body rules that the owed yen of an off-boarded supplier (one that cannot hold yen) on a
     /// milestone go to `to`, an active supplier account of the supplier's organization, or (`to` zero) back to
     /// the ministry. {claimPayment} carries it out once the grace period has passed, if the supplier still
@@ -444,8 +452,14 @@ interface IMilestoneEscrow {
     /// now), or renews a pause. Refunds and rulings go on; payments approved meanwhile stay owed.
     function pauseUntil(uint64 until) external;
 
+    /// @notice Like {pauseUntil}, signed by `signer` (an admin of the buying ministry).
+    function pauseUntilBySig(uint64 until, address signer, uint256 deadline, bytes calldata signature) external;
+
     /// @notice The buying ministry's admin ends a pause early.
     function resume() external;
+
+    /// @notice Like {resume}, signed by `signer` (an admin of the buying ministry).
+    function resumeBySig(address signer, uint256 deadline, bytes calldata signature) external;
 
     /// @notice The fixed terms of this procurement.
     function terms() external view returns (Terms memory);

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import actions, auth, budget, events, evidence, health, lists, procurements
+from gateway.api.routes import (
+    actions,
+    auth,
+    budget,
+    events,
+    evidence,
+    health,
+    lists,
+    milestone_evidence,
+    procurements,
+)
 
 api_router = APIRouter()
 for router in (
@@ -13,6 +23,7 @@ for router in (
     lists.LISTS[0].router(),  # /procurements, before /procurements/{id}
     procurements.router,
     actions.router,
+    milestone_evidence.router,
     *(route.router() for route in lists.LISTS[1:]),
     events.router,
     evidence.router,

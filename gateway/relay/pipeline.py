@@ -24,6 +24,7 @@ from gateway.relay.idempotency import fingerprint
 from gateway.relay.in_flight import InFlight, Relay
 from gateway.relay.locks import MAX_IN_FLIGHT, Locks
 from gateway.relay.nonces import SignerNonces
+from gateway.relay.relayer import relayer_problem
 from gateway.relay.request import ActionRequest, SignedRequest
 from gateway.relay.send import Sender
 from gateway.relay.wait import wait_for_mirror, wait_for_receipt
@@ -155,6 +156,10 @@ def relay_request(
                 result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
                 relay = state.relay.status(result.tx_hash)
         if result is None:
+            relayer = state.ledger.relayer
+            problem = None if relayer is None else relayer_problem(state.directory.lookup(relayer.address))
+            if problem is not None:
+                raise ServiceUnavailable(problem)
             try:
                 relay = state.relay.submit(signed)
             except LedgerError:

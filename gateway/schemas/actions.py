@@ -57,8 +57,11 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
         FieldKind.HASH: Bytes32,
         FieldKind.CHOICE: Literal[field.choices],
         FieldKind.NUMBER: Uint64 if field.type == "uint64" else Uint256,
+        FieldKind.TIME: Uint64,
     }
-    if kind is FieldKind.NUMBER and field.type not in ("uint64", "uint256"):
+    if (kind is FieldKind.NUMBER and field.type not in ("uint64", "uint256")) or (
+        kind is FieldKind.TIME and field.type != "uint64"
+    ):
         raise TypeError(f"{field.name}: no API type for {field.type} yet")  # pragma: no cover - a new declaration
     if field.from_amendment:
         description = "The stored amendment's; filled in from the chain if left out, refused if it differs."

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from gateway.schemas.common import Address, ApiModel, Bytes32
 
-__all__ = ["DocumentPublic"]
+__all__ = ["DocumentPublic", "EvidenceDocumentPublic", "SubmissionPublic", "SubmissionsPublic"]
 
 
 class DocumentPublic(ApiModel):
@@ -21,3 +21,34 @@ class DocumentPublic(ApiModel):
     filename: str | None
     uploaded_by: Address
     uploaded_at: dt.datetime
+
+
+class EvidenceDocumentPublic(ApiModel):
+    """One document of a submission: the submitted document itself, or a member of the bundle submitted."""
+
+    document_hash: Bytes32 = Field(description="SHA-256 of the document, 0x-prefixed.")
+    filename: str | None
+    content_type: str
+    size: int
+    download_url: str = Field(description="Where the parties who may see the procurement download it.")
+
+
+class SubmissionPublic(ApiModel):
+    """Evidence submitted on chain for one round of a milestone, with its documents."""
+
+    milestone_id: int
+    round: int
+    supplier: Address
+    document_hash: Bytes32 = Field(description="The hash on chain: the document, or the bundle's manifest.")
+    uri: str
+    bundle: bool = Field(description="Whether the submitted document is a bundle manifest listing several documents.")
+    block_number: int
+    tx_hash: Bytes32
+    documents: list[EvidenceDocumentPublic]
+
+
+class SubmissionsPublic(ApiModel):
+    """A milestone's evidence submissions, oldest round first."""
+
+    data: list[SubmissionPublic]
+    count: int

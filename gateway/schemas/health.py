@@ -14,12 +14,21 @@ class IndexerHealthPublic(ApiModel):
 
     block_number: int | None = Field(description="The last mirrored block, null if the mirror is empty.")
     lag_blocks: int | None = Field(description="Chain head minus the last mirrored block.")
+    checked_at: str | None = Field(
+        None, description="When the indexer last checked what the mirror serves against the chain (ISO 8601, JST)."
+    )
+    checked_blocks: str | None = Field(None, description="The blocks that check covered, e.g. 100..355.")
+    first_bad_block: int | None = Field(None, description="The first block where the mirror differs (null: none).")
 
 
 class HealthPublic(ApiModel):
     """The gateway's view of its dependencies."""
 
-    status: str = Field(description="ok, degraded (mirror behind or missing) or unavailable (no chain).")
+    status: str = Field(
+        description="ok, degraded (mirror behind or missing), wrong-chain (the node is not the mirror's chain), "
+        "mismatch (the mirror serves what the chain does not say) or unavailable (no chain)."
+    )
+    problem: str | None = Field(None, description="What is wrong, in words (null when nothing is).")
     chain_id: int | None
     chain_head: int | None
     relayer: bool = Field(description="Whether signed actions can be relayed.")

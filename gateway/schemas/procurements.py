@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, computed_field
 
 from chain import org_code
+from chain.times import iso
 from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText, Yen
 
 __all__ = [
@@ -73,7 +74,9 @@ class ProcurementPublic(ApiModel):
     escrow: Address
     title: str
     ministry: OrgCode = Field(description="Code of the buying ministry.")
+    ministry_name: str | None = Field(description="The buying ministry's registered name.")
     supplier_org: OrgCode = Field(description="Code of the supplier's organization.")
+    supplier_org_name: str | None = Field(description="The supplier organization's registered name.")
     supplier: Address
     officer: Address = Field(description="The officer who created the procurement.")
     panel: Annotated[list[Address], FromJsonText] = Field(description="The evaluators, in panel order.")
@@ -89,6 +92,12 @@ class ProcurementPublic(ApiModel):
     total_owed: Yen = Field(exclude=True)
     created_block: int
     created_tx: Bytes32
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def paused_until_at(self) -> str | None:
+        """``pausedUntil`` in ISO 8601 with its offset (JST); null if never paused."""
+        return iso(self.paused_until) if self.paused_until else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -126,6 +135,12 @@ class MilestonePublic(ApiModel):
     owed: Yen
     updated_block: int
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def due_at(self) -> str:
+        """``dueDate`` in ISO 8601 with its offset (JST): the end of the day evidence is accepted."""
+        return iso(self.due_date)
+
 
 class MilestonesPublic(ApiModel):
     """A page of milestones."""
@@ -151,6 +166,13 @@ class MilestoneStatePublic(ApiModel):
     passes: int
     fails: int
     owed: Yen
+    dispute_lapses_at: int = Field(description="Unix time a dispute on it lapses unless ruled on (0: not disputed).")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def due_at(self) -> str:
+        """``dueDate`` in ISO 8601 with its offset (JST): the end of the day evidence is accepted."""
+        return iso(self.due_date)
 
 
 class ProcurementStatePublic(ApiModel):
@@ -159,7 +181,13 @@ class ProcurementStatePublic(ApiModel):
     procurement_id: Bytes32
     escrow: Address
     block_number: int
+    block_timestamp: int = Field(description="The chain's clock (unix time) when read: what due dates are measured by.")
+    supplier: Address
+    supplier_org: str = Field(description="Code of the supplier's organization.")
+    quorum: int = Field(description="Passes that release a milestone's payment.")
+    panel_size: int = Field(description="Evaluators on the panel.")
     paused: bool
+    paused_until: int = Field(description="Releases are paused before this unix time (0: never paused).")
     totals: TotalsPublic
     shortfall: Yen
     milestones: list[MilestoneStatePublic]
@@ -204,17 +232,19 @@ class AttestationsPublic(ApiModel):
 
 
 class PaymentPublic(EventRef):
-    """A payment released to the supplier, or deferred (owed)."""
+    """Yen out of an escrow: a payment released to the supplier, or deferred (owed), or a refund to the budget
+    ledger (de-obligated from the procurement's line)."""
 
     procurement_id: Bytes32
     milestone_id: int
-    supplier: Address
+    supplier: Address | None = Field(description="The supplier paid (None for a refund).")
+    to: Address = Field(description="The supplier (released, deferred), or the budget ledger (refunded).")
     amount: Yen
-    kind: str = Field(description="released or deferred.")
+    kind: str = Field(description="released, deferred or refunded.")
 
 
 class PaymentsPublic(ApiModel):
-    """A page of payments."""
+    """A page of payments and refunds."""
 
     data: list[PaymentPublic]
     count: int
@@ -233,6 +263,12 @@ class AmendmentPublic(EventRef):
     rationale_hash: Bytes32
     approved_by: Address | None
     approved_block: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def new_due_at(self) -> str:
+        """``newDueDate`` in ISO 8601 with its offset (JST)."""
+        return iso(self.new_due_date)
 
 
 class AmendmentsPublic(ApiModel):

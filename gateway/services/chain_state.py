@@ -14,11 +14,18 @@ def procurement_state(ledger: Ledger, procurement_id: bytes, escrow: str) -> Pro
     client = ledger.escrow(escrow)
     block = ledger.head()
     totals = client.totals()
+    terms = ledger.terms(escrow)
     return ProcurementStatePublic(
         procurement_id="0x" + procurement_id.hex(),
         escrow=escrow,
         block_number=block,
+        block_timestamp=ledger.now(),
+        supplier=terms.supplier,
+        supplier_org=terms.supplier_org,
+        quorum=terms.quorum,
+        panel_size=len(terms.evaluators),
         paused=client.paused(),
+        paused_until=client.paused_until(),
         totals=TotalsPublic(
             funded=totals.funded,
             released=totals.released,
@@ -37,6 +44,7 @@ def procurement_state(ledger: Ledger, procurement_id: bytes, escrow: str) -> Pro
                 passes=m.passes,
                 fails=m.fails,
                 owed=m.owed,
+                dispute_lapses_at=m.dispute_lapses_at,
             )
             for m in client.milestones()
         ],

@@ -27,11 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import EvidenceCorrupted, InvalidInput, NotFound, PayloadTooLarge
+from gateway.evidence_bundle import MAX_MANIFEST_BYTES, BundleMember, bundle_members
 from gateway.identity import Principal
 from gateway.models import Document, Upload
 
 __all__ = [
     "EvidenceStore",
+    "bundled",
     "parse_digest",
     "readable_upload",
     "record_upload",
@@ -187,3 +189,15 @@ def uploaded_by_organization(db: Session, digest: str, account: Principal) -> bo
     mine = Upload.uploaded_by == account.address
     condition = mine if account.organization is None else or_(mine, Upload.uploader_org == account.organization)
     return db.scalars(select(Upload.id).where(Upload.sha256 == digest, condition).limit(1)).first() is not None
+
+
+def bundled(db: Session, store: EvidenceStore, document_hash: str) -> list[BundleMember]:
+    """The members of the bundle manifest stored under ``document_hash`` (0x-hex); empty if it is not one."""
+    digest = parse_digest(document_hash)
+    document = db.get(Document, digest)
+    if document is None or document.size > MAX_MANIFEST_BYTES:  # an ordinary document: not read at all
+        return []
+    try:
+        return bundle_members(store.read_verified(digest, document.size)) or []
+    except (NotFound, EvidenceCorrupted):
+        return []

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from chain import org_code, org_id
+from chain import ConfigurationError, checksum, org_code, org_id, parse_procurement_name
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -46,8 +46,10 @@ from indexer.models import (
     EventRow,
     EvidenceRow,
     MilestoneRow,
+    OrganizationRow,
     PaymentRow,
     ProcurementRow,
+    RefundRow,
 )
 
 __all__ = [
@@ -94,9 +96,20 @@ _p, _m = _procurements.c, _milestones.c
 
 # A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
 # the procurement's, so that the detail selects both in one row).
+_organizations = OrganizationRow.__table__
+
+
+def _organization_name(org: Any, label: str) -> Any:
+    """The registered name of the organization ``org`` (a column of its id), as column ``label``."""
+    o = _organizations.c
+    return select(o.name).where(o.chain_id == _p.chain_id, o.org_id == org).scalar_subquery().label(label)
+
+
 _PROCUREMENT_COLUMNS = (
     *_procurements.c,
     _p.ministry_org.label("ministry"),
+    _organization_name(_p.ministry_org, "ministry_name"),
+    _organization_name(_p.supplier_org, "supplier_org_name"),
     _p.block_number.label("created_block"),
     _p.tx_hash.label("created_tx"),
 )
@@ -123,6 +136,19 @@ def _org_hex(code: str) -> str:
 Condition = Callable[[Any], ColumnElement[bool]]
 
 
+def procurement_condition(name: str) -> ColumnElement[bool]:
+    """The mirror's procurements named ``name`` (its ocid, escrow address or on-chain id: chain.procurement_name);
+    InvalidInput (422) naming what is wrong with anything else."""
+    try:
+        named = parse_procurement_name(name)
+    except ConfigurationError as exc:
+        raise InvalidInput(f"procurementId: {exc}") from None
+    if named.escrow is not None:
+        return _p.escrow == checksum(named.escrow)
+    assert named.procurement_id is not None
+    return _p.procurement_id == "0x" + named.procurement_id.hex()
+
+
 @dataclass(frozen=True)
 class Listing:
     """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
@@ -144,7 +170,7 @@ def _below(
 ) -> Listing:
     """The rows of an event table, below their procurement: by procurement and milestone, in chain order."""
     every: dict[str, Condition] = {
-        "procurement_id": lambda value: _p.procurement_id == value.lower(),
+        "procurement_id": procurement_condition,
         "milestone_id": lambda value: table.c.milestone_id == value,
         **(filters or {}),
     }
@@ -157,6 +183,25 @@ def _same(table: FromClause, other: FromClause, *keys: str) -> ColumnElement[boo
 
 
 _approvals, _settlements = AmendmentApproval.__table__, DisputeSettlement.__table__
+_payments, _refunds = PaymentRow.__table__, RefundRow.__table__
+_EVENT_COLUMNS = ("chain_id", "block_number", "log_index", "tx_hash", "escrow", "milestone_id")
+# Money out of an escrow: payments to the supplier (released or deferred) and refunds to the budget ledger.
+_money_out = union_all(
+    select(
+        *(_payments.c[c] for c in _EVENT_COLUMNS),
+        _payments.c.supplier,
+        _payments.c.supplier.label("to"),
+        _payments.c.amount,
+        _payments.c.kind,
+    ),
+    select(
+        *(_refunds.c[c] for c in _EVENT_COLUMNS),
+        null().label("supplier"),
+        _refunds.c.vault.label("to"),
+        _refunds.c.amount,
+        literal("refunded").label("kind"),
+    ),
+).subquery("money_out")
 _proposals, _openings = AmendmentProposal.__table__, DisputeOpening.__table__
 
 LISTINGS: dict[str, Listing] = {
@@ -178,7 +223,7 @@ LISTINGS: dict[str, Listing] = {
         MilestonePublic,
         (*_MILESTONE_COLUMNS, _p.procurement_id),
         {
-            "procurement_id": lambda value: _p.procurement_id == value.lower(),
+            "procurement_id": procurement_condition,
             "status": lambda value: _m.status == value,
         },
         (_p.block_number, _p.log_index, _m.milestone_id),
@@ -189,7 +234,7 @@ LISTINGS: dict[str, Listing] = {
         AttestationPublic,
         filters={"evaluator": lambda address: AttestationRow.__table__.c.evaluator == to_checksum_address(address)},
     ),
-    "payments": _below(PaymentRow.__table__, PaymentPublic),
+    "payments": _below(_money_out, PaymentPublic, filters={"kind": lambda kind: _money_out.c.kind == kind}),
     "amendments": _below(
         _proposals,
         AmendmentPublic,
@@ -260,11 +305,11 @@ class Reader:
         self.scope = Scope.of(principal)
         self._point_read = point_read
 
-    async def detail(self, procurement_id: str) -> ProcurementDetailPublic:
+    async def detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
         """``procurement_detail`` from async code, as a point read."""
         if self._point_read is None:
-            return await run_in_threadpool(self.procurement_detail, procurement_id)
-        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id)
+            return await run_in_threadpool(self.procurement_detail, procurement_id, escrow)
+        result: ProcurementDetailPublic = await self._point_read(self.procurement_detail, procurement_id, escrow)
         return result
 
     @contextmanager
@@ -293,21 +338,29 @@ class Reader:
             return None if version is None else version.block_number
 
     def escrow_of(self, procurement_id: str) -> str:
-        """The escrow of a visible procurement; NotFound if it does not exist or is not visible (indistinguishably)."""
-        query = self._visible_escrows().where(_p.procurement_id == procurement_id)
+        """The escrow of a visible procurement named by its ocid, escrow address or id; NotFound if it does not
+        exist or is not visible (indistinguishably)."""
+        query = self._visible_escrows().where(procurement_condition(procurement_id))
         with self._connection() as connection:
             escrow = connection.execute(query).scalar()
         if escrow is None:
             raise NotFound(f"no procurement {procurement_id} visible to this account")
         return str(escrow)
 
-    def procurement_detail(self, procurement_id: str) -> ProcurementDetailPublic:
-        """One visible procurement with its milestones, in one statement; NotFound as for ``escrow_of``."""
-        values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+    def procurement_detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
+        """One visible procurement with its milestones, named by its id (0x-hex, lowercase) or its ``escrow``: in
+        one statement (two by escrow); NotFound as for ``escrow_of``."""
+        named = procurement_id if escrow is None else f"at escrow {escrow}"
         with self._connection() as connection:
-            rows = connection.execute(_detail_statement(self.scope), values).all()
+            if escrow is not None:
+                query = select(_p.procurement_id).where(_p.chain_id == self.chain_id, _p.escrow == checksum(escrow))
+                procurement_id = connection.execute(query).scalar()
+            values = self.scope.parameters() | {"chain_id": self.chain_id, "procurement_id": procurement_id}
+            rows = [] if procurement_id is None else connection.execute(_detail_statement(self.scope), values).all()
+        if escrow is not None:
+            rows = [row for row in rows if row.escrow.lower() == escrow]
         if not rows:
-            raise NotFound(f"no procurement {procurement_id} visible to this account")
+            raise NotFound(f"no procurement {named} visible to this account")
         escrows = sorted({row.escrow for row in rows})
         if len(escrows) > 1:
             raise Conflict(

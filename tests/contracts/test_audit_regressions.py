@@ -14,6 +14,8 @@ import pytest
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 
+from chain.clients import AmendmentKind as Kind
+from chain.clients import MilestoneStatus as Status
 from chain.eip712 import Action, sign_action
 from chain.roles import org_id
 from tests.contracts.test_escrow import (
@@ -22,8 +24,6 @@ from tests.contracts.test_escrow import (
     REASON,
     RULING,
     TOTAL,
-    Kind,
-    Status,
     balance,
     due,
     ms,

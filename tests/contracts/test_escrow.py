@@ -7,7 +7,6 @@ test_signatures.py; here each ``...BySig`` function is exercised for its success
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,8 @@ from eth_utils.crypto import keccak
 from web3.contract import Contract
 
 from chain import Receipt
+from chain.clients import AmendmentKind as Kind
+from chain.clients import MilestoneStatus as Status
 from chain.eip712 import ACTION_TYPES
 from tests.contracts.test_registry import (
     ADMIN,
@@ -54,24 +55,6 @@ M0, M1, M2 = 30_000_000, 50_000_000, 120_000_000
 TOTAL = M0 + M1 + M2
 INSPECTION = 10 * DAY
 MAX = 2**256 - 1
-
-
-class Status(enum.IntEnum):
-    PENDING = 0
-    SUBMITTED = 1
-    REJECTED = 2
-    APPROVED = 3
-    PAID = 4
-    DISPUTED = 5
-    SETTLED = 6
-    REFUNDED = 7
-    CANCELLED = 8
-
-
-class Kind(enum.IntEnum):
-    AMOUNT = 0
-    DUE_DATE = 1
-    CANCEL = 2
 
 
 def allowed(*statuses: Status) -> int:

@@ -11,6 +11,7 @@ import pytest
 from web3.contract import Contract
 
 from chain.budget import fiscal_year_start
+from chain.clients import MilestoneStatus as Status
 from chain.roles import org_id
 from tests.contracts.test_escrow import (
     M0,
@@ -18,7 +19,6 @@ from tests.contracts.test_escrow import (
     REASON,
     RULING,
     TOTAL,
-    Status,
     approve_milestone,
     balance,
     due,

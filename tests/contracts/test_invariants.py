@@ -32,7 +32,6 @@ chain it checks:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -46,6 +45,7 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
 from chain import LineKey, Receipt, fiscal_year_containing, sorted_panel
+from chain.clients import MilestoneStatus as Status
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert, TransactionFailed
 from chain.roles import Role, org_id
@@ -95,20 +95,6 @@ ROLES = {
     "reviewer": Role.REVIEW_BODY,
 }
 ORGS = ("MOD", "NVE", "ATLA", "JQA", "NITE", "REVIEW")
-
-
-class Status(enum.IntEnum):
-    """IMilestoneEscrow.MilestoneStatus."""
-
-    PENDING = 0
-    SUBMITTED = 1
-    REJECTED = 2
-    APPROVED = 3
-    PAID = 4
-    DISPUTED = 5
-    SETTLED = 6
-    REFUNDED = 7
-    CANCELLED = 8
 
 
 OPEN = (Status.PENDING, Status.SUBMITTED, Status.REJECTED)

@@ -151,7 +151,20 @@ def test_contract_refusal_comes_back_with_the_custom_error(api: Api, procurement
     body = _problem(response, 409, "contract-revert")
     assert body["error"] == "EscrowUnexpectedMilestoneStatus"
     assert body["args"] == {"milestoneId": "0", "current": "0", "allowed": "2"}  # uint256: decimal strings
+    assert (
+        body["detail"] == "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted"
+    )  # in words; raw in `raw`
+    assert body["raw"] == "EscrowUnexpectedMilestoneStatus(milestoneId=0, current=0, allowed=2)"
     assert api.chain_marks() == marks
+
+
+def test_a_refusal_names_the_accounts_organization(api: Api, submitted: str) -> None:
+    evaluator = api.sign_in("eval1")
+    assert api.act("eval1", evaluator, submitted, "attest", ATTEST, wait=True).status_code == 200
+    again = _problem(api.act("eval1", evaluator, submitted, "attest", ATTEST), 409, "contract-revert")
+    address = api.world.eval1.address
+    assert again["error"] == "EscrowAlreadyAttested"
+    assert again["detail"] == f"ATLA's account {address[:6]}...{address[-4:]} already attested milestone 0 in round 1"
 
 
 def test_supplier_cannot_read_another_suppliers_procurement(api: Api, procurement: str) -> None:

@@ -55,7 +55,9 @@ def test_every_escrow_action_has_a_command_in_its_words() -> None:
         command = client.commands[action.verb]
         arguments = [p.human_readable_name for p in command.params if isinstance(p, click.Argument)]
         options = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
-        assert arguments == ["PROCUREMENT", *(f.argument for f in action.fields if f.argument)]
+        said = {field.name: field.argument for field in action.fields if field.argument}
+        named = [f"{a}..." if n == "documentHash" else a for n, a in said.items()]
+        assert arguments == ["PROCUREMENT", *named]  # several documents are submitted as one bundle
         for field in action.fields:
             if field.argument is None:
                 assert (f"--{field.words[0]}" if field.kind is FieldKind.FLAG else field.option) in options
@@ -64,12 +66,11 @@ def test_every_escrow_action_has_a_command_in_its_words() -> None:
 
 def test_a_procurement_lives_through_the_commands(api: Api, tmp_path: Path) -> None:
     world = api.world
-    escrow, params = new_escrow(world, fund=100_000_000)  # of 200,000,000
+    _, params = new_escrow(world, fund=100_000_000)  # of 200,000,000
     pid = "0x" + bytes(params[0]).hex()
     note = tmp_path / "note.txt"
     note.write_text("delivery note, lot 1\n")
 
-    world.sender("officer").transact(world.token.functions.approve(escrow.address, 100_000_000))
     _ok(_run(api, "officer", "fund", pid, "--amount", "100000000"), "100,000,000 yen paid into the escrow")
 
     _ok(
@@ -79,7 +80,8 @@ def test_a_procurement_lives_through_the_commands(api: Api, tmp_path: Path) -> N
     _ok(_run(api, "eval1", "attest", pid, "0", "--pass"), "pass attested for milestone 0, round 1")
     _ok(
         _run(api, "eval2", "attest", pid, "0", "--pass", "--report", str(note)),
-        "pass attested for milestone 0, round 1",
+        f"pass attested for milestone 0, round 1; payment of 30,000,000 yen released to {world.supplier.address} "
+        r"\(NVE\)",
     )
     assert _state(api, pid)["milestones"][0]["status"] == "Paid"
 
@@ -119,7 +121,14 @@ def test_a_refusal_is_one_line_naming_the_custom_error(api: Api, procurement: st
     before = api.chain_marks()
     refused = _run(api, "eval1", "attest", procurement, "0", "--pass")  # no evidence yet: the milestone is Pending
     assert refused.exit_code == 1
-    assert "EscrowUnexpectedMilestoneStatus" in refused.output
+    assert (
+        "milestone 0 is Pending (no evidence submitted yet); this needs it Submitted" in refused.output
+    )  # in words, the raw error once
+    assert "EscrowUnexpectedMilestoneStatus" not in refused.output
+    _STATES[(id(api), "eval1")].context.verbose = True  # `procure --verbose`: the Solidity form too
+    verbose = _run(api, "eval1", "attest", procurement, "0", "--pass")
+    _STATES[(id(api), "eval1")].context.verbose = False
+    assert verbose.output.strip().endswith("[EscrowUnexpectedMilestoneStatus(milestoneId=0, current=0, allowed=2)]")
     assert "Traceback" not in refused.output
     assert len(refused.output.strip().splitlines()) == 1
     assert api.chain_marks() == before

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from chain import ChainSource
 from chain.deployment import manifest_path
+from indexer.errors import IndexerError
 from indexer.models import PaymentRow
 from indexer.schema import make_engine
+from indexer.store import Store
+from indexer.sync import Indexer, SyncConfig
 from scripts._common import Context
 from scripts.cli_indexer import standalone
+from tests.tester import new_tester
 from tests.world import World
 
 
@@ -62,6 +67,73 @@ def test_index_status_replay_and_verify(scenario_world: World, var_dir: Path) ->
     assert {(d["source"], d["table"], d["field"], d["mirror"]) for d in report["differences"]} == {
         ("replay", "payments", "amount", "1")
     }
+
+
+def test_status_against_another_chain_of_the_same_id_says_so_and_fails(scenario_world: World, var_dir: Path) -> None:
+    once = _run(scenario_world, var_dir, "index", "--once")
+    assert once.exit_code == 0, once.output
+    _, fresh = new_tester()  # a node started afresh: the same chain id, another chain
+    assert fresh.chain_id == scenario_world.rpc.chain_id
+    context = Context(transport=fresh, var_dir=var_dir)
+    status = CliRunner().invoke(standalone, ["index", "status"], obj=context)
+    assert status.exit_code == 1, status.output
+    genesis = ChainSource(fresh).genesis_hash()
+    assert f"the node is another chain {fresh.chain_id} than the mirror's: its genesis block is {genesis}" in (
+        status.output
+    )
+    assert "lag" not in status.output
+    # Nor does the indexer write another chain into it (whose system may well sit at the same addresses).
+    engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
+    store, system = Store(engine, fresh.chain_id), scenario_world.system
+    cursor = store.cursor()
+    assert cursor is not None
+    assert cursor.genesis_hash == ChainSource(scenario_world.rpc).genesis_hash()
+    with pytest.raises(IndexerError, match="refusing to mirror another chain into it"):
+        store.init_cursor(
+            start_block=system.deployed_block,
+            before_hash=cursor.block_hash,
+            registry=system.registry,
+            token=system.token,
+            factory=system.factory,
+            genesis_hash=genesis,
+        )
+    engine.dispose()
+
+
+def test_a_hand_edited_payment_is_found_by_the_scheduled_check(scenario_world: World, var_dir: Path) -> None:
+    once = _run(scenario_world, var_dir, "index", "--once")
+    assert once.exit_code == 0, once.output
+    clean = _run(scenario_world, var_dir, "index", "check", "--all")
+    assert clean.exit_code == 0, clean.output
+    assert clean.output.startswith("the mirror matches the chain over blocks ")
+    url = f"sqlite:///{var_dir / 'ledger.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        payment = conn.execute(select(PaymentRow).order_by(PaymentRow.block_number)).first()
+        assert payment is not None
+        conn.execute(
+            update(PaymentRow).where(PaymentRow.tx_hash == payment.tx_hash).values(amount=payment.amount // 10)
+        )
+    # What the indexer does as it follows the chain, on its schedule (here: at once).
+    config = SyncConfig(recheck_recent_s=0.0, recheck_all_s=0.001)
+    indexer = Indexer(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build, config)
+    rounds = iter(range(2))
+    with indexer:
+        indexer.follow(lambda: next(rounds, None) is None)
+    engine.dispose()
+    status = CliRunner().invoke(
+        standalone, ["index", "status"], obj=Context(transport=scenario_world.rpc, var_dir=var_dir)
+    )
+    assert status.exit_code == 1, status.output
+    expected = (
+        f"the mirror differs from the chain at block {payment.block_number}: payments row (block "
+        f"{payment.block_number}, log {payment.log_index}, tx {payment.tx_hash[:10]}...) amount is "
+        f"{payment.amount // 10!r} in the mirror, {payment.amount!r} on the chain"
+    )
+    assert expected in status.output
+    found = _run(scenario_world, var_dir, "index", "check", "--all")
+    assert found.exit_code == 1
+    assert expected in found.output
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,9 @@ from chain.clients import EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed, require_manifest
 from chain.devnet import dev_budget_as, seed_cast
+from chain.errors import ChainError
 from chain.keys import dev_account
-from chain.node import NodeProcess, free_port, start_anvil, start_hardhat
+from chain.node import AnvilStateGuard, NodeProcess, anvil_state_file, free_port, start_anvil, start_hardhat
 from chain.spec import load_spec
 from chain.system import error_decoder
 from tests.processes import run_procure
@@ -109,6 +110,65 @@ def test_anvil_keeps_state_and_logs_across_sigkill(tmp_path: Path, anvil_dir: Pa
         assert "already deployed" in deployed.stdout
     finally:
         node.stop()
+
+
+def test_anvil_restores_its_last_whole_state_when_a_kill_tore_the_file(anvil_dir: Path) -> None:
+    """anvil rewrites its state file in place every second: a SIGKILL in mid-write tears it, and anvil then refuses
+    to start ("EOF while parsing"). The guard puts back the last whole copy and keeps the torn file."""
+    state_dir = anvil_dir / "anvil"
+    port = free_port()
+    node = start_anvil(project_root(), state_dir, port=port)
+    try:
+        rpc = connect(node.url)
+        payer, payee = rpc.result("eth_accounts", [])[:2]
+        for _ in range(3):
+            rpc.result("eth_sendTransaction", [{"from": payer, "to": payee, "value": hex(10**18)}])
+        head, balance = rpc.block_number(), rpc.result("eth_getBalance", [payee, "latest"])
+        state = anvil_state_file(state_dir)
+        assert node.guard is not None
+        deadline = time.monotonic() + 30  # anvil writes its state every second, the guard copies it every second
+        while not (state.exists() and node.guard.copy.exists() and state.read_bytes() == node.guard.copy.read_bytes()):
+            assert time.monotonic() < deadline, "the guard made no copy of anvil's state within 30 s"
+            time.sleep(0.5)
+        time.sleep(2.5)  # anvil rewrites the file after the last block; the guard copies the last version
+        node.kill()
+        whole = state.read_bytes()
+        state.write_bytes(whole[: len(whole) // 2])  # what a kill in mid-write leaves
+        node = start_anvil(project_root(), state_dir, port=port)
+        rpc = connect(node.url)
+        assert rpc.block_number() == head
+        assert rpc.result("eth_getBalance", [payee, "latest"]) == balance
+        assert node.guard is not None
+        assert node.guard.restored is not None
+        assert "restored the last whole copy" in node.guard.restored
+        torn = list(state_dir.glob("state.torn-*.json"))
+        assert [path.read_bytes() for path in torn] == [whole[: len(whole) // 2]]
+        assert "was torn" in (state_dir / "anvil.log").read_text()
+    finally:
+        node.stop()
+
+
+def test_a_torn_state_file_without_a_whole_copy_is_refused_and_left_in_place(tmp_path: Path) -> None:
+    guard = AnvilStateGuard(tmp_path)
+    state = anvil_state_file(tmp_path)
+    state.write_bytes(b'{"block": {"number": "0x1"}, "accounts": {"0xab": {"bal')
+    with pytest.raises(ChainError, match=r"is torn .* no whole copy"):
+        guard.restore()
+    assert state.read_bytes().endswith(b'"bal')
+    assert not list(tmp_path.glob("state.torn-*"))
+
+
+def test_the_guard_copies_only_whole_versions_of_the_state_file(tmp_path: Path) -> None:
+    guard = AnvilStateGuard(tmp_path)
+    state = anvil_state_file(tmp_path)
+    state.write_bytes(b'{"block": 1}')
+    assert guard.save()
+    state.write_bytes(b'{"block": 2, "acc')  # anvil in mid-write
+    assert not guard.save()
+    assert guard.copy.read_bytes() == b'{"block": 1}'
+    state.write_bytes(b'{"block": 2}')
+    assert guard.save()
+    assert guard.copy.read_bytes() == b'{"block": 2}'
 
 
 def test_same_flow_on_hardhat_node(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from chain import fiscal_year_containing, project_root
 from chain.connection import connect
+from chain.devnet import due_from_today
 from chain.node import free_port
 from chain.spec import load_spec
 from scripts import demo
@@ -60,14 +61,21 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         assert "system deployed" in text
         assert "demo procurement 'ocds-b5fd17-MOD-2026-0042' created (funded with what is due this fiscal year)" in text
         assert f"API docs  http://127.0.0.1:{api_port}/docs" in text
+        # Every account it uses, the relayer too, and where `procure client` goes (not this port by default).
+        assert f"export PROCURE_GATEWAY_URL=http://127.0.0.1:{api_port}" in text
+        for index, label in ((0, "admin"), (1, "officer"), (8, "auditor"), (11, "relayer")):
+            assert f"{index:>2} {label:<15}" in text, text
+        assert "(pays the gateway's gas; give it no role)" in text
         assert httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=10).status_code == 200
         env = {**os.environ, "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}", "PROCURE_DEV_ACCOUNT": "8"}
         shown = run_procure(env, "client", "show", OCID)
         assert shown.returncode == 0, shown.stderr
-        # What is due in the chain's fiscal year (the example's dates are fixed; later years' parts are planned
-        # under the multi-year authority and funded in their own years).
-        year = fiscal_year_containing(connect(f"http://127.0.0.1:{port}").latest_timestamp())
-        spec = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml").spec
+        # What is due in the chain's fiscal year (the demo falls due from the day it was seeded on; later years'
+        # parts are planned under the multi-year authority and funded in their own years).
+        now = connect(f"http://127.0.0.1:{port}").latest_timestamp()
+        year = fiscal_year_containing(now)
+        example = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
+        spec = due_from_today(example, now).spec
         this_year = sum(m.amount for m in spec.milestones if fiscal_year_containing(m.due_timestamp()) == year)
         assert f"funded {this_year:,}" in shown.stdout
     finally:

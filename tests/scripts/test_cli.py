@@ -14,10 +14,20 @@ from click.testing import CliRunner, Result
 from eth_account.signers.local import LocalAccount
 
 from chain import TxSender
-from chain.clients import EscrowClient, MilestoneStatus, system_clients
-from chain.devnet import DEV_CAST, dev_budget_as, seed_cast
+from chain.budget import fiscal_year_containing, fiscal_year_start
+from chain.clients import DAY, EscrowClient, MilestoneStatus, system_clients
+from chain.devnet import (
+    DEMO_FIRST_DUE_DAYS,
+    DEV_CAST,
+    dev_budget_as,
+    dev_relayer_keystore,
+    ensure_demo_procurement,
+    seed_cast,
+)
 from chain.keys import dev_account, write_keystore
+from chain.spec import load_spec
 from chain.system import error_decoder
+from chain.times import JST
 from scripts._common import Context
 from scripts.cli import main
 from tests.tester import TesterTransport, fund_accounts, new_tester
@@ -110,12 +120,16 @@ def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
     assert deployed.ok("org", "show", "MOFA").strip() == f"MOFA: ministry, active, vault {newcomer}"
     assert "procurement-officer granted" in deployed.ok("role", "grant", "procurement-officer", newcomer)
     assert "procurement-officer revoked" in deployed.ok("role", "revoke", "procurement-officer", newcomer)
-    # A supplier role cannot go to a ministry account: the registry's custom error, in one line.
+    # A supplier role cannot go to a ministry account: the registry's refusal in words, in one line.
+    short = f"{newcomer[:6]}...{newcomer[-4:]}"
     out = deployed.fails("role", "grant", "supplier", newcomer)
-    assert "RegistryRoleKindMismatch" in out
+    assert out.strip() == f"Error: MOFA's account {short} belongs to a ministry, which cannot be a supplier"
+    verbose = deployed.fails("--verbose", "role", "grant", "supplier", newcomer)
+    assert f"[RegistryRoleKindMismatch(account={newcomer}, role=0x" in verbose
     # Only the registry admin registers organizations.
     out = deployed.fails("--dev-account", "3", "org", "add", "EVIL", "--kind", "supplier", "--name", "x")
-    assert "AccessControlUnauthorizedAccount" in out
+    supplier = deployed.accounts[3].address
+    assert out.strip() == f"Error: NVE's account {supplier[:6]}...{supplier[-4:]} is not the registry admin"
 
 
 def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
@@ -133,6 +147,8 @@ def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
     assert "48,000,000 yen" in shown
     assert "funded 360,000,000" in shown
     assert "periods  ruling 30 days (then a dispute lapses), grace 90 days" in shown
+    first_due = yaml.safe_load(spec.read_text())["milestones"][0]["due"]
+    assert f"due {first_due} 23:59 JST" in shown  # a person's time: JST, with the date
     listed = next(line for line in deployed.ok("procurement", "list").splitlines() if escrow_address in line)
     assert " MOD " in listed  # a procurement id is unique within its ministry only: the list names it
     # The same ocid again is refused before anything is sent.
@@ -183,6 +199,30 @@ def test_spec_mistakes_name_their_field(
     assert expected in deployed.fails("--dev-account", "1", "procurement", "create", str(spec))
 
 
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("amount: 60,000,000", "milestones[0].amount: write whole yen without separators: 60000000"),
+        ("amount: 30000000.0", "milestones[0].amount: write whole yen without a decimal point: 30000000"),
+        ("amount: 1.5", "milestones[0].amount: yen have no fractions: write a whole number of yen, not 1.5"),
+        ("due: 2027-02-30", "milestones[0].due: '2027-02-30' is not a date: write YYYY-MM-DD (a day that exists)"),
+    ],
+)
+def test_a_mistyped_amount_or_date_is_one_line_naming_the_field_and_the_fix(
+    deployed: Ledger, tmp_path: Path, written: str, expected: str
+) -> None:
+    spec = _spec(tmp_path, deployed)
+    text = spec.read_text()
+    field = written.split(":")[0]
+    first = next(line for line in text.splitlines() if line.strip().startswith(f"{field}:"))
+    spec.write_text(text.replace(first, first[: first.index(field)] + written, 1))  # written by hand, unquoted
+    result = deployed.run("--dev-account", "1", "procurement", "create", str(spec))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {spec}: {expected}")
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "Traceback" not in result.output
+
+
 def test_dry_run_sends_nothing(deployed: Ledger, tmp_path: Path) -> None:
     spec = _spec(tmp_path, deployed)
     before = deployed.rpc.block_number()
@@ -231,3 +271,49 @@ def test_cast_matches_the_example_spec() -> None:
     by_label = {m.label: dev_account(m.index, 31337).address for m in DEV_CAST}
     assert data["supplier"] == by_label["supplier"]
     assert data["evaluators"] == [by_label[x] for x in ("evaluator-atla", "evaluator-jqa", "evaluator-nite")]
+
+
+def test_the_demo_procurement_falls_due_after_the_day_it_is_seeded(deployed: Ledger) -> None:
+    """The example's dates are fixed (2027-2028); seeded two years on, the demo's are still ahead of the chain."""
+    rpc = deployed.rpc
+    snapshot = rpc.tester.take_snapshot()
+    try:
+        year = fiscal_year_containing(rpc.latest_timestamp()) + 2
+        rpc.tester.time_travel(fiscal_year_start(year) + 40 * DAY)  # mid-May, two fiscal years on
+        system = Context(transport=rpc, var_dir=deployed.var_dir).system()
+        decoder = error_decoder()
+        admin = TxSender(rpc, deployed.accounts[0], decoder)
+        registry, _, _ = system_clients(rpc, system, admin)
+        seed_cast(registry, dev_budget_as(rpc, system), {i: a.address for i, a in enumerate(deployed.accounts)})
+        _, _, factory = system_clients(rpc, system, TxSender(rpc, deployed.accounts[1], decoder))
+        escrow, created = ensure_demo_procurement(factory, registry, load_spec(EXAMPLE))
+        assert created
+        now = rpc.latest_timestamp()
+        today = dt.datetime.fromtimestamp(now, JST).date()
+        dues = [m.due_date for m in EscrowClient(rpc, escrow).milestones()]
+        first = dt.datetime.combine(today + dt.timedelta(days=DEMO_FIRST_DUE_DAYS), dt.time(23, 59, 59), JST)
+        example = load_spec(EXAMPLE).spec.milestones
+        spacing = [(m.due - example[0].due).days * DAY for m in example]  # type: ignore[operator]
+        assert dues == [int(first.timestamp()) + gap for gap in spacing]
+        assert all(due > now for due in dues)
+    finally:
+        rpc.tester.revert_to_snapshot(snapshot)
+
+
+def test_the_gateways_relayer_is_given_no_role_nor_organization(deployed: Ledger) -> None:
+    keys = deployed.var_dir / "keys"
+    dev_relayer_keystore(deployed.var_dir, deployed.rpc.chain_id)  # what `procure up` writes for its gateway
+    relayer = deployed.accounts[11].address
+    try:
+        for args in (("role", "grant", "procurement-officer", relayer), ("org", "bind", relayer, "MOD")):
+            before = deployed.rpc.block_number()
+            out = deployed.fails(*args)
+            assert out.strip() == (
+                f"Error: {relayer} is the gateway's relayer ({keys / 'relayer.json'}): a relayer holds no role and "
+                "belongs to no organization, or relaying breaks; use another account"
+            )
+            assert deployed.rpc.block_number() == before
+    finally:
+        for path in keys.iterdir():
+            path.unlink()
+        keys.rmdir()

@@ -40,7 +40,7 @@ from gateway.relay.request import ActionRequest, with_stored_amendment
 from gateway.relay.typed_data import Prepared, prepare
 from gateway.schemas.actions import ACTION_SCHEMAS, ActionPublic, ActionSchemas, TypedDataPublic
 from gateway.schemas.common import ApiModel
-from gateway.services.evidence import uploaded_by_organization
+from gateway.services.evidence import bundled, uploaded_by_organization
 
 router = APIRouter(prefix="/procurements/{procurement_id}/actions", tags=["actions"])
 
@@ -96,6 +96,15 @@ def _check_document(state: GatewayState, account: Principal, schemas: ActionSche
         if not uploaded_by_organization(db, document[2:].lower(), account):
             raise InvalidInput(
                 f"document {document} was not uploaded by your organization: upload it first (POST /evidence)"
+            )
+        foreign = [
+            m.document_hash
+            for m in bundled(db, state.store, document)
+            if not uploaded_by_organization(db, m.document_hash[2:], account)
+        ]
+        if foreign:
+            raise InvalidInput(
+                f"the bundle {document} lists documents your organization did not upload: {', '.join(foreign)}"
             )
 
 

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gateway.deps import HEX32_PATTERN, MirrorReader, StateDep
+from chain import OCID_MAX_LENGTH
+from gateway.deps import MirrorReader, StateDep
 from gateway.schemas.events import EventsPublic
 from gateway.services.reads import CURSOR_PATTERN, decode_cursor, encode_cursor
 
@@ -32,7 +33,13 @@ def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Events per page (capped by the server).")] = 100,
     procurement_id: Annotated[
-        str | None, Query(alias="procurementId", pattern=HEX32_PATTERN, description="Only this escrow's events.")
+        str | None,
+        Query(
+            alias="procurementId",
+            min_length=1,
+            max_length=OCID_MAX_LENGTH,
+            description="Only this procurement's events: its ocid, escrow address or on-chain id.",
+        ),
     ] = None,
     event: Annotated[
         str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_]+$", description="Only this event, e.g. Attested.")
@@ -48,7 +55,7 @@ def list_events(
     data = reader.events(
         after=after,
         limit=limit,
-        procurement_id=None if procurement_id is None else procurement_id.lower(),
+        procurement_id=procurement_id,
         event=event,
         from_block=from_block,
         to_block=until,

@@ -8,41 +8,63 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from chain.times import iso
 from gateway.deps import SessionDep, StateDep
 from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
-from indexer.cursor import mirror_version
+from indexer.cursor import chain_mismatch, mirror_version
+from indexer.self_check import last_self_check
 
 router = APIRouter(tags=["ops"])
 
 
 @router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
 def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
-    """Chain head and indexer lag; 503 when the chain does not answer."""
+    """Chain head, indexer lag and the mirror's last check of itself; 503 when the chain does not answer, is not the
+    chain the mirror holds, or the mirror serves what the chain does not say."""
     ledger = state.ledger
+    problem: str | None = None
     try:
         head: int | None = ledger.head()
+        genesis: str | None = ledger.genesis_hash()
     except Exception:
-        head = None
+        head, genesis, problem = None, None, "the chain does not answer"
     try:
         version = mirror_version(db, ledger.chain_id)
         mirrored = None if version is None else version.block_number
+        if genesis is not None:
+            problem = chain_mismatch(db.connection(), ledger.chain_id, genesis)
+        check = last_self_check(db.connection(), ledger.chain_id)
     except SQLAlchemyError:
-        mirrored = None
+        mirrored, check = None, None
     lag = None if head is None or mirrored is None else max(0, head - mirrored)
     if head is not None:
         state.metrics.chain_head.set(head)
     if lag is not None:
         state.metrics.indexer_lag.set(lag)
-    status = "unavailable" if head is None else ("ok" if lag is not None and lag <= 10 else "degraded")
+    if head is None:
+        status = "unavailable"
+    elif problem is not None:
+        status = "wrong-chain"
+    elif check is not None and not check.ok:
+        status, problem = "mismatch", str(check)
+    else:
+        status = "ok" if lag is not None and lag <= 10 else "degraded"
     health = HealthPublic(
         status=status,
+        problem=problem,
         chain_id=ledger.chain_id,
         chain_head=head,
         relayer=ledger.relayer is not None,
-        indexer=IndexerHealthPublic(block_number=mirrored, lag_blocks=lag),
+        indexer=IndexerHealthPublic(
+            block_number=mirrored,
+            lag_blocks=lag,
+            checked_at=None if check is None else iso(check.checked_at_ms // 1000),
+            checked_blocks=None if check is None else f"{check.from_block}..{check.to_block}",
+            first_bad_block=None if check is None else check.first_bad_block,
+        ),
     )
-    if head is None:
+    if status in ("unavailable", "wrong-chain", "mismatch"):
         return JSONResponse(health.model_dump(mode="json", by_alias=True), status_code=503)
     return health
 

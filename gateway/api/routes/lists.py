@@ -8,13 +8,16 @@ A new list is one more of each and one ``LISTS`` entry.
 
 # No ``from __future__ import annotations``: FastAPI reads each route's filter model from its annotation.
 
+import inspect
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.deps import HEX32_PATTERN, MirrorReader, PageDep
+from chain import OCID_MAX_LENGTH
+from gateway.deps import MirrorReader, PageDep, get_page
 from gateway.schemas.common import ApiModel
 from gateway.schemas.procurements import (
     AmendmentsPublic,
@@ -58,7 +61,11 @@ class ProcurementFilters(_Filters):
 
 class _OfProcurement(_Filters):
     procurement_id: str | None = Field(
-        None, alias="procurementId", pattern=HEX32_PATTERN, description="Only this procurement."
+        None,
+        alias="procurementId",
+        min_length=1,
+        max_length=OCID_MAX_LENGTH,
+        description="Only this procurement: its ocid, escrow address or on-chain id.",
     )
 
 
@@ -68,6 +75,12 @@ class MilestoneFilters(_OfProcurement):
 
 class EventRowFilters(_OfProcurement):
     milestone_id: int | None = Field(None, alias="milestoneId", ge=0, le=2**32, description="Only this milestone.")
+
+
+class PaymentFilters(EventRowFilters):
+    kind: str | None = Field(
+        None, max_length=16, pattern=r"^(released|deferred|refunded)$", description="released, deferred or refunded."
+    )
 
 
 class AttestationFilters(EventRowFilters):
@@ -91,11 +104,15 @@ class ListRoute:
         router = APIRouter(prefix=self.path, tags=[self.tag])
         listing, page_schema = self.listing, self.page
 
+        known = frozenset(_PAGE_PARAMETERS) | {field.alias or name for name, field in self.filters.model_fields.items()}
+
         def read(
+            request: Request,
             reader: MirrorReader,
             page: PageDep,
             filters: Annotated[self.filters, Query()],  # type: ignore[name-defined]
         ) -> Any:
+            _refuse_unknown(request, known)
             data, count = reader.rows(listing, page, filters.model_dump())
             return page_schema.model_validate({"data": data, "count": count})
 
@@ -103,6 +120,30 @@ class ListRoute:
             "", read, methods=["GET"], response_model=page_schema, name=self.name, description=self.description
         )
         return router
+
+
+# The query parameters of gateway.deps.get_page, which every list takes besides its filters.
+_PAGE_PARAMETERS = tuple(
+    param.name for param in inspect.signature(get_page).parameters.values() if param.name != "state"
+)
+
+
+def _refuse_unknown(request: Request, known: frozenset[str]) -> None:
+    """A query parameter this list does not take is a 422 naming it: a filter silently ignored would return
+    every row (``/payments?ministry=MOFA``)."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known))
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown filter {name!r}; this list takes {takes}",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
 
 
 LISTS = (
@@ -146,9 +187,10 @@ LISTS = (
         "/payments",
         "payments",
         "payments",
-        "Payments released (or deferred) to suppliers of visible procurements, in chain order.",
+        "Payments released (or deferred) to suppliers, and refunds to the budget, of visible procurements, in chain"
+        " order.",
         LISTINGS["payments"],
-        EventRowFilters,
+        PaymentFilters,
         PaymentsPublic,
     ),
     ListRoute(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
-from gateway.deps import HEX32_PATTERN, ChainProcurement, LedgerDep, MirrorReader
+from gateway.deps import ChainProcurement, LedgerDep, MirrorReader, ProcurementId, procurement_named
 from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementStatePublic
 from gateway.services.chain_state import procurement_state
 
@@ -14,11 +12,13 @@ router = APIRouter(prefix="/procurements", tags=["procurements"])
 
 
 @router.get("/{procurement_id}", response_model=ProcurementDetailPublic)
-async def get_procurement(
-    procurement_id: Annotated[str, Path(pattern=HEX32_PATTERN)], reader: MirrorReader
-) -> ProcurementDetailPublic:
-    """One procurement with its milestones, as mirrored."""
-    return await reader.detail(procurement_id.lower())
+async def get_procurement(procurement_id: ProcurementId, reader: MirrorReader) -> ProcurementDetailPublic:
+    """One procurement with its milestones, as mirrored (named by its ocid, escrow address or on-chain id)."""
+    named = procurement_named(procurement_id)
+    if named.escrow is not None:
+        return await reader.detail(None, named.escrow)
+    assert named.procurement_id is not None
+    return await reader.detail("0x" + named.procurement_id.hex())
 
 
 @router.get("/{procurement_id}/state", response_model=ProcurementStatePublic)

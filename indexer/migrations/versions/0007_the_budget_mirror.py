@@ -1,7 +1,7 @@
 """the budget mirror
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06 07:19:00.574841
 
 Issue 15, the mirror of the budget: a table per budget event of the ledger and its office (series, enactments,
@@ -20,8 +20,8 @@ from alembic import op
 
 import indexer.models
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
