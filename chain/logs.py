@@ -50,6 +50,8 @@ CONTRACT_KINDS: Mapping[str, str] = MappingProxyType(
         "token": "YenToken",
         "factory": "ProcurementFactory",
         "escrow": "MilestoneEscrow",
+        "budget": "BudgetLedger",
+        "budget_office": "BudgetOffice",
     }
 )
 
@@ -184,7 +186,8 @@ class ChainSource:
 
 
 class EventDecoder:
-    """Decodes the events of each kind of trusted emitter (registry, token, factory, escrow)."""
+    """Decodes the events of each kind of trusted emitter (registry, token, factory, escrow, budget ledger and
+    office)."""
 
     def __init__(self, build: Build) -> None:
         self._events: dict[str, Mapping[str, EventLayout]] = {}

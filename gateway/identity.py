@@ -43,6 +43,7 @@ _ROLES_OF_KIND: dict[OrgKind, tuple[Role, ...]] = {
     OrgKind.EVALUATION_BODY: (Role.EVALUATOR,),
     OrgKind.REVIEW_BODY: (Role.REVIEW_BODY,),
     OrgKind.AUDIT_BODY: (Role.AUDITOR,),
+    OrgKind.FINANCE_AUTHORITY: (Role.FINANCE_AUTHORITY,),
 }
 _KIND_BY_NAME = {kind.name.lower(): kind for kind in OrgKind}
 _ROLE_BY_NAME = {role.value: role for role in Role}

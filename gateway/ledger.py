@@ -59,6 +59,7 @@ class Ledger:
         self._by_procurement: dict[bytes, tuple[str, ...]] = {}
         self._terms: dict[str, Terms] = {}
         self._clock: tuple[float, int] | None = None  # (monotonic time read, latest block timestamp)
+        self._block_times: dict[int, int] = {}
 
     # ------------------------------------------------------------ chain state
 
@@ -85,6 +86,34 @@ class Ledger:
         with self._lock:
             self._clock = (read_at, timestamp)
         return timestamp
+
+    def block_time(self, number: int) -> int:
+        """Block ``number``'s timestamp (kept once read; a reorg deeper than it is not expected)."""
+        known = self._block_times.get(number)
+        if known is None:
+            block = self.rpc.result("eth_getBlockByNumber", [hex(number), False])
+            if block is None:
+                raise NotFound(f"no block {number}")
+            known = int(block["timestamp"], 16)
+            with self._lock:
+                if len(self._block_times) >= 100_000:
+                    self._block_times.clear()
+                self._block_times[number] = known
+        return known
+
+    def last_block_at(self, timestamp: int, head: int) -> int:
+        """The newest block at or below ``head`` whose timestamp is at most ``timestamp`` (-1 if none): a binary
+        search over block timestamps, which never decrease."""
+        low, high = 0, head
+        if self.block_time(0) > timestamp:
+            return -1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.block_time(middle) <= timestamp:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     def known_now(self, max_age_s: float) -> int | None:
         """``now(max_age_s=...)`` if a reading that recent is at hand (no I/O), else None."""

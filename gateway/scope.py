@@ -12,6 +12,10 @@ An account with no active role sees nothing. A procurement outside the scope is 
 does not exist. Everything below a procurement (milestones, evidence, attestations, payments, amendments,
 disputes, events) follows its procurement. ``tests/gateway/test_scope.py`` holds the two forms against each
 other for every kind of caller.
+
+Budget lines have their own rule, ``LineScope``: the finance authority and auditors see every line; a ministry
+account its ministry's lines and the lines another ministry granted it a right on (to see or to obligate) that
+has not expired or been revoked; anyone else none.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_,
 from chain import MilestoneStatus, Role, Terms, org_id
 from gateway.identity import Principal
 from indexer.mappers import status_name
-from indexer.models import MilestoneRow, ProcurementRow
+from indexer.models import BudgetGrantRow, BudgetSeries, MilestoneRow, ProcurementRow
 
-__all__ = ["DISPUTE_STATUSES", "Scope"]
+__all__ = ["DISPUTE_STATUSES", "LineScope", "Scope"]
 
 DISPUTE_STATUSES = frozenset({MilestoneStatus.DISPUTED, MilestoneStatus.SETTLED})
 
@@ -130,3 +134,48 @@ class Scope:
 
 
 _CONDITIONS = ("ministry", "supplier", "evaluator", "disputes")
+
+
+_series = BudgetSeries.__table__.c
+_grants = BudgetGrantRow.__table__.c
+
+
+@dataclass(frozen=True)
+class LineScope:
+    """Which budget lines one account may see: all, or those of ``ministry`` (bytes32 hex) and granted to it."""
+
+    everything: bool = False
+    ministry: str | None = None
+
+    @staticmethod
+    def of(principal: Principal) -> LineScope:
+        """The line scope of ``principal`` (by its roles as they are now)."""
+        if principal.is_auditor or principal.has(Role.FINANCE_AUTHORITY):
+            return LineScope(everything=True)
+        if principal.is_ministry and principal.organization:
+            return LineScope(ministry="0x" + org_id(principal.organization).hex())
+        return LineScope()
+
+    def where(self, series: Any, fiscal_year: Any, now: int) -> ColumnElement[bool]:
+        """The condition on a line, given its ``series`` and ``fiscal_year`` columns (joined to ``budget_series``
+        as ``_series``); ``now`` is the chain's clock, past which a grant has expired."""
+        if self.everything:
+            return true()
+        if self.ministry is None:
+            return false()
+        granted = exists().where(
+            _grants.chain_id == _series.chain_id,
+            _grants.series == series,
+            _grants.fiscal_year == fiscal_year,
+            _grants.grantee == self.ministry,
+            _grants.expires_at > now,
+        )
+        return or_(_series.ministry == self.ministry, granted)
+
+    def allows(self, ministry: str, grantees: Iterable[tuple[str, int]], now: int) -> bool:
+        """The same rule on a line's facts: its ministry and its grants as (grantee, expiry)."""
+        if self.everything:
+            return True
+        if self.ministry is None:
+            return False
+        return ministry == self.ministry or any(g == self.ministry and expiry > now for g, expiry in grantees)

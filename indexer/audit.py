@@ -5,8 +5,8 @@
 - ``digest``: the per-block digests and the running hash chain, recomputed from the live ``events`` rows;
 - ``replay``: every table of the live mirror against a fresh replay up to the same block;
 - ``chain``: escrow balances (token.balanceOf), books, pause ends, ruling and grace periods and milestone states
-  (dispute lapse times included), organizations, account bindings and role sets against the contracts' own view
-  at the mirror's block.
+  (dispute lapse times included), organizations, account bindings, role sets and budget lines (allotment,
+  obligated, disbursed, carry-over, settled) against the contracts' own view at the mirror's block.
 """
 
 from __future__ import annotations
@@ -286,6 +286,7 @@ def _compare_chain(
         organizations = _rows(conn, "organizations", chain)
         accounts = _rows(conn, "accounts", chain)
         members = _rows(conn, "role_memberships", chain)
+        lines = _rows(conn, "budget_lines", chain)
 
     for p in procurements:
         escrow = p["escrow"]
@@ -344,6 +345,25 @@ def _compare_chain(
             fields = [("held", (role, account) in held_roles, at(0))]
             args = [bytes.fromhex(role[2:]), account]
             ask("role_memberships", f"({role}, {account})", system.registry, "AccessRegistry", "hasRole", args, fields)
+    for line in lines:  # IBudgetLedger.lineOf: (series, exists, settled, allotted, obligated, disbursed, carryOver)
+        fields = [
+            ("exists", True, at(0, 1)),
+            ("settled", line["settled"], at(0, 2)),
+            ("allotted", line["allotted"], at(0, 3)),
+            ("obligated", line["obligated"], at(0, 4)),
+            ("disbursed", line["disbursed"], at(0, 5)),
+            ("carry_over", line["carry_over"], at(0, 6)),
+        ]
+        args = [line["series"], line["fiscal_year"]]
+        ask(
+            "budget_lines",
+            f"({line['series']}, {line['fiscal_year']})",
+            system.budget,
+            "BudgetLedger",
+            "lineOf",
+            args,
+            fields,
+        )
     replies = source.call_many([(to, data) for to, data, _, _ in requests], cursor.block_number)
     decoded = [
         calls.decode(contract, function, raw) for (_, _, contract, function), raw in zip(requests, replies, strict=True)
@@ -355,7 +375,12 @@ def _compare_chain(
             value = checksum(value)
         if value != mirror:
             differences.append(Difference("chain", table, key, field, mirror, value))
-    checked = {"chain_calls": len(requests), "escrows": len(procurements), "milestones": len(milestones)}
+    checked = {
+        "chain_calls": len(requests),
+        "escrows": len(procurements),
+        "milestones": len(milestones),
+        "budget_lines": len(lines),
+    }
     return differences, checked
 
 

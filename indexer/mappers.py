@@ -10,6 +10,10 @@ same escrow immediately precedes it) and returns a list of changes:
   function from the old state to the new one, applied by the planner (``indexer.planning``) in log order;
 - ``TrustEscrow``: a new escrow whose own logs are to be indexed from now on.
 
+The budget's events move lines: each such log also records a ``budget_line_changes`` row per line it moves (the
+totals the event reports after it), from which ``DERIVED`` upserts the line (``budget_lines``); grants
+(``budget_grants``) follow AccessGranted, AccessRevoked and AccessUsed the same way.
+
 Current state that follows from append-only rows (an escrow's books, the registry's organizations, accounts and
 role memberships) is derived from the row, not from the log: ``DERIVED`` holds one function per table, row in,
 changes out. A mapper records such a row through ``_recorded``, which adds what ``DERIVED`` derives from it, and a
@@ -27,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from chain.budget import AppropriationAct, CarryOverKind
 from chain.clients import AmendmentKind, MilestoneStatus
 from chain.logs import DecodedLog
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_code
@@ -663,8 +668,332 @@ def map_signature_used(log: DecodedLog, previous: DecodedLog | None) -> list[Cha
     return [Insert("signature_uses", _key(log) | row)]
 
 
-# BudgetSet and Burned (issue 15) are kept raw until the budget mirror (issue 15's second half) maps them.
-RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged", "BudgetSet", "Burned"})
+# ---------------------------------------------------------------- budget ledger and office
+
+
+_APPROPRIATION_ACT = {act.value: act.name.lower() for act in AppropriationAct}
+_CARRY_OVER_KIND = {kind.value: kind.name.lower() for kind in CarryOverKind}
+_ACCESS_KIND = {0: "none", 1: "view", 2: "obligate"}  # IBudgetOffice.AccessKind
+
+
+def _line_change(log: DecodedLog, series: int, fiscal_year: int, **after: Any) -> list[Change]:
+    """A line moved by ``log``: the totals the event reports after it (the others stay as they are)."""
+    row = {
+        "series": series,
+        "fiscal_year": fiscal_year,
+        "event": log.event,
+        "allotted": None,
+        "obligated": None,
+        "disbursed": None,
+        "carry_over": None,
+        "lapsed": None,
+        "settled": None,
+    }
+    return _recorded("budget_line_changes", _key(log) | row | after)
+
+
+def map_budget_set(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return [Insert("budget_settings", _key(log) | {"budget": log.args["budget"], "office": log.args["office"]})]
+
+
+def map_burned(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {"appropriation_id": a["appropriationId"], "holder": a["from"], "budget": a["budget"], "amount": a["amount"]}
+    return [Insert("burns", _key(log) | row)]
+
+
+def map_series_registered(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "series": int(a["series"]),
+        "ministry": a["ministry"],
+        "organization": a["organization"],
+        "item": a["item"],
+        "sub_item": a["subItem"],
+    }
+    return [Insert("budget_series", _key(log) | row)]
+
+
+def map_appropriation_enacted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    key: Mapping[str, Any] = a["key"]
+    row = {
+        "fiscal_year": int(a["fiscalYear"]),
+        "ministry": a["ministry"],
+        "organization": key["organization"],
+        "item": key["item"],
+        "authority": a["authority"],
+        "act": _APPROPRIATION_ACT.get(a["act"], str(a["act"])),
+        "amount": int(a["amount"]),
+        "enacted": a["enacted"],
+        "appropriation": a["appropriation"],
+        "authorizations": int(a["authorizations"]),
+        "instrument_hash": a["instrumentHash"],
+    }
+    return [Insert("budget_appropriations", _key(log) | row)]
+
+
+def map_distributed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, allotted = int(a["series"]), int(a["fiscalYear"]), int(a["allotted"])
+    row = {
+        "series": series,
+        "fiscal_year": year,
+        "officer": a["officer"],
+        "change": int(a["change"]),
+        "allotted": allotted,
+        "item_distributed": a["itemDistributed"],
+    }
+    return [Insert("budget_distributions", _key(log) | row), *_line_change(log, series, year, allotted=allotted)]
+
+
+def map_obligated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, obligated = int(a["series"]), int(a["fiscalYear"]), int(a["lineObligated"])
+    row = {
+        "escrow": a["escrow"],
+        "series": series,
+        "fiscal_year": year,
+        "buyer": a["buyer"],
+        "line_ministry": a["lineMinistry"],
+        "officer": a["officer"],
+        "amount": a["amount"],
+        "line_obligated": obligated,
+        "escrow_obligated": a["escrowObligated"],
+    }
+    return [Insert("budget_obligations", _key(log) | row), *_line_change(log, series, year, obligated=obligated)]
+
+
+def map_disbursed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, disbursed = int(a["series"]), int(a["fiscalYear"]), int(a["lineDisbursed"])
+    row = {"escrow": a["escrow"], "series": series, "fiscal_year": year, "amount": a["amount"]}
+    return [
+        Insert("budget_disbursements", _key(log) | row | {"line_disbursed": disbursed}),
+        *_line_change(log, series, year, disbursed=disbursed),
+    ]
+
+
+def map_deobligated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, obligated = int(a["series"]), int(a["fiscalYear"]), int(a["lineObligated"])
+    row = {
+        "escrow": a["escrow"],
+        "series": series,
+        "fiscal_year": year,
+        "returned": a["returned"],
+        "released": a["released"],
+        "unplanned": a["unplanned"],
+        "line_obligated": obligated,
+        "escrow_obligated": a["escrowObligated"],
+    }
+    return [Insert("budget_deobligations", _key(log) | row), *_line_change(log, series, year, obligated=obligated)]
+
+
+def map_transferred(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    source, target, year = int(a["fromSeries"]), int(a["toSeries"]), int(a["fiscalYear"])
+    from_allotted, to_allotted = int(a["fromAllotted"]), int(a["toAllotted"])
+    row = {
+        "transfer_id": a["transferId"],
+        "from_series": source,
+        "to_series": target,
+        "fiscal_year": year,
+        "amount": a["amount"],
+        "between_items": a["betweenItems"],
+        "from_allotted": from_allotted,
+        "to_allotted": to_allotted,
+    }
+    return [
+        Insert("budget_transfers", _key(log) | row),
+        *_line_change(log, source, year, allotted=from_allotted),
+        *_line_change(log, target, year, allotted=to_allotted),
+    ]
+
+
+def map_carry_over_approved(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, carry_over = int(a["series"]), int(a["fiscalYear"]), int(a["carryOver"])
+    row = {
+        "series": series,
+        "fiscal_year": year,
+        "authority": a["authority"],
+        "kind": _CARRY_OVER_KIND.get(a["kind"], str(a["kind"])),
+        "amount": a["amount"],
+        "carry_over": carry_over,
+        "reason_hash": a["reasonHash"],
+    }
+    return [Insert("budget_carry_overs", _key(log) | row), *_line_change(log, series, year, carry_over=carry_over)]
+
+
+def map_fiscal_year_closed(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {"fiscal_year": int(a["fiscalYear"]), "authority": a["authority"], "closed_at": int(a["closedAt"])}
+    return [Insert("budget_year_closures", _key(log) | row)]
+
+
+def map_line_settled(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    series, year, lapsed = int(a["series"]), int(a["fiscalYear"]), int(a["lapsed"])
+    next_allotted, next_obligated = int(a["nextAllotted"]), int(a["nextObligated"])
+    row = {
+        "series": series,
+        "fiscal_year": year,
+        "settler": a["settler"],
+        "lapsed": lapsed,
+        "carried_over": a["carriedOver"],
+        "carried_obligations": a["carriedObligations"],
+        "next_allotted": next_allotted,
+        "next_obligated": next_obligated,
+    }
+    return [
+        Insert("budget_line_settlements", _key(log) | row),
+        *_line_change(log, series, year, lapsed=lapsed, settled=True),
+        *_line_change(log, series, year + 1, allotted=next_allotted, obligated=next_obligated),
+    ]
+
+
+def map_transfer_requested(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    request: Mapping[str, Any] = a["request"]
+    source: Mapping[str, Any] = request["from"]
+    target: Mapping[str, Any] = request["to"]
+    row = {
+        "transfer_id": a["transferId"],
+        "ministry": a["ministry"],
+        "requester": a["requester"],
+        "fiscal_year": int(source["fiscalYear"]),
+        "from_organization": source["organization"],
+        "from_item": source["item"],
+        "from_sub_item": source["subItem"],
+        "to_organization": target["organization"],
+        "to_item": target["item"],
+        "to_sub_item": target["subItem"],
+        "amount": request["amount"],
+        "rationale_hash": request["rationaleHash"],
+        "between_items": a["betweenItems"],
+        "requested_at": int(a["requestedAt"]),
+    }
+    return [Insert("budget_transfer_requests", _key(log) | row)]
+
+
+def _transfer_decision(log: DecodedLog, decision: str, actor: str, decided_at: str, reason: str | None) -> list[Change]:
+    a = log.args
+    row = {
+        "transfer_id": a["transferId"],
+        "ministry": a["ministry"],
+        "decision": decision,
+        "actor": a[actor],
+        "reason_hash": a[reason] if reason is not None else None,
+        "requested_at": int(a["requestedAt"]),
+        "decided_at": int(a[decided_at]),
+    }
+    return [Insert("budget_transfer_decisions", _key(log) | row)]
+
+
+def map_transfer_approved(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _transfer_decision(log, "approved", "approver", "approvedAt", None)
+
+
+def map_transfer_refused(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _transfer_decision(log, "refused", "refuser", "refusedAt", "reasonHash")
+
+
+def map_transfer_withdrawn(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _transfer_decision(log, "withdrawn", "officer", "withdrawnAt", None)
+
+
+def map_access_granted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "series": int(a["series"]),
+        "fiscal_year": int(a["fiscalYear"]),
+        "grantee": a["grantee"],
+        "ministry": a["ministry"],
+        "officer": a["officer"],
+        "kind": _ACCESS_KIND.get(a["kind"], str(a["kind"])),
+        "cap": a["cap"],
+        "used": a["used"],
+        "expires_at": int(a["expiresAt"]),
+    }
+    return _recorded("budget_access_changes", _key(log) | row)
+
+
+def map_access_revoked(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "series": int(a["series"]),
+        "fiscal_year": int(a["fiscalYear"]),
+        "grantee": a["grantee"],
+        "ministry": a["ministry"],
+        "officer": a["officer"],
+        "kind": "revoked",
+        "cap": 0,
+        "used": 0,
+        "expires_at": 0,
+    }
+    return _recorded("budget_access_changes", _key(log) | row)
+
+
+def map_access_used(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    row = {
+        "series": int(a["series"]),
+        "fiscal_year": int(a["fiscalYear"]),
+        "grantee": a["grantee"],
+        "ministry": a["ministry"],
+        "escrow": a["escrow"],
+        "amount": a["amount"],
+        "used": a["used"],
+    }
+    return _recorded("budget_access_uses", _key(log) | row)
+
+
+def map_authority_enacted(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    a = log.args
+    terms: Mapping[str, Any] = a["terms"]
+    line: Mapping[str, Any] = terms["line"]
+    row = {
+        "authority_id": a["authorityId"],
+        "ministry": a["ministry"],
+        "authority": a["authority"],
+        "fiscal_year": int(line["fiscalYear"]),
+        "organization": line["organization"],
+        "item": line["item"],
+        "sub_item": line["subItem"],
+        "ceiling": terms["ceiling"],
+        "schedule": json.dumps([str(int(part)) for part in terms["schedule"]]),
+        "instrument_hash": a["instrumentHash"],
+    }
+    return [Insert("budget_authorities", _key(log) | row)]
+
+
+def _schedule_change(log: DecodedLog, kind: str) -> list[Change]:
+    a = log.args
+    row = {
+        "escrow": a["escrow"],
+        "authority_id": a["authorityId"],
+        "fiscal_year": int(a["fiscalYear"]),
+        "kind": kind,
+        "amount": a["amount"],
+        "committed_in_year": a.get("committedInYear"),
+    }
+    return [Insert("budget_schedule_changes", _key(log) | row)]
+
+
+def map_obligation_scheduled(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _schedule_change(log, "scheduled")
+
+
+def map_schedule_obligated(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _schedule_change(log, "obligated")
+
+
+def map_schedule_released(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
+    return _schedule_change(log, "released")
+
+
+RAW_ONLY = frozenset({"Approval", "RoleAdminChanged", "FactorySet", "EIP712DomainChanged"})
 
 MAPPERS: dict[str, Mapper] = {
     "OrganizationRegistered": map_organization_registered,
@@ -698,6 +1027,29 @@ MAPPERS: dict[str, Mapper] = {
     "OwedRedirected": map_owed_redirected,
     "PauseChanged": map_pause_changed,
     "SignatureUsed": map_signature_used,
+    "BudgetSet": map_budget_set,
+    "Burned": map_burned,
+    "SeriesRegistered": map_series_registered,
+    "AppropriationEnacted": map_appropriation_enacted,
+    "Distributed": map_distributed,
+    "Obligated": map_obligated,
+    "Disbursed": map_disbursed,
+    "Deobligated": map_deobligated,
+    "Transferred": map_transferred,
+    "CarryOverApproved": map_carry_over_approved,
+    "FiscalYearClosed": map_fiscal_year_closed,
+    "LineSettled": map_line_settled,
+    "TransferRequested": map_transfer_requested,
+    "TransferApproved": map_transfer_approved,
+    "TransferRefused": map_transfer_refused,
+    "TransferWithdrawn": map_transfer_withdrawn,
+    "AccessGranted": map_access_granted,
+    "AccessRevoked": map_access_revoked,
+    "AccessUsed": map_access_used,
+    "AuthorityEnacted": map_authority_enacted,
+    "ObligationScheduled": map_obligation_scheduled,
+    "ScheduleObligated": map_schedule_obligated,
+    "ScheduleReleased": map_schedule_released,
 }
 for _name in RAW_ONLY:
     MAPPERS[_name] = _no_rows
@@ -763,6 +1115,38 @@ def _membership_of_change(row: Mapping[str, Any]) -> list[Change]:
     return [Upsert("role_memberships", key | held)]
 
 
+def _line_of_change(row: Mapping[str, Any]) -> list[Change]:
+    reported = {name: row[name] for name in _LINE_TOTALS if row[name] is not None}
+    key = {"chain_id": row["chain_id"], "series": row["series"], "fiscal_year": row["fiscal_year"]}
+    return [Upsert("budget_lines", key | reported | {"block_number": row["block_number"]})]
+
+
+_LINE_TOTALS = ("allotted", "obligated", "disbursed", "carry_over", "lapsed", "settled")
+
+
+def _grant_of_change(row: Mapping[str, Any]) -> list[Change]:
+    key = {
+        "chain_id": row["chain_id"],
+        "series": row["series"],
+        "fiscal_year": row["fiscal_year"],
+        "grantee": row["grantee"],
+    }
+    if row["kind"] == "revoked":
+        return [Remove("budget_grants", key)]
+    held = {name: row[name] for name in ("ministry", "kind", "cap", "used", "expires_at", "block_number")}
+    return [Upsert("budget_grants", key | held)]
+
+
+def _grant_of_use(row: Mapping[str, Any]) -> list[Change]:
+    key = {
+        "chain_id": row["chain_id"],
+        "series": row["series"],
+        "fiscal_year": row["fiscal_year"],
+        "grantee": row["grantee"],
+    }
+    return [Patch("budget_grants", key, {"used": row["used"], "block_number": row["block_number"]})]
+
+
 # One line per append-only table whose rows move current state: the row (as a mapper builds it, or as read back
 # from the database) in, the changes out. Applying a range and rebuilding after a reorg both go through these.
 DERIVED: dict[str, Derivation] = {
@@ -774,6 +1158,9 @@ DERIVED: dict[str, Derivation] = {
     "organization_updates": _organization_of_update,
     "account_bindings": _account_of_binding,
     "role_changes": _membership_of_change,
+    "budget_line_changes": _line_of_change,
+    "budget_access_changes": _grant_of_change,
+    "budget_access_uses": _grant_of_use,
 }
 
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -47,6 +49,27 @@ __all__ = [
     "AttestationRow",
     "Base",
     "BlockDigest",
+    "BudgetAccessChange",
+    "BudgetAccessUse",
+    "BudgetAppropriation",
+    "BudgetAuthority",
+    "BudgetCarryOver",
+    "BudgetDeobligation",
+    "BudgetDisbursement",
+    "BudgetDistribution",
+    "BudgetGrantRow",
+    "BudgetLineChange",
+    "BudgetLineRow",
+    "BudgetLineSettlement",
+    "BudgetObligation",
+    "BudgetScheduleChange",
+    "BudgetSeries",
+    "BudgetSetting",
+    "BudgetTransfer",
+    "BudgetTransferDecision",
+    "BudgetTransferRequest",
+    "BudgetYearClosure",
+    "BurnRow",
     "CursorRow",
     "DisputeLapse",
     "DisputeOpening",
@@ -637,6 +660,330 @@ class SignatureUse(_EventKey, Base):
     nonce: Mapped[int] = mapped_column(Uint256)
 
 
+# ---------------------------------------------------------------- budgets (BudgetLedger, BudgetOffice)
+#
+# A line is (series, fiscal year): a series is the year-less part of a line key (ministry, organization, item,
+# sub-item), numbered by the ledger on first use (``budget_series``). Codes are bytes32 hex, as the events carry
+# them. Every appropriation is at most 2^56 - 1 yen (the ledger's MAX_YEN), so the signed amounts of an enactment
+# or a distribution (a cut is negative) fit a BigInteger exactly.
+
+
+class BudgetSetting(_EventKey, Base):
+    """BudgetSet: the registry's budget ledger and its office."""
+
+    __tablename__ = "budget_settings"
+
+    budget: Mapped[str] = mapped_column(String(_ADDRESS))
+    office: Mapped[str] = mapped_column(String(_ADDRESS))
+
+
+class BudgetSeries(_EventKey, Base):
+    """SeriesRegistered: a series got its number (its codes)."""
+
+    __tablename__ = "budget_series"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    organization: Mapped[str] = mapped_column(String(_HASH))
+    item: Mapped[str] = mapped_column(String(_HASH))
+    sub_item: Mapped[str] = mapped_column(String(_HASH))
+
+
+class BudgetAppropriation(_EventKey, Base):
+    """AppropriationEnacted: an item's initial or supplementary budget (``amount`` < 0: a cut), with the item's
+    totals after it."""
+
+    __tablename__ = "budget_appropriations"
+
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    organization: Mapped[str] = mapped_column(String(_HASH))
+    item: Mapped[str] = mapped_column(String(_HASH))
+    authority: Mapped[str] = mapped_column(String(_ADDRESS))
+    act: Mapped[str] = mapped_column(String(16))  # initial, supplementary
+    amount: Mapped[int] = mapped_column(BigInteger)
+    enacted: Mapped[int] = mapped_column(Uint256)
+    appropriation: Mapped[int] = mapped_column(Uint256)
+    authorizations: Mapped[int] = mapped_column(Integer)
+    instrument_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class BudgetDistribution(_EventKey, Base):
+    """Distributed: a ministry's finance officer gave a line ``change`` yen of its item (< 0: took them back)."""
+
+    __tablename__ = "budget_distributions"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    officer: Mapped[str] = mapped_column(String(_ADDRESS))
+    change: Mapped[int] = mapped_column(BigInteger)
+    allotted: Mapped[int] = mapped_column(Uint256)
+    item_distributed: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetObligation(_EventKey, Base):
+    """Obligated: an escrow obligated ``amount`` of a line (``buyer`` and ``line_ministry`` differ on a grant)."""
+
+    __tablename__ = "budget_obligations"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    buyer: Mapped[str] = mapped_column(String(_HASH))
+    line_ministry: Mapped[str] = mapped_column(String(_HASH))
+    officer: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    line_obligated: Mapped[int] = mapped_column(Uint256)
+    escrow_obligated: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetDisbursement(_EventKey, Base):
+    """Disbursed: an escrow paid a supplier ``amount`` yen of its line."""
+
+    __tablename__ = "budget_disbursements"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Uint256)
+    line_disbursed: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetDeobligation(_EventKey, Base):
+    """Deobligated: an escrow's need fell (``returned`` burned, ``released`` never drawn, ``unplanned`` of later
+    years' parts dropped)."""
+
+    __tablename__ = "budget_deobligations"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Uint256)
+    released: Mapped[int] = mapped_column(Uint256)
+    unplanned: Mapped[int] = mapped_column(Uint256)
+    line_obligated: Mapped[int] = mapped_column(Uint256)
+    escrow_obligated: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetTransfer(_EventKey, Base):
+    """Transferred: an approved transfer took effect between two lines of one year."""
+
+    __tablename__ = "budget_transfers"
+
+    transfer_id: Mapped[int] = mapped_column(Uint256)
+    from_series: Mapped[int] = mapped_column(BigInteger)
+    to_series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Uint256)
+    between_items: Mapped[bool] = mapped_column(Boolean)
+    from_allotted: Mapped[int] = mapped_column(Uint256)
+    to_allotted: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetCarryOver(_EventKey, Base):
+    """CarryOverApproved: unobligated yen of a line approved to carry into the next year (``carry_over``: the
+    line's total)."""
+
+    __tablename__ = "budget_carry_overs"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    authority: Mapped[str] = mapped_column(String(_ADDRESS))
+    kind: Mapped[str] = mapped_column(String(16))  # authorized (明許繰越), accident (事故繰越)
+    amount: Mapped[int] = mapped_column(Uint256)
+    carry_over: Mapped[int] = mapped_column(Uint256)
+    reason_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class BudgetYearClosure(_EventKey, Base):
+    """FiscalYearClosed."""
+
+    __tablename__ = "budget_year_closures"
+
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    authority: Mapped[str] = mapped_column(String(_ADDRESS))
+    closed_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BudgetLineSettlement(_EventKey, Base):
+    """LineSettled: a closed year's line lapsed ``lapsed`` yen and moved its carry-over and unpaid obligations to
+    the next year's line (whose totals after it are ``next_allotted``, ``next_obligated``)."""
+
+    __tablename__ = "budget_line_settlements"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    settler: Mapped[str] = mapped_column(String(_ADDRESS))
+    lapsed: Mapped[int] = mapped_column(Uint256)
+    carried_over: Mapped[int] = mapped_column(Uint256)
+    carried_obligations: Mapped[int] = mapped_column(Uint256)
+    next_allotted: Mapped[int] = mapped_column(Uint256)
+    next_obligated: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetTransferRequest(_EventKey, Base):
+    """TransferRequested: a ministry's finance officer asked to move ``amount`` between two of its lines of one
+    year (named by their codes, as requested)."""
+
+    __tablename__ = "budget_transfer_requests"
+
+    transfer_id: Mapped[int] = mapped_column(Uint256)
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    requester: Mapped[str] = mapped_column(String(_ADDRESS))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    from_organization: Mapped[str] = mapped_column(String(_HASH))
+    from_item: Mapped[str] = mapped_column(String(_HASH))
+    from_sub_item: Mapped[str] = mapped_column(String(_HASH))
+    to_organization: Mapped[str] = mapped_column(String(_HASH))
+    to_item: Mapped[str] = mapped_column(String(_HASH))
+    to_sub_item: Mapped[str] = mapped_column(String(_HASH))
+    amount: Mapped[int] = mapped_column(Uint256)
+    rationale_hash: Mapped[str] = mapped_column(String(_HASH))
+    between_items: Mapped[bool] = mapped_column(Boolean)
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BudgetTransferDecision(_EventKey, Base):
+    """TransferApproved, TransferRefused (with ``reason_hash``) and TransferWithdrawn: the end of a request."""
+
+    __tablename__ = "budget_transfer_decisions"
+
+    transfer_id: Mapped[int] = mapped_column(Uint256)
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    decision: Mapped[str] = mapped_column(String(16))  # approved, refused, withdrawn
+    actor: Mapped[str] = mapped_column(String(_ADDRESS))
+    reason_hash: Mapped[str | None] = mapped_column(String(_HASH))
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+    decided_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BudgetAccessChange(_EventKey, Base):
+    """AccessGranted (``kind`` view or obligate) and AccessRevoked (``kind`` revoked): a ministry's right on
+    another ministry's line."""
+
+    __tablename__ = "budget_access_changes"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    grantee: Mapped[str] = mapped_column(String(_HASH))
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    officer: Mapped[str] = mapped_column(String(_ADDRESS))
+    kind: Mapped[str] = mapped_column(String(16))
+    cap: Mapped[int] = mapped_column(Uint256)
+    used: Mapped[int] = mapped_column(Uint256)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BudgetAccessUse(_EventKey, Base):
+    """AccessUsed: a procurement of ``grantee`` obligated ``amount`` of ``ministry``'s line under a grant."""
+
+    __tablename__ = "budget_access_uses"
+
+    series: Mapped[int] = mapped_column(BigInteger)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    grantee: Mapped[str] = mapped_column(String(_HASH))
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+    used: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetAuthority(_EventKey, Base):
+    """AuthorityEnacted: a multi-year obligation authority (国庫債務負担行為); ``schedule`` is a JSON list of the
+    most it may commit per year (decimal strings) from ``fiscal_year`` on."""
+
+    __tablename__ = "budget_authorities"
+
+    authority_id: Mapped[str] = mapped_column(String(_HASH))
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    authority: Mapped[str] = mapped_column(String(_ADDRESS))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    organization: Mapped[str] = mapped_column(String(_HASH))
+    item: Mapped[str] = mapped_column(String(_HASH))
+    sub_item: Mapped[str] = mapped_column(String(_HASH))
+    ceiling: Mapped[int] = mapped_column(Uint256)
+    schedule: Mapped[str] = mapped_column(Text)
+    instrument_hash: Mapped[str] = mapped_column(String(_HASH))
+
+
+class BudgetScheduleChange(_EventKey, Base):
+    """ObligationScheduled (``kind`` scheduled), ScheduleObligated (obligated) and ScheduleReleased (released): an
+    escrow's part due in a later fiscal year under a multi-year authority."""
+
+    __tablename__ = "budget_schedule_changes"
+
+    escrow: Mapped[str] = mapped_column(String(_ADDRESS))
+    authority_id: Mapped[str] = mapped_column(String(_HASH))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Uint256)
+    committed_in_year: Mapped[int | None] = mapped_column(Uint256)
+
+
+class BurnRow(_EventKey, Base):
+    """Burned: yen an escrow returned to its line, burned by the budget ledger."""
+
+    __tablename__ = "burns"
+
+    appropriation_id: Mapped[str] = mapped_column(String(_HASH))
+    holder: Mapped[str] = mapped_column(String(_ADDRESS))
+    budget: Mapped[str] = mapped_column(String(_ADDRESS))
+    amount: Mapped[int] = mapped_column(Uint256)
+
+
+class BudgetLineChange(_EventKey, Base):
+    """One line moved by one event: the line's totals that event reports after it (None: not reported). Transferred
+    and LineSettled move two lines, hence the series and year in the key. The gateway's live stream reads these."""
+
+    __tablename__ = "budget_line_changes"
+    __table_args__ = (PrimaryKeyConstraint(*EVENT_KEY, "series", "fiscal_year"),)
+
+    series: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    allotted: Mapped[int | None] = mapped_column(Uint256)
+    obligated: Mapped[int | None] = mapped_column(Uint256)
+    disbursed: Mapped[int | None] = mapped_column(Uint256)
+    carry_over: Mapped[int | None] = mapped_column(Uint256)
+    lapsed: Mapped[int | None] = mapped_column(Uint256)
+    settled: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class BudgetLineRow(Base):
+    """A line as it stands now (``IBudgetLedger.lineOf``); ``block_number`` is that of its last change."""
+
+    __tablename__ = "budget_lines"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    series: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    allotted: Mapped[int] = mapped_column(Uint256, server_default=text("'0'"))
+    obligated: Mapped[int] = mapped_column(Uint256, server_default=text("'0'"))
+    disbursed: Mapped[int] = mapped_column(Uint256, server_default=text("'0'"))
+    carry_over: Mapped[int] = mapped_column(Uint256, server_default=text("'0'"))
+    lapsed: Mapped[int] = mapped_column(Uint256, server_default=text("'0'"))
+    settled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class BudgetGrantRow(Base):
+    """A ministry's right on another ministry's line as it stands now (AccessRevoked removes it; it expires by
+    itself at ``expires_at``)."""
+
+    __tablename__ = "budget_grants"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    series: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grantee: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    ministry: Mapped[str] = mapped_column(String(_HASH))
+    kind: Mapped[str] = mapped_column(String(16))
+    cap: Mapped[int] = mapped_column(Uint256)
+    used: Mapped[int] = mapped_column(Uint256)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
 TABLES: Mapping[str, Table] = Base.metadata.tables  # type: ignore[assignment]
 
 # Rows that exist because of one log and go away with its block on a reorg (every model keyed by a log is one);
@@ -658,4 +1005,20 @@ _GATEWAY_READ_INDEXES = (  # an Index on a table's columns is part of that table
     Index(None, ProcurementRow.chain_id, ProcurementRow.supplier_org),
     Index(None, AmendmentProposal.chain_id, AmendmentProposal.escrow),
     Index(None, DisputeOpening.chain_id, DisputeOpening.escrow),
+    # The budget reads: a series' codes and the series of codes (a ministry's lines; transfer requests and
+    # authorities name lines by their codes), a line's procurements (its obligations), the grants of a ministry, a
+    # transfer's decision, a ministry's transfer requests; the live stream reads changes in chain order (the key).
+    Index(None, BudgetSeries.chain_id, BudgetSeries.series),
+    Index(
+        None,
+        BudgetSeries.chain_id,
+        BudgetSeries.ministry,
+        BudgetSeries.organization,
+        BudgetSeries.item,
+        BudgetSeries.sub_item,
+    ),
+    Index(None, BudgetTransferDecision.chain_id, BudgetTransferDecision.transfer_id),
+    Index(None, BudgetObligation.chain_id, BudgetObligation.series, BudgetObligation.fiscal_year),
+    Index(None, BudgetGrantRow.chain_id, BudgetGrantRow.grantee),
+    Index(None, BudgetTransferRequest.chain_id, BudgetTransferRequest.ministry),
 )

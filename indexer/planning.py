@@ -201,6 +201,7 @@ class Planner:
         self.history: list[Row] = []
         self.digests: list[Row] = []
         self.ops: list[Op] = []
+        self._upserted: dict[tuple[str, tuple[Any, ...]], int] = {}  # (table, key values) -> its upsert in ops
         self.new_milestones: set[tuple[str, int]] = set()
         self.dirty_milestones: set[tuple[str, int]] = set()
         self.procurements: dict[str, dict[str, Any]] = {}
@@ -286,7 +287,25 @@ class Planner:
             self._milestone(log, (escrow, index), milestone)
 
     def _current_state(self, log: DecodedLog, change: Upsert | Patch | Remove) -> None:
-        self.ops.append(_op(change))
+        """A current-state statement; consecutive upserts of one row become one (a budget line moves with most of
+        its events), which sets every column they set, each to its last value: the same row as each in turn."""
+        table = change.table
+        if not isinstance(change, Upsert):
+            key = tuple(change.key.get(name) for name in _PRIMARY_KEYS[table])
+            self._upserted.pop((table, key), None)
+            self.ops.append(_op(change))
+            return
+        key = tuple(change.row[name] for name in _PRIMARY_KEYS[table])
+        at = self._upserted.get((table, key))
+        if at is None:
+            self._upserted[(table, key)] = len(self.ops)
+            self.ops.append(_op(change))
+            return
+        _, _, primary, columns, values = self.ops[at]
+        merged = dict(zip(columns, values, strict=True)) | dict(
+            zip(change.row, _values(table, change.row), strict=True)
+        )
+        self.ops[at] = ("upsert", table, primary, tuple(merged), tuple(merged.values()))
 
     def _trust(self, log: DecodedLog, change: TrustEscrow) -> None:
         pass  # the escrow is known through its procurement / registration row

@@ -9,7 +9,9 @@ above the ancestor. The current state that remains is rebuilt from what remains,
   through ``mappers.DERIVED`` and the planner's handlers, as when they were first applied;
 - if the registry's events were rolled back: organizations' flags start again as registered, accounts and role
   memberships from nothing, and every surviving organization update, binding and role change passes through
-  ``mappers.DERIVED`` in chain order.
+  ``mappers.DERIVED`` in chain order;
+- if a budget line or grant was moved above the ancestor: every line and grant starts again from nothing, and every
+  surviving line change, grant and grant use passes through ``mappers.DERIVED`` in chain order.
 
 The result is written as one ``WritePlan`` (with the cursor at the ancestor) by the same writer as a range, in the
 caller's transaction.
@@ -33,7 +35,7 @@ from indexer.models import APPEND_ONLY, TABLES
 from indexer.planning import EscrowState, Planner, chunks
 from indexer.writing import write
 
-__all__ = ["CURRENT_STATE", "REGISTRY_ROWS", "rollback"]
+__all__ = ["BUDGET_ROWS", "CURRENT_STATE", "REGISTRY_ROWS", "rollback"]
 
 # The tables that are not append-only, and what a rollback does with each (a new one must be added here).
 CURRENT_STATE = {
@@ -42,6 +44,8 @@ CURRENT_STATE = {
     "organizations": "deleted if registered above the ancestor; flags rebuilt",
     "accounts": "rebuilt",
     "role_memberships": "rebuilt",
+    "budget_lines": "rebuilt",
+    "budget_grants": "rebuilt",
     "cursors": "moved to the ancestor",
     "indexer_locks": "kept",
     "self_checks": "kept (the next check covers the new blocks)",
@@ -49,6 +53,9 @@ CURRENT_STATE = {
 # The DERIVED tables without an escrow column: the registry's, replayed whole when its events were rolled back.
 # Every other DERIVED table has an escrow column and is replayed for the escrows whose events were rolled back.
 REGISTRY_ROWS = frozenset({"organization_updates", "account_bindings", "role_changes"})
+# The DERIVED tables of the budget (lines and grants): replayed whole when any of their rows was rolled back.
+BUDGET_ROWS = frozenset({"budget_line_changes", "budget_access_changes", "budget_access_uses"})
+BUDGET_STATE = ("budget_lines", "budget_grants")
 
 _MILESTONE_FIELDS = MilestoneState._fields
 
@@ -82,6 +89,16 @@ def rollback(conn: Connection, chain_id: int, ancestor: int, ancestor_hash: str)
         )
     )
 
+    budget = any(
+        conn.execute(
+            select(TABLES[name].c.block_number)
+            .where(TABLES[name].c.chain_id == chain_id, TABLES[name].c.block_number > ancestor)
+            .limit(1)
+        ).first()
+        is not None
+        for name in sorted(BUDGET_ROWS)
+    )
+
     # Forget the orphaned blocks' rows.
     for model in APPEND_ONLY:
         table = TABLES[model.__tablename__]
@@ -104,7 +121,11 @@ def rollback(conn: Connection, chain_id: int, ancestor: int, ancestor_hash: str)
     registry = cursor.registry in emitters
     if registry:
         _reopen_registry(conn, chain_id, planner)
-    for name, row in _surviving_rows(conn, chain_id, escrows, registry):
+    if budget:  # lines and grants start again from nothing; their surviving rows replay below
+        for name in BUDGET_STATE:
+            table = TABLES[name]
+            conn.execute(delete(table).where(table.c.chain_id == chain_id))
+    for name, row in _surviving_rows(conn, chain_id, escrows, registry, budget):
         origin = _origin(name, row)
         for change in DERIVED[name](row):
             planner.apply(origin, change)
@@ -169,15 +190,15 @@ def _reopen_registry(conn: Connection, chain_id: int, planner: Planner) -> None:
 
 
 def _surviving_rows(
-    conn: Connection, chain_id: int, escrows: list[str], registry: bool
+    conn: Connection, chain_id: int, escrows: list[str], registry: bool, budget: bool
 ) -> list[tuple[str, Mapping[Any, Any]]]:
-    """The remaining rows of the DERIVED tables to replay, in chain order: those of ``escrows``, and the registry's
-    if ``registry``."""
+    """The remaining rows of the DERIVED tables to replay, in chain order: those of ``escrows``, the registry's if
+    ``registry``, the budget's if ``budget``."""
     found: list[tuple[str, Mapping[Any, Any]]] = []
     for name in sorted(DERIVED):
         table = TABLES[name]
-        if name in REGISTRY_ROWS:
-            if registry:
+        if name in REGISTRY_ROWS or name in BUDGET_ROWS:
+            if registry if name in REGISTRY_ROWS else budget:
                 whole = conn.execute(select(table).where(table.c.chain_id == chain_id)).mappings()
                 found.extend((name, row) for row in whole)
             continue

@@ -45,7 +45,16 @@ from indexer.store import Store
 from indexer.writer_lock import WriterLock
 
 # ChainSource, Header and ProviderError live in chain; they are re-exported for the callers of this module.
-__all__ = ["ChainSource", "Header", "Indexer", "ProviderError", "SyncConfig", "SyncStats", "decode_range"]
+__all__ = [
+    "ChainSource",
+    "Header",
+    "Indexer",
+    "ProviderError",
+    "SyncConfig",
+    "SyncStats",
+    "decode_range",
+    "trusted_emitters",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,17 @@ class SyncStats:
     rolled_back_events: int = 0
     seconds: float = 0.0
     history: list[tuple[int, int]] = field(default_factory=list)  # (to_block, logs) per range, for tests
+
+
+def trusted_emitters(system: SystemAddresses) -> dict[str, str]:
+    """The system's own emitters by address, with their kind (escrows are learnt from their creation events)."""
+    return {
+        checksum(system.registry): "registry",
+        checksum(system.token): "token",
+        checksum(system.factory): "factory",
+        checksum(system.budget): "budget",
+        checksum(system.budget_office): "budget_office",
+    }
 
 
 def decode_range(
@@ -209,11 +229,7 @@ class Indexer:
         self.close()
 
     def _load_trusted(self) -> None:
-        self.trusted = {
-            checksum(self.system.registry): "registry",
-            checksum(self.system.token): "token",
-            checksum(self.system.factory): "factory",
-        }
+        self.trusted = trusted_emitters(self.system)
         for escrow in self.store.trusted_escrows():
             self.trusted[escrow] = "escrow"
 

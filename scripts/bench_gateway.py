@@ -198,7 +198,9 @@ def _memory_anvil(state_dir: Path) -> NodeProcess:
     return node
 
 
-def _start_server(args: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(
+    args: list[str], env: dict[str, str], port: int, log: Path, start_s: float = 60.0
+) -> subprocess.Popen[bytes]:
     handle = log.open("ab")
     try:
         process = subprocess.Popen(
@@ -211,7 +213,7 @@ def _start_server(args: list[str], env: dict[str, str], port: int, log: Path) ->
         )
     finally:
         handle.close()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
@@ -238,10 +240,10 @@ def _gateway_env(rpc_url: str, root: Path, accounts: dict[str, LocalAccount], po
     }
 
 
-def _start_gateway(env: dict[str, str], port: int, root: Path) -> subprocess.Popen[bytes]:
+def _start_gateway(env: dict[str, str], port: int, root: Path, start_s: float = 60.0) -> subprocess.Popen[bytes]:
     """The gateway under uvicorn as ``procure serve`` runs it (no proxy-header rewriting)."""
     args = ["gateway.main:create_app", "--factory", "--log-level", "warning", "--no-access-log"]
-    return _start_server([*args, "--no-proxy-headers"], env, port, root / "gateway.log")
+    return _start_server([*args, "--no-proxy-headers"], env, port, root / "gateway.log", start_s)
 
 
 def _sign_in_body(nonce: dict[str, Any], account: LocalAccount) -> dict[str, str]:

@@ -56,7 +56,7 @@ from chain import (
 )
 from indexer.audit import verify
 from indexer.schema import make_engine
-from indexer.sync import Indexer, SyncConfig, decode_range
+from indexer.sync import Indexer, SyncConfig, decode_range, trusted_emitters
 
 __all__ = [
     "Chain",
@@ -304,11 +304,7 @@ def _ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, in
     source = ChainSource(chain.rpc)
     decoder = EventDecoder(chain.build)
     topics = decoder.topics()
-    trusted = {
-        checksum(chain.system.registry): "registry",
-        checksum(chain.system.token): "token",
-        checksum(chain.system.factory): "factory",
-    }
+    trusted = trusted_emitters(chain.system)
     decoded = 0
     started = time.perf_counter()
     for lo, hi in ranges:

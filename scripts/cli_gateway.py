@@ -105,7 +105,8 @@ def serve(
     who = "read-only" if state.ledger.relayer is None else f"relayer {state.ledger.relayer.address}"
     click.echo(f"gateway for chain {state.ledger.chain_id} on http://{host}:{port} ({who}); Ctrl-C stops it", err=True)
     # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For on loopback
-    # connections; the gateway reads that header itself, from PROCURE_TRUSTED_PROXIES only.
+    # connections; the gateway reads that header itself, from PROCURE_TRUSTED_PROXIES only. A stop waits at most
+    # 5 s for open requests: a live stream (GET /budget/stream) never ends by itself.
     uvicorn.run(
         app,
         host=host,
@@ -114,4 +115,5 @@ def serve(
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=5,
     )

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import actions, auth, events, evidence, health, lists, milestone_evidence, procurements
+from gateway.api.routes import (
+    actions,
+    auth,
+    budget,
+    events,
+    evidence,
+    health,
+    lists,
+    milestone_evidence,
+    procurements,
+)
 
 api_router = APIRouter()
 for router in (
@@ -17,5 +27,6 @@ for router in (
     *(route.router() for route in lists.LISTS[1:]),
     events.router,
     evidence.router,
+    budget.router,
 ):
     api_router.include_router(router)

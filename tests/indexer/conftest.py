@@ -79,8 +79,10 @@ def expected() -> dict[str, list[dict[str, Any]]]:
 def scenario_world(session_world: World) -> Iterator[World]:
     """The shared world with the scenario played once per module (rolled back afterwards)."""
     snapshot = session_world.tester.take_snapshot()
+    year, lines = session_world.fiscal_year, dict(session_world.lines)
     try:
         run_scenario(session_world)
         yield session_world
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
+        session_world.fiscal_year, session_world.lines = year, lines

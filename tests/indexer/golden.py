@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from chain import compile_contracts
-from chain.logs import EventDecoder, checksum
+from chain.logs import EventDecoder
 from chain.system import SystemAddresses
 from indexer.canonical import json_value
 from indexer.mappers import MappedLog
 from indexer.models import TABLES
 from indexer.schema import make_engine, upgrade
 from indexer.store import Store
-from indexer.sync import decode_range
+from indexer.sync import decode_range, trusted_emitters
 
 Piece = tuple[list[MappedLog], int, str]  # the mapped logs of one block, its number and hash
 
@@ -62,11 +62,7 @@ def mapped_logs(
 ) -> list[MappedLog]:
     """Recorded logs (all, or ``logs``) decoded and mapped; ``escrows`` are already trusted."""
     system = system_of(recorded)
-    trusted = {
-        checksum(system.registry): "registry",
-        checksum(system.token): "token",
-        checksum(system.factory): "factory",
-    }
+    trusted = trusted_emitters(system)
     trusted |= {escrow: "escrow" for escrow in escrows}
     decoder = EventDecoder(compile_contracts())
     mapped, _ = decode_range(decoder, recorded["logs"] if logs is None else logs, trusted, int(recorded["chain_id"]))

@@ -13,12 +13,14 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 from web3.contract import Contract
+from web3.logs import DISCARD
 
+from chain.budget import AppropriationAct, CarryOverKind, LineKey, fiscal_year_start
 from chain.eip712 import Action, sign_action
 from chain.logs import ChainSource
 from chain.roles import Role, org_id
 from tests.helpers import amendment_content, new_escrow, relay, travel_days
-from tests.world import World, build_world
+from tests.world import DAY, World, build_world
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
 LOGS_FIXTURE = RESOURCES / "world_logs.json"
@@ -132,7 +134,82 @@ def run_scenario(world: World) -> dict[str, str]:
     admin.transact(registry.grantRole(Role.AUDITOR.id, world.auditor.address))
     admin.transact(registry.bindAccount(world.outsider.address, org_id("BOA")))
     admin.transact(registry.unbindAccount(world.outsider.address))
-    return {"a": a.address, "b": b.address, "c": c.address, "mofa": mofa}
+    multi_year = run_budget(world)
+    return {"a": a.address, "b": b.address, "c": c.address, "mofa": mofa, "multi_year": multi_year}
+
+
+def _line_words(key: LineKey) -> dict[str, Any]:
+    """A line key as the signed acts' typed data names it."""
+    return {
+        "fiscalYear": key.fiscal_year,
+        "ministry": key.ministry,
+        "organization": key.organization,
+        "item": key.item,
+        "subItem": key.sub_item,
+    }
+
+
+def run_budget(world: World) -> str:
+    """The budget's acts beyond what procurements do: supplementary budgets (one a cut), a second sub-item line
+    given and partly taken back (one of them signed and relayed), transfers approved, refused, withdrawn and left
+    pending, a cross-ministry grant used then revoked and a view grant kept, a multi-year authority and its later
+    part, then the year end: a carry-over, the year closed, its lines settled, the next year's budget and the later
+    part obligated. Returns the multi-year procurement's escrow."""
+    finance, treasury, outsider = world.sender("finance"), world.sender("treasury"), world.sender("outsider")
+    budget, office = world.budget.functions, world.budget_office.functions
+    fy, mod = world.fiscal_year, world.lines["MOD"]
+    spares = LineKey.of(fy, "MOD", "MOD-HQ", "DEF-EQUIP", "EQUIP-SPARES")
+    supplementary = int(AppropriationAct.SUPPLEMENTARY)
+    item = mod.item_key.as_tuple()
+    finance.transact(budget.enactAppropriation(item, supplementary, 2_000_000_000, 0, keccak(text="supplementary 1")))
+    finance.transact(budget.enactAppropriation(item, supplementary, -500_000_000, 0, keccak(text="supplementary 2")))
+    treasury.transact(budget.distribute(spares.as_tuple(), 3_000_000_000))
+    relay(world, world.budget_office, "treasury", "Distribute", {"line": _line_words(spares), "change": -1_000_000_000})
+
+    def request(amount: int) -> tuple[int, tuple[Any, ...], str, int]:
+        content = (mod.as_tuple(), spares.as_tuple(), amount, keccak(text=f"rationale {amount}"))
+        receipt = treasury.transact(office.requestTransfer(content))
+        (requested,) = world.budget_office.events.TransferRequested().process_receipt(receipt.raw, errors=DISCARD)
+        args = requested["args"]
+        return args["transferId"], content, args["requester"], args["requestedAt"]
+
+    finance.transact(office.approveTransfer(*request(100_000_000)))
+    finance.transact(office.refuseTransfer(*request(200_000_000), keccak(text="not justified")))
+    treasury.transact(office.withdrawTransfer(*request(300_000_000)))
+    request(400_000_000)  # left pending
+
+    mofa = org_id("MOFA")
+    obligate, view = 2, 1  # IBudgetOffice.AccessKind
+    treasury.transact(office.grantAccess(mod.as_tuple(), mofa, obligate, 50_000_000, world.now() + 30 * DAY))
+    joint = world.procurement_params(
+        procurement_id=keccak(text="MOFA joint program"), amounts=[20_000_000], due_in_days=[60], title="Joint program"
+    )
+    world.create_procurement(joint, 20_000_000, label="mofa_officer", line=mod)
+    treasury.transact(office.revokeAccess(mod.as_tuple(), mofa))
+    treasury.transact(office.grantAccess(spares.as_tuple(), mofa, view, 0, world.now() + 400 * DAY))
+
+    authority = keccak(text="radar, FY+0 and FY+1")
+    terms = (mod.as_tuple(), 300_000_000, [100_000_000, 200_000_000])
+    finance.transact(office.enactAuthority(authority, terms, keccak(text="multi-year authority act")))
+    radar = world.procurement_params(
+        procurement_id=keccak(text="radar, two years"), amounts=[60_000_000, 150_000_000], due_in_days=[30, 300]
+    )
+    escrow, _ = world.create_procurement(radar, 60_000_000, authority=authority)
+
+    world.tester.time_travel(fiscal_year_start(fy + 1) + DAY)
+    carry = int(CarryOverKind.AUTHORIZED)
+    finance.transact(budget.approveCarryOver(spares.as_tuple(), carry, 500_000_000, keccak(text="delivery slipped")))
+    finance.transact(budget.closeFiscalYear(fy))
+    outsider.transact(budget.settleLine(mod.as_tuple()))
+    outsider.transact(budget.settleLine(spares.as_tuple()))
+    world.enact_line("MOD", mod.in_year(fy + 1), 45_000_000_000, 30_000_000_000, "treasury")
+    outsider.transact(budget.obligateScheduled(escrow))
+    # The world now lives in the next fiscal year: its procurements obligate that year's lines (the tests' fixture
+    # puts the year and lines back with the chain's snapshot).
+    world.enact_line("MOFA", world.lines["MOFA"].in_year(fy + 1), 45_000_000_000, 30_000_000_000, "mofa_treasury")
+    world.fiscal_year = fy + 1
+    world.lines = {ministry: line.in_year(fy + 1) for ministry, line in world.lines.items()}
+    return str(escrow)
 
 
 def record(world: World) -> dict[str, Any]:

@@ -91,6 +91,46 @@ def test_verify_compares_with_the_contracts_themselves(engine: Engine, scenario_
         assert ("replay", table, field) in sources
 
 
+def test_verify_finds_a_tampered_budget_line(engine: Engine, scenario_world: World) -> None:
+    """A line's balances edited in the mirror (every field the ledger reports, and a line the chain never had) are
+    named against the ledger's own ``lineOf`` and against a replay; an honest mirror verifies clean."""
+    _index(engine, scenario_world)
+    clean = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
+    assert clean.ok, clean.differences
+    assert clean.checked["budget_lines"] == 6
+    from indexer.models import BudgetLineRow
+
+    with engine.begin() as conn:
+        line = conn.execute(select(BudgetLineRow).where(BudgetLineRow.settled.is_(False)).limit(1)).one()
+        conn.execute(
+            update(BudgetLineRow)
+            .where(BudgetLineRow.series == line.series, BudgetLineRow.fiscal_year == line.fiscal_year)
+            .values(
+                obligated=line.obligated + 1,
+                allotted=line.allotted + 7,
+                disbursed=line.disbursed + 3,
+                carry_over=9,
+                settled=True,
+            )
+        )
+        forged = dict(line._mapping) | {"series": 999, "allotted": 10**12}
+        conn.execute(insert(BudgetLineRow).values(forged))
+    report = verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
+    found = {(d.source, d.table, d.key, d.field): (d.mirror, d.other) for d in report.differences}
+    key = f"({line.series}, {line.fiscal_year})"
+    assert found[("chain", "budget_lines", key, "obligated")] == (line.obligated + 1, line.obligated)
+    for field in ("allotted", "disbursed", "carry_over", "settled"):
+        assert ("chain", "budget_lines", key, field) in found
+        assert (
+            "replay",
+            "budget_lines",
+            f"({scenario_world.w3.eth.chain_id}, {line.series}, {line.fiscal_year})",
+            field,
+        ) in found
+    assert found[("chain", "budget_lines", f"(999, {line.fiscal_year})", "exists")] == (True, False)
+    assert not report.ok
+
+
 def test_replay_refuses_a_database_that_is_not_empty(engine: Engine, scenario_world: World) -> None:
     _index(engine, scenario_world)
     with pytest.raises(IndexerError, match="replay needs an empty database"):

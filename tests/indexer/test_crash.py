@@ -10,9 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         yield running
 
 
+class _SlowNode(ChainSource):
+    """A node that takes 30 ms more to answer each log query: one catch-up then lasts several seconds whatever the
+    machine's load, so that ten kills land in it even when this test's polls of the cursor are slowed down."""
+
+    def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
+        time.sleep(0.03)
+        return super().logs(from_block, to_block, topics)
+
+
 def _index_once(rpc_url: str, var_dir: str, url: str) -> None:
     """The indexer in a child process: catch up one block per transaction, then exit."""
     from chain import compile_contracts, connect, require_manifest
@@ -46,7 +56,7 @@ def _index_once(rpc_url: str, var_dir: str, url: str) -> None:
     engine = make_engine(url)
     indexer = Indexer(
         engine,
-        ChainSource(rpc),
+        _SlowNode(rpc),
         require_manifest(rpc, Path(var_dir)),
         compile_contracts(),
         SyncConfig(initial_span=1, max_span=1),

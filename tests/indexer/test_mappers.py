@@ -12,7 +12,7 @@ from chain import compile_contracts
 from chain.logs import DecodedLog, EventDecoder, checksum
 from indexer.canonical import canonical_json
 from indexer.mappers import MAPPERS, Insert, MilestoneState, MilestoneStep, map_log
-from indexer.sync import decode_range
+from indexer.sync import decode_range, trusted_emitters
 from tests.indexer.golden import apply_recorded, dump, system_of
 
 LOOKALIKE = "0x000000000000000000000000000000000000dEaD"
@@ -57,9 +57,7 @@ def _hash_of(logs: list[dict[str, Any]], number: int) -> str:
 def test_lookalike_contracts_cannot_inject_rows(recorded: dict[str, Any]) -> None:
     system = system_of(recorded)
     decoder = EventDecoder(compile_contracts())
-    trusted = {
-        checksum(a): k for a, k in ((system.registry, "registry"), (system.token, "token"), (system.factory, "factory"))
-    }
+    trusted = trusted_emitters(system)
     forged = []
     for log in recorded["logs"]:
         copy_ = dict(log, address=LOOKALIKE)  # the same event, from a contract nobody registered

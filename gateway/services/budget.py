@@ -1,0 +1,512 @@
+"""Budget lines read from the mirror, scoped (gateway/scope.py ``LineScope``), and their figures.
+
+Every read (a page of lines, one line, the totals per ministry and per item) goes through one function,
+``BudgetReader.figures``: the visible lines of a fiscal year with their codes in one statement, then, for those
+lines only, their distributions, transfers, what the year before carried in, the multi-year parts scheduled for the
+year and the pending transfers, each one statement; the figures are computed here in integer yen. The mirror keeps
+each line's totals as the ledger's events report them (``budget_lines``), so nothing sums obligations or payments
+per read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, and_, select
+
+from chain import budget_code, gc_paused, org_id
+from chain.budget import fiscal_year_containing, fiscal_year_start
+from gateway.errors import NotFound
+from gateway.identity import Principal
+from gateway.schemas.budget import (
+    AppropriationPublic,
+    BudgetSummaryPublic,
+    BurnRatePublic,
+    ItemTotalsPublic,
+    LineChangePublic,
+    LineDetailPublic,
+    LinePublic,
+    MinistryTotalsPublic,
+    PendingTransferPublic,
+    TotalsPublic,
+)
+from gateway.scope import LineScope
+from indexer.models import (
+    BudgetAppropriation,
+    BudgetAuthority,
+    BudgetLineChange,
+    BudgetLineRow,
+    BudgetLineSettlement,
+    BudgetScheduleChange,
+    BudgetSeries,
+    BudgetTransfer,
+    BudgetTransferDecision,
+    BudgetTransferRequest,
+)
+
+__all__ = ["DAY", "BudgetReader", "Clock", "LineFigures", "change_public", "fiscal_year_of"]
+
+DAY = 86_400
+_lines = BudgetLineRow.__table__
+_series = BudgetSeries.__table__
+_l, _s = _lines.c, _series.c
+_CODES = ("ministry", "organization", "item", "sub_item")
+
+
+def fiscal_year_of(timestamp: int) -> int:
+    """The fiscal year containing ``timestamp``."""
+    return fiscal_year_containing(timestamp)
+
+
+def _same_line(series: Any, chain_id: Any, ministry: Any, organization: Any, item: Any, sub_item: Any) -> Any:
+    """The join of ``budget_series`` (or an alias of it) to a line named by its codes."""
+    c = series.c
+    return and_(
+        c.chain_id == chain_id,
+        c.ministry == ministry,
+        c.organization == organization,
+        c.item == item,
+        c.sub_item == sub_item,
+    )
+
+
+class _Pending(NamedTuple):
+    """A pending transfer seen from one of its lines (made public only for a line's detail)."""
+
+    row: Any
+    direction: str
+    age: int
+
+    def public(self) -> PendingTransferPublic:
+        row = self.row
+        return PendingTransferPublic(
+            transfer_id=row.transfer_id,
+            direction=self.direction,
+            from_series=row.from_series,
+            to_series=row.to_series,
+            from_item=row.from_item,
+            to_item=row.to_item,
+            from_sub_item=row.from_sub_item,
+            to_sub_item=row.to_sub_item,
+            amount=row.amount,
+            between_items=bool(row.between_items),
+            requester=row.requester,
+            requested_at=row.requested_at,
+            age_seconds=self.age,
+        )
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When a read is made: the chain's time, and the newest block at least ``idle_days`` old then."""
+
+    now: int
+    idle_before_block: int
+
+
+@dataclass
+class LineFigures:
+    """A line's mirrored totals and what the read adds to them."""
+
+    series: int
+    fiscal_year: int
+    codes: dict[str, str]  # ministry, organization, item, sub_item as bytes32 hex
+    allotted: int
+    obligated: int
+    disbursed: int
+    carry_over: int
+    lapsed: int
+    settled: bool
+    last_change_block: int
+    distributed: int = 0
+    transfers_in: int = 0
+    transfers_out: int = 0
+    carried_in: int = 0
+    expected: int = 0
+    pending: list[_Pending] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        return 0 if self.settled else max(self.allotted - self.obligated - self.carry_over, 0)
+
+    @property
+    def unpaid(self) -> int:
+        return 0 if self.settled else max(self.obligated - self.disbursed, 0)
+
+    @property
+    def item_key(self) -> tuple[str, str, str]:
+        return (self.codes["ministry"], self.codes["organization"], self.codes["item"])
+
+    def idle(self, clock: Clock) -> bool:
+        return self.available > 0 and self.last_change_block <= clock.idle_before_block
+
+    def public(self, clock: Clock, detail: bool = False) -> LinePublic:
+        """The line as the API shows it."""
+        start, end = fiscal_year_start(self.fiscal_year), fiscal_year_start(self.fiscal_year + 1)
+        year = end - start
+        elapsed = min(max(clock.now - start, 0), year)
+        burn = BurnRatePublic(
+            disbursed_per_month=self.disbursed * year // (12 * elapsed) if elapsed else 0,
+            planned_per_month=self.allotted // 12,
+            planned_to_date=self.allotted * elapsed // year,
+            elapsed_days=elapsed // DAY,
+            year_days=year // DAY,
+        )
+        values: dict[str, Any] = {
+            "series": self.series,
+            "fiscal_year": self.fiscal_year,
+            **self.codes,
+            "appropriation": AppropriationPublic(
+                distributed=self.distributed,
+                transfers_in=self.transfers_in,
+                transfers_out=self.transfers_out,
+                carried_in=self.carried_in,
+                total=self.allotted,
+            ),
+            "obligated": self.obligated,
+            "disbursed": self.disbursed,
+            "available": self.available,
+            "obligated_unpaid": self.unpaid,
+            "carry_over": self.carry_over,
+            "lapsed": self.lapsed,
+            "settled": self.settled,
+            "burn_rate": burn,
+            "expected_obligations": self.expected,
+            "projected_lapse": self.available - self.expected,
+            "idle": self.idle(clock),
+            "last_change_block": self.last_change_block,
+            "pending_transfers": len(self.pending),
+        }
+        if detail:
+            return LineDetailPublic(**values, pending=[pending.public() for pending in self.pending])
+        return LinePublic(**values)
+
+
+_SUMMED = (
+    "appropriation",
+    "distributed",
+    "transfers_in",
+    "transfers_out",
+    "carried_in",
+    "obligated",
+    "disbursed",
+    "available",
+    "obligated_unpaid",
+    "carry_over",
+    "lapsed",
+    "expected_obligations",
+)
+
+
+def _figures_row(line: LineFigures, clock: Clock) -> tuple[int, ...]:
+    """A line's numbers in ``_SUMMED`` order, then its idle funds, pending transfers out and their amount."""
+    available = line.available
+    idle = available if available > 0 and line.last_change_block <= clock.idle_before_block else 0
+    # A transfer between two visible lines counts once, on its source line.
+    out = [p.row.amount for p in line.pending if p.direction == "out"]
+    return (
+        line.allotted,
+        line.distributed,
+        line.transfers_in,
+        line.transfers_out,
+        line.carried_in,
+        line.obligated,
+        line.disbursed,
+        available,
+        line.unpaid,
+        line.carry_over,
+        line.lapsed,
+        line.expected,
+        idle,
+        len(out),
+        sum(out),
+    )
+
+
+def _totals(rows: Sequence[tuple[int, ...]]) -> TotalsPublic:
+    """Lines' ``_figures_row``s summed, column by column."""
+    sums = [sum(column) for column in zip(*rows, strict=True)] if rows else [0] * (len(_SUMMED) + 3)
+    named = dict(zip(_SUMMED, sums, strict=False))
+    return TotalsPublic(
+        lines=len(rows),
+        **named,
+        projected_lapse=named["available"] - named["expected_obligations"],
+        idle_funds=sums[len(_SUMMED)],
+        pending_transfers=sums[len(_SUMMED) + 1],
+        pending_transfer_amount=sums[len(_SUMMED) + 2],
+    )
+
+
+def _hex(code: str) -> str:
+    return "0x" + budget_code(code).hex()
+
+
+class BudgetReader:
+    """Budget reads of the mirror for one chain, seen by one principal."""
+
+    def __init__(self, engine: Engine, chain_id: int, principal: Principal) -> None:
+        self.engine = engine
+        self.chain_id = chain_id
+        self.scope = LineScope.of(principal)
+
+    # ------------------------------------------------------------ the one read
+
+    def figures(
+        self,
+        conn: Connection,
+        fiscal_year: int,
+        clock: Clock,
+        *,
+        ministry: str | None = None,
+        item: str | None = None,
+        series: int | None = None,
+    ) -> list[LineFigures]:
+        """The visible lines of ``fiscal_year`` (of one ministry, item or series if given), in series order."""
+        query = (
+            select(_l.series, _l.allotted, _l.obligated, _l.disbursed, _l.carry_over, _l.lapsed, _l.settled)
+            .add_columns(_l.block_number, *(_s[name] for name in _CODES))
+            .select_from(_lines)
+            .join(_series, and_(_s.chain_id == _l.chain_id, _s.series == _l.series))
+            .where(_l.chain_id == self.chain_id, _l.fiscal_year == fiscal_year)
+            .where(self.scope.where(_l.series, _l.fiscal_year, clock.now))
+            .order_by(_l.series)
+        )
+        if ministry is not None:
+            query = query.where(_s.ministry == "0x" + org_id(ministry).hex())
+        if item is not None:
+            query = query.where(_s.item == _hex(item))
+        if series is not None:
+            query = query.where(_l.series == series)
+        lines: dict[int, LineFigures] = {}
+        for series_, allotted, obligated, disbursed, carry_over, lapsed, settled, block, *codes in conn.execute(query):
+            lines[series_] = LineFigures(
+                series=series_,
+                fiscal_year=fiscal_year,
+                codes=dict(zip(_CODES, codes, strict=True)),
+                allotted=allotted,
+                obligated=obligated,
+                disbursed=disbursed,
+                carry_over=carry_over,
+                lapsed=lapsed,
+                settled=bool(settled),
+                last_change_block=block,
+            )
+        if lines:
+            self._add_movements(conn, fiscal_year, lines, clock, series)
+        return list(lines.values())
+
+    def _add_movements(
+        self, conn: Connection, year: int, lines: dict[int, LineFigures], clock: Clock, only: int | None
+    ) -> None:
+        """Transfers in and out, what the year before carried in, the multi-year parts expected, pending transfers;
+        what the ministry distributed follows (allotment = distributed + in - out + carried in)."""
+        chain = self.chain_id
+        transfers = BudgetTransfer.__table__
+        condition = and_(transfers.c.chain_id == chain, transfers.c.fiscal_year == year)
+        if only is not None:
+            condition = and_(condition, (transfers.c.from_series == only) | (transfers.c.to_series == only))
+        for source, target, amount in conn.execute(
+            select(transfers.c.from_series, transfers.c.to_series, transfers.c.amount).where(condition)
+        ):
+            if source in lines:
+                lines[source].transfers_out += amount
+            if target in lines:
+                lines[target].transfers_in += amount
+        settlements = BudgetLineSettlement.__table__
+        condition = and_(settlements.c.chain_id == chain, settlements.c.fiscal_year == year - 1)
+        if only is not None:
+            condition = and_(condition, settlements.c.series == only)
+        for series, carried, unpaid in conn.execute(
+            select(settlements.c.series, settlements.c.carried_over, settlements.c.carried_obligations).where(condition)
+        ):
+            if series in lines:
+                lines[series].carried_in += carried + unpaid
+        for line in lines.values():
+            line.distributed = line.allotted - line.transfers_in + line.transfers_out - line.carried_in
+        ministries = sorted({line.codes["ministry"] for line in lines.values()})
+        self._add_expected(conn, year, lines, ministries)
+        self._add_pending(conn, year, lines, ministries, clock, only)
+
+    def _add_expected(self, conn: Connection, year: int, lines: dict[int, LineFigures], ministries: list[str]) -> None:
+        """Multi-year parts scheduled for ``year`` and not yet obligated (or released), on their authority's line."""
+        schedules, authorities = BudgetScheduleChange.__table__, BudgetAuthority.__table__
+        remaining: dict[str, int] = defaultdict(int)
+        for authority, kind, amount in conn.execute(
+            select(schedules.c.authority_id, schedules.c.kind, schedules.c.amount).where(
+                schedules.c.chain_id == self.chain_id, schedules.c.fiscal_year == year
+            )
+        ):
+            remaining[authority] += amount if kind == "scheduled" else -amount
+        if not remaining:
+            return
+        a = authorities.c
+        query = (
+            select(a.authority_id, _s.series)
+            .select_from(authorities)
+            .join(_series, _same_line(_series, a.chain_id, a.ministry, a.organization, a.item, a.sub_item))
+            .where(a.chain_id == self.chain_id, a.authority_id.in_(sorted(remaining)), a.ministry.in_(ministries))
+        )
+        for authority, series in conn.execute(query):
+            if series in lines and remaining[authority] > 0:
+                lines[series].expected += remaining[authority]
+
+    def _add_pending(
+        self,
+        conn: Connection,
+        year: int,
+        lines: dict[int, LineFigures],
+        ministries: list[str],
+        clock: Clock,
+        only: int | None,
+    ) -> None:
+        """Transfers requested and not decided (approved, refused or withdrawn), on their source and target lines."""
+        requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
+        r = requests.c
+        source, target = _series.alias("source"), _series.alias("target")
+        decided = (
+            select(decisions.c.transfer_id)
+            .where(decisions.c.chain_id == r.chain_id, decisions.c.transfer_id == r.transfer_id)
+            .exists()
+        )
+        query = (
+            select(r.transfer_id, r.amount, r.requested_at, r.requester, r.between_items)
+            .add_columns(r.from_item, r.from_sub_item, r.to_item, r.to_sub_item)
+            .add_columns(source.c.series.label("from_series"), target.c.series.label("to_series"))
+            .select_from(requests)
+            .outerjoin(
+                source, _same_line(source, r.chain_id, r.ministry, r.from_organization, r.from_item, r.from_sub_item)
+            )
+            .outerjoin(target, _same_line(target, r.chain_id, r.ministry, r.to_organization, r.to_item, r.to_sub_item))
+            .where(r.chain_id == self.chain_id, r.fiscal_year == year, r.ministry.in_(ministries), ~decided)
+            .order_by(r.block_number, r.log_index)
+        )
+        if only is not None:
+            query = query.where((source.c.series == only) | (target.c.series == only))
+        for row in conn.execute(query):
+            for series, direction in ((row.from_series, "out"), (row.to_series, "in")):
+                if series is not None and series in lines:
+                    lines[series].pending.append(_Pending(row, direction, max(clock.now - row.requested_at, 0)))
+
+    # ------------------------------------------------------------ the answers
+
+    def page(
+        self,
+        fiscal_year: int,
+        clock: Clock,
+        *,
+        ministry: str | None,
+        item: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[LinePublic], int]:
+        """A page of the visible lines of a year, and how many there are."""
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, ministry=ministry, item=item)
+        return [line.public(clock) for line in lines[offset : offset + limit]], len(lines)
+
+    def line(self, fiscal_year: int, series: int, clock: Clock) -> LinePublic:
+        """One visible line with its pending transfers; NotFound if it does not exist or is not visible."""
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, series=series)
+        if not lines:
+            raise NotFound(f"no budget line {series} of fiscal year {fiscal_year} visible to this account")
+        return lines[0].public(clock, detail=True)
+
+    def summary(self, fiscal_year: int, clock: Clock, idle_days: int, *, ministry: str | None) -> BudgetSummaryPublic:
+        """The visible lines of a year summed per ministry and per item (with the item's enactments).
+
+        Thousands of short-lived rows and figures, all freed by reference counting: the cyclic collector is paused
+        meanwhile, as for an indexer range (``chain.gc_paused``), since each of its passes would walk the whole heap.
+        """
+        with gc_paused():
+            return self._summary(fiscal_year, clock, idle_days, ministry)
+
+    def _summary(self, fiscal_year: int, clock: Clock, idle_days: int, ministry: str | None) -> BudgetSummaryPublic:
+        with self.engine.connect() as conn:
+            lines = self.figures(conn, fiscal_year, clock, ministry=ministry)
+            enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+        by_ministry: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+        by_item: dict[tuple[str, str, str], list[tuple[int, ...]]] = defaultdict(list)
+        for line in lines:
+            row = _figures_row(line, clock)
+            by_ministry[line.codes["ministry"]].append(row)
+            by_item[line.item_key].append(row)
+        return BudgetSummaryPublic(
+            fiscal_year=fiscal_year,
+            as_of=clock.now,
+            idle_days=idle_days,
+            ministries=[
+                MinistryTotalsPublic(ministry=code, totals=_totals(group))
+                for code, group in sorted(by_ministry.items())
+            ],
+            items=[
+                ItemTotalsPublic(
+                    ministry=key[0],
+                    organization=key[1],
+                    item=key[2],
+                    initial=enacted.get(key, (0, 0))[0],
+                    supplementary=enacted.get(key, (0, 0))[1],
+                    totals=_totals(group),
+                )
+                for key, group in sorted(by_item.items())
+            ],
+        )
+
+    def _enactments(
+        self, conn: Connection, year: int, items: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(initial, supplementary net of cuts) of each item of ``items``."""
+        if not items:
+            return {}
+        acts = BudgetAppropriation.__table__
+        found: dict[tuple[str, str, str], tuple[int, int]] = {}
+        ministries = sorted({ministry for ministry, _, _ in items})
+        for row in conn.execute(
+            select(acts.c.ministry, acts.c.organization, acts.c.item, acts.c.act, acts.c.amount).where(
+                acts.c.chain_id == self.chain_id, acts.c.fiscal_year == year, acts.c.ministry.in_(ministries)
+            )
+        ):
+            key = (row.ministry, row.organization, row.item)
+            if key not in items:
+                continue
+            initial, supplementary = found.get(key, (0, 0))
+            if row.act == "initial":
+                initial += row.amount
+            else:
+                supplementary += row.amount
+            found[key] = (initial, supplementary)
+        return found
+
+    # ------------------------------------------------------------ the live stream
+
+    def changes_after(self, conn: Connection, after: tuple[int, int], now: int, limit: int = 500) -> list[Any]:
+        """Visible line changes after (block, log index), in chain order; every change of one log together."""
+        changes = BudgetLineChange.__table__
+        c = changes.c
+        query = (
+            select(c.series, c.fiscal_year, c.event, c.block_number, c.log_index, c.tx_hash)
+            .add_columns(c.allotted, c.obligated, c.disbursed, c.carry_over, c.lapsed, c.settled)
+            .add_columns(*(_s[name] for name in _CODES))
+            .select_from(changes)
+            .join(_series, and_(_s.chain_id == c.chain_id, _s.series == c.series))
+            .where(c.chain_id == self.chain_id)
+            .where(
+                (c.block_number > after[0]) | ((c.block_number == after[0]) & (c.log_index > after[1])),
+                self.scope.where(c.series, c.fiscal_year, now),
+            )
+            .order_by(c.block_number, c.log_index, c.series, c.fiscal_year)
+            .limit(limit)
+        )
+        rows: list[Any] = list(conn.execute(query).all())
+        if len(rows) == limit and rows[0][3:5] != rows[-1][3:5]:  # never cut the changes of one log in two
+            last = rows[-1][3:5]
+            rows = [row for row in rows if row[3:5] != last]
+        return rows
+
+
+def change_public(row: Any) -> LineChangePublic:
+    """A row of ``BudgetReader.changes_after`` as the stream sends it."""
+    return LineChangePublic.model_validate(row, from_attributes=True, by_alias=False, by_name=True)
