@@ -8,12 +8,13 @@ schema-valid requests not refused as invalid, schema-violating ones refused, 401
 with ``Allow`` for undocumented methods. Requests aim at a real, mirrored procurement, so that they get past
 "no such procurement" to the checks behind it.
 
-Three allowances. A multipart upload's file part is bytes whatever schemathesis meant it to be, and a negative
-case for the pinned ``procurement_id`` is sent with the pinned value (see ``_exempt``). And, with one check of our own in its place: a schema-valid request may still be refused as
-422 for what no schema can express (a signature past its deadline, a milestone the escrow does not have, a
-document nobody uploaded): ``positive_data_acceptance`` accepts 422, but ``passes_request_validation`` fails
-the run if such a request is refused by request validation itself (problem type ``validation-error``,
-``nesting-too-deep`` or ``payload-too-large``): what the document allows, the gateway must parse.
+Three allowances. A multipart upload's file part is bytes whatever schemathesis meant it to be, and a negative case
+for the pinned ``procurement_id`` is sent with the pinned value (see ``_exempt``). And, with one check of our own
+in its place: a schema-valid request may still be refused as 422 for what no schema can express (a signature past
+its deadline, a milestone the escrow does not have, a document nobody uploaded): ``positive_data_acceptance``
+accepts 422, but ``passes_request_validation`` fails the run if such a request is refused by request validation
+itself (problem type ``validation-error``, ``nesting-too-deep`` or ``payload-too-large``): what the document
+allows, the gateway must parse.
 """
 
 from __future__ import annotations
