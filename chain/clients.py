@@ -348,19 +348,29 @@ class RegistryClient(_Client):
 
     def escrows_registered(self, procurement_id: bytes, from_block: int = 0) -> tuple[str, ...]:
         """The escrows registered under a procurement id by any ministry (an id is unique within its ministry
-        only: usually one, possibly none), oldest first: from the EscrowRegistered events (the id is a topic)."""
+        only: usually one, possibly none), oldest first."""
+        return tuple(
+            dict.fromkeys(escrow for _, escrow in self.registrations(from_block, procurement_id=procurement_id))
+        )
+
+    def registrations(
+        self, from_block: int, to_block: int | None = None, *, procurement_id: bytes | None = None
+    ) -> list[tuple[bytes, str]]:
+        """(procurement id, escrow) of every escrow registered in blocks ``from_block`` to ``to_block`` (the
+        latest if None), oldest first, from the EscrowRegistered events; one procurement id's only if given (the
+        id is an indexed topic)."""
         query = {
             "address": self.address,
             "fromBlock": hex(from_block),
-            "toBlock": "latest",
+            "toBlock": "latest" if to_block is None else hex(to_block),
             "topics": [
                 self.build.codec(self.contract_name).topic("EscrowRegistered"),
                 None,
-                "0x" + procurement_id.hex(),
+                None if procurement_id is None else "0x" + procurement_id.hex(),
             ],
         }
         logs = self.rpc.result("eth_getLogs", [query]) or []
-        return tuple(dict.fromkeys(checksum("0x" + log["topics"][3][-40:]) for log in logs))
+        return [(bytes.fromhex(log["topics"][2][2:]), checksum("0x" + log["topics"][3][-40:])) for log in logs]
 
     def procurement_of(self, escrow: str) -> bytes | None:
         """The procurement id an escrow of this ledger was registered under, or None (not one of its escrows)."""

@@ -56,7 +56,9 @@ class Ledger:
         self.token = TokenClient(rpc, system.token, None, self.build)
         self._lock = threading.Lock()
         self._escrows: dict[str, EscrowClient] = {}
-        self._by_procurement: dict[bytes, tuple[str, ...]] = {}
+        self._by_procurement: dict[bytes, tuple[str, ...]] = {}  # every registration read, oldest escrow first
+        self._registrations_read = -1  # the last block whose registrations are in _by_procurement
+        self._follow_lock = threading.Lock()
         self._terms: dict[str, Terms] = {}
         self._clock: tuple[float, int] | None = None  # (monotonic time read, latest block timestamp)
         self._block_times: dict[int, int] = {}
@@ -135,18 +137,38 @@ class Ledger:
 
     def escrows_of(self, procurement_id: bytes, *, fresh: bool = False) -> tuple[str, ...]:
         """The escrows registered under a procurement id, by any ministry (an id is unique within its ministry
-        only: usually one); NotFound if none. Found from the registry's EscrowRegistered events (the id is an
-        indexed topic) and kept; ``fresh`` reads them again, for another ministry may have used the id since."""
+        only: usually one); NotFound if none. ``fresh`` first reads the registrations made since the last read,
+        for another ministry may have used the id since.
+
+        The ledger follows every EscrowRegistered event of the registry (``_follow_registrations``): an id it
+        does not know, or a fresh read, costs one log query over the blocks not yet read, never a query from
+        the deployment block, so requests naming unknown ids cannot make the node scan the chain again and
+        again.
+        """
         with self._lock:
-            known = None if fresh else self._by_procurement.get(procurement_id)
-        if known is not None:
-            return known
-        escrows = self.registry.escrows_registered(procurement_id, self.system.deployed_block)
-        if not escrows:
+            known = self._by_procurement.get(procurement_id)
+        if known is None or fresh:
+            self._follow_registrations()
+            with self._lock:
+                known = self._by_procurement.get(procurement_id)
+        if known is None:
             raise NotFound(f"no procurement 0x{procurement_id.hex()}")
-        with self._lock:
-            self._by_procurement[procurement_id] = escrows
-        return escrows
+        return known
+
+    def _follow_registrations(self) -> None:
+        """Read the registrations from the block after the last one read up to the head (one at a time)."""
+        with self._follow_lock:
+            head = self.rpc.block_number()
+            start = self._registrations_read + 1 if self._registrations_read >= 0 else self.system.deployed_block
+            if head < start:
+                return
+            found = self.registry.registrations(start, head)
+            with self._lock:
+                for procurement_id, escrow in found:
+                    escrows = self._by_procurement.get(procurement_id, ())
+                    if escrow not in escrows:
+                        self._by_procurement[procurement_id] = (*escrows, escrow)
+                self._registrations_read = head
 
     def known_terms(self, procurement_id: bytes) -> tuple[str, Terms] | None:
         """The procurement's escrow and terms if both were read before (no I/O) and the id names one escrow,

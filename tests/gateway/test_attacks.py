@@ -336,3 +336,32 @@ def test_float_amounts_are_refused(api: Api, procurement: str) -> None:
 def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     _problem(api.client.get("/nowhere"), 404)
     _problem(api.client.delete("/auth/nonce"), 405)
+
+
+def test_unknown_procurement_ids_do_not_make_the_node_scan_the_chain_again(
+    api: Api, procurement: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of requests naming ids nobody registered (and a reviewer's requests for a procurement it may not
+    see, which re-read the registrations) costs one log query over the blocks not yet read each, never a query
+    from the deployment block again."""
+    ledger = api.state.ledger
+    api.client.get(f"/procurements/{procurement}/state", headers=api.sign_in("auditor"))  # registrations read
+    queries: list[dict[str, Any]] = []
+    result = ledger.rpc.result
+
+    def counted(method: str, params: Any) -> Any:
+        if method == "eth_getLogs":
+            queries.append(params[0])
+        return result(method, params)
+
+    monkeypatch.setattr(ledger.rpc, "result", counted)
+    head = ledger.head()
+    for label in ("auditor", "reviewer"):
+        headers = api.sign_in(label)
+        for n in range(20):
+            unknown = "0x" + (n + 1).to_bytes(32, "big").hex()
+            _problem(api.client.get(f"/procurements/{unknown}/state", headers=headers), 404)
+        api.client.get(f"/procurements/{procurement}/state", headers=headers)
+    starts = [int(query["fromBlock"], 16) for query in queries]
+    assert all(start > head - 5 for start in starts), f"log queries from blocks {starts}, head {head}"
+    assert len(queries) <= 60
