@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,5 +98,19 @@ def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main() == 0
     out = capsys.readouterr().out
     assert "the supplier received 48,000,000 yen for milestone 0" in out
+    # The transfer: the receiving line before, the request's and approval's block times, and request -> funds.
+    assert re.search(r"EQUIP-MAINT shows 2,000,000,000 yen available on the gateway before the transfer", out), out
+    times = re.search(
+        r"transfer of 1,500,000,000 yen from EQUIP-PURCHASE to EQUIP-MAINT: requested by MOD's finance officer at "
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) JST \(block time\), approved by the finance authority at "
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) JST \((\d+) seconds? later\)",
+        out,
+    )
+    assert times, out
+    requested, approved = (dt.datetime.fromisoformat(times[i]) for i in (1, 2))
+    assert (approved - requested).total_seconds() == int(times[3])
+    waited = re.search(r"request -> funds available: (\d+\.\d) seconds? until the gateway showed EQUIP-MAINT", out)
+    assert waited, out
+    assert 0 < float(waited[1]) < 60  # the demo gives up (a MISMATCH) after 60 s
     assert "audit verify: mirror verified: no differences" in out
     assert "MISMATCH" not in out
