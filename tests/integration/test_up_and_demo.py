@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,6 +49,33 @@ def _up(var: Path, port: int, api_port: int) -> tuple[subprocess.Popen[str], lis
     raise AssertionError("procure up did not come up:\n" + "\n".join(lines))
 
 
+_MODULES_AFTER = """
+import contextlib, io, json, sys
+from scripts.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main.main(sys.argv[1:], prog_name="procure", standalone_mode=False)
+packages = sorted({name.partition(".")[0] for name in sys.modules})
+print(json.dumps({"code": code, "output": out.getvalue(), "packages": packages}))
+"""
+
+
+def _modules_of_procure(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """Run `procure ARGS` in a fresh interpreter: its output and the top-level packages it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project_root(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -80,6 +109,11 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         spec = due_from_today(example, now).spec
         this_year = sum(m.amount for m in spec.milestones if fiscal_year_containing(m.due_timestamp()) == year)
         assert f"funded {this_year:,}" in shown.stdout
+        # A read-only chain command loads no key handling, compiler or web3 (issue 13: a command's own overhead).
+        chain_env = {**env, "PROCURE_RPC_URL": f"http://127.0.0.1:{port}", "PROCURE_VAR": str(var)}
+        loaded = _modules_of_procure(chain_env, "org", "show", "MOD")
+        assert loaded["output"].startswith("MOD: ministry, active"), loaded
+        assert not {"eth_account", "solcx", "web3"} & set(loaded["packages"]), loaded["packages"]
     finally:
         out = _stop(proc)
     assert "stopped chain (anvil)" in out
