@@ -109,11 +109,12 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         spec = due_from_today(example, now).spec
         this_year = sum(m.amount for m in spec.milestones if fiscal_year_containing(m.due_timestamp()) == year)
         assert f"funded {this_year:,}" in shown.stdout
-        # A read-only chain command loads no key handling, compiler or web3 (issue 13: a command's own overhead).
+        # A read-only chain command loads no key handling, signer, compiler, TLS or web3 (issue 13: a command's own
+        # overhead; eth_abi and eth_utils, which load pydantic, it still does).
         chain_env = {**env, "PROCURE_RPC_URL": f"http://127.0.0.1:{port}", "PROCURE_VAR": str(var)}
         loaded = _modules_of_procure(chain_env, "org", "show", "MOD")
         assert loaded["output"].startswith("MOD: ministry, active"), loaded
-        assert not {"eth_account", "solcx", "web3"} & set(loaded["packages"]), loaded["packages"]
+        assert not {"eth_account", "coincurve", "solcx", "ssl", "web3"} & set(loaded["packages"]), loaded["packages"]
     finally:
         out = _stop(proc)
     assert "stopped chain (anvil)" in out
