@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import coincurve
 from eth_utils.crypto import keccak
 
 from chain.abi import ContractCodec, ErrorDecoder, checksum
@@ -22,6 +21,7 @@ from chain.errors import ChainError, ContractRevert, ProviderError, TransactionF
 from chain.transport import Transport
 
 if TYPE_CHECKING:  # eth_account costs about 0.4 s of imports (py_ecc), which a read-only command need not pay
+    import coincurve
     from eth_account.signers.local import LocalAccount
 
 __all__ = ["Receipt", "SentTx", "TxSender", "sign_dynamic_fee_tx"]
@@ -163,6 +163,8 @@ class TxSender:
         self._nonces = rpc.nonces.of(self._address)
         self._fees_lock = threading.Lock()
         self._fees: tuple[float, dict[str, int]] | None = None
+        import coincurve  # here: a command that only reads never signs, nor loads the signer
+
         self._key = coincurve.PrivateKey(bytes(account.key))
 
     @property

@@ -7,7 +7,6 @@ import base64
 import itertools
 import json
 import socket
-import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -72,6 +71,8 @@ class JsonRpc(Transport):
             sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._https:
+                import ssl  # here: a local node speaks plain HTTP
+
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
             self._local.sock = sock
         return sock

@@ -70,13 +70,15 @@ def _object(value: Mapping[str, Any]) -> str:
             _PLANS[names] = plan
     parts: list[str] = []
     append = parts.append
-    for name, prefix in plan:  # strings and integers (nearly every argument) without a call to _encode
+    for name, prefix in plan:  # strings, integers and structs (nearly every argument) without a call to _encode
         item = value[name]
         kind = type(item)
         if kind is str:
             append(prefix + encode_basestring(item))
         elif kind is int:
             append(f'{prefix}"{item}"')
+        elif kind is dict:  # a struct argument (a budget line's key, a transfer request ...)
+            append(prefix + _object(item))
         else:
             append(prefix + _encode(item))
     return "{" + ",".join(parts) + "}"

@@ -679,6 +679,10 @@ _ACCESS_KIND = {0: "none", 1: "view", 2: "obligate"}  # IBudgetOffice.AccessKind
 def _line_change(log: DecodedLog, series: int, fiscal_year: int, **after: Any) -> list[Change]:
     """A line moved by ``log``: the totals the event reports after it (the others stay as they are)."""
     row = {
+        "chain_id": log.chain_id,
+        "tx_hash": log.tx_hash,
+        "log_index": log.log_index,
+        "block_number": log.block_number,
         "series": series,
         "fiscal_year": fiscal_year,
         "event": log.event,
@@ -689,7 +693,8 @@ def _line_change(log: DecodedLog, series: int, fiscal_year: int, **after: Any) -
         "lapsed": None,
         "settled": None,
     }
-    return _recorded("budget_line_changes", _key(log) | row | after)
+    row.update(after)
+    return _recorded("budget_line_changes", row)
 
 
 def map_budget_set(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
@@ -1116,9 +1121,13 @@ def _membership_of_change(row: Mapping[str, Any]) -> list[Change]:
 
 
 def _line_of_change(row: Mapping[str, Any]) -> list[Change]:
-    reported = {name: row[name] for name in _LINE_TOTALS if row[name] is not None}
-    key = {"chain_id": row["chain_id"], "series": row["series"], "fiscal_year": row["fiscal_year"]}
-    return [Upsert("budget_lines", key | reported | {"block_number": row["block_number"]})]
+    line = {"chain_id": row["chain_id"], "series": row["series"], "fiscal_year": row["fiscal_year"]}
+    for name in _LINE_TOTALS:  # the totals the event reported
+        value = row[name]
+        if value is not None:
+            line[name] = value
+    line["block_number"] = row["block_number"]
+    return [Upsert("budget_lines", line)]
 
 
 _LINE_TOTALS = ("allotted", "obligated", "disbursed", "carry_over", "lapsed", "settled")

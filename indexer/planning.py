@@ -201,7 +201,9 @@ class Planner:
         self.history: list[Row] = []
         self.digests: list[Row] = []
         self.ops: list[Op] = []
-        self._upserted: dict[tuple[str, tuple[Any, ...]], int] = {}  # (table, key values) -> its upsert in ops
+        # (table, key values) -> the row (column -> value as written) of its upsert still open to merging, and
+        # where that upsert sits in ``ops``: made into a statement when the plan is finished (``_merged_ops``).
+        self._upserted: dict[tuple[str, tuple[Any, ...]], tuple[int, dict[str, Any]]] = {}
         self.new_milestones: set[tuple[str, int]] = set()
         self.dirty_milestones: set[tuple[str, int]] = set()
         self.procurements: dict[str, dict[str, Any]] = {}
@@ -292,20 +294,27 @@ class Planner:
         table = change.table
         if not isinstance(change, Upsert):
             key = tuple(change.key.get(name) for name in _PRIMARY_KEYS[table])
-            self._upserted.pop((table, key), None)
+            self._close_upsert((table, key))
             self.ops.append(_op(change))
             return
-        key = tuple(change.row[name] for name in _PRIMARY_KEYS[table])
-        at = self._upserted.get((table, key))
-        if at is None:
-            self._upserted[(table, key)] = len(self.ops)
-            self.ops.append(_op(change))
-            return
-        _, _, primary, columns, values = self.ops[at]
-        merged = dict(zip(columns, values, strict=True)) | dict(
-            zip(change.row, _values(table, change.row), strict=True)
-        )
-        self.ops[at] = ("upsert", table, primary, tuple(merged), tuple(merged.values()))
+        row = change.row
+        key = tuple(row[name] for name in _PRIMARY_KEYS[table])
+        big = _BIG[table]
+        values = {name: _uint(value) if name in big and value is not None else value for name, value in row.items()}
+        open_upsert = self._upserted.get((table, key))
+        if open_upsert is None:
+            self._upserted[(table, key)] = (len(self.ops), values)
+            self.ops.append(("upsert", table, _PRIMARY_KEYS[table], (), ()))  # its statement comes at the end
+        else:
+            open_upsert[1].update(values)
+
+    def _close_upsert(self, at: tuple[str, tuple[Any, ...]]) -> None:
+        """The open upsert of row ``at`` (if any) as its statement: later changes of the row start anew."""
+        open_upsert = self._upserted.pop(at, None)
+        if open_upsert is not None:
+            index, values = open_upsert
+            _, table, primary, _, _ = self.ops[index]
+            self.ops[index] = ("upsert", table, primary, tuple(values), tuple(values.values()))
 
     def _trust(self, log: DecodedLog, change: TrustEscrow) -> None:
         pass  # the escrow is known through its procurement / registration row
@@ -389,6 +398,8 @@ class Planner:
                 books.append(
                     (str(funded), str(released), str(refunded), str(state.owed(escrow)), paused_until, chain, escrow)
                 )
+        for at in list(self._upserted):
+            self._close_upsert(at)
         return WritePlan(chain, self.base, inserts, milestones, books, self.ops, cursor)
 
 

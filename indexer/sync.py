@@ -444,10 +444,15 @@ class Indexer:
 
 
 def _chunks(mapped: list[MappedLog], size: int, hi: int, hi_hash: str) -> list[tuple[list[MappedLog], int, str]]:
-    """Split a range's logs into pieces of about ``size`` logs, never inside a block; the last piece ends at ``hi``."""
+    """Split a range of more than twice ``size`` logs into pieces of about equal size, at most about ``size`` logs
+    each, never inside a block; the last piece ends at ``hi``. Equal pieces keep the last one, whose write nothing
+    overlaps in a pipelined catch-up, as short as the others (8,000 + 15,500 logs became 3 x 7,840)."""
+    if len(mapped) <= 2 * size:
+        return [(mapped, hi, hi_hash)]
+    size = -(-len(mapped) // -(-len(mapped) // size))  # n logs in ceil(n / size) pieces
     pieces: list[tuple[list[MappedLog], int, str]] = []
     start = 0
-    while len(mapped) - start > 2 * size:
+    while len(mapped) - start > size:
         cut = start + size
         block = mapped[cut - 1].log.block_number
         while cut < len(mapped) and mapped[cut].log.block_number == block:

@@ -1,8 +1,10 @@
 """`make demo`: the whole story, headless, on a fresh temporary local chain; exits non-zero on any mismatch.
 
 A supplier uploads and submits evidence, two evaluators sign and submit attestations through the gateway (with
-the `procure client` commands: keys stay in the client), the payment is released, the indexer mirrors it, and an
-auditor's replay and verify confirm the mirror.
+the `procure client` commands: keys stay in the client), the payment is released, the indexer mirrors it; the
+ministry's finance officer requests a transfer (流用) between two sub-items of the demo's budget item, the finance
+authority approves it, and the demo times it from request to funds available on the gateway; an auditor's replay
+and verify confirm the mirror.
 """
 
 from __future__ import annotations
@@ -13,23 +15,35 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
+from eth_utils.crypto import keccak
 
-from chain import Transport, TxSender, fiscal_year_containing, fiscal_year_start, project_root
-from chain.clients import EscrowClient, MilestoneStatus, system_clients
+from chain import Receipt, Transport, TxSender, fiscal_year_containing, fiscal_year_start, project_root
+from chain.budget import LineKey
+from chain.clients import BudgetClient, BudgetOfficeClient, EscrowClient, MilestoneStatus, system_clients
 from chain.connection import connect
 from chain.deployment import ensure_deployed
-from chain.devnet import DEV_INDEX, DEV_ORGS, dev_budget_as, dev_relayer_keystore, seed_cast
+from chain.devnet import DEV_BUDGET_LINE, DEV_INDEX, DEV_ORGS, dev_budget_as, dev_line, dev_relayer_keystore, seed_cast
 from chain.keys import dev_account
+from chain.logs import EventDecoder
 from chain.node import free_port, start_anvil
 from chain.spec import load_spec
-from chain.system import error_decoder
+from chain.system import SystemAddresses, error_decoder
+from chain.times import JST
+from gateway.client import GatewayClient
 from scripts.supervisor import Part, Supervisor
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
+#: The sub-item (目) the demo's transfer moves yen to from the demo's line (equipment purchase), within its item.
+TRANSFER_TO_SUB_ITEM = "EQUIP-MAINT"
+TRANSFER_TO_ALLOTMENT = 2_000_000_000  # yen distributed to it first, if the seed did not
+TRANSFER_AMOUNT = 1_500_000_000
 
 
 class DemoFailed(Exception):
@@ -88,6 +102,96 @@ def _example(tmp: Path, now: int) -> Path:
     path = tmp / "night-vision.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def _when(timestamp: int) -> str:
+    """A block time in words, as the ministry reads it."""
+    return dt.datetime.fromtimestamp(timestamp, JST).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+def _seconds(seconds: float, decimals: int = 1) -> str:
+    """A duration in words: "0 seconds", "1.4 seconds", "2 minutes 5.0 seconds"."""
+    minutes, rest = divmod(seconds, 60)
+    said = f"{rest:.{decimals}f}"
+    said += " second" if said in ("1", "1.0") else " seconds"
+    return f"{int(minutes)} minute{'' if minutes == 1 else 's'} {said}" if minutes >= 1 else said
+
+
+def _available_on_gateway(gateway: GatewayClient, line: LineKey) -> int:
+    """The line's available yen as the gateway's /budget/lines shows it to the signed-in account (0 if absent)."""
+    page = gateway.get("/budget/lines", {"fiscalYear": line.fiscal_year, "ministry": "MOD", "limit": 1_000})
+    for shown in page["data"]:
+        if (shown["organization"], shown["item"], shown["subItem"]) == _demo_codes(TRANSFER_TO_SUB_ITEM):
+            return int(shown["available"])
+    return 0
+
+
+def _demo_codes(sub_item: str) -> tuple[str, str, str]:
+    organization, item, _ = DEV_BUDGET_LINE
+    return organization, item, sub_item
+
+
+def _event(client: BudgetOfficeClient, receipt: Receipt, name: str) -> Mapping[str, Any]:
+    """The arguments of the one ``name`` event the budget office emitted in ``receipt``."""
+    decoder = EventDecoder(client.build)
+    found = [
+        decoded.args
+        for raw in receipt.logs
+        if (decoded := decoder.decode(raw, "budget_office", client.rpc.chain_id)) is not None and decoded.event == name
+    ]
+    if len(found) != 1:
+        raise DemoFailed(f"transaction {receipt.tx_hash} emitted {len(found)} {name} events")
+    return found[0]
+
+
+def _transfer(transport: Transport, system: SystemAddresses, gateway_url: str, fiscal_year: int) -> Transfer:
+    """MOD's finance officer requests a transfer (流用) from the demo's line to another sub-item of its item, the
+    finance authority approves it, and the gateway is read until the receiving line shows the yen available."""
+    chain_id = transport.chain_id
+    decoder = error_decoder()
+    officer = TxSender(transport, dev_account(DEV_INDEX["treasury"], chain_id), decoder)
+    finance = TxSender(transport, dev_account(DEV_INDEX["finance"], chain_id), decoder)
+    ledger = BudgetClient(transport, system.budget, officer)
+    office = BudgetOfficeClient(transport, system.budget_office, officer, ledger.build)
+    source = dev_line(fiscal_year)
+    target = LineKey.of(fiscal_year, "MOD", *_demo_codes(TRANSFER_TO_SUB_ITEM))
+    if not ledger.line(target).exists:  # the seed enacted one sub-item: give the second a part of the item
+        ledger.distribute(target, TRANSFER_TO_ALLOTMENT)
+    expected = ledger.line(target).available
+    gateway = GatewayClient(gateway_url, dev_account(DEV_INDEX["treasury"], chain_id))
+    before = _wait_for_available(gateway, target, expected)
+    say(f"{TRANSFER_TO_SUB_ITEM} shows {before:,} yen available on the gateway before the transfer")
+
+    rationale = keccak(text=f"FY{fiscal_year}: night-vision maintenance brought forward (demo)")
+    started = time.monotonic()
+    requested = _event(office, office.request_transfer(source, target, TRANSFER_AMOUNT, rationale), "TransferRequested")
+    request = (source.as_tuple(), target.as_tuple(), TRANSFER_AMOUNT, rationale)
+    receipt = office.with_sender(finance).approve_transfer(
+        requested["transferId"], request, officer.address, requested["requestedAt"]
+    )
+    approved = _event(office, receipt, "TransferApproved")
+    _wait_for_available(gateway, target, before + TRANSFER_AMOUNT)
+    return Transfer(int(approved["requestedAt"]), int(approved["approvedAt"]), time.monotonic() - started)
+
+
+def _wait_for_available(gateway: GatewayClient, line: LineKey, amount: int, timeout: float = 60.0) -> int:
+    """Read the gateway until it shows ``amount`` yen available on ``line``; that amount."""
+    deadline = time.monotonic() + timeout
+    while (shown := _available_on_gateway(gateway, line)) != amount:
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the gateway shows {shown:,} yen available on {TRANSFER_TO_SUB_ITEM}, not {amount:,}")
+        time.sleep(0.05)
+    return shown
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The demo's transfer: its request's and approval's block times, and the wall-clock seconds from sending
+    the request to the gateway showing the yen available on the receiving line."""
+
+    requested_at: int
+    approved_at: int
+    to_funds_available_s: float
 
 
 def run(workdir: Path) -> None:
@@ -173,6 +277,18 @@ def run(workdir: Path) -> None:
             raise DemoFailed(f"escrow holds {held:,} yen, books say {totals.held:,}")
         say(f"escrow books balance: funded {totals.funded:,} - released {totals.released:,} = held {held:,} yen")
 
+        transfer = _transfer(transport, system, env["PROCURE_GATEWAY_URL"], fiscal_year)
+        say(
+            f"transfer of {TRANSFER_AMOUNT:,} yen from {DEV_BUDGET_LINE[2]} to {TRANSFER_TO_SUB_ITEM}: requested by "
+            f"MOD's finance officer at {_when(transfer.requested_at)} (block time), approved by the finance "
+            f"authority at {_when(transfer.approved_at)} ({_seconds(transfer.approved_at - transfer.requested_at, 0)} "
+            "later)"
+        )
+        say(
+            f"request -> funds available: {_seconds(transfer.to_funds_available_s)} until the gateway showed "
+            f"{TRANSFER_TO_SUB_ITEM}'s yen available (request sent, approved, mined, mirrored, read)"
+        )
+
         auditor_env = {**env, "PROCURE_DEV_ACCOUNT": str(DEV_INDEX["auditor"])}
         head = transport.block_number()
         deadline = time.monotonic() + 60
@@ -193,7 +309,7 @@ def run(workdir: Path) -> None:
         say("auditor reads the procurement through the gateway: milestone 0 paid")
         verified = _procure(auditor_env, "audit", "verify")
         say(f"audit verify: {verified.splitlines()[-1] if verified else 'ok'}")
-        say("demo finished: evidence -> 2 attestations -> payment -> mirror -> audit, all consistent")
+        say("demo finished: evidence -> 2 attestations -> payment -> transfer -> mirror -> audit, all consistent")
     finally:
         if supervisor is not None:
             supervisor.stop()

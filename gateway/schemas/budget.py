@@ -98,9 +98,10 @@ class LinePublic(ApiModel):
 
     ``available`` = allotment - obligated - carry-over (0 once the line is settled: what was left lapsed);
     ``obligatedUnpaid`` = obligated - disbursed (0 once settled: unpaid obligations moved to the next year's
-    line); ``projectedLapse`` = available - ``expectedObligations`` (the parts of multi-year obligations scheduled
-    for this year and not obligated yet): negative is a shortfall; ``idle``: available and untouched (no line
-    event) for the ``idleDays`` asked.
+    line); ``projectedLapse`` = available - ``expectedObligations`` (what the open procurements on the line still
+    expect to obligate before the year ends: the parts of multi-year obligations scheduled for this year and not
+    obligated yet, and what amendments raised, or brought into the year, beyond what is obligated): negative is a
+    shortfall; ``idle``: available and untouched (no line event) for the ``idleDays`` asked.
     """
 
     series: int

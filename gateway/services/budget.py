@@ -35,16 +35,21 @@ from gateway.schemas.budget import (
 )
 from gateway.scope import LineScope
 from indexer.models import (
+    AmendmentApproval,
     BudgetAppropriation,
     BudgetAuthority,
+    BudgetDeobligation,
     BudgetLineChange,
     BudgetLineRow,
     BudgetLineSettlement,
+    BudgetObligation,
     BudgetScheduleChange,
     BudgetSeries,
     BudgetTransfer,
     BudgetTransferDecision,
     BudgetTransferRequest,
+    MilestoneRow,
+    ProcurementRow,
 )
 
 __all__ = ["DAY", "BudgetReader", "Clock", "LineFigures", "change_public", "fiscal_year_of"]
@@ -53,6 +58,9 @@ DAY = 86_400
 _lines = BudgetLineRow.__table__
 _series = BudgetSeries.__table__
 _l, _s = _lines.c, _series.c
+_procurements, _milestones = ProcurementRow.__table__, MilestoneRow.__table__
+#: Milestone states whose amount an escrow still has to pay (MilestoneEscrow's ``_OPEN`` and Disputed).
+_OPEN_MILESTONES = ("Pending", "Submitted", "Rejected", "Disputed")
 _CODES = ("ministry", "organization", "item", "sub_item")
 
 
@@ -328,6 +336,7 @@ class BudgetReader:
             line.distributed = line.allotted - line.transfers_in + line.transfers_out - line.carried_in
         ministries = sorted({line.codes["ministry"] for line in lines.values()})
         self._add_expected(conn, year, lines, ministries)
+        self._add_unobligated_raises(conn, year, lines)
         self._add_pending(conn, year, lines, ministries, clock, only)
 
     def _add_expected(self, conn: Connection, year: int, lines: dict[int, LineFigures], ministries: list[str]) -> None:
@@ -352,6 +361,106 @@ class BudgetReader:
         for authority, series in conn.execute(query):
             if series in lines and remaining[authority] > 0:
                 lines[series].expected += remaining[authority]
+
+    def _add_unobligated_raises(self, conn: Connection, year: int, lines: dict[int, LineFigures]) -> None:
+        """What open procurements obligating these lines still need paid before the year ends beyond what they
+        have obligated and scheduled for the year: an amendment that raised a milestone, or brought one forward
+        into the year, until the officer obligates the difference (``increaseObligation``).
+
+        Per escrow, as the ledger reckons what ``increaseObligation`` may add (need - held - undrawn - planned,
+        with held = funded - released - refunded and drawn = funded - refunded): open milestones due before the
+        year's end and what it owes, plus what it paid out, minus what it obligated, minus the multi-year parts of
+        this year or earlier not yet obligated. Only an approved amendment (other than a cancellation) can raise
+        that above zero, so only escrows with one are read.
+        """
+        approvals, obligations = AmendmentApproval.__table__, BudgetObligation.__table__
+        deobligations, schedules = BudgetDeobligation.__table__, BudgetScheduleChange.__table__
+        amended = sorted(
+            conn.execute(
+                select(approvals.c.escrow)
+                .where(approvals.c.chain_id == self.chain_id, approvals.c.kind != "cancel")
+                .distinct()
+            ).scalars()
+        )
+        if not amended:
+            return
+        # Each amended escrow's obligation as its last Obligated or Deobligated event left it (line and yen).
+        latest: dict[str, tuple[tuple[int, int], int, int, int]] = {}
+        for table in (obligations, deobligations):
+            t = table.c
+            for escrow, block, log_index, series, fiscal_year, obligated in conn.execute(
+                select(t.escrow, t.block_number, t.log_index, t.series, t.fiscal_year, t.escrow_obligated).where(
+                    t.chain_id == self.chain_id,
+                    t.series.in_(sorted(lines)),
+                    t.fiscal_year <= year,
+                    t.escrow.in_(amended),
+                )
+            ):
+                if escrow not in latest or latest[escrow][0] < (block, log_index):
+                    latest[escrow] = ((block, log_index), series, fiscal_year, obligated)
+        carried = self._settled_before(conn, year, {(series, fy) for _, series, fy, _ in latest.values()})
+        # The escrows whose obligation this year's line carries: obligated in the year, or in an earlier one whose
+        # line (and every line after it) was settled, which moved the unpaid obligation on.
+        on_line = {
+            escrow: (series, obligated)
+            for escrow, (_, series, fiscal_year, obligated) in latest.items()
+            if fiscal_year == year or (fiscal_year < year and (series, fiscal_year) in carried)
+        }
+        if not on_line:
+            return
+        escrows = sorted(on_line)
+        year_end = fiscal_year_start(year + 1)
+        owed_and_paid = {
+            escrow: owed + released
+            for escrow, owed, released in conn.execute(
+                select(_procurements.c.escrow, _procurements.c.total_owed, _procurements.c.total_released).where(
+                    _procurements.c.chain_id == self.chain_id, _procurements.c.escrow.in_(escrows)
+                )
+            )
+        }
+        m = _milestones.c
+        due: dict[str, int] = defaultdict(int)
+        for escrow, amount in conn.execute(
+            select(m.escrow, m.amount).where(
+                m.chain_id == self.chain_id,
+                m.escrow.in_(escrows),
+                m.status.in_(_OPEN_MILESTONES),
+                m.due_date < year_end,
+            )
+        ):
+            due[escrow] += amount
+        scheduled: dict[str, int] = defaultdict(int)
+        for escrow, kind, amount in conn.execute(
+            select(schedules.c.escrow, schedules.c.kind, schedules.c.amount).where(
+                schedules.c.chain_id == self.chain_id, schedules.c.escrow.in_(escrows), schedules.c.fiscal_year <= year
+            )
+        ):
+            scheduled[escrow] += amount if kind == "scheduled" else -amount
+        for escrow, (series, obligated) in on_line.items():
+            need = due[escrow] + owed_and_paid.get(escrow, 0) - obligated - max(scheduled[escrow], 0)
+            if need > 0 and not lines[series].settled:  # a settled line expects nothing: its year is over
+                lines[series].expected += need
+
+    def _settled_before(self, conn: Connection, year: int, obligated_on: set[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Of lines (series, fiscal year) before ``year``, those settled together with every line of their series
+        up to ``year``: an obligation on one of them is carried by the series' line of ``year``."""
+        earlier = {(series, fy) for series, fy in obligated_on if fy < year}
+        if not earlier:
+            return set()
+        first = min(fy for _, fy in earlier)
+        settled = {
+            (series, fy)
+            for series, fy in conn.execute(
+                select(_l.series, _l.fiscal_year).where(
+                    _l.chain_id == self.chain_id,
+                    _l.series.in_(sorted({series for series, _ in earlier})),
+                    _l.fiscal_year >= first,
+                    _l.fiscal_year < year,
+                    _l.settled.is_(True),
+                )
+            )
+        }
+        return {(series, fy) for series, fy in earlier if all((series, y) in settled for y in range(fy, year))}
 
     def _add_pending(
         self,

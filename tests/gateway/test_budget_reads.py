@@ -212,3 +212,57 @@ def test_projected_lapse_counts_multi_year_parts_still_expected(api: Api, world:
     assert line["burnRate"]["elapsedDays"] == 0
     assert line["burnRate"]["disbursedPerMonth"] == "0"
     assert fiscal_year_start(fy + 1) > world.now()
+
+
+def test_projected_lapse_counts_an_amendments_raise_not_yet_obligated(api: Api, world: World) -> None:
+    """A radar line of MOD's equipment item, worked by hand (M = million yen):
+
+    - distributed 400 M, then a supplementary budget of 600 M enacted on the item and distributed to it; a transfer
+      of 250 M approved into it: allotment 400 + 600 + 250 = 1,250 M;
+    - a procurement (multi-year authority: 300 M this year, 200 M the next) obligates 300 M for milestone 0 (due in
+      60 days) and schedules 200 M next year for milestone 1 (due in 400 days, after this year's end): obligated
+      300 M, available 1,250 - 300 = 950 M;
+    - amendments raise milestone 0 to 380 M and milestone 1 to 260 M, nobody obligating more yet. Before this year
+      ends the procurement still expects to pay 380 M against 300 M obligated: 80 M expected (milestone 1's raise
+      falls due next year and is not this year's); projected lapse 950 - 80 = 870 M (it was 950 M: the raise was
+      ignored).
+    - The officer then obligates the 80 M: obligated 380 M, available 870 M, nothing expected, projected lapse
+      still 870 M (obligating what was expected moves it, it does not change the projection).
+    """
+    fy, mod = world.fiscal_year, world.lines["MOD"]
+    radar = LineKey.of(fy, "MOD", "MOD-HQ", "DEF-EQUIP", "EQUIP-RADAR")
+    budget, office = world.budget.functions, world.budget_office.functions
+    treasury, finance = world.sender("treasury"), world.sender("finance")
+    treasury.transact(budget.distribute(radar.as_tuple(), 400_000_000))
+    supplementary = keccak(text="FY supplementary budget (radar)")
+    finance.transact(budget.enactAppropriation(radar.item_key.as_tuple(), 1, 600_000_000, 3, supplementary))
+    treasury.transact(budget.distribute(radar.as_tuple(), 600_000_000))
+    finance.transact(office.approveTransfer(*_request(world, mod, radar, 250_000_000)))
+    authority = keccak(text="radar, two years")
+    terms = (radar.as_tuple(), 500_000_000, [300_000_000, 200_000_000])
+    finance.transact(office.enactAuthority(authority, terms, keccak(text="act")))
+    address, _ = world.create_procurement(
+        world.procurement_params(amounts=[300_000_000, 200_000_000], due_in_days=[60, 400]),
+        300_000_000,
+        line=radar,
+        authority=authority,
+    )
+    escrow = world.escrow(address).functions
+    for amendment_id, (milestone, amount) in enumerate(((0, 380_000_000), (1, 260_000_000))):
+        rationale = keccak(text=f"scope grew {milestone}")
+        world.sender("officer").transact(escrow.proposeAmendment(milestone, 0, amount, 0, rationale))
+        world.sender("officer2").transact(escrow.approveAmendment(amendment_id, milestone, 0, amount, 0, rationale))
+    api.sync()
+    auditor = api.sign_in("auditor")
+
+    def radar_figures() -> tuple[str, ...]:
+        line = _by_sub_item(_lines(api, auditor))["EQUIP-RADAR"]
+        detail = api.client.get(f"/budget/lines/{fy}/{line['series']}", headers=auditor).json()
+        assert {key: detail[key] for key in line} == line
+        names = ("obligated", "available", "expectedObligations", "projectedLapse")
+        return (line["appropriation"]["total"], *(line[name] for name in names))
+
+    assert radar_figures() == ("1250000000", "300000000", "950000000", "80000000", "870000000")
+    world.sender("officer").transact(budget.increaseObligation(address, 80_000_000))
+    api.sync()
+    assert radar_figures() == ("1250000000", "380000000", "870000000", "0", "870000000")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +49,33 @@ def _up(var: Path, port: int, api_port: int) -> tuple[subprocess.Popen[str], lis
     raise AssertionError("procure up did not come up:\n" + "\n".join(lines))
 
 
+_MODULES_AFTER = """
+import contextlib, io, json, sys
+from scripts.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main.main(sys.argv[1:], prog_name="procure", standalone_mode=False)
+packages = sorted({name.partition(".")[0] for name in sys.modules})
+print(json.dumps({"code": code, "output": out.getvalue(), "packages": packages}))
+"""
+
+
+def _modules_of_procure(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """Run `procure ARGS` in a fresh interpreter: its output and the top-level packages it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project_root(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -78,6 +109,12 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         spec = due_from_today(example, now).spec
         this_year = sum(m.amount for m in spec.milestones if fiscal_year_containing(m.due_timestamp()) == year)
         assert f"funded {this_year:,}" in shown.stdout
+        # A read-only chain command loads no key handling, signer, compiler, TLS or web3 (issue 13: a command's own
+        # overhead; eth_abi and eth_utils, which load pydantic, it still does).
+        chain_env = {**env, "PROCURE_RPC_URL": f"http://127.0.0.1:{port}", "PROCURE_VAR": str(var)}
+        loaded = _modules_of_procure(chain_env, "org", "show", "MOD")
+        assert loaded["output"].startswith("MOD: ministry, active"), loaded
+        assert not {"eth_account", "coincurve", "solcx", "ssl", "web3"} & set(loaded["packages"]), loaded["packages"]
     finally:
         out = _stop(proc)
     assert "stopped chain (anvil)" in out
@@ -96,5 +133,19 @@ def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main() == 0
     out = capsys.readouterr().out
     assert "the supplier received 48,000,000 yen for milestone 0" in out
+    # The transfer: the receiving line before, the request's and approval's block times, and request -> funds.
+    assert re.search(r"EQUIP-MAINT shows 2,000,000,000 yen available on the gateway before the transfer", out), out
+    times = re.search(
+        r"transfer of 1,500,000,000 yen from EQUIP-PURCHASE to EQUIP-MAINT: requested by MOD's finance officer at "
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) JST \(block time\), approved by the finance authority at "
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) JST \((\d+) seconds? later\)",
+        out,
+    )
+    assert times, out
+    requested, approved = (dt.datetime.fromisoformat(times[i]) for i in (1, 2))
+    assert (approved - requested).total_seconds() == int(times[3])
+    waited = re.search(r"request -> funds available: (\d+\.\d) seconds? until the gateway showed EQUIP-MAINT", out)
+    assert waited, out
+    assert 0 < float(waited[1]) < 60  # the demo gives up (a MISMATCH) after 60 s
     assert "audit verify: mirror verified: no differences" in out
     assert "MISMATCH" not in out
