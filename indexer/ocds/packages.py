@@ -1,0 +1,158 @@
+"""OCDS release packages and record packages, streamed: the mirror's procurements are read a batch at a time and
+their releases (or records) written out as they are built, so a publication of any size never sits in memory.
+
+Records are compiled by ocdsmerge with the vendored release schema (the declared extensions applied): no
+hand-written merging, nothing fetched. A public export cuts each procurement's classified fields from its releases
+before anything is written or merged (``indexer.ocds.withheld``); an auditor's export keeps them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TextIO
+
+import ocdsmerge
+from sqlalchemy import Connection, and_, or_, select
+
+from chain.times import iso
+from indexer.models import ProcurementRow
+from indexer.ocds.releases import BlockClock, Publication, ReleaseBuilder
+from indexer.ocds.schema import EXTENSIONS, release_schema
+from indexer.ocds.withheld import withhold
+
+__all__ = ["Export", "ProcurementReleases", "package_header", "write_package"]
+
+_p = ProcurementRow.__table__.c
+
+
+@dataclass(frozen=True)
+class ProcurementReleases:
+    """One procurement's releases as exported (classified fields cut in a public export)."""
+
+    escrow: str
+    position: tuple[int, int, str]  # its creation's (block, log index, escrow): the export's order, a page cursor
+    ocid: str
+    releases: list[dict[str, Any]]
+
+
+@dataclass
+class Export:
+    """What to export: every procurement of the chain, or those given (escrow addresses), created after a position,
+    with a release since a time; public (classified fields cut) or for auditors."""
+
+    conn: Connection
+    chain_id: int
+    publication: Publication
+    block_time: BlockClock
+    public: bool = True
+    escrows: Sequence[str] | None = None
+    since: int | None = None  # unix time: only releases dated from then on (records: procurements with one)
+    after: tuple[int, int, str] | None = None  # creation position to start after (a page cursor)
+    limit: int | None = None  # procurements at most
+    batch: int = 200
+
+    def procurements(self) -> Iterator[ProcurementReleases]:
+        """The selected procurements in creation order, each with its releases."""
+        builder = ReleaseBuilder(self.conn, self.chain_id, self.publication, self.block_time)
+        after = self.after
+        left = self.limit
+        while left is None or left > 0:
+            size = self.batch if left is None else min(self.batch, left)
+            rows = self._page(after, size)
+            if not rows:
+                return
+            after = (rows[-1].block_number, rows[-1].log_index, rows[-1].escrow)
+            for row, spec, releases in builder.releases(rows):
+                if self.public and spec is not None and spec.classified:
+                    releases = [withhold(release, spec.classified) for release in releases]
+                if self.since is not None:
+                    since = iso(self.since)
+                    if not any(_at_or_after(release["date"], since) for release in releases):
+                        continue
+                ocid = releases[0]["ocid"]
+                yield ProcurementReleases(row.escrow, (row.block_number, row.log_index, row.escrow), ocid, releases)
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < size:
+                return
+
+    def _page(self, after: tuple[int, int, str] | None, size: int) -> list[Any]:
+        statement = select(ProcurementRow.__table__).where(_p.chain_id == self.chain_id)
+        if self.escrows is not None:
+            statement = statement.where(_p.escrow.in_(list(self.escrows)))
+        if after is not None:
+            block, log, escrow = after  # the escrow breaks ties on nodes that number logs per transaction
+            statement = statement.where(
+                or_(
+                    _p.block_number > block,
+                    and_(_p.block_number == block, _p.log_index > log),
+                    and_(_p.block_number == block, _p.log_index == log, _p.escrow > escrow),
+                )
+            )
+        order = (_p.block_number, _p.log_index, _p.escrow)
+        return list(self.conn.execute(statement.order_by(*order).limit(size)).all())
+
+    # ------------------------------------------------------------ what a package holds
+
+    def releases(self) -> Iterator[dict[str, Any]]:
+        """Every selected release, in order."""
+        since = None if self.since is None else iso(self.since)
+        for procurement in self.procurements():
+            for release in procurement.releases:
+                if since is None or _at_or_after(release["date"], since):
+                    yield release
+
+    @cached_property
+    def _merger(self) -> ocdsmerge.Merger:
+        return ocdsmerge.Merger(schema=release_schema())
+
+    def record(self, procurement: ProcurementReleases) -> dict[str, Any]:
+        """A procurement's record: its releases and the release compiled from them (ocdsmerge)."""
+        return {
+            "ocid": procurement.ocid,
+            "releases": procurement.releases,
+            "compiledRelease": self._merger.create_compiled_release(procurement.releases),
+        }
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every selected procurement's record, in order."""
+        for procurement in self.procurements():
+            yield self.record(procurement)
+
+
+def _at_or_after(date: str, since: str) -> bool:
+    return dt.datetime.fromisoformat(date) >= dt.datetime.fromisoformat(since)
+
+
+def package_header(kind: str, publication: Publication, uri: str, published: int) -> dict[str, Any]:
+    """A release or record package's metadata: its uri, publication time, publisher and declared extensions."""
+    publisher: dict[str, Any] = {"name": publication.publisher}
+    if publication.publisher_uri:
+        publisher["uri"] = publication.publisher_uri
+    if kind not in ("release", "record"):
+        raise ValueError(f"no {kind!r} package: release or record")
+    return {
+        "uri": uri,
+        "version": "1.1",
+        "publishedDate": iso(published),
+        "publisher": publisher,
+        "extensions": list(EXTENSIONS),
+    }
+
+
+def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterator[dict[str, Any]]) -> int:
+    """A release (``kind`` release: items are releases) or record package written to ``out`` item by item; the
+    number of items. Integers stay integers (yen are never floats)."""
+    body = json.dumps(header, ensure_ascii=False)
+    out.write(body[:-1] + f', "{kind}s": [')
+    count = 0
+    for item in items:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(item, ensure_ascii=False))
+        count += 1
+    out.write("\n]}\n")
+    return count
