@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from chain.times import iso
 from indexer.models import ProcurementRow
-from indexer.ocds.releases import BlockClock, Publication, ReleaseBuilder
+from indexer.ocds.releases import BlockTimes, Publication, ReleaseBuilder
 from indexer.ocds.schema import EXTENSIONS, release_schema
 from indexer.ocds.withheld import withhold
 
@@ -47,7 +47,7 @@ class Export:
     conn: Connection
     chain_id: int
     publication: Publication
-    block_time: BlockClock
+    block_times: BlockTimes
     public: bool = True
     escrows: Sequence[str] | None = None
     since: int | None = None  # unix time: only releases dated from then on (records: procurements with one)
@@ -57,7 +57,7 @@ class Export:
 
     def procurements(self) -> Iterator[ProcurementReleases]:
         """The selected procurements in creation order, each with its releases."""
-        builder = ReleaseBuilder(self.conn, self.chain_id, self.publication, self.block_time)
+        builder = ReleaseBuilder(self.conn, self.chain_id, self.publication, self.block_times)
         after = self.after
         left = self.limit
         while left is None or left > 0:

@@ -29,15 +29,17 @@ Amounts are integers (yen) everywhere. Classified fields are cut by ``indexer.oc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from chain import MilestoneStatus
+from chain.errors import ProviderError
 from chain.roles import org_code
 from chain.times import iso
+from chain.transport import Transport
 from indexer.models import (
     AccountRow,
     AmendmentApproval,
@@ -54,7 +56,6 @@ from indexer.models import (
     OrganizationRow,
     OwedRedirect,
     PaymentRow,
-    ProcurementRow,
     ReclaimRow,
     RedirectRuling,
     RefundRow,
@@ -63,7 +64,8 @@ from indexer.ocds.specs import PublishedSpec, SpecRegister
 
 __all__ = [
     "DEFAULT_OCID_PREFIX",
-    "BlockClock",
+    "BlockTimes",
+    "ChainBlockTimes",
     "Publication",
     "ReleaseBuilder",
     "milestone_status",
@@ -71,7 +73,9 @@ __all__ = [
 ]
 
 DEFAULT_OCID_PREFIX = "ocds-b5fd17"  # the publisher's prefix registered with OCP (the demo's ocids use it)
-BlockClock = Callable[[int], int]  # a block number -> its unix time
+# Block numbers -> their unix times (asked once per batch of procurements): ``ChainBlockTimes`` reads them from the
+# node; the mirror does not keep block times yet.
+BlockTimes = Callable[[Sequence[int]], Mapping[int, int]]
 
 _ZERO_HASH = "0x" + "00" * 32
 _OCDS_STATUS = {
@@ -155,11 +159,12 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 class ReleaseBuilder:
     """Builds the releases of the mirror's procurements (one chain), a batch of procurements at a time."""
 
-    def __init__(self, conn: Connection, chain_id: int, publication: Publication, block_time: BlockClock) -> None:
+    def __init__(self, conn: Connection, chain_id: int, publication: Publication, block_times: BlockTimes) -> None:
         self.conn = conn
         self.chain_id = chain_id
         self.publication = publication
-        self.block_time = block_time
+        self.block_times = block_times
+        self.times: Mapping[int, int] = {}  # the current batch's block times
         self._orgs: dict[str, tuple[str, str]] | None = None  # org id -> (code, name)
         self._accounts: dict[str, str] = {}  # account -> org id
         self._series: dict[int, tuple[str, str, str, str]] = {}
@@ -234,6 +239,9 @@ class ReleaseBuilder:
             accounts.extend(json.loads(facts.procurement.panel))
             accounts.extend(row.reviewer for kind, row in facts.events if kind in ("ruling", "redirect-ruling"))
         self._org_of_accounts(accounts)
+        blocks = {int(row.block_number) for row in procurements}
+        blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
+        self.times = self.block_times(sorted(blocks))
         return [by_escrow[row.escrow] for row in procurements]
 
     def releases(self, procurements: Sequence[Any]) -> Iterator[tuple[Any, PublishedSpec | None, list[dict[str, Any]]]]:
@@ -323,7 +331,7 @@ class _Fold:
         }
 
     def _date(self, block_number: int) -> str:
-        return iso(self.b.block_time(int(block_number)))
+        return iso(self.b.times[int(block_number)])
 
     def _release(self, row: Any, tags: list[str], **content: Any) -> dict[str, Any]:
         release: dict[str, Any] = {
@@ -591,11 +599,25 @@ class _Fold:
         )
 
 
-def releases_of(
-    conn: Connection, chain_id: int, publication: Publication, block_time: BlockClock, escrows: Sequence[str]
-) -> list[dict[str, Any]]:
-    """The releases of the named escrows' procurements (a convenience for one procurement)."""
-    p = ProcurementRow.__table__.c
-    rows = conn.execute(select(ProcurementRow.__table__).where(p.chain_id == chain_id, p.escrow.in_(escrows))).all()
-    builder = ReleaseBuilder(conn, chain_id, publication, block_time)
-    return [release for _, _, made in builder.releases(rows) for release in made]
+class ChainBlockTimes:
+    """Block times read from the node (``eth_getBlockByNumber``, batched), remembered (at most ``keep``)."""
+
+    def __init__(self, rpc: Transport, keep: int = 100_000) -> None:
+        self.rpc = rpc
+        self.keep = keep
+        self.known: dict[int, int] = {}
+
+    def __call__(self, blocks: Sequence[int]) -> Mapping[int, int]:
+        missing = [block for block in blocks if block not in self.known]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            replies = self.rpc.batch([("eth_getBlockByNumber", [hex(block), False]) for block in chunk])
+            for block, reply in zip(chunk, replies, strict=True):
+                header = reply.get("result")
+                if not isinstance(header, dict) or "timestamp" not in header:
+                    raise ProviderError(f"the node at {self.rpc.endpoint} has no block {block}: {str(reply)[:200]}")
+                self.known[block] = int(header["timestamp"], 16)
+        times = {block: self.known[block] for block in blocks}
+        if len(self.known) > self.keep:
+            self.known.clear()
+        return times
