@@ -24,7 +24,7 @@ from indexer.ocds.releases import BlockTimes, Publication, ReleaseBuilder
 from indexer.ocds.schema import EXTENSIONS, release_schema
 from indexer.ocds.withheld import withhold
 
-__all__ = ["Export", "ProcurementReleases", "package_header", "write_package"]
+__all__ = ["Export", "ProcurementReleases", "escrows_named", "mirrored_chain", "package_header", "write_package"]
 
 _p = ProcurementRow.__table__.c
 
@@ -156,3 +156,32 @@ def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterato
         count += 1
     out.write("\n]}\n")
     return count
+
+
+def escrows_named(conn: Connection, chain_id: int, name: str) -> list[str]:
+    """The escrows of the mirror's procurements named ``name`` (ocid, escrow address or on-chain id:
+    ``chain.parse_procurement_name``, whose ConfigurationError names what is wrong with anything else); a
+    procurement id may be used by several ministries."""
+    from chain.abi import checksum
+    from chain.procurement_name import parse_procurement_name
+
+    named = parse_procurement_name(name)
+    statement = select(_p.escrow).where(_p.chain_id == chain_id)
+    if named.escrow is not None:
+        statement = statement.where(_p.escrow == checksum(named.escrow))
+    else:
+        assert named.procurement_id is not None
+        statement = statement.where(_p.procurement_id == "0x" + named.procurement_id.hex())
+    return [row.escrow for row in conn.execute(statement)]
+
+
+def mirrored_chain(conn: Connection) -> int:
+    """The chain id the mirror holds (ConfigurationError if it holds none, or several)."""
+    from chain.errors import ConfigurationError
+    from indexer.models import CursorRow
+
+    chains = [row.chain_id for row in conn.execute(select(CursorRow.__table__.c.chain_id))]
+    if len(chains) != 1:
+        held = "no chain (run `procure index` first)" if not chains else f"chains {sorted(chains)}"
+        raise ConfigurationError(f"the mirror holds {held}; OCDS exports one chain")
+    return int(chains[0])
