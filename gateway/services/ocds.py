@@ -1,0 +1,103 @@
+"""OCDS pages for the gateway: the mapping and packages of ``indexer.ocds``, one page of procurements at a time.
+
+The public sees every procurement with its classified fields withheld; an auditor's session sees them. Block times
+come from the node (remembered across requests), spec files from ``spec_dir`` (loaded once).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from chain.errors import ConfigurationError
+from gateway.core.config import Settings
+from gateway.errors import InvalidInput, NotFound
+from gateway.ledger import Ledger
+from indexer.ocds.packages import Export, escrows_named, package_header
+from indexer.ocds.releases import ChainBlockTimes, Publication
+from indexer.ocds.specs import SpecRegister
+
+__all__ = ["OCDS_CURSOR_PATTERN", "OcdsPage", "OcdsPublisher", "decode_ocds_cursor"]
+
+OCDS_CURSOR_PATTERN = r"^[0-9]{1,19}-[0-9]{1,9}-0x[0-9a-fA-F]{40}$"
+_CURSOR = re.compile(OCDS_CURSOR_PATTERN)
+
+
+def decode_ocds_cursor(cursor: str) -> tuple[int, int, str]:
+    """The procurement position in a cursor (``<block>-<logIndex>-<escrow>``, as given in a page's next link)."""
+    if not _CURSOR.match(cursor):
+        raise InvalidInput("cursor must look like <block>-<logIndex>-<escrow>, as returned in the Link header")
+    block, log, escrow = cursor.split("-")
+    return int(block), int(log), escrow
+
+
+@dataclass(frozen=True)
+class OcdsPage:
+    """A package and where the next page starts (None: this was the last)."""
+
+    package: dict[str, Any]
+    next_cursor: str | None
+
+
+class OcdsPublisher:
+    """Release and record packages of the mirror, a page of procurements at a time."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, engine: Engine) -> None:
+        spec_dir = settings.spec_dir or settings.var_dir / "specs"
+        specs = SpecRegister.load([spec_dir]) if spec_dir.is_dir() else SpecRegister()
+        self.publication = Publication(
+            ocid_prefix=settings.ocid_prefix,
+            gateway_url=settings.siwe_uri,
+            publisher=settings.publisher_name,
+            specs=specs,
+        )
+        self.engine = engine
+        self.chain_id = ledger.chain_id
+        self.block_times = ChainBlockTimes(ledger.rpc)
+
+    def page(
+        self,
+        kind: str,
+        *,
+        auditor: bool,
+        cursor: str | None = None,
+        limit: int = 10,
+        name: str | None = None,
+    ) -> OcdsPage:
+        """A ``release`` or ``record`` package of ``limit`` procurements after ``cursor`` (or those named)."""
+        after = None if cursor is None else decode_ocds_cursor(cursor)
+        with self.engine.connect() as conn:
+            escrows = None
+            if name is not None:
+                try:
+                    escrows = escrows_named(conn, self.chain_id, name)
+                except ConfigurationError as exc:
+                    raise InvalidInput(f"procurementId: {exc}") from None
+                if not escrows:
+                    raise NotFound(f"no procurement {name!r} in the mirror")
+            export = Export(
+                conn,
+                self.chain_id,
+                self.publication,
+                self.block_times,
+                public=not auditor,
+                escrows=escrows,
+                after=after,
+                limit=limit,
+                batch=limit,
+            )
+            procurements = list(export.procurements())
+            if kind == "record":
+                items = [export.record(procurement) for procurement in procurements]
+            else:
+                items = [release for procurement in procurements for release in procurement.releases]
+        uri = f"{self.publication.gateway_url.rstrip('/')}/ocds/{kind}s"
+        package = package_header(kind, self.publication, uri, int(time.time())) | {f"{kind}s": items}
+        full = name is None and len(procurements) == limit
+        last = procurements[-1].position if full else None
+        next_cursor = None if last is None else f"{last[0]}-{last[1]}-{last[2]}"
+        return OcdsPage(package, next_cursor)
