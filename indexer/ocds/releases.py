@@ -247,7 +247,8 @@ class ReleaseBuilder:
     def releases(self, procurements: Sequence[Any]) -> Iterator[tuple[Any, PublishedSpec | None, list[dict[str, Any]]]]:
         """Each procurement (a ``procurements`` row) with its spec (if registered) and its releases, in order."""
         for facts in self._facts(procurements):
-            spec = self.publication.specs.get(facts.procurement.procurement_id, facts.procurement.spec_hash)
+            row = facts.procurement
+            spec = self.publication.specs.get(row.ministry_org, row.procurement_id, row.spec_hash)
             yield facts.procurement, spec, _Fold(self, facts, spec).releases()
 
 

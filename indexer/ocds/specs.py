@@ -1,11 +1,12 @@
 """The spec files behind the mirror's procurements: what the chain holds only by hash (the ocid, milestone titles,
 the fields a spec marks classified).
 
-A procurement's on-chain id is keccak256 of its spec's ``id`` (the ocid) and its ``spec_hash`` is the SHA-256 of
-the spec file's bytes, so a spec file is matched to its procurement by both and can add nothing the chain did not
-commit to. A file that names a mirrored procurement but whose bytes differ from what was committed is refused
-(its ``classified`` list could otherwise lift a restriction); a procurement without a registered spec is published
-with the configured ocid prefix and its on-chain id, and nothing of it classified.
+A procurement's on-chain id is keccak256 of its spec's ``id`` (the ocid), scoped by its buying ministry, and its
+``spec_hash`` is the SHA-256 of the spec file's bytes, so a spec file is matched to its procurement by all three and
+can add nothing the chain did not commit to. A file that names a mirrored procurement but whose bytes differ from
+what was committed is refused (its ``classified`` list could otherwise lift a restriction); a procurement without a
+registered spec is published with the configured ocid prefix, its ministry and its on-chain id, and nothing of it
+classified.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chain.errors import ConfigurationError
+from chain.roles import org_id
 from chain.spec import load_spec
 
 __all__ = ["PublishedSpec", "SpecRegister"]
@@ -33,15 +35,15 @@ class PublishedSpec:
 
 @dataclass(frozen=True)
 class SpecRegister:
-    """Spec files by on-chain procurement id (0x-hex)."""
+    """Spec files by buying ministry's organization id and on-chain procurement id (both 0x-hex, as mirrored)."""
 
-    by_id: dict[str, tuple[PublishedSpec, ...]] = field(default_factory=dict)
+    by_id: dict[tuple[str, str], tuple[PublishedSpec, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, paths: Iterable[Path]) -> SpecRegister:
         """The register of these spec files and of the ``*.yaml`` files in these folders (SpecError if one is
         not a valid spec)."""
-        by_id: dict[str, list[PublishedSpec]] = {}
+        by_id: dict[tuple[str, str], list[PublishedSpec]] = {}
         for path in paths:
             files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
             for file in files:
@@ -53,13 +55,14 @@ class SpecRegister:
                     classified=tuple(loaded.spec.classified),
                     source=loaded.source,
                 )
-                by_id.setdefault("0x" + loaded.spec.procurement_id.hex(), []).append(spec)
+                key = ("0x" + org_id(loaded.spec.ministry).hex(), "0x" + loaded.spec.procurement_id.hex())
+                by_id.setdefault(key, []).append(spec)
         return cls({key: tuple(specs) for key, specs in by_id.items()})
 
-    def get(self, procurement_id: str, spec_hash: str) -> PublishedSpec | None:
-        """The spec of the procurement ``procurement_id`` committed as ``spec_hash``; None if none is registered;
-        ConfigurationError if only other versions of its spec are."""
-        specs = self.by_id.get(procurement_id.lower())
+    def get(self, ministry_org: str, procurement_id: str, spec_hash: str) -> PublishedSpec | None:
+        """The spec of the procurement ``procurement_id`` of ``ministry_org`` committed as ``spec_hash``; None if none
+        is registered; ConfigurationError if only other versions of its spec are."""
+        specs = self.by_id.get((ministry_org.lower(), procurement_id.lower()))
         if not specs:
             return None
         for spec in specs:
