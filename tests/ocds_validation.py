@@ -14,7 +14,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,15 @@ def _vendored(url: str) -> bytes | None:
 class _VendoredExtensions(BaseAdapter):
     """Answers the declared extensions' URLs from the vendored files; 404 for anything else."""
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(  # the transport options mean nothing to files on disk
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         response = requests.Response()
         response.url = str(request.url)
         response.request = request
