@@ -91,13 +91,14 @@ class OcdsPublisher:
                 batch=limit,
             )
             procurements = list(export.procurements())
+            last = procurements[-1].position if procurements else None
+            if name is not None or len(procurements) < limit or last is None or not export.more_after(last):
+                last = None
             if kind == "record":
                 items = [export.record(procurement) for procurement in procurements]
             else:
                 items = [release for procurement in procurements for release in procurement.releases]
         uri = f"{self.publication.gateway_url.rstrip('/')}/ocds/{kind}s"
         package = package_header(kind, self.publication, uri, int(time.time())) | {f"{kind}s": items}
-        full = name is None and len(procurements) == limit
-        last = procurements[-1].position if full else None
         next_cursor = None if last is None else f"{last[0]}-{last[1]}-{last[2]}"
         return OcdsPage(package, next_cursor)

@@ -80,6 +80,10 @@ class Export:
             if len(rows) < size:
                 return
 
+    def more_after(self, position: tuple[int, int, str]) -> bool:
+        """Whether a selected procurement follows ``position`` (a page's last): no empty last page."""
+        return bool(self._page(position, 1))
+
     def _page(self, after: tuple[int, int, str] | None, size: int) -> list[Any]:
         statement = select(ProcurementRow.__table__).where(_p.chain_id == self.chain_id)
         if self.escrows is not None:
