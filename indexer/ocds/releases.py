@@ -165,6 +165,7 @@ class ReleaseBuilder:
         self.publication = publication
         self.block_times = block_times
         self.times: Mapping[int, int] = {}  # the current batch's block times
+        self.dates: dict[int, str] = {}  # and their ISO 8601 forms, made once
         self._orgs: dict[str, tuple[str, str]] | None = None  # org id -> (code, name)
         self._accounts: dict[str, str] = {}  # account -> org id
         self._series: dict[int, tuple[str, str, str, str]] = {}
@@ -242,6 +243,7 @@ class ReleaseBuilder:
         blocks = {int(row.block_number) for row in procurements}
         blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
         self.times = self.block_times(sorted(blocks))
+        self.dates = {}
         return [by_escrow[row.escrow] for row in procurements]
 
     def releases(self, procurements: Sequence[Any]) -> Iterator[tuple[Any, PublishedSpec | None, list[dict[str, Any]]]]:
@@ -332,7 +334,10 @@ class _Fold:
         }
 
     def _date(self, block_number: int) -> str:
-        return iso(self.b.times[int(block_number)])
+        dates = self.b.dates
+        if block_number not in dates:
+            dates[block_number] = iso(self.b.times[int(block_number)])
+        return dates[block_number]
 
     def _release(self, row: Any, tags: list[str], **content: Any) -> dict[str, Any]:
         release: dict[str, Any] = {
