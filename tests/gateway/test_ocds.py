@@ -168,6 +168,13 @@ def test_a_malformed_cursor_is_a_422_naming_it(ocds_api: Api, cursor: str) -> No
     assert "cursor" in response.text
 
 
+@pytest.mark.parametrize("path", ["/ocds/records", "/ocds/releases", f"/ocds/procurements/{OCID}/record"])
+def test_a_query_parameter_a_route_does_not_take_is_a_422_naming_it(ocds_api: Api, path: str) -> None:
+    response = ocds_api.client.get(path, params={"ministry": "MOFA"})
+    assert response.status_code == 422
+    assert "ministry" in response.text
+
+
 def test_a_cursor_past_the_end_is_an_empty_last_page(ocds_api: Api) -> None:
     response = ocds_api.client.get("/ocds/releases", params={"cursor": f"{2**62}-0-0x" + "ff" * 20})
     assert response.status_code == 200

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.deps import BearerCredentials, ProcurementId, StateDep, procurement_named, resolve_caller
-from gateway.services.ocds import OCDS_CURSOR_PATTERN, OcdsPage, OcdsPublisher
+from gateway.schemas.ocds import MAX_OCDS_PAGE, OcdsPageQuery, OcdsRecordQuery
+from gateway.services.ocds import OcdsPage, OcdsPublisher
 
 router = APIRouter(prefix="/ocds", tags=["ocds"])
 
-_MAX_PAGE = 100  # procurements per page: each brings every release it has
 _PACKAGE = {
     "type": "object",
     "required": ["uri", "version", "publisher", "publishedDate", "extensions"],
@@ -38,15 +38,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     }
 }
 
-Cursor = Annotated[
-    str | None,
-    Query(
-        pattern=OCDS_CURSOR_PATTERN,
-        max_length=96,
-        description="Start after this procurement: the X-Next-Cursor of the previous page (omit to start).",
-    ),
-]
-Limit = Annotated[int, Query(ge=1, le=10_000, description=f"Procurements per page (at most {_MAX_PAGE}).")]
+# Anyone may call these: the bearer token is optional (without one, or with a non-auditor's, the public view).
+_OPTIONAL_SIGN_IN: dict[str, Any] = {"security": [{}]}
 
 
 async def _auditor(request: Request, credentials: BearerCredentials) -> bool:
@@ -73,53 +66,54 @@ def _answer(page: OcdsPage, response: Response, request: Request) -> dict[str, A
     return page.package
 
 
-@router.get("/releases", response_model=None, responses=_RESPONSES)
+@router.get("/releases", response_model=None, responses=_RESPONSES, openapi_extra=_OPTIONAL_SIGN_IN)
 async def list_releases(
     request: Request,
     response: Response,
     state: StateDep,
     credentials: BearerCredentials,
-    cursor: Cursor = None,
-    limit: Limit = 10,
+    query: Annotated[OcdsPageQuery, Query()],
 ) -> dict[str, Any]:
     """A release package: every release of a page of procurements, in creation order."""
     auditor = await _auditor(request, credentials)
     publisher = _publisher(request, state)
     page = await run_in_threadpool(
-        publisher.page, "release", auditor=auditor, cursor=cursor, limit=min(limit, _MAX_PAGE)
+        publisher.page, "release", auditor=auditor, cursor=query.cursor, limit=min(query.limit, MAX_OCDS_PAGE)
     )
     return _answer(page, response, request)
 
 
-@router.get("/records", response_model=None, responses=_RESPONSES)
+@router.get("/records", response_model=None, responses=_RESPONSES, openapi_extra=_OPTIONAL_SIGN_IN)
 async def list_records(
     request: Request,
     response: Response,
     state: StateDep,
     credentials: BearerCredentials,
-    cursor: Cursor = None,
-    limit: Limit = 10,
+    query: Annotated[OcdsPageQuery, Query()],
 ) -> dict[str, Any]:
     """A record package: a page of procurements, each with its releases and the release compiled from them."""
     auditor = await _auditor(request, credentials)
     publisher = _publisher(request, state)
     page = await run_in_threadpool(
-        publisher.page, "record", auditor=auditor, cursor=cursor, limit=min(limit, _MAX_PAGE)
+        publisher.page, "record", auditor=auditor, cursor=query.cursor, limit=min(query.limit, MAX_OCDS_PAGE)
     )
     return _answer(page, response, request)
 
 
-@router.get("/procurements/{procurement_id}/record", response_model=None, responses=_RESPONSES)
+@router.get(
+    "/procurements/{procurement_id}/record", response_model=None, responses=_RESPONSES, openapi_extra=_OPTIONAL_SIGN_IN
+)
 async def procurement_record(
     request: Request,
     response: Response,
     state: StateDep,
     credentials: BearerCredentials,
     procurement_id: ProcurementId,
+    query: Annotated[OcdsRecordQuery, Query()],
 ) -> dict[str, Any]:
     """A record package holding one procurement's record (named by its ocid, escrow address or on-chain id)."""
     procurement_named(procurement_id)  # 422 naming what is wrong, before any read
     auditor = await _auditor(request, credentials)
     publisher = _publisher(request, state)
-    page = await run_in_threadpool(publisher.page, "record", auditor=auditor, name=procurement_id, limit=_MAX_PAGE)
+    page = await run_in_threadpool(publisher.page, "record", auditor=auditor, name=procurement_id, limit=MAX_OCDS_PAGE)
     return _answer(page, response, request)
