@@ -344,6 +344,9 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
     created = factory.create(loaded.to_chain(), spec.fund_amount, line, loaded.authority_id)
     tx_hashes.append(("create", created.receipt.tx_hash))
     click.echo(f"procurement {spec.id!r} created")
+    from indexer.ocds.specs import keep_spec
+
+    keep_spec(context.var_dir, spec_file, loaded.sha256)  # its OCDS ocid, titles and classified fields
     click.echo(f"  escrow  {created.escrow}")
     click.echo(f"  total   {spec.total:,} yen in {len(spec.milestones)} milestones; funded {created.funded:,} yen")
     for label, tx_hash in tx_hashes:

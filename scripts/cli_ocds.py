@@ -84,7 +84,8 @@ class _Since(click.ParamType[int]):
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Spec files (or folders of *.yaml) the procurements were created from: their ocids, milestone titles and "
-    "classified fields, each checked against the spec hash on the chain. [default: var/specs if it exists]",
+    "classified fields, each checked against the spec hash on the chain. [default: var/specs and "
+    "scripts/examples]",
 )
 @click.option(
     "--ocid-prefix",
@@ -122,14 +123,14 @@ def export_ocds(
     from indexer.ocds.flatten import flatten_package
     from indexer.ocds.packages import Export, escrows_named, mirrored_chain, package_header, write_package
     from indexer.ocds.releases import ChainBlockTimes, Publication
-    from indexer.ocds.specs import SpecRegister
+    from indexer.ocds.specs import SpecRegister, default_spec_paths
     from indexer.schema import default_url, make_engine
 
     flat = output_format in ("csv", "xlsx")
     if flat and out is None:
         raise ConfigurationError(f"--format {output_format} writes files: give --out")
-    if not spec_paths and (context.var_dir / "specs").is_dir():
-        spec_paths = (context.var_dir / "specs",)
+    if not spec_paths:
+        spec_paths = tuple(default_spec_paths(context.var_dir))
     publication = Publication(
         ocid_prefix=ocid_prefix,
         gateway_url=gateway_url,

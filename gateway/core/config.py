@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     spec_dir: Path | None = Field(
         default=None,
         description="Spec files the procurements were created from (OCDS ocids, milestone titles, classified "
-        "fields); default var/specs if it exists.",
+        "fields); default var/specs and the project's scripts/examples.",
     )
     publisher_name: str = Field(default="Procurement ledger", min_length=1, description="The OCDS publisher's name.")
     metrics_token: SecretStr | None = Field(

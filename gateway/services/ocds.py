@@ -19,7 +19,7 @@ from gateway.errors import InvalidInput, NotFound
 from gateway.ledger import Ledger
 from indexer.ocds.packages import Export, escrows_named, package_header
 from indexer.ocds.releases import ChainBlockTimes, Publication
-from indexer.ocds.specs import SpecRegister
+from indexer.ocds.specs import SpecRegister, default_spec_paths
 
 __all__ = ["OCDS_CURSOR_PATTERN", "OcdsPage", "OcdsPublisher", "decode_ocds_cursor"]
 
@@ -47,8 +47,8 @@ class OcdsPublisher:
     """Release and record packages of the mirror, a page of procurements at a time."""
 
     def __init__(self, settings: Settings, ledger: Ledger, engine: Engine) -> None:
-        spec_dir = settings.spec_dir or settings.var_dir / "specs"
-        specs = SpecRegister.load([spec_dir]) if spec_dir.is_dir() else SpecRegister()
+        paths = [settings.spec_dir] if settings.spec_dir is not None else default_spec_paths(settings.var_dir)
+        specs = SpecRegister.load(paths)
         self.publication = Publication(
             ocid_prefix=settings.ocid_prefix,
             gateway_url=settings.siwe_uri,

@@ -11,6 +11,7 @@ classified.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from chain.errors import ConfigurationError
 from chain.roles import org_id
 from chain.spec import load_spec
 
-__all__ = ["PublishedSpec", "SpecRegister"]
+__all__ = ["PublishedSpec", "SpecRegister", "default_spec_paths", "keep_spec"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,23 @@ class SpecRegister:
             f"{specs[0].source}: spec of {specs[0].ocid}, but its SHA-256 {specs[0].sha256} is not the spec hash "
             f"{spec_hash} the procurement committed to on the chain; register the file it was created from"
         )
+
+
+def default_spec_paths(var_dir: Path) -> list[Path]:
+    """Where specs are looked for by default: ``var/specs`` (every procurement `procure procurement create` made
+    from this var/ keeps its spec there) and the project's examples (the demo's), those that exist."""
+    from chain import project_root
+
+    return [path for path in (var_dir / "specs", project_root() / "scripts" / "examples") if path.is_dir()]
+
+
+def keep_spec(var_dir: Path, source: Path, sha256: bytes) -> Path | None:
+    """Keep the spec a procurement was created from under ``var/specs`` (named by its SHA-256), for publication;
+    None if the file no longer holds the bytes that were committed (nothing kept)."""
+    raw = source.read_bytes()
+    if hashlib.sha256(raw).digest() != sha256:
+        return None
+    kept = var_dir / "specs" / f"{sha256.hex()}.yaml"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes(raw)
+    return kept

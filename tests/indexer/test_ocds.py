@@ -319,3 +319,21 @@ if __name__ == "__main__":
         GOLDEN.write_text(json.dumps(golden_package(golden_engine, int(recorded_logs["chain_id"])), indent=1) + "\n")
         golden_engine.dispose()
     print(f"wrote {GOLDEN}")
+
+
+def test_the_demos_spec_is_found_by_default_and_a_kept_spec_must_be_the_committed_one(tmp_path: Path) -> None:
+    import hashlib
+
+    from chain.roles import org_id
+    from indexer.ocds.specs import default_spec_paths, keep_spec
+
+    example = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
+    register = SpecRegister.load(default_spec_paths(tmp_path))
+    key = ("0x" + org_id("MOD").hex(), "0x" + load_spec(example).spec.procurement_id.hex())
+    (demo,) = register.by_id[key]
+    assert demo.sha256 == "0x" + hashlib.sha256(example.read_bytes()).hexdigest()
+    assert demo.ocid == "ocds-b5fd17-MOD-2026-0042"
+    assert keep_spec(tmp_path, example, b"\x00" * 32) is None, "bytes other than the committed ones are not kept"
+    kept = keep_spec(tmp_path, example, hashlib.sha256(example.read_bytes()).digest())
+    assert kept is not None
+    assert kept.read_bytes() == example.read_bytes()
