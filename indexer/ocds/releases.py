@@ -29,6 +29,7 @@ Amounts are integers (yen) everywhere. Classified fields are cut by ``indexer.oc
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from chain import MilestoneStatus
-from chain.errors import ProviderError
+from chain.errors import ConfigurationError, ProviderError
 from chain.roles import org_code
 from chain.times import iso
 from chain.transport import Transport
@@ -112,6 +113,13 @@ class Publication:
     publisher: str = "Procurement ledger"
     publisher_uri: str | None = None
     specs: SpecRegister = field(default_factory=SpecRegister)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"ocds-[a-z0-9]{6}", self.ocid_prefix):
+            raise ConfigurationError(
+                f"ocid prefix {self.ocid_prefix!r}: write ocds- and the 6 characters registered with the Open "
+                "Contracting Partnership, e.g. ocds-b5fd17"
+            )
 
     def ocid(self, ministry: str, procurement_id: str, spec: PublishedSpec | None) -> str:
         """The procurement's ocid: its spec's, else the prefix, the buying ministry's code (an on-chain id is unique

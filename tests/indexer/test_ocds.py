@@ -200,6 +200,13 @@ def test_amounts_are_integers_and_every_release_names_what_changed(mirror: tuple
     assert all("approved by 0x" in a["description"] for a in contract["amendments"])
 
 
+def test_the_ocid_prefix_is_the_registered_form() -> None:
+    assert Publication(ocid_prefix="ocds-abc123").ocid_prefix == "ocds-abc123"
+    for wrong in ("ocds-ABC123", "ocds-abc12", "abc123", "ocds-abc123-x"):
+        with pytest.raises(ConfigurationError, match="ocid prefix"):
+            Publication(ocid_prefix=wrong)
+
+
 def test_every_escrow_status_has_its_ocds_milestone_status() -> None:
     assert milestone_status("Paid") == "met"
     assert milestone_status("Settled") == "partiallyMet"
