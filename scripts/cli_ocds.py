@@ -102,6 +102,13 @@ class _Since(click.ParamType[int]):
     help="Where documents are served (each document's url).",
 )
 @click.option("--publisher", default="Procurement ledger", show_default=True, help="The packages' publisher name.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes compiling records side by side (record-package; each asks the node for block times).",
+)
 @pass_context
 @clean_errors
 def export_ocds(
@@ -116,6 +123,7 @@ def export_ocds(
     ocid_prefix: str,
     gateway_url: str,
     publisher: str,
+    workers: int,
 ) -> None:
     """Publish the mirror as OCDS 1.1: one release per state change of each procurement (block times from the node),
     streamed, validated against the vendored schemas with the declared extensions."""
@@ -152,7 +160,7 @@ def export_ocds(
             kind = "record" if output_format == "record-package" else "release"
             uri = f"{gateway_url.rstrip('/')}/ocds/{kind}s"
             header = package_header(kind, publication, uri, int(time.time()))
-            items = export.records() if kind == "record" else export.releases()
+            items = export.encoded_records(workers) if kind == "record" else export.releases()
             if flat:
                 assert out is not None
                 with tempfile.TemporaryDirectory() as folder:

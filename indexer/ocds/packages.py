@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -127,6 +128,73 @@ class Export:
         for procurement in self.procurements():
             yield self.record(procurement)
 
+    def encoded_records(self, workers: int = 1) -> Iterator[str]:
+        """Every selected record as JSON text, in order; with ``workers`` > 1, that many processes build and compile
+        batches side by side (each with its own connection; the block times must survive pickling)."""
+        if workers <= 1:
+            for record in self.records():
+                yield json.dumps(record, ensure_ascii=False)
+            return
+        url = self.conn.engine.url.render_as_string(hide_password=False)
+        tasks = (
+            _Batch(url, self.chain_id, self.publication, self.block_times, self.public, self.since, escrows)
+            for escrows in self._escrow_batches()
+        )
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:  # no fork of a live connection
+            for texts in pool.imap(_compile_batch, tasks):
+                yield from texts
+
+    def _escrow_batches(self) -> Iterator[list[str]]:
+        after, left = self.after, self.limit
+        while left is None or left > 0:
+            size = self.batch if left is None else min(self.batch, left)
+            rows = self._page(after, size)
+            if not rows:
+                return
+            after = (rows[-1].block_number, rows[-1].log_index, rows[-1].escrow)
+            yield [row.escrow for row in rows]
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < size:
+                return
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch of procurements for a worker process: where the mirror is, and what to export of them."""
+
+    url: str
+    chain_id: int
+    publication: Publication
+    block_times: BlockTimes
+    public: bool
+    since: int | None
+    escrows: list[str]
+
+
+_ENGINES: dict[str, Any] = {}  # a worker's engine per mirror URL
+
+
+def _compile_batch(batch: _Batch) -> list[str]:
+    """A worker's part: the batch's records as JSON text, in creation order."""
+    from indexer.schema import make_engine
+
+    engine = _ENGINES.get(batch.url)
+    if engine is None:
+        engine = _ENGINES[batch.url] = make_engine(batch.url)
+    with engine.connect() as conn:
+        export = Export(
+            conn,
+            batch.chain_id,
+            batch.publication,
+            batch.block_times,
+            public=batch.public,
+            escrows=batch.escrows,
+            since=batch.since,
+            batch=len(batch.escrows),
+        )
+        return [json.dumps(record, ensure_ascii=False) for record in export.records()]
+
 
 def _at_or_after(date: str, since: str) -> bool:
     return dt.datetime.fromisoformat(date) >= dt.datetime.fromisoformat(since)
@@ -148,15 +216,15 @@ def package_header(kind: str, publication: Publication, uri: str, published: int
     }
 
 
-def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterator[dict[str, Any]]) -> int:
-    """A release (``kind`` release: items are releases) or record package written to ``out`` item by item; the
-    number of items. Integers stay integers (yen are never floats)."""
+def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterator[dict[str, Any] | str]) -> int:
+    """A release (``kind`` release: items are releases) or record package written to ``out`` item by item (a dict,
+    or its JSON text); the number of items. Integers stay integers (yen are never floats)."""
     body = json.dumps(header, ensure_ascii=False)
     out.write(body[:-1] + f', "{kind}s": [')
     count = 0
     for item in items:
         out.write(",\n" if count else "\n")
-        out.write(json.dumps(item, ensure_ascii=False))
+        out.write(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False))
         count += 1
     out.write("\n]}\n")
     return count

@@ -621,6 +621,15 @@ class ChainBlockTimes:
         self.keep = keep
         self.known: dict[int, int] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a worker process: the node's URL, not the connection."""
+        return {"endpoint": self.rpc.endpoint, "keep": self.keep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from chain.connection import connect
+
+        self.rpc, self.keep, self.known = connect(state["endpoint"]), state["keep"], {}
+
     def __call__(self, blocks: Sequence[int]) -> Mapping[int, int]:
         missing = [block for block in blocks if block not in self.known]
         for start in range(0, len(missing), 500):

@@ -344,3 +344,14 @@ def test_the_demos_spec_is_found_by_default_and_a_kept_spec_must_be_the_committe
     kept = keep_spec(tmp_path, example, hashlib.sha256(example.read_bytes()).digest())
     assert kept is not None
     assert kept.read_bytes() == example.read_bytes()
+
+
+def test_records_compiled_by_two_worker_processes_are_the_same_in_the_same_order(mirror: tuple[Engine, int]) -> None:
+    engine, chain_id = mirror
+    specs = _classified_register(engine, chain_id, ["contracts/value"])
+    with engine.connect() as conn:
+        export = Export(conn, chain_id, Publication(specs=specs), steady_block_times, public=True, batch=2)
+        alone = list(export.encoded_records(workers=1))
+        side_by_side = list(export.encoded_records(workers=2))
+    assert len(alone) == 6
+    assert side_by_side == alone
