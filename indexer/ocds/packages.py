@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -230,21 +231,32 @@ def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterato
     return count
 
 
+_UNREGISTERED_OCID = re.compile(r"^ocds-[a-z0-9]{6}-(?P<ministry>.{1,16})-(?P<id>[0-9a-f]{64})$")
+
+
 def escrows_named(conn: Connection, chain_id: int, name: str) -> list[str]:
-    """The escrows of the mirror's procurements named ``name`` (ocid, escrow address or on-chain id:
-    ``chain.parse_procurement_name``, whose ConfigurationError names what is wrong with anything else); a
-    procurement id may be used by several ministries."""
+    """The escrows of the mirror's procurements named ``name``: its ocid, escrow address or on-chain id
+    (``chain.parse_procurement_name``, whose ConfigurationError names what is wrong with anything else), or the ocid
+    published for a procurement without a registered spec (``<prefix>-<ministry>-<on-chain id>``, ``Publication``);
+    a procurement id may be used by several ministries."""
     from chain.abi import checksum
     from chain.procurement_name import parse_procurement_name
+    from chain.roles import org_id
 
     named = parse_procurement_name(name)
     statement = select(_p.escrow).where(_p.chain_id == chain_id)
     if named.escrow is not None:
-        statement = statement.where(_p.escrow == checksum(named.escrow))
-    else:
-        assert named.procurement_id is not None
-        statement = statement.where(_p.procurement_id == "0x" + named.procurement_id.hex())
-    return [row.escrow for row in conn.execute(statement)]
+        return [row.escrow for row in conn.execute(statement.where(_p.escrow == checksum(named.escrow)))]
+    assert named.procurement_id is not None
+    found = [
+        row.escrow for row in conn.execute(statement.where(_p.procurement_id == "0x" + named.procurement_id.hex()))
+    ]
+    unregistered = _UNREGISTERED_OCID.match(name)
+    if unregistered is not None and unregistered["ministry"].isascii():
+        ministry = "0x" + org_id(unregistered["ministry"]).hex()
+        statement = statement.where(_p.procurement_id == "0x" + unregistered["id"], _p.ministry_org == ministry)
+        found += [row.escrow for row in conn.execute(statement)]
+    return found
 
 
 def mirrored_chain(conn: Connection) -> int:

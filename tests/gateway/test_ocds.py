@@ -150,6 +150,15 @@ def test_pages_cover_every_procurement_once_and_validate(ocds_api: Api, kind: st
     assert OCID in seen
 
 
+def test_the_ocid_of_a_procurement_without_a_spec_names_it_back(ocds_api: Api) -> None:
+    ocids = [record["ocid"] for record in ocds_api.client.get("/ocds/records").json()["records"]]
+    other = next(ocid for ocid in ocids if ocid != OCID)
+    assert other.startswith("ocds-b5fd17-MOD-0x") is False
+    response = ocds_api.client.get(f"/ocds/procurements/{other}/record")
+    assert response.status_code == 200, response.text
+    assert [record["ocid"] for record in response.json()["records"]] == [other]
+
+
 def test_a_huge_limit_is_capped(ocds_api: Api) -> None:
     response = ocds_api.client.get("/ocds/records?limit=10000")
     assert response.status_code == 200
