@@ -346,12 +346,24 @@ def test_the_demos_spec_is_found_by_default_and_a_kept_spec_must_be_the_committe
     assert kept.read_bytes() == example.read_bytes()
 
 
-def test_records_compiled_by_two_worker_processes_are_the_same_in_the_same_order(mirror: tuple[Engine, int]) -> None:
+def test_records_compiled_batch_by_batch_in_workers_are_the_same_in_the_same_order(mirror: tuple[Engine, int]) -> None:
+    """What each worker process of ``Export.encoded_records(workers > 1)`` gets (a pickled batch) and does
+    (``_compile_batch``), run here in-process: starting real processes costs ~10 s of imports (the pool itself is
+    exercised by scripts/bench_oversight.py)."""
+    import pickle
+
+    from indexer.ocds.packages import _Batch, _compile_batch
+
     engine, chain_id = mirror
-    specs = _classified_register(engine, chain_id, ["contracts/value"])
+    publication = Publication(specs=_classified_register(engine, chain_id, ["contracts/value"]))
+    url = engine.url.render_as_string(hide_password=False)
     with engine.connect() as conn:
-        export = Export(conn, chain_id, Publication(specs=specs), steady_block_times, public=True, batch=2)
+        export = Export(conn, chain_id, publication, steady_block_times, public=True, batch=4)
         alone = list(export.encoded_records(workers=1))
-        side_by_side = list(export.encoded_records(workers=2))
+        batches = [
+            pickle.loads(pickle.dumps(_Batch(url, chain_id, publication, steady_block_times, True, None, escrows)))  # noqa: S301 - our own
+            for escrows in export._escrow_batches()
+        ]
+    assert [len(batch.escrows) for batch in batches] == [4, 2]
+    assert [text for batch in batches for text in _compile_batch(batch)] == alone
     assert len(alone) == 6
-    assert side_by_side == alone
