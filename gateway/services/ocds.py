@@ -6,6 +6,7 @@ come from the node (remembered across requests), spec files from ``spec_dir`` (l
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chain.errors import ConfigurationError
+from chain.errors import ConfigurationError, LedgerError
 from gateway.core.config import Settings
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import InvalidInput, NotFound, ServiceUnavailable
 from gateway.ledger import Ledger
 from indexer.ocds.packages import Export, escrows_named, package_header
 from indexer.ocds.releases import ChainBlockTimes, Publication
@@ -23,6 +24,7 @@ from indexer.ocds.specs import SpecRegister, default_spec_paths
 
 __all__ = ["OCDS_CURSOR_PATTERN", "OcdsPage", "OcdsPublisher", "decode_ocds_cursor"]
 
+_log = logging.getLogger(__name__)
 OCDS_CURSOR_PATTERN = r"^[0-9]{1,19}-[0-9]{1,9}-0x[0-9a-fA-F]{40}$"
 _CURSOR = re.compile(OCDS_CURSOR_PATTERN)
 
@@ -48,7 +50,13 @@ class OcdsPublisher:
 
     def __init__(self, settings: Settings, ledger: Ledger, engine: Engine) -> None:
         paths = [settings.spec_dir] if settings.spec_dir is not None else default_spec_paths(settings.var_dir)
-        specs = SpecRegister.load(paths)
+        try:
+            specs = SpecRegister.load(paths)
+        except LedgerError as exc:  # a spec file that is not one: its path and problem go to the log only
+            _log.error("OCDS spec register: %s", exc)
+            raise ServiceUnavailable(
+                "the OCDS publication is unavailable: a spec file is invalid (see the log)"
+            ) from None
         self.publication = Publication(
             ocid_prefix=settings.ocid_prefix,
             gateway_url=settings.siwe_uri,
@@ -90,7 +98,13 @@ class OcdsPublisher:
                 limit=limit,
                 batch=limit,
             )
-            procurements = list(export.procurements())
+            try:
+                procurements = list(export.procurements())
+            except ConfigurationError as exc:  # a registered spec that is not the committed one
+                _log.error("OCDS export: %s", exc)
+                raise ServiceUnavailable(
+                    "the OCDS publication is unavailable: a registered spec does not match the chain (see the log)"
+                ) from None
             last = procurements[-1].position if procurements else None
             if name is not None or len(procurements) < limit or last is None or not export.more_after(last):
                 last = None

@@ -226,3 +226,24 @@ def test_export_ocds_writes_the_same_packages_and_the_flat_files(ocds_api: Api, 
     unknown = run("--procurement", "ocds-b5fd17-none")
     assert unknown.exit_code != 0
     assert "no procurement 'ocds-b5fd17-none' in the mirror" in unknown.output
+
+
+def test_a_spec_file_that_is_not_the_committed_one_makes_the_publication_unavailable(
+    ocds_api: Api, tmp_path: Path
+) -> None:
+    from gateway.errors import ServiceUnavailable
+    from gateway.services.ocds import OcdsPublisher
+
+    state = ocds_api.state
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    kept = state.settings.var_dir / "specs" / "night-vision.yaml"
+    (edited / "night-vision.yaml").write_bytes(kept.read_bytes() + b"# lifted the classification\n")
+    publisher = OcdsPublisher(make_settings(tmp_path, spec_dir=edited), state.ledger, state.engine)
+    with pytest.raises(ServiceUnavailable, match="does not match the chain"):
+        publisher.page("record", auditor=False)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "spec.yaml").write_text("id: [\n")
+    with pytest.raises(ServiceUnavailable, match="a spec file is invalid"):
+        OcdsPublisher(make_settings(tmp_path, spec_dir=broken), state.ledger, state.engine)
