@@ -6,6 +6,7 @@ come from the node (remembered across requests), spec files from ``spec_dir`` (l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -49,23 +50,33 @@ class OcdsPublisher:
     """Release and record packages of the mirror, a page of procurements at a time."""
 
     def __init__(self, settings: Settings, ledger: Ledger, engine: Engine) -> None:
-        paths = [settings.spec_dir] if settings.spec_dir is not None else default_spec_paths(settings.var_dir)
+        self.paths = [settings.spec_dir] if settings.spec_dir is not None else default_spec_paths(settings.var_dir)
+        self.stamp: tuple[int, ...] | None = None
+        self.publication = Publication(
+            ocid_prefix=settings.ocid_prefix,
+            gateway_url=settings.siwe_uri,
+            publisher=settings.publisher_name,
+        )
+        self._specs()
+        self.engine = engine
+        self.chain_id = ledger.chain_id
+        self.block_times = ChainBlockTimes(ledger.rpc)
+
+    def _specs(self) -> None:
+        """Read the spec folders again when one changed (a procurement created since keeps its spec there: its
+        classified fields must be withheld from its first release on)."""
+        stamp = tuple(path.stat().st_mtime_ns if path.exists() else 0 for path in self.paths)
+        if stamp == self.stamp:
+            return
         try:
-            specs = SpecRegister.load(paths)
+            specs = SpecRegister.load(self.paths)
         except LedgerError as exc:  # a spec file that is not one: its path and problem go to the log only
             _log.error("OCDS spec register: %s", exc)
             raise ServiceUnavailable(
                 "the OCDS publication is unavailable: a spec file is invalid (see the log)"
             ) from None
-        self.publication = Publication(
-            ocid_prefix=settings.ocid_prefix,
-            gateway_url=settings.siwe_uri,
-            publisher=settings.publisher_name,
-            specs=specs,
-        )
-        self.engine = engine
-        self.chain_id = ledger.chain_id
-        self.block_times = ChainBlockTimes(ledger.rpc)
+        self.publication = dataclasses.replace(self.publication, specs=specs)
+        self.stamp = stamp
 
     def page(
         self,
@@ -78,6 +89,7 @@ class OcdsPublisher:
     ) -> OcdsPage:
         """A ``release`` or ``record`` package of ``limit`` procurements after ``cursor`` (or those named)."""
         after = None if cursor is None else decode_ocds_cursor(cursor)
+        self._specs()
         with self.engine.connect() as conn:
             escrows = None
             if name is not None:

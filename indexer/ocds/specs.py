@@ -42,10 +42,12 @@ class SpecRegister:
 
     @classmethod
     def load(cls, paths: Iterable[Path]) -> SpecRegister:
-        """The register of these spec files and of the ``*.yaml`` files in these folders (SpecError if one is
-        not a valid spec)."""
+        """The register of these spec files and of the ``*.yaml`` files in these folders, those that exist
+        (SpecError if one is not a valid spec)."""
         by_id: dict[tuple[str, str], list[PublishedSpec]] = {}
         for path in paths:
+            if not path.exists():
+                continue
             files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
             for file in files:
                 loaded = load_spec(file)
@@ -77,10 +79,10 @@ class SpecRegister:
 
 def default_spec_paths(var_dir: Path) -> list[Path]:
     """Where specs are looked for by default: ``var/specs`` (every procurement `procure procurement create` made
-    from this var/ keeps its spec there) and the project's examples (the demo's), those that exist."""
+    from this var/ keeps its spec there, before it is created) and the project's examples (the demo's)."""
     from chain import project_root
 
-    return [path for path in (var_dir / "specs", project_root() / "scripts" / "examples") if path.is_dir()]
+    return [var_dir / "specs", project_root() / "scripts" / "examples"]
 
 
 def keep_spec(var_dir: Path, source: Path, sha256: bytes) -> Path | None:

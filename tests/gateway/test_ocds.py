@@ -247,3 +247,20 @@ def test_a_spec_file_that_is_not_the_committed_one_makes_the_publication_unavail
     (broken / "spec.yaml").write_text("id: [\n")
     with pytest.raises(ServiceUnavailable, match="a spec file is invalid"):
         OcdsPublisher(make_settings(tmp_path, spec_dir=broken), state.ledger, state.engine)
+
+
+def test_a_spec_kept_after_the_gateway_started_is_read_before_the_next_page(ocds_api: Api, tmp_path: Path) -> None:
+    from gateway.services.ocds import OcdsPublisher
+
+    state = ocds_api.state
+    folder = tmp_path / "specs"  # does not exist yet when the gateway starts
+    publisher = OcdsPublisher(make_settings(tmp_path, spec_dir=folder), state.ledger, state.engine)
+    before = publisher.page("record", auditor=False, name=OCID).package["records"][0]
+    assert before["ocid"] != OCID, "no spec registered: the ocid of an unregistered procurement"
+    assert _published(before, "contracts/value")
+    folder.mkdir()
+    kept = state.settings.var_dir / "specs" / "night-vision.yaml"
+    (folder / "night-vision.yaml").write_bytes(kept.read_bytes())
+    after = publisher.page("record", auditor=False, name=OCID).package["records"][0]
+    assert after["ocid"] == OCID
+    assert not _published(after, "contracts/value")
