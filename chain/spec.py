@@ -42,6 +42,7 @@ from chain.roles import Role
 from chain.times import JST
 
 __all__ = [
+    "CLASSIFIABLE_FIELDS",
     "MAX_SPEC_BYTES",
     "LoadedSpec",
     "MilestoneSpec",
@@ -52,6 +53,20 @@ __all__ = [
 ]
 
 MAX_SPEC_BYTES = 256 * 1024
+
+# The OCDS fields a spec may mark classified: withheld from the public OCDS export (indexer/ocds/withheld.py says
+# what each one cuts), published to auditors.
+CLASSIFIABLE_FIELDS = (
+    "contracts/title",
+    "contracts/value",
+    "contracts/implementation/milestones/title",
+    "contracts/implementation/milestones/description",
+    "contracts/implementation/transactions/value",
+    "contracts/implementation/documents",
+    "contracts/implementation/financialProgress",
+    "contracts/amendments/description",
+    "planning/budget",
+)
 
 
 class SpecError(LedgerError):
@@ -151,6 +166,23 @@ class ProcurementFile(BaseModel):
         le=GRACE_PERIOD_RANGE[1] // DAY,
         description="days between a ruling redirecting an off-boarded supplier's owed yen and its execution",
     )
+    classified: list[str] = Field(
+        default_factory=list,
+        max_length=len(CLASSIFIABLE_FIELDS),
+        description="OCDS fields withheld from the public export (auditors see them), e.g. contracts/value",
+    )
+
+    @field_validator("classified")
+    @classmethod
+    def _classified(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if path not in CLASSIFIABLE_FIELDS:
+                raise ValueError(
+                    f"{path!r} is not a field the ledger can withhold; one of {', '.join(CLASSIFIABLE_FIELDS)}"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("the same field is listed twice")
+        return value
 
     @field_validator("id")
     @classmethod

@@ -339,6 +339,11 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
     if dry_run:
         click.echo(f"{spec_file}: valid; would create {spec.id!r} for {spec.total:,} yen, funding {spec.fund_amount:,}")
         return
+    from indexer.ocds.specs import keep_spec
+
+    # Kept before the procurement exists, so that its OCDS publication withholds its classified fields from the
+    # first release on (a spec kept for a procurement that is then not created matches nothing).
+    keep_spec(context.var_dir, spec_file, loaded.sha256)
     tx_hashes = []
     line = loaded.line(fiscal_year_containing(now))
     created = factory.create(loaded.to_chain(), spec.fund_amount, line, loaded.authority_id)

@@ -312,6 +312,15 @@ def audit_verify(context: Context, db: str | None, replay_db: str | None, limit:
         click.echo("mirror verified: no differences")
 
 
+def _add_export() -> None:
+    from scripts.cli_ocds import export_ocds
+
+    audit.add_command(export_ocds)
+
+
+_add_export()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--rpc-url", envvar="PROCURE_RPC_URL", default=DEFAULT_RPC_URL, help="Ethereum JSON-RPC URL.")
 @click.option(

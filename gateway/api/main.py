@@ -13,6 +13,7 @@ from gateway.api.routes import (
     health,
     lists,
     milestone_evidence,
+    ocds,
     procurements,
 )
 
@@ -28,5 +29,6 @@ for router in (
     events.router,
     evidence.router,
     budget.router,
+    ocds.router,
 ):
     api_router.include_router(router)

@@ -117,6 +117,17 @@ class Settings(BaseSettings):
     )
     page_size_max: int = Field(default=500, ge=1, le=10_000, description="Largest page a list endpoint returns.")
 
+    ocid_prefix: str = Field(
+        default="ocds-b5fd17",
+        pattern=r"^ocds-[a-z0-9]{6}$",
+        description="The OCDS publisher's ocid prefix, for procurements without a registered spec.",
+    )
+    spec_dir: Path | None = Field(
+        default=None,
+        description="Spec files the procurements were created from (OCDS ocids, milestone titles, classified "
+        "fields); default var/specs and the project's scripts/examples.",
+    )
+    publisher_name: str = Field(default="Procurement ledger", min_length=1, description="The OCDS publisher's name.")
     metrics_token: SecretStr | None = Field(
         default=None,
         description="When set, GET /metrics requires 'Authorization: Bearer <token>' (a Prometheus scrape secret).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,6 +143,8 @@ def test_procurement_create_show_list(deployed: Ledger, tmp_path: Path) -> None:
     assert [m.status for m in escrow.milestones()] == [MilestoneStatus.PENDING] * 3
     assert escrow.totals().funded == 360_000_000
     assert escrow.terms().quorum == 2
+    kept = deployed.var_dir / "specs" / f"{hashlib.sha256(spec.read_bytes()).hexdigest()}.yaml"
+    assert kept.read_bytes() == spec.read_bytes(), "the spec is kept for the OCDS publication"
     shown = deployed.ok("procurement", "show", escrow_address)
     assert "panel    2 of 3" in shown
     assert "48,000,000 yen" in shown

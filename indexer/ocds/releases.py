@@ -1,0 +1,646 @@
+"""OCDS 1.1 releases built from the mirror: one release per state change of a procurement.
+
+A procurement's rows (its creation, fundings, evidence, attestations, payments, refunds, amendments, disputes,
+rulings) are read from the mirror's tables and folded in chain order; each event gives one release carrying what it
+changed (ocdsmerge compiles them into the record, merging arrays of objects by ``id``). A release's id is its event's
+chain position (``<block>-<log index>-<transaction hash prefix>``: unique per ocid, the same on every export).
+
+The mapping, in one place:
+
+* procurement -> ``ocid`` (its spec's ``id`` when the spec register knows it, else the configured prefix and the
+  on-chain id), ``tender``, one ``awards[0]`` and one ``contracts[0]`` (id: the escrow's address) valued in JPY;
+* organizations -> ``parties`` with roles: the buying ministry (buyer, procuringEntity), the budget line's ministry
+  (payer), the supplier (supplier, payee), each evaluator's body (evaluationBody), a ruling review body
+  (reviewBody);
+* milestones -> ``contracts[0].implementation.milestones`` (closed codelist: scheduled, met, notMet,
+  partiallyMet; the escrow's status and amount in ``description``);
+* payments -> ``implementation.transactions`` in JPY with ``relatedImplementationMilestone``
+  (transaction_milestones extension);
+* evidence, test reports, dispute reasons and rulings -> ``implementation.documents`` by SHA-256, with a URL at
+  the gateway;
+* approved amendments -> ``contracts[0].amendments`` (rationale by hash, proposer and approver), in a
+  ``contractAmendment`` release;
+* the budget line charged -> ``planning.budget`` and ``implementation.financialProgress`` (budget_and_spend
+  extension: funded, released, refunded and owed yen against the line's classifications).
+
+Amounts are integers (yen) everywhere. Classified fields are cut by ``indexer.ocds.withheld``, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from chain import MilestoneStatus
+from chain.errors import ConfigurationError, ProviderError
+from chain.roles import org_code
+from chain.times import iso
+from chain.transport import Transport
+from indexer.models import (
+    AccountRow,
+    AmendmentApproval,
+    AmendmentProposal,
+    AttestationRow,
+    BudgetObligation,
+    BudgetSeries,
+    DisputeLapse,
+    DisputeOpening,
+    DisputeSettlement,
+    EvidenceRow,
+    FundingRow,
+    MilestoneHistory,
+    OrganizationRow,
+    OwedRedirect,
+    PaymentRow,
+    ReclaimRow,
+    RedirectRuling,
+    RefundRow,
+)
+from indexer.ocds.specs import PublishedSpec, SpecRegister
+
+__all__ = [
+    "DEFAULT_OCID_PREFIX",
+    "BlockTimes",
+    "ChainBlockTimes",
+    "Publication",
+    "ReleaseBuilder",
+    "milestone_status",
+    "release_id",
+]
+
+DEFAULT_OCID_PREFIX = "ocds-b5fd17"  # the publisher's prefix registered with OCP (the demo's ocids use it)
+# Block numbers -> their unix times (asked once per batch of procurements): ``ChainBlockTimes`` reads them from the
+# node; the mirror does not keep block times yet.
+BlockTimes = Callable[[Sequence[int]], Mapping[int, int]]
+
+_ZERO_HASH = "0x" + "00" * 32
+_OCDS_STATUS = {
+    "Pending": "scheduled",
+    "Submitted": "scheduled",
+    "Rejected": "scheduled",  # evidence may come again
+    "Disputed": "scheduled",
+    "Approved": "met",
+    "Paid": "met",
+    "Settled": "partiallyMet",  # a review body's split
+    "Refunded": "notMet",
+    "Cancelled": "notMet",
+}
+_TERMINAL = {"Paid", "Settled", "Refunded", "Cancelled"}
+assert set(_OCDS_STATUS) == {status.name.capitalize() for status in MilestoneStatus}
+
+
+def milestone_status(escrow_status: str) -> str:
+    """The OCDS milestoneStatus (closed codelist) of an escrow milestone status (``Pending``, ``Paid``...)."""
+    return _OCDS_STATUS[escrow_status]
+
+
+def release_id(block_number: int, log_index: int, tx_hash: str) -> str:
+    """A release's id: its event's chain position (some nodes number logs per transaction: the hash disambiguates)."""
+    return f"{block_number}-{log_index}-{tx_hash[2:14]}"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """How this ledger publishes: the ocid prefix, the gateway documents are served from, the publisher."""
+
+    ocid_prefix: str = DEFAULT_OCID_PREFIX
+    gateway_url: str = "http://127.0.0.1:8000"
+    publisher: str = "Procurement ledger"
+    publisher_uri: str | None = None
+    specs: SpecRegister = field(default_factory=SpecRegister)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"ocds-[a-z0-9]{6}", self.ocid_prefix):
+            raise ConfigurationError(
+                f"ocid prefix {self.ocid_prefix!r}: write ocds- and the 6 characters registered with the Open "
+                "Contracting Partnership, e.g. ocds-b5fd17"
+            )
+
+    def ocid(self, ministry: str, procurement_id: str, spec: PublishedSpec | None) -> str:
+        """The procurement's ocid: its spec's, else the prefix, the buying ministry's code (an on-chain id is unique
+        within its ministry only) and the on-chain id."""
+        return spec.ocid if spec is not None else f"{self.ocid_prefix}-{ministry}-{procurement_id[2:]}"
+
+
+# ---------------------------------------------------------------- reading a batch of procurements
+
+
+_EVENT_TABLES: tuple[tuple[str, Any], ...] = (
+    ("funding", FundingRow),
+    ("evidence", EvidenceRow),
+    ("attestation", AttestationRow),
+    ("payment", PaymentRow),
+    ("refund", RefundRow),
+    ("reclaim", ReclaimRow),
+    ("proposal", AmendmentProposal),
+    ("amendment", AmendmentApproval),
+    ("dispute", DisputeOpening),
+    ("ruling", DisputeSettlement),
+    ("lapse", DisputeLapse),
+    ("redirect-ruling", RedirectRuling),
+    ("redirect", OwedRedirect),
+)
+
+
+@dataclass
+class _Facts:
+    """One procurement's rows, as read from the mirror."""
+
+    procurement: Any
+    events: list[tuple[str, Any]] = field(default_factory=list)  # (kind, row), sorted into chain order
+    # event key + milestone -> the milestone's (status, owed yen) right after that event
+    history: dict[tuple[int, int, str, int], tuple[str, int]] = field(default_factory=dict)
+    created_milestones: list[Any] = field(default_factory=list)  # the history rows of the creation
+    obligations: list[Any] = field(default_factory=list)
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class ReleaseBuilder:
+    """Builds the releases of the mirror's procurements (one chain), a batch of procurements at a time."""
+
+    def __init__(self, conn: Connection, chain_id: int, publication: Publication, block_times: BlockTimes) -> None:
+        self.conn = conn
+        self.chain_id = chain_id
+        self.publication = publication
+        self.block_times = block_times
+        self.times: Mapping[int, int] = {}  # the current batch's block times
+        self.dates: dict[int, str] = {}  # and their ISO 8601 forms, made once
+        self._orgs: dict[str, tuple[str, str]] | None = None  # org id -> (code, name)
+        self._accounts: dict[str, str] = {}  # account -> org id
+        self._series: dict[int, tuple[str, str, str, str]] = {}
+
+    # ------------------------------------------------------------ lookups shared by every procurement
+
+    def _org(self, org_id: str) -> tuple[str, str]:
+        if self._orgs is None:
+            o = OrganizationRow.__table__.c
+            rows = self.conn.execute(select(o.org_id, o.code, o.name).where(o.chain_id == self.chain_id))
+            self._orgs = {row.org_id: (row.code, row.name) for row in rows}
+        found = self._orgs.get(org_id)
+        if found is None:
+            code = org_code(bytes.fromhex(org_id[2:]))
+            found = (code, code)
+        return found
+
+    def _org_of_accounts(self, accounts: Iterable[str]) -> None:
+        wanted = [account for account in set(accounts) if account not in self._accounts]
+        a = AccountRow.__table__.c
+        for chunk in _chunks(wanted, 500):
+            rows = self.conn.execute(
+                select(a.account, a.org_id).where(a.chain_id == self.chain_id, a.account.in_(chunk))
+            )
+            for row in rows:
+                if row.org_id is not None:
+                    self._accounts[row.account] = row.org_id
+
+    def _line_codes(self, series: int) -> tuple[str, str, str, str]:
+        if series not in self._series:
+            s = BudgetSeries.__table__.c
+            row = self.conn.execute(
+                select(s.ministry, s.organization, s.item, s.sub_item).where(
+                    s.chain_id == self.chain_id, s.series == series
+                )
+            ).first()
+            codes = ("?", "?", "?", "?")
+            if row is not None:
+                codes = tuple(org_code(bytes.fromhex(value[2:])) for value in row)  # type: ignore[assignment]
+            self._series[series] = codes
+        return self._series[series]
+
+    # ------------------------------------------------------------ reading
+
+    def _facts(self, procurements: Sequence[Any]) -> list[_Facts]:
+        by_escrow = {row.escrow: _Facts(row) for row in procurements}
+        escrows = list(by_escrow)
+        for kind, model in _EVENT_TABLES:
+            t = model.__table__
+            rows = self.conn.execute(select(t).where(t.c.chain_id == self.chain_id, t.c.escrow.in_(escrows)))
+            for row in rows:
+                by_escrow[row.escrow].events.append((kind, row))
+        h = MilestoneHistory.__table__
+        for row in self.conn.execute(select(h).where(h.c.chain_id == self.chain_id, h.c.escrow.in_(escrows))):
+            facts = by_escrow[row.escrow]
+            key = (row.block_number, row.log_index, row.tx_hash, row.milestone_id)
+            facts.history[key] = (row.status, int(row.owed))
+            if (row.block_number, row.log_index, row.tx_hash) == (
+                facts.procurement.block_number,
+                facts.procurement.log_index,
+                facts.procurement.tx_hash,
+            ):
+                facts.created_milestones.append(row)
+        b = BudgetObligation.__table__
+        for row in self.conn.execute(select(b).where(b.c.chain_id == self.chain_id, b.c.escrow.in_(escrows))):
+            by_escrow[row.escrow].obligations.append(row)
+        accounts: list[str] = []
+        for facts in by_escrow.values():
+            facts.events.sort(key=lambda event: (event[1].block_number, event[1].log_index, event[1].tx_hash))
+            facts.created_milestones.sort(key=lambda row: int(row.milestone_id))
+            facts.obligations.sort(key=lambda row: (row.block_number, row.log_index))
+            accounts.extend(json.loads(facts.procurement.panel))
+            accounts.extend(row.reviewer for kind, row in facts.events if kind in ("ruling", "redirect-ruling"))
+        self._org_of_accounts(accounts)
+        blocks = {int(row.block_number) for row in procurements}
+        blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
+        self.times = self.block_times(sorted(blocks))
+        self.dates = {}
+        return [by_escrow[row.escrow] for row in procurements]
+
+    def releases(self, procurements: Sequence[Any]) -> Iterator[tuple[Any, PublishedSpec | None, list[dict[str, Any]]]]:
+        """Each procurement (a ``procurements`` row) with its spec (if registered) and its releases, in order."""
+        for facts in self._facts(procurements):
+            row = facts.procurement
+            spec = self.publication.specs.get(row.ministry_org, row.procurement_id, row.spec_hash)
+            yield facts.procurement, spec, _Fold(self, facts, spec).releases()
+
+
+# ---------------------------------------------------------------- folding one procurement's events
+
+
+def _yen(amount: int) -> dict[str, Any]:
+    return {"amount": int(amount), "currency": "JPY"}
+
+
+def _words(amount: int) -> str:
+    return f"{int(amount):,} yen"
+
+
+class _Fold:
+    """One procurement's events folded into releases (each with what its event changed)."""
+
+    def __init__(self, builder: ReleaseBuilder, facts: _Facts, spec: PublishedSpec | None) -> None:
+        self.b = builder
+        self.facts = facts
+        self.p = facts.procurement
+        self.spec = spec
+        self.ocid = builder.publication.ocid(builder._org(self.p.ministry_org)[0], self.p.procurement_id, spec)
+        self.amounts: dict[int, int] = {int(m.milestone_id): int(m.amount) for m in facts.created_milestones}
+        self.due: dict[int, int] = {int(m.milestone_id): int(m.due_date) for m in facts.created_milestones}
+        self.status: dict[int, str] = {int(m.milestone_id): m.status for m in facts.created_milestones}
+        self.owed: dict[int, int] = {}
+        self.roles: dict[str, list[str]] = {}
+        self.proposals: dict[int, Any] = {}
+        self.measures = {"funded": 0, "released": 0, "refunded": 0, "owed": 0}
+
+    # ------------------------------------------------------------ pieces
+
+    def _party(self, org_id: str, role: str) -> dict[str, Any] | None:
+        """The party of ``org_id`` with ``role`` added (None if it had it already)."""
+        code, name = self.b._org(org_id)
+        roles = self.roles.setdefault(code, [])
+        if role in roles:
+            return None
+        roles.append(role)
+        return {"id": code, "name": name, "roles": list(roles)}
+
+    def _ref(self, org_id: str) -> dict[str, str]:
+        code, name = self.b._org(org_id)
+        return {"id": code, "name": name}
+
+    def _milestone(self, milestone_id: int, key: tuple[int, int, str] | None = None) -> dict[str, Any]:
+        if key is not None:
+            after = self.facts.history.get((*key, milestone_id))
+            if after is not None:
+                self.status[milestone_id], self.owed[milestone_id] = after
+                self.measures["owed"] = sum(self.owed.values())
+        escrow_status = self.status.get(milestone_id, "Pending")
+        milestone: dict[str, Any] = {
+            "id": str(milestone_id),
+            "title": self._milestone_title(milestone_id),
+            "type": "delivery",
+            "status": milestone_status(escrow_status),
+            "dueDate": iso(self.due.get(milestone_id, 0)),
+            "description": f"{_words(self.amounts.get(milestone_id, 0))}; on the ledger: {escrow_status}",
+        }
+        return milestone
+
+    def _milestone_title(self, milestone_id: int) -> str:
+        if self.spec is not None and milestone_id < len(self.spec.milestone_titles):
+            return self.spec.milestone_titles[milestone_id]
+        return f"Milestone {milestone_id + 1}"
+
+    def _contract_value(self) -> dict[str, Any]:
+        return _yen(sum(amount for m, amount in self.amounts.items() if self.status.get(m) != "Cancelled"))
+
+    def _document(self, kind: str, row: Any, digest: str, document_type: str, title: str) -> dict[str, Any]:
+        url = f"{self.b.publication.gateway_url.rstrip('/')}/evidence/{digest}"
+        return {
+            "id": f"{kind}-{release_id(row.block_number, row.log_index, row.tx_hash)}",
+            "documentType": document_type,
+            "title": title,
+            "description": f"SHA-256 {digest}",
+            "url": url,
+            "datePublished": self._date(row.block_number),
+        }
+
+    def _date(self, block_number: int) -> str:
+        dates = self.b.dates
+        if block_number not in dates:
+            dates[block_number] = iso(self.b.times[int(block_number)])
+        return dates[block_number]
+
+    def _release(self, row: Any, tags: list[str], **content: Any) -> dict[str, Any]:
+        release: dict[str, Any] = {
+            "ocid": self.ocid,
+            "id": release_id(row.block_number, row.log_index, row.tx_hash),
+            "date": self._date(row.block_number),
+            "tag": tags,
+            "initiationType": "tender",
+        }
+        release.update({name: value for name, value in content.items() if value is not None})
+        return release
+
+    def _contract(self, **content: Any) -> list[dict[str, Any]]:
+        implementation = {name: value for name, value in content.pop("implementation", {}).items() if value}
+        contract: dict[str, Any] = {"id": self.p.escrow, "awardID": self.p.escrow, **content}
+        if implementation:
+            contract["implementation"] = implementation
+        return [contract]
+
+    def _progress(self) -> dict[str, Any]:
+        return {"totalSpend": _yen(self.measures["released"]), "measures": dict(self.measures)}
+
+    def _parties(self, *entries: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+        latest = {entry["id"]: entry for entry in entries if entry is not None}  # the last has every role
+        return list(latest.values()) or None
+
+    def _contract_status(self) -> str:
+        done = self.status and all(status in _TERMINAL for status in self.status.values())
+        return "terminated" if done else "active"
+
+    # ------------------------------------------------------------ the releases
+
+    def releases(self) -> list[dict[str, Any]]:
+        out = [self._created()]
+        for kind, row in self.facts.events:
+            made = getattr(self, "_" + kind.replace("-", "_"))(row)
+            if made is not None:
+                out.append(made)
+        return out
+
+    def _created(self) -> dict[str, Any]:
+        p = self.p
+        buyer = self._ref(p.ministry_org)
+        parties = [self._party(p.ministry_org, "buyer"), self._party(p.ministry_org, "procuringEntity")]
+        parties += [self._party(p.supplier_org, "supplier"), self._party(p.supplier_org, "payee")]
+        for evaluator in json.loads(p.panel):
+            org = self.b._accounts.get(evaluator)
+            if org is not None:
+                parties.append(self._party(org, "evaluationBody"))
+        planning = None
+        breakdown = []
+        for obligation in self.facts.obligations:
+            parties.append(self._party(obligation.line_ministry, "payer"))
+            ministry, organization, item, sub_item = self.b._line_codes(int(obligation.series))
+            line = f"FY{obligation.fiscal_year}/{ministry}/{organization}/{item}/{sub_item}"
+            if planning is None:
+                planning = {
+                    "budget": {
+                        "id": line,
+                        "description": f"budget line {line}: {_words(obligation.amount)} obligated at creation",
+                        "amount": _yen(obligation.amount),
+                    }
+                }
+            breakdown.append(
+                {
+                    "id": line,
+                    "classifications": {
+                        "fiscalYear": int(obligation.fiscal_year),
+                        "ministry": ministry,
+                        "organization": organization,
+                        "item": item,
+                        "subItem": sub_item,
+                    },
+                    "measures": {"obligated": int(obligation.escrow_obligated)},
+                }
+            )
+        self.measures["funded"] = int(p.funded)
+        progress = self._progress()
+        if breakdown:
+            progress["breakdown"] = breakdown
+        title = self.p.title
+        value = self._contract_value()
+        return self._release(
+            p,
+            ["tender", "award", "contract"],
+            buyer=buyer,
+            parties=self._parties(*parties),
+            planning=planning,
+            tender={"id": self.ocid, "title": title, "status": "complete", "procuringEntity": buyer},
+            awards=[
+                {
+                    "id": p.escrow,
+                    "title": title,
+                    "status": "active",
+                    "value": value,
+                    "suppliers": [self._ref(p.supplier_org)],
+                }
+            ],
+            contracts=self._contract(
+                title=title,
+                status="active",
+                value=value,
+                implementation={
+                    "milestones": [self._milestone(int(m.milestone_id)) for m in self.facts.created_milestones],
+                    "financialProgress": progress,
+                },
+            ),
+        )
+
+    def _key(self, row: Any) -> tuple[int, int, str]:
+        return (row.block_number, row.log_index, row.tx_hash)
+
+    def _implementation(self, row: Any, *milestones: int, **implementation: Any) -> dict[str, Any]:
+        implementation.setdefault("milestones", [self._milestone(m, self._key(row)) for m in milestones])
+        return self._release(
+            row,
+            ["implementation"],
+            contracts=self._contract(status=self._contract_status(), implementation=implementation),
+        )
+
+    def _funding(self, row: Any) -> dict[str, Any] | None:
+        if row.initial:
+            return None  # part of the creation
+        self.measures["funded"] = int(row.total_funded)
+        return self._implementation(row, financialProgress=self._progress())
+
+    def _evidence(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        document = self._document(
+            "evidence",
+            row,
+            row.document_hash,
+            "physicalProgressReport",
+            f"evidence for milestone {m}, round {row.round}",
+        )
+        return self._implementation(row, m, documents=[document])
+
+    def _attestation(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        documents = None
+        if row.report_hash != _ZERO_HASH:
+            verdict = "pass" if row.passed else "fail"
+            documents = [
+                self._document(
+                    "report",
+                    row,
+                    row.report_hash,
+                    "evaluationReports",
+                    f"test report ({verdict}) for milestone {m}, round {row.round}",
+                )
+            ]
+        return self._implementation(row, m, documents=documents)
+
+    def _transaction(self, row: Any, kind: str, amount: int, payer: str, payee: str, m: int) -> dict[str, Any]:
+        return {
+            "id": f"{kind}-{release_id(row.block_number, row.log_index, row.tx_hash)}",
+            "date": self._date(row.block_number),
+            "value": _yen(amount),
+            "payer": self._ref(payer),
+            "payee": self._ref(payee),
+            "uri": f"{self.b.publication.gateway_url.rstrip('/')}/events?fromBlock={row.block_number}"
+            f"&toBlock={row.block_number}&procurementId={self.p.escrow}",
+            "relatedImplementationMilestone": {"id": str(m), "title": self._milestone_title(m)},
+        }
+
+    def _payer(self) -> str:
+        payer: str = self.facts.obligations[0].line_ministry if self.facts.obligations else self.p.ministry_org
+        return payer
+
+    def _payment(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        milestone = self._milestone(m, self._key(row))  # the owed yen follow the milestone
+        if row.kind != "released":
+            return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
+        self.measures["released"] += int(row.amount)
+        transaction = self._transaction(row, "payment", row.amount, self._payer(), self.p.supplier_org, m)
+        return self._implementation(
+            row, milestones=[milestone], transactions=[transaction], financialProgress=self._progress()
+        )
+
+    def _refund(self, row: Any) -> dict[str, Any]:
+        self.measures["refunded"] += int(row.amount)
+        milestone = self._milestone(int(row.milestone_id), self._key(row))
+        return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
+
+    def _reclaim(self, row: Any) -> dict[str, Any]:
+        return self._implementation(row, int(row.milestone_id))
+
+    def _proposal(self, row: Any) -> None:
+        self.proposals[int(row.amendment_id)] = row  # an amendment only takes effect when approved
+
+    def _amendment(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        proposal = self.proposals.get(int(row.amendment_id))
+        self.amounts[m] = int(row.new_amount)
+        self.due[m] = int(row.new_due_date)
+        change = f"milestone {m} ({row.kind}): {_words(row.old_amount)} due {iso(int(row.old_due_date))} -> "
+        change += f"{_words(row.new_amount)} due {iso(int(row.new_due_date))}"
+        proposer = f"proposed by {proposal.proposer}, " if proposal is not None else ""
+        rationale = "rationale: document "
+        rationale += f"SHA-256 {proposal.rationale_hash}" if proposal is not None else "not mirrored"
+        amendment = {
+            "id": str(row.amendment_id),
+            "date": self._date(row.block_number),
+            "rationale": rationale,
+            "description": f"{change}; {proposer}approved by {row.approver}",
+            "releaseID": release_id(row.block_number, row.log_index, row.tx_hash),
+        }
+        documents = None
+        if proposal is not None:
+            documents = [
+                self._document(
+                    "rationale", row, proposal.rationale_hash, "contractAnnexe", f"amendment {row.amendment_id}"
+                )
+            ]
+        milestone = self._milestone(m, self._key(row))
+        implementation: dict[str, Any] = {"milestones": [milestone], "documents": documents}
+        return self._release(
+            row,
+            ["contractAmendment"],
+            contracts=self._contract(
+                status=self._contract_status(),
+                value=self._contract_value(),
+                amendments=[amendment],
+                implementation=implementation,
+            ),
+        )
+
+    def _dispute(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        document = self._document("dispute", row, row.reason_hash, "complaints", f"dispute over milestone {m}")
+        return self._implementation(row, m, documents=[document])
+
+    def _ruling(self, row: Any) -> dict[str, Any]:
+        split = f"{_words(row.supplier_amount)} to the supplier, {_words(row.ministry_amount)} to the ministry"
+        return self._ruling_document(row, f"ruling ({split})", row.ruling_hash)
+
+    def _lapse(self, row: Any) -> dict[str, Any]:
+        self.due[int(row.milestone_id)] = int(row.new_due_date)
+        return self._implementation(row, int(row.milestone_id))
+
+    def _redirect_ruling(self, row: Any) -> dict[str, Any]:
+        return self._ruling_document(row, "redirect ruling", row.ruling_hash)
+
+    def _ruling_document(self, row: Any, what: str, digest: str) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        org = self.b._accounts.get(row.reviewer)
+        party = self._party(org, "reviewBody") if org is not None else None
+        document = self._document("ruling", row, digest, "complaints", f"{what} on milestone {m}")
+        release = self._implementation(row, m, documents=[document])
+        if party is not None:
+            release["parties"] = [party]
+        return release
+
+    def _redirect(self, row: Any) -> dict[str, Any]:
+        m = int(row.milestone_id)
+        milestone = self._milestone(m, self._key(row))
+        if row.recipient == "0x" + "00" * 20:
+            return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
+        self.measures["released"] += int(row.amount)
+        transaction = self._transaction(row, "redirect", row.amount, self._payer(), self.p.supplier_org, m)
+        transaction["payee"] = {"id": row.recipient, "name": f"successor account {row.recipient}"}
+        return self._implementation(
+            row, milestones=[milestone], transactions=[transaction], financialProgress=self._progress()
+        )
+
+
+class ChainBlockTimes:
+    """Block times read from the node (``eth_getBlockByNumber``, batched), remembered (at most ``keep``)."""
+
+    def __init__(self, rpc: Transport, keep: int = 100_000) -> None:
+        self.rpc = rpc
+        self.keep = keep
+        self.known: dict[int, int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a worker process: the node's URL, not the connection."""
+        return {"endpoint": self.rpc.endpoint, "keep": self.keep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from chain.connection import connect
+
+        self.rpc, self.keep, self.known = connect(state["endpoint"]), state["keep"], {}
+
+    def __call__(self, blocks: Sequence[int]) -> Mapping[int, int]:
+        missing = [block for block in blocks if block not in self.known]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            replies = self.rpc.batch([("eth_getBlockByNumber", [hex(block), False]) for block in chunk])
+            for block, reply in zip(chunk, replies, strict=True):
+                header = reply.get("result")
+                if not isinstance(header, dict) or "timestamp" not in header:
+                    raise ProviderError(f"the node at {self.rpc.endpoint} has no block {block}: {str(reply)[:200]}")
+                self.known[block] = int(header["timestamp"], 16)
+        times = {block: self.known[block] for block in blocks}
+        if len(self.known) > self.keep:
+            self.known.clear()
+        return times

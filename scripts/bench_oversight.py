@@ -1,0 +1,349 @@
+"""Benchmark the oversight exports: the full OCDS record package of a mirror of ``--procurements`` procurements,
+streamed, in seconds and peak memory.
+
+    .venv/bin/python scripts/bench_oversight.py [--json] [--procurements N] [--rounds N]
+
+1. A fresh SQLite mirror (the indexer's migrations) is grown **directly in SQL**, as ``scripts/bench_budget.py``
+   grows its own (no chain behind these rows): the dev organizations, one budget line, and ``--procurements``
+   procurements of three milestones each, obligated on the line; each milestone gets ``--rounds`` rounds of evidence
+   and two attestations (failing, except the last round's, which pass) and is paid; every procurement also has one
+   amendment proposed and approved. Each event has its milestone-history row, as the indexer writes them.
+2. A child process (so that building the mirror does not count) runs the export `procure audit export-ocds
+   --auditor` runs: every procurement's releases and its record compiled by ocdsmerge, written as one record
+   package to a file. Block times are a steady 12 s a block (the node would be asked otherwise).
+   ``--workers`` processes compile batches of records side by side (``Export.encoded_records``).
+   ``export_s`` and ``export_peak_rss_mb`` (the resident memory of the export's processes together, sampled every
+   0.1 s; targets: 60 s and 500 MB), and the package's size.
+
+Run it with ``nice -n 19`` on a shared machine; timings vary with what else runs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_utils.crypto import keccak
+
+from chain.roles import org_id
+
+_CHAIN = 31337
+_GENESIS = 1_780_000_000
+_ZERO = "0x" + "00" * 32
+_ORGS = (("MOD", 0, "Ministry of Defense"), ("NVE", 1, "Nippon Vision Electronics K.K."))
+_EVALUATORS = (("ATLA", "0x" + "0a" * 20), ("JQA", "0x" + "0b" * 20), ("NITE", "0x" + "0c" * 20))
+
+
+def _hex(text: str) -> str:
+    return "0x" + keccak(text=text).hex()
+
+
+def _insert(db: sqlite3.Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` into ``table`` (the schema's own names only; every value is a parameter)."""
+    marks = ", ".join(["?"] * len(columns.split(",")))
+    db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
+
+
+_HISTORY = (
+    "chain_id, tx_hash, log_index, milestone_id, block_number, escrow, event, amount, due_date, status, round, "
+    "passes, fails, owed, dispute_lapses_at"
+)
+_EVENT = "chain_id, tx_hash, log_index, block_number"
+_COLUMNS = {
+    "procurements": "chain_id, escrow, procurement_id, ministry_org, supplier_org, supplier, officer, panel, quorum, "
+    "title, spec_hash, funded, milestone_count, ruling_period, grace_period, block_number, tx_hash, log_index, "
+    "total_funded, total_released, total_refunded, total_owed, paused_until",
+    "budget_obligations": f"{_EVENT}, escrow, series, fiscal_year, buyer, line_ministry, officer, amount, "
+    "line_obligated, escrow_obligated",
+    "milestone_history": _HISTORY,
+    "evidence": f"{_EVENT}, escrow, milestone_id, round, supplier, document_hash, uri, relayed, relayer",
+    "attestations": f"{_EVENT}, escrow, milestone_id, round, evaluator, passed, report_hash, relayed, relayer",
+    "payments": f"{_EVENT}, escrow, milestone_id, supplier, amount, kind",
+    "amendments": f"{_EVENT}, escrow, amendment_id, milestone_id, proposer, kind, new_amount, new_due_date, "
+    "rationale_hash",
+    "amendment_approvals": f"{_EVENT}, escrow, amendment_id, milestone_id, approver, kind, old_amount, new_amount, "
+    "old_due_date, new_due_date",
+}
+
+
+def grow_mirror(path: Path, procurements: int, rounds: int) -> int:
+    """A mirror of ``procurements`` procurements and their events at ``path``; the number of events written."""
+    from indexer.schema import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    db = sqlite3.connect(path)
+    mod, nve = "0x" + org_id("MOD").hex(), "0x" + org_id("NVE").hex()
+    officer, approver, supplier = "0x" + "0f" * 20, "0x" + "0e" * 20, "0x" + "0d" * 20
+    panel = json.dumps([address for _, address in _EVALUATORS])
+    events = 0
+    with db:
+        orgs = [(code, kind, name) for code, kind, name in _ORGS] + [(code, 2, code) for code, _ in _EVALUATORS]
+        _insert(
+            db,
+            "organizations",
+            "chain_id, org_id, code, kind, name, active, vault, block_number, tx_hash",
+            [(_CHAIN, "0x" + org_id(c).hex(), c, str(k), n, 1, officer, 1, _ZERO) for c, k, n in orgs],
+        )
+        _insert(
+            db,
+            "accounts",
+            "chain_id, account, org_id, block_number",
+            [(_CHAIN, address, "0x" + org_id(code).hex(), 1) for code, address in _EVALUATORS],
+        )
+        codes = ["0x" + org_id(code).hex() for code in ("MOD", "MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE")]
+        _insert(
+            db,
+            "budget_series",
+            f"{_EVENT}, series, ministry, organization, item, sub_item",
+            [(_CHAIN, _ZERO, 0, 1, 1, *codes)],
+        )
+    block = 2
+    batch = 500
+    for start in range(0, procurements, batch):
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+
+        def add(table: str, row: tuple[Any, ...], rows: dict[str, list[tuple[Any, ...]]] = rows) -> None:
+            rows.setdefault(table, []).append(row)
+
+        for i in range(start, min(start + batch, procurements)):
+            escrow = "0x" + f"{i + 1:040x}"
+            amounts = [30_000_000 + i, 50_000_000, 120_000_000]
+            due = [_GENESIS + 86_400 * d for d in (400, 500, 600)]
+            tx = _hex(f"create {i}")
+            add(
+                "procurements",
+                (
+                    *(
+                        _CHAIN,
+                        escrow,
+                        _hex(f"pid {i}"),
+                        mod,
+                        nve,
+                        supplier,
+                        officer,
+                        panel,
+                        2,
+                        f"Bench procurement {i}",
+                    ),
+                    *(_ZERO, str(sum(amounts)), 3, 2_592_000, 7_776_000, block, tx, 0),
+                    *(str(sum(amounts)), str(sum(amounts)), "0", "0", 0),
+                ),
+            )
+            add(
+                "budget_obligations",
+                (_CHAIN, tx, 1, block, escrow, 1, 2026, mod, mod, officer, *(str(sum(amounts)),) * 3),
+            )
+            for m, amount in enumerate(amounts):
+                add(
+                    "milestone_history",
+                    (
+                        *(
+                            _CHAIN,
+                            tx,
+                            0,
+                            m,
+                            block,
+                            escrow,
+                            "ProcurementCreated",
+                            str(amount),
+                            due[m],
+                            "Pending",
+                            0,
+                            0,
+                            0,
+                        ),
+                        *("0", 0),
+                    ),
+                )
+            events += 2
+            for m, amount in enumerate(amounts):
+                for r in range(1, rounds + 1):
+                    block += 1
+                    passed = r == rounds
+                    etx = _hex(f"evidence {i} {m} {r}")
+                    add(
+                        "evidence",
+                        (_CHAIN, etx, 0, block, escrow, m, r, supplier, _hex(f"doc {i} {m} {r}"), "ipfs://x", 0, None),
+                    )
+                    add(
+                        "milestone_history",
+                        (
+                            *(_CHAIN, etx, 0, m, block, escrow, "EvidenceSubmitted", str(amount), due[m], "Submitted"),
+                            *(r, 0, 0, "0", 0),
+                        ),
+                    )
+                    for k, (_, evaluator) in enumerate(_EVALUATORS[:2]):
+                        atx = _hex(f"attest {i} {m} {r} {k}")
+                        add(
+                            "attestations",
+                            (
+                                _CHAIN,
+                                atx,
+                                0,
+                                block,
+                                escrow,
+                                m,
+                                r,
+                                evaluator,
+                                int(passed),
+                                _hex(f"report {i} {m} {r} {k}"),
+                                0,
+                                None,
+                            ),
+                        )
+                        status = ("Paid" if k else "Submitted") if passed else ("Rejected" if k else "Submitted")
+                        add(
+                            "milestone_history",
+                            (
+                                *(_CHAIN, atx, 0, m, block, escrow, "Attested", str(amount), due[m], status, r),
+                                *(k + 1 if passed else 0, 0 if passed else k + 1, "0", 0),
+                            ),
+                        )
+                    events += 3
+                ptx = _hex(f"attest {i} {m} {rounds} 1")
+                add("payments", (_CHAIN, ptx, 1, block, escrow, m, supplier, str(amount), "released"))
+                events += 1
+            block += 1
+            ptx, atx = _hex(f"propose {i}"), _hex(f"approve {i}")
+            add(
+                "amendments",
+                (_CHAIN, ptx, 0, block, escrow, 0, 2, officer, "due", "0", str(due[2] + 86_400), _hex(f"why {i}")),
+            )
+            add(
+                "amendment_approvals",
+                (
+                    *(_CHAIN, atx, 0, block, escrow, 0, 2, approver, "due"),
+                    *("120000000",) * 2,
+                    *(str(due[2]), str(due[2] + 86_400)),
+                ),
+            )
+            events += 2
+        with db:
+            for table, columns in _COLUMNS.items():
+                _insert(db, table, columns, rows[table])
+    db.close()
+    return events
+
+
+def _steady(blocks: Sequence[int]) -> Mapping[int, int]:
+    return {block: _GENESIS + 12 * block for block in blocks}
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0  # gone
+
+
+class _TreeRss(threading.Thread):
+    """The largest sum of the resident memory of this process and its children, sampled every 0.1 s."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kib = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            pids = [os.getpid(), *(child.pid for child in multiprocessing.active_children() if child.pid)]
+            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in pids))
+
+
+def export(db: Path, out: Path, workers: int = 1) -> dict[str, Any]:
+    """The full record package (auditor's view) of the mirror at ``db`` written to ``out``: seconds, records, and
+    the peak of the resident memory of the export's processes together."""
+    from indexer.ocds.packages import Export, package_header, write_package
+    from indexer.ocds.releases import Publication
+    from indexer.schema import make_engine
+
+    sampler = _TreeRss()
+    sampler.start()
+    started = time.perf_counter()
+    engine = make_engine(f"sqlite:///{db}")
+    publication = Publication()
+    with engine.connect() as conn, out.open("w", encoding="utf-8") as file:
+        ocds = Export(conn, _CHAIN, publication, _steady, public=False)
+        header = package_header("record", publication, "http://127.0.0.1:8000/ocds/records", int(time.time()))
+        records = write_package(file, "record", header, ocds.encoded_records(workers))
+    engine.dispose()
+    seconds = round(time.perf_counter() - started, 1)
+    sampler.done.set()
+    sampler.join()
+    return {"records": records, "export_s": seconds, "tree_peak_rss_mb": round(sampler.peak_kib / 1024)}
+
+
+def run(procurements: int, rounds: int, workers: int, log: Any) -> dict[str, Any]:
+    """Grow the mirror, export it in a child process, measure."""
+    with tempfile.TemporaryDirectory() as folder:
+        db, out = Path(folder) / "mirror.db", Path(folder) / "records.json"
+        started = time.perf_counter()
+        events = grow_mirror(db, procurements, rounds)
+        log(f"mirror: {procurements:,} procurements, {events:,} events in {time.perf_counter() - started:.1f} s")
+        child = subprocess.run(
+            [sys.executable, __file__, "--export-only", str(db), str(out), "--workers", str(workers)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        result: dict[str, Any] = json.loads(child.stdout)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+        size_mb = out.stat().st_size / 2**20
+    records, seconds = result["records"], result["export_s"]
+    together = result["tree_peak_rss_mb"]
+    log(f"record package: {records:,} records, {size_mb:.0f} MB in {seconds} s, peak {together} MB (all processes)")
+    return {
+        "procurements": procurements,
+        "events": events,
+        "records": result["records"],
+        "package_mb": round(size_mb),
+        "export_s": result["export_s"],
+        "workers": workers,
+        "export_peak_rss_mb": result["tree_peak_rss_mb"],  # the export's processes together (sampled every 0.1 s)
+        "largest_process_peak_rss_mb": round(peak_mb),  # getrusage: the largest one's own peak
+    }
+
+
+@click.command()
+@click.option("--procurements", type=click.IntRange(1), default=10_000, show_default=True, help="Procurements.")
+@click.option("--rounds", type=click.IntRange(1), default=2, show_default=True, help="Evidence rounds per milestone.")
+@click.option(
+    "--workers", type=click.IntRange(1), default=2, show_default=True, help="Processes compiling records side by side."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
+@click.option("--export-only", nargs=2, type=click.Path(path_type=Path), default=None, hidden=True)
+def main(procurements: int, rounds: int, workers: int, as_json: bool, export_only: tuple[Path, Path] | None) -> None:
+    """Grow a mirror of procurements and their events, and measure the full OCDS record package export."""
+    if export_only is not None:
+        click.echo(json.dumps(export(*export_only, workers=workers)))
+        return
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = run(procurements, rounds, workers, log)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<20} {value}")
+
+
+if __name__ == "__main__":
+    main()
