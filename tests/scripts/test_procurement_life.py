@@ -167,6 +167,11 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
         line=r"fail attested for milestone 0, round 1; milestone rejected: evidence can be submitted again until "
         r"\d{4}-\d\d-\d\d 23:59 JST",
     )
+    refused = ledger.client("evaluator-atla", "attest", ocid, "0", "--pass")  # nothing to attest until resubmitted
+    assert refused.exit_code == 1, refused.output
+    assert re.search(
+        r"milestone 0 is Rejected; evidence can be submitted again until \d{4}-\d\d-\d\d 23:59 JST", refused.output
+    ), refused.output
     ledger.says("supplier", "submit-evidence", ocid, "0", str(report), line=EVIDENCE.format(0))
     ledger.says("evaluator-atla", "attest", ocid, "0", "--pass", line="pass attested for milestone 0, round 2")
     ledger.says(
