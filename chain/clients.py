@@ -30,6 +30,7 @@ __all__ = [
     "BudgetOfficeClient",
     "CreatedProcurement",
     "EscrowClient",
+    "EvidenceSubmission",
     "FactoryClient",
     "Milestone",
     "MilestoneStatus",
@@ -86,6 +87,20 @@ class Organization:
     kind: OrgKind
     active: bool
     vault: str | None
+
+
+@dataclass(frozen=True)
+class EvidenceSubmission:
+    """An EvidenceSubmitted event: a round's document for a milestone, and where it was mined."""
+
+    milestone_id: int
+    round: int
+    supplier: str
+    document_hash: str  # 0x-hex
+    uri: str
+    block_number: int
+    tx_hash: str
+    log_index: int
 
 
 @dataclass(frozen=True)
@@ -490,6 +505,39 @@ class EscrowClient(_Client):
     def milestone_count(self) -> int:
         """How many milestones."""
         return int(self._call(self.contract.functions.milestoneCount()))
+
+    def evidence_submitted(self, milestone_id: int, from_block: int = 0) -> list[EvidenceSubmission]:
+        """The evidence submitted for a milestone, in chain order, from its EvidenceSubmitted events (the milestone
+        is a topic)."""
+        query = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": "latest",
+            "topics": [
+                self.build.codec(self.contract_name).topic("EvidenceSubmitted"),
+                "0x" + milestone_id.to_bytes(32, "big").hex(),
+            ],
+        }
+        decoder = EventDecoder(self.build)
+        found = []
+        for log in self.rpc.result("eth_getLogs", [query]) or []:
+            decoded = decoder.decode(log, "escrow", self.rpc.chain_id)
+            if decoded is None or decoded.event != "EvidenceSubmitted" or checksum(decoded.emitter) != self.address:
+                continue
+            a = decoded.args
+            found.append(
+                EvidenceSubmission(
+                    milestone_id=int(a["milestoneId"]),
+                    round=int(a["round"]),
+                    supplier=checksum(str(a["supplier"])),
+                    document_hash=str(a["documentHash"]),
+                    uri=str(a["uri"]),
+                    block_number=decoded.block_number,
+                    tx_hash=decoded.tx_hash,
+                    log_index=decoded.log_index,
+                )
+            )
+        return found
 
     def milestone(self, index: int) -> Milestone:
         """One milestone's state."""

@@ -78,12 +78,16 @@ class ContractRevert(ChainError):
     def __str__(self) -> str:
         return self.sentence
 
-    def explain(self, organization_of: Callable[[str], str | None] | None) -> str:
-        """Say the error again, naming the organization of each account ``organization_of`` knows; kept as
-        ``sentence`` (and so ``str(exc)``)."""
+    def explain(
+        self,
+        organization_of: Callable[[str], str | None] | None,
+        due_date_of: Callable[[int], int | None] | None = None,
+    ) -> str:
+        """Say the error again, naming the organization of each account ``organization_of`` knows (and a
+        milestone's due date, if ``due_date_of`` gives it); kept as ``sentence`` (and so ``str(exc)``)."""
         from chain.revert_words import explain
 
-        self.sentence = explain(self, organization_of)
+        self.sentence = explain(self, organization_of, due_date_of)
         return self.sentence
 
     @property

@@ -18,10 +18,13 @@ from chain.times import jst
 if TYPE_CHECKING:
     from chain.errors import ContractRevert
 
-__all__ = ["SENTENCES", "OrganizationOf", "explain", "yen"]
+__all__ = ["SENTENCES", "DueDateOf", "OrganizationOf", "explain", "yen"]
 
 OrganizationOf = Callable[[str], str | None]
 """An account's organization code, if it is bound to one."""
+
+DueDateOf = Callable[[int], int | None]
+"""A milestone's current due date (unix time) on the procurement the revert came from, if known."""
 
 MILESTONE_STATUSES = (
     "Pending",
@@ -83,9 +86,12 @@ def short(address: str) -> str:
 class _Words:
     """A revert's arguments, each said as people say it."""
 
-    def __init__(self, args: Mapping[str, Any], organization_of: OrganizationOf | None) -> None:
+    def __init__(
+        self, args: Mapping[str, Any], organization_of: OrganizationOf | None, due_date_of: DueDateOf | None = None
+    ) -> None:
         self._args = args
         self._organization_of = organization_of
+        self._due_date_of = due_date_of
 
     def __getitem__(self, name: str) -> Any:
         return self._args[name]
@@ -136,6 +142,25 @@ class _Words:
 
     def when(self, name: str) -> str:
         return jst(int(self._args[name]))
+
+    def due_date(self, name: str) -> str | None:
+        """The due date of the milestone ``name`` holds, if the caller can look it up."""
+        if self._due_date_of is None:
+            return None
+        try:
+            due = self._due_date_of(int(self._args[name]))
+        except Exception:  # the words are a courtesy: a failed look-up never hides the error itself
+            return None
+        return None if due is None else jst(due)
+
+    def milestone_status(self) -> str:
+        """``milestone 0 is Rejected; evidence can be submitted again until 2027-06-30 23:59 JST``, or with the
+        status's hint in brackets."""
+        current = self.status("current")
+        due = self.due_date("milestoneId") if current == "Rejected" else None
+        if due is not None:
+            return f"milestone {self['milestoneId']} is {current}; evidence can be submitted again until {due}"
+        return f"milestone {self['milestoneId']} is {current}{STATUS_HINTS.get(current, '')}"
 
     def yen(self, name: str) -> str:
         return yen(int(self._args[name]))
@@ -343,10 +368,7 @@ SENTENCES: dict[str, Callable[[_Words], str]] = {
         f"there is no milestone {w['milestoneId']}: this procurement has {w['milestoneCount']} "
         f"(numbered 0 to {int(w['milestoneCount']) - 1})"
     ),
-    "EscrowUnexpectedMilestoneStatus": lambda w: (
-        f"milestone {w['milestoneId']} is {w.status('current')}{STATUS_HINTS.get(w.status('current'), '')}; this "
-        f"needs it {w.statuses('allowed')}"
-    ),
+    "EscrowUnexpectedMilestoneStatus": lambda w: f"{w.milestone_status()}; this needs it {w.statuses('allowed')}",
     "EscrowWrongRound": lambda w: f"milestone {w['milestoneId']} is in evidence round {w['current']}, not {w['given']}",
     "EscrowPastDueDate": lambda w: (
         f"milestone {w['milestoneId']} was due at {w.when('dueDate')}: evidence is no longer accepted "
@@ -495,12 +517,17 @@ SENTENCES: dict[str, Callable[[_Words], str]] = {
 }
 
 
-def explain(revert: ContractRevert, organization_of: OrganizationOf | None = None) -> str:
-    """``revert`` as one sentence; its raw form if no sentence is declared (the test makes sure one is)."""
+def explain(
+    revert: ContractRevert, organization_of: OrganizationOf | None = None, due_date_of: DueDateOf | None = None
+) -> str:
+    """``revert`` as one sentence; its raw form if no sentence is declared (the test makes sure one is).
+
+    ``organization_of`` names accounts' organizations; ``due_date_of`` gives a milestone's due date on the
+    procurement acted on (a rejected milestone's refusal then says until when evidence is accepted)."""
     sentence = SENTENCES.get(revert.name)
     if sentence is None:
         return revert.raw
     try:
-        return sentence(_Words(revert.args_by_name, organization_of))
+        return sentence(_Words(revert.args_by_name, organization_of, due_date_of))
     except (KeyError, IndexError, TypeError, ValueError):  # arguments not as declared: say it raw, never crash
         return revert.raw

@@ -31,6 +31,16 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     bytes32 private constant _INVALIDATE_NONCES_TYPEHASH =
         keccak256("InvalidateNonces(uint256 newNonce,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _UPDATE_ORGANIZATION_TYPEHASH =
+        keccak256("UpdateOrganization(bytes32 orgId,bool active,address vault,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _BIND_ACCOUNT_TYPEHASH =
+        keccak256("BindAccount(address account,bytes32 orgId,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _UNBIND_ACCOUNT_TYPEHASH =
+        keccak256("UnbindAccount(address account,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _GRANT_ROLE_TYPEHASH =
+        keccak256("GrantRole(bytes32 role,address account,uint256 nonce,uint256 deadline)");
+    bytes32 private constant _REVOKE_ROLE_TYPEHASH =
+        keccak256("RevokeRole(bytes32 role,address account,uint256 nonce,uint256 deadline)");
     uint16 private constant _ADMIN_BIT = 1 << 1;
     uint16 private constant _OFFICER_BIT = 1 << 2;
     uint16 private constant _TREASURY_BIT = 1 << 3;
@@ -70,6 +80,24 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     /// @inheritdoc IAccessRegistry
     function updateOrganization(bytes32 orgId, bool active, address vault) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _updateOrganization(orgId, active, vault);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function updateOrganizationBySig(
+        bytes32 orgId,
+        bool active,
+        address vault,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(signer, deadline, signature, abi.encode(_UPDATE_ORGANIZATION_TYPEHASH, orgId, active, vault));
+        _checkRole(DEFAULT_ADMIN_ROLE, signer);
+        _updateOrganization(orgId, active, vault);
+    }
+
+    function _updateOrganization(bytes32 orgId, bool active, address vault) private {
         Organization storage org = _requireOrganization(orgId);
         // A ministry always names a vault of its own, so clearing it by mistake cannot strand its refunds.
         bool valid = org.kind == OrgKind.Ministry ? vault != address(0) && _orgOf(vault) == orgId : vault == address(0);
@@ -81,22 +109,52 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
 
     /// @inheritdoc IAccessRegistry
     function bindAccount(address account, bytes32 orgId) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _bindAccount(account, orgId, _msgSender());
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function bindAccountBySig(
+        address account,
+        bytes32 orgId,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(signer, deadline, signature, abi.encode(_BIND_ACCOUNT_TYPEHASH, account, orgId));
+        _checkRole(DEFAULT_ADMIN_ROLE, signer);
+        _bindAccount(account, orgId, signer);
+    }
+
+    function _bindAccount(address account, bytes32 orgId, address sender) private {
         if (account == address(0) || _isEscrow(account)) revert RegistryInvalidAccount(account);
         _requireOrganization(orgId);
         bytes32 current = _orgOf(account);
         if (current != bytes32(0)) revert RegistryAccountAlreadyBound(account, current);
         _accounts[account].org = bytes16(orgId);
-        emit AccountBound(account, orgId, _msgSender());
+        emit AccountBound(account, orgId, sender);
     }
 
     /// @inheritdoc IAccessRegistry
     function unbindAccount(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unbindAccount(account, _msgSender());
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function unbindAccountBySig(address account, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _useSignature(signer, deadline, signature, abi.encode(_UNBIND_ACCOUNT_TYPEHASH, account));
+        _checkRole(DEFAULT_ADMIN_ROLE, signer);
+        _unbindAccount(account, signer);
+    }
+
+    function _unbindAccount(address account, address sender) private {
         bytes32 orgId = _orgOf(account);
         if (orgId == bytes32(0)) revert RegistryAccountNotBound(account);
         uint256 count = roleCount(account);
         if (count != 0 || _organizations[orgId].vault == account) revert RegistryAccountInUse(account, count);
         _accounts[account].org = bytes16(0);
-        emit AccountUnbound(account, orgId, _msgSender());
+        emit AccountUnbound(account, orgId, sender);
     }
 
     // ---------------------------------------------------------------- escrows and nonces
@@ -166,13 +224,9 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     function invalidateNoncesBySig(uint256 newNonce, address signer, uint256 deadline, bytes calldata signature)
         external
     {
-        if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline, block.timestamp);
         uint256 nonce = _accounts[signer].nonce;
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_INVALIDATE_NONCES_TYPEHASH, newNonce, nonce, deadline)));
-        (address recovered, ECDSA.RecoverError error_,) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (error_ != ECDSA.RecoverError.NoError || recovered != signer || signer == address(0)) {
-            revert RegistryInvalidSignature(signer);
-        }
+        bytes32 structHash = keccak256(abi.encode(_INVALIDATE_NONCES_TYPEHASH, newNonce, nonce, deadline));
+        _requireSignature(signer, deadline, signature, structHash);
         _invalidateNonces(signer, newNonce);
     }
 
@@ -185,6 +239,28 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
         emit NoncesInvalidated(signer, current, newNonce, _msgSender());
     }
 
+    /// @dev Checks `signer`'s EIP-712 signature of a registry act (`fields`: its type hash and fields, ABI-encoded;
+    /// the signer's current nonce and `deadline` follow) and consumes the nonce, reported in SignatureUsed.
+    function _useSignature(address signer, uint256 deadline, bytes calldata signature, bytes memory fields) private {
+        uint64 nonce = _accounts[signer].nonce;
+        _requireSignature(signer, deadline, signature, keccak256(bytes.concat(fields, abi.encode(nonce, deadline))));
+        _accounts[signer].nonce = nonce + 1;
+        emit SignatureUsed(signer, _msgSender(), nonce);
+    }
+
+    /// @dev Reverts unless `signature` is `signer`'s of `structHash` in the registry's domain, before `deadline`.
+    function _requireSignature(address signer, uint256 deadline, bytes calldata signature, bytes32 structHash)
+        private
+        view
+    {
+        if (block.timestamp > deadline) revert RegistrySignatureExpired(deadline, block.timestamp);
+        bytes32 digest = _hashTypedDataV4(structHash);
+        (address recovered, ECDSA.RecoverError error_,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (error_ != ECDSA.RecoverError.NoError || recovered != signer || signer == address(0)) {
+            revert RegistryInvalidSignature(signer);
+        }
+    }
+
     /// @dev Procurement ids are scoped by ministry: two ministries may use the same id.
     function _procurementKey(bytes32 ministryOrg, bytes32 procurementId) private pure returns (bytes32) {
         return keccak256(abi.encode(ministryOrg, procurementId));
@@ -195,19 +271,40 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     /// @notice Grants `role` to `account`. The role's admin, or the registry admin; a ministry admin only
     /// inside its own active ministry; never to the caller itself.
     function grantRole(bytes32 role, address account) public override(AccessControl, IAccessControl) {
-        _authorizeRoleChange(role, account);
-        if (account == _msgSender()) revert RegistrySelfGrant(account, role);
-        _grantRole(role, account);
+        address sender = _msgSender();
+        _authorizeRoleChange(sender, role, account);
+        if (account == sender) revert RegistrySelfGrant(account, role);
+        _grantRole(role, account, sender);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function grantRoleBySig(bytes32 role, address account, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _useSignature(signer, deadline, signature, abi.encode(_GRANT_ROLE_TYPEHASH, role, account));
+        _authorizeRoleChange(signer, role, account);
+        // Neither the signer nor the relayer that sends its signature: a relayer holding a role breaks relaying.
+        if (account == signer || account == _msgSender()) revert RegistrySelfGrant(account, role);
+        _grantRole(role, account, signer);
     }
 
     /// @notice Revokes `role` from `account`, under the same rule as {grantRole}.
     function revokeRole(bytes32 role, address account) public override(AccessControl, IAccessControl) {
-        _authorizeRoleChange(role, account);
-        _revokeRole(role, account);
+        address sender = _msgSender();
+        _authorizeRoleChange(sender, role, account);
+        _revokeRole(role, account, sender);
     }
 
-    function _authorizeRoleChange(bytes32 role, address account) private view {
-        address sender = _msgSender();
+    /// @inheritdoc IAccessRegistry
+    function revokeRoleBySig(bytes32 role, address account, address signer, uint256 deadline, bytes calldata signature)
+        external
+    {
+        _useSignature(signer, deadline, signature, abi.encode(_REVOKE_ROLE_TYPEHASH, role, account));
+        _authorizeRoleChange(signer, role, account);
+        _revokeRole(role, account, signer);
+    }
+
+    function _authorizeRoleChange(address sender, bytes32 role, address account) private view {
         if (hasRole(DEFAULT_ADMIN_ROLE, sender)) return;
         bytes32 adminRole = getRoleAdmin(role);
         if (adminRole != Roles.MINISTRY_ADMIN) revert AccessControlUnauthorizedAccount(sender, adminRole);
@@ -221,6 +318,10 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
     /// @dev Roles live in the account record, not in AccessControl's own mapping; AccessControl still
     /// provides role admins, `onlyRole` and the RoleGranted/RoleRevoked events.
     function _grantRole(bytes32 role, address account) internal override returns (bool) {
+        return _grantRole(role, account, _msgSender());
+    }
+
+    function _grantRole(bytes32 role, address account, address sender) private returns (bool) {
         if (role != DEFAULT_ADMIN_ROLE) {
             bytes32 orgId = _orgOf(account);
             if (orgId == bytes32(0)) revert RegistryAccountNotBound(account);
@@ -240,14 +341,18 @@ contract AccessRegistry is AccessControl, EIP712, IAccessRegistry {
             revert RegistryIncompatibleRoles(account, role, Roles.MINISTRY_ADMIN);
         }
         _accounts[account].roles = held | _roleBit(role);
-        emit RoleGranted(role, account, _msgSender());
+        emit RoleGranted(role, account, sender);
         return true;
     }
 
     function _revokeRole(bytes32 role, address account) internal override returns (bool) {
+        return _revokeRole(role, account, _msgSender());
+    }
+
+    function _revokeRole(bytes32 role, address account, address sender) private returns (bool) {
         if (!hasRole(role, account)) return false;
         _accounts[account].roles &= ~_roleBit(role);
-        emit RoleRevoked(role, account, _msgSender());
+        emit RoleRevoked(role, account, sender);
         return true;
     }
 

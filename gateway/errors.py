@@ -8,6 +8,7 @@ revert comes back with the Solidity custom error's name and decoded arguments; m
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -346,10 +347,29 @@ def _contract_revert(request: Request, exc: Exception) -> JSONResponse:
     status = _REVERT_STATUS.get(exc.name, ContractRefused.status)
     state = getattr(request.app.state, "gateway", None)
     if state is not None:  # name each account's organization, as the gateway knows it (mirror, else chain)
-        exc.explain(lambda account: state.directory.lookup(account).organization)
+        exc.explain(lambda account: state.directory.lookup(account).organization, _due_dates(state, request))
     return problem_response(
         request, ContractRefused, exc.sentence, status=status, error=exc.name, args=revert_args(exc), raw=exc.raw
     )
+
+
+def _due_dates(state: Any, request: Request) -> Callable[[int], int | None] | None:
+    """A milestone's current due date, read from the chain, on the procurement the request's path names (an
+    action's route, which has already found it visible to the caller); None elsewhere."""
+    from chain import parse_procurement_name
+
+    text = request.path_params.get("procurement_id")
+    if not isinstance(text, str):
+        return None
+
+    def due_date_of(milestone_id: int) -> int | None:
+        named = parse_procurement_name(text)
+        escrows = (named.escrow,) if named.escrow is not None else state.ledger.escrows_of(named.procurement_id)
+        if len(escrows) != 1:  # an id several ministries registered: not worth guessing for a courtesy
+            return None
+        return int(state.ledger.escrow(escrows[0]).milestone(milestone_id).due_date)
+
+    return due_date_of
 
 
 def _chain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,7 @@ from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.sync import Indexer, SyncConfig
 
-__all__ = ["Difference", "Report", "recompute_digests", "replay", "verify"]
+__all__ = ["Difference", "Report", "compare_chain", "recompute_digests", "replay", "verify"]
 
 _ZERO_ADDRESS = "0x" + "0" * 40
 _SKIP_TABLES = {"indexer_locks", "self_checks"}  # the mirror's own bookkeeping, not the chain's
@@ -248,11 +248,21 @@ def _rows(conn: Any, table: str, chain: int) -> list[Mapping[str, Any]]:
     return [dict(row) for row in conn.execute(select(t).where(t.c.chain_id == chain)).mappings()]
 
 
-def _compare_chain(
-    live: Engine, source: ChainSource, system: SystemAddresses, build: Build, cursor: Cursor
+def compare_chain(
+    live: Engine,
+    source: ChainSource,
+    system: SystemAddresses,
+    build: Build,
+    cursor: Cursor,
+    *,
+    escrows: Collection[str] | None = None,
+    books_only: bool = False,
 ) -> tuple[list[Difference], dict[str, int]]:
     """Ask the contracts (at the mirror's block) for every escrow's books and milestones, every organization,
-    binding and role the mirror knows; one eth_call per distinct question, decoded once."""
+    binding and role the mirror knows; one eth_call per distinct question, decoded once.
+
+    ``escrows``: only these escrows' books and milestones; ``books_only``: no organizations, accounts, roles or
+    budget lines (the self-check's questions, indexer/self_check.py)."""
     calls = _Calls(build)
     chain = cursor.chain_id
     requests: list[tuple[str, str, str, str]] = []  # (to, calldata, contract, function)
@@ -283,10 +293,11 @@ def _compare_chain(
     with live.connect() as conn:
         procurements = _rows(conn, "procurements", chain)
         milestones = _rows(conn, "milestones", chain)
-        organizations = _rows(conn, "organizations", chain)
-        accounts = _rows(conn, "accounts", chain)
-        members = _rows(conn, "role_memberships", chain)
-        lines = _rows(conn, "budget_lines", chain)
+        others = ("organizations", "accounts", "role_memberships", "budget_lines")
+        organizations, accounts, members, lines = ([] if books_only else _rows(conn, t, chain) for t in others)
+    if escrows is not None:
+        procurements = [p for p in procurements if p["escrow"] in escrows]
+        milestones = [m for m in milestones if m["escrow"] in escrows]
 
     for p in procurements:
         escrow = p["escrow"]
@@ -364,7 +375,7 @@ def _compare_chain(
             args,
             fields,
         )
-    replies = source.call_many([(to, data) for to, data, _, _ in requests], cursor.block_number)
+    replies = source.call_many([(to, data) for to, data, _, _ in requests], cursor.block_number) if requests else []
     decoded = [
         calls.decode(contract, function, raw) for (_, _, contract, function), raw in zip(requests, replies, strict=True)
     ]
@@ -405,7 +416,7 @@ def verify(
         raise IndexerError(f"the database holds no mirror of chain {chain_id}: run `procure index --once` first")
     # Over HTTP the node answers the contract calls while we replay: the two overlap.
     with ThreadPoolExecutor(1) as pool:
-        on_chain = pool.submit(_compare_chain, live, source, system, build, cursor) if source.concurrent else None
+        on_chain = pool.submit(compare_chain, live, source, system, build, cursor) if source.concurrent else None
         differences = recompute_digests(live, chain_id)
         with tempfile.TemporaryDirectory(prefix="procure-replay-") as scratch:
             url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
@@ -416,7 +427,7 @@ def verify(
             finally:
                 other.dispose()
         chain_differences, chain_checked = (
-            on_chain.result() if on_chain is not None else _compare_chain(live, source, system, build, cursor)
+            on_chain.result() if on_chain is not None else compare_chain(live, source, system, build, cursor)
         )
     differences += found + chain_differences
     checked |= chain_checked

@@ -2,8 +2,13 @@
 
 A check fetches a block range's logs from the node again, decodes and maps them as the indexer did, and compares
 every append-only row they give (payments, attestations, evidence ...) with the row the mirror serves, column by
-column. The outcome (the range, and the
-first block where anything differs, with what differs) is kept in ``self_checks``, where ``/healthz`` and
+column. The current-state rows the gateway serves besides, each milestone as it stands and each procurement's
+books (funded, released, refunded, owed, paused until), are compared with the contracts' own view at the mirror's
+block (``audit.compare_chain``, the questions ``procure audit verify`` asks): every escrow's in a full check, those
+of the escrows whose milestones moved in the range in a recent one. A wrong milestone row is placed at the block
+of its last change; a procurement's books at the latest change of its milestones (or its creation). The outcome
+(the range, and the first block where anything differs, with what differs) is kept in ``self_checks``, where
+``/healthz`` and
 ``procure index status`` read it: a row edited by hand is reported within one recent-blocks period if it is
 recent, within one full period otherwise. ``procure audit verify`` remains the complete audit (the raw events
 against their digests and hash chain, current state against the contracts, a whole replay).
@@ -92,6 +97,9 @@ def run_self_check(
         if found:  # the first bad block is in this span
             break
         between_spans()
+    state_found, state_rows = _state_differences(indexer, scope, lo, hi)
+    found += state_found
+    rows += state_rows
     first = min(found, default=None)
     check = SelfCheck(
         chain_id=indexer.chain_id,
@@ -105,6 +113,47 @@ def run_self_check(
     )
     _record(indexer.engine, check)
     return check
+
+
+def _state_differences(indexer: Indexer, scope: str, lo: int, hi: int) -> tuple[list[tuple[int, str]], int]:
+    """The served milestones and procurement books against the contracts at the mirror's block (see above), as
+    (block, what differs); and how many rows were checked."""
+    from indexer.audit import compare_chain
+
+    milestones, procurements = TABLES["milestones"], TABLES["procurements"]
+    with indexer.engine.connect() as conn:
+        moved = conn.execute(
+            select(milestones.c.escrow, milestones.c.milestone_id, milestones.c.block_number).where(
+                milestones.c.chain_id == indexer.chain_id
+            )
+        ).all()
+        created = conn.execute(
+            select(procurements.c.escrow, procurements.c.block_number).where(
+                procurements.c.chain_id == indexer.chain_id
+            )
+        ).all()
+    last_change: dict[str, int] = {}  # a milestone's key as audit names it, or an escrow: the block of its last change
+    for escrow, block in created:
+        last_change[escrow] = int(block)
+    for escrow, index, block in moved:
+        last_change[f"({escrow}, {index})"] = int(block)
+        last_change[escrow] = max(last_change.get(escrow, 0), int(block))
+    escrows = None if scope == "all" else {e for e, _ in created if lo <= last_change[e] <= hi}
+    if escrows is not None and not escrows:
+        return [], 0
+    cursor = indexer.store.cursor()
+    assert cursor is not None
+    differences, checked = compare_chain(
+        indexer.engine, indexer.source, indexer.system, indexer.build, cursor, escrows=escrows, books_only=True
+    )
+    found = [
+        (
+            last_change.get(d.key, cursor.block_number),
+            f"{d.table} row {d.key} {d.field} is {d.mirror!r} in the mirror, {d.other!r} on the chain",
+        )
+        for d in differences
+    ]
+    return found, checked["escrows"] + checked["milestones"]
 
 
 def last_self_check(conn: Connection, chain_id: int) -> SelfCheck | None:

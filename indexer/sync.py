@@ -172,6 +172,7 @@ class Indexer:
         self.engine = engine
         self.source = source
         self.system = system
+        self.build = build
         self.config = config or SyncConfig()
         self.decoder = EventDecoder(build)
         self.topics = self.decoder.topics()

@@ -98,6 +98,9 @@ interface IAccessRegistry is IAccessControl {
     /// action: every signature made with them is void. `sender` sent the transaction (the signer, or a relayer
     /// of its signed request).
     event NoncesInvalidated(address indexed signer, uint256 firstNonce, uint256 newNonce, address sender);
+    /// @notice A signed registry act was relayed and the signer's nonce `nonce` consumed; the act's own event
+    /// follows in the same transaction, naming the signer as its sender.
+    event SignatureUsed(address indexed signer, address relayer, uint256 nonce);
 
     /// @notice Registers an organization. Only the registry admin (DEFAULT_ADMIN_ROLE).
     /// @param orgId Short code of at most 16 bytes, left-aligned, e.g. bytes32("MOD") or bytes32("MOFA").
@@ -109,11 +112,44 @@ interface IAccessRegistry is IAccessControl {
     /// @param vault For a ministry: an account bound to it that receives refunds (required); zero otherwise.
     function updateOrganization(bytes32 orgId, bool active, address vault) external;
 
+    /// @notice Like {updateOrganization}, signed by the registry admin `signer`: EIP-712 type
+    /// `UpdateOrganization(bytes32 orgId,bool active,address vault,uint256 nonce,uint256 deadline)` with the
+    /// signer's current nonce (consumed, reported in SignatureUsed).
+    function updateOrganizationBySig(
+        bytes32 orgId,
+        bool active,
+        address vault,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
     /// @notice Binds an account to an organization. Only the registry admin.
     function bindAccount(address account, bytes32 orgId) external;
 
+    /// @notice Like {bindAccount}, signed by the registry admin `signer`: EIP-712 type
+    /// `BindAccount(address account,bytes32 orgId,uint256 nonce,uint256 deadline)`.
+    function bindAccountBySig(address account, bytes32 orgId, address signer, uint256 deadline, bytes calldata signature)
+        external;
+
     /// @notice Releases an account that holds no role from its organization. Only the registry admin.
     function unbindAccount(address account) external;
+
+    /// @notice Like {unbindAccount}, signed by the registry admin `signer`: EIP-712 type
+    /// `UnbindAccount(address account,uint256 nonce,uint256 deadline)`.
+    function unbindAccountBySig(address account, address signer, uint256 deadline, bytes calldata signature) external;
+
+    /// @notice Like {grantRole}, signed by `signer` (the registry admin, or a ministry admin for its own
+    /// ministry's officers and treasurers): EIP-712 type
+    /// `GrantRole(bytes32 role,address account,uint256 nonce,uint256 deadline)`. Never to the signer, nor to
+    /// the relayer that sends it.
+    function grantRoleBySig(bytes32 role, address account, address signer, uint256 deadline, bytes calldata signature)
+        external;
+
+    /// @notice Like {revokeRole}, signed by `signer` under the same rule as {grantRoleBySig}: EIP-712 type
+    /// `RevokeRole(bytes32 role,address account,uint256 nonce,uint256 deadline)`.
+    function revokeRoleBySig(bytes32 role, address account, address signer, uint256 deadline, bytes calldata signature)
+        external;
 
     /// @notice Sets the escrow factory, once. Only the registry admin.
     function setFactory(address factory_) external;

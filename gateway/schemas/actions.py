@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
@@ -40,6 +40,10 @@ class SignedAction(ApiModel):
     )
 
 
+# An organization's (or a budget classification's) code as people write it: MOD, ATLA.
+_Code = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,16}$", description="A code of 1 to 16 ASCII characters.")]
+
+
 def _api_field(field: ActionField) -> tuple[Any, Any]:
     """The API type of a declared field, and its default and documentation."""
     kind, default = field.kind, field.default
@@ -58,6 +62,8 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
         FieldKind.CHOICE: Literal[field.choices],
         FieldKind.NUMBER: Uint64 if field.type == "uint64" else Uint256,
         FieldKind.TIME: Uint64,
+        FieldKind.ROLE: Literal[field.choices],
+        FieldKind.CODE: _Code,
     }
     if (kind is FieldKind.NUMBER and field.type not in ("uint64", "uint256")) or (
         kind is FieldKind.TIME and field.type != "uint64"

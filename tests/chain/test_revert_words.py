@@ -96,6 +96,13 @@ def test_a_milestone_in_the_wrong_state_is_named_by_its_status(world: World) -> 
     assert str(rejected) == (
         "milestone 0 is Rejected (evidence can be submitted again until its due date); this needs it Submitted"
     )
+    # Said with its date when the caller can look the milestone up (the gateway reads it from the chain).
+    due: dict[int, int] = {0: 1_814_367_599}  # 2027-06-30 23:59:59 JST
+    assert rejected.explain(None, due.get) == (
+        "milestone 0 is Rejected; evidence can be submitted again until 2027-06-30 23:59 JST; this needs it Submitted"
+    )
+    unknown = rejected.explain(None, lambda milestone: None)
+    assert unknown.startswith("milestone 0 is Rejected (evidence can be submitted again until its due date)")
 
 
 def test_dates_are_jst_with_the_date_and_yen_whole(world: World) -> None:

@@ -23,7 +23,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from chain import ErrorDecoder, Receipt
+from chain import ACCESS_REGISTRY, ACTIONS, ErrorDecoder, Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from chain.roles import DEFAULT_ADMIN_ROLE, OrgKind, Role, org_id
@@ -873,3 +873,146 @@ def test_holder_status_and_procurement_of(world: World) -> None:
     assert registry_fn(world).escrowOf(MOD, b"\x09" * 32).call() == ZERO
     send(world, "admin", registry_fn(world).updateOrganization(NVE, False, ZERO))
     assert status(addr(world, "supplier")).call() == [False, False]
+
+
+# ---------------------------------------------------------------- registry acts by signature
+
+
+def _signed_act(world: World, signer: str, primary_type: str, words: dict[str, Any], **over: Any) -> list[Any]:
+    """The ``...BySig`` arguments of a registry act made from its declaration: the message from its words, signed
+    by ``signer`` (``key``: with another's key; ``nonce`` and ``deadline`` to sign other than the current ones)."""
+    account = world.accounts[signer]
+    nonce = over.get("nonce", world.registry.functions.nonces(account.address).call())
+    action = Action(primary_type, ACTIONS[primary_type].message(words), nonce, over.get("deadline", world.now() + 3600))
+    key = world.accounts[over.get("key", signer)]
+    signature = sign_action(key, action, chain_id=world.w3.eth.chain_id, escrow=world.registry.address)
+    return action.call_args(account.address, signature)
+
+
+def _by_sig(world: World, primary_type: str) -> Any:
+    return getattr(registry_fn(world), ACTIONS[primary_type].function)
+
+
+def relay_act(
+    world: World, signer: str, primary_type: str, words: dict[str, Any], relayer: str = "outsider"
+) -> Receipt:
+    """A registry act signed by ``signer`` and relayed; the same act signed by another key is refused first, and
+    the relayed one is refused a second time (its nonce is used up)."""
+    address = addr(world, signer)
+    nonce = registry_fn(world).nonces(address).call()
+    with reverts("RegistryInvalidSignature", address):
+        attempt(
+            world, relayer, _by_sig(world, primary_type)(*_signed_act(world, signer, primary_type, words, key="eval4"))
+        )
+    args = _signed_act(world, signer, primary_type, words)
+    receipt = send(world, relayer, _by_sig(world, primary_type)(*args))
+    assert receipt.gas_used <= ACTIONS[primary_type].gas  # the relayer's limit holds
+    if primary_type != "InvalidateNonces":  # which sets the nonce instead (NoncesInvalidated)
+        used = event(world.registry, receipt, "SignatureUsed")
+        assert (used["signer"], used["relayer"], used["nonce"]) == (address, addr(world, relayer), nonce)
+    with reverts("RegistryInvalidSignature", address):  # replayed
+        attempt(world, relayer, _by_sig(world, primary_type)(*args))
+    return receipt
+
+
+def test_every_registry_act_is_relayed_from_its_declaration(world: World) -> None:
+    """Each registry act declared in chain/actions.py, signed by whoever the direct function allows and relayed by
+    an account with no role: it takes effect as the signer's (the events name the signer as sender)."""
+    admin, outsider, officer2 = addr(world, "admin"), addr(world, "eval4"), addr(world, "officer2")
+    done: set[str] = set()
+
+    def act(signer: str, primary_type: str, words: dict[str, Any]) -> dict[str, Any]:
+        done.add(primary_type)
+        receipt = relay_act(world, signer, primary_type, words)
+        name = {"BindAccount": "AccountBound", "UnbindAccount": "AccountUnbound", "GrantRole": "RoleGranted"}.get(
+            primary_type, {"RevokeRole": "RoleRevoked", "InvalidateNonces": "NoncesInvalidated"}.get(primary_type)
+        )
+        return event(world.registry, receipt, name or "OrganizationUpdated")
+
+    send(world, "admin", registry_fn(world).revokeRole(EVALUATOR, outsider))
+    send(world, "admin", registry_fn(world).unbindAccount(outsider))
+    assert act("admin", "BindAccount", {"account": outsider, "orgId": "NVE"}) == {
+        "account": outsider,
+        "orgId": NVE,
+        "sender": admin,
+    }
+    granted = act("admin", "GrantRole", {"role": "supplier", "account": outsider})
+    assert granted == {"role": SUPPLIER, "account": outsider, "sender": admin}
+    assert act("admin", "RevokeRole", {"role": "supplier", "account": outsider})["sender"] == admin
+    assert act("admin", "UnbindAccount", {"account": outsider})["orgId"] == NVE
+    updated = act("admin", "UpdateOrganization", {"orgId": "NVE", "active": False, "vault": ZERO})
+    assert updated == {"orgId": NVE, "active": False, "vault": ZERO}
+    assert not org(world, NVE)[1]
+    # A ministry admin, for its own ministry's officers.
+    mod_admin = addr(world, "mod_admin")
+    assert act("mod_admin", "RevokeRole", {"role": "procurement-officer", "account": officer2})["sender"] == mod_admin
+    assert act("mod_admin", "GrantRole", {"role": "procurement-officer", "account": officer2})["sender"] == mod_admin
+    assert registry_fn(world).hasActiveRole(OFFICER, officer2).call()
+    assert act("supplier", "InvalidateNonces", {"newNonce": 9})["newNonce"] == 9
+    registry_acts = {name for name, action in ACTIONS.items() if action.contract == ACCESS_REGISTRY}
+    assert done == registry_acts
+
+
+def test_registry_acts_by_signature_are_refused_as_the_direct_ones(world: World) -> None:
+    """A signature moves nothing its signer could not move directly: a non-admin, a ministry admin outside its
+    ministry or after its role is revoked, a self-grant, a grant to the relayer that sends it."""
+    outsider, officer2, mod_admin = addr(world, "eval4"), addr(world, "officer2"), addr(world, "mod_admin")
+    bind, grant = _by_sig(world, "BindAccount"), _by_sig(world, "GrantRole")
+    words = {"account": outsider, "orgId": "NVE"}
+    with reverts("AccessControlUnauthorizedAccount", addr(world, "officer"), DEFAULT_ADMIN_ROLE):
+        attempt(world, "outsider", bind(*_signed_act(world, "officer", "BindAccount", words)))
+    with reverts("AccessControlUnauthorizedAccount", mod_admin, DEFAULT_ADMIN_ROLE):
+        attempt(
+            world,
+            "outsider",
+            _by_sig(world, "UpdateOrganization")(
+                *_signed_act(world, "mod_admin", "UpdateOrganization", {"orgId": "MOD", "active": False, "vault": ZERO})
+            ),
+        )
+    with reverts("AccessControlUnauthorizedAccount", mod_admin, DEFAULT_ADMIN_ROLE):  # not a role it administers
+        attempt(
+            world,
+            "outsider",
+            grant(*_signed_act(world, "mod_admin", "GrantRole", {"role": "supplier", "account": outsider})),
+        )
+    mofa_officer = addr(world, "mofa_officer")
+    with reverts("RegistryCrossOrganizationGrant", mod_admin, mofa_officer, OFFICER):
+        attempt(
+            world,
+            "outsider",
+            _by_sig(world, "RevokeRole")(
+                *_signed_act(world, "mod_admin", "RevokeRole", {"role": "procurement-officer", "account": mofa_officer})
+            ),
+        )
+    # A signature for one account or role is not one for another.
+    args = _signed_act(world, "mod_admin", "RevokeRole", {"role": "procurement-officer", "account": officer2})
+    with reverts("RegistryInvalidSignature", mod_admin):
+        attempt(world, "outsider", _by_sig(world, "RevokeRole")(args[0], addr(world, "officer"), *args[2:]))
+    with reverts("RegistryInvalidSignature", mod_admin):
+        attempt(world, "outsider", _by_sig(world, "RevokeRole")(TREASURY, *args[1:]))
+    with reverts("RegistryInvalidSignature", mod_admin):  # nor a grant's
+        attempt(world, "outsider", grant(*args))
+    # Signed while it was an admin, relayed after its role was revoked: refused.
+    send(world, "admin", registry_fn(world).revokeRole(ADMIN, mod_admin))
+    with reverts("AccessControlUnauthorizedAccount", mod_admin, ADMIN):
+        attempt(world, "outsider", _by_sig(world, "RevokeRole")(*args))
+    # No self-grant, and no grant to the relayer that sends it.
+    admin = addr(world, "admin")
+    send(world, "admin", registry_fn(world).bindAccount(admin, NVE))
+    with reverts("RegistrySelfGrant", admin, SUPPLIER):
+        attempt(
+            world, "outsider", grant(*_signed_act(world, "admin", "GrantRole", {"role": "supplier", "account": admin}))
+        )
+    send(world, "admin", registry_fn(world).revokeRole(EVALUATOR, outsider))
+    send(world, "admin", registry_fn(world).unbindAccount(outsider))
+    send(world, "admin", registry_fn(world).bindAccount(outsider, NVE))
+    to_relayer = _signed_act(world, "admin", "GrantRole", {"role": "supplier", "account": outsider})
+    with reverts("RegistrySelfGrant", outsider, SUPPLIER):
+        attempt(world, "eval4", grant(*to_relayer))
+    send(world, "outsider", grant(*to_relayer))  # another relayer may send it
+    assert registry_fn(world).hasActiveRole(SUPPLIER, outsider).call()
+    # Expired.
+    late = _signed_act(world, "admin", "UnbindAccount", {"account": outsider}, deadline=world.now())
+    world.tester.time_travel(world.now() + 10)
+    with reverts("RegistrySignatureExpired"):
+        attempt(world, "outsider", _by_sig(world, "UnbindAccount")(*late))

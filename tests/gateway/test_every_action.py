@@ -245,3 +245,26 @@ def test_a_bundle_naming_another_organizations_document_is_refused_and_never_ser
     _problem(api.client.get(f"{url}/{secret_hash}", headers=officer), 404)
     # Nor is a document never submitted for the milestone, even one in the store.
     _problem(api.client.get(f"{url}/0x{keccak(b'x').hex()}", headers=officer), 404)
+
+
+def test_the_evidence_list_answers_from_the_chain_past_the_mirrors_block(api: Api, procurement: str) -> None:
+    """Evidence mined after the block the mirror has synced is listed from the chain (no 503, no wait on the
+    indexer), each submission once whether it comes from the mirror or the chain; outsiders still get a 404."""
+    api.sync()
+    supplier = api.sign_in("supplier")
+    document = str(api.upload(supplier, b"evidence the mirror has not seen yet")["documentHash"])
+    escrow = api.world.escrow(api.state.ledger.escrows_of(bytes.fromhex(procurement[2:]))[0])
+    receipt = api.world.sender("supplier").transact(
+        escrow.functions.submitEvidence(0, bytes.fromhex(document[2:]), "ni:///unmirrored")
+    )
+    url = f"/procurements/{procurement}/milestones/0/evidence"
+    evaluator = api.sign_in("eval1")
+    for _ in ("from the chain", "from the mirror"):
+        listed = api.client.get(url, headers=evaluator)
+        assert listed.status_code == 200, listed.text
+        [submission] = listed.json()["data"]
+        assert (submission["documentHash"], submission["blockNumber"]) == (document, receipt.block_number)
+        assert submission["uri"] == "ni:///unmirrored"
+        assert [d["documentHash"] for d in submission["documents"]] == [document]
+        api.sync()
+    _problem(api.client.get(url, headers=api.sign_in("eval4")), 404)

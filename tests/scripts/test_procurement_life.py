@@ -135,8 +135,10 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     assert state.json()["escrow"] == escrow.group(1)
     assert ledger.http.get(f"/procurements/{ocid}/state", headers={"Authorization": "Bearer x"}).status_code == 401
 
-    # Fund more: drawn on the procurement's budget obligation (no ERC-20 allowance involved).
-    ledger.says("officer", "fund", ocid, "--amount", "40000000", line="40,000,000 yen paid into the escrow")
+    # Fund more: drawn on the procurement's budget obligation (no ERC-20 allowance involved). The on-chain id names
+    # the procurement as well as its ocid.
+    on_chain_id = "0x" + keccak(text=ocid).hex()
+    ledger.says("officer", "fund", on_chain_id, "--amount", "40000000", line="40,000,000 yen paid into the escrow")
 
     # Evidence (two documents in one submission), a rejection, evidence again, and a pass that pays.
     ledger.says("supplier", "submit-evidence", ocid, "0", str(report), str(drawing), line=EVIDENCE.format(0))
@@ -146,7 +148,16 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     assert len(inspected.output.strip().splitlines()) == 2, inspected.output
     assert (tmp_path / "inspect" / "report.pdf").read_bytes() == report.read_bytes()
     assert (tmp_path / "inspect" / "test-data.csv").read_bytes() == drawing.read_bytes()
-    ledger.says("evaluator-atla", "attest", ocid, "0", "--fail", line="fail attested for milestone 0, round 1")
+    ledger.says(  # a report file: uploaded, its SHA-256 signed
+        "evaluator-atla",
+        "attest",
+        ocid,
+        "0",
+        "--fail",
+        "--report",
+        str(report),
+        line="fail attested for milestone 0, round 1",
+    )
     ledger.says(
         "evaluator-jqa",
         "attest",
@@ -156,6 +167,11 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
         line=r"fail attested for milestone 0, round 1; milestone rejected: evidence can be submitted again until "
         r"\d{4}-\d\d-\d\d 23:59 JST",
     )
+    refused = ledger.client("evaluator-atla", "attest", ocid, "0", "--pass")  # nothing to attest until resubmitted
+    assert refused.exit_code == 1, refused.output
+    assert re.search(
+        r"milestone 0 is Rejected; evidence can be submitted again until \d{4}-\d\d-\d\d 23:59 JST", refused.output
+    ), refused.output
     ledger.says("supplier", "submit-evidence", ocid, "0", str(report), line=EVIDENCE.format(0))
     ledger.says("evaluator-atla", "attest", ocid, "0", "--pass", line="pass attested for milestone 0, round 2")
     ledger.says(
@@ -237,7 +253,7 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     assert "released 70,000,000" in final, final
 
     # The chain commands take the same names; an address with a digit missing is refused, not hashed.
-    for name in (ocid, escrow.group(1), "0x" + keccak(text=ocid).hex()):
+    for name in (ocid, escrow.group(1), on_chain_id):
         shown = ledger.procure("procurement", "show", name)
         assert shown.exit_code == 0, shown.output
         assert f"escrow {escrow.group(1)}" in shown.output

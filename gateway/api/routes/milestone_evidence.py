@@ -3,7 +3,9 @@
 An evaluator inspects what it attests: ``GET .../milestones/{m}/evidence`` lists every submission of the
 milestone (round, hash on chain, and its documents: the document itself, or each member of a bundle, see
 gateway/evidence_bundle.py), and ``GET .../milestones/{m}/evidence/{hash}`` downloads one of them, re-verified
-against its hash. Who may: whoever may see the procurement (gateway/scope.py: its ministry, its supplier, its
+against its hash. The submissions come from the mirror up to the block it has synced and from the chain after it
+(from the chain alone before the mirror's first run): an evaluator never waits on the indexer to see what it
+attests. Who may: whoever may see the procurement (gateway/scope.py: its ministry, its supplier, its
 panel, a review body once in dispute, auditors); anyone else gets the procurement's 404. Only documents that
 are a submission of this milestone, or a member of a bundle submitted for it, are served here: a hash the
 supplier never submitted for the milestone is a 404 even if it is in the store.
@@ -19,13 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from chain import checksum
+from chain import ChainError, checksum
+from chain.clients import EvidenceSubmission
 from gateway.core.state import GatewayState
 from gateway.deps import ChainProcurement, SessionDep, StateDep
-from gateway.errors import NotFound, ServiceUnavailable
+from gateway.errors import NotFound
 from gateway.models import Document, Upload
 from gateway.schemas.evidence import EvidenceDocumentPublic, SubmissionPublic, SubmissionsPublic
 from gateway.services.evidence import bundled, parse_digest
+from indexer.cursor import read_cursor
 from indexer.models import EvidenceRow
 
 router = APIRouter(prefix="/procurements/{procurement_id}/milestones/{milestone_id}/evidence", tags=["evidence"])
@@ -36,20 +40,49 @@ DocumentHash = Annotated[
 ]
 
 
-def _submissions(db: Session, state: GatewayState, escrow: str, milestone_id: int) -> list[EvidenceRow]:
-    query = (
-        select(EvidenceRow)
-        .where(
-            EvidenceRow.chain_id == state.ledger.chain_id,
-            EvidenceRow.escrow == checksum(escrow),
-            EvidenceRow.milestone_id == milestone_id,
-        )
-        .order_by(EvidenceRow.block_number, EvidenceRow.log_index)
-    )
+def _submissions(db: Session, state: GatewayState, escrow: str, milestone_id: int) -> list[EvidenceSubmission]:
+    """The milestone's submissions, oldest first: the mirror's up to the block it has synced, the chain's after it;
+    all of them from the chain while the mirror has not synced this chain (or has no tables yet). If the node
+    cannot be reached, the mirror's alone (correct up to its block)."""
+    chain_id = state.ledger.chain_id
+    mirrored: list[EvidenceSubmission] = []
     try:
-        return list(db.scalars(query))
-    except SQLAlchemyError as exc:  # the mirror's tables may not exist yet
-        raise ServiceUnavailable("the mirror is not available: run the indexer") from exc
+        cursor = read_cursor(db.connection(), chain_id)
+        if cursor is not None:
+            query = (
+                select(EvidenceRow)
+                .where(
+                    EvidenceRow.chain_id == chain_id,
+                    EvidenceRow.escrow == checksum(escrow),
+                    EvidenceRow.milestone_id == milestone_id,
+                    EvidenceRow.block_number <= cursor.block_number,
+                )
+                .order_by(EvidenceRow.block_number, EvidenceRow.log_index)
+            )
+            mirrored = [_submission(row) for row in db.scalars(query)]
+    except SQLAlchemyError:  # the mirror's tables do not exist yet: the chain answers
+        db.rollback()
+        cursor = None
+    since = state.ledger.system.deployed_block if cursor is None else cursor.block_number + 1
+    try:
+        return mirrored + state.ledger.escrow(escrow).evidence_submitted(milestone_id, since)
+    except ChainError:
+        if cursor is None:
+            raise
+        return mirrored
+
+
+def _submission(row: EvidenceRow) -> EvidenceSubmission:
+    return EvidenceSubmission(
+        milestone_id=row.milestone_id,
+        round=row.round,
+        supplier=row.supplier,
+        document_hash=row.document_hash,
+        uri=row.uri,
+        block_number=row.block_number,
+        tx_hash=row.tx_hash,
+        log_index=row.log_index,
+    )
 
 
 def _supplier_upload(db: Session, digest: str, supplier: str, supplier_org: str) -> Upload | None:
@@ -65,7 +98,7 @@ def _content_type(state: GatewayState, declared: str) -> str:
 
 
 def _documents(
-    db: Session, state: GatewayState, base: str, row: EvidenceRow, supplier_org: str
+    db: Session, state: GatewayState, base: str, row: EvidenceSubmission, supplier_org: str
 ) -> tuple[bool, list[EvidenceDocumentPublic]]:
     """Whether the submitted document is a bundle, and the documents it stands for (members, or itself). A member
     is listed only if the supplier's organization uploaded it: a manifest naming someone else's document (by a
