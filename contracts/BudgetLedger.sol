@@ -410,9 +410,13 @@ contract BudgetLedger is IBudgetLedger {
     {
         LineKey calldata from = request.from;
         LineKey calldata to = request.to;
+        // Same year and ministry: the lines differ unless organization, item and sub-item are all equal (the
+        // fields of their series code), and the items differ if organization or item does (compared as fields:
+        // no hashing on the common path).
+        betweenItems = from.organization != to.organization || from.item != to.item;
         if (
-            from.fiscalYear != to.fiscalYear || from.ministry != to.ministry || _seriesCode(from) == _seriesCode(to)
-                || request.amount == 0
+            from.fiscalYear != to.fiscalYear || from.ministry != to.ministry
+                || (!betweenItems && from.subItem == to.subItem) || request.amount == 0
         ) revert BudgetInvalidTransfer(from, to, request.amount);
         _requireKey(to.fiscalYear, to.organization, to.item, to.subItem);
         // Transfers happen within their fiscal year: one not over yet is not closed either (closing needs the year
@@ -422,12 +426,9 @@ contract BudgetLedger is IBudgetLedger {
         (fromSeries, fromLine) = _existingLine(from);
         uint256 available = _available(fromLine);
         if (request.amount > available) revert BudgetExceedsAvailable(from, available, request.amount);
-        bytes32 fromItem = _itemCode(from.ministry, from.organization, from.item);
-        bytes32 toItem = _itemCode(to.ministry, to.organization, to.item);
-        betweenItems = fromItem != toItem;
         if (betweenItems) {
-            ItemRecord memory source = _items[fromItem][from.fiscalYear];
-            ItemRecord memory target = _items[toItem][to.fiscalYear];
+            ItemRecord memory source = _items[_itemCode(from.ministry, from.organization, from.item)][from.fiscalYear];
+            ItemRecord memory target = _items[_itemCode(to.ministry, to.organization, to.item)][to.fiscalYear];
             if (
                 source.authorizations & TRANSFER_BETWEEN_ITEMS == 0
                     || target.authorizations & TRANSFER_BETWEEN_ITEMS == 0 || !target.initialEnacted

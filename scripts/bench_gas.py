@@ -78,8 +78,7 @@ TARGETS: dict[str, int] = {
     # Issue 11's 200,000 plus what recording the payment as a disbursement of its budget line costs: a call to
     # the ledger (cold), reading the escrow's obligation and the line, writing the line, the Disbursed event.
     "milestone_cycle": 215_000,
-    # 80,000 until the registry's signed acts (issue 14) lengthened its function dispatch: +66 gas per call into it.
-    "budget_transfer_request": 81_000,
+    "budget_transfer_request": 80_000,
     "budget_transfer_approve": 80_000,
 }
 

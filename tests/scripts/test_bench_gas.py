@@ -45,7 +45,7 @@ BUDGETS = {
     "attest_by_sig": 60_000,
     "attest_by_sig_worst": 60_000,  # every seat of a 16-seat panel
     "milestone_cycle": 215_000,  # 200,000 before a payment was recorded as a disbursement of its budget line
-    "budget_transfer_request": 81_000,  # 80,000 before the registry's signed acts lengthened its dispatch
+    "budget_transfer_request": 80_000,
     "budget_transfer_approve": 80_000,
 }
 
