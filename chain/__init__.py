@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     from chain.actions import (
         ACCESS_REGISTRY as ACCESS_REGISTRY,
         ACTIONS as ACTIONS,
+        BUDGET_MAX_YEN as BUDGET_MAX_YEN,
         BUDGET_OFFICE as BUDGET_OFFICE,
         MILESTONE_ESCROW as MILESTONE_ESCROW,
         ActionField as ActionField,
@@ -256,6 +257,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "chain.actions": (
         "ACCESS_REGISTRY",
         "ACTIONS",
+        "BUDGET_MAX_YEN",
         "BUDGET_OFFICE",
         "MILESTONE_ESCROW",
         "ActionField",
