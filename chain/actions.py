@@ -100,8 +100,16 @@ class ActionField:
     # the gateway fills it from the chain so that the signer signs what will be executed; a value given must be
     # the stored one. The contract refuses any other content (EscrowAmendmentMismatch).
     from_amendment: bool = False
+    # Likewise the pending transfer's (the one ``transferId`` names), from the mirror's record of its request;
+    # the office refuses any other content (BudgetUnknownTransfer).
+    from_transfer: bool = False
     struct: StructType | None = None  # STRUCT: the nested struct (``type`` is its name)
     maximum: int | None = None  # YEN: the most the contract takes (an int256 change: also the most it cuts)
+
+    @property
+    def stored(self) -> bool:
+        """Whether the gateway fills this field in from a stored record when a request leaves it out."""
+        return self.from_amendment or self.from_transfer
 
     @property
     def abi_type(self) -> str:
@@ -213,9 +221,9 @@ _ACCESS_KINDS = ("none", "view", "obligate")  # IBudgetOffice.AccessKind
 # A pending transfer, as an approval, a refusal and a withdrawal name it in full (the office keeps its hash only).
 _PENDING_TRANSFER = (
     _number("transferId", argument="TRANSFER"),
-    _struct("request", TRANSFER_REQUEST),
-    ActionField("requester", "address", FieldKind.ADDRESS),
-    _number("requestedAt", 64),
+    ActionField("request", TRANSFER_REQUEST.name, FieldKind.STRUCT, struct=TRANSFER_REQUEST, from_transfer=True),
+    ActionField("requester", "address", FieldKind.ADDRESS, from_transfer=True),
+    ActionField("requestedAt", "uint64", FieldKind.NUMBER, from_transfer=True),
 )
 
 
@@ -271,8 +279,8 @@ class ActionType:
         message: dict[str, Any] = {}
         for field in self.fields:
             value = values.get(field.name)
-            if value is None and field.from_amendment:
-                pass  # left to the stored amendment
+            if value is None and field.stored:
+                pass  # left to the stored amendment or transfer
             elif field.kind is FieldKind.DOCUMENT_URI and value is None:
                 value = ni_uri(message[self.document_field.name])
             else:

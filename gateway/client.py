@@ -212,7 +212,7 @@ class GatewayClient:
             problems.append(f"domain {domain}")
         if str(typed.get("signer", "")).lower() != self.account.address.lower():
             problems.append(f"signer {typed.get('signer')}")
-        stored = {field.name for field in action.fields if field.from_amendment}
+        stored = {field.name for field in action.fields if field.stored}
         for name, value in action.message(fields).items():
             if value is None and name in stored:
                 continue  # filled in from the stored amendment: the contract refuses any other content

@@ -84,6 +84,11 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
     kind, default = field.kind, field.default
     if kind is FieldKind.STRUCT:
         assert field.struct is not None
+        if field.from_transfer:
+            description = (
+                "The pending transfer's request; filled in from the mirror if left out, refused if it differs."
+            )
+            return _struct_model(field.struct) | None, Field(default=None, alias=field.name, description=description)
         return _struct_model(field.struct), Field(alias=field.name)
     if kind is FieldKind.DOCUMENT_URI:
         description = "Where to fetch it; defaults to the store's ni: URI."
@@ -104,8 +109,9 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
     }
     if (kind is FieldKind.NUMBER and types[kind] is None) or (kind is FieldKind.TIME and field.type != "uint64"):
         raise TypeError(f"{field.name}: no API type for {field.type} yet")  # pragma: no cover - a new declaration
-    if field.from_amendment:
-        description = "The stored amendment's; filled in from the chain if left out, refused if it differs."
+    if field.stored:
+        source = "the chain" if field.from_amendment else "the mirror's record of the pending transfer"
+        description = f"The stored value; filled in from {source} if left out, refused if it differs."
         return types[kind] | None, Field(default=None, alias=field.name, description=description)
     return types[kind], Field(alias=field.name) if default is None else Field(default=default, alias=field.name)
 

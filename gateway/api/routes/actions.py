@@ -41,7 +41,7 @@ from gateway.deps import (
 from gateway.errors import InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.relay.pipeline import RelayTarget, relay_public, relay_request
-from gateway.relay.request import ActionRequest, with_stored_amendment
+from gateway.relay.request import ActionRequest, with_stored_amendment, with_stored_transfer
 from gateway.relay.typed_data import Prepared, prepare
 from gateway.schemas.actions import (
     ACTION_SCHEMAS,
@@ -240,6 +240,10 @@ def _budget_request(state: GatewayState, account: Principal, schemas: ActionSche
     authority's (whose check is that the signer holds the role at all)."""
     action = schemas.action
     message = schemas.message(fields)
+    if any(field.from_transfer for field in action.fields):
+        with state.sessions() as db:
+            asked = ActionRequest(action, state.ledger.system.budget_office, account.address, message)
+            message = with_stored_transfer(asked, db, state.ledger.chain_id).message
     ministry = action.ministry_of(message)
     held = org_id(account.organization) if account.organization else b"\x00" * 32
     if not account.has(*action.signers) or (ministry is not None and held != ministry):
