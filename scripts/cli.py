@@ -580,11 +580,12 @@ def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None
 
 
 def _register() -> None:
+    from scripts.cli_budget import budget
     from scripts.cli_client import client
     from scripts.cli_gateway import serve
     from scripts.cli_indexer import audit, index
 
-    for command in (index, audit, serve, client):
+    for command in (index, audit, serve, client, budget):
         main.add_command(command)
 
 
