@@ -115,10 +115,12 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     )
     from chain.devnet import (
         DEV_AUTHORITY as DEV_AUTHORITY,
+        DEV_BUDGET_FILE as DEV_BUDGET_FILE,
         DEV_BUDGET_LINE as DEV_BUDGET_LINE,
         DEV_CAST as DEV_CAST,
         DEV_INDEX as DEV_INDEX,
         DEV_ORGS as DEV_ORGS,
+        DEV_PENDING_TRANSFER as DEV_PENDING_TRANSFER,
         CastMember as CastMember,
         DevOrg as DevOrg,
         dev_budget_as as dev_budget_as,
@@ -318,10 +320,12 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.devnet": (
         "DEV_AUTHORITY",
+        "DEV_BUDGET_FILE",
         "DEV_BUDGET_LINE",
         "DEV_CAST",
         "DEV_INDEX",
         "DEV_ORGS",
+        "DEV_PENDING_TRANSFER",
         "CastMember",
         "DevOrg",
         "dev_budget_as",

@@ -545,7 +545,7 @@ def _seed_demo(context: Context) -> None:
     """The demo cast and the night-vision procurement, each only once."""
     from chain import TxSender, project_root
     from chain.clients import system_clients
-    from chain.devnet import OFFICER_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
+    from chain.devnet import DEV_INDEX, OFFICER_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
     from chain.keys import dev_account
     from chain.spec import load_spec
     from chain.system import error_decoder
@@ -554,7 +554,7 @@ def _seed_demo(context: Context) -> None:
     chain_id = rpc.chain_id
     decoder = error_decoder(build)
     registry, _, _ = system_clients(rpc, system, context.sender(), build)
-    addresses = {i: dev_account(i, chain_id).address for i in range(13)}
+    addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
     sent = seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
     officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)

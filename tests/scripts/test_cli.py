@@ -65,7 +65,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     _, rpc = new_tester()
     tester = rpc.tester
     tester.time_travel(next_fiscal_year(rpc.latest_timestamp())[1])  # the specs' milestones fall in one year
-    accounts = [dev_account(i, rpc.chain_id) for i in range(13)]
+    accounts = [dev_account(i, rpc.chain_id) for i in range(14)]
     fund_accounts(tester, accounts)
     ledger = Ledger(rpc=rpc, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
     ledger.ok("deploy")
