@@ -88,9 +88,6 @@ def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
         fiscal_year=year,
     )
     mine = [act for act in acts if act.role.value in roles and (act.ministry is None or act.ministry == organization)]
-    if not acts:
-        click.echo(f"{file}: everything is on chain for FY{year} (nothing to do)")
-        return
     for act in mine:
         try:
             result = gateway.act(None, act.primary_type, act.fields)
@@ -99,10 +96,15 @@ def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
                 continue  # enacted already (an item the mirror shows no line of yet)
             raise
         click.echo(f"{act.where}: {act.said}: tx {result['txHash']}")
-    # What is someone else's to do. An item the mirror shows no line of may be enacted already: only the finance
-    # authority tries it again (the ledger refuses a second initial budget, which is skipped above).
+    # What is someone else's to do, as far as the signer sees: the finance authority sees every ministry's lines, a
+    # finance officer its own ministry's (whose items the finance authority enacted, or its distributions are
+    # refused). An item the mirror shows no line of may be enacted already: only the finance authority tries it
+    # again (the ledger refuses a second initial budget, which is skipped above).
     finance = Role.FINANCE_AUTHORITY.value in roles
-    left = [act for act in acts if act not in mine and (finance or act.primary_type != "EnactAppropriation")]
+    left = [act for act in acts if act not in mine and (finance or act.ministry == organization)]
+    if not mine and not left:
+        click.echo(f"{file}: everything is on chain for FY{year} (nothing to do)")
+        return
     if left:
         who = sorted({_signer_words(a.ministry) for a in left})
         click.echo(f"{len(left)} act(s) of this file are left to {' and '.join(who)}")
