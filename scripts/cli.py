@@ -557,7 +557,7 @@ def _seed_demo(context: Context) -> None:
     addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
     sent = seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
-    click.echo(_seeded_budget(rpc.latest_timestamp()))
+    click.echo(_seeded_budget(rpc.latest_timestamp()) if sent else "demo budget found (enacted earlier)")
     officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)
     _, _, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
