@@ -71,6 +71,16 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         fiscal_year_containing as fiscal_year_containing,
         fiscal_year_start as fiscal_year_start,
     )
+    from chain.budget_file import (
+        BudgetAct as BudgetAct,
+        BudgetFile as BudgetFile,
+        ItemSpec as ItemSpec,
+        LoadedBudget as LoadedBudget,
+        SubItemSpec as SubItemSpec,
+        distributed_on_chain as distributed_on_chain,
+        enacted_on_chain as enacted_on_chain,
+        load_budget_file as load_budget_file,
+    )
     from chain.clients import (
         DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
         DEFAULT_RULING_PERIOD as DEFAULT_RULING_PERIOD,
@@ -218,6 +228,8 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         SpecError as SpecError,
         check_against_chain as check_against_chain,
         load_spec as load_spec,
+        read_yaml_mapping as read_yaml_mapping,
+        validation_problems as validation_problems,
     )
     from chain.system import (
         DEFENSE_MINISTRY as DEFENSE_MINISTRY,
@@ -308,6 +320,16 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "fiscal_year_containing",
         "fiscal_year_start",
     ),
+    "chain.budget_file": (
+        "BudgetAct",
+        "BudgetFile",
+        "ItemSpec",
+        "LoadedBudget",
+        "SubItemSpec",
+        "distributed_on_chain",
+        "enacted_on_chain",
+        "load_budget_file",
+    ),
     "chain.connection": ("JsonRpc", "connect"),
     "chain.deployment": (
         "DeploymentError",
@@ -390,6 +412,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "SpecError",
         "check_against_chain",
         "load_spec",
+        "read_yaml_mapping",
+        "validation_problems",
     ),
     "chain.system": ("DEFENSE_MINISTRY", "SystemAddresses", "deploy_system", "error_decoder"),
     "chain.transport": ("Transport",),
