@@ -293,6 +293,14 @@ def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def test_a_transfer_the_mirror_never_saw_is_not_found(api: Api) -> None:
+    marks = api.chain_marks()
+    finance = signed_in(api, "finance")
+    for transfer_id in (999, 2**256 - 1):
+        response = typed(api, finance, "approve-transfer", {"transferId": transfer_id})
+        assert refused(api, response, 404, None, marks)["detail"].startswith(f"no transfer {transfer_id} requested")
+
+
 # ---------------------------------------------------------------- last: a revoked finance officer
 
 
