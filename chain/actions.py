@@ -555,7 +555,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         summary="the buying ministry's admin ends a pause early.",
         done="releases resumed",
     ),
-    # The registry's own action (no gateway route yet: the routes are the escrow's).
+    # The registry's own action (no gateway route yet: the routes are the escrow's and the budget office's).
     ActionType(
         primary_type="InvalidateNonces",
         contract=ACCESS_REGISTRY,

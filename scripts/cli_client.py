@@ -553,5 +553,5 @@ def _document_hash(
 
 
 for _action in ACTIONS.values():
-    if _action.contract == MILESTONE_ESCROW:  # the gateway's routes are the escrow's (gateway/api/routes/actions.py)
+    if _action.contract == MILESTONE_ESCROW:  # a budget act's command is procure budget's (scripts/cli_budget.py)
         client.add_command(action_command(_action))
