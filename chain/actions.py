@@ -8,8 +8,9 @@ it, who may sign it, the most gas it can cost, and the words people use for it. 
 * the typed data to sign and its hashing (``chain/eip712.py``; ``ACTION_TYPES`` there is derived from here);
 * the gateway's request schemas, routes and OpenAPI document, the role each route requires and the gas limit
   the relayer sends with (``gateway/schemas/actions.py``, ``gateway/api/routes/actions.py``);
-* the ``procure client`` commands (``scripts/cli_client.py``) and the client's check of the typed data it is
-  asked to sign (``gateway/client.py``).
+* the ``procure client`` commands (``scripts/cli_client.py``), and the budget office's acts' ``procure budget``
+  commands (``scripts/cli_budget.py``), and the client's check of the typed data it is asked to sign
+  (``gateway/client.py``).
 
 A new signed action is one entry in ``ACTIONS`` (an action of a contract with a domain of its own is one
 ``SignedContract`` more; a field that nests a struct names its ``StructType``, as the budget office's acts do).
