@@ -18,6 +18,7 @@ from httpx import Response
 from web3.logs import DISCARD
 
 from chain import TxSender
+from chain.budget import fiscal_year_start
 from chain.roles import Role
 from chain.system import error_decoder
 from gateway.main import create_app
@@ -321,3 +322,19 @@ def test_a_revoked_finance_officer_is_refused_before_and_after_the_mirror_knows(
     api.sync()
     again = api.client.post("/budget/actions/distribute", headers=treasury, json=body)
     assert refused(api, again, 403, None, marks)["type"].endswith("account-not-permitted")
+
+
+# ---------------------------------------------------------------- the very last: the year end
+
+
+def test_year_end_acts_are_relayed_once_the_year_is_over(api: Api) -> None:
+    world = api.world
+    carry = {"line": line(api, "EQUIP-SPARES"), "kind": "authorized", "amount": 1_000_000, "reasonHash": RATIONALE}
+    marks = api.chain_marks()
+    early = refused(api, act(api, "finance", "approve-carry-over", carry), 409, "BudgetYearNotOver", marks)
+    assert "is not over" in early["detail"], early["detail"]
+    travel(world, fiscal_year_start(world.fiscal_year + 1) - world.now() + 1)
+    mined(api, act(api, "finance", "approve-carry-over", carry))
+    assert int(mirrored_line(api, "EQUIP-SPARES")["carryOver"]) == 1_000_000
+    mined(api, act(api, "finance", "close-fiscal-year", {"fiscalYear": world.fiscal_year}))
+    assert world.budget.functions.fiscalYearClosed(world.fiscal_year).call()
