@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     from chain.actions import (
         ACCESS_REGISTRY as ACCESS_REGISTRY,
         ACTIONS as ACTIONS,
+        BUDGET_MAX_YEN as BUDGET_MAX_YEN,
         BUDGET_OFFICE as BUDGET_OFFICE,
         MILESTONE_ESCROW as MILESTONE_ESCROW,
         ActionField as ActionField,
@@ -69,6 +70,16 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         budget_code as budget_code,
         fiscal_year_containing as fiscal_year_containing,
         fiscal_year_start as fiscal_year_start,
+    )
+    from chain.budget_file import (
+        BudgetAct as BudgetAct,
+        BudgetFile as BudgetFile,
+        ItemSpec as ItemSpec,
+        LoadedBudget as LoadedBudget,
+        SubItemSpec as SubItemSpec,
+        distributed_on_chain as distributed_on_chain,
+        enacted_on_chain as enacted_on_chain,
+        load_budget_file as load_budget_file,
     )
     from chain.clients import (
         DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD,
@@ -114,10 +125,12 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     )
     from chain.devnet import (
         DEV_AUTHORITY as DEV_AUTHORITY,
+        DEV_BUDGET_FILE as DEV_BUDGET_FILE,
         DEV_BUDGET_LINE as DEV_BUDGET_LINE,
         DEV_CAST as DEV_CAST,
         DEV_INDEX as DEV_INDEX,
         DEV_ORGS as DEV_ORGS,
+        DEV_PENDING_TRANSFER as DEV_PENDING_TRANSFER,
         CastMember as CastMember,
         DevOrg as DevOrg,
         dev_budget_as as dev_budget_as,
@@ -215,6 +228,8 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         SpecError as SpecError,
         check_against_chain as check_against_chain,
         load_spec as load_spec,
+        read_yaml_mapping as read_yaml_mapping,
+        validation_problems as validation_problems,
     )
     from chain.system import (
         DEFENSE_MINISTRY as DEFENSE_MINISTRY,
@@ -256,6 +271,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "chain.actions": (
         "ACCESS_REGISTRY",
         "ACTIONS",
+        "BUDGET_MAX_YEN",
         "BUDGET_OFFICE",
         "MILESTONE_ESCROW",
         "ActionField",
@@ -304,6 +320,16 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "fiscal_year_containing",
         "fiscal_year_start",
     ),
+    "chain.budget_file": (
+        "BudgetAct",
+        "BudgetFile",
+        "ItemSpec",
+        "LoadedBudget",
+        "SubItemSpec",
+        "distributed_on_chain",
+        "enacted_on_chain",
+        "load_budget_file",
+    ),
     "chain.connection": ("JsonRpc", "connect"),
     "chain.deployment": (
         "DeploymentError",
@@ -316,10 +342,12 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.devnet": (
         "DEV_AUTHORITY",
+        "DEV_BUDGET_FILE",
         "DEV_BUDGET_LINE",
         "DEV_CAST",
         "DEV_INDEX",
         "DEV_ORGS",
+        "DEV_PENDING_TRANSFER",
         "CastMember",
         "DevOrg",
         "dev_budget_as",
@@ -384,6 +412,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "SpecError",
         "check_against_chain",
         "load_spec",
+        "read_yaml_mapping",
+        "validation_problems",
     ),
     "chain.system": ("DEFENSE_MINISTRY", "SystemAddresses", "deploy_system", "error_decoder"),
     "chain.transport": ("Transport",),

@@ -8,8 +8,9 @@ it, who may sign it, the most gas it can cost, and the words people use for it. 
 * the typed data to sign and its hashing (``chain/eip712.py``; ``ACTION_TYPES`` there is derived from here);
 * the gateway's request schemas, routes and OpenAPI document, the role each route requires and the gas limit
   the relayer sends with (``gateway/schemas/actions.py``, ``gateway/api/routes/actions.py``);
-* the ``procure client`` commands (``scripts/cli_client.py``) and the client's check of the typed data it is
-  asked to sign (``gateway/client.py``).
+* the ``procure client`` commands (``scripts/cli_client.py``), and the budget office's acts' ``procure budget``
+  commands (``scripts/cli_budget.py``), and the client's check of the typed data it is asked to sign
+  (``gateway/client.py``).
 
 A new signed action is one entry in ``ACTIONS`` (an action of a contract with a domain of its own is one
 ``SignedContract`` more; a field that nests a struct names its ``StructType``, as the budget office's acts do).
@@ -35,6 +36,7 @@ from chain.roles import Role, org_id
 __all__ = [
     "ACCESS_REGISTRY",
     "ACTIONS",
+    "BUDGET_MAX_YEN",
     "BUDGET_OFFICE",
     "MILESTONE_ESCROW",
     "ROLE_NAMES",
@@ -101,7 +103,16 @@ class ActionField:
     # the gateway fills it from the chain so that the signer signs what will be executed; a value given must be
     # the stored one. The contract refuses any other content (EscrowAmendmentMismatch).
     from_amendment: bool = False
+    # Likewise the pending transfer's (the one ``transferId`` names), from the mirror's record of its request;
+    # the office refuses any other content (BudgetUnknownTransfer).
+    from_transfer: bool = False
     struct: StructType | None = None  # STRUCT: the nested struct (``type`` is its name)
+    maximum: int | None = None  # YEN: the most the contract takes (an int256 change: also the most it cuts)
+
+    @property
+    def stored(self) -> bool:
+        """Whether the gateway fills this field in from a stored record when a request leaves it out."""
+        return self.from_amendment or self.from_transfer
 
     @property
     def abi_type(self) -> str:
@@ -159,6 +170,14 @@ def _yen(name: str, *, default: int | None = None) -> ActionField:
     return ActionField(name, "uint256", FieldKind.YEN, default=default)
 
 
+# BudgetLedger.MAX_YEN: no appropriation, distribution, transfer or cap is larger (tests/chain/test_actions.py).
+BUDGET_MAX_YEN = 2**56 - 1
+
+
+def _budget_yen(name: str, kind: str = "uint256", *, default: int | None = None) -> ActionField:
+    return ActionField(name, kind, FieldKind.YEN, default=default, maximum=BUDGET_MAX_YEN)
+
+
 def _hash(name: str, *, fallback: tuple[str, ...] | None = None) -> ActionField:
     return ActionField(name, "bytes32", FieldKind.HASH, fallback=fallback)
 
@@ -198,11 +217,12 @@ LINE_KEY = StructType(
 )
 ITEM_KEY = StructType("ItemKey", LINE_KEY.fields[:4])
 TRANSFER_REQUEST = StructType(
-    "TransferRequest", (_struct("from", LINE_KEY), _struct("to", LINE_KEY), _yen("amount"), _hash("rationaleHash"))
+    "TransferRequest",
+    (_struct("from", LINE_KEY), _struct("to", LINE_KEY), _budget_yen("amount"), _hash("rationaleHash")),
 )
 AUTHORITY_TERMS = StructType(
     "AuthorityTerms",
-    (_struct("line", LINE_KEY), _yen("ceiling"), ActionField("schedule", "uint256[]", FieldKind.YEN)),
+    (_struct("line", LINE_KEY), _budget_yen("ceiling"), _budget_yen("schedule", "uint256[]")),
 )
 _APPROPRIATION_ACTS = ("initial", "supplementary")  # IBudgetLedger.AppropriationAct
 _CARRY_OVER_KINDS = ("authorized", "accident")  # IBudgetLedger.CarryOverKind: 明許繰越, 事故繰越
@@ -210,9 +230,9 @@ _ACCESS_KINDS = ("none", "view", "obligate")  # IBudgetOffice.AccessKind
 # A pending transfer, as an approval, a refusal and a withdrawal name it in full (the office keeps its hash only).
 _PENDING_TRANSFER = (
     _number("transferId", argument="TRANSFER"),
-    _struct("request", TRANSFER_REQUEST),
-    ActionField("requester", "address", FieldKind.ADDRESS),
-    _number("requestedAt", 64),
+    ActionField("request", TRANSFER_REQUEST.name, FieldKind.STRUCT, struct=TRANSFER_REQUEST, from_transfer=True),
+    ActionField("requester", "address", FieldKind.ADDRESS, from_transfer=True),
+    ActionField("requestedAt", "uint64", FieldKind.NUMBER, from_transfer=True),
 )
 
 
@@ -230,6 +250,11 @@ class ActionType:
     noun: str  # what the request is, e.g. EvidenceSubmission: the request schemas are EvidenceSubmissionCreate...
     summary: str  # who does what, for the route's description and the command's help
     done: str  # the command's one-line result (then ": tx 0x..."), a format string over the fields' words
+    # A finance officer's act on a ministry's lines: the path of the ministry's code in the message (e.g.
+    # ("line", "ministry")), whose signer role the signer must hold in that ministry, and the custom error the
+    # contract refuses anyone else with (the gateway refuses early with the same one).
+    signer_ministry: tuple[str, ...] = ()
+    refusal: str = "BudgetOfficeUnauthorized"
 
     @cached_property
     def field_names(self) -> tuple[str, ...]:
@@ -263,8 +288,8 @@ class ActionType:
         message: dict[str, Any] = {}
         for field in self.fields:
             value = values.get(field.name)
-            if value is None and field.from_amendment:
-                pass  # left to the stored amendment
+            if value is None and field.stored:
+                pass  # left to the stored amendment or transfer
             elif field.kind is FieldKind.DOCUMENT_URI and value is None:
                 value = ni_uri(message[self.document_field.name])
             else:
@@ -275,6 +300,15 @@ class ActionType:
     def call_values(self, message: Mapping[str, Any]) -> list[Any]:
         """The function's leading arguments from the message's fields: in order, each struct as its ABI tuple."""
         return [_abi_value(f, message[f.name]) for f in self.fields]
+
+    def ministry_of(self, message: Mapping[str, Any]) -> bytes | None:
+        """The ministry (bytes32) whose finance officer must sign this act (``signer_ministry``), or None."""
+        if not self.signer_ministry:
+            return None
+        value: Any = message
+        for name in self.signer_ministry:
+            value = value[name]
+        return bytes(value)
 
     @cached_property
     def document_field(self) -> ActionField:
@@ -534,9 +568,9 @@ ACTIONS: dict[str, ActionType] = _registry(
         summary="the buying ministry's admin ends a pause early.",
         done="releases resumed",
     ),
-    # The registry's acts. An empty ``signers``: only the registry admin, who holds DEFAULT_ADMIN_ROLE and none of
-    # the ``Role``s. Gas: at least what tests/contracts/test_registry.py's
-    # test_every_registry_act_is_relayed_from_its_declaration measures (it asserts so).
+    # The registry's acts (no gateway route yet: the routes are the escrow's and the budget office's). An empty
+    # ``signers``: only the registry admin, who holds DEFAULT_ADMIN_ROLE and none of the ``Role``s. Gas: at least
+    # what tests/contracts/test_registry.py's test_every_registry_act_is_relayed_from_its_declaration measures.
     ActionType(
         primary_type="InvalidateNonces",
         contract=ACCESS_REGISTRY,
@@ -615,7 +649,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         summary="the registry admin, or a ministry admin inside its own ministry, revokes a role.",
         done="{role} revoked from {account}",
     ),
-    # The budget ledger's acts, signed for the budget office (its own domain; no gateway route yet). Their keys
+    # The budget ledger's acts, signed for the budget office (its own domain; routes under /budget/actions). Their keys
     # and requests are the structs of IBudgetLedger / IBudgetOffice. Gas: what tests/contracts/test_budget.py's
     # test_every_budget_act_is_relayed_from_its_declaration measures (a line's first distribution or transfer in
     # registers its series; a 10-year authority writes 10 schedule slots), with about 30% more.
@@ -626,7 +660,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         fields=(
             _struct("key", ITEM_KEY),
             ActionField("act", "uint8", FieldKind.CHOICE, choices=_APPROPRIATION_ACTS),
-            ActionField("amount", "int256", FieldKind.YEN),
+            _budget_yen("amount", "int256"),
             _number("authorizations", 8, default=0),  # a set of BudgetLedger's authorization flags
             _hash("instrumentHash"),
         ),
@@ -636,6 +670,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="Appropriation",
         summary="the finance authority enacts an item's initial budget or a supplementary one (a negative cut).",
         done="{act} appropriation of {amount:,} yen enacted",
+        refusal="BudgetUnauthorized",
     ),
     ActionType(
         primary_type="EnactAuthority",
@@ -656,7 +691,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         fields=(
             _struct("line", LINE_KEY),
             ActionField("kind", "uint8", FieldKind.CHOICE, choices=_CARRY_OVER_KINDS),
-            _yen("amount"),
+            _budget_yen("amount"),
             _hash("reasonHash"),
         ),
         signers=(Role.FINANCE_AUTHORITY,),
@@ -665,6 +700,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="CarryOver",
         summary="the finance authority approves carrying a line's unobligated yen into the next fiscal year.",
         done="carry-over ({kind}) of {amount:,} yen approved",
+        refusal="BudgetUnauthorized",
     ),
     ActionType(
         primary_type="CloseFiscalYear",
@@ -677,18 +713,21 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="FiscalYearClosing",
         summary="the finance authority closes an ended fiscal year (its lines then settle).",
         done="fiscal year {fiscalYear} closed",
+        refusal="BudgetUnauthorized",
     ),
     ActionType(
         primary_type="Distribute",
         contract=BUDGET_OFFICE,
         function="distributeBySig",
-        fields=(_struct("line", LINE_KEY), ActionField("change", "int256", FieldKind.YEN)),
+        fields=(_struct("line", LINE_KEY), _budget_yen("change", "int256")),
         signers=(Role.TREASURY,),
         gas=280_000,
         verb="distribute",
         noun="Distribution",
         summary="a ministry's finance officer gives a sub-item line yen of its item (negative: takes them back).",
         done="{change:,} yen distributed",
+        signer_ministry=("line", "ministry"),
+        refusal="BudgetUnauthorized",  # the ledger's own check (the office forwards the act)
     ),
     ActionType(
         primary_type="GrantAccess",
@@ -698,7 +737,7 @@ ACTIONS: dict[str, ActionType] = _registry(
             _struct("line", LINE_KEY),
             _code("grantee"),
             ActionField("kind", "uint8", FieldKind.CHOICE, choices=_ACCESS_KINDS),
-            _yen("cap", default=0),
+            _budget_yen("cap", default=0),
             _number("expiresAt", 64),
         ),
         signers=(Role.TREASURY,),
@@ -707,6 +746,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="AccessGrant",
         summary="a ministry's finance officer grants another ministry a time-limited right on one of its lines.",
         done="{kind} access granted until {expiresAt}",
+        signer_ministry=("line", "ministry"),
     ),
     ActionType(
         primary_type="RevokeAccess",
@@ -719,18 +759,20 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="AccessRevocation",
         summary="a ministry's finance officer revokes another ministry's right on one of its lines.",
         done="access revoked",
+        signer_ministry=("line", "ministry"),
     ),
     ActionType(
         primary_type="IncreaseObligation",
         contract=BUDGET_OFFICE,
         function="increaseObligationBySig",
-        fields=(ActionField("escrow", "address", FieldKind.ADDRESS), _yen("amount")),
+        fields=(ActionField("escrow", "address", FieldKind.ADDRESS), _budget_yen("amount")),
         signers=(Role.PROCUREMENT_OFFICER,),
         gas=150_000,
         verb="increase-obligation",
         noun="ObligationIncrease",
         summary="an officer obligates more of the procurement's line for an escrow whose need grew.",
         done="{amount:,} yen more obligated for {escrow}",
+        refusal="BudgetUnauthorized",
     ),
     ActionType(
         primary_type="RequestTransfer",
@@ -743,6 +785,7 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="TransferRequest",
         summary="a ministry's finance officer requests moving yen between two of its lines, with a rationale.",
         done="transfer requested",
+        signer_ministry=("request", "from", "ministry"),
     ),
     ActionType(
         primary_type="ApproveTransfer",
@@ -779,5 +822,6 @@ ACTIONS: dict[str, ActionType] = _registry(
         noun="TransferWithdrawal",
         summary="a finance officer of the requesting ministry withdraws a pending transfer.",
         done="transfer {transferId} withdrawn",
+        signer_ministry=("request", "from", "ministry"),
     ),
 )

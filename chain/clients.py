@@ -753,6 +753,14 @@ class BudgetOfficeClient(_Client):
         _, _, year_count, _, _ = self._call(self.contract.functions.authority(authority_id))
         return int(year_count) > 0
 
+    def transfer_pending(self, transfer_id: int) -> bool:
+        """Whether transfer ``transfer_id`` was requested and neither approved, refused nor withdrawn."""
+        return bool(self._call(self.contract.functions.transferPending(transfer_id)))
+
+    def transfer_count(self) -> int:
+        """How many transfers were ever requested (the last one's id)."""
+        return int(self._call(self.contract.functions.transferCount()))
+
     def request_transfer(self, source: LineKey, target: LineKey, amount: int, rationale_hash: bytes) -> Receipt:
         """A ministry's finance officer requests moving ``amount`` yen from one of its lines to another."""
         request = (source.as_tuple(), target.as_tuple(), amount, rationale_hash)

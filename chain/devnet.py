@@ -24,7 +24,8 @@ from eth_utils.crypto import keccak
 
 from chain._compiler import Build
 from chain._tx import TxSender
-from chain.budget import AppropriationAct, Authorization, LineKey, fiscal_year_containing
+from chain.budget import AppropriationAct, LineKey, fiscal_year_containing
+from chain.budget_file import BudgetAct, distributed_on_chain, enacted_on_chain, load_budget_file
 from chain.clients import BudgetClient, BudgetOfficeClient, FactoryClient, RegistryClient, budget_clients
 from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
@@ -36,10 +37,12 @@ from chain.transport import Transport
 __all__ = [
     "DEMO_FIRST_DUE_DAYS",
     "DEV_AUTHORITY",
+    "DEV_BUDGET_FILE",
     "DEV_BUDGET_LINE",
     "DEV_CAST",
     "DEV_INDEX",
     "DEV_ORGS",
+    "DEV_PENDING_TRANSFER",
     "CastMember",
     "DevOrg",
     "dev_budget_as",
@@ -51,12 +54,14 @@ __all__ = [
     "seed_cast",
 ]
 
-#: The demo's budget line of the Ministry of Defense (organization, item, sub-item), enacted for the fiscal year
-#: current when the cast is seeded, and the multi-year obligation authority on it (first year that year, 5 years).
+#: The budget the dev chain is seeded with (MOD's and MOFA's FY2026 lines), enacted for the fiscal year current
+#: when the cast is seeded; the demo's line of it (organization, item, sub-item: night-vision.yaml's), the
+#: multi-year obligation authority on that line (first year that year, 5 years), and the transfer left pending
+#: between two MOD lines (from, to, yen), requested by MOD's finance officer.
+DEV_BUDGET_FILE = Path(__file__).resolve().parents[1] / "scripts" / "examples" / "budget-fy2026.yaml"
 DEV_BUDGET_LINE = ("MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE")
 DEV_AUTHORITY = "MOD equipment purchase, multi-year"
-_DEV_ITEM = 50_000_000_000  # yen appropriated to the item
-_DEV_ALLOTMENT = 40_000_000_000  # yen of it distributed to the line
+DEV_PENDING_TRANSFER = ("EQUIP-PURCHASE", "EQUIP-MAINT", 3_000_000_000)
 _DEV_AUTHORITY_CEILING = 20_000_000_000
 DEMO_FIRST_DUE_DAYS = 30  # the demo's first milestone falls due this many days after the day it is seeded
 
@@ -81,6 +86,7 @@ class CastMember:
 
 DEV_ORGS: tuple[DevOrg, ...] = (
     DevOrg("MOD", OrgKind.MINISTRY, "Ministry of Defense"),
+    DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
     DevOrg("NVE", OrgKind.SUPPLIER, "Nippon Vision Electronics K.K."),
     DevOrg("ATLA", OrgKind.EVALUATION_BODY, "Acquisition, Technology & Logistics Agency test center"),
     DevOrg("JQA", OrgKind.EVALUATION_BODY, "Japan Quality Assurance Organization"),
@@ -91,7 +97,7 @@ DEV_ORGS: tuple[DevOrg, ...] = (
 )
 
 # Account 0 is the registry admin (the deployer); the treasury account (MOD's finance officer) also holds the
-# ministry's vault.
+# ministry's vault, and MOFA's finance officer MOFA's.
 DEV_CAST: tuple[CastMember, ...] = (
     CastMember(1, "officer", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(2, "treasury", "MOD", Role.TREASURY),
@@ -104,6 +110,7 @@ DEV_CAST: tuple[CastMember, ...] = (
     CastMember(9, "officer-2", "MOD", Role.PROCUREMENT_OFFICER),
     CastMember(10, "mod-admin", "MOD", Role.MINISTRY_ADMIN),
     CastMember(12, "finance", "MOF-BB", Role.FINANCE_AUTHORITY),
+    CastMember(13, "mofa-treasury", "MOFA", Role.TREASURY),
 )
 
 #: The dev account index of each part: the cast, the registry admin, and the gateway's relayer (a dev account
@@ -113,6 +120,7 @@ DEV_INDEX: Mapping[str, int] = MappingProxyType(
 )
 OFFICER_INDEX = DEV_INDEX["officer"]
 TREASURY_INDEX = DEV_INDEX["treasury"]
+_TREASURY_OF = {"MOD": TREASURY_INDEX, "MOFA": DEV_INDEX["mofa-treasury"]}  # each ministry's finance officer
 FINANCE_INDEX = DEV_INDEX["finance"]
 RELAYER_INDEX = DEV_INDEX["relayer"]
 
@@ -140,11 +148,12 @@ def seed_cast(
         if member.role is not None and not registry.has_role(member.role, address):
             registry.grant_role(member.role, address)
             sent += 1
-    vault = addresses[TREASURY_INDEX]
-    mod = registry.organization("MOD")
-    if mod is not None and mod.vault != vault:
-        registry.update_organization("MOD", active=True, vault=vault)
-        sent += 1
+    for ministry, index in _TREASURY_OF.items():
+        vault = addresses[index]
+        found = registry.organization(ministry)
+        if found is not None and found.vault != vault:
+            registry.update_organization(ministry, active=True, vault=vault)
+            sent += 1
     return sent + _seed_budget(registry, budget_as)
 
 
@@ -154,24 +163,48 @@ def dev_line(fiscal_year: int) -> LineKey:
 
 
 def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[BudgetClient, BudgetOfficeClient]]) -> int:
-    """The finance authority enacts the demo line's item (every authorization) and MOD's finance officer
-    distributes the line, once per fiscal year; the multi-year authority on it is enacted once, the first year."""
+    """Enact ``DEV_BUDGET_FILE`` for the current fiscal year, through the same plan as ``procure budget enact``
+    (what is on chain is left out: a restart sends nothing): the finance authority enacts the items, each
+    ministry's finance officer distributes its sub-items. The multi-year authority on the demo line is enacted
+    once, the first year; the first time a year's lines are distributed, MOD's finance officer requests a
+    transfer between two of its lines, left pending for the finance authority."""
     finance, finance_office = budget_as(FINANCE_INDEX)
-    treasury, _ = budget_as(TREASURY_INDEX)
     fiscal_year = fiscal_year_containing(registry.rpc.latest_timestamp())
+    budget = load_budget_file(DEV_BUDGET_FILE).budget
+    acts = budget.acts(
+        enacted=enacted_on_chain(finance.item), distributed=distributed_on_chain(finance.line), fiscal_year=fiscal_year
+    )
+    for act in acts:
+        _enact(budget_as(FINANCE_INDEX if act.ministry is None else _TREASURY_OF[act.ministry])[0], act)
+    sent = len(acts)
     line = dev_line(fiscal_year)
-    if finance.line(line).exists:
-        return 0
-    authorizations = int(Authorization.TRANSFER_BETWEEN_ITEMS | Authorization.CARRY_OVER)
-    instrument = keccak(text=f"FY{fiscal_year} general account budget (demo)")
-    finance.enact_appropriation(line.item_key, AppropriationAct.INITIAL, _DEV_ITEM, authorizations, instrument)
-    treasury.distribute(line, _DEV_ALLOTMENT)
+    instrument = bytes.fromhex(budget.instrument[2:])
     authority = keccak(text=DEV_AUTHORITY)
-    if finance_office.authority_exists(authority):  # enacted in an earlier year, for five years from it
-        return 2
-    schedule = [_DEV_AUTHORITY_CEILING] * 5
-    finance_office.enact_authority(authority, line, _DEV_AUTHORITY_CEILING, schedule, instrument)
-    return 3
+    if not finance_office.authority_exists(authority):  # enacted in an earlier year, for five years from it
+        schedule = [_DEV_AUTHORITY_CEILING] * 5
+        finance_office.enact_authority(authority, line, _DEV_AUTHORITY_CEILING, schedule, instrument)
+        sent += 1
+    from_sub_item, to_sub_item, amount = DEV_PENDING_TRANSFER
+    source, target = (LineKey.of(fiscal_year, "MOD", *DEV_BUDGET_LINE[:2], sub) for sub in (from_sub_item, to_sub_item))
+    if any(act.line == target for act in acts):
+        _, treasury_office = budget_as(TREASURY_INDEX)
+        rationale = keccak(text="maintenance backlog: equipment purchase yen moved to maintenance (demo)")
+        treasury_office.request_transfer(source, target, amount, rationale)
+        sent += 1
+    return sent
+
+
+def _enact(client: BudgetClient, act: BudgetAct) -> None:
+    """Send one act of a budget file's plan directly (the dev chain's seeding; ``procure budget enact`` relays)."""
+    if act.primary_type == "EnactAppropriation":
+        fields = act.fields
+        instrument = bytes.fromhex(fields["instrumentHash"][2:])
+        client.enact_appropriation(
+            act.item, AppropriationAct.INITIAL, fields["amount"], fields["authorizations"], instrument
+        )
+    else:
+        assert act.line is not None
+        client.distribute(act.line, act.fields["change"])
 
 
 def due_from_today(loaded: LoadedSpec, now: int, first_in_days: int = DEMO_FIRST_DUE_DAYS) -> LoadedSpec:

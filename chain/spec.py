@@ -50,6 +50,8 @@ __all__ = [
     "SpecError",
     "check_against_chain",
     "load_spec",
+    "read_yaml_mapping",
+    "validation_problems",
 ]
 
 MAX_SPEC_BYTES = 256 * 1024
@@ -285,7 +287,7 @@ _SpecLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
-_YEN_FIELDS = ("amount", "fund")
+_YEN_FIELDS = ("amount", "fund", "appropriation")  # a procurement's, and a budget file's (chain/budget_file.py)
 
 
 def _reason(error: Any) -> str:
@@ -318,6 +320,21 @@ _UNION_TAGS = ("int", "str", "date", "datetime", "literal['full','none']")
 
 def load_spec(path: Path) -> LoadedSpec:
     """Parse and validate a spec file on its own (no chain needed)."""
+    data, raw = read_yaml_mapping(path)
+    try:
+        spec = ProcurementFile.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(str(path), validation_problems(exc)) from None
+    return LoadedSpec(spec=spec, sha256=hashlib.sha256(raw).digest(), source=str(path))
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """A file's validation errors as (field path, reason) pairs, said as an officer would want to read them."""
+    return _dedupe([(_path(error["loc"]), _reason(error)) for error in exc.errors()])
+
+
+def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], bytes]:
+    """A YAML file of fields (a spec, a budget file) and its exact bytes; SpecError if it is not one."""
     source = str(path)
     try:
         raw = path.read_bytes()
@@ -333,14 +350,7 @@ def load_spec(path: Path) -> LoadedSpec:
         raise SpecError(source, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
     if not isinstance(data, dict):
         raise SpecError(source, [("(file)", "must be a YAML mapping of fields")])
-    try:
-        spec = ProcurementFile.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            problems.append((_path(error["loc"]), _reason(error)))
-        raise SpecError(source, _dedupe(problems)) from None
-    return LoadedSpec(spec=spec, sha256=hashlib.sha256(raw).digest(), source=source)
+    return data, raw
 
 
 def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ import httpx
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from chain import ACTIONS, ActionType
+from chain import ACTIONS, BUDGET_OFFICE, ActionType
 from chain.errors import LedgerError
 from gateway.evidence_bundle import BundleMember, bundle_manifest
 from gateway.siwe import SiweMessage
@@ -165,7 +165,7 @@ class GatewayClient:
 
     def act(
         self,
-        procurement_id: str,
+        procurement_id: str | None,
         action: str,
         fields: dict[str, Any],
         *,
@@ -174,13 +174,18 @@ class GatewayClient:
     ) -> dict[str, Any]:
         """Fetch the typed data of ``action`` (a primary type), check it, sign it locally and post it.
 
-        ``fields`` are the action's fields as the API takes them (chain.ACTIONS); the relay result.
+        ``fields`` are the action's fields as the API takes them (chain.ACTIONS; a struct as a mapping); the
+        relay result. A budget act names no procurement (``procurement_id`` None): it goes to the budget office.
         """
         declared = ACTIONS.get(action)
         if declared is None:
             raise GatewayError(400, "Unknown action", f"{action!r} is not one of {sorted(ACTIONS)}")
-        path = f"/procurements/{procurement_id}/actions/{declared.verb}"
-        typed = self.get(path, params=fields)
+        if declared.contract == BUDGET_OFFICE:
+            path = f"/budget/actions/{declared.verb}"
+            typed = self._check(self._send("POST", f"{path}/typed-data", json=fields, headers=self._headers()))
+        else:
+            path = f"/procurements/{procurement_id}/actions/{declared.verb}"
+            typed = self.get(path, params=fields)
         self._verify(declared, fields, typed)
         signature = self.account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
         body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
@@ -207,7 +212,7 @@ class GatewayClient:
             problems.append(f"domain {domain}")
         if str(typed.get("signer", "")).lower() != self.account.address.lower():
             problems.append(f"signer {typed.get('signer')}")
-        stored = {field.name for field in action.fields if field.from_amendment}
+        stored = {field.name for field in action.fields if field.stored}
         for name, value in action.message(fields).items():
             if value is None and name in stored:
                 continue  # filled in from the stored amendment: the contract refuses any other content
@@ -219,7 +224,12 @@ class GatewayClient:
 
 
 def _normal(value: Any) -> Any:
-    """A typed-data value in one form: bytes and hex as lowercase 0x-hex, decimal strings as integers."""
+    """A typed-data value in one form: bytes and hex as lowercase 0x-hex, decimal strings as integers (a struct's
+    and a list's members too)."""
+    if isinstance(value, dict):
+        return {key: _normal(member) for key, member in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normal(member) for member in value]
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, str) and value.startswith("0x"):

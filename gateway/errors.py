@@ -249,7 +249,7 @@ class HttpError(GatewayError, slug="http-error", title="HTTP error"):
     """Any other HTTP error the framework raises (its own status)."""
 
 
-# Which HTTP status each escrow/registry custom error maps to; anything unlisted is a 409 (state conflict).
+# Which HTTP status each escrow/registry/budget custom error maps to; anything unlisted is a 409 (state conflict).
 _REVERT_STATUS: dict[str, int] = {
     "EscrowUnauthorized": 403,
     "EscrowSegregationOfDuties": 403,
@@ -267,6 +267,18 @@ _REVERT_STATUS: dict[str, int] = {
     "EscrowAmountOverflow": 422,
     "ERC20InsufficientAllowance": 422,
     "ERC20InsufficientBalance": 422,
+    # The budget office's and ledger's: who may act, and a signature's or a request's own faults.
+    "BudgetUnauthorized": 403,
+    "BudgetOfficeUnauthorized": 403,
+    "BudgetInvalidSignature": 403,
+    "BudgetSameOrganization": 403,
+    "BudgetSignatureExpired": 422,
+    "BudgetInvalidKey": 422,
+    "BudgetInvalidAmount": 422,
+    "BudgetMissingHash": 422,
+    "BudgetOfficeMissingHash": 422,
+    "BudgetInvalidGrant": 422,
+    "BudgetUnknownMinistry": 422,
 }
 
 

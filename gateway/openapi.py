@@ -22,10 +22,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from chain import BUDGET_MAX_YEN
 from gateway.core.nesting import MAX_JSON_DEPTH
 from gateway.deps import limit_sign_in
 from gateway.errors import PROBLEM_CONTENT_TYPE, ProblemDetails
-from gateway.schemas.common import UINT64_MAX, UINT256_MAX, decimal_pattern
+from gateway.schemas.common import UINT64_MAX, UINT256_MAX, integer_pattern
 
 __all__ = ["DESCRIPTION", "install_openapi"]
 
@@ -67,20 +68,30 @@ _REQUEST_ID_HEADER = {
 # The wide integers of gateway.schemas.common, as shared components: their exact bounds (FastAPI's document model
 # would turn a uint256 maximum into a float) and their long patterns written once.
 _WIDE_INTEGERS = {
-    decimal_pattern(UINT256_MAX): ("Uint256", UINT256_MAX, "A uint256"),
-    decimal_pattern(UINT64_MAX): ("Uint64", UINT64_MAX, "A uint64"),
+    integer_pattern(UINT256_MAX): ("Uint256", 0, UINT256_MAX, "A uint256"),
+    integer_pattern(UINT64_MAX): ("Uint64", 0, UINT64_MAX, "A uint64"),
+    integer_pattern(2**16 - 1): ("Uint16", 0, 2**16 - 1, "A uint16"),
+    integer_pattern(2**8 - 1): ("Uint8", 0, 2**8 - 1, "A uint8"),
+    # The budget ledger's amounts (BudgetLedger.MAX_YEN), and its changes (negative: a cut).
+    integer_pattern(BUDGET_MAX_YEN): ("BudgetYen", 0, BUDGET_MAX_YEN, "Yen the budget ledger takes"),
+    integer_pattern(BUDGET_MAX_YEN, signed=True): (
+        "BudgetYenChange",
+        -BUDGET_MAX_YEN,
+        BUDGET_MAX_YEN,
+        "A change in yen the budget ledger takes (negative: a cut)",
+    ),
 }
 _WIDE_INTEGER_KEYS = {"anyOf", "type", "pattern", "minimum", "maximum"}
 
 
 def _wide_integer_components() -> dict[str, Any]:
     components: dict[str, Any] = {}
-    for pattern, (name, maximum, what) in _WIDE_INTEGERS.items():
+    for pattern, (name, minimum, maximum, what) in _WIDE_INTEGERS.items():
         text = {"type": "string", "pattern": pattern, "description": f"{what} as a decimal string."}
         components[f"{name}String"] = text
         components[name] = {
             "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": maximum},
+                {"type": "integer", "minimum": minimum, "maximum": maximum},
                 {"$ref": f"#/components/schemas/{name}String"},
             ],
             "description": f"{what}: an integer, or the same as a decimal string.",

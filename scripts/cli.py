@@ -550,7 +550,7 @@ def _seed_demo(context: Context) -> None:
     """The demo cast and the night-vision procurement, each only once."""
     from chain import TxSender, project_root
     from chain.clients import system_clients
-    from chain.devnet import OFFICER_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
+    from chain.devnet import DEV_INDEX, OFFICER_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
     from chain.keys import dev_account
     from chain.spec import load_spec
     from chain.system import error_decoder
@@ -559,15 +559,33 @@ def _seed_demo(context: Context) -> None:
     chain_id = rpc.chain_id
     decoder = error_decoder(build)
     registry, _, _ = system_clients(rpc, system, context.sender(), build)
-    addresses = {i: dev_account(i, chain_id).address for i in range(13)}
+    addresses = {i: dev_account(i, chain_id).address for i in DEV_INDEX.values()}
     sent = seed_cast(registry, dev_budget_as(rpc, system, build), addresses)
     click.echo("demo cast registered" if sent else "demo cast found (registered earlier)")
+    click.echo(_seeded_budget(rpc.latest_timestamp()) if sent else "demo budget found (enacted earlier)")
     officer = TxSender(rpc, dev_account(OFFICER_INDEX, chain_id), decoder)
     _, _, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
     escrow, created = ensure_demo_procurement(factory, registry, loaded)
     verb = "created (funded with what is due this fiscal year)" if created else "found (created earlier)"
     click.echo(f"demo procurement {loaded.spec.id!r} {verb}: escrow {escrow}, {loaded.spec.total:,} yen")
+
+
+def _seeded_budget(now: int) -> str:
+    """What the seeding enacted of the budget file, in one line."""
+    from chain.budget import fiscal_year_containing
+    from chain.budget_file import load_budget_file
+    from chain.devnet import DEV_BUDGET_FILE, DEV_PENDING_TRANSFER
+
+    budget = load_budget_file(DEV_BUDGET_FILE).budget
+    ministries = ", ".join(sorted({item.ministry for item in budget.lines}))
+    lines = sum(len(item.sub_items) for item in budget.lines)
+    source, target, amount = DEV_PENDING_TRANSFER
+    file = DEV_BUDGET_FILE.relative_to(DEV_BUDGET_FILE.parents[2])
+    return (
+        f"demo budget FY{fiscal_year_containing(now)} ({ministries}): {len(budget.lines)} items, {lines} sub-item "
+        f"lines from {file}; a transfer of {amount:,} yen {source} -> {target} pending (`procure budget show`)"
+    )
 
 
 def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None:
@@ -585,11 +603,12 @@ def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None
 
 
 def _register() -> None:
+    from scripts.cli_budget import budget
     from scripts.cli_client import client
     from scripts.cli_gateway import serve
     from scripts.cli_indexer import audit, index
 
-    for command in (index, audit, serve, client):
+    for command in (index, audit, serve, client, budget):
         main.add_command(command)
 
 

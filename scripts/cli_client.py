@@ -7,6 +7,12 @@ uploaded and its SHA-256 signed); a round defaults to the milestone's current on
 typed data, checks it says what was asked, signs it with your key and has the gateway relay it; it prints the
 action's one-line result and the transaction.
 
+The same generator makes the budget acts' commands (``procure budget``, scripts/cli_budget.py): they name no
+procurement; a line key is one option written as a path (``--line 2026/MOD/MOD-HQ/DEF-EQUIP/EQUIP-PURCHASE``,
+an item key without its sub-item), any other struct's fields are options of their own (``--from``, ``--to``,
+``--amount``), a hash is of a local FILE (not uploaded: the evidence store is for procurements) or given as
+0x-hex, and what the gateway fills in from the pending transfer is not asked for.
+
 Register with ``main.add_command(client)`` (``from scripts.cli_client import client``).
 """
 
@@ -20,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from chain.actions import ACTIONS, MILESTONE_ESCROW, ActionField, ActionType, FieldKind
+from chain.actions import ACTIONS, BUDGET_OFFICE, MILESTONE_ESCROW, ActionField, ActionType, FieldKind
 from scripts._common import Context, clean_errors, password_for
 
 if TYPE_CHECKING:
@@ -347,9 +353,133 @@ _OPTION_TYPES: dict[FieldKind, Callable[[ActionField], tuple[Any, str]]] = {
 }
 
 
-def action_command(action: ActionType) -> click.Command:
-    """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it."""
+class KeyType(click.ParamType[dict[str, Any]]):
+    """A budget line's key (or an item's: ``parts`` 4) written as a path: ``2026/MOD/MOD-HQ/DEF-EQUIP/SUB``."""
 
+    name = "key"
+    NAMES = ("fiscalYear", "ministry", "organization", "item", "subItem")
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        parts = str(value).split("/")
+        example = "/".join(["2026", "MOD", "MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE"][: self.parts])
+        if len(parts) != self.parts or not parts[0].isdecimal() or not all(p.isascii() and p for p in parts):
+            self.fail(f"{value!r} is not written as {example}", param, ctx)
+        if any(len(p) > 16 for p in parts[1:]):
+            self.fail(f"{value!r}: a code has at most 16 characters", param, ctx)
+        return dict(zip(self.NAMES, [int(parts[0]), *parts[1:]], strict=False))
+
+
+class HashType(click.ParamType[str]):
+    """A document's SHA-256: of a local FILE, or given as 0x and 64 hex digits."""
+
+    name = "file-or-hash"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if re.fullmatch(r"0x[0-9a-fA-F]{64}", text):
+            return text.lower()
+        path = Path(text)
+        if not path.is_file():
+            self.fail(f"{text!r} is neither a file nor a SHA-256 (0x and 64 hex digits)", param, ctx)
+        return "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class YenListType(click.ParamType[list[int]]):
+    """Yen per year, comma-separated: ``300000000,600000000``."""
+
+    name = "yen,yen,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
+        if isinstance(value, list):
+            return value
+        parts = str(value).split(",")
+        if not all(p.strip().isdecimal() for p in parts):
+            self.fail(f"{value!r} is not whole yen separated by commas (no other separators)", param, ctx)
+        return [int(p) for p in parts]
+
+
+def _budget_parameters(fields: tuple[ActionField, ...], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """A budget act's parameters by the path of the field each fills (a struct other than a key, flattened)."""
+    parameters: dict[tuple[str, ...], click.Parameter] = {}
+    for field in fields:
+        at = (*path, field.name)
+        name = "_".join(re.sub(r"(?<!^)(?=[A-Z])", "_", n).lower() for n in at) + "_"
+        if field.from_transfer:
+            continue  # the gateway fills it in from the pending transfer
+        if field.struct is not None and field.struct.name in ("LineKey", "ItemKey"):
+            kind = KeyType(len(field.struct.fields))
+            option = "--item" if field.struct.name == "ItemKey" else f"--{field.name}"
+            example = "/".join(["2026", "MOD", "MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE"][: kind.parts])
+            help_text = f"The {field.name} {'item' if kind.parts == 4 else 'line'} as a path: {example}."
+            parameters[at] = click.Option([option, name], type=kind, required=True, help=help_text)
+        elif field.struct is not None:
+            parameters.update(_budget_parameters(field.struct.fields, at))
+        elif field.argument is not None:
+            parameters[at] = click.Argument([name], type=click.IntRange(min=0), metavar=field.argument)
+        elif field.kind is FieldKind.HASH:
+            what = field.option.removeprefix("--")
+            help_text = f"The {what}: a FILE (its SHA-256 is signed) or 0x and 64 hex digits."
+            parameters[at] = click.Option([field.option, name], type=HashType(), required=True, help=help_text)
+        elif field.kind is FieldKind.YEN and field.type.endswith("[]"):
+            parameters[at] = click.Option([field.option, name], type=YenListType(), required=True, help="Yen per year.")
+        elif field.kind is FieldKind.YEN:
+            low = -(field.maximum or 0) if field.type.startswith("int") else 0
+            yen, cut = click.IntRange(min=low, max=field.maximum), " (negative: a cut)" if low else ""
+            required = field.default is None
+            parameters[at] = click.Option(
+                [field.option, name], type=yen, required=required, default=field.default, help=f"Whole yen{cut}."
+            )
+        elif field.name == "expiresAt":  # a moment, signed as a uint64 of unix seconds
+            help_text = "When it expires: a date (the end of that day, JST), a time with its offset, or unix seconds."
+            parameters[at] = click.Option([field.option, name], type=MomentType(), required=True, help=help_text)
+        elif field.kind is FieldKind.CODE:
+            parameters[at] = click.Option([field.option, name], required=True, help="A code, e.g. MOFA.")
+        else:
+            parameters[at] = _parameter(field)
+    return parameters
+
+
+def _budget_fields(action: ActionType, parameters: dict[tuple[str, ...], Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A budget act's fields as the API takes them, from the command's parameters (structs reassembled)."""
+    fields: dict[str, Any] = {}
+    for path, parameter in parameters.items():
+        value = given[str(parameter.name)]
+        if value is None:
+            continue
+        target = fields
+        for name in path[:-1]:
+            target = target.setdefault(name, {})
+        target[path[-1]] = value
+    return fields
+
+
+def _budget_command(action: ActionType, name: str | None) -> click.Command:
+    parameters = _budget_parameters(action.fields)
+
+    def run(state: ClientState, **given: Any) -> None:
+        fields = _budget_fields(action, parameters, given)
+        result = state.client().act(None, action.primary_type, fields)
+        words = {**fields, **{name: _jst(fields[name]) for name in ("expiresAt",) if name in fields}}
+        click.echo(f"{action.done.format(**words)}: tx {result['txHash']}")
+
+    return click.Command(
+        name or action.verb,
+        callback=pass_state(clean_errors(run)),
+        params=list(parameters.values()),
+        help=f"Sign {action.primary_type} and have the gateway relay it: {action.summary}",
+    )
+
+
+def action_command(action: ActionType, name: str | None = None) -> click.Command:
+    """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it (a budget act:
+    ``procure budget <name>``, named ``name`` or by its verb)."""
+    if action.contract == BUDGET_OFFICE:
+        return _budget_command(action, name)
     parameters = {field.name: _parameter(field) for field in action.fields}
 
     def run(state: ClientState, procurement: str, **given: Any) -> None:
@@ -423,5 +553,5 @@ def _document_hash(
 
 
 for _action in ACTIONS.values():
-    if _action.contract == MILESTONE_ESCROW:  # the gateway's routes are the escrow's (gateway/api/routes/actions.py)
+    if _action.contract == MILESTONE_ESCROW:  # a budget act's command is procure budget's (scripts/cli_budget.py)
         client.add_command(action_command(_action))

@@ -65,13 +65,13 @@ _SHORT_NAMES = {
     "evaluator-atla": "eval1",
     "evaluator-jqa": "eval2",
     "evaluator-nite": "eval3",
+    "mofa-treasury": "mofa_treasury",
 }
 _PEOPLE: tuple[tuple[str, str, Role | None], ...] = (
     *((_SHORT_NAMES.get(member.label, member.label), member.org, member.role) for member in DEV_CAST),
     ("vault", "MOD", None),
     ("mofa_officer", "MOFA", Role.PROCUREMENT_OFFICER),
     ("mofa_admin", "MOFA", Role.MINISTRY_ADMIN),
-    ("mofa_treasury", "MOFA", Role.TREASURY),
     ("finance2", "MOF-BB", Role.FINANCE_AUTHORITY),
     ("supplier_colleague", "NVE", Role.SUPPLIER),
     ("other_supplier", "OTHERCO", Role.SUPPLIER),
@@ -80,7 +80,6 @@ _PEOPLE: tuple[tuple[str, str, Role | None], ...] = (
 )
 _ORGS: tuple[DevOrg, ...] = (
     *DEV_ORGS,
-    DevOrg("MOFA", OrgKind.MINISTRY, "Ministry of Foreign Affairs"),
     DevOrg("OTHERCO", OrgKind.SUPPLIER, "Other Optics Co., Ltd."),
 )
 

@@ -24,6 +24,7 @@ for router in (
     lists.LISTS[0].router(),  # /procurements, before /procurements/{id}
     procurements.router,
     actions.router,
+    actions.budget_router,
     milestone_evidence.router,
     *(route.router() for route in lists.LISTS[1:]),
     events.router,

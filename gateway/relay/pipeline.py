@@ -11,8 +11,10 @@ state once mined and mirrored.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -29,13 +31,12 @@ from gateway.relay.request import ActionRequest, SignedRequest
 from gateway.relay.send import Sender
 from gateway.relay.wait import wait_for_mirror, wait_for_receipt
 from gateway.relay.watch import Watcher
-from gateway.schemas.actions import ActionPublic, RelayErrorPublic, SignedAction
-from gateway.services.chain_state import procurement_state
+from gateway.schemas.actions import ActionPublic, BudgetActPublic, RelayErrorPublic, RelayPublic, SignedAction
 
 if TYPE_CHECKING:
     from gateway.core.state import GatewayState
 
-__all__ = ["RelayPipeline", "relay_public", "relay_request", "status_url"]
+__all__ = ["RelayPipeline", "RelayTarget", "relay_public", "relay_request", "status_url"]
 
 
 class RelayPipeline:
@@ -94,13 +95,45 @@ class RelayPipeline:
         return 0.0 if relayer is None else relayer.timeout
 
 
-def status_url(procurement_id: str, tx_hash: str) -> str:
-    """Where to poll a relay's status."""
+def status_url(procurement_id: str | None, tx_hash: str) -> str:
+    """Where to poll a relay's status: a procurement's action, or (no procurement) a budget act."""
+    if procurement_id is None:
+        return f"/budget/actions/relays/{tx_hash}"
     return f"/procurements/{procurement_id}/actions/relays/{tx_hash}"
 
 
+@dataclass(frozen=True)
+class RelayTarget:
+    """What a relayed action acts on, as its answer says it: a procurement (its escrow) or the budget office."""
+
+    procurement_id: bytes | None  # None: the budget office
+    state: Callable[[], Any] | None = None  # with ?wait=true: the state after it (a procurement's)
+
+    @property
+    def id_hex(self) -> str | None:
+        """The procurement id as 0x-hex (None for the budget office)."""
+        return None if self.procurement_id is None else "0x" + self.procurement_id.hex()
+
+    @property
+    def model(self) -> type[RelayPublic]:
+        """The answer's schema."""
+        return BudgetActPublic if self.procurement_id is None else ActionPublic
+
+    def public(self, relay: Relay) -> RelayPublic:
+        """A relay as the API shows it."""
+        if self.id_hex is None:
+            return BudgetActPublic(**_relay_fields(relay, status_url(None, relay.tx_hash)), office=relay.contract)
+        return relay_public(self.id_hex, relay)
+
+
 def relay_public(procurement_id: str, relay: Relay) -> ActionPublic:
-    """A relay as the API shows it."""
+    """A relay on a procurement as the API shows it."""
+    fields = _relay_fields(relay, status_url(procurement_id, relay.tx_hash))
+    return ActionPublic(**fields, procurement_id=procurement_id, escrow=relay.contract)
+
+
+def _relay_fields(relay: Relay, url: str) -> dict[str, Any]:
+    """What the API says of any relay: its action, signer, transaction, status and, once mined, its receipt."""
     error = None
     if relay.error is not None:
         revert = relay.error if isinstance(relay.error, ContractRevert) else None
@@ -110,50 +143,47 @@ def relay_public(procurement_id: str, relay: Relay) -> ActionPublic:
             detail=str(relay.error),
         )
     receipt = relay.receipt
-    return ActionPublic(
-        action=relay.primary_type,
-        procurement_id=procurement_id,
-        escrow=relay.contract,
-        signer=relay.signer,
-        nonce=relay.signer_nonce,
-        deadline=relay.deadline,
-        relayer=relay.relayer,
-        tx_hash=relay.tx_hash,
-        status=relay.status,
-        status_url=status_url(procurement_id, relay.tx_hash),
-        block_number=None if receipt is None else receipt.block_number,
-        gas_used=None if receipt is None else receipt.gas_used,
-        gas_limit=relay.sent.gas,
-        error=error,
-    )
+    return {
+        "action": relay.primary_type,
+        "signer": relay.signer,
+        "nonce": relay.signer_nonce,
+        "deadline": relay.deadline,
+        "relayer": relay.relayer,
+        "tx_hash": relay.tx_hash,
+        "status": relay.status,
+        "status_url": url,
+        "block_number": None if receipt is None else receipt.block_number,
+        "gas_used": None if receipt is None else receipt.gas_used,
+        "gas_limit": relay.sent.gas,
+        "error": error,
+    }
 
 
 def relay_request(
     state: GatewayState,
     request: Request,
-    procurement_id: bytes,
+    target: RelayTarget,
     action: ActionRequest,
     body: SignedAction,
     *,
     wait: bool,
     idempotency_key: str | None,
-) -> ActionPublic:
+) -> RelayPublic:
     """Relay a signed action as its POST asks; the answer (202 unless ``wait``: then 200, once mined and mirrored).
 
     A database session is opened only for an Idempotency-Key or ``?wait=true``: a plain relay opens none.
     """
     signed = SignedRequest(action, body.deadline, bytes.fromhex(body.signature[2:]), body.nonce)
-    pid = "0x" + procurement_id.hex()
     needs_db = wait or idempotency_key is not None
     with state.sessions() if needs_db else nullcontext() as db:
         key = None if idempotency_key is None else state.idempotency.check_key(idempotency_key)
-        result: ActionPublic | None = None
+        result: RelayPublic | None = None
         relay: Relay | None = None
         if key is not None and db is not None:
             digest = fingerprint("POST", request.url.path, body.model_dump(mode="json", by_alias=True))
             stored = state.idempotency.reserve(db, action.signer, key, digest)
             if stored is not None:
-                result = ActionPublic.model_validate(stored).model_copy(update={"replayed": True})
+                result = target.model.model_validate(stored).model_copy(update={"replayed": True})
                 relay = state.relay.status(result.tx_hash)
         if result is None:
             relayer = state.ledger.relayer
@@ -168,17 +198,19 @@ def relay_request(
                     state.idempotency.release(db, action.signer, key)
                 raise
             state.metrics.relayed.labels(action.action.primary_type, "relayed").inc()
-            result = relay_public(pid, relay)
+            result = target.public(relay)
             if key is not None and db is not None:
                 # Stored once sent: a retry returns this transaction (with its status then), never a second one.
                 state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
         if relay is not None:
             if wait:
-                wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(pid, relay.tx_hash))
-            result = relay_public(pid, relay).model_copy(update={"replayed": result.replayed})
+                wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(target.id_hex, relay.tx_hash))
+            result = target.public(relay).model_copy(update={"replayed": result.replayed})
         if wait and db is not None and result.block_number is not None:
             timeout_s = state.settings.wait_timeout_s
             mirrored = wait_for_mirror(db, state.ledger.chain_id, result.block_number, timeout_s)
-            state_now = procurement_state(state.ledger, procurement_id, action.contract)
-            result = result.model_copy(update={"mirrored": mirrored, "state": state_now})
+            update: dict[str, Any] = {"mirrored": mirrored}
+            if target.state is not None:
+                update["state"] = target.state()
+            result = result.model_copy(update=update)
         return result

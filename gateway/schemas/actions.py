@@ -11,19 +11,31 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from chain import ACTIONS, BUDGET_OFFICE, ActionField, ActionType, FieldKind
-from gateway.schemas.common import Address, ApiModel, Bytes32, Signature, Uint64, Uint256, Yen
+from chain import ACTIONS, ActionField, ActionType, FieldKind, StructType
+from gateway.schemas.common import (
+    Address,
+    ApiModel,
+    Bytes32,
+    Signature,
+    Uint64,
+    Uint256,
+    Yen,
+    wide_integer,
+)
 from gateway.schemas.procurements import ProcurementStatePublic
 
 __all__ = [
     "ACTION_SCHEMAS",
     "ActionPublic",
     "ActionSchemas",
+    "BudgetActPublic",
     "RelayErrorPublic",
+    "RelayPublic",
     "SignedAction",
     "TypedDataPublic",
     "action_schemas",
@@ -40,13 +52,44 @@ class SignedAction(ApiModel):
     )
 
 
-# An organization's (or a budget classification's) code as people write it: MOD, ATLA.
-_Code = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,16}$", description="A code of 1 to 16 ASCII characters.")]
+# A budget code as its text (chain.roles.org_id): 1 to 16 printable ASCII characters.
+Code = Annotated[str, Field(pattern=r"^[!-~]{1,16}$", description="A code of 1 to 16 ASCII characters, e.g. MOD.")]
+_SMALL_NUMBERS: dict[str, Any] = {
+    f"uint{bits}": Annotated[int, *wide_integer(2**bits - 1, str(2**bits - 1), f"A uint{bits}.")] for bits in (8, 16)
+}
+
+
+@cache
+def _bounded_yen(maximum: int, signed: bool) -> Any:
+    """Yen up to what the contract takes (``ActionField.maximum``); ``signed``: a change, negative for a cut."""
+    what = "A change in yen (negative: a cut)." if signed else "An amount in yen (no minor unit)."
+    return Annotated[int, *wide_integer(maximum, f"{maximum:,}".replace(",", ""), what, signed=signed)]
+
+
+def _yen_type(field: ActionField) -> Any:
+    signed = field.type.startswith("int")
+    single = Yen if field.maximum is None and not signed else _bounded_yen(field.maximum or 2**255 - 1, signed)
+    return list[single] if field.type.endswith("[]") else single  # type: ignore[valid-type]
+
+
+@cache
+def _struct_model(struct: StructType) -> type[ApiModel]:
+    """The request model of a struct an action's field nests (one per struct: a line key is one schema)."""
+    fields: dict[str, Any] = {_attribute(f.name): _api_field(f) for f in struct.fields}
+    return create_model(struct.name, __base__=ApiModel, __doc__=f"A {struct.name}, field by field.", **fields)
 
 
 def _api_field(field: ActionField) -> tuple[Any, Any]:
     """The API type of a declared field, and its default and documentation."""
     kind, default = field.kind, field.default
+    if kind is FieldKind.STRUCT:
+        assert field.struct is not None
+        if field.from_transfer:
+            description = (
+                "The pending transfer's request; filled in from the mirror if left out, refused if it differs."
+            )
+            return _struct_model(field.struct) | None, Field(default=None, alias=field.name, description=description)
+        return _struct_model(field.struct), Field(alias=field.name)
     if kind is FieldKind.DOCUMENT_URI:
         description = "Where to fetch it; defaults to the store's ni: URI."
         return str | None, Field(default=None, alias=field.name, max_length=field.max_length, description=description)
@@ -54,23 +97,22 @@ def _api_field(field: ActionField) -> tuple[Any, Any]:
         description = "SHA-256 of the document, as returned by POST /evidence."
         return Bytes32, Field(alias=field.name, description=description)
     types: dict[FieldKind, Any] = {
-        FieldKind.YEN: Yen,
+        FieldKind.YEN: _yen_type(field) if kind is FieldKind.YEN else Yen,
+        FieldKind.CODE: Code,
         FieldKind.ROUND: Uint256,
         FieldKind.FLAG: bool,
         FieldKind.ADDRESS: Address,
         FieldKind.HASH: Bytes32,
         FieldKind.CHOICE: Literal[field.choices],
-        FieldKind.NUMBER: Uint64 if field.type == "uint64" else Uint256,
+        FieldKind.NUMBER: {"uint64": Uint64, "uint256": Uint256, **_SMALL_NUMBERS}.get(field.type),
         FieldKind.TIME: Uint64,
         FieldKind.ROLE: Literal[field.choices],
-        FieldKind.CODE: _Code,
     }
-    if (kind is FieldKind.NUMBER and field.type not in ("uint64", "uint256")) or (
-        kind is FieldKind.TIME and field.type != "uint64"
-    ):
+    if (kind is FieldKind.NUMBER and types[kind] is None) or (kind is FieldKind.TIME and field.type != "uint64"):
         raise TypeError(f"{field.name}: no API type for {field.type} yet")  # pragma: no cover - a new declaration
-    if field.from_amendment:
-        description = "The stored amendment's; filled in from the chain if left out, refused if it differs."
+    if field.stored:
+        source = "the chain" if field.from_amendment else "the mirror's record of the pending transfer"
+        description = f"The stored value; filled in from {source} if left out, refused if it differs."
         return types[kind] | None, Field(default=None, alias=field.name, description=description)
     return types[kind], Field(alias=field.name) if default is None else Field(default=default, alias=field.name)
 
@@ -92,8 +134,19 @@ class ActionSchemas:
     document: str | None  # the Python attribute of the action's DOCUMENT field, if it has one
 
     def message(self, request: BaseModel) -> dict[str, Any]:
-        """The EIP-712 message fields of a query or body (see ``ActionType.message``)."""
-        return self.action.message({name: getattr(request, attribute) for attribute, name in self.attributes})
+        """The EIP-712 message fields of a query or body (see ``ActionType.message``; a struct by its fields)."""
+        return self.action.message({name: _words(getattr(request, attribute)) for attribute, name in self.attributes})
+
+
+def _words(value: Any) -> Any:
+    """A request's value as ``ActionType.message`` takes it: a nested struct model as a mapping by field name."""
+    if isinstance(value, BaseModel):
+        return {name: _words(getattr(value, attribute)) for attribute, name in _names(type(value))}
+    return value
+
+
+def _names(model: type[BaseModel]) -> list[tuple[str, str]]:
+    return [(attribute, info.alias or attribute) for attribute, info in model.model_fields.items()]
 
 
 def action_schemas(action: ActionType) -> ActionSchemas:
@@ -120,11 +173,7 @@ def action_schemas(action: ActionType) -> ActionSchemas:
     return ActionSchemas(action, query, create, attributes, document)
 
 
-# The budget office's acts nest structs (line keys, transfer requests) the API has no types for yet: their schemas
-# come with the budget routes (issue 15's mirror and API half).
-ACTION_SCHEMAS: dict[str, ActionSchemas] = {
-    name: action_schemas(action) for name, action in ACTIONS.items() if action.contract != BUDGET_OFFICE
-}
+ACTION_SCHEMAS: dict[str, ActionSchemas] = {name: action_schemas(action) for name, action in ACTIONS.items()}
 
 
 class TypedDataPublic(ApiModel):
@@ -132,7 +181,7 @@ class TypedDataPublic(ApiModel):
 
     action: str = Field(description="The EIP-712 primary type, e.g. Attest.")
     signer: Address = Field(description="The signed-in account, who must sign.")
-    escrow: Address
+    escrow: Address = Field(description="The contract the action is signed for: the escrow, or the budget office.")
     chain_id: int
     nonce: Uint256 = Field(description="The signer's current registry nonce.")
     deadline: Uint256 = Field(description="Unix time after which the signature is refused.")
@@ -147,16 +196,14 @@ class RelayErrorPublic(ApiModel):
     detail: str
 
 
-class ActionPublic(ApiModel):
-    """A relayed action: its transaction, whether it is mined yet and, with ``?wait=true``, the state after it.
+class RelayPublic(ApiModel):
+    """A relayed action: its transaction and whether it is mined yet.
 
     Without ``?wait=true`` the answer comes as soon as the transaction is sent (202, ``status`` pending);
     poll ``statusUrl`` until it is ``mined`` or ``reverted`` (a concurrent action changed the state first).
     """
 
     action: str
-    procurement_id: Bytes32
-    escrow: Address
     signer: Address
     nonce: Uint256
     deadline: Uint256
@@ -171,9 +218,22 @@ class ActionPublic(ApiModel):
     gas_limit: int | None = Field(default=None, description="The gas limit the relayer set.")
     error: RelayErrorPublic | None = Field(default=None, description="When reverted: why.")
     mirrored: bool | None = Field(default=None, description="With ?wait=true: whether the mirror has the block.")
-    state: ProcurementStatePublic | None = Field(
-        default=None, description="With ?wait=true: the state read from the chain."
-    )
     replayed: bool = Field(
         default=False, description="True if this is the stored answer to an earlier Idempotency-Key."
     )
+
+
+class ActionPublic(RelayPublic):
+    """A relayed action on a procurement; with ``?wait=true``, the procurement's state after it."""
+
+    procurement_id: Bytes32
+    escrow: Address
+    state: ProcurementStatePublic | None = Field(
+        default=None, description="With ?wait=true: the state read from the chain."
+    )
+
+
+class BudgetActPublic(RelayPublic):
+    """A relayed budget act (with ``?wait=true``, ``mirrored`` says whether GET /budget/lines shows it yet)."""
+
+    office: Address = Field(description="The budget office the act was relayed to.")

@@ -33,6 +33,8 @@ __all__ = [
     "Uint256",
     "Yen",
     "decimal_pattern",
+    "integer_pattern",
+    "wide_integer",
 ]
 
 UINT64_MAX = 2**64 - 1
@@ -56,11 +58,19 @@ def decimal_pattern(maximum: int) -> str:
     return "^(?:" + "|".join(alternatives) + ")$"
 
 
-def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
-    """The annotations of an integer type from 0 to ``maximum``: read from an integer or a decimal string,
-    written as a decimal string, documented as such."""
+def integer_pattern(maximum: int, *, signed: bool = False) -> str:
+    """``decimal_pattern``, with an optional minus sign when ``signed`` (from -``maximum`` to ``maximum``)."""
     pattern = decimal_pattern(maximum)
+    return "^-?" + pattern[1:] if signed else pattern
+
+
+def wide_integer(maximum: int, name: str, description: str, *, signed: bool = False) -> tuple[Any, ...]:
+    """The annotations of an integer type from 0 (``signed``: from -``maximum``) to ``maximum``: read from an
+    integer or a decimal string, written as a decimal string, documented as such."""
+    pattern = integer_pattern(maximum, signed=signed)
     decimal = re.compile(pattern)
+    minimum = -maximum if signed else 0
+    bounds = f"from -{name} to {name}" if signed else f"from 0 to {name}"
 
     def parse(value: Any) -> int:
         if isinstance(value, bool):
@@ -68,13 +78,13 @@ def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
         if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT:
             value = int(value)  # 2.0 is the integer 2 in JSON (and JSON Schema), and exact up to 2^53
         if isinstance(value, int):
-            if not 0 <= value <= maximum:
-                raise ValueError(f"must be from 0 to {name}")
+            if not minimum <= value <= maximum:
+                raise ValueError(f"must be {bounds}")
             return value
         if isinstance(value, str) and decimal.match(value):
             return int(value)
         raise ValueError(
-            f"expected an integer from 0 to {name}, or the same as a decimal string (a number with a fraction, "
+            f"expected an integer {bounds}, or the same as a decimal string (a number with a fraction, "
             "or one written with a point or an exponent beyond 2^53, is not exact)"
         )
 
@@ -84,7 +94,7 @@ def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
         PlainSerializer(str, return_type=str, when_used="json"),
         WithJsonSchema(
             {
-                "anyOf": [{"type": "integer", "minimum": 0, "maximum": maximum}, string],
+                "anyOf": [{"type": "integer", "minimum": minimum, "maximum": maximum}, string],
                 "description": f"{description} An integer, or the same as a decimal string.",
             },
             mode="validation",
@@ -93,9 +103,9 @@ def _wide_integer(maximum: int, name: str, description: str) -> tuple[Any, ...]:
     )
 
 
-Uint256 = Annotated[int, *_wide_integer(UINT256_MAX, "2^256-1", "A uint256.")]
-Uint64 = Annotated[int, *_wide_integer(UINT64_MAX, "2^64-1", "A uint64.")]
-Yen = Annotated[int, *_wide_integer(UINT256_MAX, "2^256-1", "An amount in yen (no minor unit).")]
+Uint256 = Annotated[int, *wide_integer(UINT256_MAX, "2^256-1", "A uint256.")]
+Uint64 = Annotated[int, *wide_integer(UINT64_MAX, "2^64-1", "A uint64.")]
+Yen = Annotated[int, *wide_integer(UINT256_MAX, "2^256-1", "An amount in yen (no minor unit).")]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="32 bytes, 0x-prefixed hex.")]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="An account or contract address.")]
 

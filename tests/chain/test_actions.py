@@ -15,6 +15,7 @@ import pytest
 from chain import (
     ACCESS_REGISTRY,
     ACTIONS,
+    BUDGET_MAX_YEN,
     ActionField,
     ActionType,
     Build,
@@ -199,3 +200,13 @@ def test_message_takes_a_structs_words() -> None:
 def test_message_refuses_struct_words_it_cannot_sign(line: dict[str, object]) -> None:
     with pytest.raises(SignatureError):
         ACTIONS["Distribute"].message({"line": line, "change": -5})
+
+
+def test_budget_yen_bound_is_the_ledgers(world: World) -> None:
+    assert world.budget.functions.MAX_YEN().call() == BUDGET_MAX_YEN
+    bounded = {f.name for action in ACTIONS.values() for f in _leaves(action.fields) if f.maximum is not None}
+    assert {"amount", "change", "cap", "ceiling", "schedule"} <= bounded
+
+
+def _leaves(fields: tuple[ActionField, ...]) -> list[ActionField]:
+    return [leaf for f in fields for leaf in (_leaves(f.struct.fields) if f.struct else [f])]

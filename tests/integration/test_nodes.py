@@ -57,7 +57,7 @@ def _deploy_and_create(rpc: Transport, var_dir: Path, spec_path: Path) -> str:
     admin = TxSender(rpc, dev_account(0, chain_id), decoder)
     system = ensure_deployed(admin, var_dir).system
     registry, _, _ = system_clients(rpc, system, admin)
-    seed_cast(registry, dev_budget_as(rpc, system), {i: dev_account(i, chain_id).address for i in range(13)})
+    seed_cast(registry, dev_budget_as(rpc, system), {i: dev_account(i, chain_id).address for i in range(14)})
     _, _, factory = system_clients(rpc, system, TxSender(rpc, dev_account(1, chain_id), decoder))
     loaded = load_spec(spec_path)
     line = loaded.line(fiscal_year_containing(rpc.latest_timestamp()))

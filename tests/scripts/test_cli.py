@@ -66,7 +66,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     _, rpc = new_tester()
     tester = rpc.tester
     tester.time_travel(next_fiscal_year(rpc.latest_timestamp())[1])  # the specs' milestones fall in one year
-    accounts = [dev_account(i, rpc.chain_id) for i in range(13)]
+    accounts = [dev_account(i, rpc.chain_id) for i in range(14)]
     fund_accounts(tester, accounts)
     ledger = Ledger(rpc=rpc, var_dir=tmp_path_factory.mktemp("var"), accounts=accounts)
     ledger.ok("deploy")
@@ -113,18 +113,18 @@ def test_manifest_pointing_at_no_code_is_reported(deployed: Ledger, tmp_path: Pa
 
 def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
     newcomer = deployed.accounts[11].address
-    assert "organization MOFA (ministry) registered" in deployed.ok(
-        "org", "add", "MOFA", "--kind", "ministry", "--name", "Ministry of Foreign Affairs"
+    assert "organization MLIT (ministry) registered" in deployed.ok(
+        "org", "add", "MLIT", "--kind", "ministry", "--name", "Ministry of Land, Infrastructure, Transport and Tourism"
     )
-    assert "bound to MOFA" in deployed.ok("org", "bind", newcomer, "MOFA")
-    assert f"vault of MOFA is now {newcomer}" in deployed.ok("org", "vault", "MOFA", newcomer)
-    assert deployed.ok("org", "show", "MOFA").strip() == f"MOFA: ministry, active, vault {newcomer}"
+    assert "bound to MLIT" in deployed.ok("org", "bind", newcomer, "MLIT")
+    assert f"vault of MLIT is now {newcomer}" in deployed.ok("org", "vault", "MLIT", newcomer)
+    assert deployed.ok("org", "show", "MLIT").strip() == f"MLIT: ministry, active, vault {newcomer}"
     assert "procurement-officer granted" in deployed.ok("role", "grant", "procurement-officer", newcomer)
     assert "procurement-officer revoked" in deployed.ok("role", "revoke", "procurement-officer", newcomer)
     # A supplier role cannot go to a ministry account: the registry's refusal in words, in one line.
     short = f"{newcomer[:6]}...{newcomer[-4:]}"
     out = deployed.fails("role", "grant", "supplier", newcomer)
-    assert out.strip() == f"Error: MOFA's account {short} belongs to a ministry, which cannot be a supplier"
+    assert out.strip() == f"Error: MLIT's account {short} belongs to a ministry, which cannot be a supplier"
     verbose = deployed.fails("--verbose", "role", "grant", "supplier", newcomer)
     assert f"[RegistryRoleKindMismatch(account={newcomer}, role=0x" in verbose
     # Only the registry admin registers organizations.

@@ -81,7 +81,7 @@ class Ledger:
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     _, rpc = new_tester()
     rpc.tester.time_travel(next_fiscal_year(rpc.latest_timestamp())[1] + DAY)  # day 2 of a fiscal year
-    accounts = [dev_account(i, rpc.chain_id) for i in range(13)]
+    accounts = [dev_account(i, rpc.chain_id) for i in range(14)]
     fund_accounts(rpc.tester, accounts)
     var_dir = tmp_path / "var"
     assert CliRunner().invoke(main, ["deploy"], obj=Context(transport=rpc, var_dir=var_dir)).exit_code == 0

@@ -1,9 +1,15 @@
-"""Signed actions on a procurement: GET the EIP-712 typed data to sign, POST it signed to have it relayed.
+"""Signed actions: GET the EIP-712 typed data to sign, POST it signed to have it relayed.
 
-One pair of routes per escrow action declared in ``chain.ACTIONS``, made at import: the path is the action's
-verb, the role check its signers, the query and body its schemas (gateway/schemas/actions.py). A new action
-needs nothing here. (An action of another contract needs a router that says how a request names that
-contract, as the procurement id names its escrow here.)
+One pair of routes per action declared in ``chain.ACTIONS``, made at import: the path is the action's verb, the
+role check its signers, the query and body its schemas (gateway/schemas/actions.py). A new action needs nothing
+here. Two routers say how a request names the contract acted on:
+
+* an escrow action under ``/procurements/{id}/actions/<verb>`` (the procurement names its escrow);
+* a budget act under ``/budget/actions/<verb>`` (the one budget office). Its fields nest structs (line keys,
+  transfer requests), which a query string cannot carry: its typed data is asked for with
+  ``POST /budget/actions/<verb>/typed-data`` and the fields as JSON (nothing is written). A signer who does not
+  hold the act's role, or a finance officer acting on another ministry's lines, is refused before anything is
+  signed or simulated, with the contract's own custom error (``ActionType.refusal``) and its words.
 
 The gateway never holds a user's key: the signed-in account signs with its own wallet, and the gateway's
 relayer only pays the gas. Every POST is checked before any gas is spent, then answered as soon as the
@@ -20,14 +26,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from chain import MILESTONE_ESCROW
+from chain import BUDGET_OFFICE, MILESTONE_ESCROW, ContractRevert, org_id
 from gateway.core.state import GatewayState
 from gateway.deps import (
     IDEMPOTENCY_KEY_PATTERN,
     ChainProcurement,
     CurrentAccount,
     IdempotencyKey,
-    ProcurementRef,
     SessionDep,
     StateDep,
     Wait,
@@ -35,14 +40,23 @@ from gateway.deps import (
 )
 from gateway.errors import InvalidInput, NotFound
 from gateway.identity import Principal
-from gateway.relay.pipeline import relay_public, relay_request
-from gateway.relay.request import ActionRequest, with_stored_amendment
+from gateway.relay.pipeline import RelayTarget, relay_public, relay_request
+from gateway.relay.request import ActionRequest, with_stored_amendment, with_stored_transfer
 from gateway.relay.typed_data import Prepared, prepare
-from gateway.schemas.actions import ACTION_SCHEMAS, ActionPublic, ActionSchemas, TypedDataPublic
+from gateway.schemas.actions import (
+    ACTION_SCHEMAS,
+    ActionPublic,
+    ActionSchemas,
+    BudgetActPublic,
+    RelayPublic,
+    TypedDataPublic,
+)
 from gateway.schemas.common import ApiModel
+from gateway.services.chain_state import procurement_state
 from gateway.services.evidence import bundled, uploaded_by_organization
 
 router = APIRouter(prefix="/procurements/{procurement_id}/actions", tags=["actions"])
+budget_router = APIRouter(prefix="/budget/actions", tags=["budget acts"])
 
 TxHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The relayed transaction's hash.")]
 
@@ -108,13 +122,11 @@ def _check_document(state: GatewayState, account: Principal, schemas: ActionSche
             )
 
 
-def _typed_data_public(
-    state: GatewayState, procurement: ProcurementRef, account: Principal, prepared: Prepared
-) -> TypedDataPublic:
+def _typed_data_public(state: GatewayState, contract: str, account: Principal, prepared: Prepared) -> TypedDataPublic:
     return TypedDataPublic(
         action=prepared.action.primary_type,
         signer=account.address,
-        escrow=procurement.escrow,
+        escrow=contract,
         chain_id=state.ledger.chain_id,
         nonce=prepared.action.nonce,
         deadline=prepared.action.deadline,
@@ -124,7 +136,7 @@ def _typed_data_public(
 
 def _prepare(
     state: GatewayState,
-    procurement: ProcurementRef,
+    contract: str,
     account: Principal,
     schemas: ActionSchemas,
     query: ApiModel,
@@ -132,7 +144,7 @@ def _prepare(
     known_only: bool,
 ) -> Prepared | None:
     """The typed data to sign (known_only: None unless the nonce and the clock are known without I/O)."""
-    request = ActionRequest(schemas.action, procurement.escrow, account.address, schemas.message(query))
+    request = ActionRequest(schemas.action, contract, account.address, schemas.message(query))
     if not known_only:
         request = with_stored_amendment(request, state.ledger)
     deadline: int | None = getattr(query, "deadline")  # noqa: B009 - every query model has one
@@ -143,13 +155,13 @@ def _prepare(
 
 
 def _typed_data(
-    state: GatewayState, procurement: ProcurementRef, account: Principal, schemas: ActionSchemas, query: ApiModel
+    state: GatewayState, contract: str, account: Principal, schemas: ActionSchemas, query: ApiModel
 ) -> TypedDataPublic:
     """The typed data to sign, asking the chain (and the evidence records) as needed: in the thread pool."""
     _check_document(state, account, schemas, query)
-    prepared = _prepare(state, procurement, account, schemas, query, known_only=False)
+    prepared = _prepare(state, contract, account, schemas, query, known_only=False)
     assert prepared is not None
-    return _typed_data_public(state, procurement, account, prepared)
+    return _typed_data_public(state, contract, account, prepared)
 
 
 def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
@@ -167,10 +179,10 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         query: Annotated[query_model, Query()],  # type: ignore[valid-type]
     ) -> TypedDataPublic:
         if schemas.document is None and not stored:  # on the event loop when nonce and clock are known (no I/O)
-            prepared = _prepare(state, procurement, account, schemas, query, known_only=True)
+            prepared = _prepare(state, procurement.escrow, account, schemas, query, known_only=True)
             if prepared is not None:
-                return _typed_data_public(state, procurement, account, prepared)
-        return await run_in_threadpool(_typed_data, state, procurement, account, schemas, query)
+                return _typed_data_public(state, procurement.escrow, account, prepared)
+        return await run_in_threadpool(_typed_data, state, procurement.escrow, account, schemas, query)
 
     def submit(
         request: Request,
@@ -181,13 +193,14 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         state: StateDep,
         idempotency_key: IdempotencyKey = None,
         wait: Wait = False,
-    ) -> ActionPublic:
+    ) -> RelayPublic:
         _check_document(state, account, schemas, body)
         asked = with_stored_amendment(
             ActionRequest(action, procurement.escrow, account.address, schemas.message(body)), state.ledger
         )
-        key = idempotency_key
-        result = relay_request(state, request, procurement.procurement_id, asked, body, wait=wait, idempotency_key=key)
+        pid, escrow = procurement.procurement_id, procurement.escrow
+        target = RelayTarget(pid, lambda: procurement_state(state.ledger, pid, escrow))
+        result = relay_request(state, request, target, asked, body, wait=wait, idempotency_key=idempotency_key)
         response.status_code = 200 if wait else 202
         return result
 
@@ -212,6 +225,122 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
     )
 
 
+# ---------------------------------------------------------------- budget acts
+
+_BUDGET_TARGET = RelayTarget(None)
+_BUDGET_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": BudgetActPublic, "description": "With ?wait=true: mined (and `mirrored` says if the mirror has it)."}
+}
+
+
+def _budget_request(state: GatewayState, account: Principal, schemas: ActionSchemas, fields: ApiModel) -> ActionRequest:
+    """The act as asked, if ``account`` may sign it: it holds one of the act's roles and, for a finance officer's
+    act, in the ministry whose lines it names. Else the contract's own refusal (``ActionType.refusal``), with the
+    organization the contract names: the line's ministry for a ministry's act, the signer's own for the finance
+    authority's (whose check is that the signer holds the role at all)."""
+    action = schemas.action
+    message = schemas.message(fields)
+    if any(field.from_transfer for field in action.fields):
+        with state.sessions() as db:
+            asked = ActionRequest(action, state.ledger.system.budget_office, account.address, message)
+            message = with_stored_transfer(asked, db, state.ledger.chain_id).message
+    ministry = action.ministry_of(message)
+    held = org_id(account.organization) if account.organization else b"\x00" * 32
+    if not account.has(*action.signers) or (ministry is not None and held != ministry):
+        raise ContractRevert(
+            action.refusal,
+            {"account": account.address, "role": action.signers[0].id, "organization": ministry or held},
+        )
+    return ActionRequest(action, state.ledger.system.budget_office, account.address, message)
+
+
+def add_budget_act_routes(router: APIRouter, schemas: ActionSchemas) -> None:
+    """The POST .../typed-data (what to sign) and POST (relay the signed act) of one declared budget act."""
+    action = schemas.action
+    query_model, body_model = schemas.query, schemas.create
+    name = "budget_" + action.verb.replace("-", "_")
+
+    def typed_data(
+        fields: query_model,  # type: ignore[valid-type]
+        account: CurrentAccount,
+        state: StateDep,
+    ) -> TypedDataPublic:
+        asked = _budget_request(state, account, schemas, fields)
+        deadline: int | None = getattr(fields, "deadline")  # noqa: B009 - every query model has one
+        prepared = prepare(
+            state.ledger, state.relay.nonces, asked, deadline=deadline, deadline_s=state.settings.action_deadline_s
+        )
+        assert prepared is not None
+        return _typed_data_public(state, asked.contract, account, prepared)
+
+    def submit(
+        request: Request,
+        response: Response,
+        body: body_model,  # type: ignore[valid-type]
+        account: CurrentAccount,
+        state: StateDep,
+        idempotency_key: IdempotencyKey = None,
+        wait: Wait = False,
+    ) -> RelayPublic:
+        asked = _budget_request(state, account, schemas, body)
+        key = idempotency_key
+        result = relay_request(state, request, _BUDGET_TARGET, asked, body, wait=wait, idempotency_key=key)
+        response.status_code = 200 if wait else 202
+        return result
+
+    path = f"/{action.verb}"
+    router.add_api_route(
+        f"{path}/typed-data",
+        typed_data,
+        methods=["POST"],
+        response_model=TypedDataPublic,
+        name=f"{name}_typed_data",
+        description=f"Typed data for {action.primary_type} (nothing is written): {action.summary}",
+    )
+    router.add_api_route(
+        path,
+        submit,
+        methods=["POST"],
+        response_model=BudgetActPublic,
+        status_code=202,
+        responses=_BUDGET_POST_RESPONSES,
+        name=name,
+        description=f"Relay a signed {action.primary_type} act.",
+    )
+
+
+@budget_router.get("/relays/{tx_hash}", response_model=BudgetActPublic)
+def budget_relay_status(tx_hash: TxHash, account: CurrentAccount, state: StateDep) -> RelayPublic:
+    """The status of a relayed budget act: pending, mined, or reverted with the decoded custom error."""
+    relay = state.relay.status(tx_hash)
+    if relay is None or relay.contract != state.ledger.system.budget_office:
+        raise NotFound(
+            f"no budget act {tx_hash.lower()} relayed by this gateway since it started "
+            "(look the transaction up on chain)"
+        )
+    return _BUDGET_TARGET.public(relay)
+
+
+@budget_router.get("/relays", response_model=BudgetActPublic)
+def budget_relay_status_by_key(
+    account: CurrentAccount,
+    state: StateDep,
+    db: SessionDep,
+    idempotency_key: Annotated[
+        str, Query(alias="idempotencyKey", pattern=IDEMPOTENCY_KEY_PATTERN, description="The POST's Idempotency-Key.")
+    ],
+) -> RelayPublic:
+    """The status of the budget act you relayed with this Idempotency-Key."""
+    stored = state.idempotency.lookup(db, account.address, state.idempotency.check_key(idempotency_key))
+    if stored is None or "office" not in stored:
+        raise NotFound("no budget act relayed with this Idempotency-Key for this account")
+    result = BudgetActPublic.model_validate(stored)
+    relay = state.relay.status(result.tx_hash)
+    return result if relay is None else _BUDGET_TARGET.public(relay)
+
+
 for _schemas in ACTION_SCHEMAS.values():
     if _schemas.action.contract == MILESTONE_ESCROW:
         add_action_routes(router, _schemas)
+    elif _schemas.action.contract == BUDGET_OFFICE:
+        add_budget_act_routes(budget_router, _schemas)
