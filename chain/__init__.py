@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         BUDGET_MAX_YEN as BUDGET_MAX_YEN,
         BUDGET_OFFICE as BUDGET_OFFICE,
         MILESTONE_ESCROW as MILESTONE_ESCROW,
+        ROLE_NAMES as ROLE_NAMES,
         ActionField as ActionField,
         ActionType as ActionType,
         FieldKind as FieldKind,
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         BudgetOfficeClient as BudgetOfficeClient,
         CreatedProcurement as CreatedProcurement,
         EscrowClient as EscrowClient,
+        EvidenceSubmission as EvidenceSubmission,
         FactoryClient as FactoryClient,
         Milestone as Milestone,
         MilestoneStatus as MilestoneStatus,
@@ -216,11 +218,13 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
     )
     from chain.revert_words import (
         SENTENCES as SENTENCES,
+        DueDateOf as DueDateOf,
         OrganizationOf as OrganizationOf,
         explain as explain,
         yen as yen,
     )
     from chain.spec import (
+        CLASSIFIABLE_FIELDS as CLASSIFIABLE_FIELDS,
         MAX_SPEC_BYTES as MAX_SPEC_BYTES,
         LoadedSpec as LoadedSpec,
         MilestoneSpec as MilestoneSpec,
@@ -274,6 +278,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "BUDGET_MAX_YEN",
         "BUDGET_OFFICE",
         "MILESTONE_ESCROW",
+        "ROLE_NAMES",
         "ActionField",
         "ActionType",
         "FieldKind",
@@ -295,6 +300,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "BudgetOfficeClient",
         "CreatedProcurement",
         "EscrowClient",
+        "EvidenceSubmission",
         "FactoryClient",
         "Milestone",
         "MilestoneStatus",
@@ -403,8 +409,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.procurement_name": ("OCID_MAX_LENGTH", "ProcurementName", "ocid_problem", "parse_procurement_name"),
     "chain.roles": ("DEFAULT_ADMIN_ROLE", "OrgKind", "Role", "org_code", "org_id"),
-    "chain.revert_words": ("SENTENCES", "OrganizationOf", "explain", "yen"),
+    "chain.revert_words": ("SENTENCES", "DueDateOf", "OrganizationOf", "explain", "yen"),
     "chain.spec": (
+        "CLASSIFIABLE_FIELDS",
         "MAX_SPEC_BYTES",
         "LoadedSpec",
         "MilestoneSpec",

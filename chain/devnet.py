@@ -58,7 +58,7 @@ __all__ = [
 #: when the cast is seeded; the demo's line of it (organization, item, sub-item: night-vision.yaml's), the
 #: multi-year obligation authority on that line (first year that year, 5 years), and the transfer left pending
 #: between two MOD lines (from, to, yen), requested by MOD's finance officer.
-DEV_BUDGET_FILE = Path(__file__).resolve().parents[1] / "scripts" / "examples" / "budget-fy2026.yaml"
+DEV_BUDGET_FILE = Path(__file__).resolve().parents[1] / "scripts" / "examples" / "budgets" / "budget-fy2026.yaml"
 DEV_BUDGET_LINE = ("MOD-HQ", "DEF-EQUIP", "EQUIP-PURCHASE")
 DEV_AUTHORITY = "MOD equipment purchase, multi-year"
 DEV_PENDING_TRANSFER = ("EQUIP-PURCHASE", "EQUIP-MAINT", 3_000_000_000)

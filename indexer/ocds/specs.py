@@ -82,6 +82,7 @@ def default_spec_paths(var_dir: Path) -> list[Path]:
     from this var/ keeps its spec there, before it is created) and the project's examples (the demo's)."""
     from chain import project_root
 
+    # Only the folders' own *.yaml files are specs: budget files live in a subfolder (scripts/examples/budgets).
     return [var_dir / "specs", project_root() / "scripts" / "examples"]
 
 

@@ -163,10 +163,17 @@ def test_message_refuses_words_it_cannot_sign(values: dict[str, object]) -> None
 
 def test_the_declarations_load_no_third_party_package() -> None:
     # `procure --help` lists the client commands made from them: it must not wait for eth-utils or web3.
-    code = "import sys, chain.actions; print(' '.join(sorted({m.partition('.')[0] for m in sys.modules})))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project_root(), check=True)
-    loaded = set(done.stdout.split()) - set(sys.stdlib_module_names) - {"__main__"}
-    assert {name for name in loaded if not name.startswith("_")} == {"chain"}
+    # What a bare interpreter already has (a namespace package's -nspkg.pth, such as flattentool's zc.*) is not ours.
+    listing = "print(' '.join(sorted({m.partition('.')[0] for m in sys.modules})))"
+    loaded: list[set[str]] = []
+    for code in (f"import sys; {listing}", f"import sys, chain.actions; {listing}"):
+        run = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=project_root(), check=True
+        )
+        loaded.append(set(run.stdout.split()))
+    at_start, with_actions = loaded
+    loaded_now = with_actions - at_start - set(sys.stdlib_module_names) - {"__main__"}
+    assert {name for name in loaded_now if not name.startswith("_")} == {"chain"}
 
 
 def test_message_takes_a_structs_words() -> None:

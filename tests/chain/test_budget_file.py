@@ -12,7 +12,7 @@ from chain.budget_file import load_budget_file
 from chain.roles import Role
 from chain.spec import SpecError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "budget-fy2026.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "budgets" / "budget-fy2026.yaml"
 HASH = "0x" + "ab" * 32
 
 

@@ -26,7 +26,7 @@ from tests.gateway.conftest import Api, make_settings
 from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "budget-fy2026.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "budgets" / "budget-fy2026.yaml"
 TX = r": tx 0x[0-9a-f]{64}"
 _STATES: dict[str, ClientState] = {}
 
