@@ -7,11 +7,13 @@ the ``Link`` header (``rel="next"``) and ``X-Next-Cursor`` say where the next pa
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials
 
+from gateway.core.state import GatewayState
 from gateway.deps import BearerCredentials, ProcurementId, StateDep, procurement_named, resolve_caller
 from gateway.schemas.ocds import MAX_OCDS_PAGE, OcdsPageQuery, OcdsRecordQuery
 from gateway.services.ocds import OcdsPage, OcdsPublisher
@@ -58,6 +60,23 @@ def _publisher(request: Request, state: StateDep) -> OcdsPublisher:
     return publisher
 
 
+async def _page(
+    kind: Literal["release", "record"],
+    request: Request,
+    response: Response,
+    state: GatewayState,
+    credentials: HTTPAuthorizationCredentials | None,
+    query: OcdsPageQuery,
+) -> dict[str, Any]:
+    """One page of the publication as a package of ``kind``, the next page's cursor in the headers."""
+    auditor = await _auditor(request, credentials)
+    publisher = _publisher(request, state)
+    page = await run_in_threadpool(
+        publisher.page, kind, auditor=auditor, cursor=query.cursor, limit=min(query.limit, MAX_OCDS_PAGE)
+    )
+    return _answer(page, response, request)
+
+
 def _answer(page: OcdsPage, response: Response, request: Request) -> dict[str, Any]:
     if page.next_cursor is not None:
         url = request.url.include_query_params(cursor=page.next_cursor)
@@ -75,12 +94,7 @@ async def list_releases(
     query: Annotated[OcdsPageQuery, Query()],
 ) -> dict[str, Any]:
     """A release package: every release of a page of procurements, in creation order."""
-    auditor = await _auditor(request, credentials)
-    publisher = _publisher(request, state)
-    page = await run_in_threadpool(
-        publisher.page, "release", auditor=auditor, cursor=query.cursor, limit=min(query.limit, MAX_OCDS_PAGE)
-    )
-    return _answer(page, response, request)
+    return await _page("release", request, response, state, credentials, query)
 
 
 @router.get("/records", response_model=None, responses=_RESPONSES, openapi_extra=_OPTIONAL_SIGN_IN)
@@ -92,12 +106,7 @@ async def list_records(
     query: Annotated[OcdsPageQuery, Query()],
 ) -> dict[str, Any]:
     """A record package: a page of procurements, each with its releases and the release compiled from them."""
-    auditor = await _auditor(request, credentials)
-    publisher = _publisher(request, state)
-    page = await run_in_threadpool(
-        publisher.page, "record", auditor=auditor, cursor=query.cursor, limit=min(query.limit, MAX_OCDS_PAGE)
-    )
-    return _answer(page, response, request)
+    return await _page("record", request, response, state, credentials, query)
 
 
 @router.get(
