@@ -132,7 +132,7 @@ class Context:
         for row in self.conn.execute(created):
             initial[row.escrow] = initial.get(row.escrow, 0) + int(row.amount)
         first_year = select(b.escrow, func.min(b.fiscal_year)).where(b.chain_id == self.chain_id).group_by(b.escrow)
-        years: dict[str, int] = {escrow: year for escrow, year in self.conn.execute(first_year).tuples()}
+        years: dict[str, int] = {escrow: year for escrow, year in self.conn.execute(first_year)}
         found: dict[str, Procurement] = {}
         order = (p.block_number, p.log_index)
         for row in self.conn.execute(

@@ -43,7 +43,7 @@ def _related_parties(ctx: Context) -> Iterator[Flag]:
     ):
         orgs_of[row.account.lower()].setdefault(row.org_id, row.tx_hash)
     now = select(a.account, a.org_id).where(a.chain_id == ctx.chain_id, a.org_id.is_not(None))
-    for account, org in ctx.conn.execute(now).tuples():
+    for account, org in ctx.conn.execute(now):
         orgs_of[account.lower()].setdefault(org, None)
     for p in ctx.procurements.values():
         for role, account in [("officer", p.officer), *(("evaluator", e) for e in p.panel)]:
