@@ -89,7 +89,7 @@ def _payment_acceptance(ctx: Context) -> Iterator[Flag]:
             yield ctx.flag(
                 "payment-acceptance",
                 p,
-                f"milestone {row.milestone_id} paid {yen(int(row.amount))} to {row.supplier} {when}",
+                f"milestone {row.milestone_id} paid {yen(int(row.amount))} to {ctx.who(row.supplier)} {when}",
                 milestone=row.milestone_id,
                 amount_yen=int(row.amount),
                 accounts=[row.supplier],
@@ -105,8 +105,8 @@ def _payment_acceptance(ctx: Context) -> Iterator[Flag]:
                 yield ctx.flag(
                     "payment-acceptance",
                     p,
-                    f"milestone {m2} paid {yen(amount)} to {payee}, the same amount to the same payee as milestone "
-                    f"{m1} of {other.ocid} {(times[b2] - times[b1]) // DAY} days before",
+                    f"milestone {m2} paid {yen(amount)} to {ctx.who(payee)}, the same amount to the same payee as "
+                    f"milestone {m1} of {other.title!r} {(times[b2] - times[b1]) // DAY} days before",
                     milestone=m2,
                     amount_yen=amount,
                     accounts=[payee],
@@ -184,8 +184,8 @@ def _fast_attestation(ctx: Context) -> Iterator[Flag]:
             yield ctx.flag(
                 "fast-attestation",
                 ctx.procurements[verdict.escrow],
-                f"evaluator {verdict.evaluator} attested milestone {verdict.milestone_id} {delay} seconds after its "
-                f"evidence (lower fence {fence:.0f} s over {len(delays)} attestations)",
+                f"evaluator {ctx.who(verdict.evaluator)} attested milestone {verdict.milestone_id} {delay} seconds "
+                f"after its evidence (lower fence {fence:.0f} s over {len(delays)} attestations)",
                 milestone=verdict.milestone_id,
                 round=verdict.round,
                 accounts=[verdict.evaluator],
@@ -224,8 +224,8 @@ def _rejection_then_acceptance(ctx: Context) -> Iterator[Flag]:
             yield ctx.flag(
                 "rejection-then-acceptance",
                 ctx.procurements[row.escrow],
-                f"milestone {row.milestone_id} rejected by evaluator {evaluator} (who rejects {share}% of "
-                f"{len(verdicts[evaluator])} verdicts), then accepted by evaluator {row.evaluator}",
+                f"milestone {row.milestone_id} rejected by evaluator {ctx.who(evaluator)} (who rejects {share}% of "
+                f"{len(verdicts[evaluator])} verdicts), then accepted by evaluator {ctx.who(row.evaluator)}",
                 milestone=row.milestone_id,
                 accounts=[evaluator, row.evaluator],
                 transactions=[rejection, row.tx_hash],

@@ -173,7 +173,7 @@ def _same_official(ctx: Context) -> Iterator[Flag]:
                 yield ctx.flag(
                     "same-official",
                     p,
-                    f"official {a.approver} both proposed and approved amendment {a.amendment_id}",
+                    f"official {ctx.who(a.approver)} both proposed and approved amendment {a.amendment_id}",
                     amendments=[a.amendment_id],
                     milestone=a.milestone_id,
                     accounts=[a.approver],
@@ -188,7 +188,7 @@ def _same_official(ctx: Context) -> Iterator[Flag]:
             rule="same-official",
             buyer=first.buyer,
             supplier=first.supplier,
-            summary=f"official {approver} approved {len(approved)} amendments of supplier {first.supplier}'s "
+            summary=f"official {ctx.who(approver)} approved {len(approved)} amendments of supplier {first.supplier}'s "
             f"contracts ({len(escrows)} procurements; limit {per_supplier})",
             records={
                 "accounts": [approver],

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from chain.roles import org_code
-from indexer.models import BudgetObligation, MilestoneHistory, OrganizationRow, ProcurementRow
+from indexer.models import AccountRow, BudgetObligation, MilestoneHistory, OrganizationRow, ProcurementRow
 from indexer.ocds.releases import BlockTimes, Publication
 
 __all__ = ["DAY", "Context", "Flag", "Procurement", "Rule", "yen"]
@@ -34,12 +34,20 @@ class Flag:
 
     rule: str
     buyer: str  # the buying ministry's organization code
-    summary: str  # one line in words: what happened, with amounts in yen
+    summary: str  # one line in words: what happened, with amounts in yen (the procurement named apart: ``title``)
     records: Mapping[str, Any]  # what tripped it: milestone, amendment ids, accounts, transaction hashes, yen (int)
     ocid: str | None = None
     escrow: str | None = None
+    title: str | None = None  # the procurement's title
     supplier: str | None = None  # the supplier organization's code
     fiscal_year: int | None = None
+
+    def line(self) -> str:
+        """The flag in one line of words, as an officer reads it."""
+        about = f"{self.buyer} procurement {self.title!r}" if self.title else self.buyer
+        supplier = f" (supplier {self.supplier})" if self.supplier else ""
+        year = f" FY{self.fiscal_year}" if self.fiscal_year else ""
+        return f"{self.rule}: {about}{supplier}{year}: {self.summary}"
 
     def as_json(self) -> dict[str, Any]:
         """The flag as JSON (yen as integers)."""
@@ -47,6 +55,7 @@ class Flag:
             "rule": self.rule,
             "ocid": self.ocid,
             "escrow": self.escrow,
+            "title": self.title,
             "buyer": self.buyer,
             "supplier": self.supplier,
             "fiscalYear": self.fiscal_year,
@@ -108,6 +117,16 @@ class Context:
             self.shared[name] = read()
         return self.shared[name]
 
+    def who(self, account: str) -> str:
+        """An account in words: its organization's code and a short form of its address."""
+        if "accounts" not in self.shared:
+            a = AccountRow.__table__.c
+            rows = self.conn.execute(select(a.account, a.org_id).where(a.chain_id == self.chain_id))
+            self.shared["accounts"] = {row.account.lower(): row.org_id for row in rows}
+        org = self.shared["accounts"].get(account.lower())
+        short = f"{account[:6]}…{account[-4:]}"
+        return f"{self.org(org)} account {short}" if org else f"account {short}"
+
     def org(self, org_id: str) -> str:
         """An organization's code."""
         if self._orgs is None:
@@ -163,10 +182,11 @@ class Context:
         return Flag(
             rule=rule,
             buyer=procurement.buyer,
-            summary=f"{procurement.ocid} ({procurement.title}): {summary}",
+            summary=summary,
             records={"escrow": procurement.escrow, **records},
             ocid=procurement.ocid,
             escrow=procurement.escrow,
+            title=procurement.title,
             supplier=procurement.supplier,
             fiscal_year=procurement.fiscal_year,
         )

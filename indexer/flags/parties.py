@@ -28,7 +28,7 @@ def _same_identity(ctx: Context) -> Iterator[Flag]:
             yield ctx.flag(
                 "same-identity",
                 p,
-                f"account {account} {what}",
+                f"account {ctx.who(account)} {what}",
                 accounts=[account],
                 transactions=[p.created_tx],
             )
@@ -55,7 +55,7 @@ def _related_parties(ctx: Context) -> Iterator[Flag]:
                 yield ctx.flag(
                     "related-parties",
                     p,
-                    f"{role} {account} is or was bound to the supplier's organization {p.supplier}",
+                    f"{role} {ctx.who(account)} is or was bound to the supplier's organization {p.supplier}",
                     accounts=[account, p.supplier_account],
                     organization=p.supplier,
                     transactions=[p.created_tx] + ([binding] if binding else []),

@@ -4,17 +4,22 @@ amended three times trips amendment-count alone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from eth_utils.crypto import keccak
 
 from chain.logs import ChainSource
-from indexer.flags import DEFAULT_THRESHOLDS, Context, Flag, find_flags, load_thresholds
+from indexer.flags import DEFAULT_THRESHOLDS, Flag, find_flags, load_thresholds
+from indexer.flags import Context as FlagContext
 from indexer.ocds.releases import ChainBlockTimes
 from indexer.schema import make_engine
 from indexer.sync import Indexer
+from scripts._common import Context
+from scripts.cli import main
 from tests.helpers import amendment_content, new_escrow, travel_days
 from tests.world import World
 
@@ -45,34 +50,44 @@ def _amend_thrice(world: World) -> str:
 
 
 Flags = Callable[..., list[Flag]]
+Procure = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
-def played(session_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flags, dict[str, str]]]:
-    """Both procurements played and mirrored; the flags of the chain (given a thresholds file), and the escrows."""
+def played(
+    session_world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Flags, dict[str, str], Procure]]:
+    """Both procurements played and mirrored; the flags of the chain (given a thresholds file), the escrows, and
+    ``procure audit flags`` on the mirror."""
     world = session_world
     snapshot = world.tester.take_snapshot()
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('flags-chain') / 'ledger.db'}")
+    var = tmp_path_factory.mktemp("flags-chain")
+    engine = make_engine(f"sqlite:///{var / 'ledger.db'}")
     block_times = ChainBlockTimes(world.rpc)
 
     def flags(thresholds: Path | None = None) -> list[Flag]:
         with engine.connect() as conn:
-            return find_flags(Context(conn, world.w3.eth.chain_id, load_thresholds(thresholds), block_times))
+            return find_flags(FlagContext(conn, world.w3.eth.chain_id, load_thresholds(thresholds), block_times))
 
     try:
         escrows = {"delivered": _deliver(world), "amended": _amend_thrice(world)}
         with Indexer(engine, ChainSource(world.rpc), world.system, world.build) as indexer:
             indexer.catch_up()
-        yield flags, escrows
+        context = Context(transport=world.rpc, var_dir=var)
+
+        def procure(*args: str) -> Result:
+            return CliRunner().invoke(main, ["audit", "flags", "--db", str(engine.url), *args], obj=context)
+
+        yield flags, escrows, procure
     finally:
         engine.dispose()
         world.tester.revert_to_snapshot(snapshot)
 
 
 def test_a_procurement_delivered_over_half_a_year_trips_nothing(
-    played: tuple[Flags, dict[str, str]], tmp_path: Path
+    played: tuple[Flags, dict[str, str], Procure], tmp_path: Path
 ) -> None:
-    flags, escrows = played
+    flags, escrows, _ = played
     assert [flag.summary for flag in flags() if flag.escrow == escrows["delivered"]] == []
     # Delivered in 174 days: held to 200 days, it would be too fast.
     slower = tmp_path / "slower.toml"
@@ -84,9 +99,9 @@ def test_a_procurement_delivered_over_half_a_year_trips_nothing(
 
 
 def test_three_amendments_through_the_contracts_trip_amendment_count_alone(
-    played: tuple[Flags, dict[str, str]],
+    played: tuple[Flags, dict[str, str], Procure],
 ) -> None:
-    flags, escrows = played
+    flags, escrows, _ = played
     found = flags()
     (flag,) = [flag for flag in found if flag.escrow == escrows["amended"]]
     assert flag.rule == "amendment-count"
@@ -94,3 +109,39 @@ def test_three_amendments_through_the_contracts_trip_amendment_count_alone(
     assert len(flag.records["transactions"]) == 3
     assert "3 amendments approved (limit 3)" in flag.summary
     assert found == [flag], "nothing else on the chain trips a rule"
+
+
+def test_procure_audit_flags_prints_a_line_in_words_and_json(played: tuple[Flags, dict[str, str], Procure]) -> None:
+    _, escrows, procure = played
+    said = procure()
+    assert said.exit_code == 0, said.output
+    assert said.stdout.splitlines() == [
+        "amendment-count: MOD procurement 'Radar spares, rescheduled' (supplier NVE) FY2027: 3 amendments approved "
+        "(limit 3)"
+    ]
+    assert "1 flag from 14 rules" in said.stderr
+    answer = json.loads(procure("--json", "--rule", "amendment-count").stdout)
+    (flag,) = answer["flags"]
+    assert flag["escrow"] == escrows["amended"]
+    assert flag["records"]["amendments"] == [0, 1, 2]
+    assert [rule["id"] for rule in answer["rules"]] == ["amendment-count"]
+    assert {entry["id"] for entry in answer["notComputable"]} >= {"single-bid", "bid-price", "short-submission-period"}
+    assert procure("--ministry", "MOFA").stdout == ""
+    assert procure("--fy", "2030").stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--rule", "no-such-rule"], "unknown rule no-such-rule; the rules are amendment-growth"),
+        (["--thresholds", "/nonexistent.toml"], "cannot read the thresholds file /nonexistent.toml"),
+        (["--fy", "twenty"], "'twenty' is not a valid integer"),
+    ],
+)
+def test_procure_audit_flags_refuses_bad_options_in_one_line(
+    played: tuple[Flags, dict[str, str], Procure], args: list[str], error: str
+) -> None:
+    said = played[2](*args)
+    assert said.exit_code != 0
+    assert error in said.output
+    assert "Traceback" not in said.output
