@@ -112,6 +112,10 @@ def load_thresholds(path: Path | None = None) -> dict[str, dict[str, Any]]:
                 + ("; " if missing and extra else "")
                 + (f"has unknown {', '.join(extra)}" if extra else "")
             )
+        for key, default in values.items():
+            if isinstance(default, list) != isinstance(checked[rule][key], list):
+                shape = "a list of whole numbers" if isinstance(default, list) else "one whole number"
+                raise ConfigurationError(f"{path}: [{rule}] {key} must be {shape}")
     return checked
 
 

@@ -237,6 +237,8 @@ def test_changing_a_threshold_changes_the_result(
         ("count = 3", "cuont = 3", r"\[amendment-count\] misses count; has unknown cuont"),
         ("[amendment-count]", "[amendment-counts]", r"unknown rules amendment-counts; missing rules amendment-count"),
         ("count = 3", "count = 3 3", r"is not TOML"),
+        ("count = 3", "count = [3]", r"\[amendment-count\] count must be one whole number"),
+        ("approval_thresholds_yen = [", "approval_thresholds_yen = 5 #", r"approval_thresholds_yen must be a list"),
     ],
 )
 def test_a_bad_thresholds_file_is_a_clear_error(tmp_path: Path, replace: str, by: str, error: str) -> None:
