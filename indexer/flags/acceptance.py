@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from sqlalchemy import func, select
@@ -202,14 +202,16 @@ def _rejection_then_acceptance(ctx: Context) -> Iterator[Flag]:
         .where(att.chain_id == ctx.chain_id)
         .order_by(att.block_number, att.log_index)
     ).all()
-    verdicts: dict[str, list[bool]] = defaultdict(list)
+    given: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
     for row in rows:
-        verdicts[row.evaluator].append(bool(row.passed))
+        given[row.evaluator] += 1
+        failed[row.evaluator] += not row.passed
     strict = {
         evaluator
-        for evaluator, passed in verdicts.items()
-        if len(passed) >= int(limits["min_attestations"])
-        and passed.count(False) * 100 >= len(passed) * int(limits["rejection_percent"])
+        for evaluator, count in given.items()
+        if count >= int(limits["min_attestations"])
+        and failed[evaluator] * 100 >= count * int(limits["rejection_percent"])
     }
     rejected: dict[tuple[str, int], tuple[str, str]] = {}  # milestone -> (strict evaluator, its rejection)
     reported: set[tuple[str, int]] = set()
@@ -220,12 +222,12 @@ def _rejection_then_acceptance(ctx: Context) -> Iterator[Flag]:
         elif row.passed and key in rejected and rejected[key][0] != row.evaluator and key not in reported:
             reported.add(key)
             evaluator, rejection = rejected[key]
-            share = verdicts[evaluator].count(False) * 100 // len(verdicts[evaluator])
+            share = failed[evaluator] * 100 // given[evaluator]
             yield ctx.flag(
                 "rejection-then-acceptance",
                 ctx.procurements[row.escrow],
                 f"milestone {row.milestone_id} rejected by evaluator {ctx.who(evaluator)} (who rejects {share}% of "
-                f"{len(verdicts[evaluator])} verdicts), then accepted by evaluator {ctx.who(row.evaluator)}",
+                f"{given[evaluator]} verdicts), then accepted by evaluator {ctx.who(row.evaluator)}",
                 milestone=row.milestone_id,
                 accounts=[evaluator, row.evaluator],
                 transactions=[rejection, row.tx_hash],
