@@ -11,6 +11,8 @@ from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 
 from gateway.main import create_app
+from gateway.services.flags import FlagSnapshot
+from indexer.flags import Flag
 from tests.gateway.conftest import Api, make_settings
 from tests.helpers import amendment_content, new_escrow
 from tests.world import World
@@ -148,3 +150,16 @@ def test_procurement_reads_carry_the_flag_count_for_those_who_may_read_flags(
     supplier = _session(api, "supplier")
     assert {p["flags"] for p in api.client.get("/procurements", headers=supplier).json()["data"]} == {None}
     assert api.client.get(f"/procurements/{escrows['amended']}", headers=supplier).json()["flags"] is None
+
+
+def test_a_flag_counts_for_its_procurement_and_each_one_its_records_name() -> None:
+    one, two = "0x" + "aa" * 20, "0x" + "BB" * 20
+    flags = [
+        Flag("amendment-count", "MOD", "3 amendments", {"escrow": one}, escrow=one),
+        Flag("payment-acceptance", "MOD", "paid twice", {"escrows": [one, two]}, escrow=two),
+        Flag("year-end-rush", "MOD", "rushed", {"escrows": [two.lower()]}),
+    ]
+    snapshot = FlagSnapshot.of(7, flags)
+    assert snapshot.count(one.upper().replace("0X", "0x")) == 2
+    assert snapshot.count(two) == 2
+    assert snapshot.count("0x" + "cc" * 20) == 0
