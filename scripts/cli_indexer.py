@@ -313,9 +313,11 @@ def audit_verify(context: Context, db: str | None, replay_db: str | None, limit:
 
 
 def _add_export() -> None:
+    from scripts.cli_flags import audit_flags
     from scripts.cli_ocds import export_ocds
 
     audit.add_command(export_ocds)
+    audit.add_command(audit_flags)
 
 
 _add_export()

@@ -10,6 +10,7 @@ from gateway.api.routes import (
     budget,
     events,
     evidence,
+    flags,
     health,
     lists,
     milestone_evidence,
@@ -31,5 +32,6 @@ for router in (
     evidence.router,
     budget.router,
     ocds.router,
+    flags.router,
 ):
     api_router.include_router(router)

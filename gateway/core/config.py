@@ -127,6 +127,16 @@ class Settings(BaseSettings):
         description="Spec files the procurements were created from (OCDS ocids, milestone titles, classified "
         "fields); default var/specs and the project's scripts/examples.",
     )
+    flags_thresholds: Path | None = Field(
+        default=None,
+        description="The red flags' thresholds file (every rule's every key); default indexer/flags/thresholds.toml.",
+    )
+    flags_refresh_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="Red flags are computed again (in the background) at most this often once the mirror moved.",
+    )
     publisher_name: str = Field(default="Procurement ledger", min_length=1, description="The OCDS publisher's name.")
     metrics_token: SecretStr | None = Field(
         default=None,

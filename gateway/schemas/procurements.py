@@ -92,6 +92,11 @@ class ProcurementPublic(ApiModel):
     total_owed: Yen = Field(exclude=True)
     created_block: int
     created_tx: Bytes32
+    flags: int | None = Field(
+        None,
+        description="Red flags naming this procurement (GET /audit/flags); null for an account that may not read "
+        "them, or while they cannot be computed.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

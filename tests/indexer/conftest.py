@@ -86,3 +86,17 @@ def scenario_world(session_world: World) -> Iterator[World]:
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
         session_world.fiscal_year, session_world.lines = year, lines
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One fresh database of each kind shared by a module's tests (they keep to chain ids of their own)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'ledger.db'}"
+    else:
+        url = _new_postgres_database(request.getfixturevalue("postgres_server"))
+    made = make_engine(url)
+    try:
+        yield made
+    finally:
+        made.dispose()

@@ -9,6 +9,7 @@ A new list is one more of each and one ``LISTS`` entry.
 # No ``from __future__ import annotations``: FastAPI reads each route's filter model from its annotation.
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chain import OCID_MAX_LENGTH
 from gateway.deps import MirrorReader, PageDep, get_page
+from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
 from gateway.schemas.procurements import (
     AmendmentsPublic,
@@ -28,6 +30,7 @@ from gateway.schemas.procurements import (
     PaymentsPublic,
     ProcurementsPublic,
 )
+from gateway.services.flags import count_flags
 from gateway.services.reads import LISTINGS, Listing
 
 __all__ = ["LISTS", "ListRoute"]
@@ -98,11 +101,12 @@ class ListRoute:
     listing: Listing
     filters: type[_Filters]
     page: type[ApiModel]  # the answer: {data, count}
+    annotate: Callable[[Any, Principal, Sequence[Any]], None] | None = None  # adds to a page's rows (app state)
 
     def router(self) -> APIRouter:
         """The route, in a router of its own."""
         router = APIRouter(prefix=self.path, tags=[self.tag])
-        listing, page_schema = self.listing, self.page
+        listing, page_schema, annotate = self.listing, self.page, self.annotate
 
         known = frozenset(_PAGE_PARAMETERS) | {field.alias or name for name, field in self.filters.model_fields.items()}
 
@@ -114,6 +118,8 @@ class ListRoute:
         ) -> Any:
             _refuse_unknown(request, known)
             data, count = reader.rows(listing, page, filters.model_dump())
+            if annotate is not None:
+                annotate(request.app.state, reader.principal, data)
             return page_schema.model_validate({"data": data, "count": count})
 
         router.add_api_route(
@@ -155,6 +161,7 @@ LISTS = (
         LISTINGS["procurements"],
         ProcurementFilters,
         ProcurementsPublic,
+        count_flags,
     ),
     ListRoute(
         "/milestones",

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from gateway.deps import ChainProcurement, LedgerDep, MirrorReader, ProcurementId, procurement_named
 from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementStatePublic
 from gateway.services.chain_state import procurement_state
+from gateway.services.flags import count_flags
 
 router = APIRouter(prefix="/procurements", tags=["procurements"])
 
 
 @router.get("/{procurement_id}", response_model=ProcurementDetailPublic)
-async def get_procurement(procurement_id: ProcurementId, reader: MirrorReader) -> ProcurementDetailPublic:
+async def get_procurement(
+    procurement_id: ProcurementId, reader: MirrorReader, request: Request
+) -> ProcurementDetailPublic:
     """One procurement with its milestones, as mirrored (named by its ocid, escrow address or on-chain id)."""
     named = procurement_named(procurement_id)
     if named.escrow is not None:
-        return await reader.detail(None, named.escrow)
-    assert named.procurement_id is not None
-    return await reader.detail("0x" + named.procurement_id.hex())
+        detail = await reader.detail(None, named.escrow)
+    else:
+        assert named.procurement_id is not None
+        detail = await reader.detail("0x" + named.procurement_id.hex())
+    await run_in_threadpool(count_flags, request.app.state, reader.principal, [detail])
+    return detail
 
 
 @router.get("/{procurement_id}/state", response_model=ProcurementStatePublic)
