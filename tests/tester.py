@@ -13,6 +13,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+from eth.vm.spoof import SpoofTransaction
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
@@ -38,18 +40,83 @@ _TIP_WEI = 10**9  # what web3's eth-tester provider answers to eth_maxPriorityFe
 
 class Tester(EthereumTester):  # type: ignore[misc]
     """eth-tester on py-evm; a snapshot revert also makes every sender through its transports ask the chain for
-    its next nonce (the nonces it handed out since the snapshot are gone)."""
+    its next nonce (the nonces it handed out since the snapshot are gone).
+
+    Mined blocks and receipts are remembered until the chain is rewound. eth-tester answers ``eth_getLogs`` by
+    reading every block of the range and every transaction's receipt, and py-evm finds a receipt by walking back
+    from the head block by block: a log query from the deployment block cost time quadratic in the chain's
+    length, again for every test. A mined block and its receipts do not change until a snapshot revert (or a
+    reset) rewinds the chain past them, which forgets them.
+    """
 
     __test__ = False  # not a test class, whatever its name
 
     def __init__(self) -> None:
         super().__init__(PyEVMBackend())
         self._transports: weakref.WeakSet[TesterTransport] = weakref.WeakSet()
+        self._blocks: dict[tuple[int, bool], Any] = {}
+        self._receipts: dict[Any, Any] = {}
+
+    def get_block_by_number(self, block_number: Any = "latest", full_transactions: bool = False) -> Any:
+        if not isinstance(block_number, int) or block_number > self.backend.chain.get_canonical_head().block_number:
+            # a tag names another block as the chain grows; the block past the head is still being built
+            return super().get_block_by_number(block_number, full_transactions)
+        key = (block_number, full_transactions)
+        if key not in self._blocks:
+            self._blocks[key] = super().get_block_by_number(block_number, full_transactions)
+        return self._blocks[key]
+
+    def get_transaction_receipt(self, transaction_hash: Any) -> Any:
+        key = transaction_hash.lower() if isinstance(transaction_hash, str) else transaction_hash
+        if key in self._receipts:
+            return self._receipts[key]
+        receipt = super().get_transaction_receipt(transaction_hash)
+        if receipt.get("block_number") is not None:  # mined: final until the chain is rewound
+            self._receipts[key] = receipt
+        return receipt
+
+    def estimate_gas(self, transaction: Any, block_number: Any = "latest") -> Any:
+        self.backend.chain.gas_estimator = _two_run_gas_estimate  # the backend makes a new chain on some reverts
+        return super().estimate_gas(transaction, block_number)
+
+    def _forget_mined(self, after: int = -1) -> None:
+        """Forget the blocks and receipts past block ``after`` (the head a revert went back to)."""
+        self._blocks = {key: block for key, block in self._blocks.items() if key[0] <= after}
+        self._receipts = {key: r for key, r in self._receipts.items() if r["block_number"] <= after}
 
     def revert_to_snapshot(self, snapshot_id: Any) -> None:
         super().revert_to_snapshot(snapshot_id)
+        self._forget_mined(after=self.backend.chain.get_canonical_head().block_number)
         for transport in list(self._transports):
             transport.nonces.forget()
+
+    def reset_to_genesis(self) -> None:
+        super().reset_to_genesis()
+        self._forget_mined()
+
+
+def _two_run_gas_estimate(state: Any, transaction: Any) -> int:
+    """A gas limit at which ``transaction`` succeeds, found in two runs: py-evm's own estimator searches between the
+    intrinsic gas and the block's limit, about a dozen runs of the transaction for every estimate, half the time of
+    the contract tests. Run once at the block's limit (a failure there is the estimate's error, as in py-evm's), then
+    confirm that what it used, with a margin for the gas each nested call must leave behind (EIP-150's 63/64) and
+    for refunds counted only at the end, is enough; py-evm's search decides when it is not."""
+
+    def run(gas: int) -> Any:
+        snapshot = state.snapshot()
+        try:
+            return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))
+        finally:
+            state.revert(snapshot)
+
+    at_limit = run(state.gas_limit)
+    if at_limit.is_error:
+        raise at_limit.error
+    intrinsic = transaction.intrinsic_gas
+    candidate = min(state.gas_limit, intrinsic + at_limit.get_gas_used() * 11 // 10)
+    if not run(candidate).is_error:
+        return int(candidate)
+    return int(binary_gas_search_intrinsic_tolerance(state, transaction))
 
 
 def _camel(name: str) -> str:
@@ -171,7 +238,11 @@ def new_tester() -> tuple[Web3, TesterTransport]:
     """A fresh eth-tester chain with automine: a Web3 bound to it (for the tests' contract objects) and its
     transport (``.tester`` is the chain)."""
     tester = Tester()
-    return Web3(EthereumTesterProvider(tester)), TesterTransport(tester)
+    w3 = Web3(EthereumTesterProvider(tester))
+    # The sender of a call that names none, as web3 would guess it, but without asking for (and checksumming)
+    # every account of the chain before each call: a third of the time of the tests' view calls.
+    w3.eth.default_account = tester.get_accounts()[0]
+    return w3, TesterTransport(tester)
 
 
 def fund_accounts(tester: EthereumTester, accounts: list[LocalAccount]) -> None:
