@@ -39,9 +39,9 @@ from gateway.scope import Scope
 from indexer.cursor import mirror_version
 from indexer.models import (
     AmendmentApproval,
-    BlockDigest,
     AmendmentProposal,
     AttestationRow,
+    BlockDigest,
     DisputeOpening,
     DisputeSettlement,
     EventRow,
