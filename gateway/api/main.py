@@ -15,6 +15,7 @@ from gateway.api.routes import (
     milestone_evidence,
     ocds,
     procurements,
+    trail,
 )
 
 api_router = APIRouter()
@@ -31,5 +32,6 @@ for router in (
     evidence.router,
     budget.router,
     ocds.router,
+    trail.router,
 ):
     api_router.include_router(router)
