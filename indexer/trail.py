@@ -308,9 +308,7 @@ def procurement_trail(conn: Connection, chain_id: int, escrow: str, senders: Sen
         ).all()
     )
     txs.update(
-        conn.execute(
-            select(p.c.block_number, p.c.tx_hash).where(p.c.chain_id == chain_id, p.c.escrow == escrow)
-        ).all()
+        conn.execute(select(p.c.block_number, p.c.tx_hash).where(p.c.chain_id == chain_id, p.c.escrow == escrow)).all()
     )
     return _lines(conn, chain_id, _events_of_transactions(conn, chain_id, txs), senders)
 
