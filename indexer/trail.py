@@ -321,7 +321,7 @@ def actor_acts(conn: Connection, chain_id: int, account: str, senders: Senders |
     # those of acts that name no actor (the sender says; few).
     named = select(e.c.block_number, e.c.tx_hash).where(e.c.chain_id == chain_id, e.c.args.contains(f'"{account}"'))
     nameless = select(e.c.block_number, e.c.tx_hash).where(e.c.chain_id == chain_id, e.c.event.in_(_NO_ACTOR_FIELD))
-    txs = set(conn.execute(named.union(nameless)).tuples())
+    txs = set(conn.execute(named.union(nameless)).all())
     rows = [row for row in _events_of_transactions(conn, chain_id, txs)]
 
     def acted(row: Any, signer: str | None) -> bool:
