@@ -312,3 +312,18 @@ def test_the_trail_and_actor_commands(trail_api: tuple[Api, str]) -> None:
     wrong = runner.invoke(main, ["audit", "trail", "0x1234", "--db", db], obj=obj)
     assert wrong.exit_code == 1
     assert "Traceback" not in wrong.output
+
+
+def test_reads_carry_the_block_time_next_to_each_block_number(trail_api: tuple[Api, str]) -> None:
+    api, escrow = trail_api
+    headers = _session(api, "auditor")
+    times = {line["blockNumber"]: line["blockTime"] for line in _trail(api, escrow)["data"]}
+    detail = api.client.get(f"/procurements/{escrow}", headers=headers).json()
+    assert detail["createdBlockTime"] == times[detail["createdBlock"]]
+    assert all(m["updatedBlockTime"] == times[m["updatedBlock"]] for m in detail["milestones"])
+    for path in ("/attestations", "/payments", "/amendments", "/events"):
+        rows = api.client.get(path, headers=headers, params={"procurementId": escrow}).json()["data"]
+        assert rows, path
+        assert all(row["blockTime"] == times[row["blockNumber"]] for row in rows), path
+    (amendment,) = api.client.get("/amendments", headers=headers, params={"procurementId": escrow}).json()["data"]
+    assert amendment["approvedBlockTime"] == times[amendment["approvedBlock"]]
