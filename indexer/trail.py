@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from chain import ChainSource, EventDecoder, Role, checksum, org_code
 from chain.times import iso
@@ -184,10 +184,12 @@ def _documents(args: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+_o = TABLES["organizations"].c
+_ORGANIZATIONS = select(_o.org_id, _o.name).where(_o.chain_id == bindparam("chain_id"))
+
+
 def _organization_names(conn: Connection, chain_id: int) -> dict[str, str]:
-    o = TABLES["organizations"]
-    rows = conn.execute(select(o.c.org_id, o.c.name).where(o.c.chain_id == chain_id))
-    return {str(org): str(name) for org, name in rows}
+    return {str(org): str(name) for org, name in conn.execute(_ORGANIZATIONS, {"chain_id": chain_id})}
 
 
 def _words(args: Mapping[str, Any], names: Mapping[str, str]) -> str:
@@ -257,59 +259,66 @@ def _lines(
     return lines
 
 
+_d = TABLES["block_digests"]
+_previous = _d.alias("previous")
+# Per block: its digest, the running hash before it (the previous digest row's), after it, and its time.
+_DIGESTS = select(
+    _d.c.block_number,
+    _d.c.digest,
+    select(_previous.c.chain_hash)
+    .where(_previous.c.chain_id == _d.c.chain_id, _previous.c.block_number < _d.c.block_number)
+    .order_by(_previous.c.block_number.desc())
+    .limit(1)
+    .scalar_subquery(),
+    _d.c.chain_hash,
+    _d.c.block_time,
+).where(_d.c.chain_id == bindparam("chain_id"), _d.c.block_number.in_(bindparam("blocks", expanding=True)))
+_e = TABLES["events"].c
+_BLOCK_EVENTS = (
+    select(_e.block_number, _e.block_hash, _e.tx_hash, _e.log_index, _e.emitter, _e.event, _e.args)
+    .where(_e.chain_id == bindparam("chain_id"), _e.block_number.in_(bindparam("blocks", expanding=True)))
+    .order_by(_e.block_number, _e.log_index)
+)
+_p = TABLES["procurements"].c
+_ESCROW_TXS = select(_e.block_number, _e.tx_hash).where(
+    _e.chain_id == bindparam("chain_id"), _e.emitter == bindparam("escrow")
+)
+_CREATION_TX = select(_p.block_number, _p.tx_hash).where(
+    _p.chain_id == bindparam("chain_id"), _p.escrow == bindparam("escrow")
+)
+
+
 def _digests(conn: Connection, chain_id: int, blocks: Sequence[int]) -> dict[int, tuple[str, str, str, int | None]]:
     """Per block: its digest, the running hash before and after it, and its time."""
-    d = TABLES["block_digests"]
-    previous = d.alias("previous")
-    before = (
-        select(previous.c.chain_hash)
-        .where(previous.c.chain_id == d.c.chain_id, previous.c.block_number < d.c.block_number)
-        .order_by(previous.c.block_number.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     found: dict[int, tuple[str, str, str, int | None]] = {}
     for start in range(0, len(blocks), 500):
-        chunk = blocks[start : start + 500]
-        query = select(d.c.block_number, d.c.digest, before, d.c.chain_hash, d.c.block_time).where(
-            d.c.chain_id == chain_id, d.c.block_number.in_(chunk)
-        )
-        for number, digest, prior, chain_hash, stamp in conn.execute(query):
+        values = {"chain_id": chain_id, "blocks": list(blocks[start : start + 500])}
+        for number, digest, prior, chain_hash, stamp in conn.execute(_DIGESTS, values):
             found[int(number)] = (digest, prior or GENESIS, chain_hash, None if stamp is None else int(stamp))
     return found
 
 
 def _events_of_transactions(conn: Connection, chain_id: int, txs: Iterable[tuple[int, str]]) -> list[Any]:
     """Every mirrored event of the transactions ``txs`` ((block, hash) pairs), in chain order (by the key)."""
-    e = TABLES["events"]
     by_block: dict[int, set[str]] = defaultdict(set)
     for block, tx_hash in txs:
         by_block[int(block)].add(tx_hash)
     rows: list[Any] = []
     blocks = sorted(by_block)
     for start in range(0, len(blocks), 500):
-        chunk = blocks[start : start + 500]
-        query = (
-            select(e.c.block_number, e.c.block_hash, e.c.tx_hash, e.c.log_index, e.c.emitter, e.c.event, e.c.args)
-            .where(e.c.chain_id == chain_id, e.c.block_number.in_(chunk))
-            .order_by(e.c.block_number, e.c.log_index)
+        values = {"chain_id": chain_id, "blocks": blocks[start : start + 500]}
+        rows.extend(
+            row for row in conn.execute(_BLOCK_EVENTS, values) if row.tx_hash in by_block[int(row.block_number)]
         )
-        rows.extend(row for row in conn.execute(query) if row.tx_hash in by_block[int(row.block_number)])
     return rows
 
 
 def procurement_trail(conn: Connection, chain_id: int, escrow: str, senders: Senders | None = None) -> list[TrailLine]:
     """Every event of the procurement at ``escrow`` (checksummed) in chain order: its creation's transaction and
     every transaction in which its escrow emitted."""
-    e, p = TABLES["events"], TABLES["procurements"]
-    txs = set(
-        conn.execute(
-            select(e.c.block_number, e.c.tx_hash).where(e.c.chain_id == chain_id, e.c.emitter == escrow).distinct()
-        ).all()
-    )
-    txs.update(
-        conn.execute(select(p.c.block_number, p.c.tx_hash).where(p.c.chain_id == chain_id, p.c.escrow == escrow)).all()
-    )
+    values = {"chain_id": chain_id, "escrow": escrow}
+    txs = {(int(block), str(tx)) for block, tx in conn.execute(_ESCROW_TXS, values)}
+    txs.update((int(block), str(tx)) for block, tx in conn.execute(_CREATION_TX, values))
     return _lines(conn, chain_id, _events_of_transactions(conn, chain_id, txs), senders)
 
 
