@@ -213,13 +213,15 @@ def _lines(
     senders: Senders | None,
     keep: Callable[[Any, str | None], bool] = lambda row, signer: True,
 ) -> list[TrailLine]:
-    """Trail lines of the event ``rows`` (every event of their transactions, in chain order)."""
+    """Trail lines of the event ``rows`` (every event of their transactions, in chain order) that ``keep`` (given
+    the row and its signer if it was signed)."""
     signed: dict[str, tuple[str, str]] = {}
     for row in rows:
         if row.event == "SignatureUsed":
             args = json.loads(row.args)
             signed[row.tx_hash] = (str(args["signer"]), str(args["relayer"]))
-    direct = sorted({row.tx_hash for row in rows if row.tx_hash not in signed})
+    rows = [row for row in rows if keep(row, signed[row.tx_hash][0] if row.tx_hash in signed else None)]
+    direct = sorted({row.tx_hash for row in rows if row.tx_hash not in signed})  # the node is asked for these only
     sent = senders(direct) if senders is not None and direct else {}
     blocks = sorted({int(row.block_number) for row in rows})
     digests = _digests(conn, chain_id, blocks)
@@ -233,8 +235,6 @@ def _lines(
             signer, relayer = signed[row.tx_hash]
         else:
             signer = relayer = sent.get(row.tx_hash)
-        if not keep(row, signer if row.tx_hash in signed else None):
-            continue
         digest, before, after, stamp = digests[int(row.block_number)]
         lines.append(
             TrailLine(
