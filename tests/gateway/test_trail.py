@@ -325,5 +325,7 @@ def test_reads_carry_the_block_time_next_to_each_block_number(trail_api: tuple[A
         rows = api.client.get(path, headers=headers, params={"procurementId": escrow}).json()["data"]
         assert rows, path
         assert all(row["blockTime"] == times[row["blockNumber"]] for row in rows), path
+    (submission,) = api.client.get(f"/procurements/{escrow}/milestones/0/evidence", headers=headers).json()["data"]
+    assert submission["blockTime"] == times[submission["blockNumber"]]
     (amendment,) = api.client.get("/amendments", headers=headers, params={"procurementId": escrow}).json()["data"]
     assert amendment["approvedBlockTime"] == times[amendment["approvedBlock"]]

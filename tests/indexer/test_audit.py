@@ -23,8 +23,10 @@ def _index(engine: Engine, world: World) -> None:
 def test_verify_names_an_edited_a_deleted_and_an_inserted_row(engine: Engine, scenario_world: World) -> None:
     _index(engine, scenario_world)
     # Block times mirrored before migration 0008 (NULL) are filled in from the node when the indexer opens.
-    times = dict(engine.connect().execute(select(BlockDigest.block_number, BlockDigest.block_time)).all())
-    assert None not in times.values()
+    with engine.connect() as conn:
+        recorded = dict(conn.execute(select(BlockDigest.block_number, BlockDigest.block_time)).all())
+    assert None not in recorded.values()
+    times = {number: int(stamp) for number, stamp in recorded.items() if stamp is not None}
     with engine.begin() as conn:
         conn.execute(update(BlockDigest).values(block_time=None))
     with Indexer(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build):
