@@ -87,6 +87,7 @@ class DecodedLog:
     event: str
     args: Mapping[str, Any]
     raw_strings: Mapping[str, str] = field(default_factory=lambda: _NO_RAW_STRINGS)
+    block_time: int | None = None  # the block's timestamp (seconds since the epoch), when the log carried it
 
 
 _gc_lock = threading.Lock()
@@ -158,6 +159,50 @@ class ChainSource:
         if block is None:
             return None
         return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
+
+    def block_times(self, numbers: Sequence[int], batch: int = 500) -> dict[int, int]:
+        """The timestamp of each block in ``numbers``, ``batch`` headers per round trip (for nodes whose logs do
+        not carry ``blockTimestamp``). A block the node does not have is an error."""
+        times: dict[int, int] = {}
+        for start in range(0, len(numbers), batch):
+            chunk = numbers[start : start + batch]
+            try:
+                replies = self.rpc.batch([("eth_getBlockByNumber", [hex(number), False]) for number in chunk])
+            except (OSError, ValueError, ChainError) as exc:
+                raise ProviderError(f"eth_getBlockByNumber batch failed: {type(exc).__name__}: {exc}") from exc
+            for number, reply in zip(chunk, replies, strict=True):
+                block = reply.get("result")
+                if "error" in reply or block is None:
+                    raise ProviderError(f"block {number} is not on the node: {reply.get('error')}")
+                times[number] = _int(block["timestamp"])
+        return times
+
+    def tx_senders(self, tx_hashes: Sequence[str], batch: int = 500) -> dict[str, str]:
+        """Who sent each transaction of ``tx_hashes`` (checksummed), ``batch`` per round trip."""
+        senders: dict[str, str] = {}
+        for start in range(0, len(tx_hashes), batch):
+            chunk = tx_hashes[start : start + batch]
+            try:
+                replies = self.rpc.batch([("eth_getTransactionByHash", [tx_hash]) for tx_hash in chunk])
+            except (OSError, ValueError, ChainError) as exc:
+                raise ProviderError(f"eth_getTransactionByHash batch failed: {type(exc).__name__}: {exc}") from exc
+            for tx_hash, reply in zip(chunk, replies, strict=True):
+                found = reply.get("result")
+                if "error" in reply or not isinstance(found, dict):
+                    raise ProviderError(f"transaction {tx_hash} is not on the node: {reply.get('error')}")
+                senders[tx_hash] = checksum(str(found["from"]))
+        return senders
+
+    def with_block_times(self, logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``logs``, each with its block's ``blockTimestamp``: newer nodes (anvil, geth 1.16) put it in every log;
+        for others the blocks' headers are asked in one batch."""
+        missing = sorted({_int(log["blockNumber"]) for log in logs if log.get("blockTimestamp") is None})
+        if missing:
+            times = self.block_times(missing)
+            for log in logs:
+                if log.get("blockTimestamp") is None:
+                    log["blockTimestamp"] = times[_int(log["blockNumber"])]
+        return logs
 
     def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
         """The logs in ``[from_block, to_block]`` whose topic 0 is one of ``topics``, in chain order, as JSON-RPC
@@ -233,6 +278,7 @@ class EventDecoder:
         number, tx_index, log_index = raw["blockNumber"], raw["transactionIndex"], raw["logIndex"]
         if type(number) is str:  # JSON-RPC; the golden recordings of tests/indexer carry ints
             number, tx_index, log_index = int(number, 16), int(tx_index, 16), int(log_index, 16)
+        stamp = raw.get("blockTimestamp")
         return DecodedLog(
             chain_id,
             int(number),
@@ -245,4 +291,10 @@ class EventDecoder:
             event.name,
             args,
             strings or _NO_RAW_STRINGS,
+            None if stamp is None else _int(stamp),
         )
+
+
+def _int(value: Any) -> int:
+    """A JSON-RPC quantity (hex) or a recorded one (int)."""
+    return int(value, 16) if isinstance(value, str) else int(value)

@@ -1,7 +1,8 @@
 """Who may see which procurement: one rule, as the SQL condition of every read of the mirror and as the check of
 a procurement's facts read from the chain (``/procurements/{id}/state``, the signed actions).
 
-An auditor sees every procurement. Any other account sees those where one of its roles applies:
+An auditor and the finance authority (which sees every budget line and what is charged to it) see every
+procurement. Any other account sees those where one of its roles applies:
 
 * a ministry account (admin, officer, treasury): its ministry's;
 * a supplier account: its organization's;
@@ -56,7 +57,7 @@ class Scope:
     @lru_cache(maxsize=4096)
     def of(principal: Principal) -> Scope:
         """The scope of ``principal`` (by its roles as they are now)."""
-        if principal.is_auditor:
+        if principal.is_auditor or principal.has(Role.FINANCE_AUTHORITY):  # it watches every line's spending
             return Scope(everything=True)
         organization = principal.organization
         return Scope(

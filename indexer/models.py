@@ -192,6 +192,9 @@ class BlockDigest(AppendOnly, Base):
     event_count: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(64))
     chain_hash: Mapped[str] = mapped_column(String(64))
+    # The block's timestamp (seconds since the epoch). Not digested: the block hash already commits to it, so
+    # a line is checked by its header; `audit verify` compares it with a replay. NULL if mirrored before 0008.
+    block_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class CursorRow(Base):
@@ -1021,4 +1024,6 @@ _GATEWAY_READ_INDEXES = (  # an Index on a table's columns is part of that table
     Index(None, BudgetObligation.chain_id, BudgetObligation.series, BudgetObligation.fiscal_year),
     Index(None, BudgetGrantRow.chain_id, BudgetGrantRow.grantee),
     Index(None, BudgetTransferRequest.chain_id, BudgetTransferRequest.ministry),
+    # A procurement's trail (indexer/trail.py): the events its escrow emitted, in chain order.
+    Index(None, EventRow.chain_id, EventRow.emitter, EventRow.block_number),
 )

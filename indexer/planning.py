@@ -125,7 +125,7 @@ _HISTORY_COLUMNS = (
     *_MILESTONE_FIELDS,
 )
 _NEW_MILESTONE_COLUMNS = ("chain_id", "escrow", "milestone_id", *MILESTONE_COLUMNS)
-_DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "digest", "chain_hash")
+_DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "digest", "chain_hash", "block_time")
 
 
 # ---------------------------------------------------------------- escrow state
@@ -250,7 +250,9 @@ class Planner:
     def _digest(self, log: DecodedLog, events: list[tuple[str, int, str, str, str]], previous: str) -> str:
         digest = block_digest(self.chain_id, log.block_number, log.block_hash, events)
         chain_hash = chain_next(previous, digest)
-        self.digests.append((self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash))
+        self.digests.append(
+            (self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash, log.block_time)
+        )
         return chain_hash
 
     # ------------------------------------------------------------ one handler per kind of change

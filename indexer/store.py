@@ -71,7 +71,32 @@ class Store:
             ).all()
         return [(int(n), str(h)) for n, h in rows]
 
+    def blocks_without_time(self) -> list[int]:
+        """The blocks with events whose time the mirror does not hold (mirrored before migration 0008)."""
+        t = TABLES["block_digests"]
+        with self.engine.connect() as conn:
+            found = conn.scalars(
+                select(t.c.block_number)
+                .where(t.c.chain_id == self.chain_id, t.c.block_time.is_(None))
+                .order_by(t.c.block_number)
+            )
+            return [int(number) for number in found]
+
     # ------------------------------------------------------------ writing
+
+    def record_block_times(self, times: dict[int, int], lock: WriterLock | None = None) -> None:
+        """Fill in the times of blocks mirrored before they were recorded (once, when the indexer opens)."""
+        t = TABLES["block_digests"]
+        with self.engine.begin() as conn:
+            if lock is not None:
+                lock.refresh(conn)
+            for number, stamp in times.items():
+                conn.execute(
+                    t.update()
+                    .where(t.c.chain_id == self.chain_id, t.c.block_number == number, t.c.block_time.is_(None))
+                    .values(block_time=stamp)
+                )
+        self.written()
 
     def init_cursor(
         self,

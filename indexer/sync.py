@@ -212,6 +212,9 @@ class Indexer:
             lock=self.lock,
         )
         self._load_trusted()
+        untimed = self.store.blocks_without_time()  # mirrored before block times were (migration 0008)
+        if untimed:
+            self.store.record_block_times(self.source.block_times(untimed), self.lock)
         return cursor
 
     def close(self) -> None:
@@ -255,7 +258,7 @@ class Indexer:
         if top is None or first is None:
             return None  # the chain got shorter: the next step sees it
         try:
-            raw = self.source.logs(lo, hi, self.topics)
+            raw = self.source.with_block_times(self.source.logs(lo, hi, self.topics))
         except ProviderError as exc:
             return _Fetched(lo, hi, top, first, [], exc)
         again = self.source.header(hi)

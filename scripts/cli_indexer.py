@@ -323,6 +323,16 @@ def _add_export() -> None:
 _add_export()
 
 
+def _add_trail() -> None:
+    from scripts.cli_trail import actor, trail
+
+    audit.add_command(trail)
+    audit.add_command(actor)
+
+
+_add_trail()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--rpc-url", envvar="PROCURE_RPC_URL", default=DEFAULT_RPC_URL, help="Ethereum JSON-RPC URL.")
 @click.option(

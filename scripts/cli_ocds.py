@@ -125,7 +125,7 @@ def export_ocds(
     publisher: str,
     workers: int,
 ) -> None:
-    """Publish the mirror as OCDS 1.1: one release per state change of each procurement (block times from the node),
+    """Publish the mirror as OCDS 1.1: one release per state change of each procurement (block times from the mirror),
     streamed, validated against the vendored schemas with the declared extensions."""
     from chain.errors import ConfigurationError
     from indexer.ocds.flatten import flatten_package

@@ -16,6 +16,7 @@ from gateway.api.routes import (
     milestone_evidence,
     ocds,
     procurements,
+    trail,
 )
 
 api_router = APIRouter()
@@ -33,5 +34,6 @@ for router in (
     budget.router,
     ocds.router,
     flags.router,
+    trail.router,
 ):
     api_router.include_router(router)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from gateway.schemas.common import ApiModel, Uint64, Yen
+from gateway.schemas.common import ApiModel, BlockTime, Uint64, Yen
 from gateway.schemas.procurements import OrgCode
 
 __all__ = [
@@ -202,6 +202,7 @@ class LineChangePublic(ApiModel):
     sub_item: OrgCode
     event: str
     block_number: int
+    block_time: BlockTime = None
     log_index: int
     tx_hash: str
     allotted: Yen | None

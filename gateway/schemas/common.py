@@ -26,6 +26,7 @@ __all__ = [
     "UINT256_MAX",
     "Address",
     "ApiModel",
+    "BlockTime",
     "Bytes32",
     "FromJsonText",
     "Signature",
@@ -143,3 +144,19 @@ class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are refused."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _block_time(value: Any) -> Any:
+    """A block's unix time (as the mirror keeps it) in ISO 8601 with the JST offset; a text time as it is."""
+    from chain.times import iso
+
+    return iso(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# Next to a block number: its block's time, ISO 8601 with its offset (JST); null where the mirror does not hold it
+# yet (a block mirrored before its time was recorded, until the indexer fills it in).
+BlockTime = Annotated[
+    str | None,
+    BeforeValidator(_block_time),
+    Field(description="The block's time, ISO 8601 with its offset (JST), e.g. 2027-06-30T23:59:59+09:00."),
+]

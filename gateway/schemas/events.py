@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText
+from gateway.schemas.common import Address, ApiModel, BlockTime, Bytes32, FromJsonText
 
 __all__ = ["EventPublic", "EventsPublic"]
 
@@ -15,6 +15,7 @@ class EventPublic(ApiModel):
     """One decoded log of a ledger contract; integers in ``args`` are decimal strings."""
 
     block_number: int
+    block_time: BlockTime = None
     block_hash: Bytes32
     tx_index: int
     tx_hash: Bytes32

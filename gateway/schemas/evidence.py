@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from gateway.schemas.common import Address, ApiModel, Bytes32
+from gateway.schemas.common import Address, ApiModel, BlockTime, Bytes32
 
 __all__ = ["DocumentPublic", "EvidenceDocumentPublic", "SubmissionPublic", "SubmissionsPublic"]
 
@@ -43,6 +43,7 @@ class SubmissionPublic(ApiModel):
     uri: str
     bundle: bool = Field(description="Whether the submitted document is a bundle manifest listing several documents.")
     block_number: int
+    block_time: BlockTime = None
     tx_hash: Bytes32
     documents: list[EvidenceDocumentPublic]
 

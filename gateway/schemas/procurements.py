@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, computed_field
 
 from chain import org_code
 from chain.times import iso
-from gateway.schemas.common import Address, ApiModel, Bytes32, FromJsonText, Yen
+from gateway.schemas.common import Address, ApiModel, BlockTime, Bytes32, FromJsonText, Yen
 
 __all__ = [
     "AmendmentPublic",
@@ -63,6 +63,7 @@ class EventRef(ApiModel):
     """Where a row came from on chain."""
 
     block_number: int
+    block_time: BlockTime = None
     tx_hash: Bytes32
     log_index: int
 
@@ -91,6 +92,7 @@ class ProcurementPublic(ApiModel):
     total_refunded: Yen = Field(exclude=True)
     total_owed: Yen = Field(exclude=True)
     created_block: int
+    created_block_time: BlockTime = None
     created_tx: Bytes32
     flags: int | None = Field(
         None,
@@ -139,6 +141,7 @@ class MilestonePublic(ApiModel):
     fails: int
     owed: Yen
     updated_block: int
+    updated_block_time: BlockTime = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -187,6 +190,13 @@ class ProcurementStatePublic(ApiModel):
     escrow: Address
     block_number: int
     block_timestamp: int = Field(description="The chain's clock (unix time) when read: what due dates are measured by.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def block_time(self) -> str:
+        """``blockTimestamp`` in ISO 8601 with its offset (JST)."""
+        return iso(self.block_timestamp)
+
     supplier: Address
     supplier_org: str = Field(description="Code of the supplier's organization.")
     quorum: int = Field(description="Passes that release a milestone's payment.")
@@ -268,6 +278,7 @@ class AmendmentPublic(EventRef):
     rationale_hash: Bytes32
     approved_by: Address | None
     approved_block: int | None
+    approved_block_time: BlockTime = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -34,6 +34,7 @@ from gateway.schemas.budget import (
     TotalsPublic,
 )
 from gateway.scope import LineScope
+from gateway.services.reads import block_time_of
 from indexer.models import (
     AmendmentApproval,
     BudgetAppropriation,
@@ -599,6 +600,7 @@ class BudgetReader:
             select(c.series, c.fiscal_year, c.event, c.block_number, c.log_index, c.tx_hash)
             .add_columns(c.allotted, c.obligated, c.disbursed, c.carry_over, c.lapsed, c.settled)
             .add_columns(*(_s[name] for name in _CODES))
+            .add_columns(block_time_of(c.chain_id, c.block_number, "block_time"))
             .select_from(changes)
             .join(_series, and_(_s.chain_id == c.chain_id, _s.series == c.series))
             .where(c.chain_id == self.chain_id)

@@ -41,6 +41,7 @@ from indexer.models import (
     AmendmentApproval,
     AmendmentProposal,
     AttestationRow,
+    BlockDigest,
     DisputeOpening,
     DisputeSettlement,
     EventRow,
@@ -105,17 +106,33 @@ def _organization_name(org: Any, label: str) -> Any:
     return select(o.name).where(o.chain_id == _p.chain_id, o.org_id == org).scalar_subquery().label(label)
 
 
+_digests = BlockDigest.__table__
+
+
+def block_time_of(chain_id: Any, block_number: Any, label: str) -> Any:
+    """The mirrored time of the block ``block_number`` (a column), as column ``label`` (unix seconds, or null)."""
+    d = _digests.c
+    return (
+        select(d.block_time)
+        .where(d.chain_id == chain_id, d.block_number == block_number)
+        .scalar_subquery()
+        .label(label)
+    )
+
+
 _PROCUREMENT_COLUMNS = (
     *_procurements.c,
     _p.ministry_org.label("ministry"),
     _organization_name(_p.ministry_org, "ministry_name"),
     _organization_name(_p.supplier_org, "supplier_org_name"),
     _p.block_number.label("created_block"),
+    block_time_of(_p.chain_id, _p.block_number, "created_block_time"),
     _p.tx_hash.label("created_tx"),
 )
 _MILESTONE_COLUMNS = (
     *(column for column in _milestones.c if column.name not in ("chain_id", "escrow", "block_number")),
     _m.block_number.label("updated_block"),
+    block_time_of(_m.chain_id, _m.block_number, "updated_block_time"),
 )
 
 
@@ -175,7 +192,8 @@ def _below(
         **(filters or {}),
     }
     ordered = (table.c.block_number, table.c.log_index)
-    return Listing(table, schema, (*table.c, *columns, _p.procurement_id), every, ordered, joined)
+    block_time = block_time_of(table.c.chain_id, table.c.block_number, "block_time")
+    return Listing(table, schema, (*table.c, block_time, *columns, _p.procurement_id), every, ordered, joined)
 
 
 def _same(table: FromClause, other: FromClause, *keys: str) -> ColumnElement[bool]:
@@ -240,6 +258,7 @@ LISTINGS: dict[str, Listing] = {
         AmendmentPublic,
         _approvals.c.approver.label("approved_by"),
         _approvals.c.block_number.label("approved_block"),
+        block_time_of(_approvals.c.chain_id, _approvals.c.block_number, "approved_block_time"),
         joined=((_approvals, _same(_approvals, _proposals, "chain_id", "escrow", "amendment_id")),),
     ),
     "disputes": _below(
@@ -415,7 +434,8 @@ class Reader:
         to_block: int | None = None,
     ) -> list[EventPublic]:
         """Raw events in chain order after a cursor. Auditors see every ledger event, others their procurements'."""
-        query = select(EventRow).where(EventRow.chain_id == self.chain_id)
+        block_time = block_time_of(EventRow.chain_id, EventRow.block_number, "block_time")
+        query = select(*EventRow.__table__.c, block_time).where(EventRow.chain_id == self.chain_id)
         if procurement_id is not None:
             query = query.where(EventRow.emitter == self.escrow_of(procurement_id))
         elif not self.principal.is_auditor:
@@ -433,5 +453,5 @@ class Reader:
             )
         query = query.order_by(EventRow.block_number, EventRow.log_index).limit(limit)
         with self._session() as db:
-            found = db.scalars(query).all()
+            found = db.execute(query).all()
         return [_from_row(EventPublic, row) for row in found]

@@ -41,7 +41,9 @@ from chain.errors import ConfigurationError, ProviderError
 from chain.roles import org_code
 from chain.times import iso
 from chain.transport import Transport
+from indexer.errors import IndexerError
 from indexer.models import (
+    TABLES,
     AccountRow,
     AmendmentApproval,
     AmendmentProposal,
@@ -70,12 +72,13 @@ __all__ = [
     "Publication",
     "ReleaseBuilder",
     "milestone_status",
+    "mirror_block_times",
     "release_id",
 ]
 
 DEFAULT_OCID_PREFIX = "ocds-b5fd17"  # the publisher's prefix registered with OCP (the demo's ocids use it)
-# Block numbers -> their unix times (asked once per batch of procurements): ``ChainBlockTimes`` reads them from the
-# node; the mirror does not keep block times yet.
+# Block numbers -> their unix times. Release dates are the mirror's block times (``mirror_block_times``); a
+# ``BlockTimes`` (``ChainBlockTimes``: the node's) is asked only for blocks whose time the mirror lacks.
 BlockTimes = Callable[[Sequence[int]], Mapping[int, int]]
 
 _ZERO_HASH = "0x" + "00" * 32
@@ -159,7 +162,7 @@ class _Facts:
     obligations: list[Any] = field(default_factory=list)
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -250,7 +253,7 @@ class ReleaseBuilder:
         self._org_of_accounts(accounts)
         blocks = {int(row.block_number) for row in procurements}
         blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
-        self.times = self.block_times(sorted(blocks))
+        self.times = mirror_block_times(self.conn, self.chain_id, sorted(blocks), self.block_times)
         self.dates = {}
         return [by_escrow[row.escrow] for row in procurements]
 
@@ -611,6 +614,26 @@ class _Fold:
         return self._implementation(
             row, milestones=[milestone], transactions=[transaction], financialProgress=self._progress()
         )
+
+
+def mirror_block_times(
+    conn: Connection, chain_id: int, blocks: Sequence[int], fallback: BlockTimes | None = None
+) -> dict[int, int]:
+    """The unix time of each block of ``blocks`` (blocks with events), as the mirror recorded it; ``fallback``
+    (the node) answers for those it lacks (mirrored before migration 0008 and not yet filled in), in one call."""
+    digests = TABLES["block_digests"]
+    times: dict[int, int] = {}
+    for chunk in _chunks(blocks, 500):
+        query = select(digests.c.block_number, digests.c.block_time).where(
+            digests.c.chain_id == chain_id, digests.c.block_number.in_(chunk), digests.c.block_time.is_not(None)
+        )
+        times.update((int(number), int(stamp)) for number, stamp in conn.execute(query))
+    missing = [block for block in blocks if block not in times]
+    if missing:
+        if fallback is None:
+            raise IndexerError(f"the mirror holds no time for block {missing[0]}: run the indexer to fill it in")
+        times.update(fallback(missing))
+    return times
 
 
 class ChainBlockTimes:

@@ -106,6 +106,7 @@ def test_each_line_change_arrives_once_within_a_second_of_its_block(served: tupl
         assert (body["ministry"], body["subItem"], body["fiscalYear"]) == ("MOD", "EQUIP-PURCHASE", line.fiscal_year)
         assert event_id == f"{int(receipt['blockNumber'], 16)}-{body['logIndex']}"
         assert body["obligated"] is None  # not reported by a distribution
+        assert body["blockTime"].endswith("+09:00")  # anvil's logs carry their block's time: no header asked
     assert max(latencies) < 1.0, latencies
     assert len(set(seen)) == 3
     time.sleep(0.5)

@@ -213,7 +213,7 @@ def run_budget(world: World) -> str:
 
 
 def record(world: World) -> dict[str, Any]:
-    """Every log of the world's chain since the system was deployed, as JSON-RPC returns them."""
+    """Every log of the world's chain since the system was deployed, as JSON-RPC returns them (with block times)."""
     source = ChainSource(world.rpc)
     from chain.logs import EventDecoder
 
@@ -224,7 +224,7 @@ def record(world: World) -> dict[str, Any]:
         "system": world.system.to_json(),
         "head": {"number": head, "hash": source.header(head).hash},  # type: ignore[union-attr]
         "before_hash": source.header(world.system.deployed_block - 1).hash,  # type: ignore[union-attr]
-        "logs": source.logs(world.system.deployed_block, head, topics),
+        "logs": source.with_block_times(source.logs(world.system.deployed_block, head, topics)),
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from chain.logs import ChainSource
 from indexer.audit import replay, verify
 from indexer.errors import IndexerError
-from indexer.models import AttestationRow, EventRow, PaymentRow
+from indexer.models import AttestationRow, BlockDigest, EventRow, PaymentRow
 from indexer.sync import Indexer
 from tests.world import World
 
@@ -22,7 +22,22 @@ def _index(engine: Engine, world: World) -> None:
 
 def test_verify_names_an_edited_a_deleted_and_an_inserted_row(engine: Engine, scenario_world: World) -> None:
     _index(engine, scenario_world)
+    # Block times mirrored before migration 0008 (NULL) are filled in from the node when the indexer opens.
+    with engine.connect() as conn:
+        recorded = dict(conn.execute(select(BlockDigest.block_number, BlockDigest.block_time)).all())
+    assert None not in recorded.values()
+    times = {number: int(stamp) for number, stamp in recorded.items() if stamp is not None}
     with engine.begin() as conn:
+        conn.execute(update(BlockDigest).values(block_time=None))
+    with Indexer(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build):
+        pass
+    with engine.connect() as conn:
+        assert dict(conn.execute(select(BlockDigest.block_number, BlockDigest.block_time)).all()) == times
+    timed = max(times)
+    with engine.begin() as conn:
+        conn.execute(
+            update(BlockDigest).where(BlockDigest.block_number == timed).values(block_time=times[timed] + 3600)
+        )
         edited = conn.execute(select(AttestationRow).where(AttestationRow.passed.is_(False)).limit(1)).one()
         conn.execute(
             update(AttestationRow)
@@ -60,6 +75,11 @@ def test_verify_names_an_edited_a_deleted_and_an_inserted_row(engine: Engine, sc
     assert (
         found[("digest", "block_digests", f"block {event.block_number}", "digest")][0]
         != found[("digest", "block_digests", f"block {event.block_number}", "digest")][1]
+    )
+    # A block's time is not digested (its hash, which the digest holds, commits to it): the replay names an edit.
+    assert found[("replay", "block_digests", f"({chain}, {timed})", "block_time")] == (
+        times[timed] + 3600,
+        times[timed],
     )
     assert not report.ok
 

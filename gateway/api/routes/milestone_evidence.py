@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from chain import ChainError, checksum
 from chain.clients import EvidenceSubmission
+from chain.times import iso
 from gateway.core.state import GatewayState
 from gateway.deps import ChainProcurement, SessionDep, StateDep
 from gateway.errors import NotFound
@@ -31,6 +32,7 @@ from gateway.schemas.evidence import EvidenceDocumentPublic, SubmissionPublic, S
 from gateway.services.evidence import bundled, parse_digest
 from indexer.cursor import read_cursor
 from indexer.models import EvidenceRow
+from indexer.ocds.releases import ChainBlockTimes, mirror_block_times
 
 router = APIRouter(prefix="/procurements/{procurement_id}/milestones/{milestone_id}/evidence", tags=["evidence"])
 
@@ -70,6 +72,16 @@ def _submissions(db: Session, state: GatewayState, escrow: str, milestone_id: in
         if cursor is None:
             raise
         return mirrored
+
+
+def _block_times(db: Session, state: GatewayState, blocks: list[int]) -> dict[int, int]:
+    """The submissions' block times: the mirror's, the node's for blocks past it (none if it cannot be asked)."""
+    try:
+        fallback = ChainBlockTimes(state.ledger.rpc)
+        return mirror_block_times(db.connection(), state.ledger.chain_id, sorted(set(blocks)), fallback)
+    except (ChainError, SQLAlchemyError):
+        db.rollback()
+        return {}
 
 
 def _submission(row: EvidenceRow) -> EvidenceSubmission:
@@ -148,7 +160,9 @@ def milestone_evidence(
     members listed): for whoever may see the procurement."""
     base = _base(procurement, milestone_id)
     data = []
-    for row in _submissions(db, state, procurement.escrow, milestone_id):
+    submissions = _submissions(db, state, procurement.escrow, milestone_id)
+    times = _block_times(db, state, [row.block_number for row in submissions])
+    for row in submissions:
         bundle, documents = _documents(db, state, base, row, procurement.terms.supplier_org)
         data.append(
             SubmissionPublic(
@@ -159,6 +173,7 @@ def milestone_evidence(
                 uri=row.uri,
                 bundle=bundle,
                 block_number=row.block_number,
+                block_time=iso(times[row.block_number]) if row.block_number in times else None,
                 tx_hash=row.tx_hash,
                 documents=documents,
             )
