@@ -56,9 +56,12 @@ _PRIMARY_KEYS = {name: tuple(c.name for c in table.primary_key.columns) for name
 _BIG = {name: frozenset(c.name for c in table.columns if isinstance(c.type, Uint256)) for name, table in TABLES.items()}
 
 
+_UINT_END = 2**256  # not folded into a constant by the compiler: computed once here, not at every check
+
+
 def _uint(value: int) -> str:
     """A ``Uint256`` value as the decimal string both databases take (checked as ``Uint256`` checks it)."""
-    if type(value) is not int or not 0 <= value < 2**256:
+    if type(value) is not int or not 0 <= value < _UINT_END:
         raise ValueError(f"not a uint256: {value!r}")
     return str(value)
 
@@ -77,13 +80,27 @@ def _row_maker(table: str) -> Callable[[Mapping[str, Any]], Row]:
         for i in big:
             value = values[i]
             if value is not None:
-                values[i] = _uint(value)
+                # _uint inlined: two of the columns of each budget event's rows are Uint256
+                if type(value) is not int or not 0 <= value < _UINT_END:
+                    raise ValueError(f"not a uint256: {value!r}")
+                values[i] = str(value)
         return tuple(values)
 
     return maker
 
 
 _ROW_MAKERS = {name: _row_maker(name) for name in TABLES}
+
+
+def _key_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's primary key values as a tuple (``itemgetter`` gives a bare value for one name)."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda row: (row[name],)
+    return itemgetter(*names)
+
+
+_KEYS = {name: _key_getter(primary) for name, primary in _PRIMARY_KEYS.items()}
 
 
 def _values(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -300,23 +317,21 @@ class Planner:
             self.ops.append(_op(change))
             return
         row = change.row
-        key = tuple(row[name] for name in _PRIMARY_KEYS[table])
-        big = _BIG[table]
-        values = {name: _uint(value) if name in big and value is not None else value for name, value in row.items()}
-        open_upsert = self._upserted.get((table, key))
+        at = (table, _KEYS[table](row))
+        open_upsert = self._upserted.get(at)
         if open_upsert is None:
-            self._upserted[(table, key)] = (len(self.ops), values)
+            self._upserted[at] = (len(self.ops), dict(row))
             self.ops.append(("upsert", table, _PRIMARY_KEYS[table], (), ()))  # its statement comes at the end
         else:
-            open_upsert[1].update(values)
+            open_upsert[1].update(row)
 
     def _close_upsert(self, at: tuple[str, tuple[Any, ...]]) -> None:
         """The open upsert of row ``at`` (if any) as its statement: later changes of the row start anew."""
         open_upsert = self._upserted.pop(at, None)
         if open_upsert is not None:
-            index, values = open_upsert
+            index, row = open_upsert
             _, table, primary, _, _ = self.ops[index]
-            self.ops[index] = ("upsert", table, primary, tuple(values), tuple(values.values()))
+            self.ops[index] = ("upsert", table, primary, tuple(row), _values(table, row))
 
     def _trust(self, log: DecodedLog, change: TrustEscrow) -> None:
         pass  # the escrow is known through its procurement / registration row

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import groupby
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
@@ -115,6 +116,11 @@ def _op_sql(kind: str, table: str, key: tuple[str, ...], columns: tuple[str, ...
     raise ValueError(f"unknown statement kind {kind!r}")
 
 
+def _shape(op: Op) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """What an op's statement text depends on: (kind, table, key columns, value columns)."""
+    return op[0], op[1], op[2], op[3]
+
+
 @lru_cache(maxsize=8)
 def _statements(mark: str) -> tuple[str, str, str]:
     return (
@@ -149,6 +155,7 @@ def execute_plan(
         cursor.executemany(milestones_sql, plan.milestones)
     if plan.books:
         cursor.executemany(books_sql, plan.books)
-    for kind, table, key, columns, params in plan.ops:
-        cursor.execute(_op_sql(kind, table, key, columns, mark), params)
+    # Consecutive statements of one shape (the budget lines a range moved, ...) go in one executemany, in order.
+    for (kind, table, key, columns), ops in groupby(plan.ops, key=_shape):
+        cursor.executemany(_op_sql(kind, table, key, columns, mark), [op[4] for op in ops])
     cursor.execute(cursor_sql, (*plan.cursor, now_ms, plan.chain_id))
