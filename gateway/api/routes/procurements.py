@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from gateway.deps import ChainProcurement, LedgerDep, MirrorReader, ProcurementId, procurement_named
 from gateway.schemas.procurements import ProcurementDetailPublic, ProcurementStatePublic
 from gateway.services.chain_state import procurement_state
+from gateway.services.reads import Reader
 
 router = APIRouter(prefix="/procurements", tags=["procurements"])
 
@@ -14,6 +15,11 @@ router = APIRouter(prefix="/procurements", tags=["procurements"])
 @router.get("/{procurement_id}", response_model=ProcurementDetailPublic)
 async def get_procurement(procurement_id: ProcurementId, reader: MirrorReader) -> ProcurementDetailPublic:
     """One procurement with its milestones, as mirrored (named by its ocid, escrow address or on-chain id)."""
+    return await procurement_detail(reader, procurement_id)
+
+
+async def procurement_detail(reader: Reader, procurement_id: str) -> ProcurementDetailPublic:
+    """The mirrored detail of the procurement named ``procurement_id`` (422 if malformed, 404 if not visible)."""
     named = procurement_named(procurement_id)
     if named.escrow is not None:
         return await reader.detail(None, named.escrow)
