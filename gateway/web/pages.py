@@ -28,7 +28,14 @@ from chain import DEV_CHAIN_IDS, DEV_INDEX, dev_account
 from gateway.api.routes.procurements import procurement_detail
 from gateway.core.state import GatewayState
 from gateway.deps import Caller, get_reader, limit_sign_in, resolve_caller
-from gateway.errors import Forbidden, GatewayError, InvalidInput, NotAuthenticated, ServiceUnavailable
+from gateway.errors import (
+    Forbidden,
+    GatewayError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    ServiceUnavailable,
+)
 from gateway.services.budget import BudgetReader, fiscal_year_of, read_clock
 from gateway.services.reads import LISTINGS, Page
 from gateway.siwe import SiweMessage
@@ -230,7 +237,7 @@ async def switch_language(request: Request, lang: str, next: str = "/ui") -> Res
     context = _Context(request)
     if lang not in LANGS:
         return context.problem(InvalidInput(f"language must be one of {', '.join(LANGS)}, got {lang[:20]!r}"))
-    response = _see_other(next if _NEXT.match(next) and "//" not in next else "/ui")
+    response = _see_other(next if _NEXT.match(next) and "//" not in next and ".." not in next else "/ui")
     _set_cookie(context.state, response, LANG_COOKIE, lang, max_age=365 * 86_400)
     return response
 
@@ -304,3 +311,9 @@ async def procurement(request: Request, procurement_id: str) -> Response:
     except GatewayError as exc:
         return context.problem(exc)
     return context.render("procurement.html", p=detail, payments=payments)
+
+
+@router.get("/{path:path}", response_class=HTMLResponse)
+async def no_such_page(request: Request, path: str) -> Response:
+    """Any other address under /ui: a 404 page (not the API's problem+json)."""
+    return _Context(request, await _signed_in(request)).problem(NotFound(f"no page /ui/{path[:100]}"))
