@@ -12,6 +12,6 @@ __all__ = ["install_pages"]
 
 
 def install_pages(app: FastAPI) -> None:
-    """Serve the dashboard's pages and its static files."""
-    app.include_router(router)
+    """Serve the dashboard's static files and its pages (in that order: the pages end with a catch-all 404)."""
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
+    app.include_router(router)

@@ -166,6 +166,13 @@ def test_garbage_is_a_clear_error_page(client: TestClient, path: str, status: in
     assert "<script>alert" not in response.text
 
 
+def test_the_stylesheet_is_served_as_css(client: TestClient) -> None:
+    response = client.get("/ui/static/dashboard.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert client.get("/ui/static/../pages.py").status_code == 404
+
+
 def test_pages_need_a_session(client: TestClient) -> None:
     client.cookies.clear()
     for path in ("/ui", "/ui/budget", "/ui/procurements", "/ui/procurements/0x" + "12" * 20):
