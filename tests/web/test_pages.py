@@ -46,6 +46,10 @@ def test_demo_sign_in_opens_a_strict_http_only_session(client: TestClient) -> No
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
     assert "path=/ui" in cookie
+    page = client.get("/ui/budget")
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'self': no inline script
     token = client.cookies[SESSION_COOKIE]
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})  # the API's own session
     assert me.status_code == 200
