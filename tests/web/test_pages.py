@@ -83,6 +83,13 @@ def test_the_budget_overview_shows_the_ledgers_figures(client: TestClient, demo:
     assert rows[budget.lines[0].sub_items[0].sub_item]["obligated"][0] > 0  # the demo procurement obligated it
 
 
+def test_a_ministry_sees_only_its_own_lines(client: TestClient) -> None:
+    sign_in(client, DEV_INDEX["mofa-treasury"])
+    rows = line_rows(client.get("/ui/budget", headers=EN).text)
+    budget = load_budget_file(DEV_BUDGET_FILE).budget
+    assert set(rows) == {sub.sub_item for item in budget.lines if item.ministry == "MOFA" for sub in item.sub_items}
+
+
 def test_a_year_without_lines_says_so(client: TestClient, demo: Demo) -> None:
     sign_in(client, FINANCE)
     page = client.get("/ui/budget", params={"year": demo.fiscal_year + 1}, headers=EN)
