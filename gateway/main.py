@@ -41,6 +41,7 @@ from gateway.relay.relayer import relayer_problem
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
+from gateway.web import install_pages
 from indexer.schema import make_engine, upgrade
 
 __all__ = ["create_app"]
@@ -138,4 +139,5 @@ def create_app(
     app.include_router(api_router)
     install_openapi(app)
     install_docs(app)
+    install_pages(app)
     return app

@@ -523,6 +523,7 @@ def up(context: Context, port: int, api_port: int, no_demo: bool) -> None:
         gateway = f"http://127.0.0.1:{api_port}"
         click.echo("")
         click.echo(f"gateway   {gateway}")
+        click.echo(f"dashboard {gateway}/ui (in a browser: sign in as one of the demo accounts below)")
         click.echo(f"API docs  {gateway}/docs")
         click.echo(f"chain     {rpc} (chain id 31337); logs in {logs}")
         if gateway == CLIENT_GATEWAY:

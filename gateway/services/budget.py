@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, and_, select
 from chain import budget_code, gc_paused, org_id
 from chain.budget import fiscal_year_containing, fiscal_year_start
 from gateway.errors import NotFound
-from gateway.identity import Principal
+from gateway.identity import MirrorVersion, Principal
+from gateway.ledger import Ledger
 from gateway.schemas.budget import (
     AppropriationPublic,
     BudgetSummaryPublic,
@@ -53,7 +54,7 @@ from indexer.models import (
     ProcurementRow,
 )
 
-__all__ = ["DAY", "BudgetReader", "Clock", "LineFigures", "change_public", "fiscal_year_of"]
+__all__ = ["DAY", "BudgetReader", "Clock", "LineFigures", "change_public", "fiscal_year_of", "read_clock"]
 
 DAY = 86_400
 _lines = BudgetLineRow.__table__
@@ -114,6 +115,13 @@ class Clock:
 
     now: int
     idle_before_block: int
+
+
+def read_clock(ledger: Ledger, mirror: MirrorVersion, idle_days: int) -> Clock:
+    """When a read is made: the chain's time (a reading at most 1 s old) and the newest mirrored block older than
+    ``idle_days``."""
+    now = ledger.now(max_age_s=1.0)
+    return Clock(now=now, idle_before_block=ledger.last_block_at(now - idle_days * DAY, mirror.block_number))
 
 
 @dataclass

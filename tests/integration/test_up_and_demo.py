@@ -98,6 +98,10 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
             assert f"{index:>2} {label:<15}" in text, text
         assert "(pays the gateway's gas; give it no role)" in text
         assert httpx.get(f"http://127.0.0.1:{api_port}/docs", timeout=10).status_code == 200
+        assert f"dashboard http://127.0.0.1:{api_port}/ui " in text
+        sign_in = httpx.get(f"http://127.0.0.1:{api_port}/ui/sign-in", timeout=10)
+        assert sign_in.status_code == 200
+        assert '<option value="12">12 finance</option>' in sign_in.text  # anvil is a dev chain: demo accounts
         env = {**os.environ, "PROCURE_GATEWAY_URL": f"http://127.0.0.1:{api_port}", "PROCURE_DEV_ACCOUNT": "8"}
         shown = run_procure(env, "client", "show", OCID)
         assert shown.returncode == 0, shown.stderr

@@ -37,7 +37,7 @@ from gateway.schemas.budget import (
     StreamFilters,
     SummaryFilters,
 )
-from gateway.services.budget import DAY, BudgetReader, Clock, change_public, fiscal_year_of
+from gateway.services.budget import BudgetReader, Clock, change_public, fiscal_year_of, read_clock
 from gateway.services.reads import decode_cursor
 
 router = APIRouter(prefix="/budget", tags=["budget"])
@@ -75,10 +75,7 @@ def _mirror(caller_mirror: MirrorVersion | None) -> MirrorVersion:
 
 
 def _clock(state: StateDep, mirror: MirrorVersion, idle_days: int) -> Clock:
-    """The chain's time (a reading at most 1 s old) and the newest mirrored block older than ``idle_days``."""
-    ledger = state.ledger
-    now = ledger.now(max_age_s=1.0)
-    return Clock(now=now, idle_before_block=ledger.last_block_at(now - idle_days * DAY, mirror.block_number))
+    return read_clock(state.ledger, mirror, idle_days)
 
 
 def _reader(state: StateDep, principal: Principal) -> BudgetReader:

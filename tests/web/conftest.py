@@ -1,0 +1,84 @@
+"""The dashboard over the demo as `make up` seeds it, on an eth-tester chain (a dev chain id): the dev cast and
+budget (seed_cast), the night-vision procurement, and one more supplier (dev account ``OTHER_SUPPLIER``, of another
+organization) who must not see it. One world and one gateway per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from chain import TxSender, compile_contracts, deploy_system, project_root
+from chain.budget import fiscal_year_containing
+from chain.clients import system_clients
+from chain.devnet import DEV_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
+from chain.keys import dev_account
+from chain.roles import OrgKind, Role
+from chain.spec import load_spec
+from chain.system import error_decoder
+from gateway.main import create_app
+from indexer.sync import ChainSource, Indexer
+from tests.gateway.conftest import make_settings
+from tests.tester import TesterTransport, fund_accounts, new_tester
+
+OTHER_SUPPLIER = 14  # a dev account of a second supplier organization
+OTHER_ORG = "ACME"
+
+
+@dataclass
+class Demo:
+    """The seeded demo chain, its gateway app, and what the tests look for."""
+
+    rpc: TesterTransport
+    app: FastAPI
+    escrow: str
+    fiscal_year: int
+
+    def sync(self) -> None:
+        """Mirror the chain into the gateway's database."""
+        state = self.app.state.gateway
+        with Indexer(state.engine, ChainSource(self.rpc), state.ledger.system, state.ledger.build) as indexer:
+            indexer.catch_up()
+
+
+def build_demo(tmp_path: Path) -> Demo:
+    """Deploy, seed the demo cast, budget and procurement as `procure up` does, add a second supplier, mirror it."""
+    _, rpc = new_tester()
+    chain_id = rpc.chain_id
+    indexes = [*DEV_INDEX.values(), OTHER_SUPPLIER]
+    accounts = {index: dev_account(index, chain_id) for index in indexes}
+    fund_accounts(rpc.tester, list(accounts.values()))
+    build = compile_contracts()
+    decoder = error_decoder(build)
+    admin = TxSender(rpc, accounts[DEV_INDEX["admin"]], decoder)
+    system = deploy_system(admin, build)
+    registry, _, _ = system_clients(rpc, system, admin, build)
+    seed_cast(registry, dev_budget_as(rpc, system, build), {index: a.address for index, a in accounts.items()})
+    registry.register_organization(OTHER_ORG, OrgKind.SUPPLIER, "Acme Optics K.K.")
+    registry.bind_account(accounts[OTHER_SUPPLIER].address, OTHER_ORG)
+    registry.grant_role(Role.SUPPLIER, accounts[OTHER_SUPPLIER].address)
+    officer = TxSender(rpc, accounts[DEV_INDEX["officer"]], decoder)
+    _, _, factory = system_clients(rpc, system, officer, build)
+    loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
+    escrow, _ = ensure_demo_procurement(factory, registry, loaded)
+    app = create_app(make_settings(tmp_path), rpc=rpc, system=system, build=build)
+    demo = Demo(rpc=rpc, app=app, escrow=escrow, fiscal_year=fiscal_year_containing(rpc.latest_timestamp()))
+    demo.sync()
+    return demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo world of this module."""
+    return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def client(demo: Demo) -> Iterator[TestClient]:
+    """A TestClient on the demo's gateway (no cookies shared with other tests: use ``fresh``)."""
+    with TestClient(demo.app, raise_server_exceptions=False, follow_redirects=False) as test_client:
+        yield test_client
