@@ -2,7 +2,8 @@
 
 A rule is a function of a ``Context`` that yields ``Flag`` objects; it reads the mirror with SQLAlchemy Core
 (SQLite and PostgreSQL alike), folds amounts as Python ``int`` (yen, exact: ``Uint256`` columns are decimal strings
-on SQLite, so no sum is taken in SQL) and asks the block times it needs from ``BlockTimes`` in one call.
+on SQLite, so no sum is taken in SQL) and reads the block times it needs from the mirror (``BlockTimes``, the
+node, for blocks it lacks).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from chain.roles import org_code
 from indexer.models import AccountRow, BudgetObligation, MilestoneHistory, OrganizationRow, ProcurementRow
-from indexer.ocds.releases import BlockTimes, Publication
+from indexer.ocds.releases import BlockTimes, Publication, mirror_block_times
 
 __all__ = ["DAY", "Context", "Flag", "Procurement", "Rule", "yen"]
 
@@ -108,8 +109,9 @@ class Context:
     _orgs: dict[str, str] | None = None
 
     def times(self, blocks: Sequence[int]) -> Mapping[int, int]:
-        """The unix times of these blocks."""
-        return self.block_times(sorted(set(blocks))) if blocks else {}
+        """The unix times of these blocks, as the mirror recorded them (``block_times``, the node, answers for blocks
+        mirrored before their times were kept)."""
+        return mirror_block_times(self.conn, self.chain_id, sorted(set(blocks)), self.block_times) if blocks else {}
 
     def once(self, name: str, read: Callable[[], Any]) -> Any:
         """``read()``, the first time ``name`` is asked for; its result after."""
