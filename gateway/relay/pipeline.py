@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from chain import ContractRevert, LedgerError, checksum
+from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, checksum
+from gateway.client import ACTS_PATHS
 from gateway.errors import ServiceUnavailable, revert_args
 from gateway.ledger import Ledger
 from gateway.relay.checks import check_signed
@@ -111,7 +112,7 @@ class RelayPipeline:
         return 0.0 if relayer is None else relayer.timeout
 
 
-def status_url(procurement_id: str | None, tx_hash: str, acts: str = "/budget/actions") -> str:
+def status_url(procurement_id: str | None, tx_hash: str, acts: str = ACTS_PATHS[BUDGET_OFFICE]) -> str:
     """Where to poll a relay's status: a procurement's action, or (no procurement) an act of a contract of its own
     (under ``acts``: the budget office's or the registry's)."""
     if procurement_id is None:
@@ -129,8 +130,8 @@ class ContractActs:
     contract_field: str
 
 
-BUDGET_ACTS = ContractActs("/budget/actions", BudgetActPublic, "office")
-REGISTRY_ACTS = ContractActs("/registry/actions", RegistryActPublic, "registry")
+BUDGET_ACTS = ContractActs(ACTS_PATHS[BUDGET_OFFICE], BudgetActPublic, "office")
+REGISTRY_ACTS = ContractActs(ACTS_PATHS[ACCESS_REGISTRY], RegistryActPublic, "registry")
 
 
 @dataclass(frozen=True)

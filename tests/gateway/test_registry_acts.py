@@ -276,3 +276,14 @@ def test_a_revoked_admin_is_refused(api: Api) -> None:
     assert response.status_code == 403, response.text
     assert "no longer holds an active role" in response.json()["detail"]
     assert api.chain_marks() == marks
+
+
+def test_the_relayer_is_not_bound_nor_granted_a_role_through_the_gateway(api: Api) -> None:
+    marks = api.chain_marks()
+    for verb, fields in (
+        ("bind-account", {"account": api.relayer, "orgId": "MOD"}),
+        ("grant-role", {"role": "procurement-officer", "account": api.relayer}),
+    ):
+        problem = refused(api, typed(api, "admin", verb, fields), 422, None)
+        assert "is this gateway's relayer" in problem["detail"]
+    assert api.chain_marks() == marks

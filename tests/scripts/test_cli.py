@@ -116,16 +116,16 @@ def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
     assert "organization MLIT (ministry) registered" in deployed.ok(
         "org", "add", "MLIT", "--kind", "ministry", "--name", "Ministry of Land, Infrastructure, Transport and Tourism"
     )
-    assert "bound to MLIT" in deployed.ok("org", "bind", newcomer, "MLIT")
+    assert "bound to MLIT" in deployed.ok("org", "bind", "--direct", newcomer, "MLIT")
     assert f"vault of MLIT is now {newcomer}" in deployed.ok("org", "vault", "MLIT", newcomer)
     assert deployed.ok("org", "show", "MLIT").strip() == f"MLIT: ministry, active, vault {newcomer}"
-    assert "procurement-officer granted" in deployed.ok("role", "grant", "procurement-officer", newcomer)
-    assert "procurement-officer revoked" in deployed.ok("role", "revoke", "procurement-officer", newcomer)
+    assert "procurement-officer granted" in deployed.ok("role", "grant", "--direct", "procurement-officer", newcomer)
+    assert "procurement-officer revoked" in deployed.ok("org", "revoke", "--direct", "procurement-officer", newcomer)
     # A supplier role cannot go to a ministry account: the registry's refusal in words, in one line.
     short = f"{newcomer[:6]}...{newcomer[-4:]}"
-    out = deployed.fails("role", "grant", "supplier", newcomer)
+    out = deployed.fails("role", "grant", "--direct", "supplier", newcomer)
     assert out.strip() == f"Error: MLIT's account {short} belongs to a ministry, which cannot be a supplier"
-    verbose = deployed.fails("--verbose", "role", "grant", "supplier", newcomer)
+    verbose = deployed.fails("--verbose", "role", "grant", "--direct", "supplier", newcomer)
     assert f"[RegistryRoleKindMismatch(account={newcomer}, role=0x" in verbose
     # Only the registry admin registers organizations.
     out = deployed.fails("--dev-account", "3", "org", "add", "EVIL", "--kind", "supplier", "--name", "x")

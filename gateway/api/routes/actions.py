@@ -275,7 +275,19 @@ def _registry_request(
     action = schemas.action
     if not (account.registry_admin or account.has(*action.signers)):
         raise ContractRevert("AccessControlUnauthorizedAccount", {"account": account.address, "neededRole": bytes(32)})
-    return ActionRequest(action, state.ledger.system.registry, account.address, schemas.message(fields))
+    message = schemas.message(fields)
+    relayer = state.ledger.relayer
+    named = str(message.get("account", "")).lower()
+    if relayer is not None and named == relayer.address.lower() and action.primary_type in _NOT_TO_THE_RELAYER:
+        raise InvalidInput(
+            f"{relayer.address} is this gateway's relayer: a relayer holds no role and belongs to no organization, "
+            "or relaying breaks; use another account"
+        )
+    return ActionRequest(action, state.ledger.system.registry, account.address, message)
+
+
+# A relayer bound to an organization or holding a role breaks relaying (gateway/relay/relayer.py).
+_NOT_TO_THE_RELAYER = frozenset({"BindAccount", "GrantRole"})
 
 
 def add_contract_act_routes(
