@@ -8,11 +8,13 @@ One world for the module: the tests run in order on it, and it is rolled back at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from httpx import Response
 
@@ -20,6 +22,9 @@ from chain import TxSender
 from chain.roles import DEFAULT_ADMIN_ROLE, Role
 from chain.system import error_decoder
 from gateway.main import create_app
+from scripts._common import Context
+from scripts.cli import org as org_group
+from scripts.cli_client import ClientState
 from tests.gateway.conftest import Api, make_settings
 from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
@@ -34,7 +39,8 @@ def api(session_world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
     fund_accounts(world.tester, [account])
     relayer = TxSender(world.rpc, account, error_decoder(world.build))
     tmp: Path = tmp_path_factory.mktemp("registry-acts")
-    app = create_app(make_settings(tmp), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
+    settings = make_settings(tmp, wait_timeout_s=0.05)  # no indexer follows the chain here: ?wait=true is brief
+    app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             api = Api(client=client, world=world, app=app)
@@ -42,6 +48,7 @@ def api(session_world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield api
     finally:
         _SESSIONS.clear()
+        _STATES.clear()
         world.tester.revert_to_snapshot(snapshot)
 
 
@@ -286,4 +293,50 @@ def test_the_relayer_is_not_bound_nor_granted_a_role_through_the_gateway(api: Ap
     ):
         problem = refused(api, typed(api, "admin", verb, fields), 422, None)
         assert "is this gateway's relayer" in problem["detail"]
+    assert api.chain_marks() == marks
+
+
+def org(api: Api, label: str, *args: str) -> Result:
+    """``procure org ARGS`` as ``label`` through the module's gateway (signed in once per label)."""
+    if label not in _STATES:
+        context = Context(account=api.world.accounts[label], var_dir=_VAR)
+        _STATES[label] = ClientState(context, "http://testserver", http=api.client)
+    return CliRunner().invoke(org_group, list(args), obj=_STATES[label])
+
+
+_STATES: dict[str, ClientState] = {}
+_VAR = Path("/nonexistent-var")  # no relayer keystore of `procure up` here: the gateway's own check applies
+TX = r": tx 0x[0-9a-f]{64}"
+
+
+def test_procure_org_commands_relay_through_the_gateway_and_say_refusals_in_words(api: Api) -> None:
+    outsider = api.world.accounts["outsider"].address
+    done = org(api, "admin", "unbind", outsider)
+    assert re.fullmatch(f"{outsider} unbound{TX}\n", done.output), done.output
+    done = org(api, "admin", "bind", outsider.lower(), "NITE")
+    assert re.fullmatch(f"{outsider} bound to NITE{TX}\n", done.output), done.output
+    done = org(api, "admin", "grant", "evaluator", outsider)
+    assert re.fullmatch(f"evaluator granted to {outsider}{TX}\n", done.output), done.output
+    done = org(api, "admin", "update", "OTHERCO", "--inactive")
+    assert re.fullmatch(f"organization OTHERCO inactive, vault 0x{'0' * 40}{TX}\n", done.output), done.output
+    done = org(api, "admin", "update", "OTHERCO", "--active")
+    assert done.exit_code == 0, done.output
+    marks = api.chain_marks()
+    atla = api.world.accounts["eval1"].address
+    refused_ = org(api, "admin", "grant", "procurement-officer", atla)
+    assert refused_.exit_code == 1
+    assert refused_.output == (
+        "Error: gateway answered 409 The contract refused the action: ATLA's account "
+        f"{atla[:6]}...{atla[-4:]} belongs to an evaluation body, which cannot be a procurement officer\n"
+    )
+    officer = api.world.accounts["officer"].address
+    refused_ = org(api, "officer", "bind", outsider, "MOD")
+    assert refused_.exit_code == 1
+    assert refused_.output.endswith(f": MOD's account {officer[:6]}...{officer[-4:]} is not the registry admin\n")
+    refused_ = org(api, "admin", "grant", "wizard", outsider)
+    assert refused_.exit_code == 2
+    assert "'wizard' is not one of" in refused_.output
+    refused_ = org(api, "admin", "bind", "0x12", "MOD")
+    assert refused_.exit_code == 2
+    assert "'0x12' is not an address" in refused_.output
     assert api.chain_marks() == marks
