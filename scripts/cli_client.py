@@ -548,17 +548,27 @@ def send_directly(context: Context, action: ActionType, fields: dict[str, Any]) 
     signed = Action(action.primary_type, message, nonce, rpc.latest_timestamp() + _DIRECT_DEADLINE_S)
     signature = sign_action(signer, signed, chain_id=rpc.chain_id, escrow=contract)
     encoder = context.build().codec(action.contract.name).function(action.function)
-    receipt = context.sender().send_data(
-        contract, encoder.encode(signed.call_args(signer.address, signature)), gas=action.gas
-    )
-    return receipt.tx_hash
+    data = encoder.encode(signed.call_args(signer.address, signature))
+    sender = context.sender()
+    sender.call_data(contract, data)  # simulated first: a refusal is raised in words and nothing is sent
+    return sender.send_data(contract, data).tx_hash
 
 
 _DIRECT_DEADLINE_S = 600  # a signature sent at once needs little time: ten minutes of the chain's clock
 
 
 def _with_requested_transfer(context: Context, action: ActionType, message: dict[str, Any]) -> dict[str, Any]:
-    raise click.UsageError(f"{action.verb} --direct is not supported yet: use the gateway")
+    """The message with the pending transfer's content (what the gateway fills in from its mirror) read from the
+    transfer's TransferRequested event on chain."""
+    from chain.clients import budget_clients
+
+    system = context.system()
+    _, office = budget_clients(context.rpc(), system, None, context.build())
+    transfer_id = message["transferId"]
+    content = office.requested_transfer(transfer_id, system.deployed_block)
+    if content is None:
+        raise click.UsageError(f"no transfer {transfer_id} was ever requested on this chain")
+    return {**message, **{f.name: content[f.name] for f in action.fields if f.from_transfer}}
 
 
 def action_command(action: ActionType, name: str | None = None) -> click.Command:
