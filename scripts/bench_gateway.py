@@ -160,7 +160,12 @@ def _setup_chain(
             spec_hash=keccak(text=f"spec {i}"),
             title=f"Night-vision goggles, lot {i}",
         )
-        created = factory.create(spec, sum(spec.amounts), line, authority)
+        # Funded with what falls due this fiscal year: the rest is obligated under the multi-year authority later.
+        this_year = fiscal_year_containing(now)
+        due_now = sum(
+            a for a, due in zip(spec.amounts, spec.due_dates, strict=True) if fiscal_year_containing(due) == this_year
+        )
+        created = factory.create(spec, due_now, line, authority)
         supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):
             supplier.submit_evidence(
