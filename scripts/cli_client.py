@@ -164,9 +164,25 @@ def token(state: ClientState) -> None:
 @pass_state
 @clean_errors
 def show(state: ClientState, procurement: str) -> None:
-    """Print a procurement's books and milestones as the gateway reads them from the chain: each milestone's due
-    date (JST), what it waits for and from whom, and OVERDUE where a deadline has passed."""
-    current = state.client().get(f"/procurements/{procurement_ref(procurement)}/state")
+    """Print a procurement in words (its ocid, title, buying ministry and supplier, as the mirror has them), then
+    its books and milestones as the gateway reads them from the chain: each milestone's due date (JST), what it
+    waits for and from whom, and OVERDUE where a deadline has passed."""
+    from gateway.client import GatewayError
+
+    gateway, pid = state.client(), procurement_ref(procurement)
+    current = gateway.get(f"/procurements/{pid}/state")
+    try:
+        head = gateway.get(f"/procurements/{pid}")
+    except GatewayError as exc:
+        if exc.status != 404:
+            raise
+        head = None  # on chain, not in the mirror yet: the chain's figures below still stand
+    if head is not None:
+        click.echo(
+            f"{head.get('ocid') or head['procurementId']}  {head['title']}\n"
+            f"bought by {_named(head['ministry'], head.get('ministryName'))}, supplied by "
+            f"{_named(head['supplierOrg'], head.get('supplierOrgName'))}"
+        )
     totals = current.get("totals", {})
     paused = f"  RELEASES PAUSED until {_jst(int(current['pausedUntil']))}" if current.get("paused") else ""
     click.echo(
@@ -215,6 +231,10 @@ def evidence(state: ClientState, procurement: str, milestone: int, round_: int |
         data = gateway.download(document["downloadUrl"], document["documentHash"])
         target = _save_as(out, document["filename"], document["documentHash"], data)
         click.echo(f"{target}  {len(data):,} bytes  {document['documentHash']}  round {submission['round']}")
+
+
+def _named(code: str, name: str | None) -> str:
+    return f"{code} ({name})" if name else code
 
 
 def _save_as(out: Path, filename: str | None, digest: str, data: bytes) -> Path:
