@@ -199,7 +199,13 @@ def show(state: ClientState, fiscal_year: int | None, ministry: str | None) -> N
     year = int(summary["fiscalYear"])
     lines = _lines(gateway, year, ministry)
     if not lines:
-        click.echo(f"FY{year}: no budget lines you may see")
+        me = gateway.get("/auth/me")
+        who = "the registry admin" if me.get("registryAdmin") else ", ".join(me["roles"]) or "no role"
+        click.echo(
+            f"FY{year}: no budget lines you may see ({gateway.account.address}: {who}). The finance authority and "
+            "auditors read every line; a ministry's admin, procurement officers and treasury officers read their "
+            "ministry's lines and those granted to it (sign in as one: --dev-account N or --keystore FILE)"
+        )
         return
     columns = ("appropriation", "obligated", "disbursed", "available")
     header = f"  {'item':<16} {'sub-item':<16} " + " ".join(f"{name:>19}" for name in columns)

@@ -24,6 +24,7 @@ from chain.system import error_decoder
 from gateway.main import create_app
 from scripts._common import Context
 from scripts.cli import org as org_group
+from scripts.cli_budget import budget
 from scripts.cli_client import ClientState
 from tests.gateway.conftest import Api, make_settings
 from tests.tester import deterministic_account, fund_accounts
@@ -340,3 +341,13 @@ def test_procure_org_commands_relay_through_the_gateway_and_say_refusals_in_word
     assert refused_.exit_code == 2
     assert "'0x12' is not an address" in refused_.output
     assert api.chain_marks() == marks
+
+
+def test_budget_show_tells_the_registry_admin_who_may_read_the_budget(api: Api) -> None:
+    org(api, "admin", "--help")  # the admin's client state, signed in once for the module
+    shown = CliRunner().invoke(budget, ["show"], obj=_STATES["admin"])
+    assert shown.exit_code == 0, shown.output
+    admin = api.world.accounts["admin"].address
+    assert f"no budget lines you may see ({admin}: the registry admin). The finance authority and auditors" in (
+        shown.output
+    )
