@@ -671,3 +671,5 @@ def _document_hash(
 for _action in ACTIONS.values():
     if _action.contract == MILESTONE_ESCROW:  # a budget act's command is procure budget's (scripts/cli_budget.py)
         client.add_command(action_command(_action))
+# Any signer's own registry act (the registry admin's are procure org's: scripts/cli.py).
+client.add_command(action_command(ACTIONS["InvalidateNonces"], "withdraw-signatures"))

@@ -25,7 +25,7 @@ from gateway.main import create_app
 from scripts._common import Context
 from scripts.cli import org as org_group
 from scripts.cli_budget import budget
-from scripts.cli_client import ClientState
+from scripts.cli_client import ClientState, client
 from tests.gateway.conftest import Api, make_settings
 from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
@@ -351,3 +351,17 @@ def test_budget_show_tells_the_registry_admin_who_may_read_the_budget(api: Api) 
     assert f"no budget lines you may see ({admin}: the registry admin). The finance authority and auditors" in (
         shown.output
     )
+
+
+def test_a_signer_withdraws_its_outstanding_signatures(api: Api) -> None:
+    officer = api.world.accounts["officer"].address
+    outstanding = signed_body(api, "officer", "invalidate-nonces", {"newNonce": 10**6})  # signed, never sent
+    nonce = api.state.ledger.registry.nonce(officer)
+    if "officer" not in _STATES:
+        org(api, "officer", "--help")
+    done = CliRunner().invoke(client, ["withdraw-signatures", "--new-nonce", str(nonce + 5)], obj=_STATES["officer"])
+    assert re.fullmatch(f"signatures withdrawn up to nonce {nonce + 5}{TX}\n", done.output), done.output
+    assert api.state.ledger.registry.nonce(officer) == nonce + 5
+    marks = api.chain_marks()
+    refused(api, post(api, "officer", "invalidate-nonces", outstanding), 403, None)  # signed for a used nonce
+    assert api.chain_marks() == marks
