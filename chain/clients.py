@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -760,6 +760,37 @@ class BudgetOfficeClient(_Client):
     def transfer_count(self) -> int:
         """How many transfers were ever requested (the last one's id)."""
         return int(self._call(self.contract.functions.transferCount()))
+
+    def requested_transfer(self, transfer_id: int, from_block: int = 0) -> dict[str, Any] | None:
+        """Transfer ``transfer_id``'s content as its TransferRequested event gives it and as an approval, refusal or
+        withdrawal names it (``request``, ``requester``, ``requestedAt``; codes as bytes32); None if never
+        requested (in blocks from ``from_block``). Whether it is still pending is ``transfer_pending``'s to say."""
+        from chain.logs import EventDecoder
+
+        query = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": "latest",
+            "topics": [self.build.codec(self.contract_name).topic("TransferRequested"), f"0x{transfer_id:064x}"],
+        }
+        logs = self.rpc.result("eth_getLogs", [query]) or []
+        decoded = EventDecoder(self.build).decode(logs[-1], "budget_office", self.rpc.chain_id) if logs else None
+        if decoded is None:
+            return None
+
+        def key(line: Mapping[str, Any]) -> dict[str, Any]:
+            codes = ("ministry", "organization", "item", "subItem")
+            return {"fiscalYear": int(line["fiscalYear"])} | {c: bytes.fromhex(str(line[c])[2:]) for c in codes}
+
+        request = decoded.args["request"]
+        content = {
+            "from": key(request["from"]),
+            "to": key(request["to"]),
+            "amount": int(request["amount"]),
+            "rationaleHash": bytes.fromhex(str(request["rationaleHash"])[2:]),
+        }
+        requester = checksum(decoded.args["requester"])
+        return {"request": content, "requester": requester, "requestedAt": int(decoded.args["requestedAt"])}
 
     def request_transfer(self, source: LineKey, target: LineKey, amount: int, rationale_hash: bytes) -> Receipt:
         """A ministry's finance officer requests moving ``amount`` yen from one of its lines to another."""

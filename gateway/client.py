@@ -17,12 +17,16 @@ import httpx
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from chain import ACTIONS, BUDGET_OFFICE, ActionType
+from chain import ACCESS_REGISTRY, ACTIONS, BUDGET_OFFICE, ActionType, SignedContract
 from chain.errors import LedgerError
 from gateway.evidence_bundle import BundleMember, bundle_manifest
 from gateway.siwe import SiweMessage
 
-__all__ = ["GatewayClient", "GatewayError"]
+__all__ = ["ACTS_PATHS", "GatewayClient", "GatewayError"]
+
+#: Where the acts of a contract with one instance are routed (no procurement in the path); the gateway's routes
+#: are made under these (gateway/relay/pipeline.py).
+ACTS_PATHS: dict[SignedContract, str] = {BUDGET_OFFICE: "/budget/actions", ACCESS_REGISTRY: "/registry/actions"}
 
 
 class GatewayError(LedgerError):
@@ -175,13 +179,14 @@ class GatewayClient:
         """Fetch the typed data of ``action`` (a primary type), check it, sign it locally and post it.
 
         ``fields`` are the action's fields as the API takes them (chain.ACTIONS; a struct as a mapping); the
-        relay result. A budget act names no procurement (``procurement_id`` None): it goes to the budget office.
+        relay result. An act of a contract with one instance names no procurement (``procurement_id`` None): it goes
+        to the budget office's or the registry's routes (``ACTS_PATHS``).
         """
         declared = ACTIONS.get(action)
         if declared is None:
             raise GatewayError(400, "Unknown action", f"{action!r} is not one of {sorted(ACTIONS)}")
-        if declared.contract == BUDGET_OFFICE:
-            path = f"/budget/actions/{declared.verb}"
+        if declared.contract in ACTS_PATHS:
+            path = f"{ACTS_PATHS[declared.contract]}/{declared.verb}"
             typed = self._check(self._send("POST", f"{path}/typed-data", json=fields, headers=self._headers()))
         else:
             path = f"/procurements/{procurement_id}/actions/{declared.verb}"

@@ -40,7 +40,7 @@ from gateway.ledger import Ledger
 from gateway.models import SessionRecord
 from gateway.scope import Scope
 from gateway.services.auth import LiveSession
-from gateway.services.reads import Page, Reader
+from gateway.services.reads import OcidOf, Page, Reader
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -302,7 +302,17 @@ async def get_reader(request: Request, credentials: BearerCredentials) -> Reader
     if caller.mirror is None:
         raise ServiceUnavailable("the mirror has not synced this chain yet: run the indexer")
     state: GatewayState = request.app.state.gateway
-    return Reader(state.engine, state.ledger.chain_id, caller.principal, point_read=state.point_read)
+    return Reader(
+        state.engine, state.ledger.chain_id, caller.principal, point_read=state.point_read, ocids=lambda: _ocids(state)
+    )
+
+
+def _ocids(state: GatewayState) -> OcidOf:
+    """How reads name procurements by their ocid: as the OCDS publication does (None each while it is unavailable)."""
+    try:
+        return state.ocds.ocids()
+    except ServiceUnavailable:
+        return lambda ministry_org, procurement_id, spec_hash: None
 
 
 MirrorReader = Annotated[Reader, Depends(get_reader)]

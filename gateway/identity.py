@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
 from eth_utils.address import to_checksum_address
@@ -57,11 +57,14 @@ class Principal:
     organization: str | None
     org_kind: OrgKind | None
     roles: frozenset[Role]
+    # Holds the registry's DEFAULT_ADMIN_ROLE: registers organizations, binds accounts, grants every role. Not a
+    # ``Role`` (no organization holds it): it lets the account sign the registry's acts and read the registry.
+    registry_admin: bool = False
 
     @property
     def known(self) -> bool:
-        """True if the account holds at least one active role."""
-        return bool(self.roles)
+        """True if the account holds at least one active role, or is the registry admin."""
+        return bool(self.roles) or self.registry_admin
 
     def has(self, *roles: Role) -> bool:
         """True if the account holds any of ``roles``."""
@@ -150,18 +153,19 @@ class ChainDirectory:
         return None
 
     def _fetch(self, address: str) -> Principal:
+        admin = self.registry.is_admin(address)
         code = self.registry.organization_of(address)
-        if code is None:
-            return _nobody(address)
-        organization = self.registry.organization(code)
-        if organization is None:
-            return _nobody(address)
+        organization = None if code is None else self.registry.organization(code)
+        if code is None or organization is None:
+            return replace(_nobody(address), registry_admin=admin)
         roles: frozenset[Role] = frozenset()
         if organization.active:
             roles = frozenset(
                 role for role in _ROLES_OF_KIND.get(organization.kind, ()) if self.registry.has_role(role, address)
             )
-        return Principal(address=address, organization=code, org_kind=organization.kind, roles=roles)
+        return Principal(
+            address=address, organization=code, org_kind=organization.kind, roles=roles, registry_admin=admin
+        )
 
 
 _accounts = AccountRow.__table__
@@ -199,6 +203,12 @@ class MirrorDirectory:
             )
             .where(_accounts.c.chain_id == chain_id, _accounts.c.account == bindparam("address"))
         )
+        # The registry admin is bound to no organization (the constructor grants it the role): asked apart.
+        self._admin_query = select(_memberships.c.account).where(
+            _memberships.c.chain_id == chain_id,
+            _memberships.c.role_name == "DEFAULT_ADMIN_ROLE",
+            _memberships.c.account == bindparam("address"),
+        )
 
     def ready(self) -> bool:
         """True once the indexer has synced this chain at least once."""
@@ -233,8 +243,9 @@ class MirrorDirectory:
 
     def _fetch(self, conn: Connection, address: str) -> Principal:
         rows = conn.execute(self._query, {"address": address}).all()
+        admin = conn.execute(self._admin_query, {"address": address}).first() is not None
         if not rows or rows[0].org_id is None or rows[0].kind is None:
-            return _nobody(address)
+            return replace(_nobody(address), registry_admin=admin)
         first = rows[0]
         kind = _KIND_BY_NAME.get(first.kind)
         roles: frozenset[Role] = frozenset()
@@ -243,7 +254,7 @@ class MirrorDirectory:
             named = (_ROLE_BY_NAME.get(row.role_name) for row in rows if row.role_name is not None)
             roles = frozenset(role for role in named if role is not None and role in allowed)
         code = first.code or org_code(bytes.fromhex(first.org_id[2:]))
-        return Principal(address=address, organization=code, org_kind=kind, roles=roles)
+        return Principal(address=address, organization=code, org_kind=kind, roles=roles, registry_admin=admin)
 
 
 class AutoDirectory:

@@ -161,6 +161,19 @@ def _say(exc: LedgerError) -> str:
     return str(exc)
 
 
+def not_the_relayer(context: Context, address: str) -> str:
+    """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
+    organization (gateway/relay/relayer.py)."""
+    from chain.devnet import local_relayer
+
+    if address.lower() == (local_relayer(context.var_dir) or "").lower():
+        raise ConfigurationError(
+            f"{address} is the gateway's relayer ({context.var_dir / 'keys' / 'relayer.json'}): a relayer holds no "
+            "role and belongs to no organization, or relaying breaks; use another account"
+        )
+    return address
+
+
 def parse_address(value: str, what: str) -> str:
     """``value`` as a checksummed address, or a usage error naming ``what``."""
     from eth_utils.address import is_hex_address, to_checksum_address

@@ -143,8 +143,7 @@ def _setup_chain(
         registry.grant_role(Role.EVALUATOR, accounts[label].address)
     factory = FactoryClient(rpc, system.factory, sender("officer"), build)
     now = rpc.latest_timestamp()
-    year = fiscal_year_containing(now)
-    line, authority = dev_line(year), keccak(text=DEV_AUTHORITY)  # milestones may cross a year
+    line, authority = dev_line(fiscal_year_containing(now)), keccak(text=DEV_AUTHORITY)  # milestones may cross a year
     ids: list[bytes] = []
     relay: list[tuple[bytes, tuple[str, ...]]] = []
     pool = _relay_evaluators(evaluators)
@@ -161,9 +160,11 @@ def _setup_chain(
             spec_hash=keccak(text=f"spec {i}"),
             title=f"Night-vision goggles, lot {i}",
         )
-        # Funded with what falls due this fiscal year: later years' milestones are obligated under the authority
-        # (as the demo's procurement is, chain.devnet.ensure_demo_procurement); funding them now is refused.
-        due_now = sum(a for a, d in zip(spec.amounts, spec.due_dates, strict=True) if fiscal_year_containing(d) == year)
+        # Funded with what falls due this fiscal year: the rest is obligated under the multi-year authority later.
+        this_year = fiscal_year_containing(now)
+        due_now = sum(
+            a for a, due in zip(spec.amounts, spec.due_dates, strict=True) if fiscal_year_containing(due) == this_year
+        )
         created = factory.create(spec, due_now, line, authority)
         supplier = EscrowClient(rpc, created.escrow, sender("supplier"), build)
         for milestone in range(1 if i < procurements else len(spec.amounts)):

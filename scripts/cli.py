@@ -22,6 +22,7 @@ import click
 from chain.errors import ConfigurationError
 from chain.node import DEFAULT_PORT, DEFAULT_RPC_URL
 from scripts._common import Context, LazyChoice, clean_errors, parse_address, pass_context
+from scripts.cli_client import CLIENT_GATEWAY
 
 if TYPE_CHECKING:
     from chain.roles import OrgKind, Role
@@ -175,9 +176,23 @@ def _print_system(system: SystemAddresses) -> None:
 # ---------------------------------------------------------------- organizations and roles
 
 
-@main.group()
-def org() -> None:
-    """Organizations and the accounts bound to them (registry admin)."""
+@main.group(context_settings={"show_default": True})
+@click.option("--gateway", envvar="PROCURE_GATEWAY_URL", default=CLIENT_GATEWAY, help="Base URL of the gateway.")
+@click.pass_context
+def org(ctx: click.Context, gateway: str) -> None:
+    """Organizations, the accounts bound to them and their roles (registry admin; a ministry admin grants and
+    revokes its ministry's officers and treasurers). The signed acts (update, bind, unbind, grant, revoke) are
+    relayed by the gateway, or sent to the node by the signer with --direct."""
+    _client_state(ctx, gateway)
+
+
+def _client_state(ctx: click.Context, gateway: str) -> None:
+    """The gateway and signer of the signed acts' commands under this group (tests pass their own state)."""
+    from scripts.cli_client import ClientState
+
+    if not isinstance(ctx.obj, ClientState):
+        context = ctx.find_object(Context)
+        ctx.obj = ClientState(Context() if context is None else context, gateway.rstrip("/"))
 
 
 @org.command("add")
@@ -191,19 +206,6 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
     registry, _, _ = context.clients(write=True)
     receipt = registry.register_organization(code, _org_kinds()[kind], name)
     click.echo(f"organization {code} ({kind}) registered: tx {receipt.tx_hash}")
-
-
-@org.command("bind")
-@click.argument("account")
-@click.argument("code")
-@pass_context
-@clean_errors
-def org_bind(context: Context, account: str, code: str) -> None:
-    """Bind ACCOUNT to organization CODE."""
-    registry, _, _ = context.clients(write=True)
-    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
-    receipt = registry.bind_account(address, code)
-    click.echo(f"{address} bound to {code}: tx {receipt.tx_hash}")
 
 
 @org.command("vault")
@@ -268,48 +270,12 @@ def org_show(context: Context, code: str) -> None:
     click.echo(f"{code}: {found.kind.name.lower()}, {status}, vault {found.vault or '-'}")
 
 
-@main.group()
-def role() -> None:
-    """Grant and revoke roles."""
-
-
-@role.command("grant")
-@click.argument("role_name", metavar="ROLE", type=LazyChoice(_roles))
-@click.argument("account")
-@pass_context
-@clean_errors
-def role_grant(context: Context, role_name: str, account: str) -> None:
-    """Grant ROLE to ACCOUNT (which must be bound to an organization of the matching kind)."""
-    registry, _, _ = context.clients(write=True)
-    address = _not_the_relayer(context, parse_address(account, "ACCOUNT"))
-    receipt = registry.grant_role(_roles()[role_name], address)
-    click.echo(f"{role_name} granted to {address}: tx {receipt.tx_hash}")
-
-
-def _not_the_relayer(context: Context, address: str) -> str:
-    """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
-    organization (gateway/relay/relayer.py)."""
-    from chain.devnet import local_relayer
-
-    if address == local_relayer(context.var_dir):
-        raise ConfigurationError(
-            f"{address} is the gateway's relayer ({context.var_dir / 'keys' / 'relayer.json'}): a relayer holds no "
-            "role and belongs to no organization, or relaying breaks; use another account"
-        )
-    return address
-
-
-@role.command("revoke")
-@click.argument("role_name", metavar="ROLE", type=LazyChoice(_roles))
-@click.argument("account")
-@pass_context
-@clean_errors
-def role_revoke(context: Context, role_name: str, account: str) -> None:
-    """Revoke ROLE from ACCOUNT."""
-    registry, _, _ = context.clients(write=True)
-    address = parse_address(account, "ACCOUNT")
-    receipt = registry.revoke_role(_roles()[role_name], address)
-    click.echo(f"{role_name} revoked from {address}: tx {receipt.tx_hash}")
+@main.group(context_settings={"show_default": True})
+@click.option("--gateway", envvar="PROCURE_GATEWAY_URL", default=CLIENT_GATEWAY, help="Base URL of the gateway.")
+@click.pass_context
+def role(ctx: click.Context, gateway: str) -> None:
+    """Grant and revoke roles (the same commands as `procure org grant` and `procure org revoke`)."""
+    _client_state(ctx, gateway)
 
 
 # ---------------------------------------------------------------- procurements
@@ -603,14 +569,30 @@ def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None
     raise ConfigurationError(f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)")
 
 
+# The registry's signed acts under `procure org`, named as people say them (scripts/cli_client.py makes them).
+_ORG_COMMANDS = {
+    "UpdateOrganization": "update",
+    "BindAccount": "bind",
+    "UnbindAccount": "unbind",
+    "GrantRole": "grant",
+    "RevokeRole": "revoke",
+}
+
+
 def _register() -> None:
+    from chain.actions import ACTIONS
     from scripts.cli_budget import budget
-    from scripts.cli_client import client
+    from scripts.cli_client import action_command, client
     from scripts.cli_gateway import serve
     from scripts.cli_indexer import audit, index
 
     for command in (index, audit, serve, client, budget):
         main.add_command(command)
+    for primary_type, name in _ORG_COMMANDS.items():
+        command = action_command(ACTIONS[primary_type], name)
+        org.add_command(command)
+        if name in ("grant", "revoke"):
+            role.add_command(command)
 
 
 _register()

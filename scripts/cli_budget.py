@@ -13,13 +13,16 @@ Register with ``main.add_command(budget)`` (``from scripts.cli_budget import bud
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from chain.actions import ACTIONS, BUDGET_OFFICE
 from scripts._common import Context, clean_errors
-from scripts.cli_client import CLIENT_GATEWAY, ClientState, action_command, pass_state
+from scripts.cli_client import CLIENT_GATEWAY, ClientState, action_command, pass_state, send_directly
+
+if TYPE_CHECKING:
+    from chain.budget_file import BudgetAct, BudgetFile
 
 __all__ = ["budget"]
 
@@ -66,9 +69,15 @@ for _action in ACTIONS.values():
 @budget.command("enact")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--fiscal-year", type=click.IntRange(2000, 2999), default=None, help="Enact it for this year instead.")
+@click.option(
+    "--direct",
+    is_flag=True,
+    help="Read what is on chain from the node (--rpc-url) and send each signed act to it yourself, paying its gas, "
+    "instead of through the gateway.",
+)
 @pass_state
 @clean_errors
-def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
+def enact(state: ClientState, file: Path, fiscal_year: int | None, direct: bool) -> None:
     """Enact a budget FILE (YAML): as the finance authority, each item's appropriation; as a ministry's finance
     officer, the distribution of that ministry's sub-items. What is already on chain is left out; nothing is sent
     while anything in the file is wrong. One line per act."""
@@ -77,20 +86,17 @@ def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
     from gateway.client import GatewayError
 
     loaded = load_budget_file(file)  # every mistake of the file, before anything is sent
-    gateway = state.client()
-    me = gateway.sign_in()
-    roles, organization = set(me["roles"]), me.get("organization")
     year = loaded.budget.fiscal_year if fiscal_year is None else fiscal_year
-    enacted, lines = _on_chain(gateway, year)
-    acts = loaded.budget.acts(
-        enacted=lambda item: _codes(item.as_tuple()) in enacted,
-        distributed=lambda line: _codes(line.as_tuple()) in lines,
-        fiscal_year=year,
-    )
+    plan = _chain_plan(state, loaded.budget, year) if direct else _gateway_plan(state, loaded.budget, year)
+    acts, roles, organization = plan
     mine = [act for act in acts if act.role.value in roles and (act.ministry is None or act.ministry == organization)]
     for act in mine:
+        if direct:
+            tx_hash = send_directly(state.context, ACTIONS[act.primary_type], act.fields)
+            click.echo(f"{act.where}: {act.said}: tx {tx_hash}")
+            continue
         try:
-            result = gateway.act(None, act.primary_type, act.fields)
+            result = state.client().act(None, act.primary_type, act.fields)
         except GatewayError as exc:
             if exc.body.get("error") == "BudgetInitialBudget" and act.primary_type == "EnactAppropriation":
                 continue  # enacted already (an item the mirror shows no line of yet)
@@ -98,8 +104,8 @@ def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
         click.echo(f"{act.where}: {act.said}: tx {result['txHash']}")
     # What is someone else's to do, as far as the signer sees: the finance authority sees every ministry's lines, a
     # finance officer its own ministry's (whose items the finance authority enacted, or its distributions are
-    # refused). An item the mirror shows no line of may be enacted already: only the finance authority tries it
-    # again (the ledger refuses a second initial budget, which is skipped above).
+    # refused). Through the gateway, an item the mirror shows no line of may be enacted already: only the finance
+    # authority tries it again (the ledger refuses a second initial budget, which is skipped above).
     finance = Role.FINANCE_AUTHORITY.value in roles
     left = [act for act in acts if act not in mine and (finance or act.ministry == organization)]
     if not mine and not left:
@@ -108,6 +114,41 @@ def enact(state: ClientState, file: Path, fiscal_year: int | None) -> None:
     if left:
         who = sorted({_signer_words(a.ministry) for a in left})
         click.echo(f"{len(left)} act(s) of this file are left to {' and '.join(who)}")
+
+
+Plan = tuple[list["BudgetAct"], set[str], str | None]
+
+
+def _gateway_plan(state: ClientState, budget_file: BudgetFile, year: int) -> Plan:
+    """The file's acts not yet on chain as far as the gateway shows the signer, and the signer's roles and
+    organization (from signing in)."""
+    gateway = state.client()
+    me = gateway.sign_in()
+    enacted, lines = _on_chain(gateway, year)
+    acts = budget_file.acts(
+        enacted=lambda item: _codes(item.as_tuple()) in enacted,
+        distributed=lambda line: _codes(line.as_tuple()) in lines,
+        fiscal_year=year,
+    )
+    return acts, set(me["roles"]), me.get("organization")
+
+
+def _chain_plan(state: ClientState, budget_file: BudgetFile, year: int) -> Plan:
+    """The file's acts not yet on chain, read from the ledger itself, and the signer's active roles and organization
+    from the registry (no gateway)."""
+    from chain.budget_file import distributed_on_chain, enacted_on_chain
+    from chain.clients import budget_clients, system_clients
+    from chain.roles import Role
+
+    context = state.context
+    rpc, system, build, signer = context.rpc(), context.system(), context.build(), context.signer().address
+    ledger, _ = budget_clients(rpc, system, None, build)
+    registry, _, _ = system_clients(rpc, system, None, build)
+    acts = budget_file.acts(
+        enacted=enacted_on_chain(ledger.item), distributed=distributed_on_chain(ledger.line), fiscal_year=year
+    )
+    roles = {role.value for role in (Role.FINANCE_AUTHORITY, Role.TREASURY) if registry.has_active_role(role, signer)}
+    return acts, roles, registry.organization_of(signer)
 
 
 def _signer_words(ministry: str | None) -> str:
@@ -158,7 +199,13 @@ def show(state: ClientState, fiscal_year: int | None, ministry: str | None) -> N
     year = int(summary["fiscalYear"])
     lines = _lines(gateway, year, ministry)
     if not lines:
-        click.echo(f"FY{year}: no budget lines you may see")
+        me = gateway.get("/auth/me")
+        who = "the registry admin" if me.get("registryAdmin") else ", ".join(me["roles"]) or "no role"
+        click.echo(
+            f"FY{year}: no budget lines you may see ({gateway.account.address}: {who}). The finance authority and "
+            "auditors read every line; a ministry's admin, procurement officers and treasury officers read their "
+            "ministry's lines and those granted to it (sign in as one: --dev-account N or --keystore FILE)"
+        )
         return
     columns = ("appropriation", "obligated", "disbursed", "available")
     header = f"  {'item':<16} {'sub-item':<16} " + " ".join(f"{name:>19}" for name in columns)

@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from chain.actions import ACTIONS, BUDGET_OFFICE, MILESTONE_ESCROW, ActionField, ActionType, FieldKind
+from chain.actions import (
+    ACCESS_REGISTRY,
+    ACTIONS,
+    BUDGET_OFFICE,
+    MILESTONE_ESCROW,
+    ROLE_NAMES,
+    ActionField,
+    ActionType,
+    FieldKind,
+)
 from scripts._common import Context, clean_errors, password_for
 
 if TYPE_CHECKING:
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
 
     from gateway.client import GatewayClient
 
-__all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref"]
+__all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref", "send_directly"]
 
 CLIENT_GATEWAY = "http://127.0.0.1:8000"  # the gateway `procure client` talks to unless told (`procure up` says)
 
@@ -155,9 +164,25 @@ def token(state: ClientState) -> None:
 @pass_state
 @clean_errors
 def show(state: ClientState, procurement: str) -> None:
-    """Print a procurement's books and milestones as the gateway reads them from the chain: each milestone's due
-    date (JST), what it waits for and from whom, and OVERDUE where a deadline has passed."""
-    current = state.client().get(f"/procurements/{procurement_ref(procurement)}/state")
+    """Print a procurement in words (its ocid, title, buying ministry and supplier, as the mirror has them), then
+    its books and milestones as the gateway reads them from the chain: each milestone's due date (JST), what it
+    waits for and from whom, and OVERDUE where a deadline has passed."""
+    from gateway.client import GatewayError
+
+    gateway, pid = state.client(), procurement_ref(procurement)
+    current = gateway.get(f"/procurements/{pid}/state")
+    try:
+        head = gateway.get(f"/procurements/{pid}")
+    except GatewayError as exc:
+        if exc.status != 404:
+            raise
+        head = None  # on chain, not in the mirror yet: the chain's figures below still stand
+    if head is not None:
+        click.echo(
+            f"{head.get('ocid') or head['procurementId']}  {head['title']}\n"
+            f"bought by {_named(head['ministry'], head.get('ministryName'))}, supplied by "
+            f"{_named(head['supplierOrg'], head.get('supplierOrgName'))}"
+        )
     totals = current.get("totals", {})
     paused = f"  RELEASES PAUSED until {_jst(int(current['pausedUntil']))}" if current.get("paused") else ""
     click.echo(
@@ -206,6 +231,10 @@ def evidence(state: ClientState, procurement: str, milestone: int, round_: int |
         data = gateway.download(document["downloadUrl"], document["documentHash"])
         target = _save_as(out, document["filename"], document["documentHash"], data)
         click.echo(f"{target}  {len(data):,} bytes  {document['documentHash']}  round {submission['round']}")
+
+
+def _named(code: str, name: str | None) -> str:
+    return f"{code} ({name})" if name else code
 
 
 def _save_as(out: Path, filename: str | None, digest: str, data: bytes) -> Path:
@@ -403,8 +432,9 @@ class YenListType(click.ParamType[list[int]]):
         return [int(p) for p in parts]
 
 
-def _budget_parameters(fields: tuple[ActionField, ...], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    """A budget act's parameters by the path of the field each fills (a struct other than a key, flattened)."""
+def _contract_parameters(fields: tuple[ActionField, ...], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """The parameters of an act of a contract with one instance (a budget act, a registry act) by the path of the
+    field each fills (a struct other than a key, flattened)."""
     parameters: dict[tuple[str, ...], click.Parameter] = {}
     for field in fields:
         at = (*path, field.name)
@@ -418,9 +448,10 @@ def _budget_parameters(fields: tuple[ActionField, ...], path: tuple[str, ...] = 
             help_text = f"The {field.name} {'item' if kind.parts == 4 else 'line'} as a path: {example}."
             parameters[at] = click.Option([option, name], type=kind, required=True, help=help_text)
         elif field.struct is not None:
-            parameters.update(_budget_parameters(field.struct.fields, at))
+            parameters.update(_contract_parameters(field.struct.fields, at))
         elif field.argument is not None:
-            parameters[at] = click.Argument([name], type=click.IntRange(min=0), metavar=field.argument)
+            argument = _ARGUMENT_TYPES.get(field.kind, click.IntRange(min=0))
+            parameters[at] = click.Argument([name], type=argument, metavar=field.argument)
         elif field.kind is FieldKind.HASH:
             what = field.option.removeprefix("--")
             help_text = f"The {what}: a FILE (its SHA-256 is signed) or 0x and 64 hex digits."
@@ -439,13 +470,27 @@ def _budget_parameters(fields: tuple[ActionField, ...], path: tuple[str, ...] = 
             parameters[at] = click.Option([field.option, name], type=MomentType(), required=True, help=help_text)
         elif field.kind is FieldKind.CODE:
             parameters[at] = click.Option([field.option, name], required=True, help="A code, e.g. MOFA.")
+        elif field.kind is FieldKind.ADDRESS and field.name == "vault":
+            help_text = "The ministry's vault: an account bound to it (none for other organizations)."
+            parameters[at] = click.Option([field.option, name], default=_NO_ADDRESS, help=help_text)
         else:
             parameters[at] = _parameter(field)
     return parameters
 
 
-def _budget_fields(action: ActionType, parameters: dict[tuple[str, ...], Any], given: dict[str, Any]) -> dict[str, Any]:
-    """A budget act's fields as the API takes them, from the command's parameters (structs reassembled)."""
+_NO_ADDRESS = "0x" + "00" * 20
+# A positional argument by what it names (else a whole number: a transfer's or a fiscal year's).
+_ARGUMENT_TYPES: dict[FieldKind, click.ParamType[Any]] = {
+    FieldKind.ROLE: click.Choice(ROLE_NAMES),
+    FieldKind.ADDRESS: click.STRING,
+    FieldKind.CODE: click.STRING,
+}
+
+
+def _contract_fields(
+    action: ActionType, parameters: dict[tuple[str, ...], Any], given: dict[str, Any]
+) -> dict[str, Any]:
+    """An act's fields as the API takes them, from the command's parameters (structs reassembled)."""
     fields: dict[str, Any] = {}
     for path, parameter in parameters.items():
         value = given[str(parameter.name)]
@@ -458,28 +503,99 @@ def _budget_fields(action: ActionType, parameters: dict[tuple[str, ...], Any], g
     return fields
 
 
-def _budget_command(action: ActionType, name: str | None) -> click.Command:
-    parameters = _budget_parameters(action.fields)
+# The registry acts that would give the gateway's relayer an organization or a role (it must hold neither).
+_NOT_TO_THE_RELAYER = ("BindAccount", "GrantRole")
 
-    def run(state: ClientState, **given: Any) -> None:
-        fields = _budget_fields(action, parameters, given)
-        result = state.client().act(None, action.primary_type, fields)
-        words = {**fields, **{name: _jst(fields[name]) for name in ("expiresAt",) if name in fields}}
-        click.echo(f"{action.done.format(**words)}: tx {result['txHash']}")
 
+def _contract_command(action: ActionType, name: str | None) -> click.Command:
+    """The command of an act of a contract with one instance: a budget act (``procure budget``) or a registry act
+    (``procure org``). Signed here; relayed by the gateway, or with ``--direct`` sent to the node by the signer."""
+    parameters = _contract_parameters(action.fields)
+
+    def run(state: ClientState, direct: bool, **given: Any) -> None:
+        from scripts._common import not_the_relayer, parse_address
+
+        fields = _contract_fields(action, parameters, given)
+        for field in action.fields:
+            if field.kind is FieldKind.ADDRESS and field.name in fields:
+                fields[field.name] = parse_address(fields[field.name], field.argument or field.option)
+        if action.primary_type in _NOT_TO_THE_RELAYER:
+            not_the_relayer(state.context, fields["account"])
+        if direct:
+            tx_hash = send_directly(state.context, action, fields)
+        else:
+            tx_hash = str(state.client().act(None, action.primary_type, fields)["txHash"])
+        click.echo(f"{action.done.format(**_said(action, fields))}: tx {tx_hash}")
+
+    how = click.Option(
+        ["--direct"],
+        is_flag=True,
+        help="Send the signed act to the node (--rpc-url) yourself, paying its gas, instead of through the gateway.",
+    )
     return click.Command(
         name or action.verb,
         callback=pass_state(clean_errors(run)),
-        params=list(parameters.values()),
-        help=f"Sign {action.primary_type} and have the gateway relay it: {action.summary}",
+        params=[*parameters.values(), how],
+        help=f"{action.summary[0].upper()}{action.summary[1:]} Signed with your key ({action.primary_type}) and "
+        "relayed by the gateway; --direct sends it to the node yourself.",
     )
+
+
+def _said(action: ActionType, fields: dict[str, Any]) -> dict[str, Any]:
+    """An act's fields as its one-line result says them: a flag by its word, a moment in JST."""
+    words = dict(fields)
+    for field in action.fields:
+        if field.kind is FieldKind.FLAG and field.name in fields:
+            words[field.name] = field.words[0] if fields[field.name] else field.words[1]
+        if field.name == "expiresAt" and field.name in fields:
+            words[field.name] = _jst(fields[field.name])
+    return words
+
+
+def send_directly(context: Context, action: ActionType, fields: dict[str, Any]) -> str:
+    """Sign an act of a contract with one instance with the context's key and send its ``...BySig`` call to the
+    node from that key (its gas paid by the signer, no gateway); the transaction's hash. Fields the gateway would
+    fill in from the mirror (a pending transfer's content) are read from the chain's logs instead."""
+    from chain import Action, sign_action
+    from chain.clients import RegistryClient
+
+    rpc, system, signer = context.rpc(), context.system(), context.signer()
+    contract = {ACCESS_REGISTRY: system.registry, BUDGET_OFFICE: system.budget_office}[action.contract]
+    message = action.message(fields)
+    if any(field.from_transfer for field in action.fields):
+        message = _with_requested_transfer(context, action, message)
+    nonce = RegistryClient(rpc, system.registry, None, context.build()).nonce(signer.address)
+    signed = Action(action.primary_type, message, nonce, rpc.latest_timestamp() + _DIRECT_DEADLINE_S)
+    signature = sign_action(signer, signed, chain_id=rpc.chain_id, escrow=contract)
+    encoder = context.build().codec(action.contract.name).function(action.function)
+    data = encoder.encode(signed.call_args(signer.address, signature))
+    sender = context.sender()
+    sender.call_data(contract, data)  # simulated first: a refusal is raised in words and nothing is sent
+    return sender.send_data(contract, data).tx_hash
+
+
+_DIRECT_DEADLINE_S = 600  # a signature sent at once needs little time: ten minutes of the chain's clock
+
+
+def _with_requested_transfer(context: Context, action: ActionType, message: dict[str, Any]) -> dict[str, Any]:
+    """The message with the pending transfer's content (what the gateway fills in from its mirror) read from the
+    transfer's TransferRequested event on chain."""
+    from chain.clients import budget_clients
+
+    system = context.system()
+    _, office = budget_clients(context.rpc(), system, None, context.build())
+    transfer_id = message["transferId"]
+    content = office.requested_transfer(transfer_id, system.deployed_block)
+    if content is None:
+        raise click.UsageError(f"no transfer {transfer_id} was ever requested on this chain")
+    return {**message, **{f.name: content[f.name] for f in action.fields if f.from_transfer}}
 
 
 def action_command(action: ActionType, name: str | None = None) -> click.Command:
     """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it (a budget act:
-    ``procure budget <name>``, named ``name`` or by its verb)."""
-    if action.contract == BUDGET_OFFICE:
-        return _budget_command(action, name)
+    ``procure budget <name>``, a registry act ``procure org <name>``, named ``name`` or by its verb)."""
+    if action.contract in (BUDGET_OFFICE, ACCESS_REGISTRY):
+        return _contract_command(action, name)
     parameters = {field.name: _parameter(field) for field in action.fields}
 
     def run(state: ClientState, procurement: str, **given: Any) -> None:
@@ -555,3 +671,5 @@ def _document_hash(
 for _action in ACTIONS.values():
     if _action.contract == MILESTONE_ESCROW:  # a budget act's command is procure budget's (scripts/cli_budget.py)
         client.add_command(action_command(_action))
+# Any signer's own registry act (the registry admin's are procure org's: scripts/cli.py).
+client.add_command(action_command(ACTIONS["InvalidateNonces"], "withdraw-signatures"))

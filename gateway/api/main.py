@@ -27,6 +27,7 @@ for router in (
     procurements.router,
     actions.router,
     actions.budget_router,
+    actions.registry_router,
     milestone_evidence.router,
     *(route.router() for route in lists.LISTS[1:]),
     events.router,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,9 @@ from gateway.relay.idempotency import IdempotencyService
 from gateway.relay.pipeline import RelayPipeline
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
+
+if TYPE_CHECKING:
+    from gateway.services.ocds import OcdsPublisher
 
 __all__ = ["GatewayState"]
 
@@ -50,6 +54,14 @@ class GatewayState:
         # not stall the event loop, so there such reads go to the thread pool like any other blocking call.
         self.inline_point_reads = self.engine.dialect.name == "sqlite"
         self.sign_in_limiter = RateLimiter(self.settings.sign_in_rate_per_minute, self.settings.sign_in_burst)
+
+    @cached_property
+    def ocds(self) -> OcdsPublisher:
+        """The OCDS publication (made on first use: it reads the spec folders), which also names procurements by
+        their ocid in every read."""
+        from gateway.services.ocds import OcdsPublisher
+
+        return OcdsPublisher(self.settings, self.ledger, self.engine)
 
     async def point_read(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run a short read by key (a few indexed lookups, no scan): on the event loop or in the thread pool."""

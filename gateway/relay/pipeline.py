@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from chain import ContractRevert, LedgerError, checksum
+from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, checksum
+from gateway.client import ACTS_PATHS
 from gateway.errors import ServiceUnavailable, revert_args
 from gateway.ledger import Ledger
 from gateway.relay.checks import check_signed
@@ -31,12 +32,28 @@ from gateway.relay.request import ActionRequest, SignedRequest
 from gateway.relay.send import Sender
 from gateway.relay.wait import wait_for_mirror, wait_for_receipt
 from gateway.relay.watch import Watcher
-from gateway.schemas.actions import ActionPublic, BudgetActPublic, RelayErrorPublic, RelayPublic, SignedAction
+from gateway.schemas.actions import (
+    ActionPublic,
+    BudgetActPublic,
+    RegistryActPublic,
+    RelayErrorPublic,
+    RelayPublic,
+    SignedAction,
+)
 
 if TYPE_CHECKING:
     from gateway.core.state import GatewayState
 
-__all__ = ["RelayPipeline", "RelayTarget", "relay_public", "relay_request", "status_url"]
+__all__ = [
+    "BUDGET_ACTS",
+    "REGISTRY_ACTS",
+    "ContractActs",
+    "RelayPipeline",
+    "RelayTarget",
+    "relay_public",
+    "relay_request",
+    "status_url",
+]
 
 
 class RelayPipeline:
@@ -95,34 +112,56 @@ class RelayPipeline:
         return 0.0 if relayer is None else relayer.timeout
 
 
-def status_url(procurement_id: str | None, tx_hash: str) -> str:
-    """Where to poll a relay's status: a procurement's action, or (no procurement) a budget act."""
+def status_url(procurement_id: str | None, tx_hash: str, acts: str = ACTS_PATHS[BUDGET_OFFICE]) -> str:
+    """Where to poll a relay's status: a procurement's action, or (no procurement) an act of a contract of its own
+    (under ``acts``: the budget office's or the registry's)."""
     if procurement_id is None:
-        return f"/budget/actions/relays/{tx_hash}"
+        return f"{acts}/relays/{tx_hash}"
     return f"/procurements/{procurement_id}/actions/relays/{tx_hash}"
 
 
 @dataclass(frozen=True)
-class RelayTarget:
-    """What a relayed action acts on, as its answer says it: a procurement (its escrow) or the budget office."""
+class ContractActs:
+    """A contract with one instance, whose signed acts name no procurement: where its routes are, and what their
+    answer calls the contract (the budget office's ``office``, the registry's ``registry``)."""
 
-    procurement_id: bytes | None  # None: the budget office
+    path: str  # e.g. /budget/actions
+    model: type[RelayPublic]
+    contract_field: str
+
+
+BUDGET_ACTS = ContractActs(ACTS_PATHS[BUDGET_OFFICE], BudgetActPublic, "office")
+REGISTRY_ACTS = ContractActs(ACTS_PATHS[ACCESS_REGISTRY], RegistryActPublic, "registry")
+
+
+@dataclass(frozen=True)
+class RelayTarget:
+    """What a relayed action acts on, as its answer says it: a procurement (its escrow) or a contract of its own."""
+
+    procurement_id: bytes | None  # None: a contract of its own (``acts``)
     state: Callable[[], Any] | None = None  # with ?wait=true: the state after it (a procurement's)
+    acts: ContractActs = BUDGET_ACTS
 
     @property
     def id_hex(self) -> str | None:
-        """The procurement id as 0x-hex (None for the budget office)."""
+        """The procurement id as 0x-hex (None for a contract of its own)."""
         return None if self.procurement_id is None else "0x" + self.procurement_id.hex()
 
     @property
     def model(self) -> type[RelayPublic]:
         """The answer's schema."""
-        return BudgetActPublic if self.procurement_id is None else ActionPublic
+        return self.acts.model if self.procurement_id is None else ActionPublic
+
+    def status_url(self, tx_hash: str) -> str:
+        """Where to poll the relay's status."""
+        return status_url(self.id_hex, tx_hash, self.acts.path)
 
     def public(self, relay: Relay) -> RelayPublic:
         """A relay as the API shows it."""
         if self.id_hex is None:
-            return BudgetActPublic(**_relay_fields(relay, status_url(None, relay.tx_hash)), office=relay.contract)
+            fields = _relay_fields(relay, self.status_url(relay.tx_hash))
+            fields[self.acts.contract_field] = relay.contract
+            return self.acts.model(**fields)
         return relay_public(self.id_hex, relay)
 
 
@@ -204,7 +243,7 @@ def relay_request(
                 state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
         if relay is not None:
             if wait:
-                wait_for_receipt(relay, state.relay.receipt_timeout_s, status_url(target.id_hex, relay.tx_hash))
+                wait_for_receipt(relay, state.relay.receipt_timeout_s, target.status_url(relay.tx_hash))
             result = target.public(relay).model_copy(update={"replayed": result.replayed})
         if wait and db is not None and result.block_number is not None:
             timeout_s = state.settings.wait_timeout_s

@@ -34,6 +34,7 @@ __all__ = [
     "ActionPublic",
     "ActionSchemas",
     "BudgetActPublic",
+    "RegistryActPublic",
     "RelayErrorPublic",
     "RelayPublic",
     "SignedAction",
@@ -181,7 +182,9 @@ class TypedDataPublic(ApiModel):
 
     action: str = Field(description="The EIP-712 primary type, e.g. Attest.")
     signer: Address = Field(description="The signed-in account, who must sign.")
-    escrow: Address = Field(description="The contract the action is signed for: the escrow, or the budget office.")
+    escrow: Address = Field(
+        description="The contract the action is signed for: the escrow, the budget office or the registry."
+    )
     chain_id: int
     nonce: Uint256 = Field(description="The signer's current registry nonce.")
     deadline: Uint256 = Field(description="Unix time after which the signature is refused.")
@@ -237,3 +240,9 @@ class BudgetActPublic(RelayPublic):
     """A relayed budget act (with ``?wait=true``, ``mirrored`` says whether GET /budget/lines shows it yet)."""
 
     office: Address = Field(description="The budget office the act was relayed to.")
+
+
+class RegistryActPublic(RelayPublic):
+    """A relayed registry act (with ``?wait=true``, ``mirrored`` says whether the mirror has it)."""
+
+    registry: Address = Field(description="The access registry the act was relayed to.")

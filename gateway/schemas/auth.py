@@ -37,6 +37,9 @@ class AccountPublic(ApiModel):
     organization: str | None = Field(description="Code of the account's organization, e.g. MOD.")
     organization_kind: str | None = Field(description="ministry, supplier, evaluation_body, review_body, audit_body.")
     roles: list[str] = Field(description="Active ledger roles, e.g. PROCUREMENT_OFFICER_ROLE.")
+    registry_admin: bool = Field(
+        default=False, description="Whether the account is the registry admin (signs the registry's acts)."
+    )
     balance: Yen | None = Field(default=None, description="Yen deposit tokens held, read from the chain.")
 
 

@@ -68,10 +68,18 @@ class EventRef(ApiModel):
     log_index: int
 
 
+_OCID = Field(
+    default=None,
+    description="The procurement's ocid, as the OCDS publication names it (null while its registered spec is not the "
+    "one it committed to on chain).",
+)
+
+
 class ProcurementPublic(ApiModel):
     """A procurement: its fixed terms and running books."""
 
     procurement_id: Bytes32
+    ocid: str | None = _OCID
     escrow: Address
     title: str
     ministry: OrgCode = Field(description="Code of the buying ministry.")
@@ -121,6 +129,17 @@ class ProcurementPublic(ApiModel):
         return TotalsPublic(funded=funded, released=released, refunded=refunded, owed=self.total_owed, held=held)
 
 
+class OfProcurement(ApiModel):
+    """The procurement a listed row belongs to, in words: its ocid, title, buying ministry and supplier."""
+
+    ocid: str | None = _OCID
+    title: str = Field(description="The procurement's title.")
+    ministry: OrgCode = Field(description="Code of the buying ministry.")
+    ministry_name: str | None = Field(description="The buying ministry's registered name.")
+    supplier_org: OrgCode = Field(description="Code of the supplier's organization.")
+    supplier_org_name: str | None = Field(description="The supplier organization's registered name.")
+
+
 class ProcurementsPublic(ApiModel):
     """A page of procurements."""
 
@@ -150,10 +169,14 @@ class MilestonePublic(ApiModel):
         return iso(self.due_date)
 
 
+class ListedMilestonePublic(MilestonePublic, OfProcurement):
+    """A milestone as listed: with its procurement in words."""
+
+
 class MilestonesPublic(ApiModel):
     """A page of milestones."""
 
-    data: list[MilestonePublic]
+    data: list[ListedMilestonePublic]
     count: int
 
 
@@ -208,7 +231,7 @@ class ProcurementStatePublic(ApiModel):
     milestones: list[MilestoneStatePublic]
 
 
-class EvidencePublic(EventRef):
+class EvidencePublic(EventRef, OfProcurement):
     """A submission of evidence for a milestone round."""
 
     procurement_id: Bytes32
@@ -227,7 +250,7 @@ class EvidencesPublic(ApiModel):
     count: int
 
 
-class AttestationPublic(EventRef):
+class AttestationPublic(EventRef, OfProcurement):
     """An evaluator's verdict on a milestone round."""
 
     procurement_id: Bytes32
@@ -246,7 +269,7 @@ class AttestationsPublic(ApiModel):
     count: int
 
 
-class PaymentPublic(EventRef):
+class PaymentPublic(EventRef, OfProcurement):
     """Yen out of an escrow: a payment released to the supplier, or deferred (owed), or a refund to the budget
     ledger (de-obligated from the procurement's line)."""
 
@@ -265,7 +288,7 @@ class PaymentsPublic(ApiModel):
     count: int
 
 
-class AmendmentPublic(EventRef):
+class AmendmentPublic(EventRef, OfProcurement):
     """A proposed amendment, and its approval once given."""
 
     procurement_id: Bytes32
@@ -294,7 +317,7 @@ class AmendmentsPublic(ApiModel):
     count: int
 
 
-class DisputePublic(EventRef):
+class DisputePublic(EventRef, OfProcurement):
     """A dispute on a milestone, and its settlement once made."""
 
     procurement_id: Bytes32

@@ -10,12 +10,14 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
 from chain.errors import ConfigurationError, LedgerError
+from chain.roles import org_code
 from gateway.core.config import Settings
 from gateway.errors import InvalidInput, NotFound, ServiceUnavailable
 from gateway.ledger import Ledger
@@ -77,6 +79,26 @@ class OcdsPublisher:
             ) from None
         self.publication = dataclasses.replace(self.publication, specs=specs)
         self.stamp = stamp
+
+    def ocids(self) -> Callable[[str, str, str], str | None]:
+        """How reads name procurements by their ocid, as the OCDS publication does: a function of a procurement's
+        buying ministry (its id), on-chain id and spec hash (0x-hex, as mirrored) giving its spec's ocid, else the
+        prefix, ministry and id; None while its registered spec is not the one it committed to, or while a spec file
+        is invalid (the OCDS routes say why). The spec folders are looked at once per call of this method."""
+        try:
+            self._specs()
+        except ServiceUnavailable:
+            return lambda ministry_org, procurement_id, spec_hash: None
+        publication = self.publication
+
+        def ocid_of(ministry_org: str, procurement_id: str, spec_hash: str) -> str | None:
+            try:
+                spec = publication.specs.get(ministry_org, procurement_id, spec_hash)
+            except LedgerError:
+                return None
+            return publication.ocid(org_code(bytes.fromhex(ministry_org[2:])), procurement_id, spec)
+
+        return ocid_of
 
     def page(
         self,

@@ -30,7 +30,7 @@ from gateway.schemas.procurements import (
     AttestationPublic,
     DisputePublic,
     EvidencePublic,
-    MilestonePublic,
+    ListedMilestonePublic,
     PaymentPublic,
     ProcurementDetailPublic,
     ProcurementPublic,
@@ -57,6 +57,7 @@ __all__ = [
     "CURSOR_PATTERN",
     "LISTINGS",
     "Listing",
+    "OcidOf",
     "Page",
     "Reader",
     "decode_cursor",
@@ -129,6 +130,15 @@ _PROCUREMENT_COLUMNS = (
     block_time_of(_p.chain_id, _p.block_number, "created_block_time"),
     _p.tx_hash.label("created_tx"),
 )
+# A listed row's procurement in words (OfProcurement), with what its ocid is made of.
+_WORDS_COLUMNS = (
+    _p.title,
+    _p.ministry_org.label("ministry"),
+    _organization_name(_p.ministry_org, "ministry_name"),
+    _p.supplier_org,
+    _organization_name(_p.supplier_org, "supplier_org_name"),
+    _p.spec_hash,
+)
 _MILESTONE_COLUMNS = (
     *(column for column in _milestones.c if column.name not in ("chain_id", "escrow", "block_number")),
     _m.block_number.label("updated_block"),
@@ -193,7 +203,9 @@ def _below(
     }
     ordered = (table.c.block_number, table.c.log_index)
     block_time = block_time_of(table.c.chain_id, table.c.block_number, "block_time")
-    return Listing(table, schema, (*table.c, block_time, *columns, _p.procurement_id), every, ordered, joined)
+    return Listing(
+        table, schema, (*table.c, block_time, *columns, _p.procurement_id, *_WORDS_COLUMNS), every, ordered, joined
+    )
 
 
 def _same(table: FromClause, other: FromClause, *keys: str) -> ColumnElement[bool]:
@@ -238,8 +250,8 @@ LISTINGS: dict[str, Listing] = {
     ),
     "milestones": Listing(
         _milestones,
-        MilestonePublic,
-        (*_MILESTONE_COLUMNS, _p.procurement_id),
+        ListedMilestonePublic,
+        (*_MILESTONE_COLUMNS, _p.procurement_id, *_WORDS_COLUMNS),
         {
             "procurement_id": procurement_condition,
             "status": lambda value: _m.status == value,
@@ -297,9 +309,25 @@ class _Detail:
 
     head: Any
     milestones: list[Any]
+    ocid: str | None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.head, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """A listed row and its procurement's ocid, as one object to read."""
+
+    row: Any
+    ocid: str | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+OcidOf = Callable[[str, str, str], "str | None"]
+"""A procurement's ocid from its buying ministry's id, on-chain id and spec hash (gateway/services/ocds.py)."""
 
 
 class Reader:
@@ -317,12 +345,18 @@ class Reader:
         principal: Principal,
         *,
         point_read: Callable[..., Awaitable[Any]] | None = None,
+        ocids: Callable[[], OcidOf] | None = None,
     ) -> None:
         self._db = db
         self.chain_id = chain_id
         self.principal = principal
         self.scope = Scope.of(principal)
         self._point_read = point_read
+        self._ocids = ocids
+
+    def _ocid_of(self) -> OcidOf:
+        """How this read names procurements by their ocid (None each, without a publication)."""
+        return self._ocids() if self._ocids is not None else lambda ministry_org, procurement_id, spec_hash: None
 
     async def detail(self, procurement_id: str | None, escrow: str | None = None) -> ProcurementDetailPublic:
         """``procurement_detail`` from async code, as a point read."""
@@ -386,7 +420,9 @@ class Reader:
                 f"procurement id {procurement_id} names {len(escrows)} procurements you can see, of different "
                 f"ministries (escrows {', '.join(escrows)}): a procurement id is unique within its ministry only"
             )
-        detail = _Detail(rows[0], [row for row in rows if row.milestone_id is not None])
+        head = rows[0]
+        ocid = self._ocid_of()(head.ministry_org, head.procurement_id, head.spec_hash)
+        detail = _Detail(head, [row for row in rows if row.milestone_id is not None], ocid)
         return _from_row(ProcurementDetailPublic, detail)
 
     def rows(self, listing: Listing, page: Page, filters: Mapping[str, Any]) -> tuple[list[Any], int]:
@@ -406,7 +442,11 @@ class Reader:
             found: Sequence[Any] = db.execute(
                 query.order_by(*listing.order).offset(page.offset).limit(page.limit)
             ).all()
-        return [_from_row(listing.schema, row) for row in found], int(count)
+        if "ocid" not in listing.schema.model_fields:
+            return [_from_row(listing.schema, row) for row in found], int(count)
+        ocid_of = self._ocid_of()
+        named = (_Named(row, ocid_of(row.ministry, row.procurement_id, row.spec_hash)) for row in found)
+        return [_from_row(listing.schema, row) for row in named], int(count)
 
     def evidence_submitters(self, document_hash: str) -> list[tuple[str, str]]:
         """Who submitted a document with this hash as evidence on a visible procurement: (supplier, its

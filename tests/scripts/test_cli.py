@@ -116,16 +116,16 @@ def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
     assert "organization MLIT (ministry) registered" in deployed.ok(
         "org", "add", "MLIT", "--kind", "ministry", "--name", "Ministry of Land, Infrastructure, Transport and Tourism"
     )
-    assert "bound to MLIT" in deployed.ok("org", "bind", newcomer, "MLIT")
+    assert "bound to MLIT" in deployed.ok("org", "bind", "--direct", newcomer, "MLIT")
     assert f"vault of MLIT is now {newcomer}" in deployed.ok("org", "vault", "MLIT", newcomer)
     assert deployed.ok("org", "show", "MLIT").strip() == f"MLIT: ministry, active, vault {newcomer}"
-    assert "procurement-officer granted" in deployed.ok("role", "grant", "procurement-officer", newcomer)
-    assert "procurement-officer revoked" in deployed.ok("role", "revoke", "procurement-officer", newcomer)
+    assert "procurement-officer granted" in deployed.ok("role", "grant", "--direct", "procurement-officer", newcomer)
+    assert "procurement-officer revoked" in deployed.ok("org", "revoke", "--direct", "procurement-officer", newcomer)
     # A supplier role cannot go to a ministry account: the registry's refusal in words, in one line.
     short = f"{newcomer[:6]}...{newcomer[-4:]}"
-    out = deployed.fails("role", "grant", "supplier", newcomer)
+    out = deployed.fails("role", "grant", "--direct", "supplier", newcomer)
     assert out.strip() == f"Error: MLIT's account {short} belongs to a ministry, which cannot be a supplier"
-    verbose = deployed.fails("--verbose", "role", "grant", "supplier", newcomer)
+    verbose = deployed.fails("--verbose", "role", "grant", "--direct", "supplier", newcomer)
     assert f"[RegistryRoleKindMismatch(account={newcomer}, role=0x" in verbose
     # Only the registry admin registers organizations.
     out = deployed.fails("--dev-account", "3", "org", "add", "EVIL", "--kind", "supplier", "--name", "x")
@@ -320,3 +320,46 @@ def test_the_gateways_relayer_is_given_no_role_nor_organization(deployed: Ledger
         for path in keys.iterdir():
             path.unlink()
         keys.rmdir()
+
+
+def test_budget_commands_send_directly_to_the_node_without_a_gateway(deployed: Ledger) -> None:
+    """`procure budget ... --direct`: the acts signed with the key and sent to the node by the signer (no gateway
+    runs here: PROCURE_GATEWAY_URL points at nothing), what is enacted read from the ledger itself."""
+    from chain.clients import budget_clients
+    from chain.devnet import DEV_BUDGET_FILE
+
+    rpc = deployed.rpc
+    snapshot = rpc.tester.take_snapshot()
+    try:
+        system = Context(transport=rpc, var_dir=deployed.var_dir).system()
+        _, office = budget_clients(rpc, system)
+        fy = str(fiscal_year_containing(rpc.latest_timestamp()) + 1)
+        nowhere = ("budget", "--gateway", "http://127.0.0.1:9")
+        enacted = deployed.ok(
+            "--dev-account", "12", *nowhere, "enact", str(DEV_BUDGET_FILE), "--fiscal-year", fy, "--direct"
+        )
+        assert enacted.count(": tx 0x") == 3, enacted  # the three items' appropriations
+        assert enacted.strip().endswith("left to MOD's finance officer and MOFA's finance officer")
+        mod = deployed.ok(
+            "--dev-account", "2", *nowhere, "enact", str(DEV_BUDGET_FILE), "--fiscal-year", fy, "--direct"
+        )
+        assert "EQUIP-PURCHASE" in mod
+        again = deployed.ok(
+            "--dev-account", "2", *nowhere, "enact", str(DEV_BUDGET_FILE), "--fiscal-year", fy, "--direct"
+        )
+        assert ": tx 0x" not in again  # what is on chain is left out
+        # The transfer the dev budget left pending, approved by its number: its content read from the chain's log.
+        pending = office.transfer_count()
+        assert office.transfer_pending(pending)
+        out = deployed.ok("--dev-account", "12", *nowhere, "transfer", "approve", "--direct", str(pending))
+        assert out.startswith(f"transfer {pending} approved: tx 0x")
+        assert not office.transfer_pending(pending)
+        # A supplier distributing: the ledger's refusal in words, nothing sent (its nonce unchanged).
+        supplier = deployed.accounts[3].address
+        before = rpc.transaction_count(supplier)
+        line = f"{fy}/MOD/MOD-HQ/DEF-EQUIP/EQUIP-PURCHASE"
+        out = deployed.fails("--dev-account", "3", *nowhere, "distribute", "--direct", "--line", line, "--change", "1")
+        assert out.startswith("Error: NVE's account"), out
+        assert rpc.transaction_count(supplier) == before
+    finally:
+        rpc.tester.revert_to_snapshot(snapshot)

@@ -249,8 +249,13 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
     shown = ledger.client("officer", "show", ocid)
     assert re.search(r"\[3\] Pending .*waiting on the supplier \(NVE\): evidence OVERDUE", shown.output), shown.output
     ledger.says("officer", "reclaim", ocid, "3", line="milestone 3 reclaimed")
+    ledger.sync()
     final = ledger.client("auditor", "show", ocid).output
     assert "released 70,000,000" in final, final
+    # In words first: the ocid, the title, the buying ministry and the supplier, by code and registered name.
+    head = final.splitlines()[:2]
+    assert head[0].startswith(f"{ocid}  "), final
+    assert head[1] == "bought by MOD (Ministry of Defense), supplied by NVE (Nippon Vision Electronics K.K.)", final
 
     # The chain commands take the same names; an address with a digit missing is refused, not hashed.
     for name in (ocid, escrow.group(1), on_chain_id):

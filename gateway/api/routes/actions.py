@@ -5,11 +5,13 @@ role check its signers, the query and body its schemas (gateway/schemas/actions.
 here. Two routers say how a request names the contract acted on:
 
 * an escrow action under ``/procurements/{id}/actions/<verb>`` (the procurement names its escrow);
-* a budget act under ``/budget/actions/<verb>`` (the one budget office). Its fields nest structs (line keys,
-  transfer requests), which a query string cannot carry: its typed data is asked for with
-  ``POST /budget/actions/<verb>/typed-data`` and the fields as JSON (nothing is written). A signer who does not
-  hold the act's role, or a finance officer acting on another ministry's lines, is refused before anything is
-  signed or simulated, with the contract's own custom error (``ActionType.refusal``) and its words.
+* an act of a contract with one instance: a budget act under ``/budget/actions/<verb>`` (the budget office), a
+  registry act under ``/registry/actions/<verb>`` (the access registry). Their fields may nest structs (line
+  keys, transfer requests), which a query string cannot carry: the typed data is asked for with
+  ``POST .../<verb>/typed-data`` and the fields as JSON (nothing is written). A signer who may not sign the act
+  (for the budget: without the act's role, or a finance officer acting on another ministry's lines; for the
+  registry: neither the registry admin nor a holder of the act's roles) is refused before anything is signed
+  or simulated, with the contract's own custom error and its words.
 
 The gateway never holds a user's key: the signed-in account signs with its own wallet, and the gateway's
 relayer only pays the gas. Every POST is checked before any gas is spent, then answered as soon as the
@@ -21,12 +23,13 @@ transaction is sent (gateway/relay/): 202 with the transaction hash and a status
 # No ``from __future__ import annotations``: the routes below are made per action, and FastAPI reads each
 # one's parameter types from its annotations, which must therefore be the action's own schemas, evaluated.
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from chain import BUDGET_OFFICE, MILESTONE_ESCROW, ContractRevert, org_id
+from chain import ACCESS_REGISTRY, BUDGET_OFFICE, MILESTONE_ESCROW, ContractRevert, org_id
 from gateway.core.state import GatewayState
 from gateway.deps import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -40,14 +43,20 @@ from gateway.deps import (
 )
 from gateway.errors import InvalidInput, NotFound
 from gateway.identity import Principal
-from gateway.relay.pipeline import RelayTarget, relay_public, relay_request
+from gateway.relay.pipeline import (
+    BUDGET_ACTS,
+    REGISTRY_ACTS,
+    ContractActs,
+    RelayTarget,
+    relay_public,
+    relay_request,
+)
 from gateway.relay.request import ActionRequest, with_stored_amendment, with_stored_transfer
 from gateway.relay.typed_data import Prepared, prepare
 from gateway.schemas.actions import (
     ACTION_SCHEMAS,
     ActionPublic,
     ActionSchemas,
-    BudgetActPublic,
     RelayPublic,
     TypedDataPublic,
 )
@@ -57,6 +66,7 @@ from gateway.services.evidence import bundled, uploaded_by_organization
 
 router = APIRouter(prefix="/procurements/{procurement_id}/actions", tags=["actions"])
 budget_router = APIRouter(prefix="/budget/actions", tags=["budget acts"])
+registry_router = APIRouter(prefix="/registry/actions", tags=["registry acts"])
 
 TxHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The relayed transaction's hash.")]
 
@@ -225,12 +235,14 @@ def add_action_routes(router: APIRouter, schemas: ActionSchemas) -> None:
     )
 
 
-# ---------------------------------------------------------------- budget acts
+# ---------------------------------------------------- acts on a contract of its own (budget office, registry)
 
-_BUDGET_TARGET = RelayTarget(None)
-_BUDGET_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": BudgetActPublic, "description": "With ?wait=true: mined (and `mirrored` says if the mirror has it)."}
+_CONTRACT_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "With ?wait=true: mined (and `mirrored` says if the mirror has it)."}
 }
+
+# What a route needs of a contract of its own: its address, and the act as asked if the account may sign it.
+ActsRequest = Callable[[GatewayState, Principal, ActionSchemas, ApiModel], ActionRequest]
 
 
 def _budget_request(state: GatewayState, account: Principal, schemas: ActionSchemas, fields: ApiModel) -> ActionRequest:
@@ -254,18 +266,46 @@ def _budget_request(state: GatewayState, account: Principal, schemas: ActionSche
     return ActionRequest(action, state.ledger.system.budget_office, account.address, message)
 
 
-def add_budget_act_routes(router: APIRouter, schemas: ActionSchemas) -> None:
-    """The POST .../typed-data (what to sign) and POST (relay the signed act) of one declared budget act."""
+def _registry_request(
+    state: GatewayState, account: Principal, schemas: ActionSchemas, fields: ApiModel
+) -> ActionRequest:
+    """The act as asked, if ``account`` may sign it: the registry admin signs every registry act, a holder of one
+    of the act's roles its own (a ministry admin grants and revokes inside its ministry: the contract checks
+    the rest when the act is simulated). Else the contract's own refusal: not the registry admin."""
+    action = schemas.action
+    if not (account.registry_admin or account.has(*action.signers)):
+        raise ContractRevert("AccessControlUnauthorizedAccount", {"account": account.address, "neededRole": bytes(32)})
+    message = schemas.message(fields)
+    relayer = state.ledger.relayer
+    named = str(message.get("account", "")).lower()
+    if relayer is not None and named == relayer.address.lower() and action.primary_type in _NOT_TO_THE_RELAYER:
+        raise InvalidInput(
+            f"{relayer.address} is this gateway's relayer: a relayer holds no role and belongs to no organization, "
+            "or relaying breaks; use another account"
+        )
+    return ActionRequest(action, state.ledger.system.registry, account.address, message)
+
+
+# A relayer bound to an organization or holding a role breaks relaying (gateway/relay/relayer.py).
+_NOT_TO_THE_RELAYER = frozenset({"BindAccount", "GrantRole"})
+
+
+def add_contract_act_routes(
+    router: APIRouter, schemas: ActionSchemas, acts: ContractActs, asked_of: ActsRequest
+) -> None:
+    """The POST .../typed-data (what to sign) and POST (relay the signed act) of one declared act of a contract
+    of its own (the budget office's, the registry's); ``asked_of`` says whether the account may sign it."""
     action = schemas.action
     query_model, body_model = schemas.query, schemas.create
-    name = "budget_" + action.verb.replace("-", "_")
+    name = f"{acts.contract_field}_{action.verb.replace('-', '_')}"
+    target = RelayTarget(None, acts=acts)
 
     def typed_data(
         fields: query_model,  # type: ignore[valid-type]
         account: CurrentAccount,
         state: StateDep,
     ) -> TypedDataPublic:
-        asked = _budget_request(state, account, schemas, fields)
+        asked = asked_of(state, account, schemas, fields)
         deadline: int | None = getattr(fields, "deadline")  # noqa: B009 - every query model has one
         prepared = prepare(
             state.ledger, state.relay.nonces, asked, deadline=deadline, deadline_s=state.settings.action_deadline_s
@@ -282,9 +322,9 @@ def add_budget_act_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         idempotency_key: IdempotencyKey = None,
         wait: Wait = False,
     ) -> RelayPublic:
-        asked = _budget_request(state, account, schemas, body)
+        asked = asked_of(state, account, schemas, body)
         key = idempotency_key
-        result = relay_request(state, request, _BUDGET_TARGET, asked, body, wait=wait, idempotency_key=key)
+        result = relay_request(state, request, target, asked, body, wait=wait, idempotency_key=key)
         response.status_code = 200 if wait else 202
         return result
 
@@ -301,46 +341,68 @@ def add_budget_act_routes(router: APIRouter, schemas: ActionSchemas) -> None:
         path,
         submit,
         methods=["POST"],
-        response_model=BudgetActPublic,
+        response_model=acts.model,
         status_code=202,
-        responses=_BUDGET_POST_RESPONSES,
+        responses=_CONTRACT_POST_RESPONSES,
         name=name,
         description=f"Relay a signed {action.primary_type} act.",
     )
 
 
-@budget_router.get("/relays/{tx_hash}", response_model=BudgetActPublic)
-def budget_relay_status(tx_hash: TxHash, account: CurrentAccount, state: StateDep) -> RelayPublic:
-    """The status of a relayed budget act: pending, mined, or reverted with the decoded custom error."""
-    relay = state.relay.status(tx_hash)
-    if relay is None or relay.contract != state.ledger.system.budget_office:
-        raise NotFound(
-            f"no budget act {tx_hash.lower()} relayed by this gateway since it started "
-            "(look the transaction up on chain)"
-        )
-    return _BUDGET_TARGET.public(relay)
+def add_relay_status_routes(router: APIRouter, acts: ContractActs, address_of: Callable[[GatewayState], str]) -> None:
+    """GET .../relays/{txHash} and GET .../relays?idempotencyKey= for the acts of a contract of its own."""
+    target = RelayTarget(None, acts=acts)
+    what = acts.path.split("/")[1]  # budget, registry
+
+    def relay_status(tx_hash: TxHash, account: CurrentAccount, state: StateDep) -> RelayPublic:
+        relay = state.relay.status(tx_hash)
+        if relay is None or relay.contract != address_of(state):
+            raise NotFound(
+                f"no {what} act {tx_hash.lower()} relayed by this gateway since it started "
+                "(look the transaction up on chain)"
+            )
+        return target.public(relay)
+
+    def relay_status_by_key(
+        account: CurrentAccount,
+        state: StateDep,
+        db: SessionDep,
+        idempotency_key: Annotated[
+            str,
+            Query(alias="idempotencyKey", pattern=IDEMPOTENCY_KEY_PATTERN, description="The POST's Idempotency-Key."),
+        ],
+    ) -> RelayPublic:
+        stored = state.idempotency.lookup(db, account.address, state.idempotency.check_key(idempotency_key))
+        if stored is None or acts.contract_field not in stored:
+            raise NotFound(f"no {what} act relayed with this Idempotency-Key for this account")
+        result = acts.model.model_validate(stored)
+        relay = state.relay.status(result.tx_hash)
+        return result if relay is None else target.public(relay)
+
+    router.add_api_route(
+        "/relays/{tx_hash}",
+        relay_status,
+        methods=["GET"],
+        response_model=acts.model,
+        name=f"{what}_relay_status",
+        description=f"The status of a relayed {what} act: pending, mined, or reverted with the decoded custom error.",
+    )
+    router.add_api_route(
+        "/relays",
+        relay_status_by_key,
+        methods=["GET"],
+        response_model=acts.model,
+        name=f"{what}_relay_status_by_key",
+        description=f"The status of the {what} act you relayed with this Idempotency-Key.",
+    )
 
 
-@budget_router.get("/relays", response_model=BudgetActPublic)
-def budget_relay_status_by_key(
-    account: CurrentAccount,
-    state: StateDep,
-    db: SessionDep,
-    idempotency_key: Annotated[
-        str, Query(alias="idempotencyKey", pattern=IDEMPOTENCY_KEY_PATTERN, description="The POST's Idempotency-Key.")
-    ],
-) -> RelayPublic:
-    """The status of the budget act you relayed with this Idempotency-Key."""
-    stored = state.idempotency.lookup(db, account.address, state.idempotency.check_key(idempotency_key))
-    if stored is None or "office" not in stored:
-        raise NotFound("no budget act relayed with this Idempotency-Key for this account")
-    result = BudgetActPublic.model_validate(stored)
-    relay = state.relay.status(result.tx_hash)
-    return result if relay is None else _BUDGET_TARGET.public(relay)
-
-
+add_relay_status_routes(budget_router, BUDGET_ACTS, lambda state: state.ledger.system.budget_office)
+add_relay_status_routes(registry_router, REGISTRY_ACTS, lambda state: state.ledger.system.registry)
 for _schemas in ACTION_SCHEMAS.values():
     if _schemas.action.contract == MILESTONE_ESCROW:
         add_action_routes(router, _schemas)
     elif _schemas.action.contract == BUDGET_OFFICE:
-        add_budget_act_routes(budget_router, _schemas)
+        add_contract_act_routes(budget_router, _schemas, BUDGET_ACTS, _budget_request)
+    elif _schemas.action.contract == ACCESS_REGISTRY:
+        add_contract_act_routes(registry_router, _schemas, REGISTRY_ACTS, _registry_request)

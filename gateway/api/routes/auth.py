@@ -21,6 +21,7 @@ def account_public(principal: Principal, ledger: Ledger | None = None) -> Accoun
         organization=principal.organization,
         organization_kind=None if principal.org_kind is None else principal.org_kind.name.lower(),
         roles=sorted(role.value for role in principal.roles),
+        registry_admin=principal.registry_admin,
         balance=None if ledger is None else ledger.token.balance_of(principal.address),
     )
 

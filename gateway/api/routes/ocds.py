@@ -53,11 +53,7 @@ async def _auditor(request: Request, credentials: BearerCredentials) -> bool:
 
 
 def _publisher(request: Request, state: StateDep) -> OcdsPublisher:
-    publisher: OcdsPublisher | None = getattr(request.app.state, "ocds_publisher", None)
-    if publisher is None:
-        publisher = OcdsPublisher(state.settings, state.ledger, state.engine)
-        request.app.state.ocds_publisher = publisher
-    return publisher
+    return state.ocds
 
 
 async def _page(
