@@ -59,7 +59,7 @@ def _sign_in(api: Api, label: str) -> Response:
 @pytest.fixture
 def api(world: World, relayer: TxSender, tmp_path: Path) -> Iterator[Api]:
     """The gateway, with room for every caller's sign-in at once."""
-    settings = make_settings(tmp_path, sign_in_burst=1_000)
+    settings = make_settings(tmp_path)
     app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)
