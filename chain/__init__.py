@@ -72,6 +72,17 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         fiscal_year_containing as fiscal_year_containing,
         fiscal_year_start as fiscal_year_start,
     )
+    from chain.besu_network import (
+        Members as Members,
+        NetworkNode as NetworkNode,
+        NetworkPlan as NetworkPlan,
+        allowlists_for as allowlists_for,
+        load_plan as load_plan,
+        plan_network as plan_network,
+        system_alloc as system_alloc,
+        write_allowlists as write_allowlists,
+        write_network as write_network,
+    )
     from chain.budget_file import (
         BudgetAct as BudgetAct,
         BudgetFile as BudgetFile,
@@ -235,6 +246,13 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         read_yaml_mapping as read_yaml_mapping,
         validation_problems as validation_problems,
     )
+    from chain.qbft import (
+        QbftExtraData as QbftExtraData,
+        QbftVote as QbftVote,
+        decode_extra_data as decode_extra_data,
+        encode_extra_data as encode_extra_data,
+        genesis_extra_data as genesis_extra_data,
+    )
     from chain.system import (
         DEFENSE_MINISTRY as DEFENSE_MINISTRY,
         SystemAddresses as SystemAddresses,
@@ -326,6 +344,18 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "fiscal_year_containing",
         "fiscal_year_start",
     ),
+    "chain.besu_network": (
+        "Members",
+        "NetworkNode",
+        "NetworkPlan",
+        "allowlists_for",
+        "load_plan",
+        "plan_network",
+        "system_alloc",
+        "write_allowlists",
+        "write_network",
+    ),
+    "chain.qbft": ("QbftExtraData", "QbftVote", "decode_extra_data", "encode_extra_data", "genesis_extra_data"),
     "chain.budget_file": (
         "BudgetAct",
         "BudgetFile",

@@ -18,6 +18,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.main import generate_genesis_state_for_keys, get_default_account_keys
 from eth_tester.exceptions import BlockNotFound, TransactionFailed, TransactionNotFound
 from eth_utils.crypto import keccak
 from web3 import EthereumTesterProvider, Web3
@@ -51,8 +52,8 @@ class Tester(EthereumTester):  # type: ignore[misc]
 
     __test__ = False  # not a test class, whatever its name
 
-    def __init__(self) -> None:
-        super().__init__(PyEVMBackend())
+    def __init__(self, genesis_state: dict[bytes, dict[str, Any]] | None = None) -> None:
+        super().__init__(PyEVMBackend(genesis_state=genesis_state))
         self._transports: weakref.WeakSet[TesterTransport] = weakref.WeakSet()
         self._blocks: dict[tuple[int, bool], Any] = {}
         self._receipts: dict[Any, Any] = {}
@@ -234,15 +235,28 @@ def _log_filter(query: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def new_tester() -> tuple[Web3, TesterTransport]:
+def new_tester(alloc: dict[str, Any] | None = None) -> tuple[Web3, TesterTransport]:
     """A fresh eth-tester chain with automine: a Web3 bound to it (for the tests' contract objects) and its
-    transport (``.tester`` is the chain)."""
-    tester = Tester()
+    transport (``.tester`` is the chain). ``alloc``: a genesis file's accounts (hex, as Besu reads them), beside
+    eth-tester's own funded accounts."""
+    tester = Tester(None if alloc is None else _genesis_state(alloc))
     w3 = Web3(EthereumTesterProvider(tester))
     # The sender of a call that names none, as web3 would guess it, but without asking for (and checksumming)
     # every account of the chain before each call: a third of the time of the tests' view calls.
     w3.eth.default_account = tester.get_accounts()[0]
     return w3, TesterTransport(tester)
+
+
+def _genesis_state(alloc: dict[str, Any]) -> dict[bytes, dict[str, Any]]:
+    state: dict[bytes, dict[str, Any]] = generate_genesis_state_for_keys(get_default_account_keys(quantity=10))
+    for address, account in alloc.items():
+        state[bytes.fromhex(address.removeprefix("0x"))] = {
+            "balance": int(account.get("balance", "0x0"), 16),
+            "nonce": int(account.get("nonce", "0x0"), 16),
+            "code": bytes.fromhex(account.get("code", "0x").removeprefix("0x")),
+            "storage": {int(slot, 16): int(value, 16) for slot, value in account.get("storage", {}).items()},
+        }
+    return state
 
 
 def fund_accounts(tester: EthereumTester, accounts: list[LocalAccount]) -> None:
