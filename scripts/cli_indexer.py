@@ -324,10 +324,12 @@ _add_export()
 
 
 def _add_trail() -> None:
+    from scripts.cli_compare import compare
     from scripts.cli_trail import actor, trail
 
     audit.add_command(trail)
     audit.add_command(actor)
+    audit.add_command(compare)
 
 
 _add_trail()

@@ -8,6 +8,7 @@ from gateway.api.routes import (
     actions,
     auth,
     budget,
+    digests,
     events,
     evidence,
     flags,
@@ -36,5 +37,6 @@ for router in (
     ocds.router,
     flags.router,
     trail.router,
+    digests.router,
 ):
     api_router.include_router(router)
