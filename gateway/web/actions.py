@@ -289,7 +289,7 @@ def _word(field: ActionField, value: Any, t: Any) -> str:
     kind = field.kind
     if kind is FieldKind.YEN:
         return str(t.yen(int(value)))
-    if kind is FieldKind.TIME:
+    if kind is FieldKind.TIME or (kind is FieldKind.NUMBER and field.name.endswith("At")):  # a moment: in JST
         return str(t.time(int(value))) if int(value) else "-"
     if kind is FieldKind.FLAG:
         word = field.words[0] if value in (True, "true") else field.words[1]
