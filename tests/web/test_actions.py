@@ -65,7 +65,8 @@ def _review(client: TestClient, path: str, **fields: str) -> tuple[str, dict[str
 
 def _post(client: TestClient, path: str, page: str, content: dict[str, Any], **form: str) -> Response:
     data = {"csrf": csrf_of(page), "content": json.dumps(content), **form}
-    return client.post(path, data=data, headers=EN)
+    response: Response = client.post(path, data=data, headers=EN)
+    return response
 
 
 def _attest_path(demo: Demo) -> str:
