@@ -17,7 +17,7 @@ from gateway.core.state import GatewayState
 from gateway.errors import NotAuthenticated, TooManyRequests
 from gateway.identity import MirrorVersion, Principal
 
-__all__ = ["MAX_STREAMS", "MAX_STREAMS_PER_ACCOUNT", "Live", "StreamSlot", "open_slot", "recheck"]
+__all__ = ["MAX_STREAMS", "MAX_STREAMS_PER_ACCOUNT", "Live", "StreamSlot", "held", "open_slot", "recheck"]
 
 MAX_STREAMS_PER_ACCOUNT = 4
 MAX_STREAMS = 256
@@ -56,6 +56,12 @@ def open_slot(address: str) -> StreamSlot:
             )
         _streams[account] += 1
     return StreamSlot(account)
+
+
+def held(address: str) -> int:
+    """How many streams ``address`` holds open now."""
+    with _lock:
+        return _streams.get(address.lower(), 0)
 
 
 @dataclass(frozen=True)

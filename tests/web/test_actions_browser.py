@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,11 +22,11 @@ from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, expe
 
 from chain.devnet import DEV_INDEX
 from chain.keys import dev_account
-from gateway.streams import MAX_STREAMS_PER_ACCOUNT
+from gateway.streams import MAX_STREAMS_PER_ACCOUNT, held
 from gateway.web.pages import SESSION_COOKIE
-from indexer.sync import ChainSource, Indexer
 from tests.web.conftest import Demo, build_demo
-from tests.web.test_pages_browser import base_url, browser  # noqa: F401 - the module's server and browser
+from tests.web.live import following, serving
+from tests.web.test_pages_browser import browser  # noqa: F401 - Chromium, or the module is skipped
 
 SUPPLIER, OFFICER, FINANCE = DEV_INDEX["supplier"], DEV_INDEX["officer"], DEV_INDEX["finance"]
 EVALUATORS = (DEV_INDEX["evaluator-atla"], DEV_INDEX["evaluator-jqa"])
@@ -39,20 +38,15 @@ _SWAPPED = "document.getElementById('live').dataset.after"
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo world, its gateway relaying signed actions, and an indexer following the chain in a thread."""
     world = build_demo(tmp_path_factory.mktemp("demo"), relay=True)
-    state = world.app.state.gateway
-    stop = threading.Event()
+    with following(world):
+        yield world
 
-    def follow() -> None:
-        with Indexer(state.engine, ChainSource(world.rpc), state.ledger.system, state.ledger.build) as indexer:
-            while not stop.is_set():
-                indexer.catch_up()
-                stop.wait(0.05)
 
-    thread = threading.Thread(target=follow, daemon=True)
-    thread.start()
-    yield world
-    stop.set()
-    thread.join(timeout=10)
+@pytest.fixture(scope="module")
+def base_url(demo: Demo) -> Iterator[str]:
+    """The demo's gateway, served on a free port."""
+    with serving(demo.app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -76,7 +70,7 @@ def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:  # no
     assert errors == [], f"JavaScript errors: {errors}"
 
 
-def _demo_sign_in(context: BrowserContext, base_url: str, account: int) -> Page:  # noqa: F811
+def _demo_sign_in(context: BrowserContext, base_url: str, account: int) -> Page:
     page = context.new_page()
     page.goto(f"{base_url}/ui/sign-in")
     page.locator("#account").select_option(str(account))
@@ -103,7 +97,7 @@ def _sign_with_demo(page: Page) -> None:
 
 def test_evidence_and_two_attestations_pay_on_an_open_page(
     contexts: Callable[..., BrowserContext],
-    base_url: str,  # noqa: F811
+    base_url: str,
     demo: Demo,
 ) -> None:
     officer = _demo_sign_in(contexts(), base_url, OFFICER)
@@ -137,11 +131,16 @@ def test_evidence_and_two_attestations_pay_on_an_open_page(
     expect(payment).to_contain_text("48,000,000円", timeout=15_000)
     expect(officer.locator("#milestones tbody tr").first).to_contain_text("支払済")
     assert _not_reloaded(officer), "the open page was reloaded, not updated"
+    address = dev_account(OFFICER, demo.rpc.chain_id).address
+    deadline = time.monotonic() + 5
+    while held(address) != 1:  # each update's page opened its stream and the page it replaced closed its own
+        assert time.monotonic() < deadline, f"the officer holds {held(address)} streams for one open page"
+        time.sleep(0.05)
 
 
 def test_an_approved_transfer_changes_an_open_budget_overview(
     contexts: Callable[..., BrowserContext],
-    base_url: str,  # noqa: F811
+    base_url: str,
 ) -> None:
     watcher = _demo_sign_in(contexts(), base_url, DEV_INDEX["treasury"])
     maintenance = watcher.locator('#lines tr[data-sub-item="EQUIP-MAINT"] td.num').first
@@ -188,7 +187,7 @@ def _wallet(context: BrowserContext, account: LocalAccount, chain_id: int) -> li
 
 def test_a_wallet_signs_in_and_signs_an_action(
     contexts: Callable[..., BrowserContext],
-    base_url: str,  # noqa: F811
+    base_url: str,
     demo: Demo,
 ) -> None:
     context = contexts("en-GB")
@@ -218,7 +217,7 @@ def test_a_wallet_signs_in_and_signs_an_action(
 
 def test_a_wallet_on_another_chain_is_refused(
     contexts: Callable[..., BrowserContext],
-    base_url: str,  # noqa: F811
+    base_url: str,
     demo: Demo,
 ) -> None:
     context = contexts("en-GB")
@@ -236,7 +235,7 @@ def test_a_wallet_on_another_chain_is_refused(
 
 def test_live_streams_are_bounded_per_account(
     contexts: Callable[..., BrowserContext],
-    base_url: str,  # noqa: F811
+    base_url: str,
 ) -> None:
     page = _demo_sign_in(contexts(), base_url, DEV_INDEX["auditor"])
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
