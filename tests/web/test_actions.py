@@ -285,3 +285,66 @@ def test_the_vendor_scripts_come_from_node_modules(fresh: TestClient) -> None:
         assert marker in served.content
     assert fresh.get("/ui/static/vendor/..%2F..%2Fpackage.json").status_code == 404
     assert fresh.get("/ui/static/vendor/lodash.js").status_code == 404
+
+
+def _sent(response: Response) -> str:
+    """The relayed transaction's hash on the page that answers a signed action."""
+    assert response.status_code == 200, response.text
+    found = re.search(r'<code id="tx-hash">(0x[0-9a-f]{64})</code>', response.text)
+    assert found is not None, response.text
+    return found.group(1)
+
+
+def _mined(demo: Demo, tx_hash: str) -> None:
+    receipt = demo.rpc.request("eth_getTransactionReceipt", [tx_hash])["result"]
+    assert receipt is not None
+    assert int(receipt["status"], 16) == 1
+
+
+def test_a_second_officer_approves_an_amendment_named_in_full(fresh: TestClient, demo: Demo) -> None:
+    """The approval's content (the stored amendment) is filled in from the chain and shown before signing."""
+    path = f"/ui/procurements/{demo.escrow}/act/propose-amendment"
+    sign_in(fresh, OFFICER)
+    page, content = _review(fresh, path, milestoneId="2", kind="dueDate", newDueDate="2028-03-31", rationaleHash="x")
+    assert "31 Mar 2028 23:59 JST" in page  # the end of that day, in JST
+    _mined(demo, _sent(_post(fresh, path, page, content, signer="dev")))
+    demo.sync()
+    bearer = {"Authorization": f"Bearer {fresh.cookies[SESSION_COOKIE]}"}
+    amendments = fresh.get("/amendments", params={"procurementId": demo.escrow}, headers=bearer).json()["data"]
+    amendment = next(a for a in amendments if a["milestoneId"] == 2 and a["kind"] == "due_date")
+    sign_in(fresh, DEV_INDEX["officer-2"])
+    approve = f"/ui/procurements/{demo.escrow}/act/approve-amendment"
+    page, content = _review(fresh, approve, amendmentId=str(amendment["amendmentId"]))
+    assert "31 Mar 2028 23:59 JST" in page  # the stored amendment's content, in words
+    assert content == {
+        "amendmentId": amendment["amendmentId"],
+        "nonce": content["nonce"],
+        "deadline": content["deadline"],
+    }
+    _mined(demo, _sent(_post(fresh, approve, page, content, signer="dev")))
+
+
+def test_a_finance_officer_requests_a_transfer_on_its_own_lines_only(fresh: TestClient, demo: Demo) -> None:
+    path = "/ui/budget/act/request-transfer"
+    sign_in(fresh, TREASURY)
+    form = fresh.get(path, headers=EN).text
+    lines = re.findall(r'<option value="(2[0-9]{3}/MOD/[^"]+)"', form)
+    assert len(lines) >= 4  # each MOD line, in both selects
+    fields = {
+        "request.from": lines[0],
+        "request.to": lines[1],
+        "request.amount": "1000000",
+        "request.rationaleHash": "r",
+    }
+    page, content = _review(fresh, path, **fields)
+    assert "<dd>¥1,000,000</dd>" in page
+    _mined(demo, _sent(_post(fresh, path, page, content, signer="dev")))
+    sign_in(fresh, DEV_INDEX["mofa-treasury"])
+    assert "/MOD/" not in fresh.get(path, headers=EN).text  # another ministry's lines are not offered
+    mark = _chain_mark(demo)
+    refused = fresh.get(path, params={**fields, "review": "1"}, headers=EN)  # asked anyway
+    assert refused.status_code == 403
+    assert "is not a treasury (finance) officer of MOD" in refused.text  # the contract's refusal, in words
+    posted = _post(fresh, path, refused.text, content, signer="dev")
+    assert posted.status_code == 403
+    assert _chain_mark(demo) == mark
