@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -13,7 +15,10 @@ from gateway.web.actions import router as actions_router
 from gateway.web.live import router as live_router
 from gateway.web.pages import STATIC_DIR, router
 
-__all__ = ["VENDOR_FILES", "install_pages"]
+__all__ = ["EVIDENCE_UPLOAD_PAGE", "VENDOR_FILES", "install_pages"]
+
+#: The page's evidence upload (gateway/web/actions.py), which takes a document as large as ``POST /evidence`` does.
+EVIDENCE_UPLOAD_PAGE = re.compile(r"^/ui/procurements/[^/]{1,200}/evidence/?$")
 
 #: The npm packages' files the pages load, served from node_modules (installed by `make setup`; no CDN).
 VENDOR_FILES = {

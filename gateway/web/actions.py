@@ -47,16 +47,7 @@ from chain.actions import LINE_KEY, SignedContract
 from chain.roles import org_code
 from chain.times import JST
 from gateway.deps import Caller
-from gateway.errors import (
-    BadRequest,
-    Forbidden,
-    GatewayError,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    ServiceUnavailable,
-    TooManyRequests,
-)
+from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.siwe import SiweMessage
 from gateway.web.pages import (
@@ -69,7 +60,7 @@ from gateway.web.pages import (
     _templates,
 )
 
-__all__ = ["PAGE_ACTIONS", "call_api", "offered", "router"]
+__all__ = ["PAGE_ACTIONS", "ApiProblem", "call_api", "offered", "router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -91,13 +82,12 @@ _MAX_BODY = 16_384  # the signed content a form carries back (JSON): far more th
 # ------------------------------------------------------------------ the API, called inside the process
 
 
-class _Answer(GatewayError):
-    """A problem the API answered, passed on with its status and detail."""
+class ApiProblem(GatewayError):
+    """A problem the API answered (its problem+json), passed on to the page with its own status and detail."""
 
-
-_PROBLEMS: dict[int, type[GatewayError]] = {
-    error.status: error for error in (BadRequest, NotAuthenticated, Forbidden, NotFound, InvalidInput)
-}
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status  # type: ignore[misc]  # this answer's status: the API's kinds of problem are many
 
 
 async def call_api(request: Request, method: str, path: str, token: str | None, **kwargs: Any) -> Any:
@@ -122,16 +112,7 @@ async def call_api(request: Request, method: str, path: str, token: str | None, 
     issues = problem.get("errors") or []
     if issues:
         detail += ": " + "; ".join(f"{'.'.join(str(p) for p in i.get('loc', [])[1:])}: {i.get('msg')}" for i in issues)
-    if answer.status_code == 429:
-        raise TooManyRequests(detail, int(problem.get("retryAfter") or 1))
-    if answer.status_code == 503:
-        raise ServiceUnavailable(detail)
-    kind = _PROBLEMS.get(answer.status_code)
-    if kind is None:
-        error = _Answer(detail)
-        error.status = answer.status_code  # type: ignore[misc]  # this answer's status, not the class's
-        raise error
-    raise kind(detail)
+    raise ApiProblem(answer.status_code, detail)
 
 
 def _token(request: Request) -> str:

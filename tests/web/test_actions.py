@@ -6,6 +6,7 @@ form content. Nothing refused ever reaches the chain."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
 import re
@@ -23,7 +24,7 @@ from chain.devnet import DEV_INDEX
 from chain.keys import dev_account
 from gateway.main import create_app
 from gateway.web.pages import SESSION_COOKIE
-from tests.gateway.conftest import make_settings
+from tests.gateway.conftest import EVIDENCE_LIMIT, make_settings
 from tests.web.conftest import Demo, build_demo
 from tests.web.pages import csrf_of, sign_in
 from tests.web.test_pages import _NamedChain
@@ -31,14 +32,16 @@ from tests.web.test_pages import _NamedChain
 SUPPLIER, EVALUATOR, OFFICER = DEV_INDEX["supplier"], DEV_INDEX["evaluator-atla"], DEV_INDEX["officer"]
 TREASURY, FINANCE, AUDITOR = DEV_INDEX["treasury"], DEV_INDEX["finance"], DEV_INDEX["auditor"]
 EN = {"Accept-Language": "en"}
+FORM_LIMIT = EVIDENCE_LIMIT // 2
 _CONTENT = re.compile(r'name="content" value="([^"]*)"')
 _OFFERED = re.compile(r'data-verb="([a-z-]+)"')
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """The demo world, its gateway relaying signed actions."""
-    return build_demo(tmp_path_factory.mktemp("demo"), relay=True)
+    """The demo world, its gateway relaying signed actions; a form's body limited below a document's (as in
+    production: 256 KiB against 25 MiB)."""
+    return build_demo(tmp_path_factory.mktemp("demo"), relay=True, json_max_bytes=FORM_LIMIT)
 
 
 @pytest.fixture
@@ -180,7 +183,10 @@ def test_a_signature_for_other_content_is_refused(fresh: TestClient, demo: Demo)
     [
         ({"content": "not json", "signer": "dev"}, "content: not JSON"),
         ({"content": "[1, 2]", "signer": "dev"}, "content: not an action"),
-        ({"content": "{" + '"a":1,' * 5000 + '"b":2}', "signer": "dev"}, "content: the signed content is missing"),
+        (
+            {"content": '{"deadline": 1, "a": "' + "a" * 17_000 + '"}', "signer": "dev"},
+            "content: the signed content is",
+        ),
         ({"content": '{"deadline": 1}', "signer": "root"}, "signer: sign with your wallet"),
         ({"content": '{"deadline": 1}', "signer": "wallet", "signature": "0x12"}, "signature: the wallet"),
         ({"content": '{"milestoneId": "1; drop", "deadline": 1}', "signer": "dev"}, "milestoneId"),
@@ -348,3 +354,20 @@ def test_a_finance_officer_requests_a_transfer_on_its_own_lines_only(fresh: Test
     posted = _post(fresh, path, refused.text, content, signer="dev")
     assert posted.status_code == 403
     assert _chain_mark(demo) == mark
+
+
+def test_the_page_uploads_as_much_as_the_api_takes(fresh: TestClient, demo: Demo) -> None:
+    """The page's upload is limited as ``POST /evidence`` is (the evidence limit, not a form's): a document past a
+    form's limit is stored, a body past the evidence limit refused by its declared size before it is read."""
+    sign_in(fresh, SUPPLIER)
+    page = fresh.get(f"/ui/procurements/{demo.escrow}/act/submit-evidence", headers=EN).text
+    path = f"/ui/procurements/{demo.escrow}/evidence"
+    report = b"%PDF-1.4 " + bytes(EVIDENCE_LIMIT - 9)
+    assert len(report) > FORM_LIMIT
+    form = {"csrf": csrf_of(page), "milestoneId": "1"}
+    stored = fresh.post(path, data=form, files={"file": ("report.pdf", report, "application/pdf")})
+    assert stored.status_code == 303, stored.text
+    assert f"documentHash=0x{hashlib.sha256(report).hexdigest()}" in stored.headers["location"]
+    refused = fresh.post(path, data=form, files={"file": ("report.pdf", bytes(3 * EVIDENCE_LIMIT), "application/pdf")})
+    assert refused.status_code == 413
+    assert "exceeds" in refused.text
