@@ -79,6 +79,13 @@ def _demo_sign_in(context: BrowserContext, base_url: str, account: int) -> Page:
     return page
 
 
+def _until(condition: Callable[[], bool], failure: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
 def _mark(page: Page) -> None:
     """Mark the page's window: the mark survives a live update, not a reload."""
     page.evaluate("window.__notReloaded = true")
@@ -132,10 +139,8 @@ def test_evidence_and_two_attestations_pay_on_an_open_page(
     expect(officer.locator("#milestones tbody tr").first).to_contain_text("支払済")
     assert _not_reloaded(officer), "the open page was reloaded, not updated"
     address = dev_account(OFFICER, demo.rpc.chain_id).address
-    deadline = time.monotonic() + 5
-    while held(address) != 1:  # each update's page opened its stream and the page it replaced closed its own
-        assert time.monotonic() < deadline, f"the officer holds {held(address)} streams for one open page"
-        time.sleep(0.05)
+    # each update's page opened its stream, and the page it replaced closed its own
+    _until(lambda: held(address) == 1, "the officer holds more than one stream for one open page")
 
 
 def test_an_approved_transfer_changes_an_open_budget_overview(
@@ -236,12 +241,14 @@ def test_a_wallet_on_another_chain_is_refused(
 def test_live_streams_are_bounded_per_account(
     contexts: Callable[..., BrowserContext],
     base_url: str,
+    demo: Demo,
 ) -> None:
     page = _demo_sign_in(contexts(), base_url, DEV_INDEX["auditor"])
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     after = page.locator("#live").get_attribute("data-after")
     page.close()  # its own stream ends
-    time.sleep(0.3)
+    auditor = dev_account(DEV_INDEX["auditor"], demo.rpc.chain_id).address
+    _until(lambda: held(auditor) == 0, "the closed page's stream was never released")
     with httpx.Client(base_url=base_url, cookies=cookies, timeout=httpx.Timeout(10.0, read=None)) as client:
         garbage = client.get("/ui/live/budget?after=-1")
         assert garbage.status_code == 422
