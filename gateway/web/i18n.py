@@ -252,7 +252,7 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                 "act.sign_wallet": "Sign with your wallet and send",
                 "act.sign_demo": "Sign with the demo account and send",
                 "act.demo_hint": "Local dev chain only: the gateway signs with the demo account's key.",
-                "act.no_wallet": "No wallet (EIP-1193) found in this browser.",
+                "act.no_wallet": "No wallet (EIP-1193) found in this browser: with one, you sign in and sign here.",
                 "act.sent": "Sent. Once it is in a block and mirrored, the pages show it (an open page by itself).",
                 "act.tx": "Transaction",
                 "act.status": "Status",

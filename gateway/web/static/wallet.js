@@ -46,10 +46,10 @@
     const error = document.getElementById("wallet-error");
     const provider = wallet();
     if (!provider) {
-      button.hidden = true;
-      show(error, section.dataset.noWallet);
-      return;
+      return; // the page says no wallet was found (and without JavaScript, the same)
     }
+    document.getElementById("wallet-missing").hidden = true;
+    button.hidden = false;
     button.addEventListener("click", async function () {
       error.hidden = true;
       button.disabled = true;
