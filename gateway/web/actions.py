@@ -76,6 +76,7 @@ _DIGITS = re.compile(r"^[0-9]{1,30}$")
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _MAX_BODY = 16_384  # the signed content a form carries back (JSON): far more than any declared action's
 
 
@@ -294,6 +295,7 @@ class _Act:
     back: str  # the page it is taken from
     typed_data_path: str
     relay_path: str
+    relays_path: str  # the API's status of this contract's relays: .../relays/{txHash}
     procurement: dict[str, Any] | None = None
 
     @property
@@ -315,7 +317,8 @@ async def _procurement_act(request: Request, caller: Caller, procurement_id: str
         raise Forbidden(f"this action needs one of the roles: {', '.join(r.value for r in action.signers)}")
     escrow = detail["escrow"]
     path = f"/procurements/{escrow}/actions/{action.verb}"
-    return _Act(action, f"/ui/procurements/{escrow}", path, path, detail)
+    relays = f"/procurements/{escrow}/actions/relays"
+    return _Act(action, f"/ui/procurements/{escrow}", path, path, relays, detail)
 
 
 def _budget_act(caller: Caller, verb: str) -> _Act:
@@ -323,7 +326,7 @@ def _budget_act(caller: Caller, verb: str) -> _Act:
     if not may_act(caller.principal, action):
         raise Forbidden(f"this action needs one of the roles: {', '.join(r.value for r in action.signers)}")
     path = f"/budget/actions/{action.verb}"
-    return _Act(action, "/ui/budget", f"{path}/typed-data", path)
+    return _Act(action, "/ui/budget", f"{path}/typed-data", path, "/budget/actions/relays")
 
 
 async def _choices(request: Request, act: _Act) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -456,6 +459,14 @@ async def _relay(request: Request, act: _Act, caller: Caller) -> Response:
     return await _render_act(request, context, act, 200, None, result=result, controls=[], given={})
 
 
+async def _relay_status(request: Request, act: _Act, caller: Caller, tx_hash: str) -> Response:
+    """A relayed action's status as the API knows it: pending, mined, or reverted with the contract's words."""
+    if not _TX_HASH.match(tx_hash):
+        raise InvalidInput(f"transaction: 0x and 64 hex digits, got {tx_hash[:80]!r}")
+    result = await call_api(request, "GET", f"{act.relays_path}/{tx_hash}", _token(request))
+    return await _render_act(request, _Context(request, caller), act, result=result, controls=[], given={})
+
+
 def _content(form: FormData) -> dict[str, Any]:
     text = form.get("content")
     if not isinstance(text, str) or not 2 <= len(text) <= _MAX_BODY:
@@ -534,6 +545,27 @@ async def budget_act(request: Request, verb: str) -> Response:
 
     async def run(caller: Caller) -> Response:
         return await _relay(request, _budget_act(caller, verb), caller)
+
+    return await _guarded(request, run)
+
+
+@router.get("/procurements/{procurement_id}/act/{verb}/relays/{tx_hash}", response_class=HTMLResponse)
+async def procurement_act_status(request: Request, procurement_id: str, verb: str, tx_hash: str) -> Response:
+    """A relayed action on a procurement: pending, mined, or reverted and why."""
+
+    async def run(caller: Caller) -> Response:
+        act = await _procurement_act(request, caller, procurement_id, verb)
+        return await _relay_status(request, act, caller, tx_hash)
+
+    return await _guarded(request, run)
+
+
+@router.get("/budget/act/{verb}/relays/{tx_hash}", response_class=HTMLResponse)
+async def budget_act_status(request: Request, verb: str, tx_hash: str) -> Response:
+    """A relayed budget act: pending, mined, or reverted and why."""
+
+    async def run(caller: Caller) -> Response:
+        return await _relay_status(request, _budget_act(caller, verb), caller, tx_hash)
 
     return await _guarded(request, run)
 

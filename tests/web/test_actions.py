@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,8 +327,22 @@ def test_a_second_officer_approves_an_amendment_named_in_full(fresh: TestClient,
         "amendmentId": amendment["amendmentId"],
         "nonce": content["nonce"],
         "deadline": content["deadline"],
-    }
-    _mined(demo, _sent(_post(fresh, approve, page, content, signer="dev")))
+    }  # the rest is the chain's, filled in again
+    tx_hash = _sent(_post(fresh, approve, page, content, signer="dev"))
+    _mined(demo, tx_hash)
+    deadline = time.monotonic() + 10
+    while True:  # the page's link: the API's relay status, pending until the relay's watcher has the receipt
+        status = fresh.get(f"{approve}/relays/{tx_hash}", headers=EN)
+        assert status.status_code == 200, status.text
+        if 'id="relay-status">Sent' not in status.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert re.search(r'id="relay-status">In a block \(Block [0-9]+\)<', status.text)
+    unknown = fresh.get(f"{approve}/relays/0x{'ab' * 32}", headers=EN)
+    assert unknown.status_code == 404
+    assert "no action" in unknown.text
+    garbage = fresh.get(f"{approve}/relays/0x12;drop", headers=EN)
+    assert garbage.status_code == 422
 
 
 def test_a_finance_officer_requests_a_transfer_on_its_own_lines_only(fresh: TestClient, demo: Demo) -> None:
