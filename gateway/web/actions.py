@@ -330,19 +330,29 @@ def _budget_act(caller: Caller, verb: str) -> _Act:
 
 
 async def _choices(request: Request, act: _Act) -> dict[str, tuple[tuple[str, str], ...]]:
-    """The options of the act's selects: the procurement's milestones, or the visible budget lines and pending
-    transfers."""
+    """The options of the act's selects: the procurement's milestones and unapproved amendments, or the visible
+    budget lines and pending transfers."""
+    token = _token(request)
+    choices: dict[str, tuple[tuple[str, str], ...]] = {}
     if act.procurement is not None:
         milestones = act.procurement["milestones"]
-        return {"milestoneId": tuple((str(m["milestoneId"]), str(m["milestoneId"])) for m in milestones)}
-    token = _token(request)
+        choices = {"milestoneId": tuple((str(m["milestoneId"]), str(m["milestoneId"])) for m in milestones)}
+        if any(f.name == "amendmentId" for f in act.action.fields):
+            query = {"procurementId": act.procurement["escrow"], "limit": 500}
+            amendments = (await call_api(request, "GET", "/amendments", token, params=query))["data"]
+            choices["amendmentId"] = tuple(
+                (str(a["amendmentId"]), f"{a['amendmentId']}: {a['kind']} ({a['milestoneId']})")
+                for a in amendments
+                if a["approvedBy"] is None
+            )
+        return choices
     lines = (await call_api(request, "GET", "/budget/lines", token, params={"limit": 500}))["data"]
     keys = [
         ("/".join([str(x["fiscalYear"]), x["ministry"], x["organization"], x["item"], x["subItem"]]), x) for x in lines
     ]
-    choices: dict[str, tuple[tuple[str, str], ...]] = {
-        "line": tuple((key, f"{x['ministry']} {x['item']} / {x['subItem']} (FY{x['fiscalYear']})") for key, x in keys)
-    }
+    choices["line"] = tuple(
+        (key, f"{x['ministry']} {x['item']} / {x['subItem']} (FY{x['fiscalYear']})") for key, x in keys
+    )
     if any(f.name == "transferId" for f in act.action.fields):
         pending: dict[int, str] = {}
         for line in lines:

@@ -321,6 +321,8 @@ def test_a_second_officer_approves_an_amendment_named_in_full(fresh: TestClient,
     amendment = next(a for a in amendments if a["milestoneId"] == 2 and a["kind"] == "due_date")
     sign_in(fresh, DEV_INDEX["officer-2"])
     approve = f"/ui/procurements/{demo.escrow}/act/approve-amendment"
+    offered = re.findall(r'<option value="([0-9]+)">[0-9]+: due_date', fresh.get(approve, headers=EN).text)
+    assert offered == [str(amendment["amendmentId"])]  # the unapproved amendment, to choose
     page, content = _review(fresh, approve, amendmentId=str(amendment["amendmentId"]))
     assert "31 Mar 2028 23:59 JST" in page  # the stored amendment's content, in words
     assert content == {
