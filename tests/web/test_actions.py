@@ -26,7 +26,7 @@ from chain.keys import dev_account
 from gateway.main import create_app
 from gateway.web.pages import SESSION_COOKIE
 from tests.gateway.conftest import EVIDENCE_LIMIT, make_settings
-from tests.web.conftest import Demo, build_demo
+from tests.web.conftest import OTHER_SUPPLIER, Demo, build_demo
 from tests.web.pages import csrf_of, sign_in
 from tests.web.test_pages import _NamedChain
 
@@ -388,3 +388,16 @@ def test_the_page_uploads_as_much_as_the_api_takes(fresh: TestClient, demo: Demo
     refused = fresh.post(path, data=form, files={"file": ("report.pdf", bytes(3 * EVIDENCE_LIMIT), "application/pdf")})
     assert refused.status_code == 413
     assert "exceeds" in refused.text
+
+
+def test_a_live_stream_is_for_a_page_the_account_may_see(fresh: TestClient, demo: Demo) -> None:
+    """Another supplier's procurement has no stream for it (the page's 404), nor has anyone signed out; a stream
+    asks where to start."""
+    fresh.cookies.clear()
+    assert fresh.get(f"/ui/live/procurements/{demo.escrow}?after=0").status_code == 401
+    sign_in(fresh, OTHER_SUPPLIER)
+    hidden = fresh.get(f"/ui/live/procurements/{demo.escrow}?after=0", headers=EN)
+    assert hidden.status_code == 404
+    assert hidden.headers["content-type"].startswith("text/html")
+    assert fresh.get(f"/ui/live/procurements/{demo.escrow}", headers=EN).status_code == 422
+    assert fresh.get("/ui/live/procurements/MOD-2026-0042?after=0", headers=EN).status_code == 422
