@@ -41,7 +41,7 @@ from gateway.relay.relayer import relayer_problem
 from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.services.auth import AuthService
 from gateway.services.evidence import EvidenceStore
-from gateway.web import install_pages
+from gateway.web import EVIDENCE_UPLOAD_PAGE, install_pages
 from indexer.schema import make_engine, upgrade
 
 __all__ = ["create_app"]
@@ -118,7 +118,8 @@ def create_app(
     evidence_limit = settings.evidence_max_bytes + _MULTIPART_OVERHEAD
 
     def upload_limit(method: str, path: str) -> int:
-        return evidence_limit if method == "POST" and path.rstrip("/") == "/evidence" else settings.json_max_bytes
+        uploads = method == "POST" and (path.rstrip("/") == "/evidence" or EVIDENCE_UPLOAD_PAGE.match(path) is not None)
+        return evidence_limit if uploads else settings.json_max_bytes
 
     app.add_middleware(
         RequestContextMiddleware,

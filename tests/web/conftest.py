@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -45,8 +46,10 @@ class Demo:
             indexer.catch_up()
 
 
-def build_demo(tmp_path: Path) -> Demo:
-    """Deploy, seed the demo cast, budget and procurement as `procure up` does, add a second supplier, mirror it."""
+def build_demo(tmp_path: Path, *, relay: bool = False, **settings: Any) -> Demo:
+    """Deploy, seed the demo cast, budget and procurement as `procure up` does, add a second supplier, mirror it;
+    ``relay``: the gateway relays signed actions (with the dev relayer account, as `make up`'s gateway);
+    ``settings``: the gateway's settings that differ from the tests' (tests.gateway.conftest.make_settings)."""
     _, rpc = new_tester()
     chain_id = rpc.chain_id
     indexes = [*DEV_INDEX.values(), OTHER_SUPPLIER]
@@ -65,7 +68,8 @@ def build_demo(tmp_path: Path) -> Demo:
     _, _, factory = system_clients(rpc, system, officer, build)
     loaded = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml")
     escrow, _ = ensure_demo_procurement(factory, registry, loaded)
-    app = create_app(make_settings(tmp_path), rpc=rpc, system=system, build=build)
+    relayer = TxSender(rpc, accounts[DEV_INDEX["relayer"]], decoder) if relay else None
+    app = create_app(make_settings(tmp_path, **settings), rpc=rpc, system=system, relayer=relayer, build=build)
     demo = Demo(rpc=rpc, app=app, escrow=escrow, fiscal_year=fiscal_year_containing(rpc.latest_timestamp()))
     demo.sync()
     return demo

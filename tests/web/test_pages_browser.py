@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from chain.devnet import DEV_INDEX
 from tests.web.conftest import OTHER_SUPPLIER, Demo
+from tests.web.live import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 FINANCE = DEV_INDEX["finance"]
@@ -36,21 +33,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 @pytest.fixture(scope="module")
 def base_url(demo: Demo) -> Iterator[str]:
     """The demo's gateway, served by uvicorn on a free port in a thread of this process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(demo.app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped before it started"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(demo.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

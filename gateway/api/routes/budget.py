@@ -15,9 +15,6 @@ client within that of the indexer committing its block. Each poll checks the ses
 
 import asyncio
 import json
-import threading
-import weakref
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -26,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import CurrentCaller, StateDep
-from gateway.errors import NotAuthenticated, ServiceUnavailable, TooManyRequests
+from gateway.errors import NotAuthenticated, ServiceUnavailable
 from gateway.identity import MirrorVersion, Principal
 from gateway.schemas.budget import (
     BudgetFilters,
@@ -39,33 +36,14 @@ from gateway.schemas.budget import (
 )
 from gateway.services.budget import BudgetReader, Clock, change_public, fiscal_year_of, read_clock
 from gateway.services.reads import decode_cursor
+from gateway.streams import MAX_STREAMS_PER_ACCOUNT, Live, StreamSlot, open_slot, recheck
 
 router = APIRouter(prefix="/budget", tags=["budget"])
 
+__all__ = ["MAX_STREAMS_PER_ACCOUNT", "router"]
+
 _POLL_S = 0.1  # how often the stream looks for new changes
 _HEARTBEAT_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
-# Each open stream polls the mirror ten times a second: an account may hold a few, the process a bounded number.
-MAX_STREAMS_PER_ACCOUNT = 4
-MAX_STREAMS = 256
-_streams: Counter[str] = Counter()
-_streams_lock = threading.Lock()
-
-
-class _Slot:
-    """One open stream of an account, released once: when the stream ends, or when its response is dropped
-    without ever being iterated (a client gone before the first byte)."""
-
-    def __init__(self, account: str) -> None:
-        self.account = account
-        self._held = True
-
-    def release(self) -> None:
-        with _streams_lock:
-            if self._held:
-                self._held = False
-                _streams[self.account] -= 1
-                if _streams[self.account] <= 0:
-                    del _streams[self.account]
 
 
 def _mirror(caller_mirror: MirrorVersion | None) -> MirrorVersion:
@@ -140,15 +118,9 @@ async def stream_line_changes(
     after = decode_cursor(resume) if resume is not None else (mirror.block_number, 10**9)
     token = request.headers.get("authorization", "").partition(" ")[2]
     account = caller.principal.address.lower()
-    with _streams_lock:
-        if _streams[account] >= MAX_STREAMS_PER_ACCOUNT or sum(_streams.values()) >= MAX_STREAMS:
-            raise TooManyRequests(
-                f"too many open streams (at most {MAX_STREAMS_PER_ACCOUNT} per account): close one first", 5
-            )
-        _streams[account] += 1
-    slot = _Slot(account)
+    slot = open_slot(account)
     events = _events(request, state, token, caller.principal, mirror, after, slot)
-    weakref.finalize(events, slot.release)
+    slot.bind(events)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -163,7 +135,7 @@ async def _events(
     principal: Principal,
     mirror: MirrorVersion,
     after: tuple[int, int],
-    slot: _Slot,
+    slot: StreamSlot,
 ) -> AsyncIterator[bytes]:
     try:
         async for chunk in _changes(request, state, token, principal, mirror, after):
@@ -205,15 +177,9 @@ def _poll(
     state: StateDep, token: str, principal: Principal, mirror: MirrorVersion, after: tuple[int, int]
 ) -> tuple[Principal, MirrorVersion, list[Any]]:
     """The session checked again, the caller's roles as of the mirror's version now, and the changes after."""
-    with state.engine.connect() as conn:
-        live = state.auth.check(conn, token)
-    if live.mirror is not None and live.mirror != mirror:
-        mirror = live.mirror
-        principal = state.directory.cached(live.address, mirror) or state.directory.lookup(live.address, mirror)
-    if not principal.known:
-        raise NotAuthenticated(f"{live.address} no longer holds an active role in the registry")
-    reader = _reader(state, principal)
+    live = recheck(state, token, Live(principal, mirror))
+    reader = _reader(state, live.principal)
     now = state.ledger.now(max_age_s=1.0)
     with state.engine.connect() as conn:
         rows = reader.changes_after(conn, after, now)
-    return principal, mirror, list(rows)
+    return live.principal, live.mirror, list(rows)
