@@ -39,7 +39,9 @@ from gateway.errors import (
 from gateway.services.budget import BudgetReader, fiscal_year_of, read_clock
 from gateway.services.reads import LISTINGS, Page
 from gateway.siwe import SiweMessage
+from gateway.web.burn_chart import overview_chart
 from gateway.web.i18n import LANGS, Words, negotiate
+from gateway.web.procurement_records import procurement_records
 
 __all__ = ["CSRF_COOKIE", "DEV_ACCOUNTS", "LANG_COOKIE", "SESSION_COOKIE", "STATIC_DIR", "router"]
 
@@ -258,7 +260,8 @@ async def budget_overview(request: Request, year: str | None = None) -> Response
         summary, lines = await run_in_threadpool(_budget, context.state, caller, fiscal_year)
     except GatewayError as exc:
         return context.problem(exc)
-    return context.render("budget.html", summary=summary, lines=lines, years=_years(summary.fiscal_year))
+    chart = overview_chart(summary)
+    return context.render("budget.html", summary=summary, lines=lines, years=_years(summary.fiscal_year), chart=chart)
 
 
 def _budget(state: GatewayState, caller: Caller, fiscal_year: int | None) -> tuple[Any, list[Any]]:
@@ -297,7 +300,8 @@ async def procurements(request: Request, page: str | None = None) -> Response:
 
 @router.get("/procurements/{procurement_id}", response_class=HTMLResponse)
 async def procurement(request: Request, procurement_id: str) -> Response:
-    """One procurement: its milestones with due dates and statuses, and its payments (exact yen)."""
+    """One procurement: its milestone timeline, evidence and attestations, payments (exact yen), amendments,
+    disputes and red flags (gateway/web/procurement_records.py)."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
@@ -305,12 +309,10 @@ async def procurement(request: Request, procurement_id: str) -> Response:
     try:
         reader = await get_reader(request, _bearer(request.cookies[SESSION_COOKIE]))
         detail = await procurement_detail(reader, procurement_id)
-        payments, _ = await run_in_threadpool(
-            reader.rows, LISTINGS["payments"], Page(offset=0, limit=500), {"procurement_id": detail.escrow}
-        )
+        records = await run_in_threadpool(procurement_records, request.app.state, reader, detail)
     except GatewayError as exc:
         return context.problem(exc)
-    return context.render("procurement.html", p=detail, payments=payments)
+    return context.render("procurement.html", p=detail, r=records)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)
