@@ -41,7 +41,7 @@ from gateway.schemas.budget import (
 )
 from gateway.schemas.common import ApiModel
 from gateway.scope import LineScope, Scope
-from gateway.services.reads import block_time_of
+from gateway.services.reads import OPEN_MILESTONES, block_time_of
 from indexer.models import (
     AmendmentApproval,
     BudgetAppropriation,
@@ -68,8 +68,6 @@ _lines = BudgetLineRow.__table__
 _series = BudgetSeries.__table__
 _l, _s = _lines.c, _series.c
 _procurements, _milestones = ProcurementRow.__table__, MilestoneRow.__table__
-#: Milestone states whose amount an escrow still has to pay (MilestoneEscrow's ``_OPEN`` and Disputed).
-_OPEN_MILESTONES = ("Pending", "Submitted", "Rejected", "Disputed")
 _CODES = ("ministry", "organization", "item", "sub_item")
 
 
@@ -441,7 +439,7 @@ class BudgetReader:
             select(m.escrow, m.amount).where(
                 m.chain_id == self.chain_id,
                 m.escrow.in_(escrows),
-                m.status.in_(_OPEN_MILESTONES),
+                m.status.in_(OPEN_MILESTONES),
                 m.due_date < year_end,
             )
         ):

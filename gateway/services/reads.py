@@ -7,6 +7,7 @@ procurement's detail is one statement (with its milestones), compiled once per s
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chain import ConfigurationError, checksum, org_code, org_id, parse_procurement_name
+from chain.budget import fiscal_year_start
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -56,6 +58,8 @@ from indexer.models import (
 __all__ = [
     "CURSOR_PATTERN",
     "LISTINGS",
+    "OPEN_MILESTONES",
+    "PROCUREMENT_STATUSES",
     "Listing",
     "OcidOf",
     "Page",
@@ -95,6 +99,10 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 _procurements = ProcurementRow.__table__
 _milestones = MilestoneRow.__table__
 _p, _m = _procurements.c, _milestones.c
+#: Milestone states whose amount an escrow still has to pay (MilestoneEscrow's ``_OPEN`` and Disputed): a
+#: procurement with one is open, one without completed.
+OPEN_MILESTONES = ("Pending", "Submitted", "Rejected", "Disputed")
+PROCUREMENT_STATUSES = ("open", "completed")
 
 # A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
 # the procurement's, so that the detail selects both in one row).
@@ -176,6 +184,54 @@ def procurement_condition(name: str) -> ColumnElement[bool]:
     return _p.procurement_id == "0x" + named.procurement_id.hex()
 
 
+def procurement_search(text: str) -> ColumnElement[bool]:
+    """The procurements whose title, supplier organization or buying ministry (its code or registered name)
+    contains ``text`` (ASCII letters in any case; ``%``, ``_`` and ``\\`` match only themselves), or whose ocid,
+    escrow address or on-chain id is ``text`` whole."""
+    needle = text.strip().lower()
+    if not needle:
+        raise InvalidInput("q: give a word to search for (spaces alone match nothing)")
+    o = _organizations.c
+    named = select(o.org_id).where(
+        or_(func.lower(o.name).contains(needle, autoescape=True), func.lower(o.code).contains(needle, autoescape=True))
+    )
+    conditions = [
+        func.lower(_p.title).contains(needle, autoescape=True),
+        _p.supplier_org.in_(named),
+        _p.ministry_org.in_(named),
+    ]
+    with contextlib.suppress(InvalidInput):  # not a procurement's name: the words alone
+        conditions.append(procurement_condition(text.strip()))
+    return or_(*conditions)
+
+
+def procurement_status(status: str) -> ColumnElement[bool]:
+    """The procurements ``open`` (a milestone still to pay: ``OPEN_MILESTONES``) or ``completed`` (none)."""
+    if status not in PROCUREMENT_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(PROCUREMENT_STATUSES)}, got {status[:20]!r}")
+    unfinished = (
+        select(_m.milestone_id)
+        .where(_m.chain_id == _p.chain_id, _m.escrow == _p.escrow, _m.status.in_(OPEN_MILESTONES))
+        .exists()
+    )
+    return unfinished if status == "open" else ~unfinished
+
+
+def created_in(fiscal_year: int) -> ColumnElement[bool]:
+    """The procurements created in ``fiscal_year`` (by their creation block's mirrored time, JST)."""
+    d = _digests.c
+    return (
+        select(d.block_number)
+        .where(
+            d.chain_id == _p.chain_id,
+            d.block_number == _p.block_number,
+            d.block_time >= fiscal_year_start(fiscal_year),
+            d.block_time < fiscal_year_start(fiscal_year + 1),
+        )
+        .exists()
+    )
+
+
 @dataclass(frozen=True)
 class Listing:
     """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
@@ -245,6 +301,9 @@ LISTINGS: dict[str, Listing] = {
             "supplier": lambda address: _p.supplier == to_checksum_address(address),
             "evaluator": lambda address: func.lower(_p.panel).contains(f'"{address.lower()}"'),
             "paused": lambda paused: (_p.paused_until > int(time.time())) == paused,
+            "q": procurement_search,
+            "status": procurement_status,
+            "fiscal_year": created_in,
         },
         (_p.block_number, _p.log_index),
     ),

@@ -42,6 +42,7 @@ from gateway.siwe import SiweMessage
 from gateway.web.burn_chart import overview_chart
 from gateway.web.i18n import LANGS, Words, negotiate
 from gateway.web.procurement_records import procurement_records
+from gateway.web.search import procurement_filters
 
 __all__ = ["CSRF_COOKIE", "DEV_ACCOUNTS", "LANG_COOKIE", "SESSION_COOKIE", "STATIC_DIR", "router"]
 
@@ -280,22 +281,32 @@ def _years(year: int) -> list[int]:
 
 
 @router.get("/procurements", response_class=HTMLResponse)
-async def procurements(request: Request, page: str | None = None) -> Response:
-    """The procurements visible to the account, oldest first, a page at a time."""
+async def procurements(
+    request: Request,
+    page: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    year: str | None = None,
+) -> Response:
+    """The procurements visible to the account, oldest first, a page at a time: searched and filtered as the
+    API's ``GET /procurements?q=&status=&fiscalYear=`` (the same filter model and listing)."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
     context = _Context(request, caller)
+    given = {"q": q or None, "status": status or None, "year": year or None}
     try:
         number = _number(page, _PAGE, "page", 1, 100_000) or 1
+        filters = procurement_filters(given)
         reader = await get_reader(request, _bearer(request.cookies[SESSION_COOKIE]))
         rows, count = await run_in_threadpool(
-            reader.rows, LISTINGS["procurements"], Page(offset=(number - 1) * _PAGE_SIZE, limit=_PAGE_SIZE), {}
+            reader.rows, LISTINGS["procurements"], Page(offset=(number - 1) * _PAGE_SIZE, limit=_PAGE_SIZE), filters
         )
     except GatewayError as exc:
         return context.problem(exc)
     pages = max((count + _PAGE_SIZE - 1) // _PAGE_SIZE, 1)
-    return context.render("procurements.html", rows=rows, count=count, page=number, pages=pages)
+    shown = {name: value for name, value in given.items() if value is not None}
+    return context.render("procurements.html", rows=rows, count=count, page=number, pages=pages, given=shown)
 
 
 @router.get("/procurements/{procurement_id}", response_class=HTMLResponse)
