@@ -15,7 +15,7 @@ from gateway.services.reads import LISTINGS, Page, Reader
 from gateway.web.i18n import unix_time
 from indexer.flags import Flag
 
-__all__ = ["MilestoneTimeline", "ProcurementRecords", "procurement_records"]
+__all__ = ["MilestoneTimeline", "ProcurementRecords", "procurement_records", "timeline"]
 
 _MAX_ROWS = 500  # per kind of record: a procurement has a handful of milestones, each a few rounds
 _MET = frozenset({"Approved", "Paid", "Settled"})  # the work was accepted (Settled: by a ruling)
@@ -52,27 +52,28 @@ def procurement_records(app_state: Any, reader: Reader, detail: ProcurementDetai
         for kind in ("submissions", "attestations", "payments", "amendments", "disputes")
     }
     return ProcurementRecords(
-        timeline=_timeline(detail, rows["payments"], now),
+        timeline=timeline(detail, rows["payments"], now),
         flags=_flags(app_state, reader, detail),
         **rows,
     )
 
 
-def _timeline(detail: ProcurementDetailPublic, payments: list[Any], now: int) -> list[MilestoneTimeline]:
+def timeline(detail: ProcurementDetailPublic, payments: list[Any], now: int) -> list[MilestoneTimeline]:
     """Each milestone's due date against when it was met: its first payment's block time, else (approved or
-    settled without a payment yet) the time of its last change."""
+    settled without a payment yet) the time of its last change. Late: met after its due date, or not met (nor
+    refunded or cancelled) and due before ``now``."""
     paid_at: dict[int, int] = {}
     for payment in payments:
         if payment.kind != "refunded" and payment.block_time is not None:
             paid_at.setdefault(payment.milestone_id, unix_time(payment.block_time))
-    timeline = []
+    steps = []
     for milestone in detail.milestones:
         met = paid_at.get(milestone.milestone_id)
         if met is None and milestone.status in _MET and milestone.updated_block_time is not None:
             met = unix_time(milestone.updated_block_time)
         late = milestone.status not in _CLOSED and (met if met is not None else now) > milestone.due_date
-        timeline.append(MilestoneTimeline(milestone, met, late))
-    return timeline
+        steps.append(MilestoneTimeline(milestone, met, late))
+    return steps
 
 
 def _flags(app_state: Any, reader: Reader, detail: ProcurementDetailPublic) -> list[Flag] | None:
