@@ -4,7 +4,8 @@ authority's approval of the transfer the demo leaves pending."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 from eth_utils.crypto import keccak
 
@@ -14,9 +15,9 @@ from chain.clients import AmendmentKind, BudgetOfficeClient, EscrowClient
 from chain.devnet import DEV_BUDGET_LINE, DEV_INDEX, DEV_PENDING_TRANSFER
 from chain.keys import dev_account
 from chain.system import error_decoder
-from tests.web.conftest import Demo
+from tests.web.conftest import Demo, build_demo
 
-__all__ = ["EVIDENCE_HASH", "RAISED", "Records", "add_records"]
+__all__ = ["EVIDENCE_HASH", "RAISED", "RecordedDemo", "Records", "add_records", "build_recorded_demo"]
 
 EVIDENCE_HASH = keccak(text="prototype test report (demo)")
 RAISED = 90_000_000  # the second milestone's new amount (72,000,000 yen at creation)
@@ -66,3 +67,17 @@ def add_records(demo: Demo) -> Records:
     office.approve_transfer(transfer_id, request, requested["requester"], requested["requestedAt"])
     demo.sync()
     return Records(transfer_id, source, target, supplier.address, (atla.address, jqa.address))
+
+
+@dataclass
+class RecordedDemo(Demo):
+    """The demo world with ``add_records``' acts."""
+
+    records: Records
+
+
+def build_recorded_demo(tmp_path: Path) -> RecordedDemo:
+    """``build_demo``, then ``add_records``."""
+    world = build_demo(tmp_path)
+    records = add_records(world)
+    return RecordedDemo(**{field.name: getattr(world, field.name) for field in fields(world)}, records=records)

@@ -20,9 +20,9 @@ from gateway.web.i18n import Words
 from gateway.web.pages import SESSION_COOKIE
 from gateway.web.procurement_records import timeline
 from indexer.cursor import mirror_version
-from tests.web.conftest import OTHER_SUPPLIER, Demo, build_demo
+from tests.web.conftest import OTHER_SUPPLIER, Demo
 from tests.web.pages import sign_in
-from tests.web.records import EVIDENCE_HASH, RAISED, Records, add_records
+from tests.web.records import EVIDENCE_HASH, RAISED, RecordedDemo, build_recorded_demo
 
 AUDITOR, FINANCE, SUPPLIER = DEV_INDEX["auditor"], DEV_INDEX["finance"], DEV_INDEX["supplier"]
 MOFA, MOD_ADMIN = DEV_INDEX["mofa-treasury"], DEV_INDEX["mod-admin"]
@@ -32,16 +32,9 @@ JA = {"Accept-Language": "ja"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> RecordedDemo:
     """The demo world with the records the read pages show (shadows conftest's ``demo`` in this module)."""
-    world = build_demo(tmp_path_factory.mktemp("demo"))
-    world.records = add_records(world)  # type: ignore[attr-defined]
-    return world
-
-
-def _records(demo: Demo) -> Records:
-    records: Records = demo.records  # type: ignore[attr-defined]
-    return records
+    return build_recorded_demo(tmp_path_factory.mktemp("demo"))
 
 
 def _address(label: str, demo: Demo) -> str:
@@ -127,7 +120,7 @@ def test_a_milestone_not_met_by_its_due_date_is_late(client: TestClient, demo: D
 # ------------------------------------------------------------------ the budget line page
 
 
-def test_the_line_page_shows_the_transfer_and_the_procurement_charged(client: TestClient, demo: Demo) -> None:
+def test_the_line_page_shows_the_transfer_and_the_procurement_charged(client: TestClient, demo: RecordedDemo) -> None:
     sign_in(client, FINANCE)
     overview = client.get("/ui/budget", headers=EN).text
     source = _line_series(client, demo, "EQUIP-PURCHASE")
@@ -138,7 +131,7 @@ def test_the_line_page_shows_the_transfer_and_the_procurement_charged(client: Te
     history = _api(client, f"/budget/lines/{demo.fiscal_year}/{source}/history")
     assert isinstance(history, dict)
     [transfer] = history["transfers"]
-    records = _records(demo)
+    records = demo.records
     assert transfer["transferId"] == str(records.transfer_id)
     assert (transfer["direction"], transfer["otherSeries"]) == ("out", target)
     assert transfer["requester"] == _address("treasury", demo)
