@@ -664,10 +664,33 @@ class BudgetReader:
         with gc_paused():
             return self._summary(fiscal_year, clock, idle_days, ministry)
 
+    def overview(
+        self, fiscal_year: int, clock: Clock, idle_days: int, *, offset: int, limit: int
+    ) -> tuple[BudgetSummaryPublic, list[LinePublic], int]:
+        """``summary`` (every ministry) and a ``page`` of the same lines with how many there are, from one read of
+        their figures: the dashboard's overview."""
+        with gc_paused():
+            with self.engine.connect() as conn:
+                lines = self.figures(conn, fiscal_year, clock)
+                enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+            summary = self._summed(fiscal_year, clock, idle_days, lines, enacted)
+            return summary, [line.public(clock) for line in lines[offset : offset + limit]], len(lines)
+
     def _summary(self, fiscal_year: int, clock: Clock, idle_days: int, ministry: str | None) -> BudgetSummaryPublic:
         with self.engine.connect() as conn:
             lines = self.figures(conn, fiscal_year, clock, ministry=ministry)
             enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+        return self._summed(fiscal_year, clock, idle_days, lines, enacted)
+
+    @staticmethod
+    def _summed(
+        fiscal_year: int,
+        clock: Clock,
+        idle_days: int,
+        lines: list[LineFigures],
+        enacted: dict[tuple[str, str, str], tuple[int, int]],
+    ) -> BudgetSummaryPublic:
+        """The lines' figures summed per ministry and per item."""
         by_ministry: dict[str, list[tuple[int, ...]]] = defaultdict(list)
         by_item: dict[tuple[str, str, str], list[tuple[int, ...]]] = defaultdict(list)
         for line in lines:

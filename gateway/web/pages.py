@@ -54,6 +54,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 DEV_ACCOUNTS = range(30)
 _IDLE_DAYS = 90  # the API's default
 _PAGE_SIZE = 50
+_LINE_PAGE = 100  # budget lines per overview page
 _CSRF = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _NEXT = re.compile(r"^/ui(/[A-Za-z0-9_./-]*)?(\?[A-Za-z0-9_=&.-]*)?$")
 _YEAR = re.compile(r"^[0-9]{1,4}$")
@@ -249,31 +250,42 @@ async def switch_language(request: Request, lang: str, next: str = "/ui") -> Res
 
 
 @router.get("/budget", response_class=HTMLResponse)
-async def budget_overview(request: Request, year: str | None = None) -> Response:
+async def budget_overview(request: Request, year: str | None = None, page: str | None = None) -> Response:
     """A fiscal year's budget: each item's and each line's appropriation, obligated, disbursed, available and
-    pending transfers."""
+    pending transfers (the lines ``_LINE_PAGE`` at a time), and the year's burn-rate chart."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
     context = _Context(request, caller)
     try:
         fiscal_year = _number(year, _YEAR, "year", 1, 9_998)
-        summary, lines = await run_in_threadpool(_budget, context.state, caller, fiscal_year)
+        number = _number(page, _PAGE, "page", 1, 100_000) or 1
+        summary, lines, count = await run_in_threadpool(_budget, context.state, caller, fiscal_year, number)
     except GatewayError as exc:
         return context.problem(exc)
+    pages = max((count + _LINE_PAGE - 1) // _LINE_PAGE, 1)
+    if number > pages:
+        return context.problem(NotFound(f"no page {number} of lines: this year's lines fill {pages}"))
     chart = overview_chart(summary)
-    return context.render("budget.html", summary=summary, lines=lines, years=_years(summary.fiscal_year), chart=chart)
+    return context.render(
+        "budget.html",
+        summary=summary,
+        lines=lines,
+        years=_years(summary.fiscal_year),
+        chart=chart,
+        page=number,
+        pages=pages,
+        line_count=count,
+    )
 
 
-def _budget(state: GatewayState, caller: Caller, fiscal_year: int | None) -> tuple[Any, list[Any]]:
+def _budget(state: GatewayState, caller: Caller, fiscal_year: int | None, page: int) -> tuple[Any, list[Any], int]:
     if caller.mirror is None:
         raise ServiceUnavailable("the mirror has not synced this chain yet: run the indexer")
     clock = read_clock(state.ledger, caller.mirror, _IDLE_DAYS)
     year = fiscal_year or fiscal_year_of(clock.now)
     reader = BudgetReader(state.engine, state.ledger.chain_id, caller.principal)
-    summary = reader.summary(year, clock, _IDLE_DAYS, ministry=None)
-    lines, _ = reader.page(year, clock, ministry=None, item=None, offset=0, limit=state.settings.page_size_max)
-    return summary, lines
+    return reader.overview(year, clock, _IDLE_DAYS, offset=(page - 1) * _LINE_PAGE, limit=_LINE_PAGE)
 
 
 def _years(year: int) -> list[int]:

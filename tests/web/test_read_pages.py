@@ -349,6 +349,8 @@ def test_a_supplier_reads_only_its_own_trail_and_acts(client: TestClient, demo: 
 @pytest.mark.parametrize(
     ("path", "status", "named"),
     [
+        ("/ui/budget?page=0", 422, "page"),
+        ("/ui/budget?page=2", 404, "no page 2 of lines"),
         ("/ui/budget/lines/abc/1", 422, "fiscal year"),
         ("/ui/budget/lines/0/1", 422, "fiscal year"),
         ("/ui/budget/lines/99999/1", 422, "fiscal year"),
