@@ -16,7 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    FromClause,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -343,6 +356,25 @@ LISTINGS: dict[str, Listing] = {
     ),
 }
 
+
+def _paged(query: Any, listing: Listing, page: Page) -> Any:
+    """``query``'s page in the listing's order. A table's rows are paged by their keys first, then only the page's
+    rows get their selected columns (names of organizations, block times: a scalar subquery each): otherwise the
+    database computes them for every row it skips, which made a deep page of 10,000 procurements five times
+    slower. A union or a listing with outer joins is paged as it is."""
+    keys = list(listing.table.primary_key.columns) if isinstance(listing.table, Table) else []
+    if not keys or listing.joined:
+        return query.order_by(*listing.order).offset(page.offset).limit(page.limit)
+    chosen = (
+        query.with_only_columns(*keys, maintain_column_froms=False)
+        .order_by(*listing.order)
+        .offset(page.offset)
+        .limit(page.limit)
+        .subquery("page")
+    )
+    return query.join(chosen, and_(*(key == chosen.c[key.name] for key in keys))).order_by(*listing.order)
+
+
 # One compiled detail statement per scope shape (SQLAlchemy then reuses its compiled form by cache key).
 _detail_statements: dict[tuple[str, ...], Any] = {}
 
@@ -498,9 +530,7 @@ class Reader:
                 query = query.where(listing.filters[name](value))
         with self._session() as db:
             count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-            found: Sequence[Any] = db.execute(
-                query.order_by(*listing.order).offset(page.offset).limit(page.limit)
-            ).all()
+            found: Sequence[Any] = db.execute(_paged(query, listing, page)).all()
         if "ocid" not in listing.schema.model_fields:
             return [_from_row(listing.schema, row) for row in found], int(count)
         ocid_of = self._ocid_of()
