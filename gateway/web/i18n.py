@@ -193,7 +193,8 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                 "audit.trails": "調達ごとの監査証跡 (調達一覧から)",
                 "audit.my_acts": "自分の操作履歴",
                 "audit.downloads": "ダウンロード",
-                "audit.ocds": "OCDS リリースパッケージ (JSON, {count} 件ずつ)",
+                "audit.ocds": "OCDS リリースパッケージ (JSON, 最初の {count} 件: 続きは応答の Link ヘッダーが"
+                "示し、全件は `procure audit export-ocds` で書き出せます)",
                 "audit.public_view": "公開版: 非公開項目は除かれます",
                 "nav.audit": "監査",
                 "flags.title": "レッドフラグ",
@@ -390,7 +391,8 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                 "audit.trails": "A procurement's trail (from the procurements list)",
                 "audit.my_acts": "My own acts",
                 "audit.downloads": "Downloads",
-                "audit.ocds": "OCDS release package (JSON, {count} procurements a page)",
+                "audit.ocds": "OCDS release package (JSON, the first {count} procurements: the answer's Link header"
+                " names the next page; `procure audit export-ocds` writes them all)",
                 "audit.public_view": "public view: classified fields withheld",
                 "nav.audit": "Audit",
                 "flags.title": "Red flags",

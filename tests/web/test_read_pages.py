@@ -183,6 +183,9 @@ def test_a_line_outside_the_accounts_scope_is_a_404(client: TestClient, demo: De
     missing = client.get(f"/ui/budget/lines/{demo.fiscal_year}/4000000", headers=EN)
     assert hidden.status_code == missing.status_code == 404
     assert "EQUIP-PURCHASE" not in hidden.text
+    token = client.cookies[SESSION_COOKIE]
+    api = client.get(f"/budget/lines/{demo.fiscal_year}/{source}/history", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 404
 
 
 # ------------------------------------------------------------------ search
