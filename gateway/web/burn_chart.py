@@ -92,7 +92,8 @@ def burn_chart(
 
 
 def overview_chart(summary: BudgetSummaryPublic) -> BurnChart:
-    """The chart of every line a budget overview shows, together (their disbursement drawn straight to now)."""
+    """The chart of every line a budget overview sums (all its pages), together (their disbursement drawn straight
+    to now)."""
     totals = [ministry.totals for ministry in summary.ministries]
     return burn_chart(
         summary.fiscal_year,
