@@ -37,7 +37,7 @@ import click
 import httpx
 from eth_utils.crypto import keccak
 
-from chain import dev_account, fiscal_year_containing
+from chain import checksum, dev_account, fiscal_year_containing
 from chain.budget import AppropriationAct, ItemKey, LineKey
 from chain.devnet import DEV_INDEX
 from chain.node import free_port
@@ -165,7 +165,7 @@ def grow_mirror(path: Path, chain_id: int, procurements: int, now: int, seed: in
         obligated: dict[int, int] = dict.fromkeys(series, 0)
         disbursed: dict[int, int] = dict.fromkeys(series, 0)
         for i in range(procurements):
-            escrow = "0x" + f"{i + 1:040x}"
+            escrow = checksum("0x" + f"{i + 1:040x}")  # as the indexer writes addresses
             block = 1 + i * head // procurements
             tx = "0x" + keccak(text=f"bench tx {i}").hex()
             line = series[i % len(series)]

@@ -19,10 +19,15 @@ __all__ = [
     "BudgetFilters",
     "BudgetSummaryPublic",
     "BurnRatePublic",
+    "ChargedProcurementPublic",
+    "EnactmentPublic",
     "ItemTotalsPublic",
     "LineChangePublic",
     "LineDetailPublic",
+    "LineEventPublic",
+    "LineHistoryPublic",
     "LinePublic",
+    "LineTransferPublic",
     "LinesPublic",
     "MinistryTotalsPublic",
     "PendingTransferPublic",
@@ -250,3 +255,65 @@ class StreamFilters(_Query):
         pattern=r"^[0-9]{1,19}(-[0-9]{1,9})?$",
         description="Resume after this position (an event's id); default: from now. Last-Event-ID also works.",
     )
+
+
+class LineEventPublic(ApiModel):
+    """One event that moved a line, with the line's totals it reports after it (null: not reported)."""
+
+    event: str = Field(description="The ledger's event: Distributed, Transferred, Obligated, Disbursed...")
+    block_number: int
+    block_time: BlockTime = None
+    log_index: int
+    tx_hash: str
+    allotted: Yen | None
+    obligated: Yen | None
+    disbursed: Yen | None
+
+
+class EnactmentPublic(ApiModel):
+    """An act of the line's item: the initial appropriation or a supplementary one (negative: a cut)."""
+
+    act: str = Field(description="initial or supplementary.")
+    amount: SignedYen
+    authority: str
+    block_number: int
+    block_time: BlockTime = None
+    tx_hash: str
+
+
+class LineTransferPublic(ApiModel):
+    """A transfer carried out in to or out of the line, with who asked, who approved and how long that took."""
+
+    transfer_id: Yen
+    direction: str = Field(description="out of this line, or in to it.")
+    other_series: int = Field(description="The series of the line on the other side.")
+    amount: Yen
+    between_items: bool
+    requester: str | None = Field(description="Who requested it (null: carried out without a request).")
+    requested_at: Uint64 | None
+    approver: str | None
+    decided_at: Uint64 | None
+    took_seconds: Uint64 | None = Field(description="From request to decision.")
+    block_number: int
+    block_time: BlockTime = None
+    tx_hash: str
+
+
+class ChargedProcurementPublic(ApiModel):
+    """A procurement obligated on the line: what it has obligated and been disbursed of it."""
+
+    escrow: str
+    title: str | None = Field(description="Its title, if the account may see the procurement (null otherwise).")
+    obligated: Yen = Field(description="What the procurement has obligated on the line now.")
+    disbursed: Yen
+
+
+class LineHistoryPublic(ApiModel):
+    """A line with its history: its item's enactments, every event that moved it, its transfers, the
+    procurements charged to it."""
+
+    line: LineDetailPublic
+    enactments: list[EnactmentPublic]
+    events: list[LineEventPublic]
+    transfers: list[LineTransferPublic]
+    procurements: list[ChargedProcurementPublic]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, select
 
@@ -26,21 +26,28 @@ from gateway.schemas.budget import (
     AppropriationPublic,
     BudgetSummaryPublic,
     BurnRatePublic,
+    ChargedProcurementPublic,
+    EnactmentPublic,
     ItemTotalsPublic,
     LineChangePublic,
     LineDetailPublic,
+    LineEventPublic,
+    LineHistoryPublic,
     LinePublic,
+    LineTransferPublic,
     MinistryTotalsPublic,
     PendingTransferPublic,
     TotalsPublic,
 )
-from gateway.scope import LineScope
-from gateway.services.reads import block_time_of
+from gateway.schemas.common import ApiModel
+from gateway.scope import LineScope, Scope
+from gateway.services.reads import OPEN_MILESTONES, block_time_of
 from indexer.models import (
     AmendmentApproval,
     BudgetAppropriation,
     BudgetAuthority,
     BudgetDeobligation,
+    BudgetDisbursement,
     BudgetLineChange,
     BudgetLineRow,
     BudgetLineSettlement,
@@ -61,8 +68,6 @@ _lines = BudgetLineRow.__table__
 _series = BudgetSeries.__table__
 _l, _s = _lines.c, _series.c
 _procurements, _milestones = ProcurementRow.__table__, MilestoneRow.__table__
-#: Milestone states whose amount an escrow still has to pay (MilestoneEscrow's ``_OPEN`` and Disputed).
-_OPEN_MILESTONES = ("Pending", "Submitted", "Rejected", "Disputed")
 _CODES = ("ministry", "organization", "item", "sub_item")
 
 
@@ -268,6 +273,7 @@ class BudgetReader:
         self.engine = engine
         self.chain_id = chain_id
         self.scope = LineScope.of(principal)
+        self.principal = principal
 
     # ------------------------------------------------------------ the one read
 
@@ -433,7 +439,7 @@ class BudgetReader:
             select(m.escrow, m.amount).where(
                 m.chain_id == self.chain_id,
                 m.escrow.in_(escrows),
-                m.status.in_(_OPEN_MILESTONES),
+                m.status.in_(OPEN_MILESTONES),
                 m.due_date < year_end,
             )
         ):
@@ -533,6 +539,122 @@ class BudgetReader:
             raise NotFound(f"no budget line {series} of fiscal year {fiscal_year} visible to this account")
         return lines[0].public(clock, detail=True)
 
+    def history(self, fiscal_year: int, series: int, clock: Clock) -> LineHistoryPublic:
+        """One visible line (as ``line``) with its history: its item's enactments, every event that moved it,
+        the transfers carried out in to or out of it, and the procurements charged to it (titled if visible to
+        the account: gateway/scope.py ``Scope``); NotFound as for ``line``."""
+        line = self.line(fiscal_year, series, clock)
+        assert isinstance(line, LineDetailPublic)
+        with self.engine.connect() as conn:
+            return LineHistoryPublic(
+                line=line,
+                enactments=self._acts_of_item(conn, fiscal_year, series),
+                events=self._line_events(conn, fiscal_year, series),
+                transfers=self._transfers(conn, fiscal_year, series),
+                procurements=self._charged(conn, fiscal_year, series),
+            )
+
+    def _acts_of_item(self, conn: Connection, year: int, series: int) -> list[EnactmentPublic]:
+        acts = BudgetAppropriation.__table__
+        a = acts.c
+        query = (
+            select(a.act, a.amount, a.authority, a.block_number, a.tx_hash)
+            .add_columns(block_time_of(a.chain_id, a.block_number, "block_time"))
+            .join(_series, and_(_s.chain_id == a.chain_id, _s.ministry == a.ministry))
+            .where(a.chain_id == self.chain_id, a.fiscal_year == year, _s.series == series)
+            .where(a.organization == _s.organization, a.item == _s.item)
+            .order_by(a.block_number, a.log_index)
+        )
+        return [_public(EnactmentPublic, row) for row in conn.execute(query)]
+
+    def _line_events(self, conn: Connection, year: int, series: int) -> list[LineEventPublic]:
+        changes = BudgetLineChange.__table__
+        c = changes.c
+        query = (
+            select(c.event, c.block_number, c.log_index, c.tx_hash, c.allotted, c.obligated, c.disbursed)
+            .add_columns(block_time_of(c.chain_id, c.block_number, "block_time"))
+            .where(c.chain_id == self.chain_id, c.series == series, c.fiscal_year == year)
+            .order_by(c.block_number, c.log_index)
+        )
+        return [_public(LineEventPublic, row) for row in conn.execute(query)]
+
+    def _transfers(self, conn: Connection, year: int, series: int) -> list[LineTransferPublic]:
+        transfers = BudgetTransfer.__table__
+        requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
+        t, r, d = transfers.c, requests.c, decisions.c
+        query = (
+            select(t.transfer_id, t.from_series, t.to_series, t.amount, t.between_items, t.block_number, t.tx_hash)
+            .add_columns(block_time_of(t.chain_id, t.block_number, "block_time"))
+            .add_columns(r.requester, d.actor.label("approver"), d.requested_at, d.decided_at)
+            .select_from(transfers)
+            .outerjoin(requests, and_(r.chain_id == t.chain_id, r.transfer_id == t.transfer_id))
+            .outerjoin(
+                decisions, and_(d.chain_id == t.chain_id, d.transfer_id == t.transfer_id, d.decision == "approved")
+            )
+            .where(t.chain_id == self.chain_id, t.fiscal_year == year)
+            .where((t.from_series == series) | (t.to_series == series))
+            .order_by(t.block_number, t.log_index)
+        )
+        found = []
+        for row in conn.execute(query):
+            outward = row.from_series == series
+            took = None if row.decided_at is None else max(row.decided_at - row.requested_at, 0)
+            found.append(
+                LineTransferPublic(
+                    transfer_id=row.transfer_id,
+                    direction="out" if outward else "in",
+                    other_series=row.to_series if outward else row.from_series,
+                    amount=row.amount,
+                    between_items=bool(row.between_items),
+                    requester=row.requester,
+                    requested_at=row.requested_at,
+                    approver=row.approver,
+                    decided_at=row.decided_at,
+                    took_seconds=took,
+                    block_number=row.block_number,
+                    block_time=row.block_time,
+                    tx_hash=row.tx_hash,
+                )
+            )
+        return found
+
+    def _charged(self, conn: Connection, year: int, series: int) -> list[ChargedProcurementPublic]:
+        """Each procurement obligated on the line: its obligation on the line now (the escrow's running total of
+        its last obligation or deobligation) and what was disbursed of it."""
+        obligated: dict[str, tuple[tuple[int, int], int]] = {}
+        for table in (BudgetObligation.__table__, BudgetDeobligation.__table__):
+            c = table.c
+            for escrow, block, log, total in conn.execute(
+                select(c.escrow, c.block_number, c.log_index, c.escrow_obligated).where(
+                    c.chain_id == self.chain_id, c.series == series, c.fiscal_year == year
+                )
+            ):
+                if escrow not in obligated or obligated[escrow][0] < (block, log):
+                    obligated[escrow] = ((block, log), total)
+        if not obligated:
+            return []
+        disbursements = BudgetDisbursement.__table__
+        b = disbursements.c
+        disbursed: dict[str, int] = defaultdict(int)
+        for escrow, amount in conn.execute(
+            select(b.escrow, b.amount).where(b.chain_id == self.chain_id, b.series == series, b.fiscal_year == year)
+        ):
+            disbursed[escrow] += amount
+        p = _procurements.c
+        titles = dict(
+            conn.execute(
+                select(p.escrow, p.title).where(
+                    p.chain_id == self.chain_id, p.escrow.in_(sorted(obligated)), Scope.of(self.principal).where()
+                )
+            ).all()
+        )
+        return [
+            ChargedProcurementPublic(
+                escrow=escrow, title=titles.get(escrow), obligated=total, disbursed=disbursed.get(escrow, 0)
+            )
+            for escrow, (_, total) in sorted(obligated.items(), key=lambda item: item[1][0])
+        ]
+
     def summary(self, fiscal_year: int, clock: Clock, idle_days: int, *, ministry: str | None) -> BudgetSummaryPublic:
         """The visible lines of a year summed per ministry and per item (with the item's enactments).
 
@@ -542,10 +664,33 @@ class BudgetReader:
         with gc_paused():
             return self._summary(fiscal_year, clock, idle_days, ministry)
 
+    def overview(
+        self, fiscal_year: int, clock: Clock, idle_days: int, *, offset: int, limit: int
+    ) -> tuple[BudgetSummaryPublic, list[LinePublic], int]:
+        """``summary`` (every ministry) and a ``page`` of the same lines with how many there are, from one read of
+        their figures: the dashboard's overview."""
+        with gc_paused():
+            with self.engine.connect() as conn:
+                lines = self.figures(conn, fiscal_year, clock)
+                enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+            summary = self._summed(fiscal_year, clock, idle_days, lines, enacted)
+            return summary, [line.public(clock) for line in lines[offset : offset + limit]], len(lines)
+
     def _summary(self, fiscal_year: int, clock: Clock, idle_days: int, ministry: str | None) -> BudgetSummaryPublic:
         with self.engine.connect() as conn:
             lines = self.figures(conn, fiscal_year, clock, ministry=ministry)
             enacted = self._enactments(conn, fiscal_year, {line.item_key for line in lines})
+        return self._summed(fiscal_year, clock, idle_days, lines, enacted)
+
+    @staticmethod
+    def _summed(
+        fiscal_year: int,
+        clock: Clock,
+        idle_days: int,
+        lines: list[LineFigures],
+        enacted: dict[tuple[str, str, str], tuple[int, int]],
+    ) -> BudgetSummaryPublic:
+        """The lines' figures summed per ministry and per item."""
         by_ministry: dict[str, list[tuple[int, ...]]] = defaultdict(list)
         by_item: dict[tuple[str, str, str], list[tuple[int, ...]]] = defaultdict(list)
         for line in lines:
@@ -628,4 +773,12 @@ class BudgetReader:
 
 def change_public(row: Any) -> LineChangePublic:
     """A row of ``BudgetReader.changes_after`` as the stream sends it."""
-    return LineChangePublic.model_validate(row, from_attributes=True, by_alias=False, by_name=True)
+    return _public(LineChangePublic, row)
+
+
+_Model = TypeVar("_Model", bound=ApiModel)
+
+
+def _public(schema: type[_Model], row: Any) -> _Model:
+    """A row as ``schema``, read by its attributes under the fields' Python names."""
+    return schema.model_validate(row, from_attributes=True, by_alias=False, by_name=True)

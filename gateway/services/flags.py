@@ -28,16 +28,16 @@ from sqlalchemy import Engine
 from chain import Role
 from chain.errors import LedgerError
 from gateway.core.config import Settings
-from gateway.errors import Forbidden, GatewayError, ServiceUnavailable
+from gateway.errors import Forbidden, GatewayError, InvalidInput, ServiceUnavailable
 from gateway.identity import Principal
 from gateway.ledger import Ledger
 from gateway.scope import Scope
 from indexer.cursor import mirror_version
-from indexer.flags import Context, Flag, find_flags, load_thresholds
+from indexer.flags import RULES, Context, Flag, find_flags, load_thresholds
 from indexer.ocds.releases import ChainBlockTimes, Publication
 from indexer.ocds.specs import SpecRegister, default_spec_paths
 
-__all__ = ["FlagSnapshot", "FlagView", "RedFlags", "count_flags", "red_flags"]
+__all__ = ["FlagSnapshot", "FlagView", "RedFlags", "count_flags", "escrows_named", "red_flags"]
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +73,25 @@ class FlagView:
         """Whether this view includes ``flag``."""
         return self.ministry is None or flag.buyer == self.ministry
 
+    def select(
+        self, flags: Sequence[Flag], *, ministry: str | None, fiscal_year: int | None, rule: str | None
+    ) -> list[Flag]:
+        """The flags of ``flags`` this view includes, filtered (a filter given as None does not apply): Forbidden
+        for another ministry than the view's, InvalidInput for a rule that does not exist."""
+        ministry = ministry.upper() if ministry else None
+        if self.ministry is not None and ministry is not None and ministry != self.ministry:
+            raise Forbidden(f"this account reads the flags of {self.ministry} only, not of {ministry}")
+        if rule is not None and rule not in RULES:
+            raise InvalidInput(f"rule: unknown rule {rule!r}; the rules are {', '.join(RULES)}")
+        return [
+            flag
+            for flag in flags
+            if self.shows(flag)
+            and (ministry is None or flag.buyer == ministry)
+            and (fiscal_year is None or flag.fiscal_year == fiscal_year)
+            and (rule is None or flag.rule == rule)
+        ]
+
 
 @dataclass(frozen=True)
 class FlagSnapshot:
@@ -87,15 +106,26 @@ class FlagSnapshot:
         """The snapshot of ``flags``: a flag counts for its procurement and for each one its records name."""
         counts: Counter[str] = Counter()
         for flag in flags:
-            named = {str(escrow).lower() for escrow in flag.records.get("escrows", ())}
-            if flag.escrow is not None:
-                named.add(flag.escrow.lower())
-            counts.update(named)
+            counts.update(escrows_named(flag))
         return FlagSnapshot(block, tuple(flags), dict(counts))
 
     def count(self, escrow: str) -> int:
         """The flags naming the procurement of ``escrow``."""
         return self.counts.get(escrow.lower(), 0)
+
+    def naming(self, escrow: str, view: FlagView) -> list[Flag]:
+        """The flags naming the procurement of ``escrow`` that ``view`` includes."""
+        if not self.count(escrow):
+            return []
+        return [flag for flag in self.flags if view.shows(flag) and escrow.lower() in escrows_named(flag)]
+
+
+def escrows_named(flag: Flag) -> set[str]:
+    """The procurements a flag names (by escrow, lowercase): its own and those its records list."""
+    named = {str(escrow).lower() for escrow in flag.records.get("escrows", ())}
+    if flag.escrow is not None:
+        named.add(flag.escrow.lower())
+    return named
 
 
 class RedFlags:

@@ -7,6 +7,7 @@ procurement's detail is one statement (with its milestones), compiled once per s
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -15,12 +16,26 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import ColumnElement, Engine, FromClause, and_, bindparam, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    FromClause,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chain import ConfigurationError, checksum, org_code, org_id, parse_procurement_name
+from chain.budget import fiscal_year_start
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.identity import Principal
 from gateway.schemas.common import ApiModel
@@ -56,6 +71,8 @@ from indexer.models import (
 __all__ = [
     "CURSOR_PATTERN",
     "LISTINGS",
+    "OPEN_MILESTONES",
+    "PROCUREMENT_STATUSES",
     "Listing",
     "OcidOf",
     "Page",
@@ -95,6 +112,10 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
 _procurements = ProcurementRow.__table__
 _milestones = MilestoneRow.__table__
 _p, _m = _procurements.c, _milestones.c
+#: Milestone states whose amount an escrow still has to pay (MilestoneEscrow's ``_OPEN`` and Disputed): a
+#: procurement with one is open, one without completed.
+OPEN_MILESTONES = ("Pending", "Submitted", "Rejected", "Disputed")
+PROCUREMENT_STATUSES = ("open", "completed")
 
 # A procurement's columns under ProcurementPublic's names, and a milestone's under MilestonePublic's (apart from
 # the procurement's, so that the detail selects both in one row).
@@ -176,6 +197,54 @@ def procurement_condition(name: str) -> ColumnElement[bool]:
     return _p.procurement_id == "0x" + named.procurement_id.hex()
 
 
+def procurement_search(text: str) -> ColumnElement[bool]:
+    """The procurements whose title, supplier organization or buying ministry (its code or registered name)
+    contains ``text`` (ASCII letters in any case; ``%``, ``_`` and ``\\`` match only themselves), or whose ocid,
+    escrow address or on-chain id is ``text`` whole."""
+    needle = text.strip().lower()
+    if not needle:
+        raise InvalidInput("q: give a word to search for (spaces alone match nothing)")
+    o = _organizations.c
+    named = select(o.org_id).where(
+        or_(func.lower(o.name).contains(needle, autoescape=True), func.lower(o.code).contains(needle, autoescape=True))
+    )
+    conditions = [
+        func.lower(_p.title).contains(needle, autoescape=True),
+        _p.supplier_org.in_(named),
+        _p.ministry_org.in_(named),
+    ]
+    with contextlib.suppress(InvalidInput):  # not a procurement's name: the words alone
+        conditions.append(procurement_condition(text.strip()))
+    return or_(*conditions)
+
+
+def procurement_status(status: str) -> ColumnElement[bool]:
+    """The procurements ``open`` (a milestone still to pay: ``OPEN_MILESTONES``) or ``completed`` (none)."""
+    if status not in PROCUREMENT_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(PROCUREMENT_STATUSES)}, got {status[:20]!r}")
+    unfinished = (
+        select(_m.milestone_id)
+        .where(_m.chain_id == _p.chain_id, _m.escrow == _p.escrow, _m.status.in_(OPEN_MILESTONES))
+        .exists()
+    )
+    return unfinished if status == "open" else ~unfinished
+
+
+def created_in(fiscal_year: int) -> ColumnElement[bool]:
+    """The procurements created in ``fiscal_year`` (by their creation block's mirrored time, JST)."""
+    d = _digests.c
+    return (
+        select(d.block_number)
+        .where(
+            d.chain_id == _p.chain_id,
+            d.block_number == _p.block_number,
+            d.block_time >= fiscal_year_start(fiscal_year),
+            d.block_time < fiscal_year_start(fiscal_year + 1),
+        )
+        .exists()
+    )
+
+
 @dataclass(frozen=True)
 class Listing:
     """One list of the mirror: the rows of ``table`` (and of ``joined`` tables), as ``schema``."""
@@ -245,6 +314,9 @@ LISTINGS: dict[str, Listing] = {
             "supplier": lambda address: _p.supplier == to_checksum_address(address),
             "evaluator": lambda address: func.lower(_p.panel).contains(f'"{address.lower()}"'),
             "paused": lambda paused: (_p.paused_until > int(time.time())) == paused,
+            "q": procurement_search,
+            "status": procurement_status,
+            "fiscal_year": created_in,
         },
         (_p.block_number, _p.log_index),
     ),
@@ -283,6 +355,25 @@ LISTINGS: dict[str, Listing] = {
         joined=((_settlements, _same(_settlements, _openings, "chain_id", "escrow", "milestone_id")),),
     ),
 }
+
+
+def _paged(query: Any, listing: Listing, page: Page) -> Any:
+    """``query``'s page in the listing's order. A table's rows are paged by their keys first, then only the page's
+    rows get their selected columns (names of organizations, block times: a scalar subquery each): otherwise the
+    database computes them for every row it skips, which made a deep page of 10,000 procurements five times
+    slower. A union or a listing with outer joins is paged as it is."""
+    keys = list(listing.table.primary_key.columns) if isinstance(listing.table, Table) else []
+    if not keys or listing.joined:
+        return query.order_by(*listing.order).offset(page.offset).limit(page.limit)
+    chosen = (
+        query.with_only_columns(*keys, maintain_column_froms=False)
+        .order_by(*listing.order)
+        .offset(page.offset)
+        .limit(page.limit)
+        .subquery("page")
+    )
+    return query.join(chosen, and_(*(key == chosen.c[key.name] for key in keys))).order_by(*listing.order)
+
 
 # One compiled detail statement per scope shape (SQLAlchemy then reuses its compiled form by cache key).
 _detail_statements: dict[tuple[str, ...], Any] = {}
@@ -439,9 +530,7 @@ class Reader:
                 query = query.where(listing.filters[name](value))
         with self._session() as db:
             count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-            found: Sequence[Any] = db.execute(
-                query.order_by(*listing.order).offset(page.offset).limit(page.limit)
-            ).all()
+            found: Sequence[Any] = db.execute(_paged(query, listing, page)).all()
         if "ocid" not in listing.schema.model_fields:
             return [_from_row(listing.schema, row) for row in found], int(count)
         ocid_of = self._ocid_of()

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from chain import project_root
+from gateway.web import audit_pages, line_pages
 from gateway.web.actions import router as actions_router
 from gateway.web.live import router as live_router
 from gateway.web.pages import STATIC_DIR, router
@@ -36,10 +37,12 @@ async def vendor_file(name: str) -> Response:
 
 
 def install_pages(app: FastAPI) -> None:
-    """Serve the dashboard's vendor and static files, its actions, live streams and pages (in that order: the
-    pages end with a catch-all 404)."""
+    """Serve the dashboard's vendor and static files, its actions, live streams and pages (in that order, and
+    gateway/web/pages.py's router last: it ends with a catch-all 404)."""
     app.add_api_route("/ui/static/vendor/{name}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     app.include_router(actions_router)
     app.include_router(live_router)
+    app.include_router(line_pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(router)

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from chain.times import JST
 
-__all__ = ["LANGS", "Lang", "Words", "negotiate"]
+__all__ = ["LANGS", "Lang", "Words", "negotiate", "unix_time"]
 
 Lang = Literal["ja", "en"]
 LANGS: tuple[Lang, ...] = get_args(Lang)
@@ -161,6 +161,130 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                     "ウォレットのネットワークを切り替えてください。"
                 ),
                 "live.updating": "自動更新中",
+                # The read pages of the second slice: procurement records, budget lines, search, auditor pages.
+                "procurement.created": "作成",
+                "procurement.flags": "レッドフラグ ({count} 件)",
+                "procurement.trail": "この調達の監査証跡",
+                "procurement.late": "遅延",
+                "procurement.direct": "本人が直接送信",
+                "procurement.evidence": "成果物の提出",
+                "procurement.no_evidence": "成果物はまだ提出されていません。",
+                "procurement.attestations": "評価",
+                "procurement.no_attestations": "評価はまだありません。",
+                "procurement.amendments": "契約変更",
+                "procurement.no_amendments": "契約変更はありません。",
+                "procurement.not_approved": "未承認",
+                "procurement.disputes": "異議申立",
+                "procurement.no_disputes": "異議申立はありません。",
+                "procurement.open_dispute": "審理中",
+                "col.met": "完了",
+                "col.round": "回",
+                "col.document": "文書ハッシュ",
+                "col.signed_by": "署名者",
+                "col.relayed_by": "中継者",
+                "col.time": "日時 (JST)",
+                "col.tx": "トランザクション",
+                "col.verdict": "判定",
+                "col.amendment": "変更番号",
+                "col.proposed_by": "提案",
+                "col.approved_by": "承認",
+                "col.opened_by": "申立人",
+                "col.settled_by": "裁定者",
+                "col.to_supplier": "契約相手方へ (円)",
+                "col.to_ministry": "府省へ (円)",
+                "verdict.pass": "合格",
+                "verdict.fail": "不合格",
+                "amendment.amount": "金額の変更",
+                "amendment.due_date": "期限の変更",
+                "amendment.cancel": "取消",
+                "line.title": "{year} {sub_item}",
+                "line.series": "系列番号",
+                "line.figures": "予算額と執行 (円)",
+                "line.distributed": "配分額",
+                "line.transfers_in": "流用等による増",
+                "line.transfers_out": "流用等による減",
+                "line.expected": "今年度に見込まれる国庫債務負担行為分",
+                "line.transfers": "流用等",
+                "line.no_transfers": "流用等はありません。",
+                "line.transfer": "番号",
+                "line.direction": "方向",
+                "line.dir.in": "受入",
+                "line.dir.out": "払出",
+                "line.other": "相手の目の細分",
+                "line.requester": "申請者",
+                "line.approver": "承認者",
+                "line.took": "承認までの時間",
+                "line.pending": "承認待ち ({age})",
+                "line.procurements": "この目の細分に計上された調達",
+                "line.no_procurements": "計上された調達はありません。",
+                "line.not_visible": "閲覧権限がありません",
+                "line.history": "履歴",
+                "line.event": "事項",
+                "line.act.initial": "当初予算の成立",
+                "line.act.supplementary": "補正予算の成立",
+                "line.ev.Distributed": "配分",
+                "line.ev.Transferred": "流用等",
+                "line.ev.Obligated": "支出負担行為",
+                "line.ev.Deobligated": "支出負担行為の減額",
+                "line.ev.Disbursed": "支出",
+                "line.ev.CarryOverApproved": "繰越の承認",
+                "line.ev.LineSettled": "決算",
+                "burn.title": "執行率: 支出済額と均等執行の計画",
+                "burn.desc": "支出済額 {disbursed}、計画上の現在額 {planned}、歳出予算額 {appropriation}、"
+                "現在のペースでの年度末支出見込み {projected}。",
+                "burn.legend": "実線: 支出済額 / 破線: 均等執行の計画 / 点線: 現在のペースでの見込み",
+                "burn.numbers": "執行率の数値",
+                "burn.planned": "計画上の現在額",
+                "burn.projected": "年度末の支出見込み",
+                "burn.lapse": "不用見込額",
+                "budget.chart": "閲覧できるすべての目の細分の執行率",
+                "duration.days": "{days}日{hours}時間",
+                "duration.hours": "{hours}時間{minutes}分",
+                "audit.title": "監査",
+                "audit.mirror": "ミラーの検証状況",
+                "audit.not_synced": "ミラーはまだこのチェーンを同期していません。",
+                "audit.mirrored_block": "ミラー済みのブロック",
+                "audit.chain_head": "チェーンの先頭",
+                "audit.block_hash": "ブロックハッシュ",
+                "audit.digest_tip": "ダイジェスト連鎖の先端",
+                "audit.updated": "最終更新",
+                "audit.self_check": "チェーンとの照合",
+                "audit.never_checked": "まだ照合されていません",
+                "audit.check_ok": "ブロック {lo}〜{hi} はチェーンと一致",
+                "audit.check_bad": "ブロック {block} でチェーンと不一致",
+                "audit.verify_hint": "全件の再生と照合は `procure audit verify` で行います"
+                " (このページは最後の自己照合を示します)。",
+                "audit.pages": "監査のページ",
+                "audit.flags": "レッドフラグ",
+                "audit.trails": "調達ごとの監査証跡 (調達一覧から)",
+                "audit.my_acts": "自分の操作履歴",
+                "audit.downloads": "ダウンロード",
+                "audit.ocds": "OCDS リリースパッケージ (JSON, 最初の {count} 件: 続きは応答の Link ヘッダーが"
+                "示し、全件は `procure audit export-ocds` で書き出せます)",
+                "audit.public_view": "公開版: 非公開項目は除かれます",
+                "nav.audit": "監査",
+                "flags.title": "レッドフラグ",
+                "flags.rule": "ルール",
+                "flags.any": "すべて",
+                "flags.count": "{count} 件 (ブロック {block} 時点)",
+                "flags.trail": "監査証跡 ({escrow}…)",
+                "trail.title": "監査証跡: {title}",
+                "trail.count": "{count} 件のイベント",
+                "trail.csv": "CSV でダウンロード",
+                "trail.what": "内容",
+                "trail.chain_hash": "連鎖ハッシュ",
+                "trail.by_signature": "署名による",
+                "actor.title": "アカウントの操作履歴",
+                "actor.none": "このアカウントの操作は記録されていません。",
+                "search.label": "検索",
+                "search.hint": "件名・契約相手方・府省の語句、または OCID かエスクローアドレスの全体",
+                "search.status": "状態",
+                "search.any": "すべて",
+                "search.submit": "検索",
+                "search.none": "条件に合う調達はありません。",
+                "search.clear": "条件をクリア",
+                "search.open": "実施中",
+                "search.completed": "完了",
             }
         ),
         "en": MappingProxyType(
@@ -300,6 +424,130 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                     "Your wallet is on chain id {wallet}, this gateway on {gateway}: switch the wallet's network."
                 ),
                 "live.updating": "Updating live",
+                # The read pages of the second slice: procurement records, budget lines, search, auditor pages.
+                "procurement.created": "Created",
+                "procurement.flags": "Red flags ({count})",
+                "procurement.trail": "This procurement's audit trail",
+                "procurement.late": "late",
+                "procurement.direct": "sent by the signer",
+                "procurement.evidence": "Evidence submitted",
+                "procurement.no_evidence": "No evidence submitted yet.",
+                "procurement.attestations": "Attestations",
+                "procurement.no_attestations": "No attestation yet.",
+                "procurement.amendments": "Amendments",
+                "procurement.no_amendments": "No amendment.",
+                "procurement.not_approved": "not approved",
+                "procurement.disputes": "Disputes",
+                "procurement.no_disputes": "No dispute.",
+                "procurement.open_dispute": "open",
+                "col.met": "Met",
+                "col.round": "Round",
+                "col.document": "Document hash",
+                "col.signed_by": "Signed by",
+                "col.relayed_by": "Relayed by",
+                "col.time": "Time (JST)",
+                "col.tx": "Transaction",
+                "col.verdict": "Verdict",
+                "col.amendment": "Amendment",
+                "col.proposed_by": "Proposed",
+                "col.approved_by": "Approved",
+                "col.opened_by": "Opened by",
+                "col.settled_by": "Settled by",
+                "col.to_supplier": "To the supplier (yen)",
+                "col.to_ministry": "To the ministry (yen)",
+                "verdict.pass": "pass",
+                "verdict.fail": "fail",
+                "amendment.amount": "amount",
+                "amendment.due_date": "due date",
+                "amendment.cancel": "cancel",
+                "line.title": "{year} {sub_item}",
+                "line.series": "Series",
+                "line.figures": "Appropriation and spending (yen)",
+                "line.distributed": "Distributed",
+                "line.transfers_in": "Transfers in",
+                "line.transfers_out": "Transfers out",
+                "line.expected": "Multi-year obligations still expected this year",
+                "line.transfers": "Transfers",
+                "line.no_transfers": "No transfer.",
+                "line.transfer": "No.",
+                "line.direction": "Direction",
+                "line.dir.in": "in",
+                "line.dir.out": "out",
+                "line.other": "Other line",
+                "line.requester": "Requested by",
+                "line.approver": "Approved by",
+                "line.took": "Time to approve",
+                "line.pending": "pending ({age})",
+                "line.procurements": "Procurements charged to this line",
+                "line.no_procurements": "No procurement charged to this line.",
+                "line.not_visible": "not visible to you",
+                "line.history": "History",
+                "line.event": "Event",
+                "line.act.initial": "Initial budget enacted",
+                "line.act.supplementary": "Supplementary budget enacted",
+                "line.ev.Distributed": "Distributed",
+                "line.ev.Transferred": "Transferred",
+                "line.ev.Obligated": "Obligated",
+                "line.ev.Deobligated": "Deobligated",
+                "line.ev.Disbursed": "Disbursed",
+                "line.ev.CarryOverApproved": "Carry-over approved",
+                "line.ev.LineSettled": "Settled",
+                "burn.title": "Burn rate: disbursed against the straight-line plan",
+                "burn.desc": "Disbursed {disbursed}; planned to date {planned}; appropriation {appropriation}; "
+                "at this pace, {projected} by the year's end.",
+                "burn.legend": "Solid: disbursed / dashed: straight-line plan / dotted: at this pace",
+                "burn.numbers": "Burn rate in numbers",
+                "burn.planned": "Planned to date",
+                "burn.projected": "Disbursed by the year's end at this pace",
+                "burn.lapse": "Projected lapse",
+                "budget.chart": "Burn rate of every line visible to you",
+                "duration.days": "{days} d {hours} h",
+                "duration.hours": "{hours} h {minutes} min",
+                "audit.title": "Audit",
+                "audit.mirror": "The mirror's verify status",
+                "audit.not_synced": "The mirror has not synced this chain yet.",
+                "audit.mirrored_block": "Mirrored block",
+                "audit.chain_head": "chain head",
+                "audit.block_hash": "Block hash",
+                "audit.digest_tip": "Digest chain tip",
+                "audit.updated": "Last updated",
+                "audit.self_check": "Checked against the chain",
+                "audit.never_checked": "not checked yet",
+                "audit.check_ok": "blocks {lo} to {hi} match the chain",
+                "audit.check_bad": "differs from the chain at block {block}",
+                "audit.verify_hint": "A full replay and comparison is `procure audit verify`; this page shows the"
+                " mirror's last self-check.",
+                "audit.pages": "Audit pages",
+                "audit.flags": "Red flags",
+                "audit.trails": "A procurement's trail (from the procurements list)",
+                "audit.my_acts": "My own acts",
+                "audit.downloads": "Downloads",
+                "audit.ocds": "OCDS release package (JSON, the first {count} procurements: the answer's Link header"
+                " names the next page; `procure audit export-ocds` writes them all)",
+                "audit.public_view": "public view: classified fields withheld",
+                "nav.audit": "Audit",
+                "flags.title": "Red flags",
+                "flags.rule": "Rule",
+                "flags.any": "any",
+                "flags.count": "{count} in all (as of block {block})",
+                "flags.trail": "trail ({escrow}…)",
+                "trail.title": "Audit trail: {title}",
+                "trail.count": "{count} events",
+                "trail.csv": "Download as CSV",
+                "trail.what": "What",
+                "trail.chain_hash": "Chain hash",
+                "trail.by_signature": "by signature",
+                "actor.title": "Acts of account",
+                "actor.none": "No act of this account is recorded.",
+                "search.label": "Search",
+                "search.hint": "words of a title, supplier or ministry; or a whole ocid or escrow address",
+                "search.status": "Status",
+                "search.any": "any",
+                "search.submit": "Search",
+                "search.none": "No procurement matches.",
+                "search.clear": "Clear",
+                "search.open": "open",
+                "search.completed": "completed",
             }
         ),
     }
@@ -318,6 +566,13 @@ def negotiate(cookie: str | None, accept_language: str | None) -> Lang:
         if tag == "en" or tag.startswith("en-"):
             return "en"
     return "en"
+
+
+def unix_time(moment: int | str) -> int:
+    """A unix time, given as one or as the API's ISO 8601 block time (``gateway.schemas.common.BlockTime``)."""
+    if isinstance(moment, str):
+        return int(dt.datetime.fromisoformat(moment).timestamp())
+    return moment
 
 
 def _grouped(number: int) -> str:
@@ -358,19 +613,26 @@ class Words:
         sign = "-" if yen < 0 else ""
         return f"{sign}{_grouped(abs(yen))}円" if self.lang == "ja" else f"{sign}¥{_grouped(abs(yen))}"
 
-    def time(self, unix: int) -> str:
-        """A unix time in JST: 2026年12月6日 23:08 / 6 Dec 2026 23:08 JST."""
-        moment = dt.datetime.fromtimestamp(unix, tz=JST)
+    def time(self, unix: int | str) -> str:
+        """A unix time (or an API's ISO 8601 block time) in JST: 2026年12月6日 23:08 / 6 Dec 2026 23:08 JST."""
+        moment = dt.datetime.fromtimestamp(unix_time(unix), tz=JST)
         if self.lang == "ja":
             return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
         return f"{moment.day} {moment:%b %Y %H:%M} JST"
 
     @staticmethod
-    def iso(unix: int) -> str:
-        """A unix time in JST as ISO 8601 (a ``<time datetime>``)."""
-        return dt.datetime.fromtimestamp(unix, tz=JST).isoformat()
+    def iso(unix: int | str) -> str:
+        """A unix time (or an ISO 8601 one) in JST as ISO 8601 (a ``<time datetime>``)."""
+        return dt.datetime.fromtimestamp(unix_time(unix), tz=JST).isoformat()
 
-    def date(self, unix: int) -> str:
-        """A unix time's day in JST: 2027年6月30日 / 30 Jun 2027."""
-        moment = dt.datetime.fromtimestamp(unix, tz=JST)
+    def duration(self, seconds: int) -> str:
+        """A length of time: 2日3時間 / 2 d 3 h (under a day: hours and minutes)."""
+        days, rest = divmod(max(seconds, 0), 86_400)
+        if days:
+            return self("duration.days", days=days, hours=rest // 3_600)
+        return self("duration.hours", hours=rest // 3_600, minutes=rest % 3_600 // 60)
+
+    def date(self, unix: int | str) -> str:
+        """A unix time's (or an ISO 8601 time's) day in JST: 2027年6月30日 / 30 Jun 2027."""
+        moment = dt.datetime.fromtimestamp(unix_time(unix), tz=JST)
         return f"{moment.year}年{moment.month}月{moment.day}日" if self.lang == "ja" else f"{moment.day} {moment:%b %Y}"

@@ -39,7 +39,10 @@ from gateway.errors import (
 from gateway.services.budget import BudgetReader, fiscal_year_of, read_clock
 from gateway.services.reads import LISTINGS, Page
 from gateway.siwe import SiweMessage
+from gateway.web.burn_chart import overview_chart
 from gateway.web.i18n import LANGS, Words, negotiate
+from gateway.web.procurement_records import procurement_records
+from gateway.web.search import procurement_filters
 
 __all__ = ["CSRF_COOKIE", "DEV_ACCOUNTS", "LANG_COOKIE", "SESSION_COOKIE", "STATIC_DIR", "router"]
 
@@ -51,6 +54,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 DEV_ACCOUNTS = range(30)
 _IDLE_DAYS = 90  # the API's default
 _PAGE_SIZE = 50
+_LINE_PAGE = 100  # budget lines per overview page
 _CSRF = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _NEXT = re.compile(r"^/ui(/[A-Za-z0-9_./-]*)?(\?[A-Za-z0-9_=&.-]*)?$")
 _YEAR = re.compile(r"^[0-9]{1,4}$")
@@ -246,30 +250,42 @@ async def switch_language(request: Request, lang: str, next: str = "/ui") -> Res
 
 
 @router.get("/budget", response_class=HTMLResponse)
-async def budget_overview(request: Request, year: str | None = None) -> Response:
+async def budget_overview(request: Request, year: str | None = None, page: str | None = None) -> Response:
     """A fiscal year's budget: each item's and each line's appropriation, obligated, disbursed, available and
-    pending transfers."""
+    pending transfers (the lines ``_LINE_PAGE`` at a time), and the year's burn-rate chart."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
     context = _Context(request, caller)
     try:
         fiscal_year = _number(year, _YEAR, "year", 1, 9_998)
-        summary, lines = await run_in_threadpool(_budget, context.state, caller, fiscal_year)
+        number = _number(page, _PAGE, "page", 1, 100_000) or 1
+        summary, lines, count = await run_in_threadpool(_budget, context.state, caller, fiscal_year, number)
     except GatewayError as exc:
         return context.problem(exc)
-    return context.render("budget.html", summary=summary, lines=lines, years=_years(summary.fiscal_year))
+    pages = max((count + _LINE_PAGE - 1) // _LINE_PAGE, 1)
+    if number > pages:
+        return context.problem(NotFound(f"no page {number} of lines: this year's lines fill {pages}"))
+    chart = overview_chart(summary)
+    return context.render(
+        "budget.html",
+        summary=summary,
+        lines=lines,
+        years=_years(summary.fiscal_year),
+        chart=chart,
+        page=number,
+        pages=pages,
+        line_count=count,
+    )
 
 
-def _budget(state: GatewayState, caller: Caller, fiscal_year: int | None) -> tuple[Any, list[Any]]:
+def _budget(state: GatewayState, caller: Caller, fiscal_year: int | None, page: int) -> tuple[Any, list[Any], int]:
     if caller.mirror is None:
         raise ServiceUnavailable("the mirror has not synced this chain yet: run the indexer")
     clock = read_clock(state.ledger, caller.mirror, _IDLE_DAYS)
     year = fiscal_year or fiscal_year_of(clock.now)
     reader = BudgetReader(state.engine, state.ledger.chain_id, caller.principal)
-    summary = reader.summary(year, clock, _IDLE_DAYS, ministry=None)
-    lines, _ = reader.page(year, clock, ministry=None, item=None, offset=0, limit=state.settings.page_size_max)
-    return summary, lines
+    return reader.overview(year, clock, _IDLE_DAYS, offset=(page - 1) * _LINE_PAGE, limit=_LINE_PAGE)
 
 
 def _years(year: int) -> list[int]:
@@ -277,27 +293,38 @@ def _years(year: int) -> list[int]:
 
 
 @router.get("/procurements", response_class=HTMLResponse)
-async def procurements(request: Request, page: str | None = None) -> Response:
-    """The procurements visible to the account, oldest first, a page at a time."""
+async def procurements(
+    request: Request,
+    page: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    year: str | None = None,
+) -> Response:
+    """The procurements visible to the account, oldest first, a page at a time: searched and filtered as the
+    API's ``GET /procurements?q=&status=&fiscalYear=`` (the same filter model and listing)."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
     context = _Context(request, caller)
+    given = {"q": q or None, "status": status or None, "year": year or None}
     try:
         number = _number(page, _PAGE, "page", 1, 100_000) or 1
+        filters = procurement_filters(given)
         reader = await get_reader(request, _bearer(request.cookies[SESSION_COOKIE]))
         rows, count = await run_in_threadpool(
-            reader.rows, LISTINGS["procurements"], Page(offset=(number - 1) * _PAGE_SIZE, limit=_PAGE_SIZE), {}
+            reader.rows, LISTINGS["procurements"], Page(offset=(number - 1) * _PAGE_SIZE, limit=_PAGE_SIZE), filters
         )
     except GatewayError as exc:
         return context.problem(exc)
     pages = max((count + _PAGE_SIZE - 1) // _PAGE_SIZE, 1)
-    return context.render("procurements.html", rows=rows, count=count, page=number, pages=pages)
+    shown = {name: value for name, value in given.items() if value is not None}
+    return context.render("procurements.html", rows=rows, count=count, page=number, pages=pages, given=shown)
 
 
 @router.get("/procurements/{procurement_id}", response_class=HTMLResponse)
 async def procurement(request: Request, procurement_id: str) -> Response:
-    """One procurement: its milestones with due dates and statuses, and its payments (exact yen)."""
+    """One procurement: its milestone timeline, evidence and attestations, payments (exact yen), amendments,
+    disputes and red flags (gateway/web/procurement_records.py)."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
@@ -305,12 +332,10 @@ async def procurement(request: Request, procurement_id: str) -> Response:
     try:
         reader = await get_reader(request, _bearer(request.cookies[SESSION_COOKIE]))
         detail = await procurement_detail(reader, procurement_id)
-        payments, _ = await run_in_threadpool(
-            reader.rows, LISTINGS["payments"], Page(offset=0, limit=500), {"procurement_id": detail.escrow}
-        )
+        records = await run_in_threadpool(procurement_records, request.app.state, reader, detail)
     except GatewayError as exc:
         return context.problem(exc)
-    return context.render("procurement.html", p=detail, payments=payments)
+    return context.render("procurement.html", p=detail, r=records)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

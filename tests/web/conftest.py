@@ -1,13 +1,14 @@
 """The dashboard over the demo as `make up` seeds it, on an eth-tester chain (a dev chain id): the dev cast and
 budget (seed_cast), the night-vision procurement, and one more supplier (dev account ``OTHER_SUPPLIER``, of another
-organization) who must not see it. One world and one gateway per test module."""
+organization) who must not see it. One world and one gateway per test module; for the browser tests, the gateway
+served by uvicorn and one Chromium per module (tests/web/browser.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
@@ -25,6 +26,10 @@ from gateway.main import create_app
 from indexer.sync import ChainSource, Indexer
 from tests.gateway.conftest import make_settings
 from tests.tester import TesterTransport, fund_accounts, new_tester
+from tests.web.browser import CHROMIUM
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 OTHER_SUPPLIER = 14  # a dev account of a second supplier organization
 OTHER_ORG = "ACME"
@@ -86,3 +91,47 @@ def client(demo: Demo) -> Iterator[TestClient]:
     """A TestClient on the demo's gateway (no cookies shared with other tests: use ``fresh``)."""
     with TestClient(demo.app, raise_server_exceptions=False, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def base_url(demo: Demo) -> Iterator[str]:
+    """The demo's gateway, served by uvicorn on a free port in a thread of this process."""
+    from tests.web.live import serving  # not at the top: tests/web/live.py imports this module
+
+    with serving(demo.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, started once for the module (which calls ``require_chromium`` first)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies), for a Japanese browser; fails the test on any JavaScript error."""
+    context = browser.new_context(locale="ja-JP")
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not _refused_page(message.text):  # the 4xx pages the tests ask for
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def _refused_page(text: str) -> bool:
+    return any(f"status of {status}" in text for status in (403, 404, 422))

@@ -24,14 +24,15 @@ from chain.devnet import DEV_INDEX
 from chain.keys import dev_account
 from gateway.streams import MAX_STREAMS_PER_ACCOUNT, held
 from gateway.web.pages import SESSION_COOKIE
+from tests.web.browser import require_chromium
 from tests.web.conftest import Demo, build_demo
-from tests.web.live import following, serving
-from tests.web.test_pages_browser import browser  # noqa: F401 - Chromium, or the module is skipped
+from tests.web.live import following
 
 SUPPLIER, OFFICER, FINANCE = DEV_INDEX["supplier"], DEV_INDEX["officer"], DEV_INDEX["finance"]
 EVALUATORS = (DEV_INDEX["evaluator-atla"], DEV_INDEX["evaluator-jqa"])
 MILESTONE = 0  # the demo's first milestone: 48,000,000 yen
 _SWAPPED = "document.getElementById('live').dataset.after"
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +43,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield world
 
 
-@pytest.fixture(scope="module")
-def base_url(demo: Demo) -> Iterator[str]:
-    """The demo's gateway, served on a free port."""
-    with serving(demo.app) as url:
-        yield url
-
-
 @pytest.fixture
-def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:  # noqa: F811
+def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     """Fresh browser contexts (a Japanese browser unless told), each failing the test on any JavaScript error."""
     opened: list[BrowserContext] = []
     errors: list[str] = []

@@ -30,6 +30,7 @@ from gateway.schemas.budget import (
     BudgetSummaryPublic,
     LineDetailPublic,
     LineFilters,
+    LineHistoryPublic,
     LinesPublic,
     StreamFilters,
     SummaryFilters,
@@ -85,6 +86,21 @@ def read_line(
     line = _reader(state, caller.principal).line(fiscal_year, series, clock)
     assert isinstance(line, LineDetailPublic)
     return line
+
+
+@router.get("/lines/{fiscal_year}/{series}/history", response_model=LineHistoryPublic)
+def read_line_history(
+    state: StateDep,
+    caller: CurrentCaller,
+    fiscal_year: Annotated[int, Path(ge=1, le=9_998, description="The line's fiscal year.")],
+    series: Annotated[int, Path(ge=1, le=2**32 - 1, description="The line's series (as in every line read).")],
+    filters: Annotated[LineFilters, Query()],
+) -> LineHistoryPublic:
+    """One budget line (as ``/lines/{fiscal_year}/{series}``) with its history: its item's enactments, every event
+    that moved it, the transfers carried out with requester, approver and time taken, and the procurements charged
+    to it (404 if not visible)."""
+    clock = _clock(state, _mirror(caller.mirror), filters.idle_days)
+    return _reader(state, caller.principal).history(fiscal_year, series, clock)
 
 
 @router.get("/summary", response_model=BudgetSummaryPublic)

@@ -11,7 +11,7 @@ A new list is one more of each and one ``LISTS`` entry.
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,10 +33,12 @@ from gateway.schemas.procurements import (
 from gateway.services.flags import count_flags
 from gateway.services.reads import LISTINGS, Listing
 
-__all__ = ["LISTS", "ListRoute"]
+__all__ = ["LISTS", "SEARCH_MAX_LENGTH", "SEARCH_PATTERN", "ListRoute"]
 
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 _ORG_CODE = r"^[\x21-\x7e]+$"
+SEARCH_MAX_LENGTH = 100
+SEARCH_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL refuses NUL in text)
 
 
 class _Filters(BaseModel):
@@ -60,6 +62,19 @@ class ProcurementFilters(_Filters):
     supplier: str | None = Field(None, pattern=_ADDRESS, description="Supplier account.")
     evaluator: str | None = Field(None, pattern=_ADDRESS, description="An evaluator on the panel.")
     paused: bool | None = Field(None, description="Only paused (or only running) escrows.")
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=SEARCH_MAX_LENGTH,
+        pattern=SEARCH_PATTERN,
+        description="Words in the title, the supplier's or the ministry's code or name; or a whole ocid, escrow or id.",
+    )
+    status: Literal["open", "completed"] | None = Field(
+        None, description="open: a milestone still to pay; completed: none."
+    )
+    fiscal_year: int | None = Field(
+        None, alias="fiscalYear", ge=1, le=9_998, description="Created in this fiscal year (April to March, JST)."
+    )
 
 
 class _OfProcurement(_Filters):

@@ -19,8 +19,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from chain import ChainSource, Role, checksum
+from gateway.core.state import GatewayState
 from gateway.deps import CurrentAccount, MirrorReader, ProcurementId, StateDep
 from gateway.errors import Forbidden
+from gateway.identity import Principal
 from gateway.schemas.trail import ActsPublic, TrailPublic
 from indexer.trail import TrailLine, actor_acts, procurement_trail, write_csv
 
@@ -40,7 +42,8 @@ def _wants_csv(request: Request, output: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
-def _csv(lines: list[TrailLine], filename: str) -> Response:
+def csv_response(lines: list[TrailLine], filename: str) -> Response:
+    """The lines as a CSV download named ``filename``.csv."""
     out = io.StringIO()
     write_csv(lines, out)
     return Response(
@@ -50,13 +53,27 @@ def _csv(lines: list[TrailLine], filename: str) -> Response:
     )
 
 
-def _senders(state: StateDep) -> Callable[[Sequence[str]], Mapping[str, str]]:
+def _senders(state: GatewayState) -> Callable[[Sequence[str]], Mapping[str, str]]:
     return ChainSource(state.ledger.rpc).tx_senders
 
 
-def _read(state: StateDep, query: Callable[..., list[TrailLine]], subject: str) -> list[TrailLine]:
+def _read(state: GatewayState, query: Callable[..., list[TrailLine]], subject: str) -> list[TrailLine]:
     with state.engine.connect() as conn:
         return query(conn, state.ledger.chain_id, subject, _senders(state))
+
+
+def read_trail(state: GatewayState, escrow: str) -> list[TrailLine]:
+    """The trail of the procurement of ``escrow`` (the caller checked that the account may see it)."""
+    return _read(state, procurement_trail, escrow)
+
+
+def read_acts(state: GatewayState, account: Principal, address: str) -> tuple[str, list[TrailLine]]:
+    """The acts of the account ``address`` (checksummed, with them), read by ``account``: auditors and the finance
+    authority anyone's, any other account its own only (Forbidden otherwise)."""
+    subject = checksum(address)
+    if not (account.is_auditor or account.has(Role.FINANCE_AUTHORITY) or subject == checksum(account.address)):
+        raise Forbidden("only auditors and the finance authority read another account's acts")
+    return subject, _read(state, actor_acts, subject)
 
 
 @router.get("/procurements/{procurement_id}/trail", response_model=TrailPublic, responses=_CSV_RESPONSE)
@@ -66,9 +83,9 @@ async def procurement_trail_route(
     """Every event of one procurement (ocid, escrow address or on-chain id) in chain order, with who signed and
     relayed it, its block and time, transaction, document hashes and the block's place in the digest chain."""
     escrow = await run_in_threadpool(reader.escrow_of, procurement_id)  # 404 unless visible (scope.py)
-    lines = await run_in_threadpool(_read, state, procurement_trail, escrow)
+    lines = await run_in_threadpool(read_trail, state, escrow)
     if _wants_csv(request, format):
-        return _csv(lines, f"trail-{escrow}")
+        return csv_response(lines, f"trail-{escrow}")
     return TrailPublic.model_validate({"escrow": escrow, "count": len(lines), "data": [line.flat() for line in lines]})
 
 
@@ -79,10 +96,7 @@ async def actor_acts_route(
     """Every privileged act of one account in chain order (auditors and the finance authority: anyone's; others:
     their own): role grants and revocations, organizations, bindings, pauses, amendments, fundings, transfers,
     budget acts, rulings, reclaims."""
-    subject = checksum(address)
-    if not (account.is_auditor or account.has(Role.FINANCE_AUTHORITY) or subject == checksum(account.address)):
-        raise Forbidden("only auditors and the finance authority read another account's acts")
-    lines = await run_in_threadpool(_read, state, actor_acts, subject)
+    subject, lines = await run_in_threadpool(read_acts, state, account, address)
     if _wants_csv(request, format):
-        return _csv(lines, f"acts-{subject}")
+        return csv_response(lines, f"acts-{subject}")
     return ActsPublic.model_validate({"account": subject, "count": len(lines), "data": [line.flat() for line in lines]})
