@@ -83,8 +83,9 @@ def test_no_other_package_imports_a_private_chain_module() -> None:
 
 
 def test_the_runtime_imports_without_eth_tester_or_web3() -> None:
-    """Every module of chain, indexer, gateway and scripts (the benchmarks aside: they run from a checkout
-    with the dev dependencies) imports with eth-tester and web3 made unimportable."""
+    """Every module of chain, indexer, gateway and scripts (the benchmarks and the screenshots aside: they run from
+    a checkout with the dev dependencies, over the tests' worlds) imports with eth-tester and web3 made
+    unimportable."""
     code = """
 import importlib, pkgutil, sys
 class Block:
@@ -94,7 +95,8 @@ class Block:
 sys.meta_path.insert(0, Block())
 for package in ("chain", "indexer", "gateway", "scripts"):
     for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
-        if not info.name.startswith("scripts.bench_") and ".migrations" not in info.name:
+        dev_only = info.name.startswith("scripts.bench_") or info.name == "scripts.screenshots"
+        if not dev_only and ".migrations" not in info.name:
             importlib.import_module(info.name)
             print(info.name)
 """
