@@ -19,9 +19,17 @@ from chain.errors import ConfigurationError, LedgerError
 from chain.node import DEFAULT_RPC_URL
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
-
-    from chain import Build, FactoryClient, RegistryClient, SystemAddresses, TokenClient, Transport, TxSender
+    from chain import (
+        Build,
+        FactoryClient,
+        KeyHolder,
+        RegistryClient,
+        Signer,
+        SystemAddresses,
+        TokenClient,
+        Transport,
+        TxSender,
+    )
 
 __all__ = ["Context", "LazyChoice", "clean_errors", "parse_address", "pass_context"]
 
@@ -41,7 +49,7 @@ class Context:
         dev_index: int | None = None,
         var_dir: Path | None = None,
         transport: Transport | None = None,
-        account: LocalAccount | None = None,
+        account: KeyHolder | None = None,
         _build: Build | None = None,
     ) -> None:
         self.rpc_url = rpc_url
@@ -80,22 +88,25 @@ class Context:
             self._build = compile_contracts() if compile_if_needed else load_contracts()
         return self._build
 
-    def signer(self) -> LocalAccount:
+    def signer(self) -> Signer:
         """The signing key: --keystore, else a dev account (dev chains only)."""
-        if self.account is not None:
-            return self.account
         from chain.keys import DEV_CHAIN_IDS, dev_account, load_keystore
+        from chain.signing import signer_of
 
+        if self.account is not None:
+            return signer_of(self.account)
         chain_id = self.rpc().chain_id
+        signer: Signer
         if self.keystore is not None:
-            self.account = load_keystore(self.keystore, password_for(self.keystore))
+            signer = load_keystore(self.keystore, password_for(self.keystore))
         elif self.dev_index is not None:
-            self.account = dev_account(self.dev_index, chain_id)
+            signer = dev_account(self.dev_index, chain_id)
         elif chain_id in DEV_CHAIN_IDS:
-            self.account = dev_account(0, chain_id)
+            signer = dev_account(0, chain_id)
         else:
             raise ConfigurationError("no signing key: pass --keystore FILE (or set PROCURE_KEYSTORE)")
-        return self.account
+        self.account = signer
+        return signer
 
     def sender(self) -> TxSender:
         """A transaction sender for the signing key."""

@@ -40,8 +40,8 @@ from scripts._common import Context, clean_errors, password_for
 
 if TYPE_CHECKING:
     import httpx
-    from eth_account.signers.local import LocalAccount
 
+    from chain.signing import Signer
     from gateway.client import GatewayClient
 
 __all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref", "send_directly"]
@@ -64,11 +64,12 @@ def procurement_ref(value: str) -> str:
     return "0x" + named.procurement_id.hex()
 
 
-def _account(context: Context, gateway: GatewayClient) -> LocalAccount:
+def _account(context: Context, gateway: GatewayClient) -> Signer:
     from chain.keys import dev_account, load_keystore
+    from chain.signing import signer_of
 
     if context.account is not None:
-        return context.account
+        return signer_of(context.account)
     if context.keystore is not None:
         return load_keystore(context.keystore, password_for(context.keystore))
     return dev_account(0 if context.dev_index is None else context.dev_index, gateway.chain_id_hint())
@@ -94,11 +95,13 @@ class ClientState:
         return self._client
 
 
-def _placeholder() -> LocalAccount:
-    from eth_account import Account
+def _placeholder() -> Signer:
+    """A throwaway key: the probe only asks the gateway its chain id, it never signs."""
+    import secrets
 
-    placeholder: LocalAccount = Account.create()
-    return placeholder
+    from chain.signing import Signer
+
+    return Signer(secrets.token_bytes(32))
 
 
 pass_state = click.make_pass_decorator(ClientState)

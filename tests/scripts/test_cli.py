@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from eth_account.signers.local import LocalAccount
 
-from chain import TxSender
+from chain import Signer, TxSender
 from chain.budget import fiscal_year_containing, fiscal_year_start
 from chain.clients import DAY, EscrowClient, MilestoneStatus, system_clients
 from chain.devnet import (
@@ -43,7 +42,7 @@ class Ledger:
 
     rpc: TesterTransport
     var_dir: Path
-    accounts: list[LocalAccount]
+    accounts: list[Signer]
 
     def run(self, *args: str, input_text: str | None = None) -> Result:
         context = Context(transport=self.rpc, var_dir=self.var_dir)
