@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak
 
 from chain.actions import ACTIONS, MILESTONE_ESCROW, ActionField, ActionType, SignedContract, StructType
 from chain.errors import SignatureError
-from chain.signing import KeyHolder, recover, signer_of
+from chain.signing import KeyHolder, checksum_address, recover, signer_of
 
 __all__ = [
     "ACTION_TYPES",
@@ -35,7 +34,7 @@ __all__ = [
     "typed_data_digest",
 ]
 
-_checksum = lru_cache(maxsize=65_536)(to_checksum_address)
+_checksum = lru_cache(maxsize=65_536)(checksum_address)
 
 # The escrow's domain, by the names the contract tests use.
 DOMAIN_NAME = MILESTONE_ESCROW.domain_name
@@ -182,20 +181,20 @@ def _recovered(digest: bytes, signature: bytes) -> str:
 # The hashing of EIP-712 for our fixed types, done directly: the type hashes once, the domain separator once
 # per contract, and per action only its fields (eth-account's generic encode_typed_data parses the whole typed
 # data again each time). Checked against eth-account for every action type in tests/chain/test_eip712.py.
-_DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 
 
 @cache
 def _type_hash(declared: ActionType | StructType) -> bytes:
-    return keccak(text=declared.encode_type)
+    return keccak(declared.encode_type.encode("utf-8"))
 
 
 @lru_cache(maxsize=65_536)
 def _domain_separator(chain_id: int, address: str, contract: SignedContract) -> bytes:
     return keccak(
         _DOMAIN_TYPEHASH
-        + keccak(text=contract.domain_name)
-        + keccak(text=contract.domain_version)
+        + keccak(contract.domain_name.encode("utf-8"))
+        + keccak(contract.domain_version.encode("utf-8"))
         + chain_id.to_bytes(32, "big")
         + bytes(12)
         + bytes.fromhex(_checksum(address)[2:])

@@ -14,20 +14,34 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import coincurve
 from eth_hash.auto import keccak
-from eth_utils.address import to_checksum_address
 
-__all__ = ["KeyHolder", "Signable", "SignedMessage", "Signer", "dev_key", "personal_digest", "recover", "signer_of"]
+if TYPE_CHECKING:  # imported where a key is used: reading and checksumming addresses need no curve
+    import coincurve
+
+__all__ = [
+    "KeyHolder",
+    "Signable",
+    "SignedMessage",
+    "Signer",
+    "checksum_address",
+    "dev_key",
+    "is_checksum_address",
+    "personal_digest",
+    "recover",
+    "signer_of",
+]
 
 # The order of secp256k1's group.
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HARDENED = 1 << 31
+_HEX_ADDRESS = re.compile(r"(?:0[xX])?[0-9a-fA-F]{40}")
 
 
 class KeyHolder(Protocol):
@@ -63,8 +77,31 @@ def personal_digest(text: str | bytes) -> bytes:
     return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode("ascii") + data)
 
 
+def checksum_address(address: str | bytes) -> str:
+    """``address`` (40 hex digits, 0x or not, any case; or 20 bytes) in its EIP-55 form; ValueError for anything
+    else. Where eth-utils' ``to_checksum_address`` would cost a command 0.2 s of imports (pydantic)."""
+    if isinstance(address, bytes | bytearray) and len(address) == 20:
+        lower = bytes(address).hex()
+    elif isinstance(address, str) and _HEX_ADDRESS.fullmatch(address):
+        lower = address[-40:].lower()
+    else:
+        raise ValueError(f"{address!r} is not an address (0x and 40 hex digits)")
+    hashed = keccak(lower.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if h in "89abcdef" else c for c, h in zip(lower, hashed, strict=False))
+
+
+def is_checksum_address(value: object) -> bool:
+    """True if ``value`` is an address written in its EIP-55 form, 0x included."""
+    return (
+        isinstance(value, str)
+        and value[:2] == "0x"
+        and _HEX_ADDRESS.fullmatch(value) is not None
+        and (value == checksum_address(value))
+    )
+
+
 def _address_of(public: coincurve.PublicKey) -> str:
-    return str(to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:]))
+    return checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
 
 
 class Signer:
@@ -73,6 +110,8 @@ class Signer:
     __slots__ = ("_private", "address")
 
     def __init__(self, key: bytes) -> None:
+        import coincurve
+
         key = bytes(key)
         if len(key) != 32 or not 0 < int.from_bytes(key, "big") < _N:
             raise ValueError("a private key is 32 bytes, a number from 1 to the curve order less one")
@@ -121,6 +160,8 @@ def recover(digest: bytes, signature: bytes) -> str:
     r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")
     if not (0 < r < _N and 0 < s < _N):
         raise ValueError("a signature's r and s are numbers from 1 to the curve order less one")
+    import coincurve
+
     try:
         public = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes([v]), digest, hasher=None)
     except Exception as exc:  # coincurve's own error: no point on the curve has this r
@@ -143,6 +184,8 @@ def _seed_node(mnemonic: str, passphrase: str) -> tuple[int, bytes]:
 
 def _child(key: int, chain_code: bytes, index: int) -> tuple[int, bytes]:
     """BIP-32's private child key derivation (CKDpriv)."""
+    import coincurve
+
     if index >= _HARDENED:
         data = b"\x00" + key.to_bytes(32, "big") + index.to_bytes(4, "big")
     else:

@@ -17,9 +17,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from eth_utils.address import is_checksum_address
-
-from chain import personal_digest, recover
+from chain import is_checksum_address, personal_digest, recover
 
 __all__ = ["MAX_MESSAGE_LENGTH", "SiweError", "SiweMessage", "format_time", "is_uri", "recover_address"]
 

@@ -8,10 +8,21 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_utils.address import is_checksum_address as eth_utils_is_checksum
+from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain import DEV_MNEMONIC, Signer, dev_account, personal_digest, recover, signer_of
+from chain import (
+    DEV_MNEMONIC,
+    Signer,
+    checksum_address,
+    dev_account,
+    is_checksum_address,
+    personal_digest,
+    recover,
+    signer_of,
+)
 from chain.actions import ACTIONS
 from chain.eip712 import recover_signer, sign_action, typed_data, typed_data_digest
 from chain.errors import SignatureError
@@ -47,6 +58,23 @@ def test_a_digest_is_signed_and_recovered_as_eth_account_does(key: bytes, digest
     high_s = r + (N - s).to_bytes(32, "big") + bytes([55 - v])  # the malleable twin eth-account also accepts
     for form in (signature, signature[:64] + bytes([v - 27]), high_s):
         assert recover(digest, form) == Account._recover_hash(digest, signature=form) == theirs.address
+
+
+@settings(max_examples=50, deadline=None)
+@given(raw=st.binary(min_size=20, max_size=20), prefix=st.sampled_from(["0x", "0X", ""]), case=st.booleans())
+def test_checksums_are_eth_utils(raw: bytes, prefix: str, case: bool) -> None:
+    written = prefix + (raw.hex().upper() if case else raw.hex())
+    expected = to_checksum_address(written)
+    assert checksum_address(written) == checksum_address(raw) == expected
+    for text in (expected, written, expected.lower(), expected[2:]):
+        assert is_checksum_address(text) == eth_utils_is_checksum(text), text
+
+
+def test_what_is_not_an_address_is_refused() -> None:
+    for hostile in ("0x" + "g" * 40, "0x" + "a" * 39, "0x" + "a" * 41, "", "0x", b"\x01" * 19, " 0x" + "a" * 40):
+        with pytest.raises(ValueError, match="is not an address"):
+            checksum_address(hostile)
+        assert not is_checksum_address(hostile)
 
 
 @pytest.mark.parametrize("primary_type", sorted(ACTIONS))
