@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +20,8 @@ from chain.errors import ConfigurationError, LedgerError
 from chain.node import DEFAULT_RPC_URL
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from chain import (
         Build,
         FactoryClient,
@@ -30,8 +33,21 @@ if TYPE_CHECKING:
         Transport,
         TxSender,
     )
+    from indexer.ocds.specs import SpecRegister
 
-__all__ = ["Context", "LazyChoice", "clean_errors", "parse_address", "pass_context"]
+__all__ = [
+    "DB_HELP",
+    "Context",
+    "LazyChoice",
+    "clean_errors",
+    "db_option",
+    "fiscal_year_and_ministry",
+    "mirror_options",
+    "parse_address",
+    "pass_context",
+]
+
+DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [default: sqlite:///<var>/ledger.db]"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -120,6 +136,24 @@ class Context:
         from chain.deployment import require_manifest
 
         return require_manifest(self.rpc(), self.var_dir)
+
+    @contextmanager
+    def mirror(self, db: str | None) -> Iterator[Engine]:
+        """The mirror's engine: ``--db``, else the SQLite file under var/; disposed afterwards."""
+        from indexer.schema import default_url, make_engine
+
+        engine = make_engine(db or default_url(self.var_dir))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    def specs(self, spec_paths: Iterable[Path]) -> SpecRegister:
+        """The specs naming the procurements (their ocids, titles, classified fields): the files or folders given,
+        else var/specs and scripts/examples."""
+        from indexer.ocds.specs import SpecRegister, default_spec_paths
+
+        return SpecRegister.load(tuple(spec_paths) or default_spec_paths(self.var_dir))
 
     def organization_of(self, account: str) -> str | None:
         """The code of the organization ``account`` is bound to, read from the registry (None if unbound)."""
@@ -215,3 +249,49 @@ class LazyChoice(click.Choice[str]):
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def db_option(fn: _F) -> _F:
+    """``--db``: the mirror's database (``$PROCURE_DB_URL``); open it with ``Context.mirror``."""
+    return click.option("--db", envvar="PROCURE_DB_URL", default=None, help=DB_HELP)(fn)
+
+
+def mirror_options(fn: _F) -> _F:
+    """``--db``, ``--specs`` and ``--ocid-prefix``: the mirror, and how its procurements are named in what is
+    published from it (``Context.specs``; the ocid of a procurement without a registered spec)."""
+    fn = click.option(
+        "--ocid-prefix",
+        envvar="PROCURE_OCID_PREFIX",
+        default="ocds-b5fd17",
+        show_default=True,
+        help="The publisher's ocid prefix, for procurements without a registered spec.",
+    )(fn)
+    fn = click.option(
+        "--specs",
+        "spec_paths",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help="Spec files (or folders of *.yaml) the procurements were created from: their ocids, milestone titles "
+        "and classified fields, each checked against the spec hash on the chain. [default: var/specs and "
+        "scripts/examples]",
+    )(fn)
+    return db_option(fn)
+
+
+def fiscal_year_and_ministry(years: str, ministries: str) -> Callable[[_F], _F]:
+    """``--fy`` (``fiscal_year``) and ``--ministry`` (a code, e.g. MOD) filters; ``years`` and ``ministries`` say
+    what is shown without them."""
+
+    def decorate(fn: _F) -> _F:
+        fn = click.option(
+            "--ministry", default=None, help=f"Only this ministry's (a code, e.g. MOD). [default: {ministries}]"
+        )(fn)
+        return click.option(
+            "--fy",
+            "fiscal_year",
+            type=click.IntRange(2000, 9999),
+            default=None,
+            help=f"Only this fiscal year (April to March). [default: {years}]",
+        )(fn)
+
+    return decorate
