@@ -116,7 +116,9 @@ def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
         "org", "add", "MLIT", "--kind", "ministry", "--name", "Ministry of Land, Infrastructure, Transport and Tourism"
     )
     assert "bound to MLIT" in deployed.ok("org", "bind", "--direct", newcomer, "MLIT")
-    assert f"vault of MLIT is now {newcomer}" in deployed.ok("org", "vault", "MLIT", newcomer)
+    assert f"organization MLIT active, vault {newcomer}: tx" in deployed.ok(
+        "org", "vault", "--direct", "MLIT", "--vault", newcomer
+    )
     assert deployed.ok("org", "show", "MLIT").strip() == f"MLIT: ministry, active, vault {newcomer}"
     assert "procurement-officer granted" in deployed.ok("role", "grant", "--direct", "procurement-officer", newcomer)
     assert "procurement-officer revoked" in deployed.ok("org", "revoke", "--direct", "procurement-officer", newcomer)
