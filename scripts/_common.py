@@ -39,12 +39,14 @@ __all__ = [
     "DB_HELP",
     "Context",
     "LazyChoice",
+    "MomentType",
     "clean_errors",
     "db_option",
     "fiscal_year_and_ministry",
     "mirror_options",
     "parse_address",
     "pass_context",
+    "wait_for_http",
 ]
 
 DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [default: sqlite:///<var>/ledger.db]"
@@ -206,6 +208,24 @@ def _say(exc: LedgerError) -> str:
     return str(exc)
 
 
+def wait_for_http(url: str, timeout: float, stopping: Callable[[], bool] = lambda: False) -> bool:
+    """Poll ``url`` until it answers anything but a server error (True), or ``timeout`` seconds pass or
+    ``stopping()`` says to give up (False)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping():
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def not_the_relayer(context: Context, address: str) -> str:
     """``address``, unless it is the relayer of this ledger's gateway: a relayer holds no role and belongs to no
     organization (gateway/relay/relayer.py)."""
@@ -226,6 +246,38 @@ def parse_address(value: str, what: str) -> str:
     if not is_hex_address(value):
         raise click.BadParameter(f"{value!r} is not an address (0x and 40 hex digits)", param_hint=what)
     return str(to_checksum_address(value))
+
+
+class MomentType(click.ParamType[int]):
+    """A moment as people write it, converted to unix seconds: a date (JST; the end of that day, 23:59:59, as in
+    spec files, or with ``end_of_day=False`` its start, for a "since"), an ISO 8601 time with its offset, or unix
+    seconds."""
+
+    name = "time"
+
+    def __init__(self, *, end_of_day: bool = True) -> None:
+        self.end_of_day = end_of_day
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        import datetime as dt
+
+        from chain.times import JST
+
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.isdecimal():
+            return int(text)
+        try:
+            if len(text) == 10:
+                at = dt.time(23, 59, 59) if self.end_of_day else dt.time(0, 0)
+                return int(dt.datetime.combine(dt.date.fromisoformat(text), at, JST).timestamp())
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a date (2027-06-30), a time with its offset or unix seconds", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{text!r} has no offset: write +09:00 (JST) or Z", param, ctx)
+        return int(moment.timestamp())
 
 
 class LazyChoice(click.Choice[str]):

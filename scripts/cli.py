@@ -21,7 +21,7 @@ import click
 
 from chain.errors import ConfigurationError
 from chain.node import DEFAULT_PORT, DEFAULT_RPC_URL
-from scripts._common import Context, LazyChoice, clean_errors, pass_context
+from scripts._common import Context, LazyChoice, clean_errors, pass_context, wait_for_http
 from scripts.cli_client import CLIENT_GATEWAY
 
 if TYPE_CHECKING:
@@ -491,17 +491,10 @@ def _seeded_budget(now: int) -> str:
 
 
 def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not supervisor.stopping:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise ConfigurationError(f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)")
+    if not wait_for_http(url, timeout, lambda: bool(supervisor.stopping)):
+        raise ConfigurationError(
+            f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)"
+        )
 
 
 # The registry's signed acts under `procure org`, named as people say them (scripts/cli_client.py makes them).

@@ -38,7 +38,7 @@ from chain.actions import (
     FieldKind,
 )
 from chain.errors import ConfigurationError
-from scripts._common import Context, clean_errors, password_for
+from scripts._common import Context, MomentType, clean_errors, password_for
 
 if TYPE_CHECKING:
     import httpx
@@ -350,33 +350,6 @@ def outcome(before: dict[str, Any] | None, after: dict[str, Any] | None, milesto
 
 
 # ---------------------------------------------------------------- one command per declared action
-
-
-class MomentType(click.ParamType[int]):
-    """A moment as people write it: a date (23:59:59 JST that day, as in spec files), an ISO 8601 time with its
-    offset, or unix seconds; converted to unix seconds."""
-
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        import datetime as dt
-
-        from chain import JST
-
-        if isinstance(value, int):
-            return value
-        text = str(value).strip()
-        if text.isdecimal():
-            return int(text)
-        try:
-            if len(text) == 10:
-                return int(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), JST).timestamp())
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a date (2027-06-30), a time with offset or unix seconds", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{text!r} has no offset: write +09:00 for JST", param, ctx)
-        return int(moment.timestamp())
 
 
 def _parameter(field: ActionField) -> click.Parameter:

@@ -6,41 +6,19 @@ reads options, opens the mirror and the node (for block times) and writes.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from chain.times import JST
-from scripts._common import Context, clean_errors, mirror_options, pass_context
+from scripts._common import Context, MomentType, clean_errors, mirror_options, pass_context
 
 __all__ = ["export_ocds"]
 
 _FORMATS = ("record-package", "release-package", "csv", "xlsx")
-
-
-class _Since(click.ParamType[int]):
-    """A date (00:00 JST that day) or an ISO 8601 time with its offset: unix seconds."""
-
-    name = "date"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        text = str(value).strip()
-        try:
-            if len(text) == 10:
-                day = dt.date.fromisoformat(text)
-                return int(dt.datetime(day.year, day.month, day.day, tzinfo=JST).timestamp())
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a date (2027-04-01) or a time with its offset", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{text!r} has no offset: write +09:00 (JST) or Z", param, ctx)
-        return int(moment.timestamp())
 
 
 @click.command("export-ocds")
@@ -60,10 +38,10 @@ class _Since(click.ParamType[int]):
 )
 @click.option(
     "--since",
-    type=_Since(),
+    type=MomentType(end_of_day=False),
     default=None,
-    help="Only releases dated from then on (records: procurements "
-    "with one): a date (00:00 JST) or a time with its offset.",
+    help="Only releases dated from then on (records: procurements with one): a date (00:00 JST that day), a time "
+    "with its offset or unix seconds.",
 )
 @click.option(
     "--public/--auditor",
