@@ -77,14 +77,17 @@ def procurement_ref(value: str) -> str:
 
 def escrow_named(context: Context, name: str) -> str:
     """The escrow of a procurement named by its ocid, escrow address or on-chain id (chain.procurement_name), found
-    on the chain."""
-    from chain import parse_procurement_name
+    on the chain: an address must be one the registry knows as a procurement's escrow."""
+    from chain import checksum_address, parse_procurement_name
 
     named = parse_procurement_name(name)
-    if named.escrow is not None:
-        return named.escrow
-    assert named.procurement_id is not None
     registry, _, _ = context.clients(write=False)
+    if named.escrow is not None:
+        escrow = checksum_address(named.escrow)
+        if registry.procurement_of(escrow) is None:  # never sign for, nor send to, a stranger's contract
+            raise ConfigurationError(f"{escrow} is not the escrow of a procurement on this ledger")
+        return escrow
+    assert named.procurement_id is not None
     escrows = registry.escrows_registered(named.procurement_id, context.system().deployed_block)
     if not escrows:
         raise ConfigurationError(f"no procurement {name} on this ledger")

@@ -130,6 +130,15 @@ def test_a_signature_for_another_chain_is_refused_before_anything_is_sent(direct
     assert direct.marks("eval3") == marks
 
 
+def test_an_address_that_is_no_escrow_of_this_ledger_is_refused_before_signing(direct: Direct) -> None:
+    marks = direct.marks("eval3")
+    stranger = direct.world.accounts["outsider"].address  # an account, not a contract: a typo'd escrow, say
+    refused = direct.procure("eval3", "client", "attest", "--direct", stranger, "0", "--pass")
+    assert refused.exit_code == 1
+    assert refused.output.strip() == f"Error: {stranger} is not the escrow of a procurement on this ledger"
+    assert direct.marks("eval3") == marks
+
+
 def test_a_registry_act_goes_to_the_node_and_another_signer_is_refused(direct: Direct) -> None:
     done = direct.procure("admin", "org", "deactivate", "--direct", "NITE")
     assert re.fullmatch(r"organization NITE inactive, vault 0x0{40}" + TX, done.output.strip()), done.output
