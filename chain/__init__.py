@@ -1,8 +1,8 @@
 """chain: the only Python that speaks JSON-RPC and ABI; its public API.
 
 Every name other packages use is here: ``from chain import TxSender, connect, Role``. The names are loaded on
-first use (PEP 562), so that ``import chain`` costs nothing: web3-free as it is, signing and ABI coding still
-import eth-account and eth-abi, which a command's ``--help`` must not wait for. Each submodule can also be
+first use (PEP 562), so that ``import chain`` costs nothing: web3-free as it is, ABI coding still imports
+eth-abi, which a command's ``--help`` must not wait for. Each submodule can also be
 imported on its own (``chain.clients``, ``chain.logs``, ...); the ``_``-prefixed ones are private: use their
 names from here.
 """
@@ -165,6 +165,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         recover_signer as recover_signer,
         sign_action as sign_action,
         typed_data as typed_data,
+        typed_data_digest as typed_data_digest,
     )
     from chain.errors import (
         ChainError as ChainError,
@@ -176,6 +177,18 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         ProviderError as ProviderError,
         SignatureError as SignatureError,
         TransactionFailed as TransactionFailed,
+    )
+    from chain.signing import (
+        KeyHolder as KeyHolder,
+        Signable as Signable,
+        SignedMessage as SignedMessage,
+        Signer as Signer,
+        checksum_address as checksum_address,
+        dev_key as dev_key,
+        is_checksum_address as is_checksum_address,
+        personal_digest as personal_digest,
+        recover as recover,
+        signer_of as signer_of,
     )
     from chain.times import (
         JST as JST,
@@ -405,6 +418,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "recover_signer",
         "sign_action",
         "typed_data",
+        "typed_data_digest",
     ),
     "chain.errors": (
         "ChainError",
@@ -416,6 +430,18 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ProviderError",
         "SignatureError",
         "TransactionFailed",
+    ),
+    "chain.signing": (
+        "KeyHolder",
+        "Signable",
+        "SignedMessage",
+        "Signer",
+        "checksum_address",
+        "dev_key",
+        "is_checksum_address",
+        "personal_digest",
+        "recover",
+        "signer_of",
     ),
     "chain.times": ("JST", "iso", "jst"),
     "chain.keys": ("DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"),

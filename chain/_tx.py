@@ -3,7 +3,7 @@
 ``send``/``send_data`` wait for the receipt. ``submit``/``submit_data`` return once the node has the
 transaction (pipelining: many transactions of one key in flight, in nonce order), and ``outcome`` later finds
 its receipt. A nonce taken for a transaction the node refused is never left as a gap that would stall the ones
-after it (see ``NonceManager``). Transactions are EIP-1559 (type 2), signed here with coincurve.
+after it (see ``NonceManager``). Transactions are EIP-1559 (type 2), encoded here and signed by chain/signing.py.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from chain.abi import ContractCodec, ErrorDecoder, checksum
 from chain.errors import ChainError, ContractRevert, ProviderError, TransactionFailed
 from chain.transport import Transport
 
-if TYPE_CHECKING:  # eth_account costs about 0.4 s of imports (py_ecc), which a read-only command need not pay
-    import coincurve
-    from eth_account.signers.local import LocalAccount
+if TYPE_CHECKING:
+    from chain.signing import KeyHolder, Signer
 
 __all__ = ["Receipt", "SentTx", "TxSender", "sign_dynamic_fee_tx"]
 
@@ -92,7 +91,7 @@ def _as_bytes(data: Any) -> bytes:
     return bytes(data)
 
 
-def sign_dynamic_fee_tx(key: coincurve.PrivateKey, tx: Mapping[str, Any]) -> tuple[bytes, bytes]:
+def sign_dynamic_fee_tx(signer: Signer, tx: Mapping[str, Any]) -> tuple[bytes, bytes]:
     """Sign an EIP-1559 (type 2) transaction with no access list; returns (raw bytes, transaction hash).
 
     No ``to`` (or None) creates a contract. The same bytes as eth-account's ``sign_transaction`` (RFC 6979
@@ -111,8 +110,8 @@ def sign_dynamic_fee_tx(key: coincurve.PrivateKey, tx: Mapping[str, Any]) -> tup
         _as_bytes(tx.get("data", b"")),
         [],
     ]
-    signature = key.sign_recoverable(keccak(b"\x02" + _rlp(fields)), hasher=None)
-    r, s, y_parity = signature[:32], signature[32:64], signature[64]
+    signature = signer.sign_digest(keccak(b"\x02" + _rlp(fields)))
+    r, s, y_parity = signature[:32], signature[32:64], signature[64] - 27
     raw = b"\x02" + _rlp([*fields, y_parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
     return raw, keccak(raw)
 
@@ -145,27 +144,26 @@ class TxSender:
     def __init__(
         self,
         rpc: Transport,
-        account: LocalAccount,
+        account: KeyHolder,
         decoder: ErrorDecoder,
         *,
         retries: int = 3,
         timeout: float = 120.0,
         fee_ttl_s: float = 0.0,
     ) -> None:
+        from chain.signing import signer_of  # here: a command that only reads never signs, nor loads coincurve
+
         self.rpc = rpc
-        self.account = account
+        self.account = signer_of(account)
         self.decoder = decoder
         self.retries = retries
         self.timeout = timeout
         self.fee_ttl_s = fee_ttl_s
-        self._address = checksum(account.address)
+        self._address = checksum(self.account.address)
         self._chain_id = rpc.chain_id
         self._nonces = rpc.nonces.of(self._address)
         self._fees_lock = threading.Lock()
         self._fees: tuple[float, dict[str, int]] | None = None
-        import coincurve  # here: a command that only reads never signs, nor loads the signer
-
-        self._key = coincurve.PrivateKey(bytes(account.key))
 
     @property
     def address(self) -> str:
@@ -260,7 +258,7 @@ class TxSender:
         nonce = self._nonces.take(lambda: self.rpc.transaction_count(self.address, "pending"))
         params["nonce"] = nonce
         try:
-            raw, expected = sign_dynamic_fee_tx(self._key, params)
+            raw, expected = sign_dynamic_fee_tx(self.account, params)
             tx_hash = self._send_raw(raw, expected)
         except BaseException as exc:
             self._give_back(nonce, exc)
@@ -351,7 +349,7 @@ class TxSender:
             **self._fee_fields(),
         }
         try:
-            raw, expected = sign_dynamic_fee_tx(self._key, filler)
+            raw, expected = sign_dynamic_fee_tx(self.account, filler)
             self._send_raw(raw, expected)
         except Exception:
             self._nonces.reset()  # the gap stays: ask the chain next time (it knows the pending count)

@@ -19,10 +19,10 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain.errors import ChainError, ContractRevert, DecodeError, TransactionFailed
+from chain.signing import checksum_address
 
 __all__ = [
     "WORD",
@@ -41,7 +41,7 @@ __all__ = [
 @lru_cache(maxsize=65536)
 def checksum(address: str) -> str:
     """The EIP-55 form of an address (cached: the same few addresses recur all the time)."""
-    return str(to_checksum_address(address))
+    return checksum_address(address)
 
 
 def abi_type(param: Mapping[str, Any]) -> str:

@@ -36,7 +36,6 @@ from typing import Any
 
 import coincurve
 import yaml
-from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
 from chain._compiler import Build
@@ -46,6 +45,7 @@ from chain.connection import connect
 from chain.errors import ConfigurationError
 from chain.node import anvil_binary, free_port, spawn, wait_for_rpc
 from chain.qbft import genesis_extra_data
+from chain.signing import Signer
 from chain.system import SystemAddresses, deploy_system, error_decoder
 
 __all__ = [
@@ -272,7 +272,7 @@ def _word(value: int | str) -> str:
 
 
 def system_alloc(
-    admin: LocalAccount, chain_id: int, build: Build, anvil_root: Path, log_dir: Path
+    admin: Signer, chain_id: int, build: Build, anvil_root: Path, log_dir: Path
 ) -> tuple[SystemAddresses, dict[str, Any], int]:
     """Deploy the system with ``admin``'s key on a private anvil of chain id ``chain_id``, and read back what it
     left: the system's addresses (deployed at block 0), the genesis ``alloc`` of its contracts and admin, and the

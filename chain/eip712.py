@@ -1,7 +1,8 @@
 """EIP-712 typed data of the signed actions declared in ``chain/actions.py`` (the ``...BySig`` functions).
 
-``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` and eth-account
-signs with ``Account.sign_typed_data(full_message=...)``. The nonce is the signer's registry nonce; the
+``typed_data(...)`` returns the full message a wallet signs with ``eth_signTypedData_v4`` (and eth-account
+with ``Account.sign_typed_data(full_message=...)``); ``action_digest`` is what it signs, ``sign_action`` signs it
+with a local key (chain/signing.py). The nonce is the signer's registry nonce; the
 domain is the action's contract's (``ActionType.contract``) and binds the chain id and the address of the
 contract acted on, given as ``escrow`` (the procurement's escrow, for an escrow action; the budget office, for a
 budget act). A field that nests a struct takes a mapping of the struct's fields; an array, a list.
@@ -9,18 +10,16 @@ budget act). A field that nests a struct takes a mapping of the struct's fields;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_typed_data
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak
 
 from chain.actions import ACTIONS, MILESTONE_ESCROW, ActionField, ActionType, SignedContract, StructType
 from chain.errors import SignatureError
+from chain.signing import KeyHolder, checksum_address, recover, signer_of
 
 __all__ = [
     "ACTION_TYPES",
@@ -32,9 +31,10 @@ __all__ = [
     "recover_signer",
     "sign_action",
     "typed_data",
+    "typed_data_digest",
 ]
 
-_checksum = lru_cache(maxsize=65_536)(to_checksum_address)
+_checksum = lru_cache(maxsize=65_536)(checksum_address)
 
 # The escrow's domain, by the names the contract tests use.
 DOMAIN_NAME = MILESTONE_ESCROW.domain_name
@@ -100,16 +100,21 @@ def _checked(action: Action) -> ActionType:
     return declared
 
 
+def _types(declared: ActionType) -> dict[str, list[dict[str, str]]]:
+    """The ``types`` member of a declared action's typed data: the domain's, the action's, the structs it nests."""
+    return {
+        "EIP712Domain": _DOMAIN_TYPES,
+        declared.primary_type: declared.eip712_types,
+        **{name: [{"name": f.name, "type": f.type} for f in s.fields] for name, s in declared.struct_types.items()},
+    }
+
+
 def typed_data(action: Action, *, chain_id: int, escrow: str) -> dict[str, Any]:
     """The full EIP-712 message for ``action`` on the contract at ``escrow`` at ``chain_id``."""
     declared = _checked(action)
     message = {**action.fields, "nonce": action.nonce, "deadline": action.deadline}
     return {
-        "types": {
-            "EIP712Domain": _DOMAIN_TYPES,
-            action.primary_type: declared.eip712_types,
-            **{name: [{"name": f.name, "type": f.type} for f in s.fields] for name, s in declared.struct_types.items()},
-        },
+        "types": _types(declared),
         "primaryType": action.primary_type,
         "domain": {
             "name": declared.contract.domain_name,
@@ -121,41 +126,75 @@ def typed_data(action: Action, *, chain_id: int, escrow: str) -> dict[str, Any]:
     }
 
 
-def sign_action(account: LocalAccount, action: Action, *, chain_id: int, escrow: str) -> bytes:
+def sign_action(account: KeyHolder, action: Action, *, chain_id: int, escrow: str) -> bytes:
     """Sign ``action`` with a local key (what a wallet's eth_signTypedData_v4 does)."""
-    message = typed_data(action, chain_id=chain_id, escrow=escrow)
-    try:
-        signed = account.sign_typed_data(full_message=message)
-    except Exception as exc:  # eth-account's own errors for a value its type cannot hold
-        raise SignatureError(f"{action.primary_type}: cannot encode: {exc}") from exc
-    return bytes(signed.signature)
+    return signer_of(account).sign_digest(action_digest(action, chain_id=chain_id, escrow=escrow))
 
 
-def recover_signer(message: dict[str, Any], signature: bytes) -> str:
-    """The address that signed the full typed-data ``message``."""
+def _whole(value: Any, what: str) -> int:
+    """A nonce, deadline or chain id of typed data: an integer, or one written as a decimal string."""
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise SignatureError(f"typed data: {what} {value!r} is not a whole number")
+
+
+def typed_data_digest(message: Mapping[str, Any]) -> bytes:
+    """The digest of the full typed data of a declared action (``typed_data``'s, or the same as JSON), once its
+    primary type, types and domain are exactly its declaration's: SignatureError naming what differs."""
+    if not isinstance(message, Mapping) or not isinstance(message.get("message"), Mapping):
+        raise SignatureError("typed data: no message")
+    declared = Action(str(message.get("primaryType")), {}, 0, 0).declaration
+    if message.get("types") != _types(declared):
+        raise SignatureError(f"typed data: the types are not those of a {declared.primary_type}")
+    domain = message.get("domain")
+    if not isinstance(domain, Mapping) or set(domain) != {"name", "version", "chainId", "verifyingContract"}:
+        raise SignatureError(f"typed data: the domain {domain!r} is not a contract's")
+    contract = declared.contract
+    if (domain["name"], domain["version"]) != (contract.domain_name, contract.domain_version):
+        raise SignatureError(f"typed data: domain {domain['name']!r} {domain['version']!r} is not a {contract.name}")
+    values = dict(message["message"])
+    nonce, deadline = _whole(values.pop("nonce", None), "nonce"), _whole(values.pop("deadline", None), "deadline")
+    action = Action(declared.primary_type, values, nonce, deadline)
+    address = domain["verifyingContract"]
+    if not isinstance(address, str):
+        raise SignatureError(f"typed data: verifyingContract {address!r} is not an address")
     try:
-        return str(Account.recover_message(encode_typed_data(full_message=message), signature=signature))
-    except Exception as exc:
-        raise SignatureError(f"cannot recover a signer: {exc}") from exc
+        return action_digest(action, chain_id=_whole(domain["chainId"], "chainId"), escrow=address)
+    except ValueError:  # the checksum of something that is not an address
+        raise SignatureError(f"typed data: verifyingContract {address!r} is not an address") from None
+
+
+def recover_signer(message: Mapping[str, Any], signature: bytes) -> str:
+    """The address that signed the full typed data ``message`` of a declared action."""
+    return _recovered(typed_data_digest(message), signature)
+
+
+def _recovered(digest: bytes, signature: bytes) -> str:
+    try:
+        return recover(digest, bytes(signature))
+    except ValueError as exc:
+        raise SignatureError(f"cannot recover a signer: {exc}") from None
 
 
 # The hashing of EIP-712 for our fixed types, done directly: the type hashes once, the domain separator once
 # per contract, and per action only its fields (eth-account's generic encode_typed_data parses the whole typed
 # data again each time). Checked against eth-account for every action type in tests/chain/test_eip712.py.
-_DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+_DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 
 
 @cache
 def _type_hash(declared: ActionType | StructType) -> bytes:
-    return keccak(text=declared.encode_type)
+    return keccak(declared.encode_type.encode("utf-8"))
 
 
 @lru_cache(maxsize=65_536)
 def _domain_separator(chain_id: int, address: str, contract: SignedContract) -> bytes:
     return keccak(
         _DOMAIN_TYPEHASH
-        + keccak(text=contract.domain_name)
-        + keccak(text=contract.domain_version)
+        + keccak(contract.domain_name.encode("utf-8"))
+        + keccak(contract.domain_version.encode("utf-8"))
         + chain_id.to_bytes(32, "big")
         + bytes(12)
         + bytes.fromhex(_checksum(address)[2:])
@@ -175,6 +214,10 @@ def _encode_value(kind: str, name: str, value: Any, structs: dict[str, StructTyp
         if not isinstance(value, dict):
             raise SignatureError(f"{name}: {value!r} is not a {kind}")
         return _struct_hash(struct, name, value, structs)
+    if isinstance(value, str) and kind.startswith(("int", "uint")):
+        digits = value[1:] if kind.startswith("int") and value[:1] == "-" else value
+        if digits.isascii() and digits.isdecimal():
+            value = int(value)  # typed data as JSON writes a 256-bit integer as a decimal string (wallets take it)
     if kind.startswith("int"):
         half = 1 << (int(kind[3:]) - 1)
         if not isinstance(value, int) or isinstance(value, bool) or not -half <= value < half:
@@ -236,8 +279,4 @@ def action_digest(action: Action, *, chain_id: int, escrow: str) -> bytes:
 
 def recover_action_signer(action: Action, signature: bytes, *, chain_id: int, escrow: str) -> str:
     """The address that signed ``action`` for the contract at ``escrow`` at ``chain_id`` (as ``recover_signer``)."""
-    signable = SignableMessage(b"\x01", *_hashes(action, chain_id, escrow))
-    try:
-        return str(Account.recover_message(signable, signature=signature))
-    except Exception as exc:
-        raise SignatureError(f"cannot recover a signer: {exc}") from exc
+    return _recovered(action_digest(action, chain_id=chain_id, escrow=escrow), signature)

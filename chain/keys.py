@@ -6,10 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-
 from chain.errors import ConfigurationError
+from chain.signing import KeyHolder, Signer, dev_key
 
 __all__ = ["DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"]
 
@@ -18,10 +16,8 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_CHAIN_IDS = frozenset({31337, 131277322940537})  # anvil/Hardhat local node, eth-tester
 MAX_KEYSTORE_BYTES = 64 * 1024
 
-Account.enable_unaudited_hdwallet_features()
 
-
-def dev_account(index: int, chain_id: int) -> LocalAccount:
+def dev_account(index: int, chain_id: int) -> Signer:
     """Dev account ``index`` of the well-known mnemonic; refused on any chain that is not a local dev chain."""
     if chain_id not in DEV_CHAIN_IDS:
         raise ConfigurationError(
@@ -29,12 +25,13 @@ def dev_account(index: int, chain_id: int) -> LocalAccount:
         )
     if not 0 <= index < 1000:
         raise ConfigurationError(f"dev account index must be 0..999, got {index}")
-    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return account
+    return dev_key(DEV_MNEMONIC, index)
 
 
-def load_keystore(path: Path, password: str | None = None) -> LocalAccount:
+def load_keystore(path: Path, password: str | None = None) -> Signer:
     """Decrypt an eth-account keystore file; the password comes from the argument or $PROCURE_KEYSTORE_PASSWORD."""
+    from eth_account import Account  # here: its imports cost about 0.5 s, which only a keystore's user pays
+
     if password is None:
         password = os.environ.get("PROCURE_KEYSTORE_PASSWORD")
     if password is None:
@@ -53,12 +50,13 @@ def load_keystore(path: Path, password: str | None = None) -> LocalAccount:
         raise ConfigurationError(f"keystore {path}: wrong password or corrupt file") from None
     except (KeyError, TypeError) as exc:
         raise ConfigurationError(f"keystore {path} is not a keystore file (missing {exc})") from None
-    account: LocalAccount = Account.from_key(key)
-    return account
+    return Signer(key)
 
 
-def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
+def write_keystore(account: KeyHolder, path: Path, password: str) -> Path:
     """Encrypt ``account`` into a keystore file readable only by its owner."""
+    from eth_account import Account
+
     data = Account.encrypt(account.key, password)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
 
-from chain import ACCESS_REGISTRY, ACTIONS, BUDGET_OFFICE, ActionType, SignedContract
+from chain import (
+    ACCESS_REGISTRY,
+    ACTIONS,
+    BUDGET_OFFICE,
+    ActionType,
+    KeyHolder,
+    SignedContract,
+    signer_of,
+    typed_data_digest,
+)
 from chain.errors import LedgerError
 from gateway.evidence_bundle import BundleMember, bundle_manifest
 from gateway.siwe import SiweMessage
@@ -47,8 +54,8 @@ class GatewayError(LedgerError):
 class GatewayClient:
     """One signed-in account talking to one gateway."""
 
-    def __init__(self, base_url: str, account: LocalAccount, *, http: httpx.Client | None = None) -> None:
-        self.account = account
+    def __init__(self, base_url: str, account: KeyHolder, *, http: httpx.Client | None = None) -> None:
+        self.account = signer_of(account)
         self.http = http or httpx.Client(base_url=base_url, timeout=60.0)
         self.token: str | None = None
         self.expires_at: str | None = None
@@ -108,7 +115,7 @@ class GatewayClient:
             statement=nonce.get("statement"),
             expiration_time=now + dt.timedelta(minutes=10),
         ).to_text()
-        signature = self.account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+        signature = "0x" + self.account.sign_text(message).hex()
         session = self._check(self._send("POST", "/auth/sign-in", json={"message": message, "signature": signature}))
         self.token = str(session["token"])
         self.expires_at = str(session.get("expiresAt", ""))
@@ -192,7 +199,7 @@ class GatewayClient:
             path = f"/procurements/{procurement_id}/actions/{declared.verb}"
             typed = self.get(path, params=fields)
         self._verify(declared, fields, typed)
-        signature = self.account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
+        signature = "0x" + self.account.sign_digest(typed_data_digest(typed["typedData"])).hex()
         body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
         headers = self._headers() | ({"Idempotency-Key": idempotency_key} if idempotency_key else {})
         response = self._send("POST", path, json=body, headers=headers, params={"wait": "true"} if wait else None)

@@ -1,6 +1,6 @@
 """Sign-In with Ethereum (EIP-4361) messages: build, parse (strictly, per the ABNF), and recover the signer.
 
-The message is signed with ``personal_sign`` (EIP-191 version 0x45), i.e. eth-account's ``encode_defunct``.
+The message is signed with ``personal_sign`` (EIP-191 version 0x45, chain/signing.py's ``personal_digest``).
 Parsing follows the EIP's ABNF, with RFC 3986 for the scheme, the domain (an authority), URIs and the request
 id, and RFC 3339 for times: ASCII only, a statement of reserved and unreserved characters and spaces, a
 nonce of at least 8 letters and digits, a chain id of digits. Three choices go beyond the ABNF, as spruceid's
@@ -17,9 +17,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from eth_utils.address import is_checksum_address
+from chain import is_checksum_address, personal_digest, recover
 
 __all__ = ["MAX_MESSAGE_LENGTH", "SiweError", "SiweMessage", "format_time", "is_uri", "recover_address"]
 
@@ -249,6 +247,6 @@ class SiweMessage:
 def recover_address(text: str, signature: bytes) -> str:
     """The address that personal_signed ``text``; SiweError if the signature is malformed."""
     try:
-        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
-    except Exception as exc:
-        raise SiweError(f"cannot recover a signer: {type(exc).__name__}") from None
+        return recover(personal_digest(text), bytes(signature))
+    except ValueError as exc:
+        raise SiweError(f"cannot recover a signer: {exc}") from None

@@ -16,7 +16,7 @@ mirrored by the indexer into SQLite:
   own evaluation body): 9 attestations per procurement (1,008 by default), a third of which reach the quorum
   and pay out. One client thread per evaluator loops over its seats (starting at its own offset, so the
   evaluators work on different procurements at any moment): GET the typed data, sign it with eth-account's
-  ``sign_typed_data`` (one real signature per action), POST it; the POST answers 202 once the transaction is
+  ``typed_data_digest`` (one real signature per action), POST it; the POST answers 202 once the transaction is
   sent, and the next GET already carries the next nonce. The clock runs from the first POST until the
   relayer's last transaction is mined (its nonce on chain); only receipts with status 1 count, refusals and
   reverts are reported beside (``relayed_refused``, ``relayed_reverted``), and every status the gateway
@@ -62,12 +62,10 @@ if __package__ in (None, ""):  # run as a script: make the project importable wi
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi import FastAPI, Response
 
-from chain import TxSender, compile_contracts, fiscal_year_containing, project_root
+from chain import Signer, TxSender, compile_contracts, fiscal_year_containing, project_root, typed_data_digest
 from chain.clients import EscrowClient, FactoryClient, ProcurementSpec, RegistryClient
 from chain.connection import connect
 from chain.deployment import ensure_deployed
@@ -115,7 +113,7 @@ def _relay_evaluators(count: int) -> tuple[str, ...]:
 
 def _setup_chain(
     rpc_url: str, var_dir: Path, procurements: int, relay_procurements: int = 0, evaluators: int = 3
-) -> tuple[dict[str, LocalAccount], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
+) -> tuple[dict[str, Signer], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
     """Deploy, register the dev cast, mint, and create the procurements (3-of-3 panels).
 
     ``procurements`` for the reads (the cast's three evaluators, evidence on milestone 0), then ``relay_procurements``
@@ -231,7 +229,7 @@ def _start_server(
     raise RuntimeError(f"server did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
-def _gateway_env(rpc_url: str, root: Path, accounts: dict[str, LocalAccount], port: int) -> dict[str, str]:
+def _gateway_env(rpc_url: str, root: Path, accounts: dict[str, Signer], port: int) -> dict[str, str]:
     """The gateway's environment: this chain, var/ under ``root``, the relayer's keystore (written here)."""
     write_keystore(accounts["relayer"], root / "relayer.json", "bench")
     return os.environ | {
@@ -251,7 +249,7 @@ def _start_gateway(env: dict[str, str], port: int, root: Path, start_s: float = 
     return _start_server([*args, "--no-proxy-headers"], env, port, root / "gateway.log", start_s)
 
 
-def _sign_in_body(nonce: dict[str, Any], account: LocalAccount) -> dict[str, str]:
+def _sign_in_body(nonce: dict[str, Any], account: Signer) -> dict[str, str]:
     """The body of POST /auth/sign-in for a nonce answer: the EIP-4361 message and ``account``'s signature."""
     now = dt.datetime.now(dt.UTC)
     message = SiweMessage(
@@ -263,11 +261,11 @@ def _sign_in_body(nonce: dict[str, Any], account: LocalAccount) -> dict[str, str
         issued_at=now,
         expiration_time=now + dt.timedelta(hours=1),
     ).to_text()
-    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    signature = "0x" + account.sign_text(message).hex()
     return {"message": message, "signature": signature}
 
 
-def _sign_in(base: str, account: LocalAccount) -> dict[str, str]:
+def _sign_in(base: str, account: Signer) -> dict[str, str]:
     with httpx.Client(base_url=base) as client:
         nonce = client.post("/auth/nonce").json()
         response = client.post("/auth/sign-in", json=_sign_in_body(nonce, account))
@@ -311,7 +309,7 @@ def _load(base: str, paths: list[str], headers: dict[str, str], concurrency: int
 
 
 def _relay(
-    rpc_url: str, base: str, accounts: dict[str, LocalAccount], procurements: list[tuple[bytes, tuple[str, ...]]]
+    rpc_url: str, base: str, accounts: dict[str, Signer], procurements: list[tuple[bytes, tuple[str, ...]]]
 ) -> dict[str, float]:
     """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
     rpc = connect(rpc_url)
@@ -342,7 +340,7 @@ def _relay(
                 }
                 url = f"/procurements/0x{pid.hex()}/actions/attest"
                 typed = client.get(url, params=fields).json()
-                signature = accounts[label].sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
+                signature = "0x" + accounts[label].sign_digest(typed_data_digest(typed["typedData"])).hex()
                 body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
                 if not first_post:
                     first_post.append(time.perf_counter())
@@ -519,7 +517,7 @@ def _client_from(base: str, source: str) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=60.0, transport=httpx.HTTPTransport(local_address=source))
 
 
-def _soak_sign_in(tally: _Tally, client: httpx.Client, account: LocalAccount) -> dict[str, str]:
+def _soak_sign_in(tally: _Tally, client: httpx.Client, account: Signer) -> dict[str, str]:
     nonce = tally.call("sign-in", 200, client, "POST", "/auth/nonce")
     session = (
         None
@@ -529,9 +527,7 @@ def _soak_sign_in(tally: _Tally, client: httpx.Client, account: LocalAccount) ->
     return {} if session is None else {"Authorization": f"Bearer {session['token']}"}
 
 
-def _soak_reader(
-    base: str, n: int, account: LocalAccount, ids: list[bytes], tally: _Tally, stop: threading.Event
-) -> None:
+def _soak_reader(base: str, n: int, account: Signer, ids: list[bytes], tally: _Tally, stop: threading.Event) -> None:
     """Reads at about 20 a second, following the event log, signing in again every 15 s."""
     with _client_from(base, _source(n)) as client:
         headers = _soak_sign_in(tally, client, account)
@@ -561,7 +557,7 @@ def _soak_reader(
 def _soak_relayer(
     base: str,
     n: int,
-    account: LocalAccount,
+    account: Signer,
     work: list[tuple[bytes, int]],
     tally: _Tally,
     stop: threading.Event,
@@ -583,7 +579,7 @@ def _soak_relayer(
             typed = tally.call("relay", 200, client, "GET", url, headers=headers, params=fields)
             if typed is None:
                 continue
-            signature = account.sign_typed_data(full_message=typed["typedData"]).signature.to_0x_hex()
+            signature = "0x" + account.sign_digest(typed_data_digest(typed["typedData"])).hex()
             body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
             relayed = tally.call("relay", 202, client, "POST", url, headers=headers, json=body)
             if relayed is not None:

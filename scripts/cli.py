@@ -21,12 +21,13 @@ import click
 
 from chain.errors import ConfigurationError
 from chain.node import DEFAULT_PORT, DEFAULT_RPC_URL
-from scripts._common import Context, LazyChoice, clean_errors, parse_address, pass_context
+from scripts._common import Context, LazyChoice, clean_errors, pass_context, wait_for_http
 from scripts.cli_client import CLIENT_GATEWAY
 
 if TYPE_CHECKING:
     from chain.roles import OrgKind, Role
     from chain.system import SystemAddresses
+    from scripts.cli_client import Preset
 
 __all__ = ["Context", "main"]
 
@@ -208,54 +209,6 @@ def org_add(context: Context, code: str, kind: str, name: str) -> None:
     click.echo(f"organization {code} ({kind}) registered: tx {receipt.tx_hash}")
 
 
-@org.command("vault")
-@click.argument("code")
-@click.argument("account")
-@pass_context
-@clean_errors
-def org_vault(context: Context, code: str, account: str) -> None:
-    """Make ACCOUNT (bound to ministry CODE) the ministry's vault (refunds go back to the budget ledger, not to it)."""
-    registry, _, _ = context.clients(write=True)
-    current = registry.organization(code)
-    if current is None:
-        raise ConfigurationError(f"no organization {code!r}")
-    vault = parse_address(account, "ACCOUNT")
-    receipt = registry.update_organization(code, active=current.active, vault=vault)
-    click.echo(f"vault of {code} is now {vault}: tx {receipt.tx_hash}")
-
-
-def _set_active(context: Context, code: str, active: bool) -> None:
-    registry, _, _ = context.clients(write=True)
-    current = registry.organization(code)
-    if current is None:
-        raise ConfigurationError(f"no organization {code!r}")
-    word = "active" if active else "inactive"
-    if current.active == active:
-        click.echo(f"{code} is already {word} (nothing to do)")
-        return
-    receipt = registry.update_organization(code, active=active, vault=current.vault)
-    click.echo(f"{code} is now {word}: tx {receipt.tx_hash}")
-
-
-@org.command("deactivate")
-@click.argument("code")
-@pass_context
-@clean_errors
-def org_deactivate(context: Context, code: str) -> None:
-    """Deactivate organization CODE (registry admin): its accounts' roles stop counting and they can no longer hold
-    yen; a supplier's payments are kept as owed."""
-    _set_active(context, code, False)
-
-
-@org.command("activate")
-@click.argument("code")
-@pass_context
-@clean_errors
-def org_activate(context: Context, code: str) -> None:
-    """Activate organization CODE again (registry admin)."""
-    _set_active(context, code, True)
-
-
 @org.command("show")
 @click.argument("code")
 @pass_context
@@ -321,25 +274,6 @@ def procurement_create(context: Context, spec_file: Path, dry_run: bool) -> None
         click.echo(f"  tx      {label}: {tx_hash}")
 
 
-def _escrow_named(context: Context, name: str) -> str:
-    """The escrow of a procurement named by its ocid, escrow address or on-chain id (chain.procurement_name)."""
-    from chain import parse_procurement_name
-
-    named = parse_procurement_name(name)
-    if named.escrow is not None:
-        return named.escrow
-    assert named.procurement_id is not None
-    registry, _, _ = context.clients(write=False)
-    escrows = registry.escrows_registered(named.procurement_id, context.system().deployed_block)
-    if not escrows:
-        raise ConfigurationError(f"no procurement {name} on this ledger")
-    if len(escrows) > 1:
-        raise ConfigurationError(
-            f"{name} names procurements of {len(escrows)} ministries (escrows {', '.join(escrows)}): give the escrow"
-        )
-    return escrows[0]
-
-
 @procurement.command("show")
 @click.argument("procurement_name", metavar="PROCUREMENT")
 @pass_context
@@ -349,8 +283,9 @@ def procurement_show(context: Context, procurement_name: str) -> None:
     escrow address or its on-chain id."""
     from chain.clients import EscrowClient
     from chain.times import jst as when
+    from scripts.cli_client import escrow_named
 
-    address = _escrow_named(context, procurement_name)
+    address = escrow_named(context, procurement_name)
     escrow = EscrowClient(context.rpc(), address, None, context.build())
     if not context.rpc().code(escrow.address):
         raise ConfigurationError(f"no contract at {address}")
@@ -556,17 +491,10 @@ def _seeded_budget(now: int) -> str:
 
 
 def _wait_for_gateway(url: str, supervisor: Any, timeout: float = 120.0) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not supervisor.stopping:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise ConfigurationError(f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)")
+    if not wait_for_http(url, timeout, lambda: bool(supervisor.stopping)):
+        raise ConfigurationError(
+            f"the gateway did not answer at {url} within {timeout:.0f} s (see var/logs/gateway.log)"
+        )
 
 
 # The registry's signed acts under `procure org`, named as people say them (scripts/cli_client.py makes them).
@@ -577,6 +505,49 @@ _ORG_COMMANDS = {
     "GrantRole": "grant",
     "RevokeRole": "revoke",
 }
+
+
+def _organization_now(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """UpdateOrganization's fields as the registry holds them now for the organization ``fields`` names."""
+    registry, _, _ = context.clients(write=False)
+    found = registry.organization(fields["orgId"])
+    if found is None:
+        raise ConfigurationError(f"no organization {fields['orgId']!r}")
+    return {"active": found.active, "vault": found.vault or "0x" + "00" * 20}
+
+
+def _org_presets() -> tuple[Preset, ...]:
+    """`procure org vault|deactivate|activate`: UpdateOrganization with one field changed, the rest kept."""
+    from scripts.cli_client import Preset
+
+    return (
+        Preset(
+            "vault",
+            "UpdateOrganization",
+            {},
+            ("active",),
+            _organization_now,
+            "The registry admin makes --vault ACCOUNT (bound to ministry ORGANIZATION) the ministry's vault "
+            "(refunds go back to the budget ledger, not to it).",
+        ),
+        Preset(
+            "deactivate",
+            "UpdateOrganization",
+            {"active": False},
+            ("vault",),
+            _organization_now,
+            "The registry admin deactivates ORGANIZATION: its accounts' roles stop counting and they can no longer "
+            "hold yen; a supplier's payments are kept as owed.",
+        ),
+        Preset(
+            "activate",
+            "UpdateOrganization",
+            {"active": True},
+            ("vault",),
+            _organization_now,
+            "The registry admin activates ORGANIZATION again.",
+        ),
+    )
 
 
 def _register() -> None:
@@ -594,6 +565,8 @@ def _register() -> None:
         org.add_command(command)
         if name in ("grant", "revoke"):
             role.add_command(command)
+    for preset in _org_presets():
+        org.add_command(action_command(ACTIONS[preset.primary_type], preset=preset))
 
 
 _register()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from chain.actions import ACTIONS, BUDGET_OFFICE
-from scripts._common import Context, clean_errors
+from scripts._common import Context, clean_errors, fiscal_year_and_ministry
 from scripts.cli_client import CLIENT_GATEWAY, ClientState, action_command, pass_state, send_directly
 
 if TYPE_CHECKING:
@@ -186,8 +186,7 @@ def _lines(gateway: Any, fiscal_year: int, ministry: str | None) -> list[dict[st
 
 
 @budget.command("show")
-@click.option("--fy", "fiscal_year", type=click.IntRange(2000, 2999), default=None, help="Fiscal year (default: now).")
-@click.option("--ministry", default=None, help="Only this ministry's lines (a code, e.g. MOD).")
+@fiscal_year_and_ministry("the current one", "every one you may see")
 @pass_state
 @clean_errors
 def show(state: ClientState, fiscal_year: int | None, ministry: str | None) -> None:

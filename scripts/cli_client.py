@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,15 +37,25 @@ from chain.actions import (
     ActionType,
     FieldKind,
 )
-from scripts._common import Context, clean_errors, password_for
+from chain.errors import ConfigurationError
+from scripts._common import Context, MomentType, clean_errors, password_for
 
 if TYPE_CHECKING:
     import httpx
-    from eth_account.signers.local import LocalAccount
 
+    from chain.signing import Signer
     from gateway.client import GatewayClient
 
-__all__ = ["CLIENT_GATEWAY", "ClientState", "action_command", "client", "procurement_ref", "send_directly"]
+__all__ = [
+    "CLIENT_GATEWAY",
+    "ClientState",
+    "Preset",
+    "action_command",
+    "client",
+    "escrow_named",
+    "procurement_ref",
+    "send_directly",
+]
 
 CLIENT_GATEWAY = "http://127.0.0.1:8000"  # the gateway `procure client` talks to unless told (`procure up` says)
 
@@ -52,7 +63,7 @@ CLIENT_GATEWAY = "http://127.0.0.1:8000"  # the gateway `procure client` talks t
 def procurement_ref(value: str) -> str:
     """The gateway's path segment for a procurement named by its ocid (hashed: an ocid may hold any character but
     '#' and spaces), its on-chain id or its escrow address (as given); BadParameter naming what is wrong."""
-    from chain import ConfigurationError, parse_procurement_name
+    from chain import parse_procurement_name
 
     try:
         named = parse_procurement_name(value)
@@ -64,11 +75,35 @@ def procurement_ref(value: str) -> str:
     return "0x" + named.procurement_id.hex()
 
 
-def _account(context: Context, gateway: GatewayClient) -> LocalAccount:
+def escrow_named(context: Context, name: str) -> str:
+    """The escrow of a procurement named by its ocid, escrow address or on-chain id (chain.procurement_name), found
+    on the chain: an address must be one the registry knows as a procurement's escrow."""
+    from chain import checksum_address, parse_procurement_name
+
+    named = parse_procurement_name(name)
+    registry, _, _ = context.clients(write=False)
+    if named.escrow is not None:
+        escrow = checksum_address(named.escrow)
+        if registry.procurement_of(escrow) is None:  # never sign for, nor send to, a stranger's contract
+            raise ConfigurationError(f"{escrow} is not the escrow of a procurement on this ledger")
+        return escrow
+    assert named.procurement_id is not None
+    escrows = registry.escrows_registered(named.procurement_id, context.system().deployed_block)
+    if not escrows:
+        raise ConfigurationError(f"no procurement {name} on this ledger")
+    if len(escrows) > 1:
+        raise ConfigurationError(
+            f"{name} names procurements of {len(escrows)} ministries (escrows {', '.join(escrows)}): give the escrow"
+        )
+    return escrows[0]
+
+
+def _account(context: Context, gateway: GatewayClient) -> Signer:
     from chain.keys import dev_account, load_keystore
+    from chain.signing import signer_of
 
     if context.account is not None:
-        return context.account
+        return signer_of(context.account)
     if context.keystore is not None:
         return load_keystore(context.keystore, password_for(context.keystore))
     return dev_account(0 if context.dev_index is None else context.dev_index, gateway.chain_id_hint())
@@ -94,11 +129,13 @@ class ClientState:
         return self._client
 
 
-def _placeholder() -> LocalAccount:
-    from eth_account import Account
+def _placeholder() -> Signer:
+    """A throwaway key: the probe only asks the gateway its chain id, it never signs."""
+    import secrets
 
-    placeholder: LocalAccount = Account.create()
-    return placeholder
+    from chain.signing import Signer
+
+    return Signer(secrets.token_bytes(32))
 
 
 pass_state = click.make_pass_decorator(ClientState)
@@ -318,33 +355,6 @@ def outcome(before: dict[str, Any] | None, after: dict[str, Any] | None, milesto
 # ---------------------------------------------------------------- one command per declared action
 
 
-class MomentType(click.ParamType[int]):
-    """A moment as people write it: a date (23:59:59 JST that day, as in spec files), an ISO 8601 time with its
-    offset, or unix seconds; converted to unix seconds."""
-
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        import datetime as dt
-
-        from chain import JST
-
-        if isinstance(value, int):
-            return value
-        text = str(value).strip()
-        if text.isdecimal():
-            return int(text)
-        try:
-            if len(text) == 10:
-                return int(dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59), JST).timestamp())
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a date (2027-06-30), a time with offset or unix seconds", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{text!r} has no offset: write +09:00 for JST", param, ctx)
-        return int(moment.timestamp())
-
-
 def _parameter(field: ActionField) -> click.Parameter:
     """The argument or option that asks for ``field`` (see the module docstring)."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", field.name).lower() + "_"  # never a keyword (pass)
@@ -507,37 +517,73 @@ def _contract_fields(
 _NOT_TO_THE_RELAYER = ("BindAccount", "GrantRole")
 
 
-def _contract_command(action: ActionType, name: str | None) -> click.Command:
+@dataclass(frozen=True)
+class Preset:
+    """A command that is one declared act with some fields fixed and the others it does not ask kept as the contract
+    holds them now (``procure org deactivate``: UpdateOrganization with ``active`` false, the vault kept). What it
+    asks is required: it exists to change that."""
+
+    name: str
+    primary_type: str
+    fixed: Mapping[str, Any]
+    kept: tuple[str, ...]
+    current: Callable[[Context, dict[str, Any]], dict[str, Any]]  # the act's fields as the contract holds them now
+    summary: str
+
+
+def _direct_option() -> click.Option:
+    return click.Option(
+        ["--direct"],
+        is_flag=True,
+        help="Send the signed act to the node (--rpc-url) yourself, paying its gas, instead of through the gateway.",
+    )
+
+
+def _contract_command(action: ActionType, name: str | None, preset: Preset | None = None) -> click.Command:
     """The command of an act of a contract with one instance: a budget act (``procure budget``) or a registry act
-    (``procure org``). Signed here; relayed by the gateway, or with ``--direct`` sent to the node by the signer."""
-    parameters = _contract_parameters(action.fields)
+    (``procure org``), or a preset of one. Signed here; relayed by the gateway, or with ``--direct`` sent to the node
+    by the signer."""
+    fixed, kept = (preset.fixed, preset.kept) if preset is not None else ({}, ())
+    parameters = {
+        path: parameter
+        for path, parameter in _contract_parameters(action.fields).items()
+        if path[0] not in fixed and path[0] not in kept
+    }
+    if preset is not None:
+        for parameter in parameters.values():
+            parameter.required, parameter.default = True, None
 
     def run(state: ClientState, direct: bool, **given: Any) -> None:
         from scripts._common import not_the_relayer, parse_address
 
-        fields = _contract_fields(action, parameters, given)
+        fields = _contract_fields(action, parameters, given) | dict(fixed)
         for field in action.fields:
             if field.kind is FieldKind.ADDRESS and field.name in fields:
                 fields[field.name] = parse_address(fields[field.name], field.argument or field.option)
         if action.primary_type in _NOT_TO_THE_RELAYER:
             not_the_relayer(state.context, fields["account"])
+        if preset is not None:
+            now = preset.current(state.context, fields)
+            if all(now[name] == value for name, value in fields.items() if name in now):
+                click.echo(f"{action.done.format(**_said(action, now | fields))} already (nothing to do)")
+                return
+            fields |= {name: now[name] for name in kept}
         if direct:
             tx_hash = send_directly(state.context, action, fields)
         else:
             tx_hash = str(state.client().act(None, action.primary_type, fields)["txHash"])
         click.echo(f"{action.done.format(**_said(action, fields))}: tx {tx_hash}")
 
-    how = click.Option(
-        ["--direct"],
-        is_flag=True,
-        help="Send the signed act to the node (--rpc-url) yourself, paying its gas, instead of through the gateway.",
-    )
+    if preset is None:
+        summary = f"{action.summary[0].upper()}{action.summary[1:]}"
+    else:
+        summary = f"{preset.summary} The other fields are kept as the contract holds them (read from the node)."
     return click.Command(
         name or action.verb,
         callback=pass_state(clean_errors(run)),
-        params=[*parameters.values(), how],
-        help=f"{action.summary[0].upper()}{action.summary[1:]} Signed with your key ({action.primary_type}) and "
-        "relayed by the gateway; --direct sends it to the node yourself.",
+        params=[*parameters.values(), _direct_option()],
+        help=f"{summary} Signed with your key ({action.primary_type}) and relayed by the gateway; --direct sends it "
+        "to the node yourself.",
     )
 
 
@@ -552,18 +598,23 @@ def _said(action: ActionType, fields: dict[str, Any]) -> dict[str, Any]:
     return words
 
 
-def send_directly(context: Context, action: ActionType, fields: dict[str, Any]) -> str:
-    """Sign an act of a contract with one instance with the context's key and send its ``...BySig`` call to the
-    node from that key (its gas paid by the signer, no gateway); the transaction's hash. Fields the gateway would
-    fill in from the mirror (a pending transfer's content) are read from the chain's logs instead."""
+def send_directly(context: Context, action: ActionType, fields: dict[str, Any], escrow: str | None = None) -> str:
+    """Sign an act with the context's key and send its ``...BySig`` call to the node from that key (its gas paid by
+    the signer, no gateway); the transaction's hash. ``escrow``: the procurement an escrow action is of. Fields the
+    gateway would fill in (a stored amendment's content, a pending transfer's) are read from the chain instead."""
     from chain import Action, sign_action
     from chain.clients import RegistryClient
 
     rpc, system, signer = context.rpc(), context.system(), context.signer()
-    contract = {ACCESS_REGISTRY: system.registry, BUDGET_OFFICE: system.budget_office}[action.contract]
+    singles = {ACCESS_REGISTRY: system.registry, BUDGET_OFFICE: system.budget_office}
+    contract = escrow if action.contract is MILESTONE_ESCROW else singles[action.contract]
+    if contract is None:
+        raise ConfigurationError(f"{action.primary_type} is an act on a procurement: name one")
     message = action.message(fields)
     if any(field.from_transfer for field in action.fields):
         message = _with_requested_transfer(context, action, message)
+    if any(field.from_amendment and message[field.name] is None for field in action.fields):
+        message = _with_stored_amendment(context, contract, action, message)
     nonce = RegistryClient(rpc, system.registry, None, context.build()).nonce(signer.address)
     signed = Action(action.primary_type, message, nonce, rpc.latest_timestamp() + _DIRECT_DEADLINE_S)
     signature = sign_action(signer, signed, chain_id=rpc.chain_id, escrow=contract)
@@ -575,6 +626,18 @@ def send_directly(context: Context, action: ActionType, fields: dict[str, Any]) 
 
 
 _DIRECT_DEADLINE_S = 600  # a signature sent at once needs little time: ten minutes of the chain's clock
+
+
+def _with_stored_amendment(
+    context: Context, escrow: str, action: ActionType, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The message with the stored amendment's content (what the gateway fills in) read from the escrow."""
+    from chain.clients import EscrowClient
+
+    stored = EscrowClient(context.rpc(), escrow, None, context.build()).amendment(message["amendmentId"])
+    content = stored.signed_content()
+    missing = [f.name for f in action.fields if f.from_amendment and message[f.name] is None]
+    return {**message, **{name: content[name] for name in missing}}
 
 
 def _with_requested_transfer(context: Context, action: ActionType, message: dict[str, Any]) -> dict[str, Any]:
@@ -591,31 +654,39 @@ def _with_requested_transfer(context: Context, action: ActionType, message: dict
     return {**message, **{f.name: content[f.name] for f in action.fields if f.from_transfer}}
 
 
-def action_command(action: ActionType, name: str | None = None) -> click.Command:
-    """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it (a budget act:
-    ``procure budget <name>``, a registry act ``procure org <name>``, named ``name`` or by its verb)."""
+def action_command(action: ActionType, name: str | None = None, preset: Preset | None = None) -> click.Command:
+    """``procure client <verb>``: sign ``action`` with your key and have the gateway relay it, or with ``--direct``
+    send it to the node yourself (a budget act: ``procure budget <name>``, a registry act ``procure org <name>``,
+    named ``name`` or by its verb; a ``preset`` of one, by the preset's name)."""
     if action.contract in (BUDGET_OFFICE, ACCESS_REGISTRY):
-        return _contract_command(action, name)
+        return _contract_command(action, preset.name if preset else name, preset)
     parameters = {field.name: _parameter(field) for field in action.fields}
 
-    def run(state: ClientState, procurement: str, **given: Any) -> None:
-        gateway = state.client()
-        pid = procurement_ref(procurement)
+    def run(state: ClientState, procurement: str, direct: bool, **given: Any) -> None:
         values = {name: given[str(parameter.name)] for name, parameter in parameters.items()}
         milestone = values.get("milestoneId")
+        if direct:
+            escrow = escrow_named(state.context, procurement)
+            fields, words = _request(action, values, *_on_chain(state.context, escrow))
+            tx_hash = send_directly(state.context, action, fields, escrow)
+            click.echo(f"{action.done.format(**words)}: tx {tx_hash}")
+            return
+        gateway = state.client()
+        pid = procurement_ref(procurement)
         before = gateway.get(f"/procurements/{pid}/state") if milestone is not None else None
-        fields, words = _request(gateway, pid, action, values, before)
+        fields, words = _request(action, values, *_through_gateway(gateway, pid, before))
         result = gateway.act(pid, action.primary_type, fields)
         said = outcome(before, result.get("state"), milestone)
         click.echo(f"{action.done.format(**words)}{said}: tx {result['txHash']}")
 
-    files = "; FILE arguments and options are uploaded first" if _has_files(action) else ""
+    files = "; FILE arguments and options are uploaded first (with --direct: hashed here, not uploaded)"
+    files = files if _has_files(action) else ""
     return click.Command(
         action.verb,
         callback=pass_state(clean_errors(run)),
-        params=[click.Argument(["procurement"], metavar="PROCUREMENT"), *parameters.values()],
-        help=f"Sign {action.primary_type} and have the gateway relay it: {action.summary} "
-        f"PROCUREMENT is its ocid, escrow address or on-chain id{files}.",
+        params=[click.Argument(["procurement"], metavar="PROCUREMENT"), *parameters.values(), _direct_option()],
+        help=f"Sign {action.primary_type} and have the gateway relay it (--direct: send it to the node yourself): "
+        f"{action.summary} PROCUREMENT is its ocid, escrow address or on-chain id{files}.",
     )
 
 
@@ -623,16 +694,21 @@ def _has_files(action: ActionType) -> bool:
     return any(f.kind in (FieldKind.DOCUMENT, FieldKind.HASH) for f in action.fields)
 
 
+_RoundOf = Callable[[int], int]
+_HashOf = Callable[[ActionField, "Path | tuple[Path, ...] | None", dict[str, Any]], str]
+
+
 def _request(
-    gateway: GatewayClient, pid: str, action: ActionType, values: dict[str, Any], current: dict[str, Any] | None
+    action: ActionType, values: dict[str, Any], round_of: _RoundOf, hash_of: _HashOf
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The action's fields as the API takes them, and as the result line says them."""
+    """The action's fields as the API takes them, and as the result line says them; ``round_of`` gives a milestone's
+    current round, ``hash_of`` a document field's hash (through the gateway, or from the chain and local files)."""
     fields: dict[str, Any] = {}
     words: dict[str, Any] = {}
     for field in action.fields:  # plain values first: a hash's fallback and a round name them
         value = values[field.name]
         if field.kind is FieldKind.ROUND and value is None:
-            value = _current_round(current, values["milestoneId"])
+            value = round_of(values["milestoneId"])
         if field.kind is FieldKind.FLAG:
             words[field.name] = field.words[0] if value else field.words[1]
         if field.kind is FieldKind.TIME and value:
@@ -641,29 +717,55 @@ def _request(
             fields[field.name] = value
     for field in action.fields:
         if field.from_amendment and values[field.name] is None:
-            continue  # the gateway fills it in from the stored amendment
+            continue  # filled in from the stored amendment (by the gateway, or by send_directly)
         if field.kind in (FieldKind.DOCUMENT, FieldKind.HASH):
-            fields[field.name] = _document_hash(gateway, pid, field, values[field.name], fields)
+            fields[field.name] = hash_of(field, values[field.name], fields)
     return fields, {**fields, **words}
 
 
-def _current_round(current: dict[str, Any] | None, milestone: int) -> int:
-    milestones = [] if current is None else current["milestones"]
-    if milestone >= len(milestones):
-        raise click.BadParameter(f"the procurement has {len(milestones)} milestones", param_hint="MILESTONE")
-    return int(milestones[milestone]["round"])
+def _through_gateway(gateway: GatewayClient, pid: str, current: dict[str, Any] | None) -> tuple[_RoundOf, _HashOf]:
+    """A milestone's round from the gateway's state of the procurement; a document's hash once uploaded."""
+
+    def round_of(milestone: int) -> int:
+        milestones = [] if current is None else current["milestones"]
+        if milestone >= len(milestones):
+            raise click.BadParameter(f"the procurement has {len(milestones)} milestones", param_hint="MILESTONE")
+        return int(milestones[milestone]["round"])
+
+    def hash_of(field: ActionField, given: Path | tuple[Path, ...] | None, fields: dict[str, Any]) -> str:
+        if isinstance(given, tuple) and len(given) > 1:  # the bundle manifest listing them: gateway/evidence_bundle.py
+            return str(gateway.upload_bundle(list(given))["documentHash"])
+        path = given[0] if isinstance(given, tuple) else given
+        return _fallback_hash(pid, field, fields) if path is None else str(gateway.upload(path)["documentHash"])
+
+    return round_of, hash_of
 
 
-def _document_hash(
-    gateway: GatewayClient, pid: str, field: ActionField, given: Path | tuple[Path, ...] | None, fields: dict[str, Any]
-) -> str:
-    """The SHA-256 of an uploaded file (several: of the bundle manifest listing them, gateway/evidence_bundle.py);
-    without one, of the procurement and the fields the fallback names."""
-    if isinstance(given, tuple) and len(given) > 1:
-        return str(gateway.upload_bundle(list(given))["documentHash"])
-    path = given[0] if isinstance(given, tuple) else given
-    if path is not None:
-        return str(gateway.upload(path)["documentHash"])
+def _on_chain(context: Context, escrow: str) -> tuple[_RoundOf, _HashOf]:
+    """A milestone's round read from the escrow; a document's hash of the local file (not uploaded: put it in the
+    evidence store with `procure client upload`)."""
+    from chain.clients import EscrowClient
+
+    def round_of(milestone: int) -> int:
+        client = EscrowClient(context.rpc(), escrow, None, context.build())
+        count = client.milestone_count()
+        if milestone >= count:
+            raise click.BadParameter(f"the procurement has {count} milestones", param_hint="MILESTONE")
+        return client.milestone(milestone).round
+
+    def hash_of(field: ActionField, given: Path | tuple[Path, ...] | None, fields: dict[str, Any]) -> str:
+        if isinstance(given, tuple) and len(given) > 1:
+            raise click.UsageError("--direct takes one document: a bundle of several is made by uploading them")
+        path = given[0] if isinstance(given, tuple) else given
+        if path is None:
+            return _fallback_hash(escrow, field, fields)
+        return "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return round_of, hash_of
+
+
+def _fallback_hash(pid: str, field: ActionField, fields: dict[str, Any]) -> str:
+    """A hash field given no file: the SHA-256 of the procurement and the fields its fallback names."""
     assert field.fallback is not None  # else the option is required
     return "0x" + hashlib.sha256(":".join([pid, *(str(fields[n]) for n in field.fallback)]).encode()).hexdigest()
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import click
 
-from scripts._common import Context, clean_errors, pass_context
+from scripts._common import Context, clean_errors, fiscal_year_and_ministry, mirror_options, pass_context
 
 __all__ = ["audit_flags"]
 
 
 @click.command("flags")
-@click.option("--fy", "fiscal_year", type=click.IntRange(2000, 9999), default=None, help="Only this fiscal year.")
-@click.option("--ministry", default=None, help="Only this buying ministry's code, e.g. MOD. [default: every one]")
+@fiscal_year_and_ministry("every one", "every one")
 @click.option("--rule", "rules", multiple=True, help="Only this rule (repeat for several). [default: every rule]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the flags and the rules not computable.")
 @click.option(
@@ -27,21 +26,7 @@ __all__ = ["audit_flags"]
     default=None,
     help="A thresholds file naming every rule's every key. [default: indexer/flags/thresholds.toml]",
 )
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help="The mirror's database URL. [default: var/ledger.db]")
-@click.option(
-    "--specs",
-    "spec_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Spec files (or folders) naming the procurements' ocids. [default: var/specs and scripts/examples]",
-)
-@click.option(
-    "--ocid-prefix",
-    envvar="PROCURE_OCID_PREFIX",
-    default="ocds-b5fd17",
-    show_default=True,
-    help="The publisher's ocid prefix, for procurements without a registered spec.",
-)
+@mirror_options
 @pass_context
 @clean_errors
 def audit_flags(
@@ -61,26 +46,14 @@ def audit_flags(
     from indexer.flags import Context as FlagContext
     from indexer.ocds.packages import mirrored_chain
     from indexer.ocds.releases import ChainBlockTimes, Publication
-    from indexer.ocds.specs import SpecRegister, default_spec_paths
-    from indexer.schema import default_url, make_engine
 
     limits = load_thresholds(thresholds)
-    specs = SpecRegister.load(spec_paths or default_spec_paths(context.var_dir))
-    engine = make_engine(db or default_url(context.var_dir))
-    try:
-        with engine.connect() as conn:
-            flag_context = FlagContext(
-                conn,
-                mirrored_chain(conn),
-                limits,
-                ChainBlockTimes(context.rpc()),
-                Publication(ocid_prefix=ocid_prefix, specs=specs),
-            )
-            flags = find_flags(
-                flag_context, rules=rules or None, fiscal_year=fiscal_year, ministry=ministry and ministry.upper()
-            )
-    finally:
-        engine.dispose()
+    publication = Publication(ocid_prefix=ocid_prefix, specs=context.specs(spec_paths))
+    with context.mirror(db) as engine, engine.connect() as conn:
+        flag_context = FlagContext(conn, mirrored_chain(conn), limits, ChainBlockTimes(context.rpc()), publication)
+        flags = find_flags(
+            flag_context, rules=rules or None, fiscal_year=fiscal_year, ministry=ministry and ministry.upper()
+        )
     if as_json:
         answer = {
             "flags": [flag.as_json() for flag in flags],

@@ -15,20 +15,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from chain.node import DEFAULT_RPC_URL
-from scripts._common import Context, clean_errors, pass_context
+from scripts._common import Context, clean_errors, db_option, pass_context
 
 if TYPE_CHECKING:
-    from indexer.sync import SyncConfig
+    from indexer.sync import Indexer, SyncConfig
 
 __all__ = ["audit", "index", "standalone"]
-
-_DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [default: sqlite:///<var>/ledger.db]"
-
-
-def _db_url(context: Context, db: str | None) -> str:
-    from indexer.schema import default_url
-
-    return db or default_url(context.var_dir)
 
 
 def _config(confirmations: int, poll: float, max_span: int, recheck: tuple[float, int, float]) -> SyncConfig:
@@ -70,7 +62,7 @@ class _Progress:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@db_option
 @click.option("--once", is_flag=True, help="Catch up to the head, then exit (default: keep following the chain).")
 @click.option(
     "--confirmations",
@@ -128,12 +120,15 @@ def index(
     ctx.meta["indexer.config"] = (confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
     if ctx.invoked_subcommand is not None:
         return
-    from indexer.schema import make_engine
     from indexer.sync import ChainSource, Indexer
 
-    engine = make_engine(_db_url(context, db))
-    config = _config(confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
-    indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
+    with context.mirror(db) as engine:
+        config = _config(confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
+        _follow(Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config), once)
+
+
+def _follow(indexer: Indexer, once: bool) -> None:
+    """Catch up with a progress bar; then, unless ``once``, follow the chain until SIGINT or SIGTERM."""
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -174,7 +169,6 @@ def index_status(ctx: click.Context) -> None:
 
     from chain.times import jst
     from indexer.cursor import chain_mismatch
-    from indexer.schema import make_engine
     from indexer.self_check import last_self_check
     from indexer.store import Store
     from indexer.sync import ChainSource
@@ -182,19 +176,18 @@ def index_status(ctx: click.Context) -> None:
     context = ctx.find_object(Context)
     assert context is not None
     source = ChainSource(context.rpc())
-    engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
-    try:
-        if inspect(engine).has_table("cursors"):
-            with engine.connect() as conn:
-                mismatch = chain_mismatch(conn, source.chain_id, source.genesis_hash())
-                check = last_self_check(conn, source.chain_id) if inspect(engine).has_table("self_checks") else None
-            cursor = Store(engine, source.chain_id).cursor()
-        else:
-            mismatch, cursor, check = None, None, None
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read {engine.url.render_as_string()}: {exc.__class__.__name__}") from None
-    finally:
-        engine.dispose()
+    with context.mirror(ctx.meta["indexer.db"]) as engine:
+        try:
+            if inspect(engine).has_table("cursors"):
+                with engine.connect() as conn:
+                    mismatch = chain_mismatch(conn, source.chain_id, source.genesis_hash())
+                    check = last_self_check(conn, source.chain_id) if inspect(engine).has_table("self_checks") else None
+                cursor = Store(engine, source.chain_id).cursor()
+            else:
+                mismatch, cursor, check = None, None, None
+        except SQLAlchemyError as exc:
+            url = engine.url.render_as_string()
+            raise click.ClickException(f"cannot read {url}: {exc.__class__.__name__}") from None
     if mismatch is not None:
         raise click.ClickException(f"{mismatch}: this is not the mirror of the node at {context.rpc_url}")
     head = source.head()
@@ -220,19 +213,15 @@ def index_status(ctx: click.Context) -> None:
 def index_check(ctx: click.Context, everything: bool) -> None:
     """Check the rows the mirror serves against the chain now (as the indexer does on a schedule); exit 1 on a
     difference, naming the first bad block."""
-    from indexer.schema import make_engine
     from indexer.sync import ChainSource, Indexer
 
     context = ctx.find_object(Context)
     assert context is not None
     confirmations, poll, max_span, recheck = ctx.meta["indexer.config"]
-    engine = make_engine(_db_url(context, ctx.meta["indexer.db"]))
-    try:
+    with context.mirror(ctx.meta["indexer.db"]) as engine:
         config = _config(confirmations, poll, max_span, recheck)
         indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
         check = indexer.check_served("all" if everything else "recent")
-    finally:
-        engine.dispose()
     if not check.ok:
         raise click.ClickException(str(check))
     click.echo(str(check))
@@ -262,7 +251,7 @@ def audit_replay(context: Context, db: str) -> None:
 
 
 @audit.command("verify")
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@db_option
 @click.option("--replay-db", default=None, help="Where to replay (default: a temporary SQLite file).")
 @click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Print at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
@@ -271,14 +260,10 @@ def audit_replay(context: Context, db: str) -> None:
 def audit_verify(context: Context, db: str | None, replay_db: str | None, limit: int, as_json: bool) -> None:
     """Compare the live mirror with its digests, a fresh replay and the contracts; exit 1 on any difference."""
     from indexer.audit import format_report, verify
-    from indexer.schema import make_engine
     from indexer.sync import ChainSource
 
-    engine = make_engine(_db_url(context, db))
-    try:
+    with context.mirror(db) as engine:
         report = verify(engine, ChainSource(context.rpc()), context.system(), context.build(), replay_url=replay_db)
-    finally:
-        engine.dispose()
     if as_json:
         click.echo(
             json.dumps(

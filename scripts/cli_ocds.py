@@ -6,41 +6,19 @@ reads options, opens the mirror and the node (for block times) and writes.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from chain.times import JST
-from scripts._common import Context, clean_errors, pass_context
+from scripts._common import Context, MomentType, clean_errors, mirror_options, pass_context
 
 __all__ = ["export_ocds"]
 
 _FORMATS = ("record-package", "release-package", "csv", "xlsx")
-
-
-class _Since(click.ParamType[int]):
-    """A date (00:00 JST that day) or an ISO 8601 time with its offset: unix seconds."""
-
-    name = "date"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        text = str(value).strip()
-        try:
-            if len(text) == 10:
-                day = dt.date.fromisoformat(text)
-                return int(dt.datetime(day.year, day.month, day.day, tzinfo=JST).timestamp())
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a date (2027-04-01) or a time with its offset", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(f"{text!r} has no offset: write +09:00 (JST) or Z", param, ctx)
-        return int(moment.timestamp())
 
 
 @click.command("export-ocds")
@@ -60,10 +38,10 @@ class _Since(click.ParamType[int]):
 )
 @click.option(
     "--since",
-    type=_Since(),
+    type=MomentType(end_of_day=False),
     default=None,
-    help="Only releases dated from then on (records: procurements "
-    "with one): a date (00:00 JST) or a time with its offset.",
+    help="Only releases dated from then on (records: procurements with one): a date (00:00 JST that day), a time "
+    "with its offset or unix seconds.",
 )
 @click.option(
     "--public/--auditor",
@@ -77,23 +55,7 @@ class _Since(click.ParamType[int]):
     default=None,
     help="Write here (a folder for csv, a file otherwise). [default: stdout; csv and xlsx need --out]",
 )
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help="The mirror's database URL. [default: var/ledger.db]")
-@click.option(
-    "--specs",
-    "spec_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Spec files (or folders of *.yaml) the procurements were created from: their ocids, milestone titles and "
-    "classified fields, each checked against the spec hash on the chain. [default: var/specs and "
-    "scripts/examples]",
-)
-@click.option(
-    "--ocid-prefix",
-    envvar="PROCURE_OCID_PREFIX",
-    default="ocds-b5fd17",
-    show_default=True,
-    help="The publisher's ocid prefix, for procurements without a registered spec.",
-)
+@mirror_options
 @click.option(
     "--gateway-url",
     envvar="PROCURE_GATEWAY_URL",
@@ -131,51 +93,40 @@ def export_ocds(
     from indexer.ocds.flatten import flatten_package
     from indexer.ocds.packages import Export, escrows_named, mirrored_chain, package_header, write_package
     from indexer.ocds.releases import ChainBlockTimes, Publication
-    from indexer.ocds.specs import SpecRegister, default_spec_paths
-    from indexer.schema import default_url, make_engine
 
     flat = output_format in ("csv", "xlsx")
     if flat and out is None:
         raise ConfigurationError(f"--format {output_format} writes files: give --out")
-    if not spec_paths:
-        spec_paths = tuple(default_spec_paths(context.var_dir))
     publication = Publication(
-        ocid_prefix=ocid_prefix,
-        gateway_url=gateway_url,
-        publisher=publisher,
-        specs=SpecRegister.load(spec_paths),
+        ocid_prefix=ocid_prefix, gateway_url=gateway_url, publisher=publisher, specs=context.specs(spec_paths)
     )
-    engine = make_engine(db or default_url(context.var_dir))
-    try:
-        with engine.connect() as conn:
-            chain_id = mirrored_chain(conn)
-            escrows = None
-            if name is not None:
-                escrows = escrows_named(conn, chain_id, name)
-                if not escrows:
-                    raise ConfigurationError(f"no procurement {name!r} in the mirror")
-            export = Export(
-                conn, chain_id, publication, ChainBlockTimes(context.rpc()), public=public, escrows=escrows, since=since
-            )
-            kind = "record" if output_format == "record-package" else "release"
-            uri = f"{gateway_url.rstrip('/')}/ocds/{kind}s"
-            header = package_header(kind, publication, uri, int(time.time()))
-            items = export.encoded_records(workers) if kind == "record" else export.releases()
-            if flat:
-                assert out is not None
-                with tempfile.TemporaryDirectory() as folder:
-                    package = Path(folder) / "releases.json"
-                    with package.open("w", encoding="utf-8") as file:
-                        count = write_package(file, kind, header, items)
-                    flatten_package(package, out, output_format)
-            elif out is None:
-                count = write_package(sys.stdout, kind, header, items)
-            else:
-                partial = out.with_name(out.name + f".{os.getpid()}.part")
-                with partial.open("w", encoding="utf-8") as file:
+    with context.mirror(db) as engine, engine.connect() as conn:
+        chain_id = mirrored_chain(conn)
+        escrows = None
+        if name is not None:
+            escrows = escrows_named(conn, chain_id, name)
+            if not escrows:
+                raise ConfigurationError(f"no procurement {name!r} in the mirror")
+        export = Export(
+            conn, chain_id, publication, ChainBlockTimes(context.rpc()), public=public, escrows=escrows, since=since
+        )
+        kind = "record" if output_format == "record-package" else "release"
+        uri = f"{gateway_url.rstrip('/')}/ocds/{kind}s"
+        header = package_header(kind, publication, uri, int(time.time()))
+        items = export.encoded_records(workers) if kind == "record" else export.releases()
+        if flat:
+            assert out is not None
+            with tempfile.TemporaryDirectory() as folder:
+                package = Path(folder) / "releases.json"
+                with package.open("w", encoding="utf-8") as file:
                     count = write_package(file, kind, header, items)
-                partial.replace(out)  # a reader never sees half a package
-    finally:
-        engine.dispose()
+                flatten_package(package, out, output_format)
+        elif out is None:
+            count = write_package(sys.stdout, kind, header, items)
+        else:
+            partial = out.with_name(out.name + f".{os.getpid()}.part")
+            with partial.open("w", encoding="utf-8") as file:
+                count = write_package(file, kind, header, items)
+            partial.replace(out)  # a reader never sees half a package
     view = "public" if public else "auditor's"
     click.echo(f"{count} {kind}s exported ({view} view){'' if out is None else f' to {out}'}", err=True)

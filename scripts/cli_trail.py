@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scripts._common import Context, clean_errors, parse_address, pass_context
+from scripts._common import Context, clean_errors, db_option, parse_address, pass_context
 
 if TYPE_CHECKING:
     from indexer.trail import Senders, TrailLine
 
 __all__ = ["actor", "trail"]
-
-_DB_HELP = "Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB. [default: sqlite:///<var>/ledger.db]"
 
 
 def _format_option(fn: Any) -> Any:
@@ -77,7 +75,7 @@ def _check(context: Context, engine: Any, lines: list[TrailLine]) -> None:
 
 @click.command("trail")
 @click.argument("name")
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@db_option
 @_format_option
 @click.option("--check", is_flag=True, help="Check every line against the chain (logs, block hashes and times).")
 @click.option("--offline", is_flag=True, help="Ask the node nothing: direct actions' senders stay unknown.")
@@ -88,11 +86,9 @@ def trail(context: Context, name: str, db: str | None, output: str, check: bool,
     relayed it, block and time, transaction, document hashes and the block's place in the digest chain."""
     from chain.errors import ConfigurationError
     from indexer.ocds.packages import escrows_named, mirrored_chain
-    from indexer.schema import default_url, make_engine
     from indexer.trail import procurement_trail
 
-    engine = make_engine(db or default_url(context.var_dir))
-    try:
+    with context.mirror(db) as engine:
         with engine.connect() as conn:
             chain_id = mirrored_chain(conn)
             escrows = escrows_named(conn, chain_id, name)
@@ -106,13 +102,11 @@ def trail(context: Context, name: str, db: str | None, output: str, check: bool,
         _print(lines, output, {"procurement": name, "escrow": escrows[0]})
         if check:
             _check(context, engine, lines)
-    finally:
-        engine.dispose()
 
 
 @click.command("actor")
 @click.argument("address")
-@click.option("--db", envvar="PROCURE_DB_URL", default=None, help=_DB_HELP)
+@db_option
 @_format_option
 @click.option("--offline", is_flag=True, help="Ask the node nothing: acts whose event names no actor are left out.")
 @pass_context
@@ -121,14 +115,9 @@ def actor(context: Context, address: str, db: str | None, output: str, offline: 
     """Every privileged act of the account ADDRESS in chain order: role grants and revocations, organizations,
     bindings, pauses, amendments, fundings, transfers, budget acts, rulings, reclaims (signed or sent)."""
     from indexer.ocds.packages import mirrored_chain
-    from indexer.schema import default_url, make_engine
     from indexer.trail import actor_acts
 
     account = parse_address(address, "ADDRESS")
-    engine = make_engine(db or default_url(context.var_dir))
-    try:
-        with engine.connect() as conn:
-            lines = actor_acts(conn, mirrored_chain(conn), account, _senders(context, offline))
-    finally:
-        engine.dispose()
+    with context.mirror(db) as engine, engine.connect() as conn:
+        lines = actor_acts(conn, mirrored_chain(conn), account, _senders(context, offline))
     _print(lines, output, {"account": account})

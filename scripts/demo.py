@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from eth_utils.crypto import keccak
 
@@ -37,6 +36,7 @@ from chain.spec import load_spec
 from chain.system import SystemAddresses, error_decoder
 from chain.times import JST
 from gateway.client import GatewayClient
+from scripts._common import wait_for_http
 from scripts.supervisor import Part, Supervisor
 
 EXAMPLE = project_root() / "scripts" / "examples" / "night-vision.yaml"
@@ -72,15 +72,8 @@ def _procure(env: dict[str, str], *args: str) -> str:
 
 
 def _wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise DemoFailed(f"{url} did not answer within {timeout:.0f} s")
+    if not wait_for_http(url, timeout):
+        raise DemoFailed(f"{url} did not answer within {timeout:.0f} s")
 
 
 def _start_a_fiscal_year(transport: Transport) -> int:

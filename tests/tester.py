@@ -23,7 +23,7 @@ from eth_tester.exceptions import BlockNotFound, TransactionFailed, TransactionN
 from eth_utils.crypto import keccak
 from web3 import EthereumTesterProvider, Web3
 
-from chain import Transport
+from chain import Signer, Transport
 
 __all__ = [
     "TESTER_CHAIN_ID",
@@ -259,7 +259,7 @@ def _genesis_state(alloc: dict[str, Any]) -> dict[bytes, dict[str, Any]]:
     return state
 
 
-def fund_accounts(tester: EthereumTester, accounts: list[LocalAccount]) -> None:
+def fund_accounts(tester: EthereumTester, accounts: Sequence[LocalAccount | Signer]) -> None:
     """Give each account ether for gas, from eth-tester's prefunded first account."""
     source = tester.get_accounts()[0]
     for account in accounts:

@@ -42,6 +42,7 @@ from chain import (
     ActionType,
     FieldKind,
     dev_account,
+    typed_data_digest,
 )
 from chain.actions import LINE_KEY, SignedContract
 from chain.roles import org_code
@@ -504,8 +505,8 @@ async def _dev_signature(request: Request, context: _Context, act: _Act, content
     if "nonce" in content and int(content["nonce"]) != int(typed["nonce"]):
         raise InvalidInput("the nonce you reviewed was used meanwhile: review the action again")
     account = dev_account(index, chain_id)
-    signed = await run_in_threadpool(account.sign_typed_data, full_message=typed["typedData"])
-    return str(signed.signature.to_0x_hex())
+    signature = await run_in_threadpool(account.sign_digest, typed_data_digest(typed["typedData"]))
+    return "0x" + signature.hex()
 
 
 async def _guarded(request: Request, run: Any) -> Response:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from indexer.flags.amendments import approvals
 from indexer.flags.model import DAY, Context, Flag, Rule, yen
@@ -18,6 +18,17 @@ __all__ = ["ACCEPTANCE_RULES"]
 
 _ACCEPTED = ("Approved", "Paid")
 _OPEN = ("Pending", "Submitted", "Rejected", "Disputed")  # a milestone still to be delivered or decided
+
+
+def _attestations(ctx: Context) -> Sequence[Row[str, int, int, str, bool, int, str]]:
+    """Every attestation on the context's chain in chain order (escrow, milestone_id, round, evaluator, passed,
+    block_number, tx_hash): what the rules on verdicts read."""
+    att = AttestationRow.__table__.c
+    return ctx.conn.execute(
+        select(att.escrow, att.milestone_id, att.round, att.evaluator, att.passed, att.block_number, att.tx_hash)
+        .where(att.chain_id == ctx.chain_id)
+        .order_by(att.block_number, att.log_index)
+    ).all()
 
 
 def _fast_completion(ctx: Context) -> Iterator[Flag]:
@@ -55,16 +66,11 @@ def _fast_completion(ctx: Context) -> Iterator[Flag]:
 def _payment_acceptance(ctx: Context) -> Iterator[Flag]:
     duplicate = int(ctx.thresholds["payment-acceptance"]["duplicate_days"]) * DAY
     pay = PaymentRow.__table__.c
-    att = AttestationRow.__table__.c
     settled = DisputeSettlement.__table__.c
-    first_pass = {
-        (row.escrow, row.milestone_id): (row.block, row.tx_hash)
-        for row in ctx.conn.execute(
-            select(att.escrow, att.milestone_id, att.block_number.label("block"), att.tx_hash)
-            .where(att.chain_id == ctx.chain_id, att.passed.is_(True))
-            .order_by(att.block_number.desc(), att.log_index.desc())  # the last row written per key is the first
-        )
-    }
+    first_pass: dict[tuple[str, int], tuple[int, str]] = {}
+    for verdict in _attestations(ctx):
+        if verdict.passed:
+            first_pass.setdefault((verdict.escrow, verdict.milestone_id), (verdict.block_number, verdict.tx_hash))
     rulings = {
         (row.escrow, row.milestone_id)
         for row in ctx.conn.execute(
@@ -84,13 +90,11 @@ def _payment_acceptance(ctx: Context) -> Iterator[Flag]:
             continue  # a review body's ruling paid it
         passed = first_pass.get(key)
         if passed is None or passed[0] > row.block_number:
-            p = ctx.procurements[row.escrow]
             when = "before any passing attestation" if passed else "with no passing attestation on record"
-            yield ctx.flag(
+            yield ctx.milestone_flag(
                 "payment-acceptance",
-                p,
+                row,
                 f"milestone {row.milestone_id} paid {yen(int(row.amount))} to {ctx.who(row.supplier)} {when}",
-                milestone=row.milestone_id,
                 amount_yen=int(row.amount),
                 accounts=[row.supplier],
                 transactions=[row.tx_hash] + ([passed[1]] if passed else []),
@@ -141,11 +145,10 @@ def _scope_cut(ctx: Context) -> Iterator[Flag]:
         remains = 0 if cut.kind == "cancel" else cut.new_amount
         if total > remains:
             what = "cancelled" if cut.kind == "cancel" else f"cut from {yen(cut.old_amount)} to {yen(remains)}"
-            yield ctx.flag(
+            yield ctx.milestone_flag(
                 "scope-cut-payment-not",
-                ctx.procurements[cut.escrow],
+                cut,
                 f"milestone {cut.milestone_id} was {what} by amendment {cut.amendment_id}, yet paid {yen(total)}",
-                milestone=cut.milestone_id,
                 amendments=[cut.amendment_id],
                 paid_yen=total,
                 remaining_yen=remains,
@@ -156,18 +159,13 @@ def _scope_cut(ctx: Context) -> Iterator[Flag]:
 def _fast_attestation(ctx: Context) -> Iterator[Flag]:
     min_cases = int(ctx.thresholds["fast-attestation"]["min_cases"])
     ev = EvidenceRow.__table__.c
-    att = AttestationRow.__table__.c
     evidence: dict[tuple[str, int, int], tuple[int, str]] = {}
     query = select(ev.escrow, ev.milestone_id, ev.round, ev.block_number, ev.tx_hash).where(ev.chain_id == ctx.chain_id)
     for row in ctx.conn.execute(query.order_by(ev.block_number, ev.log_index)):
         evidence[(row.escrow, row.milestone_id, row.round)] = (row.block_number, row.tx_hash)  # the latest
     verdicts = [
         (row, evidence[(row.escrow, row.milestone_id, row.round)])
-        for row in ctx.conn.execute(
-            select(att.escrow, att.milestone_id, att.round, att.evaluator, att.block_number, att.tx_hash).where(
-                att.chain_id == ctx.chain_id
-            )
-        )
+        for row in _attestations(ctx)
         if (row.escrow, row.milestone_id, row.round) in evidence
     ]
     if len(verdicts) < max(min_cases, 2):  # quartiles need two cases at least
@@ -181,12 +179,11 @@ def _fast_attestation(ctx: Context) -> Iterator[Flag]:
     fence = q1 - 1.5 * iqr
     for (verdict, (_, evidence_tx)), delay in zip(verdicts, delays, strict=True):
         if delay <= fence:
-            yield ctx.flag(
+            yield ctx.milestone_flag(
                 "fast-attestation",
-                ctx.procurements[verdict.escrow],
+                verdict,
                 f"evaluator {ctx.who(verdict.evaluator)} attested milestone {verdict.milestone_id} {delay} seconds "
                 f"after its evidence (lower fence {fence:.0f} s over {len(delays)} attestations)",
-                milestone=verdict.milestone_id,
                 round=verdict.round,
                 accounts=[verdict.evaluator],
                 delay_seconds=delay,
@@ -196,12 +193,7 @@ def _fast_attestation(ctx: Context) -> Iterator[Flag]:
 
 def _rejection_then_acceptance(ctx: Context) -> Iterator[Flag]:
     limits = ctx.thresholds["rejection-then-acceptance"]
-    att = AttestationRow.__table__.c
-    rows = ctx.conn.execute(
-        select(att.escrow, att.milestone_id, att.evaluator, att.passed, att.tx_hash)
-        .where(att.chain_id == ctx.chain_id)
-        .order_by(att.block_number, att.log_index)
-    ).all()
+    rows = _attestations(ctx)
     given: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for row in rows:
@@ -223,12 +215,11 @@ def _rejection_then_acceptance(ctx: Context) -> Iterator[Flag]:
             reported.add(key)
             evaluator, rejection = rejected[key]
             share = failed[evaluator] * 100 // given[evaluator]
-            yield ctx.flag(
+            yield ctx.milestone_flag(
                 "rejection-then-acceptance",
-                ctx.procurements[row.escrow],
+                row,
                 f"milestone {row.milestone_id} rejected by evaluator {ctx.who(evaluator)} (who rejects {share}% of "
                 f"{given[evaluator]} verdicts), then accepted by evaluator {ctx.who(row.evaluator)}",
-                milestone=row.milestone_id,
                 accounts=[evaluator, row.evaluator],
                 transactions=[rejection, row.tx_hash],
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select
 
@@ -19,9 +19,19 @@ from chain.roles import org_code
 from indexer.models import AccountRow, BudgetObligation, MilestoneHistory, OrganizationRow, ProcurementRow
 from indexer.ocds.releases import BlockTimes, Publication, mirror_block_times
 
-__all__ = ["DAY", "Context", "Flag", "Procurement", "Rule", "yen"]
+__all__ = ["DAY", "Context", "Flag", "OfMilestone", "Procurement", "Rule", "yen"]
 
 DAY = 86_400
+
+
+class OfMilestone(Protocol):
+    """What names one milestone: a mirrored row or an amendment, by its escrow and milestone id."""
+
+    @property
+    def escrow(self) -> str: ...
+
+    @property
+    def milestone_id(self) -> int: ...
 
 
 def yen(amount: int) -> str:
@@ -192,3 +202,8 @@ class Context:
             supplier=procurement.supplier,
             fiscal_year=procurement.fiscal_year,
         )
+
+    def milestone_flag(self, rule: str, milestone: OfMilestone, summary: str, **records: Any) -> Flag:
+        """A flag of one milestone: its procurement's, the milestone first among the records."""
+        procurement = self.procurements[milestone.escrow]
+        return self.flag(rule, procurement, summary, milestone=milestone.milestone_id, **records)

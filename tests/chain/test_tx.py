@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import coincurve
 import pytest
 from eth_account import Account
 from hexbytes import HexBytes
 
-from chain import CallEncoder, ChainError, ContractRevert, NonceManager, error_decoder, sign_dynamic_fee_tx
+from chain import CallEncoder, ChainError, ContractRevert, NonceManager, Signer, error_decoder, sign_dynamic_fee_tx
 from tests.helpers import new_escrow
 from tests.tester import Tester, TesterTransport
 from tests.world import World, WorldSender
@@ -189,7 +188,7 @@ def test_direct_signing_gives_eth_accounts_bytes(world: World, fields: dict[str,
         **fields,
     }
     signed = account.sign_transaction(tx)
-    raw, tx_hash = sign_dynamic_fee_tx(coincurve.PrivateKey(bytes(account.key)), tx)
+    raw, tx_hash = sign_dynamic_fee_tx(Signer(account.key), tx)
     assert raw == bytes(signed.raw_transaction)
     assert tx_hash == bytes(signed.hash)
 
@@ -199,7 +198,7 @@ def test_direct_signing_of_a_contract_creation_gives_eth_accounts_bytes() -> Non
     tx = {"chainId": 31337, "nonce": 3, "gas": 2_000_000, "value": 0, "data": "0x6080604052" + "00" * 64}
     tx |= {"maxPriorityFeePerGas": 1, "maxFeePerGas": 2_000_000_001}
     signed = account.sign_transaction(tx)
-    raw, tx_hash = sign_dynamic_fee_tx(coincurve.PrivateKey(bytes(account.key)), tx)
+    raw, tx_hash = sign_dynamic_fee_tx(Signer(account.key), tx)
     assert raw == bytes(signed.raw_transaction)
     assert tx_hash == bytes(signed.hash)
 

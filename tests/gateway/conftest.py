@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ class Api:
     client: TestClient
     world: World
     app: FastAPI
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def state(self) -> GatewayState:
@@ -91,6 +93,33 @@ class Api:
         response = self.sign_in_response(label)
         assert response.status_code == 201, response.text
         return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def session(self, label: str) -> dict[str, str]:
+        """``label``'s Authorization header, signed in once per app (sign-ins are rate-limited per client address)."""
+        if label not in self.sessions:
+            self.sessions[label] = self.sign_in(label)
+        return self.sessions[label]
+
+    def act_typed_data(self, acts: str, label: str, verb: str, fields: dict[str, Any]) -> Response:
+        """POST ``acts``/<verb>/typed-data as ``label``: an act of a contract with one instance, under its path
+        (gateway.client.ACTS_PATHS: the budget office's, the registry's)."""
+        response: Response = self.client.post(f"{acts}/{verb}/typed-data", headers=self.session(label), json=fields)
+        return response
+
+    def signed_act(self, acts: str, label: str, verb: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The body of such an act: ``fields``, signed by ``label`` over the typed data the gateway gave it."""
+        data = self.act_typed_data(acts, label, verb, fields)
+        assert data.status_code == 200, data.text
+        return {**fields, "deadline": data.json()["deadline"], "signature": self.sign_typed(label, data.json())}
+
+    def post_act(self, acts: str, label: str, verb: str, body: dict[str, Any], **params: str) -> Response:
+        """POST a signed body to ``acts``/<verb> as ``label``."""
+        response: Response = self.client.post(f"{acts}/{verb}", headers=self.session(label), json=body, params=params)
+        return response
+
+    def relay_act(self, acts: str, label: str, verb: str, fields: dict[str, Any], **overrides: Any) -> Response:
+        """Sign in as ``label``, fetch the typed data, sign it and post it (``overrides`` replace body fields)."""
+        return self.post_act(acts, label, verb, self.signed_act(acts, label, verb, fields) | overrides)
 
     def typed_data(self, headers: dict[str, str], pid: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """GET the typed data of an action."""
@@ -160,6 +189,24 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@contextmanager
+def module_gateway(world: World, tmp: Path, relayer_label: str, **settings: Any) -> Iterator[Api]:
+    """The gateway on a module's share of the session's chain, relaying with a funded key of its own (no ledger
+    role); the chain rolled back afterwards."""
+    snapshot = world.tester.take_snapshot()
+    account = deterministic_account(relayer_label)
+    fund_accounts(world.tester, [account])
+    relayer = TxSender(world.rpc, account, error_decoder(world.build))
+    app = create_app(
+        make_settings(tmp, **settings), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build
+    )
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Api(client=client, world=world, app=app)
+    finally:
+        world.tester.revert_to_snapshot(snapshot)
 
 
 @pytest.fixture

@@ -8,26 +8,23 @@ last), and it is rolled back at the end.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
-from fastapi.testclient import TestClient
 from httpx import Response
 from web3.logs import DISCARD
 
-from chain import TxSender
+from chain import BUDGET_OFFICE
 from chain.budget import fiscal_year_start
 from chain.roles import Role
-from chain.system import error_decoder
-from gateway.main import create_app
-from tests.gateway.conftest import Api, make_settings
+from gateway.client import ACTS_PATHS
+from tests.gateway.conftest import Api, module_gateway
 from tests.helpers import new_escrow, travel
-from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
 
 FY_CODES = ("MOD-HQ", "DEF-EQUIP")
+ACTS = ACTS_PATHS[BUDGET_OFFICE]
 INSTRUMENT = "0x" + keccak(text="FY supplementary budget act").hex()
 RATIONALE = "0x" + keccak(text="spares ran short").hex()
 
@@ -35,29 +32,8 @@ RATIONALE = "0x" + keccak(text="spares ran short").hex()
 @pytest.fixture(scope="module")
 def api(session_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The gateway on the session's chain, for this module; the chain rolled back afterwards."""
-    world = session_world
-    snapshot = world.tester.take_snapshot()
-    account = deterministic_account("budget acts relayer")
-    fund_accounts(world.tester, [account])
-    relayer = TxSender(world.rpc, account, error_decoder(world.build))
-    tmp: Path = tmp_path_factory.mktemp("budget-acts")
-    app = create_app(make_settings(tmp), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Api(client=client, world=world, app=app)
-    finally:
-        _SESSIONS.clear()
-        world.tester.revert_to_snapshot(snapshot)
-
-
-_SESSIONS: dict[str, dict[str, str]] = {}
-
-
-def signed_in(api: Api, label: str) -> dict[str, str]:
-    """``label``'s session for the module (sign-ins are rate-limited per client address)."""
-    if label not in _SESSIONS:
-        _SESSIONS[label] = api.sign_in(label)
-    return _SESSIONS[label]
+    with module_gateway(session_world, tmp_path_factory.mktemp("budget-acts"), "budget acts relayer") as api:
+        yield api
 
 
 def line(api: Api, sub_item: str, *, ministry: str = "MOD", fiscal_year: int | None = None) -> dict[str, Any]:
@@ -67,27 +43,21 @@ def line(api: Api, sub_item: str, *, ministry: str = "MOD", fiscal_year: int | N
     return {"fiscalYear": year, "ministry": ministry, "organization": organization, "item": item, "subItem": sub_item}
 
 
-def typed(api: Api, headers: dict[str, str], verb: str, fields: dict[str, Any]) -> Response:
-    """POST .../typed-data."""
-    response: Response = api.client.post(f"/budget/actions/{verb}/typed-data", headers=headers, json=fields)
-    return response
+def typed(api: Api, label: str, verb: str, fields: dict[str, Any]) -> Response:
+    """POST .../typed-data as ``label``."""
+    return api.act_typed_data(ACTS, label, verb, fields)
 
 
 def act(api: Api, label: str, verb: str, fields: dict[str, Any], **overrides: Any) -> Response:
     """Sign in as ``label``, fetch the typed data, sign it and post it (``overrides`` replace body fields)."""
-    headers = signed_in(api, label)
-    data = typed(api, headers, verb, fields)
-    assert data.status_code == 200, data.text
-    body = {**fields, "deadline": data.json()["deadline"], "signature": api.sign_typed(label, data.json())}
-    response: Response = api.client.post(f"/budget/actions/{verb}", headers=headers, json=body | overrides)
-    return response
+    return api.relay_act(ACTS, label, verb, fields, **overrides)
 
 
 def mined(api: Api, response: Response) -> Any:
     """The relay's receipt (the chain mines at once), once the act was accepted (202) and succeeded."""
     assert response.status_code == 202, response.text
     relay = response.json()
-    assert relay["statusUrl"] == f"/budget/actions/relays/{relay['txHash']}"
+    assert relay["statusUrl"] == f"{ACTS}/relays/{relay['txHash']}"
     receipt = api.world.w3.eth.get_transaction_receipt(relay["txHash"])
     assert receipt["status"] == 1
     return receipt
@@ -97,7 +67,7 @@ def mirrored_line(api: Api, sub_item: str, ministry: str = "MOD") -> dict[str, A
     """The line as GET /budget/lines serves it, after the indexer caught up."""
     api.sync()
     params = {"fiscalYear": api.world.fiscal_year, "ministry": ministry}
-    lines = api.client.get("/budget/lines", headers=signed_in(api, "auditor"), params=params).json()["data"]
+    lines = api.client.get("/budget/lines", headers=api.session("auditor"), params=params).json()["data"]
     (found,) = [entry for entry in lines if entry["subItem"] == sub_item]
     return dict(found)
 
@@ -152,14 +122,13 @@ def test_acts_are_relayed_and_mirrored(api: Api) -> None:
     assert mirrored_line(api, "EQUIP-SPARES")["pendingTransfers"] == 3
     # An approval may name the transfer only: the gateway fills in its content from the mirror's record.
     api.sync()
-    finance = signed_in(api, "finance")
-    message = typed(api, finance, "approve-transfer", {"transferId": approved["transferId"]}).json()["typedData"]
+    message = typed(api, "finance", "approve-transfer", {"transferId": approved["transferId"]}).json()["typedData"]
     assert message["message"]["request"]["amount"] == str(100_000_000)
     mined(api, act(api, "finance", "approve-transfer", {"transferId": approved["transferId"]}))
     mined(api, act(api, "finance", "refuse-transfer", refused_one | {"reasonHash": RATIONALE}))
     other = withdrawn | {"requester": world.accounts["mofa_treasury"].address}
     marks = api.chain_marks()
-    problem = refused(api, typed(api, signed_in(api, "treasury"), "withdraw-transfer", other), 422, None, marks)
+    problem = refused(api, typed(api, "treasury", "withdraw-transfer", other), 422, None, marks)
     assert problem["detail"] == f"not the content of transfer {withdrawn['transferId']} as requested: requester differ"
     mined(api, act(api, "treasury", "withdraw-transfer", {"transferId": withdrawn["transferId"]}))
     spares = mirrored_line(api, "EQUIP-SPARES")
@@ -169,7 +138,7 @@ def test_acts_are_relayed_and_mirrored(api: Api) -> None:
     expires = world.now() + 30 * 86_400
     grant = {"line": line(api, "EQUIP-SPARES"), "grantee": "MOFA", "kind": "view", "expiresAt": expires}
     mined(api, act(api, "treasury", "grant-access", grant))
-    mofa = signed_in(api, "mofa_treasury")
+    mofa = api.session("mofa_treasury")
     api.sync()
     seen = api.client.get("/budget/lines", headers=mofa, params={"fiscalYear": world.fiscal_year}).json()["data"]
     assert "EQUIP-SPARES" in {entry["subItem"] for entry in seen}
@@ -191,51 +160,54 @@ def test_acts_are_relayed_and_mirrored(api: Api) -> None:
 def test_a_ministry_signing_the_finance_authoritys_act_is_refused_in_the_contracts_words(api: Api) -> None:
     item = {"fiscalYear": api.world.fiscal_year, "ministry": "MOD", "organization": "MOD-HQ", "item": "DEF-EQUIP"}
     fields = {"key": item, "act": "supplementary", "amount": 5_000_000_000, "instrumentHash": INSTRUMENT}
-    treasury = signed_in(api, "treasury")
+    treasury = api.session("treasury")
     marks = api.chain_marks()
-    problem = refused(api, typed(api, treasury, "enact-appropriation", fields), 403, "BudgetUnauthorized", marks)
+    problem = refused(api, typed(api, "treasury", "enact-appropriation", fields), 403, "BudgetUnauthorized", marks)
     assert "is not the finance authority of MOD" in problem["detail"], problem["detail"]
     # Signed anyway (with the finance authority's typed data shape) and posted: the same refusal.
-    finance_typed = typed(api, signed_in(api, "finance"), "enact-appropriation", fields).json()
+    finance_typed = typed(api, "finance", "enact-appropriation", fields).json()
     body = fields | {"deadline": finance_typed["deadline"], "signature": api.sign_typed("treasury", finance_typed)}
-    posted = api.client.post("/budget/actions/enact-appropriation", headers=treasury, json=body)
+    posted = api.client.post(f"{ACTS}/enact-appropriation", headers=treasury, json=body)
     assert refused(api, posted, 403, "BudgetUnauthorized", marks)["detail"] == problem["detail"]
     # And a ministry's act signed by the finance authority (distribution is the ministry's own).
     distribute = {"line": line(api, "EQUIP-SPARES"), "change": 1}
-    by_finance = typed(api, signed_in(api, "finance"), "distribute", distribute)
+    by_finance = typed(api, "finance", "distribute", distribute)
     problem = refused(api, by_finance, 403, "BudgetUnauthorized", marks)
     assert problem["detail"].endswith("is not a treasury (finance) officer of MOD"), problem["detail"]
 
 
 def test_a_finance_officer_acting_on_another_ministrys_line_is_refused(api: Api) -> None:
     marks = api.chain_marks()
-    mofa = signed_in(api, "mofa_treasury")
     problem = refused(
-        api, typed(api, mofa, "distribute", {"line": line(api, "EQUIP-SPARES"), "change": 1}), 403, None, marks
+        api,
+        typed(api, "mofa_treasury", "distribute", {"line": line(api, "EQUIP-SPARES"), "change": 1}),
+        403,
+        None,
+        marks,
     )
     assert problem["error"] == "BudgetUnauthorized"
     assert problem["detail"].endswith("is not a treasury (finance) officer of MOD"), problem["detail"]
     moved = {"from": line(api, "EQUIP-PURCHASE"), "to": line(api, "EQUIP-SPARES"), "amount": 1}
     request = {"request": moved | {"rationaleHash": RATIONALE}}
-    refused(api, typed(api, mofa, "request-transfer", request), 403, "BudgetOfficeUnauthorized", marks)
+    refused(api, typed(api, "mofa_treasury", "request-transfer", request), 403, "BudgetOfficeUnauthorized", marks)
 
 
 def test_a_signature_reused_on_another_line_or_fiscal_year_is_refused(api: Api) -> None:
-    treasury = signed_in(api, "treasury")
+    treasury = api.session("treasury")
     fields = {"line": line(api, "EQUIP-SPARES"), "change": 1_000}
-    data = typed(api, treasury, "distribute", fields).json()
+    data = typed(api, "treasury", "distribute", fields).json()
     signature = api.sign_typed("treasury", data)
     marks = api.chain_marks()
     for other in (line(api, "EQUIP-PURCHASE"), line(api, "EQUIP-SPARES", fiscal_year=api.world.fiscal_year + 1)):
         body = {"line": other, "change": 1_000, "deadline": data["deadline"], "signature": signature}
-        posted = api.client.post("/budget/actions/distribute", headers=treasury, json=body)
+        posted = api.client.post(f"{ACTS}/distribute", headers=treasury, json=body)
         assert refused(api, posted, 403, None, marks)["type"].endswith("signature-mismatch")
     body = {**fields, "change": 1_001, "deadline": data["deadline"], "signature": signature}  # another amount
-    posted = api.client.post("/budget/actions/distribute", headers=treasury, json=body)
+    posted = api.client.post(f"{ACTS}/distribute", headers=treasury, json=body)
     refused(api, posted, 403, None, marks)
     body = {**fields, "deadline": data["deadline"], "signature": signature}  # as signed: relayed
-    mined(api, api.client.post("/budget/actions/distribute", headers=treasury, json=body))
-    posted = api.client.post("/budget/actions/distribute", headers=treasury, json=body)  # and never twice
+    mined(api, api.client.post(f"{ACTS}/distribute", headers=treasury, json=body))
+    posted = api.client.post(f"{ACTS}/distribute", headers=treasury, json=body)  # and never twice
     refused(api, posted, 403, None, api.chain_marks())
 
 
@@ -255,7 +227,7 @@ def test_a_signature_reused_on_another_line_or_fiscal_year_is_refused(api: Api) 
     ],
 )
 def test_a_hostile_body_is_refused_naming_the_field(api: Api, verb: str, fields: dict[str, Any], where: str) -> None:
-    treasury = signed_in(api, "treasury")
+    treasury = api.session("treasury")
     bodies: dict[str, dict[str, Any]] = {
         "distribute": {"line": line(api, "EQUIP-SPARES"), "change": 1},
         "request-transfer": {
@@ -274,8 +246,8 @@ def test_a_hostile_body_is_refused_naming_the_field(api: Api, verb: str, fields:
     signed = body | {"deadline": 2**40, "signature": "0x" + "11" * 64 + "1b"}
     marks = api.chain_marks()
     for response in (
-        typed(api, treasury, verb, body),
-        api.client.post(f"/budget/actions/{verb}", headers=treasury, json=signed),
+        typed(api, "treasury", verb, body),
+        api.client.post(f"{ACTS}/{verb}", headers=treasury, json=signed),
     ):
         problem = refused(api, response, 422, None, marks)
         assert where in response.text, problem
@@ -296,9 +268,8 @@ def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_transfer_the_mirror_never_saw_is_not_found(api: Api) -> None:
     marks = api.chain_marks()
-    finance = signed_in(api, "finance")
     for transfer_id in (999, 2**256 - 1):
-        response = typed(api, finance, "approve-transfer", {"transferId": transfer_id})
+        response = typed(api, "finance", "approve-transfer", {"transferId": transfer_id})
         assert refused(api, response, 404, None, marks)["detail"].startswith(f"no transfer {transfer_id} requested")
 
 
@@ -325,19 +296,19 @@ def test_an_obligation_raised_for_an_amended_escrow_by_its_officer_only(api: Api
 def test_a_revoked_finance_officer_is_refused_before_and_after_the_mirror_knows(api: Api) -> None:
     world = api.world
     fields = {"line": line(api, "EQUIP-SPARES"), "change": 5}
-    treasury = signed_in(api, "treasury")
-    data = typed(api, treasury, "distribute", fields).json()
+    treasury = api.session("treasury")
+    data = typed(api, "treasury", "distribute", fields).json()
     body = fields | {"deadline": data["deadline"], "signature": api.sign_typed("treasury", data)}
     world.sender("admin").transact(world.registry.functions.revokeRole(Role.TREASURY.id, world.treasury.address))
     travel(world, 1)
     # The mirror has not seen the revocation: the contract's dry run refuses it, and nothing is sent.
     marks = api.chain_marks()
-    posted = api.client.post("/budget/actions/distribute", headers=treasury, json=body)
+    posted = api.client.post(f"{ACTS}/distribute", headers=treasury, json=body)
     problem = refused(api, posted, 403, "BudgetUnauthorized", marks)
     assert problem["detail"].endswith("is not a treasury (finance) officer of MOD"), problem["detail"]
     # Once it has, the gateway refuses the account at once: it holds no role any more.
     api.sync()
-    again = api.client.post("/budget/actions/distribute", headers=treasury, json=body)
+    again = api.client.post(f"{ACTS}/distribute", headers=treasury, json=body)
     assert refused(api, again, 403, None, marks)["type"].endswith("account-not-permitted")
 
 

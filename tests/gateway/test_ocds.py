@@ -264,3 +264,19 @@ def test_a_spec_kept_after_the_gateway_started_is_read_before_the_next_page(ocds
     after = publisher.page("record", auditor=False, name=OCID).package["records"][0]
     assert after["ocid"] == OCID
     assert not _published(after, "contracts/value")
+
+
+def test_the_reads_name_a_procurement_by_the_ocid_its_registered_spec_gives(ocds_api: Api) -> None:
+    """Through the API, not only the CLI: the list and the detail carry the ocid of the registered spec (the others
+    one made from the publisher's prefix), and the ocid, the on-chain id and the escrow each name it in the path."""
+    auditor = ocds_api.sign_in("auditor")
+    listed = ocds_api.client.get("/procurements", headers=auditor, params={"limit": 100}).json()["data"]
+    (registered,) = [entry for entry in listed if entry["procurementId"] == "0x" + keccak(text=OCID).hex()]
+    assert registered["ocid"] == OCID
+    others = [entry for entry in listed if entry is not registered]
+    assert len(others) >= PLAIN
+    assert all(entry["ocid"] != OCID and entry["ocid"].startswith("ocds-b5fd17-") for entry in others)
+    for name in (OCID, registered["procurementId"], registered["escrow"]):
+        detail = ocds_api.client.get(f"/procurements/{name}", headers=auditor)
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["ocid"] == OCID

@@ -15,79 +15,49 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from fastapi.testclient import TestClient
 from httpx import Response
 
-from chain import TxSender
+from chain import ACCESS_REGISTRY
 from chain.roles import DEFAULT_ADMIN_ROLE, Role
-from chain.system import error_decoder
-from gateway.main import create_app
+from gateway.client import ACTS_PATHS
 from scripts._common import Context
 from scripts.cli import org as org_group
 from scripts.cli_budget import budget
 from scripts.cli_client import ClientState, client
-from tests.gateway.conftest import Api, make_settings
-from tests.tester import deterministic_account, fund_accounts
+from tests.gateway.conftest import Api, module_gateway
 from tests.world import World
 
 
 @pytest.fixture(scope="module")
 def api(session_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The gateway on the session's chain, for this module; the chain rolled back afterwards."""
-    world = session_world
-    snapshot = world.tester.take_snapshot()
-    account = deterministic_account("registry acts relayer")
-    fund_accounts(world.tester, [account])
-    relayer = TxSender(world.rpc, account, error_decoder(world.build))
-    tmp: Path = tmp_path_factory.mktemp("registry-acts")
-    settings = make_settings(tmp, wait_timeout_s=0.05)  # no indexer follows the chain here: ?wait=true is brief
-    app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            api = Api(client=client, world=world, app=app)
-            api.sync()
+    tmp = tmp_path_factory.mktemp("registry-acts")
+    # No indexer follows the chain here: ?wait=true is brief.
+    with module_gateway(session_world, tmp, "registry acts relayer", wait_timeout_s=0.05) as api:
+        api.sync()
+        try:
             yield api
-    finally:
-        _SESSIONS.clear()
-        _STATES.clear()
-        world.tester.revert_to_snapshot(snapshot)
-
-
-_SESSIONS: dict[str, dict[str, str]] = {}
-
-
-def signed_in(api: Api, label: str) -> dict[str, str]:
-    """``label``'s session for the module (sign-ins are rate-limited per client address)."""
-    if label not in _SESSIONS:
-        _SESSIONS[label] = api.sign_in(label)
-    return _SESSIONS[label]
+        finally:
+            _STATES.clear()
 
 
 def typed(api: Api, label: str, verb: str, fields: dict[str, Any]) -> Response:
     """POST /registry/actions/<verb>/typed-data as ``label``."""
-    response: Response = api.client.post(
-        f"/registry/actions/{verb}/typed-data", headers=signed_in(api, label), json=fields
-    )
-    return response
+    return api.act_typed_data(ACTS, label, verb, fields)
 
 
 def signed_body(api: Api, label: str, verb: str, fields: dict[str, Any]) -> dict[str, Any]:
     """The fields, signed by ``label`` over the typed data the gateway gave it."""
-    data = typed(api, label, verb, fields)
-    assert data.status_code == 200, data.text
-    return {**fields, "deadline": data.json()["deadline"], "signature": api.sign_typed(label, data.json())}
+    return api.signed_act(ACTS, label, verb, fields)
 
 
 def post(api: Api, label: str, verb: str, body: dict[str, Any], **params: str) -> Response:
-    response: Response = api.client.post(
-        f"/registry/actions/{verb}", headers=signed_in(api, label), json=body, params=params
-    )
-    return response
+    return api.post_act(ACTS, label, verb, body, **params)
 
 
 def act(api: Api, label: str, verb: str, fields: dict[str, Any]) -> Response:
     """Sign in as ``label``, fetch the typed data, sign it and post it."""
-    return post(api, label, verb, signed_body(api, label, verb, fields))
+    return api.relay_act(ACTS, label, verb, fields)
 
 
 def mined(api: Api, response: Response, event: str) -> dict[str, Any]:
@@ -96,7 +66,7 @@ def mined(api: Api, response: Response, event: str) -> dict[str, Any]:
     relay = response.json()
     assert relay["statusUrl"] == f"/registry/actions/relays/{relay['txHash']}"
     assert relay["registry"] == api.world.system.registry
-    status = api.client.get(relay["statusUrl"], headers=signed_in(api, relay_label(api, relay["signer"])))
+    status = api.client.get(relay["statusUrl"], headers=api.session(relay_label(api, relay["signer"])))
     assert status.status_code == 200, status.text
     assert status.json()["txHash"] == relay["txHash"]
     receipt = api.world.w3.eth.get_transaction_receipt(relay["txHash"])
@@ -122,13 +92,13 @@ def refused(api: Api, response: Response, status: int, error: str | None) -> dic
 
 
 def test_the_registry_admin_signs_in_as_the_registry_admin_and_nothing_else(api: Api) -> None:
-    me = api.client.get("/auth/me", headers=signed_in(api, "admin")).json()
+    me = api.client.get("/auth/me", headers=api.session("admin")).json()
     assert me["registryAdmin"] is True
     assert me["roles"] == []
     assert me["organization"] is None
     # It sees no procurement and no budget line: its principal lets it act on the registry, nothing more.
-    assert api.client.get("/procurements", headers=signed_in(api, "admin")).json()["count"] == 0
-    officer = api.client.get("/auth/me", headers=signed_in(api, "officer")).json()
+    assert api.client.get("/procurements", headers=api.session("admin")).json()["count"] == 0
+    officer = api.client.get("/auth/me", headers=api.session("officer")).json()
     assert officer["registryAdmin"] is False
 
 
@@ -259,8 +229,7 @@ def test_garbage_bodies_are_422_naming_the_field(api: Api, verb: str, fields: di
         assert response.status_code == 422, response.text
         assert named in response.text
     assert (
-        api.client.post("/registry/actions/bind-account", headers=signed_in(api, "admin"), content=b"[").status_code
-        == 422
+        api.client.post("/registry/actions/bind-account", headers=api.session("admin"), content=b"[").status_code == 422
     )
     assert api.chain_marks() == marks
 
@@ -275,7 +244,7 @@ def test_a_revoked_admin_is_refused(api: Api) -> None:
     headers = api.sign_in("outsider")
     assert api.client.get("/auth/me", headers=headers).json()["registryAdmin"] is True
     body = signed_body(api, "outsider", "unbind-account", {"account": world.accounts["eval4"].address}) | {}
-    _SESSIONS.pop("outsider", None)
+    api.sessions.pop("outsider", None)
     admin.transact(registry.functions.revokeRole(DEFAULT_ADMIN_ROLE, second))
     admin.transact(registry.functions.revokeRole(Role.EVALUATOR.id, second))
     api.sync()
@@ -308,6 +277,7 @@ def org(api: Api, label: str, *args: str) -> Result:
 _STATES: dict[str, ClientState] = {}
 _VAR = Path("/nonexistent-var")  # no relayer keystore of `procure up` here: the gateway's own check applies
 TX = r": tx 0x[0-9a-f]{64}"
+ACTS = ACTS_PATHS[ACCESS_REGISTRY]
 
 
 def test_procure_org_commands_relay_through_the_gateway_and_say_refusals_in_words(api: Api) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chain import fiscal_year_containing, project_root
+from chain import dev_account, fiscal_year_containing, project_root
 from chain.connection import connect
 from chain.devnet import due_from_today
 from chain.node import free_port
@@ -119,6 +119,11 @@ def test_up_serves_the_demo_and_resumes(tmp_path: Path) -> None:
         loaded = _modules_of_procure(chain_env, "org", "show", "MOD")
         assert loaded["output"].startswith("MOD: ministry, active"), loaded
         assert not {"eth_account", "coincurve", "solcx", "ssl", "web3"} & set(loaded["packages"]), loaded["packages"]
+        # A signing command derives its dev key and signs in without eth-account (whose keystore code loads
+        # py_ecc's BLS curves, about 0.5 s): chain/signing.py.
+        loaded = _modules_of_procure(env, "client", "whoami")
+        assert loaded["output"].startswith(dev_account(8, 31337).address), loaded
+        assert not {"eth_account", "eth_keyfile", "py_ecc", "solcx", "web3"} & set(loaded["packages"]), loaded
     finally:
         out = _stop(proc)
     assert "stopped chain (anvil)" in out

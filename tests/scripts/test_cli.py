@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from eth_account.signers.local import LocalAccount
 
-from chain import TxSender
+from chain import Signer, TxSender
 from chain.budget import fiscal_year_containing, fiscal_year_start
 from chain.clients import DAY, EscrowClient, MilestoneStatus, system_clients
 from chain.devnet import (
@@ -43,7 +42,7 @@ class Ledger:
 
     rpc: TesterTransport
     var_dir: Path
-    accounts: list[LocalAccount]
+    accounts: list[Signer]
 
     def run(self, *args: str, input_text: str | None = None) -> Result:
         context = Context(transport=self.rpc, var_dir=self.var_dir)
@@ -117,7 +116,9 @@ def test_org_add_bind_vault_show_and_roles(deployed: Ledger) -> None:
         "org", "add", "MLIT", "--kind", "ministry", "--name", "Ministry of Land, Infrastructure, Transport and Tourism"
     )
     assert "bound to MLIT" in deployed.ok("org", "bind", "--direct", newcomer, "MLIT")
-    assert f"vault of MLIT is now {newcomer}" in deployed.ok("org", "vault", "MLIT", newcomer)
+    assert f"organization MLIT active, vault {newcomer}: tx" in deployed.ok(
+        "org", "vault", "--direct", "MLIT", "--vault", newcomer
+    )
     assert deployed.ok("org", "show", "MLIT").strip() == f"MLIT: ministry, active, vault {newcomer}"
     assert "procurement-officer granted" in deployed.ok("role", "grant", "--direct", "procurement-officer", newcomer)
     assert "procurement-officer revoked" in deployed.ok("org", "revoke", "--direct", "procurement-officer", newcomer)

@@ -32,6 +32,7 @@ from tests.tester import TesterTransport, fund_accounts, new_tester
 from tests.world import next_fiscal_year
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "examples" / "night-vision.yaml"
+NO_VAULT = "0x" + "0" * 40
 TX = r": tx 0x[0-9a-f]{64}"
 SUPPLIER = dev_account(DEV_INDEX["supplier"], 31337).address  # the same on every dev chain
 DAY = 86_400
@@ -269,13 +270,14 @@ def test_a_procurement_lives_through_procure_commands_alone(ledger: Ledger, tmp_
         assert "Traceback" not in wrong.output
 
     # The registry admin deactivates an organization, and activates it again.
-    off = ledger.procure("--dev-account", "0", "org", "deactivate", "NVE")
-    assert re.fullmatch(r"NVE is now inactive" + TX, off.output.strip()), off.output
-    assert ledger.procure("--dev-account", "0", "org", "deactivate", "NVE").output.strip() == (
-        "NVE is already inactive (nothing to do)"
+    # (UpdateOrganization, signed by the admin and sent by it: --direct; the vault is kept.)
+    off = ledger.procure("--dev-account", "0", "org", "deactivate", "--direct", "NVE")
+    assert re.fullmatch(f"organization NVE inactive, vault {NO_VAULT}" + TX, off.output.strip()), off.output
+    assert ledger.procure("--dev-account", "0", "org", "deactivate", "--direct", "NVE").output.strip() == (
+        f"organization NVE inactive, vault {NO_VAULT} already (nothing to do)"
     )
-    refused = ledger.procure("--dev-account", "1", "org", "activate", "NVE")  # an officer is not the admin
+    refused = ledger.procure("--dev-account", "1", "org", "activate", "--direct", "NVE")  # an officer is not the admin
     assert refused.exit_code != 0
     assert len(refused.output.strip().splitlines()) == 1, refused.output
-    on = ledger.procure("--dev-account", "0", "org", "activate", "NVE")
-    assert re.fullmatch(r"NVE is now active" + TX, on.output.strip()), on.output
+    on = ledger.procure("--dev-account", "0", "org", "activate", "--direct", "NVE")
+    assert re.fullmatch(f"organization NVE active, vault {NO_VAULT}" + TX, on.output.strip()), on.output

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
     from playwright.sync_api import Page
 
-__all__ = ["CHROMIUM", "require_chromium", "sign_in_by_keyboard"]
+__all__ = ["CHROMIUM", "require_chromium", "sign_in_by_keyboard", "wallet_key"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -41,3 +42,14 @@ def sign_in_by_keyboard(page: Page, base_url: str, account: int, label: str) -> 
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/ui/budget$"))
+
+
+def wallet_key(index: int, chain_id: int) -> LocalAccount:
+    """Dev account ``index`` held as a browser wallet holds it: eth-account's implementation, independent of the
+    gateway's own signing (chain/signing.py), signs what the tests' wallets sign."""
+    from eth_account import Account
+
+    from chain.keys import dev_account
+
+    account: LocalAccount = Account.from_key(dev_account(index, chain_id).key)
+    return account

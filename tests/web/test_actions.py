@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from chain.devnet import DEV_INDEX
-from chain.keys import dev_account
 from gateway.main import create_app
 from gateway.web.pages import SESSION_COOKIE
 from tests.gateway.conftest import EVIDENCE_LIMIT, make_settings
+from tests.web.browser import wallet_key
 from tests.web.conftest import OTHER_SUPPLIER, Demo, build_demo
 from tests.web.pages import csrf_of, sign_in
 from tests.web.test_pages import _NamedChain
@@ -158,7 +158,7 @@ def test_a_signature_for_other_content_is_refused(fresh: TestClient, demo: Demo)
         params={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in content.items() if k != "nonce"},
         headers={"Authorization": f"Bearer {fresh.cookies[SESSION_COOKIE]}"},
     ).json()["typedData"]
-    account = dev_account(EVALUATOR, demo.rpc.chain_id)
+    account = wallet_key(EVALUATOR, demo.rpc.chain_id)
     signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
     mark = _chain_mark(demo)
     for other in ({**content, "pass": False}, {**content, "milestoneId": 2}):
@@ -226,7 +226,7 @@ def test_the_demo_signer_is_refused_on_another_chain(demo: Demo, tmp_path: Path)
     app = create_app(make_settings(tmp_path), rpc=rpc, system=system, build=state.ledger.build)
     named = Demo(rpc=rpc, app=app, escrow=demo.escrow, fiscal_year=demo.fiscal_year)
     named.sync()
-    account = dev_account(OFFICER, demo.rpc.chain_id)  # the officer's key, held in a wallet
+    account = wallet_key(OFFICER, demo.rpc.chain_id)  # the officer's key, held in a wallet
     with TestClient(app, follow_redirects=False) as client:
         _wallet_sign_in(client, account)
         path = f"/ui/procurements/{demo.escrow}/act/propose-amendment"
@@ -264,7 +264,7 @@ def test_a_wallet_sign_in_is_the_apis_check(fresh: TestClient, demo: Demo) -> No
     fresh.cookies.clear()
     page = fresh.get("/ui/sign-in", headers=EN)
     csrf = csrf_of(page.text)
-    finance = dev_account(FINANCE, demo.rpc.chain_id)
+    finance = wallet_key(FINANCE, demo.rpc.chain_id)
     asked = fresh.post("/ui/sign-in/wallet/message", data={"csrf": csrf, "address": finance.address})
     message = asked.json()["message"]
     stranger = Account.create()

@@ -24,7 +24,7 @@ from chain.devnet import DEV_INDEX
 from chain.keys import dev_account
 from gateway.streams import MAX_STREAMS_PER_ACCOUNT, held
 from gateway.web.pages import SESSION_COOKIE
-from tests.web.browser import require_chromium
+from tests.web.browser import require_chromium, wallet_key
 from tests.web.conftest import Demo, build_demo
 from tests.web.live import following
 
@@ -190,7 +190,7 @@ def test_a_wallet_signs_in_and_signs_an_action(
     demo: Demo,
 ) -> None:
     context = contexts("en-GB")
-    officer = dev_account(OFFICER, demo.rpc.chain_id)  # the officer's key, held by the wallet
+    officer = wallet_key(OFFICER, demo.rpc.chain_id)  # the officer's key, held by the wallet
     asked = _wallet(context, officer, demo.rpc.chain_id)
     page = context.new_page()
     page.goto(f"{base_url}/ui/sign-in")
@@ -220,7 +220,7 @@ def test_a_wallet_on_another_chain_is_refused(
     demo: Demo,
 ) -> None:
     context = contexts("en-GB")
-    asked = _wallet(context, dev_account(OFFICER, demo.rpc.chain_id), 1)
+    asked = _wallet(context, wallet_key(OFFICER, demo.rpc.chain_id), 1)
     page = context.new_page()
     page.goto(f"{base_url}/ui/sign-in")
     page.get_by_role("button", name="Sign in with a wallet").click()
