@@ -244,6 +244,7 @@ class _NamedChain(TesterTransport):
 
 def test_no_demo_sign_in_on_another_chain(demo: Demo, tmp_path: Path) -> None:
     state = demo.app.state.gateway
+    assert isinstance(demo.rpc, TesterTransport)  # the tests' demo is on eth-tester
     app = create_app(
         make_settings(tmp_path), rpc=_NamedChain(demo.rpc.tester), system=state.ledger.system, build=state.ledger.build
     )
