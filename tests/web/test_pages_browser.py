@@ -42,3 +42,52 @@ def test_a_supplier_cannot_open_another_suppliers_procurement(page: Page, base_u
     assert response is not None
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("見つかりません")
+
+
+# ------------------------------------------------------------------ keyboard and labels
+
+# Every control a keyboard must reach, marked with its order in the document, and the names a screen reader reads.
+_MARK_CONTROLS = """() => {
+  const controls = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+    .filter(el => el.type !== 'hidden' && !el.disabled && el.tabIndex >= 0 && el.getClientRects().length > 0);
+  controls.forEach((el, i) => { el.dataset.tabOrder = String(i); });
+  const named = el => Boolean(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+    || (el.labels && el.labels.length) || el.getAttribute('title'));
+  const unlabelled = [...document.querySelectorAll('input, select, textarea')]
+    .filter(el => el.type !== 'hidden' && !named(el) && !['submit', 'button'].includes(el.type))
+    .map(el => el.outerHTML.slice(0, 120));
+  const nameless = [...document.querySelectorAll('a[href], button')]
+    .filter(el => !(el.innerText || '').trim() && !named(el)).map(el => el.outerHTML.slice(0, 120));
+  const unread = [...document.querySelectorAll('img, svg')]
+    .filter(el => !(el.getAttribute('alt') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+      || el.getAttribute('aria-hidden') === 'true' || el.querySelector(':scope > title')))
+    .map(el => el.outerHTML.slice(0, 120));
+  return {count: controls.length, unlabelled, nameless, unread};
+}"""
+
+
+def _walk_the_tab_order(page: Page) -> None:
+    """Tab from the top of the page through every control once: each is reached, in document order, and every
+    form control, link, button, image and chart has a name."""
+    marked = page.evaluate(_MARK_CONTROLS)
+    assert marked["unlabelled"] == [], f"form controls without a label: {marked['unlabelled']}"
+    assert marked["nameless"] == [], f"links or buttons without a name: {marked['nameless']}"
+    assert marked["unread"] == [], f"images or charts without text: {marked['unread']}"
+    assert marked["count"] > 3
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    reached: list[int] = []
+    for _ in range(marked["count"]):
+        page.keyboard.press("Tab")
+        order = page.evaluate("() => document.activeElement ? document.activeElement.dataset.tabOrder : undefined")
+        assert order is not None, f"Tab left the page's controls after {reached}"
+        reached.append(int(order))
+    assert reached == list(range(marked["count"]))
+
+
+def test_the_overview_and_a_procurement_page_are_walked_by_keyboard(page: Page, base_url: str, demo: Demo) -> None:
+    sign_in_by_keyboard(page, base_url, DEV_INDEX["officer"], "アカウント")
+    _walk_the_tab_order(page)  # the budget overview, with its chart and the officer's actions
+    page.goto(f"{base_url}/ui/procurements/{demo.escrow}")
+    _walk_the_tab_order(page)
+    page.goto(f"{base_url}/ui/procurements?q=x")
+    _walk_the_tab_order(page)
