@@ -67,8 +67,9 @@ _MARK_CONTROLS = """() => {
 
 
 def _walk_the_tab_order(page: Page) -> None:
-    """Tab from the top of the page through every control once: each is reached, in document order, and every
-    form control, link, button, image and chart has a name."""
+    """Tab from the top of the page to its last control: each is reached once, in document order (a control of
+    several stops, as a date field, counted once), and every form control, link, button, image and chart has a
+    name."""
     marked = page.evaluate(_MARK_CONTROLS)
     assert marked["unlabelled"] == [], f"form controls without a label: {marked['unlabelled']}"
     assert marked["nameless"] == [], f"links or buttons without a name: {marked['nameless']}"
@@ -76,11 +77,15 @@ def _walk_the_tab_order(page: Page) -> None:
     assert marked["count"] > 3
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
     reached: list[int] = []
-    for _ in range(marked["count"]):
+    last = marked["count"] - 1
+    for _ in range(4 * marked["count"]):  # a date field is 3 stops (year, month, day) in Chromium
         page.keyboard.press("Tab")
         order = page.evaluate("() => document.activeElement ? document.activeElement.dataset.tabOrder : undefined")
         assert order is not None, f"Tab left the page's controls after {reached}"
-        reached.append(int(order))
+        if not reached or reached[-1] != int(order):
+            reached.append(int(order))
+        if reached[-1] == last:
+            break
     assert reached == list(range(marked["count"]))
 
 
@@ -89,5 +94,25 @@ def test_the_overview_and_a_procurement_page_are_walked_by_keyboard(page: Page, 
     _walk_the_tab_order(page)  # the budget overview, with its chart and the officer's actions
     page.goto(f"{base_url}/ui/procurements/{demo.escrow}")
     _walk_the_tab_order(page)
+    action = page.locator('a[href*="/act/"]').first.get_attribute("href")  # an action's form: fields, then review
+    assert action is not None
+    page.goto(base_url + action)
+    _walk_the_tab_order(page)
     page.goto(f"{base_url}/ui/procurements?q=x")
     _walk_the_tab_order(page)
+
+
+def test_the_sign_in_and_the_auditors_pages_are_walked_by_keyboard(page: Page, base_url: str, demo: Demo) -> None:
+    page.goto(f"{base_url}/ui/sign-in")
+    _walk_the_tab_order(page)
+    sign_in_by_keyboard(page, base_url, DEV_INDEX["auditor"], "アカウント")
+    for path in (
+        "/ui/audit",
+        "/ui/audit/flags",
+        f"/ui/audit/procurements/{demo.escrow}/trail",
+        f"/ui/budget/lines/{demo.fiscal_year}/1",
+    ):
+        response = page.goto(base_url + path)
+        assert response is not None
+        assert response.status == 200, path
+        _walk_the_tab_order(page)
