@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 
+from chain import project_root
 from chain.devnet import DEV_INDEX
+from chain.spec import load_spec
 from tests.web.browser import require_chromium, sign_in_by_keyboard
 from tests.web.conftest import OTHER_SUPPLIER, Demo
 
 FINANCE = DEV_INDEX["finance"]
+TITLE = load_spec(project_root() / "scripts" / "examples" / "night-vision.yaml").spec.title
 require_chromium()
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 def test_finance_sees_the_budget_and_switches_language(page: Page, base_url: str, demo: Demo) -> None:
@@ -116,3 +119,20 @@ def test_the_sign_in_and_the_auditors_pages_are_walked_by_keyboard(page: Page, b
         assert response is not None
         assert response.status == 200, path
         _walk_the_tab_order(page)
+
+
+def test_the_read_pages_are_read_without_javascript(browser: Browser, base_url: str, demo: Demo) -> None:
+    """With JavaScript off, the demo sign-in (a plain form) and the read pages work: the overview's figures, a
+    procurement's milestones, the auditor's page."""
+    context = browser.new_context(locale="en-GB", java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in_by_keyboard(page, base_url, FINANCE, "Account")
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"FY{demo.fiscal_year} budget overview")
+        expect(page.locator('#lines tr[data-sub-item="EQUIP-PURCHASE"] td.num').first).to_have_text("1,620,000")
+        page.goto(f"{base_url}/ui/procurements/{demo.escrow}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+        page.goto(f"{base_url}/ui/audit")
+        expect(page.locator("#mirror dd").first).not_to_be_empty()
+    finally:
+        context.close()
