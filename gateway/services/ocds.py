@@ -1,4 +1,5 @@
-"""OCDS pages for the gateway: the mapping and packages of ``indexer.ocds``, one page of procurements at a time.
+"""OCDS pages for the gateway: the mapping and packages of ``indexer.ocds``, one page of procurements at a time, or
+the whole release package streamed (the dashboard's download; the exporter `procure audit export-ocds` uses).
 
 The public sees every procurement with its classified fields withheld; an auditor's session sees them. Block times
 come from the node (remembered across requests), spec files from ``spec_dir`` (loaded once).
@@ -10,7 +11,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from chain.roles import org_code
 from gateway.core.config import Settings
 from gateway.errors import InvalidInput, NotFound, ServiceUnavailable
 from gateway.ledger import Ledger
-from indexer.ocds.packages import Export, escrows_named, package_header
+from indexer.ocds.packages import Export, escrows_named, package_header, package_text
 from indexer.ocds.releases import ChainBlockTimes, Publication
 from indexer.ocds.specs import SpecRegister, default_spec_paths
 
@@ -150,3 +151,19 @@ class OcdsPublisher:
         package = package_header(kind, self.publication, uri, int(time.time())) | {f"{kind}s": items}
         next_cursor = None if last is None else f"{last[0]}-{last[1]}-{last[2]}"
         return OcdsPage(package, next_cursor)
+
+    def whole_releases(self, *, auditor: bool) -> Iterator[str]:
+        """The whole release package, every procurement's releases in creation order, as text a piece at a time
+        (``Export.releases`` and ``package_text``, as `procure audit export-ocds --format release-package`). Holds one
+        database connection until the last piece; a registered spec found not to match the chain midway stops the
+        stream (the package is then not valid JSON, never silently short) and is logged."""
+        self._specs()
+        uri = f"{self.publication.gateway_url.rstrip('/')}/ocds/releases"
+        header = package_header("release", self.publication, uri, int(time.time()))
+        with self.engine.connect() as conn:
+            export = Export(conn, self.chain_id, self.publication, self.block_times, public=not auditor)
+            try:
+                yield from package_text("release", header, export.releases())
+            except ConfigurationError as exc:
+                _log.error("OCDS export: %s (the download was cut)", exc)
+                raise

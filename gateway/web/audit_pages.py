@@ -4,19 +4,19 @@ evidence, the trail of a procurement and the acts of an account, each also as th
 Each reads through the same service and rule as the JSON API: the flags through ``FlagView`` (auditors and the
 finance authority all, a ministry's accounts their ministry's, anyone else a 403 page), a trail through
 ``Reader.escrow_of`` (a procurement the account may not see is the API's 404) and ``read_trail``, an account's acts
-through ``read_acts`` (auditors and the finance authority anyone's, others their own), the OCDS release package
-through the gateway's publisher (classified fields for auditors only, as ``/ocds/releases``).
+through ``read_acts`` (auditors and the finance authority anyone's, others their own), the whole OCDS release
+package streamed through the gateway's publisher (classified fields for auditors only, as ``/ocds/releases``).
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from chain import Role
@@ -26,8 +26,9 @@ from gateway.core.state import GatewayState
 from gateway.deps import get_reader
 from gateway.errors import GatewayError, InvalidInput
 from gateway.identity import Principal
-from gateway.schemas.ocds import MAX_OCDS_PAGE
 from gateway.services.flags import FlagView, red_flags
+from gateway.streams import open_slot
+from gateway.web.actions import call_api
 from gateway.web.pages import SESSION_COOKIE, _bearer, _Context, _number, _see_other, _signed_in
 from indexer.cursor import mirror_version
 from indexer.flags import RULES
@@ -90,7 +91,6 @@ async def audit_home(request: Request) -> Response:
         mirror=status,
         reads_flags=FlagView.of(caller.principal) is not None,
         audits=_may_audit(caller.principal),
-        max_page=MAX_OCDS_PAGE,
     )
 
 
@@ -176,28 +176,51 @@ async def actor_page(request: Request, address: str, format: str | None = None) 
 
 
 @router.get("/ocds/releases.json", response_class=HTMLResponse)
-async def ocds_releases(request: Request, cursor: str | None = None) -> Response:
-    """A page of the OCDS release package, as ``/ocds/releases`` gives it to this account, as a download."""
+async def ocds_releases(request: Request) -> Response:
+    """The whole OCDS release package this account may read (classified fields for auditors only, as
+    ``/ocds/releases``), streamed as a download; one at a time per account's stream slots (gateway.streams)."""
     caller = await _signed_in(request)
     if caller is None:
         return _see_other("/ui/sign-in")
     context = _Context(request, caller)
     try:
-        if cursor is not None and len(cursor) > 96:  # the publisher checks its form
-            raise InvalidInput("cursor must look like <block>-<logIndex>-<escrow>, as returned in the Link header")
-        page = await run_in_threadpool(
-            context.state.ocds.page,
-            "release",
-            auditor=caller.principal.is_auditor,
-            cursor=cursor,
-            limit=MAX_OCDS_PAGE,
-        )
+        slot = open_slot(caller.principal.address)  # a flood of downloads holds the account's streams, no more
     except GatewayError as exc:
         return context.problem(exc)
+    try:
+        pieces = context.state.ocds.whole_releases(auditor=caller.principal.is_auditor)
+        first = await run_in_threadpool(next, pieces)  # the spec register read before the 200 (a 503 otherwise)
+    except GatewayError as exc:
+        slot.release()
+        return context.problem(exc)
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield first.encode()
+            for piece in pieces:
+                yield piece.encode()
+        finally:
+            slot.release()
+
+    stream = body()
+    slot.bind(stream)
     headers = {"Content-Disposition": 'attachment; filename="releases.json"', "Cache-Control": "no-store"}
-    if page.next_cursor is not None:
-        headers["Link"] = f'</ui/audit/ocds/releases.json?cursor={page.next_cursor}>; rel="next"'
-    return Response(json.dumps(page.package, ensure_ascii=False), media_type="application/json", headers=headers)
+    return StreamingResponse(stream, media_type="application/json", headers=headers)
+
+
+@router.get("/digests.json", response_class=HTMLResponse)
+async def digests_json(request: Request) -> Response:
+    """The mirror's digest chain as ``GET /audit/digests`` gives it (``from``, ``to``, ``limit`` passed on), for the
+    session's account: what other organizations' mirrors compare with (`procure audit compare`)."""
+    caller = await _signed_in(request)
+    if caller is None:
+        return _see_other("/ui/sign-in")
+    params = {name: request.query_params[name][:24] for name in ("from", "to", "limit") if name in request.query_params}
+    try:
+        answer = await call_api(request, "GET", "/audit/digests", request.cookies.get(SESSION_COOKIE), params=params)
+    except GatewayError as exc:
+        return _Context(request, caller).problem(exc)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 def _format(given: str | None) -> bool:

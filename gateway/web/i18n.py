@@ -259,8 +259,12 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                 "audit.trails": "調達ごとの監査証跡 (調達一覧から)",
                 "audit.my_acts": "自分の操作履歴",
                 "audit.downloads": "ダウンロード",
-                "audit.ocds": "OCDS リリースパッケージ (JSON, 最初の {count} 件: 続きは応答の Link ヘッダーが"
-                "示し、全件は `procure audit export-ocds` で書き出せます)",
+                "audit.ocds": "OCDS リリースパッケージ (JSON, 全調達のすべてのリリースを順に送ります。大きなミラーでは"
+                "数百 MB になり得ます: 記録パッケージや CSV は `procure audit export-ocds` で書き出せます)",
+                "audit.digests": "ダイジェスト連鎖 (JSON, GET /audit/digests と同じもの)",
+                "audit.compare_hint": "他の組織のミラーとの照合: `procure audit compare <相手のゲートウェイの URL>"
+                " --db <このミラーのデータベース URL>` が両方のダイジェスト連鎖をブロックごとに比べ、"
+                "最初に食い違うブロックを示します。",
                 "audit.public_view": "公開版: 非公開項目は除かれます",
                 "nav.audit": "監査",
                 "flags.title": "レッドフラグ",
@@ -522,8 +526,12 @@ _CATALOGS: Mapping[Lang, Mapping[str, str]] = MappingProxyType(
                 "audit.trails": "A procurement's trail (from the procurements list)",
                 "audit.my_acts": "My own acts",
                 "audit.downloads": "Downloads",
-                "audit.ocds": "OCDS release package (JSON, the first {count} procurements: the answer's Link header"
-                " names the next page; `procure audit export-ocds` writes them all)",
+                "audit.ocds": "OCDS release package (JSON: every procurement's releases, streamed in order; a large"
+                " mirror's runs to hundreds of MB: `procure audit export-ocds` writes the record package or CSV)",
+                "audit.digests": "The digest chain (JSON, as GET /audit/digests gives it)",
+                "audit.compare_hint": "To compare with other organizations' mirrors: `procure audit compare <their"
+                " gateway's URL> --db <this mirror's database URL>` compares the digest chains block by block and"
+                " names the first block where they differ.",
                 "audit.public_view": "public view: classified fields withheld",
                 "nav.audit": "Audit",
                 "flags.title": "Red flags",

@@ -56,7 +56,8 @@ _IDLE_DAYS = 90  # the API's default
 _PAGE_SIZE = 50
 _LINE_PAGE = 100  # budget lines per overview page
 _CSRF = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_NEXT = re.compile(r"^/ui(/[A-Za-z0-9_./-]*)?(\?[A-Za-z0-9_=&.-]*)?$")
+# A page of the dashboard to go back to: a path under /ui and its query, percent-encoded as the pages' links are.
+_NEXT = re.compile(r"^(?P<path>/ui(/[A-Za-z0-9_.-]+)*/?)(\?[A-Za-z0-9_=&.%+~-]{0,2000})?$")
 _YEAR = re.compile(r"^[0-9]{1,4}$")
 _PAGE = re.compile(r"^[0-9]{1,6}$")
 _PEOPLE = {index: label for label, index in DEV_INDEX.items()}
@@ -150,6 +151,7 @@ def _number(text: str | None, pattern: re.Pattern[str], name: str, low: int, hig
 
 
 @router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     """The budget overview when signed in, else the sign-in page."""
     return _see_other("/ui/budget" if await _signed_in(request) else "/ui/sign-in")
@@ -241,9 +243,17 @@ async def switch_language(request: Request, lang: str, next: str = "/ui") -> Res
     context = _Context(request)
     if lang not in LANGS:
         return context.problem(InvalidInput(f"language must be one of {', '.join(LANGS)}, got {lang[:20]!r}"))
-    response = _see_other(next if _NEXT.match(next) and "//" not in next and ".." not in next else "/ui")
+    response = _see_other(_back_to(next))
     _set_cookie(context.state, response, LANG_COOKIE, lang, max_age=365 * 86_400)
     return response
+
+
+def _back_to(next: str) -> str:
+    """``next`` if it is a page of the dashboard (its path and query kept), else ``/ui``: never another site."""
+    matched = _NEXT.match(next)
+    if matched is None or ".." in matched.group("path").split("/"):
+        return "/ui"
+    return next
 
 
 # ------------------------------------------------------------------ read-only pages

@@ -26,7 +26,15 @@ from indexer.ocds.releases import BlockTimes, Publication, ReleaseBuilder
 from indexer.ocds.schema import EXTENSIONS, release_schema
 from indexer.ocds.withheld import withhold
 
-__all__ = ["Export", "ProcurementReleases", "escrows_named", "mirrored_chain", "package_header", "write_package"]
+__all__ = [
+    "Export",
+    "ProcurementReleases",
+    "escrows_named",
+    "mirrored_chain",
+    "package_header",
+    "package_text",
+    "write_package",
+]
 
 _p = ProcurementRow.__table__.c
 
@@ -220,15 +228,38 @@ def package_header(kind: str, publication: Publication, uri: str, published: int
 def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterator[dict[str, Any] | str]) -> int:
     """A release (``kind`` release: items are releases) or record package written to ``out`` item by item (a dict,
     or its JSON text); the number of items. Integers stay integers (yen are never floats)."""
+    counted = _Counted(items)
+    for text in package_text(kind, header, counted):
+        out.write(text)
+    return counted.count
+
+
+def package_text(kind: str, header: dict[str, Any], items: Iterator[dict[str, Any] | str]) -> Iterator[str]:
+    """``write_package``'s text, a piece at a time (the header, then each item): for a streamed response."""
     body = json.dumps(header, ensure_ascii=False)
-    out.write(body[:-1] + f', "{kind}s": [')
-    count = 0
+    yield body[:-1] + f', "{kind}s": ['
+    first = True
     for item in items:
-        out.write(",\n" if count else "\n")
-        out.write(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False))
-        count += 1
-    out.write("\n]}\n")
-    return count
+        yield "\n" if first else ",\n"
+        yield item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        first = False
+    yield "\n]}\n"
+
+
+class _Counted:
+    """An iterator that counts what it gave."""
+
+    def __init__(self, items: Iterator[dict[str, Any] | str]) -> None:
+        self.items = items
+        self.count = 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> dict[str, Any] | str:
+        item = next(self.items)
+        self.count += 1
+        return item
 
 
 _UNREGISTERED_OCID = re.compile(r"^ocds-[a-z0-9]{6}-(?P<ministry>.{1,16})-(?P<id>[0-9a-f]{64})$")

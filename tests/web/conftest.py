@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from chain import TxSender, compile_contracts, deploy_system, project_root
+from chain import Transport, TxSender, compile_contracts, deploy_system, project_root
 from chain.budget import fiscal_year_containing
 from chain.clients import system_clients
 from chain.devnet import DEV_INDEX, dev_budget_as, ensure_demo_procurement, seed_cast
@@ -25,7 +25,7 @@ from chain.system import error_decoder
 from gateway.main import create_app
 from indexer.sync import ChainSource, Indexer
 from tests.gateway.conftest import make_settings
-from tests.tester import TesterTransport, fund_accounts, new_tester
+from tests.tester import fund_accounts, new_tester
 from tests.web.browser import CHROMIUM
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ OTHER_ORG = "ACME"
 class Demo:
     """The seeded demo chain, its gateway app, and what the tests look for."""
 
-    rpc: TesterTransport
+    rpc: Transport
     app: FastAPI
     escrow: str
     fiscal_year: int
@@ -51,15 +51,18 @@ class Demo:
             indexer.catch_up()
 
 
-def build_demo(tmp_path: Path, *, relay: bool = False, **settings: Any) -> Demo:
+def build_demo(tmp_path: Path, *, rpc: Transport | None = None, relay: bool = False, **settings: Any) -> Demo:
     """Deploy, seed the demo cast, budget and procurement as `procure up` does, add a second supplier, mirror it;
+    ``rpc``: a dev chain whose dev accounts have ether (anvil's; default: a new eth-tester chain, funded here);
     ``relay``: the gateway relays signed actions (with the dev relayer account, as `make up`'s gateway);
     ``settings``: the gateway's settings that differ from the tests' (tests.gateway.conftest.make_settings)."""
-    _, rpc = new_tester()
-    chain_id = rpc.chain_id
     indexes = [*DEV_INDEX.values(), OTHER_SUPPLIER]
+    if rpc is None:
+        _, tester = new_tester()
+        fund_accounts(tester.tester, [dev_account(index, tester.chain_id) for index in indexes])
+        rpc = tester
+    chain_id = rpc.chain_id
     accounts = {index: dev_account(index, chain_id) for index in indexes}
-    fund_accounts(rpc.tester, list(accounts.values()))
     build = compile_contracts()
     decoder = error_decoder(build)
     admin = TxSender(rpc, accounts[DEV_INDEX["admin"]], decoder)

@@ -1,5 +1,6 @@
 """Serving the demo's gateway and following its chain as `make up` does, for the browser tests and
-scripts/bench_live.py: uvicorn on a free port in a thread, and an indexer mirroring each new block in a thread."""
+scripts/bench_dashboard.py's live measure: uvicorn on a free port in a thread, and an indexer following the chain
+(``Indexer.follow``, `procure index`'s loop) in a thread."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from indexer.sync import ChainSource, Indexer
+from indexer.sync import ChainSource, Indexer, SyncConfig
 from tests.web.conftest import Demo
 
 __all__ = ["following", "serving"]
 
-FOLLOW_POLL_S = 0.05  # how often the indexer looks for a new block
+FOLLOW_POLL_S = 0.05  # how often the tests' indexer looks for a new block (`procure index`: 0.5 s)
 
 
 @contextmanager
@@ -43,18 +44,20 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def following(demo: Demo) -> Iterator[None]:
-    """An indexer mirroring the demo's chain into its gateway's database as blocks come, until the block ends."""
+def following(demo: Demo, poll_s: float = FOLLOW_POLL_S) -> Iterator[None]:
+    """An indexer mirroring the demo's chain into its gateway's database as blocks come, looking for a new block
+    every ``poll_s`` seconds, until the block ends."""
     state = demo.app.state.gateway
     stop = threading.Event()
     failed: list[BaseException] = []
 
     def follow() -> None:
         try:
-            with Indexer(state.engine, ChainSource(demo.rpc), state.ledger.system, state.ledger.build) as indexer:
-                while not stop.is_set():
-                    indexer.catch_up()
-                    stop.wait(FOLLOW_POLL_S)
+            config = SyncConfig(poll_interval_s=poll_s)
+            source = ChainSource(demo.rpc)
+            with Indexer(state.engine, source, state.ledger.system, state.ledger.build, config) as indexer:
+                indexer.catch_up()
+                indexer.follow(stop.is_set)
         except BaseException as exc:  # surfaced when the block ends
             failed.append(exc)
 

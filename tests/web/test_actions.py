@@ -25,6 +25,7 @@ from chain.devnet import DEV_INDEX
 from gateway.main import create_app
 from gateway.web.pages import SESSION_COOKIE
 from tests.gateway.conftest import EVIDENCE_LIMIT, make_settings
+from tests.tester import TesterTransport
 from tests.web.browser import wallet_key
 from tests.web.conftest import OTHER_SUPPLIER, Demo, build_demo
 from tests.web.pages import csrf_of, sign_in
@@ -221,6 +222,7 @@ def test_the_demo_signer_is_refused_on_another_chain(demo: Demo, tmp_path: Path)
     """On a chain that is not a dev chain the review offers no demo signer, and posting it anyway is refused; the
     wallet sign-in (the API's SIWE check) works there as anywhere."""
     state = demo.app.state.gateway
+    assert isinstance(demo.rpc, TesterTransport)  # the tests' demo is on eth-tester
     rpc = _NamedChain(demo.rpc.tester)
     system = dataclasses.replace(state.ledger.system, chain_id=1)  # as deployed there
     app = create_app(make_settings(tmp_path), rpc=rpc, system=system, build=state.ledger.build)

@@ -3,6 +3,7 @@ equal to the ledger's, the language switch, each supplier seeing only its procur
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -113,6 +114,26 @@ def test_the_language_follows_the_browser_then_the_switch(client: TestClient) ->
     assert "FY" in client.get("/ui/budget", headers=JA).text
 
 
+def test_the_language_switch_keeps_the_page_and_its_query(client: TestClient) -> None:
+    """The switch each page links to returns to that page with its query: a search in Japanese, words joined."""
+    sign_in(client, FINANCE)
+    search = client.get("/ui/procurements", params={"q": "暗視 装置", "page": "1"}, headers=EN)
+    link = re.search(r'<a href="(/ui/lang/ja\?next=[^"]+)"', search.text)
+    assert link is not None
+    switched = client.get(html.unescape(link.group(1)))
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/ui/procurements?q=%E6%9A%97%E8%A6%96+%E8%A3%85%E7%BD%AE&page=1"
+    assert "暗視 装置" in client.get(switched.headers["location"]).text  # the search box keeps the words
+
+
+def test_ui_with_a_trailing_slash_goes_where_ui_goes(client: TestClient) -> None:
+    client.cookies.clear()
+    assert client.get("/ui/").headers["location"] == client.get("/ui").headers["location"] == "/ui/sign-in"
+    sign_in(client, FINANCE)
+    assert client.get("/ui/").status_code == 303
+    assert client.get("/ui/").headers["location"] == "/ui/budget"
+
+
 def test_an_unknown_language_or_a_foreign_next_page_goes_nowhere(client: TestClient) -> None:
     client.cookies.clear()
     refused = client.get("/ui/lang/xx<script>", headers=EN)
@@ -120,7 +141,19 @@ def test_an_unknown_language_or_a_foreign_next_page_goes_nowhere(client: TestCli
     assert "language must be one of ja, en" in refused.text
     assert "<script>" not in refused.text
     assert LANG_COOKIE not in refused.headers.get("set-cookie", "")
-    for foreign in ("//evil.example/ui", "https://evil.example/ui", "/ui/../../etc", "/ui//evil.example", "/api"):
+    for foreign in (
+        "//evil.example/ui",
+        "https://evil.example/ui",
+        "/ui/../../etc",
+        "/ui//evil.example",
+        "/api",
+        "/ui/..",
+        "/ui/%2e%2e/api",
+        "/ui?q=a#x",
+        "/ui\\evil.example",
+        "/ui?q=" + "a" * 3000,
+        "/ui?q=<script>",
+    ):
         response = client.get("/ui/lang/en", params={"next": foreign})
         assert response.status_code == 303
         assert response.headers["location"] == "/ui", foreign
@@ -244,6 +277,7 @@ class _NamedChain(TesterTransport):
 
 def test_no_demo_sign_in_on_another_chain(demo: Demo, tmp_path: Path) -> None:
     state = demo.app.state.gateway
+    assert isinstance(demo.rpc, TesterTransport)  # the tests' demo is on eth-tester
     app = create_app(
         make_settings(tmp_path), rpc=_NamedChain(demo.rpc.tester), system=state.ledger.system, build=state.ledger.build
     )

@@ -5,6 +5,8 @@ hostile parameters are a clear 4xx page, never a 500."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
 import pytest
@@ -16,10 +18,13 @@ from chain.devnet import DEV_INDEX
 from chain.keys import dev_account
 from chain.spec import load_spec
 from gateway.services.reads import LISTINGS, Page, Reader
+from gateway.streams import MAX_STREAMS_PER_ACCOUNT, open_slot
+from gateway.streams import held as held_streams
 from gateway.web.i18n import Words
 from gateway.web.pages import SESSION_COOKIE
 from gateway.web.procurement_records import timeline
 from indexer.cursor import mirror_version
+from indexer.ocds.packages import Export, package_header, write_package
 from tests.web.conftest import OTHER_SUPPLIER, Demo
 from tests.web.pages import sign_in
 from tests.web.records import EVIDENCE_HASH, RAISED, RecordedDemo, build_recorded_demo
@@ -324,14 +329,64 @@ def test_the_audit_page_shows_the_mirrors_state_and_the_ocds_download(client: Te
     assert f"<dd>{version.block_number}" in page.text
     assert f"<code>{version.chain_hash}</code>" in page.text
     assert "procure audit verify" in page.text
-    download = client.get("/ui/audit/ocds/releases.json")
-    assert download.status_code == 200
-    assert "attachment" in download.headers["content-disposition"]
-    package = download.json()
+    assert '<a href="/ui/audit/digests.json">' in page.text
+    assert "procure audit compare" in page.text
+    digests = client.get("/ui/audit/digests.json")
+    assert digests.status_code == 200
     token = client.cookies[SESSION_COOKIE]
-    api = client.get("/ocds/releases", params={"limit": 100}, headers={"Authorization": f"Bearer {token}"}).json()
-    assert [r["id"] for r in package["releases"]] == [r["id"] for r in api["releases"]]
-    assert package["releases"] == api["releases"]
+    assert digests.json() == client.get("/audit/digests", headers={"Authorization": f"Bearer {token}"}).json()
+    assert digests.json()["data"][-1]["chainHash"] == version.chain_hash  # the tip the page shows
+
+
+def _all_api_releases(client: TestClient, token: str) -> list[dict[str, object]]:
+    """Every release of ``GET /ocds/releases``, a procurement a page, following its Link headers."""
+    releases: list[dict[str, object]] = []
+    params: dict[str, object] = {"limit": 1}
+    while True:
+        answer = client.get("/ocds/releases", params=params, headers={"Authorization": f"Bearer {token}"})
+        releases += answer.json()["releases"]
+        link = re.search(r"cursor=([^>&]+)>", answer.headers.get("link", ""))
+        if link is None:
+            return releases
+        params = {"limit": 1, "cursor": link.group(1)}
+
+
+def test_the_ocds_download_is_the_whole_release_package_streamed(client: TestClient, demo: Demo) -> None:
+    """The audit page's download is every procurement's releases (the API's pages put end to end), in the package
+    `procure audit export-ocds --format release-package` writes (the same exporter and writer)."""
+    state = demo.app.state.gateway
+    for account, auditor in ((AUDITOR, True), (SUPPLIER, False)):
+        sign_in(client, account)
+        download = client.get("/ui/audit/ocds/releases.json")
+        assert download.status_code == 200
+        assert "attachment" in download.headers["content-disposition"]
+        assert "content-length" not in download.headers  # streamed
+        package = download.json()
+        assert package["releases"] == _all_api_releases(client, client.cookies[SESSION_COOKIE])
+        buffer = io.StringIO()
+        with state.engine.connect() as conn:
+            export = Export(
+                conn, state.ledger.chain_id, state.ocds.publication, state.ocds.block_times, public=not auditor
+            )
+            count = write_package(
+                buffer, "release", package_header("release", state.ocds.publication, "u", 0), export.releases()
+            )
+        assert count == len(package["releases"]) >= 1
+        assert json.loads(buffer.getvalue())["releases"] == package["releases"]
+
+
+def test_a_flood_of_ocds_downloads_is_held_to_the_accounts_streams(client: TestClient, demo: Demo) -> None:
+    sign_in(client, AUDITOR)
+    held = [open_slot(_address("auditor", demo)) for _ in range(MAX_STREAMS_PER_ACCOUNT)]
+    try:
+        refused = client.get("/ui/audit/ocds/releases.json", headers=EN)
+        assert refused.status_code == 429
+        assert "too many open streams" in refused.text
+    finally:
+        for slot in held:
+            slot.release()
+    assert client.get("/ui/audit/ocds/releases.json").status_code == 200
+    assert held_streams(_address("auditor", demo)) == 0  # the download gave its slot back
 
 
 def test_a_supplier_reads_only_its_own_trail_and_acts(client: TestClient, demo: Demo) -> None:
@@ -378,8 +433,9 @@ def test_a_supplier_reads_only_its_own_trail_and_acts(client: TestClient, demo: 
         ("/ui/audit/flags?fy=1e3", 422, "fy"),
         ("/ui/audit/flags?ministry=%00", 422, "ministry"),
         ("/ui/audit/flags?page=0", 422, "page"),
-        ("/ui/audit/ocds/releases.json?cursor=nonsense", 422, "cursor"),
-        ("/ui/audit/ocds/releases.json?cursor=" + "9" * 200, 422, "cursor"),
+        ("/ui/audit/digests.json?from=-1", 422, "from"),
+        ("/ui/audit/digests.json?limit=" + "9" * 40, 422, "limit"),
+        ("/ui/audit/digests.json?from=5&to=4", 422, "before"),
     ],
 )
 def test_hostile_parameters_are_a_clear_error_page(client: TestClient, path: str, status: int, named: str) -> None:
@@ -400,6 +456,7 @@ def test_the_read_pages_need_a_session(client: TestClient, demo: Demo) -> None:
         f"/ui/audit/procurements/{demo.escrow}/trail?format=csv",
         f"/ui/audit/actors/{_address('auditor', demo)}?format=csv",
         "/ui/audit/ocds/releases.json",
+        "/ui/audit/digests.json",
     ):
         response = client.get(path)
         assert response.status_code == 303, path
