@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from chain.system import error_decoder
 from gateway.core.config import Settings
 from gateway.core.state import GatewayState
 from gateway.main import create_app
+from gateway.schema import upgrade as upgrade_gateway_tables
 from gateway.siwe import SiweMessage
+from indexer.schema import make_engine
+from indexer.schema import upgrade as upgrade_mirror
 from indexer.sync import ChainSource, Indexer
 from tests.helpers import new_escrow
 from tests.tester import deterministic_account, fund_accounts
@@ -217,9 +221,28 @@ def relayer(world: World) -> TxSender:
     return TxSender(world.rpc, account, error_decoder(world.build))
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database brought to head by the mirror's and the gateway's migrations, once per process.
+    (Migrating a fresh database takes a second or more; a copy of this one, milliseconds. create_app still runs
+    both upgrades, which find it at head; migrating from nothing is tested where the app starts on an empty
+    database: tests/indexer, tests/integration, tests/gateway/test_postgres.py.)"""
+    path = tmp_path_factory.mktemp("migrated") / "ledger.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade_mirror(engine)
+        upgrade_gateway_tables(engine)
+    finally:
+        engine.dispose()
+    leftovers = [side.name for side in path.parent.iterdir() if side != path]
+    assert leftovers == [], f"the template database is not whole in one file: {leftovers}"
+    return path
+
+
 @pytest.fixture
-def api(world: World, relayer: TxSender, tmp_path: Path) -> Iterator[Api]:
-    """The gateway on the fixture chain."""
+def api(world: World, relayer: TxSender, tmp_path: Path, migrated_database: Path) -> Iterator[Api]:
+    """The gateway on the fixture chain, over a fresh copy of the migrated database."""
+    shutil.copyfile(migrated_database, tmp_path / "ledger.db")
     app = create_app(make_settings(tmp_path), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)

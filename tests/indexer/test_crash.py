@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,27 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         yield running
 
 
-class _SlowNode(ChainSource):
-    """A node that takes 30 ms more to answer each log query: one catch-up then lasts several seconds whatever the
-    machine's load, so that ten kills land in it even when this test's polls of the cursor are slowed down."""
+class _PacedNode(ChainSource):
+    """A node that answers at most ``allowance`` log queries, each 30 ms late, then holds the next one until the
+    test kills the indexer: a kill always lands inside the catch-up, after a bounded amount of work, however the
+    machine's load slows the test's own clock. ``fetched`` counts the queries begun, for the test to watch."""
+
+    def __init__(self, rpc: Any, fetched: Synchronized[int], allowance: int) -> None:
+        super().__init__(rpc)
+        self.fetched = fetched
+        self.allowance = allowance
 
     def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
+        while self.fetched.value >= self.allowance:
+            time.sleep(0.005)  # held here until killed
+        with self.fetched.get_lock():
+            self.fetched.value += 1
         time.sleep(0.03)
         return super().logs(from_block, to_block, topics)
 
 
-def _index_once(rpc_url: str, var_dir: str, url: str) -> None:
-    """The indexer in a child process: catch up one block per transaction, then exit."""
+def _index_once(rpc_url: str, var_dir: str, url: str, fetched: Synchronized[int], allowance: int) -> None:
+    """The indexer in a child process: catch up one block per transaction, at most ``allowance`` blocks."""
     from chain import compile_contracts, connect, require_manifest
     from indexer.sync import SyncConfig
 
@@ -56,7 +67,7 @@ def _index_once(rpc_url: str, var_dir: str, url: str) -> None:
     engine = make_engine(url)
     indexer = Indexer(
         engine,
-        _SlowNode(rpc),
+        _PacedNode(rpc, fetched, allowance),
         require_manifest(rpc, Path(var_dir)),
         compile_contracts(),
         SyncConfig(initial_span=1, max_span=1),
@@ -73,8 +84,9 @@ _CONTEXT.set_forkserver_preload(
 )
 
 
-def _start(chain: Chain, url: str) -> BaseProcess:
-    process = _CONTEXT.Process(target=_index_once, args=(chain.node.url, str(chain.var_dir), url))
+def _start(chain: Chain, url: str, fetched: Synchronized[int], allowance: int) -> BaseProcess:
+    args = (chain.node.url, str(chain.var_dir), url, fetched, allowance)
+    process = _CONTEXT.Process(target=_index_once, args=args)
     process.start()
     return process
 
@@ -105,24 +117,23 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_
     rng = random.Random(20260401)
     chain_id = chain.rpc.chain_id
     head = chain.rpc.block_number()
-    kills = 0
-    while kills < KILLS:
+    for _ in range(KILLS):
         before = _cursor(db_url, chain_id)
-        process = _start(chain, db_url)
+        fetched = _CONTEXT.Value("i", 0)
+        process = _start(chain, db_url, fetched, allowance=rng.randint(2, 4))
         deadline = time.monotonic() + 60
-        while _cursor(db_url, chain_id) == before and process.is_alive() and time.monotonic() < deadline:
+        while fetched.value == 0 and process.is_alive() and time.monotonic() < deadline:
             time.sleep(0.005)
-        # Somewhere inside the catch-up: mid-fetch, mid-transaction, mid-commit. A range of one block takes a few
-        # milliseconds over the HTTP transport: a longer window would let the catch-up finish in fewer kills.
-        time.sleep(rng.uniform(0, 0.05))
-        if process.is_alive():
-            os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
-            kills += 1
+        assert fetched.value > 0, f"the indexer never reached its catch-up (exit code {process.exitcode})"
+        # Somewhere inside the catch-up: mid-fetch, mid-transaction, mid-commit, or held before the next fetch once
+        # the allowance is spent (a loaded machine slows this clock, never the indexer's bound).
+        time.sleep(rng.uniform(0, 0.1))
+        assert process.is_alive(), f"the indexer ended before the kill (exit code {process.exitcode})"
+        os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
         process.join(30)
-        assert process.exitcode in (0, -signal.SIGKILL), f"the indexer failed with exit code {process.exitcode}"
-        if process.exitcode == 0:
-            break  # finished before the kill: the remaining kills would have nothing to interrupt
-    assert kills >= KILLS, f"only {kills} kills landed before the catch-up finished"
+        assert process.exitcode == -signal.SIGKILL, f"the indexer failed with exit code {process.exitcode}"
+        if before >= 0:  # each fetch is one block: the allowance bounds what a run can index
+            assert before <= _cursor(db_url, chain_id) <= before + fetched.value, "the cursor moved beyond the fetches"
     assert _cursor(db_url, chain_id) < head, "the kills should leave work for the final run"
     final = _spawn(chain, db_url)  # the last run through the real command line
     assert final.wait(120) == 0, final.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
