@@ -121,8 +121,13 @@ def test_anvil_restores_its_last_whole_state_when_a_kill_tore_the_file(anvil_dir
     try:
         rpc = connect(node.url)
         payer, payee = rpc.result("eth_accounts", [])[:2]
-        for _ in range(3):
-            rpc.result("eth_sendTransaction", [{"from": payer, "to": payee, "value": hex(10**18)}])
+        sent = [
+            rpc.result("eth_sendTransaction", [{"from": payer, "to": payee, "value": hex(10**18)}]) for _ in range(3)
+        ]
+        deadline = time.monotonic() + 30  # anvil answers a send before it has mined it: wait for the receipts
+        while any(rpc.result("eth_getTransactionReceipt", [tx]) is None for tx in sent):
+            assert time.monotonic() < deadline, "anvil mined none of the transactions within 30 s"
+            time.sleep(0.05)
         head, balance = rpc.block_number(), rpc.result("eth_getBalance", [payee, "latest"])
         state = anvil_state_file(state_dir)
         assert node.guard is not None
