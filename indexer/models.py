@@ -998,16 +998,36 @@ APPEND_ONLY: tuple[type[Base], ...] = tuple(
 )
 
 # Secondary indexes for the gateway's reads: an account's roles, the procurements an organization may see, the
-# amendments and disputes of one escrow. The high-volume tables (evidence, attestations, payments) get none: their
-# lists are read in block order, which their primary key already is, and SQLite's planner walks that key rather than
-# an (escrow) index (measured: the same 5.6 ms for one procurement's attestations among 34,000 either way), while
-# maintaining one cost 3 points of catch-up throughput (bench_indexer: 52.8% of the ceiling without, 49.5% with).
+# amendments and disputes of one escrow. The OCDS export (indexer/ocds/releases.py) reads every event table of a
+# batch of procurements by (chain id, escrow IN ...): without an (escrow) index each batch scanned all the chain's
+# rows of each table, quadratic in the mirror (at 10,000 procurements and 1,060,000 events a quarter of the export's
+# time went to those scans, py-spy), so those tables get one (migration 0009). Measured earlier without them:
+# maintaining an (escrow) index on the high-volume tables cost 3 points of catch-up throughput (bench_indexer: 52.8%
+# of the ceiling without, 49.5% with); a one-procurement read was the same 5.6 ms either way.
 _GATEWAY_READ_INDEXES = (  # an Index on a table's columns is part of that table from here on
     Index(None, RoleMembership.chain_id, RoleMembership.account),
     Index(None, ProcurementRow.chain_id, ProcurementRow.ministry_org),
     Index(None, ProcurementRow.chain_id, ProcurementRow.supplier_org),
     Index(None, AmendmentProposal.chain_id, AmendmentProposal.escrow),
     Index(None, DisputeOpening.chain_id, DisputeOpening.escrow),
+    # The OCDS export's batched reads of a procurement's events (migration 0009).
+    *(
+        Index(None, model.chain_id, model.escrow)
+        for model in (
+            FundingRow,
+            EvidenceRow,
+            AttestationRow,
+            PaymentRow,
+            RefundRow,
+            ReclaimRow,
+            AmendmentApproval,
+            DisputeSettlement,
+            DisputeLapse,
+            RedirectRuling,
+            OwedRedirect,
+            BudgetObligation,
+        )
+    ),
     # The budget reads: a series' codes and the series of codes (a ministry's lines; transfer requests and
     # authorities name lines by their codes), a line's procurements (its obligations), the grants of a ministry, a
     # transfer's decision, a ministry's transfer requests; the live stream reads changes in chain order (the key).

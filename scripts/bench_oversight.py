@@ -7,7 +7,9 @@ streamed, in seconds and peak memory.
    grows its own (no chain behind these rows): the dev organizations, one budget line, and ``--procurements``
    procurements of three milestones each, obligated on the line; each milestone gets ``--rounds`` rounds of evidence
    and two attestations (failing, except the last round's, which pass) and is paid; every procurement also has one
-   amendment proposed and approved. Each event has its milestone-history row, as the indexer writes them.
+   amendment proposed and approved. Each event has its milestone-history row, as the indexer writes them. A
+   procurement has 7 + 9 x ``--rounds`` events: the default 11 rounds make the target's mirror, 10,000
+   procurements and 1,060,000 events.
 2. A child process (so that building the mirror does not count) runs the export `procure audit export-ocds
    --auditor` runs: every procurement's releases and its record compiled by ocdsmerge, written as one record
    package to a file. Block times are a steady 12 s a block (the node would be asked otherwise).
@@ -459,7 +461,13 @@ def run(procurements: int, rounds: int, workers: int, log: Any) -> dict[str, Any
 
 @click.command()
 @click.option("--procurements", type=click.IntRange(1), default=10_000, show_default=True, help="Procurements.")
-@click.option("--rounds", type=click.IntRange(1), default=2, show_default=True, help="Evidence rounds per milestone.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=11,
+    show_default=True,
+    help="Evidence rounds per milestone (7 + 9 x rounds events a procurement: 11 gives 1,060,000 at 10,000).",
+)
 @click.option(
     "--workers", type=click.IntRange(1), default=2, show_default=True, help="Processes compiling records side by side."
 )

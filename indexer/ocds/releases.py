@@ -71,6 +71,7 @@ __all__ = [
     "ChainBlockTimes",
     "Publication",
     "ReleaseBuilder",
+    "chunks",
     "milestone_status",
     "mirror_block_times",
     "release_id",
@@ -162,7 +163,8 @@ class _Facts:
     obligations: list[Any] = field(default_factory=list)
 
 
-def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``values`` in slices of ``size`` at most, in order."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -197,7 +199,7 @@ class ReleaseBuilder:
     def _org_of_accounts(self, accounts: Iterable[str]) -> None:
         wanted = [account for account in set(accounts) if account not in self._accounts]
         a = AccountRow.__table__.c
-        for chunk in _chunks(wanted, 500):
+        for chunk in chunks(wanted, 500):
             rows = self.conn.execute(
                 select(a.account, a.org_id).where(a.chain_id == self.chain_id, a.account.in_(chunk))
             )
@@ -623,7 +625,7 @@ def mirror_block_times(
     (the node) answers for those it lacks (mirrored before migration 0008 and not yet filled in), in one call."""
     digests = TABLES["block_digests"]
     times: dict[int, int] = {}
-    for chunk in _chunks(blocks, 500):
+    for chunk in chunks(blocks, 500):
         query = select(digests.c.block_number, digests.c.block_time).where(
             digests.c.chain_id == chain_id, digests.c.block_number.in_(chunk), digests.c.block_time.is_not(None)
         )
