@@ -13,48 +13,21 @@ pages need a Japanese font for Chromium (Debian: ``apt-get install -y fonts-ipaf
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:  # run as a script: the tests' world is imported from the checkout
     sys.path.insert(0, str(_ROOT))
 
-import uvicorn  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
 
 from chain.devnet import DEV_INDEX  # noqa: E402
 from tests.web.browser import CHROMIUM  # noqa: E402
+from tests.web.live import serving  # noqa: E402
 from tests.web.records import RecordedDemo, build_recorded_demo  # noqa: E402
 
 WIDTH, HEIGHT = 1280, 800
-
-
-@contextmanager
-def _served(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn on a free port, in a thread: its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise SystemExit("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def _shots(demo: RecordedDemo) -> list[tuple[str, int, str, str]]:
@@ -88,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         demo = build_recorded_demo(Path(scratch))
-        with _served(demo.app) as base_url, sync_playwright() as playwright:
+        with serving(demo.app) as base_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
             signed_in: dict[tuple[int, str], object] = {}
             for name, account, lang, path in _shots(demo):

@@ -18,7 +18,7 @@ from tests.web.conftest import Demo
 
 __all__ = ["following", "serving"]
 
-FOLLOW_POLL_S = 0.05  # how often the tests' indexer looks for a new block (`procure index`: 0.5 s)
+FOLLOW_POLL_S = 0.05  # how often the tests' indexer looks for a new block (`procure index`: 0.25 s)
 
 
 @contextmanager
