@@ -132,8 +132,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_
         os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
         process.join(30)
         assert process.exitcode == -signal.SIGKILL, f"the indexer failed with exit code {process.exitcode}"
-        if before >= 0:  # each fetch is one block: the allowance bounds what a run can index
-            assert before <= _cursor(db_url, chain_id) <= before + fetched.value, "the cursor moved beyond the fetches"
+        if before >= 0:  # a kill never takes back what a run committed (how far a run gets is the planner's)
+            assert before <= _cursor(db_url, chain_id), "the cursor went back"
     assert _cursor(db_url, chain_id) < head, "the kills should leave work for the final run"
     final = _spawn(chain, db_url)  # the last run through the real command line
     assert final.wait(120) == 0, final.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
