@@ -462,6 +462,7 @@ def write_network(
         (staging / "network.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
         (staging / "genesis.json").write_text(json.dumps(genesis(plan, alloc, timestamp), indent=2) + "\n")
         (staging / "deployment.json").write_text(json.dumps(system.to_json(), indent=2) + "\n", encoding="utf-8")
+        (staging / "systemd").mkdir()
         for node in plan.nodes:
             home = staging / "nodes" / node.name
             home.mkdir(parents=True)
@@ -470,7 +471,6 @@ def write_network(
                 handle.write("0x" + plan.keys[node.name].hex())
             (home / "key.pub").write_text("0x" + node.public_key, encoding="utf-8")
             (home / "config.toml").write_text(node_config(plan, node), encoding="utf-8")
-            (staging / "systemd").mkdir(exist_ok=True)
             (staging / "systemd" / f"besu-{node.name}.service").write_text(_unit(node), encoding="utf-8")
         write_allowlists(staging, plan, None)
         compose = yaml.safe_dump(_compose(plan), sort_keys=False, allow_unicode=True)

@@ -35,18 +35,19 @@ class GatewayMirror:
 
     def digests(self, from_block: int, to_block: int, limit: int) -> list[DigestLine]:
         page = self._page(from_block, to_block, limit)
-        data = page["data"]
-        assert isinstance(data, list)
-        return [
-            DigestLine(
-                int(line["blockNumber"]),
-                str(line["blockHash"]),
-                int(line["eventCount"]),
-                str(line["digest"]),
-                str(line["chainHash"]),
-            )
-            for line in data
-        ]
+        try:
+            return [
+                DigestLine(
+                    int(line["blockNumber"]),
+                    str(line["blockHash"]),
+                    int(line["eventCount"]),
+                    str(line["digest"]),
+                    str(line["chainHash"]),
+                )
+                for line in page["data"]  # type: ignore[attr-defined]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayError(0, "Unreadable digests", f"{self.name} answered a digest page without {exc}") from None
 
     def events(self, block_number: int) -> list[EventLine]:
         lines: list[EventLine] = []
@@ -56,16 +57,21 @@ class GatewayMirror:
             if cursor is not None:
                 params["cursor"] = cursor
             page = self.client.get("/events", params)
-            if not page["data"]:
-                return lines
-            for event in page["data"]:
-                lines.append(
-                    EventLine(
-                        str(event["txHash"]),
-                        int(event["logIndex"]),
-                        str(event["emitter"]),
-                        str(event["event"]),
-                        canonical_json(event["args"]),
+            try:
+                if not page["data"]:
+                    return lines
+                for event in page["data"]:
+                    lines.append(
+                        EventLine(
+                            str(event["txHash"]),
+                            int(event["logIndex"]),
+                            str(event["emitter"]),
+                            str(event["event"]),
+                            canonical_json(event["args"]),
+                        )
                     )
-                )
-            cursor = str(page["nextCursor"])
+                cursor = str(page["nextCursor"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise GatewayError(
+                    0, "Unreadable events", f"{self.name} answered an events page without {exc}"
+                ) from None
