@@ -12,7 +12,11 @@ class IndexerError(LedgerError):
 
 
 class IndexerBusy(IndexerError):
-    """Another indexer holds this database."""
+    """Another indexer holds this database (``holder``: its owner, when known)."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class LockLost(IndexerError):

@@ -230,7 +230,7 @@ class SelfCheckRow(Base):
 
 
 class IndexerLock(Base):
-    """The single writer: who holds the mirror (host and pid) and when it last showed life."""
+    """The single writer's lease: who holds the mirror (host and pid), when it last showed life, for how long."""
 
     __tablename__ = "indexer_locks"
 
@@ -239,6 +239,8 @@ class IndexerLock(Base):
     host: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)
     heartbeat_ms: Mapped[int] = mapped_column(BigInteger)
+    # The holder's lease: it is presumed dead once its heartbeat is older than this (NULL: written before 0011).
+    ttl_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 # ---------------------------------------------------------------- registry: organizations, accounts, roles

@@ -171,6 +171,8 @@ class Store:
             base = (cursor.block_number, cursor.block_hash, cursor.chain_hash)
             planner = Planner(self.chain_id, base, state, lambda escrows: state.load(conn, self.chain_id, escrows))
             write(conn, planner.plan(fresh, max(to_block, cursor.block_number), to_hash))
+            if lock is not None:  # the lease runs from the commit, however long the write took
+                lock.refresh(conn)
         self.written()
         return len(fresh)
 
@@ -183,6 +185,8 @@ class Store:
             if lock is not None:
                 lock.refresh(conn)
             removed = reorg.rollback(conn, self.chain_id, ancestor, ancestor_hash)
+            if lock is not None:
+                lock.refresh(conn)
         self.written()
         return removed
 

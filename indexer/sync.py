@@ -18,12 +18,13 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from chain import (
     Build,
@@ -37,7 +38,8 @@ from chain import (
     gc_paused,
 )
 from indexer.cursor import Cursor
-from indexer.errors import IndexerError
+from indexer.errors import IndexerError, LockLost
+from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from indexer.mappers import MappedLog, TrustEscrow, map_log
 from indexer.pipeline import Pipeline
 from indexer.schema import upgrade
@@ -76,7 +78,11 @@ class SyncConfig:
     max_span: int = 20_000
     target_logs: int = 8_000
     poll_interval_s: float = 1.0
-    lock_ttl_s: float = 30.0
+    # The writer's lease (indexer/lease.py): renewed every ``heartbeat_s`` (at most a third of the TTL), a holder
+    # silent for ``lock_ttl_s`` is presumed dead; a standby asks every ``standby_poll_s``.
+    lock_ttl_s: float = LEASE_TTL_S
+    heartbeat_s: float = HEARTBEAT_S
+    standby_poll_s: float = STANDBY_POLL_S
     # What the mirror serves is checked against the chain again (indexer/self_check.py): the last
     # ``recheck_recent_blocks`` blocks every ``recheck_recent_s`` seconds, everything every ``recheck_all_s``
     # seconds (0: never).
@@ -183,6 +189,8 @@ class Indexer:
             upgrade(engine)
         self.store = Store(engine, self.chain_id)
         self.lock = WriterLock(engine, f"indexer:{self.chain_id}", self.config.lock_ttl_s)
+        self._beat_s = min(self.config.heartbeat_s, self.config.lock_ttl_s / 3)
+        self._renewed = time.monotonic()  # when the lease was last renewed (a write or a heartbeat)
         self.span = self.config.initial_span
         self.stats = SyncStats()
         self.trusted: dict[str, str] = {}
@@ -195,11 +203,22 @@ class Indexer:
 
     # ------------------------------------------------------------ lifecycle
 
+    def take_over(
+        self, stopping: Callable[[], bool] = lambda: False, waiting: Callable[[str], None] = lambda message: None
+    ) -> bool:
+        """A standby: wait until the writer lock is free or its holder's lease ran out, and take it (``open``
+        follows); ``waiting`` hears who holds it. False if ``stopping()`` said to give up first."""
+        if not self._locked:
+            self._locked = self.lock.wait_acquire(self.config.standby_poll_s, stopping, waiting)
+            self._renewed = time.monotonic()
+        return self._locked
+
     def open(self) -> Cursor:
-        """Take the writer lock and make sure the cursor exists; returns it."""
+        """Take the writer lock (unless ``take_over`` did) and make sure the cursor exists; returns it."""
         if not self._locked:
             self.lock.acquire()
             self._locked = True
+            self._renewed = time.monotonic()
         start = self.system.deployed_block
         before = self.source.header(start - 1) if start > 0 else None
         cursor = self.store.init_cursor(
@@ -326,7 +345,8 @@ class Indexer:
                 if self._pipeline is not None:
                     self._committed(self._pipeline.apply(chunk, end, end_hash))
                 else:
-                    self._committed([(end, self.store.apply(chunk, end, end_hash, self.lock))])
+                    with self._writing():
+                        self._committed([(end, self.store.apply(chunk, end, end_hash, self.lock))])
         except BaseException:
             self._discard_prefetch()
             self._load_trusted()  # the escrows learnt from this range were not (all) committed
@@ -339,6 +359,24 @@ class Indexer:
         for end, applied in ranges:
             self.stats.logs_applied += applied
             self.stats.history.append((end, applied))
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction of this indexer's, which renews its lease. If the database ended it (the holder
+        stalled inside it past its lease: see WriterLock) and the lease is another's now, LockLost."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if self._locked and not self.lock.owned():
+                raise LockLost(f"lock {self.lock.name} was taken over by another indexer; stopping") from exc
+            raise
+        self._renewed = time.monotonic()
+
+    def _keep_lease(self) -> None:
+        """Renew the lease if no write renewed it for a heartbeat interval."""
+        if time.monotonic() - self._renewed >= self._beat_s:
+            self.lock.heartbeat()
+            self._renewed = time.monotonic()
 
     def _discard_prefetch(self) -> None:
         pending, self._pending = self._pending, None
@@ -357,7 +395,8 @@ class Indexer:
                 ancestor = number
                 break
         header = self.source.header(ancestor) if ancestor >= 0 else None
-        removed = self.store.rollback(ancestor, header.hash if header else "0x" + "0" * 64, self.lock)
+        with self._writing():
+            removed = self.store.rollback(ancestor, header.hash if header else "0x" + "0" * 64, self.lock)
         self.stats.reorgs += 1
         self.stats.rolled_back_events += removed
         self.span = self.config.initial_span
@@ -380,6 +419,8 @@ class Indexer:
             # per ten events: transactions, futures) are collected every _COLLECT_EVERY logs.
             with gc_paused():
                 while True:
+                    if self._pipeline is None:  # (the writer process renews the lease in its own transactions)
+                        self._keep_lease()
                     cursor = self._cursor()
                     if progress is not None:
                         progress(cursor.block_number, target)
@@ -406,20 +447,17 @@ class Indexer:
 
     def follow(self, should_stop: Callable[[], bool], on_step: Callable[[Cursor], None] | None = None) -> None:
         """Index forever (until ``should_stop()``), polling the head, renewing the lock while idle."""
-        last_beat = time.monotonic()
-        checked = {"recent": last_beat, "all": last_beat - self.config.recheck_all_s}  # everything once at start
+        started = time.monotonic()
+        checked = {"recent": started, "all": started - self.config.recheck_all_s}  # everything once at start
         while not should_stop():
             covered = self.step()
             if on_step is not None:
                 on_step(self._cursor())
             self._recheck(checked)
             if covered:
-                last_beat = time.monotonic()
                 continue
-            if time.monotonic() - last_beat > self.config.lock_ttl_s / 3:
-                self.lock.heartbeat()
-                last_beat = time.monotonic()
-            time.sleep(self.config.poll_interval_s)
+            self._keep_lease()
+            time.sleep(min(self.config.poll_interval_s, self._beat_s))
 
     def check_served(self, scope: str) -> SelfCheck:
         """Check what the mirror serves against the chain: the last ``recheck_recent_blocks`` blocks (``recent``)

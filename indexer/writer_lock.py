@@ -1,4 +1,5 @@
-"""The single writer: a lock row (owner, host, pid, heartbeat) so that one indexer writes a mirror."""
+"""The single writer: a lease row (owner, host, pid, heartbeat, TTL) so that one indexer writes a mirror, and a
+standby waits to take it over (the timings, and why they give a takeover within 5 s: indexer/lease.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from indexer.errors import IndexerBusy, LockLost
+from indexer.lease import LEASE_TTL_S, STANDBY_POLL_S
 from indexer.models import TABLES
 
 __all__ = ["WriterLock"]
@@ -35,15 +38,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 class WriterLock:
-    """A lock row (owner, host, pid, heartbeat): one indexer writes a mirror; a second is refused.
+    """A lease row (owner, host, pid, heartbeat, TTL): one indexer writes a mirror; a second is refused, or waits
+    (``wait_acquire``, a standby).
 
-    A holder is presumed dead when its heartbeat is older than ``ttl_s``, or at once when it ran on this host
-    and its process is gone (so a crashed indexer can be restarted immediately). Every write transaction
-    re-checks ownership (``refresh``; the SQLite writer process does the same with ``name`` and ``owner``), so a
-    stalled holder that lost the lock cannot write afterwards.
+    A holder is presumed dead when its heartbeat is older than its TTL (the one it wrote: ``ttl_ms``), or at once
+    when it ran on this host and its process is gone (so a crashed indexer can be restarted immediately). Every
+    write transaction re-checks ownership (``refresh``; the SQLite writer process does the same with ``name`` and
+    ``owner``), so a stalled holder that lost the lock cannot write afterwards. On PostgreSQL the check also bounds
+    how long the transaction may sit idle (twice the TTL): a holder stalled inside a write transaction keeps the
+    lease row locked, and the server ends that transaction so that a standby can take over.
     """
 
-    def __init__(self, engine: Engine, name: str, ttl_s: float = 30.0) -> None:
+    def __init__(self, engine: Engine, name: str, ttl_s: float = LEASE_TTL_S) -> None:
         self.engine = engine
         self.name = name
         self.ttl_ms = int(ttl_s * 1000)
@@ -63,7 +69,12 @@ class WriterLock:
                     with conn.begin_nested():
                         conn.execute(
                             insert(t).values(
-                                name=self.name, owner=self.owner, host=self.host, pid=self.pid, heartbeat_ms=now
+                                name=self.name,
+                                owner=self.owner,
+                                host=self.host,
+                                pid=self.pid,
+                                heartbeat_ms=now,
+                                ttl_ms=self.ttl_ms,
                             )
                         )
                     return
@@ -73,23 +84,59 @@ class WriterLock:
                         raise IndexerBusy(f"lock {self.name} is contended: retry") from None
             if row.owner != self.owner:
                 age = now - row.heartbeat_ms
+                ttl = self.ttl_ms if row.ttl_ms is None else int(row.ttl_ms)
                 dead = row.host == self.host and not _pid_alive(row.pid)
-                if age <= self.ttl_ms and not dead:
+                if age <= ttl and not dead:
                     raise IndexerBusy(
                         f"another indexer ({row.owner}) holds {self.name}, heartbeat {age / 1000:.1f} s ago; "
-                        f"stop it first (a dead one's lock expires {self.ttl_ms / 1000:.0f} s after its last heartbeat)"
+                        f"stop it first, or run this one as a standby (a dead one's lease expires {ttl / 1000:g} s "
+                        "after its last heartbeat)",
+                        row.owner,
                     )
+            # A holder inside a write transaction has the row locked: this waits for that transaction to end, and
+            # takes nothing if it renewed the lease meanwhile.
             taken = conn.execute(
                 update(t)
                 .where(t.c.name == self.name, t.c.owner == row.owner, t.c.heartbeat_ms == row.heartbeat_ms)
-                .values(owner=self.owner, host=self.host, pid=self.pid, heartbeat_ms=now)
+                .values(owner=self.owner, host=self.host, pid=self.pid, heartbeat_ms=now, ttl_ms=self.ttl_ms)
             )
             if taken.rowcount != 1:
-                raise IndexerBusy(f"another indexer took {self.name} at the same moment")
+                raise IndexerBusy(f"another indexer took {self.name} at the same moment", row.owner)
+            # The update may have waited for the old holder's transaction: the lease starts now.
+            conn.execute(update(t).where(t.c.name == self.name, t.c.owner == self.owner).values(heartbeat_ms=_now_ms()))
+
+    def wait_acquire(
+        self,
+        poll_s: float = STANDBY_POLL_S,
+        stopping: Callable[[], bool] = lambda: False,
+        waiting: Callable[[str], None] = lambda message: None,
+    ) -> bool:
+        """Take the lock as soon as it is free or its holder's lease ran out, asking every ``poll_s`` seconds (a
+        standby); ``waiting`` hears why it waits (once per holder). False if ``stopping()`` said to give up."""
+        told: str | None = None
+        while not stopping():
+            try:
+                self.acquire()
+                return True
+            except IndexerBusy as busy:
+                if busy.holder != told:
+                    told = busy.holder
+                    waiting(str(busy))
+            time.sleep(poll_s)
+        return False
+
+    def owned(self) -> bool:
+        """Whether this lock still holds the lease (asked in a transaction of its own)."""
+        t = self.table
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.c.owner).where(t.c.name == self.name)).scalar() == self.owner
 
     def refresh(self, conn: Connection) -> None:
         """Renew the heartbeat inside the caller's transaction; LockLost if someone else holds the lock now."""
         t = self.table
+        if conn.dialect.name == "postgresql":
+            idle_ms = 2 * self.ttl_ms
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
         done = conn.execute(
             update(t).where(t.c.name == self.name, t.c.owner == self.owner).values(heartbeat_ms=_now_ms())
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from chain.node import DEFAULT_RPC_URL
+from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from scripts._common import Context, clean_errors, db_option, pass_context
 
 if TYPE_CHECKING:
@@ -27,10 +28,23 @@ __all__ = ["POLL_S", "audit", "index", "standalone"]
 POLL_S = 0.25
 
 
-def _config(confirmations: int, poll: float, max_span: int, recheck: tuple[float, int, float]) -> SyncConfig:
+def _config(
+    confirmations: int,
+    poll: float,
+    max_span: int,
+    recheck: tuple[float, int, float],
+    lease: tuple[float, float] = (LEASE_TTL_S, HEARTBEAT_S),
+) -> SyncConfig:
     from indexer.sync import SyncConfig
 
     recent_s, recent_blocks, all_s = recheck
+    ttl, heartbeat = lease
+    if heartbeat * 3 > ttl:
+        raise click.BadParameter(
+            f"renew the lease at least three times per TTL: --heartbeat {heartbeat:g} needs --lease-ttl of at least "
+            f"{heartbeat * 3:g}",
+            param_hint="--heartbeat",
+        )
     return SyncConfig(
         confirmations=confirmations,
         poll_interval_s=poll,
@@ -39,6 +53,9 @@ def _config(confirmations: int, poll: float, max_span: int, recheck: tuple[float
         recheck_recent_s=recent_s,
         recheck_recent_blocks=recent_blocks,
         recheck_all_s=all_s,
+        lock_ttl_s=ttl,
+        heartbeat_s=heartbeat,
+        standby_poll_s=min(STANDBY_POLL_S, heartbeat),
     )
 
 
@@ -68,6 +85,29 @@ class _Progress:
 @click.group(invoke_without_command=True)
 @db_option
 @click.option("--once", is_flag=True, help="Catch up to the head, then exit (default: keep following the chain).")
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="If another indexer writes this mirror, wait and take over when its lease runs out (within "
+    "--lease-ttl + 0.5 s of its death; at once if it ran on this host), instead of refusing to start.",
+)
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(0.5, 600),
+    default=LEASE_TTL_S,
+    show_default=True,
+    envvar="PROCURE_INDEXER_LEASE_TTL",
+    help="Seconds without a heartbeat after which this indexer, as the writer, is presumed dead (a standby then "
+    "takes over).",
+)
+@click.option(
+    "--heartbeat",
+    type=click.FloatRange(0.1, 200),
+    default=HEARTBEAT_S,
+    show_default=True,
+    envvar="PROCURE_INDEXER_HEARTBEAT",
+    help="Seconds between renewals of the writer's lease (at most a third of --lease-ttl).",
+)
 @click.option(
     "--confirmations",
     type=click.IntRange(0, 10_000),
@@ -108,6 +148,9 @@ def index(
     ctx: click.Context,
     db: str | None,
     once: bool,
+    standby: bool,
+    lease_ttl: float,
+    heartbeat: float,
     confirmations: int,
     poll: float,
     max_span: int,
@@ -121,14 +164,43 @@ def index(
     if context is None:
         raise click.UsageError("no procure context (run as `procure index`)")
     ctx.meta["indexer.db"] = db
-    ctx.meta["indexer.config"] = (confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
+    recheck = (recheck_every, recheck_blocks, recheck_all_every)
+    ctx.meta["indexer.config"] = (confirmations, poll, max_span, recheck)
     if ctx.invoked_subcommand is not None:
         return
     from indexer.sync import ChainSource, Indexer
 
+    config = _config(confirmations, poll, max_span, recheck, (lease_ttl, heartbeat))
     with context.mirror(db) as engine:
-        config = _config(confirmations, poll, max_span, (recheck_every, recheck_blocks, recheck_all_every))
-        _follow(Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config), once)
+        indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
+        if standby and not _take_over(indexer):
+            return
+        _follow(indexer, once)
+
+
+def _take_over(indexer: Indexer) -> bool:
+    """Wait as a standby until this indexer holds the writer's lease (True), or SIGINT/SIGTERM came first."""
+    import time
+
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    def waiting(message: str) -> None:
+        click.echo(f"standby: {message}; waiting to take over", err=True)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        started = time.monotonic()
+        taken = indexer.take_over(lambda: stopping, waiting)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if taken:
+        click.echo(f"standby: took over the mirror's writer lease after {time.monotonic() - started:.1f} s", err=True)
+    return taken
 
 
 def _follow(indexer: Indexer, once: bool) -> None:

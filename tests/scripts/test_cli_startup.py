@@ -73,7 +73,7 @@ def _at_start() -> set[str]:
 def test_help_imports_nothing_but_click(page: list[str]) -> None:
     loaded = _help_in_fresh_interpreter(json.dumps(page))
     assert loaded.exits == [0]
-    ours = {"chain", "scripts", "__main__"}
+    ours = {"chain", "indexer", "scripts", "__main__"}
     before = _at_start()
     others = {p for p in loaded.packages - set(sys.stdlib_module_names) - ours - before if not p.startswith("_")}
     assert others == {"click"}
