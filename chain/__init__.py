@@ -136,6 +136,20 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         require_manifest as require_manifest,
         var_dir_from_env as var_dir_from_env,
     )
+    from chain.finality import (
+        DEFAULT_FINALITY as DEFAULT_FINALITY,
+        IMMEDIATE as IMMEDIATE,
+        Finality as Finality,
+        confirmations_for as confirmations_for,
+        is_final as is_final,
+    )
+    from chain.genesis_events import (
+        GENESIS_TX as GENESIS_TX,
+        GenesisLog as GenesisLog,
+        capture_genesis_logs as capture_genesis_logs,
+        genesis_raw_logs as genesis_raw_logs,
+        system_contracts as system_contracts,
+    )
     from chain.devnet import (
         DEV_AUTHORITY as DEV_AUTHORITY,
         DEV_BUDGET_FILE as DEV_BUDGET_FILE,
@@ -388,6 +402,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "manifest_path",
         "require_manifest",
         "var_dir_from_env",
+    ),
+    "chain.finality": ("DEFAULT_FINALITY", "IMMEDIATE", "Finality", "confirmations_for", "is_final"),
+    "chain.genesis_events": (
+        "GENESIS_TX",
+        "GenesisLog",
+        "capture_genesis_logs",
+        "genesis_raw_logs",
+        "system_contracts",
     ),
     "chain.devnet": (
         "DEV_AUTHORITY",

@@ -8,7 +8,9 @@ validators), ``write_network`` writes everything a network needs to start with t
   ``alloc`` the ledger's system contracts (code and storage) and its admin, so that no block ever runs without
   them. The alloc is what deploying the system leaves behind: the system is deployed on a private anvil with the
   network's chain id and its state is read back (``anvil_dumpState``); addresses and the admin's nonce follow.
-* ``deployment.json``: where the system lives (the gateway's and indexer's manifest, ``deployedBlock`` 0).
+* ``deployment.json``: where the system lives (the gateway's and indexer's manifest, ``deployedBlock`` 0), the
+  chain's finality (``immediate``: QBFT) and the events the deployment emitted (``genesisEvents``), which no block
+  carries (chain/genesis_events.py).
 * ``nodes/<name>/``: the node's key (0600) and public key, ``config.toml`` (Besu options), and
   ``permissions_config.toml`` (the local account and node allowlists).
 * ``docker-compose.yml`` (one service per node on a fixed subnet) and ``systemd/besu-<name>.service``.
@@ -43,6 +45,8 @@ from chain._tx import TxSender
 from chain.abi import checksum
 from chain.connection import connect
 from chain.errors import ConfigurationError
+from chain.finality import IMMEDIATE
+from chain.genesis_events import capture_genesis_logs
 from chain.node import anvil_binary, free_port, spawn, wait_for_rpc
 from chain.qbft import genesis_extra_data
 from chain.signing import Signer
@@ -275,8 +279,9 @@ def system_alloc(
     admin: Signer, chain_id: int, build: Build, anvil_root: Path, log_dir: Path
 ) -> tuple[SystemAddresses, dict[str, Any], int]:
     """Deploy the system with ``admin``'s key on a private anvil of chain id ``chain_id``, and read back what it
-    left: the system's addresses (deployed at block 0), the genesis ``alloc`` of its contracts and admin, and the
-    deployment's time. The anvil is started here and stopped before returning.
+    left: the system (deployed at block 0 of a chain of immediate finality, with the events its deployment emitted:
+    chain/genesis_events.py), the genesis ``alloc`` of its contracts and admin, and the deployment's time. The anvil
+    is started here and stopped before returning.
     """
     port = free_port()
     command = [str(anvil_binary(anvil_root)), "--port", str(port), "--chain-id", str(chain_id), "--silent"]
@@ -288,6 +293,7 @@ def system_alloc(
         rpc.request("anvil_setBalance", [admin.address, hex(ALLOC_WEI)])
         sender = TxSender(rpc, admin, error_decoder(build))
         system = deploy_system(sender, build)
+        logs = capture_genesis_logs(rpc, system)
         dumped = rpc.request("anvil_dumpState", [])
         state = json.loads(gzip.decompress(bytes.fromhex(str(dumped["result"]).removeprefix("0x"))))
         latest = rpc.request("eth_getBlockByNumber", ["latest", False])["result"]
@@ -315,7 +321,8 @@ def system_alloc(
         }
     admin_state = accounts[admin.address.lower()]
     alloc[admin.address[2:].lower()] = {"balance": hex(ALLOC_WEI), "nonce": hex(int(admin_state["nonce"]))}
-    return dataclasses.replace(system, deployed_block=0), alloc, int(latest["timestamp"], 16)
+    placed = dataclasses.replace(system, deployed_block=0, finality=IMMEDIATE, genesis_logs=logs)
+    return placed, alloc, int(latest["timestamp"], 16)
 
 
 def genesis(plan: NetworkPlan, alloc: Mapping[str, Any], timestamp: int) -> dict[str, Any]:

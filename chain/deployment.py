@@ -12,6 +12,8 @@ from chain._compiler import Build, compile_contracts
 from chain._tx import TxSender
 from chain.abi import checksum
 from chain.errors import ConfigurationError, LedgerError
+from chain.finality import DEFAULT_FINALITY, Finality
+from chain.genesis_events import GenesisLog
 from chain.system import SystemAddresses, deploy_system
 from chain.transport import Transport
 
@@ -62,7 +64,11 @@ def load_manifest(path: Path) -> SystemAddresses | None:
             admin=checksum(data["admin"]),
             budget=checksum(data["budget"]),
             budget_office=checksum(data["budgetOffice"]),
+            finality=Finality.parse(data.get("finality", DEFAULT_FINALITY.to_json())),
+            genesis_logs=tuple(GenesisLog.from_json(log) for log in data.get("genesisEvents", ())),
         )
+    except ConfigurationError as exc:
+        raise DeploymentError(f"manifest {path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DeploymentError(f"manifest {path} is unreadable: {exc}") from None
 

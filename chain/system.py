@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chain._compiler import Build, compile_contracts
 from chain._tx import Receipt, TxSender
 from chain.abi import ErrorDecoder, checksum
 from chain.errors import ChainError
+from chain.finality import DEFAULT_FINALITY, Finality
 from chain.roles import org_id
+
+if TYPE_CHECKING:
+    from chain.genesis_events import GenesisLog
 
 __all__ = ["DEFENSE_MINISTRY", "SystemAddresses", "deploy_system", "error_decoder"]
 
@@ -19,7 +23,8 @@ DEFENSE_MINISTRY = org_id("MOD")
 
 @dataclass(frozen=True)
 class SystemAddresses:
-    """Where the system contracts live, and the blocks that created them."""
+    """Where the system contracts live, and the blocks that created them; the chain's finality; and, for a system
+    placed in a genesis' alloc, the events its deployment emitted there (which no block of the chain carries)."""
 
     chain_id: int
     registry: str
@@ -30,9 +35,12 @@ class SystemAddresses:
     admin: str
     budget: str
     budget_office: str
+    finality: Finality = DEFAULT_FINALITY
+    genesis_logs: tuple[GenesisLog, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
+        genesis = {"genesisEvents": [log.to_json() for log in self.genesis_logs]} if self.genesis_logs else {}
         return {
             "chainId": self.chain_id,
             "registry": self.registry,
@@ -43,6 +51,8 @@ class SystemAddresses:
             "admin": self.admin,
             "budget": self.budget,
             "budgetOffice": self.budget_office,
+            "finality": self.finality.to_json(),
+            **genesis,
         }
 
 

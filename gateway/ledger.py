@@ -23,6 +23,7 @@ from chain import (
     TxSender,
     checksum,
     compile_contracts,
+    is_final,
 )
 from gateway.errors import NotFound
 
@@ -68,6 +69,14 @@ class Ledger:
     def head(self) -> int:
         """The latest block number."""
         return self.rpc.block_number()
+
+    def is_final(self, block: int | None) -> bool:
+        """Whether what was mined in ``block`` (None: not yet) is final by the chain's finality (chain/finality.py):
+        at once on a chain of immediate finality (QBFT), with enough blocks on top of it otherwise."""
+        finality = self.system.finality
+        if block is None:
+            return False
+        return is_final(block, block if finality.depth == 0 else self.head(), finality)  # (no head needed at 0)
 
     def genesis_hash(self) -> str:
         """Block 0's hash (asked each time: a node restarted afresh at the same URL is another chain)."""

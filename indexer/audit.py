@@ -6,7 +6,9 @@
 - ``replay``: every table of the live mirror against a fresh replay up to the same block;
 - ``chain``: escrow balances (token.balanceOf), books, pause ends, ruling and grace periods and milestone states
   (dispute lapse times included), organizations, account bindings, role sets and budget lines (allotment,
-  obligated, disbursed, carry-over, settled) against the contracts' own view at the mirror's block.
+  obligated, disbursed, carry-over, settled) against the contracts' own view at the mirror's block;
+- ``genesis``: the events of a deployment placed in the genesis, against the chain's state at block 0
+  (indexer/genesis_check.py).
 """
 
 from __future__ import annotations
@@ -429,7 +431,10 @@ def verify(
         chain_differences, chain_checked = (
             on_chain.result() if on_chain is not None else compare_chain(live, source, system, build, cursor)
         )
-    differences += found + chain_differences
+    from indexer.genesis_check import genesis_differences  # (it names its differences with this module's type)
+
+    genesis_found, checked["genesis_calls"] = genesis_differences(live, source, system, build)
+    differences += found + chain_differences + genesis_found
     checked |= chain_checked
     return Report(cursor=cursor, replay_hash=replayed.chain_hash, differences=differences, checked=checked)
 

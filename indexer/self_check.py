@@ -82,7 +82,7 @@ def run_self_check(
     span = max(1, indexer.config.max_span)
     for start in range(lo, hi + 1, span):
         end = min(hi, start + span - 1)
-        raw = indexer.source.logs(start, end, indexer.topics)
+        raw = indexer.chain_logs(start, end)
         mapped, _ = decode_range(indexer.decoder, raw, trusted, indexer.chain_id)
         expected: dict[str, dict[tuple[Any, ...], Mapping[str, Any]]] = {name: {} for name in _CHECKED_TABLES}
         for log in mapped:

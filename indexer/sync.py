@@ -35,7 +35,9 @@ from chain import (
     ProviderError,
     SystemAddresses,
     checksum,
+    confirmations_for,
     gc_paused,
+    genesis_raw_logs,
 )
 from indexer.cursor import Cursor
 from indexer.errors import IndexerError, LockLost
@@ -73,7 +75,7 @@ class _Fetched:
 class SyncConfig:
     """Tuning of the loop; the defaults suit a local chain and a permissioned QBFT network."""
 
-    confirmations: int = 0
+    confirmations: int | None = None  # None: the chain's finality says (chain/finality.py)
     initial_span: int = 32
     max_span: int = 20_000
     target_logs: int = 8_000
@@ -188,6 +190,10 @@ class Indexer:
         if migrate:
             upgrade(engine)
         self.store = Store(engine, self.chain_id)
+        # How far behind the head the mirror stays: the chain's finality, unless the config names a depth.
+        self.confirmations, self.finality_warning = confirmations_for(system.finality, self.config.confirmations)
+        if self.finality_warning is not None:
+            _log.warning("%s", self.finality_warning)
         self.lock = WriterLock(engine, f"indexer:{self.chain_id}", self.config.lock_ttl_s)
         self._beat_s = min(self.config.heartbeat_s, self.config.lock_ttl_s / 3)
         self._renewed = time.monotonic()  # when the lease was last renewed (a write or a heartbeat)
@@ -268,7 +274,19 @@ class Indexer:
 
     def safe_head(self) -> int:
         """The newest block the mirror may include (head minus confirmations)."""
-        return self.source.head() - self.config.confirmations
+        return self.source.head() - self.confirmations
+
+    def chain_logs(self, lo: int, hi: int) -> list[dict[str, Any]]:
+        """The logs of blocks ``lo`` to ``hi`` as the node gives them; from block 0, the events of a deployment placed
+        in the genesis come first (``SystemAddresses.genesis_logs``: chain/genesis_events.py)."""
+        raw = self.source.logs(lo, hi, self.topics)
+        if lo == 0 and self.system.genesis_logs:
+            genesis = self.source.header(0)
+            if genesis is None:  # pragma: no cover - every chain has a block 0
+                raise IndexerError("the node has no block 0")
+            when = self.source.block_times([0])[0]
+            raw = genesis_raw_logs(self.system.genesis_logs, genesis.hash, when) + raw
+        return raw
 
     def _fetch(self, lo: int, hi: int) -> _Fetched | None:
         """Headers and logs of ``[lo, hi]``; None when the chain moved under us (fetch again)."""
@@ -277,7 +295,7 @@ class Indexer:
         if top is None or first is None:
             return None  # the chain got shorter: the next step sees it
         try:
-            raw = self.source.with_block_times(self.source.logs(lo, hi, self.topics))
+            raw = self.source.with_block_times(self.chain_logs(lo, hi))
         except ProviderError as exc:
             return _Fetched(lo, hi, top, first, [], exc)
         again = self.source.header(hi)

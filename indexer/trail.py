@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from chain import ChainSource, EventDecoder, Role, checksum, org_code
+from chain import GENESIS_TX, ChainSource, EventDecoder, Role, checksum, org_code
 from chain.times import iso
 from indexer.canonical import event_args_json
 from indexer.digests import GENESIS
@@ -221,7 +221,8 @@ def _lines(
             args = json.loads(row.args)
             signed[row.tx_hash] = (str(args["signer"]), str(args["relayer"]))
     rows = [row for row in rows if keep(row, signed[row.tx_hash][0] if row.tx_hash in signed else None)]
-    direct = sorted({row.tx_hash for row in rows if row.tx_hash not in signed})  # the node is asked for these only
+    # The node is asked for these only (no transaction made a genesis event: chain/genesis_events.py)
+    direct = sorted({row.tx_hash for row in rows if row.tx_hash not in signed and row.tx_hash != GENESIS_TX})
     sent = senders(direct) if senders is not None and direct else {}
     blocks = sorted({int(row.block_number) for row in rows})
     digests = _digests(conn, chain_id, blocks)
@@ -368,6 +369,8 @@ def check_lines(
                 on_chain[(decoded.tx_hash, decoded.log_index)] = decoded
                 hashes[block] = decoded.block_hash
     for line in lines:
+        if line.tx_hash == GENESIS_TX:  # in no block's logs: `audit verify` checks it against block 0's state
+            continue
         where = f"block {line.block_number} tx {line.tx_hash} log {line.log_index}"
         decoded = on_chain.get((line.tx_hash, line.log_index))
         if decoded is None:

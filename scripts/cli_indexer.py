@@ -29,7 +29,7 @@ POLL_S = 0.25
 
 
 def _config(
-    confirmations: int,
+    confirmations: int | None,
     poll: float,
     max_span: int,
     recheck: tuple[float, int, float],
@@ -111,9 +111,10 @@ class _Progress:
 @click.option(
     "--confirmations",
     type=click.IntRange(0, 10_000),
-    default=0,
-    show_default=True,
-    help="Stay this many blocks behind the head (0 suits QBFT's immediate finality and a dev chain).",
+    default=None,
+    help="Stay this many blocks behind the head, whatever the chain's finality says ('finality' in its deployment "
+    "manifest: 'immediate' on a QBFT network, 0 blocks when unset); a warning if it contradicts it. "
+    "[default: the chain's finality]",
 )
 @click.option(
     "--poll", type=click.FloatRange(0.01, 60), default=POLL_S, show_default=True, help="Seconds between head polls."
@@ -151,7 +152,7 @@ def index(
     standby: bool,
     lease_ttl: float,
     heartbeat: float,
-    confirmations: int,
+    confirmations: int | None,
     poll: float,
     max_span: int,
     recheck_every: float,
@@ -173,6 +174,8 @@ def index(
     config = _config(confirmations, poll, max_span, recheck, (lease_ttl, heartbeat))
     with context.mirror(db) as engine:
         indexer = Indexer(engine, ChainSource(context.rpc()), context.system(), context.build(), config)
+        if indexer.finality_warning is not None:
+            click.echo(f"warning: {indexer.finality_warning}", err=True)
         if standby and not _take_over(indexer):
             return
         _follow(indexer, once)

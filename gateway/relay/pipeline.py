@@ -156,22 +156,22 @@ class RelayTarget:
         """Where to poll the relay's status."""
         return status_url(self.id_hex, tx_hash, self.acts.path)
 
-    def public(self, relay: Relay) -> RelayPublic:
+    def public(self, relay: Relay, ledger: Ledger) -> RelayPublic:
         """A relay as the API shows it."""
         if self.id_hex is None:
-            fields = _relay_fields(relay, self.status_url(relay.tx_hash))
+            fields = _relay_fields(relay, self.status_url(relay.tx_hash), ledger)
             fields[self.acts.contract_field] = relay.contract
             return self.acts.model(**fields)
-        return relay_public(self.id_hex, relay)
+        return relay_public(self.id_hex, relay, ledger)
 
 
-def relay_public(procurement_id: str, relay: Relay) -> ActionPublic:
+def relay_public(procurement_id: str, relay: Relay, ledger: Ledger) -> ActionPublic:
     """A relay on a procurement as the API shows it."""
-    fields = _relay_fields(relay, status_url(procurement_id, relay.tx_hash))
+    fields = _relay_fields(relay, status_url(procurement_id, relay.tx_hash), ledger)
     return ActionPublic(**fields, procurement_id=procurement_id, escrow=relay.contract)
 
 
-def _relay_fields(relay: Relay, url: str) -> dict[str, Any]:
+def _relay_fields(relay: Relay, url: str, ledger: Ledger) -> dict[str, Any]:
     """What the API says of any relay: its action, signer, transaction, status and, once mined, its receipt."""
     error = None
     if relay.error is not None:
@@ -192,6 +192,7 @@ def _relay_fields(relay: Relay, url: str) -> dict[str, Any]:
         "status": relay.status,
         "status_url": url,
         "block_number": None if receipt is None else receipt.block_number,
+        "final": ledger.is_final(None if receipt is None else receipt.block_number),
         "gas_used": None if receipt is None else receipt.gas_used,
         "gas_limit": relay.sent.gas,
         "error": error,
@@ -237,14 +238,14 @@ def relay_request(
                     state.idempotency.release(db, action.signer, key)
                 raise
             state.metrics.relayed.labels(action.action.primary_type, "relayed").inc()
-            result = target.public(relay)
+            result = target.public(relay, state.ledger)
             if key is not None and db is not None:
                 # Stored once sent: a retry returns this transaction (with its status then), never a second one.
                 state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
         if relay is not None:
             if wait:
                 wait_for_receipt(relay, state.relay.receipt_timeout_s, target.status_url(relay.tx_hash))
-            result = target.public(relay).model_copy(update={"replayed": result.replayed})
+            result = target.public(relay, state.ledger).model_copy(update={"replayed": result.replayed})
         if wait and db is not None and result.block_number is not None:
             timeout_s = state.settings.wait_timeout_s
             mirrored = wait_for_mirror(db, state.ledger.chain_id, result.block_number, timeout_s)

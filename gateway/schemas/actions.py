@@ -217,6 +217,11 @@ class RelayPublic(ApiModel):
     )
     status_url: str | None = Field(default=None, description="Where to poll the status of this relay.")
     block_number: int | None = Field(default=None, description="The block that mined it (None while pending).")
+    final: bool = Field(
+        default=False,
+        description="True once its block is final by the chain's finality ('finality' in the deployment manifest): "
+        "as soon as it is mined on a chain of immediate finality (QBFT), with that many blocks on top otherwise.",
+    )
     gas_used: int | None = Field(default=None, description="Gas used (None while pending).")
     gas_limit: int | None = Field(default=None, description="The gas limit the relayer set.")
     error: RelayErrorPublic | None = Field(default=None, description="When reverted: why.")

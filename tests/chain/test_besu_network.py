@@ -5,9 +5,11 @@ follow the registry."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,31 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from eth_account import Account
+from sqlalchemy import select
 
-from chain import ChainSource, TxSender, compile_contracts
+from chain import (
+    DEFAULT_ADMIN_ROLE,
+    GENESIS_TX,
+    IMMEDIATE,
+    ChainSource,
+    GenesisLog,
+    TxSender,
+    compile_contracts,
+    load_manifest,
+)
 from chain.besu_network import load_plan, plan_network
 from chain.clients import system_clients
 from chain.errors import ConfigurationError
 from chain.keys import write_keystore
 from chain.qbft import QbftExtraData, QbftVote, decode_extra_data, encode_extra_data, genesis_extra_data
 from chain.roles import OrgKind
-from chain.system import SystemAddresses, error_decoder
+from chain.system import SystemAddresses, deploy_system, error_decoder
+from indexer.audit import verify
+from indexer.models import TABLES
 from indexer.schema import make_engine
 from indexer.sync import Indexer
 from scripts.cli import main
-from tests.tester import new_tester
+from tests.tester import fund_accounts, new_tester
 
 FORMATS = json.loads((Path(__file__).parents[1] / "resources" / "besu" / "formats.json").read_text())
 TESTER_CHAIN_ID = 131277322940537  # the network's chain id: its genesis is then loaded into eth-tester's chain
@@ -206,18 +220,8 @@ def test_the_genesis_is_a_working_ledger_and_the_allowlists_follow_the_registry(
 ) -> None:
     out, admin = network
     genesis = json.loads((out / "genesis.json").read_text())
-    data = json.loads((out / "deployment.json").read_text())
-    system = SystemAddresses(
-        chain_id=data["chainId"],
-        registry=data["registry"],
-        token=data["token"],
-        factory=data["factory"],
-        implementation=data["implementation"],
-        deployed_block=data["deployedBlock"],
-        admin=data["admin"],
-        budget=data["budget"],
-        budget_office=data["budgetOffice"],
-    )
+    system = load_manifest(out / "deployment.json")
+    assert system is not None
     assert system.deployed_block == 0
     assert system.admin == admin.address
     _, rpc = new_tester(genesis["alloc"])
@@ -272,3 +276,97 @@ def test_init_refuses_without_the_admins_key_or_into_a_used_directory(
     stray = CliRunner().invoke(main, ["network", "allowlists", "--network", str(tmp_path), "--db", "sqlite://"])
     assert stray.exit_code == 1
     assert "network.json is missing" in stray.output
+
+
+def _mirror(rpc: Any, system: SystemAddresses, build: Any, url: str) -> Any:
+    engine = make_engine(url)
+    with Indexer(engine, ChainSource(rpc), system, build) as indexer:
+        indexer.catch_up()
+    return engine
+
+
+def _rows(engine: Any, table: str, *columns: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        t = TABLES[table]
+        return [tuple(row) for row in conn.execute(select(*(t.c[c] for c in columns)).order_by(*t.primary_key))]
+
+
+def test_the_deployments_events_are_mirrored_at_block_0_and_verified_against_its_state(
+    network: tuple[Path, Any], tmp_path: Path
+) -> None:
+    out, admin = network
+    genesis = json.loads((out / "genesis.json").read_text())
+    data = json.loads((out / "deployment.json").read_text())
+    assert data["finality"] == "immediate"  # QBFT: the indexer stays 0 blocks behind, a relay is final once mined
+    system = load_manifest(out / "deployment.json")
+    assert system is not None
+    assert system.finality == IMMEDIATE
+    _, rpc = new_tester(genesis["alloc"])
+    build = compile_contracts()
+    mirror = _mirror(rpc, system, build, f"sqlite:///{tmp_path / 'genesis.db'}")
+    # The same admin deploying by transactions on a fresh chain: the same addresses, the same events and roles.
+    _, deployed_rpc = new_tester()
+    fund_accounts(deployed_rpc.tester, [admin])
+    deployed = deploy_system(TxSender(deployed_rpc, admin, error_decoder(build)), build)
+    assert deployed.registry == system.registry
+    reference = _mirror(deployed_rpc, deployed, build, f"sqlite:///{tmp_path / 'deployed.db'}")
+    try:
+        events = _rows(mirror, "events", "block_number", "tx_hash", "emitter", "event", "args")
+        assert [e[3] for e in events] == [
+            "RoleGranted",
+            "RoleAdminChanged",
+            "RoleAdminChanged",
+            "BudgetSet",
+            "FactorySet",
+        ]
+        assert {(e[0], e[1]) for e in events} == {(0, GENESIS_TX)}  # marked: block 0, no transaction
+        assert [e[2:] for e in events] == [e[2:] for e in _rows(reference, "events", "block_number", "tx_hash",
+                                                                "emitter", "event", "args")]  # fmt: skip
+        roles = _rows(mirror, "role_memberships", "role", "account", "role_name", "granted_by")
+        assert roles == _rows(reference, "role_memberships", "role", "account", "role_name", "granted_by")
+        assert roles == [("0x" + DEFAULT_ADMIN_ROLE.hex(), admin.address, "DEFAULT_ADMIN_ROLE", admin.address)]
+        report = verify(mirror, ChainSource(rpc), system, build)
+        assert report.ok, report.differences
+        assert report.checked["genesis_calls"] > 50
+    finally:
+        mirror.dispose()
+        reference.dispose()
+
+
+def _forged(system: SystemAddresses, change: Callable[[list[GenesisLog]], list[GenesisLog]]) -> SystemAddresses:
+    return dataclasses.replace(system, genesis_logs=tuple(change(list(system.genesis_logs))))
+
+
+def _grant_to_another(logs: list[GenesisLog]) -> list[GenesisLog]:
+    granted = logs[0]
+    other = "0x" + "00" * 12 + "dEaD".rjust(40, "0").lower()
+    return [dataclasses.replace(granted, topics=(*granted.topics[:2], other, *granted.topics[3:])), *logs[1:]]
+
+
+@pytest.mark.parametrize(
+    ("change", "table", "field"),
+    [
+        (_grant_to_another, "role_memberships", "hasRole"),  # the admin's role given to another account
+        (lambda logs: [log for log in logs if log.topics[0] != logs[3].topics[0]], "registry", "budget"),  # left out
+        (lambda logs: [*logs, logs[-1]], "events", "event"),  # FactorySet again: the same state, a false trail
+    ],
+    ids=["grant-redirected", "budget-left-out", "extra-event"],
+)
+def test_a_forged_genesis_events_list_is_refused_by_verify(
+    network: tuple[Path, Any], tmp_path: Path, change: Any, table: str, field: str
+) -> None:
+    out, _ = network
+    genesis = json.loads((out / "genesis.json").read_text())
+    system = load_manifest(out / "deployment.json")
+    assert system is not None
+    forged = _forged(system, change)
+    _, rpc = new_tester(genesis["alloc"])
+    build = compile_contracts()
+    mirror = _mirror(rpc, forged, build, f"sqlite:///{tmp_path / 'forged.db'}")
+    try:
+        report = verify(mirror, ChainSource(rpc), forged, build)
+    finally:
+        mirror.dispose()
+    assert not report.ok
+    found = {(d.source, d.table, d.field) for d in report.differences}
+    assert ("genesis", table, field) in found, report.differences

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chain import ACTIONS, SentTx
+from chain import ACTIONS, Finality, SentTx
 from tests.gateway.conftest import REPORT, Api
 
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
@@ -210,3 +210,21 @@ def test_a_relay_beyond_the_in_flight_cap_waits_until_one_is_mined(api: Api, sub
     in_flight.settle(relay, relay.receipt, None)  # mined: room again
     assert waited.wait(5)
     waiter.join()
+
+
+def test_a_relay_is_final_at_the_chains_finality_depth(
+    api: Api, submitted: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluator = api.sign_in("eval1")
+    response = api.act("eval1", evaluator, submitted, "attest", ATTEST)
+    assert response.status_code == 202, response.text
+    assert response.json()["final"] in (False, True)  # final only if already mined (this chain's finality: 0)
+    settled = _settled(api, evaluator, response.json()["statusUrl"])
+    assert (settled["status"], settled["final"]) == ("mined", True)
+    ledger = api.state.ledger
+    monkeypatch.setattr(ledger, "system", dataclasses.replace(ledger.system, finality=Finality(2)))
+    assert api.client.get(settled["statusUrl"], headers=evaluator).json()["final"] is False
+    api.world.tester.mine_blocks(1)
+    assert api.client.get(settled["statusUrl"], headers=evaluator).json()["final"] is False
+    api.world.tester.mine_blocks(1)
+    assert api.client.get(settled["statusUrl"], headers=evaluator).json()["final"] is True

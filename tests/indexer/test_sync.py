@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
@@ -9,6 +10,7 @@ import pytest
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, insert, update
 
+from chain import IMMEDIATE, Finality
 from chain.logs import ChainSource
 from chain.system import SystemAddresses
 from indexer.audit import verify
@@ -116,3 +118,16 @@ def test_a_reorg_rolls_back_to_the_common_ancestor_and_reapplies(engine: Engine,
     report = verify(engine, ChainSource(world.rpc), world.system, world.build)
     assert report.differences == []
     assert count_rows(engine, "attestations") == before + 2
+
+
+def test_the_confirmation_depth_follows_the_chains_finality_unless_told(engine: Engine, scenario_world: World) -> None:
+    head = scenario_world.rpc.block_number()
+    deep = dataclasses.replace(scenario_world.system, finality=Finality(3))
+    indexer = Indexer(engine, ChainSource(scenario_world.rpc), deep, scenario_world.build)
+    assert (indexer.safe_head(), indexer.finality_warning) == (head - 3, None)
+    told = Indexer(engine, ChainSource(scenario_world.rpc), deep, scenario_world.build, SyncConfig(confirmations=1))
+    assert told.safe_head() == head - 1
+    assert told.finality_warning is not None
+    assert "not final yet" in told.finality_warning
+    immediate = dataclasses.replace(scenario_world.system, finality=IMMEDIATE)
+    assert Indexer(engine, ChainSource(scenario_world.rpc), immediate, scenario_world.build).safe_head() == head

@@ -80,7 +80,7 @@ def relay_status(tx_hash: TxHash, procurement: ChainProcurement, state: StateDep
             f"no action {tx_hash.lower()} relayed on this procurement by this gateway since it started "
             "(look the transaction up on chain)"
         )
-    return relay_public(procurement.id_hex, relay)
+    return relay_public(procurement.id_hex, relay, state.ledger)
 
 
 @router.get("/relays", response_model=ActionPublic)
@@ -101,7 +101,7 @@ def relay_status_by_key(
     if result.procurement_id.lower() != procurement.id_hex.lower():
         raise NotFound("no relayed action with this Idempotency-Key on this procurement")
     relay = state.relay.status(result.tx_hash)
-    return result if relay is None else relay_public(procurement.id_hex, relay)
+    return result if relay is None else relay_public(procurement.id_hex, relay, state.ledger)
 
 
 # ---------------------------------------------------------------- one pair of routes per declared action
@@ -361,7 +361,7 @@ def add_relay_status_routes(router: APIRouter, acts: ContractActs, address_of: C
                 f"no {what} act {tx_hash.lower()} relayed by this gateway since it started "
                 "(look the transaction up on chain)"
             )
-        return target.public(relay)
+        return target.public(relay, state.ledger)
 
     def relay_status_by_key(
         account: CurrentAccount,
@@ -377,7 +377,7 @@ def add_relay_status_routes(router: APIRouter, acts: ContractActs, address_of: C
             raise NotFound(f"no {what} act relayed with this Idempotency-Key for this account")
         result = acts.model.model_validate(stored)
         relay = state.relay.status(result.tx_hash)
-        return result if relay is None else target.public(relay)
+        return result if relay is None else target.public(relay, state.ledger)
 
     router.add_api_route(
         "/relays/{tx_hash}",
