@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from indexer.errors import IndexerBusy, LockLost
-from indexer.lease import LEASE_TTL_S, STANDBY_POLL_S
+from indexer.lease import IDLE_GRACE_MS, LEASE_TTL_S, STANDBY_POLL_S
 from indexer.models import TABLES
 
 __all__ = ["WriterLock"]
@@ -45,8 +45,9 @@ class WriterLock:
     when it ran on this host and its process is gone (so a crashed indexer can be restarted immediately). Every
     write transaction re-checks ownership (``refresh``; the SQLite writer process does the same with ``name`` and
     ``owner``), so a stalled holder that lost the lock cannot write afterwards. On PostgreSQL the check also bounds
-    how long the transaction may sit idle (twice the TTL): a holder stalled inside a write transaction keeps the
-    lease row locked, and the server ends that transaction so that a standby can take over.
+    how long the transaction may sit idle (the TTL and a second of grace for the holder's own work between two
+    statements): a holder stalled inside a write transaction keeps the lease row locked, and the server ends that
+    transaction so that a standby can take over (with the defaults within 4 + 0.5 s, indexer/lease.py).
     """
 
     def __init__(self, engine: Engine, name: str, ttl_s: float = LEASE_TTL_S) -> None:
@@ -135,7 +136,7 @@ class WriterLock:
         """Renew the heartbeat inside the caller's transaction; LockLost if someone else holds the lock now."""
         t = self.table
         if conn.dialect.name == "postgresql":
-            idle_ms = 2 * self.ttl_ms
+            idle_ms = self.ttl_ms + IDLE_GRACE_MS
             conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
         done = conn.execute(
             update(t).where(t.c.name == self.name, t.c.owner == self.owner).values(heartbeat_ms=_now_ms())

@@ -9,7 +9,7 @@ Two ways to stop the holder, reported apart:
 * ``kill``: SIGKILL. On one machine the standby sees the holder's process is gone (``WriterLock``'s pid check) and
   takes over at its next poll (``STANDBY_POLL_S``);
 * ``stall``: SIGSTOP. The process is alive, so only the lease's expiry tells: what a standby on another machine sees
-  when the holder's machine dies (at most ``LEASE_TTL_S + STANDBY_POLL_S``; up to twice the TTL when the holder
+  when the holder's machine dies (at most ``LEASE_TTL_S + STANDBY_POLL_S``, 3.5 s; a second more when the holder
   stalled inside a write transaction, which the server then ends).
 
 ``standby_takeover`` is the function bench_scale.py calls; this file also holds the process helpers the standby tests

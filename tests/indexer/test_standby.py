@@ -72,9 +72,10 @@ def test_a_holder_stalled_past_its_lease_is_taken_over_and_stops_without_writing
         pair.active.send_signal(signal.SIGSTOP)
         stalled = time.monotonic()
         taken = until(lambda: pair.mirror.holder_pid() == pair.standby.pid, 30, "the standby to take the lease")
-        # Not before the lease ran out (its last renewal was at most a heartbeat before the stall); within twice
-        # the lease when the holder stalled inside a write transaction (the server ends it: WriterLock).
-        assert ttl - heartbeat - 0.1 <= taken - stalled <= 2 * ttl + 2, taken - stalled
+        # Not before the lease ran out (its last renewal was at most a heartbeat before the stall); within the lease
+        # and a second when the holder stalled inside a write transaction (the server ends it: WriterLock), and the
+        # standby's poll, with a second for a loaded machine.
+        assert ttl - heartbeat - 0.1 <= taken - stalled <= ttl + 1 + 0.5 + 1, taken - stalled
         pair.following(pair.standby_log)
         assert pair.mirror.cursor() == head
         # The mirror held still (the standby stopped while following an idle chain), the holder resumes: it must
