@@ -168,6 +168,8 @@ def test_a_hand_edited_payment_is_found_by_the_scheduled_check(scenario_world: W
         (["index", "--once", "--db", "mysql://x/y"], "unsupported database 'mysql'"),
         (["audit", "verify", "--db", "nonsense"], "not a database URL"),
         (["index", "--once", "--confirmations", "-1"], "-1 is not in the range"),
+        (["index", "--once", "--heartbeat", "2"], "--heartbeat 2 needs --lease-ttl of at least 6"),
+        (["index", "--once", "--lease-ttl", "0.1"], "0.1 is not in the range"),
     ],
 )
 def test_bad_input_gets_one_clear_line(scenario_world: World, var_dir: Path, args: list[str], message: str) -> None:

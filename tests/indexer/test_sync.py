@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import threading
+import time
 
 import pytest
 from eth_utils.crypto import keccak
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
 from chain import IMMEDIATE, Finality
 from chain.logs import ChainSource
@@ -16,9 +18,12 @@ from chain.system import SystemAddresses
 from indexer.audit import verify
 from indexer.errors import IndexerBusy, IndexerError, LockLost
 from indexer.models import IndexerLock
+from indexer.schema import make_engine
 from indexer.store import count_rows
 from indexer.sync import Indexer, SyncConfig
+from indexer.writer_lock import WriterLock
 from tests.helpers import new_escrow
+from tests.indexer.conftest import _new_postgres_database
 from tests.world import World
 
 
@@ -131,3 +136,34 @@ def test_the_confirmation_depth_follows_the_chains_finality_unless_told(engine: 
     assert "not final yet" in told.finality_warning
     immediate = dataclasses.replace(scenario_world.system, finality=IMMEDIATE)
     assert Indexer(engine, ChainSource(scenario_world.rpc), immediate, scenario_world.build).safe_head() == head
+
+
+def test_a_holder_stalled_inside_a_write_is_ended_by_postgres_and_stops_with_lock_lost(
+    postgres_server: str, scenario_world: World
+) -> None:
+    """The path a stalled holder takes when it stalled in mid-write: the server ends its transaction after the lease
+    and a second (WriterLock.refresh), a standby takes the lease, and the holder's next statement is LockLost."""
+    engine = make_engine(_new_postgres_database(postgres_server))
+    try:
+        holder = _indexer(engine, scenario_world, lock_ttl_s=0.5)  # type: ignore[arg-type]
+        holder.open()
+        standby = WriterLock(engine, holder.lock.name, ttl_s=0.5)
+        standby.host = "another-host"
+        took: list[bool] = []
+        waiting = threading.Thread(target=lambda: took.append(standby.wait_acquire(0.05)))
+
+        def stalled_write() -> None:
+            with holder._writing(), engine.begin() as conn:
+                holder.lock.refresh(conn)  # the write transaction begins; the lease row is locked until it ends
+                waiting.start()
+                time.sleep(2.0)  # stalled: idle in its transaction past 0.5 s + 1 s
+                conn.execute(select(1))
+
+        with pytest.raises(LockLost, match="taken over"):
+            stalled_write()
+        waiting.join(10)
+        assert took == [True]
+        assert standby.owned()
+        assert not holder.lock.owned()
+    finally:
+        engine.dispose()
