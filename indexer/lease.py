@@ -5,8 +5,8 @@ while it catches up; it is presumed dead ``LEASE_TTL_S`` (3 s) after its last re
 the standby's host and its process is gone. A standby asks every ``STANDBY_POLL_S`` (0.5 s). So a standby takes over
 at most 3 + 0.5 = 3.5 s after a holder on another host died (its last renewal was at most then; 4.5 s if it died
 inside a write transaction, see ``IDLE_GRACE_MS``), and within 0.5 s of the death of one on its own host: under the
-5 s issue 18 asks for, with half a second left for the standby's own transaction on a loaded machine. A holder renews at least three times per TTL (``SyncConfig``), so
-one late heartbeat does not lose it the lease.
+5 s issue 18 asks for, with half a second left for the standby's own transaction on a loaded machine. A holder
+renews at least three times per TTL (``SyncConfig``), so one late heartbeat does not lose it the lease.
 """
 
 from __future__ import annotations

@@ -190,10 +190,9 @@ class Indexer:
         if migrate:
             upgrade(engine)
         self.store = Store(engine, self.chain_id)
-        # How far behind the head the mirror stays: the chain's finality, unless the config names a depth.
+        # How far behind the head the mirror stays: the chain's finality, unless the config names a depth (then
+        # ``finality_warning`` says whether that contradicts the finality: the caller shows it).
         self.confirmations, self.finality_warning = confirmations_for(system.finality, self.config.confirmations)
-        if self.finality_warning is not None:
-            _log.warning("%s", self.finality_warning)
         self.lock = WriterLock(engine, f"indexer:{self.chain_id}", self.config.lock_ttl_s)
         self._beat_s = min(self.config.heartbeat_s, self.config.lock_ttl_s / 3)
         self._renewed = time.monotonic()  # when the lease was last renewed (a write or a heartbeat)
