@@ -183,3 +183,18 @@ def test_without_a_manifest_the_error_says_what_to_do(scenario_world: World, tmp
     result = _run(scenario_world, tmp_path, "index", "--once")
     assert result.exit_code == 1
     assert "nothing deployed on chain" in result.output
+
+
+def test_confirmations_that_contradict_the_chains_finality_are_warned_of_once(
+    scenario_world: World, var_dir: Path
+) -> None:
+    path = manifest_path(var_dir, scenario_world.system.chain_id)
+    path.write_text(json.dumps(scenario_world.system.to_json() | {"finality": "immediate"}))
+    url = f"sqlite:///{var_dir / 'ledger.db'}"
+    lagging = _run(scenario_world, var_dir, "index", "--once", "--db", url, "--confirmations", "2")
+    assert lagging.exit_code == 0, lagging.output
+    assert lagging.output.count("lags 2 blocks for nothing") == 1
+    assert f"mirror at block {scenario_world.w3.eth.block_number - 2} " in lagging.output
+    following = _run(scenario_world, var_dir, "index", "--once", "--db", url)  # the finality says: no lag
+    assert "warning" not in following.output
+    assert f"mirror at block {scenario_world.w3.eth.block_number} " in following.output
