@@ -76,6 +76,10 @@ def network_init(
         role = "validator" if node.validator else "member node"
         click.echo(f"  {node.name:<10} {node.org:<6} {role:<11} {node.address}  {node.enode}")
     click.echo(f"registry admin {plan.admin}; registry {system.registry}; budget {system.budget}")
+    click.echo(
+        f"finality {system.finality.to_json()}; the deployment's {len(system.genesis_logs)} events recorded in "
+        "deployment.json (an indexer mirrors them as block 0's, `procure audit verify` checks them)"
+    )
     click.echo(f"start it: cd {out} && docker compose up -d (or install systemd/besu-*.service on each machine)")
 
 

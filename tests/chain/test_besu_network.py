@@ -166,6 +166,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     assert result.exit_code == 0, result.output
     assert "mod-1" in result.output
     assert "validator" in result.output
+    assert "finality immediate; the deployment's 5 events recorded" in result.output
     return out, admin
 
 
