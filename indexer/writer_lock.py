@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from indexer.errors import IndexerBusy, LockLost
 from indexer.lease import IDLE_GRACE_MS, LEASE_TTL_S, STANDBY_POLL_S
@@ -113,7 +113,8 @@ class WriterLock:
         waiting: Callable[[str], None] = lambda message: None,
     ) -> bool:
         """Take the lock as soon as it is free or its holder's lease ran out, asking every ``poll_s`` seconds (a
-        standby); ``waiting`` hears why it waits (once per holder). False if ``stopping()`` said to give up."""
+        standby); ``waiting`` hears why it waits (once per holder, or once per outage of a database that does not
+        answer: a standby outlives it). False if ``stopping()`` said to give up."""
         told: str | None = None
         while not stopping():
             try:
@@ -123,6 +124,10 @@ class WriterLock:
                 if busy.holder != told:
                     told = busy.holder
                     waiting(str(busy))
+            except OperationalError as exc:
+                if told != "":
+                    told = ""
+                    waiting(f"the database does not answer ({type(exc.orig).__name__}); asking again")
             time.sleep(poll_s)
         return False
 

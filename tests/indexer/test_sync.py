@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from chain import IMMEDIATE, Finality
 from chain.logs import ChainSource
+from chain.node import free_port
 from chain.system import SystemAddresses
 from indexer.audit import verify
 from indexer.errors import IndexerBusy, IndexerError, LockLost
@@ -167,3 +168,16 @@ def test_a_holder_stalled_inside_a_write_is_ended_by_postgres_and_stops_with_loc
         assert not holder.lock.owned()
     finally:
         engine.dispose()
+
+
+def test_a_standby_outlives_a_database_that_does_not_answer() -> None:
+    engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing")
+    try:
+        lock = WriterLock(engine, "indexer:1")
+        heard: list[str] = []
+        polls = iter(range(3))
+        assert lock.wait_acquire(0.01, lambda: next(polls, None) is None, heard.append) is False
+    finally:
+        engine.dispose()
+    assert len(heard) == 1  # said once, asked three times
+    assert "the database does not answer" in heard[0]
