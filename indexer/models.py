@@ -239,7 +239,7 @@ class IndexerLock(Base):
     host: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)
     heartbeat_ms: Mapped[int] = mapped_column(BigInteger)
-    # The holder's lease: it is presumed dead once its heartbeat is older than this (NULL: written before 0011).
+    # The holder's lease: it is presumed dead once its heartbeat is older than this (NULL: written before 0010).
     ttl_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
