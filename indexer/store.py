@@ -205,10 +205,9 @@ class Store:
 
     def writer(self) -> Writer:
         """The pipeline's writer, started on first use: SQLite's writer process (again if it died), PostgreSQL's
-        writer thread (again if its connection was lost)."""
+        writer thread."""
         if self.engine.dialect.name == "postgresql":
-            if not isinstance(self._writer, WriterThread) or self._writer.broken:
-                self.close()
+            if not isinstance(self._writer, WriterThread):
                 self._writer = WriterThread(self.engine)
             return self._writer
         if not isinstance(self._writer, WriterProcess) or self._writer.process.poll() is not None:

@@ -64,16 +64,6 @@ class WriterThread:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="pg-writer")
         self._pending: Future[tuple[str, str | None]] | None = None
 
-    @property
-    def broken(self) -> bool:
-        """Whether its connection is closed or was lost (the server ended it, say): a new writer is needed."""
-        return bool(self._connection.driver_connection.closed)
-
-    @property
-    def backend_pid(self) -> int:
-        """The server process serving its connection."""
-        return int(self._connection.driver_connection.info.backend_pid)
-
     def send(self, lock: tuple[str, str], plan: WritePlan) -> None:
         assert self._pending is None, "one write at a time: receive the previous answer first"
         self._pending = self._executor.submit(self._write, lock, plan)
@@ -105,10 +95,7 @@ class WriterThread:
         if pending is not None:
             pending.exception()  # the write in flight ends (committed or rolled back) before the connection goes
         self._executor.shutdown(wait=True)
-        if self.broken:
-            self._connection.invalidate()  # not back into the pool
-        else:
-            self._connection.close()
+        self._connection.close()
 
 
 class WalCheckpointer:

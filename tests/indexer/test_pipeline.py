@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 
 from indexer.errors import IndexerError, LockLost
 from indexer.models import EventRow, IndexerLock
@@ -22,7 +22,6 @@ from indexer.pipeline import WriterProcess
 from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.writer_lock import WriterLock
-from indexer.writing import WriterThread
 from tests.indexer.golden import Piece, block_pieces, dump, open_store
 
 
@@ -124,32 +123,6 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
     finally:
         store.close()
     assert _events(sqlite_engine) == len(recorded["logs"])
-
-
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_writer_whose_connection_was_lost_is_an_error_and_leaves_whole_ranges(
-    engine: Engine, recorded: dict[str, Any]
-) -> None:
-    store, lock, pieces = _open(engine, recorded)
-    try:
-        pipeline = store.pipeline(lock)
-        pipeline.apply(*pieces[0])
-        pipeline.wait()
-        writer = store.writer()
-        assert isinstance(writer, WriterThread)
-        with engine.connect() as conn:  # the server ends the writer's connection
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": writer.backend_pid})
-        pipeline.apply(*pieces[1])
-        with pytest.raises(IndexerError, match="failed"):
-            pipeline.wait()
-        assert _events(engine) == len(pieces[0][0])
-        pipeline = store.pipeline(lock)  # a new writer, from the committed cursor
-        for piece in pieces[1:]:
-            pipeline.apply(*piece)
-        pipeline.wait()
-    finally:
-        store.close()
-    assert _events(engine) == len(recorded["logs"])
 
 
 def test_after_a_rollback_the_pipeline_plans_from_the_committed_cursor(
