@@ -4,8 +4,8 @@ A pipelined catch-up (``indexer.pipeline.Pipeline``) plans a range's rows, state
 process and hands the ``WritePlan`` here, to a process of its own (``python -m indexer._sqlite_writer PATH PID``),
 so that SQLite's work (binding, B-tree inserts, the commit) runs on another core while the next range is fetched,
 decoded and mapped. One transaction holds the lock check, the check that the cursor is still the one the plan was
-made on, and the plan itself (``indexer.write_plan.write_checked``, as a PostgreSQL catch-up's writer thread
-does): the crash story is that of ``Store.apply``.
+made on, and the plan itself (``indexer.write_plan.execute_plan``, as in process): the crash story is that of
+``Store.apply``.
 
 This module imports only the standard library (and ``indexer.write_plan``, which does too), so that the writer
 process starts in milliseconds.
@@ -23,9 +23,9 @@ import sys
 import time
 from typing import IO, Any
 
-from indexer.write_plan import WritePlan, WriteRefused, write_checked
+from indexer.write_plan import WritePlan, execute_plan
 
-__all__ = ["SQLITE_PRAGMAS", "receive", "send"]
+__all__ = ["SQLITE_PRAGMAS", "WriteRefused", "receive", "send", "write_checked"]
 
 # WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction across a process crash
 # (only a power cut may lose the last ones, never corrupt the file). The indexer checkpoints in a background thread
@@ -38,6 +38,35 @@ SQLITE_PRAGMAS = (
     "PRAGMA cache_size=-65536",
     "PRAGMA wal_autocheckpoint=10000",
 )
+
+
+class WriteRefused(Exception):
+    """The plan was not applied: ``kind`` is ``lock`` (another indexer holds the lock) or ``moved`` (the cursor is
+    not the one it was planned on)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def write_checked(db: sqlite3.Connection, plan: WritePlan, *, now_ms: int, lock: tuple[str, str]) -> None:
+    """Renew ``lock`` (name, owner), check that the cursor is still ``plan.base``, then execute ``plan``, all in
+    the connection's current transaction; WriteRefused if the lock or the cursor moved."""
+    cursor = db.cursor()
+    try:
+        cursor.execute(
+            "UPDATE indexer_locks SET heartbeat_ms = ? WHERE name = ? AND owner = ?", (now_ms, lock[0], lock[1])
+        )
+        if cursor.rowcount != 1:
+            raise WriteRefused("lock", f"lock {lock[0]} was taken over by another indexer; stopping")
+        row = cursor.execute(
+            "SELECT block_number, block_hash, chain_hash FROM cursors WHERE chain_id = ?", (plan.chain_id,)
+        ).fetchone()
+        if row is None or tuple(row) != tuple(plan.base):
+            raise WriteRefused("moved", f"the cursor is {row}, the writes were planned on {tuple(plan.base)}")
+        execute_plan(cursor, plan, now_ms=now_ms)
+    finally:
+        cursor.close()
 
 
 # ---------------------------------------------------------------- the writer process and its protocol
@@ -96,11 +125,7 @@ def _serve(db: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> N
         plan = WritePlan(*fields)
         try:
             db.execute("BEGIN IMMEDIATE")
-            cursor = db.cursor()
-            try:
-                write_checked(cursor, plan, now_ms=int(time.time() * 1000), lock=(lock[0], lock[1]))
-            finally:
-                cursor.close()
+            write_checked(db, plan, now_ms=int(time.time() * 1000), lock=(lock[0], lock[1]))
             db.execute("COMMIT")
             reply: tuple[str, str | None] = ("ok", None)
         except WriteRefused as refused:

@@ -1,11 +1,9 @@
-"""Pipelined catch-up: the indexer plans each range while a writer writes the one before.
+"""Pipelined catch-up into SQLite: the indexer plans each range while a writer process writes the one before.
 
-One Python process cannot both plan and write into SQLite at full speed (its ``executemany`` takes the GIL back
-after every row), so a catch-up into an SQLite file hands each ``WritePlan``, as plain values over a pipe, to a
-writer process (``WriterProcess``: ``indexer._sqlite_writer``, standard library only) that applies it in one
-transaction while the indexer fetches, decodes, maps and plans the next. Into PostgreSQL the database works in a
-server process already: a writer thread (``indexer.writing.WriterThread``) sends each plan and waits for the
-server without holding the GIL, while the indexer plans the next. Both apply a plan with ``write_checked``.
+One Python process cannot both plan and write at full speed (its ``executemany`` takes the GIL back after every
+row), so a catch-up into an SQLite file hands each ``WritePlan``, as plain values over a pipe, to a writer process
+(``indexer._sqlite_writer``, standard library only) that applies it in one transaction while the indexer fetches,
+decodes, maps and plans the next.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from chain.logs import gc_paused
 from indexer._sqlite_writer import receive, send
@@ -32,7 +30,7 @@ from indexer.writer_lock import WriterLock
 if TYPE_CHECKING:
     from indexer.store import Store
 
-__all__ = ["Pipeline", "Writer", "WriterProcess", "after"]
+__all__ = ["Pipeline", "WriterProcess", "after"]
 
 
 def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
@@ -40,17 +38,6 @@ def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
     if not mapped or mapped[0].log.block_number > block:
         return mapped
     return [m for m in mapped if m.log.block_number > block]
-
-
-class Writer(Protocol):
-    """What a pipeline needs of its writer: one plan at a time, each answered ("ok" | "lock" | "moved" | "error",
-    message) once it is committed or refused."""
-
-    def send(self, lock: tuple[str, str], plan: WritePlan) -> None: ...
-
-    def receive(self) -> tuple[str, str | None]: ...
-
-    def stop(self) -> None: ...
 
 
 class WriterProcess:
@@ -107,8 +94,8 @@ class WriterProcess:
 
 
 class Pipeline:
-    """A catch-up's transactions, one ahead: while the writer (SQLite's process, PostgreSQL's thread) writes and
-    commits a range, the indexer fetches, decodes, maps and plans the next.
+    """A catch-up's transactions, one ahead (SQLite): while the writer process writes and commits a range, the
+    indexer fetches, decodes, maps and plans the next.
 
     Each transaction is planned on the cursor the previous one leaves, from escrow state carried in memory (never
     read back from rows that may not be committed yet), and the writer applies it only if the lock is still ours
@@ -120,7 +107,7 @@ class Pipeline:
     def __init__(self, store: Store, lock: WriterLock) -> None:
         self.store = store
         self.lock = lock
-        self._writer = store.writer()
+        self._writer = store.writer_process()
         self._in_flight: tuple[int, int] | None = None
         self.reset()
 

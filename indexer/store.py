@@ -25,10 +25,10 @@ from indexer.digests import GENESIS
 from indexer.errors import IndexerError
 from indexer.mappers import MappedLog
 from indexer.models import TABLES
-from indexer.pipeline import Pipeline, Writer, WriterProcess, after
+from indexer.pipeline import Pipeline, WriterProcess, after
 from indexer.planning import EscrowState, Planner
 from indexer.writer_lock import WriterLock
-from indexer.writing import WalCheckpointer, WriterThread, write
+from indexer.writing import WalCheckpointer, write
 
 __all__ = ["Store", "count_rows"]
 
@@ -40,7 +40,7 @@ class Store:
         self.engine = engine
         self.chain_id = chain_id
         self._checkpointer = WalCheckpointer(engine) if engine.dialect.name == "sqlite" else None
-        self._writer: WriterProcess | WriterThread | None = None
+        self._writer: WriterProcess | None = None
 
     # ------------------------------------------------------------ reading
 
@@ -191,33 +191,27 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.request()
 
-    # ------------------------------------------------------------ pipelining
+    # ------------------------------------------------------------ pipelining (SQLite)
 
     @property
     def can_pipeline(self) -> bool:
-        """Whether ``pipeline`` is available (SQLite files, PostgreSQL)."""
-        dialect = self.engine.dialect.name
-        return dialect == "postgresql" or (dialect == "sqlite" and bool(self.engine.url.database))
+        """Whether ``pipeline`` is available (SQLite files)."""
+        return self.engine.dialect.name == "sqlite" and bool(self.engine.url.database)
 
     def pipeline(self, lock: WriterLock) -> Pipeline:
         """Pipelined writes for a catch-up (see ``Pipeline``); the caller holds ``lock``."""
         return Pipeline(self, lock)
 
-    def writer(self) -> Writer:
-        """The pipeline's writer, started on first use: SQLite's writer process (again if it died), PostgreSQL's
-        writer thread."""
-        if self.engine.dialect.name == "postgresql":
-            if not isinstance(self._writer, WriterThread):
-                self._writer = WriterThread(self.engine)
-            return self._writer
-        if not isinstance(self._writer, WriterProcess) or self._writer.process.poll() is not None:
+    def writer_process(self) -> WriterProcess:
+        """The SQLite writer process, started on first use (and again if it died)."""
+        if self._writer is None or self._writer.process.poll() is not None:
             database = self.engine.url.database
             assert database, "pipelining needs an SQLite file"
             self._writer = WriterProcess(str(Path(database).resolve()))
         return self._writer
 
     def close(self) -> None:
-        """Stop the writer, if one was started."""
+        """Stop the writer process, if one was started."""
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.stop()

@@ -188,7 +188,7 @@ class Indexer:
         self.trusted: dict[str, str] = {}
         self._locked = False
         self._pending: Future[_Fetched | None] | None = None
-        self._pipeline: Pipeline | None = None  # while catching up over HTTP
+        self._pipeline: Pipeline | None = None  # while catching up into SQLite over HTTP
         # Prefetching overlaps the node's work with ours, where the transport allows a second thread (eth-tester
         # does not).
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
@@ -369,10 +369,8 @@ class Indexer:
     def catch_up(self, progress: Callable[[int, int], None] | None = None, until: int | None = None) -> SyncStats:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
-        head = self.safe_head()
-        target = head if until is None else until
-        # Over HTTP, a writer (SQLite's process, PostgreSQL's thread) writes each range while the next is read and
-        # planned (see Pipeline).
+        target = self.safe_head() if until is None else until
+        # Over HTTP into SQLite, a writer process writes each range while the next is read (see Pipeline).
         if self._executor is not None and self.store.can_pipeline:
             self._pipeline = self.store.pipeline(self.lock)
         collected_at = self.stats.logs_applied
@@ -385,19 +383,11 @@ class Indexer:
                     cursor = self._cursor()
                     if progress is not None:
                         progress(cursor.block_number, target)
+                    head = self.safe_head()
                     limit = min(target, head)
-                    covered = self.step(limit=limit, safe_head=head)  # at the limit: checks the cursor is canonical
+                    self.step(limit=limit, safe_head=head)  # at the limit: only checks the cursor is still canonical
                     if cursor.block_number >= limit and self._cursor().block_number >= limit:
-                        if limit >= target:
-                            break
-                        fresh = self.safe_head()  # ``until`` lies beyond the head: follow the head while it grows
-                        if fresh <= head:
-                            break
-                        head = fresh
-                    elif not covered:
-                        # Nothing new, a reorg, a range to fetch again: the head is asked again (it may have gone
-                        # back). Otherwise not: a round trip per range, while the node serves the next range's logs.
-                        head = self.safe_head()
+                        break
                     if self.stats.logs_applied - collected_at >= _COLLECT_EVERY:
                         gc.collect()
                         collected_at = self.stats.logs_applied

@@ -5,9 +5,6 @@ The planner (``indexer.planning``) and a reorg (``indexer.reorg``) derive everyt
 (``indexer.writing``: SQLite's driver, or psycopg with COPY for PostgreSQL) or crosses a pipe to the SQLite writer
 process (``indexer._sqlite_writer``). The cursor moves last, in the same transaction as everything else.
 
-``write_checked`` is how a pipelined catch-up's writer (``indexer.pipeline``) applies a plan made ahead of the
-database: the lock and the cursor the plan was made on are checked in the transaction of its rows.
-
 This module imports only the standard library, so that the writer process starts in milliseconds.
 """
 
@@ -25,9 +22,7 @@ __all__ = [
     "Op",
     "Row",
     "WritePlan",
-    "WriteRefused",
     "execute_plan",
-    "write_checked",
 ]
 
 Row = Sequence[Any]
@@ -73,16 +68,11 @@ class WritePlan(NamedTuple):
 
 
 class DbCursor(Protocol):
-    """What ``execute_plan`` and ``write_checked`` need of a DB-API cursor."""
-
-    @property
-    def rowcount(self) -> int: ...
+    """What ``execute_plan`` needs of a DB-API cursor."""
 
     def execute(self, sql: str, params: Sequence[Any], /) -> Any: ...
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
-
-    def fetchone(self) -> Any: ...
 
 
 def _quote(name: str) -> str:
@@ -169,44 +159,3 @@ def execute_plan(
     for (kind, table, key, columns), ops in groupby(plan.ops, key=_shape):
         cursor.executemany(_op_sql(kind, table, key, columns, mark), [op[4] for op in ops])
     cursor.execute(cursor_sql, (*plan.cursor, now_ms, plan.chain_id))
-
-
-class WriteRefused(Exception):
-    """The plan was not applied: ``kind`` is ``lock`` (another indexer holds the lock) or ``moved`` (the cursor is
-    not the one it was planned on)."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@lru_cache(maxsize=8)
-def _check_statements(mark: str) -> tuple[str, str]:
-    """The lock's renewal and the cursor's read of ``write_checked``."""
-    return (
-        _update("indexer_locks", ("heartbeat_ms",), ("name", "owner"), mark),
-        f"SELECT block_number, block_hash, chain_hash FROM cursors WHERE chain_id = {mark}",  # noqa: S608
-    )
-
-
-def write_checked(
-    cursor: DbCursor,
-    plan: WritePlan,
-    *,
-    now_ms: int,
-    lock: tuple[str, str],
-    mark: str = "?",
-    copy: Callable[[str, tuple[str, ...], list[Row]], None] | None = None,
-) -> None:
-    """Renew ``lock`` (name, owner), check that the cursor is still ``plan.base``, then execute ``plan`` (as
-    ``execute_plan``, with ``mark`` and ``copy``), all in the cursor's current transaction; WriteRefused if the
-    lock or the cursor moved."""
-    renew, read_cursor = _check_statements(mark)
-    cursor.execute(renew, (now_ms, lock[0], lock[1]))
-    if cursor.rowcount != 1:
-        raise WriteRefused("lock", f"lock {lock[0]} was taken over by another indexer; stopping")
-    cursor.execute(read_cursor, (plan.chain_id,))
-    row = cursor.fetchone()
-    if row is None or tuple(row) != tuple(plan.base):
-        raise WriteRefused("moved", f"the cursor is {row}, the writes were planned on {tuple(plan.base)}")
-    execute_plan(cursor, plan, now_ms=now_ms, mark=mark, copy=copy)

@@ -3,25 +3,22 @@
 SQLite goes through its driver with the same ``execute_plan`` as the writer process (``indexer._sqlite_writer``);
 PostgreSQL through psycopg, rows with ``COPY FROM STDIN``. SQLAlchemy's per-row parameter processing would cost
 more than the database itself, so neither goes through it: the plan's values are already what the columns store
-(``Uint256`` as decimal strings). A pipelined catch-up into PostgreSQL writes each plan from a ``WriterThread``
-while the indexer plans the next. After an SQLite write, ``WalCheckpointer`` copies the write-ahead log back into
+(``Uint256`` as decimal strings). After an SQLite write, ``WalCheckpointer`` copies the write-ahead log back into
 the database file in the background.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from indexer.write_plan import Row, WritePlan, WriteRefused, execute_plan, write_checked
+from indexer.write_plan import Row, WritePlan, execute_plan
 
-__all__ = ["WalCheckpointer", "WriterThread", "write"]
+__all__ = ["WalCheckpointer", "write"]
 
 
 def write(conn: Connection, plan: WritePlan) -> None:
@@ -47,55 +44,6 @@ def _copy_into(cursor: Any) -> Callable[[str, tuple[str, ...], list[Row]], None]
                 stream.write_row(row)
 
     return copy
-
-
-class WriterThread:
-    """PostgreSQL: the writer of a pipelined catch-up (``indexer.pipeline``), a thread with a connection of its own.
-
-    The server does a range's work (parsing the COPY data, the B-tree inserts, the commit) on its own core while
-    the indexer fetches, decodes and plans the next range; psycopg waits for the server without holding the GIL.
-    It answers as the SQLite writer process does: ``send`` a plan, ``receive`` ("ok" | "lock" | "moved" |
-    "error", message). A plan is applied by ``write_checked`` (lock renewed, cursor checked, rows, new cursor) in
-    one transaction, so a killed indexer leaves only whole ranges: the server rolls back what was not committed.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._connection: Any = engine.raw_connection()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="pg-writer")
-        self._pending: Future[tuple[str, str | None]] | None = None
-
-    def send(self, lock: tuple[str, str], plan: WritePlan) -> None:
-        assert self._pending is None, "one write at a time: receive the previous answer first"
-        self._pending = self._executor.submit(self._write, lock, plan)
-
-    def receive(self) -> tuple[str, str | None]:
-        pending, self._pending = self._pending, None
-        assert pending is not None, "nothing was sent"
-        return pending.result()
-
-    def _write(self, lock: tuple[str, str], plan: WritePlan) -> tuple[str, str | None]:
-        connection = self._connection
-        cursor = connection.cursor()
-        try:
-            write_checked(cursor, plan, now_ms=int(time.time() * 1000), lock=lock, mark="%s", copy=_copy_into(cursor))
-            connection.commit()
-            return ("ok", None)
-        except WriteRefused as refused:
-            connection.rollback()
-            return (refused.kind, str(refused))
-        except Exception as exc:  # reported to the indexer, which raises it
-            with contextlib.suppress(Exception):  # a broken connection has nothing to roll back
-                connection.rollback()
-            return ("error", f"{type(exc).__name__}: {exc}")
-        finally:
-            cursor.close()
-
-    def stop(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.exception()  # the write in flight ends (committed or rolled back) before the connection goes
-        self._executor.shutdown(wait=True)
-        self._connection.close()
 
 
 class WalCheckpointer:

@@ -1,10 +1,8 @@
-"""Pipelined catch-up: a writer (SQLite's process, PostgreSQL's thread) applies each planned range while the next
-is planned.
+"""Pipelined catch-up into SQLite: a writer process applies each planned range while the next is planned.
 
 The escrow state is carried in memory from one planned range to the next (never read back from rows that may
 not be committed yet); the writer applies a range only if the lock is still ours and the cursor is still the
-one it was planned on, in one transaction with its rows. Every test but the SQLite writer process's own runs on
-both databases (``engine``).
+one it was planned on, in one transaction with its rows.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from sqlalchemy import Engine, func, select, update
 
 from indexer.errors import IndexerError, LockLost
 from indexer.models import EventRow, IndexerLock
-from indexer.pipeline import WriterProcess
 from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.writer_lock import WriterLock
@@ -51,8 +48,10 @@ def _events(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(EventRow)).scalar_one())
 
 
-def test_a_pipelined_catch_up_gives_the_expected_rows(engine: Engine, recorded: dict[str, Any], expected: Any) -> None:
-    store, lock, pieces = _open(engine, recorded)
+def test_a_pipelined_catch_up_gives_the_expected_rows(
+    sqlite_engine: Engine, recorded: dict[str, Any], expected: Any
+) -> None:
+    store, lock, pieces = _open(sqlite_engine, recorded)
     assert len(pieces) > 10  # state carried across many transactions
     try:
         pipeline = store.pipeline(lock)
@@ -64,16 +63,16 @@ def test_a_pipelined_catch_up_gives_the_expected_rows(engine: Engine, recorded: 
         store.close()
     assert [end for end, _ in done] == [end for _, end, _ in pieces]
     assert sum(applied for _, applied in done) == len(recorded["logs"])
-    assert dump(engine) == expected
+    assert dump(sqlite_engine) == expected
 
 
-def test_a_writer_that_lost_the_lock_writes_nothing(engine: Engine, recorded: dict[str, Any]) -> None:
-    store, lock, pieces = _open(engine, recorded)
+def test_a_writer_that_lost_the_lock_writes_nothing(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
+    store, lock, pieces = _open(sqlite_engine, recorded)
     try:
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
         pipeline.wait()
-        with engine.begin() as conn:
+        with sqlite_engine.begin() as conn:
             conn.execute(update(IndexerLock).values(owner="another host:1:cafe"))
         pipeline.apply(*pieces[1])
         with pytest.raises(LockLost):
@@ -83,11 +82,11 @@ def test_a_writer_that_lost_the_lock_writes_nothing(engine: Engine, recorded: di
     cursor = store.cursor()
     assert cursor is not None
     assert cursor.block_number == pieces[0][1]
-    assert _events(engine) == len(pieces[0][0])
+    assert _events(sqlite_engine) == len(pieces[0][0])
 
 
-def test_a_range_planned_on_a_cursor_that_moved_is_refused(engine: Engine, recorded: dict[str, Any]) -> None:
-    store, lock, pieces = _open(engine, recorded)
+def test_a_range_planned_on_a_cursor_that_moved_is_refused(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
+    store, lock, pieces = _open(sqlite_engine, recorded)
     try:
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
@@ -101,7 +100,7 @@ def test_a_range_planned_on_a_cursor_that_moved_is_refused(engine: Engine, recor
     cursor = store.cursor()
     assert cursor is not None
     assert cursor.block_number == pieces[1][1]
-    assert _events(engine) == len(pieces[0][0]) + len(pieces[1][0])  # nothing twice
+    assert _events(sqlite_engine) == len(pieces[0][0]) + len(pieces[1][0])  # nothing twice
 
 
 def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
@@ -110,8 +109,7 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
         pipeline.wait()
-        writer = store.writer()
-        assert isinstance(writer, WriterProcess)
+        writer = store.writer_process()
         writer.process.kill()
         writer.process.wait()
         with pytest.raises(IndexerError, match="writer process"):
@@ -126,9 +124,9 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
 
 
 def test_after_a_rollback_the_pipeline_plans_from_the_committed_cursor(
-    engine: Engine, recorded: dict[str, Any], expected: Any
+    sqlite_engine: Engine, recorded: dict[str, Any], expected: Any
 ) -> None:
-    store, lock, pieces = _open(engine, recorded)
+    store, lock, pieces = _open(sqlite_engine, recorded)
     middle = len(pieces) // 2
     try:
         pipeline = store.pipeline(lock)
@@ -144,4 +142,4 @@ def test_after_a_rollback_the_pipeline_plans_from_the_committed_cursor(
         pipeline.wait()
     finally:
         store.close()
-    assert dump(engine) == expected
+    assert dump(sqlite_engine) == expected
