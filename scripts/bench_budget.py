@@ -1,7 +1,7 @@
 """Benchmark the budget mirror and its reads: the indexer's catch-up of budget events against its ceiling, and
 the gateway's per-ministry summary and one line's detail over a mirror of 1,000 lines and 100,000 procurements.
 
-    .venv/bin/python scripts/bench_budget.py [--json] [--rounds N] [--procurements N] [--requests N]
+    .venv/bin/python scripts/bench_budget.py [--json] [--rounds N] [--runs N] [--procurements N] [--requests N]
 
 1. anvil (in memory) with the system deployed and the dev cast seeded (``scripts.bench_indexer``); on it the
    finance authority enacts 10 items of the Ministry of Defense and its finance officer distributes each among 100
@@ -9,7 +9,9 @@ the gateway's per-ministry summary and one line's detail over a mirror of 1,000 
    line (one yen taken back or given) and 500 transfers between lines requested and approved (TransferRequested,
    TransferApproved, Transferred): budget events, each moving a line.
 2. The indexer catches up into SQLite (its pipelined catch-up); the ceiling is the same ``eth_getLogs`` ranges
-   fetched and decoded without writing (``bench_indexer``'s). ``catch_up_vs_ceiling_pct`` is the ratio.
+   fetched and decoded without writing (``bench_indexer``'s). ``catch_up_vs_ceiling_pct`` is the ratio: the median
+   of ``--runs`` catch-ups of a fresh mirror, each against the ceiling measured right after it
+   (``bench_indexer.catch_up_runs``), with the lowest and highest.
 3. The mirror is then grown **directly in SQL** (no chain behind these rows, so ``audit verify`` would name them):
    ``--procurements`` procurements of the ministry spread over the 1,000 lines, each with its obligation, half with a
    disbursement, their line changes, and the lines' totals made to agree with them; 200 more transfers left pending.
@@ -29,7 +31,8 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ from chain.devnet import DEV_INDEX
 from chain.node import free_port
 from chain.roles import org_id
 from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
-from scripts.bench_indexer import Chain, _catch_up, _ceiling, _send_phase, running_anvil
+from scripts.bench_indexer import Chain, _send_phase, catch_up_runs, running_anvil, spread
 
 _ITEMS, _LINES_PER_ITEM = 10, 100
 _ITEM_YEN = 10**12  # an item's appropriation
@@ -289,7 +292,7 @@ def _timed(client: httpx.Client, path: str, headers: dict[str, str], count: int)
     return times
 
 
-def run(rounds: int, procurements: int, requests: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run(rounds: int, procurements: int, requests: int, log: Callable[[str], None], *, runs: int = 5) -> dict[str, Any]:
     """The whole benchmark; returns the result object."""
     with tempfile.TemporaryDirectory(prefix="bench-budget-") as folder:
         work = Path(folder)
@@ -298,10 +301,16 @@ def run(rounds: int, procurements: int, requests: int, log: Callable[[str], None
             generated = generate_budget_events(chain, rounds)
             log(f"generated {generated} budget events in {time.perf_counter() - started:.1f} s")
             url = f"sqlite:///{work / 'ledger.db'}"
-            catch_up_s, applied, ranges = _catch_up(chain, url)
-            log(f"catch-up: {applied} events in {catch_up_s:.2f} s over {len(ranges)} ranges")
-            ceiling_s, decoded = _ceiling(chain, ranges)
-            log(f"ceiling: {decoded} events fetched and decoded in {ceiling_s:.2f} s")
+
+            @contextmanager
+            def fresh_mirror(run: int) -> Iterator[str]:
+                for path in work.glob("ledger.db*"):  # the previous run's mirror, its WAL and shared memory
+                    path.unlink()
+                yield url
+
+            catch_ups = catch_up_runs(chain, {"sqlite": fresh_mirror}, runs, log)["sqlite"]
+            lowest, median, highest = spread([c.ratio_pct for c in catch_ups])
+            applied = catch_ups[-1].events
             started = time.perf_counter()
             now = chain.rpc.latest_timestamp()
             grown = grow_mirror(work / "ledger.db", chain.rpc.chain_id, procurements, now)
@@ -340,9 +349,12 @@ def run(rounds: int, procurements: int, requests: int, log: Callable[[str], None
                 "procurements_in_sql": procurements,
                 "budget_events_generated": generated,
                 "events_applied": applied,
-                "catch_up_events_per_s": round(applied / catch_up_s),
-                "ceiling_events_per_s": round(decoded / ceiling_s),
-                "catch_up_vs_ceiling_pct": round(100 * (applied / catch_up_s) / (decoded / ceiling_s), 1),
+                "catch_up_events_per_s": round(statistics.median(c.events_per_s for c in catch_ups)),
+                "ceiling_events_per_s": round(statistics.median(c.ceiling_events_per_s for c in catch_ups)),
+                "catch_up_vs_ceiling_pct": round(median, 1),
+                "catch_up_vs_ceiling_pct_min": round(lowest, 1),
+                "catch_up_vs_ceiling_pct_max": round(highest, 1),
+                "catch_up_runs": runs,
                 "summary_p50_ms": round(statistics.median(summary_ms), 1),
                 "summary_p99_ms": round(_p(summary_ms, 99), 1),
                 "line_p50_ms": round(statistics.median(line_ms), 1),
@@ -367,14 +379,21 @@ def _all_lines(client: httpx.Client, headers: dict[str, str], fiscal_year: int) 
     "--procurements", type=click.IntRange(0), default=100_000, show_default=True, help="Procurements written in SQL."
 )
 @click.option("--requests", type=click.IntRange(2), default=300, show_default=True, help="Reads of each kind timed.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Catch-ups of fresh mirrors, each with its ceiling; the median ratio is reported.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
-def main(rounds: int, procurements: int, requests: int, as_json: bool) -> None:
+def main(rounds: int, procurements: int, requests: int, runs: int, as_json: bool) -> None:
     """Generate budget events on anvil, grow the mirror, and measure the catch-up and the gateway's budget reads."""
 
     def log(line: str) -> None:
         click.echo(line, err=True)
 
-    result = run(rounds, procurements, requests, log)
+    result = run(rounds, procurements, requests, log, runs=runs)
     if as_json:
         click.echo(json.dumps(result))
     else:

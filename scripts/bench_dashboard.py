@@ -72,7 +72,7 @@ from chain.node import free_port, start_anvil
 from chain.system import error_decoder
 from scripts.bench_budget import _all_lines, generate_budget_events, grow_mirror
 from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
-from scripts.bench_indexer import _catch_up, running_anvil
+from scripts.bench_indexer import catch_up, running_anvil
 from scripts.cli_indexer import POLL_S
 
 TARGET_P95_MS = 150.0
@@ -110,7 +110,7 @@ def run(procurements: int, requests: int, log: Callable[[str], None]) -> dict[st
             generated = generate_budget_events(chain, rounds=0)
             log(f"generated {generated} budget events in {time.perf_counter() - started:.1f} s")
             url = f"sqlite:///{work / 'ledger.db'}"
-            catch_up_s, applied, _ = _catch_up(chain, url)
+            catch_up_s, applied, _ = catch_up(chain, url)
             log(f"catch-up: {applied} events in {catch_up_s:.2f} s")
             started = time.perf_counter()
             grown = grow_mirror(work / "ledger.db", chain.rpc.chain_id, procurements, chain.rpc.latest_timestamp())

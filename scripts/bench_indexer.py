@@ -1,11 +1,18 @@
-"""Indexer benchmark: generate procurement events on anvil, then measure catch-up into SQLite and PostgreSQL,
-the fetch-and-decode ceiling over the same ranges, live latency while following, and replay + verify.
+"""Indexer benchmark: generate procurement events on anvil, then measure catch-up into SQLite and PostgreSQL
+against the fetch-and-decode ceiling over the same ranges, live latency while following, and replay + verify.
 
-    python scripts/bench_indexer.py [--events 100000] [--json]
+    python scripts/bench_indexer.py [--events 100000] [--runs 5] [--json]
 
 Events are generated fast: anvil's unlocked dev accounts send unsigned transactions in JSON-RPC batches with
 automine off, one phase per block (create, submit evidence, attest, attest again); so blocks hold hundreds of
 events each. ``generate_events`` is also what the indexer's integration tests use for their chains.
+
+The chain is generated once; each of ``--runs`` runs then catches it up into a fresh SQLite file and a fresh
+PostgreSQL database, and measures the ceiling (the same ``eth_getLogs`` ranges fetched and decoded, writing
+nothing) between the two catch-ups; odd runs write PostgreSQL first. A run's ratios are its catch-ups' rates
+against its own ceiling, taken seconds apart, so that other work on a shared machine weighs on both alike; the
+median of the runs is the result, printed with the lowest and highest. Replay + verify and live latency then run
+on the last run's SQLite mirror.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +66,18 @@ from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig, decode_range, trusted_emitters
 
 __all__ = [
+    "CatchUpRun",
     "Chain",
+    "catch_up",
+    "catch_up_runs",
+    "ceiling",
     "create_procurement",
     "free_port",
     "generate_events",
     "running_anvil",
     "send_and_wait",
     "setup_chain",
+    "spread",
 ]
 
 # Dev account indexes of the dev cast's officer, supplier and evaluators (EVAL_C sits on the panels, never attests).
@@ -280,7 +292,9 @@ def create_procurement(chain: Chain, milestones: int) -> str:
 # ---------------------------------------------------------------- measurements
 
 
-def _catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]]:
+def catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]]:
+    """Catch the mirror at ``url`` up with the chain: the seconds it took (migrations aside), the events applied
+    and the block ranges written."""
     engine = make_engine(url)
     try:
         indexer = Indexer(engine, ChainSource(chain.rpc), chain.system, chain.build, SyncConfig())
@@ -299,8 +313,8 @@ def _catch_up(chain: Chain, url: str) -> tuple[float, int, list[tuple[int, int]]
         engine.dispose()
 
 
-def _ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, int]:
-    """Fetch and decode the same ranges, writing nothing."""
+def ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, int]:
+    """Fetch and decode the same ranges, writing nothing: the seconds it took and the events decoded."""
     source = ChainSource(chain.rpc)
     decoder = EventDecoder(chain.build)
     topics = decoder.topics()
@@ -312,6 +326,67 @@ def _ceiling(chain: Chain, ranges: Sequence[tuple[int, int]]) -> tuple[float, in
         mapped, _ = decode_range(decoder, raw, trusted, source.chain_id, map_logs=False)
         decoded += len(mapped)
     return time.perf_counter() - started, decoded
+
+
+@dataclass(frozen=True)
+class CatchUpRun:
+    """One catch-up of a fresh mirror, and the ceiling measured next to it in the same run."""
+
+    events: int
+    seconds: float
+    ceiling_events: int
+    ceiling_seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def ceiling_events_per_s(self) -> float:
+        return self.ceiling_events / self.ceiling_seconds
+
+    @property
+    def ratio_pct(self) -> float:
+        """The catch-up's rate as a percentage of the ceiling's."""
+        return 100 * self.events_per_s / self.ceiling_events_per_s
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """(lowest, median, highest) of ``values``."""
+    return min(values), statistics.median(values), max(values)
+
+
+def catch_up_runs(
+    chain: Chain,
+    mirrors: Mapping[str, Callable[[int], AbstractContextManager[str]]],
+    runs: int,
+    log: Callable[[str], None],
+) -> dict[str, list[CatchUpRun]]:
+    """``runs`` runs, each catching up a fresh mirror of each kind (``mirrors[name](run)`` gives a fresh
+    database's URL for the run) with the ceiling measured once, right after the first catch-up of the run; the
+    order of the mirrors turns around on odd runs. Returns the runs of each mirror kind."""
+    results: dict[str, list[CatchUpRun]] = {name: [] for name in mirrors}
+    for run in range(runs):
+        order = list(mirrors)
+        if run % 2:
+            order.reverse()
+        timed: dict[str, tuple[float, int]] = {}
+        measured: tuple[float, int] | None = None
+        for name in order:
+            with mirrors[name](run) as url:
+                seconds, applied, ranges = catch_up(chain, url)
+            timed[name] = (seconds, applied)
+            if measured is None:
+                measured = ceiling(chain, ranges)
+        assert measured is not None
+        ceiling_s, decoded = measured
+        for name, (seconds, applied) in timed.items():
+            results[name].append(CatchUpRun(applied, seconds, decoded, ceiling_s))
+        line = ", ".join(
+            f"{name} {of[-1].events_per_s:,.0f} events/s ({of[-1].ratio_pct:.1f}%)" for name, of in results.items()
+        )
+        log(f"run {run + 1}/{runs}: ceiling {decoded / ceiling_s:,.0f} events/s; {line}")
+    return results
 
 
 def _live_latency(chain: Chain, url: str, samples: int) -> list[float]:
@@ -392,7 +467,43 @@ def _postgres(url: str | None) -> Iterator[str]:
             server.cleanup()
 
 
-def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persistent: bool = False) -> dict[str, Any]:
+@contextmanager
+def _fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of ``server_url`` (dropped on exit); its URL."""
+    from sqlalchemy import make_url
+
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def _ratios(name: str, runs: Sequence[CatchUpRun]) -> dict[str, float]:
+    lowest, median, highest = spread([run.ratio_pct for run in runs])
+    return {
+        f"{name}_ratio_median": round(median, 1),
+        f"{name}_ratio_min": round(lowest, 1),
+        f"{name}_ratio_max": round(highest, 1),
+    }
+
+
+def run(
+    events: int,
+    postgres_url: str | None,
+    samples: int,
+    log: Any,
+    *,
+    runs: int = 5,
+    persistent: bool = False,
+) -> dict[str, Any]:
     """The whole benchmark; returns the result object."""
     with tempfile.TemporaryDirectory(prefix="bench-indexer-") as folder:
         work = Path(folder)
@@ -401,13 +512,27 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persis
             produced = generate_events(chain, events)
             log(f"generated {produced} events in {time.perf_counter() - started:.1f} s")
             sqlite_url = f"sqlite:///{work / 'bench.db'}"
-            sqlite_s, applied, ranges = _catch_up(chain, sqlite_url)
-            log(f"sqlite: {applied} events in {sqlite_s:.2f} s over {len(ranges)} ranges")
-            ceiling_s, decoded = _ceiling(chain, ranges)
-            log(f"ceiling: {decoded} events fetched and decoded in {ceiling_s:.2f} s")
-            with _postgres(postgres_url) as pg_url:
-                postgres_s, pg_applied, _ = _catch_up(chain, pg_url)
-            log(f"postgres: {pg_applied} events in {postgres_s:.2f} s")
+
+            @contextmanager
+            def fresh_sqlite(run: int) -> Iterator[str]:
+                for path in work.glob("bench.db*"):  # the previous run's mirror, its WAL and shared memory
+                    path.unlink()
+                yield sqlite_url
+
+            with _postgres(postgres_url) as server_url:
+                measured = catch_up_runs(
+                    chain,
+                    {"sqlite": fresh_sqlite, "postgres": lambda run: _fresh_database(server_url, f"bench_{run}")},
+                    runs,
+                    log,
+                )
+            sqlite_runs, postgres_runs = measured["sqlite"], measured["postgres"]
+            for name, of in measured.items():
+                lowest, median, highest = spread([r.ratio_pct for r in of])
+                log(
+                    f"{name}: {median:.1f}% of the ceiling, median of {runs} runs "
+                    f"(lowest {lowest:.1f}%, highest {highest:.1f}%)"
+                )
             started = time.perf_counter()
             engine = make_engine(sqlite_url)
             try:
@@ -420,10 +545,13 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persis
             p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else latencies[0]
             log(f"live: p50 {statistics.median(latencies):.0f} ms, p99 {p99:.0f} ms over {len(latencies)} txs")
             return {
-                "events": applied,
-                "sqlite_events_per_s": round(applied / sqlite_s),
-                "postgres_events_per_s": round(pg_applied / postgres_s),
-                "ceiling_events_per_s": round(decoded / ceiling_s),
+                "events": sqlite_runs[-1].events,
+                "runs": runs,
+                "sqlite_events_per_s": round(statistics.median(r.events_per_s for r in sqlite_runs)),
+                "postgres_events_per_s": round(statistics.median(r.events_per_s for r in postgres_runs)),
+                "ceiling_events_per_s": round(statistics.median(r.ceiling_events_per_s for r in sqlite_runs)),
+                **_ratios("sqlite", sqlite_runs),
+                **_ratios("postgres", postgres_runs),
                 "live_p99_ms": round(p99, 1),
                 "replay_verify_s": round(replay_verify_s, 2),
                 "verify_differences": len(report.differences),
@@ -431,8 +559,22 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persis
 
 
 @click.command()
-@click.option("--events", type=click.IntRange(100), default=100_000, show_default=True, help="Events to generate.")
-@click.option("--postgres-url", default=None, help="PostgreSQL to measure (default: a temporary pgserver).")
+@click.option(
+    "--events", type=click.IntRange(100), default=100_000, show_default=True, help="Events to generate (the chain)."
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Catch-ups of fresh mirrors of that chain, each with its ceiling; the median is reported.",
+)
+@click.option(
+    "--postgres-url",
+    default=None,
+    help="PostgreSQL server to measure, on which a database per run is created and dropped (default: a temporary "
+    "pgserver).",
+)
 @click.option("--samples", type=click.IntRange(2), default=200, show_default=True, help="Live-latency samples.")
 @click.option(
     "--persistent-anvil",
@@ -440,13 +582,13 @@ def run(events: int, postgres_url: str | None, samples: int, log: Any, *, persis
     help="Run anvil as `procure up` does (state dumped to disk every second), not in memory.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
-def main(events: int, postgres_url: str | None, samples: int, persistent_anvil: bool, as_json: bool) -> None:
+def main(events: int, runs: int, postgres_url: str | None, samples: int, persistent_anvil: bool, as_json: bool) -> None:
     """Generate events on anvil and measure the indexer."""
 
     def log(line: str) -> None:
         click.echo(line, err=True)
 
-    result = run(events, postgres_url, samples, log, persistent=persistent_anvil)
+    result = run(events, postgres_url, samples, log, runs=runs, persistent=persistent_anvil)
     if as_json:
         click.echo(json.dumps(result))
     else:
