@@ -84,6 +84,7 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start the process; call from the main thread (a child dies with the thread that started it)."""
         command = [sys.executable, "-m", "uvicorn", "gateway.main:create_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--no-proxy-headers", "--no-access-log"]
         command += ["--log-level", "warning", "--timeout-graceful-shutdown", "5"]
