@@ -110,7 +110,7 @@ def create_app(
         directory=directory,
         auth=AuthService(settings, ledger.chain_id, clock),
         relay=relay,
-        idempotency=IdempotencyService(clock),
+        idempotency=IdempotencyService(clock, relay.holder, stale_s=3 * settings.relayer_lease_s),
         store=EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes),
         metrics=metrics,
         clock=clock,

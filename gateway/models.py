@@ -62,6 +62,7 @@ class IdempotencyRecord(GatewayBase):
     created_at: Mapped[int] = mapped_column(BigInteger)
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response: Mapped[str | None] = mapped_column(Text, default=None)
+    gateway: Mapped[str | None] = mapped_column(String(64), default=None)  # the process that reserved it
 
 
 class Document(GatewayBase):

@@ -19,7 +19,7 @@ from chain import ConfigurationError, TxSender
 from chain.system import error_decoder
 from gateway.errors import ServiceUnavailable
 from gateway.main import create_app
-from gateway.models import RelayRecord
+from gateway.models import IdempotencyRecord, RelayRecord
 from gateway.relay.watch import ORPHANS_AFTER_S
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.helpers import new_escrow
@@ -218,3 +218,38 @@ def test_one_live_gateway_per_relayer(world: World, tmp_path: Path, gateways: tu
     again = _app(world, tmp_path, lone)
     assert time.monotonic() - started < 1.0
     again.state.gateway.relay.stop()
+
+
+def test_a_key_reserved_by_a_dead_gateway_is_taken_over_and_nothing_is_sent_twice(
+    gateways: tuple[Api, Api], procurement: str
+) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    evaluator = a.session("eval1")
+    body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
+    url = f"/procurements/{procurement}/actions/attest"
+    headers = evaluator | {"Idempotency-Key": "sent-then-died"}
+    assert a.client.post(url, headers=headers, json=body).status_code == 202
+
+    def reserved_by(holder: str, seconds_ago: int) -> None:
+        """As if ``holder`` had reserved the key, sent the transaction and died before storing the answer."""
+        with b.state.sessions() as db:
+            db.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == "sent-then-died")
+                .values(response=None, status_code=None, gateway=holder, created_at=int(time.time()) - seconds_ago)
+            )
+            db.commit()
+
+    reserved_by(a.state.relay.holder, 60)  # A is alive (it beats): its reservation stands
+    assert b.client.post(url, headers=headers, json=body).status_code == 409
+    reserved_by("a dead gateway", 2)  # dead, but only just: it might still answer
+    assert b.client.post(url, headers=headers, json=body).status_code == 409
+    reserved_by("a dead gateway", 60)
+    marks = b.chain_marks()
+    retried = b.client.post(url, headers=headers, json=body)
+    assert retried.status_code == 409, retried.text  # taken over, then refused: the nonce was used
+    assert retried.json()["type"].endswith("stale-nonce")
+    assert b.chain_marks() == marks
+    with b.state.sessions() as db:  # a refusal before the chain frees the key for a corrected retry
+        assert db.query(IdempotencyRecord).filter_by(key="sent-then-died").count() == 0

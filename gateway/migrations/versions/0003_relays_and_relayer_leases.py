@@ -2,7 +2,8 @@
 
 One row per relayed action (gateway_relays), so that a status answers from any gateway and after any restart,
 and the nonces a signer has in flight are known to every gateway; one lease per relayer account
-(gateway_relayer_leases), so that two live gateways never send with one relayer.
+(gateway_relayer_leases), so that two live gateways never send with one relayer; and which gateway process
+reserved each Idempotency-Key, so that another takes a dead one's reservation over.
 
 Revision ID: 0003
 Revises: 0002
@@ -59,9 +60,13 @@ def upgrade() -> None:
         sa.Column("beat_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("relayer"),
     )
+    with op.batch_alter_table("gateway_idempotency_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("gateway", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("gateway_idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_column("gateway")
     op.drop_table("gateway_relayer_leases")
     with op.batch_alter_table("gateway_relays", schema=None) as batch_op:
         batch_op.drop_index("ix_gateway_relays_signer_status")
