@@ -42,7 +42,6 @@ class Relay:
     gas_used: int | None = None
     error: ContractRevert | TransactionFailed | None = None
     settled: threading.Event = field(default_factory=threading.Event, repr=False)
-    submitted_monotonic: float = field(default_factory=time.monotonic, repr=False)
 
     def wait(self, timeout: float) -> bool:
         """Wait until the receipt is in; False on timeout."""
