@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
     relayer_keystore_password: SecretStr | None = Field(default=None, description="Password of the relayer keystore.")
     relayer_lease_s: float = Field(
-        default=6.0,
+        default=10.0,
         ge=4.0,
         le=300.0,
         description=(

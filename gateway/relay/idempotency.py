@@ -42,7 +42,7 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 class IdempotencyService:
     """Reserve, replay, store and release Idempotency-Keys."""
 
-    def __init__(self, clock: Callable[[], float], holder: str = "", stale_s: float = 18.0) -> None:
+    def __init__(self, clock: Callable[[], float], holder: str = "", stale_s: float = 30.0) -> None:
         self.clock = clock
         self.holder = holder  # this gateway process (gateway.relay.lease.holder_id)
         self.stale_s = stale_s
