@@ -17,14 +17,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from chain import ContractRevert, SentTx, TransactionFailed, checksum
 from gateway.models import RelayRecord
-from gateway.relay.in_flight import Relay, RelayStatus
+from gateway.relay.in_flight import Relay
 
-__all__ = ["NONCE_KNOWN_S", "RelayRecords", "SignerInFlight"]
+__all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
+
+# A settled relay: its transaction hash, block, gas used, and error (None: mined).
+Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
 
 # How long the nonce after a signer's last relay is trusted without asking the registry. Only another relayer
 # using the same signer's nonce makes it stale; the simulation then refuses the action (no gas is spent) and
@@ -52,8 +55,8 @@ class RelayRecords:
     def add(self, relay: Relay) -> None:
         """Record a relay just sent (committed before the POST is answered)."""
         with self.sessions() as db:
-            db.add(
-                RelayRecord(
+            db.execute(
+                insert(RelayRecord).values(
                     tx_hash=relay.tx_hash.lower(),
                     relayer=relay.relayer,
                     relayer_nonce=relay.sent.nonce,
@@ -96,29 +99,37 @@ class RelayRecords:
         with self.sessions() as db:
             return db.scalar(select(RelayRecord.tx_hash).where(RelayRecord.status == "pending").limit(1)) is not None
 
-    def settle(
-        self,
-        tx_hash: str,
-        block_number: int | None,
-        gas_used: int | None,
-        error: ContractRevert | TransactionFailed | None,
-    ) -> bool:
-        """Record a relay's outcome once (False if another gateway settled it first)."""
-        status: RelayStatus = "mined" if error is None else "reverted"
-        with self.sessions() as db:
-            done = db.execute(
-                update(RelayRecord)
-                .where(RelayRecord.tx_hash == tx_hash.lower(), RelayRecord.status == "pending")
-                .values(
-                    status=status,
-                    block_number=block_number,
-                    gas_used=gas_used,
-                    error=None if error is None else json.dumps(error_json(error), separators=(",", ":")),
-                    settled_at=self.clock(),
-                )
+    def settle(self, outcomes: list[Outcome]) -> None:
+        """Record relays' outcomes (tx hash, block, gas used, error) in one statement; a row already settled by
+        another gateway is left as it is (each row is settled once)."""
+        if not outcomes:
+            return
+        now = self.clock()
+        rows = [
+            {
+                "hash": tx_hash.lower(),
+                "new_status": "mined" if error is None else "reverted",
+                "new_block": block_number,
+                "new_gas": gas_used,
+                "new_error": None if error is None else json.dumps(error_json(error), separators=(",", ":")),
+                "now": now,
+            }
+            for tx_hash, block_number, gas_used, error in outcomes
+        ]
+        statement = (
+            update(RelayRecord)
+            .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
+            .values(
+                status=bindparam("new_status"),
+                block_number=bindparam("new_block"),
+                gas_used=bindparam("new_gas"),
+                error=bindparam("new_error"),
+                settled_at=bindparam("now"),
             )
+        )
+        with self.sessions() as db:
+            db.connection().execute(statement, rows)
             db.commit()
-            return bool(getattr(done, "rowcount", 0))
 
     def signer_in_flight(self, signer: str) -> SignerInFlight:
         """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""

@@ -1,9 +1,10 @@
 """Watching the relays in flight: a thread, alive while any relay is pending, settles each as mined or reverted.
 
-Every ``POLL_S`` (at once when a POST waits for room) it takes this gateway's relays in flight and the pending
-rows of the database it should settle: all of its own relayer's, and another relayer's once they are
-``ORPHANS_AFTER_S`` old (that gateway may have died; any gateway may settle any row from its receipt, and the
-first to do so wins: a row is settled once). It reads each relayer's mined nonce and fetches, in one batched
+Every ``POLL_S`` (at once when a POST waits for room) it takes this gateway's relays in flight (in memory),
+and every ``ORPHANS_POLL_S`` also the pending rows of the database it should settle: its own relayer's left by
+an earlier life of this gateway, and another relayer's once they are ``ORPHANS_AFTER_S`` old (that gateway may
+have died; any gateway may settle any row from its receipt, and the first to do so wins: a row is settled
+once). It reads each relayer's mined nonce and fetches, in one batched
 request, the receipts of the relays below it. A reverted relay gets the decoded custom error (a concurrent
 action outside this gateway changed the state first: visible, never silent). A relay whose nonce the chain has
 passed without a receipt for ``REPLACED_AFTER_S`` was replaced (its action never ran).
@@ -19,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chain import ChainError, ContractRevert, Receipt, TransactionFailed, TxSender
 from gateway.relay.in_flight import InFlight, Relay
-from gateway.relay.records import RelayRecords
+from gateway.relay.records import Outcome, RelayRecords
 
-__all__ = ["ORPHANS_AFTER_S", "POLL_S", "Watcher"]
+__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "Watcher"]
 
 _log = logging.getLogger("gateway.relay")
 
@@ -31,6 +32,7 @@ _MIN_POLL_S = 0.005
 _IDLE_EXIT_S = 2.0
 REPLACED_AFTER_S = 30.0
 ORPHANS_AFTER_S = 5.0
+ORPHANS_POLL_S = 1.0
 _POLL_BATCH = 500
 
 
@@ -46,6 +48,7 @@ class Watcher:
         self._wake = threading.Event()  # poll at once (someone waits for room)
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._rows_read_at = float("-inf")  # when the database's pending rows were last looked at (monotonic)
 
     def ensure_running(self) -> None:
         """Start the thread unless it runs (call after a relay was added, or a pending one was read)."""
@@ -67,47 +70,56 @@ class Watcher:
         """Poll at once."""
         self._wake.set()
 
-    def poll(self) -> bool:
+    def poll(self, *, rows: bool | None = None) -> bool:
         """Settle every relay whose receipt is in (one batched round trip for the receipts); True if any relay
-        (this gateway's or in the database) is still pending.
+        (this gateway's, or a row of the database) is still pending. ``rows``: look at the database's pending rows
+        too (default: every ORPHANS_POLL_S).
 
         Only relays whose relayer nonce the chain has passed can have a receipt, so each relayer's mined count
         is read first and only their receipts are fetched.
         """
         with self._poll_lock:
-            local = self.in_flight.pending(_POLL_BATCH)
-            relays = {relay.tx_hash.lower(): relay for relay in local}
-            for relay in self.records.due(self.relayer.address, _POLL_BATCH, ORPHANS_AFTER_S):
-                relays.setdefault(relay.tx_hash.lower(), relay)
+            relays = {relay.tx_hash.lower(): relay for relay in self.in_flight.pending(_POLL_BATCH)}
+            if rows is None:
+                rows = time.monotonic() - self._rows_read_at >= ORPHANS_POLL_S
+            pending_rows = False
+            if rows:
+                self._rows_read_at = time.monotonic()
+                for relay in self.records.due(self.relayer.address, _POLL_BATCH, ORPHANS_AFTER_S):
+                    relays.setdefault(relay.tx_hash.lower(), relay)
+                pending_rows = bool(relays) or self.records.any_pending()
             if not relays:
-                return self.records.any_pending()
+                return pending_rows
             relayers = sorted({relay.relayer for relay in relays.values()})
             counts = self.relayer.rpc.batch([("eth_getTransactionCount", [address, "latest"]) for address in relayers])
             mined = {address: int(reply["result"], 16) for address, reply in zip(relayers, counts, strict=True)}
             due = [relay for relay in relays.values() if relay.sent.nonce < mined[relay.relayer]]
             if due:
                 receipts = self.relayer.outcomes([relay.sent for relay in due])
-                for relay, receipt in zip(due, receipts, strict=True):
-                    self._settle(relay, receipt)
+                outcomes = [self._outcome(relay, receipt) for relay, receipt in zip(due, receipts, strict=True)]
+                settled = [outcome for outcome in outcomes if outcome is not None]
+                self.records.settle(settled)
+                for tx_hash, block_number, gas_used, error in settled:
+                    local = self.in_flight.get(tx_hash)
+                    if local is not None:
+                        self.in_flight.settle(local, block_number, gas_used, error)
             return True
 
-    def _settle(self, relay: Relay, receipt: Receipt | None) -> None:
+    def _outcome(self, relay: Relay, receipt: Receipt | None) -> Outcome | None:
+        """What the receipt says of ``relay``; None while it cannot be told yet."""
         error: ContractRevert | TransactionFailed | None = None
         if receipt is None:
             # The relayer's nonce is past it but it has no receipt: a moment's lag of the node's index, or, once
             # it lasts, another transaction took its nonce.
             if time.time() - relay.submitted_at < REPLACED_AFTER_S:
-                return
+                return None
             error = TransactionFailed(f"transaction {relay.tx_hash} was replaced and will never be mined")
         elif receipt.status != 1:
             error = self.relayer.explain(relay.sent, receipt)
             _log.warning("relayed %s %s reverted: %s", relay.primary_type, relay.tx_hash, error)
-        block_number = None if receipt is None else receipt.block_number
-        gas_used = None if receipt is None else receipt.gas_used
-        self.records.settle(relay.tx_hash, block_number, gas_used, error)
-        local = self.in_flight.get(relay.tx_hash)
-        if local is not None:
-            self.in_flight.settle(local, block_number, gas_used, error)
+        if receipt is None:
+            return relay.tx_hash, None, None, error
+        return relay.tx_hash, receipt.block_number, receipt.gas_used, error
 
     def _run(self) -> None:
         """Poll while relays are pending; exit after a while with nothing to do."""

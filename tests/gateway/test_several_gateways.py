@@ -188,7 +188,7 @@ def test_a_dead_gateways_pending_relays_are_settled_by_another(gateways: tuple[A
         db.commit()
     watcher = b.state.relay.watcher
     assert watcher is not None
-    watcher.poll()
+    watcher.poll(rows=True)
     status = b.client.get(relayed.json()["statusUrl"], headers=evaluator).json()
     settled = (status["status"], status["blockNumber"], status["gasUsed"])
     assert settled == ("mined", mined["blockNumber"], mined["gasUsed"])
