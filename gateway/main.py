@@ -98,7 +98,7 @@ def create_app(
     metrics = Metrics()
     sessions = sessionmaker(engine, expire_on_commit=False)
     relay = RelayPipeline(
-        ledger, sessions, lease_s=settings.relayer_lease_s, inline_reads=engine.dialect.name == "sqlite"
+        ledger, engine, lease_s=settings.relayer_lease_s, inline_reads=engine.dialect.name == "sqlite"
     )
     if relay.lease is not None:
         relay.lease.acquire()  # refuses to start on a relayer a live gateway holds

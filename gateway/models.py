@@ -99,6 +99,7 @@ class RelayRecord(GatewayBase):
     __table_args__ = (
         Index("ix_gateway_relays_status_relayer_nonce", "status", "relayer", "relayer_nonce"),
         Index("ix_gateway_relays_signer_status", "signer", "status"),
+        Index("ix_gateway_relays_signer_submitted_at", "signer", "submitted_at"),
     )
 
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # 0x-hex, lower case

@@ -2,9 +2,9 @@
 
 So one signer can have several signatures in flight, in order, and may send one action to gateway A and the
 next to gateway B: the nonces in flight are the signer's pending rows (records.py), whichever gateway wrote
-them. After a relay of the last ``NONCE_KNOWN_S`` the next nonce is the one after it, without asking the chain
-(one indexed query answers both); a relay of the signer that reverted, or a refusal here, sends the next read
-to the registry. If one of a signer's relays reverts, its later ones fail their signature check (refused, or
+them. If the signer's latest relay was sent in the last ``NONCE_KNOWN_S``, the next nonce is the one after it,
+without asking the chain (two indexed reads answer both); if it reverted, or after a refusal here, the next read
+goes to the registry. If one of a signer's relays reverts, its later ones fail their signature check (refused, or
 reverted: visible) and the signer signs again from the nonce the typed data then gives.
 """
 

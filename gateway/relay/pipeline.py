@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, checksum
 from gateway.client import ACTS_PATHS
@@ -70,7 +71,7 @@ class RelayPipeline:
     def __init__(
         self,
         ledger: Ledger,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         lease_s: float,
         inline_reads: bool = False,
@@ -79,12 +80,13 @@ class RelayPipeline:
         self.ledger = ledger
         self.holder = holder_id()
         self.in_flight = InFlight(max_in_flight)
-        self.records = RelayRecords(sessions, self.holder)
+        self.records = RelayRecords(engine, self.holder)
         self.nonces = SignerNonces(ledger.registry, self.records, inline_reads=inline_reads)
         self.locks = Locks()
         relayer = ledger.relayer
         self.sender = None if relayer is None else Sender(relayer, ledger.build, self.in_flight)
         self.watcher = None if relayer is None else Watcher(relayer, self.in_flight, self.records)
+        sessions = sessionmaker(engine, expire_on_commit=False)
         self.lease = None if relayer is None else Lease(sessions, relayer.address, self.holder, lease_s=lease_s)
 
     def start(self) -> None:

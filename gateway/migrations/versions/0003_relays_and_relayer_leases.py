@@ -50,6 +50,7 @@ def upgrade() -> None:
             "ix_gateway_relays_status_relayer_nonce", ["status", "relayer", "relayer_nonce"], unique=False
         )
         batch_op.create_index("ix_gateway_relays_signer_status", ["signer", "status"], unique=False)
+        batch_op.create_index("ix_gateway_relays_signer_submitted_at", ["signer", "submitted_at"], unique=False)
 
     op.create_table(
         "gateway_relayer_leases",
@@ -69,6 +70,7 @@ def downgrade() -> None:
         batch_op.drop_column("gateway")
     op.drop_table("gateway_relayer_leases")
     with op.batch_alter_table("gateway_relays", schema=None) as batch_op:
+        batch_op.drop_index("ix_gateway_relays_signer_submitted_at")
         batch_op.drop_index("ix_gateway_relays_signer_status")
         batch_op.drop_index("ix_gateway_relays_status_relayer_nonce")
     op.drop_table("gateway_relays")
