@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, literal, or_, select, union_all, update
 from sqlalchemy.engine import Engine, Row
 
 from chain import ContractRevert, SentTx, TransactionFailed, checksum
@@ -27,6 +27,7 @@ from gateway.relay.in_flight import Relay
 __all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
 
 _RELAYS = RelayRecord.__table__
+_SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
 
 # A settled relay: its transaction hash, block, gas used, and error (None: mined).
 Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
@@ -135,20 +136,21 @@ class RelayRecords:
         """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""
         recent = self.clock() - NONCE_KNOWN_S
         signer = checksum(signer)
+        pending_rows = select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(
+            RelayRecord.signer == signer, RelayRecord.status == "pending"
+        )
+        latest_row = (
+            select(*_SIGNER_COLUMNS)
+            .where(RelayRecord.signer == signer)
+            .order_by(RelayRecord.submitted_at.desc())
+            .limit(1)
+            .subquery()
+        )
+        both = union_all(pending_rows, select(literal("latest").label("kind"), *latest_row.c))  # one round trip
         with self.engine.connect() as db:
-            pending = set(
-                db.scalars(
-                    select(RelayRecord.signer_nonce).where(
-                        RelayRecord.signer == signer, RelayRecord.status == "pending"
-                    )
-                )
-            )
-            latest = db.execute(
-                select(RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
-                .where(RelayRecord.signer == signer)
-                .order_by(RelayRecord.submitted_at.desc())
-                .limit(1)
-            ).first()
+            rows = db.execute(both).all()
+        pending = {row.signer_nonce for row in rows if row.kind == "pending"}
+        latest = next((row for row in rows if row.kind == "latest"), None)
         if latest is None or latest.submitted_at < recent or latest.status == "reverted":
             return SignerInFlight(pending, None)
         return SignerInFlight(pending, latest.signer_nonce + 1)
