@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -95,22 +96,41 @@ def create_app(
     if relayer is not None and (problem := relayer_problem(directory.lookup(relayer.address))) is not None:
         raise ConfigurationError(problem)
     metrics = Metrics()
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    relay = RelayPipeline(
+        ledger, engine, lease_s=settings.relayer_lease_s, inline_reads=engine.dialect.name == "sqlite"
+    )
+    if relay.lease is not None:
+        relay.lease.acquire()  # refuses to start on a relayer a live gateway holds
     state = GatewayState(
         settings=settings,
         ledger=ledger,
         engine=engine,
-        sessions=sessionmaker(engine, expire_on_commit=False),
+        sessions=sessions,
         directory=directory,
         auth=AuthService(settings, ledger.chain_id, clock),
-        relay=RelayPipeline(ledger),
-        idempotency=IdempotencyService(clock),
+        relay=relay,
+        idempotency=IdempotencyService(clock, relay.holder, stale_s=3 * settings.relayer_lease_s),
         store=EvidenceStore(settings.evidence_dir, settings.evidence_max_bytes),
         metrics=metrics,
         clock=clock,
     )
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        relay.start()
+        try:
+            yield
+        finally:
+            relay.stop()
+
     app = FastAPI(
-        title="Procurement ledger gateway", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+        title="Procurement ledger gateway",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.gateway = state
     install_error_handlers(app)

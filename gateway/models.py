@@ -1,4 +1,5 @@
-"""The gateway's own tables (used sign-in nonces, sessions, idempotency keys, evidence documents and uploads).
+"""The gateway's own tables (used sign-in nonces, sessions, idempotency keys, evidence documents and uploads,
+relayed actions and the relayers' leases).
 
 They live beside the indexer's mirror in the same database, under a ``gateway_`` prefix and their own
 metadata, so that neither package has to know the other's schema. Times are unix seconds.
@@ -6,10 +7,19 @@ metadata, so that neither package has to know the other's schema. Times are unix
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Document", "GatewayBase", "IdempotencyRecord", "SessionRecord", "SiweNonce", "Upload"]
+__all__ = [
+    "Document",
+    "GatewayBase",
+    "IdempotencyRecord",
+    "RelayRecord",
+    "RelayerLease",
+    "SessionRecord",
+    "SiweNonce",
+    "Upload",
+]
 
 
 class GatewayBase(DeclarativeBase):
@@ -52,6 +62,7 @@ class IdempotencyRecord(GatewayBase):
     created_at: Mapped[int] = mapped_column(BigInteger)
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response: Mapped[str | None] = mapped_column(Text, default=None)
+    gateway: Mapped[str | None] = mapped_column(String(64), default=None)  # the process that reserved it
 
 
 class Document(GatewayBase):
@@ -78,3 +89,45 @@ class Upload(GatewayBase):
     filename: Mapped[str | None] = mapped_column(String(255), default=None)
     content_type: Mapped[str] = mapped_column(String(127))
     uploaded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RelayRecord(GatewayBase):
+    """One relayed action: written once its transaction is sent, settled (mined or reverted) by any gateway's
+    watcher from its receipt. What a status URL answers, from any gateway, after any restart."""
+
+    __tablename__ = "gateway_relays"
+    __table_args__ = (
+        Index("ix_gateway_relays_status_relayer_nonce", "status", "relayer", "relayer_nonce"),
+        Index("ix_gateway_relays_signer_status", "signer", "status"),
+        Index("ix_gateway_relays_signer_submitted_at", "signer", "submitted_at"),
+    )
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # 0x-hex, lower case
+    relayer: Mapped[str] = mapped_column(String(42))  # checksummed
+    relayer_nonce: Mapped[int] = mapped_column(BigInteger)
+    primary_type: Mapped[str] = mapped_column(String(64))
+    contract: Mapped[str] = mapped_column(String(42))  # the contract acted on, checksummed
+    signer: Mapped[str] = mapped_column(String(42))  # checksummed
+    signer_nonce: Mapped[int] = mapped_column(BigInteger)  # the registry nonce signed (bounded by the registry)
+    deadline: Mapped[str] = mapped_column(String(78))  # a uint256 in decimal
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    transaction: Mapped[str] = mapped_column(Text)  # the sent transaction's fields as JSON (to explain a revert)
+    status: Mapped[str] = mapped_column(String(8))  # pending, mined, reverted
+    error: Mapped[str | None] = mapped_column(Text, default=None)  # a revert's name and arguments as JSON
+    block_number: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    submitted_at: Mapped[float] = mapped_column(Float)  # unix time
+    settled_at: Mapped[float | None] = mapped_column(Float, default=None)
+    gateway: Mapped[str] = mapped_column(String(64))  # the gateway process that sent it (its lease holder id)
+
+
+class RelayerLease(GatewayBase):
+    """Which gateway process sends with a relayer account: one at a time, kept alive by a heartbeat counter."""
+
+    __tablename__ = "gateway_relayer_leases"
+
+    relayer: Mapped[str] = mapped_column(String(42), primary_key=True)  # checksummed
+    holder: Mapped[str] = mapped_column(String(64))  # the gateway process (host, pid and a random part)
+    beat: Mapped[int] = mapped_column(BigInteger)  # incremented by the holder every heartbeat
+    acquired_at: Mapped[float] = mapped_column(Float)  # unix time, for people reading the table
+    beat_at: Mapped[float] = mapped_column(Float)  # unix time of the last beat, likewise

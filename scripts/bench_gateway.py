@@ -112,14 +112,21 @@ def _relay_evaluators(count: int) -> tuple[str, ...]:
 
 
 def _setup_chain(
-    rpc_url: str, var_dir: Path, procurements: int, relay_procurements: int = 0, evaluators: int = 3
+    rpc_url: str,
+    var_dir: Path,
+    procurements: int,
+    relay_procurements: int = 0,
+    evaluators: int = 3,
+    *,
+    mirror: bool = True,
 ) -> tuple[dict[str, Signer], list[bytes], list[tuple[bytes, tuple[str, ...]]]]:
     """Deploy, register the dev cast, mint, and create the procurements (3-of-3 panels).
 
     ``procurements`` for the reads (the cast's three evaluators, evidence on milestone 0), then ``relay_procurements``
     for the relay run: evidence on all three milestones, and the panel of the k-th one is the three
     consecutive evaluators from the (3k)-th, round the ``evaluators`` (each from its own evaluation body).
-    Returns the accounts, the read procurements, and the relay procurements with their panels.
+    Returns the accounts, the read procurements, and the relay procurements with their panels. With ``mirror``,
+    the indexer then mirrors it all into SQLite under ``var_dir``.
     """
     rpc = connect(rpc_url)
     build = compile_contracts()
@@ -173,10 +180,11 @@ def _setup_chain(
             ids.append(spec.procurement_id)
         else:
             relay.append((spec.procurement_id, panel))
-    engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
-    with Indexer(engine, ChainSource(rpc), system, build) as indexer:
-        indexer.catch_up()
-    engine.dispose()
+    if mirror:
+        engine = make_engine(f"sqlite:///{var_dir / 'ledger.db'}")
+        with Indexer(engine, ChainSource(rpc), system, build) as indexer:
+            indexer.catch_up()
+        engine.dispose()
     return accounts, ids, relay
 
 

@@ -554,11 +554,11 @@ def _register() -> None:
     from chain.actions import ACTIONS
     from scripts.cli_budget import budget
     from scripts.cli_client import action_command, client
-    from scripts.cli_gateway import serve
+    from scripts.cli_gateway import nginx_conf, serve
     from scripts.cli_indexer import audit, index
     from scripts.cli_network import network
 
-    for command in (index, audit, serve, client, budget, network):
+    for command in (index, audit, serve, nginx_conf, client, budget, network):
         main.add_command(command)
     for primary_type, name in _ORG_COMMANDS.items():
         command = action_command(ACTIONS[primary_type], name)

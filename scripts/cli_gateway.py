@@ -1,18 +1,19 @@
-"""`procure serve`: run the HTTP gateway (FastAPI under uvicorn).
+"""`procure serve`: run the HTTP gateway (FastAPI under uvicorn); `procure nginx-conf`: nginx in front of several.
 
-Register with ``main.add_command(serve)`` (``from scripts.cli_gateway import serve``).
+Register with ``main.add_command(serve)`` and ``main.add_command(nginx_conf)``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import click
 
 from scripts._common import Context, clean_errors, pass_context
 
-__all__ = ["serve"]
+__all__ = ["nginx_conf", "serve"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -117,3 +118,31 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
+
+
+@click.command("nginx-conf", context_settings={"show_default": True})
+@click.option(
+    "--gateway",
+    "gateways",
+    multiple=True,
+    required=True,
+    metavar="HOST:PORT",
+    help="A gateway process (`procure serve`) to balance over; repeat for each.",
+)
+@click.option("--listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="Where nginx listens.")
+@click.option(
+    "--prefix",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a whole nginx.conf with its pid file, logs and temporary folders under PREFIX (run it with "
+    "`nginx -p PREFIX -c PREFIX/nginx.conf -e PREFIX/error.log`); without it, the part for /etc/nginx/conf.d/.",
+)
+def nginx_conf(gateways: tuple[str, ...], listen: str, prefix: Path | None) -> None:
+    """Print an nginx configuration that spreads requests over several gateways (README: "Several gateways
+    behind nginx"). Each gateway needs PROCURE_TRUSTED_PROXIES set to nginx's address."""
+    from gateway.nginx import nginx_conf as render
+
+    try:
+        click.echo(render(gateways, listen, prefix=prefix), nl=False)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None

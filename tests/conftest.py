@@ -33,6 +33,7 @@ LONGEST_FIRST = (
     "tests/contracts/test_invariants.py",
     "tests/gateway/test_attacks.py",
     "tests/integration/test_up_and_demo.py",
+    "tests/integration/test_gateways_behind_nginx.py",
     "tests/contracts/test_signatures.py",
     "tests/indexer/test_crash.py",
     "tests/gateway/test_api_contract.py",

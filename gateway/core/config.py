@@ -53,6 +53,15 @@ class Settings(BaseSettings):
         default=None, description="Encrypted keystore of the relayer account that pays gas for signed actions."
     )
     relayer_keystore_password: SecretStr | None = Field(default=None, description="Password of the relayer keystore.")
+    relayer_lease_s: float = Field(
+        default=10.0,
+        ge=4.0,
+        le=300.0,
+        description=(
+            "Seconds without a heartbeat after which another gateway may take over this gateway's relayer (one live "
+            "gateway per relayer account; a gateway killed and restarted waits this long at most)."
+        ),
+    )
 
     host: str = Field(default="127.0.0.1", description="Address to bind; loopback unless a proxy fronts the gateway.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to bind.")

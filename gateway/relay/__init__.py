@@ -12,10 +12,13 @@ Read in this order; each file is named for what it does.
 5. ``locks.py``: the lock rule, stated there and nowhere else: room among the relays in flight, the signer's
    lock, the contract's lock.
 6. ``checks.py``: under the signer's lock: the nonce, the deadline, the signature.
-7. ``nonces.py``: the nonce each signer must sign next (its registry nonce, past its relays in flight).
-8. ``send.py``: under the contract's lock: simulate the exact ``...BySig`` call against the pending state and
+7. ``nonces.py``: the nonce each signer must sign next (its registry nonce, past its relays in flight through
+   any gateway).
+8. ``lease.py``: one live gateway per relayer account (a lease row with a heartbeat), confirmed before a send.
+9. ``send.py``: under the contract's lock: simulate the exact ``...BySig`` call against the pending state and
    send it with the action's worst-case gas.
-9. ``in_flight.py``: the relays sent, pending until settled; what the lock rule's cap counts.
-10. ``watch.py``: a thread that settles each relay as mined or reverted.
-11. ``wait.py``: ``?wait=true``: the receipt, then the mirror.
+10. ``in_flight.py``: this gateway's relays sent and not settled; what the lock rule's cap counts.
+11. ``records.py``: every gateway's relays as rows: statuses, and the signers' nonces in flight.
+12. ``watch.py``: a thread that settles each relay as mined or reverted (any gateway's, once).
+13. ``wait.py``: ``?wait=true``: the receipt, then the mirror.
 """

@@ -5,6 +5,11 @@ unique constraint, so two concurrent requests cannot both act); its answer is st
 transaction is sent (a retry then returns that transaction, with its status at the time of the retry). The
 same key with a different body is refused (422); while the first is still running, 409. A request that fails
 before anything reaches the chain releases the key, so a corrected retry may use it again.
+
+Several gateways share the keys. A reservation names the gateway process that made it: if that process died
+before answering (its relayer lease gone, or silent for ``stale_s``), a retry at another gateway takes the
+reservation over after ``stale_s`` instead of waiting ``ABANDONED_AFTER_S``. (Had the dead one sent the
+transaction already, the retry's signature meets a used nonce and is refused: nothing is sent twice.)
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
-from gateway.models import IdempotencyRecord
+from gateway.models import IdempotencyRecord, RelayerLease
 
 __all__ = ["IdempotencyService", "fingerprint"]
 
@@ -37,8 +42,10 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 class IdempotencyService:
     """Reserve, replay, store and release Idempotency-Keys."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], holder: str = "", stale_s: float = 30.0) -> None:
         self.clock = clock
+        self.holder = holder  # this gateway process (gateway.relay.lease.holder_id)
+        self.stale_s = stale_s
 
     @staticmethod
     def check_key(key: str) -> str:
@@ -50,7 +57,7 @@ class IdempotencyService:
     def reserve(self, db: Session, account: str, key: str, digest: str) -> dict[str, Any] | None:
         """Reserve the key; or return the stored answer of the first request with it."""
         now = int(self.clock())
-        db.add(IdempotencyRecord(account=account, key=key, fingerprint=digest, created_at=now))
+        db.add(IdempotencyRecord(account=account, key=key, fingerprint=digest, created_at=now, gateway=self.holder))
         try:
             db.commit()
             return None
@@ -62,13 +69,24 @@ class IdempotencyService:
         if existing.fingerprint != digest:
             raise IdempotencyKeyReused("this Idempotency-Key was already used with a different request")
         if existing.response is None:
-            if existing.created_at < now - ABANDONED_AFTER_S:
+            if existing.created_at < now - ABANDONED_AFTER_S or self._dead(db, existing, now):
                 existing.created_at = now  # the first request died: this one takes over
+                existing.gateway = self.holder
                 db.commit()
                 return None
             raise IdempotencyInProgress("a request with this Idempotency-Key is still being processed")
         stored: dict[str, Any] = json.loads(existing.response)
         return stored
+
+    def _dead(self, db: Session, record: IdempotencyRecord, now: int) -> bool:
+        """Whether the gateway that reserved ``record`` died before answering: it reserved it ``stale_s`` ago and
+        holds no relayer lease it beat in the last ``stale_s`` (a restart took its relayer over, or it is silent)."""
+        if record.gateway is None or record.gateway == self.holder or record.created_at >= now - self.stale_s:
+            return False
+        alive = db.scalar(
+            select(exists().where(RelayerLease.holder == record.gateway, RelayerLease.beat_at >= now - self.stale_s))
+        )
+        return not alive
 
     def lookup(self, db: Session, account: str, key: str) -> dict[str, Any] | None:
         """The stored answer of the request made with this key, if it acted."""

@@ -2,10 +2,10 @@
 
 ``RelayPipeline.submit`` runs the steps in the order of the lock rule (locks.py): room among the relays in
 flight; under the signer's lock the checks (checks.py); under the contract's lock the simulation and the send
-(send.py); the relay recorded in flight (in_flight.py) and watched (watch.py). It returns as soon as the
-transaction is sent. ``relay_request`` puts an Idempotency-Key (idempotency.py) and ``?wait=true``
-(wait.py) around it and makes the answer: 202 with the transaction hash and a status URL, or 200 with the
-state once mined and mirrored.
+(send.py), once the relayer's lease is confirmed (lease.py); the relay recorded in flight (in_flight.py) and in
+the database (records.py), and watched (watch.py). It returns as soon as the transaction is sent and recorded.
+``relay_request`` puts an Idempotency-Key (idempotency.py) and ``?wait=true`` (wait.py) around it and makes the
+answer: 202 with the transaction hash and a status URL, or 200 with the state once mined and mirrored.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
 
 from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, checksum
 from gateway.client import ACTS_PATHS
@@ -25,8 +28,10 @@ from gateway.ledger import Ledger
 from gateway.relay.checks import check_signed
 from gateway.relay.idempotency import fingerprint
 from gateway.relay.in_flight import InFlight, Relay
+from gateway.relay.lease import Lease, holder_id
 from gateway.relay.locks import MAX_IN_FLIGHT, Locks
 from gateway.relay.nonces import SignerNonces
+from gateway.relay.records import RelayRecords
 from gateway.relay.relayer import relayer_problem
 from gateway.relay.request import ActionRequest, SignedRequest
 from gateway.relay.send import Sender
@@ -59,22 +64,48 @@ __all__ = [
 class RelayPipeline:
     """Signer nonces, and signed actions checked, sent and watched; one per gateway process.
 
-    One gateway process per relayer account: the nonce manager and the view of relays in flight live here
-    (several processes would need a shared view to keep a signer's nonces in order).
+    Several processes share one database: each sends with a relayer account of its own (its ``lease``), and the
+    relays, their statuses and the signers' nonces in flight are rows every process reads (``records``).
     """
 
-    def __init__(self, ledger: Ledger, *, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        engine: Engine,
+        *,
+        lease_s: float,
+        inline_reads: bool = False,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
         self.ledger = ledger
+        self.holder = holder_id()
         self.in_flight = InFlight(max_in_flight)
-        self.nonces = SignerNonces(ledger.registry, self.in_flight)
+        self.records = RelayRecords(engine, self.holder)
+        self.nonces = SignerNonces(ledger.registry, self.records, inline_reads=inline_reads)
         self.locks = Locks()
         relayer = ledger.relayer
         self.sender = None if relayer is None else Sender(relayer, ledger.build, self.in_flight)
-        self.watcher = None if relayer is None else Watcher(relayer, self.in_flight)
+        self.watcher = None if relayer is None else Watcher(relayer, self.in_flight, self.records)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        self.lease = None if relayer is None else Lease(sessions, relayer.address, self.holder, lease_s=lease_s)
+
+    def start(self) -> None:
+        """Keep the relayer's lease alive, and settle relays left pending (by an earlier life, say)."""
+        if self.lease is not None:
+            self.lease.start()
+        if self.watcher is not None and self.records.any_pending():
+            self.watcher.ensure_running()
+
+    def stop(self) -> None:
+        """Stop watching and give the relayer's lease up (the app shuts down)."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.lease is not None:
+            self.lease.stop(release=True)
 
     def submit(self, signed: SignedRequest) -> Relay:
         """Check a signed action and send it, under the lock rule; no waiting for the receipt."""
-        if self.sender is None or self.watcher is None:
+        if self.sender is None or self.watcher is None or self.lease is None:
             raise ServiceUnavailable("this gateway has no relayer account configured: signed actions are disabled")
         request = signed.request
         self.in_flight.wait_for_room(self.watcher.wake)  # rule 1
@@ -82,6 +113,7 @@ class RelayPipeline:
             try:
                 action = check_signed(self.ledger, self.nonces, signed)
                 with self.locks.contract(request.contract):  # rule 3
+                    self.lease.ensure()  # never a send under a relayer another gateway may hold
                     sent = self.sender.send(request.contract, action, request.signer, signed.signature)
                     relay = Relay(
                         tx_hash=sent.tx_hash,
@@ -95,21 +127,48 @@ class RelayPipeline:
                         submitted_at=time.time(),
                     )
                     self.in_flight.add(relay)
+                    self.watcher.ensure_running()
+                    try:
+                        self.records.add(relay)
+                    except SQLAlchemyError as exc:
+                        raise ServiceUnavailable(
+                            f"the action was sent as {relay.tx_hash} but could not be recorded ({exc}): its status "
+                            "is the chain's to tell; do not sign it again"
+                        ) from None
+                    self.nonces.relayed(request.signer)
             except LedgerError:
                 self.nonces.forget(request.signer)
                 raise
-        self.watcher.ensure_running()
         return relay
 
     def status(self, tx_hash: str) -> Relay | None:
-        """A relay this gateway sent (since it started), by transaction hash."""
-        return self.in_flight.get(tx_hash)
+        """A relay sent by any gateway, by transaction hash (a pending one gets watched here too)."""
+        relay = self.records.get(tx_hash)
+        if relay is not None and relay.status == "pending" and self.watcher is not None:
+            self.watcher.ensure_running()
+        return relay
+
+    def wait(self, relay: Relay, timeout_s: float) -> Relay:
+        """``relay`` once settled (or as it stands after ``timeout_s``): this gateway's own is woken by its
+        watcher; another gateway's is read again from the database until settled."""
+        local = self.in_flight.get(relay.tx_hash)
+        if local is not None:
+            local.wait(timeout_s)
+            return local
+        give_up = time.monotonic() + timeout_s
+        while relay.status == "pending" and time.monotonic() < give_up:
+            time.sleep(_WAIT_POLL_S)
+            relay = self.status(relay.tx_hash) or relay
+        return relay
 
     @property
     def receipt_timeout_s(self) -> float:
         """How long ``?wait=true`` waits for a receipt (the relayer's own timeout)."""
         relayer = self.ledger.relayer
         return 0.0 if relayer is None else relayer.timeout
+
+
+_WAIT_POLL_S = 0.05
 
 
 def status_url(procurement_id: str | None, tx_hash: str, acts: str = ACTS_PATHS[BUDGET_OFFICE]) -> str:
@@ -181,7 +240,6 @@ def _relay_fields(relay: Relay, url: str, ledger: Ledger) -> dict[str, Any]:
             args={} if revert is None else revert_args(revert),
             detail=str(relay.error),
         )
-    receipt = relay.receipt
     return {
         "action": relay.primary_type,
         "signer": relay.signer,
@@ -191,9 +249,9 @@ def _relay_fields(relay: Relay, url: str, ledger: Ledger) -> dict[str, Any]:
         "tx_hash": relay.tx_hash,
         "status": relay.status,
         "status_url": url,
-        "block_number": None if receipt is None else receipt.block_number,
-        "final": ledger.is_final(None if receipt is None else receipt.block_number),
-        "gas_used": None if receipt is None else receipt.gas_used,
+        "block_number": relay.block_number,
+        "final": ledger.is_final(relay.block_number),
+        "gas_used": relay.gas_used,
         "gas_limit": relay.sent.gas,
         "error": error,
     }
@@ -244,7 +302,7 @@ def relay_request(
                 state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))
         if relay is not None:
             if wait:
-                wait_for_receipt(relay, state.relay.receipt_timeout_s, target.status_url(relay.tx_hash))
+                relay = wait_for_receipt(state.relay, relay, target.status_url(relay.tx_hash))
             result = target.public(relay, state.ledger).model_copy(update={"replayed": result.replayed})
         if wait and db is not None and result.block_number is not None:
             timeout_s = state.settings.wait_timeout_s

@@ -1,8 +1,8 @@
 """What a signer signs (``GET .../actions/<verb>``): the action's typed data with the signer's next nonce and a
 deadline (the one asked for, or the chain's time plus the configured TTL).
 
-Served on the event loop when the nonce and the clock are known without I/O (after a recent relay, a clock
-read in the last second), else in the thread pool (``known_only``).
+Served on the event loop when the nonce and the clock are known without a network round trip (a recent relay
+in a local database, a clock read in the last second), else in the thread pool (``known_only``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ to cover the receipt's block, and answers 200 with the procurement's state read 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -11,17 +12,23 @@ from gateway.errors import UpstreamTimeout
 from gateway.relay.in_flight import Relay
 from indexer.cursor import mirror_version
 
+if TYPE_CHECKING:
+    from gateway.relay.pipeline import RelayPipeline
+
 __all__ = ["wait_for_mirror", "wait_for_receipt"]
 
 _MIRROR_POLL_S = 0.1
 
 
-def wait_for_receipt(relay: Relay, timeout_s: float, status_url: str) -> None:
-    """Return once ``relay`` is mined; its ContractRevert or TransactionFailed if it reverted; 504 on timeout."""
-    if not relay.wait(timeout_s):
+def wait_for_receipt(pipeline: RelayPipeline, relay: Relay, status_url: str) -> Relay:
+    """``relay`` once mined (whichever gateway sent it); its ContractRevert or TransactionFailed if it reverted;
+    504 on timeout."""
+    relay = pipeline.wait(relay, pipeline.receipt_timeout_s)
+    if relay.status == "pending":
         raise UpstreamTimeout(f"no receipt for {relay.tx_hash} yet: poll {status_url}", txHash=relay.tx_hash)
     if relay.error is not None:
         raise relay.error
+    return relay
 
 
 def wait_for_mirror(db: Session, chain_id: int, block_number: int, timeout_s: float) -> bool | None:

@@ -1,9 +1,13 @@
-"""Watching the relays in flight: a thread, alive while any is in flight, settles each as mined or reverted.
+"""Watching the relays in flight: a thread, alive while any relay is pending, settles each as mined or reverted.
 
-Every ``POLL_S`` (at once when a POST waits for room) it reads the relayer's mined nonce and fetches, in one
-batched request, the receipts of the relays below it: each receipt is read once. A reverted relay gets the
-decoded custom error (a concurrent action outside this gateway changed the state first: visible, never
-silent). A relay whose nonce the chain has passed without a receipt for ``REPLACED_AFTER_S`` was replaced.
+Every ``POLL_S`` (at once when a POST waits for room) it takes this gateway's relays in flight (in memory),
+and every ``ORPHANS_POLL_S`` also the pending rows of the database it should settle: its own relayer's left by
+an earlier life of this gateway, and another relayer's once they are ``ORPHANS_AFTER_S`` old (that gateway may
+have died; any gateway may settle any row from its receipt, and the first to do so wins: a row is settled
+once). It reads each relayer's mined nonce and fetches, in one batched
+request, the receipts of the relays below it. A reverted relay gets the decoded custom error (a concurrent
+action outside this gateway changed the state first: visible, never silent). A relay whose nonce the chain has
+passed without a receipt for ``REPLACED_AFTER_S`` was replaced (its action never ran).
 """
 
 from __future__ import annotations
@@ -12,76 +16,124 @@ import logging
 import threading
 import time
 
-from chain import ChainError, ContractRevert, TransactionFailed, TxSender
-from gateway.relay.in_flight import InFlight
+from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["POLL_S", "Watcher"]
+from chain import ChainError, ContractRevert, Receipt, TransactionFailed, TxSender
+from gateway.relay.in_flight import InFlight, Relay
+from gateway.relay.records import Outcome, RelayRecords
+
+__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "Watcher"]
 
 _log = logging.getLogger("gateway.relay")
 
 POLL_S = 0.05
+_IDLE_POLL_S = 0.5  # nothing of this gateway's in flight: only other gateways' leftovers to look at
 _MIN_POLL_S = 0.005
 _IDLE_EXIT_S = 2.0
 REPLACED_AFTER_S = 30.0
+ORPHANS_AFTER_S = 5.0
+ORPHANS_POLL_S = 1.0
 _POLL_BATCH = 500
 
 
 class Watcher:
     """Settles the relays in flight from their receipts, in a thread started on demand."""
 
-    def __init__(self, relayer: TxSender, in_flight: InFlight) -> None:
+    def __init__(self, relayer: TxSender, in_flight: InFlight, records: RelayRecords) -> None:
         self.relayer = relayer
         self.in_flight = in_flight
+        self.records = records
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()  # poll at once (someone waits for room)
         self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._rows_read_at = float("-inf")  # when the database's pending rows were last looked at (monotonic)
 
     def ensure_running(self) -> None:
-        """Start the thread unless it runs (call after a relay was added)."""
+        """Start the thread unless it runs (call after a relay was added, or a pending one was read)."""
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            if not self._stopped and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name="relay-watcher", daemon=True)
                 self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (the app shuts down)."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(5)
 
     def wake(self) -> None:
         """Poll at once."""
         self._wake.set()
 
-    def poll(self) -> None:
-        """Settle every relay whose receipt is in (one batched round trip for all of them).
+    def poll(self, *, rows: bool | None = None) -> bool:
+        """Settle every relay whose receipt is in (one batched round trip for the receipts); True if any relay
+        (this gateway's, or a row of the database) is still pending. ``rows``: look at the database's pending rows
+        too (default: every ORPHANS_POLL_S).
 
-        Only relays whose relayer nonce the chain has passed can have a receipt, so the relayer's mined count
+        Only relays whose relayer nonce the chain has passed can have a receipt, so each relayer's mined count
         is read first and only their receipts are fetched.
         """
         with self._poll_lock:
-            pending = self.in_flight.pending(_POLL_BATCH)
-            if not pending:
-                return
-            mined = self.relayer.mined_count()
-            due = [relay for relay in pending if relay.sent.nonce < mined]
-            if not due:
-                return
-            receipts = self.relayer.outcomes([relay.sent for relay in due])
-            for relay, receipt in zip(due, receipts, strict=True):
-                error: ContractRevert | TransactionFailed | None = None
-                if receipt is None:
-                    # The relayer's nonce is past it but it has no receipt: a moment's lag of the node's
-                    # index, or, once it lasts, another transaction took its nonce.
-                    if time.monotonic() - relay.submitted_monotonic < REPLACED_AFTER_S:
-                        continue
-                    error = TransactionFailed(f"transaction {relay.tx_hash} was replaced and will never be mined")
-                elif receipt.status != 1:
-                    error = self.relayer.explain(relay.sent, receipt)
-                    _log.warning("relayed %s %s reverted: %s", relay.primary_type, relay.tx_hash, error)
-                self.in_flight.settle(relay, receipt, error)
+            relays = {relay.tx_hash.lower(): relay for relay in self.in_flight.pending(_POLL_BATCH)}
+            if rows is None:
+                rows = time.monotonic() - self._rows_read_at >= ORPHANS_POLL_S
+            pending_rows = False
+            if rows:
+                self._rows_read_at = time.monotonic()
+                for relay in self.records.due(self.relayer.address, _POLL_BATCH, ORPHANS_AFTER_S):
+                    relays.setdefault(relay.tx_hash.lower(), relay)
+                pending_rows = bool(relays) or self.records.any_pending()
+            if not relays:
+                return pending_rows
+            relayers = sorted({relay.relayer for relay in relays.values()})
+            counts = self.relayer.rpc.batch([("eth_getTransactionCount", [address, "latest"]) for address in relayers])
+            mined = {address: int(reply["result"], 16) for address, reply in zip(relayers, counts, strict=True)}
+            due = [relay for relay in relays.values() if relay.sent.nonce < mined[relay.relayer]]
+            if due:
+                receipts = self.relayer.outcomes([relay.sent for relay in due])
+                outcomes = [self._outcome(relay, receipt) for relay, receipt in zip(due, receipts, strict=True)]
+                settled = [outcome for outcome in outcomes if outcome is not None]
+                self.records.settle(settled)
+                for tx_hash, block_number, gas_used, error in settled:
+                    local = self.in_flight.get(tx_hash)
+                    if local is not None:
+                        self.in_flight.settle(local, block_number, gas_used, error)
+            return True
+
+    def _outcome(self, relay: Relay, receipt: Receipt | None) -> Outcome | None:
+        """What the receipt says of ``relay``; None while it cannot be told yet."""
+        error: ContractRevert | TransactionFailed | None = None
+        if receipt is None:
+            # The relayer's nonce is past it but it has no receipt: a moment's lag of the node's index, or, once
+            # it lasts, another transaction took its nonce.
+            if time.time() - relay.submitted_at < REPLACED_AFTER_S:
+                return None
+            error = TransactionFailed(f"transaction {relay.tx_hash} was replaced and will never be mined")
+        elif receipt.status != 1:
+            error = self.relayer.explain(relay.sent, receipt)
+            _log.warning("relayed %s %s reverted: %s", relay.primary_type, relay.tx_hash, error)
+        if receipt is None:
+            return relay.tx_hash, None, None, error
+        return relay.tx_hash, receipt.block_number, receipt.gas_used, error
 
     def _run(self) -> None:
-        """Poll while relays are in flight; exit after a while with nothing to do."""
+        """Poll while relays are pending; exit after a while with nothing to do."""
         idle_since: float | None = None
-        while True:
+        while not self._stopped:
             now = time.monotonic()
-            if not self.in_flight.busy():
+            pending = True
+            try:
+                pending = self.poll()
+            except (ChainError, OSError, SQLAlchemyError) as exc:  # the node or the database is away: try again
+                _log.warning("polling relayed transactions failed: %s", exc)
+            except Exception:
+                _log.exception("polling relayed transactions failed")
+            if not pending and not self.in_flight.busy():
                 idle_since = idle_since if idle_since is not None else now
                 if now - idle_since > _IDLE_EXIT_S:
                     with self._lock:
@@ -90,13 +142,8 @@ class Watcher:
                             return
             else:
                 idle_since = None
-                try:
-                    self.poll()
-                except (ChainError, OSError) as exc:  # the node is away for a moment: try again
-                    _log.warning("polling relayed transactions failed: %s", exc)
-                except Exception:
-                    _log.exception("polling relayed transactions failed")
-            # Every POLL_S, or at once when a relay waits for room (then at most every _MIN_POLL_S).
-            if self._wake.wait(POLL_S):
+            # Every POLL_S while this gateway has relays in flight (at once when a relay waits for room, then at
+            # most every _MIN_POLL_S); every _IDLE_POLL_S for other gateways' leftovers.
+            if self._wake.wait(POLL_S if self.in_flight.busy() else _IDLE_POLL_S):
                 time.sleep(_MIN_POLL_S)
             self._wake.clear()

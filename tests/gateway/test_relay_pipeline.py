@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from chain import ACTIONS, Finality, SentTx
+from gateway.models import RelayRecord
 from tests.gateway.conftest import REPORT, Api
 
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
@@ -76,11 +78,31 @@ def test_next_nonce_skips_the_signers_relays_in_flight(api: Api) -> None:
     relay = api.state.relay
     signer = api.world.eval1.address
     on_chain = api.state.ledger.registry.nonce(signer)
-    with relay.in_flight._lock:  # as if two relays of this signer were sent and not mined yet
-        relay.in_flight._signer_nonces[signer] = {on_chain, on_chain + 1}
+    # As if another gateway had sent two relays of this signer a minute ago, not mined yet: rows in the database.
+    with api.state.sessions() as db:
+        for n in (0, 1):
+            db.add(
+                RelayRecord(
+                    tx_hash=f"0x{n + 1:064x}",
+                    relayer=api.world.eval4.address,
+                    relayer_nonce=n,
+                    primary_type="Attest",
+                    contract=api.world.eval4.address,
+                    signer=signer,
+                    signer_nonce=on_chain + n,
+                    deadline="1",
+                    gas_limit=1,
+                    transaction="{}",
+                    status="pending",
+                    submitted_at=time.time() - 60,
+                    gateway="another gateway",
+                )
+            )
+        db.commit()
     assert relay.nonces.next(signer) == on_chain + 2
-    with relay.in_flight._lock:
-        relay.in_flight._signer_nonces.pop(signer)
+    with api.state.sessions() as db:
+        db.execute(update(RelayRecord).where(RelayRecord.signer == signer).values(status="reverted"))
+        db.commit()
     assert relay.nonces.next(signer) == on_chain
 
 
@@ -207,7 +229,7 @@ def test_a_relay_beyond_the_in_flight_cap_waits_until_one_is_mined(api: Api, sub
     waiter = threading.Thread(target=wait)
     waiter.start()
     assert not waited.wait(0.3)  # no room while it is in flight
-    in_flight.settle(relay, relay.receipt, None)  # mined: room again
+    in_flight.settle(relay, relay.block_number, relay.gas_used, None)  # mined: room again
     assert waited.wait(5)
     waiter.join()
 

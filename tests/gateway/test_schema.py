@@ -37,11 +37,13 @@ def test_migrations_build_the_models_from_an_empty_database(engine: Engine) -> N
     upgrade(engine)
     upgrade(engine)  # idempotent
     assert _differences(engine) == []
-    assert _version(engine) == "0002"
+    assert _version(engine) == "0003"
     assert {t for t in inspect(engine).get_table_names() if t.startswith("gateway_")} == {
         "gateway_alembic_version",
         "gateway_documents",
         "gateway_idempotency_keys",
+        "gateway_relayer_leases",
+        "gateway_relays",
         "gateway_sessions",
         "gateway_siwe_nonces",
         "gateway_uploads",
@@ -77,7 +79,7 @@ def _tables_of_0001_without_version(engine: Engine) -> None:
 def test_tables_made_before_the_migrations_are_adopted_with_their_rows(engine: Engine) -> None:
     _tables_of_0001_without_version(engine)
     upgrade(engine)
-    assert _version(engine) == "0002"
+    assert _version(engine) == "0003"
     assert _differences(engine) == []
     with engine.connect() as connection:
         # Outstanding nonces of the old kind are gone (nonces are signed now), used ones stay until they expire.
@@ -112,3 +114,14 @@ def test_downgrade_gives_each_document_its_first_upload_back(engine: Engine) -> 
         row = connection.execute(text("SELECT uploaded_by, filename, uploaded_at FROM gateway_documents")).one()
     assert tuple(row) == ("0x01", "first.pdf", 100)
     assert "gateway_uploads" not in inspect(engine).get_table_names()
+
+
+def test_relays_and_leases_come_and_go_with_0003(engine: Engine) -> None:
+    upgrade(engine)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert not {"gateway_relays", "gateway_relayer_leases"} & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert _differences(engine) == []

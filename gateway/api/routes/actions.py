@@ -76,10 +76,7 @@ def relay_status(tx_hash: TxHash, procurement: ChainProcurement, state: StateDep
     """The status of a relayed action: pending, mined, or reverted with the decoded custom error."""
     relay = state.relay.status(tx_hash)
     if relay is None or relay.contract != procurement.escrow:
-        raise NotFound(
-            f"no action {tx_hash.lower()} relayed on this procurement by this gateway since it started "
-            "(look the transaction up on chain)"
-        )
+        raise NotFound(f"no action {tx_hash.lower()} relayed on this procurement by the gateways")
     return relay_public(procurement.id_hex, relay, state.ledger)
 
 
@@ -357,10 +354,7 @@ def add_relay_status_routes(router: APIRouter, acts: ContractActs, address_of: C
     def relay_status(tx_hash: TxHash, account: CurrentAccount, state: StateDep) -> RelayPublic:
         relay = state.relay.status(tx_hash)
         if relay is None or relay.contract != address_of(state):
-            raise NotFound(
-                f"no {what} act {tx_hash.lower()} relayed by this gateway since it started "
-                "(look the transaction up on chain)"
-            )
+            raise NotFound(f"no {what} act {tx_hash.lower()} relayed by the gateways")
         return target.public(relay, state.ledger)
 
     def relay_status_by_key(

@@ -1,0 +1,232 @@
+"""The relays in the database: one row per relayed action (``gateway_relays``), shared by every gateway.
+
+A row is written as soon as its transaction is sent, before the POST is answered, and settled (mined or
+reverted, with the decoded custom error) by whichever gateway's watcher reads its receipt first (watch.py): a
+status URL answers from any gateway and after any restart. The nonces a signer has in flight are the
+signer's pending rows, whichever gateway sent them (nonces.py).
+
+A gateway killed between the node accepting a transaction and the row's commit leaves that transaction without
+a row: it is mined once all the same (the client, which got no answer, finds on retry that the nonce is used),
+and its status is then the chain's to tell.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import bindparam, insert, literal, or_, select, union_all, update
+from sqlalchemy.engine import Engine, Row
+
+from chain import ContractRevert, SentTx, TransactionFailed, checksum
+from gateway.models import RelayRecord
+from gateway.relay.in_flight import Relay
+
+__all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
+
+_RELAYS = RelayRecord.__table__
+_SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
+
+# A settled relay: its transaction hash, block, gas used, and error (None: mined).
+Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
+
+# How long the nonce after a signer's last relay is trusted without asking the registry. Only another relayer
+# using the same signer's nonce makes it stale; the simulation then refuses the action (no gas is spent) and
+# the nonce is read from the chain again.
+NONCE_KNOWN_S = 30.0
+
+
+class SignerInFlight:
+    """What the relays say of a signer's nonces: those sent and not mined, and the one after its latest relay
+    if that was sent in the last NONCE_KNOWN_S (None if not, or if it reverted: the chain knows best then)."""
+
+    def __init__(self, pending: set[int], recent_next: int | None) -> None:
+        self.pending = pending
+        self.recent_next = recent_next
+
+
+class RelayRecords:
+    """Rows of ``gateway_relays``: written by the gateway that sent a relay, settled and read by any."""
+
+    def __init__(self, engine: Engine, gateway_id: str, clock: Callable[[], float] = time.time):
+        self.engine = engine  # Core statements on a connection: a relay's rows cost the least Python this way
+        self.gateway_id = gateway_id
+        self.clock = clock
+
+    def add(self, relay: Relay) -> None:
+        """Record a relay just sent (committed before the POST is answered)."""
+        with self.engine.begin() as db:
+            db.execute(
+                insert(RelayRecord).values(
+                    tx_hash=relay.tx_hash.lower(),
+                    relayer=relay.relayer,
+                    relayer_nonce=relay.sent.nonce,
+                    primary_type=relay.primary_type,
+                    contract=relay.contract,
+                    signer=relay.signer,
+                    signer_nonce=relay.signer_nonce,
+                    deadline=str(relay.deadline),
+                    gas_limit=relay.sent.gas,
+                    transaction=json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
+                    status="pending",
+                    submitted_at=relay.submitted_at,
+                    gateway=self.gateway_id,
+                )
+            )
+
+    def get(self, tx_hash: str) -> Relay | None:
+        """A relay by transaction hash, sent by any gateway."""
+        with self.engine.connect() as db:
+            row = db.execute(select(_RELAYS).where(_RELAYS.c.tx_hash == tx_hash.lower())).first()
+        return None if row is None else _relay(row)
+
+    def due(self, relayer: str | None, limit: int, others_after_s: float) -> list[Relay]:
+        """Pending relays to settle, oldest relayer nonce first: every one of ``relayer`` (this gateway's), and
+        those of other relayers sent more than ``others_after_s`` ago (their gateway may have died)."""
+        cutoff = self.clock() - others_after_s
+        mine = RelayRecord.relayer == (relayer or "")  # no relayer: only others' leftovers
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(_RELAYS)
+                .where(RelayRecord.status == "pending", or_(mine, RelayRecord.submitted_at < cutoff))
+                .order_by(RelayRecord.relayer, RelayRecord.relayer_nonce)
+                .limit(limit)
+            ).all()
+        return [_relay(row) for row in rows]
+
+    def any_pending(self) -> bool:
+        """True while any relay of any gateway is pending."""
+        with self.engine.connect() as db:
+            return db.scalar(select(RelayRecord.tx_hash).where(RelayRecord.status == "pending").limit(1)) is not None
+
+    def settle(self, outcomes: list[Outcome]) -> None:
+        """Record relays' outcomes (tx hash, block, gas used, error) in one statement; a row already settled by
+        another gateway is left as it is (each row is settled once)."""
+        if not outcomes:
+            return
+        now = self.clock()
+        rows = [
+            {
+                "hash": tx_hash.lower(),
+                "new_status": "mined" if error is None else "reverted",
+                "new_block": block_number,
+                "new_gas": gas_used,
+                "new_error": None if error is None else json.dumps(error_json(error), separators=(",", ":")),
+                "now": now,
+            }
+            for tx_hash, block_number, gas_used, error in outcomes
+        ]
+        statement = (
+            update(RelayRecord)
+            .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
+            .values(
+                status=bindparam("new_status"),
+                block_number=bindparam("new_block"),
+                gas_used=bindparam("new_gas"),
+                error=bindparam("new_error"),
+                settled_at=bindparam("now"),
+            )
+        )
+        with self.engine.begin() as db:
+            db.execute(statement, rows)
+
+    def signer_in_flight(self, signer: str) -> SignerInFlight:
+        """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""
+        recent = self.clock() - NONCE_KNOWN_S
+        signer = checksum(signer)
+        pending_rows = select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(
+            RelayRecord.signer == signer, RelayRecord.status == "pending"
+        )
+        latest_row = (
+            select(*_SIGNER_COLUMNS)
+            .where(RelayRecord.signer == signer)
+            .order_by(RelayRecord.submitted_at.desc())
+            .limit(1)
+            .subquery()
+        )
+        both = union_all(pending_rows, select(literal("latest").label("kind"), *latest_row.c))  # one round trip
+        with self.engine.connect() as db:
+            rows = db.execute(both).all()
+        pending = {row.signer_nonce for row in rows if row.kind == "pending"}
+        latest = next((row for row in rows if row.kind == "latest"), None)
+        if latest is None or latest.submitted_at < recent or latest.status == "reverted":
+            return SignerInFlight(pending, None)
+        return SignerInFlight(pending, latest.signer_nonce + 1)
+
+
+def _json_transaction(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: "0x" + value.hex() if isinstance(value, bytes) else value for key, value in params.items()}
+
+
+def _relay(row: Row[Any]) -> Relay:
+    params: dict[str, Any] = json.loads(row.transaction)
+    relay = Relay(
+        tx_hash=row.tx_hash,
+        primary_type=row.primary_type,
+        contract=row.contract,
+        signer=row.signer,
+        signer_nonce=row.signer_nonce,
+        deadline=int(row.deadline),
+        relayer=row.relayer,
+        sent=SentTx(tx_hash=row.tx_hash, nonce=row.relayer_nonce, gas=row.gas_limit, params=params),
+        submitted_at=row.submitted_at,
+        status="pending" if row.status == "pending" else ("mined" if row.status == "mined" else "reverted"),
+        block_number=row.block_number,
+        gas_used=row.gas_used,
+        error=None if row.error is None else error_from_json(json.loads(row.error)),
+    )
+    if relay.status != "pending":
+        relay.settled.set()
+    return relay
+
+
+# ------------------------------------------------------------ a settled relay's error, as JSON and back
+
+
+def error_json(error: ContractRevert | TransactionFailed) -> dict[str, Any]:
+    """A relay's error as JSON that ``error_from_json`` turns back into the same exception."""
+    if isinstance(error, ContractRevert):
+        return {"revert": error.name, "args": _tagged(error.args_by_name), "contract": error.contract}
+    return {"failed": str(error)}
+
+
+def error_from_json(data: dict[str, Any]) -> ContractRevert | TransactionFailed:
+    """The exception ``error_json`` described."""
+    if "revert" in data:
+        return ContractRevert(str(data["revert"]), _untagged(data["args"]), data.get("contract"))
+    return TransactionFailed(str(data.get("failed", "the transaction failed")))
+
+
+def _tagged(value: Any) -> Any:
+    """Decoded ABI values as JSON that keeps their Python types (integers past 2^53, bytes, tuples)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, bytes | bytearray):
+        return {"bytes": bytes(value).hex()}
+    if isinstance(value, tuple):
+        return {"tuple": [_tagged(v) for v in value]}
+    if isinstance(value, list):
+        return {"list": [_tagged(v) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": {str(k): _tagged(v) for k, v in value.items()}}
+    return str(value)
+
+
+def _untagged(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if "int" in value:
+        return int(value["int"])
+    if "bytes" in value:
+        return bytes.fromhex(value["bytes"])
+    if "tuple" in value:
+        return tuple(_untagged(v) for v in value["tuple"])
+    if "list" in value:
+        return [_untagged(v) for v in value["list"]]
+    if "dict" in value:
+        return {k: _untagged(v) for k, v in value["dict"].items()}
+    return {k: _untagged(v) for k, v in value.items()}  # the top level: arguments by name

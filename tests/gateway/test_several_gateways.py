@@ -1,0 +1,255 @@
+"""Two gateways on one database, each with its own relayer: statuses, signer nonces and Idempotency-Keys are
+shared through the database; a replay at the other gateway is refused; one relayer is held by one live gateway.
+(The same with real processes, nginx and PostgreSQL: tests/integration/test_gateways_behind_nginx.py.)"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from chain import ConfigurationError, TxSender
+from chain.system import error_decoder
+from gateway.errors import ServiceUnavailable
+from gateway.main import create_app
+from gateway.models import IdempotencyRecord, RelayRecord
+from gateway.relay.watch import ORPHANS_AFTER_S
+from tests.gateway.conftest import REPORT, Api, make_settings
+from tests.helpers import new_escrow
+from tests.tester import deterministic_account, fund_accounts
+from tests.world import World
+
+ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
+SECRET = "several gateways share this sign-in nonce secret"
+
+
+def _relayer(world: World, label: str) -> TxSender:
+    account = deterministic_account(label)
+    fund_accounts(world.tester, [account])
+    return TxSender(world.rpc, account, error_decoder(world.build))
+
+
+def _app(world: World, tmp_path: Path, relayer: TxSender, **settings: Any) -> Any:
+    values: dict[str, Any] = {"siwe_nonce_secret": SECRET, "relayer_lease_s": 4.0} | settings
+    return create_app(
+        make_settings(tmp_path, **values), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build
+    )
+
+
+@pytest.fixture
+def gateways(world: World, tmp_path: Path, migrated_database: Path) -> Iterator[tuple[Api, Api]]:
+    """Gateways A and B on one database and one chain, each relaying with a funded key of its own."""
+    shutil.copyfile(migrated_database, tmp_path / "ledger.db")
+    with ExitStack() as stack:
+        apis = []
+        for label in ("gateway A relayer", "gateway B relayer"):
+            app = _app(world, tmp_path, _relayer(world, label))
+            client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
+            apis.append(Api(client=client, world=world, app=app))
+        yield apis[0], apis[1]
+
+
+def _settled(api: Api, headers: dict[str, str], url: str) -> dict[str, Any]:
+    give_up = time.monotonic() + 10
+    while True:
+        response = api.client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["status"] != "pending" or time.monotonic() > give_up:
+            return body
+        time.sleep(0.05)
+
+
+def _signed(api: Api, label: str, headers: dict[str, str], pid: str, action: str, fields: dict[str, Any]) -> Any:
+    typed = api.typed_data(headers, pid, action, fields)
+    return {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": api.sign_typed(label, typed)}
+
+
+def _evidence(api: Api, pid: str, milestones: tuple[int, ...]) -> None:
+    supplier = api.session("supplier")
+    for milestone in milestones:
+        document = api.upload(supplier, f"evidence for milestone {milestone}".encode())
+        fields = {"milestoneId": milestone, "documentHash": document["documentHash"]}
+        posted = api.act("supplier", supplier, pid, "submit-evidence", fields)
+        assert posted.status_code == 202, posted.text
+
+
+def test_a_signer_alternates_gateways_and_every_status_answers_from_both(
+    gateways: tuple[Api, Api], procurement: str
+) -> None:
+    a, b = gateways
+    supplier = a.sign_in("supplier")  # one session, valid at both: it lives in the database
+    uploaded = [a.upload(supplier, f"report {m}".encode())["documentHash"] for m in (0, 1)]
+    first = a.act("supplier", supplier, procurement, "submit-evidence", {"milestoneId": 0, "documentHash": uploaded[0]})
+    assert first.status_code == 202, first.text
+    # The next action of the same signer at the other gateway: its nonce follows the first one's row.
+    typed = b.typed_data(supplier, procurement, "submit-evidence", {"milestoneId": 1, "documentHash": uploaded[1]})
+    assert int(typed["nonce"]) == int(first.json()["nonce"]) + 1
+    second = b.act(
+        "supplier", supplier, procurement, "submit-evidence", {"milestoneId": 1, "documentHash": uploaded[1]}
+    )
+    assert second.status_code == 202, second.text
+    assert first.json()["relayer"] == a.relayer != b.relayer == second.json()["relayer"]
+    for body in (first.json(), second.json()):
+        for api in (a, b):
+            assert _settled(api, supplier, body["statusUrl"])["status"] == "mined"
+            assert api.client.get(body["statusUrl"], headers=supplier).json()["txHash"] == body["txHash"]
+
+
+def test_a_signature_replayed_at_the_other_gateway_is_refused(gateways: tuple[Api, Api], procurement: str) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    evaluator = a.session("eval1")
+    body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
+    url = f"/procurements/{procurement}/actions/attest"
+    relayed = a.client.post(url, headers=evaluator, json=body)
+    assert relayed.status_code == 202, relayed.text
+    marks = b.chain_marks()
+    stale = b.client.post(url, headers=evaluator, json=body)  # the same nonce, in flight or used
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["type"].endswith("stale-nonce")
+    unnamed = b.client.post(url, headers=evaluator, json={k: v for k, v in body.items() if k != "nonce"})
+    assert unnamed.status_code == 403, unnamed.text  # checked against the next nonce: not what was signed
+    assert unnamed.json()["type"].endswith("signature-mismatch")
+    assert b.chain_marks() == marks
+
+
+def test_an_idempotency_key_retried_at_the_other_gateway_gets_the_first_answer(
+    gateways: tuple[Api, Api], procurement: str
+) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    evaluator = a.session("eval1")
+    body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
+    url = f"/procurements/{procurement}/actions/attest"
+    headers = evaluator | {"Idempotency-Key": "attest-once"}
+    first = a.client.post(url, headers=headers, json=body)
+    assert first.status_code == 202, first.text
+    marks = b.chain_marks()
+    again = b.client.post(url, headers=headers, json=body)
+    assert again.status_code == 202, again.text
+    assert again.json()["txHash"] == first.json()["txHash"]
+    assert again.json()["replayed"] is True
+    assert b.chain_marks() == marks
+    other = b.client.post(url, headers=headers, json=body | {"pass": False})
+    assert other.status_code == 422, other.text
+    by_key = b.client.get(
+        f"/procurements/{procurement}/actions/relays", headers=evaluator, params={"idempotencyKey": "attest-once"}
+    )
+    assert by_key.status_code == 200, by_key.text
+    assert by_key.json()["txHash"] == first.json()["txHash"]
+    waited = b.client.post(url, headers=headers, json=body, params={"wait": "true"})  # waits on A's row
+    assert waited.status_code == 200, waited.text
+    assert waited.json()["status"] == "mined"
+
+
+def test_a_status_url_is_scoped_as_at_the_gateway_that_relayed(
+    world: World, gateways: tuple[Api, Api], procurement: str
+) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    relayed = a.act("eval1", a.session("eval1"), procurement, "attest", ATTEST)
+    assert relayed.status_code == 202, relayed.text
+    tx = relayed.json()["txHash"]
+    outsider = b.client.get(f"/procurements/{procurement}/actions/relays/{tx}", headers=b.sign_in("eval4"))
+    assert outsider.status_code == 404, outsider.text  # not on the panel: the procurement is not visible
+    _, params = new_escrow(world)
+    elsewhere = "0x" + bytes(params[0]).hex()  # a procurement eval1 sees, but not the one acted on
+    wrong = b.client.get(f"/procurements/{elsewhere}/actions/relays/{tx}", headers=a.session("eval1"))
+    assert wrong.status_code == 404, wrong.text
+    auditor = b.sign_in("auditor")
+    assert b.client.get(f"/procurements/{procurement}/actions/relays/{tx}", headers=auditor).status_code == 200
+
+
+def test_a_dead_gateways_pending_relays_are_settled_by_another(gateways: tuple[Api, Api], procurement: str) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    evaluator = a.session("eval1")
+    relayed = a.act("eval1", evaluator, procurement, "attest", ATTEST)
+    assert relayed.status_code == 202, relayed.text
+    tx = relayed.json()["txHash"]
+    mined = _settled(a, evaluator, relayed.json()["statusUrl"])
+    assert mined["status"] == "mined"
+    a.state.relay.stop()  # A dies: nothing of it watches any more
+    # ... leaving its row pending, as a SIGKILL between the send and the receipt would.
+    with b.state.sessions() as db:
+        db.execute(
+            update(RelayRecord)
+            .where(RelayRecord.tx_hash == tx)
+            .values(status="pending", block_number=None, gas_used=None, submitted_at=time.time() - ORPHANS_AFTER_S - 1)
+        )
+        db.commit()
+    watcher = b.state.relay.watcher
+    assert watcher is not None
+    watcher.poll(rows=True)
+    status = b.client.get(relayed.json()["statusUrl"], headers=evaluator).json()
+    settled = (status["status"], status["blockNumber"], status["gasUsed"])
+    assert settled == ("mined", mined["blockNumber"], mined["gasUsed"])
+
+
+def test_one_live_gateway_per_relayer(world: World, tmp_path: Path, gateways: tuple[Api, Api]) -> None:
+    a, _ = gateways
+    relayer = a.state.ledger.relayer
+    assert relayer is not None
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError, match="held by a live gateway"):  # A beats every second
+        _app(world, tmp_path, relayer)
+    assert time.monotonic() - started < 4.0  # seen alive before its lease could expire
+
+    # A gateway that stops beating (as a killed one) loses its relayer after the lease's time, and sends no more.
+    lone = _relayer(world, "a lone relayer")
+    silent = _app(world, tmp_path, lone)  # never served: no heartbeat thread
+    started = time.monotonic()
+    successor = _app(world, tmp_path, lone)
+    assert time.monotonic() - started >= 4.0
+    lease = successor.state.gateway.relay.lease
+    assert lease.held_by() == lease.holder
+    with pytest.raises(ServiceUnavailable, match="took over"):
+        silent.state.gateway.relay.lease.ensure()
+    successor.state.gateway.relay.stop()  # a clean stop gives the relayer up: a restart takes it at once
+    started = time.monotonic()
+    again = _app(world, tmp_path, lone)
+    assert time.monotonic() - started < 1.0
+    again.state.gateway.relay.stop()
+
+
+def test_a_key_reserved_by_a_dead_gateway_is_taken_over_and_nothing_is_sent_twice(
+    gateways: tuple[Api, Api], procurement: str
+) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0,))
+    evaluator = a.session("eval1")
+    body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
+    url = f"/procurements/{procurement}/actions/attest"
+    headers = evaluator | {"Idempotency-Key": "sent-then-died"}
+    assert a.client.post(url, headers=headers, json=body).status_code == 202
+
+    def reserved_by(holder: str, seconds_ago: int) -> None:
+        """As if ``holder`` had reserved the key, sent the transaction and died before storing the answer."""
+        with b.state.sessions() as db:
+            db.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == "sent-then-died")
+                .values(response=None, status_code=None, gateway=holder, created_at=int(time.time()) - seconds_ago)
+            )
+            db.commit()
+
+    reserved_by(a.state.relay.holder, 60)  # A is alive (it beats): its reservation stands
+    assert b.client.post(url, headers=headers, json=body).status_code == 409
+    reserved_by("a dead gateway", 2)  # dead, but only just: it might still answer
+    assert b.client.post(url, headers=headers, json=body).status_code == 409
+    reserved_by("a dead gateway", 60)
+    marks = b.chain_marks()
+    retried = b.client.post(url, headers=headers, json=body)
+    assert retried.status_code == 409, retried.text  # taken over, then refused: the nonce was used
+    assert retried.json()["type"].endswith("stale-nonce")
+    assert b.chain_marks() == marks
+    with b.state.sessions() as db:  # a refusal before the chain frees the key for a corrected retry
+        assert db.query(IdempotencyRecord).filter_by(key="sent-then-died").count() == 0
