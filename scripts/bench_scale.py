@@ -11,7 +11,10 @@ processes (uvicorn, each with a relayer account of its own) behind nginx (script
   longest time from the kill on during which no client got any answer (nginx sends new requests to the
   survivor at once; a POST that was inside the dead gateway is answered 502 and sent again by the client),
   beside ``steady_max_gap_s``, the longest such stretch of the second third (no kill), for comparison;
-  ``failover_retries``: requests the clients sent again.
+  ``failover_retries``: requests the clients sent again;
+* ``indexer_takeover_s`` and ``indexer_takeover_stall_s`` (median and max): seconds from the active indexer's
+  SIGKILL (or SIGSTOP: a stall, as a holder on another machine that dies looks) to the standby indexer holding
+  the lease, on the same PostgreSQL server (scripts/bench_standby.py, after the gateways are stopped).
 
 A rate is the attestations accepted (202) over the time from the first POST until every relayer's last
 transaction is mined; each third's attestations are then checked on chain (every seat attested exactly once).
@@ -40,6 +43,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable wi
 from chain import Signer, compile_contracts
 from chain.connection import connect
 from scripts.bench_gateway import _setup_chain
+from scripts.bench_standby import standby_takeover
 from scripts.gateway_cluster import Cluster, RelayRun, memory_anvil, relay_attestations
 
 __all__ = ["main", "measure"]
@@ -96,7 +100,7 @@ def _phase(
     return run, len(run.accepted) / elapsed
 
 
-def measure(procurements: int, log: Callable[[str], None]) -> dict[str, Any]:
+def measure(procurements: int, kills: int, log: Callable[[str], None]) -> dict[str, Any]:
     """The whole benchmark in a temporary directory; the numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
@@ -141,9 +145,10 @@ def measure(procurements: int, log: Callable[[str], None]) -> dict[str, Any]:
                 raise RuntimeError(f"{attested} seats attested on chain, {27 * procurements} expected")
             numbers["attestations_checked_on_chain"] = attested
             numbers["accepted"] = len(one.accepted) + len(two.accepted) + len(failover.accepted)
-            # ---- indexer_takeover_s: the standby indexer's takeover time (issue 18, "Indexer"), measured by a
-            # ---- function of its own in another file; the lead wires its call in here. None until then.
-            numbers["indexer_takeover_s"] = None
+            cluster.stop()
+            cluster = None
+            log(f"standby indexer: {kills} takeovers after a SIGKILL and {kills} after a stall, on the same server")
+            numbers.update(standby_takeover(kills, postgres_url=admin_url, log=log))
             return {key: round(value, 3) if isinstance(value, float) else value for key, value in numbers.items()}
         finally:
             if cluster is not None:
@@ -161,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         default=40,
         help="procurements per third (9 attestations each; the dev budget authority covers about 130 in all)",
     )
+    parser.add_argument("--kills", type=int, default=3, help="standby indexer takeovers of each kind (SIGKILL, stall)")
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    numbers = measure(args.procurements, log)
+    numbers = measure(args.procurements, args.kills, log)
     if args.json:
         print(json.dumps(numbers))
     else:
