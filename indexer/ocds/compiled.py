@@ -18,7 +18,6 @@ depend on the order of keys).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
 from typing import Any
@@ -26,13 +25,14 @@ from typing import Any
 __all__ = ["compile_release"]
 
 
-@dataclass
 class _Rules:
     """The merge rules under one field (``omit``, ``whole``) and of its fields, by name."""
 
-    omit: bool = False
-    whole: bool = False
-    fields: dict[str, _Rules] = field(default_factory=dict)
+    __slots__ = ("fields", "omit", "whole")
+
+    def __init__(self, omit: bool = False, whole: bool = False) -> None:
+        self.omit, self.whole = omit, whole
+        self.fields: dict[str, _Rules] = {}
 
 
 _NONE = _Rules()
@@ -58,85 +58,97 @@ def _schema_rules() -> _Rules:
 _NULL: Any = object()  # a field a release set to null: it keeps its place among its siblings, but is not published
 
 
+class _Refused(ValueError):
+    """A release shape the compile does not merge; the path is gathered on the way out (no path is built before)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.parts: list[str] = []
+
+
+_INCONSISTENT = "an object in one release and not in another is not merged here"
+
+
 class _Compiler:
     """One compiled release being merged."""
 
     def __init__(self) -> None:
         self.nulls = False  # whether a null was merged (then dropped at the end)
-        self.arrays: dict[int, dict[str, dict[str, Any]]] = {}  # id() of an array -> its objects by id
+        self.arrays: dict[int, dict[str, dict[str, Any]]] = {}  # id() of a merged array -> its objects by id
 
-    def merge_object(self, target: dict[str, Any], source: Mapping[str, Any], rules: _Rules, path: str) -> None:
+    def merge_object(self, target: dict[str, Any], source: Mapping[str, Any], rules: _Rules) -> None:
         fields, arrays = rules.fields, self.arrays
         for key, value in source.items():
-            rule = fields.get(key, _NONE)
-            if rule.omit:
-                continue
-            if isinstance(value, list):
-                if rule.whole or not all(isinstance(item, dict) for item in value):
-                    self._leaf(target, key, value, path, rule.whole)
-                elif value:
-                    array = target.get(key)
-                    if array is None:  # made only if something is merged into it, as ocdsmerge's unflatten does
-                        array = []
-                        arrays[id(array)] = {}
-                        self.merge_array(array, value, rule, f"{path}/{key}")
-                        if array:
-                            target[key] = array
+            try:
+                rule = fields.get(key, _NONE)
+                if rule.omit:
+                    continue
+                if isinstance(value, dict):
+                    if rule.whole:
+                        if id(target.get(key)) in arrays:
+                            raise _Refused(_INCONSISTENT)
+                        target[key] = value
+                    elif value:
+                        child = target.get(key)
+                        if child is None:  # made only if something is merged into it, as ocdsmerge's unflatten does
+                            child = {}
+                            self.merge_object(child, value, rule)
+                            if child:
+                                target[key] = child
+                        elif type(child) is dict:
+                            self.merge_object(child, value, rule)
                         else:
-                            del arrays[id(array)]
-                    elif type(array) is list and id(array) in arrays:
-                        self.merge_array(array, value, rule, f"{path}/{key}")
+                            raise _Refused(_INCONSISTENT)
+                    continue
+                if isinstance(value, list) and not rule.whole:
+                    for item in value:
+                        if not isinstance(item, dict):
+                            break  # a list of values (or of mixed items) is a value
                     else:
-                        raise _inconsistent(path, key)
-            elif isinstance(value, dict):
-                if rule.whole:
-                    self._leaf(target, key, value, path, True)
-                elif value:
-                    child = target.get(key)
-                    if child is None:
-                        child = {}
-                        self.merge_object(child, value, rule, f"{path}/{key}")
-                        if child:
-                            target[key] = child
-                    elif type(child) is dict:
-                        self.merge_object(child, value, rule, f"{path}/{key}")
-                    else:
-                        raise _inconsistent(path, key)
-            else:
+                        if value:
+                            array = target.get(key)
+                            if array is None:
+                                array = []
+                                arrays[id(array)] = {}
+                                self.merge_array(array, value, rule)
+                                if array:
+                                    target[key] = array
+                                else:
+                                    del arrays[id(array)]
+                            elif id(array) in arrays:
+                                self.merge_array(array, value, rule)
+                            else:
+                                raise _Refused(_INCONSISTENT)
+                        continue
+                # a value: a scalar, null, a list of values, or anything the schema merges whole
                 if value is None:
                     self.nulls, value = True, _NULL
                 previous = target.get(key)
-                if previous is not None and (type(previous) is dict or id(previous) in arrays) and not rule.whole:
-                    raise _inconsistent(path, key)
+                if id(previous) in arrays or (type(previous) is dict and not rule.whole):
+                    raise _Refused(_INCONSISTENT)
                 target[key] = value
+            except _Refused as refused:
+                refused.parts.append(key)
+                raise
 
-    def _leaf(self, target: dict[str, Any], key: str, value: Any, path: str, whole: bool) -> None:
-        previous = target.get(key)
-        if (type(previous) is dict and not whole) or (type(previous) is list and id(previous) in self.arrays):
-            raise _inconsistent(path, key)
-        target[key] = value
-
-    def merge_array(self, array: list[Any], items: Sequence[dict[str, Any]], rules: _Rules, path: str) -> None:
+    def merge_array(self, array: list[Any], items: Sequence[dict[str, Any]], rules: _Rules) -> None:
         by_id = self.arrays[id(array)]
         for item in items:
             if "id" not in item:
                 fresh: dict[str, Any] = {}
-                self.merge_object(fresh, item, rules, path)
+                self.merge_object(fresh, item, rules)
                 if fresh:
                     array.append(fresh)
                 continue
             identifier = item["id"]
             if type(identifier) is not str:
-                raise ValueError(f"{path}: an id that is not a string ({identifier!r}) is not merged here")
+                raise _Refused(f"an id that is not a string ({identifier!r}) is not merged here")
             node = by_id.get(identifier)
             if node is None:
                 node = by_id[identifier] = {"id": identifier}
                 array.append(node)
-            self.merge_object(node, item, rules, path)
-
-
-def _inconsistent(path: str, key: str) -> ValueError:
-    return ValueError(f"{path}/{key}: an object in one release and not in another is not merged here")
+            self.merge_object(node, item, rules)
 
 
 def _without_nulls(node: Any, arrays: Mapping[int, Any]) -> Any:
@@ -160,7 +172,10 @@ def compile_release(releases: Sequence[dict[str, Any]]) -> dict[str, Any]:
         compiled["id"] = f"{ocid}-{date}"
         compiled["date"] = _NULL if date is None else date
         compiled["ocid"] = _NULL if ocid is None else ocid
-        compiler.merge_object(compiled, release, rules, "")
+        try:
+            compiler.merge_object(compiled, release, rules)
+        except _Refused as refused:
+            raise ValueError(f"/{'/'.join(reversed(refused.parts))}: {refused.reason}") from None
     if compiler.nulls or compiled.get("date") is _NULL or compiled.get("ocid") is _NULL:
         result: dict[str, Any] = _without_nulls(compiled, compiler.arrays)
         return result
