@@ -314,10 +314,12 @@ class _Fold:
         self.url = builder.publication.gateway_url.rstrip("/")
         self.done: bool | None = None  # every milestone terminal (None: to be worked out after a status changed)
         self.rid = self.when = ""  # the current event's release id and date
+        self.key: tuple[int, int, str] = (0, 0, "")  # and its position
 
     def _at(self, row: Any) -> None:
         """Make ``row`` (an event's, or the procurement's creation) the current event."""
-        self.rid = release_id(row.block_number, row.log_index, row.tx_hash)
+        self.key = (row.block_number, row.log_index, row.tx_hash)
+        self.rid = release_id(*self.key)
         self.when = self._date(row.block_number)
 
     # ------------------------------------------------------------ pieces
@@ -335,9 +337,11 @@ class _Fold:
         code, name = self.b._org(org_id)
         return {"id": code, "name": name}
 
-    def _milestone(self, milestone_id: int, key: tuple[int, int, str] | None = None) -> dict[str, Any]:
-        if key is not None:
-            after = self.facts.history.get((*key, milestone_id))
+    def _milestone(self, milestone_id: int, *, after_event: bool = False) -> dict[str, Any]:
+        """The milestone as published (``after_event``: as the current event left it)."""
+        if after_event:
+            block, log, tx = self.key
+            after = self.facts.history.get((block, log, tx, milestone_id))
             if after is not None:
                 self.status[milestone_id], self.owed[milestone_id] = after
                 self.measures["owed"] = sum(self.owed.values())
@@ -493,11 +497,9 @@ class _Fold:
             ),
         )
 
-    def _key(self, row: Any) -> tuple[int, int, str]:
-        return (row.block_number, row.log_index, row.tx_hash)
-
     def _implementation(self, row: Any, *milestones: int, **implementation: Any) -> dict[str, Any]:
-        implementation.setdefault("milestones", [self._milestone(m, self._key(row)) for m in milestones])
+        if "milestones" not in implementation:
+            implementation["milestones"] = [self._milestone(m, after_event=True) for m in milestones]
         return self._release(
             ["implementation"],
             contracts=self._contract(status=self._contract_status(), implementation=implementation),
@@ -552,7 +554,7 @@ class _Fold:
 
     def _payment(self, row: Any) -> dict[str, Any]:
         m = int(row.milestone_id)
-        milestone = self._milestone(m, self._key(row))  # the owed yen follow the milestone
+        milestone = self._milestone(m, after_event=True)  # the owed yen follow the milestone
         if row.kind != "released":
             return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
         self.measures["released"] += int(row.amount)
@@ -563,7 +565,7 @@ class _Fold:
 
     def _refund(self, row: Any) -> dict[str, Any]:
         self.measures["refunded"] += int(row.amount)
-        milestone = self._milestone(int(row.milestone_id), self._key(row))
+        milestone = self._milestone(int(row.milestone_id), after_event=True)
         return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
 
     def _reclaim(self, row: Any) -> dict[str, Any]:
@@ -594,7 +596,7 @@ class _Fold:
             documents = [
                 self._document("rationale", proposal.rationale_hash, "contractAnnexe", f"amendment {row.amendment_id}")
             ]
-        milestone = self._milestone(m, self._key(row))
+        milestone = self._milestone(m, after_event=True)
         implementation: dict[str, Any] = {"milestones": [milestone], "documents": documents}
         return self._release(
             ["contractAmendment"],
@@ -634,7 +636,7 @@ class _Fold:
 
     def _redirect(self, row: Any) -> dict[str, Any]:
         m = int(row.milestone_id)
-        milestone = self._milestone(m, self._key(row))
+        milestone = self._milestone(m, after_event=True)
         if row.recipient == "0x" + "00" * 20:
             return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
         self.measures["released"] += int(row.amount)
