@@ -32,6 +32,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -163,7 +164,8 @@ _EVENT_TABLES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
     ("redirect-ruling", RedirectRuling, ("milestone_id", "reviewer", "ruling_hash")),
     ("redirect", OwedRedirect, ("milestone_id", "recipient", "amount")),
 )
-_POSITION = ("escrow", "block_number", "log_index", "tx_hash")
+_POSITION = ("escrow", "block_number", "log_index", "tx_hash")  # each row read starts with these
+_CHAIN_ORDER = itemgetter(0, 1, 2)  # an event's (block, log index, transaction hash)
 _HISTORY = (*_POSITION, "milestone_id", "status", "owed", "amount", "due_date")
 _OBLIGATION = (*_POSITION, "series", "fiscal_year", "line_ministry", "amount", "escrow_obligated")
 
@@ -173,7 +175,8 @@ class _Facts:
     """One procurement's rows, as read from the mirror."""
 
     procurement: Any
-    events: list[tuple[str, Any]] = field(default_factory=list)  # (kind, row), sorted into chain order
+    # (block, log index, transaction hash, kind, row), sorted into chain order
+    events: list[tuple[int, int, str, str, Any]] = field(default_factory=list)
     # event key + milestone -> the milestone's (status, owed yen) right after that event
     history: dict[tuple[int, int, str, int], tuple[str, int]] = field(default_factory=dict)
     created_milestones: list[Any] = field(default_factory=list)  # the history rows of the creation
@@ -252,26 +255,27 @@ class ReleaseBuilder:
         escrows = list(by_escrow)
         for kind, model, columns in _EVENT_TABLES:
             for row in self._rows(model.__table__, (*_POSITION, *columns), escrows):
-                by_escrow[row.escrow].events.append((kind, row))
+                escrow, block, log, tx = row[:4]  # the _POSITION columns
+                by_escrow[escrow].events.append((block, log, tx, kind, row))
+        created = {p.escrow: (p.block_number, p.log_index, p.tx_hash) for p in procurements}
         for row in self._rows(MilestoneHistory.__table__, _HISTORY, escrows):
-            facts = by_escrow[row.escrow]
-            block, log, tx = row.block_number, row.log_index, row.tx_hash
-            facts.history[(block, log, tx, row.milestone_id)] = (row.status, int(row.owed))
-            p = facts.procurement
-            if block == p.block_number and log == p.log_index and tx == p.tx_hash:
-                facts.created_milestones.append(row)
+            escrow, block, log, tx, milestone_id, status, owed = row[:7]
+            history = by_escrow[escrow].history
+            history[(block, log, tx, milestone_id)] = (status, int(owed))
+            if (block, log, tx) == created[escrow]:
+                by_escrow[escrow].created_milestones.append(row)
         for row in self._rows(BudgetObligation.__table__, _OBLIGATION, escrows):
             by_escrow[row.escrow].obligations.append(row)
         accounts: list[str] = []
         for facts in by_escrow.values():
-            facts.events.sort(key=lambda event: (event[1].block_number, event[1].log_index, event[1].tx_hash))
+            facts.events.sort(key=_CHAIN_ORDER)  # stable: one log's rows (if ever several) keep the tables' order
             facts.created_milestones.sort(key=lambda row: int(row.milestone_id))
             facts.obligations.sort(key=lambda row: (row.block_number, row.log_index))
             accounts.extend(json.loads(facts.procurement.panel))
-            accounts.extend(row.reviewer for kind, row in facts.events if kind in ("ruling", "redirect-ruling"))
+            accounts.extend(event[4].reviewer for event in facts.events if event[3] in ("ruling", "redirect-ruling"))
         self._org_of_accounts(accounts)
         blocks = {int(row.block_number) for row in procurements}
-        blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
+        blocks.update(int(event[0]) for facts in by_escrow.values() for event in facts.events)
         self.times = mirror_block_times(self.conn, self.chain_id, sorted(blocks), self.block_times)
         self.dates = {}
         return [by_escrow[row.escrow] for row in procurements]
@@ -312,15 +316,15 @@ class _Fold:
         self.proposals: dict[int, Any] = {}
         self.measures = {"funded": 0, "released": 0, "refunded": 0, "owed": 0}
         self.url = builder.publication.gateway_url.rstrip("/")
-        self.done: bool | None = None  # every milestone terminal (None: to be worked out after a status changed)
+        self.open = sum(status not in _TERMINAL for status in self.status.values())  # milestones not yet terminal
         self.rid = self.when = ""  # the current event's release id and date
         self.key: tuple[int, int, str] = (0, 0, "")  # and its position
 
-    def _at(self, row: Any) -> None:
-        """Make ``row`` (an event's, or the procurement's creation) the current event."""
-        self.key = (row.block_number, row.log_index, row.tx_hash)
-        self.rid = release_id(*self.key)
-        self.when = self._date(row.block_number)
+    def _at(self, block: int, log: int, tx: str) -> None:
+        """Make the event at this position (or the procurement's creation) the current event."""
+        self.key = (block, log, tx)
+        self.rid = release_id(block, log, tx)
+        self.when = self._date(block)
 
     # ------------------------------------------------------------ pieces
 
@@ -343,9 +347,11 @@ class _Fold:
             block, log, tx = self.key
             after = self.facts.history.get((block, log, tx, milestone_id))
             if after is not None:
-                self.status[milestone_id], self.owed[milestone_id] = after
+                status, self.owed[milestone_id] = after
+                previous = self.status.get(milestone_id)
+                self.status[milestone_id] = status
+                self.open += (status not in _TERMINAL) - (previous is not None and previous not in _TERMINAL)
                 self.measures["owed"] = sum(self.owed.values())
-                self.done = None
         escrow_status = self.status.get(milestone_id, "Pending")
         due = self.due.get(milestone_id, 0)
         isos = self.b.isos
@@ -412,17 +418,15 @@ class _Fold:
         return list(latest.values()) or None
 
     def _contract_status(self) -> str:
-        if self.done is None:
-            self.done = bool(self.status) and all(status in _TERMINAL for status in self.status.values())
-        return "terminated" if self.done else "active"
+        return "terminated" if self.status and not self.open else "active"
 
     # ------------------------------------------------------------ the releases
 
     def releases(self) -> list[dict[str, Any]]:
         out = [self._created()]
         handlers = _HANDLERS
-        for kind, row in self.facts.events:
-            self._at(row)
+        for block, log, tx, kind, row in self.facts.events:
+            self._at(block, log, tx)
             made = handlers[kind](self, row)
             if made is not None:
                 out.append(made)
@@ -430,7 +434,7 @@ class _Fold:
 
     def _created(self) -> dict[str, Any]:
         p = self.p
-        self._at(p)
+        self._at(p.block_number, p.log_index, p.tx_hash)
         buyer = self._ref(p.ministry_org)
         parties = [self._party(p.ministry_org, "buyer"), self._party(p.ministry_org, "procuringEntity")]
         parties += [self._party(p.supplier_org, "supplier"), self._party(p.supplier_org, "payee")]
