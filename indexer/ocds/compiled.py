@@ -67,6 +67,7 @@ class _Refused(ValueError):
         self.parts: list[str] = []
 
 
+_CONTAINERS = frozenset((dict, list))
 _INCONSISTENT = "an object in one release and not in another is not merged here"
 
 
@@ -125,8 +126,9 @@ class _Compiler:
                 if value is None:
                     self.nulls, value = True, _NULL
                 previous = target.get(key)
-                if id(previous) in arrays or (type(previous) is dict and not rule.whole):
-                    raise _Refused(_INCONSISTENT)
+                kind = type(previous)
+                if kind in _CONTAINERS and (id(previous) in arrays or (kind is dict and not rule.whole)):
+                    raise _Refused(_INCONSISTENT)  # a merged object or array, now a value
                 target[key] = value
             except _Refused as refused:
                 refused.parts.append(key)

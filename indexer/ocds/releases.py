@@ -504,10 +504,21 @@ class _Fold:
     def _implementation(self, row: Any, *milestones: int, **implementation: Any) -> dict[str, Any]:
         if "milestones" not in implementation:
             implementation["milestones"] = [self._milestone(m, after_event=True) for m in milestones]
-        return self._release(
-            ["implementation"],
-            contracts=self._contract(status=self._contract_status(), implementation=implementation),
-        )
+        # _release(["implementation"], contracts=_contract(status=..., implementation=...)), built in one go: most
+        # releases are these
+        escrow = self.p.escrow
+        contract: dict[str, Any] = {"id": escrow, "awardID": escrow, "status": self._contract_status()}
+        kept = {name: value for name, value in implementation.items() if value}
+        if kept:
+            contract["implementation"] = kept
+        return {
+            "ocid": self.ocid,
+            "id": self.rid,
+            "date": self.when,
+            "tag": ["implementation"],
+            "initiationType": "tender",
+            "contracts": [contract],
+        }
 
     def _funding(self, row: Any) -> dict[str, Any] | None:
         if row.initial:
