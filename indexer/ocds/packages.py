@@ -146,7 +146,7 @@ class Export:
         batches side by side (each with its own connection; the block times must survive pickling)."""
         if workers <= 1:
             for record in self.records():
-                yield json.dumps(record, ensure_ascii=False)
+                yield _encoded(record)
             return
         url = self.conn.engine.url.render_as_string(hide_password=False)
         tasks = (
@@ -221,7 +221,12 @@ def _compile_batch(batch: _Batch) -> list[str]:
             batch=len(batch.escrows),
             reference_merge=batch.reference_merge,
         )
-        return [json.dumps(record, ensure_ascii=False) for record in export.records()]
+        return [_encoded(record) for record in export.records()]
+
+
+# A package's JSON: UTF-8 as it is, json.dumps's separators. Releases and records are trees built fresh from the
+# mirror (no cycles), so the encoder does not look for any (a tenth of its time).
+_encoded = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def _at_or_after(date: str, since: str) -> bool:
@@ -255,12 +260,12 @@ def write_package(out: TextIO, kind: str, header: dict[str, Any], items: Iterato
 
 def package_text(kind: str, header: dict[str, Any], items: Iterator[dict[str, Any] | str]) -> Iterator[str]:
     """``write_package``'s text, a piece at a time (the header, then each item): for a streamed response."""
-    body = json.dumps(header, ensure_ascii=False)
+    body = _encoded(header)
     yield body[:-1] + f', "{kind}s": ['
     first = True
     for item in items:
         yield "\n" if first else ",\n"
-        yield item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        yield item if isinstance(item, str) else _encoded(item)
         first = False
     yield "\n]}\n"
 
