@@ -365,6 +365,7 @@ def test_records_compiled_batch_by_batch_in_workers_are_the_same_in_the_same_ord
     """What each worker process of ``Export.encoded_records(workers > 1)`` gets (a pickled batch) and does
     (``_compile_batch``), run here in-process: starting real processes costs ~10 s of imports (the pool itself is
     exercised by scripts/bench_oversight.py)."""
+    import dataclasses
     import pickle
 
     from indexer.ocds.packages import _Batch, _compile_batch
@@ -381,4 +382,6 @@ def test_records_compiled_batch_by_batch_in_workers_are_the_same_in_the_same_ord
         ]
     assert [len(batch.escrows) for batch in batches] == [4, 2]
     assert [text for batch in batches for text in _compile_batch(batch)] == alone
+    checked = [dataclasses.replace(batch, reference_merge=True) for batch in batches]  # ocdsmerge in the workers
+    assert [text for batch in checked for text in _compile_batch(batch)] == alone
     assert len(alone) == 6

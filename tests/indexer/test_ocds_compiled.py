@@ -378,7 +378,7 @@ def _steady(blocks: Sequence[int]) -> Mapping[int, int]:
     return {block: GENESIS + 12 * block for block in blocks}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(generated=procurements(), public=st.booleans())
 def test_the_compiled_release_is_ocdsmerges_on_generated_procurements(
     engine: Engine, reference: Merger, generated: dict[str, Any], public: bool
@@ -435,7 +435,7 @@ RELEASE = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(releases=st.lists(RELEASE, min_size=1, max_size=5))
 def test_the_compiled_release_is_ocdsmerges_on_release_trees_beyond_the_ledgers(
     reference: Merger, releases: list[dict[str, Any]]
