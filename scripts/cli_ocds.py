@@ -71,6 +71,12 @@ _FORMATS = ("record-package", "release-package", "csv", "xlsx")
     show_default=True,
     help="Processes compiling records side by side (record-package; each asks the node for block times).",
 )
+@click.option(
+    "--reference-merge",
+    is_flag=True,
+    help="Compile records with ocdsmerge, the reference implementation (the same bytes, several times slower): "
+    "to re-check the publication's own compile.",
+)
 @pass_context
 @clean_errors
 def export_ocds(
@@ -86,6 +92,7 @@ def export_ocds(
     gateway_url: str,
     publisher: str,
     workers: int,
+    reference_merge: bool,
 ) -> None:
     """Publish the mirror as OCDS 1.1: one release per state change of each procurement (block times from the mirror),
     streamed, validated against the vendored schemas with the declared extensions."""
@@ -108,7 +115,14 @@ def export_ocds(
             if not escrows:
                 raise ConfigurationError(f"no procurement {name!r} in the mirror")
         export = Export(
-            conn, chain_id, publication, ChainBlockTimes(context.rpc()), public=public, escrows=escrows, since=since
+            conn,
+            chain_id,
+            publication,
+            ChainBlockTimes(context.rpc()),
+            public=public,
+            escrows=escrows,
+            since=since,
+            reference_merge=reference_merge,
         )
         kind = "record" if output_format == "record-package" else "release"
         uri = f"{gateway_url.rstrip('/')}/ocds/{kind}s"

@@ -32,6 +32,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -134,21 +135,39 @@ class Publication:
 # ---------------------------------------------------------------- reading a batch of procurements
 
 
-_EVENT_TABLES: tuple[tuple[str, Any], ...] = (
-    ("funding", FundingRow),
-    ("evidence", EvidenceRow),
-    ("attestation", AttestationRow),
-    ("payment", PaymentRow),
-    ("refund", RefundRow),
-    ("reclaim", ReclaimRow),
-    ("proposal", AmendmentProposal),
-    ("amendment", AmendmentApproval),
-    ("dispute", DisputeOpening),
-    ("ruling", DisputeSettlement),
-    ("lapse", DisputeLapse),
-    ("redirect-ruling", RedirectRuling),
-    ("redirect", OwedRedirect),
+# Each kind of event: its table and the columns its release reads (besides the escrow and the event's position).
+_EVENT_TABLES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+    ("funding", FundingRow, ("initial", "total_funded")),
+    ("evidence", EvidenceRow, ("milestone_id", "round", "document_hash")),
+    ("attestation", AttestationRow, ("milestone_id", "round", "passed", "report_hash")),
+    ("payment", PaymentRow, ("milestone_id", "amount", "kind")),
+    ("refund", RefundRow, ("milestone_id", "amount")),
+    ("reclaim", ReclaimRow, ("milestone_id",)),
+    ("proposal", AmendmentProposal, ("amendment_id", "proposer", "rationale_hash")),
+    (
+        "amendment",
+        AmendmentApproval,
+        (
+            "amendment_id",
+            "milestone_id",
+            "approver",
+            "kind",
+            "old_amount",
+            "new_amount",
+            "old_due_date",
+            "new_due_date",
+        ),
+    ),
+    ("dispute", DisputeOpening, ("milestone_id", "reason_hash")),
+    ("ruling", DisputeSettlement, ("milestone_id", "reviewer", "supplier_amount", "ministry_amount", "ruling_hash")),
+    ("lapse", DisputeLapse, ("milestone_id", "new_due_date")),
+    ("redirect-ruling", RedirectRuling, ("milestone_id", "reviewer", "ruling_hash")),
+    ("redirect", OwedRedirect, ("milestone_id", "recipient", "amount")),
 )
+_POSITION = ("escrow", "block_number", "log_index", "tx_hash")  # each row read starts with these
+_CHAIN_ORDER = itemgetter(0, 1, 2)  # an event's (block, log index, transaction hash)
+_HISTORY = (*_POSITION, "milestone_id", "status", "owed", "amount", "due_date")
+_OBLIGATION = (*_POSITION, "series", "fiscal_year", "line_ministry", "amount", "escrow_obligated")
 
 
 @dataclass
@@ -156,7 +175,8 @@ class _Facts:
     """One procurement's rows, as read from the mirror."""
 
     procurement: Any
-    events: list[tuple[str, Any]] = field(default_factory=list)  # (kind, row), sorted into chain order
+    # (block, log index, transaction hash, kind, row), sorted into chain order
+    events: list[tuple[int, int, str, str, Any]] = field(default_factory=list)
     # event key + milestone -> the milestone's (status, owed yen) right after that event
     history: dict[tuple[int, int, str, int], tuple[str, int]] = field(default_factory=dict)
     created_milestones: list[Any] = field(default_factory=list)  # the history rows of the creation
@@ -179,6 +199,7 @@ class ReleaseBuilder:
         self.block_times = block_times
         self.times: Mapping[int, int] = {}  # the current batch's block times
         self.dates: dict[int, str] = {}  # and their ISO 8601 forms, made once
+        self.isos: dict[int, str] = {}  # unix times (due dates) -> ISO 8601, made once
         self._orgs: dict[str, tuple[str, str]] | None = None  # org id -> (code, name)
         self._accounts: dict[str, str] = {}  # account -> org id
         self._series: dict[int, tuple[str, str, str, str]] = {}
@@ -223,38 +244,38 @@ class ReleaseBuilder:
 
     # ------------------------------------------------------------ reading
 
+    def _rows(self, table: Any, columns: Sequence[str], escrows: Sequence[str]) -> Sequence[Any]:
+        """The ``columns`` of ``table``'s rows of ``escrows``, in one query."""
+        c = table.c
+        query = select(*(c[name] for name in columns)).where(c.chain_id == self.chain_id, c.escrow.in_(escrows))
+        return self.conn.execute(query).all()
+
     def _facts(self, procurements: Sequence[Any]) -> list[_Facts]:
         by_escrow = {row.escrow: _Facts(row) for row in procurements}
         escrows = list(by_escrow)
-        for kind, model in _EVENT_TABLES:
-            t = model.__table__
-            rows = self.conn.execute(select(t).where(t.c.chain_id == self.chain_id, t.c.escrow.in_(escrows)))
-            for row in rows:
-                by_escrow[row.escrow].events.append((kind, row))
-        h = MilestoneHistory.__table__
-        for row in self.conn.execute(select(h).where(h.c.chain_id == self.chain_id, h.c.escrow.in_(escrows))):
-            facts = by_escrow[row.escrow]
-            key = (row.block_number, row.log_index, row.tx_hash, row.milestone_id)
-            facts.history[key] = (row.status, int(row.owed))
-            if (row.block_number, row.log_index, row.tx_hash) == (
-                facts.procurement.block_number,
-                facts.procurement.log_index,
-                facts.procurement.tx_hash,
-            ):
-                facts.created_milestones.append(row)
-        b = BudgetObligation.__table__
-        for row in self.conn.execute(select(b).where(b.c.chain_id == self.chain_id, b.c.escrow.in_(escrows))):
+        for kind, model, columns in _EVENT_TABLES:
+            for row in self._rows(model.__table__, (*_POSITION, *columns), escrows):
+                escrow, block, log, tx = row[:4]  # the _POSITION columns
+                by_escrow[escrow].events.append((block, log, tx, kind, row))
+        created = {p.escrow: (p.block_number, p.log_index, p.tx_hash) for p in procurements}
+        for row in self._rows(MilestoneHistory.__table__, _HISTORY, escrows):
+            escrow, block, log, tx, milestone_id, status, owed = row[:7]
+            history = by_escrow[escrow].history
+            history[(block, log, tx, milestone_id)] = (status, int(owed))
+            if (block, log, tx) == created[escrow]:
+                by_escrow[escrow].created_milestones.append(row)
+        for row in self._rows(BudgetObligation.__table__, _OBLIGATION, escrows):
             by_escrow[row.escrow].obligations.append(row)
         accounts: list[str] = []
         for facts in by_escrow.values():
-            facts.events.sort(key=lambda event: (event[1].block_number, event[1].log_index, event[1].tx_hash))
+            facts.events.sort(key=_CHAIN_ORDER)  # stable: one log's rows (if ever several) keep the tables' order
             facts.created_milestones.sort(key=lambda row: int(row.milestone_id))
             facts.obligations.sort(key=lambda row: (row.block_number, row.log_index))
             accounts.extend(json.loads(facts.procurement.panel))
-            accounts.extend(row.reviewer for kind, row in facts.events if kind in ("ruling", "redirect-ruling"))
+            accounts.extend(event[4].reviewer for event in facts.events if event[3] in ("ruling", "redirect-ruling"))
         self._org_of_accounts(accounts)
         blocks = {int(row.block_number) for row in procurements}
-        blocks.update(int(row.block_number) for facts in by_escrow.values() for _, row in facts.events)
+        blocks.update(int(event[0]) for facts in by_escrow.values() for event in facts.events)
         self.times = mirror_block_times(self.conn, self.chain_id, sorted(blocks), self.block_times)
         self.dates = {}
         return [by_escrow[row.escrow] for row in procurements]
@@ -294,6 +315,16 @@ class _Fold:
         self.roles: dict[str, list[str]] = {}
         self.proposals: dict[int, Any] = {}
         self.measures = {"funded": 0, "released": 0, "refunded": 0, "owed": 0}
+        self.url = builder.publication.gateway_url.rstrip("/")
+        self.open = sum(status not in _TERMINAL for status in self.status.values())  # milestones not yet terminal
+        self.rid = self.when = ""  # the current event's release id and date
+        self.key: tuple[int, int, str] = (0, 0, "")  # and its position
+
+    def _at(self, block: int, log: int, tx: str) -> None:
+        """Make the event at this position (or the procurement's creation) the current event."""
+        self.key = (block, log, tx)
+        self.rid = release_id(block, log, tx)
+        self.when = self._date(block)
 
     # ------------------------------------------------------------ pieces
 
@@ -310,22 +341,30 @@ class _Fold:
         code, name = self.b._org(org_id)
         return {"id": code, "name": name}
 
-    def _milestone(self, milestone_id: int, key: tuple[int, int, str] | None = None) -> dict[str, Any]:
-        if key is not None:
-            after = self.facts.history.get((*key, milestone_id))
+    def _milestone(self, milestone_id: int, *, after_event: bool = False) -> dict[str, Any]:
+        """The milestone as published (``after_event``: as the current event left it)."""
+        if after_event:
+            block, log, tx = self.key
+            after = self.facts.history.get((block, log, tx, milestone_id))
             if after is not None:
-                self.status[milestone_id], self.owed[milestone_id] = after
+                status, self.owed[milestone_id] = after
+                previous = self.status.get(milestone_id)
+                self.status[milestone_id] = status
+                self.open += (status not in _TERMINAL) - (previous is not None and previous not in _TERMINAL)
                 self.measures["owed"] = sum(self.owed.values())
         escrow_status = self.status.get(milestone_id, "Pending")
-        milestone: dict[str, Any] = {
+        due = self.due.get(milestone_id, 0)
+        isos = self.b.isos
+        if due not in isos:
+            isos[due] = iso(due)
+        return {
             "id": str(milestone_id),
             "title": self._milestone_title(milestone_id),
             "type": "delivery",
-            "status": milestone_status(escrow_status),
-            "dueDate": iso(self.due.get(milestone_id, 0)),
+            "status": _OCDS_STATUS[escrow_status],
+            "dueDate": isos[due],
             "description": f"{_words(self.amounts.get(milestone_id, 0))}; on the ledger: {escrow_status}",
         }
-        return milestone
 
     def _milestone_title(self, milestone_id: int) -> str:
         if self.spec is not None and milestone_id < len(self.spec.milestone_titles):
@@ -335,15 +374,14 @@ class _Fold:
     def _contract_value(self) -> dict[str, Any]:
         return _yen(sum(amount for m, amount in self.amounts.items() if self.status.get(m) != "Cancelled"))
 
-    def _document(self, kind: str, row: Any, digest: str, document_type: str, title: str) -> dict[str, Any]:
-        url = f"{self.b.publication.gateway_url.rstrip('/')}/evidence/{digest}"
+    def _document(self, kind: str, digest: str, document_type: str, title: str) -> dict[str, Any]:
         return {
-            "id": f"{kind}-{release_id(row.block_number, row.log_index, row.tx_hash)}",
+            "id": f"{kind}-{self.rid}",
             "documentType": document_type,
             "title": title,
             "description": f"SHA-256 {digest}",
-            "url": url,
-            "datePublished": self._date(row.block_number),
+            "url": f"{self.url}/evidence/{digest}",
+            "datePublished": self.when,
         }
 
     def _date(self, block_number: int) -> str:
@@ -352,15 +390,17 @@ class _Fold:
             dates[block_number] = iso(self.b.times[int(block_number)])
         return dates[block_number]
 
-    def _release(self, row: Any, tags: list[str], **content: Any) -> dict[str, Any]:
+    def _release(self, tags: list[str], **content: Any) -> dict[str, Any]:
         release: dict[str, Any] = {
             "ocid": self.ocid,
-            "id": release_id(row.block_number, row.log_index, row.tx_hash),
-            "date": self._date(row.block_number),
+            "id": self.rid,
+            "date": self.when,
             "tag": tags,
             "initiationType": "tender",
         }
-        release.update({name: value for name, value in content.items() if value is not None})
+        for name, value in content.items():
+            if value is not None:
+                release[name] = value
         return release
 
     def _contract(self, **content: Any) -> list[dict[str, Any]]:
@@ -378,21 +418,23 @@ class _Fold:
         return list(latest.values()) or None
 
     def _contract_status(self) -> str:
-        done = self.status and all(status in _TERMINAL for status in self.status.values())
-        return "terminated" if done else "active"
+        return "terminated" if self.status and not self.open else "active"
 
     # ------------------------------------------------------------ the releases
 
     def releases(self) -> list[dict[str, Any]]:
         out = [self._created()]
-        for kind, row in self.facts.events:
-            made = getattr(self, "_" + kind.replace("-", "_"))(row)
+        handlers = _HANDLERS
+        for block, log, tx, kind, row in self.facts.events:
+            self._at(block, log, tx)
+            made = handlers[kind](self, row)
             if made is not None:
                 out.append(made)
         return out
 
     def _created(self) -> dict[str, Any]:
         p = self.p
+        self._at(p.block_number, p.log_index, p.tx_hash)
         buyer = self._ref(p.ministry_org)
         parties = [self._party(p.ministry_org, "buyer"), self._party(p.ministry_org, "procuringEntity")]
         parties += [self._party(p.supplier_org, "supplier"), self._party(p.supplier_org, "payee")]
@@ -434,7 +476,6 @@ class _Fold:
         title = self.p.title
         value = self._contract_value()
         return self._release(
-            p,
             ["tender", "award", "contract"],
             buyer=buyer,
             parties=self._parties(*parties),
@@ -460,16 +501,24 @@ class _Fold:
             ),
         )
 
-    def _key(self, row: Any) -> tuple[int, int, str]:
-        return (row.block_number, row.log_index, row.tx_hash)
-
     def _implementation(self, row: Any, *milestones: int, **implementation: Any) -> dict[str, Any]:
-        implementation.setdefault("milestones", [self._milestone(m, self._key(row)) for m in milestones])
-        return self._release(
-            row,
-            ["implementation"],
-            contracts=self._contract(status=self._contract_status(), implementation=implementation),
-        )
+        if "milestones" not in implementation:
+            implementation["milestones"] = [self._milestone(m, after_event=True) for m in milestones]
+        # _release(["implementation"], contracts=_contract(status=..., implementation=...)), built in one go: most
+        # releases are these
+        escrow = self.p.escrow
+        contract: dict[str, Any] = {"id": escrow, "awardID": escrow, "status": self._contract_status()}
+        kept = {name: value for name, value in implementation.items() if value}
+        if kept:
+            contract["implementation"] = kept
+        return {
+            "ocid": self.ocid,
+            "id": self.rid,
+            "date": self.when,
+            "tag": ["implementation"],
+            "initiationType": "tender",
+            "contracts": [contract],
+        }
 
     def _funding(self, row: Any) -> dict[str, Any] | None:
         if row.initial:
@@ -481,7 +530,6 @@ class _Fold:
         m = int(row.milestone_id)
         document = self._document(
             "evidence",
-            row,
             row.document_hash,
             "physicalProgressReport",
             f"evidence for milestone {m}, round {row.round}",
@@ -496,7 +544,6 @@ class _Fold:
             documents = [
                 self._document(
                     "report",
-                    row,
                     row.report_hash,
                     "evaluationReports",
                     f"test report ({verdict}) for milestone {m}, round {row.round}",
@@ -506,12 +553,12 @@ class _Fold:
 
     def _transaction(self, row: Any, kind: str, amount: int, payer: str, payee: str, m: int) -> dict[str, Any]:
         return {
-            "id": f"{kind}-{release_id(row.block_number, row.log_index, row.tx_hash)}",
-            "date": self._date(row.block_number),
+            "id": f"{kind}-{self.rid}",
+            "date": self.when,
             "value": _yen(amount),
             "payer": self._ref(payer),
             "payee": self._ref(payee),
-            "uri": f"{self.b.publication.gateway_url.rstrip('/')}/events?fromBlock={row.block_number}"
+            "uri": f"{self.url}/events?fromBlock={row.block_number}"
             f"&toBlock={row.block_number}&procurementId={self.p.escrow}",
             "relatedImplementationMilestone": {"id": str(m), "title": self._milestone_title(m)},
         }
@@ -522,7 +569,7 @@ class _Fold:
 
     def _payment(self, row: Any) -> dict[str, Any]:
         m = int(row.milestone_id)
-        milestone = self._milestone(m, self._key(row))  # the owed yen follow the milestone
+        milestone = self._milestone(m, after_event=True)  # the owed yen follow the milestone
         if row.kind != "released":
             return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
         self.measures["released"] += int(row.amount)
@@ -533,7 +580,7 @@ class _Fold:
 
     def _refund(self, row: Any) -> dict[str, Any]:
         self.measures["refunded"] += int(row.amount)
-        milestone = self._milestone(int(row.milestone_id), self._key(row))
+        milestone = self._milestone(int(row.milestone_id), after_event=True)
         return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
 
     def _reclaim(self, row: Any) -> dict[str, Any]:
@@ -554,22 +601,19 @@ class _Fold:
         rationale += f"SHA-256 {proposal.rationale_hash}" if proposal is not None else "not mirrored"
         amendment = {
             "id": str(row.amendment_id),
-            "date": self._date(row.block_number),
+            "date": self.when,
             "rationale": rationale,
             "description": f"{change}; {proposer}approved by {row.approver}",
-            "releaseID": release_id(row.block_number, row.log_index, row.tx_hash),
+            "releaseID": self.rid,
         }
         documents = None
         if proposal is not None:
             documents = [
-                self._document(
-                    "rationale", row, proposal.rationale_hash, "contractAnnexe", f"amendment {row.amendment_id}"
-                )
+                self._document("rationale", proposal.rationale_hash, "contractAnnexe", f"amendment {row.amendment_id}")
             ]
-        milestone = self._milestone(m, self._key(row))
+        milestone = self._milestone(m, after_event=True)
         implementation: dict[str, Any] = {"milestones": [milestone], "documents": documents}
         return self._release(
-            row,
             ["contractAmendment"],
             contracts=self._contract(
                 status=self._contract_status(),
@@ -581,7 +625,7 @@ class _Fold:
 
     def _dispute(self, row: Any) -> dict[str, Any]:
         m = int(row.milestone_id)
-        document = self._document("dispute", row, row.reason_hash, "complaints", f"dispute over milestone {m}")
+        document = self._document("dispute", row.reason_hash, "complaints", f"dispute over milestone {m}")
         return self._implementation(row, m, documents=[document])
 
     def _ruling(self, row: Any) -> dict[str, Any]:
@@ -599,7 +643,7 @@ class _Fold:
         m = int(row.milestone_id)
         org = self.b._accounts.get(row.reviewer)
         party = self._party(org, "reviewBody") if org is not None else None
-        document = self._document("ruling", row, digest, "complaints", f"{what} on milestone {m}")
+        document = self._document("ruling", digest, "complaints", f"{what} on milestone {m}")
         release = self._implementation(row, m, documents=[document])
         if party is not None:
             release["parties"] = [party]
@@ -607,7 +651,7 @@ class _Fold:
 
     def _redirect(self, row: Any) -> dict[str, Any]:
         m = int(row.milestone_id)
-        milestone = self._milestone(m, self._key(row))
+        milestone = self._milestone(m, after_event=True)
         if row.recipient == "0x" + "00" * 20:
             return self._implementation(row, milestones=[milestone], financialProgress=self._progress())
         self.measures["released"] += int(row.amount)
@@ -616,6 +660,12 @@ class _Fold:
         return self._implementation(
             row, milestones=[milestone], transactions=[transaction], financialProgress=self._progress()
         )
+
+
+# Each kind of event -> the _Fold method that makes its release (None: it makes none).
+_HANDLERS: dict[str, Callable[[_Fold, Any], dict[str, Any] | None]] = {
+    kind: getattr(_Fold, "_" + kind.replace("-", "_")) for kind, _, _ in _EVENT_TABLES
+}
 
 
 def mirror_block_times(

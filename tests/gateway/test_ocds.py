@@ -210,6 +210,9 @@ def test_export_ocds_writes_the_same_packages_and_the_flat_files(ocds_api: Api, 
     public = run("--procurement", OCID)
     assert public.exit_code == 0, public.output
     package = json.loads(public.stdout)
+    checked = run("--procurement", OCID, "--reference-merge")  # ocdsmerge compiles: the same records, to the byte
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.split(', "records": [', 1)[1] == public.stdout.split(', "records": [', 1)[1]
     assert schema_errors(package, "record") == []
     assert not _published(package["records"][0], "contracts/value")
     auditor = run("--procurement", OCID, "--auditor", "--format", "release-package", "--out", str(tmp_path / "r.json"))

@@ -200,6 +200,21 @@ def test_amounts_are_integers_and_every_release_names_what_changed(mirror: tuple
     assert all("approved by 0x" in a["description"] for a in contract["amendments"])
 
 
+@pytest.mark.parametrize("public", [False, True], ids=["auditor", "public"])
+def test_records_are_compiled_as_ocdsmerge_compiles_them_to_the_byte(mirror: tuple[Engine, int], public: bool) -> None:
+    """The exporter's compile (``indexer.ocds.compiled``) against ocdsmerge, the reference, on every record of the
+    recorded scenario (every kind of event the mapping reads, every field classified in the public view); generated
+    procurements in tests/indexer/test_ocds_compiled.py."""
+    engine, chain_id = mirror
+    specs = _classified_register(engine, chain_id, CLASSIFIABLE_FIELDS)
+    publication = Publication(specs=specs)
+    with engine.connect() as conn:
+        ours = list(Export(conn, chain_id, publication, steady_block_times, public=public).encoded_records())
+        reference = Export(conn, chain_id, publication, steady_block_times, public=public, reference_merge=True)
+        assert ours == list(reference.encoded_records())
+    assert len(ours) == 6
+
+
 def test_the_ocid_prefix_is_the_registered_form() -> None:
     assert Publication(ocid_prefix="ocds-abc123").ocid_prefix == "ocds-abc123"
     for wrong in ("ocds-ABC123", "ocds-abc12", "abc123", "ocds-abc123-x"):
@@ -350,6 +365,7 @@ def test_records_compiled_batch_by_batch_in_workers_are_the_same_in_the_same_ord
     """What each worker process of ``Export.encoded_records(workers > 1)`` gets (a pickled batch) and does
     (``_compile_batch``), run here in-process: starting real processes costs ~10 s of imports (the pool itself is
     exercised by scripts/bench_oversight.py)."""
+    import dataclasses
     import pickle
 
     from indexer.ocds.packages import _Batch, _compile_batch
@@ -366,4 +382,6 @@ def test_records_compiled_batch_by_batch_in_workers_are_the_same_in_the_same_ord
         ]
     assert [len(batch.escrows) for batch in batches] == [4, 2]
     assert [text for batch in batches for text in _compile_batch(batch)] == alone
+    checked = [dataclasses.replace(batch, reference_merge=True) for batch in batches]  # ocdsmerge in the workers
+    assert [text for batch in checked for text in _compile_batch(batch)] == alone
     assert len(alone) == 6
