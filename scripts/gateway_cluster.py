@@ -258,14 +258,17 @@ def relay_attestations(
         give_up = time.monotonic() + give_up_s
         attempt = 0
         body: dict[str, object] | None = None
+        last = "no answer yet"  # the last answer, for the failure if this seat is given up on
         while time.monotonic() < give_up:
             if body is None:
                 attempt += 1
                 try:
                     typed = client.get(url, params=fields)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
+                    last = f"typed data GET: {exc!r}"
                     continue
                 if typed.status_code != 200:
+                    last = f"typed data GET: {typed.status_code} {typed.text[:300]}"
                     time.sleep(0.05)
                     continue
                 data = typed.json()
@@ -278,9 +281,12 @@ def relay_attestations(
                     run.first_post = sent_at
             try:
                 response = client.post(url, json=body, headers=key)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 response = None
+                last = f"POST nonce {body['nonce']}: {exc!r}"
             now = time.perf_counter()
+            if response is not None:
+                last = f"POST nonce {body['nonce']}: {response.status_code} {response.text[:300]}"
             if response is None or response.status_code in _RETRY_STATUSES:
                 with run.lock:
                     run.retries += 1
@@ -313,7 +319,8 @@ def relay_attestations(
                 )
             return
         with run.lock:
-            run.failures.append(f"{label} {pid.hex()[:8]}/{milestone}: gave up after {give_up_s:.0f} s")
+            given_up = f"gave up after {give_up_s:.0f} s; last answer {last}"
+            run.failures.append(f"{label} {pid.hex()[:8]}/{milestone}: {given_up}")
 
     def evaluator(index: int) -> None:
         label = evaluators[index]
