@@ -113,7 +113,6 @@ class Watcher:
             counts = self.relayer.rpc.batch([("eth_getTransactionCount", [address, "latest"]) for address in relayers])
             mined = {address: int(reply["result"], 16) for address, reply in zip(relayers, counts, strict=True)}
             due = [relay for relay in relays.values() if relay.sent.nonce < mined[relay.relayer]]
-            self._adopt_stranded([relay for relay in relays.values() if relay.sent.nonce >= mined[relay.relayer]])
             if due:
                 receipts = self.relayer.outcomes([relay.sent for relay in due])
                 outcomes = [self._outcome(relay, receipt) for relay, receipt in zip(due, receipts, strict=True)]
@@ -123,6 +122,8 @@ class Watcher:
                     local = self.in_flight.get(tx_hash)
                     if local is not None:
                         self.in_flight.settle(local, block_number, gas_used, error)
+            # After settling: a lease or node away (ServiceUnavailable, ChainError) fails only the adoption.
+            self._adopt_stranded([relay for relay in relays.values() if relay.sent.nonce >= mined[relay.relayer]])
             return True
 
     def _adopt_stranded(self, unmined: list[Relay]) -> None:
