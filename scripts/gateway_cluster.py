@@ -233,6 +233,11 @@ class RelayRun:
 
 
 _RETRY_STATUSES = {502, 503, 504}
+# A seat whose attestation ran without its answer reaching the client (its gateway was killed between the send
+# and the reply, or before the relay's row was written) meets one of these on the next try: the seat is attested
+# already, or (the last seat of a full panel) the attestations paid the milestone out. The run's on-chain check
+# of every seat tells whether it ran indeed.
+_RAN_BEFORE = {"EscrowAlreadyAttested", "EscrowUnexpectedMilestoneStatus"}
 
 
 def relay_attestations(
@@ -304,7 +309,7 @@ def relay_attestations(
                     run.accepted.append((pid, milestone, label, response.json()["txHash"]))
                 return
             problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
-            if problem.get("error") == "EscrowAlreadyAttested":
+            if problem.get("error") in _RAN_BEFORE:
                 with run.lock:
                     run.done_before.append((pid, milestone, label))
                 return
