@@ -14,8 +14,10 @@ the gateway was killed between handing out a lower nonce of its relayer (to anot
 node keeps such a transaction queued behind the gap, and nobody else holds the relayer's key to fill it; while its
 row is pending, the signer's nonce counts as in flight (nonces.py), so the typed data would hand out the next one
 and the contract refuse every action of that signer for good. So a relay of another relayer that is not mined
-``ORPHANS_AFTER_S`` after it was sent, whose relayer no live gateway holds (no lease beaten in ``lease_s``), is
-given to ``adopt`` (RelayPipeline.adopt: its signed action is sent again from this gateway's relayer).
+``STRANDED_AFTER_S`` after it was sent (on any sane network a transaction the node can mine is mined by then,
+so the action is not sent twice while its first transaction waits for a block), whose relayer no live gateway
+holds (no lease beaten in ``lease_s``), is given to ``adopt`` (RelayPipeline.adopt: its signed action is sent
+again from this gateway's relayer).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from chain import ChainError, ContractRevert, Receipt, TransactionFailed, TxSend
 from gateway.relay.in_flight import InFlight, Relay
 from gateway.relay.records import Outcome, RelayRecords
 
-__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "Watcher"]
+__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "STRANDED_AFTER_S", "Watcher"]
 
 _log = logging.getLogger("gateway.relay")
 
@@ -41,6 +43,7 @@ _MIN_POLL_S = 0.005
 _IDLE_EXIT_S = 2.0
 REPLACED_AFTER_S = 30.0
 ORPHANS_AFTER_S = 5.0
+STRANDED_AFTER_S = REPLACED_AFTER_S
 ORPHANS_POLL_S = 1.0
 _POLL_BATCH = 500
 
@@ -131,7 +134,7 @@ class Watcher:
         others = [
             relay
             for relay in unmined
-            if relay.relayer != self.relayer.address and time.time() - relay.submitted_at >= ORPHANS_AFTER_S
+            if relay.relayer != self.relayer.address and time.time() - relay.submitted_at >= STRANDED_AFTER_S
         ]
         if not others:
             return

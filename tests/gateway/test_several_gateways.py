@@ -20,7 +20,7 @@ from chain.system import error_decoder
 from gateway.errors import ServiceUnavailable
 from gateway.main import create_app
 from gateway.models import IdempotencyRecord, RelayerLease, RelayRecord
-from gateway.relay.watch import ORPHANS_AFTER_S
+from gateway.relay.watch import ORPHANS_AFTER_S, STRANDED_AFTER_S
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.helpers import new_escrow
 from tests.tester import deterministic_account, fund_accounts
@@ -283,7 +283,7 @@ def test_a_relay_stranded_behind_a_dead_gateways_nonce_gap_is_sent_again_by_anot
         db.execute(
             update(RelayRecord)
             .where(RelayRecord.tx_hash == stranded.json()["txHash"].lower())
-            .values(submitted_at=time.time() - ORPHANS_AFTER_S - 1)
+            .values(submitted_at=time.time() - STRANDED_AFTER_S - 1)
         )
         db.commit()
 
