@@ -233,6 +233,11 @@ class RelayRun:
 
 
 _RETRY_STATUSES = {502, 503, 504}
+# A seat whose attestation ran without its answer reaching the client (its gateway was killed between the send
+# and the reply, or before the relay's row was written) meets one of these on the next try: the seat is attested
+# already, or (the last seat of a full panel) the attestations paid the milestone out. The run's on-chain check
+# of every seat tells whether it ran indeed.
+_RAN_BEFORE = {"EscrowAlreadyAttested", "EscrowUnexpectedMilestoneStatus"}
 
 
 def relay_attestations(
@@ -258,14 +263,17 @@ def relay_attestations(
         give_up = time.monotonic() + give_up_s
         attempt = 0
         body: dict[str, object] | None = None
+        last = "no answer yet"  # the last answer, for the failure if this seat is given up on
         while time.monotonic() < give_up:
             if body is None:
                 attempt += 1
                 try:
                     typed = client.get(url, params=fields)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
+                    last = f"typed data GET: {exc!r}"
                     continue
                 if typed.status_code != 200:
+                    last = f"typed data GET: {typed.status_code} {typed.text[:300]}"
                     time.sleep(0.05)
                     continue
                 data = typed.json()
@@ -278,9 +286,12 @@ def relay_attestations(
                     run.first_post = sent_at
             try:
                 response = client.post(url, json=body, headers=key)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 response = None
+                last = f"POST nonce {body['nonce']}: {exc!r}"
             now = time.perf_counter()
+            if response is not None:
+                last = f"POST nonce {body['nonce']}: {response.status_code} {response.text[:300]}"
             if response is None or response.status_code in _RETRY_STATUSES:
                 with run.lock:
                     run.retries += 1
@@ -298,7 +309,7 @@ def relay_attestations(
                     run.accepted.append((pid, milestone, label, response.json()["txHash"]))
                 return
             problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
-            if problem.get("error") == "EscrowAlreadyAttested":
+            if problem.get("error") in _RAN_BEFORE:
                 with run.lock:
                     run.done_before.append((pid, milestone, label))
                 return
@@ -313,7 +324,8 @@ def relay_attestations(
                 )
             return
         with run.lock:
-            run.failures.append(f"{label} {pid.hex()[:8]}/{milestone}: gave up after {give_up_s:.0f} s")
+            given_up = f"gave up after {give_up_s:.0f} s; last answer {last}"
+            run.failures.append(f"{label} {pid.hex()[:8]}/{milestone}: {given_up}")
 
     def evaluator(index: int) -> None:
         label = evaluators[index]

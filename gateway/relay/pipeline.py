@@ -10,6 +10,7 @@ answer: 202 with the transaction hash and a status URL, or 200 with the state on
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, checksum
+from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, TransactionFailed, checksum
 from gateway.client import ACTS_PATHS
 from gateway.errors import ServiceUnavailable, revert_args
 from gateway.ledger import Ledger
@@ -60,6 +61,8 @@ __all__ = [
     "status_url",
 ]
 
+_log = logging.getLogger("gateway.relay")
+
 
 class RelayPipeline:
     """Signer nonces, and signed actions checked, sent and watched; one per gateway process.
@@ -85,7 +88,11 @@ class RelayPipeline:
         self.locks = Locks()
         relayer = ledger.relayer
         self.sender = None if relayer is None else Sender(relayer, ledger.build, self.in_flight)
-        self.watcher = None if relayer is None else Watcher(relayer, self.in_flight, self.records)
+        self.watcher = (
+            None
+            if relayer is None
+            else Watcher(relayer, self.in_flight, self.records, adopt=self.adopt, lease_s=lease_s)
+        )
         sessions = sessionmaker(engine, expire_on_commit=False)
         self.lease = None if relayer is None else Lease(sessions, relayer.address, self.holder, lease_s=lease_s)
 
@@ -140,6 +147,59 @@ class RelayPipeline:
                 self.nonces.forget(request.signer)
                 raise
         return relay
+
+    def adopt(self, stranded: Relay) -> None:
+        """Send again, from this gateway's relayer, the signed action of a relay stranded by a dead gateway
+        (watch.py: its transaction waits behind a nonce gap of a relayer nobody holds any more).
+
+        The stranded row is settled first, by a compare-and-set, so one gateway alone sends the action again; it
+        says which transaction carries the action now. The signature binds the signer's nonce, not the relayer:
+        whichever of the two transactions is mined first runs the action, the other reverts (nonce used), so
+        the action runs once. If the contract refuses it now (the deadline passed, the signer used the nonce
+        since), the stranded row says so; if the node or the lease is away, the row is pending again.
+        """
+        if self.sender is None or self.lease is None or self.watcher is None:
+            return
+        relayer = self.sender.relayer.address
+        with self.locks.signer(stranded.signer), self.locks.contract(stranded.contract):
+            self.lease.ensure()
+            why = TransactionFailed(
+                f"transaction {stranded.tx_hash} is stranded: the gateway of relayer {stranded.relayer} died before "
+                f"it could be mined; its signed action is sent again from relayer {relayer}"
+            )
+            if not self.records.strand(stranded.tx_hash, why):
+                return  # settled meanwhile: mined after all, or another gateway adopted it
+            data = bytes.fromhex(str(stranded.sent.params["data"]).removeprefix("0x"))
+            try:
+                sent = self.sender.relayer.submit_data(
+                    stranded.contract, data, min_gas=stranded.sent.gas, block_identifier="pending"
+                )
+            except (ContractRevert, TransactionFailed) as refused:
+                self.records.explain(stranded.tx_hash, refused)
+                _log.warning("stranded relay %s not sent again: %s", stranded.tx_hash, refused)
+                return
+            except BaseException:
+                self.records.reopen(stranded.tx_hash)
+                raise
+            relay = Relay(
+                tx_hash=sent.tx_hash,
+                primary_type=stranded.primary_type,
+                contract=stranded.contract,
+                signer=stranded.signer,
+                signer_nonce=stranded.signer_nonce,
+                deadline=stranded.deadline,
+                relayer=relayer,
+                sent=sent,
+                submitted_at=time.time(),
+            )
+            self.in_flight.add(relay)
+            self.records.add(relay)
+            self.records.explain(
+                stranded.tx_hash,
+                TransactionFailed(f"{why}: it is transaction {relay.tx_hash} now (watch that one's status)"),
+            )
+            _log.warning("stranded relay %s sent again as %s", stranded.tx_hash, relay.tx_hash)
+        self.watcher.ensure_running()
 
     def status(self, tx_hash: str) -> Relay | None:
         """A relay sent by any gateway, by transaction hash (a pending one gets watched here too)."""

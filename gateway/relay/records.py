@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, literal, or_, select, union_all, updat
 from sqlalchemy.engine import Engine, Row
 
 from chain import ContractRevert, SentTx, TransactionFailed, checksum
-from gateway.models import RelayRecord
+from gateway.models import RelayerLease, RelayRecord
 from gateway.relay.in_flight import Relay
 
 __all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
@@ -113,7 +113,7 @@ class RelayRecords:
                 "new_status": "mined" if error is None else "reverted",
                 "new_block": block_number,
                 "new_gas": gas_used,
-                "new_error": None if error is None else json.dumps(error_json(error), separators=(",", ":")),
+                "new_error": None if error is None else _error_text(error),
                 "now": now,
             }
             for tx_hash, block_number, gas_used, error in outcomes
@@ -131,6 +131,42 @@ class RelayRecords:
         )
         with self.engine.begin() as db:
             db.execute(statement, rows)
+
+    def dead_relayers(self, relayers: set[str], silent_s: float) -> set[str]:
+        """Those of ``relayers`` no live gateway sends with: no lease row, or none beaten in the last ``silent_s``."""
+        cutoff = self.clock() - silent_s
+        with self.engine.connect() as db:
+            alive = db.scalars(
+                select(RelayerLease.relayer).where(
+                    RelayerLease.relayer.in_(sorted(relayers)), RelayerLease.beat_at >= cutoff
+                )
+            ).all()
+        return relayers - set(alive)
+
+    def strand(self, tx_hash: str, why: TransactionFailed) -> bool:
+        """Settle a pending relay as never to be mined (``why``); False if it was settled already (by another
+        gateway, say): exactly one gateway strands a relay."""
+        with self.engine.begin() as db:
+            done = db.execute(
+                update(RelayRecord)
+                .where(RelayRecord.tx_hash == tx_hash.lower(), RelayRecord.status == "pending")
+                .values(status="reverted", error=_error_text(why), settled_at=self.clock())
+            )
+        return getattr(done, "rowcount", 0) == 1
+
+    def explain(self, tx_hash: str, why: ContractRevert | TransactionFailed) -> None:
+        """Say why a stranded relay is settled as it is (once its action was sent again, or refused)."""
+        with self.engine.begin() as db:
+            db.execute(update(RelayRecord).where(RelayRecord.tx_hash == tx_hash.lower()).values(error=_error_text(why)))
+
+    def reopen(self, tx_hash: str) -> None:
+        """Put a stranded relay back to pending (its action could not be sent again: the next poll tries again)."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(RelayRecord)
+                .where(RelayRecord.tx_hash == tx_hash.lower())
+                .values(status="pending", error=None, settled_at=None)
+            )
 
     def signer_in_flight(self, signer: str) -> SignerInFlight:
         """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""
@@ -154,6 +190,10 @@ class RelayRecords:
         if latest is None or latest.submitted_at < recent or latest.status == "reverted":
             return SignerInFlight(pending, None)
         return SignerInFlight(pending, latest.signer_nonce + 1)
+
+
+def _error_text(error: ContractRevert | TransactionFailed) -> str:
+    return json.dumps(error_json(error), separators=(",", ":"))
 
 
 def _json_transaction(params: dict[str, Any]) -> dict[str, Any]:

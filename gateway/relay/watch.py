@@ -8,6 +8,16 @@ once). It reads each relayer's mined nonce and fetches, in one batched
 request, the receipts of the relays below it. A reverted relay gets the decoded custom error (a concurrent
 action outside this gateway changed the state first: visible, never silent). A relay whose nonce the chain has
 passed without a receipt for ``REPLACED_AFTER_S`` was replaced (its action never ran).
+
+A dead gateway can also leave a relay **stranded**: sent with a relayer nonce the chain will never reach, because
+the gateway was killed between handing out a lower nonce of its relayer (to another thread) and sending it. The
+node keeps such a transaction queued behind the gap, and nobody else holds the relayer's key to fill it; while its
+row is pending, the signer's nonce counts as in flight (nonces.py), so the typed data would hand out the next one
+and the contract refuse every action of that signer for good. So a relay of another relayer that is not mined
+``STRANDED_AFTER_S`` after it was sent (on any sane network a transaction the node can mine is mined by then,
+so the action is not sent twice while its first transaction waits for a block), whose relayer no live gateway
+holds (no lease beaten in ``lease_s``), is given to ``adopt`` (RelayPipeline.adopt: its signed action is sent
+again from this gateway's relayer).
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,7 +33,7 @@ from chain import ChainError, ContractRevert, Receipt, TransactionFailed, TxSend
 from gateway.relay.in_flight import InFlight, Relay
 from gateway.relay.records import Outcome, RelayRecords
 
-__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "Watcher"]
+__all__ = ["ORPHANS_AFTER_S", "ORPHANS_POLL_S", "POLL_S", "STRANDED_AFTER_S", "Watcher"]
 
 _log = logging.getLogger("gateway.relay")
 
@@ -32,6 +43,7 @@ _MIN_POLL_S = 0.005
 _IDLE_EXIT_S = 2.0
 REPLACED_AFTER_S = 30.0
 ORPHANS_AFTER_S = 5.0
+STRANDED_AFTER_S = REPLACED_AFTER_S
 ORPHANS_POLL_S = 1.0
 _POLL_BATCH = 500
 
@@ -39,10 +51,20 @@ _POLL_BATCH = 500
 class Watcher:
     """Settles the relays in flight from their receipts, in a thread started on demand."""
 
-    def __init__(self, relayer: TxSender, in_flight: InFlight, records: RelayRecords) -> None:
+    def __init__(
+        self,
+        relayer: TxSender,
+        in_flight: InFlight,
+        records: RelayRecords,
+        *,
+        adopt: Callable[[Relay], None],
+        lease_s: float,
+    ) -> None:
         self.relayer = relayer
         self.in_flight = in_flight
         self.records = records
+        self.adopt = adopt  # sends a stranded relay's action again (RelayPipeline.adopt)
+        self.lease_s = lease_s  # a relayer whose lease was not beaten for this long has no live gateway
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()  # poll at once (someone waits for room)
@@ -103,7 +125,23 @@ class Watcher:
                     local = self.in_flight.get(tx_hash)
                     if local is not None:
                         self.in_flight.settle(local, block_number, gas_used, error)
+            # After settling: a lease or node away (ServiceUnavailable, ChainError) fails only the adoption.
+            self._adopt_stranded([relay for relay in relays.values() if relay.sent.nonce >= mined[relay.relayer]])
             return True
+
+    def _adopt_stranded(self, unmined: list[Relay]) -> None:
+        """Hand the relays of dead gateways' relayers that are still not mined to ``adopt``."""
+        others = [
+            relay
+            for relay in unmined
+            if relay.relayer != self.relayer.address and time.time() - relay.submitted_at >= STRANDED_AFTER_S
+        ]
+        if not others:
+            return
+        dead = self.records.dead_relayers({relay.relayer for relay in others}, self.lease_s)
+        for relay in sorted(others, key=lambda relay: (relay.signer, relay.signer_nonce)):
+            if relay.relayer in dead:
+                self.adopt(relay)
 
     def _outcome(self, relay: Relay, receipt: Receipt | None) -> Outcome | None:
         """What the receipt says of ``relay``; None while it cannot be told yet."""

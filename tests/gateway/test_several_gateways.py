@@ -19,8 +19,8 @@ from chain import ConfigurationError, TxSender
 from chain.system import error_decoder
 from gateway.errors import ServiceUnavailable
 from gateway.main import create_app
-from gateway.models import IdempotencyRecord, RelayRecord
-from gateway.relay.watch import ORPHANS_AFTER_S
+from gateway.models import IdempotencyRecord, RelayerLease, RelayRecord
+from gateway.relay.watch import ORPHANS_AFTER_S, STRANDED_AFTER_S
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.helpers import new_escrow
 from tests.tester import deterministic_account, fund_accounts
@@ -253,3 +253,56 @@ def test_a_key_reserved_by_a_dead_gateway_is_taken_over_and_nothing_is_sent_twic
     assert b.chain_marks() == marks
     with b.state.sessions() as db:  # a refusal before the chain frees the key for a corrected retry
         assert db.query(IdempotencyRecord).filter_by(key="sent-then-died").count() == 0
+
+
+def test_a_relay_stranded_behind_a_dead_gateways_nonce_gap_is_sent_again_by_another(
+    gateways: tuple[Api, Api], procurement: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = gateways
+    _evidence(a, procurement, (0, 1))
+    evaluator = a.session("eval1")
+    relayer = b.state.ledger.relayer
+    assert relayer is not None
+    # B is SIGKILLed while one of its threads holds its relayer's next nonce, unsent, and another thread has sent
+    # the one after it: the node queues that transaction behind the gap for good (nobody else has B's key).
+    relayer._nonces.take(lambda: relayer.rpc.transaction_count(relayer.address, "pending"))
+    monkeypatch.setattr(
+        relayer, "_send_raw", lambda raw, expected: "0x" + expected.hex()
+    )  # held by the node, never mined
+    url = f"/procurements/{procurement}/actions/attest"
+    stranded_body = _signed(b, "eval1", evaluator, procurement, "attest", ATTEST)
+    stranded = b.client.post(url, headers=evaluator, json=stranded_body)
+    assert stranded.status_code == 202, stranded.text  # accepted: it must run
+    pipeline = b.state.relay
+    assert pipeline.watcher is not None
+    assert pipeline.lease is not None
+    pipeline.watcher.stop()
+    pipeline.lease.stop(release=False)  # killed: its lease row stays, and stops beating
+    with a.state.sessions() as db:
+        db.execute(update(RelayerLease).values(beat_at=time.time() - 60).where(RelayerLease.relayer == b.relayer))
+        db.execute(
+            update(RelayRecord)
+            .where(RelayRecord.tx_hash == stranded.json()["txHash"].lower())
+            .values(submitted_at=time.time() - STRANDED_AFTER_S - 1)
+        )
+        db.commit()
+
+    watcher = a.state.relay.watcher
+    assert watcher is not None
+    watcher.poll(rows=True)
+    old = a.client.get(stranded.json()["statusUrl"], headers=evaluator).json()
+    assert old["status"] == "reverted", old  # settled as stranded, naming the transaction that carries it now
+    assert "stranded" in old["error"]["detail"]
+    again = old["error"]["detail"].rsplit("it is transaction ", 1)[1].split(" ", 1)[0]
+    resent = _settled(a, evaluator, f"/procurements/{procurement}/actions/relays/{again}")
+    assert (resent["status"], resent["relayer"], resent["nonce"]) == ("mined", a.relayer, stranded.json()["nonce"])
+    marks = a.chain_marks()
+    watcher.poll(rows=True)  # once: nothing is sent a third time
+    replayed = a.client.post(url, headers=evaluator, json=stranded_body)
+    assert replayed.status_code == 409, replayed.text  # the action ran once
+    assert a.chain_marks() == marks
+    # The signer is not stuck: its next action takes the next nonce and runs.
+    following = a.act("eval1", evaluator, procurement, "attest", ATTEST | {"milestoneId": 1})
+    assert following.status_code == 202, following.text
+    assert int(following.json()["nonce"]) == int(stranded.json()["nonce"]) + 1
+    assert _settled(a, evaluator, following.json()["statusUrl"])["status"] == "mined"
