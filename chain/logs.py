@@ -22,9 +22,9 @@ import gc
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from chain._compiler import Build
 from chain.abi import WORD, EventLayout, checksum
@@ -68,12 +68,14 @@ class Header:
 _NO_RAW_STRINGS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedLog:
+class DecodedLog(NamedTuple):
     """One log of a known emitter, decoded.
 
     ``raw_strings`` holds, by argument path (``title``, ``params.title``, ``names.2``), the exact bytes (``0x``
     hex) of each string argument that is not clean UTF-8 text; ``args`` holds its replacement-decoded text.
+
+    A NamedTuple, not a frozen dataclass: a catch-up builds one per log, and a frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) cost about a third of decoding.
     """
 
     chain_id: int
@@ -86,7 +88,7 @@ class DecodedLog:
     kind: str
     event: str
     args: Mapping[str, Any]
-    raw_strings: Mapping[str, str] = field(default_factory=lambda: _NO_RAW_STRINGS)
+    raw_strings: Mapping[str, str] = _NO_RAW_STRINGS  # shared and read-only
     block_time: int | None = None  # the block's timestamp (seconds since the epoch), when the log carried it
 
 
