@@ -267,13 +267,15 @@ class EventDecoder:
         try:
             if len(data) < event.head or len(data) % 2:
                 raise DecodeError(f"{event.name} data has {len(data) // 2} bytes")
-            args: dict[str, Any] = {}
-            for (name, read), topic in zip(event.topics, topics[1:], strict=True):
-                args[name] = read(str(topic)[2:].lower().rjust(WORD, "0"), 0, 0, name, strings)
-            for name, read, at in event.fields:
-                args[name] = read(data, 0, at, name, strings)
-            if event.order is not None:
-                args = {name: args[name] for name in event.order}
+            args = event.read_args(topics, data, strings)
+            if args is None:  # a topic of another length than 0x and one word: read one by one, padded
+                args = {}
+                for (name, read), topic in zip(event.topics, topics[1:], strict=True):
+                    args[name] = read(str(topic)[2:].lower().rjust(WORD, "0"), 0, 0, name, strings)
+                for name, read, at in event.fields:
+                    args[name] = read(data, 0, at, name, strings)
+                if event.order is not None:
+                    args = {name: args[name] for name in event.order}
         except (ValueError, TypeError, OverflowError) as exc:  # a DecodeError, or malformed hex
             where = f"{raw['transactionHash']}:{raw['logIndex']}"
             raise DecodeError(f"cannot decode {event.name} at {where}: {exc}") from None
