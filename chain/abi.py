@@ -26,6 +26,7 @@ from chain.signing import checksum_address
 
 __all__ = [
     "WORD",
+    "ArgsReader",
     "CallEncoder",
     "ContractCodec",
     "ErrorDecoder",
@@ -33,6 +34,7 @@ __all__ = [
     "Reader",
     "abi_type",
     "checksum",
+    "compile_args",
     "event_layout",
     "signature",
 ]
