@@ -26,7 +26,6 @@ from chain.signing import checksum_address
 
 __all__ = [
     "WORD",
-    "ArgsReader",
     "CallEncoder",
     "ContractCodec",
     "ErrorDecoder",
@@ -34,7 +33,6 @@ __all__ = [
     "Reader",
     "abi_type",
     "checksum",
-    "compile_args",
     "event_layout",
     "signature",
 ]
