@@ -386,6 +386,14 @@ def _reader(param: Mapping[str, Any]) -> tuple[Reader, int, bool]:
     raise DecodeError(f"unsupported ABI type {kind}")
 
 
+# An event's arguments read in one call: (topics as JSON-RPC gives them, data as lowercase hex without "0x", the
+# raw strings collected) -> the arguments in declaration order, or None if a topic is not 0x and 64 hex digits
+# (then the readers one by one, which pad a short topic, decide).
+ArgsReader = Callable[[Sequence[str], str, dict[str, str]], dict[str, Any] | None]
+
+_TOPIC = 2 + WORD  # "0x" and one word
+
+
 @dataclass(frozen=True, slots=True)
 class EventLayout:
     """One event's precomputed readers: how to read each argument from its topics and data (hex words)."""
@@ -395,6 +403,49 @@ class EventLayout:
     fields: tuple[tuple[str, Reader, int], ...]  # data arguments: name, reader, hex position of the head
     head: int  # hex digits of the data's head
     order: tuple[str, ...] | None  # argument names in declaration order, when indexed ones interleave
+    read_args: ArgsReader  # the same readers compiled into one function (``compile_args``)
+
+
+def _word_expression(read: Reader, source: str, at: int, name: str, reader: str) -> str:
+    """Python source reading one head word at hex position ``at`` of ``source``: the static readers inlined (the
+    same expressions as their bodies), any other one called as ``reader``."""
+    word = f"{source}[{at}:{at + WORD}]"
+    if read is _uint:
+        return f"int({word}, 16)"
+    if read is _address:
+        return f"checksum('0x' + {source}[{at + 24}:{at + WORD}])"
+    if read is _bool:
+        return f"int({word}, 16) != 0"
+    return f"{reader}({source}, 0, {at}, {name!r}, strings)"
+
+
+def compile_args(
+    name: str, topics: Sequence[tuple[str, Reader]], fields: Sequence[tuple[str, Reader, int]], order: Sequence[str]
+) -> ArgsReader:
+    """One function that reads every argument of an event, as its readers do one by one, without a call per
+    static argument (decoding is most of a catch-up's work per log). The source holds only the ABI's
+    argument names as string literals (``repr``) and integers; every value is read from the log."""
+    namespace: dict[str, Any] = {"checksum": checksum}
+    expressions: dict[str, str] = {}
+    checks: list[str] = []
+    for index, (arg, read) in enumerate(topics, start=1):
+        namespace[f"t{index}"] = read
+        checks.append(f"len(topics[{index}]) != {_TOPIC}")
+        # the topic's word: its 64 hex digits (the reader of a hashed or fixed-size one keeps them in lowercase)
+        source = f"topics[{index}]"
+        if read in (_uint, _address, _bool):
+            expressions[arg] = _word_expression(read, source, 2, arg, "")
+        else:
+            expressions[arg] = f"t{index}({source}[2:].lower(), 0, 0, {arg!r}, strings)"
+    for index, (arg, read, at) in enumerate(fields):
+        namespace[f"f{index}"] = read
+        expressions[arg] = _word_expression(read, "h", at, arg, f"f{index}")
+    body = ", ".join(f"{arg!r}: {expressions[arg]}" for arg in order)
+    guard = f"    if {' or '.join(checks)}:\n        return None\n" if checks else ""
+    source = f"def read_args(topics, h, strings):\n{guard}    return {{{body}}}\n"
+    exec(compile(source, f"<{name} arguments>", "exec"), namespace)  # noqa: S102 - source built above
+    reader: ArgsReader = namespace["read_args"]
+    return reader
 
 
 def event_layout(entry: Mapping[str, Any]) -> EventLayout:
@@ -414,6 +465,12 @@ def event_layout(entry: Mapping[str, Any]) -> EventLayout:
             head += words
     order = tuple(str(param["name"]) for param in entry["inputs"])
     natural = tuple(name for name, _ in topics) + tuple(name for name, _, _ in fields)
+    name = str(entry["name"])
     return EventLayout(
-        str(entry["name"]), tuple(topics), tuple(fields), head * WORD, None if order == natural else order
+        name,
+        tuple(topics),
+        tuple(fields),
+        head * WORD,
+        None if order == natural else order,
+        compile_args(name, topics, fields, order),
     )

@@ -22,9 +22,9 @@ import gc
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from chain._compiler import Build
 from chain.abi import WORD, EventLayout, checksum
@@ -68,12 +68,14 @@ class Header:
 _NO_RAW_STRINGS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedLog:
+class DecodedLog(NamedTuple):
     """One log of a known emitter, decoded.
 
     ``raw_strings`` holds, by argument path (``title``, ``params.title``, ``names.2``), the exact bytes (``0x``
     hex) of each string argument that is not clean UTF-8 text; ``args`` holds its replacement-decoded text.
+
+    A NamedTuple, not a frozen dataclass: a catch-up builds one per log, and a frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) cost about a third of decoding.
     """
 
     chain_id: int
@@ -86,7 +88,7 @@ class DecodedLog:
     kind: str
     event: str
     args: Mapping[str, Any]
-    raw_strings: Mapping[str, str] = field(default_factory=lambda: _NO_RAW_STRINGS)
+    raw_strings: Mapping[str, str] = _NO_RAW_STRINGS  # shared and read-only
     block_time: int | None = None  # the block's timestamp (seconds since the epoch), when the log carried it
 
 
@@ -265,13 +267,15 @@ class EventDecoder:
         try:
             if len(data) < event.head or len(data) % 2:
                 raise DecodeError(f"{event.name} data has {len(data) // 2} bytes")
-            args: dict[str, Any] = {}
-            for (name, read), topic in zip(event.topics, topics[1:], strict=True):
-                args[name] = read(str(topic)[2:].lower().rjust(WORD, "0"), 0, 0, name, strings)
-            for name, read, at in event.fields:
-                args[name] = read(data, 0, at, name, strings)
-            if event.order is not None:
-                args = {name: args[name] for name in event.order}
+            args = event.read_args(topics, data, strings)
+            if args is None:  # a topic of another length than 0x and one word: read one by one, padded
+                args = {}
+                for (name, read), topic in zip(event.topics, topics[1:], strict=True):
+                    args[name] = read(str(topic)[2:].lower().rjust(WORD, "0"), 0, 0, name, strings)
+                for name, read, at in event.fields:
+                    args[name] = read(data, 0, at, name, strings)
+                if event.order is not None:
+                    args = {name: args[name] for name in event.order}
         except (ValueError, TypeError, OverflowError) as exc:  # a DecodeError, or malformed hex
             where = f"{raw['transactionHash']}:{raw['logIndex']}"
             raise DecodeError(f"cannot decode {event.name} at {where}: {exc}") from None

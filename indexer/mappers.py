@@ -198,9 +198,8 @@ Mapper = Callable[[DecodedLog, DecodedLog | None], list[Change]]
 Derivation = Callable[[Mapping[str, Any]], list[Change]]
 
 
-@dataclass(frozen=True, slots=True)
-class MappedLog:
-    """A decoded log and the changes its mapper derived."""
+class MappedLog(NamedTuple):
+    """A decoded log and the changes its mapper derived (a NamedTuple: one is built per log)."""
 
     log: DecodedLog
     changes: tuple[Change, ...]

@@ -176,3 +176,16 @@ def test_the_source_reads_headers_and_the_head(world: World) -> None:
     assert header.parent_hash == parent.hash
     assert source.header(head + 1000) is None
     assert source.chain_id == world.w3.eth.chain_id
+
+
+def test_a_topic_in_upper_case_or_shorter_than_a_word_decodes_as_the_readers_pad_it() -> None:
+    decoder = _decoder()
+    expected = decoder.decode(_log(_data()), "registry", 31337)
+    assert expected is not None
+    upper = [TOPIC, "0x" + "00" * 12 + ADDRESS[2:].upper(), "0x" + "AB" * 32]
+    short = [TOPIC, "0x" + ADDRESS[2:].lower(), "0x" + "ab" * 32]  # the compiled reader leaves it to the readers
+    for topics in (upper, short):
+        log = decoder.decode(_log(_data(), topics), "registry", 31337)
+        assert log is not None
+        assert log.args == expected.args
+        assert list(log.args) == list(expected.args)
