@@ -1,7 +1,7 @@
 """Indexer benchmark: generate procurement events on anvil, then measure catch-up into SQLite and PostgreSQL
 against the fetch-and-decode ceiling over the same ranges, live latency while following, and replay + verify.
 
-    python scripts/bench_indexer.py [--events 100000] [--runs 5] [--json]
+    python scripts/bench_indexer.py [--events 100000] [--runs 5] [--scale [N]] [--json]
 
 Events are generated fast: anvil's unlocked dev accounts send unsigned transactions in JSON-RPC batches with
 automine off, one phase per block (create, submit evidence, attest, attest again); so blocks hold hundreds of
@@ -13,6 +13,14 @@ nothing) between the two catch-ups; odd runs write PostgreSQL first. A run's rat
 against its own ceiling, taken seconds apart, so that other work on a shared machine weighs on both alike; the
 median of the runs is the result, printed with the lowest and highest. Replay + verify and live latency then run
 on the last run's SQLite mirror.
+
+``--scale [N]`` (1,000,000 events if no number is given) then builds a second chain of N events on a fresh
+in-memory anvil (200 procurements per round of four blocks) and runs what an operator and an auditor run on it,
+each as a child process whose peak resident memory is the kernel's (``wait4``'s ``ru_maxrss``): `procure index
+--once` into a fresh SQLite mirror, `procure audit replay` into another, `procure audit verify` of the first;
+then times the gateway's reads of a procurement on that mirror (its detail, its attestations page, its events
+page, through ``gateway.services.reads.Reader``, as an auditor and as a supplier), over procurements spread
+across the chain. Its ``scale_*`` keys join the JSON.
 """
 
 from __future__ import annotations
