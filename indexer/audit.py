@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, select
+from sqlalchemy import Boolean, Connection, Engine, String, select
 
 from chain import (
     DEFAULT_ADMIN_ROLE,
@@ -110,14 +109,21 @@ def replay(
         engine.dispose()
 
 
+_STREAM_ROWS = 5_000  # rows fetched at a time by the audit's streams: memory stays flat whatever the mirror's size
+
+
 def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
-    """Recompute every block digest and the hash chain from the ``events`` rows; list what disagrees."""
+    """Recompute every block digest and the hash chain from the ``events`` rows; list what disagrees.
+
+    The events and the stored digests are read as two streams in block order (one connection, one snapshot) and
+    merged a block at a time, so that memory stays flat however many events the mirror holds."""
     events, digests = TABLES["events"], TABLES["block_digests"]
-    by_block: dict[int, list[tuple[str, int, str, str, str]]] = defaultdict(list)
-    hashes: dict[int, str] = {}
     differences: list[Difference] = []
+    chain_hash = GENESIS
     with engine.connect() as conn:
-        for row in conn.execute(
+        conn = conn.execution_options(yield_per=_STREAM_ROWS)
+        cursor = read_cursor(conn, chain_id)
+        rows = conn.execute(
             select(
                 events.c.block_number,
                 events.c.block_hash,
@@ -129,31 +135,39 @@ def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
             )
             .where(events.c.chain_id == chain_id)
             .order_by(events.c.block_number, events.c.log_index)
-        ):
-            by_block[row[0]].append((row[2], row[3], row[4], row[5], row[6]))
-            hashes[row[0]] = row[1]
-        stored = {row.block_number: row for row in conn.execute(select(digests).where(digests.c.chain_id == chain_id))}
-        cursor = read_cursor(conn, chain_id)
-    chain_hash = GENESIS
-    for number in sorted(set(by_block) | set(stored)):
-        key = f"block {number}"
-        if number not in by_block:
-            differences.append(Difference("digest", "block_digests", key, "<row>", "present", "no events"))
-            continue
-        digest = block_digest(chain_id, number, hashes[number], by_block[number])
-        chain_hash = chain_next(chain_hash, digest)
-        kept = stored.get(number)
-        if kept is None:
-            differences.append(Difference("digest", "block_digests", key, "<row>", "missing", digest))
-            continue
-        if kept.digest != digest:
-            differences.append(Difference("digest", "block_digests", key, "digest", kept.digest, digest))
-        if kept.chain_hash != chain_hash:
-            differences.append(Difference("digest", "block_digests", key, "chain_hash", kept.chain_hash, chain_hash))
-        if kept.event_count != len(by_block[number]):
+        )
+        stored = iter(
+            conn.execute(select(digests).where(digests.c.chain_id == chain_id).order_by(digests.c.block_number))
+        )
+        kept = next(stored, None)
+        for number, (block_hash, entries) in _blocks(rows):
+            while kept is not None and kept.block_number < number:
+                differences.append(
+                    Difference("digest", "block_digests", f"block {kept.block_number}", "<row>", "present", "no events")
+                )
+                kept = next(stored, None)
+            key = f"block {number}"
+            digest = block_digest(chain_id, number, block_hash, entries)
+            chain_hash = chain_next(chain_hash, digest)
+            if kept is None or kept.block_number != number:
+                differences.append(Difference("digest", "block_digests", key, "<row>", "missing", digest))
+                continue
+            if kept.digest != digest:
+                differences.append(Difference("digest", "block_digests", key, "digest", kept.digest, digest))
+            if kept.chain_hash != chain_hash:
+                differences.append(
+                    Difference("digest", "block_digests", key, "chain_hash", kept.chain_hash, chain_hash)
+                )
+            if kept.event_count != len(entries):
+                differences.append(
+                    Difference("digest", "block_digests", key, "event_count", kept.event_count, len(entries))
+                )
+            kept = next(stored, None)
+        while kept is not None:
             differences.append(
-                Difference("digest", "block_digests", key, "event_count", kept.event_count, len(by_block[number]))
+                Difference("digest", "block_digests", f"block {kept.block_number}", "<row>", "present", "no events")
             )
+            kept = next(stored, None)
     if cursor is not None and cursor.chain_hash != chain_hash:
         differences.append(
             Difference("digest", "cursors", f"chain {chain_id}", "chain_hash", cursor.chain_hash, chain_hash)
@@ -161,19 +175,42 @@ def recompute_digests(engine: Engine, chain_id: int) -> list[Difference]:
     return differences
 
 
-def _load(engine: Engine, table: str, raw: bool) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """Every row of ``table`` keyed by primary key; ``raw`` reads the driver's values (no type processing)."""
+def _blocks(rows: Iterable[Any]) -> Iterator[tuple[int, tuple[str, list[tuple[str, int, str, str, str]]]]]:
+    """Events rows in block order, grouped: (block number, (block hash, its events as the digest takes them))."""
+    number: int | None = None
+    block_hash = ""
+    entries: list[tuple[str, int, str, str, str]] = []
+    for row in rows:
+        if row[0] != number:
+            if number is not None:
+                yield number, (block_hash, entries)
+            number, block_hash, entries = row[0], row[1], []
+        entries.append((row[2], row[3], row[4], row[5], row[6]))
+    if number is not None:
+        yield number, (block_hash, entries)
+
+
+def _in_key_order(conn: Connection, table: str, raw: bool) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Every row of ``table`` as (primary key, row), streamed in key order; ``raw`` reads the driver's values (no
+    type processing). Text keys sort by code point on both kinds of database (PostgreSQL's "C" collation), as
+    Python compares them, so that two such streams merge."""
     t = TABLES[table]
     names = [column.name for column in t.columns]
     positions = [names.index(column.name) for column in t.primary_key.columns]
-    with engine.connect() as conn:
-        if raw:
-            rows: Sequence[Sequence[Any]] = conn.exec_driver_sql(
-                str(select(t).compile(dialect=engine.dialect))
-            ).fetchall()
-        else:
-            rows = conn.execute(select(t)).all()
-    return {tuple(row[i] for i in positions): tuple(row) for row in rows}
+    postgres = conn.dialect.name == "postgresql"
+    order = [
+        column.collate("C") if postgres and isinstance(column.type, String) else column
+        for column in t.primary_key.columns
+    ]
+    query = select(t).order_by(*order)
+    options = {"yield_per": _STREAM_ROWS}
+    rows: Iterable[Sequence[Any]]
+    if raw:
+        rows = conn.exec_driver_sql(str(query.compile(dialect=conn.dialect)), execution_options=options)
+    else:
+        rows = conn.execution_options(**options).execute(query)
+    for row in rows:
+        yield tuple(row[i] for i in positions), tuple(row)
 
 
 def _shown(column: Any, value: Any) -> Any:
@@ -189,7 +226,8 @@ def _shown(column: Any, value: Any) -> Any:
 
 def _compare_tables(live: Engine, other: Engine) -> tuple[list[Difference], dict[str, int]]:
     """Every row of every table of ``live`` against ``other``; both on one kind of database, rows are compared
-    as the driver stores them (fast); across kinds, as the models read them."""
+    as the driver stores them (fast); across kinds, as the models read them. Each table's rows are streamed from
+    both in key order and merged, so that memory stays flat however large the mirror."""
     raw = live.dialect.name == other.dialect.name
     differences: list[Difference] = []
     checked: dict[str, int] = {}
@@ -198,24 +236,30 @@ def _compare_tables(live: Engine, other: Engine) -> tuple[list[Difference], dict
             continue
         columns = list(TABLES[table].columns)
         names = [column.name for column in columns]
-        mine, theirs = _load(live, table, raw), _load(other, table, raw)
-        checked[table] = len(mine)
         fields = _CURSOR_FIELDS if table == "cursors" else tuple(names)
         indexes = [names.index(name) for name in fields]
-        keys = [key for key, row in mine.items() if theirs.get(key) != row]
-        keys += [key for key in theirs if key not in mine]
-        for key in sorted(keys, key=repr):
-            label = _key_label(key)
-            a, b = mine.get(key), theirs.get(key)
-            if a is None:
-                differences.append(Difference("replay", table, label, "<row>", "missing", "present"))
-            elif b is None:
-                differences.append(Difference("replay", table, label, "<row>", "present", "missing"))
-            else:
-                for i in indexes:
-                    if a[i] != b[i]:
-                        shown = (_shown(columns[i], a[i]), _shown(columns[i], b[i]))
-                        differences.append(Difference("replay", table, label, names[i], *shown))
+        count = 0
+        with live.connect() as a, other.connect() as b:
+            mine, theirs = _in_key_order(a, table, raw), _in_key_order(b, table, raw)
+            left, right = next(mine, None), next(theirs, None)
+            while left is not None or right is not None:
+                if right is None or (left is not None and left[0] < right[0]):
+                    assert left is not None
+                    differences.append(Difference("replay", table, _key_label(left[0]), "<row>", "present", "missing"))
+                    count += 1
+                    left = next(mine, None)
+                elif left is None or right[0] < left[0]:
+                    differences.append(Difference("replay", table, _key_label(right[0]), "<row>", "missing", "present"))
+                    right = next(theirs, None)
+                else:
+                    key, a_row, b_row = left[0], left[1], right[1]
+                    for i in indexes:
+                        if a_row[i] != b_row[i]:
+                            shown = (_shown(columns[i], a_row[i]), _shown(columns[i], b_row[i]))
+                            differences.append(Difference("replay", table, _key_label(key), names[i], *shown))
+                    count += 1
+                    left, right = next(mine, None), next(theirs, None)
+        checked[table] = count
     return differences, checked
 
 

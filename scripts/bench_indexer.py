@@ -1,7 +1,7 @@
 """Indexer benchmark: generate procurement events on anvil, then measure catch-up into SQLite and PostgreSQL
 against the fetch-and-decode ceiling over the same ranges, live latency while following, and replay + verify.
 
-    python scripts/bench_indexer.py [--events 100000] [--runs 5] [--json]
+    python scripts/bench_indexer.py [--events 100000] [--runs 5] [--scale [N]] [--json]
 
 Events are generated fast: anvil's unlocked dev accounts send unsigned transactions in JSON-RPC batches with
 automine off, one phase per block (create, submit evidence, attest, attest again); so blocks hold hundreds of
@@ -13,6 +13,14 @@ nothing) between the two catch-ups; odd runs write PostgreSQL first. A run's rat
 against its own ceiling, taken seconds apart, so that other work on a shared machine weighs on both alike; the
 median of the runs is the result, printed with the lowest and highest. Replay + verify and live latency then run
 on the last run's SQLite mirror.
+
+``--scale [N]`` (1,000,000 events if no number is given) then builds a second chain of N events on a fresh
+in-memory anvil (200 procurements per round of four blocks) and runs what an operator and an auditor run on it,
+each as a child process whose peak resident memory is the kernel's (``wait4``'s ``ru_maxrss``): `procure index
+--once` into a fresh SQLite mirror, `procure audit replay` into another, `procure audit verify` of the first;
+then times the gateway's reads of a procurement on that mirror (its detail, its attestations page, its events
+page, through ``gateway.services.reads.Reader``, as an auditor and as a supplier), over procurements spread
+across the chain. Its ``scale_*`` keys join the JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +83,7 @@ __all__ = [
     "create_procurement",
     "free_port",
     "generate_events",
+    "measure_scale",
     "running_anvil",
     "send_and_wait",
     "setup_chain",
@@ -495,6 +505,130 @@ def _ratios(name: str, runs: Sequence[CatchUpRun]) -> dict[str, float]:
     }
 
 
+# ---------------------------------------------------------------- scale: a million events
+
+
+def _child(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, int, str]:
+    """Run a command as a child process to its end: its wall seconds, its peak resident memory in MiB (the
+    kernel's ``ru_maxrss`` of that child alone, from ``wait4``) and its output; a failure raises."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=project_root(),
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[2:])} exited with {process.returncode}: {output[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024, output
+
+
+def _read_latencies(url: str, chain_id: int, samples: int) -> dict[str, list[float]]:
+    """The gateway's reads of a procurement on the mirror at ``url``, as its routes make them (``Reader``, an
+    auditor's and the supplier's scope): its detail, its attestations page and its events page, each timed
+    ``samples`` times over procurements spread across the whole chain. Milliseconds per read, by read."""
+    from sqlalchemy import text
+
+    from chain.roles import OrgKind, Role, org_code
+    from gateway.identity import Principal
+    from gateway.services.reads import LISTINGS, Page, Reader
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT procurement_id, supplier_org FROM procurements WHERE chain_id = :c ORDER BY escrow"),
+                {"c": chain_id},
+            ).all()
+        step = max(1, len(rows) // samples)
+        picked = [rows[i] for i in range(0, len(rows), step)][:samples]
+        auditor = Principal("0x" + "aa" * 20, None, OrgKind.AUDIT_BODY, frozenset({Role.AUDITOR}))
+        supplier_org = org_code(bytes.fromhex(str(picked[0].supplier_org)[2:]))
+        supplier = Principal("0x" + "bb" * 20, supplier_org, OrgKind.SUPPLIER, frozenset({Role.SUPPLIER}))
+        readers = [Reader(engine, chain_id, auditor), Reader(engine, chain_id, supplier)]
+        timed: dict[str, list[float]] = {"detail": [], "attestations": [], "events": []}
+        for n, row in enumerate(picked):
+            reader = readers[n % 2]
+            pid = str(row.procurement_id)
+            reads: dict[str, Callable[[], object]] = {
+                "detail": partial(reader.procurement_detail, pid),
+                "attestations": partial(reader.rows, LISTINGS["attestations"], Page(0, 100), {"procurement_id": pid}),
+                "events": partial(reader.events, after=None, limit=100, procurement_id=pid),
+            }
+            for name, read in reads.items():
+                if n < 2:  # each reader's first reads compile and cache its statements, as a gateway's first do
+                    read()
+                started = time.perf_counter()
+                read()
+                timed[name].append((time.perf_counter() - started) * 1000)
+        return timed
+    finally:
+        engine.dispose()
+
+
+def _p99(values: Sequence[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
+
+
+def measure_scale(events: int, samples: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """A chain of ``events`` events on an in-memory anvil; then, each as the command-line tool runs it in a child
+    process of its own (its peak resident memory measured): catch-up into a fresh SQLite mirror (`procure index
+    --once`), `procure audit replay` into another and `procure audit verify` of the first; then the gateway's
+    reads on that mirror."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        work = Path(folder)
+        with running_anvil(work, persistent=False) as chain:
+            started = time.perf_counter()
+            produced = generate_events(chain, events, per_round=200)
+            log(f"scale: generated {produced:,} events in {time.perf_counter() - started:.0f} s")
+            env = {**os.environ, "PROCURE_RPC_URL": chain.node.url, "PROCURE_VAR": str(work)}
+            cli = [sys.executable, "-m", "scripts.cli_indexer"]
+            mirror = f"sqlite:///{work / 'scale.db'}"
+            catch_up_s, index_mb, _ = _child([*cli, "index", "--db", mirror, "--once"], env)
+            engine = make_engine(mirror)
+            try:
+                with engine.connect() as conn:
+                    from sqlalchemy import text
+
+                    mirrored = int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
+            finally:
+                engine.dispose()
+            log(
+                f"scale: catch-up of {mirrored:,} events in {catch_up_s:.1f} s ({mirrored / catch_up_s:,.0f} "
+                f"events/s), peak RSS {index_mb} MiB"
+            )
+            replay_s, replay_mb, _ = _child([*cli, "audit", "replay", "--db", f"sqlite:///{work / 'replay.db'}"], env)
+            log(f"scale: audit replay {replay_s:.1f} s, peak RSS {replay_mb} MiB")
+            verify_s, verify_mb, output = _child([*cli, "audit", "verify", "--db", mirror, "--json"], env)
+            differences = len(json.loads(output.strip().splitlines()[-1])["differences"])
+            log(f"scale: audit verify {verify_s:.1f} s, peak RSS {verify_mb} MiB, {differences} differences")
+            timed = _read_latencies(mirror, chain.rpc.chain_id, samples)
+            p99s = {name: _p99(values) for name, values in timed.items()}
+            log("scale: gateway reads p99 " + ", ".join(f"{name} {p99:.1f} ms" for name, p99 in p99s.items()))
+            return {
+                "scale_events": mirrored,
+                "scale_catch_up_s": round(catch_up_s, 1),
+                "scale_events_per_s": round(mirrored / catch_up_s),
+                "scale_replay_s": round(replay_s, 1),
+                "scale_verify_s": round(verify_s, 1),
+                "scale_replay_verify_s": round(replay_s + verify_s, 1),
+                "scale_verify_differences": differences,
+                "scale_peak_rss_mb": max(index_mb, replay_mb, verify_mb),
+                "scale_index_rss_mb": index_mb,
+                "scale_verify_rss_mb": verify_mb,
+                "scale_read_p99_ms": round(max(p99s.values()), 1),
+                **{f"scale_read_{name}_p99_ms": round(p99, 1) for name, p99 in p99s.items()},
+            }
+
+
 def run(
     events: int,
     postgres_url: str | None,
@@ -581,14 +715,34 @@ def run(
     is_flag=True,
     help="Run anvil as `procure up` does (state dumped to disk every second), not in memory.",
 )
+@click.option(
+    "--scale",
+    type=click.IntRange(1_000),
+    is_flag=False,
+    flag_value=1_000_000,
+    default=None,
+    help="Then build a chain of this many events (1,000,000 if given without a number) and measure catch-up, "
+    "`procure audit replay` and `audit verify` (time and peak memory, each a process of its own) and the "
+    "gateway's reads on that mirror.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
-def main(events: int, runs: int, postgres_url: str | None, samples: int, persistent_anvil: bool, as_json: bool) -> None:
+def main(
+    events: int,
+    runs: int,
+    postgres_url: str | None,
+    samples: int,
+    persistent_anvil: bool,
+    scale: int | None,
+    as_json: bool,
+) -> None:
     """Generate events on anvil and measure the indexer."""
 
     def log(line: str) -> None:
         click.echo(line, err=True)
 
     result = run(events, postgres_url, samples, log, runs=runs, persistent=persistent_anvil)
+    if scale is not None:
+        result |= measure_scale(scale, samples, log)
     if as_json:
         click.echo(json.dumps(result))
     else:

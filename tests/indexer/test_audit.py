@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
 from chain.logs import ChainSource
-from indexer.audit import replay, verify
+from indexer.audit import recompute_digests, replay, verify
 from indexer.errors import IndexerError
 from indexer.models import AttestationRow, BlockDigest, EventRow, PaymentRow
 from indexer.sync import Indexer
@@ -168,3 +169,32 @@ def test_verify_of_an_empty_database_is_a_clear_error(engine: Engine, scenario_w
     upgrade(engine)
     with pytest.raises(IndexerError, match="holds no mirror"):
         verify(engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build)
+
+
+def test_recomputed_digests_name_a_missing_and_an_orphan_digest_wherever_they_fall(
+    engine: Engine, scenario_world: World
+) -> None:
+    """Digests and events are merged as two block-ordered streams: an orphan digest before the first block of
+    events, between two and after the last, and a digest deleted, are each named once, in block order."""
+    _index(engine, scenario_world)
+    chain = scenario_world.w3.eth.chain_id
+    with engine.begin() as conn:
+        blocks = sorted(conn.execute(select(EventRow.block_number).distinct()).scalars())
+        assert len(blocks) >= 3
+        gap = next(n + 1 for n, m in itertools.pairwise(blocks) if m > n + 1)
+        dropped = blocks[len(blocks) // 2]
+        template = dict(conn.execute(select(BlockDigest).where(BlockDigest.block_number == dropped)).one()._mapping)
+        conn.execute(delete(BlockDigest).where(BlockDigest.block_number == dropped))
+        orphans = [n for n in (gap, blocks[-1] + 5) if n not in blocks]
+        if blocks[0] > 0:
+            orphans.insert(0, blocks[0] - 1)
+        for number in orphans:
+            conn.execute(insert(BlockDigest).values(template | {"block_number": number}))
+    found = [(d.table, d.key, d.field, d.mirror) for d in recompute_digests(engine, chain)]
+    assert ("block_digests", f"block {dropped}", "<row>", "missing") in found
+    for number in orphans:
+        assert found.count(("block_digests", f"block {number}", "<row>", "present")) == 1
+    # The hash chain runs on from a recomputed digest where one is missing: the blocks after it agree.
+    assert [key for _, key, field, _ in found if field == "chain_hash"] == []
+    numbers = [int(key.split()[1]) for table, key, _, _ in found if table == "block_digests"]
+    assert numbers == sorted(numbers)
