@@ -525,10 +525,19 @@ class Reader:
         for table, on in listing.joined:
             query = query.outerjoin(table, on)
         query = query.where(listing.table.c.chain_id == self.chain_id, self.scope.where())
-        for name, value in filters.items():
-            if value is not None:
-                query = query.where(listing.filters[name](value))
         with self._session() as db:
+            for name, value in filters.items():
+                if value is None:
+                    continue
+                if name == "procurement_id":
+                    # By the named escrows' values, not by a condition on the joined procurement: given only the
+                    # join, SQLite walks the table's key in the page's order and filters every row of the chain
+                    # (1.6 s a page at 1.19M events); an escrow's value lets it read the (chain id, escrow, ...)
+                    # index instead. The procurement's own row still comes through the join, under the scope.
+                    named = select(_p.escrow).where(_p.chain_id == self.chain_id, procurement_condition(value))
+                    query = query.where(listing.table.c.escrow.in_(db.scalars(named).all()))
+                else:
+                    query = query.where(listing.filters[name](value))
             count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
             found: Sequence[Any] = db.execute(_paged(query, listing, page)).all()
         if "ocid" not in listing.schema.model_fields:
