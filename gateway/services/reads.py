@@ -534,8 +534,8 @@ class Reader:
                     # join, SQLite walks the table's key in the page's order and filters every row of the chain
                     # (1.6 s a page at 1.19M events); an escrow's value lets it read the (chain id, escrow, ...)
                     # index instead. The procurement's own row still comes through the join, under the scope.
-                    named = select(_p.escrow).where(_p.chain_id == self.chain_id, procurement_condition(value))
-                    query = query.where(listing.table.c.escrow.in_(db.scalars(named).all()))
+                    escrows = select(_p.escrow).where(_p.chain_id == self.chain_id, procurement_condition(value))
+                    query = query.where(listing.table.c.escrow.in_(db.scalars(escrows).all()))
                 else:
                     query = query.where(listing.filters[name](value))
             count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
