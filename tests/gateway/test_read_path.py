@@ -198,3 +198,40 @@ def test_a_procurement_id_of_two_ministries_names_the_callers_or_is_a_conflict(a
         assert "unique within its ministry only" in response.json()["detail"]
         assert mod_escrow in response.json()["detail"]
         assert mofa_escrow in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "table", "index"),
+    [
+        ("/events", "events", "ix_events_chain_id_emitter_block_number_log_index"),
+        ("/attestations", "attestations", "ix_attestations_chain_id_escrow_block_number_log_index"),
+    ],
+)
+def test_a_procurements_page_reads_its_rows_by_index(
+    api: Api, procurement: str, path: str, table: str, index: str
+) -> None:
+    """A procurement's events and attestations pages find its rows through an index on (chain id, its escrow, chain
+    order), not by walking the table's key in chain order and filtering every row of the chain: SQLite chose that
+    walk to avoid a sort, and a page took 1.4-1.6 s on a 1.19M-event mirror (issue 19). The plan does not depend on
+    how many rows the mirror holds (no statistics are gathered), so this small mirror shows the large one's."""
+    api.sync()
+    auditor = api.sign_in("auditor")
+    captured: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(api.state.engine, "before_cursor_execute", record)
+    try:
+        response = api.client.get(path, headers=auditor, params={"procurementId": procurement})
+    finally:
+        event.remove(api.state.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text
+    pages = [(s, p) for s, p in captured if f"FROM {table}" in s and "ORDER BY" in s and "count(" not in s]
+    assert pages, captured
+    with api.state.engine.connect() as conn:
+        for statement, parameters in pages:
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            reads = [step for step in plan if f" {table} " in f" {step} " and step.startswith(("SCAN", "SEARCH"))]
+            assert any(index in step for step in reads), plan
+            assert not any(step.startswith("SCAN") for step in reads), plan
