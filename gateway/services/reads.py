@@ -252,7 +252,8 @@ class Listing:
     table: FromClause
     schema: type[ApiModel]
     columns: tuple[Any, ...]  # selected under the schema's field names
-    filters: Mapping[str, Condition]  # a filter's name -> the condition for a value given
+    filters: Mapping[str, Condition]  # a filter's name -> the condition for a value given (and procurement_id,
+    # which every listing below a procurement takes: Reader.rows filters by the escrows it names)
     order: tuple[Any, ...]
     joined: tuple[tuple[FromClause, ColumnElement[bool]], ...] = field(default=())  # outer joins (approvals...)
 
@@ -266,7 +267,6 @@ def _below(
 ) -> Listing:
     """The rows of an event table, below their procurement: by procurement and milestone, in chain order."""
     every: dict[str, Condition] = {
-        "procurement_id": procurement_condition,
         "milestone_id": lambda value: table.c.milestone_id == value,
         **(filters or {}),
     }
@@ -325,7 +325,6 @@ LISTINGS: dict[str, Listing] = {
         ListedMilestonePublic,
         (*_MILESTONE_COLUMNS, _p.procurement_id, *_WORDS_COLUMNS),
         {
-            "procurement_id": procurement_condition,
             "status": lambda value: _m.status == value,
         },
         (_p.block_number, _p.log_index, _m.milestone_id),
