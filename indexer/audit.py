@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -294,6 +295,97 @@ def _rows(conn: Any, table: str, chain: int) -> list[Mapping[str, Any]]:
     return [dict(row) for row in conn.execute(select(t).where(t.c.chain_id == chain)).mappings()]
 
 
+_ESCROW_BATCH = 500  # escrows (their books and milestones) asked about at a time: memory stays flat
+_CALL_BATCH = 2_000  # questions held before they are asked, decoded and checked
+
+
+def _escrow_batches(
+    conn: Connection, chain: int, escrows: Collection[str] | None
+) -> Iterator[tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]]:
+    """The mirror's procurements (only ``escrows`` if given), ``_ESCROW_BATCH`` escrows at a time in escrow order,
+    each batch with the milestones of its escrows: never the whole table at once."""
+    procurements, milestones = TABLES["procurements"], TABLES["milestones"]
+    wanted = None if escrows is None else sorted(escrows)
+    after = ""  # the last escrow of the previous batch (every address sorts after "")
+    for start in itertools.count(0, _ESCROW_BATCH):
+        where = [procurements.c.chain_id == chain, procurements.c.escrow > after]
+        if wanted is not None:
+            if start >= len(wanted):
+                return
+            where.append(procurements.c.escrow.in_(wanted[start : start + _ESCROW_BATCH]))
+        query = select(procurements).where(*where).order_by(procurements.c.escrow).limit(_ESCROW_BATCH)
+        batch: list[Mapping[str, Any]] = [dict(row) for row in conn.execute(query).mappings()]
+        if not batch:
+            if wanted is None:
+                return
+            continue
+        after = batch[-1]["escrow"]
+        owned = [milestones.c.chain_id == chain, milestones.c.escrow.in_([p["escrow"] for p in batch])]
+        order = (milestones.c.escrow, milestones.c.milestone_id)
+        yield batch, [dict(row) for row in conn.execute(select(milestones).where(*owned).order_by(*order)).mappings()]
+
+
+class _Questions:
+    """View calls to ask the contracts at one block, each with the mirror's values to check against its answer;
+    asked ``_CALL_BATCH`` at a time (``settle``), so that only a batch's calls and answers are ever held."""
+
+    def __init__(self, calls: _Calls, source: ChainSource, block: int) -> None:
+        self._calls, self._source, self._block = calls, source, block
+        self._requests: list[tuple[str, str, str, str]] = []  # (to, calldata, contract, function)
+        self._checks: list[tuple[int, str, str, str, Any, _Extract]] = []
+        self.asked = 0
+        self.differences: list[Difference] = []
+
+    def ask(
+        self,
+        table: str,
+        key: str,
+        to: str,
+        contract: str,
+        function: str,
+        args: Sequence[Any],
+        fields: Sequence[tuple[str, Any, _Extract]],
+    ) -> None:
+        self._requests.append((to, self._calls.data(contract, function, *args), contract, function))
+        for field, mirror, extract in fields:
+            self._checks.append((len(self._requests) - 1, table, key, field, mirror, extract))
+        if len(self._requests) >= _CALL_BATCH:
+            self.settle()
+
+    def settle(self) -> None:
+        """Ask what is pending, in one ``call_many``; record what differs."""
+        requests, checks = self._requests, self._checks
+        if not requests:
+            return
+        self._requests, self._checks = [], []
+        self.asked += len(requests)
+        replies = self._source.call_many([(to, data) for to, data, _, _ in requests], self._block)
+        decoded = [
+            self._calls.decode(contract, function, raw)
+            for (_, _, contract, function), raw in zip(requests, replies, strict=True)
+        ]
+        for index, table, key, field, mirror, extract in checks:
+            value = extract(decoded[index])
+            if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+                value = checksum(value)
+            if value != mirror:
+                self.differences.append(Difference("chain", table, key, field, mirror, value))
+
+
+def _at(*path: int) -> _Extract:
+    def extract(values: tuple[Any, ...]) -> Any:
+        value: Any = values
+        for index in path:
+            value = value[index]
+        return value
+
+    return extract
+
+
+# The order in which compare_chain reports its differences, by table.
+_CHAIN_TABLES = ("procurements", "milestones", "organizations", "accounts", "role_memberships", "budget_lines")
+
+
 def compare_chain(
     live: Engine,
     source: ChainSource,
@@ -307,74 +399,49 @@ def compare_chain(
     """Ask the contracts (at the mirror's block) for every escrow's books and milestones, every organization,
     binding and role the mirror knows; one eth_call per distinct question, decoded once.
 
-    ``escrows``: only these escrows' books and milestones; ``books_only``: no organizations, accounts, roles or
-    budget lines (the self-check's questions, indexer/self_check.py)."""
-    calls = _Calls(build)
+    Escrows are read and asked about a batch at a time (``_escrow_batches``, ``_Questions``): memory does not grow
+    with the number of procurements. ``escrows``: only these escrows' books and milestones; ``books_only``: no
+    organizations, accounts, roles or budget lines (the self-check's questions, indexer/self_check.py)."""
     chain = cursor.chain_id
-    requests: list[tuple[str, str, str, str]] = []  # (to, calldata, contract, function)
-    checks: list[tuple[int, str, str, str, Any, _Extract]] = []
-
-    def ask(
-        table: str,
-        key: str,
-        to: str,
-        contract: str,
-        function: str,
-        args: Sequence[Any],
-        fields: Sequence[tuple[str, Any, _Extract]],
-    ) -> None:
-        requests.append((to, calls.data(contract, function, *args), contract, function))
-        for field, mirror, extract in fields:
-            checks.append((len(requests) - 1, table, key, field, mirror, extract))
-
-    def at(*path: int) -> _Extract:
-        def extract(values: tuple[Any, ...]) -> Any:
-            value: Any = values
-            for index in path:
-                value = value[index]
-            return value
-
-        return extract
-
-    with live.connect() as conn:
-        procurements = _rows(conn, "procurements", chain)
-        milestones = _rows(conn, "milestones", chain)
+    questions = _Questions(_Calls(build), source, cursor.block_number)
+    ask, at = questions.ask, _at
+    statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
+    escrow_count = milestone_count = 0
+    with live.connect() as conn:  # one snapshot for every read
+        for procurements, milestones in _escrow_batches(conn, chain, escrows):
+            escrow_count += len(procurements)
+            milestone_count += len(milestones)
+            for p in procurements:
+                escrow = p["escrow"]
+                held = p["total_funded"] - p["total_released"] - p["total_refunded"]
+                balance = [("balanceOf", held, at(0))]
+                ask("procurements", escrow, system.token, "YenToken", "balanceOf", [escrow], balance)
+                books = [
+                    (f, p[f], at(i))
+                    for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))
+                ]
+                ask("procurements", escrow, escrow, "MilestoneEscrow", "totals", [], books)
+                pause = [("paused_until", p["paused_until"], at(0))]
+                ask("procurements", escrow, escrow, "MilestoneEscrow", "pausedUntil", [], pause)
+                periods = [
+                    ("ruling_period", p["ruling_period"], at(0, 9)),
+                    ("grace_period", p["grace_period"], at(0, 10)),
+                ]
+                ask("procurements", escrow, escrow, "MilestoneEscrow", "terms", [], periods)
+                count = [("milestone_count", p["milestone_count"], at(0))]
+                ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
+            for m in milestones:
+                # As IMilestoneEscrow.milestone returns them, in order.
+                fields = [
+                    (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i))
+                    for i, f in enumerate(MilestoneState._fields)
+                ]
+                key = f"({m['escrow']}, {m['milestone_id']})"
+                ask("milestones", key, m["escrow"], "MilestoneEscrow", "milestone", [m["milestone_id"]], fields)
+            questions.settle()
+        # The parties: as many as the ledger has organizations and accounts, not growing with its events.
         others = ("organizations", "accounts", "role_memberships", "budget_lines")
         organizations, accounts, members, lines = ([] if books_only else _rows(conn, t, chain) for t in others)
-    if escrows is not None:
-        procurements = [p for p in procurements if p["escrow"] in escrows]
-        milestones = [m for m in milestones if m["escrow"] in escrows]
-
-    for p in procurements:
-        escrow = p["escrow"]
-        held = p["total_funded"] - p["total_released"] - p["total_refunded"]
-        ask("procurements", escrow, system.token, "YenToken", "balanceOf", [escrow], [("balanceOf", held, at(0))])
-        books = [
-            (f, p[f], at(i)) for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))
-        ]
-        ask("procurements", escrow, escrow, "MilestoneEscrow", "totals", [], books)
-        pause = [("paused_until", p["paused_until"], at(0))]
-        ask("procurements", escrow, escrow, "MilestoneEscrow", "pausedUntil", [], pause)
-        periods = [("ruling_period", p["ruling_period"], at(0, 9)), ("grace_period", p["grace_period"], at(0, 10))]
-        ask("procurements", escrow, escrow, "MilestoneEscrow", "terms", [], periods)
-        count = [("milestone_count", p["milestone_count"], at(0))]
-        ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
-    statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
-    for m in milestones:
-        # As IMilestoneEscrow.milestone returns them, in order.
-        fields = [
-            (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i))
-            for i, f in enumerate(MilestoneState._fields)
-        ]
-        ask(
-            "milestones",
-            f"({m['escrow']}, {m['milestone_id']})",
-            m["escrow"],
-            "MilestoneEscrow",
-            "milestone",
-            [m["milestone_id"]],
-            fields,
-        )
     kinds = {kind.value: kind.name.lower() for kind in OrgKind}
     for o in organizations:
         fields = [
@@ -382,15 +449,8 @@ def compare_chain(
             ("active", o["active"], at(0, 1)),
             ("vault", o["vault"], lambda v: checksum(v[0][2])),
         ]
-        ask(
-            "organizations",
-            o["org_id"],
-            system.registry,
-            "AccessRegistry",
-            "organization",
-            [bytes.fromhex(o["org_id"][2:])],
-            fields,
-        )
+        org = [bytes.fromhex(o["org_id"][2:])]
+        ask("organizations", o["org_id"], system.registry, "AccessRegistry", "organization", org, fields)
     for a in accounts:
         fields = [("org_id", a["org_id"], lambda v: _org_or_none(v[0]))]
         ask("accounts", a["account"], system.registry, "AccessRegistry", "organizationOf", [a["account"]], fields)
@@ -411,31 +471,15 @@ def compare_chain(
             ("disbursed", line["disbursed"], at(0, 5)),
             ("carry_over", line["carry_over"], at(0, 6)),
         ]
+        key = f"({line['series']}, {line['fiscal_year']})"
         args = [line["series"], line["fiscal_year"]]
-        ask(
-            "budget_lines",
-            f"({line['series']}, {line['fiscal_year']})",
-            system.budget,
-            "BudgetLedger",
-            "lineOf",
-            args,
-            fields,
-        )
-    replies = source.call_many([(to, data) for to, data, _, _ in requests], cursor.block_number) if requests else []
-    decoded = [
-        calls.decode(contract, function, raw) for (_, _, contract, function), raw in zip(requests, replies, strict=True)
-    ]
-    differences: list[Difference] = []
-    for index, table, key, field, mirror, extract in checks:
-        value = extract(decoded[index])
-        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-            value = checksum(value)
-        if value != mirror:
-            differences.append(Difference("chain", table, key, field, mirror, value))
+        ask("budget_lines", key, system.budget, "BudgetLedger", "lineOf", args, fields)
+    questions.settle()
+    differences = sorted(questions.differences, key=lambda d: _CHAIN_TABLES.index(d.table))  # (a stable sort)
     checked = {
-        "chain_calls": len(requests),
-        "escrows": len(procurements),
-        "milestones": len(milestones),
+        "chain_calls": questions.asked,
+        "escrows": escrow_count,
+        "milestones": milestone_count,
         "budget_lines": len(lines),
     }
     return differences, checked

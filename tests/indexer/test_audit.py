@@ -198,3 +198,47 @@ def test_recomputed_digests_name_a_missing_and_an_orphan_digest_wherever_they_fa
     assert [key for _, key, field, _ in found if field == "chain_hash"] == []
     numbers = [int(key.split()[1]) for table, key, _, _ in found if table == "block_digests"]
     assert numbers == sorted(numbers)
+
+
+def test_compare_chain_asks_a_batch_of_escrows_at_a_time_and_finds_the_same(
+    engine: Engine, scenario_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escrows are read and asked about a batch at a time (memory flat at any scale): with batches of one escrow
+    and a handful of calls, the report is the one of a single batch, a tampered first and last escrow caught, and
+    an ``escrows`` filter (unknown addresses included) asks about those escrows only."""
+    from indexer import audit
+    from indexer.models import MilestoneRow, ProcurementRow
+    from indexer.store import Store
+
+    _index(engine, scenario_world)
+    with engine.connect() as conn:
+        escrows = sorted(conn.execute(select(ProcurementRow.escrow)).scalars())
+    assert len(escrows) >= 3
+    first, last = escrows[0], escrows[-1]
+    with engine.begin() as conn:
+        conn.execute(update(ProcurementRow).where(ProcurementRow.escrow == first).values(total_funded=1))
+        conn.execute(update(MilestoneRow).where(MilestoneRow.escrow == last).values(amount=7))
+    source, world = ChainSource(scenario_world.rpc), scenario_world
+    cursor = Store(engine, source.chain_id).cursor()
+    assert cursor is not None
+
+    def compare(**kwargs: object) -> tuple[list[audit.Difference], dict[str, int]]:
+        return audit.compare_chain(engine, source, world.system, world.build, cursor, **kwargs)  # type: ignore[arg-type]
+
+    whole = compare()
+    monkeypatch.setattr(audit, "_ESCROW_BATCH", 1)
+    monkeypatch.setattr(audit, "_CALL_BATCH", 3)
+    batched = compare()
+    assert batched == whole
+    found = {(d.table, d.key, d.field) for d in batched[0]}
+    assert ("procurements", first, "total_funded") in found
+    assert any(
+        table == "milestones" and key.startswith(f"({last},") and field == "amount" for table, key, field in found
+    )
+    assert [d.table for d in batched[0]] == sorted((d.table for d in batched[0]), key=audit._CHAIN_TABLES.index)
+    assert whole[1]["escrows"] == len(escrows)
+
+    only, checked = compare(escrows={last, "0x" + "ab" * 20}, books_only=True)
+    assert checked["escrows"] == 1
+    assert {d.key.split(",")[0].strip("()") for d in only} == {last}
+    assert any(d.table == "milestones" and d.field == "amount" for d in only)
