@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +20,21 @@ from tests.world import World
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server for this test process; yields its admin URL (psycopg driver)."""
-    folder = tmp_path_factory.mktemp("pgdata")
+    """A PostgreSQL server for this test process; yields its admin URL (psycopg driver).
+
+    Its data lives outside pytest's temporary folders: run as root, pgserver's server runs as a user of its own,
+    which must traverse the folders above its data, and any other pytest session starting on the machine takes
+    group and others' access off pytest's root folder (pytest does so), cutting a running server off its data.
+    """
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))  # platformdirs warns without
     import pgserver  # type: ignore[import-untyped]
 
-    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    finally:
-        server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="procure-test-pg-") as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+        try:
+            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        finally:
+            server.cleanup()
 
 
 def _new_postgres_database(admin_url: str) -> str:
