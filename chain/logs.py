@@ -157,10 +157,20 @@ class ChainSource:
 
     def header(self, number: int) -> Header | None:
         """Block ``number``'s hash and parent hash, or None if the chain has no such block (yet)."""
-        block = self._request("eth_getBlockByNumber", [hex(number), False])
-        if block is None:
-            return None
-        return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
+        return _header(self._request("eth_getBlockByNumber", [hex(number), False]))
+
+    def headers(self, numbers: Sequence[int]) -> list[Header | None]:
+        """The headers of blocks ``numbers`` in one round trip, as ``header`` gives them (None: no such block yet)."""
+        try:
+            replies = self.rpc.batch([("eth_getBlockByNumber", [hex(number), False]) for number in numbers])
+        except (OSError, ValueError, ChainError) as exc:
+            raise ProviderError(f"eth_getBlockByNumber batch failed: {type(exc).__name__}: {exc}") from exc
+        found: list[Header | None] = []
+        for reply in replies:
+            if "error" in reply:
+                raise ProviderError(f"eth_getBlockByNumber failed: {reply['error']}", reply["error"])
+            found.append(_header(reply.get("result")))
+        return found
 
     def block_times(self, numbers: Sequence[int], batch: int = 500) -> dict[int, int]:
         """The timestamp of each block in ``numbers``, ``batch`` headers per round trip (for nodes whose logs do
@@ -297,6 +307,13 @@ class EventDecoder:
             strings or _NO_RAW_STRINGS,
             None if stamp is None else _int(stamp),
         )
+
+
+def _header(block: Mapping[str, Any] | None) -> Header | None:
+    """A header from an ``eth_getBlockByNumber`` result (None: no such block)."""
+    if block is None:
+        return None
+    return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
 
 
 def _int(value: Any) -> int:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +71,70 @@ class _Fetched:
     first: Header
     raw: list[dict[str, Any]]
     error: ProviderError | None
+
+
+_AHEAD = 3  # ranges fetched ahead of the one being indexed, at most (each of at most about 2 x target_logs logs)
+
+
+class _Ahead:
+    """Consecutive ranges from ``lo`` up to ``target``, fetched one after the other by a thread of their own, at most
+    ``_AHEAD`` of them waiting: the node always has the next ``eth_getLogs`` to answer while the indexer decodes,
+    maps and writes. ``fetch_next`` is the indexer's own (it adapts the span); the thread ends at the target, at a
+    range the chain moved under (the indexer asks the head and fetches again), or at an error (raised by ``take``).
+    """
+
+    def __init__(
+        self, executor: ThreadPoolExecutor, fetch_next: Callable[[int, int], _Fetched | None], lo: int, target: int
+    ) -> None:
+        self.lo = lo  # where the next range taken starts
+        self.flowing = True  # False once the thread's last word (the end, or an error) was taken
+        self._queue: queue.Queue[_Fetched | BaseException | None] = queue.Queue(_AHEAD)
+        self._stop = threading.Event()
+        self._done = executor.submit(self._run, fetch_next, lo, target)
+
+    def _run(self, fetch_next: Callable[[int, int], _Fetched | None], lo: int, target: int) -> None:
+        while lo <= target and not self._stop.is_set() and threading.main_thread().is_alive():
+            try:
+                fetched = fetch_next(lo, target)
+            except BaseException as exc:  # handed to the indexer's thread, which raises it
+                self._put(exc)
+                return
+            if fetched is not None and fetched.error is not None:
+                continue  # fetch_next halved the span: the same range, shorter
+            self._put(fetched)
+            if fetched is None:
+                return
+            lo = fetched.hi + 1
+        self._put(None)
+
+    def _put(self, item: _Fetched | BaseException | None) -> None:
+        # An indexer never closed must not keep the interpreter from exiting (it joins the executor's thread).
+        while not self._stop.is_set() and threading.main_thread().is_alive():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, lo: int) -> _Fetched | None:
+        """The next range, waiting for it, if it starts at ``lo``; None if not, or if the thread ended."""
+        if not self.flowing or lo != self.lo:
+            return None
+        item = self._queue.get()
+        if item is None or isinstance(item, BaseException):
+            self.flowing = False
+            if item is not None:
+                raise item
+            return None
+        self.lo = item.hi + 1
+        return item
+
+    def stop(self) -> None:
+        """End the thread (after the fetch in progress) and drop what it fetched."""
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            self._done.result()
+        self.flowing = False
 
 
 @dataclass
@@ -200,10 +266,10 @@ class Indexer:
         self.stats = SyncStats()
         self.trusted: dict[str, str] = {}
         self._locked = False
-        self._pending: Future[_Fetched | None] | None = None
+        self._ahead: _Ahead | None = None
         self._pipeline: Pipeline | None = None  # while catching up into SQLite over HTTP
-        # Prefetching overlaps the node's work with ours, where the transport allows a second thread (eth-tester
-        # does not).
+        # Prefetching (_Ahead) overlaps the node's work with ours, where the transport allows a second thread
+        # (eth-tester does not).
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
 
     # ------------------------------------------------------------ lifecycle
@@ -289,8 +355,7 @@ class Indexer:
 
     def _fetch(self, lo: int, hi: int) -> _Fetched | None:
         """Headers and logs of ``[lo, hi]``; None when the chain moved under us (fetch again)."""
-        top = self.source.header(hi)
-        first = top if hi == lo else self.source.header(lo)
+        top, first = self.source.headers([hi, lo]) if hi != lo else self.source.headers([hi]) * 2
         if top is None or first is None:
             return None  # the chain got shorter: the next step sees it
         try:
@@ -306,12 +371,24 @@ class Indexer:
             return None  # a reorg during the fetch
         return _Fetched(lo, hi, top, first, raw, None)
 
-    def _prefetched(self, lo: int) -> _Fetched | None:
-        pending, self._pending = self._pending, None
-        if pending is None:
+    def _fetch_next(self, lo: int, target: int) -> _Fetched | None:
+        """The next range from ``lo``, ``span`` blocks at most (``_fetch``), and the span adapted to it: halved on a
+        provider error (the error is raised when the span is one block already) or an oversized result, doubled
+        while results come back small. None when the chain moved under us."""
+        fetched = self._fetch(lo, min(target, lo + self.span - 1))
+        if fetched is None:
             return None
-        fetched = pending.result()
-        return fetched if fetched is not None and fetched.lo == lo else None
+        if fetched.error is not None:
+            if self.span == 1:
+                raise fetched.error
+            self.span = max(1, min(self.span, fetched.hi - lo + 1) // 2)
+            self.stats.shrinks += 1
+        elif len(fetched.raw) > 2 * self.config.target_logs and self.span > 1:
+            self.span = max(1, self.span // 2)
+            self.stats.shrinks += 1
+        elif len(fetched.raw) < self.config.target_logs // 2:
+            self.span = min(self.config.max_span, self.span * 2)
+        return fetched
 
     def step(self, limit: int | None = None, *, safe_head: int | None = None) -> int:
         """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg).
@@ -328,28 +405,19 @@ class Indexer:
                 self._reorg(cursor)
             return 0
         lo = cursor.block_number + 1
-        fetched = self._prefetched(lo)
+        fetched = self._ahead.take(lo) if self._ahead is not None else None
         if fetched is None or fetched.hi > target:
-            fetched = self._fetch(lo, min(target, lo + self.span - 1))
-        if fetched is None:
-            return 0
-        if fetched.error is not None:
-            if self.span == 1:
-                raise fetched.error
-            self.span = max(1, min(self.span, fetched.hi - lo + 1) // 2)
-            self.stats.shrinks += 1
+            self._discard_prefetch()
+            fetched = self._fetch_next(lo, target)
+        if fetched is None or fetched.error is not None:  # the chain moved, or the span was halved: again
             return 0
         if fetched.first.parent_hash != cursor.block_hash and cursor.block_number >= self.system.deployed_block:
             self._reorg(cursor)
             return 0
         raw, hi = fetched.raw, fetched.hi
-        if len(raw) > 2 * self.config.target_logs and self.span > 1:
-            self.span = max(1, self.span // 2)
-            self.stats.shrinks += 1
-        elif len(raw) < self.config.target_logs // 2:
-            self.span = min(self.config.max_span, self.span * 2)
-        if self._executor is not None and hi < target:  # fetch the next range while this one is decoded and written
-            self._pending = self._executor.submit(self._fetch, hi + 1, min(target, hi + self.span))
+        if self._executor is not None and self._ahead is None and hi < target:
+            # the next ranges are fetched while this one is decoded and written
+            self._ahead = _Ahead(self._executor, self._fetch_next, hi + 1, target)
         try:
             mapped, ignored = decode_range(self.decoder, raw, self.trusted, self.chain_id)
         except BaseException:
@@ -396,11 +464,9 @@ class Indexer:
             self._renewed = time.monotonic()
 
     def _discard_prefetch(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(Exception):
-                pending.result()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.stop()
 
     def _reorg(self, cursor: Cursor) -> None:
         if self._pipeline is not None:
@@ -441,7 +507,10 @@ class Indexer:
                     cursor = self._cursor()
                     if progress is not None:
                         progress(cursor.block_number, target)
-                    head = self.safe_head()
+                    # While prefetched ranges flow, they are below the target and on the chain (a range the chain
+                    # moved under ends them): the node's head is asked only when they stop.
+                    flowing = self._ahead is not None and self._ahead.flowing
+                    head = target if flowing else self.safe_head()
                     limit = min(target, head)
                     self.step(limit=limit, safe_head=head)  # at the limit: only checks the cursor is still canonical
                     if cursor.block_number >= limit and self._cursor().block_number >= limit:
