@@ -5,7 +5,8 @@ process and hands the ``WritePlan`` here, to a process of its own (``python -m i
 so that SQLite's work (binding, B-tree inserts, the commit) runs on another core while the next range is fetched,
 decoded and mapped. One transaction holds the lock check, the check that the cursor is still the one the plan was
 made on, and the plan itself (``indexer.write_plan.execute_plan``, as in process): the crash story is that of
-``Store.apply``.
+``Store.apply``. The protocol, the checked write and the serving loop here are also those of the PostgreSQL writer
+process (``indexer._postgres_writer``), which differs only in how it connects and copies rows.
 
 This module imports only the standard library (and ``indexer.write_plan``, which does too), so that the writer
 process starts in milliseconds.
@@ -21,11 +22,25 @@ import signal
 import sqlite3
 import sys
 import time
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, Protocol
 
-from indexer.write_plan import WritePlan, execute_plan
+from indexer.write_plan import DbCursor, Row, WritePlan, execute_plan
 
-__all__ = ["SQLITE_PRAGMAS", "WriteRefused", "receive", "send", "write_checked"]
+__all__ = [
+    "SQLITE_PRAGMAS",
+    "Lock",
+    "WriteRefused",
+    "die_with_parent",
+    "receive",
+    "send",
+    "serve_plans",
+    "write_checked",
+]
+
+# The writer lock as the indexer hands it over: its name, this indexer's owner string, and (PostgreSQL) how long
+# the write transaction may sit idle, in ms (see WriterLock.refresh).
+Lock = tuple[str, str, int]
 
 # WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction across a process crash
 # (only a power cut may lose the last ones, never corrupt the file). The indexer checkpoints in a background thread
@@ -49,24 +64,40 @@ class WriteRefused(Exception):
         self.kind = kind
 
 
-def write_checked(db: sqlite3.Connection, plan: WritePlan, *, now_ms: int, lock: tuple[str, str]) -> None:
-    """Renew ``lock`` (name, owner), check that the cursor is still ``plan.base``, then execute ``plan``, all in
-    the connection's current transaction; WriteRefused if the lock or the cursor moved."""
-    cursor = db.cursor()
-    try:
-        cursor.execute(
-            "UPDATE indexer_locks SET heartbeat_ms = ? WHERE name = ? AND owner = ?", (now_ms, lock[0], lock[1])
-        )
-        if cursor.rowcount != 1:
-            raise WriteRefused("lock", f"lock {lock[0]} was taken over by another indexer; stopping")
-        row = cursor.execute(
-            "SELECT block_number, block_hash, chain_hash FROM cursors WHERE chain_id = ?", (plan.chain_id,)
-        ).fetchone()
-        if row is None or tuple(row) != tuple(plan.base):
-            raise WriteRefused("moved", f"the cursor is {row}, the writes were planned on {tuple(plan.base)}")
-        execute_plan(cursor, plan, now_ms=now_ms)
-    finally:
-        cursor.close()
+class _Cursor(DbCursor, Protocol):
+    """A DB-API cursor (sqlite3's, psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+
+def write_checked(
+    cursor: _Cursor,
+    plan: WritePlan,
+    *,
+    now_ms: int,
+    lock: Lock,
+    mark: str = "?",
+    copy: Callable[[str, tuple[str, ...], list[Row]], None] | None = None,
+) -> None:
+    """Renew ``lock``, check that the cursor is still ``plan.base``, execute ``plan`` (``execute_plan``'s ``mark``
+    and ``copy``), then renew the lock again (its lease runs from the commit, however long the write took), all
+    in the cursor's current transaction; WriteRefused if the lock or the cursor moved."""
+    renew = f"UPDATE indexer_locks SET heartbeat_ms = {mark} WHERE name = {mark} AND owner = {mark}"  # noqa: S608
+    cursor.execute(renew, (now_ms, lock[0], lock[1]))
+    if cursor.rowcount != 1:
+        raise WriteRefused("lock", f"lock {lock[0]} was taken over by another indexer; stopping")
+    cursor.execute(
+        f"SELECT block_number, block_hash, chain_hash FROM cursors WHERE chain_id = {mark}",  # noqa: S608
+        (plan.chain_id,),
+    )
+    row = cursor.fetchone()
+    if row is None or tuple(row) != tuple(plan.base):
+        raise WriteRefused("moved", f"the cursor is {row}, the writes were planned on {tuple(plan.base)}")
+    execute_plan(cursor, plan, now_ms=now_ms, mark=mark, copy=copy)
+    cursor.execute(renew, (int(time.time() * 1000), lock[0], lock[1]))
 
 
 # ---------------------------------------------------------------- the writer process and its protocol
@@ -93,7 +124,7 @@ def receive(stream: IO[bytes]) -> Any:
     return marshal.loads(data)  # noqa: S302 - from our own parent, over a private pipe
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Linux: be killed when the indexer dies (a SIGKILLed indexer must not leave a writer behind)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -105,7 +136,7 @@ def _die_with_parent(parent: int) -> None:
 def serve(path: str, parent: int) -> int:
     """Apply the transactions read from stdin one at a time; answer each on stdout. Ends when the indexer closes
     the pipes (or is gone)."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     db = sqlite3.connect(path, isolation_level=None)
     try:
         _serve(db, sys.stdin.buffer, sys.stdout.buffer)
@@ -119,21 +150,44 @@ def serve(path: str, parent: int) -> int:
 def _serve(db: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> None:
     for pragma in SQLITE_PRAGMAS:
         db.execute(pragma).fetchall()
+
+    def apply(plan: WritePlan, lock: Lock, now_ms: int) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        cursor = db.cursor()
+        try:
+            write_checked(cursor, plan, now_ms=now_ms, lock=lock)
+        finally:
+            cursor.close()
+        db.execute("COMMIT")
+
+    def rollback() -> None:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+    serve_plans(apply, rollback, requests, replies)
+
+
+def serve_plans(
+    apply: Callable[[WritePlan, Lock, int], None],
+    rollback: Callable[[], None],
+    requests: IO[bytes],
+    replies: IO[bytes],
+) -> None:
+    """Say ready, then apply each (lock, plan) read from ``requests`` in a transaction of its own (``apply`` writes
+    and commits it at the given time in ms, or raises and ``rollback`` ends it) and answer each on ``replies``:
+    ("ok", None), or the kind of refusal ("lock", "moved") or "error", with why."""
     send(replies, ("ready", None))
     while True:
         lock, fields = receive(requests)
-        plan = WritePlan(*fields)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            write_checked(db, plan, now_ms=int(time.time() * 1000), lock=(lock[0], lock[1]))
-            db.execute("COMMIT")
+            apply(WritePlan(*fields), (lock[0], lock[1], lock[2]), int(time.time() * 1000))
             reply: tuple[str, str | None] = ("ok", None)
         except WriteRefused as refused:
-            db.execute("ROLLBACK")
+            rollback()
             reply = (refused.kind, str(refused))
         except Exception as exc:  # reported to the indexer, which raises it
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a connection that broke cannot roll back: it is gone anyway
+                rollback()
             reply = ("error", f"{type(exc).__name__}: {exc}")
         send(replies, reply)
 

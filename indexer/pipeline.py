@@ -1,8 +1,9 @@
-"""Pipelined catch-up into SQLite: the indexer plans each range while a writer process writes the one before.
+"""Pipelined catch-up: the indexer plans each range while a writer process writes the one before.
 
 One Python process cannot both plan and write at full speed (its ``executemany`` takes the GIL back after every
-row), so a catch-up into an SQLite file hands each ``WritePlan``, as plain values over a pipe, to a writer process
-(``indexer._sqlite_writer``, standard library only) that applies it in one transaction while the indexer fetches,
+row; psycopg's COPY formats every row in Python), so a catch-up hands each ``WritePlan``, as plain values over a
+pipe, to a writer process (``indexer._sqlite_writer`` for an SQLite file, standard library only;
+``indexer._postgres_writer`` for PostgreSQL) that applies it in one transaction while the indexer fetches,
 decodes, maps and plans the next.
 """
 
@@ -16,12 +17,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chain.logs import gc_paused
 from indexer._sqlite_writer import receive, send
 from indexer.cursor import Cursor
 from indexer.errors import IndexerError, LockLost
+from indexer.lease import IDLE_GRACE_MS
 from indexer.mappers import MappedLog
 from indexer.planning import EscrowState, Planner
 from indexer.write_plan import WritePlan
@@ -41,17 +43,19 @@ def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
 
 
 class WriterProcess:
-    """The SQLite writer process of a pipelined catch-up (``python -m indexer._sqlite_writer``), over two pipes.
+    """The writer process of a pipelined catch-up (``python -m MODULE ARGUMENTS... PID``: ``indexer._sqlite_writer``
+    or ``indexer._postgres_writer``), over two pipes; ``hello``, if given, is its first message (what it must not
+    read from its command line).
 
     It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``), so a SIGKILLed indexer leaves only
     whole, committed ranges.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, module: str, arguments: Sequence[str] = (), hello: Any = None) -> None:
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "indexer._sqlite_writer", path, str(os.getpid())],
+            [sys.executable, "-m", module, *arguments, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -62,13 +66,18 @@ class WriterProcess:
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError, AttributeError, ValueError):
                 fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)  # type: ignore[union-attr]
+        if hello is not None:
+            self._send(hello)
 
-    def send(self, lock: tuple[str, str], plan: WritePlan) -> None:
+    def send(self, lock: tuple[str, str, int], plan: WritePlan) -> None:
+        self._send((lock, tuple(plan)))
+
+    def _send(self, message: Any) -> None:
         assert self.process.stdin is not None
         try:
-            send(self.process.stdin, (lock, tuple(plan)))
+            send(self.process.stdin, message)
         except OSError as exc:
-            raise IndexerError(f"the SQLite writer process is gone ({exc})") from None
+            raise IndexerError(f"the writer process is gone ({exc})") from None
 
     def receive(self) -> tuple[str, str | None]:
         assert self.process.stdout is not None
@@ -78,7 +87,7 @@ class WriterProcess:
                 self._ready = True
             reply: tuple[str, str | None] = receive(self.process.stdout)
         except EOFError:
-            raise IndexerError(f"the SQLite writer process died (exit code {self.process.poll()})") from None
+            raise IndexerError(f"the writer process died (exit code {self.process.poll()})") from None
         return reply
 
     def stop(self) -> None:
@@ -94,8 +103,8 @@ class WriterProcess:
 
 
 class Pipeline:
-    """A catch-up's transactions, one ahead (SQLite): while the writer process writes and commits a range, the
-    indexer fetches, decodes, maps and plans the next.
+    """A catch-up's transactions, one ahead: while the writer process writes and commits a range, the indexer
+    fetches, decodes, maps and plans the next.
 
     Each transaction is planned on the cursor the previous one leaves, from escrow state carried in memory (never
     read back from rows that may not be committed yet), and the writer applies it only if the lock is still ours
@@ -137,7 +146,7 @@ class Pipeline:
             planner = Planner(self.store.chain_id, self._planned, self._state, self._load)
             plan = planner.plan(fresh, max(to_block, number), to_hash)
         done = self.wait()
-        self._writer.send((self.lock.name, self.lock.owner), plan)
+        self._writer.send((self.lock.name, self.lock.owner, self.lock.ttl_ms + IDLE_GRACE_MS), plan)
         self._in_flight = (plan.cursor[0], len(fresh))
         self._planned = plan.cursor
         return done

@@ -6,8 +6,8 @@ are skipped, so applying a range twice changes nothing; the event-key primary ke
 against duplicates.
 
 A range is planned (``indexer.planning``) into one ``WritePlan`` (``indexer.write_plan``) and written
-(``indexer.writing``) in one transaction with the lock check (``indexer.writer_lock``); a catch-up into SQLite
-pipelines this through a writer process (``indexer.pipeline``); a reorg rolls back (``indexer.reorg``).
+(``indexer.writing``) in one transaction with the lock check (``indexer.writer_lock``); a catch-up pipelines this
+through a writer process (``indexer.pipeline``); a reorg rolls back (``indexer.reorg``).
 """
 
 from __future__ import annotations
@@ -195,23 +195,28 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.request()
 
-    # ------------------------------------------------------------ pipelining (SQLite)
+    # ------------------------------------------------------------ pipelining
 
     @property
     def can_pipeline(self) -> bool:
-        """Whether ``pipeline`` is available (SQLite files)."""
-        return self.engine.dialect.name == "sqlite" and bool(self.engine.url.database)
+        """Whether ``pipeline`` is available (SQLite files, PostgreSQL)."""
+        return self.engine.dialect.name == "postgresql" or bool(self.engine.url.database)
 
     def pipeline(self, lock: WriterLock) -> Pipeline:
         """Pipelined writes for a catch-up (see ``Pipeline``); the caller holds ``lock``."""
         return Pipeline(self, lock)
 
     def writer_process(self) -> WriterProcess:
-        """The SQLite writer process, started on first use (and again if it died)."""
+        """The writer process, started on first use (and again if it died)."""
         if self._writer is None or self._writer.process.poll() is not None:
-            database = self.engine.url.database
-            assert database, "pipelining needs an SQLite file"
-            self._writer = WriterProcess(str(Path(database).resolve()))
+            if self.engine.dialect.name == "postgresql":
+                _, params = self.engine.dialect.create_connect_args(self.engine.url)
+                plain = {key: value for key, value in params.items() if isinstance(value, str | int)}
+                self._writer = WriterProcess("indexer._postgres_writer", hello=plain)
+            else:
+                database = self.engine.url.database
+                assert database, "pipelining needs an SQLite file"
+                self._writer = WriterProcess("indexer._sqlite_writer", [str(Path(database).resolve())])
         return self._writer
 
     def close(self) -> None:

@@ -267,7 +267,7 @@ class Indexer:
         self.trusted: dict[str, str] = {}
         self._locked = False
         self._ahead: _Ahead | None = None
-        self._pipeline: Pipeline | None = None  # while catching up into SQLite over HTTP
+        self._pipeline: Pipeline | None = None  # while catching up over HTTP
         # Prefetching (_Ahead) overlaps the node's work with ours, where the transport allows a second thread
         # (eth-tester does not).
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
@@ -492,7 +492,7 @@ class Indexer:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
-        # Over HTTP into SQLite, a writer process writes each range while the next is read (see Pipeline).
+        # Over HTTP, a writer process writes each range while the next is read (see Pipeline).
         if self._executor is not None and self.store.can_pipeline:
             self._pipeline = self.store.pipeline(self.lock)
         collected_at = self.stats.logs_applied

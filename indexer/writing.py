@@ -1,22 +1,22 @@
 """Writing a plan in process: ``write`` executes a ``WritePlan`` in the caller's SQL transaction.
 
 SQLite goes through its driver with the same ``execute_plan`` as the writer process (``indexer._sqlite_writer``);
-PostgreSQL through psycopg, rows with ``COPY FROM STDIN``. SQLAlchemy's per-row parameter processing would cost
-more than the database itself, so neither goes through it: the plan's values are already what the columns store
-(``Uint256`` as decimal strings). After an SQLite write, ``WalCheckpointer`` copies the write-ahead log back into
-the database file in the background.
+PostgreSQL through psycopg, rows with ``COPY FROM STDIN`` as its writer process does (``indexer._postgres_writer``).
+SQLAlchemy's per-row parameter processing would cost more than the database itself, so neither goes through it:
+the plan's values are already what the columns store (``Uint256`` as decimal strings). After an SQLite write,
+``WalCheckpointer`` copies the write-ahead log back into the database file in the background.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from indexer.write_plan import Row, WritePlan, execute_plan
+from indexer._postgres_writer import copy_into
+from indexer.write_plan import WritePlan, execute_plan
 
 __all__ = ["WalCheckpointer", "write"]
 
@@ -27,23 +27,11 @@ def write(conn: Connection, plan: WritePlan) -> None:
     try:
         now_ms = int(time.time() * 1000)
         if conn.dialect.name == "postgresql":
-            execute_plan(cursor, plan, now_ms=now_ms, mark="%s", copy=_copy_into(cursor))
+            execute_plan(cursor, plan, now_ms=now_ms, mark="%s", copy=copy_into(cursor))
         else:
             execute_plan(cursor, plan, now_ms=now_ms)
     finally:
         cursor.close()
-
-
-def _copy_into(cursor: Any) -> Callable[[str, tuple[str, ...], list[Row]], None]:
-    """PostgreSQL's COPY FROM STDIN through psycopg's cursor: values travel as text (hence decimal strings)."""
-
-    def copy(table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
-        listed = ", ".join(f'"{name}"' for name in columns)
-        with cursor.copy(f'COPY "{table}" ({listed}) FROM STDIN') as stream:
-            for row in rows:
-                stream.write_row(row)
-
-    return copy
 
 
 class WalCheckpointer:

@@ -1,4 +1,5 @@
-"""Pipelined catch-up into SQLite: a writer process applies each planned range while the next is planned.
+"""Pipelined catch-up into SQLite and PostgreSQL: a writer process applies each planned range while the next is
+planned.
 
 The escrow state is carried in memory from one planned range to the next (never read back from rows that may
 not be committed yet); the writer applies a range only if the lock is still ours and the cursor is still the
@@ -8,7 +9,6 @@ one it was planned on, in one transaction with its rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +23,9 @@ from tests.indexer.golden import Piece, block_pieces, dump, open_store
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    made = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+def pipelined_engine(db_url: str) -> Iterator[Engine]:
+    """A fresh SQLite file or PostgreSQL database (the two writer processes)."""
+    made = make_engine(db_url)
     try:
         yield made
     finally:
@@ -49,9 +50,9 @@ def _events(engine: Engine) -> int:
 
 
 def test_a_pipelined_catch_up_gives_the_expected_rows(
-    sqlite_engine: Engine, recorded: dict[str, Any], expected: Any
+    pipelined_engine: Engine, recorded: dict[str, Any], expected: Any
 ) -> None:
-    store, lock, pieces = _open(sqlite_engine, recorded)
+    store, lock, pieces = _open(pipelined_engine, recorded)
     assert len(pieces) > 10  # state carried across many transactions
     try:
         pipeline = store.pipeline(lock)
@@ -63,16 +64,16 @@ def test_a_pipelined_catch_up_gives_the_expected_rows(
         store.close()
     assert [end for end, _ in done] == [end for _, end, _ in pieces]
     assert sum(applied for _, applied in done) == len(recorded["logs"])
-    assert dump(sqlite_engine) == expected
+    assert dump(pipelined_engine) == expected
 
 
-def test_a_writer_that_lost_the_lock_writes_nothing(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
-    store, lock, pieces = _open(sqlite_engine, recorded)
+def test_a_writer_that_lost_the_lock_writes_nothing(pipelined_engine: Engine, recorded: dict[str, Any]) -> None:
+    store, lock, pieces = _open(pipelined_engine, recorded)
     try:
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
         pipeline.wait()
-        with sqlite_engine.begin() as conn:
+        with pipelined_engine.begin() as conn:
             conn.execute(update(IndexerLock).values(owner="another host:1:cafe"))
         pipeline.apply(*pieces[1])
         with pytest.raises(LockLost):
@@ -82,11 +83,11 @@ def test_a_writer_that_lost_the_lock_writes_nothing(sqlite_engine: Engine, recor
     cursor = store.cursor()
     assert cursor is not None
     assert cursor.block_number == pieces[0][1]
-    assert _events(sqlite_engine) == len(pieces[0][0])
+    assert _events(pipelined_engine) == len(pieces[0][0])
 
 
-def test_a_range_planned_on_a_cursor_that_moved_is_refused(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
-    store, lock, pieces = _open(sqlite_engine, recorded)
+def test_a_range_planned_on_a_cursor_that_moved_is_refused(pipelined_engine: Engine, recorded: dict[str, Any]) -> None:
+    store, lock, pieces = _open(pipelined_engine, recorded)
     try:
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
@@ -100,11 +101,11 @@ def test_a_range_planned_on_a_cursor_that_moved_is_refused(sqlite_engine: Engine
     cursor = store.cursor()
     assert cursor is not None
     assert cursor.block_number == pieces[1][1]
-    assert _events(sqlite_engine) == len(pieces[0][0]) + len(pieces[1][0])  # nothing twice
+    assert _events(pipelined_engine) == len(pieces[0][0]) + len(pieces[1][0])  # nothing twice
 
 
-def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine, recorded: dict[str, Any]) -> None:
-    store, lock, pieces = _open(sqlite_engine, recorded)
+def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(pipelined_engine: Engine, recorded: dict[str, Any]) -> None:
+    store, lock, pieces = _open(pipelined_engine, recorded)
     try:
         pipeline = store.pipeline(lock)
         pipeline.apply(*pieces[0])
@@ -120,13 +121,13 @@ def test_a_dead_writer_is_an_error_and_leaves_whole_ranges(sqlite_engine: Engine
         pipeline.wait()
     finally:
         store.close()
-    assert _events(sqlite_engine) == len(recorded["logs"])
+    assert _events(pipelined_engine) == len(recorded["logs"])
 
 
 def test_after_a_rollback_the_pipeline_plans_from_the_committed_cursor(
-    sqlite_engine: Engine, recorded: dict[str, Any], expected: Any
+    pipelined_engine: Engine, recorded: dict[str, Any], expected: Any
 ) -> None:
-    store, lock, pieces = _open(sqlite_engine, recorded)
+    store, lock, pieces = _open(pipelined_engine, recorded)
     middle = len(pieces) // 2
     try:
         pipeline = store.pipeline(lock)
@@ -142,4 +143,4 @@ def test_after_a_rollback_the_pipeline_plans_from_the_committed_cursor(
         pipeline.wait()
     finally:
         store.close()
-    assert dump(sqlite_engine) == expected
+    assert dump(pipelined_engine) == expected
