@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from indexer._sqlite_writer import Lock, die_with_parent, receive, serve_plans, write_checked
+from indexer._sqlite_writer import Lock, die_with_parent, receive, send, serve_plans, write_checked
 from indexer.write_plan import Row, WritePlan
 
 __all__ = ["copy_into", "serve"]
@@ -42,7 +42,12 @@ def serve(parent: int) -> int:
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     try:
         params: dict[str, Any] = receive(requests)
-        with psycopg.connect(**params) as db:
+        try:
+            db = psycopg.connect(**params)
+        except psycopg.Error as exc:
+            send(replies, ("error", f"cannot connect to PostgreSQL: {exc}"))
+            return 1
+        with db:
 
             def apply(plan: WritePlan, lock: Lock, now_ms: int) -> None:
                 with db.cursor() as cursor:

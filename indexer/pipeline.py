@@ -83,7 +83,9 @@ class WriterProcess:
         assert self.process.stdout is not None
         try:
             if not self._ready:
-                receive(self.process.stdout)  # its ("ready", None)
+                kind, why = receive(self.process.stdout)  # ("ready", None), or why it cannot write
+                if kind != "ready":
+                    raise IndexerError(f"the writer process cannot start: {why}")
                 self._ready = True
             reply: tuple[str, str | None] = receive(self.process.stdout)
         except EOFError:
