@@ -1,5 +1,6 @@
 """Crash safety against a real anvil: the indexer is SIGKILLed at random points while catching up, restarted,
-and still ends equal to a fresh full index: nothing lost, nothing duplicated."""
+and still ends equal to a fresh full index: nothing lost, nothing duplicated. The same after a node that limits
+and then refuses log queries while ranges are fetched ahead."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.process import BaseProcess
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from chain import project_root
+from chain import ProviderError, project_root
 from chain.logs import ChainSource
 from indexer.audit import _compare_tables, recompute_digests
 from indexer.schema import make_engine
@@ -55,6 +57,24 @@ class _PacedNode(ChainSource):
         with self.fetched.get_lock():
             self.fetched.value += 1
         time.sleep(0.03)
+        return super().logs(from_block, to_block, topics)
+
+
+class _LimitedNode(ChainSource):
+    """A node that refuses log queries over more than ``blocks`` blocks (as hosted providers do), and every one
+    after ``answers`` answers; ``refused_in`` names the threads it refused."""
+
+    def __init__(self, rpc: Any, blocks: int, answers: int) -> None:
+        super().__init__(rpc)
+        self.blocks = blocks
+        self.answers = answers
+        self.refused_in: set[str] = set()
+
+    def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
+        if to_block - from_block + 1 > self.blocks or self.answers <= 0:
+            self.refused_in.add(threading.current_thread().name)
+            raise ProviderError(f"eth_getLogs failed: more than {self.blocks} blocks, or too many queries")
+        self.answers -= 1
         return super().logs(from_block, to_block, topics)
 
 
@@ -141,6 +161,33 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_
 
     live, fresh = make_engine(db_url), make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
+        with Indexer(fresh, ChainSource(chain.rpc), chain.system, chain.build) as indexer:
+            indexer.catch_up()
+        differences, checked = _compare_tables(live, fresh)
+        assert differences == []
+        assert checked["events"] >= 1500
+        assert recompute_digests(live, chain_id) == []
+    finally:
+        live.dispose()
+        fresh.dispose()
+
+
+def test_a_node_that_limits_then_refuses_log_queries_leaves_whole_ranges(
+    chain: Chain, db_url: str, tmp_path: Path
+) -> None:
+    chain_id = chain.rpc.chain_id
+    limited = _LimitedNode(chain.rpc, blocks=4, answers=12)
+    live, fresh = make_engine(db_url), make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        with Indexer(live, limited, chain.system, chain.build) as indexer:
+            with pytest.raises(ProviderError, match="too many queries"):
+                indexer.catch_up()
+            assert indexer.stats.shrinks > 0  # the span was halved to the node's limit, and grew back into it
+        assert any(name.startswith("prefetch") for name in limited.refused_in), limited.refused_in
+        stopped = _cursor(db_url, chain_id)
+        assert 0 <= stopped < chain.rpc.block_number()
+        with Indexer(live, ChainSource(chain.rpc), chain.system, chain.build) as indexer:
+            indexer.catch_up()
         with Indexer(fresh, ChainSource(chain.rpc), chain.system, chain.build) as indexer:
             indexer.catch_up()
         differences, checked = _compare_tables(live, fresh)
