@@ -343,9 +343,15 @@ class Indexer:
             self._reorg(cursor)
             return 0
         raw, hi = fetched.raw, fetched.hi
-        if len(raw) > 2 * self.config.target_logs and self.span > 1:
-            self.span = max(1, self.span // 2)
+        if len(raw) > 2 * self.config.target_logs and hi > lo:
+            # Cut in proportion to the logs, and a range of over four times the target fetched again smaller rather
+            # than decoded: what a range holds in memory is bounded by its logs, not its blocks (a whole chain may
+            # sit in a few dozen dense blocks after a quiet stretch has grown the span).
+            self.span = max(1, (hi - lo + 1) * self.config.target_logs // len(raw))
             self.stats.shrinks += 1
+            if len(raw) > 4 * self.config.target_logs:
+                del raw, fetched
+                return self.step(limit, safe_head=head)
         elif len(raw) < self.config.target_logs // 2:
             self.span = min(self.config.max_span, self.span * 2)
         if self._executor is not None and hi < target:  # fetch the next range while this one is decoded and written
