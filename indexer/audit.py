@@ -268,11 +268,7 @@ def _compare_streams(live: Engine, other: Engine) -> tuple[list[Difference], dic
                     differences.append(Difference("replay", table, _key_label(right[0]), "<row>", "missing", "present"))
                     right = next(theirs, None)
                 else:
-                    key, a_row, b_row = left[0], left[1], right[1]
-                    for i in indexes:
-                        if a_row[i] != b_row[i]:
-                            shown = (_shown(columns[i], a_row[i]), _shown(columns[i], b_row[i]))
-                            differences.append(Difference("replay", table, _key_label(key), names[i], *shown))
+                    differences += _row_differences(table, columns, indexes, left[0], left[1], right[1])
                     count += 1
                     left, right = next(mine, None), next(theirs, None)
         checked[table] = count
@@ -309,28 +305,16 @@ def _compare_in_sqlite(live: Engine, other: Engine) -> tuple[list[Difference], d
             found: list[tuple[tuple[Any, ...], list[Difference]]] = []
             mine = db.execute(
                 f"SELECT {', '.join(f'a.{_quoted(n)}' for n in names)}, {unmatched}, "  # noqa: S608 - our own names
-                f"{', '.join(f'b.{_quoted(f)}' for f in fields)} FROM main.{t} AS a LEFT JOIN replay.{t} AS b ON {on} "
+                f"{', '.join(f'b.{_quoted(n)}' for n in names)} FROM main.{t} AS a LEFT JOIN replay.{t} AS b ON {on} "
                 f"WHERE {unmatched} OR {differ}"
             )
             for row in mine:
                 key = tuple(row[i] for i in positions)
-                label = _key_label(key)
                 if row[len(names)]:
-                    found.append((key, [Difference("replay", table, label, "<row>", "present", "missing")]))
-                    continue
-                theirs = row[len(names) + 1 :]
-                found.append(
-                    (
-                        key,
-                        [
-                            Difference(
-                                "replay", table, label, names[i], _shown(columns[i], row[i]), _shown(columns[i], b)
-                            )
-                            for i, b in zip(indexes, theirs, strict=True)
-                            if row[i] != b
-                        ],
-                    )
-                )
+                    found.append((key, [Difference("replay", table, _key_label(key), "<row>", "present", "missing")]))
+                else:
+                    theirs = row[len(names) + 1 :]
+                    found.append((key, _row_differences(table, columns, indexes, key, row, theirs)))
             theirs_only = db.execute(
                 f"SELECT {', '.join(f'b.{_quoted(k)}' for k in keys)} FROM replay.{t} AS b "  # noqa: S608
                 f"WHERE NOT EXISTS (SELECT 1 FROM main.{t} AS a WHERE {on})"
@@ -346,6 +330,24 @@ def _compare_in_sqlite(live: Engine, other: Engine) -> tuple[list[Difference], d
     finally:
         db.close()
     return differences, checked
+
+
+def _row_differences(
+    table: str, columns: Sequence[Any], indexes: Sequence[int], key: tuple[Any, ...], mine: Any, theirs: Any
+) -> list[Difference]:
+    """The compared fields (``indexes``) in which two rows of one key differ, named with the values as read."""
+    return [
+        Difference(
+            "replay",
+            table,
+            _key_label(key),
+            columns[i].name,
+            _shown(columns[i], mine[i]),
+            _shown(columns[i], theirs[i]),
+        )
+        for i in indexes
+        if mine[i] != theirs[i]
+    ]
 
 
 def _quoted(name: str) -> str:
