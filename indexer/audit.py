@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import sqlite3
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Engine, String, select
+from sqlalchemy import Boolean, Connection, Engine, String, inspect, select
 
 from chain import (
     DEFAULT_ADMIN_ROLE,
@@ -35,16 +37,16 @@ from chain import (
     SystemAddresses,
     checksum,
 )
-from indexer.cursor import Cursor, read_cursor
+from indexer.cursor import Cursor, chain_mismatch, read_cursor
 from indexer.digests import GENESIS, block_digest, chain_next
-from indexer.errors import IndexerError
+from indexer.errors import IndexerBusy, IndexerError
 from indexer.mappers import MilestoneState, status_name
 from indexer.models import TABLES, Uint256
 from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.sync import Indexer, SyncConfig
 
-__all__ = ["Difference", "Report", "compare_chain", "recompute_digests", "replay", "verify"]
+__all__ = ["Difference", "Report", "compare_chain", "recompute_digests", "replay", "resumed_replay", "verify"]
 
 _ZERO_ADDRESS = "0x" + "0" * 40
 _SKIP_TABLES = {"indexer_locks", "self_checks"}  # the mirror's own bookkeeping, not the chain's
@@ -226,18 +228,31 @@ def _shown(column: Any, value: Any) -> Any:
 
 
 def _compare_tables(live: Engine, other: Engine) -> tuple[list[Difference], dict[str, int]]:
-    """Every row of every table of ``live`` against ``other``; both on one kind of database, rows are compared
-    as the driver stores them (fast); across kinds, as the models read them. Each table's rows are streamed from
-    both in key order and merged, so that memory stays flat however large the mirror."""
-    raw = live.dialect.name == other.dialect.name
-    differences: list[Difference] = []
-    checked: dict[str, int] = {}
+    """Every row of every table of ``live`` against ``other``, named by source, table, key and field: compared by
+    SQLite itself when both are SQLite files (``_compare_in_sqlite``), else streamed (``_compare_streams``)."""
+    if _sqlite_file(live) is not None and _sqlite_file(other) is not None:
+        return _compare_in_sqlite(live, other)
+    return _compare_streams(live, other)
+
+
+def _compared_tables() -> Iterator[tuple[str, list[Any], tuple[str, ...]]]:
+    """The tables both comparisons cover, in the order they report them: (name, columns, fields compared)."""
     for table in sorted(TABLES):
         if table in _SKIP_TABLES:
             continue
         columns = list(TABLES[table].columns)
+        yield table, columns, _CURSOR_FIELDS if table == "cursors" else tuple(column.name for column in columns)
+
+
+def _compare_streams(live: Engine, other: Engine) -> tuple[list[Difference], dict[str, int]]:
+    """Both on one kind of database, rows are compared as the driver stores them (fast); across kinds, as the
+    models read them. Each table's rows are streamed from both in key order and merged, so that memory stays flat
+    however large the mirror."""
+    raw = live.dialect.name == other.dialect.name
+    differences: list[Difference] = []
+    checked: dict[str, int] = {}
+    for table, columns, fields in _compared_tables():
         names = [column.name for column in columns]
-        fields = _CURSOR_FIELDS if table == "cursors" else tuple(names)
         indexes = [names.index(name) for name in fields]
         count = 0
         with live.connect() as a, other.connect() as b:
@@ -253,15 +268,90 @@ def _compare_tables(live: Engine, other: Engine) -> tuple[list[Difference], dict
                     differences.append(Difference("replay", table, _key_label(right[0]), "<row>", "missing", "present"))
                     right = next(theirs, None)
                 else:
-                    key, a_row, b_row = left[0], left[1], right[1]
-                    for i in indexes:
-                        if a_row[i] != b_row[i]:
-                            shown = (_shown(columns[i], a_row[i]), _shown(columns[i], b_row[i]))
-                            differences.append(Difference("replay", table, _key_label(key), names[i], *shown))
+                    differences += _row_differences(table, columns, indexes, left[0], left[1], right[1])
                     count += 1
                     left, right = next(mine, None), next(theirs, None)
         checked[table] = count
     return differences, checked
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The file of an SQLite engine, else None."""
+    return Path(engine.url.database).resolve() if engine.dialect.name == "sqlite" and engine.url.database else None
+
+
+def _compare_in_sqlite(live: Engine, other: Engine) -> tuple[list[Difference], dict[str, int]]:
+    """Both SQLite files: the replay is attached to a read-only connection of the live mirror, and per table SQLite
+    joins the two on the primary key (its index), returning only the rows that differ or lack a partner; those
+    are named field by field as ``_compare_streams`` names them, in key order. One read transaction: one snapshot
+    of both files. The join runs in SQLite's C code, without the GIL, while the digests are recomputed."""
+    live_path, other_path = _sqlite_file(live), _sqlite_file(other)
+    assert live_path is not None
+    assert other_path is not None
+    differences: list[Difference] = []
+    checked: dict[str, int] = {}
+    db = sqlite3.connect(f"{live_path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("ATTACH DATABASE ? AS replay", (f"{other_path.as_uri()}?mode=ro",))
+        db.execute("BEGIN")
+        for table, columns, fields in _compared_tables():
+            names = [column.name for column in columns]
+            keys = [column.name for column in TABLES[table].primary_key.columns]
+            positions = [names.index(name) for name in keys]
+            indexes = [names.index(name) for name in fields]
+            t, on = _quoted(table), " AND ".join(f"a.{_quoted(k)} = b.{_quoted(k)}" for k in keys)
+            unmatched = f"b.{_quoted(keys[0])} IS NULL"
+            differ = " OR ".join(f"a.{_quoted(f)} IS NOT b.{_quoted(f)}" for f in fields)
+            found: list[tuple[tuple[Any, ...], list[Difference]]] = []
+            mine = db.execute(
+                f"SELECT {', '.join(f'a.{_quoted(n)}' for n in names)}, {unmatched}, "  # noqa: S608 - our own names
+                f"{', '.join(f'b.{_quoted(n)}' for n in names)} FROM main.{t} AS a LEFT JOIN replay.{t} AS b ON {on} "
+                f"WHERE {unmatched} OR {differ}"
+            )
+            for row in mine:
+                key = tuple(row[i] for i in positions)
+                if row[len(names)]:
+                    found.append((key, [Difference("replay", table, _key_label(key), "<row>", "present", "missing")]))
+                else:
+                    theirs = row[len(names) + 1 :]
+                    found.append((key, _row_differences(table, columns, indexes, key, row, theirs)))
+            theirs_only = db.execute(
+                f"SELECT {', '.join(f'b.{_quoted(k)}' for k in keys)} FROM replay.{t} AS b "  # noqa: S608
+                f"WHERE NOT EXISTS (SELECT 1 FROM main.{t} AS a WHERE {on})"
+            )
+            for key in theirs_only:
+                found.append(
+                    (tuple(key), [Difference("replay", table, _key_label(tuple(key)), "<row>", "missing", "present")])
+                )
+            found.sort(key=lambda item: item[0])
+            differences += [difference for _, named in found for difference in named]
+            checked[table] = int(db.execute(f"SELECT count(*) FROM main.{t}").fetchone()[0])  # noqa: S608
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return differences, checked
+
+
+def _row_differences(
+    table: str, columns: Sequence[Any], indexes: Sequence[int], key: tuple[Any, ...], mine: Any, theirs: Any
+) -> list[Difference]:
+    """The compared fields (``indexes``) in which two rows of one key differ, named with the values as read."""
+    return [
+        Difference(
+            "replay",
+            table,
+            _key_label(key),
+            columns[i].name,
+            _shown(columns[i], mine[i]),
+            _shown(columns[i], theirs[i]),
+        )
+        for i in indexes
+        if mine[i] != theirs[i]
+    ]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _key_label(key: tuple[Any, ...]) -> str:
@@ -497,25 +587,37 @@ def verify(
     build: Build,
     *,
     replay_url: str | None = None,
+    against_replay: str | None = None,
     config: SyncConfig | None = None,
 ) -> Report:
-    """Compare the live mirror with its own digests, a fresh replay to the same block, and the chain."""
+    """Compare the live mirror with its own digests, a replay to the same block, and the chain.
+
+    The replay is made afresh (into ``replay_url``, else a temporary SQLite file), or is the auditor's own, made
+    earlier by ``replay`` into ``against_replay`` and caught up to the live mirror's block (``resumed_replay``)."""
     chain_id = source.chain_id
     cursor = Store(live, chain_id).cursor()
     if cursor is None:
         raise IndexerError(f"the database holds no mirror of chain {chain_id}: run `procure index --once` first")
-    # Over HTTP the node answers the contract calls while we replay: the two overlap.
-    with ThreadPoolExecutor(1) as pool:
+    if replay_url is not None and against_replay is not None:
+        raise IndexerError("replay afresh into a database, or verify against an earlier replay: not both")
+    # Over HTTP the node answers the contract calls while we replay and compare; the digests are recomputed (in
+    # Python) while SQLite compares the tables (in C, without the GIL).
+    with ThreadPoolExecutor(2) as pool:
         on_chain = pool.submit(compare_chain, live, source, system, build, cursor) if source.concurrent else None
-        differences = recompute_digests(live, chain_id)
-        with tempfile.TemporaryDirectory(prefix="procure-replay-") as scratch:
-            url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
-            replayed = replay(source, system, build, url, until=cursor.block_number, config=config)
-            other = make_engine(url)
-            try:
-                found, checked = _compare_tables(live, other)
-            finally:
-                other.dispose()
+        with contextlib.ExitStack() as stack:
+            if against_replay is not None:
+                other, replayed = stack.enter_context(
+                    resumed_replay(live, cursor, source, system, build, against_replay, config=config)
+                )
+            else:
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="procure-replay-"))
+                url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
+                replayed = replay(source, system, build, url, until=cursor.block_number, config=config)
+                other = make_engine(url)
+                stack.callback(other.dispose)
+            digests = pool.submit(recompute_digests, live, chain_id)
+            found, checked = _compare_tables(live, other)
+            differences = digests.result()
         chain_differences, chain_checked = (
             on_chain.result() if on_chain is not None else compare_chain(live, source, system, build, cursor)
         )
@@ -525,6 +627,88 @@ def verify(
     differences += found + chain_differences + genesis_found
     checked |= chain_checked
     return Report(cursor=cursor, replay_hash=replayed.chain_hash, differences=differences, checked=checked)
+
+
+@contextlib.contextmanager
+def resumed_replay(
+    live: Engine,
+    cursor: Cursor,
+    source: ChainSource,
+    system: SystemAddresses,
+    build: Build,
+    url: str,
+    *,
+    config: SyncConfig | None = None,
+) -> Iterator[tuple[Engine, Cursor]]:
+    """The replay that ``replay`` made into ``url``, caught up to the live mirror's ``cursor`` (the same catch-up,
+    resumed from where it stopped), as (its engine, its cursor); it must not move while in use.
+
+    Refused, with what is wrong: a database that is the live mirror itself, that holds no mirror, that mirrors
+    another chain or another system, that an indexer is writing now, or that is past the live mirror's block (a
+    replay is only ever caught up, never rolled back). Only who built it can say it is an honest replay: rows
+    copied from the live mirror would agree with it whatever it holds."""
+    chain_id = cursor.chain_id
+    engine = make_engine(url)
+    shown = engine.url.render_as_string()
+    try:
+        if engine.dialect.name == "sqlite" and not Path(engine.url.database or "").is_file():
+            raise IndexerError(
+                f"no replay at {shown}: no such file (make one with `procure audit replay --db {shown}`)"
+            )
+        if _same_database(live, engine):
+            raise IndexerError(f"{shown} is the live mirror itself, not a replay of it")
+        with engine.connect() as conn:
+            mirrored = inspect(conn).has_table("cursors")
+            mismatch = chain_mismatch(conn, chain_id, source.genesis_hash()) if mirrored else None
+            replayed = read_cursor(conn, chain_id) if mirrored and mismatch is None else None
+        if mismatch is not None:
+            raise IndexerError(f"{shown} is no replay of this chain: {mismatch}")
+        if replayed is None:
+            raise IndexerError(
+                f"{shown} holds no mirror of chain {chain_id}: not a replay (make one with "
+                f"`procure audit replay --db {shown}`)"
+            )
+        systems = [(c.registry, c.token, c.factory, c.start_block) for c in (replayed, cursor)]
+        if systems[0] != systems[1]:
+            raise IndexerError(
+                f"{shown} replays another system (registry {replayed.registry}, from block {replayed.start_block}) "
+                f"than the live mirror's (registry {cursor.registry}, from block {cursor.start_block})"
+            )
+        if replayed.block_number > cursor.block_number:
+            raise IndexerError(
+                f"the replay at {shown} reaches block {replayed.block_number}, past the live mirror's "
+                f"{cursor.block_number}: a replay is caught up, never rolled back; verify when the live mirror has "
+                "caught up, or make a new replay"
+            )
+        indexer = Indexer(engine, source, system, build, config)
+        try:
+            with indexer:  # takes the replay's writer lock: refused if an indexer is writing it
+                if replayed.block_number < cursor.block_number:
+                    indexer.catch_up(until=cursor.block_number)
+        except IndexerBusy as busy:
+            raise IndexerError(f"{shown} is being written by an indexer, not a finished replay: {busy}") from None
+        replayed = Store(engine, chain_id).cursor()
+        assert replayed is not None
+        if replayed.block_number != cursor.block_number:
+            raise IndexerError(
+                f"the replay at {shown} reached block {replayed.block_number} only (the node's safe head), the "
+                f"live mirror is at {cursor.block_number}"
+            )
+        yield engine, replayed
+        if Store(engine, chain_id).cursor() != replayed:
+            raise IndexerError(f"the replay at {shown} was written while it was compared: verify again")
+    finally:
+        engine.dispose()
+
+
+def _same_database(a: Engine, b: Engine) -> bool:
+    """Whether two engines reach one database (one SQLite file, or one PostgreSQL database on one server)."""
+    if a.dialect.name != b.dialect.name:
+        return False
+    if a.dialect.name == "sqlite":
+        paths = [Path(engine.url.database or "") for engine in (a, b)]
+        return all(path.is_file() for path in paths) and paths[0].samefile(paths[1])
+    return (a.url.host, a.url.port, a.url.database) == (b.url.host, b.url.port, b.url.database)
 
 
 def format_report(report: Report, limit: int | None = None) -> Iterable[str]:

@@ -373,8 +373,9 @@ class Indexer:
 
     def _fetch_next(self, lo: int, target: int) -> _Fetched | None:
         """The next range from ``lo``, ``span`` blocks at most (``_fetch``), and the span adapted to it: halved on a
-        provider error (the error is raised when the span is one block already) or an oversized result, doubled
-        while results come back small. None when the chain moved under us."""
+        provider error (the error is raised when the span is one block already), cut in proportion to the logs of an
+        oversized result (fetched again when over four times the target), doubled while results come back small.
+        None when the chain moved under us."""
         fetched = self._fetch(lo, min(target, lo + self.span - 1))
         if fetched is None:
             return None
@@ -383,9 +384,15 @@ class Indexer:
                 raise fetched.error
             self.span = max(1, min(self.span, fetched.hi - lo + 1) // 2)
             self.stats.shrinks += 1
-        elif len(fetched.raw) > 2 * self.config.target_logs and self.span > 1:
-            self.span = max(1, self.span // 2)
+        elif len(fetched.raw) > 2 * self.config.target_logs and fetched.hi > lo:
+            # Cut in proportion to the logs, and a range of over four times the target fetched again smaller rather
+            # than decoded: what a range holds in memory is bounded by its logs, not its blocks (a whole chain may
+            # sit in a few dozen dense blocks after a quiet stretch has grown the span).
+            self.span = max(1, (fetched.hi - lo + 1) * self.config.target_logs // len(fetched.raw))
             self.stats.shrinks += 1
+            if len(fetched.raw) > 4 * self.config.target_logs:
+                del fetched
+                return self._fetch_next(lo, target)
         elif len(fetched.raw) < self.config.target_logs // 2:
             self.span = min(self.config.max_span, self.span * 2)
         return fetched

@@ -581,8 +581,21 @@ def _p99(values: Sequence[float]) -> float:
 def measure_scale(events: int, samples: int, log: Callable[[str], None]) -> dict[str, Any]:
     """A chain of ``events`` events on an in-memory anvil; then, each as the command-line tool runs it in a child
     process of its own (its peak resident memory measured): catch-up into a fresh SQLite mirror (`procure index
-    --once`), `procure audit replay` into another and `procure audit verify` of the first; then the gateway's
-    reads on that mirror."""
+    --once`), `procure audit replay` into another, `procure audit verify --against-replay` of the first against
+    that replay (the auditor's workflow: ``scale_replay_verify_s`` is the two), and `procure audit verify` with a
+    replay of its own (``scale_verify_s``); then the gateway's reads on that mirror. The 1-minute load average is
+    sampled before each command (``scale_load_avg``: the lowest and the highest)."""
+    loads: list[float] = []
+
+    def timed(name: str, argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, int, str]:
+        loads.append(os.getloadavg()[0])
+        seconds, mib, output = _child(argv, env)
+        log(f"scale: {name} {seconds:.1f} s, peak RSS {mib} MiB (load average {loads[-1]:.1f} before it)")
+        return seconds, mib, output
+
+    def differences(output: str) -> int:
+        return len(json.loads(output.strip().splitlines()[-1])["differences"])
+
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
         work = Path(folder)
         with running_anvil(work, persistent=False) as chain:
@@ -591,8 +604,8 @@ def measure_scale(events: int, samples: int, log: Callable[[str], None]) -> dict
             log(f"scale: generated {produced:,} events in {time.perf_counter() - started:.0f} s")
             env = {**os.environ, "PROCURE_RPC_URL": chain.node.url, "PROCURE_VAR": str(work)}
             cli = [sys.executable, "-m", "scripts.cli_indexer"]
-            mirror = f"sqlite:///{work / 'scale.db'}"
-            catch_up_s, index_mb, _ = _child([*cli, "index", "--db", mirror, "--once"], env)
+            mirror, replayed = f"sqlite:///{work / 'scale.db'}", f"sqlite:///{work / 'replay.db'}"
+            catch_up_s, index_mb, _ = timed("index --once", [*cli, "index", "--db", mirror, "--once"], env)
             engine = make_engine(mirror)
             try:
                 with engine.connect() as conn:
@@ -601,29 +614,32 @@ def measure_scale(events: int, samples: int, log: Callable[[str], None]) -> dict
                     mirrored = int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
             finally:
                 engine.dispose()
-            log(
-                f"scale: catch-up of {mirrored:,} events in {catch_up_s:.1f} s ({mirrored / catch_up_s:,.0f} "
-                f"events/s), peak RSS {index_mb} MiB"
+            log(f"scale: caught up {mirrored:,} events ({mirrored / catch_up_s:,.0f} events/s)")
+            replay_s, replay_mb, _ = timed("audit replay", [*cli, "audit", "replay", "--db", replayed], env)
+            verify_args = [*cli, "audit", "verify", "--db", mirror, "--json"]
+            against_s, against_mb, against = timed(
+                "audit verify --against-replay", [*verify_args, "--against-replay", replayed], env
             )
-            replay_s, replay_mb, _ = _child([*cli, "audit", "replay", "--db", f"sqlite:///{work / 'replay.db'}"], env)
-            log(f"scale: audit replay {replay_s:.1f} s, peak RSS {replay_mb} MiB")
-            verify_s, verify_mb, output = _child([*cli, "audit", "verify", "--db", mirror, "--json"], env)
-            differences = len(json.loads(output.strip().splitlines()[-1])["differences"])
-            log(f"scale: audit verify {verify_s:.1f} s, peak RSS {verify_mb} MiB, {differences} differences")
-            timed = _read_latencies(mirror, chain.rpc.chain_id, samples)
-            p99s = {name: _p99(values) for name, values in timed.items()}
+            verify_s, verify_mb, alone = timed("audit verify (its own replay)", verify_args, env)
+            log(f"scale: differences {differences(against)} (against the replay), {differences(alone)} (alone)")
+            timed_reads = _read_latencies(mirror, chain.rpc.chain_id, samples)
+            p99s = {name: _p99(values) for name, values in timed_reads.items()}
             log("scale: gateway reads p99 " + ", ".join(f"{name} {p99:.1f} ms" for name, p99 in p99s.items()))
             return {
                 "scale_events": mirrored,
                 "scale_catch_up_s": round(catch_up_s, 1),
                 "scale_events_per_s": round(mirrored / catch_up_s),
                 "scale_replay_s": round(replay_s, 1),
+                "scale_verify_against_replay_s": round(against_s, 1),
+                "scale_replay_verify_s": round(replay_s + against_s, 1),
                 "scale_verify_s": round(verify_s, 1),
-                "scale_replay_verify_s": round(replay_s + verify_s, 1),
-                "scale_verify_differences": differences,
-                "scale_peak_rss_mb": max(index_mb, replay_mb, verify_mb),
+                "scale_verify_differences": differences(against) + differences(alone),
+                "scale_peak_rss_mb": max(index_mb, replay_mb, against_mb, verify_mb),
                 "scale_index_rss_mb": index_mb,
+                "scale_replay_rss_mb": replay_mb,
+                "scale_verify_against_replay_rss_mb": against_mb,
                 "scale_verify_rss_mb": verify_mb,
+                "scale_load_avg": [round(min(loads), 1), round(max(loads), 1)],
                 "scale_read_p99_ms": round(max(p99s.values()), 1),
                 **{f"scale_read_{name}_p99_ms": round(p99, 1) for name, p99 in p99s.items()},
             }
@@ -722,8 +738,8 @@ def run(
     flag_value=1_000_000,
     default=None,
     help="Then build a chain of this many events (1,000,000 if given without a number) and measure catch-up, "
-    "`procure audit replay` and `audit verify` (time and peak memory, each a process of its own) and the "
-    "gateway's reads on that mirror.",
+    "`procure audit replay`, `audit verify --against-replay` and `audit verify` with its own replay (time and peak "
+    "memory, each a process of its own) and the gateway's reads on that mirror.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object only.")
 def main(

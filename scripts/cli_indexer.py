@@ -331,18 +331,41 @@ def audit_replay(context: Context, db: str) -> None:
 
 @audit.command("verify")
 @db_option
-@click.option("--replay-db", default=None, help="Where to replay (default: a temporary SQLite file).")
+@click.option("--replay-db", default=None, help="Where to replay afresh (default: a temporary SQLite file).")
+@click.option(
+    "--against-replay",
+    "against_replay",
+    default=None,
+    metavar="DB",
+    help="Do not replay: compare with the replay that `procure audit replay --db DB` made, caught up to the live "
+    "mirror's block first (refused if DB is the live mirror, holds no mirror, mirrors another chain or system, is "
+    "being written, or is past the live mirror). Trust it as far as you trust whoever built it: a replay you did "
+    "not build yourself may be a copy of the live mirror, and then agrees with it whatever it holds (the digests "
+    "and the contracts are still checked here).",
+)
 @click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Print at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @pass_context
 @clean_errors
-def audit_verify(context: Context, db: str | None, replay_db: str | None, limit: int, as_json: bool) -> None:
-    """Compare the live mirror with its digests, a fresh replay and the contracts; exit 1 on any difference."""
+def audit_verify(
+    context: Context, db: str | None, replay_db: str | None, against_replay: str | None, limit: int, as_json: bool
+) -> None:
+    """Compare the live mirror with its digests, a replay to its block and the contracts; exit 1 on any
+    difference."""
     from indexer.audit import format_report, verify
     from indexer.sync import ChainSource
 
+    if replay_db is not None and against_replay is not None:
+        raise click.UsageError("--replay-db replays afresh, --against-replay uses an earlier replay: give one")
     with context.mirror(db) as engine:
-        report = verify(engine, ChainSource(context.rpc()), context.system(), context.build(), replay_url=replay_db)
+        report = verify(
+            engine,
+            ChainSource(context.rpc()),
+            context.system(),
+            context.build(),
+            replay_url=replay_db,
+            against_replay=against_replay,
+        )
     if as_json:
         click.echo(
             json.dumps(

@@ -1,18 +1,39 @@
-"""Auditing: a row edited, deleted or inserted by hand, or a raw event rewritten, is named by verify."""
+"""Auditing: a row edited, deleted or inserted by hand, or a raw event rewritten, is named by verify; verify
+against the auditor's own replay; the table comparison in SQLite and as streams, checked against each other."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
 from chain.logs import ChainSource
-from indexer.audit import recompute_digests, replay, verify
+from indexer import audit
+from indexer.audit import Report, recompute_digests, replay, verify
+from indexer.cursor import Cursor
 from indexer.errors import IndexerError
-from indexer.models import AttestationRow, BlockDigest, EventRow, PaymentRow
+from indexer.models import (
+    AttestationRow,
+    BlockDigest,
+    BudgetLineRow,
+    CursorRow,
+    EventRow,
+    MilestoneRow,
+    OrganizationRow,
+    PaymentRow,
+    ProcurementRow,
+)
+from indexer.schema import make_engine, upgrade
+from indexer.store import Store
 from indexer.sync import Indexer
+from indexer.writer_lock import WriterLock
+from tests.indexer.conftest import _new_postgres_database
 from tests.world import World
 
 
@@ -242,3 +263,267 @@ def test_compare_chain_asks_a_batch_of_escrows_at_a_time_and_finds_the_same(
     assert checked["escrows"] == 1
     assert {d.key.split(",")[0].strip("()") for d in only} == {last}
     assert any(d.table == "milestones" and d.field == "amount" for d in only)
+
+
+# ---------------------------------------------------------------- against the auditor's own replay
+
+
+@pytest.fixture(scope="module")
+def live(module_engine: Engine, scenario_world: World) -> Cursor:
+    """The live mirror of the scenario, indexed once per module (the tests only read it)."""
+    with Indexer(module_engine, ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build) as ix:
+        ix.catch_up()
+    cursor = Store(module_engine, scenario_world.system.chain_id).cursor()
+    assert cursor is not None
+    return cursor
+
+
+@pytest.fixture(scope="module")
+def half_replay(tmp_path_factory: pytest.TempPathFactory, scenario_world: World) -> Path:
+    """An auditor's replay that stopped halfway through the chain's blocks (an SQLite file)."""
+    path = tmp_path_factory.mktemp("replay") / "half.db"
+    world = scenario_world
+    halfway = (world.system.deployed_block + world.w3.eth.block_number) // 2
+    done = replay(ChainSource(world.rpc), world.system, world.build, f"sqlite:///{path}", until=halfway)
+    assert world.system.deployed_block < done.block_number < world.w3.eth.block_number
+    return path
+
+
+@pytest.fixture(scope="module")
+def whole_replay(tmp_path_factory: pytest.TempPathFactory, scenario_world: World) -> Iterator[Engine]:
+    """An honest replay of the whole chain (an SQLite file), only read."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('replay') / 'whole.db'}"
+    replay(ChainSource(scenario_world.rpc), scenario_world.system, scenario_world.build, url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _copy(source: Path, target: Path) -> str:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return f"sqlite:///{target}"
+
+
+def _verify(engine: Engine, world: World, against: str) -> Report:
+    return verify(engine, ChainSource(world.rpc), world.system, world.build, against_replay=against)
+
+
+def test_an_earlier_replay_is_caught_up_then_compared(
+    module_engine: Engine, scenario_world: World, live: Cursor, half_replay: Path, tmp_path: Path
+) -> None:
+    url = _copy(half_replay, tmp_path / "mine.db")
+    report = _verify(module_engine, scenario_world, url)
+    assert report.ok, report.differences
+    assert report.replay_hash == live.chain_hash
+    assert report.checked["events"] > 0
+    replayed = make_engine(url)
+    try:
+        assert Store(replayed, live.chain_id).cursor() == live  # caught up to the live block, in the file itself
+    finally:
+        replayed.dispose()
+
+
+def _edit_cursor(**values: object) -> Callable[[str], None]:
+    def edit(url: str) -> None:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(CursorRow).values(**values))
+        finally:
+            engine.dispose()
+
+    return edit
+
+
+def _hold_lock(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            chain_id = conn.execute(select(CursorRow.chain_id)).scalar_one()
+        WriterLock(engine, f"indexer:{chain_id}", ttl_s=600).acquire()  # as an indexer following it would
+    finally:
+        engine.dispose()
+
+
+def _upgrade_only(url: str) -> None:
+    """An empty mirror database: the schema, no cursor."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("case", "prepare", "refusal"),
+    [
+        ("missing", None, "no such file"),
+        ("empty", _upgrade_only, "holds no mirror of chain"),
+        ("another chain", _edit_cursor(genesis_hash="0x" + "ab" * 32), "is no replay of this chain: the node is"),
+        ("another system", _edit_cursor(registry_address="0x" + "12" * 20), "replays another system"),
+        ("past the live mirror", _edit_cursor(block_number=10**9), "past the live mirror's"),
+        ("being written", _hold_lock, "is being written by an indexer"),
+    ],
+)
+def test_what_is_no_replay_of_the_live_mirror_is_refused_untouched(
+    module_engine: Engine,
+    scenario_world: World,
+    live: Cursor,
+    half_replay: Path,
+    tmp_path: Path,
+    case: str,
+    prepare: Callable[[str], None] | None,
+    refusal: str,
+) -> None:
+    target = tmp_path / "other.db"
+    url = f"sqlite:///{target}"
+    if case != "missing":
+        if case != "empty":
+            _copy(half_replay, target)
+        assert prepare is not None
+        prepare(url)
+    before = target.read_bytes() if target.exists() else None
+    with pytest.raises(IndexerError, match=refusal):
+        _verify(module_engine, scenario_world, url)
+    assert (target.read_bytes() if target.exists() else None) == before  # nothing caught up, migrated or created
+
+
+def test_the_live_mirror_itself_is_no_replay(module_engine: Engine, scenario_world: World, live: Cursor) -> None:
+    with pytest.raises(IndexerError, match="is the live mirror itself"):
+        _verify(module_engine, scenario_world, module_engine.url.render_as_string(hide_password=False))
+
+
+# ---------------------------------------------------------------- the table comparison, two ways
+
+Named = tuple[str, str, str, Any, Any]  # table, key, field, the live mirror's value, the replay's
+
+
+def _key(*parts: object) -> str:
+    return "(" + ", ".join(str(part) for part in parts) + ")"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def tampered(
+    request: pytest.FixtureRequest,
+    scenario_world: World,
+    whole_replay: Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Engine, Engine, set[Named]]]:
+    """A live mirror of its own (each kind of database) with a row tampered in each kind of table, an honest
+    replay of it (an SQLite file), and what the comparison must name."""
+    world = scenario_world
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('tampered') / 'live.db'}"
+    else:
+        url = _new_postgres_database(request.getfixturevalue("postgres_server"))
+    live = make_engine(url)
+    with Indexer(live, ChainSource(world.rpc), world.system, world.build) as indexer:
+        indexer.catch_up()
+    cursor = indexer.store.cursor()
+    assert cursor is not None
+    assert Store(whole_replay, cursor.chain_id).cursor() == cursor
+    chain = cursor.chain_id
+    expected: set[Named] = set()
+    with live.begin() as conn:
+        # An event row's boolean, one deleted, one forged (append-only tables, keyed by the event's place).
+        vote = conn.execute(select(AttestationRow).order_by(AttestationRow.block_number).limit(1)).one()
+        conn.execute(
+            update(AttestationRow)
+            .where(AttestationRow.tx_hash == vote.tx_hash, AttestationRow.log_index == vote.log_index)
+            .values(passed=not vote.passed)
+        )
+        vote_key = _key(chain, vote.block_number, vote.log_index, vote.tx_hash)
+        expected.add(("attestations", vote_key, "passed", not vote.passed, vote.passed))
+        paid = conn.execute(select(PaymentRow).order_by(PaymentRow.block_number.desc()).limit(1)).one()
+        conn.execute(
+            delete(PaymentRow).where(PaymentRow.tx_hash == paid.tx_hash, PaymentRow.log_index == paid.log_index)
+        )
+        expected.add(
+            ("payments", _key(chain, paid.block_number, paid.log_index, paid.tx_hash), "<row>", "missing", "present")
+        )
+        forged = "0x" + "f" * 64
+        conn.execute(insert(PaymentRow).values(dict(paid._mapping) | {"tx_hash": forged}))
+        expected.add(
+            ("payments", _key(chain, paid.block_number, paid.log_index, forged), "<row>", "present", "missing")
+        )
+        # Current state: a uint256 (stored as text), a procurement's books, a budget line's flag and balance.
+        milestone = conn.execute(select(MilestoneRow).order_by(MilestoneRow.escrow).limit(1)).one()
+        conn.execute(
+            update(MilestoneRow)
+            .where(MilestoneRow.escrow == milestone.escrow, MilestoneRow.milestone_id == milestone.milestone_id)
+            .values(amount=milestone.amount + 10**30)
+        )
+        expected.add(
+            ("milestones", _key(chain, milestone.escrow, milestone.milestone_id), "amount",
+             milestone.amount + 10**30, milestone.amount)
+        )  # fmt: skip
+        books = conn.execute(select(ProcurementRow).order_by(ProcurementRow.escrow.desc()).limit(1)).one()
+        conn.execute(update(ProcurementRow).where(ProcurementRow.escrow == books.escrow).values(total_released=0))
+        if books.total_released != 0:
+            expected.add(("procurements", _key(chain, books.escrow), "total_released", 0, books.total_released))
+        line = conn.execute(select(BudgetLineRow).limit(1)).one()
+        conn.execute(
+            update(BudgetLineRow)
+            .where(BudgetLineRow.series == line.series, BudgetLineRow.fiscal_year == line.fiscal_year)
+            .values(settled=not line.settled, carry_over=line.carry_over + 5)
+        )
+        line_key = _key(chain, line.series, line.fiscal_year)
+        expected.add(("budget_lines", line_key, "settled", not line.settled, line.settled))
+        expected.add(("budget_lines", line_key, "carry_over", line.carry_over + 5, line.carry_over))
+        # Text, a raw event's arguments, a NULL where the replay has a value, the cursor (its compared fields only).
+        org = conn.execute(select(OrganizationRow).limit(1)).one()
+        conn.execute(update(OrganizationRow).where(OrganizationRow.org_id == org.org_id).values(name=org.name + " "))
+        expected.add(("organizations", _key(chain, org.org_id), "name", org.name + " ", org.name))
+        event = conn.execute(select(EventRow).order_by(EventRow.block_number.desc()).limit(1)).one()
+        args = json.dumps(json.loads(event.args) | {"forged": 1})
+        conn.execute(
+            update(EventRow)
+            .where(EventRow.tx_hash == event.tx_hash, EventRow.log_index == event.log_index)
+            .values(args=args)
+        )
+        expected.add(
+            ("events", _key(chain, event.block_number, event.log_index, event.tx_hash), "args", args, event.args)
+        )
+        digest = conn.execute(select(BlockDigest).order_by(BlockDigest.block_number).limit(1)).one()
+        conn.execute(update(BlockDigest).where(BlockDigest.block_number == digest.block_number).values(block_time=None))
+        expected.add(("block_digests", _key(chain, digest.block_number), "block_time", None, digest.block_time))
+        conn.execute(update(CursorRow).values(block_hash="0x" + "0" * 64, updated_at_ms=1))
+        expected.add(("cursors", _key(chain), "block_hash", "0x" + "0" * 64, cursor.block_hash))
+    try:
+        yield live, whole_replay, expected
+    finally:
+        live.dispose()
+
+
+def _named(found: list[audit.Difference]) -> list[Named]:
+    assert {d.source for d in found} <= {"replay"}
+    return [(d.table, d.key, d.field, d.mirror, d.other) for d in found]
+
+
+def test_a_tampered_row_of_each_kind_of_table_is_named(tampered: tuple[Engine, Engine, set[Named]]) -> None:
+    live, other, expected = tampered
+    found, checked = audit._compare_tables(live, other)
+    assert set(_named(found)) == expected
+    assert [d.table for d in found] == sorted(d.table for d in found)
+    assert checked["events"] > 0
+    assert checked["cursors"] == 1
+
+
+def test_sqlites_own_join_names_what_the_streams_name(
+    tampered: tuple[Engine, Engine, set[Named]], tmp_path: Path
+) -> None:
+    """Two derivations of one comparison, checked against each other: the same differences in the same order
+    (table, then key), the same rows counted."""
+    live, other, expected = tampered
+    if live.dialect.name != "sqlite":
+        pytest.skip("SQLite compares inside itself only when both mirrors are SQLite files")
+    in_sqlite, streamed = audit._compare_in_sqlite(live, other), audit._compare_streams(live, other)
+    assert in_sqlite == streamed
+    assert set(_named(in_sqlite[0])) == expected

@@ -68,6 +68,23 @@ def test_index_status_replay_and_verify(scenario_world: World, var_dir: Path) ->
         ("replay", "payments", "amount", "1")
     }
 
+    # The auditor's own replay made above, instead of a fresh one: the same difference. The live mirror itself,
+    # or both ways of replaying at once, are refused in one line.
+    replay_url = f"sqlite:///{var_dir / 'replay.db'}"
+    against = _run(scenario_world, var_dir, "audit", "verify", "--json", "--against-replay", replay_url)
+    assert against.exit_code == 1
+    assert json.loads(against.output)["differences"] == report["differences"]
+    itself = _run(scenario_world, var_dir, "audit", "verify", "--against-replay", url)
+    assert itself.exit_code == 1
+    assert f"{url} is the live mirror itself, not a replay of it" in itself.output
+    assert "Traceback" not in itself.output
+    context = Context(transport=scenario_world.rpc, var_dir=var_dir)
+    both = CliRunner().invoke(
+        standalone, ["audit", "verify", "--replay-db", replay_url, "--against-replay", replay_url], obj=context
+    )
+    assert both.exit_code == 2
+    assert "--replay-db replays afresh, --against-replay uses an earlier replay: give one" in both.output
+
 
 def test_status_against_another_chain_of_the_same_id_says_so_and_fails(scenario_world: World, var_dir: Path) -> None:
     once = _run(scenario_world, var_dir, "index", "--once")

@@ -7,6 +7,8 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
@@ -16,7 +18,7 @@ from chain import IMMEDIATE, Finality
 from chain.logs import ChainSource
 from chain.node import free_port
 from chain.system import SystemAddresses
-from indexer.audit import verify
+from indexer.audit import replay, verify
 from indexer.errors import IndexerBusy, IndexerError, LockLost
 from indexer.models import IndexerLock
 from indexer.schema import make_engine
@@ -181,3 +183,43 @@ def test_a_standby_outlives_a_database_that_does_not_answer() -> None:
         engine.dispose()
     assert len(heard) == 1  # said once, asked three times
     assert "the database does not answer" in heard[0]
+
+
+def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
+    engine: Engine, scenario_world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What a range holds in memory is bounded by its logs, not its blocks: a span grown wide meets dense blocks,
+    and the range of over four times ``target_logs`` is fetched again with a span cut in proportion instead of
+    being decoded (only a single block may hold more); the mirror is the one a catch-up with the defaults makes."""
+    from indexer import sync
+
+    decoded: list[tuple[int, int]] = []  # (logs, blocks) of each range decoded
+    real = sync.decode_range
+
+    def observed(decoder: Any, raw: Any, trusted: Any, chain_id: int, **options: Any) -> Any:
+        decoded.append((len(raw), len({sync._int(log["blockNumber"]) for log in raw})))
+        return real(decoder, raw, trusted, chain_id, **options)
+
+    fetched: list[int] = []
+    chain_logs = Indexer.chain_logs
+
+    def fetching(self: Indexer, lo: int, hi: int) -> list[dict[str, Any]]:
+        raw = chain_logs(self, lo, hi)
+        fetched.append(len(raw))
+        return raw
+
+    monkeypatch.setattr(sync, "decode_range", observed)
+    monkeypatch.setattr(Indexer, "chain_logs", fetching)
+    with _indexer(engine, scenario_world, initial_span=64, max_span=64, target_logs=4) as indexer:
+        stats = indexer.catch_up()
+        cursor = indexer.store.cursor()
+    assert stats.shrinks > 0
+    assert max(fetched) > 16  # fetched, then dropped
+    assert all(logs <= 16 or blocks == 1 for logs, blocks in decoded)
+    assert cursor is not None
+    monkeypatch.setattr(sync, "decode_range", real)
+    monkeypatch.setattr(Indexer, "chain_logs", chain_logs)
+    world = scenario_world
+    whole = replay(ChainSource(world.rpc), world.system, world.build, f"sqlite:///{tmp_path / 'defaults.db'}")
+    assert (whole.block_number, whole.chain_hash) == (cursor.block_number, cursor.chain_hash)
+    assert count_rows(engine, "events") == stats.logs_applied
