@@ -3,7 +3,8 @@
 A row is written as soon as its transaction is sent, before the POST is answered, and settled (mined or
 reverted, with the decoded custom error) by whichever gateway's watcher reads its receipt first (watch.py): a
 status URL answers from any gateway and after any restart. The nonces a signer has in flight are the
-signer's pending rows, whichever gateway sent them (nonces.py).
+signer's pending rows, whichever gateway sent them (nonces.py). A row keeps the signature it carried, so the
+same signed action posted again is answered with it (``earlier``; checks.py).
 
 A gateway killed between the node accepting a transaction and the row's commit leaves that transaction without
 a row: it is mined once all the same (the client, which got no answer, finds on retry that the nonce is used),
@@ -28,6 +29,8 @@ __all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
 
 _RELAYS = RelayRecord.__table__
 _SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
+
+_EARLIER_LIMIT = 16  # a signature is carried by one relay, two once adopted (watch.py); a nonce mined by one
 
 # A settled relay: its transaction hash, block, gas used, and error (None: mined).
 Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
@@ -67,6 +70,7 @@ class RelayRecords:
                     contract=relay.contract,
                     signer=relay.signer,
                     signer_nonce=relay.signer_nonce,
+                    signature="0x" + relay.signature.hex(),
                     deadline=str(relay.deadline),
                     gas_limit=relay.sent.gas,
                     transaction=json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
@@ -81,6 +85,20 @@ class RelayRecords:
         with self.engine.connect() as db:
             row = db.execute(select(_RELAYS).where(_RELAYS.c.tx_hash == tx_hash.lower())).first()
         return None if row is None else _relay(row)
+
+    def earlier(self, signer: str, signature: bytes, nonce: int | None) -> list[Relay]:
+        """The signer's relays, pending or mined, that carried ``signature`` or (if given) used ``nonce``, newest
+        first: what tells a signed action posted again from another one under a used nonce (checks.py)."""
+        carried = RelayRecord.signature == "0x" + signature.hex()
+        which = carried if nonce is None else or_(carried, RelayRecord.signer_nonce == nonce)
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(_RELAYS)
+                .where(RelayRecord.signer == checksum(signer), RelayRecord.status != "reverted", which)
+                .order_by(RelayRecord.submitted_at.desc())
+                .limit(_EARLIER_LIMIT)
+            ).all()
+        return [_relay(row) for row in rows]
 
     def due(self, relayer: str | None, limit: int, others_after_s: float) -> list[Relay]:
         """Pending relays to settle, oldest relayer nonce first: every one of ``relayer`` (this gateway's), and
@@ -209,6 +227,7 @@ def _relay(row: Row[Any]) -> Relay:
         signer=row.signer,
         signer_nonce=row.signer_nonce,
         deadline=int(row.deadline),
+        signature=b"" if row.signature is None else bytes.fromhex(row.signature[2:]),
         relayer=row.relayer,
         sent=SentTx(tx_hash=row.tx_hash, nonce=row.relayer_nonce, gas=row.gas_limit, params=params),
         submitted_at=row.submitted_at,
