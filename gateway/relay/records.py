@@ -32,6 +32,29 @@ _SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.sub
 
 _EARLIER_LIMIT = 16  # a signature is carried by one relay, two once adopted (watch.py); a nonce mined by one
 
+_INSERT = insert(RelayRecord)  # every column given (one compiled form)
+_SETTLE = (
+    update(RelayRecord)
+    .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
+    .values(
+        status=bindparam("new_status"),
+        block_number=bindparam("new_block"),
+        gas_used=bindparam("new_gas"),
+        error=bindparam("new_error"),
+        settled_at=bindparam("now"),
+    )
+)
+
+# A signer's pending rows and its latest row, in one round trip (twice per relayed action: the typed data's
+# nonce and the POST's check). The statements a relay runs are built once: building one costs more Python than
+# executing it (scripts/bench_gateway.py's relayed_gateway_cpu_ms; README).
+_SIGNER = RelayRecord.signer == bindparam("signer")
+_LATEST_ROW = select(*_SIGNER_COLUMNS).where(_SIGNER).order_by(RelayRecord.submitted_at.desc()).limit(1).subquery()
+_SIGNER_ROWS = union_all(
+    select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(_SIGNER, RelayRecord.status == "pending"),
+    select(literal("latest").label("kind"), *_LATEST_ROW.c),
+)
+
 # A settled relay: its transaction hash, block, gas used, and error (None: mined).
 Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
 
@@ -60,25 +83,28 @@ class RelayRecords:
 
     def add(self, relay: Relay) -> None:
         """Record a relay just sent (committed before the POST is answered)."""
+        row = {
+            "tx_hash": relay.tx_hash.lower(),
+            "relayer": relay.relayer,
+            "relayer_nonce": relay.sent.nonce,
+            "primary_type": relay.primary_type,
+            "contract": relay.contract,
+            "signer": relay.signer,
+            "signer_nonce": relay.signer_nonce,
+            "signature": "0x" + relay.signature.hex(),
+            "deadline": str(relay.deadline),
+            "gas_limit": relay.sent.gas,
+            "transaction": json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
+            "status": "pending",
+            "error": None,
+            "block_number": None,
+            "gas_used": None,
+            "submitted_at": relay.submitted_at,
+            "settled_at": None,
+            "gateway": self.gateway_id,
+        }
         with self.engine.begin() as db:
-            db.execute(
-                insert(RelayRecord).values(
-                    tx_hash=relay.tx_hash.lower(),
-                    relayer=relay.relayer,
-                    relayer_nonce=relay.sent.nonce,
-                    primary_type=relay.primary_type,
-                    contract=relay.contract,
-                    signer=relay.signer,
-                    signer_nonce=relay.signer_nonce,
-                    signature="0x" + relay.signature.hex(),
-                    deadline=str(relay.deadline),
-                    gas_limit=relay.sent.gas,
-                    transaction=json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
-                    status="pending",
-                    submitted_at=relay.submitted_at,
-                    gateway=self.gateway_id,
-                )
-            )
+            db.execute(_INSERT, row)
 
     def get(self, tx_hash: str) -> Relay | None:
         """A relay by transaction hash, sent by any gateway."""
@@ -136,19 +162,8 @@ class RelayRecords:
             }
             for tx_hash, block_number, gas_used, error in outcomes
         ]
-        statement = (
-            update(RelayRecord)
-            .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
-            .values(
-                status=bindparam("new_status"),
-                block_number=bindparam("new_block"),
-                gas_used=bindparam("new_gas"),
-                error=bindparam("new_error"),
-                settled_at=bindparam("now"),
-            )
-        )
         with self.engine.begin() as db:
-            db.execute(statement, rows)
+            db.execute(_SETTLE, rows)
 
     def dead_relayers(self, relayers: set[str], silent_s: float) -> set[str]:
         """Those of ``relayers`` no live gateway sends with: no lease row, or none beaten in the last ``silent_s``."""
@@ -189,20 +204,8 @@ class RelayRecords:
     def signer_in_flight(self, signer: str) -> SignerInFlight:
         """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""
         recent = self.clock() - NONCE_KNOWN_S
-        signer = checksum(signer)
-        pending_rows = select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(
-            RelayRecord.signer == signer, RelayRecord.status == "pending"
-        )
-        latest_row = (
-            select(*_SIGNER_COLUMNS)
-            .where(RelayRecord.signer == signer)
-            .order_by(RelayRecord.submitted_at.desc())
-            .limit(1)
-            .subquery()
-        )
-        both = union_all(pending_rows, select(literal("latest").label("kind"), *latest_row.c))  # one round trip
         with self.engine.connect() as db:
-            rows = db.execute(both).all()
+            rows = db.execute(_SIGNER_ROWS, {"signer": checksum(signer)}).all()
         pending = {row.signer_nonce for row in rows if row.kind == "pending"}
         latest = next((row for row in rows if row.kind == "latest"), None)
         if latest is None or latest.submitted_at < recent or latest.status == "reverted":
