@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, TransactionFailed, checksum
 from gateway.client import ACTS_PATHS
 from gateway.errors import ServiceUnavailable, SignatureExpired, SignatureMismatch, StaleNonce, revert_args
+from gateway.identity import MirrorVersion
 from gateway.ledger import Ledger
 from gateway.relay.checks import carried_before, check_signed
 from gateway.relay.idempotency import fingerprint
@@ -376,7 +377,10 @@ def relay_request(
                 relay = state.relay.status(result.tx_hash)
         if result is None:
             relayer = state.ledger.relayer
-            problem = None if relayer is None else relayer_problem(state.directory.lookup(relayer.address))
+            # At the mirror version the caller's roles were read at (gateway.deps.resolve_caller): a cached answer,
+            # no second read of the version.
+            mirror: MirrorVersion | None = getattr(getattr(request.state, "caller", None), "mirror", None)
+            problem = None if relayer is None else relayer_problem(state.directory.lookup(relayer.address, mirror))
             if problem is not None:
                 raise ServiceUnavailable(problem)
             try:
