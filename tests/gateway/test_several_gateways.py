@@ -22,9 +22,10 @@ from gateway.errors import ServiceUnavailable
 from gateway.main import create_app
 from gateway.models import IdempotencyRecord, RelayerLease, RelayRecord
 from gateway.relay.watch import ORPHANS_AFTER_S, STRANDED_AFTER_S
+from scripts.fresh_postgres import new_database
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.helpers import new_escrow
-from tests.indexer.conftest import _new_postgres_database, postgres_server
+from tests.indexer.conftest import postgres_server
 from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
 
@@ -147,7 +148,7 @@ def test_a_signed_action_posted_again_at_the_other_gateway_is_answered_with_the_
 def test_on_postgresql_a_retry_is_answered_with_the_first_relay_by_any_gateway_even_one_started_after(
     world: World, tmp_path: Path, postgres_server: str, procurement: str
 ) -> None:
-    database = _new_postgres_database(postgres_server)
+    database = new_database(postgres_server)
     url = f"/procurements/{procurement}/actions/attest"
     with _gateways(world, tmp_path, "gateway A relayer", "gateway B relayer", database_url=database) as (a, b):
         assert a.state.engine.dialect.name == "postgresql"
