@@ -100,6 +100,7 @@ class RelayRecord(GatewayBase):
         Index("ix_gateway_relays_status_relayer_nonce", "status", "relayer", "relayer_nonce"),
         Index("ix_gateway_relays_signer_status", "signer", "status"),
         Index("ix_gateway_relays_signer_submitted_at", "signer", "submitted_at"),
+        Index("ix_gateway_relays_signature", "signature"),
     )
 
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)  # 0x-hex, lower case
@@ -109,6 +110,7 @@ class RelayRecord(GatewayBase):
     contract: Mapped[str] = mapped_column(String(42))  # the contract acted on, checksummed
     signer: Mapped[str] = mapped_column(String(42))  # checksummed
     signer_nonce: Mapped[int] = mapped_column(BigInteger)  # the registry nonce signed (bounded by the registry)
+    signature: Mapped[str | None] = mapped_column(String(132), default=None)  # 0x-hex; None in rows before 0004
     deadline: Mapped[str] = mapped_column(String(78))  # a uint256 in decimal
     gas_limit: Mapped[int] = mapped_column(BigInteger)
     transaction: Mapped[str] = mapped_column(Text)  # the sent transaction's fields as JSON (to explain a revert)

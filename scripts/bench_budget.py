@@ -45,8 +45,9 @@ from chain.budget import AppropriationAct, ItemKey, LineKey
 from chain.devnet import DEV_INDEX
 from chain.node import free_port
 from chain.roles import org_id
-from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
+from scripts.bench_gateway import _gateway_env, _start_gateway
 from scripts.bench_indexer import Chain, _send_phase, catch_up_runs, running_anvil, spread
+from scripts.gateway_cluster import sign_in
 
 _ITEMS, _LINES_PER_ITEM = 10, 100
 _ITEM_YEN = 10**12  # an item's appropriation
@@ -321,7 +322,7 @@ def run(rounds: int, procurements: int, requests: int, log: Callable[[str], None
             gateway = _start_gateway(env, port, work, start_s=600)  # a busy machine starts it slowly
             try:
                 base = f"http://127.0.0.1:{port}"
-                finance = _sign_in(base, dev_account(DEV_INDEX["finance"], chain.rpc.chain_id))
+                finance = sign_in(base, dev_account(DEV_INDEX["finance"], chain.rpc.chain_id))
                 fiscal_year = fiscal_year_containing(chain.rpc.latest_timestamp())
                 with httpx.Client(base_url=base, timeout=30) as client:
                     summary_path = f"/budget/summary?fiscalYear={fiscal_year}"

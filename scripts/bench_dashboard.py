@@ -71,9 +71,10 @@ from chain.devnet import DEV_INDEX
 from chain.node import free_port, start_anvil
 from chain.system import error_decoder
 from scripts.bench_budget import _all_lines, generate_budget_events, grow_mirror
-from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
+from scripts.bench_gateway import _gateway_env, _start_gateway
 from scripts.bench_indexer import catch_up, running_anvil
 from scripts.cli_indexer import POLL_S
+from scripts.gateway_cluster import sign_in
 
 TARGET_P95_MS = 150.0
 TARGET_LIVE_P99_MS = 1_500.0  # issue 17: a mirrored change reaches an open page within 1.5 s (p99, from the block)
@@ -121,7 +122,7 @@ def run(procurements: int, requests: int, log: Callable[[str], None]) -> dict[st
             gateway = _start_gateway(env, port, work, start_s=600)  # a busy machine starts it slowly
             try:
                 base = f"http://127.0.0.1:{port}"
-                token = _sign_in(base, dev_account(DEV_INDEX["finance"], chain.rpc.chain_id))["Authorization"]
+                token = sign_in(base, dev_account(DEV_INDEX["finance"], chain.rpc.chain_id))["Authorization"]
                 fiscal_year = fiscal_year_containing(chain.rpc.latest_timestamp())
                 with httpx.Client(base_url=base, timeout=600, headers={"Accept-Language": "ja"}) as client:
                     client.cookies.set("procure_session", token.removeprefix("Bearer "), path="/ui")

@@ -16,8 +16,9 @@ mirrored by the indexer into SQLite:
   own evaluation body): 9 attestations per procurement (1,008 by default), a third of which reach the quorum
   and pay out. One client thread per evaluator loops over its seats (starting at its own offset, so the
   evaluators work on different procurements at any moment): GET the typed data, sign it with eth-account's
-  ``typed_data_digest`` (one real signature per action), POST it; the POST answers 202 once the transaction is
-  sent, and the next GET already carries the next nonce. The clock runs from the first POST until the
+  ``typed_data_digest`` (one real signature per action), POST it (scripts/gateway_cluster.py's
+  ``relay_attestations``, without Idempotency-Keys); the POST answers 202 once the transaction is sent, and
+  the next GET already carries the next nonce. The clock runs from the first POST until the
   relayer's last transaction is mined (its nonce on chain); only receipts with status 1 count, refusals and
   reverts are reported beside (``relayed_refused``, ``relayed_reverted``), and every status the gateway
   reports is checked against the chain afterwards. anvil keeps its state in memory unless
@@ -43,7 +44,6 @@ or ``... --soak 60 [--json]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import statistics
@@ -74,9 +74,9 @@ from chain.keys import dev_account, write_keystore
 from chain.node import NodeProcess, anvil_binary, free_port, start_anvil
 from chain.roles import OrgKind, Role
 from chain.system import error_decoder
-from gateway.siwe import SiweMessage
 from indexer.schema import make_engine
 from indexer.sync import ChainSource, Indexer
+from scripts.gateway_cluster import relay_attestations, sign_in, sign_in_body
 
 __all__ = ["bare_app", "main"]
 
@@ -257,30 +257,6 @@ def _start_gateway(env: dict[str, str], port: int, root: Path, start_s: float = 
     return _start_server([*args, "--no-proxy-headers"], env, port, root / "gateway.log", start_s)
 
 
-def _sign_in_body(nonce: dict[str, Any], account: Signer) -> dict[str, str]:
-    """The body of POST /auth/sign-in for a nonce answer: the EIP-4361 message and ``account``'s signature."""
-    now = dt.datetime.now(dt.UTC)
-    message = SiweMessage(
-        domain=nonce["domain"],
-        address=account.address,
-        uri=nonce["uri"],
-        chain_id=nonce["chainId"],
-        nonce=nonce["nonce"],
-        issued_at=now,
-        expiration_time=now + dt.timedelta(hours=1),
-    ).to_text()
-    signature = "0x" + account.sign_text(message).hex()
-    return {"message": message, "signature": signature}
-
-
-def _sign_in(base: str, account: Signer) -> dict[str, str]:
-    with httpx.Client(base_url=base) as client:
-        nonce = client.post("/auth/nonce").json()
-        response = client.post("/auth/sign-in", json=_sign_in_body(nonce, account))
-        response.raise_for_status()
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
 def _load(base: str, paths: list[str], headers: dict[str, str], concurrency: int, seconds: float) -> dict[str, float]:
     """GET ``paths`` round-robin from ``concurrency`` threads for ``seconds``; throughput and latency."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
@@ -319,73 +295,35 @@ def _load(base: str, paths: list[str], headers: dict[str, str], concurrency: int
 def _relay(
     rpc_url: str, base: str, accounts: dict[str, Signer], procurements: list[tuple[bytes, tuple[str, ...]]]
 ) -> dict[str, float]:
-    """Relayed signed attestations per second, sustained; see the module docstring for the load model."""
+    """Relayed signed attestations per second, sustained; see the module docstring for the load model (the
+    clients are scripts/gateway_cluster.py's, without Idempotency-Keys: a plain relay opens no database session)."""
     rpc = connect(rpc_url)
     relayer = accounts["relayer"].address
-    order = list(accounts)
-    evaluators = sorted({label for _, panel in procurements for label in panel}, key=order.index)
-    headers = {label: _sign_in(base, accounts[label]) for label in evaluators}
-    sent: list[list[tuple[bytes, str]]] = [[] for _ in evaluators]
-    first_post: list[float] = []
-    refused: list[str] = []
     attempted = sum(3 * len(panel) for _, panel in procurements)
     start_nonce = rpc.transaction_count(relayer)
-
-    def evaluator(index: int) -> None:
-        label = evaluators[index]
-        work = [(pid, milestone) for pid, panel in procurements if label in panel for milestone in range(3)]
-        with httpx.Client(base_url=base, headers=headers[label], timeout=60.0) as client:
-            # Each evaluator starts at its own point of its list: evaluators work on different procurements at
-            # any moment (as they would), and each milestone still gets all three attestations, the last of
-            # which pays out.
-            start = index * len(work) // len(evaluators)
-            for pid, milestone in work[start:] + work[:start]:
-                fields: dict[str, str | int | bool] = {
-                    "milestoneId": milestone,
-                    "round": 1,
-                    "pass": True,
-                    "reportHash": "0x" + "22" * 32,
-                }
-                url = f"/procurements/0x{pid.hex()}/actions/attest"
-                typed = client.get(url, params=fields).json()
-                signature = "0x" + accounts[label].sign_digest(typed_data_digest(typed["typedData"])).hex()
-                body = {**fields, "deadline": typed["deadline"], "nonce": typed["nonce"], "signature": signature}
-                if not first_post:
-                    first_post.append(time.perf_counter())
-                response = client.post(url, json=body)
-                if response.status_code == 202:
-                    sent[index].append((pid, response.json()["txHash"]))
-                else:
-                    refused.append(response.text)
-
-    threads = [threading.Thread(target=evaluator, args=(n,)) for n in range(len(evaluators))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run = relay_attestations(base, accounts, procurements, idempotency_keys=False)
     posted = time.perf_counter()
-    started = first_post[0]
-    hashes = [tx for chunk in sent for _, tx in chunk]
+    hashes = [tx for *_, tx in run.accepted]
     # The clock stops when the last relayed transaction is mined (the relayer's nonce counts them).
     deadline = time.monotonic() + 300
     while rpc.transaction_count(relayer) < start_nonce + len(hashes):
         if time.monotonic() > deadline:
             raise RuntimeError("relayed transactions still not mined after 300 s")
         time.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - run.first_post
     receipts = [rpc.result("eth_getTransactionReceipt", [tx]) for tx in hashes]
     succeeded = sum(int(receipt["status"], 16) == 1 for receipt in receipts)
     max_gas_used = max((int(receipt["gasUsed"], 16) for receipt in receipts), default=0)
     # The gateway must tell the same story: every status it reports is final and agrees with the chain.
     statuses: dict[str, int] = {}
-    for label, pairs in zip(evaluators, sent, strict=True):
-        with httpx.Client(base_url=base, headers=headers[label], timeout=60.0) as client:
-            for pid, tx in pairs:
-                answer = client.get(f"/procurements/0x{pid.hex()}/actions/relays/{tx}")
-                key = answer.json()["status"] if answer.status_code == 200 else f"http {answer.status_code}"
-                statuses[key] = statuses.get(key, 0) + 1
+    for pid, _, label, tx in run.accepted:
+        with httpx.Client(base_url=base, headers=run.headers[label], timeout=60.0) as client:
+            answer = client.get(f"/procurements/0x{pid.hex()}/actions/relays/{tx}")
+        key = answer.json()["status"] if answer.status_code == 200 else f"http {answer.status_code}"
+        statuses[key] = statuses.get(key, 0) + 1
     if statuses.get("mined", 0) != succeeded or statuses.get("reverted", 0) != len(hashes) - succeeded:
         raise RuntimeError(f"the gateway's relay statuses {statuses} disagree with the chain ({succeeded} mined)")
+    refused = [*run.failures, *(f"{label} {pid.hex()[:8]}/{m}: attested before" for pid, m, label in run.done_before)]
     if refused:
         print(f"{len(refused)} attestations refused, e.g. {refused[0][:300]}", file=sys.stderr)
     return {
@@ -394,7 +332,8 @@ def _relay(
         "succeeded": succeeded,
         "refused": len(refused),
         "reverted": len(hashes) - succeeded,
-        "post_s": posted - started,
+        "retries": run.retries,
+        "post_s": posted - run.first_post,
         "total_s": elapsed,
         "max_gas_used": max_gas_used,
     }
@@ -427,7 +366,7 @@ def measure(
             env = _gateway_env(node.url, root, accounts, port)
             servers.append(_start_gateway(env, port, root))
             base = f"http://127.0.0.1:{port}"
-            auditor = _sign_in(base, accounts["auditor"])
+            auditor = sign_in(base, accounts["auditor"])
             paths = [f"/procurements/0x{pid.hex()}" for pid in ids]
             sample = httpx.get(base + paths[0], headers=auditor)
             sample.raise_for_status()
@@ -474,6 +413,7 @@ def measure(
         "relayed_attempted": relayed["attempted"],
         "relayed_mined": relayed["succeeded"],
         "relayed_refused": relayed["refused"],
+        "relayed_retries": relayed["retries"],
         "relayed_reverted": relayed["reverted"],
         "relayed_post_s": round(relayed["post_s"], 2),
         "relayed_total_s": round(relayed["total_s"], 2),
@@ -530,7 +470,7 @@ def _soak_sign_in(tally: _Tally, client: httpx.Client, account: Signer) -> dict[
     session = (
         None
         if nonce is None
-        else tally.call("sign-in", 201, client, "POST", "/auth/sign-in", json=_sign_in_body(nonce, account))
+        else tally.call("sign-in", 201, client, "POST", "/auth/sign-in", json=sign_in_body(nonce, account))
     )
     return {} if session is None else {"Authorization": f"Bearer {session['token']}"}
 

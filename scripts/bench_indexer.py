@@ -73,6 +73,7 @@ from chain import (
 from indexer.audit import verify
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig, decode_range, trusted_emitters
+from scripts.fresh_postgres import fresh_database as _fresh_database
 
 __all__ = [
     "CatchUpRun",
@@ -475,25 +476,6 @@ def _postgres(url: str | None) -> Iterator[str]:
             yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
         finally:
             server.cleanup()
-
-
-@contextmanager
-def _fresh_database(server_url: str, name: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server of ``server_url`` (dropped on exit); its URL."""
-    from sqlalchemy import make_url
-
-    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
 
 
 def _ratios(name: str, runs: Sequence[CatchUpRun]) -> dict[str, float]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from chain import project_root
 from indexer.lease import LEASE_TTL_S
@@ -41,8 +41,9 @@ from indexer.models import TABLES
 from indexer.schema import make_engine, upgrade
 from indexer.store import Store
 from scripts.bench_indexer import Chain, _postgres, generate_events, running_anvil
+from scripts.fresh_postgres import new_database
 
-__all__ = ["IndexerPair", "main", "new_database", "standby_takeover", "start_pair", "until"]
+__all__ = ["IndexerPair", "main", "standby_takeover", "start_pair", "until"]
 
 
 def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -54,19 +55,6 @@ def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.01)
     return time.monotonic()
-
-
-def new_database(admin_url: str) -> str:
-    """A fresh database on the PostgreSQL server of ``admin_url``; its URL."""
-    name = f"standby_{os.urandom(6).hex()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    base, _, query = admin_url.partition("?")
-    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
 class _Mirror:

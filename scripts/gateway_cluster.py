@@ -7,15 +7,17 @@ of its own (dev accounts no cast member uses), shares the database, the var/ fol
 evidence store) and the sign-in nonce secret, and trusts nginx (loopback) for X-Forwarded-For.
 
 ``relay_attestations`` is a client that keeps going while gateways die: a POST that got no answer (a dead
-gateway: 502, a reset) is sent again with the same Idempotency-Key (the first answer, if that gateway stored it);
-if the key is still reserved by the dead gateway (409) or the nonce moved on (the first attempt was sent after
-all), it signs again from fresh typed data, and a contract refusal of the attestation as already made means an
-earlier attempt went through. The chain is the judge: the caller counts the Attested events.
+gateway: 502, a reset) is sent again, the same signed action with the same Idempotency-Key (the first answer, if
+the dead gateway wrote the relay's row); if the key is still reserved by the dead gateway (409) or the nonce moved
+on (the first attempt was sent but never recorded), it signs again from fresh typed data, and a contract refusal
+of the attestation as already made means an earlier attempt went through. The chain is the judge: the caller
+counts the Attested events. scripts/bench_gateway.py measures a single gateway with the same client.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,7 +35,7 @@ from chain import Signer, typed_data_digest
 from chain.keys import dev_account, write_keystore
 from chain.node import DEV_CHAIN_ID, NodeProcess, anvil_binary, free_port, spawn
 from gateway.nginx import nginx_conf
-from scripts.bench_gateway import _sign_in_body
+from gateway.siwe import SiweMessage
 
 __all__ = [
     "NGINX",
@@ -42,6 +45,7 @@ __all__ = [
     "memory_anvil",
     "relay_attestations",
     "sign_in",
+    "sign_in_body",
 ]
 
 NGINX = Path("/usr/sbin/nginx")
@@ -207,11 +211,27 @@ class Cluster:
             gateway.stop()
 
 
+def sign_in_body(nonce: dict[str, Any], account: Signer) -> dict[str, str]:
+    """The body of POST /auth/sign-in for a nonce answer: the EIP-4361 message and ``account``'s signature."""
+    now = dt.datetime.now(dt.UTC)
+    message = SiweMessage(
+        domain=nonce["domain"],
+        address=account.address,
+        uri=nonce["uri"],
+        chain_id=nonce["chainId"],
+        nonce=nonce["nonce"],
+        issued_at=now,
+        expiration_time=now + dt.timedelta(hours=1),
+    ).to_text()
+    signature = "0x" + account.sign_text(message).hex()
+    return {"message": message, "signature": signature}
+
+
 def sign_in(base: str, account: Signer) -> dict[str, str]:
     """Sign in at ``base`` as ``account``; the Authorization header."""
     with httpx.Client(base_url=base, timeout=30.0) as client:
         nonce = client.post("/auth/nonce").json()
-        response = client.post("/auth/sign-in", json=_sign_in_body(nonce, account))
+        response = client.post("/auth/sign-in", json=sign_in_body(nonce, account))
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -247,9 +267,11 @@ def relay_attestations(
     *,
     on_answer: Callable[[int], None] = lambda count: None,
     give_up_s: float = 120.0,
+    idempotency_keys: bool = True,
 ) -> RelayRun:
     """Every seat of every panel attests its three milestones (a pass), one client thread per evaluator, through
-    ``base``; ``on_answer`` is told the count of POSTs answered so far (to kill a gateway halfway, say)."""
+    ``base``; ``on_answer`` is told the count of POSTs answered so far (to kill a gateway halfway, say). Without
+    ``idempotency_keys`` a POST sent again is the same signed action alone (answered with its first relay)."""
     order = list(accounts)
     evaluators = sorted({label for _, panel in procurements for label in panel}, key=order.index)
     headers = {label: sign_in(base, accounts[label]) for label in evaluators}
@@ -279,7 +301,7 @@ def relay_attestations(
                 data = typed.json()
                 signature = "0x" + accounts[label].sign_digest(typed_data_digest(data["typedData"])).hex()
                 body = {**fields, "deadline": data["deadline"], "nonce": data["nonce"], "signature": signature}
-            key = {"Idempotency-Key": f"{label}-{pid.hex()[:16]}-{milestone}-{attempt}"}
+            key = {"Idempotency-Key": f"{label}-{pid.hex()[:16]}-{milestone}-{attempt}"} if idempotency_keys else {}
             sent_at = time.perf_counter()
             with run.lock:
                 if not run.first_post:

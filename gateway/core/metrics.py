@@ -27,7 +27,7 @@ class Metrics:
         )
         self.relayed = Counter(
             "gateway_relayed_actions_total",
-            "Signed actions by type and outcome (relayed, refused).",
+            "Signed actions by type and outcome (relayed, replayed: relayed before, refused).",
             ["action", "outcome"],
             registry=self.registry,
         )

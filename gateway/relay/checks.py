@@ -7,17 +7,23 @@
 
 What only the contract knows (role, panel, segregation of duties, the milestone's state) is checked next, by
 simulating the call (``send.py``).
+
+A refusal of the nonce, the deadline, the signature or the simulation may be a client posting again a signed action
+that was relayed already (it timed out waiting for the answer, say): ``carried_before`` tells which of the signer's
+earlier relays (records.py) carried this very signed action, and the POST is answered with that relay, nothing sent.
+The same signature on another contract, or over other fields, or by another signer, is none of them.
 """
 
 from __future__ import annotations
 
-from chain import Action, recover_action_signer
+from chain import Action, checksum, recover_action_signer
 from gateway.errors import SignatureExpired, SignatureMismatch, StaleNonce
 from gateway.ledger import Ledger
+from gateway.relay.in_flight import Relay
 from gateway.relay.nonces import SignerNonces
 from gateway.relay.request import SignedRequest
 
-__all__ = ["check_signed"]
+__all__ = ["carried_before", "check_signed"]
 
 
 def check_signed(ledger: Ledger, nonces: SignerNonces, signed: SignedRequest) -> Action:
@@ -42,3 +48,23 @@ def check_signed(ledger: Ledger, nonces: SignerNonces, signed: SignedRequest) ->
             f"next nonce {nonce} (forged, replayed, for another chain or contract, or with altered fields)"
         )
     return action
+
+
+def carried_before(ledger: Ledger, signed: SignedRequest, earlier: list[Relay]) -> Relay | None:
+    """The relay among ``earlier`` (the signer's, newest first) that carried this very signed action, if any: the
+    same signature on the same contract, with the nonce it claims (if it claims one), and the signature recovers to
+    the signer over these fields at that relay's nonce, so the fields are the ones signed then."""
+    request = signed.request
+    contract = checksum(request.contract)
+    for relay in earlier:
+        if (
+            relay.signature != signed.signature
+            or relay.contract != contract
+            or relay.deadline != signed.deadline
+            or signed.claimed_nonce not in (None, relay.signer_nonce)
+        ):
+            continue
+        action = Action(request.action.primary_type, request.message, relay.signer_nonce, signed.deadline)
+        if recover_action_signer(action, signed.signature, chain_id=ledger.chain_id, escrow=contract) == request.signer:
+            return relay
+    return None

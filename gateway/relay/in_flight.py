@@ -34,6 +34,7 @@ class Relay:
     signer: str
     signer_nonce: int
     deadline: int
+    signature: bytes  # what the signer signed with (b"" in a row written before gateway migration 0004)
     relayer: str
     sent: SentTx
     submitted_at: float

@@ -24,9 +24,10 @@ from sqlalchemy.orm import sessionmaker
 
 from chain import ACCESS_REGISTRY, BUDGET_OFFICE, ContractRevert, LedgerError, TransactionFailed, checksum
 from gateway.client import ACTS_PATHS
-from gateway.errors import ServiceUnavailable, revert_args
+from gateway.errors import ServiceUnavailable, SignatureExpired, SignatureMismatch, StaleNonce, revert_args
+from gateway.identity import MirrorVersion
 from gateway.ledger import Ledger
-from gateway.relay.checks import check_signed
+from gateway.relay.checks import carried_before, check_signed
 from gateway.relay.idempotency import fingerprint
 from gateway.relay.in_flight import InFlight, Relay
 from gateway.relay.lease import Lease, holder_id
@@ -110,8 +111,9 @@ class RelayPipeline:
         if self.lease is not None:
             self.lease.stop(release=True)
 
-    def submit(self, signed: SignedRequest) -> Relay:
-        """Check a signed action and send it, under the lock rule; no waiting for the receipt."""
+    def submit(self, signed: SignedRequest) -> tuple[Relay, bool]:
+        """Check a signed action and send it, under the lock rule; no waiting for the receipt. The relay, and
+        whether it is an earlier one: this very signed action was relayed before (by any gateway), nothing is sent."""
         if self.sender is None or self.watcher is None or self.lease is None:
             raise ServiceUnavailable("this gateway has no relayer account configured: signed actions are disabled")
         request = signed.request
@@ -129,6 +131,7 @@ class RelayPipeline:
                         signer=checksum(request.signer),
                         signer_nonce=action.nonce,
                         deadline=signed.deadline,
+                        signature=signed.signature,
                         relayer=self.sender.relayer.address,
                         sent=sent,
                         submitted_at=time.time(),
@@ -143,10 +146,38 @@ class RelayPipeline:
                             "is the chain's to tell; do not sign it again"
                         ) from None
                     self.nonces.relayed(request.signer)
-            except LedgerError:
+            except LedgerError as refused:
+                earlier = self._carried_before(signed, refused)
+                if earlier is not None:
+                    return earlier, True
                 self.nonces.forget(request.signer)
                 raise
-        return relay
+        return relay, False
+
+    def _carried_before(self, signed: SignedRequest, refused: LedgerError) -> Relay | None:
+        """The relay that carried this very signed action before (checks.py), if ``refused`` is what posting it
+        again meets; a stale nonce that another relay of the signer used is raised again naming that relay."""
+        if not isinstance(refused, StaleNonce | SignatureExpired | SignatureMismatch | ContractRevert):
+            return None
+        request = signed.request
+        earlier = self.records.earlier(request.signer, signed.signature, signed.claimed_nonce)
+        carried = carried_before(self.ledger, signed, earlier)
+        if carried is not None:
+            local = self.in_flight.get(carried.tx_hash)
+            if local is None and carried.status == "pending" and self.watcher is not None:
+                self.watcher.ensure_running()
+            return carried if local is None else local
+        used = next((relay for relay in earlier if relay.signer_nonce == signed.claimed_nonce), None)
+        if isinstance(refused, StaleNonce) and used is not None:
+            self.nonces.forget(request.signer)
+            raise StaleNonce(
+                f"the action was signed with nonce {used.signer_nonce}, which {request.signer} already used for "
+                f"another signed action ({used.primary_type} on {used.contract}, transaction {used.tx_hash}, "
+                f"{used.status}): fetch fresh typed data and sign again",
+                **refused.extensions,
+                usedBy=used.tx_hash,
+            ) from None
+        return None
 
     def adopt(self, stranded: Relay) -> None:
         """Send again, from this gateway's relayer, the signed action of a relay stranded by a dead gateway
@@ -188,6 +219,7 @@ class RelayPipeline:
                 signer=stranded.signer,
                 signer_nonce=stranded.signer_nonce,
                 deadline=stranded.deadline,
+                signature=stranded.signature,
                 relayer=relayer,
                 sent=sent,
                 submitted_at=time.time(),
@@ -345,18 +377,21 @@ def relay_request(
                 relay = state.relay.status(result.tx_hash)
         if result is None:
             relayer = state.ledger.relayer
-            problem = None if relayer is None else relayer_problem(state.directory.lookup(relayer.address))
+            # At the mirror version the caller's roles were read at (gateway.deps.resolve_caller): a cached answer,
+            # no second read of the version.
+            mirror: MirrorVersion | None = getattr(getattr(request.state, "caller", None), "mirror", None)
+            problem = None if relayer is None else relayer_problem(state.directory.lookup(relayer.address, mirror))
             if problem is not None:
                 raise ServiceUnavailable(problem)
             try:
-                relay = state.relay.submit(signed)
+                relay, earlier = state.relay.submit(signed)
             except LedgerError:
                 state.metrics.relayed.labels(action.action.primary_type, "refused").inc()
                 if key is not None and db is not None:
                     state.idempotency.release(db, action.signer, key)
                 raise
-            state.metrics.relayed.labels(action.action.primary_type, "relayed").inc()
-            result = target.public(relay, state.ledger)
+            state.metrics.relayed.labels(action.action.primary_type, "replayed" if earlier else "relayed").inc()
+            result = target.public(relay, state.ledger).model_copy(update={"replayed": earlier})
             if key is not None and db is not None:
                 # Stored once sent: a retry returns this transaction (with its status then), never a second one.
                 state.idempotency.store(db, action.signer, key, 202, result.model_dump(mode="json", by_alias=True))

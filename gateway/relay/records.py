@@ -3,7 +3,8 @@
 A row is written as soon as its transaction is sent, before the POST is answered, and settled (mined or
 reverted, with the decoded custom error) by whichever gateway's watcher reads its receipt first (watch.py): a
 status URL answers from any gateway and after any restart. The nonces a signer has in flight are the
-signer's pending rows, whichever gateway sent them (nonces.py).
+signer's pending rows, whichever gateway sent them (nonces.py). A row keeps the signature it carried, so the
+same signed action posted again is answered with it (``earlier``; checks.py).
 
 A gateway killed between the node accepting a transaction and the row's commit leaves that transaction without
 a row: it is mined once all the same (the client, which got no answer, finds on retry that the nonce is used),
@@ -28,6 +29,31 @@ __all__ = ["NONCE_KNOWN_S", "Outcome", "RelayRecords", "SignerInFlight"]
 
 _RELAYS = RelayRecord.__table__
 _SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
+
+_EARLIER_LIMIT = 16  # a signature is carried by one relay, two once adopted (watch.py); a nonce mined by one
+
+_INSERT = insert(RelayRecord)  # every column given (one compiled form)
+_SETTLE = (
+    update(RelayRecord)
+    .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
+    .values(
+        status=bindparam("new_status"),
+        block_number=bindparam("new_block"),
+        gas_used=bindparam("new_gas"),
+        error=bindparam("new_error"),
+        settled_at=bindparam("now"),
+    )
+)
+
+# A signer's pending rows and its latest row, in one round trip (twice per relayed action: the typed data's
+# nonce and the POST's check). The statements a relay runs are built once: building one costs more Python than
+# executing it (scripts/bench_gateway.py's relayed_gateway_cpu_ms; README).
+_SIGNER = RelayRecord.signer == bindparam("signer")
+_LATEST_ROW = select(*_SIGNER_COLUMNS).where(_SIGNER).order_by(RelayRecord.submitted_at.desc()).limit(1).subquery()
+_SIGNER_ROWS = union_all(
+    select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(_SIGNER, RelayRecord.status == "pending"),
+    select(literal("latest").label("kind"), *_LATEST_ROW.c),
+)
 
 # A settled relay: its transaction hash, block, gas used, and error (None: mined).
 Outcome = tuple[str, int | None, int | None, ContractRevert | TransactionFailed | None]
@@ -57,30 +83,48 @@ class RelayRecords:
 
     def add(self, relay: Relay) -> None:
         """Record a relay just sent (committed before the POST is answered)."""
+        row = {
+            "tx_hash": relay.tx_hash.lower(),
+            "relayer": relay.relayer,
+            "relayer_nonce": relay.sent.nonce,
+            "primary_type": relay.primary_type,
+            "contract": relay.contract,
+            "signer": relay.signer,
+            "signer_nonce": relay.signer_nonce,
+            "signature": "0x" + relay.signature.hex(),
+            "deadline": str(relay.deadline),
+            "gas_limit": relay.sent.gas,
+            "transaction": json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
+            "status": "pending",
+            "error": None,
+            "block_number": None,
+            "gas_used": None,
+            "submitted_at": relay.submitted_at,
+            "settled_at": None,
+            "gateway": self.gateway_id,
+        }
         with self.engine.begin() as db:
-            db.execute(
-                insert(RelayRecord).values(
-                    tx_hash=relay.tx_hash.lower(),
-                    relayer=relay.relayer,
-                    relayer_nonce=relay.sent.nonce,
-                    primary_type=relay.primary_type,
-                    contract=relay.contract,
-                    signer=relay.signer,
-                    signer_nonce=relay.signer_nonce,
-                    deadline=str(relay.deadline),
-                    gas_limit=relay.sent.gas,
-                    transaction=json.dumps(_json_transaction(relay.sent.params), separators=(",", ":")),
-                    status="pending",
-                    submitted_at=relay.submitted_at,
-                    gateway=self.gateway_id,
-                )
-            )
+            db.execute(_INSERT, row)
 
     def get(self, tx_hash: str) -> Relay | None:
         """A relay by transaction hash, sent by any gateway."""
         with self.engine.connect() as db:
             row = db.execute(select(_RELAYS).where(_RELAYS.c.tx_hash == tx_hash.lower())).first()
         return None if row is None else _relay(row)
+
+    def earlier(self, signer: str, signature: bytes, nonce: int | None) -> list[Relay]:
+        """The signer's relays, pending or mined, that carried ``signature`` or (if given) used ``nonce``, newest
+        first: what tells a signed action posted again from another one under a used nonce (checks.py)."""
+        carried = RelayRecord.signature == "0x" + signature.hex()
+        which = carried if nonce is None else or_(carried, RelayRecord.signer_nonce == nonce)
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(_RELAYS)
+                .where(RelayRecord.signer == checksum(signer), RelayRecord.status != "reverted", which)
+                .order_by(RelayRecord.submitted_at.desc())
+                .limit(_EARLIER_LIMIT)
+            ).all()
+        return [_relay(row) for row in rows]
 
     def due(self, relayer: str | None, limit: int, others_after_s: float) -> list[Relay]:
         """Pending relays to settle, oldest relayer nonce first: every one of ``relayer`` (this gateway's), and
@@ -118,19 +162,8 @@ class RelayRecords:
             }
             for tx_hash, block_number, gas_used, error in outcomes
         ]
-        statement = (
-            update(RelayRecord)
-            .where(RelayRecord.tx_hash == bindparam("hash"), RelayRecord.status == "pending")
-            .values(
-                status=bindparam("new_status"),
-                block_number=bindparam("new_block"),
-                gas_used=bindparam("new_gas"),
-                error=bindparam("new_error"),
-                settled_at=bindparam("now"),
-            )
-        )
         with self.engine.begin() as db:
-            db.execute(statement, rows)
+            db.execute(_SETTLE, rows)
 
     def dead_relayers(self, relayers: set[str], silent_s: float) -> set[str]:
         """Those of ``relayers`` no live gateway sends with: no lease row, or none beaten in the last ``silent_s``."""
@@ -171,20 +204,8 @@ class RelayRecords:
     def signer_in_flight(self, signer: str) -> SignerInFlight:
         """The signer's nonces in flight and the nonce after its recent relays, from every gateway's rows."""
         recent = self.clock() - NONCE_KNOWN_S
-        signer = checksum(signer)
-        pending_rows = select(literal("pending").label("kind"), *_SIGNER_COLUMNS).where(
-            RelayRecord.signer == signer, RelayRecord.status == "pending"
-        )
-        latest_row = (
-            select(*_SIGNER_COLUMNS)
-            .where(RelayRecord.signer == signer)
-            .order_by(RelayRecord.submitted_at.desc())
-            .limit(1)
-            .subquery()
-        )
-        both = union_all(pending_rows, select(literal("latest").label("kind"), *latest_row.c))  # one round trip
         with self.engine.connect() as db:
-            rows = db.execute(both).all()
+            rows = db.execute(_SIGNER_ROWS, {"signer": checksum(signer)}).all()
         pending = {row.signer_nonce for row in rows if row.kind == "pending"}
         latest = next((row for row in rows if row.kind == "latest"), None)
         if latest is None or latest.submitted_at < recent or latest.status == "reverted":
@@ -209,6 +230,7 @@ def _relay(row: Row[Any]) -> Relay:
         signer=row.signer,
         signer_nonce=row.signer_nonce,
         deadline=int(row.deadline),
+        signature=b"" if row.signature is None else bytes.fromhex(row.signature[2:]),
         relayer=row.relayer,
         sent=SentTx(tx_hash=row.tx_hash, nonce=row.relayer_nonce, gas=row.gas_limit, params=params),
         submitted_at=row.submitted_at,

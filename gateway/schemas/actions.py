@@ -227,7 +227,9 @@ class RelayPublic(ApiModel):
     error: RelayErrorPublic | None = Field(default=None, description="When reverted: why.")
     mirrored: bool | None = Field(default=None, description="With ?wait=true: whether the mirror has the block.")
     replayed: bool = Field(
-        default=False, description="True if this is the stored answer to an earlier Idempotency-Key."
+        default=False,
+        description="True if nothing was sent this time: the answer of an earlier request with this "
+        "Idempotency-Key, or of the relay that carried this very signed action before.",
     )
 
 

@@ -62,15 +62,56 @@ def test_signature_of_another_account_is_refused(api: Api, submitted: str) -> No
     assert api.chain_marks() == marks
 
 
-def test_replayed_signature_is_refused(api: Api, submitted: str) -> None:
+_RELAY_FIELDS = ("txHash", "statusUrl", "action", "signer", "nonce", "deadline", "relayer", "gasLimit", "escrow")
+
+
+def test_a_signed_action_posted_again_is_answered_with_its_first_relay_and_never_sent_twice(
+    api: Api, submitted: str
+) -> None:
+    # A client that timed out posts the very same signed action again: the answer is the first relay's.
     evaluator = api.sign_in("eval1")
     body = _signed_body(api, "eval1", evaluator, submitted, "attest", ATTEST)
     url = f"/procurements/{submitted}/actions/attest"
-    assert api.client.post(url, headers=evaluator, json=body).status_code == 202
+    first = api.client.post(url, headers=evaluator, json=body)
+    assert first.status_code == 202, first.text
+    assert first.json()["replayed"] is False
+    nonce = int(first.json()["nonce"])
     marks = api.chain_marks()
-    _problem(api.client.post(url, headers=evaluator, json=body), 403, "signature-mismatch")
-    stale = api.client.post(url, headers=evaluator, json=body | {"nonce": 0})
-    assert _problem(stale, 409, "stale-nonce")["currentNonce"] == "1"
+    for again in (body, body | {"nonce": nonce}):  # without the nonce, and with the one it was signed with
+        retried = api.client.post(url, headers=evaluator, json=again)
+        assert retried.status_code == 202, retried.text
+        assert {k: retried.json()[k] for k in _RELAY_FIELDS} == {k: first.json()[k] for k in _RELAY_FIELDS}
+        assert retried.json()["replayed"] is True
+    assert api.chain_marks() == marks
+    # Claiming another nonce than the one signed is no retry of it: checked at that nonce, and refused.
+    _problem(api.client.post(url, headers=evaluator, json=body | {"nonce": nonce + 1}), 403, "signature-mismatch")
+    assert api.chain_marks() == marks
+
+
+def test_another_signed_action_under_a_used_nonce_is_a_conflict_naming_the_relay_that_used_it(
+    api: Api, submitted: str
+) -> None:
+    evaluator = api.sign_in("eval1")
+    typed = api.typed_data(evaluator, submitted, "attest", ATTEST)
+    url = f"/procurements/{submitted}/actions/attest"
+    body = {
+        **ATTEST,
+        "deadline": typed["deadline"],
+        "nonce": typed["nonce"],
+        "signature": api.sign_typed("eval1", typed),
+    }
+    first = api.client.post(url, headers=evaluator, json=body)
+    assert first.status_code == 202, first.text
+    marks = api.chain_marks()
+    # The signer signs other content (a fail) under the nonce its pass used: refused, naming the pass's relay.
+    failing = api.typed_data(evaluator, submitted, "attest", ATTEST | {"pass": False, "deadline": typed["deadline"]})
+    failing["typedData"]["message"]["nonce"] = typed["nonce"]
+    signature = api.sign_typed("eval1", failing)
+    for other in (body | {"pass": False, "signature": signature}, body | {"pass": False}):  # the pass's signature too
+        problem = _problem(api.client.post(url, headers=evaluator, json=other), 409, "stale-nonce")
+        assert problem["usedBy"] == first.json()["txHash"]
+        assert first.json()["txHash"] in problem["detail"]
+        assert problem["currentNonce"] == str(int(typed["nonce"]) + 1)
     assert api.chain_marks() == marks
 
 

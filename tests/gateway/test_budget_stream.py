@@ -20,8 +20,9 @@ from chain.node import free_port
 from gateway.api.routes.budget import MAX_STREAMS_PER_ACCOUNT
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig
-from scripts.bench_gateway import _gateway_env, _sign_in, _start_gateway
+from scripts.bench_gateway import _gateway_env, _start_gateway
 from scripts.bench_indexer import Chain, running_anvil, send_and_wait
+from scripts.gateway_cluster import sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,7 @@ def _listen(
 def test_each_line_change_arrives_once_within_a_second_of_its_block(served: tuple[Chain, str]) -> None:
     chain, base = served
     rpc = chain.rpc
-    finance = _sign_in(base, dev_account(DEV_INDEX["finance"], rpc.chain_id))
+    finance = sign_in(base, dev_account(DEV_INDEX["finance"], rpc.chain_id))
     messages: queue.Queue[tuple[float, str, dict[str, Any]]] = queue.Queue()
     opened = threading.Event()
     listener = threading.Thread(target=_listen, args=(base, finance, messages, opened), daemon=True)
@@ -117,7 +118,7 @@ def test_an_account_holds_a_bounded_number_of_streams(served: tuple[Chain, str])
     """Each stream polls the mirror: a fifth one of one account is a 429 until one of its four ends (a stream whose
     client went away frees its place)."""
     chain, base = served
-    auditor = _sign_in(base, dev_account(DEV_INDEX["auditor"], chain.rpc.chain_id))
+    auditor = sign_in(base, dev_account(DEV_INDEX["auditor"], chain.rpc.chain_id))
     client = httpx.Client(base_url=base, timeout=httpx.Timeout(30.0, read=None))
     with client:
         opened = [client.stream("GET", "/budget/stream", headers=auditor) for _ in range(MAX_STREAMS_PER_ACCOUNT)]

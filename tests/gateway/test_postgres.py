@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from chain import TxSender
 from gateway.main import create_app
+from scripts.fresh_postgres import new_database
 from tests.gateway.conftest import REPORT, Api, make_settings
-from tests.indexer.conftest import _new_postgres_database, postgres_server
+from tests.indexer.conftest import postgres_server
 from tests.world import World
 
 __all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
@@ -22,7 +23,7 @@ ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
 @pytest.fixture
 def pg_api(world: World, relayer: TxSender, tmp_path: Path, postgres_server: str) -> Iterator[Api]:
     """The gateway on the fixture chain, its mirror and tables in a fresh PostgreSQL database."""
-    settings = make_settings(tmp_path, database_url=_new_postgres_database(postgres_server))
+    settings = make_settings(tmp_path, database_url=new_database(postgres_server))
     app = create_app(settings, rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, world=world, app=app)

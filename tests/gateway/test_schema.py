@@ -37,7 +37,7 @@ def test_migrations_build_the_models_from_an_empty_database(engine: Engine) -> N
     upgrade(engine)
     upgrade(engine)  # idempotent
     assert _differences(engine) == []
-    assert _version(engine) == "0003"
+    assert _version(engine) == "0004"
     assert {t for t in inspect(engine).get_table_names() if t.startswith("gateway_")} == {
         "gateway_alembic_version",
         "gateway_documents",
@@ -79,7 +79,7 @@ def _tables_of_0001_without_version(engine: Engine) -> None:
 def test_tables_made_before_the_migrations_are_adopted_with_their_rows(engine: Engine) -> None:
     _tables_of_0001_without_version(engine)
     upgrade(engine)
-    assert _version(engine) == "0003"
+    assert _version(engine) == "0004"
     assert _differences(engine) == []
     with engine.connect() as connection:
         # Outstanding nonces of the old kind are gone (nonces are signed now), used ones stay until they expire.
@@ -125,3 +125,27 @@ def test_relays_and_leases_come_and_go_with_0003(engine: Engine) -> None:
     assert not {"gateway_relays", "gateway_relayer_leases"} & set(inspect(engine).get_table_names())
     upgrade(engine)
     assert _differences(engine) == []
+
+
+def test_0004_gives_relays_their_signature_and_keeps_the_rows_before_it(engine: Engine) -> None:
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO gateway_relays (tx_hash, relayer, relayer_nonce, primary_type, contract, signer, "
+                'signer_nonce, deadline, gas_limit, "transaction", status, submitted_at, gateway) '
+                "VALUES ('0xab', '0x01', 0, 'Attest', '0x02', '0x03', 5, '9', 1, '{}', 'mined', 1.5, 'a gateway')"
+            )
+        )
+    upgrade(engine)
+    assert _version(engine) == "0004"
+    assert _differences(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT tx_hash, signature FROM gateway_relays")).all() == [("0xab", None)]
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    assert "signature" not in {column["name"] for column in inspect(engine).get_columns("gateway_relays")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT tx_hash FROM gateway_relays")).scalars().all() == ["0xab"]

@@ -1,5 +1,6 @@
 """Two gateways on one database, each with its own relayer: statuses, signer nonces and Idempotency-Keys are
-shared through the database; a replay at the other gateway is refused; one relayer is held by one live gateway.
+shared through the database; a signed action posted again at the other gateway is answered with its first relay;
+one relayer is held by one live gateway.
 (The same with real processes, nginx and PostgreSQL: tests/integration/test_gateways_behind_nginx.py.)"""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,14 @@ from gateway.errors import ServiceUnavailable
 from gateway.main import create_app
 from gateway.models import IdempotencyRecord, RelayerLease, RelayRecord
 from gateway.relay.watch import ORPHANS_AFTER_S, STRANDED_AFTER_S
+from scripts.fresh_postgres import new_database
 from tests.gateway.conftest import REPORT, Api, make_settings
 from tests.helpers import new_escrow
+from tests.indexer.conftest import postgres_server
 from tests.tester import deterministic_account, fund_accounts
 from tests.world import World
+
+__all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
 
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
 SECRET = "several gateways share this sign-in nonce secret"
@@ -43,17 +48,25 @@ def _app(world: World, tmp_path: Path, relayer: TxSender, **settings: Any) -> An
     )
 
 
-@pytest.fixture
-def gateways(world: World, tmp_path: Path, migrated_database: Path) -> Iterator[tuple[Api, Api]]:
-    """Gateways A and B on one database and one chain, each relaying with a funded key of its own."""
-    shutil.copyfile(migrated_database, tmp_path / "ledger.db")
+@contextmanager
+def _gateways(world: World, tmp_path: Path, *labels: str, **settings: Any) -> Iterator[list[Api]]:
+    """Gateways on one database and one chain, each relaying with a funded key of its own (one per label)."""
     with ExitStack() as stack:
         apis = []
-        for label in ("gateway A relayer", "gateway B relayer"):
-            app = _app(world, tmp_path, _relayer(world, label))
+        for label in labels:
+            app = _app(world, tmp_path, _relayer(world, label), **settings)
+            stack.callback(app.state.gateway.engine.dispose)  # after the client's exit (last in, first out)
             client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
             apis.append(Api(client=client, world=world, app=app))
-        yield apis[0], apis[1]
+        yield apis
+
+
+@pytest.fixture
+def gateways(world: World, tmp_path: Path, migrated_database: Path) -> Iterator[tuple[Api, Api]]:
+    """Gateways A and B on one SQLite database and one chain, each relaying with a funded key of its own."""
+    shutil.copyfile(migrated_database, tmp_path / "ledger.db")
+    with _gateways(world, tmp_path, "gateway A relayer", "gateway B relayer") as (a, b):
+        yield a, b
 
 
 def _settled(api: Api, headers: dict[str, str], url: str) -> dict[str, Any]:
@@ -103,7 +116,9 @@ def test_a_signer_alternates_gateways_and_every_status_answers_from_both(
             assert api.client.get(body["statusUrl"], headers=supplier).json()["txHash"] == body["txHash"]
 
 
-def test_a_signature_replayed_at_the_other_gateway_is_refused(gateways: tuple[Api, Api], procurement: str) -> None:
+def test_a_signed_action_posted_again_at_the_other_gateway_is_answered_with_the_first_relay(
+    gateways: tuple[Api, Api], procurement: str
+) -> None:
     a, b = gateways
     _evidence(a, procurement, (0,))
     evaluator = a.session("eval1")
@@ -112,13 +127,58 @@ def test_a_signature_replayed_at_the_other_gateway_is_refused(gateways: tuple[Ap
     relayed = a.client.post(url, headers=evaluator, json=body)
     assert relayed.status_code == 202, relayed.text
     marks = b.chain_marks()
-    stale = b.client.post(url, headers=evaluator, json=body)  # the same nonce, in flight or used
-    assert stale.status_code == 409, stale.text
-    assert stale.json()["type"].endswith("stale-nonce")
-    unnamed = b.client.post(url, headers=evaluator, json={k: v for k, v in body.items() if k != "nonce"})
-    assert unnamed.status_code == 403, unnamed.text  # checked against the next nonce: not what was signed
-    assert unnamed.json()["type"].endswith("signature-mismatch")
+    for again in (body, {k: v for k, v in body.items() if k != "nonce"}):  # a client that timed out, at B
+        retried = b.client.post(url, headers=evaluator, json=again)
+        assert retried.status_code == 202, retried.text
+        assert (retried.json()["txHash"], retried.json()["statusUrl"]) == (
+            relayed.json()["txHash"],
+            relayed.json()["statusUrl"],
+        )
+        assert (retried.json()["relayer"], retried.json()["replayed"]) == (a.relayer, True)
     assert b.chain_marks() == marks
+    # Another panel member cannot pass eval1's signature off as its own, nor has it answered with eval1's relay.
+    eval2 = b.session("eval2")
+    hostile = b.client.post(url, headers=eval2, json=body)
+    assert hostile.status_code in (403, 409), hostile.text
+    assert relayed.json()["txHash"] not in hostile.text
+    assert b.chain_marks() == marks
+    assert _settled(b, evaluator, relayed.json()["statusUrl"])["status"] == "mined"
+
+
+def test_on_postgresql_a_retry_is_answered_with_the_first_relay_by_any_gateway_even_one_started_after(
+    world: World, tmp_path: Path, postgres_server: str, procurement: str
+) -> None:
+    database = new_database(postgres_server)
+    url = f"/procurements/{procurement}/actions/attest"
+    with _gateways(world, tmp_path, "gateway A relayer", "gateway B relayer", database_url=database) as (a, b):
+        assert a.state.engine.dialect.name == "postgresql"
+        _evidence(a, procurement, (0,))
+        evaluator = a.session("eval1")
+        body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
+        _, params = new_escrow(world)  # another procurement eval1 attests on
+        elsewhere = f"/procurements/0x{bytes(params[0]).hex()}/actions/attest"
+        relayed = a.client.post(url, headers=evaluator, json=body)
+        assert relayed.status_code == 202, relayed.text
+        marks = b.chain_marks()
+        retried = b.client.post(url, headers=evaluator, json=body)
+        assert retried.status_code == 202, retried.text
+        assert (retried.json()["txHash"], retried.json()["replayed"]) == (relayed.json()["txHash"], True)
+        # The same signature on another procurement's escrow is not this action: refused, naming the relay.
+        moved = b.client.post(elsewhere, headers=evaluator, json=body)
+        assert moved.status_code == 409, moved.text
+        assert moved.json()["usedBy"] == relayed.json()["txHash"]
+        assert b.chain_marks() == marks
+    # Both gone (a restart, or a gateway started since): a new one answers from the row.
+    with _gateways(world, tmp_path, "gateway C relayer", database_url=database) as (c,):
+        marks = c.chain_marks()
+        again = c.client.post(url, headers=c.session("eval1"), json=body)
+        assert again.status_code == 202, again.text
+        assert (again.json()["txHash"], again.json()["statusUrl"]) == (
+            relayed.json()["txHash"],
+            relayed.json()["statusUrl"],
+        )
+        assert _settled(c, c.session("eval1"), relayed.json()["statusUrl"])["status"] == "mined"
+        assert c.chain_marks() == marks
 
 
 def test_an_idempotency_key_retried_at_the_other_gateway_gets_the_first_answer(
@@ -229,7 +289,8 @@ def test_a_key_reserved_by_a_dead_gateway_is_taken_over_and_nothing_is_sent_twic
     body = _signed(a, "eval1", evaluator, procurement, "attest", ATTEST)
     url = f"/procurements/{procurement}/actions/attest"
     headers = evaluator | {"Idempotency-Key": "sent-then-died"}
-    assert a.client.post(url, headers=headers, json=body).status_code == 202
+    first = a.client.post(url, headers=headers, json=body)
+    assert first.status_code == 202, first.text
 
     def reserved_by(holder: str, seconds_ago: int) -> None:
         """As if ``holder`` had reserved the key, sent the transaction and died before storing the answer."""
@@ -248,11 +309,13 @@ def test_a_key_reserved_by_a_dead_gateway_is_taken_over_and_nothing_is_sent_twic
     reserved_by("a dead gateway", 60)
     marks = b.chain_marks()
     retried = b.client.post(url, headers=headers, json=body)
-    assert retried.status_code == 409, retried.text  # taken over, then refused: the nonce was used
-    assert retried.json()["type"].endswith("stale-nonce")
+    assert retried.status_code == 202, retried.text  # taken over, and answered with the relay that carried it
+    assert (retried.json()["txHash"], retried.json()["replayed"]) == (first.json()["txHash"], True)
     assert b.chain_marks() == marks
-    with b.state.sessions() as db:  # a refusal before the chain frees the key for a corrected retry
-        assert db.query(IdempotencyRecord).filter_by(key="sent-then-died").count() == 0
+    with b.state.sessions() as db:  # the key holds that answer now
+        stored = b.state.idempotency.lookup(db, a.world.eval1.address, "sent-then-died")
+    assert stored is not None
+    assert stored["txHash"] == first.json()["txHash"]
 
 
 def test_a_relay_stranded_behind_a_dead_gateways_nonce_gap_is_sent_again_by_another(
@@ -298,9 +361,10 @@ def test_a_relay_stranded_behind_a_dead_gateways_nonce_gap_is_sent_again_by_anot
     assert (resent["status"], resent["relayer"], resent["nonce"]) == ("mined", a.relayer, stranded.json()["nonce"])
     marks = a.chain_marks()
     watcher.poll(rows=True)  # once: nothing is sent a third time
-    replayed = a.client.post(url, headers=evaluator, json=stranded_body)
-    assert replayed.status_code == 409, replayed.text  # the action ran once
-    assert a.chain_marks() == marks
+    replayed = a.client.post(url, headers=evaluator, json=stranded_body)  # answered with the relay carrying it now
+    assert replayed.status_code == 202, replayed.text
+    assert (replayed.json()["txHash"], replayed.json()["status"], replayed.json()["replayed"]) == (again, "mined", True)
+    assert a.chain_marks() == marks  # the action ran once
     # The signer is not stuck: its next action takes the next nonce and runs.
     following = a.act("eval1", evaluator, procurement, "attest", ATTEST | {"milestoneId": 1})
     assert following.status_code == 202, following.text

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from indexer.schema import make_engine
+from scripts.fresh_postgres import new_database
 from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
 from tests.world import World
 
@@ -37,24 +37,12 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.cleanup()
 
 
-def _new_postgres_database(admin_url: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    base, _, query = admin_url.partition("?")
-    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return _new_postgres_database(request.getfixturevalue("postgres_server"))
+    return new_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture
@@ -100,7 +88,7 @@ def module_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'ledger.db'}"
     else:
-        url = _new_postgres_database(request.getfixturevalue("postgres_server"))
+        url = new_database(request.getfixturevalue("postgres_server"))
     made = make_engine(url)
     try:
         yield made

@@ -17,7 +17,8 @@ from indexer.audit import verify
 from indexer.lease import LEASE_TTL_S
 from indexer.store import count_rows
 from scripts.bench_indexer import Chain, running_anvil
-from scripts.bench_standby import IndexerPair, chain_to_catch_up, new_database, start_pair, until
+from scripts.bench_standby import IndexerPair, chain_to_catch_up, start_pair, until
+from scripts.fresh_postgres import new_database
 
 pytestmark = pytest.mark.integration
 

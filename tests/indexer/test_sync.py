@@ -25,8 +25,8 @@ from indexer.schema import make_engine
 from indexer.store import count_rows
 from indexer.sync import Indexer, SyncConfig
 from indexer.writer_lock import WriterLock
+from scripts.fresh_postgres import new_database
 from tests.helpers import new_escrow
-from tests.indexer.conftest import _new_postgres_database
 from tests.world import World
 
 
@@ -146,7 +146,7 @@ def test_a_holder_stalled_inside_a_write_is_ended_by_postgres_and_stops_with_loc
 ) -> None:
     """The path a stalled holder takes when it stalled in mid-write: the server ends its transaction after the lease
     and a second (WriterLock.refresh), a standby takes the lease, and the holder's next statement is LockLost."""
-    engine = make_engine(_new_postgres_database(postgres_server))
+    engine = make_engine(new_database(postgres_server))
     try:
         holder = _indexer(engine, scenario_world, lock_ttl_s=0.5)  # type: ignore[arg-type]
         holder.open()

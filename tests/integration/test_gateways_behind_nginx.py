@@ -23,8 +23,9 @@ from chain.node import NodeProcess
 from gateway.models import RelayRecord
 from indexer.schema import make_engine
 from scripts.bench_gateway import _setup_chain
+from scripts.fresh_postgres import new_database
 from scripts.gateway_cluster import NGINX, Cluster, RelayRun, memory_anvil, relay_attestations
-from tests.indexer.conftest import _new_postgres_database, postgres_server
+from tests.indexer.conftest import postgres_server
 
 __all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
 
@@ -58,7 +59,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Ite
     node = memory_anvil(root)
     try:
         accounts, _, procurements = _setup_chain(node.url, root / "var", 0, PROCUREMENTS, 6, mirror=False)
-        db_url = _new_postgres_database(postgres_server)
+        db_url = new_database(postgres_server)
         cluster = Cluster(root, node.url, db_url, root / "var", 2, PROCURE_SIGN_IN_BURST=str(SIGN_IN_BURST))
         try:
             cluster.start()
