@@ -33,7 +33,7 @@ from indexer.schema import make_engine, upgrade
 from indexer.store import Store
 from indexer.sync import Indexer
 from indexer.writer_lock import WriterLock
-from tests.indexer.conftest import _new_postgres_database
+from scripts.fresh_postgres import new_database
 from tests.world import World
 
 
@@ -422,7 +422,7 @@ def tampered(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('tampered') / 'live.db'}"
     else:
-        url = _new_postgres_database(request.getfixturevalue("postgres_server"))
+        url = new_database(request.getfixturevalue("postgres_server"))
     live = make_engine(url)
     with Indexer(live, ChainSource(world.rpc), world.system, world.build) as indexer:
         indexer.catch_up()
