@@ -142,6 +142,8 @@ _HISTORY_COLUMNS = (
     *_MILESTONE_FIELDS,
 )
 _NEW_MILESTONE_COLUMNS = ("chain_id", "escrow", "milestone_id", *MILESTONE_COLUMNS)
+# What a block's digest takes of each of its events rows: tx hash, log index, emitter, event, args.
+_DIGESTED = itemgetter(*(_EVENT_COLUMNS.index(name) for name in ("tx_hash", "log_index", "emitter", "event", "args")))
 _DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "digest", "chain_hash", "block_time")
 
 
@@ -232,16 +234,15 @@ class Planner:
         chain_hash = self.base[2]
         chain = self.chain_id
         events, rows, makers, handlers = self.events, self.rows, _ROW_MAKERS, self.HANDLERS
-        block_events: list[tuple[str, int, str, str, str]] = []
+        block_start = len(events)  # the current block's events are events[block_start:]
         current: DecodedLog | None = None
         for item in mapped:
             log = item.log
             if current is not None and log.block_number != current.block_number:
-                chain_hash = self._digest(current, block_events, chain_hash)
-                block_events = []
+                chain_hash = self._digest(current, block_start, chain_hash)
+                block_start = len(events)
             current = log
             args = event_args_json(log)
-            block_events.append((log.tx_hash, log.log_index, log.emitter, log.event, args))
             events.append(
                 (
                     chain,
@@ -261,11 +262,13 @@ class Planner:
                 else:
                     handlers[type(change)](self, log, change)
         if current is not None:
-            chain_hash = self._digest(current, block_events, chain_hash)
+            chain_hash = self._digest(current, block_start, chain_hash)
         return self.finish((to_block, to_hash, chain_hash))
 
-    def _digest(self, log: DecodedLog, events: list[tuple[str, int, str, str, str]], previous: str) -> str:
-        digest = block_digest(self.chain_id, log.block_number, log.block_hash, events)
+    def _digest(self, log: DecodedLog, start: int, previous: str) -> str:
+        """The digest row of ``log``'s block, whose events are ``self.events[start:]``; returns its chain hash."""
+        events = self.events[start:]
+        digest = block_digest(self.chain_id, log.block_number, log.block_hash, map(_DIGESTED, events))
         chain_hash = chain_next(previous, digest)
         self.digests.append(
             (self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash, log.block_time)
