@@ -69,23 +69,32 @@ def _uint(value: int) -> str:
 def _row_maker(table: str) -> Callable[[Mapping[str, Any]], Row]:
     """Turns a mapper's row (a dict) into a tuple in the table's column order, ``Uint256`` values as decimal
     strings: the form both SQLite (a decimal string is what ``Uint256`` stores there) and PostgreSQL's COPY
-    (values travel as text) take, so that writing needs no per-value type processing."""
-    getter = itemgetter(*_COLUMNS[table])
-    big = [i for i, name in enumerate(_COLUMNS[table]) if name in _BIG[table]]
-    if not big:
-        return getter
+    (values travel as text) take, so that writing needs no per-value type processing.
 
-    def maker(row: Mapping[str, Any]) -> Row:
-        values = list(getter(row))
-        for i in big:
-            value = values[i]
-            if value is not None:
-                # _uint inlined: two of the columns of each budget event's rows are Uint256
-                if type(value) is not int or not 0 <= value < _UINT_END:
-                    raise ValueError(f"not a uint256: {value!r}")
-                values[i] = str(value)
-        return tuple(values)
-
+    A table with ``Uint256`` columns gets one compiled function (each such value checked as ``_uint`` checks it,
+    inline: most budget rows have two to five); its source holds only the schema's column names (``repr``)."""
+    columns = _COLUMNS[table]
+    if not _BIG[table]:
+        return itemgetter(*columns)
+    lines = ["def maker(row):"]
+    values = []
+    for index, name in enumerate(columns):
+        if name not in _BIG[table]:
+            values.append(f"row[{name!r}]")
+            continue
+        value = f"v{index}"
+        lines += [
+            f"    {value} = row[{name!r}]",
+            f"    if {value} is not None:",
+            f"        if type({value}) is not int or not 0 <= {value} < UINT_END:",
+            f"            raise ValueError(f'not a uint256: {{{value}!r}}')",
+            f"        {value} = str({value})",
+        ]
+        values.append(value)
+    lines.append(f"    return ({', '.join(values)},)")
+    namespace: dict[str, Any] = {"UINT_END": _UINT_END}
+    exec(compile("\n".join(lines), f"<{table} row>", "exec"), namespace)  # noqa: S102 - source built above
+    maker: Callable[[Mapping[str, Any]], Row] = namespace["maker"]
     return maker
 
 
