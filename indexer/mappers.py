@@ -62,15 +62,18 @@ __all__ = [
 
 Row = dict[str, Any]
 
+_new_tuple = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its generated ``__new__``
+
 
 class MilestoneState(NamedTuple):
     """A milestone's mutable state, as ``IMilestoneEscrow.milestone`` reports it.
 
     A NamedTuple: steps copy it on every event. The transitions on the hot path (evidence, attestations, payments)
-    build the new tuple directly, several times cheaper than ``_replace`` (which goes through keyword arguments
-    and ``_make``). ``passes`` and ``fails`` count every vote of the round, as the escrow does (whether a vote
-    still counts is decided when the round is); ``dispute_lapses_at`` is set while Disputed. Nothing is ever owed
-    to a ministry: its share goes back to the budget line at once.
+    unpack it and build the new tuple with ``tuple.__new__``, several times cheaper than ``_replace`` (which goes
+    through keyword arguments and ``_make``) and half the cost of calling the class (its generated ``__new__``).
+    ``passes`` and ``fails`` count every vote of the round, as the escrow does (whether a vote still counts is
+    decided when the round is); ``dispute_lapses_at`` is set while Disputed. Nothing is ever owed to a ministry:
+    its share goes back to the budget line at once.
     """
 
     amount: int
@@ -84,34 +87,22 @@ class MilestoneState(NamedTuple):
 
     def with_status(self, status: str) -> MilestoneState:
         """The same milestone in ``status``."""
-        return MilestoneState(
-            self.amount,
-            self.due_date,
-            status,
-            self.round,
-            self.passes,
-            self.fails,
-            self.owed,
-            self.dispute_lapses_at,
-        )
+        amount, due_date, _, round_, passes, fails, owed, lapses_at = self
+        return _new_tuple(MilestoneState, (amount, due_date, status, round_, passes, fails, owed, lapses_at))
 
     def submitted(self, round_: int) -> MilestoneState:
         """Evidence submitted: a new round with no votes yet."""
-        return MilestoneState(self.amount, self.due_date, "Submitted", round_, 0, 0, self.owed, self.dispute_lapses_at)
+        amount, due_date, _, _, _, _, owed, lapses_at = self
+        return _new_tuple(MilestoneState, (amount, due_date, "Submitted", round_, 0, 0, owed, lapses_at))
 
     def counted(self, passed: bool) -> MilestoneState:
         """One more attestation of this round."""
-        passes, fails = (self.passes + 1, self.fails) if passed else (self.passes, self.fails + 1)
-        return MilestoneState(
-            self.amount,
-            self.due_date,
-            self.status,
-            self.round,
-            passes,
-            fails,
-            self.owed,
-            self.dispute_lapses_at,
-        )
+        amount, due_date, status, round_, passes, fails, owed, lapses_at = self
+        if passed:
+            passes += 1
+        else:
+            fails += 1
+        return _new_tuple(MilestoneState, (amount, due_date, status, round_, passes, fails, owed, lapses_at))
 
 
 class Books(NamedTuple):
@@ -510,8 +501,10 @@ def _payment(log: DecodedLog, kind: str) -> list[Change]:
 
 def _paid(m: MilestoneState) -> MilestoneState:
     # A release either pays at approval (nothing owed yet) or pays everything owed (claimPayment).
-    status = "Paid" if m.status == "Approved" else m.status
-    return MilestoneState(m.amount, m.due_date, status, m.round, m.passes, m.fails, 0, m.dispute_lapses_at)
+    amount, due_date, status, round_, passes, fails, _, lapses_at = m
+    if status == "Approved":
+        status = "Paid"
+    return _new_tuple(MilestoneState, (amount, due_date, status, round_, passes, fails, 0, lapses_at))
 
 
 def map_payment_released(log: DecodedLog, previous: DecodedLog | None) -> list[Change]:
