@@ -7,7 +7,7 @@ integers turned into strings, produced without that intermediate copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -19,8 +19,10 @@ __all__ = ["INVALID_UTF8", "canonical_json", "event_args_json", "json_value"]
 # (argument path -> 0x hex). A hyphen cannot occur in a Solidity identifier, so no argument can be named so.
 INVALID_UTF8 = "invalid-utf8"
 
-_PLANS: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-_MAX_PLANS = 4096
+# One compiled formatter per shape of object (its key names, in order), made from the first object of that shape
+# (events of one kind always have the same arguments, of the same types): see ``_compile``.
+_FORMATTERS: dict[tuple[str, ...], Callable[[Mapping[str, Any]], str | None]] = {}
+_MAX_FORMATTERS = 4096
 
 
 def json_value(value: Any) -> Any:
@@ -58,30 +60,65 @@ def _encode(value: Any) -> str:
 
 
 def _object(value: Mapping[str, Any]) -> str:
-    # The sorted key order and the encoded keys of each shape of object are worked out once: events of one
-    # kind always have the same argument names.
     names = tuple(value)
-    plan = _PLANS.get(names)
-    if plan is None:
+    formatter = _FORMATTERS.get(names)
+    if formatter is None:
         if not all(type(name) is str for name in names):
             raise TypeError("canonical JSON object keys must be strings")
-        plan = [(name, encode_basestring(name) + ":") for name in sorted(names)]
-        if len(_PLANS) < _MAX_PLANS:
-            _PLANS[names] = plan
-    parts: list[str] = []
-    append = parts.append
-    for name, prefix in plan:  # strings, integers and structs (nearly every argument) without a call to _encode
-        item = value[name]
-        kind = type(item)
-        if kind is str:
-            append(prefix + encode_basestring(item))
-        elif kind is int:
-            append(f'{prefix}"{item}"')
-        elif kind is dict:  # a struct argument (a budget line's key, a transfer request ...)
-            append(prefix + _object(item))
-        else:
-            append(prefix + _encode(item))
+        formatter = _compile(names, value)
+        if len(_FORMATTERS) < _MAX_FORMATTERS:
+            _FORMATTERS[names] = formatter
+    text = formatter(value)
+    return _generic_object(value) if text is None else text
+
+
+def _generic_object(value: Mapping[str, Any]) -> str:
+    """Any object, each value encoded by its type (what every compiled formatter's output equals)."""
+    parts = [encode_basestring(name) + ":" + _encode(value[name]) for name in sorted(value)]
     return "{" + ",".join(parts) + "}"
+
+
+# How a compiled formatter writes a value of each type it inlines, given the value's variable: each the same
+# text as ``_encode`` gives for that type.
+_INLINE: dict[type, Callable[[str], str]] = {
+    str: lambda v: f"{{enc({v})}}",
+    int: lambda v: f'"{{{v}}}"',
+    bool: lambda v: f'{{"true" if {v} else "false"}}',
+    type(None): lambda v: "null",
+    dict: lambda v: f"{{obj({v})}}",
+    list: lambda v: f"{{seq({v})}}",
+}
+
+
+def _compile(names: tuple[str, ...], sample: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str | None]:
+    """A formatter of the objects with the keys ``names`` (in that order): one f-string with the sorted keys
+    as constants, each value written as its type in ``sample`` is. It checks each value's exact type first and
+    returns None (the caller then encodes the object generically) if one differs, so its output is always
+    ``_generic_object``'s. The generated source holds only the names' ``repr``s and fixed text, no value."""
+    kinds = {name: type(sample[name]) for name in names}
+    if any(kind not in _INLINE for kind in kinds.values()):
+        return lambda value: None  # a value of another type (a tuple, an int subclass ...): always generic
+    position = {name: index for index, name in enumerate(names)}
+    namespace: dict[str, Any] = {"enc": encode_basestring, "obj": _object, "seq": _encode}
+    reads = [f"v{index} = a[{name!r}]" for index, name in enumerate(names)]
+    checks = [
+        f"v{index} is None" if kinds[name] is type(None) else f"type(v{index}) is {kinds[name].__name__}"
+        for index, name in enumerate(names)
+    ]
+    pieces = []
+    for at, name in enumerate(sorted(names)):
+        namespace[f"k{at}"] = ("{" if at == 0 else ",") + encode_basestring(name) + ":"
+        pieces.append(f"{{k{at}}}" + _INLINE[kinds[name]](f"v{position[name]}"))
+    body = "".join(pieces) + "}}" if pieces else "{{}}"
+    source = (
+        "def formatter(a):\n"
+        + "".join(f"    {read}\n" for read in reads)
+        + (f"    if not ({' and '.join(checks)}):\n        return None\n" if checks else "")
+        + f"    return f'{body}'\n"
+    )
+    exec(compile(source, "<canonical JSON formatter>", "exec"), namespace)  # noqa: S102 - source built above
+    formatter: Callable[[Mapping[str, Any]], str | None] = namespace["formatter"]
+    return formatter
 
 
 def canonical_json(value: Any) -> str:

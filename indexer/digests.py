@@ -20,7 +20,7 @@ def block_digest(chain_id: int, number: int, block_hash: str, events: Iterable[S
 
     ``args`` is each event's canonical JSON (as stored in ``events.args``), embedded verbatim.
     """
-    body = ",".join(f'["{tx}",{index},"{emitter}","{name}",{args}]' for tx, index, emitter, name, args in events)
+    body = ",".join([f'["{tx}",{index},"{emitter}","{name}",{args}]' for tx, index, emitter, name, args in events])
     text = f'[{chain_id},{number},"{block_hash}",[{body}]]'
     return hashlib.sha256(text.encode()).hexdigest()
 

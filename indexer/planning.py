@@ -69,23 +69,32 @@ def _uint(value: int) -> str:
 def _row_maker(table: str) -> Callable[[Mapping[str, Any]], Row]:
     """Turns a mapper's row (a dict) into a tuple in the table's column order, ``Uint256`` values as decimal
     strings: the form both SQLite (a decimal string is what ``Uint256`` stores there) and PostgreSQL's COPY
-    (values travel as text) take, so that writing needs no per-value type processing."""
-    getter = itemgetter(*_COLUMNS[table])
-    big = [i for i, name in enumerate(_COLUMNS[table]) if name in _BIG[table]]
-    if not big:
-        return getter
+    (values travel as text) take, so that writing needs no per-value type processing.
 
-    def maker(row: Mapping[str, Any]) -> Row:
-        values = list(getter(row))
-        for i in big:
-            value = values[i]
-            if value is not None:
-                # _uint inlined: two of the columns of each budget event's rows are Uint256
-                if type(value) is not int or not 0 <= value < _UINT_END:
-                    raise ValueError(f"not a uint256: {value!r}")
-                values[i] = str(value)
-        return tuple(values)
-
+    A table with ``Uint256`` columns gets one compiled function (each such value checked as ``_uint`` checks it,
+    inline: most budget rows have two to five); its source holds only the schema's column names (``repr``)."""
+    columns = _COLUMNS[table]
+    if not _BIG[table]:
+        return itemgetter(*columns)
+    lines = ["def maker(row):"]
+    values = []
+    for index, name in enumerate(columns):
+        if name not in _BIG[table]:
+            values.append(f"row[{name!r}]")
+            continue
+        value = f"v{index}"
+        lines += [
+            f"    {value} = row[{name!r}]",
+            f"    if {value} is not None:",
+            f"        if type({value}) is not int or not 0 <= {value} < UINT_END:",
+            f"            raise ValueError(f'not a uint256: {{{value}!r}}')",
+            f"        {value} = str({value})",
+        ]
+        values.append(value)
+    lines.append(f"    return ({', '.join(values)},)")
+    namespace: dict[str, Any] = {"UINT_END": _UINT_END}
+    exec(compile("\n".join(lines), f"<{table} row>", "exec"), namespace)  # noqa: S102 - source built above
+    maker: Callable[[Mapping[str, Any]], Row] = namespace["maker"]
     return maker
 
 
@@ -142,6 +151,8 @@ _HISTORY_COLUMNS = (
     *_MILESTONE_FIELDS,
 )
 _NEW_MILESTONE_COLUMNS = ("chain_id", "escrow", "milestone_id", *MILESTONE_COLUMNS)
+# What a block's digest takes of each of its events rows: tx hash, log index, emitter, event, args.
+_DIGESTED = itemgetter(*(_EVENT_COLUMNS.index(name) for name in ("tx_hash", "log_index", "emitter", "event", "args")))
 _DIGEST_COLUMNS = ("chain_id", "block_number", "block_hash", "event_count", "digest", "chain_hash", "block_time")
 
 
@@ -232,16 +243,15 @@ class Planner:
         chain_hash = self.base[2]
         chain = self.chain_id
         events, rows, makers, handlers = self.events, self.rows, _ROW_MAKERS, self.HANDLERS
-        block_events: list[tuple[str, int, str, str, str]] = []
+        block_start = len(events)  # the current block's events are events[block_start:]
         current: DecodedLog | None = None
         for item in mapped:
             log = item.log
             if current is not None and log.block_number != current.block_number:
-                chain_hash = self._digest(current, block_events, chain_hash)
-                block_events = []
+                chain_hash = self._digest(current, block_start, chain_hash)
+                block_start = len(events)
             current = log
             args = event_args_json(log)
-            block_events.append((log.tx_hash, log.log_index, log.emitter, log.event, args))
             events.append(
                 (
                     chain,
@@ -261,11 +271,13 @@ class Planner:
                 else:
                     handlers[type(change)](self, log, change)
         if current is not None:
-            chain_hash = self._digest(current, block_events, chain_hash)
+            chain_hash = self._digest(current, block_start, chain_hash)
         return self.finish((to_block, to_hash, chain_hash))
 
-    def _digest(self, log: DecodedLog, events: list[tuple[str, int, str, str, str]], previous: str) -> str:
-        digest = block_digest(self.chain_id, log.block_number, log.block_hash, events)
+    def _digest(self, log: DecodedLog, start: int, previous: str) -> str:
+        """The digest row of ``log``'s block, whose events are ``self.events[start:]``; returns its chain hash."""
+        events = self.events[start:]
+        digest = block_digest(self.chain_id, log.block_number, log.block_hash, map(_DIGESTED, events))
         chain_hash = chain_next(previous, digest)
         self.digests.append(
             (self.chain_id, log.block_number, log.block_hash, len(events), digest, chain_hash, log.block_time)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+from enum import IntEnum
+from random import Random
 from typing import Any
 
 import pytest
@@ -10,7 +13,7 @@ from sqlalchemy import Engine
 
 from chain import compile_contracts
 from chain.logs import DecodedLog, EventDecoder, checksum
-from indexer.canonical import canonical_json
+from indexer.canonical import canonical_json, json_value
 from indexer.mappers import MAPPERS, Insert, MilestoneState, MilestoneStep, map_log
 from indexer.sync import decode_range, trusted_emitters
 from tests.indexer.golden import apply_recorded, dump, system_of
@@ -149,6 +152,34 @@ def test_canonical_json_writes_integers_as_decimal_strings_and_sorts_keys() -> N
     assert canonical_json({"b": 2**200, "a": True, "c": [1, {"z": 0, "y": "x"}]}) == (
         '{"a":true,"b":"' + str(2**200) + '","c":["1",{"y":"x","z":"0"}]}'
     )
+
+
+def _reference_json(value: Any) -> str:
+    return json.dumps(json_value(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_canonical_json_of_each_shape_equals_the_reference_whatever_its_values_types() -> None:
+    # Each shape of object gets a formatter compiled from its first object; later ones of the same keys with
+    # values of other types (an int where a str was, a subclass, a tuple, a nested object of another shape) must
+    # still give the reference text, as must strings that need escaping.
+    class Level(IntEnum):
+        HIGH = 7
+
+    class Text(str):
+        pass
+
+    odd_strings = ['quote " and \\ back', "tab\t new\nline \x00 nul", "ümlaut 日本", "\ud800 lone", "}{'"]
+    values: list[Any] = [
+        "0x" + "ab" * 20, 0, 2**256 - 1, True, False, None, [1, "a", [True]], {"z": 1, "a": "b"}, (1, 2),
+        Level.HIGH, Text("sub"), *odd_strings, {}, [], {"nested": {"deep": [None, 3]}},
+    ]  # fmt: skip
+    random = Random(19)
+    shapes = [("b", "a"), ("only",), ("z", "m", "a", "q"), ('we"ird', "back\\slash", "{brace}", "ü")]
+    for _ in range(3_000):
+        names = random.choice(shapes)
+        value = {name: random.choice(values) for name in names}
+        assert canonical_json(value) == _reference_json(value), value
+    assert canonical_json({}) == "{}"
 
 
 def test_an_unknown_event_is_a_clear_error() -> None:
