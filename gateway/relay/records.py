@@ -31,6 +31,7 @@ _RELAYS = RelayRecord.__table__
 _SIGNER_COLUMNS = (RelayRecord.signer_nonce, RelayRecord.status, RelayRecord.submitted_at)
 
 _EARLIER_LIMIT = 16  # a signature is carried by one relay, two once adopted (watch.py); a nonce mined by one
+_MAX_NONCE = 2**63 - 1  # signer_nonce is a BIGINT (the registry's nonces count actions, far below it)
 
 _INSERT = insert(RelayRecord)  # every column given (one compiled form)
 _SETTLE = (
@@ -116,7 +117,9 @@ class RelayRecords:
         """The signer's relays, pending or mined, that carried ``signature`` or (if given) used ``nonce``, newest
         first: what tells a signed action posted again from another one under a used nonce (checks.py)."""
         carried = RelayRecord.signature == "0x" + signature.hex()
-        which = carried if nonce is None else or_(carried, RelayRecord.signer_nonce == nonce)
+        # A claimed nonce past the column's range (a hostile uint256) was used by no row: only the signature counts.
+        used = nonce is not None and 0 <= nonce <= _MAX_NONCE
+        which = or_(carried, RelayRecord.signer_nonce == nonce) if used else carried
         with self.engine.connect() as db:
             rows = db.execute(
                 select(_RELAYS)

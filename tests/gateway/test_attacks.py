@@ -115,6 +115,20 @@ def test_another_signed_action_under_a_used_nonce_is_a_conflict_naming_the_relay
     assert api.chain_marks() == marks
 
 
+def test_a_nonce_past_any_stored_one_is_a_plain_conflict(api: Api, submitted: str) -> None:
+    """A hostile uint256 nonce (past the relay rows' BIGINT) is looked up among earlier relays too: a clear 409, not
+    a database error."""
+    evaluator = api.sign_in("eval1")
+    typed = api.typed_data(evaluator, submitted, "attest", ATTEST)
+    huge = 2**256 - 2
+    body = {**ATTEST, "deadline": typed["deadline"], "nonce": str(huge), "signature": api.sign_typed("eval1", typed)}
+    marks = api.chain_marks()
+    _problem(
+        api.client.post(f"/procurements/{submitted}/actions/attest", headers=evaluator, json=body), 409, "stale-nonce"
+    )
+    assert api.chain_marks() == marks
+
+
 def test_expired_signature_is_refused(api: Api, submitted: str) -> None:
     evaluator = api.sign_in("eval1")
     past = api.world.now() - 60
