@@ -74,6 +74,7 @@ from indexer.audit import verify
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig, decode_range, trusted_emitters
 from scripts.fresh_postgres import fresh_database as _fresh_database
+from scripts.fresh_postgres import temporary_server
 
 __all__ = [
     "CatchUpRun",
@@ -468,14 +469,8 @@ def _postgres(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    import pgserver  # type: ignore[import-untyped]
-
-    with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
-            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-        finally:
-            server.cleanup()
+    with temporary_server("bench-pg-") as server_url:
+        yield server_url
 
 
 def _ratios(name: str, runs: Sequence[CatchUpRun]) -> dict[str, float]:

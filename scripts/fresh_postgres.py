@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, make_url
 
-__all__ = ["drop_database", "fresh_database", "new_database"]
+__all__ = ["drop_database", "fresh_database", "new_database", "temporary_server"]
 
 
 def new_database(admin_url: str, name: str | None = None) -> str:
@@ -38,6 +39,20 @@ def fresh_database(admin_url: str, name: str | None = None) -> Iterator[str]:
         yield url
     finally:
         drop_database(admin_url, str(make_url(url).database))
+
+
+@contextmanager
+def temporary_server(prefix: str) -> Iterator[str]:
+    """A PostgreSQL server of its own (pgserver) for the ``with`` block, its data in a new temporary folder named
+    with ``prefix`` (outside pytest's, whose access rights another pytest session may change); its admin URL."""
+    import pgserver  # type: ignore[import-untyped]
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
+        try:
+            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        finally:
+            server.cleanup()
 
 
 def _checked(name: str) -> str:

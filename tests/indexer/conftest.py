@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from indexer.schema import make_engine
-from scripts.fresh_postgres import new_database
+from scripts.fresh_postgres import new_database, temporary_server
 from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
 from tests.world import World
 
@@ -27,14 +26,8 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     group and others' access off pytest's root folder (pytest does so), cutting a running server off its data.
     """
     os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("xdg")))  # platformdirs warns without
-    import pgserver  # type: ignore[import-untyped]
-
-    with tempfile.TemporaryDirectory(prefix="procure-test-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
-            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-        finally:
-            server.cleanup()
+    with temporary_server("procure-test-pg-") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
