@@ -27,9 +27,9 @@ on more machines. Run from the repository root: ``nice -n 19 .venv/bin/python sc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
-import os
 import sys
 import tempfile
 import time
@@ -44,17 +44,10 @@ from chain import Signer, compile_contracts
 from chain.connection import connect
 from scripts.bench_gateway import _setup_chain
 from scripts.bench_standby import standby_takeover
+from scripts.fresh_postgres import temporary_server
 from scripts.gateway_cluster import Cluster, RelayRun, memory_anvil, relay_attestations
 
 __all__ = ["main", "measure"]
-
-
-def _postgres(folder: Path) -> tuple[Any, str]:
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(folder / "xdg"))
-    import pgserver  # type: ignore[import-untyped]
-
-    server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
-    return server, server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def _settled_at(rpc_url: str, relayers: Sequence[str], timeout: float = 300.0) -> float:
@@ -104,8 +97,9 @@ def measure(procurements: int, kills: int, log: Callable[[str], None]) -> dict[s
     """The whole benchmark in a temporary directory; the numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
+        stack = contextlib.ExitStack()
+        admin_url = stack.enter_context(temporary_server("bench-scale-pg-"))
         node = memory_anvil(root)
-        server, admin_url = _postgres(root)
         cluster: Cluster | None = None
         try:
             log(f"anvil at {node.url}; deploying and creating {3 * procurements} procurements")
@@ -154,7 +148,7 @@ def measure(procurements: int, kills: int, log: Callable[[str], None]) -> dict[s
             if cluster is not None:
                 cluster.stop()
             node.stop()
-            server.cleanup()
+            stack.close()
 
 
 def main(argv: list[str] | None = None) -> int:
