@@ -425,20 +425,21 @@ class Indexer:
         if self._executor is not None and self._ahead is None and hi < target:
             # the next ranges are fetched while this one is decoded and written
             self._ahead = _Ahead(self._executor, self._fetch_next, hi + 1, target)
-        try:
-            mapped, ignored = decode_range(self.decoder, raw, self.trusted, self.chain_id)
-        except BaseException:
-            self._discard_prefetch()
-            raise
+        ignored = 0
         try:
             # An oversized range is written in several transactions, cut at block boundaries: each moves the
-            # cursor to its last block (whose hash the logs carry), so that none grows without bound.
-            for chunk, end, end_hash in _chunks(mapped, self.config.target_logs, hi, fetched.top.hash):
+            # cursor to its last block (whose hash the logs carry), so that none grows without bound. Each piece
+            # is decoded and mapped just before it is planned, so that a pipelined catch-up hands the writer its
+            # first piece without decoding the whole range first (the writer would sit idle meanwhile, then have
+            # the pieces come faster than it writes them).
+            for piece, end, end_hash in _pieces(raw, self.config.target_logs, hi, fetched.top.hash):
+                mapped, skipped = decode_range(self.decoder, piece, self.trusted, self.chain_id)
+                ignored += skipped
                 if self._pipeline is not None:
-                    self._committed(self._pipeline.apply(chunk, end, end_hash))
+                    self._committed(self._pipeline.apply(mapped, end, end_hash))
                 else:
                     with self._writing():
-                        self._committed([(end, self.store.apply(chunk, end, end_hash, self.lock))])
+                        self._committed([(end, self.store.apply(mapped, end, end_hash, self.lock))])
         except BaseException:
             self._discard_prefetch()
             self._load_trusted()  # the escrows learnt from this range were not (all) committed
@@ -578,25 +579,27 @@ class Indexer:
                     _log.warning("%s", check)
 
 
-def _chunks(mapped: list[MappedLog], size: int, hi: int, hi_hash: str) -> list[tuple[list[MappedLog], int, str]]:
-    """Split a range of more than twice ``size`` logs into pieces of about equal size, at most about ``size`` logs
-    each, never inside a block; the last piece ends at ``hi``. Equal pieces keep the last one, whose write nothing
-    overlaps in a pipelined catch-up, as short as the others (8,000 + 15,500 logs became 3 x 7,840)."""
-    if len(mapped) <= 2 * size:
-        return [(mapped, hi, hi_hash)]
-    size = -(-len(mapped) // -(-len(mapped) // size))  # n logs in ceil(n / size) pieces
-    pieces: list[tuple[list[MappedLog], int, str]] = []
+def _pieces(raw: list[dict[str, Any]], size: int, hi: int, hi_hash: str) -> list[tuple[list[dict[str, Any]], int, str]]:
+    """Split a range of more than twice ``size`` raw logs into pieces of about equal size, at most about ``size``
+    logs each, never inside a block, each with the block and block hash its transaction moves the cursor to; the
+    last piece ends at ``hi``. Equal pieces keep the last one, whose write nothing overlaps in a pipelined catch-up,
+    as short as the others (8,000 + 15,500 logs became 3 x 7,840)."""
+    if len(raw) <= 2 * size:
+        return [(raw, hi, hi_hash)]
+    size = -(-len(raw) // -(-len(raw) // size))  # n logs in ceil(n / size) pieces
+    pieces: list[tuple[list[dict[str, Any]], int, str]] = []
     start = 0
-    while len(mapped) - start > size:
+    last = _int(raw[-1]["blockNumber"])
+    while len(raw) - start > size:
         cut = start + size
-        block = mapped[cut - 1].log.block_number
-        while cut < len(mapped) and mapped[cut].log.block_number == block:
+        block = _int(raw[cut - 1]["blockNumber"])
+        while cut < len(raw) and _int(raw[cut]["blockNumber"]) == block:
             cut += 1
-        if cut >= len(mapped) or mapped[-1].log.block_number == block:
+        if cut >= len(raw) or last == block:
             break
-        pieces.append((mapped[start:cut], block, mapped[cut - 1].log.block_hash))
+        pieces.append((raw[start:cut], block, str(raw[cut - 1]["blockHash"]).lower()))
         start = cut
-    pieces.append((mapped[start:], hi, hi_hash))
+    pieces.append((raw[start:], hi, hi_hash))
     return pieces
 
 

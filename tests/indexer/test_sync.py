@@ -223,3 +223,75 @@ def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
     whole = replay(ChainSource(world.rpc), world.system, world.build, f"sqlite:///{tmp_path / 'defaults.db'}")
     assert (whole.block_number, whole.chain_hash) == (cursor.block_number, cursor.chain_hash)
     assert count_rows(engine, "events") == stats.logs_applied
+
+
+def _raw_logs(blocks: list[int]) -> list[dict[str, Any]]:
+    """Raw logs as a node gives them: ``blocks[i]`` logs in block ``i + 10`` (hashes in upper case, as some send)."""
+    return [
+        {"blockNumber": hex(number), "blockHash": f"0x{number:064X}", "logIndex": hex(index)}
+        for number, count in enumerate(blocks, start=10)
+        for index in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "size"),
+    [
+        ([3] * 20, 8),  # 60 logs in pieces of about 8, never inside a block
+        ([1, 40, 1, 1], 8),  # a block denser than the target stays whole
+        ([5, 5], 8),  # at most twice the target: one piece
+        ([30], 4),  # a single block: one piece, however many logs
+        ([4, 4, 4, 4, 30], 4),  # the densest block last: the last piece ends at hi
+    ],
+)
+def test_a_range_is_cut_into_pieces_of_whole_blocks_each_ending_on_its_last_block(blocks: list[int], size: int) -> None:
+    """What ``step`` decodes and writes as one transaction each: the pieces, in order, are the range's logs; none
+    splits a block; each moves the cursor to its last log's block (hash as the decoder writes it, lower case); the
+    last one to ``hi``; and none is over about ``size`` logs but for the rest of a block it started."""
+    from indexer import sync
+
+    raw = _raw_logs(blocks)
+    hi, hi_hash = 10 + len(blocks) + 2, "0x" + "ab" * 32  # two empty blocks after the last log
+    pieces = sync._pieces(raw, size, hi, hi_hash)
+    assert [log for piece, _, _ in pieces for log in piece] == raw
+    assert pieces[-1][1:] == (hi, hi_hash)
+    for piece, end, end_hash in pieces[:-1]:
+        assert (end, end_hash) == (int(piece[-1]["blockNumber"], 16), piece[-1]["blockHash"].lower())
+    ends = [int(piece[-1]["blockNumber"], 16) for piece, _, _ in pieces]
+    starts = [int(piece[0]["blockNumber"], 16) for piece, _, _ in pieces]
+    assert all(end < start for end, start in zip(ends, starts[1:], strict=False))  # no block in two pieces
+    if len(raw) <= 2 * size:
+        assert len(pieces) == 1
+    assert all(len(piece) <= size + max(blocks) for piece, _, _ in pieces)
+
+
+def test_each_piece_of_a_range_is_decoded_just_before_it_is_written(
+    engine: Engine, scenario_world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A range cut into pieces is decoded piece by piece (one ``decode_range`` per transaction), not whole before
+    its first piece is written: a pipelined catch-up's writer then has its first piece while the rest is decoded.
+    The mirror is the one a catch-up in whole ranges makes."""
+    from indexer import sync
+
+    decoded: list[int] = []
+    real = sync.decode_range
+
+    def observed(decoder: Any, raw: Any, trusted: Any, chain_id: int, **options: Any) -> Any:
+        decoded.append(len(raw))
+        return real(decoder, raw, trusted, chain_id, **options)
+
+    monkeypatch.setattr(sync, "decode_range", observed)
+    with _indexer(engine, scenario_world, initial_span=64, max_span=64, target_logs=4) as indexer:
+        stats = indexer.catch_up()
+        cursor = indexer.store.cursor()
+    assert stats.ranges < len(stats.history)  # some ranges were cut into pieces
+    assert len(decoded) == len(stats.history)  # ... each decoded on its own
+    assert cursor is not None
+    whole = replay(
+        ChainSource(scenario_world.rpc),
+        scenario_world.system,
+        scenario_world.build,
+        f"sqlite:///{tmp_path / 'whole.db'}",
+    )
+    assert (whole.block_number, whole.chain_hash) == (cursor.block_number, cursor.chain_hash)
+    assert count_rows(engine, "events") == stats.logs_applied
