@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -361,16 +362,24 @@ def _key_label(key: tuple[Any, ...]) -> str:
 # ---------------------------------------------------------------- on-chain state
 
 
+_ENCODED = 4_096  # distinct calls whose call data _Calls keeps
+
+
 class _Calls:
-    """Encodes view calls and decodes their results, with the contracts' codecs (``chain``'s ``CallEncoder``)."""
+    """Encodes view calls and decodes their results, with the contracts' codecs (``chain``'s ``CallEncoder``).
+
+    The call data of the last ``_ENCODED`` distinct calls is kept: most questions repeat (each escrow's
+    ``milestone(i)`` asks one of a few ids, the role checks a few roles), and eth-abi's encoding costs more than
+    asking the node."""
 
     def __init__(self, build: Build) -> None:
         self._build = build
+        self.data = lru_cache(maxsize=_ENCODED)(self._data)
 
     def _encoder(self, contract: str, name: str) -> CallEncoder:
         return self._build.codec(contract).function(name)
 
-    def data(self, contract: str, name: str, *args: Any) -> str:
+    def _data(self, contract: str, name: str, *args: Any) -> str:
         return "0x" + self._encoder(contract, name).encode(args).hex()
 
     def decode(self, contract: str, name: str, raw: bytes) -> tuple[Any, ...]:
@@ -472,6 +481,17 @@ def _at(*path: int) -> _Extract:
     return extract
 
 
+# What compare_chain reads of an answer, built once (not per question): the first value; the escrow's books
+# (totals); its ruling and grace periods (terms); a milestone's state, as IMilestoneEscrow.milestone returns it.
+_FIRST = _at(0)
+_BOOKS = [(f, _at(i)) for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))]
+_PERIODS = [("ruling_period", _at(0, 9)), ("grace_period", _at(0, 10))]
+_STATUSES = {status.value: status_name(status.value) for status in MilestoneStatus}
+_MILESTONE = [
+    (f, (lambda v: _STATUSES.get(v[0][2])) if f == "status" else _at(0, i))
+    for i, f in enumerate(MilestoneState._fields)
+]
+
 # The order in which compare_chain reports its differences, by table.
 _CHAIN_TABLES = ("procurements", "milestones", "organizations", "accounts", "role_memberships", "budget_lines")
 
@@ -495,7 +515,6 @@ def compare_chain(
     chain = cursor.chain_id
     questions = _Questions(_Calls(build), source, cursor.block_number)
     ask, at = questions.ask, _at
-    statuses = {status.value: status_name(status.value) for status in MilestoneStatus}
     escrow_count = milestone_count = 0
     with live.connect() as conn:  # one snapshot for every read
         for procurements, milestones in _escrow_batches(conn, chain, escrows):
@@ -504,28 +523,18 @@ def compare_chain(
             for p in procurements:
                 escrow = p["escrow"]
                 held = p["total_funded"] - p["total_released"] - p["total_refunded"]
-                balance = [("balanceOf", held, at(0))]
+                balance = [("balanceOf", held, _FIRST)]
                 ask("procurements", escrow, system.token, "YenToken", "balanceOf", [escrow], balance)
-                books = [
-                    (f, p[f], at(i))
-                    for i, f in enumerate(("total_funded", "total_released", "total_refunded", "total_owed"))
-                ]
+                books = [(f, p[f], extract) for f, extract in _BOOKS]
                 ask("procurements", escrow, escrow, "MilestoneEscrow", "totals", [], books)
-                pause = [("paused_until", p["paused_until"], at(0))]
+                pause = [("paused_until", p["paused_until"], _FIRST)]
                 ask("procurements", escrow, escrow, "MilestoneEscrow", "pausedUntil", [], pause)
-                periods = [
-                    ("ruling_period", p["ruling_period"], at(0, 9)),
-                    ("grace_period", p["grace_period"], at(0, 10)),
-                ]
+                periods = [(f, p[f], extract) for f, extract in _PERIODS]
                 ask("procurements", escrow, escrow, "MilestoneEscrow", "terms", [], periods)
-                count = [("milestone_count", p["milestone_count"], at(0))]
+                count = [("milestone_count", p["milestone_count"], _FIRST)]
                 ask("procurements", escrow, escrow, "MilestoneEscrow", "milestoneCount", [], count)
             for m in milestones:
-                # As IMilestoneEscrow.milestone returns them, in order.
-                fields = [
-                    (f, m[f], (lambda v: statuses.get(v[0][2])) if f == "status" else at(0, i))
-                    for i, f in enumerate(MilestoneState._fields)
-                ]
+                fields = [(f, m[f], extract) for f, extract in _MILESTONE]
                 key = f"({m['escrow']}, {m['milestone_id']})"
                 ask("milestones", key, m["escrow"], "MilestoneEscrow", "milestone", [m["milestone_id"]], fields)
             questions.settle()
@@ -549,7 +558,7 @@ def compare_chain(
     held_roles = {(m["role"], m["account"]) for m in members}
     for account in sorted({a["account"] for a in accounts} | {m["account"] for m in members}):
         for role in sorted(role_ids):
-            fields = [("held", (role, account) in held_roles, at(0))]
+            fields = [("held", (role, account) in held_roles, _FIRST)]
             args = [bytes.fromhex(role[2:]), account]
             ask("role_memberships", f"({role}, {account})", system.registry, "AccessRegistry", "hasRole", args, fields)
     for line in lines:  # IBudgetLedger.lineOf: (series, exists, settled, allotted, obligated, disbursed, carryOver)
