@@ -130,6 +130,7 @@ class ChainSource:
     def __init__(self, rpc: Transport) -> None:
         self.rpc = rpc
         self.concurrent = rpc.concurrent  # whether a second thread may fetch while the first one decodes
+        self._aggregates = True  # whether eth_calls are still made through the aggregator (``call_many``)
 
     def _request(self, method: str, params: list[Any]) -> Any:
         try:
@@ -226,7 +227,40 @@ class ChainSource:
             return found
 
     def call_many(self, calls: Sequence[tuple[str, str]], block: int, batch: int = 500) -> list[bytes]:
-        """eth_call each (to, calldata) at ``block``, ``batch`` calls per round trip. A revert is an error."""
+        """eth_call each (to, calldata) at ``block``; a revert is an error.
+
+        Where the node takes eth_call's state override (anvil, geth, Besu), ``_AGGREGATED`` calls are made by one
+        eth_call to an aggregator placed for that call only (``_AGGREGATOR_CODE``), ``batch`` calls per round
+        trip: the node runs one request instead of hundreds. Where it does not (an error, or a reply that is not
+        the aggregator's: eth-tester ignores the override and answers an empty account's nothing), each call is
+        its own eth_call, ``batch`` per round trip (``_each_called``), from then on. Through the aggregator, a
+        call's ``msg.sender`` is the aggregator: only for views that do not ask who calls them."""
+        if not self._aggregates or not calls:
+            return self._each_called(calls, block, batch)
+        results: list[bytes] = []
+        per_trip = max(1, batch // _AGGREGATED) * _AGGREGATED
+        for start in range(0, len(calls), per_trip):
+            chunks = [
+                calls[at : at + _AGGREGATED] for at in range(start, min(start + per_trip, len(calls)), _AGGREGATED)
+            ]
+            requests = [
+                ("eth_call", [{"to": _AGGREGATOR, "data": _aggregated(chunk)}, hex(block), _OVERRIDE])
+                for chunk in chunks
+            ]
+            try:
+                replies = self.rpc.batch(requests)
+            except (OSError, ValueError, ChainError) as exc:
+                raise ProviderError(f"eth_call batch failed: {type(exc).__name__}: {exc}") from exc
+            for chunk, reply in zip(chunks, replies, strict=True):
+                answers = None if "error" in reply else _answers(str(reply.get("result")), len(chunk))
+                if answers is None:  # a call reverted (asked alone, it is named), or the node is no aggregator's
+                    answers = self._each_called(chunk, block, batch)
+                    self._aggregates = False  # every call was answered alone: the node does not take the override
+                results += answers
+        return results
+
+    def _each_called(self, calls: Sequence[tuple[str, str]], block: int, batch: int) -> list[bytes]:
+        """eth_call each (to, calldata) at ``block`` on its own, ``batch`` calls per round trip."""
         results: list[bytes] = []
         for start in range(0, len(calls), batch):
             chunk = calls[start : start + batch]
@@ -240,6 +274,60 @@ class ChainSource:
                     raise ProviderError(f"eth_call to {to} failed: {reply['error']}", reply["error"])
                 results.append(bytes.fromhex(str(reply["result"])[2:]))
         return results
+
+
+# The aggregator, placed by eth_call's state override at an address no contract has (a hash's last 20 bytes),
+# for that call only: nothing is deployed. Its calldata is, per call, [to: 32-byte word][n: word][n bytes of
+# calldata]; it STATICCALLs each in turn and returns, per call, [m: word][m bytes of answer]; any revert reverts
+# the whole. Assembled from (stack top first; p: calldata read so far, o: answer written so far):
+#   PUSH0 PUSH0                                              [p=0, o=0]
+#   loop: JUMPDEST CALLDATASIZE DUP2 LT PUSH1 body JUMPI     while p < calldatasize
+#   POP PUSH0 RETURN                                         return memory[0:o]
+#   body: JUMPDEST DUP1 CALLDATALOAD DUP2 PUSH1 32 ADD CALLDATALOAD             [n, to, p, o]
+#   DUP1 DUP4 PUSH1 64 ADD DUP6 PUSH1 32 ADD CALLDATACOPY                       memory[o+32:] = the calldata
+#   PUSH0 PUSH0 DUP3 DUP7 PUSH1 32 ADD DUP6 GAS STATICCALL PUSH1 ok JUMPI       staticcall(gas, to, o+32, n, 0, 0)
+#   PUSH0 PUSH0 REVERT                                       a call reverted
+#   ok: JUMPDEST SWAP1 POP PUSH1 64 ADD ADD                  [p+64+n, o]
+#   RETURNDATASIZE DUP1 DUP4 MSTORE                          memory[o] = m
+#   DUP1 PUSH0 DUP5 PUSH1 32 ADD RETURNDATACOPY              memory[o+32:] = the answer
+#   DUP3 ADD PUSH1 32 ADD SWAP2 POP PUSH1 loop JUMP          [p, o+32+m]
+_AGGREGATOR_CODE = (
+    "0x5f5f5b368110600c57505ff35b80358160200135808360400185602001375f5f8286602001855afa602e575f5ffd5b90506040010"
+    "13d808352805f846020013e82016020019150600256"
+)
+_AGGREGATOR = "0x12431A4052c95f691A3A094c2c639d86E3f83359"  # keccak("procure: call_many aggregator")[-20:]
+_OVERRIDE = {_AGGREGATOR: {"code": _AGGREGATOR_CODE}}
+_AGGREGATED = 250  # calls per aggregated eth_call: its gas (cold reads, memory) stays far below a block's limit
+
+
+def _aggregated(calls: Sequence[tuple[str, str]]) -> str:
+    """The aggregator's calldata for ``calls``."""
+    parts = []
+    for to, data in calls:
+        body = bytes.fromhex(data[2:])
+        parts.append(bytes(12) + bytes.fromhex(to[2:]) + len(body).to_bytes(32, "big") + body)
+    return "0x" + b"".join(parts).hex()
+
+
+def _answers(result: str, count: int) -> list[bytes] | None:
+    """The aggregator's reply as ``count`` answers; None if it is not one (too few, too many, a length that runs
+    past the end)."""
+    try:
+        raw = bytes.fromhex(result[2:]) if result.startswith("0x") else None
+    except ValueError:
+        raw = None
+    if raw is None:
+        return None
+    answers: list[bytes] = []
+    at = 0
+    while at < len(raw) and len(answers) < count:
+        size = int.from_bytes(raw[at : at + 32], "big")
+        end = at + 32 + size
+        if at + 32 > len(raw) or end > len(raw):
+            return None
+        answers.append(raw[at + 32 : end])
+        at = end
+    return answers if len(answers) == count and at == len(raw) else None
 
 
 class EventDecoder:

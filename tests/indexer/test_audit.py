@@ -527,3 +527,47 @@ def test_sqlites_own_join_names_what_the_streams_name(
     in_sqlite, streamed = audit._compare_in_sqlite(live, other), audit._compare_streams(live, other)
     assert in_sqlite == streamed
     assert set(_named(in_sqlite[0])) == expected
+
+
+@pytest.mark.parametrize("key_kept", [True, False])
+def test_a_row_deleted_where_another_is_doubled_is_named(
+    whole_replay: Engine, tmp_path: Path, *, key_kept: bool
+) -> None:
+    """SQLite's comparison spares the search for replayed rows without a live partner when the counts say there
+    are none: each live row with a partner has its own only if the live key is unique. A live file whose payments
+    table was rebuilt without its key, one row doubled and another deleted (the counts even), is searched all the
+    same; with the key kept, the same edit (a row forged in place of the doubled one) is found by the counts."""
+    assert whole_replay.url.database is not None
+    live_url = _copy(Path(whole_replay.url.database), tmp_path / "live.db")
+    db = sqlite3.connect(tmp_path / "live.db")
+    with db:
+        if not key_kept:
+            db.execute("CREATE TABLE unkeyed AS SELECT * FROM payments")
+            db.execute("DROP TABLE payments")
+            db.execute("ALTER TABLE unkeyed RENAME TO payments")
+        rows = db.execute(
+            "SELECT chain_id, block_number, log_index, tx_hash FROM payments ORDER BY block_number, log_index"
+        ).fetchall()
+        assert len(rows) >= 2
+        gone = rows[-1]
+        db.execute("DELETE FROM payments WHERE block_number = ? AND log_index = ? AND tx_hash = ?", gone[1:])
+        copied = db.execute(
+            "SELECT * FROM payments WHERE tx_hash = ? AND log_index = ?", (rows[0][3], rows[0][2])
+        ).fetchone()
+        marks = ", ".join("?" for _ in copied)
+        if key_kept:  # the key refuses a double: the row comes back under a forged hash
+            columns = [c[1] for c in db.execute("PRAGMA table_info(payments)")]
+            forged = [
+                "0x" + "e" * 64 if name == "tx_hash" else value for name, value in zip(columns, copied, strict=True)
+            ]
+            copied = tuple(forged)
+        db.execute(f"INSERT INTO payments VALUES ({marks})", copied)  # noqa: S608
+    db.close()
+    live = make_engine(live_url)
+    try:
+        found, checked = audit._compare_in_sqlite(live, whole_replay)
+    finally:
+        live.dispose()
+    named = set(_named(found))
+    assert ("payments", _key(*gone), "<row>", "missing", "present") in named
+    assert checked["payments"] == len(rows)
