@@ -39,7 +39,6 @@ LONGEST_FIRST = (
     "tests/gateway/test_api_contract.py",
     "tests/gateway/test_read_path.py",
     "tests/gateway/test_sign_in_nonces.py",
-    "tests/scripts/test_procurement_life.py",
 )
 
 

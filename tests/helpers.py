@@ -1,7 +1,8 @@
-"""Shared test helpers: revert assertions, event extraction, escrow set-up, time travel."""
+"""Shared test helpers: revert assertions, event extraction, escrow set-up, time travel, property-test sizes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,14 @@ from chain import Receipt
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert
 from tests.world import DAY, World
+
+THOROUGH = os.environ.get("PROCURE_THOROUGH") == "1"
+
+
+def examples(usual: int, thorough: int) -> int:
+    """How many examples a property test runs: ``usual`` in `make test`, ``thorough`` with PROCURE_THOROUGH=1 (before
+    a release, or after changing what the test drives). Hypothesis draws new examples on every run."""
+    return thorough if THOROUGH else usual
 
 
 @contextmanager

@@ -49,6 +49,7 @@ from chain.clients import MilestoneStatus as Status
 from chain.eip712 import Action, sign_action
 from chain.errors import ContractRevert, TransactionFailed
 from chain.roles import Role, org_id
+from tests.helpers import examples
 from tests.world import DAY, World
 
 UNIT = 1_000_000  # amounts are whole millions of yen
@@ -1104,7 +1105,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=examples(10, 100),  # each a run of up to 50 steps, every invariant checked after each
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

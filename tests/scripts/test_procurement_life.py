@@ -91,7 +91,10 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     registry, _, _ = system_clients(rpc, system, TxSender(rpc, accounts[0], error_decoder()))
     seed_cast(registry, dev_budget_as(rpc, system), {i: a.address for i, a in enumerate(accounts)})
     relayer = TxSender(rpc, accounts[DEV_INDEX["relayer"]], error_decoder())
-    app = create_app(make_settings(tmp_path), rpc=rpc, system=system, relayer=relayer, build=context.build())
+    # No indexer follows the chain here (the test syncs when it reads the mirror): every client command's ?wait=true
+    # gives up on the mirror at once, not after the usual 2 s (which, 18 times over, was most of this test's time).
+    settings = make_settings(tmp_path, wait_timeout_s=0.05)
+    app = create_app(settings, rpc=rpc, system=system, relayer=relayer, build=context.build())
     with TestClient(app, raise_server_exceptions=False) as http:
         yield Ledger(rpc=rpc, var_dir=var_dir, http=http, states={})
 
