@@ -136,7 +136,13 @@ def test_attestations_through_nginx_survive_a_gateway_killed_halfway(setup: Setu
             url = f"/procurements/0x{pid.hex()}/actions/relays/{tx}"
 
             def mined(url: str = url, label: str = label) -> bool:
-                answer = client.get(url, headers=headers[label])
+                try:
+                    answer = client.get(url, headers=headers[label])
+                except httpx.RemoteProtocolError:
+                    # uvicorn closed this kept-alive connection (idle past its 5 s) as the GET went out, as a
+                    # loaded machine made one session's run see; any client asks a GET again. A gateway that
+                    # died refuses the next connection and fails the test.
+                    return False
                 assert answer.status_code == 200, answer.text
                 return bool(answer.json()["status"] == "mined")
 
