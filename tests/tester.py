@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from eth.constants import GENESIS_PARENT_HASH
 from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
 from eth.vm.spoof import SpoofTransaction
 from eth_account import Account
@@ -39,6 +40,22 @@ _FUNDING_WEI = 10**21
 _TIP_WEI = 10**9  # what web3's eth-tester provider answers to eth_maxPriorityFeePerGas
 
 
+class _Backend(PyEVMBackend):  # type: ignore[misc]
+    """py-evm, rewound without executing again: eth-tester's revert makes the snapshot's block the canonical head
+    and then imports that block again (every transaction in it run and checked once more, a contract deployment
+    included), only to build the next pending block on it. The block is already stored and was checked when it was
+    mined: only the pending block is built here. The genesis block goes through eth-tester's own path."""
+
+    def revert_to_snapshot(self, snapshot: Any) -> None:
+        block = self.chain.get_block_by_hash(snapshot)
+        if block.number == 0:
+            super().revert_to_snapshot(snapshot)
+            return
+        chaindb = self.chain.chaindb
+        chaindb._set_as_canonical_chain_head(chaindb.db, block.header, GENESIS_PARENT_HASH)
+        self.chain.header = self.chain.ensure_header()
+
+
 class Tester(EthereumTester):  # type: ignore[misc]
     """eth-tester on py-evm; a snapshot revert also makes every sender through its transports ask the chain for
     its next nonce (the nonces it handed out since the snapshot are gone).
@@ -53,7 +70,7 @@ class Tester(EthereumTester):  # type: ignore[misc]
     __test__ = False  # not a test class, whatever its name
 
     def __init__(self, genesis_state: dict[bytes, dict[str, Any]] | None = None) -> None:
-        super().__init__(PyEVMBackend(genesis_state=genesis_state))
+        super().__init__(_Backend(genesis_state=genesis_state))
         self._transports: weakref.WeakSet[TesterTransport] = weakref.WeakSet()
         self._blocks: dict[tuple[int, bool], Any] = {}
         self._receipts: dict[Any, Any] = {}
