@@ -5,7 +5,6 @@ mirror that holds rows or a catch-up too short to need it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -18,45 +17,8 @@ from indexer.errors import IndexerError
 from indexer.models import APPEND_ONLY, TABLES, DeferredIndex
 from indexer.schema import alembic_config, make_engine, upgrade
 from indexer.sync import Indexer, SyncConfig
-from scripts.fresh_postgres import new_database
+from tests.indexer.conftest import index_definitions
 from tests.world import World
-
-
-def index_definitions(engine: Engine) -> dict[str, str]:
-    """Every index of the database (primary keys and unique ones too) by name, as the database itself states it:
-    table, columns in order, uniqueness, partial clause."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            stated = (
-                "SELECT name, tbl_name || ': ' || coalesce(sql, 'automatic') FROM sqlite_master WHERE type = 'index'"
-            )
-            rows = conn.execute(text(stated))
-        else:
-            rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"))
-        return {str(name): str(definition) for name, definition in rows}
-
-
-@pytest.fixture
-def fresh_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
-    """Another empty database of ``db_url``'s kind."""
-
-    def make(name: str) -> str:
-        if db_url.startswith("sqlite"):
-            return f"sqlite:///{tmp_path / name}.db"
-        return new_database(request.getfixturevalue("postgres_server"))
-
-    return make
-
-
-@pytest.fixture
-def migrated(fresh_url: Callable[[str], str]) -> dict[str, str]:
-    """The index definitions of a database of the test's kind that the migrations alone built."""
-    engine = make_engine(fresh_url("migrated"))
-    try:
-        upgrade(engine)
-        return index_definitions(engine)
-    finally:
-        engine.dispose()
 
 
 def _indexer(engine: Engine, world: World, blocks: int | None = 0) -> Indexer:
