@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import sqlite3
@@ -50,7 +51,7 @@ from indexer.sync import Indexer, SyncConfig
 __all__ = ["Difference", "Report", "compare_chain", "recompute_digests", "replay", "resumed_replay", "verify"]
 
 _ZERO_ADDRESS = "0x" + "0" * 40
-_SKIP_TABLES = {"indexer_locks", "self_checks"}  # the mirror's own bookkeeping, not the chain's
+_SKIP_TABLES = {"deferred_indexes", "indexer_locks", "self_checks"}  # the mirror's own bookkeeping, not the chain's
 _CURSOR_FIELDS = ("block_number", "block_hash", "chain_hash", "start_block")
 
 
@@ -96,10 +97,13 @@ def replay(
     config: SyncConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Cursor:
-    """Build a fresh mirror in the (empty) database ``url`` from the chain's history; returns its final cursor."""
+    """Build a fresh mirror in the (empty) database ``url`` from the chain's history; returns its final cursor. Its
+    secondary indexes are built once at the end (``SyncConfig.defer_indexes_blocks``)."""
     engine = make_engine(url)
     try:
-        indexer = Indexer(engine, source, system, build, config)
+        indexer = Indexer(
+            engine, source, system, build, dataclasses.replace(config or SyncConfig(), defer_indexes_blocks=0)
+        )
         if indexer.store.cursor() is not None:
             raise IndexerError(
                 f"{engine.url.render_as_string()} already holds a mirror: replay needs an empty database"

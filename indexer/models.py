@@ -71,6 +71,7 @@ __all__ = [
     "BudgetYearClosure",
     "BurnRow",
     "CursorRow",
+    "DeferredIndex",
     "DisputeLapse",
     "DisputeOpening",
     "DisputeSettlement",
@@ -241,6 +242,15 @@ class IndexerLock(Base):
     heartbeat_ms: Mapped[int] = mapped_column(BigInteger)
     # The holder's lease: it is presumed dead once its heartbeat is older than this (NULL: written before 0010).
     ttl_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DeferredIndex(Base):
+    """A secondary index a fresh mirror's catch-up dropped, to be built once it reaches its target (see
+    ``indexer.deferred_indexes``): recorded in the transaction that drops it, deleted in the one that builds it."""
+
+    __tablename__ = "deferred_indexes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
 # ---------------------------------------------------------------- registry: organizations, accounts, roles

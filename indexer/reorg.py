@@ -48,6 +48,7 @@ CURRENT_STATE = {
     "budget_grants": "rebuilt",
     "cursors": "moved to the ancestor",
     "indexer_locks": "kept",
+    "deferred_indexes": "kept (the indexes are built when the catch-up reaches its target)",
     "self_checks": "kept (the next check covers the new blocks)",
 }
 # The DERIVED tables without an escrow column: the registry's, replayed whole when its events were rolled back.

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from chain import (
@@ -42,9 +42,11 @@ from chain import (
     genesis_raw_logs,
 )
 from indexer.cursor import Cursor
+from indexer.deferred_indexes import build_deferred, defer_indexes, deferred_indexes
 from indexer.errors import IndexerError, LockLost
 from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from indexer.mappers import MappedLog, TrustEscrow, map_log
+from indexer.models import TABLES
 from indexer.pipeline import Pipeline
 from indexer.schema import upgrade
 from indexer.store import Store
@@ -157,6 +159,14 @@ class SyncConfig:
     recheck_recent_s: float = 60.0
     recheck_recent_blocks: int = 256
     recheck_all_s: float = 86_400.0
+    # A catch-up into an empty mirror at least this many blocks behind its target drops the secondary indexes of the
+    # event tables and builds them when it gets there (indexer/deferred_indexes.py); None: never. Deferring saves CPU
+    # at any size (an index built from the rows once is cheaper than one maintained row by row) and costs a fixed
+    # few dozen DDL statements, and reads that go without those indexes while the mirror is behind anyway. Blocks
+    # say little of the rows (bench_budget's 23,537 logs of blocks 33-77, bench_indexer's 119,157 in 213 blocks),
+    # so the threshold only leaves alone a mirror started with its deployment: one initial range (32 blocks) or
+    # less behind, caught up in one step. `procure audit replay` always defers (0).
+    defer_indexes_blocks: int | None = 32
 
 
 @dataclass
@@ -500,6 +510,7 @@ class Indexer:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
+        self._defer_indexes(target)
         # Over HTTP, a writer process writes each range while the next is read (see Pipeline).
         if self._executor is not None and self.store.can_pipeline:
             self._pipeline = self.store.pipeline(self.lock)
@@ -528,6 +539,7 @@ class Indexer:
                         collected_at = self.stats.logs_applied
             if self._pipeline is not None:
                 self._committed(self._pipeline.wait())
+            self._build_deferred_indexes()
         except BaseException:
             if self._pipeline is not None:
                 with contextlib.suppress(Exception):  # the write in flight, if any: it commits or not, whole
@@ -539,10 +551,43 @@ class Indexer:
         self.stats.seconds += time.perf_counter() - started
         return self.stats
 
+    def _defer_indexes(self, target: int) -> None:
+        """Drop the event tables' secondary indexes if this catch-up fills an empty database (nothing mirrored, of
+        any chain) from at least ``defer_indexes_blocks`` blocks behind ``target``; recorded in the same transaction
+        (see ``indexer.deferred_indexes``)."""
+        threshold = self.config.defer_indexes_blocks
+        cursor = self._cursor()
+        if threshold is None or cursor.block_number >= cursor.start_block or target - cursor.block_number < threshold:
+            return
+        cursors = TABLES["cursors"]
+        with self._writing(), self.engine.begin() as conn:
+            self.lock.refresh(conn)
+            # The cursor moves with the rows it covers: every cursor still before its first block, no rows anywhere.
+            if deferred_indexes(conn) or any(
+                number >= start for number, start in conn.execute(select(cursors.c.block_number, cursors.c.start_block))
+            ):
+                return
+            dropped = defer_indexes(conn)
+        if dropped:
+            _log.info("catching up into an empty mirror: %d secondary indexes are built at the end", len(dropped))
+
+    def _build_deferred_indexes(self) -> None:
+        """Build the indexes a catch-up into an empty mirror deferred, if any are (one transaction)."""
+        with self.engine.connect() as conn:
+            if not deferred_indexes(conn):
+                return
+        started = time.perf_counter()
+        with self._writing(), self.engine.begin() as conn:
+            self.lock.refresh(conn)
+            built = build_deferred(conn)
+            self.lock.refresh(conn)  # the lease runs from the commit, however long the build took
+        _log.info("built %d deferred indexes in %.1f s", len(built), time.perf_counter() - started)
+
     def follow(self, should_stop: Callable[[], bool], on_step: Callable[[Cursor], None] | None = None) -> None:
         """Index forever (until ``should_stop()``), polling the head, renewing the lock while idle."""
         started = time.monotonic()
         checked = {"recent": started, "all": started - self.config.recheck_all_s}  # everything once at start
+        self._build_deferred_indexes()  # a mirror left deferred (catch_up built them, unless it was never called)
         while not should_stop():
             covered = self.step()
             if on_step is not None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from indexer.schema import make_engine
+from indexer.schema import make_engine, upgrade
 from scripts.fresh_postgres import new_database, temporary_server
 from tests.indexer.scenario import LOGS_FIXTURE, ROWS_FIXTURE, run_scenario
 from tests.world import World
@@ -46,6 +46,43 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield made
     finally:
         made.dispose()
+
+
+def index_definitions(engine: Engine) -> dict[str, str]:
+    """Every index of the database (primary keys and unique ones too) by name, as the database itself states it:
+    table, columns in order, uniqueness, partial clause."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            stated = (
+                "SELECT name, tbl_name || ': ' || coalesce(sql, 'automatic') FROM sqlite_master WHERE type = 'index'"
+            )
+            rows = conn.execute(text(stated))
+        else:
+            rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"))
+        return {str(name): str(definition) for name, definition in rows}
+
+
+@pytest.fixture
+def fresh_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """Another empty database of ``db_url``'s kind."""
+
+    def make(name: str) -> str:
+        if db_url.startswith("sqlite"):
+            return f"sqlite:///{tmp_path / name}.db"
+        return new_database(request.getfixturevalue("postgres_server"))
+
+    return make
+
+
+@pytest.fixture
+def migrated(fresh_url: Callable[[str], str]) -> dict[str, str]:
+    """The index definitions of a database of the test's kind that the migrations alone built."""
+    engine = make_engine(fresh_url("migrated"))
+    try:
+        upgrade(engine)
+        return index_definitions(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

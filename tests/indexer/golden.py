@@ -23,7 +23,12 @@ Piece = tuple[list[MappedLog], int, str]  # the mapped logs of one block, its nu
 
 _EVENT_ORDER = {"chain_id", "tx_hash", "log_index", "block_number"}
 # Not rows of the recorded events: the mirror's own bookkeeping, and which chain (node) it was recorded from.
-_VOLATILE = {"indexer_locks": None, "self_checks": None, "cursors": {"updated_at_ms", "genesis_hash"}}
+_VOLATILE = {
+    "deferred_indexes": None,
+    "indexer_locks": None,
+    "self_checks": None,
+    "cursors": {"updated_at_ms", "genesis_hash"},
+}
 
 
 def system_of(recorded: Mapping[str, Any]) -> SystemAddresses:

@@ -23,10 +23,12 @@ import pytest
 from chain import ProviderError, project_root
 from chain.logs import ChainSource
 from indexer.audit import _compare_tables, recompute_digests
+from indexer.deferred_indexes import DEFERRABLE, deferred_indexes
 from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.sync import Indexer
 from scripts.bench_indexer import Chain, generate_events, running_anvil
+from tests.indexer.conftest import index_definitions
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +80,11 @@ class _LimitedNode(ChainSource):
         return super().logs(from_block, to_block, topics)
 
 
-def _index_once(rpc_url: str, var_dir: str, url: str, fetched: Synchronized[int], allowance: int) -> None:
-    """The indexer in a child process: catch up one block per transaction, at most ``allowance`` blocks."""
+def _index_once(
+    rpc_url: str, var_dir: str, url: str, fetched: Synchronized[int], allowance: int, defer: int | None
+) -> None:
+    """The indexer in a child process: catch up one block per transaction, at most ``allowance`` blocks; ``defer``
+    is its ``SyncConfig.defer_indexes_blocks``."""
     from chain import compile_contracts, connect, require_manifest
     from indexer.sync import SyncConfig
 
@@ -90,7 +95,7 @@ def _index_once(rpc_url: str, var_dir: str, url: str, fetched: Synchronized[int]
         _PacedNode(rpc, fetched, allowance),
         require_manifest(rpc, Path(var_dir)),
         compile_contracts(),
-        SyncConfig(initial_span=1, max_span=1),
+        SyncConfig(initial_span=1, max_span=1, defer_indexes_blocks=defer),
     )
     with indexer:
         indexer.catch_up()
@@ -104,8 +109,8 @@ _CONTEXT.set_forkserver_preload(
 )
 
 
-def _start(chain: Chain, url: str, fetched: Synchronized[int], allowance: int) -> BaseProcess:
-    args = (chain.node.url, str(chain.var_dir), url, fetched, allowance)
+def _start(chain: Chain, url: str, fetched: Synchronized[int], allowance: int, defer: int | None) -> BaseProcess:
+    args = (chain.node.url, str(chain.var_dir), url, fetched, allowance, defer)
     process = _CONTEXT.Process(target=_index_once, args=args)
     process.start()
     return process
@@ -133,14 +138,19 @@ def _cursor(url: str, chain_id: int) -> int:
     return -1 if cursor is None else cursor.block_number
 
 
-def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_url: str, tmp_path: Path) -> None:
+# Kept: the indexes maintained row by row. Deferred: the first run drops them (indexer/deferred_indexes.py), every
+# kill leaves them missing and recorded, and the final run (the command line's defaults) builds them at its end.
+@pytest.mark.parametrize("defer", [None, 0], ids=["kept", "deferred"])
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(
+    chain: Chain, db_url: str, tmp_path: Path, defer: int | None, migrated: dict[str, str]
+) -> None:
     rng = random.Random(20260401)
     chain_id = chain.rpc.chain_id
     head = chain.rpc.block_number()
     for _ in range(KILLS):
         before = _cursor(db_url, chain_id)
         fetched = _CONTEXT.Value("i", 0)
-        process = _start(chain, db_url, fetched, allowance=rng.randint(2, 4))
+        process = _start(chain, db_url, fetched, rng.randint(2, 4), defer)
         deadline = time.monotonic() + 60
         while fetched.value == 0 and process.is_alive() and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -154,12 +164,29 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(chain: Chain, db_
         assert process.exitcode == -signal.SIGKILL, f"the indexer failed with exit code {process.exitcode}"
         if before >= 0:  # a kill never takes back what a run committed (how far a run gets is the planner's)
             assert before <= _cursor(db_url, chain_id), "the cursor went back"
+        if defer is not None:
+            assert _deferred(db_url) == sorted(DEFERRABLE), "a killed run left indexes missing without a record"
     assert _cursor(db_url, chain_id) < head, "the kills should leave work for the final run"
     final = _spawn(chain, db_url)  # the last run through the real command line
     assert final.wait(120) == 0, final.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
     assert _cursor(db_url, chain_id) == head
+    assert _deferred(db_url) == []
+    live = make_engine(db_url)
+    try:
+        assert index_definitions(live) == migrated
+    finally:
+        live.dispose()
 
     _assert_a_fresh_index_equals(chain, db_url, tmp_path)
+
+
+def _deferred(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return deferred_indexes(conn)
+    finally:
+        engine.dispose()
 
 
 def _assert_a_fresh_index_equals(chain: Chain, db_url: str, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0011"
+        assert MigrationContext.configure(conn).get_current_revision() == "0012"
 
 
 _EVENT = {"chain_id": 1, "tx_hash": "0x" + "a" * 64, "log_index": 0, "block_number": 7}
