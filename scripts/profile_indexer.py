@@ -20,8 +20,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +32,7 @@ from chain import Build, ChainSource, JsonRpc, SystemAddresses, compile_contract
 from indexer.audit import verify
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig
+from scripts.fresh_postgres import temporary_server_process
 
 
 @dataclass
@@ -112,18 +112,6 @@ def _measured(
     return result, cpu
 
 
-@contextmanager
-def _postgres() -> Iterator[tuple[str, int | None]]:
-    import pgserver  # type: ignore[import-untyped]
-
-    with tempfile.TemporaryDirectory(prefix="profile-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
-            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1), server.get_pid()
-        finally:
-            server.cleanup()
-
-
 def _catch_up(
     rpc: JsonRpc,
     system: SystemAddresses,
@@ -188,8 +176,8 @@ def measure(obj: tuple[JsonRpc, Path], profile_dir: Path | None, node_pid: int |
         sqlite_url = f"sqlite:///{Path(folder) / 'mirror.db'}"
         applied, cpu = _catch_up(rpc, system, build, sqlite_url, (None, node_pid), dump("sqlite"))
         result["sqlite"] = {"events": applied, **cpu.as_json()}
-        with _postgres() as (url, pid):
-            applied, cpu = _catch_up(rpc, system, build, url, (pid, node_pid), dump("postgres"))
+        with temporary_server_process("profile-pg-") as server:
+            applied, cpu = _catch_up(rpc, system, build, server.url, (server.pid, node_pid), dump("postgres"))
         result["postgres"] = {"events": applied, **cpu.as_json()}
         engine = make_engine(sqlite_url)
         try:
