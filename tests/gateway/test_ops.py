@@ -112,6 +112,12 @@ def test_healthz_reports_a_hand_edited_row_with_its_block(api: Api) -> None:
 
 
 def test_healthz_says_the_mirrors_indexes_are_still_to_build(api: Api, procurement: str) -> None:
+    says_the_indexes_still_to_build(api)
+
+
+def says_the_indexes_still_to_build(api: Api) -> None:
+    """/healthz on a mirror whose indexes were dropped and not built: degraded (200) with their count, also while
+    they are being built; ok once built (test_postgres runs it on PostgreSQL)."""
     api.sync()
     healthy = api.client.get("/healthz").json()
     assert (healthy["status"], healthy["problem"], healthy["indexer"]["pendingIndexes"]) == ("ok", None, 0)
