@@ -6,7 +6,7 @@ write per row and per index into pages scattered over the whole index (the bulk-
 "Populating a Database"). Only the non-unique indexes of the append-only tables are deferred: primary keys and
 unique indexes guard what the mirror holds and always stay, and the current-state tables are small and read by the
 writer itself. Nothing the mirror serves depends on an index; reads are slower until they are built, while the
-mirror is behind its chain anyway (``/healthz`` shows its lag).
+mirror is behind its chain anyway (``/healthz`` shows its lag and counts the indexes still to build).
 
 Crash safety: the names of the dropped indexes are recorded in ``deferred_indexes`` in the transaction that drops
 them, and deleted in the one that builds them (SQLite and PostgreSQL both roll DDL back with the transaction), so a

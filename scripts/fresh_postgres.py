@@ -12,10 +12,18 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import create_engine, make_url
 
-__all__ = ["drop_database", "fresh_database", "new_database", "temporary_server"]
+__all__ = [
+    "ServerProcess",
+    "drop_database",
+    "fresh_database",
+    "new_database",
+    "temporary_server",
+    "temporary_server_process",
+]
 
 
 def new_database(admin_url: str, name: str | None = None) -> str:
@@ -41,18 +49,34 @@ def fresh_database(admin_url: str, name: str | None = None) -> Iterator[str]:
         drop_database(admin_url, str(make_url(url).database))
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    """A running server: its admin URL (psycopg driver) and its postmaster's process id (None if pgserver cannot
+    say), whose descendants are the server's processes."""
+
+    url: str
+    pid: int | None
+
+
 @contextmanager
-def temporary_server(prefix: str) -> Iterator[str]:
+def temporary_server_process(prefix: str) -> Iterator[ServerProcess]:
     """A PostgreSQL server of its own (pgserver) for the ``with`` block, its data in a new temporary folder named
-    with ``prefix`` (outside pytest's, whose access rights another pytest session may change); its admin URL."""
+    with ``prefix`` (outside pytest's, whose access rights another pytest session may change)."""
     import pgserver  # type: ignore[import-untyped]
 
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
         try:
-            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+            yield ServerProcess(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1), server.get_pid())
         finally:
             server.cleanup()
+
+
+@contextmanager
+def temporary_server(prefix: str) -> Iterator[str]:
+    """``temporary_server_process``'s admin URL, for a caller that needs no more."""
+    with temporary_server_process(prefix) as server:
+        yield server.url
 
 
 def _checked(name: str) -> str:

@@ -20,8 +20,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +32,8 @@ from chain import Build, ChainSource, JsonRpc, SystemAddresses, compile_contract
 from indexer.audit import verify
 from indexer.schema import make_engine
 from indexer.sync import Indexer, SyncConfig
+from scripts._common import clean_errors
+from scripts.fresh_postgres import temporary_server_process
 
 
 @dataclass
@@ -112,18 +113,6 @@ def _measured(
     return result, cpu
 
 
-@contextmanager
-def _postgres() -> Iterator[tuple[str, int | None]]:
-    import pgserver  # type: ignore[import-untyped]
-
-    with tempfile.TemporaryDirectory(prefix="profile-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
-            yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1), server.get_pid()
-        finally:
-            server.cleanup()
-
-
 def _catch_up(
     rpc: JsonRpc,
     system: SystemAddresses,
@@ -143,22 +132,39 @@ def _catch_up(
 
 
 @click.group()
-@click.option("--rpc-url", required=True, help="The node holding the generated chain.")
-@click.option("--var", "var_dir", type=click.Path(path_type=Path), required=True, help="Where the manifest lives.")
+@click.option("--rpc-url", default=None, help="The node holding the generated chain (needed by every command).")
+@click.option(
+    "--var",
+    "var_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the manifest lives (needed by every command).",
+)
 @click.pass_context
-def main(ctx: click.Context, rpc_url: str, var_dir: Path) -> None:
+def main(ctx: click.Context, rpc_url: str | None, var_dir: Path | None) -> None:
     """Measure the CPU time of the indexer's catch-up into PostgreSQL and of replay + verify."""
-    ctx.obj = (connect(rpc_url), var_dir)
+    ctx.obj = (rpc_url, var_dir)
+
+
+def _node(options: tuple[str | None, Path | None]) -> tuple[JsonRpc, Path]:
+    """The node and the manifest's folder the group's options name: checked and connected here, in the command, so
+    that a command's ``--help`` needs neither option nor a running node."""
+    rpc_url, var_dir = options
+    if rpc_url is None or var_dir is None:
+        missing = " and ".join(name for name, value in (("--rpc-url", rpc_url), ("--var", var_dir)) if value is None)
+        raise click.UsageError(f"missing {missing} (given before the command)")
+    return connect(rpc_url), var_dir
 
 
 @main.command()
 @click.option("--events", type=click.IntRange(100), default=100_000, show_default=True, help="Events to generate.")
 @click.pass_obj
-def generate(obj: tuple[JsonRpc, Path], events: int) -> None:
+@clean_errors
+def generate(obj: tuple[str | None, Path | None], events: int) -> None:
     """Deploy, seed and generate events on the node (once per chain)."""
     from scripts.bench_indexer import Chain, generate_events, setup_chain
 
-    rpc, var_dir = obj
+    rpc, var_dir = _node(obj)
     # The node runs on its own (it outlives this process): setup_chain only reads its URL.
     chain: Chain = setup_chain(SimpleNamespace(url=rpc.endpoint), var_dir)  # type: ignore[arg-type]
     click.echo(f"generated {generate_events(chain, events)} events", err=True)
@@ -170,9 +176,10 @@ def generate(obj: tuple[JsonRpc, Path], events: int) -> None:
 )
 @click.option("--node-pid", type=int, default=None, help="The node's process id, to count its CPU time too.")
 @click.pass_obj
-def measure(obj: tuple[JsonRpc, Path], profile_dir: Path | None, node_pid: int | None) -> None:
+@clean_errors
+def measure(obj: tuple[str | None, Path | None], profile_dir: Path | None, node_pid: int | None) -> None:
     """Print one JSON object: the CPU seconds of each step, run in scripts/bench_indexer.py's order."""
-    rpc, var_dir = obj
+    rpc, var_dir = _node(obj)
     system = load_manifest(manifest_path(var_dir, rpc.chain_id))
     if system is None:
         raise click.ClickException(f"no manifest under {var_dir}: run `generate` first")
@@ -188,8 +195,8 @@ def measure(obj: tuple[JsonRpc, Path], profile_dir: Path | None, node_pid: int |
         sqlite_url = f"sqlite:///{Path(folder) / 'mirror.db'}"
         applied, cpu = _catch_up(rpc, system, build, sqlite_url, (None, node_pid), dump("sqlite"))
         result["sqlite"] = {"events": applied, **cpu.as_json()}
-        with _postgres() as (url, pid):
-            applied, cpu = _catch_up(rpc, system, build, url, (pid, node_pid), dump("postgres"))
+        with temporary_server_process("profile-pg-") as server:
+            applied, cpu = _catch_up(rpc, system, build, server.url, (server.pid, node_pid), dump("postgres"))
         result["postgres"] = {"events": applied, **cpu.as_json()}
         engine = make_engine(sqlite_url)
         try:

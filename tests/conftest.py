@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.world import World, build_world
+
+if TYPE_CHECKING:
+    from scripts.bench_indexer import Chain
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +27,23 @@ def world(session_world: World) -> Iterator[World]:
         yield session_world
     finally:
         session_world.tester.revert_to_snapshot(snapshot)
+
+
+@pytest.fixture(scope="session")
+def paid_anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """An in-memory anvil with the system deployed and a few procurements (about 300 events), their milestones run
+    to payment; shared read-only by the modules that ask a real node (``eth_call`` with state overrides, which
+    eth-tester ignores). A test that sent a transaction would change what the next one reads: the teardown fails
+    it by the head it finds moved."""
+    # Imported here, not above: every test process loads this file, and bench_indexer's imports cost 0.6 s of CPU.
+    from scripts.bench_indexer import generate_events, running_anvil
+
+    with running_anvil(tmp_path_factory.mktemp("anvil-paid"), persistent=False) as running:
+        generate_events(running, 300, milestones=3, per_round=2)
+        head = running.rpc.block_number()
+        yield running
+        moved = running.rpc.block_number()
+        assert moved == head, f"a test mined blocks {head + 1}..{moved} on the shared read-only anvil"
 
 
 # The longest modules (their summed time on 2 cores, longest first). `pytest -n 2 --dist loadfile` hands whole

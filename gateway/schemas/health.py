@@ -19,13 +19,20 @@ class IndexerHealthPublic(ApiModel):
     )
     checked_blocks: str | None = Field(None, description="The blocks that check covered, e.g. 100..355.")
     first_bad_block: int | None = Field(None, description="The first block where the mirror differs (null: none).")
+    pending_indexes: int | None = Field(
+        None,
+        description="How many of the mirror's secondary indexes are not built yet: a fresh mirror's first catch-up "
+        "drops them and builds them when it reaches its target, and reads that need them are slow until then "
+        "(0: all built; null: the mirror cannot be read).",
+    )
 
 
 class HealthPublic(ApiModel):
     """The gateway's view of its dependencies."""
 
     status: str = Field(
-        description="ok, degraded (mirror behind or missing), wrong-chain (the node is not the mirror's chain), "
+        description="ok, degraded (mirror behind or missing, or its indexes not built yet: right but slow), "
+        "wrong-chain (the node is not the mirror's chain), "
         "mismatch (the mirror serves what the chain does not say) or unavailable (no chain)."
     )
     problem: str | None = Field(None, description="What is wrong, in words (null when nothing is).")

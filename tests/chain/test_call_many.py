@@ -4,24 +4,14 @@ override (eth-tester) is answered call by call; a reply that is not the aggregat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chain import DEFAULT_ADMIN_ROLE, ProviderError, Role
 from chain.logs import ChainSource, _answers
-from scripts.bench_indexer import Chain, generate_events, running_anvil
+from scripts.bench_indexer import Chain
 from tests.world import World
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    """anvil with the system deployed and a few procurements, their milestones run to payment."""
-    with running_anvil(tmp_path_factory.mktemp("call-many"), persistent=False) as running:
-        generate_events(running, 300, milestones=3, per_round=2)
-        yield running
 
 
 def _questions(chain: Chain) -> list[tuple[str, str]]:
@@ -49,28 +39,28 @@ def _questions(chain: Chain) -> list[tuple[str, str]]:
     return (calls * (600 // len(calls) + 1))[:600]
 
 
-def test_aggregated_answers_are_each_calls_own_at_the_block_asked(chain: Chain) -> None:
-    calls = _questions(chain)
-    head = chain.rpc.block_number()
+def test_aggregated_answers_are_each_calls_own_at_the_block_asked(paid_anvil: Chain) -> None:
+    calls = _questions(paid_anvil)
+    head = paid_anvil.rpc.block_number()
     earlier = head - 6  # before the last procurements' milestones were paid: some answers differ
     for block in (head, earlier):
-        source = ChainSource(chain.rpc)
+        source = ChainSource(paid_anvil.rpc)
         answers = source.call_many(calls, block)
         assert source._aggregates  # answered by the aggregator, not by the fallback
         assert answers == source._each_called(calls, block, 500)
         assert all(answers) or block == earlier  # every view answers (earlier, an escrow not yet made: nothing)
-    assert ChainSource(chain.rpc).call_many(calls, head) != ChainSource(chain.rpc).call_many(calls, earlier)
+    assert ChainSource(paid_anvil.rpc).call_many(calls, head) != ChainSource(paid_anvil.rpc).call_many(calls, earlier)
 
 
-def test_a_reverting_call_is_named_and_the_aggregator_kept(chain: Chain) -> None:
-    calls = _questions(chain)
-    source = ChainSource(chain.rpc)
-    bad = (chain.system.registry, "0xdeadbeef")  # no such function: the registry reverts
-    with pytest.raises(ProviderError, match=f"eth_call to {chain.system.registry} failed"):
-        source.call_many([*calls[:300], bad, *calls[300:]], chain.rpc.block_number())
+def test_a_reverting_call_is_named_and_the_aggregator_kept(paid_anvil: Chain) -> None:
+    calls = _questions(paid_anvil)
+    source = ChainSource(paid_anvil.rpc)
+    bad = (paid_anvil.system.registry, "0xdeadbeef")  # no such function: the registry reverts
+    with pytest.raises(ProviderError, match=f"eth_call to {paid_anvil.system.registry} failed"):
+        source.call_many([*calls[:300], bad, *calls[300:]], paid_anvil.rpc.block_number())
     assert source._aggregates  # a revert is the call's, not the node's lack of overrides
-    assert source.call_many(calls[:10], chain.rpc.block_number()) == source._each_called(
-        calls[:10], chain.rpc.block_number(), 500
+    assert source.call_many(calls[:10], paid_anvil.rpc.block_number()) == source._each_called(
+        calls[:10], paid_anvil.rpc.block_number(), 500
     )
 
 

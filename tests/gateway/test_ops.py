@@ -1,5 +1,5 @@
-"""What the gateway says of itself: /healthz against another chain than the mirror's, or a mirror that serves
-what the chain does not say; /docs offline; a relayer given a role."""
+"""What the gateway says of itself: /healthz against another chain than the mirror's, a mirror that serves what
+the chain does not say, or one whose indexes are still to build; /docs offline; a relayer given a role."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from chain import ChainSource, ConfigurationError, Role, org_id
 from chain.clients import DAY
 from gateway.main import create_app
+from indexer.deferred_indexes import DEFERRABLE, build_deferred, defer_indexes
 from indexer.models import TABLES
 from indexer.sync import Indexer
 from tests.gateway.conftest import Api, make_settings
@@ -108,3 +109,41 @@ def test_healthz_reports_a_hand_edited_row_with_its_block(api: Api) -> None:
     assert body["status"] == "mismatch"
     assert body["indexer"]["firstBadBlock"] == block
     assert body["problem"].startswith(f"the mirror differs from the chain at block {block}: refunds row (block {block}")
+
+
+def test_healthz_says_the_mirrors_indexes_are_still_to_build(api: Api, procurement: str) -> None:
+    says_the_indexes_still_to_build(api)
+
+
+def says_the_indexes_still_to_build(api: Api) -> None:
+    """/healthz on a mirror whose indexes were dropped and not built: degraded (200) with their count, also while
+    they are being built; ok once built (test_postgres runs it on PostgreSQL)."""
+    api.sync()
+    healthy = api.client.get("/healthz").json()
+    assert (healthy["status"], healthy["problem"], healthy["indexer"]["pendingIndexes"]) == ("ok", None, 0)
+    # What a fresh mirror's catch-up leaves when it is killed after its last block and before building the indexes it
+    # dropped: every deferrable index gone and recorded, in one transaction (as Indexer.catch_up drops them).
+    with api.state.engine.begin() as conn:
+        dropped = defer_indexes(conn)
+    assert sorted(dropped) == sorted(DEFERRABLE)
+    pending = api.client.get("/healthz")
+    assert pending.status_code == 200  # right but slow: no load balancer should take the gateway out for it
+    body = pending.json()
+    assert body["status"] == "degraded"
+    assert body["indexer"]["lagBlocks"] == 0
+    assert body["indexer"]["pendingIndexes"] == len(DEFERRABLE)
+    assert body["problem"] == (
+        f"{len(DEFERRABLE)} of the mirror's indexes are not built yet (its first catch-up builds them when it reaches "
+        "its target): reads that need them are slow until then"
+    )
+    # While the indexer builds them (its transaction open), /healthz answers at once from what was committed.
+    with api.state.engine.connect() as builder:
+        building = builder.begin()
+        assert len(build_deferred(builder)) == len(DEFERRABLE)
+        during = api.client.get("/healthz")
+        building.rollback()
+    assert during.status_code == 200
+    assert during.json()["indexer"]["pendingIndexes"] == len(DEFERRABLE)
+    api.sync()  # the next catch-up builds them
+    built = api.client.get("/healthz").json()
+    assert (built["status"], built["problem"], built["indexer"]["pendingIndexes"]) == ("ok", None, 0)

@@ -12,6 +12,7 @@ from chain import TxSender
 from gateway.main import create_app
 from scripts.fresh_postgres import new_database
 from tests.gateway.conftest import REPORT, Api, make_settings
+from tests.gateway.test_ops import says_the_indexes_still_to_build
 from tests.indexer.conftest import postgres_server
 from tests.world import World
 
@@ -62,3 +63,8 @@ def test_a_milestone_is_paid_through_the_api_and_read_back_from_postgres(pg_api:
     assert api.client.get(f"/procurements/{procurement}", headers=api.sign_in("auditor")).status_code == 200
     outsider = api.client.get(f"/procurements/{procurement}", headers=api.sign_in("eval4"))
     assert outsider.status_code == 404
+
+
+def test_healthz_says_the_mirrors_indexes_are_still_to_build_on_postgres(pg_api: Api, procurement: str) -> None:
+    assert pg_api.state.engine.dialect.name == "postgresql"
+    says_the_indexes_still_to_build(pg_api)

@@ -4,7 +4,6 @@ agrees with the chain field for field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,9 @@ from indexer.models import MilestoneRow, ProcurementRow, RoleMembership
 from indexer.schema import make_engine
 from indexer.store import Store
 from indexer.sync import Indexer
-from scripts.bench_indexer import Chain, generate_events, running_anvil
+from scripts.bench_indexer import Chain
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    """anvil with the system deployed and a few procurements, their milestones run to payment."""
-    with running_anvil(tmp_path_factory.mktemp("audit-anvil"), persistent=False) as running:
-        generate_events(running, 300, milestones=3, per_round=2)
-        yield running
 
 
 def _mirror(chain: Chain, path: Path) -> Engine:
@@ -44,17 +35,17 @@ def _compare(chain: Chain, engine: Engine) -> tuple[list[audit.Difference], dict
     return found, checked, source
 
 
-def test_an_untouched_mirror_agrees_with_the_chain(chain: Chain, tmp_path: Path) -> None:
-    engine = _mirror(chain, tmp_path / "mirror.db")
-    found, checked, source = _compare(chain, engine)
+def test_an_untouched_mirror_agrees_with_the_chain(paid_anvil: Chain, tmp_path: Path) -> None:
+    engine = _mirror(paid_anvil, tmp_path / "mirror.db")
+    found, checked, source = _compare(paid_anvil, engine)
     assert source._aggregates  # the questions went through the aggregator
     assert found == []
     assert checked["escrows"] >= 3
     assert checked["chain_calls"] > 5 * checked["escrows"]
 
 
-def test_each_tampered_value_is_named(chain: Chain, tmp_path: Path) -> None:
-    engine = _mirror(chain, tmp_path / "mirror.db")
+def test_each_tampered_value_is_named(paid_anvil: Chain, tmp_path: Path) -> None:
+    engine = _mirror(paid_anvil, tmp_path / "mirror.db")
     with engine.begin() as conn:
         escrows = sorted(conn.execute(select(ProcurementRow.escrow)).scalars())
         first, last = escrows[0], escrows[-1]
@@ -70,7 +61,7 @@ def test_each_tampered_value_is_named(chain: Chain, tmp_path: Path) -> None:
         conn.execute(
             delete(RoleMembership).where(RoleMembership.role == member.role, RoleMembership.account == member.account)
         )
-    found, _, source = _compare(chain, engine)
+    found, _, source = _compare(paid_anvil, engine)
     assert source._aggregates
     named = {(d.table, d.key, d.field): (d.mirror, d.other) for d in found}
     assert named[("procurements", first, "total_released")][0] == 1

@@ -13,6 +13,7 @@ from gateway.deps import SessionDep, StateDep
 from gateway.errors import NotAuthenticated
 from gateway.schemas.health import HealthPublic, IndexerHealthPublic
 from indexer.cursor import chain_mismatch, mirror_version
+from indexer.deferred_indexes import deferred_indexes
 from indexer.self_check import last_self_check
 
 router = APIRouter(tags=["ops"])
@@ -20,8 +21,12 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/healthz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
 def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
-    """Chain head, indexer lag and the mirror's last check of itself; 503 when the chain does not answer, is not the
-    chain the mirror holds, or the mirror serves what the chain does not say."""
+    """Chain head, indexer lag, the mirror's indexes still to build and its last check of itself; 503 when the chain
+    does not answer, is not the chain the mirror holds, or the mirror serves what the chain does not say.
+
+    A mirror behind its chain or without its indexes (a fresh mirror's first catch-up builds them at its end) is
+    degraded, with a 200: what it serves is right, only late or slow, and a 503 would have a load balancer take out
+    every gateway reading that mirror at once, turning slow answers into none."""
     ledger = state.ledger
     problem: str | None = None
     try:
@@ -35,8 +40,9 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
         if genesis is not None:
             problem = chain_mismatch(db.connection(), ledger.chain_id, genesis)
         check = last_self_check(db.connection(), ledger.chain_id)
+        pending: int | None = len(deferred_indexes(db.connection()))  # a few rows at most, usually none
     except SQLAlchemyError:
-        mirrored, check = None, None
+        mirrored, check, pending = None, None, None
     lag = None if head is None or mirrored is None else max(0, head - mirrored)
     if head is not None:
         state.metrics.chain_head.set(head)
@@ -49,7 +55,12 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
     elif check is not None and not check.ok:
         status, problem = "mismatch", str(check)
     else:
-        status = "ok" if lag is not None and lag <= 10 else "degraded"
+        status = "ok" if lag is not None and lag <= 10 and not pending else "degraded"
+        if pending:
+            problem = (
+                f"{pending} of the mirror's indexes are not built yet (its first catch-up builds them when it reaches "
+                "its target): reads that need them are slow until then"
+            )
     health = HealthPublic(
         status=status,
         problem=problem,
@@ -62,6 +73,7 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
             checked_at=None if check is None else iso(check.checked_at_ms // 1000),
             checked_blocks=None if check is None else f"{check.from_block}..{check.to_block}",
             first_bad_block=None if check is None else check.first_bad_block,
+            pending_indexes=pending,
         ),
     )
     if status in ("unavailable", "wrong-chain", "mismatch"):
