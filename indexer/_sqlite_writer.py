@@ -156,9 +156,6 @@ def serve(path: str, parent: int) -> int:
     """Apply the transactions read from stdin one at a time; answer each on stdout. Ends when the indexer closes
     the pipes (or is gone)."""
     die_with_parent(parent)
-    # Unmarshalling a plan allocates hundreds of thousands of tuples, each burst a collection that traverses them
-    # all again; the writer makes no reference cycles worth collecting (reference counting frees its plans).
-    gc.disable()
     bind_plain_values()
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -198,7 +195,14 @@ def serve_plans(
 ) -> None:
     """Say ready, then apply each (lock, plan) read from ``requests`` in a transaction of its own (``apply`` writes
     and commits it at the given time in ms, or raises and ``rollback`` ends it) and answer each on ``replies``:
-    ("ok", None), or the kind of refusal ("lock", "moved") or "error", with why."""
+    ("ok", None), or the kind of refusal ("lock", "moved") or "error", with why.
+
+    Python's cyclic garbage collector runs only between plans, once a plan is gone: unmarshalling one allocates
+    hundreds of thousands of tuples, and each burst would start a collection that traverses them all again, while
+    reference counting frees them anyway. What was there before the first plan is frozen out of its collections.
+    """
+    gc.disable()
+    gc.freeze()
     send(replies, ("ready", None))
     while True:
         lock, fields = receive(requests)
@@ -213,6 +217,8 @@ def serve_plans(
                 rollback()
             reply = ("error", f"{type(exc).__name__}: {exc}")
         send(replies, reply)
+        del fields
+        gc.collect()
 
 
 if __name__ == "__main__":
