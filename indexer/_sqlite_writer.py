@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import marshal
 import os
 import signal
@@ -31,6 +32,7 @@ __all__ = [
     "SQLITE_PRAGMAS",
     "Lock",
     "WriteRefused",
+    "bind_plain_values",
     "die_with_parent",
     "receive",
     "send",
@@ -133,10 +135,28 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def bind_plain_values() -> None:
+    """This process only: bind ``None`` and ``bool`` as sqlite3 binds them anyway (NULL; 1 and 0), through an adapter
+    found at the first lookup.
+
+    sqlite3 binds ``int``, ``str`` and ``float`` at once, but looks any other type up as an adapter by way of
+    a tuple key, then ``__adapt__`` and ``__conform__`` attributes before binding it as it is: a catch-up's
+    ``None`` and ``bool`` values (the relayer of an attestation, the unset figures of a budget line change...)
+    cost several times a string's binding.
+    """
+    sqlite3.register_adapter(bool, int)
+    sqlite3.register_adapter(type(None), _null)
+
+
+def _null(value: None) -> None:
+    return value
+
+
 def serve(path: str, parent: int) -> int:
     """Apply the transactions read from stdin one at a time; answer each on stdout. Ends when the indexer closes
     the pipes (or is gone)."""
     die_with_parent(parent)
+    bind_plain_values()
     db = sqlite3.connect(path, isolation_level=None)
     try:
         _serve(db, sys.stdin.buffer, sys.stdout.buffer)
@@ -175,7 +195,14 @@ def serve_plans(
 ) -> None:
     """Say ready, then apply each (lock, plan) read from ``requests`` in a transaction of its own (``apply`` writes
     and commits it at the given time in ms, or raises and ``rollback`` ends it) and answer each on ``replies``:
-    ("ok", None), or the kind of refusal ("lock", "moved") or "error", with why."""
+    ("ok", None), or the kind of refusal ("lock", "moved") or "error", with why.
+
+    Python's cyclic garbage collector runs only between plans, once a plan is gone: unmarshalling one allocates
+    hundreds of thousands of tuples, and each burst would start a collection that traverses them all again, while
+    reference counting frees them anyway. What was there before the first plan is frozen out of its collections.
+    """
+    gc.disable()
+    gc.freeze()
     send(replies, ("ready", None))
     while True:
         lock, fields = receive(requests)
@@ -190,6 +217,8 @@ def serve_plans(
                 rollback()
             reply = ("error", f"{type(exc).__name__}: {exc}")
         send(replies, reply)
+        del fields
+        gc.collect()
 
 
 if __name__ == "__main__":
