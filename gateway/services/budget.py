@@ -177,6 +177,18 @@ _ENACTMENTS = select(_acts.ministry, _acts.organization, _acts.item, _acts.act, 
     _acts.fiscal_year == bindparam("year"),
     _acts.ministry.in_(bindparam("ministries", expanding=True)),
 )
+_schedules = BudgetScheduleChange.__table__.c
+# Multi-year parts scheduled for a year, and released from it (parameters: chain_id, year).
+_SCHEDULED = select(_schedules.authority_id, _schedules.kind, _schedules.amount).where(
+    _schedules.chain_id == bindparam("chain_id"), _schedules.fiscal_year == bindparam("year")
+)
+_approvals = AmendmentApproval.__table__.c
+# Escrows with an approved amendment other than a cancellation (parameter: chain_id).
+_AMENDED = (
+    select(_approvals.escrow)
+    .where(_approvals.chain_id == bindparam("chain_id"), _approvals.kind != "cancel")
+    .distinct()
+)
 
 
 class _Pending(NamedTuple):
@@ -450,16 +462,12 @@ class BudgetReader:
 
     def _add_expected(self, conn: Connection, year: int, lines: dict[int, LineFigures], ministries: list[str]) -> None:
         """Multi-year parts scheduled for ``year`` and not yet obligated (or released), on their authority's line."""
-        schedules, authorities = BudgetScheduleChange.__table__, BudgetAuthority.__table__
         remaining: dict[str, int] = defaultdict(int)
-        for authority, kind, amount in conn.execute(
-            select(schedules.c.authority_id, schedules.c.kind, schedules.c.amount).where(
-                schedules.c.chain_id == self.chain_id, schedules.c.fiscal_year == year
-            )
-        ):
+        for authority, kind, amount in conn.execute(_SCHEDULED, {"chain_id": self.chain_id, "year": year}):
             remaining[authority] += amount if kind == "scheduled" else -amount
         if not remaining:
             return
+        authorities = BudgetAuthority.__table__
         a = authorities.c
         query = (
             select(a.authority_id, _s.series)
@@ -482,15 +490,8 @@ class BudgetReader:
         this year or earlier not yet obligated. Only an approved amendment (other than a cancellation) can raise
         that above zero, so only escrows with one are read.
         """
-        approvals, obligations = AmendmentApproval.__table__, BudgetObligation.__table__
-        deobligations, schedules = BudgetDeobligation.__table__, BudgetScheduleChange.__table__
-        amended = sorted(
-            conn.execute(
-                select(approvals.c.escrow)
-                .where(approvals.c.chain_id == self.chain_id, approvals.c.kind != "cancel")
-                .distinct()
-            ).scalars()
-        )
+        obligations, deobligations = BudgetObligation.__table__, BudgetDeobligation.__table__
+        amended = sorted(conn.execute(_AMENDED, {"chain_id": self.chain_id}).scalars())
         if not amended:
             return
         # Each amended escrow's obligation as its last Obligated or Deobligated event left it (line and yen).
@@ -540,8 +541,8 @@ class BudgetReader:
             due[escrow] += amount
         scheduled: dict[str, int] = defaultdict(int)
         for escrow, kind, amount in conn.execute(
-            select(schedules.c.escrow, schedules.c.kind, schedules.c.amount).where(
-                schedules.c.chain_id == self.chain_id, schedules.c.escrow.in_(escrows), schedules.c.fiscal_year <= year
+            select(_schedules.escrow, _schedules.kind, _schedules.amount).where(
+                _schedules.chain_id == self.chain_id, _schedules.escrow.in_(escrows), _schedules.fiscal_year <= year
             )
         ):
             scheduled[escrow] += amount if kind == "scheduled" else -amount
