@@ -121,8 +121,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         relay.start()
         # What start-up built (modules, schemas, the app) lives as long as the process: frozen out of the cyclic
-        # collector's sight, a full collection walks only what requests left since, not the whole heap (145-220 ms
-        # in the middle of a request under bench_budget, where the summary reads take 20).
+        # collector's sight, a full collection walks only what requests left since, not the whole heap in the middle
+        # of a request (many times the request's own time: the budget summary's p99 under bench_budget).
         gc.collect()
         gc.freeze()
         try:

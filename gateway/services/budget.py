@@ -90,7 +90,8 @@ def _same_line(series: Any, chain_id: Any, ministry: Any, organization: Any, ite
 
 
 # The statements every read of lines runs, built once per shape, their values parameters given at execution:
-# building them again and having SQLAlchemy derive each one's compiled-cache key took a fifth of a summary's time.
+# building them on every read and having SQLAlchemy derive each one's compiled-cache key again was a large part
+# of a summary's time.
 _BY_SHAPE = 256  # shapes kept: line scopes (one per ministry reading) times filters
 
 
