@@ -122,8 +122,8 @@ def create_app(
         relay.start()
         # What start-up built (modules, schemas, the app) lives as long as the process: frozen out of the cyclic
         # collector's sight, a full collection walks only what requests left since, not the whole heap in the middle
-        # of a request (many times the request's own time: the budget summary's p99 under bench_budget).
-        gc.collect()
+        # of a request (many times the request's own time: the budget summary's p99 under bench_budget). No
+        # collection first: it would cost as much as the one avoided, at every start (each test's app).
         gc.freeze()
         try:
             yield
