@@ -157,9 +157,10 @@ class LineScope:
             return LineScope(ministry="0x" + org_id(principal.organization).hex())
         return LineScope()
 
-    def where(self, series: Any, fiscal_year: Any, now: int) -> ColumnElement[bool]:
+    def where(self, series: Any, fiscal_year: Any, now: int | ColumnElement[int]) -> ColumnElement[bool]:
         """The condition on a line, given its ``series`` and ``fiscal_year`` columns (joined to ``budget_series``
-        as ``_series``); ``now`` is the chain's clock, past which a grant has expired."""
+        as ``_series``); ``now`` is the chain's clock (or a parameter that gives it), past which a grant has
+        expired."""
         if self.everything:
             return true()
         if self.ministry is None:

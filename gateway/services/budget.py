@@ -11,11 +11,12 @@ per read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, select
 
 from chain import budget_code, gc_paused, org_id
 from chain.budget import fiscal_year_containing, fiscal_year_start
@@ -88,6 +89,109 @@ def _same_line(series: Any, chain_id: Any, ministry: Any, organization: Any, ite
     )
 
 
+# The statements every read of lines runs, built once per shape, their values parameters given at execution:
+# building them on every read and having SQLAlchemy derive each one's compiled-cache key again was a large part
+# of a summary's time.
+_BY_SHAPE = 256  # shapes kept: line scopes (one per ministry reading) times filters
+
+
+@lru_cache(maxsize=_BY_SHAPE)
+def _lines_query(scope: LineScope, ministry: bool, item: bool, series: bool) -> Select[Any]:
+    """The lines of a year ``scope`` shows, with their codes, in ``LineFigures``' field order (parameters: chain_id,
+    year, now, and ministry, item or series for the filters asked)."""
+    query = (
+        select(_l.series, _l.fiscal_year, *(_s[name] for name in _CODES))
+        .add_columns(_l.allotted, _l.obligated, _l.disbursed, _l.carry_over, _l.lapsed, _l.settled, _l.block_number)
+        .select_from(_lines)
+        .join(_series, and_(_s.chain_id == _l.chain_id, _s.series == _l.series))
+        .where(_l.chain_id == bindparam("chain_id"), _l.fiscal_year == bindparam("year"))
+        .where(scope.where(_l.series, _l.fiscal_year, bindparam("now")))
+        .order_by(_l.series)
+    )
+    if ministry:
+        query = query.where(_s.ministry == bindparam("ministry"))
+    if item:
+        query = query.where(_s.item == bindparam("item"))
+    if series:
+        query = query.where(_l.series == bindparam("series"))
+    return query
+
+
+@lru_cache(maxsize=2)
+def _transfers_query(one_line: bool) -> Select[Any]:
+    """Transfers carried out in a year (parameters: chain_id, year, and only: the one line's series)."""
+    t = BudgetTransfer.__table__.c
+    query = select(t.from_series, t.to_series, t.amount).where(
+        t.chain_id == bindparam("chain_id"), t.fiscal_year == bindparam("year")
+    )
+    if one_line:
+        query = query.where((t.from_series == bindparam("only")) | (t.to_series == bindparam("only")))
+    return query
+
+
+@lru_cache(maxsize=2)
+def _settlements_query(one_line: bool) -> Select[Any]:
+    """Lines settled at the end of a year (parameters: chain_id, year, and only: the one line's series)."""
+    t = BudgetLineSettlement.__table__.c
+    query = select(t.series, t.carried_over, t.carried_obligations).where(
+        t.chain_id == bindparam("chain_id"), t.fiscal_year == bindparam("year")
+    )
+    if one_line:
+        query = query.where(t.series == bindparam("only"))
+    return query
+
+
+@lru_cache(maxsize=2)
+def _pending_query(one_line: bool) -> Select[Any]:
+    """Transfers of a year requested and not decided, with their lines' series (parameters: chain_id, year,
+    ministries, and only: the one line's series)."""
+    requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
+    r = requests.c
+    source, target = _series.alias("source"), _series.alias("target")
+    decided = (
+        select(decisions.c.transfer_id)
+        .where(decisions.c.chain_id == r.chain_id, decisions.c.transfer_id == r.transfer_id)
+        .exists()
+    )
+    query = (
+        select(r.transfer_id, r.amount, r.requested_at, r.requester, r.between_items)
+        .add_columns(r.from_item, r.from_sub_item, r.to_item, r.to_sub_item)
+        .add_columns(source.c.series.label("from_series"), target.c.series.label("to_series"))
+        .select_from(requests)
+        .outerjoin(
+            source, _same_line(source, r.chain_id, r.ministry, r.from_organization, r.from_item, r.from_sub_item)
+        )
+        .outerjoin(target, _same_line(target, r.chain_id, r.ministry, r.to_organization, r.to_item, r.to_sub_item))
+        .where(r.chain_id == bindparam("chain_id"), r.fiscal_year == bindparam("year"))
+        .where(r.ministry.in_(bindparam("ministries", expanding=True)), ~decided)
+        .order_by(r.block_number, r.log_index)
+    )
+    if one_line:
+        query = query.where((source.c.series == bindparam("only")) | (target.c.series == bindparam("only")))
+    return query
+
+
+_acts = BudgetAppropriation.__table__.c
+# Items' enactments in a year (parameters: chain_id, year, ministries).
+_ENACTMENTS = select(_acts.ministry, _acts.organization, _acts.item, _acts.act, _acts.amount).where(
+    _acts.chain_id == bindparam("chain_id"),
+    _acts.fiscal_year == bindparam("year"),
+    _acts.ministry.in_(bindparam("ministries", expanding=True)),
+)
+_schedules = BudgetScheduleChange.__table__.c
+# Multi-year parts scheduled for a year, and released from it (parameters: chain_id, year).
+_SCHEDULED = select(_schedules.authority_id, _schedules.kind, _schedules.amount).where(
+    _schedules.chain_id == bindparam("chain_id"), _schedules.fiscal_year == bindparam("year")
+)
+_approvals = AmendmentApproval.__table__.c
+# Escrows with an approved amendment other than a cancellation (parameter: chain_id).
+_AMENDED = (
+    select(_approvals.escrow)
+    .where(_approvals.chain_id == bindparam("chain_id"), _approvals.kind != "cancel")
+    .distinct()
+)
+
+
 class _Pending(NamedTuple):
     """A pending transfer seen from one of its lines (made public only for a line's detail)."""
 
@@ -129,13 +233,16 @@ def read_clock(ledger: Ledger, mirror: MirrorVersion, idle_days: int) -> Clock:
     return Clock(now=now, idle_before_block=ledger.last_block_at(now - idle_days * DAY, mirror.block_number))
 
 
-@dataclass
+@dataclass(slots=True)
 class LineFigures:
     """A line's mirrored totals and what the read adds to them."""
 
     series: int
     fiscal_year: int
-    codes: dict[str, str]  # ministry, organization, item, sub_item as bytes32 hex
+    ministry: str  # the line's codes, bytes32 hex
+    organization: str
+    item: str
+    sub_item: str
     allotted: int
     obligated: int
     disbursed: int
@@ -160,7 +267,7 @@ class LineFigures:
 
     @property
     def item_key(self) -> tuple[str, str, str]:
-        return (self.codes["ministry"], self.codes["organization"], self.codes["item"])
+        return (self.ministry, self.organization, self.item)
 
     def idle(self, clock: Clock) -> bool:
         return self.available > 0 and self.last_change_block <= clock.idle_before_block
@@ -180,7 +287,10 @@ class LineFigures:
         values: dict[str, Any] = {
             "series": self.series,
             "fiscal_year": self.fiscal_year,
-            **self.codes,
+            "ministry": self.ministry,
+            "organization": self.organization,
+            "item": self.item,
+            "sub_item": self.sub_item,
             "appropriation": AppropriationPublic(
                 distributed=self.distributed,
                 transfers_in=self.transfers_in,
@@ -224,12 +334,14 @@ _SUMMED = (
 
 
 def _figures_row(line: LineFigures, clock: Clock) -> tuple[int, ...]:
-    """A line's numbers in ``_SUMMED`` order, then its idle funds, pending transfers out and their amount."""
+    """A line's numbers: 1 (the line), those of ``_SUMMED`` in order, then its idle funds, pending transfers out and
+    their amount."""
     available = line.available
     idle = available if available > 0 and line.last_change_block <= clock.idle_before_block else 0
     # A transfer between two visible lines counts once, on its source line.
     out = [p.row.amount for p in line.pending if p.direction == "out"]
     return (
+        1,
         line.allotted,
         line.distributed,
         line.transfers_in,
@@ -248,17 +360,22 @@ def _figures_row(line: LineFigures, clock: Clock) -> tuple[int, ...]:
     )
 
 
-def _totals(rows: Sequence[tuple[int, ...]]) -> TotalsPublic:
-    """Lines' ``_figures_row``s summed, column by column."""
-    sums = [sum(column) for column in zip(*rows, strict=True)] if rows else [0] * (len(_SUMMED) + 3)
-    named = dict(zip(_SUMMED, sums, strict=False))
+def _column_sums(rows: Iterable[Sequence[int]]) -> list[int]:
+    """``rows`` (at least one) summed, column by column."""
+    return [sum(column) for column in zip(*rows, strict=True)]
+
+
+def _totals(sums: Sequence[int]) -> TotalsPublic:
+    """Lines' ``_figures_row``s summed (``_column_sums``), as the API shows them."""
+    named = dict(zip(_SUMMED, sums[1:], strict=False))
+    idle, pending, pending_amount = sums[1 + len(_SUMMED) :]
     return TotalsPublic(
-        lines=len(rows),
+        lines=sums[0],
         **named,
         projected_lapse=named["available"] - named["expected_obligations"],
-        idle_funds=sums[len(_SUMMED)],
-        pending_transfers=sums[len(_SUMMED) + 1],
-        pending_transfer_amount=sums[len(_SUMMED) + 2],
+        idle_funds=idle,
+        pending_transfers=pending,
+        pending_transfer_amount=pending_amount,
     )
 
 
@@ -288,34 +405,34 @@ class BudgetReader:
         series: int | None = None,
     ) -> list[LineFigures]:
         """The visible lines of ``fiscal_year`` (of one ministry, item or series if given), in series order."""
-        query = (
-            select(_l.series, _l.allotted, _l.obligated, _l.disbursed, _l.carry_over, _l.lapsed, _l.settled)
-            .add_columns(_l.block_number, *(_s[name] for name in _CODES))
-            .select_from(_lines)
-            .join(_series, and_(_s.chain_id == _l.chain_id, _s.series == _l.series))
-            .where(_l.chain_id == self.chain_id, _l.fiscal_year == fiscal_year)
-            .where(self.scope.where(_l.series, _l.fiscal_year, clock.now))
-            .order_by(_l.series)
-        )
+        query = _lines_query(self.scope, ministry is not None, item is not None, series is not None)
+        values: dict[str, Any] = {"chain_id": self.chain_id, "year": fiscal_year, "now": clock.now}
         if ministry is not None:
-            query = query.where(_s.ministry == "0x" + org_id(ministry).hex())
+            values["ministry"] = "0x" + org_id(ministry).hex()
         if item is not None:
-            query = query.where(_s.item == _hex(item))
+            values["item"] = _hex(item)
         if series is not None:
-            query = query.where(_l.series == series)
+            values["series"] = series
         lines: dict[int, LineFigures] = {}
-        for series_, allotted, obligated, disbursed, carry_over, lapsed, settled, block, *codes in conn.execute(query):
-            lines[series_] = LineFigures(
-                series=series_,
-                fiscal_year=fiscal_year,
-                codes=dict(zip(_CODES, codes, strict=True)),
-                allotted=allotted,
-                obligated=obligated,
-                disbursed=disbursed,
-                carry_over=carry_over,
-                lapsed=lapsed,
-                settled=bool(settled),
-                last_change_block=block,
+        # By position, in LineFigures' field order: a thousand lines a read (the summary's).
+        for number, year, *codes, allotted, obligated, disbursed, carry_over, lapsed, settled, block in conn.execute(
+            query, values
+        ):
+            ministry_code, organization, item_code, sub_item = codes
+            lines[number] = LineFigures(
+                number,
+                year,
+                ministry_code,
+                organization,
+                item_code,
+                sub_item,
+                allotted,
+                obligated,
+                disbursed,
+                carry_over,
+                lapsed,
+                bool(settled),
+                block,
             )
         if lines:
             self._add_movements(conn, fiscal_year, lines, clock, series)
@@ -326,46 +443,32 @@ class BudgetReader:
     ) -> None:
         """Transfers in and out, what the year before carried in, the multi-year parts expected, pending transfers;
         what the ministry distributed follows (allotment = distributed + in - out + carried in)."""
-        chain = self.chain_id
-        transfers = BudgetTransfer.__table__
-        condition = and_(transfers.c.chain_id == chain, transfers.c.fiscal_year == year)
+        values: dict[str, Any] = {"chain_id": self.chain_id, "year": year}
         if only is not None:
-            condition = and_(condition, (transfers.c.from_series == only) | (transfers.c.to_series == only))
-        for source, target, amount in conn.execute(
-            select(transfers.c.from_series, transfers.c.to_series, transfers.c.amount).where(condition)
-        ):
+            values["only"] = only
+        for source, target, amount in conn.execute(_transfers_query(only is not None), values):
             if source in lines:
                 lines[source].transfers_out += amount
             if target in lines:
                 lines[target].transfers_in += amount
-        settlements = BudgetLineSettlement.__table__
-        condition = and_(settlements.c.chain_id == chain, settlements.c.fiscal_year == year - 1)
-        if only is not None:
-            condition = and_(condition, settlements.c.series == only)
-        for series, carried, unpaid in conn.execute(
-            select(settlements.c.series, settlements.c.carried_over, settlements.c.carried_obligations).where(condition)
-        ):
+        for series, carried, unpaid in conn.execute(_settlements_query(only is not None), values | {"year": year - 1}):
             if series in lines:
                 lines[series].carried_in += carried + unpaid
         for line in lines.values():
             line.distributed = line.allotted - line.transfers_in + line.transfers_out - line.carried_in
-        ministries = sorted({line.codes["ministry"] for line in lines.values()})
+        ministries = sorted({line.ministry for line in lines.values()})
         self._add_expected(conn, year, lines, ministries)
         self._add_unobligated_raises(conn, year, lines)
-        self._add_pending(conn, year, lines, ministries, clock, only)
+        self._add_pending(conn, lines, clock, values | {"ministries": ministries})
 
     def _add_expected(self, conn: Connection, year: int, lines: dict[int, LineFigures], ministries: list[str]) -> None:
         """Multi-year parts scheduled for ``year`` and not yet obligated (or released), on their authority's line."""
-        schedules, authorities = BudgetScheduleChange.__table__, BudgetAuthority.__table__
         remaining: dict[str, int] = defaultdict(int)
-        for authority, kind, amount in conn.execute(
-            select(schedules.c.authority_id, schedules.c.kind, schedules.c.amount).where(
-                schedules.c.chain_id == self.chain_id, schedules.c.fiscal_year == year
-            )
-        ):
+        for authority, kind, amount in conn.execute(_SCHEDULED, {"chain_id": self.chain_id, "year": year}):
             remaining[authority] += amount if kind == "scheduled" else -amount
         if not remaining:
             return
+        authorities = BudgetAuthority.__table__
         a = authorities.c
         query = (
             select(a.authority_id, _s.series)
@@ -388,15 +491,8 @@ class BudgetReader:
         this year or earlier not yet obligated. Only an approved amendment (other than a cancellation) can raise
         that above zero, so only escrows with one are read.
         """
-        approvals, obligations = AmendmentApproval.__table__, BudgetObligation.__table__
-        deobligations, schedules = BudgetDeobligation.__table__, BudgetScheduleChange.__table__
-        amended = sorted(
-            conn.execute(
-                select(approvals.c.escrow)
-                .where(approvals.c.chain_id == self.chain_id, approvals.c.kind != "cancel")
-                .distinct()
-            ).scalars()
-        )
+        obligations, deobligations = BudgetObligation.__table__, BudgetDeobligation.__table__
+        amended = sorted(conn.execute(_AMENDED, {"chain_id": self.chain_id}).scalars())
         if not amended:
             return
         # Each amended escrow's obligation as its last Obligated or Deobligated event left it (line and yen).
@@ -446,8 +542,8 @@ class BudgetReader:
             due[escrow] += amount
         scheduled: dict[str, int] = defaultdict(int)
         for escrow, kind, amount in conn.execute(
-            select(schedules.c.escrow, schedules.c.kind, schedules.c.amount).where(
-                schedules.c.chain_id == self.chain_id, schedules.c.escrow.in_(escrows), schedules.c.fiscal_year <= year
+            select(_schedules.escrow, _schedules.kind, _schedules.amount).where(
+                _schedules.chain_id == self.chain_id, _schedules.escrow.in_(escrows), _schedules.fiscal_year <= year
             )
         ):
             scheduled[escrow] += amount if kind == "scheduled" else -amount
@@ -477,39 +573,11 @@ class BudgetReader:
         }
         return {(series, fy) for series, fy in earlier if all((series, y) in settled for y in range(fy, year))}
 
-    def _add_pending(
-        self,
-        conn: Connection,
-        year: int,
-        lines: dict[int, LineFigures],
-        ministries: list[str],
-        clock: Clock,
-        only: int | None,
-    ) -> None:
-        """Transfers requested and not decided (approved, refused or withdrawn), on their source and target lines."""
-        requests, decisions = BudgetTransferRequest.__table__, BudgetTransferDecision.__table__
-        r = requests.c
-        source, target = _series.alias("source"), _series.alias("target")
-        decided = (
-            select(decisions.c.transfer_id)
-            .where(decisions.c.chain_id == r.chain_id, decisions.c.transfer_id == r.transfer_id)
-            .exists()
-        )
-        query = (
-            select(r.transfer_id, r.amount, r.requested_at, r.requester, r.between_items)
-            .add_columns(r.from_item, r.from_sub_item, r.to_item, r.to_sub_item)
-            .add_columns(source.c.series.label("from_series"), target.c.series.label("to_series"))
-            .select_from(requests)
-            .outerjoin(
-                source, _same_line(source, r.chain_id, r.ministry, r.from_organization, r.from_item, r.from_sub_item)
-            )
-            .outerjoin(target, _same_line(target, r.chain_id, r.ministry, r.to_organization, r.to_item, r.to_sub_item))
-            .where(r.chain_id == self.chain_id, r.fiscal_year == year, r.ministry.in_(ministries), ~decided)
-            .order_by(r.block_number, r.log_index)
-        )
-        if only is not None:
-            query = query.where((source.c.series == only) | (target.c.series == only))
-        for row in conn.execute(query):
+    @staticmethod
+    def _add_pending(conn: Connection, lines: dict[int, LineFigures], clock: Clock, values: dict[str, Any]) -> None:
+        """Transfers requested and not decided (approved, refused or withdrawn), on their source and target lines
+        (``values``: ``_pending_query``'s parameters)."""
+        for row in conn.execute(_pending_query("only" in values), values):
             for series, direction in ((row.from_series, "out"), (row.to_series, "in")):
                 if series is not None and series in lines:
                     lines[series].pending.append(_Pending(row, direction, max(clock.now - row.requested_at, 0)))
@@ -690,19 +758,21 @@ class BudgetReader:
         lines: list[LineFigures],
         enacted: dict[tuple[str, str, str], tuple[int, int]],
     ) -> BudgetSummaryPublic:
-        """The lines' figures summed per ministry and per item."""
-        by_ministry: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+        """The lines' figures summed per item, and the items' per ministry (each line is of one item of one
+        ministry)."""
         by_item: dict[tuple[str, str, str], list[tuple[int, ...]]] = defaultdict(list)
         for line in lines:
-            row = _figures_row(line, clock)
-            by_ministry[line.codes["ministry"]].append(row)
-            by_item[line.item_key].append(row)
+            by_item[line.item_key].append(_figures_row(line, clock))
+        items = {key: _column_sums(rows) for key, rows in sorted(by_item.items())}
+        by_ministry: dict[str, list[list[int]]] = defaultdict(list)
+        for key, sums in items.items():
+            by_ministry[key[0]].append(sums)
         return BudgetSummaryPublic(
             fiscal_year=fiscal_year,
             as_of=clock.now,
             idle_days=idle_days,
             ministries=[
-                MinistryTotalsPublic(ministry=code, totals=_totals(group))
+                MinistryTotalsPublic(ministry=code, totals=_totals(_column_sums(group)))
                 for code, group in sorted(by_ministry.items())
             ],
             items=[
@@ -712,9 +782,9 @@ class BudgetReader:
                     item=key[2],
                     initial=enacted.get(key, (0, 0))[0],
                     supplementary=enacted.get(key, (0, 0))[1],
-                    totals=_totals(group),
+                    totals=_totals(sums),
                 )
-                for key, group in sorted(by_item.items())
+                for key, sums in items.items()
             ],
         )
 
@@ -724,14 +794,10 @@ class BudgetReader:
         """(initial, supplementary net of cuts) of each item of ``items``."""
         if not items:
             return {}
-        acts = BudgetAppropriation.__table__
         found: dict[tuple[str, str, str], tuple[int, int]] = {}
         ministries = sorted({ministry for ministry, _, _ in items})
-        for row in conn.execute(
-            select(acts.c.ministry, acts.c.organization, acts.c.item, acts.c.act, acts.c.amount).where(
-                acts.c.chain_id == self.chain_id, acts.c.fiscal_year == year, acts.c.ministry.in_(ministries)
-            )
-        ):
+        values = {"chain_id": self.chain_id, "year": year, "ministries": ministries}
+        for row in conn.execute(_ENACTMENTS, values):
             key = (row.ministry, row.organization, row.item)
             if key not in items:
                 continue

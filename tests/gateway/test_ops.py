@@ -3,13 +3,16 @@ the chain does not say, or one whose indexes are still to build; /docs offline; 
 
 from __future__ import annotations
 
+import gc
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from chain import ChainSource, ConfigurationError, Role, org_id
+from chain import ChainSource, ConfigurationError, Role, TxSender, org_id
 from chain.clients import DAY
 from gateway.main import create_app
 from indexer.deferred_indexes import DEFERRABLE, build_deferred, defer_indexes
@@ -18,6 +21,7 @@ from indexer.sync import Indexer
 from tests.gateway.conftest import Api, make_settings
 from tests.helpers import new_escrow
 from tests.tester import new_tester
+from tests.world import World
 
 
 def test_healthz_fails_against_another_chain_than_the_mirrors(api: Api, procurement: str) -> None:
@@ -147,3 +151,17 @@ def says_the_indexes_still_to_build(api: Api) -> None:
     api.sync()  # the next catch-up builds them
     built = api.client.get("/healthz").json()
     assert (built["status"], built["problem"], built["indexer"]["pendingIndexes"]) == ("ok", None, 0)
+
+
+def test_the_start_up_heap_is_frozen_while_the_gateway_runs(
+    world: World, relayer: TxSender, tmp_path: Path, migrated_database: Path
+) -> None:
+    """Out of the cyclic collector's sight while the gateway serves (a full collection in a request walks only what
+    requests left), and given back when it stops."""
+    shutil.copyfile(migrated_database, tmp_path / "ledger.db")
+    app = create_app(make_settings(tmp_path), rpc=world.rpc, system=world.system, relayer=relayer, build=world.build)
+    assert gc.get_freeze_count() == 0
+    with TestClient(app) as client:
+        assert gc.get_freeze_count() > len(gc.get_objects())  # the heap built before it started, the app among it
+        assert client.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() == 0

@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 from chain import TxSender
 from gateway.main import create_app
 from scripts.fresh_postgres import new_database
+from tests.gateway import test_budget_reads as budget_reads
 from tests.gateway.conftest import REPORT, Api, make_settings
+from tests.gateway.test_budget_reads import budget_world
 from tests.gateway.test_ops import says_the_indexes_still_to_build
 from tests.indexer.conftest import postgres_server
 from tests.world import World
 
-__all__ = ["postgres_server"]  # the fixture, re-used from the indexer's tests
+__all__ = ["budget_world", "postgres_server"]  # the fixtures, re-used from the budget reads' and indexer's tests
 
 ATTEST = {"milestoneId": 0, "round": 1, "pass": True, "reportHash": REPORT}
 
@@ -68,3 +70,20 @@ def test_a_milestone_is_paid_through_the_api_and_read_back_from_postgres(pg_api:
 def test_healthz_says_the_mirrors_indexes_are_still_to_build_on_postgres(pg_api: Api, procurement: str) -> None:
     assert pg_api.state.engine.dialect.name == "postgresql"
     says_the_indexes_still_to_build(pg_api)
+
+
+# The budget reads' statements are built once with every value a parameter (lists of ministries expanded at
+# execution, the chain's clock against grants' expiry): the same reads on PostgreSQL.
+
+
+def test_budget_lines_and_summary_read_from_postgres(pg_api: Api, budget_world: World) -> None:
+    assert pg_api.state.engine.dialect.name == "postgresql"
+    budget_reads.test_line_figures_are_the_ledgers_and_add_up(pg_api, budget_world)
+
+
+def test_pending_transfers_and_idle_funds_read_from_postgres(pg_api: Api, budget_world: World) -> None:
+    budget_reads.test_pending_transfers_age_and_idle_funds(pg_api, budget_world)
+
+
+def test_budget_lines_granted_read_from_postgres(pg_api: Api, world: World) -> None:
+    budget_reads.test_each_caller_sees_its_lines_and_lines_granted_to_it(pg_api, world)
