@@ -341,6 +341,11 @@ class EventDecoder:
             events = build.codec(contract).events
             self._events[kind] = events
             self.event_names[kind] = {event.name for event in events.values()}
+        # The last log's block hash and transaction hash, as the node sent them and as decoded: the logs of one block
+        # (of one transaction) come one after the other and share one string each, which a plan marshals and its
+        # writer reads back once (then by reference) instead of once per log. One tuple, replaced whole: safe to
+        # share between threads.
+        self._last: tuple[str, str, str, str] = ("", "", "", "")
 
     def topics(self) -> list[str]:
         """Every event signature (topic 0) of the ledger's contracts, for an eth_getLogs filter."""
@@ -381,11 +386,18 @@ class EventDecoder:
         if type(number) is str:  # JSON-RPC; the golden recordings of tests/indexer carry ints
             number, tx_index, log_index = int(number, 16), int(tx_index, 16), int(log_index, 16)
         stamp = raw.get("blockTimestamp")
+        block, tx = str(raw["blockHash"]), str(raw["transactionHash"])
+        last_block, block_hash, last_tx, tx_hash = self._last
+        if block != last_block:
+            block_hash = block.lower()
+        if tx != last_tx:
+            tx_hash = tx.lower()
+        self._last = (block, block_hash, tx, tx_hash)
         return DecodedLog(
             chain_id,
             int(number),
-            str(raw["blockHash"]).lower(),
-            str(raw["transactionHash"]).lower(),
+            block_hash,
+            tx_hash,
             int(tx_index),
             int(log_index),
             checksum(str(raw["address"])),

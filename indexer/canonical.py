@@ -23,6 +23,9 @@ INVALID_UTF8 = "invalid-utf8"
 # (events of one kind always have the same arguments, of the same types): see ``_compile``.
 _FORMATTERS: dict[tuple[str, ...], Callable[[Mapping[str, Any]], str | None]] = {}
 _MAX_FORMATTERS = 4096
+# The formatter of each event's arguments, by event name: found without building the tuple of the names (a
+# formatter checks the names itself, so an event of the same name with other arguments is encoded generically).
+_EVENT_FORMATTERS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {}
 
 
 def json_value(value: Any) -> Any:
@@ -93,8 +96,9 @@ _INLINE: dict[type, Callable[[str], str]] = {
 def _compile(names: tuple[str, ...], sample: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str | None]:
     """A formatter of the objects with the keys ``names`` (in that order): one f-string with the sorted keys
     as constants, each value written as its type in ``sample`` is. It checks each value's exact type first and
-    returns None (the caller then encodes the object generically) if one differs, so its output is always
-    ``_generic_object``'s. The generated source holds only the names' ``repr``s and fixed text, no value."""
+    returns None (the caller then encodes the object generically) if one differs, or if the object has other keys
+    than ``names``, so its output is always ``_generic_object``'s. The generated source holds only the names'
+    ``repr``s and fixed text, no value."""
     kinds = {name: type(sample[name]) for name in names}
     if any(kind not in _INLINE for kind in kinds.values()):
         return lambda value: None  # a value of another type (a tuple, an int subclass ...): always generic
@@ -112,7 +116,14 @@ def _compile(names: tuple[str, ...], sample: Mapping[str, Any]) -> Callable[[Map
     body = "".join(pieces) + "}}" if pieces else "{{}}"
     source = (
         "def formatter(a):\n"
-        + "".join(f"    {read}\n" for read in reads)
+        + f"    if len(a) != {len(names)}:\n        return None\n"
+        + (
+            "    try:\n"
+            + "".join(f"        {read}\n" for read in reads)
+            + "    except KeyError:\n        return None\n"
+            if reads
+            else ""
+        )
         + (f"    if not ({' and '.join(checks)}):\n        return None\n" if checks else "")
         + f"    return f'{body}'\n"
     )
@@ -130,4 +141,15 @@ def event_args_json(log: DecodedLog) -> str:
     """An event's arguments as stored and digested; with its raw strings under ``INVALID_UTF8`` if it has any."""
     if log.raw_strings:
         return _object({**log.args, INVALID_UTF8: dict(log.raw_strings)})
-    return _object(log.args)
+    args = log.args
+    formatter = _EVENT_FORMATTERS.get(log.event)
+    if formatter is not None:
+        text = formatter(args)
+        if text is not None:
+            return text
+        return _object(args)
+    text = _object(args)
+    formatter = _FORMATTERS.get(tuple(args))
+    if formatter is not None and len(_EVENT_FORMATTERS) < _MAX_FORMATTERS:
+        _EVENT_FORMATTERS[log.event] = formatter
+    return text

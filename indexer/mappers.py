@@ -391,8 +391,10 @@ def map_procurement_created(log: DecodedLog, previous: DecodedLog | None) -> lis
         "paused_until": 0,
     }
     milestones = tuple(
-        MilestoneState(amount=amount, due_date=due, status="Pending")
-        for amount, due in zip(amounts, due_dates, strict=True)
+        [
+            _new_tuple(MilestoneState, (amount, due, "Pending", 0, 0, 0, 0, 0))
+            for amount, due in zip(amounts, due_dates, strict=True)
+        ]
     )
     changes: list[Change] = [TrustEscrow(escrow), NewProcurement(row, milestones)]
     if funded > 0:

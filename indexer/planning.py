@@ -239,14 +239,13 @@ class Planner:
 
     def plan(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> WritePlan:
         """The plan of ``mapped`` (logs above the base, in chain order), moving the cursor to ``to_block``."""
-        self.load({m.log.emitter for m in mapped if m.log.kind == "escrow"})
+        self.load({log.emitter for log, _ in mapped if log.kind == "escrow"})
         chain_hash = self.base[2]
         chain = self.chain_id
         events, rows, makers, handlers = self.events, self.rows, _ROW_MAKERS, self.HANDLERS
         block_start = len(events)  # the current block's events are events[block_start:]
         current: DecodedLog | None = None
-        for item in mapped:
-            log = item.log
+        for log, changes in mapped:
             if current is not None and log.block_number != current.block_number:
                 chain_hash = self._digest(current, block_start, chain_hash)
                 block_start = len(events)
@@ -265,7 +264,7 @@ class Planner:
                     args,
                 )
             )
-            for change in item.changes:
+            for change in changes:
                 if type(change) is Insert:  # the common case first
                     rows[change.table].append(makers[change.table](change.row))
                 else:

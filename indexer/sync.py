@@ -210,6 +210,7 @@ def decode_range(
     ignored = 0
     previous: DecodedLog | None = None
     decode = decoder.decode
+    new = tuple.__new__  # a MappedLog without its generated ``__new__`` (a Python call per log)
     with gc_paused():  # hundreds of thousands of small objects: see chain.logs.gc_paused
         for raw in raw_logs:
             kind = trusted.get(checksum(str(raw["address"])))
@@ -227,7 +228,7 @@ def decode_range(
                 changes = ()
                 if log.event in _CREATIONS:
                     trusted[str(log.args["escrow"])] = "escrow"
-            out.append(MappedLog(log, changes))
+            out.append(new(MappedLog, (log, changes)))
             previous = log
     return out, ignored
 

@@ -189,3 +189,24 @@ def test_a_topic_in_upper_case_or_shorter_than_a_word_decodes_as_the_readers_pad
         assert log is not None
         assert log.args == expected.args
         assert list(log.args) == list(expected.args)
+
+
+def test_logs_of_one_block_or_transaction_share_its_hash_and_others_get_their_own() -> None:
+    decoder = _decoder()
+
+    def decoded(block: str, tx: str) -> Any:
+        log = decoder.decode({**_log(_data()), "blockHash": block, "transactionHash": tx}, "registry", 31337)
+        assert log is not None
+        return log
+
+    block_a, block_b, tx_a, tx_b = "0x" + "AA" * 32, "0x" + "BB" * 32, "0x" + "1A" * 32, "0x" + "2B" * 32
+    first, second = decoded(block_a, tx_a), decoded(block_a, tx_a)
+    assert (second.block_hash, second.tx_hash) == ("0x" + "aa" * 32, "0x" + "1a" * 32)
+    assert second.block_hash is first.block_hash  # so a plan marshals it once
+    assert second.tx_hash is first.tx_hash
+    other_tx = decoded(block_a, tx_b)
+    assert (other_tx.block_hash, other_tx.tx_hash) == ("0x" + "aa" * 32, "0x" + "2b" * 32)
+    other_block = decoded(block_b, tx_b)
+    assert (other_block.block_hash, other_block.tx_hash) == ("0x" + "bb" * 32, "0x" + "2b" * 32)
+    back = decoded(block_a, tx_a)  # only the previous log's hashes are remembered: never a stale one
+    assert (back.block_hash, back.tx_hash) == ("0x" + "aa" * 32, "0x" + "1a" * 32)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from chain import compile_contracts
 from chain.logs import DecodedLog, EventDecoder, checksum
-from indexer.canonical import canonical_json, json_value
+from indexer.canonical import canonical_json, event_args_json, json_value
 from indexer.mappers import MAPPERS, Insert, MilestoneState, MilestoneStep, map_log
 from indexer.sync import decode_range, trusted_emitters
 from tests.indexer.golden import apply_recorded, dump, system_of
@@ -180,6 +180,22 @@ def test_canonical_json_of_each_shape_equals_the_reference_whatever_its_values_t
         value = {name: random.choice(values) for name in names}
         assert canonical_json(value) == _reference_json(value), value
     assert canonical_json({}) == "{}"
+
+
+def test_an_events_arguments_equal_the_reference_whatever_arguments_another_event_of_its_name_had() -> None:
+    # Formatters are found by event name: one of that name with other arguments (fewer, more, renamed, of other
+    # types) must still give the reference text, and so must the first shape again afterwards.
+    shapes: list[dict[str, Any]] = [
+        {"b": 1, "a": "x"},
+        {"b": 1},
+        {"b": 1, "a": "x", "c": None},
+        {"b": 1, "z": "x"},
+        {"b": "1", "a": 2},
+        {},
+        {"b": 2**256 - 1, "a": 'quote " here'},
+    ]
+    for args in shapes:
+        assert event_args_json(_log("SameName", **args)) == _reference_json(args), args
 
 
 def test_an_unknown_event_is_a_clear_error() -> None:
