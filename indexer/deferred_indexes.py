@@ -17,12 +17,11 @@ reaches its target (or ``Indexer.follow`` before its first step) builds them.
 from __future__ import annotations
 
 from sqlalchemy import Connection, Index, delete, insert, inspect, select
-from sqlalchemy.schema import CreateIndex
 
 from indexer.errors import IndexerError
 from indexer.models import APPEND_ONLY, TABLES, DeferredIndex
 
-__all__ = ["DEFERRABLE", "build_deferred", "build_statements", "defer_indexes", "deferred_indexes"]
+__all__ = ["DEFERRABLE", "build_deferred", "defer_indexes", "deferred_indexes"]
 
 DEFERRABLE: dict[str, Index] = {
     str(index.name): index
@@ -56,34 +55,14 @@ def defer_indexes(conn: Connection) -> list[str]:
     return dropped
 
 
-def _known(names: list[str]) -> list[str]:
-    unknown = [name for name in names if name not in DEFERRABLE]
-    if unknown:
-        raise IndexerError(f"deferred indexes {unknown} are not indexes of this version's schema: not built")
-    return names
-
-
-def build_statements(conn: Connection) -> tuple[str, ...]:
-    """``build_deferred`` as SQL text in ``conn``'s dialect, for a writer process to run in a transaction of its own
-    (``WritePlan.ddl``): forget the record, build the indexes it names; none if nothing is deferred.
-
-    Only the writer lock's holder drops or builds indexes, and the writer checks that lock in the same transaction:
-    the record read here (committed) is the one those statements delete."""
-    names = _known(deferred_indexes(conn))
-    if not names:
-        return ()
-    dialect = conn.dialect
-    return (
-        str(delete(_DEFERRED).compile(dialect=dialect)),
-        *(str(CreateIndex(DEFERRABLE[name]).compile(dialect=dialect)) for name in names),
-    )
-
-
 def build_deferred(conn: Connection) -> list[str]:
     """Build the indexes recorded as deferred and forget the record, in the caller's transaction; returns their
     names (none: nothing was deferred, or another process built them first: its deletion of the record is waited
     for). The caller's transaction must be open already (SQLite: a write of its own, e.g. the lease's renewal)."""
-    names = _known(sorted(str(name) for name in conn.scalars(delete(_DEFERRED).returning(_DEFERRED.c.name))))
+    names = sorted(str(name) for name in conn.scalars(delete(_DEFERRED).returning(_DEFERRED.c.name)))
+    unknown = [name for name in names if name not in DEFERRABLE]
+    if unknown:
+        raise IndexerError(f"deferred indexes {unknown} are not indexes of this version's schema: not built")
     for name in names:
         DEFERRABLE[name].create(conn)
     return names

@@ -137,12 +137,9 @@ class Pipeline:
         number, block_hash, chain_hash = self._planned
         return replace(self._committed, block_number=number, block_hash=block_hash, chain_hash=chain_hash)
 
-    def apply(
-        self, mapped: Sequence[MappedLog], to_block: int, to_hash: str, *, ddl: tuple[str, ...] = ()
-    ) -> list[tuple[int, int]]:
+    def apply(self, mapped: Sequence[MappedLog], to_block: int, to_hash: str) -> list[tuple[int, int]]:
         """Plan the logs up to (``to_block``, ``to_hash``) and hand them to the writer once the previous write is
-        committed, with ``ddl`` to run in the same transaction (``WritePlan.ddl``); returns what was committed
-        meanwhile, as (to block, logs applied)."""
+        committed; returns what was committed meanwhile, as (to block, logs applied)."""
         number = self._planned[0]
         fresh = after(mapped, number)
         if to_block <= number and not fresh:
@@ -150,8 +147,6 @@ class Pipeline:
         with gc_paused():
             planner = Planner(self.store.chain_id, self._planned, self._state, self._load)
             plan = planner.plan(fresh, max(to_block, number), to_hash)
-        if ddl:
-            plan = plan._replace(ddl=ddl)
         done = self.wait()
         self._writer.send((self.lock.name, self.lock.owner, self.lock.ttl_ms + IDLE_GRACE_MS), plan)
         self._in_flight = (plan.cursor[0], len(fresh))

@@ -42,7 +42,7 @@ from chain import (
     genesis_raw_logs,
 )
 from indexer.cursor import Cursor
-from indexer.deferred_indexes import build_deferred, build_statements, defer_indexes, deferred_indexes
+from indexer.deferred_indexes import build_deferred, defer_indexes, deferred_indexes
 from indexer.errors import IndexerError, LockLost
 from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from indexer.mappers import MappedLog, TrustEscrow, map_log
@@ -90,7 +90,6 @@ class _Ahead:
     ) -> None:
         self.lo = lo  # where the next range taken starts
         self.flowing = True  # False once the thread's last word (the end, or an error) was taken
-        self.complete = False  # True once every range up to the target was fetched (and queued)
         self._queue: queue.Queue[_Fetched | BaseException | None] = queue.Queue(_AHEAD)
         self._stop = threading.Event()
         self._done = executor.submit(self._run, fetch_next, lo, target)
@@ -108,7 +107,6 @@ class _Ahead:
             if fetched is None:
                 return
             lo = fetched.hi + 1
-        self.complete = lo > target
         self._put(None)
 
     def _put(self, item: _Fetched | BaseException | None) -> None:
@@ -280,7 +278,6 @@ class Indexer:
         self.trusted: dict[str, str] = {}
         self._locked = False
         self._ahead: _Ahead | None = None
-        self._deferred = False  # this catch-up dropped indexes it has not handed a writer to build yet
         self._pipeline: Pipeline | None = None  # while catching up over HTTP
         # Prefetching (_Ahead) overlaps the node's work with ours, where the transport allows a second thread
         # (eth-tester does not).
@@ -450,7 +447,7 @@ class Indexer:
                 mapped, skipped = decode_range(self.decoder, piece, self.trusted, self.chain_id)
                 ignored += skipped
                 if self._pipeline is not None:
-                    self._committed(self._pipeline.apply(mapped, end, end_hash, ddl=self._indexes_in_flight()))
+                    self._committed(self._pipeline.apply(mapped, end, end_hash))
                 else:
                     with self._writing():
                         self._committed([(end, self.store.apply(mapped, end, end_hash, self.lock))])
@@ -572,22 +569,8 @@ class Indexer:
             ):
                 return
             dropped = defer_indexes(conn)
-        self._deferred = bool(dropped)
         if dropped:
             _log.info("catching up into an empty mirror: %d secondary indexes are built at the end", len(dropped))
-
-    def _indexes_in_flight(self) -> tuple[str, ...]:
-        """The build of the indexes this catch-up deferred, for the next write, once the node has given every range
-        up to the target: the writer process builds them while the indexer plans the ranges it holds (whose writes
-        then maintain them), rather than after the last write, with the indexer waiting. Once per catch-up; a build
-        that does not commit is left to ``_build_deferred_indexes`` at the end."""
-        if not self._deferred or self._ahead is None or not self._ahead.complete:
-            return ()
-        self._deferred = False
-        with self.engine.connect() as conn:
-            statements = build_statements(conn)
-        _log.info("the writer builds the deferred indexes with the next write (the node has given every range)")
-        return statements
 
     def _build_deferred_indexes(self) -> None:
         """Build the indexes a catch-up into an empty mirror deferred, if any are (one transaction)."""

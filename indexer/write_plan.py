@@ -58,9 +58,7 @@ class WritePlan(NamedTuple):
     ``base`` and ``cursor`` are (block number, block hash, chain hash). ``Uint256`` values are decimal strings.
     ``milestones`` rows are ``MILESTONE_COLUMNS`` then ``MILESTONE_KEY`` (updates of existing milestones);
     ``books`` rows are ``BOOKS_COLUMNS`` then ``BOOKS_KEY`` (updates of existing procurements); ``ops`` are the
-    other current-state statements (organizations, accounts, role memberships), in order. ``ddl`` are statements
-    without parameters run after them and before the cursor moves: a catch-up's deferred indexes, built by this
-    transaction (``indexer.deferred_indexes.build_statements``).
+    other current-state statements (organizations, accounts, role memberships), in order.
     """
 
     chain_id: int
@@ -70,7 +68,6 @@ class WritePlan(NamedTuple):
     books: list[Row]
     ops: list[Op]
     cursor: tuple[int, str, str]
-    ddl: tuple[str, ...] = ()
 
 
 class DbCursor(Protocol):
@@ -185,6 +182,4 @@ def execute_plan(
     # Consecutive statements of one shape (the budget lines a range moved, ...) go in one executemany, in order.
     for (kind, table, key, columns), ops in groupby(plan.ops, key=_shape):
         cursor.executemany(_op_sql(kind, table, key, columns, mark), [op[4] for op in ops])
-    for statement in plan.ddl:
-        cursor.execute(statement, ())
     cursor.execute(cursor_sql, (*plan.cursor, now_ms, plan.chain_id))

@@ -4,9 +4,7 @@ mirror that holds rows or a catch-up too short to need it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pytest
 from alembic import command
@@ -14,17 +12,13 @@ from sqlalchemy import Connection, Engine, insert, text
 
 from chain.logs import ChainSource
 from indexer.audit import _compare_tables, recompute_digests, replay
-from indexer.deferred_indexes import DEFERRABLE, build_deferred, build_statements, defer_indexes, deferred_indexes
+from indexer.deferred_indexes import DEFERRABLE, build_deferred, defer_indexes, deferred_indexes
 from indexer.errors import IndexerError
 from indexer.models import APPEND_ONLY, TABLES, DeferredIndex
 from indexer.schema import alembic_config, make_engine, upgrade
 from indexer.sync import Indexer, SyncConfig
-from indexer.write_plan import WritePlan, execute_plan
 from tests.indexer.conftest import index_definitions
 from tests.world import World
-
-if TYPE_CHECKING:
-    from scripts.bench_indexer import Chain
 
 
 def _indexer(engine: Engine, world: World, blocks: int | None = 0) -> Indexer:
@@ -153,66 +147,6 @@ def test_a_record_naming_no_index_of_the_schema_is_refused_and_kept(engine: Engi
         _in_transaction(engine, build_deferred, commit=True)
     with engine.connect() as conn:
         assert deferred_indexes(conn) == sorted(["ix_made_up", deferrable])  # nothing half-done
-
-
-def test_a_writers_build_commits_or_rolls_back_with_the_rest_of_its_plan(
-    engine: Engine, migrated: dict[str, str]
-) -> None:
-    """``build_statements`` run by ``execute_plan`` (as a writer process runs a plan's ``ddl``): a plan that fails
-    leaves the record and no index; one that commits leaves every index and no record."""
-    upgrade(engine)
-    _in_transaction(engine, defer_indexes, commit=True)
-    with engine.connect() as conn:
-        statements = build_statements(conn)
-    assert len(statements) == 1 + len(DEFERRABLE)
-    failing = WritePlan(1, (0, "", ""), [("deferred_indexes", ("name",), [("x",), ("x",)])], [], [], [], (0, "", ""))
-    with engine.connect() as conn:
-        with pytest.raises(conn.dialect.loaded_dbapi.IntegrityError):
-            execute_plan(conn.connection.cursor(), failing._replace(ddl=statements), now_ms=0, mark=_mark(conn))
-        conn.rollback()
-    with engine.connect() as conn:
-        assert deferred_indexes(conn) == sorted(DEFERRABLE)
-    assert set(index_definitions(engine)) == set(migrated) - set(DEFERRABLE)
-    with engine.begin() as conn:
-        execute_plan(conn.connection.cursor(), failing._replace(inserts=[], ddl=statements), now_ms=0, mark=_mark(conn))
-    with engine.connect() as conn:
-        assert deferred_indexes(conn) == []
-        assert build_statements(conn) == ()
-    assert index_definitions(engine) == migrated
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
-
-
-def test_a_pipelined_catch_up_has_its_writer_build_them_while_the_last_ranges_are_planned(
-    engine: Engine, paid_anvil: Chain, migrated: dict[str, str], caplog: pytest.LogCaptureFixture
-) -> None:
-    """Over HTTP, once the node has given every range up to the target, the next write (in the writer process) also
-    builds the indexes and deletes their record, in its transaction; the ranges after it are written with them."""
-    expected = migrated
-    seen: list[tuple[int, int, list[str], int]] = []
-
-    def progress(block: int, target: int) -> None:  # committed: what is recorded, how many indexes, the cursor
-        with engine.connect() as conn:
-            block_number = conn.execute(text("SELECT block_number FROM cursors")).scalar_one()
-            seen.append((block_number, target, deferred_indexes(conn), len(index_definitions(engine))))
-
-    config = SyncConfig(defer_indexes_blocks=0, initial_span=4, target_logs=16, max_span=4)
-    with (
-        caplog.at_level(logging.INFO, logger="indexer.sync"),
-        Indexer(engine, ChainSource(paid_anvil.rpc), paid_anvil.system, paid_anvil.build, config) as indexer,
-    ):
-        assert indexer.source.concurrent
-        assert indexer.store.can_pipeline
-        indexer.catch_up(progress=progress)
-    assert index_definitions(engine) == expected
-    built_early = [block for block, target, recorded, _ in seen if not recorded and block < target]
-    assert built_early, "the indexes were not built before the last range was written"
-    assert all(count == len(expected) for _, _, recorded, count in seen if not recorded)  # built whole, at once
-    messages = [record.getMessage() for record in caplog.records]
-    assert any(message.startswith("the writer builds the deferred indexes") for message in messages)
-    assert not any(message.startswith("built ") for message in messages)  # nothing left for the end
 
 
 def test_follow_builds_the_indexes_of_a_mirror_left_deferred_before_its_first_step(
