@@ -38,6 +38,11 @@ class Metrics:
         self.indexer_lag = Gauge(
             "gateway_indexer_lag_blocks", "Chain head minus the mirror's block.", registry=self.registry
         )
+        self.pending_indexes = Gauge(
+            "gateway_indexer_pending_indexes",
+            "The mirror's indexes still to build (a fresh mirror's first catch-up builds them at its end).",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -136,6 +136,7 @@ def says_the_indexes_still_to_build(api: Api) -> None:
     assert body["status"] == "degraded"
     assert body["indexer"]["lagBlocks"] == 0
     assert body["indexer"]["pendingIndexes"] == len(DEFERRABLE)
+    assert f"gateway_indexer_pending_indexes {len(DEFERRABLE)}.0" in api.client.get("/metrics").text
     assert body["problem"] == (
         f"{len(DEFERRABLE)} of the mirror's indexes are not built yet (its first catch-up builds them when it reaches "
         "its target): reads that need them are slow until then"
@@ -151,6 +152,7 @@ def says_the_indexes_still_to_build(api: Api) -> None:
     api.sync()  # the next catch-up builds them
     built = api.client.get("/healthz").json()
     assert (built["status"], built["problem"], built["indexer"]["pendingIndexes"]) == ("ok", None, 0)
+    assert "gateway_indexer_pending_indexes 0.0" in api.client.get("/metrics").text
 
 
 def test_the_start_up_heap_is_frozen_while_the_gateway_runs(

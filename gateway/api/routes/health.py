@@ -48,6 +48,8 @@ def healthz(state: StateDep, db: SessionDep) -> HealthPublic | JSONResponse:
         state.metrics.chain_head.set(head)
     if lag is not None:
         state.metrics.indexer_lag.set(lag)
+    if pending is not None:
+        state.metrics.pending_indexes.set(pending)
     if head is None:
         status = "unavailable"
     elif problem is not None:
