@@ -692,7 +692,18 @@ _CARRY_OVER_KIND = {kind.value: kind.name.lower() for kind in CarryOverKind}
 _ACCESS_KIND = {0: "none", 1: "view", 2: "obligate"}  # IBudgetOffice.AccessKind
 
 
-def _line_change(log: DecodedLog, series: int, fiscal_year: int, **after: Any) -> list[Change]:
+def _line_change(
+    log: DecodedLog,
+    series: int,
+    fiscal_year: int,
+    *,
+    allotted: int | None = None,
+    obligated: int | None = None,
+    disbursed: int | None = None,
+    carry_over: int | None = None,
+    lapsed: int | None = None,
+    settled: bool | None = None,
+) -> list[Change]:
     """A line moved by ``log``: the totals the event reports after it (the others stay as they are)."""
     row = {
         "chain_id": log.chain_id,
@@ -702,14 +713,13 @@ def _line_change(log: DecodedLog, series: int, fiscal_year: int, **after: Any) -
         "series": series,
         "fiscal_year": fiscal_year,
         "event": log.event,
-        "allotted": None,
-        "obligated": None,
-        "disbursed": None,
-        "carry_over": None,
-        "lapsed": None,
-        "settled": None,
+        "allotted": allotted,
+        "obligated": obligated,
+        "disbursed": disbursed,
+        "carry_over": carry_over,
+        "lapsed": lapsed,
+        "settled": settled,
     }
-    row.update(after)
     return _recorded("budget_line_changes", row)
 
 
