@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from chain._compiler import Build
+from chain._compiler import Artifact, Build
 from chain.abi import WORD, EventLayout, checksum
 from chain.errors import ChainError, DecodeError, ProviderError
 from chain.transport import Transport
@@ -346,6 +346,24 @@ class EventDecoder:
         # writer reads back once (then by reference) instead of once per log. One tuple, replaced whole: safe to
         # share between threads.
         self._last: tuple[str, str, str, str] = ("", "", "", "")
+
+    @staticmethod
+    def event_abis(build: Build) -> dict[str, list[dict[str, Any]]]:
+        """The ABI entries of the events of each kind's contract: all ``from_event_abis`` needs (plain values, for
+        a process that has no build)."""
+        return {
+            kind: [dict(entry) for entry in build[contract].abi if entry.get("type") == "event"]
+            for kind, contract in CONTRACT_KINDS.items()
+        }
+
+    @classmethod
+    def from_event_abis(cls, abis: Mapping[str, Sequence[dict[str, Any]]]) -> EventDecoder:
+        """The decoder of a build, from its ``event_abis``."""
+        artifacts = {
+            contract: Artifact(contract, "", tuple(abis[kind]), "", "", "", "")
+            for kind, contract in CONTRACT_KINDS.items()
+        }
+        return cls(Build("", "", artifacts))
 
     def topics(self) -> list[str]:
         """Every event signature (topic 0) of the ledger's contracts, for an eth_getLogs filter."""

@@ -3,23 +3,31 @@
 One Python process cannot both plan and write at full speed (its ``executemany`` takes the GIL back after every
 row; psycopg's COPY formats every row in Python), so a catch-up hands each ``WritePlan``, as plain values over a
 pipe, to a writer process (``indexer._sqlite_writer`` for an SQLite file, standard library only;
-``indexer._postgres_writer`` for PostgreSQL) that applies it in one transaction while the indexer fetches,
-decodes, maps and plans the next.
+``indexer._postgres_writer`` for PostgreSQL) that applies it in one transaction while the indexer
+maps and plans the next.
+
+Over HTTP, a fetch process (``indexer._fetcher``, ``FetchProcess`` here) fetches and decodes the ranges ahead of the
+one being planned: three processes, each a step of the catch-up, the indexer's own only mapping and planning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
+import queue
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chain.logs import gc_paused
+from chain.errors import ProviderError
+from chain.logs import Header, gc_paused
+from indexer._fetcher import Fetched, Piece, from_wire
 from indexer._sqlite_writer import receive, send
 from indexer.cursor import Cursor
 from indexer.errors import IndexerError, LockLost
@@ -32,7 +40,7 @@ from indexer.writer_lock import WriterLock
 if TYPE_CHECKING:
     from indexer.store import Store
 
-__all__ = ["Pipeline", "WriterProcess", "after"]
+__all__ = ["ChildProcess", "FetchProcess", "Pipeline", "WriterProcess", "after"]
 
 
 def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
@@ -42,14 +50,12 @@ def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
     return [m for m in mapped if m.log.block_number > block]
 
 
-class WriterProcess:
-    """The writer process of a pipelined catch-up (``python -m MODULE ARGUMENTS... PID``: ``indexer._sqlite_writer``
-    or ``indexer._postgres_writer``), over two pipes; ``hello``, if given, is its first message (what it must not
-    read from its command line).
+class ChildProcess:
+    """A process of the indexer's own (``python -m MODULE ARGUMENTS... PID``) over two pipes, messages as ``send``
+    and ``receive`` make them; ``hello``, if given, is its first message (what it must not read from its command
+    line). It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``: ``die_with_parent``)."""
 
-    It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``), so a SIGKILLed indexer leaves only
-    whole, committed ranges.
-    """
+    name = "child"  # what errors call it
 
     def __init__(self, module: str, arguments: Sequence[str] = (), hello: Any = None) -> None:
         root = str(Path(__file__).resolve().parent.parent)
@@ -61,7 +67,6 @@ class WriterProcess:
             env=env,
             cwd=root,
         )
-        self._ready = False
         # Linux: a 1 MB pipe buffer instead of 64 kB (a range's rows are megabytes): fewer wake-ups on both sides.
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError, AttributeError, ValueError):
@@ -69,28 +74,22 @@ class WriterProcess:
         if hello is not None:
             self._send(hello)
 
-    def send(self, lock: tuple[str, str, int], plan: WritePlan) -> None:
-        self._send((lock, tuple(plan)))
-
     def _send(self, message: Any) -> None:
         assert self.process.stdin is not None
         try:
             send(self.process.stdin, message)
         except OSError as exc:
-            raise IndexerError(f"the writer process is gone ({exc})") from None
+            raise IndexerError(f"the {self.name} process is gone ({exc})") from None
 
-    def receive(self) -> tuple[str, str | None]:
+    def _receive(self) -> Any:
+        """The next message; IndexerError naming the process if it died."""
         assert self.process.stdout is not None
         try:
-            if not self._ready:
-                kind, why = receive(self.process.stdout)  # ("ready", None), or why it cannot write
-                if kind != "ready":
-                    raise IndexerError(f"the writer process cannot start: {why}")
-                self._ready = True
-            reply: tuple[str, str | None] = receive(self.process.stdout)
-        except EOFError:
-            raise IndexerError(f"the writer process died (exit code {self.process.poll()})") from None
-        return reply
+            return receive(self.process.stdout)
+        except (EOFError, OSError, ValueError):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(1)
+            raise IndexerError(f"the {self.name} process died (exit code {self.process.poll()})") from None
 
     def stop(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
@@ -102,6 +101,140 @@ class WriterProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+
+class WriterProcess(ChildProcess):
+    """The writer process of a pipelined catch-up: ``indexer._sqlite_writer`` or ``indexer._postgres_writer``.
+    Killed with the indexer, it leaves only whole, committed ranges."""
+
+    name = "writer"
+
+    def __init__(self, module: str, arguments: Sequence[str] = (), hello: Any = None) -> None:
+        super().__init__(module, arguments, hello)
+        self._ready = False
+
+    def send(self, lock: tuple[str, str, int], plan: WritePlan) -> None:
+        self._send((lock, tuple(plan)))
+
+    def receive(self) -> tuple[str, str | None]:
+        if not self._ready:
+            kind, why = self._receive()  # ("ready", None), or why it cannot write
+            if kind != "ready":
+                raise IndexerError(f"the writer process cannot start: {why}")
+            self._ready = True
+        reply: tuple[str, str | None] = self._receive()
+        return reply
+
+
+class FetchProcess(ChildProcess):
+    """The fetch process of a catch-up over HTTP (``indexer._fetcher``): it fetches and decodes the ranges asked of
+    it, one after the other, while the indexer maps and plans. ``fetch`` asks for a range and returns once its
+    header is in; its pieces come in meanwhile, each as soon as the process decoded it, read by a thread of this
+    side (``_read``) into the range's queue, which ``Fetched.pieces`` takes them from.
+
+    Requests are numbered, and answers to a request nobody waits for any more (a discarded prefetch) are dropped:
+    the process is ready for the next request whatever was asked before. Its death is an IndexerError naming it,
+    raised by ``fetch`` and by a range's pieces, never a wait without end.
+    """
+
+    name = "fetch"
+
+    def __init__(self, hello: Any) -> None:
+        super().__init__("indexer._fetcher", hello=hello)
+        self._numbers = itertools.count()
+        self._headers: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._ranges: dict[int, queue.Queue[Any]] = {}  # a range's pieces, by request, until its last one
+        self._streaming: set[int] = set()  # requests whose header is in and whose pieces are coming
+        self._guard = threading.Lock()
+        self.dead: IndexerError | None = None
+        self._reader = threading.Thread(target=self._read, name="fetch-process-reader", daemon=True)
+        self._reader.start()
+
+    def fetch(self, lo: int, hi: int, size: int, limit: int) -> Fetched | None:
+        """Blocks ``lo`` to ``hi`` as ``indexer._fetcher.fetch_raw`` and ``decoded_pieces`` give them, in pieces
+        of about ``size`` logs, left undecoded if over ``limit`` logs (and over one block): to be fetched again."""
+        number = next(self._numbers)
+        pieces: queue.Queue[Any] = queue.Queue()
+        with self._guard:
+            self._ranges[number] = pieces
+        self._send((number, lo, hi, size, limit))
+        while True:
+            message = self._wait(self._headers)
+            if message[1] == number:
+                break
+        kind = message[0]
+        if kind == "moved":
+            return None
+        if kind == "raise":
+            raise _raised(message)
+        _, _, top, first, count, failed, decoded = message
+        error = None if failed is None else ProviderError(*failed)
+        return Fetched(
+            lo, hi, Header(*top), Header(*first), count, error, self._pieces(pieces) if decoded else iter(())
+        )
+
+    def _pieces(self, pieces: queue.Queue[Any]) -> Iterator[Piece]:
+        while True:
+            item = self._wait(pieces)
+            if item[0] == "raise":
+                raise _raised(item)
+            _, _, decoded, ignored, end, end_hash, last = item
+            yield decoded, ignored, end, end_hash
+            if last:
+                return
+
+    def _wait(self, waiting: queue.Queue[Any]) -> Any:
+        while True:
+            try:
+                return waiting.get(timeout=0.2)
+            except queue.Empty:
+                if self.dead is not None:
+                    raise self.dead from None
+
+    def _read(self) -> None:
+        """Route each message to whoever waits for it; the logs of a piece made DecodedLogs here."""
+        while True:
+            try:
+                with gc_paused():
+                    message = self._receive()
+                    kind, number = message[0], message[1]
+                    if kind == "piece":
+                        message = (*message[:2], from_wire(message[2]), *message[3:])
+            except IndexerError as died:
+                self.dead = died
+                return
+            with self._guard:
+                if number in self._streaming:  # a piece, or what went wrong decoding one
+                    pieces = self._ranges.get(number)
+                    if kind == "raise" or message[-1]:
+                        self._streaming.discard(number)
+                        self._ranges.pop(number, None)
+                    if pieces is not None:
+                        pieces.put(message)
+                    continue
+                if kind == "range" and message[-1]:
+                    self._streaming.add(number)
+                else:
+                    self._ranges.pop(number, None)
+            self._headers.put(message)
+
+    def stop(self) -> None:
+        """End the process at once (a fetch in progress is of no use to anyone)."""
+        self.process.terminate()
+        super().stop()
+
+    def forget(self) -> None:
+        """Drop the pieces of every range asked so far (a discarded prefetch): they are read and thrown away."""
+        with self._guard:
+            self._ranges.clear()
+
+
+def _raised(message: tuple[Any, ...]) -> Exception:
+    """The error a ("raise", number, type, message, JSON-RPC error) answer names."""
+    _, _, kind, text, data = message
+    if kind == "ProviderError":
+        return ProviderError(text, data)
+    return IndexerError(f"the fetch process failed: {kind}: {text}")
 
 
 class Pipeline:

@@ -15,6 +15,7 @@ Ranges grow while they come back small and shrink on provider errors or oversize
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import queue
@@ -32,27 +33,30 @@ from chain import (
     Build,
     ChainSource,
     DecodedLog,
+    DecodeError,
     EventDecoder,
     Header,
+    JsonRpc,
     ProviderError,
     SystemAddresses,
     checksum,
     confirmations_for,
     gc_paused,
-    genesis_raw_logs,
 )
+from indexer._fetcher import Decoded, Fetched, Undecodable, chain_logs, decode_logs, decoded_pieces, fetch_raw
 from indexer.cursor import Cursor
 from indexer.deferred_indexes import build_deferred, defer_indexes, deferred_indexes
 from indexer.errors import IndexerError, LockLost
 from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from indexer.mappers import MappedLog, TrustEscrow, map_log
 from indexer.models import TABLES
-from indexer.pipeline import Pipeline
+from indexer.pipeline import FetchProcess, Pipeline
 from indexer.schema import upgrade
 from indexer.store import Store
 from indexer.writer_lock import WriterLock
 
-# ChainSource, Header and ProviderError live in chain; they are re-exported for the callers of this module.
+# ChainSource, Header and ProviderError live in chain, decode_logs in indexer._fetcher (the fetch process's module);
+# they are re-exported for the callers of this module.
 __all__ = [
     "ChainSource",
     "Header",
@@ -60,41 +64,33 @@ __all__ = [
     "ProviderError",
     "SyncConfig",
     "SyncStats",
+    "decode_logs",
     "decode_range",
+    "map_decoded",
     "trusted_emitters",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    lo: int
-    hi: int
-    top: Header
-    first: Header
-    raw: list[dict[str, Any]]
-    error: ProviderError | None
-
 
 _AHEAD = 3  # ranges fetched ahead of the one being indexed, at most (each of at most about 2 x target_logs logs)
 
 
 class _Ahead:
-    """Consecutive ranges from ``lo`` up to ``target``, fetched one after the other by a thread of their own, at most
-    ``_AHEAD`` of them waiting: the node always has the next ``eth_getLogs`` to answer while the indexer decodes,
-    maps and writes. ``fetch_next`` is the indexer's own (it adapts the span); the thread ends at the target, at a
-    range the chain moved under (the indexer asks the head and fetches again), or at an error (raised by ``take``).
+    """Consecutive ranges from ``lo`` up to ``target``, fetched one after the other by a thread of their own (over
+    HTTP, through the indexer's fetch process, which also decodes them), at most ``_AHEAD`` of them waiting: the
+    node always has the next ``eth_getLogs`` to answer while the indexer maps and writes. ``fetch_next`` is the
+    indexer's own (it adapts the span); the thread ends at the target, at a range the chain moved under (the indexer
+    asks the head and fetches again), or at an error (raised by ``take``).
     """
 
     def __init__(
-        self, executor: ThreadPoolExecutor, fetch_next: Callable[[int, int], _Fetched | None], lo: int, target: int
+        self, executor: ThreadPoolExecutor, fetch_next: Callable[[int, int], Fetched | None], lo: int, target: int
     ) -> None:
         self.lo = lo  # where the next range taken starts
         self.flowing = True  # False once the thread's last word (the end, or an error) was taken
-        self._queue: queue.Queue[_Fetched | BaseException | None] = queue.Queue(_AHEAD)
+        self._queue: queue.Queue[Fetched | BaseException | None] = queue.Queue(_AHEAD)
         self._stop = threading.Event()
         self._done = executor.submit(self._run, fetch_next, lo, target)
 
-    def _run(self, fetch_next: Callable[[int, int], _Fetched | None], lo: int, target: int) -> None:
+    def _run(self, fetch_next: Callable[[int, int], Fetched | None], lo: int, target: int) -> None:
         while lo <= target and not self._stop.is_set() and threading.main_thread().is_alive():
             try:
                 fetched = fetch_next(lo, target)
@@ -109,7 +105,7 @@ class _Ahead:
             lo = fetched.hi + 1
         self._put(None)
 
-    def _put(self, item: _Fetched | BaseException | None) -> None:
+    def _put(self, item: Fetched | BaseException | None) -> None:
         # An indexer never closed must not keep the interpreter from exiting (it joins the executor's thread).
         while not self._stop.is_set() and threading.main_thread().is_alive():
             try:
@@ -118,7 +114,7 @@ class _Ahead:
             except queue.Full:
                 continue
 
-    def take(self, lo: int) -> _Fetched | None:
+    def take(self, lo: int) -> Fetched | None:
         """The next range, waiting for it, if it starts at ``lo``; None if not, or if the thread ended."""
         if not self.flowing or lo != self.lo:
             return None
@@ -194,46 +190,47 @@ def trusted_emitters(system: SystemAddresses) -> dict[str, str]:
     }
 
 
-def decode_range(
-    decoder: EventDecoder,
-    raw_logs: Sequence[Mapping[str, Any]],
-    trusted: dict[str, str],
-    chain_id: int,
-    *,
-    map_logs: bool = True,
-) -> tuple[list[MappedLog], int]:
-    """Decode and map the logs of trusted emitters, in order; ``trusted`` (address -> kind) learns new escrows.
+def map_decoded(decoded: Sequence[Decoded], trusted: dict[str, str]) -> tuple[list[MappedLog], int]:
+    """Map the decoded logs (``indexer._fetcher.decode_logs``) of trusted emitters, in order; ``trusted`` (address ->
+    kind) learns new escrows. A log of any other emitter is ignored, whether it could be decoded or not; one of a
+    trusted emitter that could not be is a DecodeError.
 
-    Returns the mapped logs and how many logs were ignored (untrusted emitter or unknown event).
+    Returns the mapped logs and how many logs were ignored.
     """
     out: list[MappedLog] = []
     ignored = 0
     previous: DecodedLog | None = None
-    decode = decoder.decode
     new = tuple.__new__  # a MappedLog without its generated ``__new__`` (a Python call per log)
     with gc_paused():  # hundreds of thousands of small objects: see chain.logs.gc_paused
-        for raw in raw_logs:
-            kind = trusted.get(checksum(str(raw["address"])))
-            log = decode(raw, kind, chain_id) if kind is not None else None
-            if log is None:
+        for log in decoded:
+            # An escrow is always a contract the factory has just created, never a system contract: a trusted
+            # emitter's log was decoded by its kind.
+            if log.emitter not in trusted:
                 ignored += 1
                 continue
+            if isinstance(log, Undecodable):
+                raise DecodeError(log.message)
             before = previous if previous is not None and previous.tx_hash == log.tx_hash else None
-            if map_logs:
-                changes = tuple(map_log(log, before))
-                for change in changes:
-                    if type(change) is TrustEscrow:
-                        trusted[change.escrow] = "escrow"
-            else:  # decoding only (the benchmark's ceiling): learn escrows straight from the two creation events
-                changes = ()
-                if log.event in _CREATIONS:
-                    trusted[str(log.args["escrow"])] = "escrow"
+            changes = tuple(map_log(log, before))
+            for change in changes:
+                if type(change) is TrustEscrow:
+                    trusted[change.escrow] = "escrow"
             out.append(new(MappedLog, (log, changes)))
             previous = log
     return out, ignored
 
 
-_CREATIONS = frozenset({"ProcurementCreated", "EscrowRegistered"})
+def decode_range(
+    decoder: EventDecoder, raw_logs: Sequence[Mapping[str, Any]], trusted: dict[str, str], chain_id: int
+) -> tuple[list[MappedLog], int]:
+    """Decode and map the logs of trusted emitters, in order (``decode_logs``, then ``map_decoded``); ``trusted``
+    (address -> kind) learns new escrows. Returns the mapped logs and how many logs were ignored (untrusted
+    emitter or unknown event)."""
+    decoded, unknown = decode_logs(decoder, raw_logs, trusted, chain_id)
+    mapped, ignored = map_decoded(decoded, trusted)
+    return mapped, unknown + ignored
+
+
 if TYPE_CHECKING:
     from indexer.self_check import SelfCheck
 
@@ -280,8 +277,9 @@ class Indexer:
         self._ahead: _Ahead | None = None
         self._pipeline: Pipeline | None = None  # while catching up over HTTP
         # Prefetching (_Ahead) overlaps the node's work with ours, where the transport allows a second thread
-        # (eth-tester does not).
+        # (eth-tester does not); over HTTP, the fetch process (started with the first prefetch) also decodes.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
+        self._fetcher: FetchProcess | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -319,8 +317,11 @@ class Indexer:
         return cursor
 
     def close(self) -> None:
-        """Release the writer lock."""
+        """Release the writer lock (and stop the fetch process)."""
         self._discard_prefetch()
+        fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            fetcher.stop()
         self.store.close()
         if self._locked:
             self.lock.release()
@@ -355,39 +356,49 @@ class Indexer:
     def chain_logs(self, lo: int, hi: int) -> list[dict[str, Any]]:
         """The logs of blocks ``lo`` to ``hi`` as the node gives them; from block 0, the events of a deployment placed
         in the genesis come first (``SystemAddresses.genesis_logs``: chain/genesis_events.py)."""
-        raw = self.source.logs(lo, hi, self.topics)
-        if lo == 0 and self.system.genesis_logs:
-            genesis = self.source.header(0)
-            if genesis is None:  # pragma: no cover - every chain has a block 0
-                raise IndexerError("the node has no block 0")
-            when = self.source.block_times([0])[0]
-            raw = genesis_raw_logs(self.system.genesis_logs, genesis.hash, when) + raw
-        return raw
+        return chain_logs(self.source, self.topics, self.system.genesis_logs, lo, hi)
 
-    def _fetch(self, lo: int, hi: int) -> _Fetched | None:
-        """Headers and logs of ``[lo, hi]``; None when the chain moved under us (fetch again)."""
-        top, first = self.source.headers([hi, lo]) if hi != lo else self.source.headers([hi]) * 2
-        if top is None or first is None:
-            return None  # the chain got shorter: the next step sees it
-        try:
-            raw = self.source.with_block_times(self.chain_logs(lo, hi))
-        except ProviderError as exc:
-            return _Fetched(lo, hi, top, first, [], exc)
-        again = self.source.header(hi)
-        if (
-            again is None
-            or again.hash != top.hash
-            or any(_int(log["blockNumber"]) == hi and str(log["blockHash"]).lower() != top.hash for log in raw)
-        ):
-            return None  # a reorg during the fetch
-        return _Fetched(lo, hi, top, first, raw, None)
+    def _fetch(self, lo: int, hi: int) -> Fetched | None:
+        """Headers and logs of ``[lo, hi]`` (``fetch_raw``), decoded here piece by piece as they are taken; None when
+        the chain moved under us (fetch again)."""
+        fetched = fetch_raw(self.source, self.chain_logs, lo, hi)
+        if fetched is None:
+            return None
+        top, first, raw, error = fetched
+        kinds = trusted_emitters(self.system)
+        pieces = decoded_pieces(self.decoder, raw, kinds, self.chain_id, self.config.target_logs, hi, top.hash)
+        return Fetched(lo, hi, top, first, len(raw), error, pieces)
 
-    def _fetch_next(self, lo: int, target: int) -> _Fetched | None:
-        """The next range from ``lo``, ``span`` blocks at most (``_fetch``), and the span adapted to it: halved on a
-        provider error (the error is raised when the span is one block already), cut in proportion to the logs of an
-        oversized result (fetched again when over four times the target), doubled while results come back small.
-        None when the chain moved under us."""
-        fetched = self._fetch(lo, min(target, lo + self.span - 1))
+    def _fetch_process(self) -> FetchProcess | None:
+        """The fetch process, started if it is not running, where it can read the node as the source does (a plain
+        ChainSource over HTTP; a test's source that paces or refuses queries is its own); else None."""
+        rpc = self.source.rpc
+        if type(self.source) is not ChainSource or not isinstance(rpc, JsonRpc):
+            return None
+        if self._fetcher is None or self._fetcher.dead is not None:
+            if self._fetcher is not None:
+                self._fetcher.stop()
+            self._fetcher = FetchProcess(
+                (
+                    rpc.url,
+                    rpc.timeout,
+                    self.chain_id,
+                    self.topics,
+                    trusted_emitters(self.system),
+                    [(log.address, list(log.topics), log.data) for log in self.system.genesis_logs],
+                    EventDecoder.event_abis(self.build),
+                )
+            )
+        return self._fetcher
+
+    def _fetch_next(
+        self, lo: int, target: int, fetch: Callable[[int, int], Fetched | None] | None = None
+    ) -> Fetched | None:
+        """The next range from ``lo``, ``span`` blocks at most (``fetch``: ``_fetch`` unless given), and the span
+        adapted to it: halved on a provider error (the error is raised when the span is one block already), cut in
+        proportion to the logs of an oversized result (fetched again when over four times the target), doubled while
+        results come back small. None when the chain moved under us."""
+        fetched = (fetch or self._fetch)(lo, min(target, lo + self.span - 1))
         if fetched is None:
             return None
         if fetched.error is not None:
@@ -395,18 +406,26 @@ class Indexer:
                 raise fetched.error
             self.span = max(1, min(self.span, fetched.hi - lo + 1) // 2)
             self.stats.shrinks += 1
-        elif len(fetched.raw) > 2 * self.config.target_logs and fetched.hi > lo:
+        elif fetched.count > 2 * self.config.target_logs and fetched.hi > lo:
             # Cut in proportion to the logs, and a range of over four times the target fetched again smaller rather
             # than decoded: what a range holds in memory is bounded by its logs, not its blocks (a whole chain may
             # sit in a few dozen dense blocks after a quiet stretch has grown the span).
-            self.span = max(1, (fetched.hi - lo + 1) * self.config.target_logs // len(fetched.raw))
+            self.span = max(1, (fetched.hi - lo + 1) * self.config.target_logs // fetched.count)
             self.stats.shrinks += 1
-            if len(fetched.raw) > 4 * self.config.target_logs:
+            if fetched.count > 4 * self.config.target_logs:
                 del fetched
-                return self._fetch_next(lo, target)
-        elif len(fetched.raw) < self.config.target_logs // 2:
+                return self._fetch_next(lo, target, fetch)
+        elif fetched.count < self.config.target_logs // 2:
             self.span = min(self.config.max_span, self.span * 2)
         return fetched
+
+    def _prefetch(self, lo: int, target: int) -> _Ahead:
+        """Ranges from ``lo`` to ``target`` fetched ahead, through the fetch process where there is one (started
+        here, by the main thread: the kernel's PR_SET_PDEATHSIG follows the thread that started a process)."""
+        assert self._executor is not None
+        fetcher, size = self._fetch_process(), self.config.target_logs
+        apart = None if fetcher is None else functools.partial(fetcher.fetch, size=size, limit=4 * size)
+        return _Ahead(self._executor, functools.partial(self._fetch_next, fetch=apart), lo, target)
 
     def step(self, limit: int | None = None, *, safe_head: int | None = None) -> int:
         """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg).
@@ -432,20 +451,20 @@ class Indexer:
         if fetched.first.parent_hash != cursor.block_hash and cursor.block_number >= self.system.deployed_block:
             self._reorg(cursor)
             return 0
-        raw, hi = fetched.raw, fetched.hi
+        hi = fetched.hi
         if self._executor is not None and self._ahead is None and hi < target:
-            # the next ranges are fetched while this one is decoded and written
-            self._ahead = _Ahead(self._executor, self._fetch_next, hi + 1, target)
+            # the next ranges are fetched (and decoded, by the fetch process) while this one is decoded and written
+            self._ahead = self._prefetch(hi + 1, target)
         ignored = 0
         try:
             # An oversized range is written in several transactions, cut at block boundaries: each moves the
             # cursor to its last block (whose hash the logs carry), so that none grows without bound. Each piece
-            # is decoded and mapped just before it is planned, so that a pipelined catch-up hands the writer its
-            # first piece without decoding the whole range first (the writer would sit idle meanwhile, then have
-            # the pieces come faster than it writes them).
-            for piece, end, end_hash in _pieces(raw, self.config.target_logs, hi, fetched.top.hash):
-                mapped, skipped = decode_range(self.decoder, piece, self.trusted, self.chain_id)
-                ignored += skipped
+            # is decoded (here, or by the fetch process as soon as it has the range) and mapped just before it is
+            # planned, so that a pipelined catch-up hands the writer its first piece without decoding the whole
+            # range first (the writer would sit idle meanwhile, then have the pieces come faster than it writes).
+            for decoded, unknown, end, end_hash in fetched.pieces:
+                mapped, skipped = map_decoded(decoded, self.trusted)
+                ignored += unknown + skipped
                 if self._pipeline is not None:
                     self._committed(self._pipeline.apply(mapped, end, end_hash))
                 else:
@@ -486,6 +505,8 @@ class Indexer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.stop()
+        if self._fetcher is not None:
+            self._fetcher.forget()
 
     def _reorg(self, cursor: Cursor) -> None:
         if self._pipeline is not None:
@@ -511,6 +532,10 @@ class Indexer:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
+        if self._executor is not None and target - self._cursor().block_number > self.span:
+            # Ranges will be prefetched: the fetch process starts now, its imports (a few tenths of a second)
+            # overlapping the indexer's first range rather than delaying the second.
+            self._fetch_process()
         self._defer_indexes(target)
         # Over HTTP, a writer process writes each range while the next is read (see Pipeline).
         if self._executor is not None and self.store.can_pipeline:
@@ -623,31 +648,3 @@ class Indexer:
                 check = self.check_served(scope)
                 if not check.ok:
                     _log.warning("%s", check)
-
-
-def _pieces(raw: list[dict[str, Any]], size: int, hi: int, hi_hash: str) -> list[tuple[list[dict[str, Any]], int, str]]:
-    """Split a range of more than twice ``size`` raw logs into pieces of about equal size, at most about ``size``
-    logs each, never inside a block, each with the block and block hash its transaction moves the cursor to; the
-    last piece ends at ``hi``. Equal pieces keep the last one, whose write nothing overlaps in a pipelined catch-up,
-    as short as the others (8,000 + 15,500 logs became 3 x 7,840)."""
-    if len(raw) <= 2 * size:
-        return [(raw, hi, hi_hash)]
-    size = -(-len(raw) // -(-len(raw) // size))  # n logs in ceil(n / size) pieces
-    pieces: list[tuple[list[dict[str, Any]], int, str]] = []
-    start = 0
-    last = _int(raw[-1]["blockNumber"])
-    while len(raw) - start > size:
-        cut = start + size
-        block = _int(raw[cut - 1]["blockNumber"])
-        while cut < len(raw) and _int(raw[cut]["blockNumber"]) == block:
-            cut += 1
-        if cut >= len(raw) or last == block:
-            break
-        pieces.append((raw[start:cut], block, str(raw[cut - 1]["blockHash"]).lower()))
-        start = cut
-    pieces.append((raw[start:], hi, hi_hash))
-    return pieces
-
-
-def _int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)

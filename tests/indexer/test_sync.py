@@ -191,14 +191,14 @@ def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
     """What a range holds in memory is bounded by its logs, not its blocks: a span grown wide meets dense blocks,
     and the range of over four times ``target_logs`` is fetched again with a span cut in proportion instead of
     being decoded (only a single block may hold more); the mirror is the one a catch-up with the defaults makes."""
-    from indexer import sync
+    from indexer import _fetcher
 
     decoded: list[tuple[int, int]] = []  # (logs, blocks) of each range decoded
-    real = sync.decode_range
+    real = _fetcher.decode_logs
 
-    def observed(decoder: Any, raw: Any, trusted: Any, chain_id: int, **options: Any) -> Any:
-        decoded.append((len(raw), len({sync._int(log["blockNumber"]) for log in raw})))
-        return real(decoder, raw, trusted, chain_id, **options)
+    def observed(decoder: Any, raw: Any, kinds: Any, chain_id: int) -> Any:
+        decoded.append((len(raw), len({_fetcher._int(log["blockNumber"]) for log in raw})))
+        return real(decoder, raw, kinds, chain_id)
 
     fetched: list[int] = []
     chain_logs = Indexer.chain_logs
@@ -208,7 +208,7 @@ def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
         fetched.append(len(raw))
         return raw
 
-    monkeypatch.setattr(sync, "decode_range", observed)
+    monkeypatch.setattr(_fetcher, "decode_logs", observed)
     monkeypatch.setattr(Indexer, "chain_logs", fetching)
     with _indexer(engine, scenario_world, initial_span=64, max_span=64, target_logs=4) as indexer:
         stats = indexer.catch_up()
@@ -217,7 +217,7 @@ def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
     assert max(fetched) > 16  # fetched, then dropped
     assert all(logs <= 16 or blocks == 1 for logs, blocks in decoded)
     assert cursor is not None
-    monkeypatch.setattr(sync, "decode_range", real)
+    monkeypatch.setattr(_fetcher, "decode_logs", real)
     monkeypatch.setattr(Indexer, "chain_logs", chain_logs)
     world = scenario_world
     whole = replay(ChainSource(world.rpc), world.system, world.build, f"sqlite:///{tmp_path / 'defaults.db'}")
@@ -248,11 +248,11 @@ def test_a_range_is_cut_into_pieces_of_whole_blocks_each_ending_on_its_last_bloc
     """What ``step`` decodes and writes as one transaction each: the pieces, in order, are the range's logs; none
     splits a block; each moves the cursor to its last log's block (hash as the decoder writes it, lower case); the
     last one to ``hi``; and none is over about ``size`` logs but for the rest of a block it started."""
-    from indexer import sync
+    from indexer import _fetcher
 
     raw = _raw_logs(blocks)
     hi, hi_hash = 10 + len(blocks) + 2, "0x" + "ab" * 32  # two empty blocks after the last log
-    pieces = sync._pieces(raw, size, hi, hi_hash)
+    pieces = _fetcher.pieces(raw, size, hi, hi_hash)
     assert [log for piece, _, _ in pieces for log in piece] == raw
     assert pieces[-1][1:] == (hi, hi_hash)
     for piece, end, end_hash in pieces[:-1]:
@@ -268,19 +268,19 @@ def test_a_range_is_cut_into_pieces_of_whole_blocks_each_ending_on_its_last_bloc
 def test_each_piece_of_a_range_is_decoded_just_before_it_is_written(
     engine: Engine, scenario_world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A range cut into pieces is decoded piece by piece (one ``decode_range`` per transaction), not whole before
+    """A range cut into pieces is decoded piece by piece (one ``decode_logs`` per transaction), not whole before
     its first piece is written: a pipelined catch-up's writer then has its first piece while the rest is decoded.
     The mirror is the one a catch-up in whole ranges makes."""
-    from indexer import sync
+    from indexer import _fetcher
 
     decoded: list[int] = []
-    real = sync.decode_range
+    real = _fetcher.decode_logs
 
-    def observed(decoder: Any, raw: Any, trusted: Any, chain_id: int, **options: Any) -> Any:
+    def observed(decoder: Any, raw: Any, kinds: Any, chain_id: int) -> Any:
         decoded.append(len(raw))
-        return real(decoder, raw, trusted, chain_id, **options)
+        return real(decoder, raw, kinds, chain_id)
 
-    monkeypatch.setattr(sync, "decode_range", observed)
+    monkeypatch.setattr(_fetcher, "decode_logs", observed)
     with _indexer(engine, scenario_world, initial_span=64, max_span=64, target_logs=4) as indexer:
         stats = indexer.catch_up()
         cursor = indexer.store.cursor()
