@@ -8,6 +8,9 @@ than a generic decoder: ``EventLayout`` per event, driven by ``chain.logs.EventD
 Decoded values: integers as ``int``, addresses checksummed. Function results and errors keep ``bytes`` as bytes
 and structs as tuples (as eth-abi decodes them); events give ``bytesN``/``bytes`` as ``0x`` lowercase hex and
 structs as dicts by component name (see chain/logs.py).
+
+eth-abi is imported where a call, its result or an error is first coded, not with this module: it takes a fifth of
+a second of CPU to import, and a process that only decodes events (the indexer's fetch process) never needs it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak
 
 from chain.errors import ChainError, ContractRevert, DecodeError, TransactionFailed
 from chain.signing import checksum_address
@@ -80,6 +81,8 @@ def _decoder(params: Sequence[Mapping[str, Any]]) -> Callable[[bytes], tuple[Any
     readers = [_result_reader(p) for p in params]
     if all(reader is not None for reader in readers):
         return _tuple_decoder([reader for reader in readers if reader is not None])
+    from eth_abi.abi import decode as abi_decode  # here, not at the top: see the module's docstring
+
     types = [abi_type(p) for p in params]
     fixes = [_checksummer(p) for p in params]
     if all(fix is None for fix in fixes):
@@ -226,12 +229,15 @@ class CallEncoder:
         self.name = name
         self.types = [abi_type(arg) for arg in entries[0].get("inputs", [])]
         self.output_types = [abi_type(arg) for arg in entries[0].get("outputs", [])]
-        self.selector = keccak(text=signature(entries[0]))[:4]
+        self.selector = keccak(signature(entries[0]).encode())[:4]
         self._decode = _decoder(entries[0].get("outputs", []))
+        from eth_abi.abi import encode
+
+        self._encode = encode
 
     def encode(self, args: Sequence[Any]) -> bytes:
         """The call data: the selector, then the ABI-encoded arguments (eth-abi checks their types)."""
-        return self.selector + abi_encode(self.types, list(args))
+        return self.selector + self._encode(self.types, list(args))
 
     def decode(self, raw: bytes) -> tuple[Any, ...]:
         """The function's return values from an ``eth_call`` result."""
@@ -264,14 +270,16 @@ class ContractCodec:
         )
         if len(inputs) != len(args):
             raise ChainError(f"{self.name}'s constructor takes {len(inputs)} arguments, got {len(args)}")
-        return bytes(bytecode) + (abi_encode([abi_type(p) for p in inputs], list(args)) if inputs else b"")
+        from eth_abi.abi import encode
+
+        return bytes(bytecode) + (encode([abi_type(p) for p in inputs], list(args)) if inputs else b"")
 
     @property
     def events(self) -> Mapping[str, EventLayout]:
         """Each (non-anonymous) event's layout by its topic 0 (``0x`` lowercase hex)."""
         if self._events is None:
             self._events = {
-                "0x" + keccak(text=signature(entry)).hex(): event_layout(entry)
+                "0x" + keccak(signature(entry).encode()).hex(): event_layout(entry)
                 for entry in self.abi
                 if entry.get("type") == "event" and not entry.get("anonymous")
             }
@@ -297,8 +305,8 @@ _PANIC_CODES = {
     0x41: "out of memory",
     0x51: "call to uninitialized function",
 }
-_ERROR_STRING = keccak(text="Error(string)")[:4]
-_PANIC = keccak(text="Panic(uint256)")[:4]
+_ERROR_STRING = keccak(b"Error(string)")[:4]
+_PANIC = keccak(b"Panic(uint256)")[:4]
 
 
 class ErrorDecoder:
@@ -308,7 +316,7 @@ class ErrorDecoder:
         self._errors: dict[bytes, tuple[str, list[str], Callable[[bytes], tuple[Any, ...]]]] = {}
         for entry in error_abis:
             names = [p["name"] or f"arg{i}" for i, p in enumerate(entry["inputs"])]
-            self._errors[keccak(text=signature(entry))[:4]] = (entry["name"], names, _decoder(entry["inputs"]))
+            self._errors[keccak(signature(entry).encode())[:4]] = (entry["name"], names, _decoder(entry["inputs"]))
 
     def decode(self, data: bytes | str | None) -> ContractRevert | None:
         """The custom error encoded in ``data`` (bytes or hex), or None if its selector is unknown."""
@@ -316,6 +324,8 @@ class ErrorDecoder:
         if raw is None or len(raw) < 4:
             return None
         selector, body = raw[:4], raw[4:]
+        from eth_abi.abi import decode as abi_decode
+
         if selector == _ERROR_STRING:
             (reason,) = abi_decode(["string"], body)
             return ContractRevert("Error", {"reason": reason})
