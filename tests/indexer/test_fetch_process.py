@@ -11,8 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from chain import ChainSource, DecodeError
+from chain import ChainSource, DecodeError, JsonRpc, ProviderError
 from chain.logs import DecodedLog
 from indexer import _fetcher
 from indexer.errors import IndexerError
@@ -184,6 +187,91 @@ def test_the_fetch_process_killed_mid_catch_up_is_an_error_that_leaves_whole_ran
             assert _digests(engine) == held
         finally:
             engine.dispose()
+
+
+class _LimitingProxy:
+    """A JSON-RPC proxy in front of the node that refuses ``eth_getLogs`` over more than ``blocks`` blocks (as hosted
+    providers do), and every one after ``answers`` answers; ``refused`` lists the first block of each refusal."""
+
+    def __init__(self, node_url: str, blocks: int, answers: int | None = None) -> None:
+        self.blocks, self.answers, self.refused = blocks, answers, list[int]()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept alive, as JsonRpc expects
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = json.loads(body)
+                if isinstance(request, dict) and request.get("method") == "eth_getLogs":
+                    lo, hi = (int(request["params"][0][key], 16) for key in ("fromBlock", "toBlock"))
+                    if hi - lo + 1 > proxy.blocks or proxy.answers == 0:
+                        proxy.refused.append(lo)
+                        refusal = {"code": -32005, "message": "query returned more than 4 blocks, or too many queries"}
+                        return self._reply(
+                            json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": refusal}).encode()
+                        )
+                    if proxy.answers is not None:
+                        proxy.answers -= 1
+                forwarded = urllib.request.Request(node_url, body, {"Content-Type": "application/json"})  # noqa: S310
+                with urllib.request.urlopen(forwarded, timeout=30) as answer:  # noqa: S310 - the test's own anvil
+                    self._reply(answer.read())
+
+            def _reply(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_provider_errors_in_the_fetch_process_shrink_the_span_or_stop_with_whole_ranges(
+    forged_chain: tuple[Chain, int], tmp_path: Path
+) -> None:
+    """ProviderErrors of the fetch process's eth_getLogs come back as values: the indexer halves its span as it
+    does in process, and raises the error where the span is one block already; the mirror keeps whole ranges."""
+    chain, _ = forged_chain
+    limited, refusing = _LimitingProxy(chain.node.url, blocks=4), _LimitingProxy(chain.node.url, blocks=4, answers=12)
+    url = f"sqlite:///{tmp_path / 'limited.db'}"
+    engine = make_engine(url)
+    try:
+        with Indexer(engine, ChainSource(JsonRpc(refusing.url)), chain.system, chain.build, CONFIG) as indexer:
+            with pytest.raises(ProviderError, match="too many queries"):
+                indexer.catch_up()
+            assert indexer._fetcher is not None  # the ranges after the first were asked of the fetch process
+        stopped = indexer.store.cursor()
+        assert stopped is not None
+        assert 0 <= stopped.block_number < chain.rpc.block_number()
+        with Indexer(engine, ChainSource(JsonRpc(limited.url)), chain.system, chain.build, CONFIG) as indexer:
+            stats = indexer.catch_up()
+            served = next(indexer._fetcher._numbers) if indexer._fetcher is not None else 0
+        first = stats.history[0][0]
+        assert stats.shrinks > 0
+        assert served > 0
+        assert any(lo > first for lo in limited.refused)  # refused to the fetch process, and halved for it
+        at_end = _digests(engine)
+    finally:
+        engine.dispose()
+        limited.close()
+        refusing.close()
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    _catch_up(chain, fresh, apart=False)
+    engine = make_engine(fresh)
+    try:
+        assert _digests(engine) == at_end
+    finally:
+        engine.dispose()
 
 
 _INDEX_AND_HANG = """
