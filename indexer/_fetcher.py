@@ -9,11 +9,12 @@ then (``indexer.sync.map_decoded``), so the decoding needs nothing the mapping l
 A catch-up over HTTP runs it in a process of its own (``python -m indexer._fetcher PID``; the parent side is
 ``indexer.pipeline.FetchProcess``): the JSON parsing of the node's replies and the decoding then no longer hold the
 indexer's GIL while it maps and plans. The process reads a hello (the node's URL, the system's kinds, the events'
-ABIs), then requests ``(id, lo, hi, size, limit)``, and answers each with a header and, unless the range is to be
-fetched again, its decoded pieces, each sent as soon as it is decoded, as plain tuples over ``marshal``. A
-ProviderError of ``eth_getLogs`` is a value the indexer adapts its span to; a log that cannot be decoded is an
-``Undecodable`` the indexer raises only if its emitter is trusted. This module imports only what that needs, so that
-the process starts in a few tenths of a second, overlapping the range the indexer fetches itself meanwhile.
+ABIs), says it is ready, then reads requests ``(id, lo, hi, size, limit)`` and answers each with a header and, unless
+the range is to be fetched again, its decoded pieces, each sent as soon as it is decoded, as plain tuples over
+``marshal``. A ProviderError of ``eth_getLogs`` is a value the indexer adapts its span to; a log that cannot be
+decoded is an ``Undecodable`` the indexer raises only if its emitter is trusted. This module imports only what that
+needs (not eth-abi), so that the process is ready in about a tenth of a second; the ranges the indexer asks before
+that, it fetches and decodes itself.
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ def serve(parent: int) -> int:
         def logs(lo: int, hi: int) -> list[dict[str, Any]]:
             return chain_logs(source, topics, placed, lo, hi)
 
+        send(replies, ("ready", -1))
         while True:
             number, lo, hi, size, limit = receive(requests)
             _answer(replies, number, source, logs, decoder, kinds, chain_id, lo, hi, size, limit)

@@ -147,6 +147,7 @@ class FetchProcess(ChildProcess):
         self._streaming: set[int] = set()  # requests whose header is in and whose pieces are coming
         self._guard = threading.Lock()
         self.dead: IndexerError | None = None
+        self.ready = False  # its imports done (until then, the indexer fetches and decodes itself)
         self._reader = threading.Thread(target=self._read, name="fetch-process-reader", daemon=True)
         self._reader.start()
 
@@ -203,6 +204,9 @@ class FetchProcess(ChildProcess):
             except IndexerError as died:
                 self.dead = died
                 return
+            if kind == "ready":
+                self.ready = True
+                continue
             with self._guard:
                 if number in self._streaming:  # a piece, or what went wrong decoding one
                     pieces = self._ranges.get(number)

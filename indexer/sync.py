@@ -421,11 +421,17 @@ class Indexer:
 
     def _prefetch(self, lo: int, target: int) -> _Ahead:
         """Ranges from ``lo`` to ``target`` fetched ahead, through the fetch process where there is one (started
-        here, by the main thread: the kernel's PR_SET_PDEATHSIG follows the thread that started a process)."""
+        here, by the main thread: the kernel's PR_SET_PDEATHSIG follows the thread that started a process) once it
+        is ready; until then (its imports take a tenth of a second, a short catch-up's first ranges) as without."""
         assert self._executor is not None
         fetcher, size = self._fetch_process(), self.config.target_logs
-        apart = None if fetcher is None else functools.partial(fetcher.fetch, size=size, limit=4 * size)
-        return _Ahead(self._executor, functools.partial(self._fetch_next, fetch=apart), lo, target)
+        if fetcher is None:
+            return _Ahead(self._executor, self._fetch_next, lo, target)
+
+        def fetch(lo: int, hi: int) -> Fetched | None:
+            return fetcher.fetch(lo, hi, size, 4 * size) if fetcher.ready else self._fetch(lo, hi)
+
+        return _Ahead(self._executor, functools.partial(self._fetch_next, fetch=fetch), lo, target)
 
     def step(self, limit: int | None = None, *, safe_head: int | None = None) -> int:
         """Index one range (up to ``limit`` if given); returns the blocks covered (0: nothing new, or a reorg).

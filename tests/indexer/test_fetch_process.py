@@ -104,6 +104,16 @@ def _digests(engine: Engine) -> dict[str, str]:
     }
 
 
+def _ready(indexer: Indexer) -> Indexer:
+    """``indexer`` with its fetch process started and ready (if its source is over HTTP): a catch-up's first ranges are
+    then all its own, however slowly the process starts on a loaded machine."""
+    fetcher = indexer._fetch_process() if indexer.source.concurrent else None
+    deadline = time.monotonic() + 30
+    while fetcher is not None and not fetcher.ready and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return indexer
+
+
 def _catch_up(
     chain: Chain, url: str, *, apart: bool, until: int | None = None, progress: Any = None
 ) -> tuple[Indexer, int]:
@@ -116,7 +126,7 @@ def _catch_up(
     engine = make_engine(url)
     try:
         with Indexer(engine, source, chain.system, chain.build, CONFIG) as indexer:
-            indexer.catch_up(progress, until)
+            _ready(indexer).catch_up(progress, until)
             if indexer._fetcher is not None:
                 served = next(indexer._fetcher._numbers)
     finally:
@@ -163,7 +173,7 @@ def test_the_fetch_process_killed_mid_catch_up_is_an_error_that_leaves_whole_ran
                     os.kill(fetcher.process.pid, signal.SIGKILL)
 
             with pytest.raises(IndexerError, match=r"the fetch process died \(exit code -9\)"):
-                indexer.catch_up(progress)
+                _ready(indexer).catch_up(progress)
             assert killed
             cursor = indexer.store.cursor()
             assert cursor is not None
@@ -254,7 +264,7 @@ def test_provider_errors_in_the_fetch_process_shrink_the_span_or_stop_with_whole
         assert stopped is not None
         assert 0 <= stopped.block_number < chain.rpc.block_number()
         with Indexer(engine, ChainSource(JsonRpc(limited.url)), chain.system, chain.build, CONFIG) as indexer:
-            stats = indexer.catch_up()
+            stats = _ready(indexer).catch_up()
             served = next(indexer._fetcher._numbers) if indexer._fetcher is not None else 0
         first = stats.history[0][0]
         assert stats.shrinks > 0
