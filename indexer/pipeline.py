@@ -7,7 +7,7 @@ pipe, to a writer process (``indexer._sqlite_writer`` for an SQLite file, standa
 maps and plans the next.
 
 Over HTTP, a fetch process (``indexer._fetcher``, ``FetchProcess`` here) fetches and decodes the ranges ahead of the
-one being planned: three processes, each a step of the catch-up, the indexer's own only mapping and planning.
+one being planned: three processes, one step of the catch-up each, the indexer's own mapping and planning.
 """
 
 from __future__ import annotations

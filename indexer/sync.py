@@ -277,7 +277,8 @@ class Indexer:
         self._ahead: _Ahead | None = None
         self._pipeline: Pipeline | None = None  # while catching up over HTTP
         # Prefetching (_Ahead) overlaps the node's work with ours, where the transport allows a second thread
-        # (eth-tester does not); over HTTP, the fetch process (started with the first prefetch) also decodes.
+        # (eth-tester does not); over HTTP, the fetch process (started by a catch-up, or the first prefetch) also
+        # decodes them.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefetch") if source.concurrent else None
         self._fetcher: FetchProcess | None = None
 
@@ -539,8 +540,8 @@ class Indexer:
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
         if self._executor is not None and target - self._cursor().block_number > self.span:
-            # Ranges will be prefetched: the fetch process starts now, its imports (a few tenths of a second)
-            # overlapping the indexer's first range rather than delaying the second.
+            # Ranges will be prefetched: the fetch process starts now, so that its imports (a tenth of a second)
+            # overlap the indexer's first range, and it is ready for as many of the next ones as may be.
             self._fetch_process()
         self._defer_indexes(target)
         # Over HTTP, a writer process writes each range while the next is read (see Pipeline).
