@@ -132,8 +132,9 @@ class FetchProcess(ChildProcess):
     header is in; its pieces come in meanwhile, each as soon as the process decoded it, read by a thread of this
     side (``_read``) into the range's queue, which ``Fetched.pieces`` takes them from.
 
-    Requests are numbered, and answers to a request nobody waits for any more (a discarded prefetch) are dropped:
-    the process is ready for the next request whatever was asked before. Its death is an IndexerError naming it,
+    Requests are numbered, and each answer goes to its request's queue: the pieces of a range nobody takes any more
+    (a discarded prefetch) end with that queue, and the process is ready for the next request whatever was asked
+    before. Its death is an IndexerError naming it,
     raised by ``fetch`` and by a range's pieces, never a wait without end.
     """
 
@@ -226,11 +227,6 @@ class FetchProcess(ChildProcess):
         """End the process at once (a fetch in progress is of no use to anyone)."""
         self.process.terminate()
         super().stop()
-
-    def forget(self) -> None:
-        """Drop the pieces of every range asked so far (a discarded prefetch): they are read and thrown away."""
-        with self._guard:
-            self._ranges.clear()
 
 
 def _raised(message: tuple[Any, ...]) -> Exception:

@@ -512,8 +512,6 @@ class Indexer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.stop()
-        if self._fetcher is not None:
-            self._fetcher.forget()
 
     def _reorg(self, cursor: Cursor) -> None:
         if self._pipeline is not None:

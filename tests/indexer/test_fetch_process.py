@@ -199,6 +199,44 @@ def test_the_fetch_process_killed_mid_catch_up_is_an_error_that_leaves_whole_ran
             engine.dispose()
 
 
+def test_prefetches_discarded_midway_leave_the_fetch_process_serving_the_next_ones(
+    forged_chain: tuple[Chain, int], tmp_path: Path
+) -> None:
+    """A prefetch dropped with ranges still asked of the fetch process (as a reorg, a moved chain or an error drops
+    it): their answers are thrown away as they come, the same process serves the next requests, and the mirror is
+    the one an in-process catch-up makes."""
+    chain, _ = forged_chain
+    url = f"sqlite:///{tmp_path / 'discarded.db'}"
+    engine = make_engine(url)
+    discarded: list[int] = []
+    try:
+        with Indexer(engine, ChainSource(chain.rpc), chain.system, chain.build, CONFIG) as indexer:
+            fetcher = _ready(indexer)._fetcher
+            assert fetcher is not None
+
+            def progress(block: int, target: int) -> None:
+                if indexer._ahead is not None and len(indexer.stats.history) % 3 == 1:
+                    discarded.append(block)
+                    indexer._discard_prefetch()
+
+            indexer.catch_up(progress)
+            assert indexer._fetcher is fetcher
+            assert fetcher.dead is None
+            asked = next(fetcher._numbers)
+        at_end = _digests(engine)
+    finally:
+        engine.dispose()
+    assert len(discarded) >= 3
+    assert asked > len(indexer.stats.history) // 2  # the process kept serving after each discard
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    _catch_up(chain, fresh, apart=False)
+    engine = make_engine(fresh)
+    try:
+        assert _digests(engine) == at_end
+    finally:
+        engine.dispose()
+
+
 class _LimitingProxy:
     """A JSON-RPC proxy in front of the node that refuses ``eth_getLogs`` over more than ``blocks`` blocks (as hosted
     providers do), and every one after ``answers`` answers; ``refused`` lists the first block of each refusal."""
