@@ -134,6 +134,17 @@ def _catch_up(
     return indexer, served
 
 
+def _fresh_digests(chain: Chain, path: Path, until: int | None = None) -> dict[str, str]:
+    """The table digests of a fresh SQLite mirror at ``path`` caught up in process (up to ``until``)."""
+    url = f"sqlite:///{path}"
+    _catch_up(chain, url, apart=False, until=until)
+    engine = make_engine(url)
+    try:
+        return _digests(engine)
+    finally:
+        engine.dispose()
+
+
 def test_a_catch_up_through_the_fetch_process_mirrors_what_one_in_process_does(
     forged_chain: tuple[Chain, int], db_url: str, tmp_path: Path
 ) -> None:
@@ -190,13 +201,7 @@ def test_the_fetch_process_killed_mid_catch_up_is_an_error_that_leaves_whole_ran
     # Stopped, it held what a catch-up up to that block holds (whole transactions: nothing of the next one);
     # resumed, what a catch-up of everything holds.
     for until, held in ((stopped, at_stop), (None, at_end)):
-        fresh = f"sqlite:///{tmp_path / f'fresh-{until}.db'}"
-        _catch_up(chain, fresh, apart=False, until=until)
-        engine = make_engine(fresh)
-        try:
-            assert _digests(engine) == held
-        finally:
-            engine.dispose()
+        assert _fresh_digests(chain, tmp_path / f"fresh-{until}.db", until) == held
 
 
 def test_prefetches_discarded_midway_leave_the_fetch_process_serving_the_next_ones(
@@ -228,13 +233,7 @@ def test_prefetches_discarded_midway_leave_the_fetch_process_serving_the_next_on
         engine.dispose()
     assert len(discarded) >= 3
     assert asked > len(indexer.stats.history) // 2  # the process kept serving after each discard
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    _catch_up(chain, fresh, apart=False)
-    engine = make_engine(fresh)
-    try:
-        assert _digests(engine) == at_end
-    finally:
-        engine.dispose()
+    assert _fresh_digests(chain, tmp_path / "fresh.db") == at_end
 
 
 class _LimitingProxy:
@@ -313,13 +312,7 @@ def test_provider_errors_in_the_fetch_process_shrink_the_span_or_stop_with_whole
         engine.dispose()
         limited.close()
         refusing.close()
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    _catch_up(chain, fresh, apart=False)
-    engine = make_engine(fresh)
-    try:
-        assert _digests(engine) == at_end
-    finally:
-        engine.dispose()
+    assert _fresh_digests(chain, tmp_path / "fresh.db") == at_end
 
 
 _INDEX_AND_HANG = """
