@@ -71,6 +71,9 @@ __all__ = [
 ]
 
 _AHEAD = 3  # ranges fetched ahead of the one being indexed, at most (each of at most about 2 x target_logs logs)
+# Prefetching this many blocks or more starts the fetch process (over HTTP): it is ready after about a tenth of a
+# second, when a shorter catch-up is mostly over.
+_FETCH_PROCESS_BLOCKS = 32
 
 
 class _Ahead:
@@ -140,7 +143,11 @@ class SyncConfig:
     """Tuning of the loop; the defaults suit a local chain and a permissioned QBFT network."""
 
     confirmations: int | None = None  # None: the chain's finality says (chain/finality.py)
-    initial_span: int = 32
+    # The first range is two blocks, and the span doubles while ranges come back small: a pipelined catch-up can
+    # start nothing before its first range with logs is fetched, so that one should not be large. Starting at 32
+    # blocks, both benchmarks' first range with logs held their whole dense start (31,027 and 23,537 logs, 0.3 s
+    # with every other stage idle); a sparse chain pays a few more round trips (BENCHMARKS.md, session 11).
+    initial_span: int = 2
     max_span: int = 20_000
     target_logs: int = 8_000
     poll_interval_s: float = 1.0
@@ -160,8 +167,8 @@ class SyncConfig:
     # at any size (an index built from the rows once is cheaper than one maintained row by row) and costs a fixed
     # few dozen DDL statements, and reads that go without those indexes while the mirror is behind anyway. Blocks
     # say little of the rows (bench_budget's 23,537 logs of blocks 33-77, bench_indexer's 119,157 in 213 blocks),
-    # so the threshold only leaves alone a mirror started with its deployment: one initial range (32 blocks) or
-    # less behind, caught up in one step. `procure audit replay` always defers (0).
+    # so the threshold only leaves alone a mirror started with its deployment, a few ranges behind at most.
+    # `procure audit replay` always defers (0).
     defer_indexes_blocks: int | None = 32
 
 
@@ -422,10 +429,13 @@ class Indexer:
 
     def _prefetch(self, lo: int, target: int) -> _Ahead:
         """Ranges from ``lo`` to ``target`` fetched ahead, through the fetch process where there is one (started
-        here, by the main thread: the kernel's PR_SET_PDEATHSIG follows the thread that started a process) once it
-        is ready; until then (its imports take a tenth of a second, a short catch-up's first ranges) as without."""
+        here if ``_FETCH_PROCESS_BLOCKS`` or more are left, by the main thread: the kernel's PR_SET_PDEATHSIG
+        follows the thread that started a process) once it is ready; until then (its imports take a tenth of a
+        second, a short catch-up's first ranges) as without."""
         assert self._executor is not None
-        fetcher, size = self._fetch_process(), self.config.target_logs
+        size = self.config.target_logs
+        far = target - lo >= _FETCH_PROCESS_BLOCKS
+        fetcher = self._fetch_process() if far or self._fetcher is not None else None
         if fetcher is None:
             return _Ahead(self._executor, self._fetch_next, lo, target)
 
@@ -537,7 +547,7 @@ class Indexer:
         """Index up to the safe head as it is now (or ``until``), then return."""
         started = time.perf_counter()
         target = self.safe_head() if until is None else until
-        if self._executor is not None and target - self._cursor().block_number > self.span:
+        if self._executor is not None and target - self._cursor().block_number > _FETCH_PROCESS_BLOCKS:
             # Ranges will be prefetched: the fetch process starts now, so that its imports (a tenth of a second)
             # overlap the indexer's first range, and it is ready for as many of the next ones as may be.
             self._fetch_process()
