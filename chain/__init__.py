@@ -223,6 +223,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         EventDecoder as EventDecoder,
         Header as Header,
         gc_paused as gc_paused,
+        quantity as quantity,
     )
     from chain.node import (
         DEFAULT_PORT as DEFAULT_PORT,
@@ -467,7 +468,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ),
     "chain.times": ("JST", "iso", "jst"),
     "chain.keys": ("DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"),
-    "chain.logs": ("CONTRACT_KINDS", "ChainSource", "DecodedLog", "EventDecoder", "Header", "gc_paused"),
+    "chain.logs": ("CONTRACT_KINDS", "ChainSource", "DecodedLog", "EventDecoder", "Header", "gc_paused", "quantity"),
     "chain.node": (
         "DEFAULT_PORT",
         "DEFAULT_RPC_URL",

@@ -41,6 +41,7 @@ __all__ = [
     "ProviderError",
     "checksum",
     "gc_paused",
+    "quantity",
 ]
 
 # Which compiled contract each kind of trusted emitter runs.
@@ -187,7 +188,7 @@ class ChainSource:
                 block = reply.get("result")
                 if "error" in reply or block is None:
                     raise ProviderError(f"block {number} is not on the node: {reply.get('error')}")
-                times[number] = _int(block["timestamp"])
+                times[number] = quantity(block["timestamp"])
         return times
 
     def tx_senders(self, tx_hashes: Sequence[str], batch: int = 500) -> dict[str, str]:
@@ -209,12 +210,12 @@ class ChainSource:
     def with_block_times(self, logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``logs``, each with its block's ``blockTimestamp``: newer nodes (anvil, geth 1.16) put it in every log;
         for others the blocks' headers are asked in one batch."""
-        missing = sorted({_int(log["blockNumber"]) for log in logs if log.get("blockTimestamp") is None})
+        missing = sorted({quantity(log["blockNumber"]) for log in logs if log.get("blockTimestamp") is None})
         if missing:
             times = self.block_times(missing)
             for log in logs:
                 if log.get("blockTimestamp") is None:
-                    log["blockTimestamp"] = times[_int(log["blockNumber"])]
+                    log["blockTimestamp"] = times[quantity(log["blockNumber"])]
         return logs
 
     def logs(self, from_block: int, to_block: int, topics: Sequence[str]) -> list[dict[str, Any]]:
@@ -423,7 +424,7 @@ class EventDecoder:
             event.name,
             args,
             strings or _NO_RAW_STRINGS,
-            None if stamp is None else _int(stamp),
+            None if stamp is None else quantity(stamp),
         )
 
 
@@ -434,6 +435,6 @@ def _header(block: Mapping[str, Any] | None) -> Header | None:
     return Header(int(block["number"], 16), str(block["hash"]).lower(), str(block["parentHash"]).lower())
 
 
-def _int(value: Any) -> int:
+def quantity(value: Any) -> int:
     """A JSON-RPC quantity (hex) or a recorded one (int)."""
     return int(value, 16) if isinstance(value, str) else int(value)

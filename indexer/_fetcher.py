@@ -29,7 +29,7 @@ from typing import IO, Any, NamedTuple
 from chain.connection import JsonRpc
 from chain.errors import DecodeError, ProviderError
 from chain.genesis_events import GenesisLog, genesis_raw_logs
-from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, checksum, gc_paused
+from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, checksum, gc_paused, quantity
 from indexer._sqlite_writer import die_with_parent, receive, send
 
 __all__ = [
@@ -104,7 +104,7 @@ def fetch_raw(
     if (
         again is None
         or again.hash != top.hash
-        or any(_int(log["blockNumber"]) == hi and str(log["blockHash"]).lower() != top.hash for log in raw)
+        or any(quantity(log["blockNumber"]) == hi and str(log["blockHash"]).lower() != top.hash for log in raw)
     ):
         return None  # a reorg during the fetch
     return top, first, raw, None
@@ -129,11 +129,11 @@ def pieces(raw: list[dict[str, Any]], size: int, hi: int, hi_hash: str) -> list[
     size = -(-len(raw) // -(-len(raw) // size))  # n logs in ceil(n / size) pieces
     cut_up: list[tuple[list[dict[str, Any]], int, str]] = []
     start = 0
-    last = _int(raw[-1]["blockNumber"])
+    last = quantity(raw[-1]["blockNumber"])
     while len(raw) - start > size:
         cut = start + size
-        block = _int(raw[cut - 1]["blockNumber"])
-        while cut < len(raw) and _int(raw[cut]["blockNumber"]) == block:
+        block = quantity(raw[cut - 1]["blockNumber"])
+        while cut < len(raw) and quantity(raw[cut]["blockNumber"]) == block:
             cut += 1
         if cut >= len(raw) or last == block:
             break
@@ -281,10 +281,6 @@ def _answer(
     except Exception as exc:  # handed to the indexer, which raises it
         data = exc.error if isinstance(exc, ProviderError) else None
         send(replies, ("raise", number, type(exc).__name__, str(exc), data))
-
-
-def _int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 if __name__ == "__main__":

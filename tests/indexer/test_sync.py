@@ -15,7 +15,7 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Engine, insert, select, update
 
 from chain import IMMEDIATE, Finality
-from chain.logs import ChainSource
+from chain.logs import ChainSource, quantity
 from chain.node import free_port
 from chain.system import SystemAddresses
 from indexer.audit import replay, verify
@@ -197,7 +197,7 @@ def test_a_range_of_many_more_logs_than_the_target_is_fetched_again_smaller(
     real = _fetcher.decode_logs
 
     def observed(decoder: Any, raw: Any, kinds: Any, chain_id: int) -> Any:
-        decoded.append((len(raw), len({_fetcher._int(log["blockNumber"]) for log in raw})))
+        decoded.append((len(raw), len({quantity(log["blockNumber"]) for log in raw})))
         return real(decoder, raw, kinds, chain_id)
 
     fetched: list[int] = []
