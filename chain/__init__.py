@@ -124,6 +124,8 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         system_clients as system_clients,
     )
     from chain.connection import (
+        DEFAULT_PORT as DEFAULT_PORT,
+        DEFAULT_RPC_URL as DEFAULT_RPC_URL,
         JsonRpc as JsonRpc,
         connect as connect,
     )
@@ -200,6 +202,7 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         checksum_address as checksum_address,
         dev_key as dev_key,
         is_checksum_address as is_checksum_address,
+        keccak as keccak,
         personal_digest as personal_digest,
         recover as recover,
         signer_of as signer_of,
@@ -226,8 +229,6 @@ if TYPE_CHECKING:  # the names and their types, for mypy (`X as X`: re-exported)
         quantity as quantity,
     )
     from chain.node import (
-        DEFAULT_PORT as DEFAULT_PORT,
-        DEFAULT_RPC_URL as DEFAULT_RPC_URL,
         DEV_CHAIN_ID as DEV_CHAIN_ID,
         AnvilStateGuard as AnvilStateGuard,
         NodeProcess as NodeProcess,
@@ -394,7 +395,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "enacted_on_chain",
         "load_budget_file",
     ),
-    "chain.connection": ("JsonRpc", "connect"),
+    "chain.connection": ("DEFAULT_PORT", "DEFAULT_RPC_URL", "JsonRpc", "connect"),
     "chain.deployment": (
         "DeploymentError",
         "DeploymentResult",
@@ -462,6 +463,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "checksum_address",
         "dev_key",
         "is_checksum_address",
+        "keccak",
         "personal_digest",
         "recover",
         "signer_of",
@@ -470,8 +472,6 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "chain.keys": ("DEV_CHAIN_IDS", "DEV_MNEMONIC", "dev_account", "load_keystore", "write_keystore"),
     "chain.logs": ("CONTRACT_KINDS", "ChainSource", "DecodedLog", "EventDecoder", "Header", "gc_paused", "quantity"),
     "chain.node": (
-        "DEFAULT_PORT",
-        "DEFAULT_RPC_URL",
         "DEV_CHAIN_ID",
         "AnvilStateGuard",
         "NodeProcess",

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from chain.errors import ChainError, ContractRevert, DecodeError, TransactionFailed
-from chain.signing import checksum_address
+from chain.signing import checksum_address, keccak
 
 __all__ = [
     "WORD",

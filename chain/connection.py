@@ -13,10 +13,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from chain.errors import ChainError, ConfigurationError
-from chain.node import DEFAULT_RPC_URL  # the local dev node; defined where importing it costs nothing
 from chain.transport import Transport
 
-__all__ = ["DEFAULT_RPC_URL", "JsonRpc", "connect"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_RPC_URL", "JsonRpc", "connect"]
+
+# The local dev node's address (``chain.node`` starts it there): here, not in ``chain.node``, because the indexer's
+# fetch process imports this module and not the node's (subprocess, shutil, ... would only delay its start).
+DEFAULT_PORT = 8545
+DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
 def connect(rpc_url: str, *, timeout: float = 30.0) -> JsonRpc:

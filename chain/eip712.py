@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from chain.actions import ACTIONS, MILESTONE_ESCROW, ActionField, ActionType, SignedContract, StructType
 from chain.errors import SignatureError
-from chain.signing import KeyHolder, checksum_address, recover, signer_of
+from chain.signing import KeyHolder, checksum_address, keccak, recover, signer_of
 
 __all__ = [
     "ACTION_TYPES",

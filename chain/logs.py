@@ -24,12 +24,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chain._compiler import Artifact, Build
-from chain.abi import WORD, EventLayout, checksum
+from chain.abi import WORD, ContractCodec, EventLayout, checksum
 from chain.errors import ChainError, DecodeError, ProviderError
 from chain.transport import Transport
+
+if TYPE_CHECKING:
+    from chain._compiler import Build
 
 __all__ = [
     "CONTRACT_KINDS",
@@ -336,10 +338,13 @@ class EventDecoder:
     office)."""
 
     def __init__(self, build: Build) -> None:
+        self._setup({kind: build.codec(contract) for kind, contract in CONTRACT_KINDS.items()})
+
+    def _setup(self, codecs: Mapping[str, ContractCodec]) -> None:
         self._events: dict[str, Mapping[str, EventLayout]] = {}
         self.event_names: dict[str, set[str]] = {}
-        for kind, contract in CONTRACT_KINDS.items():
-            events = build.codec(contract).events
+        for kind, codec in codecs.items():
+            events = codec.events
             self._events[kind] = events
             self.event_names[kind] = {event.name for event in events.values()}
         # The last log's block hash and transaction hash, as the node sent them and as decoded: the logs of one block
@@ -359,12 +364,10 @@ class EventDecoder:
 
     @classmethod
     def from_event_abis(cls, abis: Mapping[str, Sequence[dict[str, Any]]]) -> EventDecoder:
-        """The decoder of a build, from its ``event_abis``."""
-        artifacts = {
-            contract: Artifact(contract, "", tuple(abis[kind]), "", "", "", "")
-            for kind, contract in CONTRACT_KINDS.items()
-        }
-        return cls(Build("", "", artifacts))
+        """The decoder of a build, from its ``event_abis`` (without the build: ``chain._compiler`` is not imported)."""
+        decoder = cls.__new__(cls)
+        decoder._setup({kind: ContractCodec(contract, tuple(abis[kind])) for kind, contract in CONTRACT_KINDS.items()})
+        return decoder
 
     def topics(self) -> list[str]:
         """Every event signature (topic 0) of the ledger's contracts, for an eth_getLogs filter."""

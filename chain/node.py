@@ -25,11 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from chain.connection import DEFAULT_PORT
 from chain.errors import ChainError, ConfigurationError
 
 __all__ = [
-    "DEFAULT_PORT",
-    "DEFAULT_RPC_URL",
     "DEV_CHAIN_ID",
     "AnvilStateGuard",
     "NodeProcess",
@@ -46,8 +45,6 @@ __all__ = [
 ]
 
 DEV_CHAIN_ID = 31337
-DEFAULT_PORT = 8545
-DEFAULT_RPC_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 

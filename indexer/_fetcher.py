@@ -30,7 +30,7 @@ from chain.connection import JsonRpc
 from chain.errors import DecodeError, ProviderError
 from chain.genesis_events import GenesisLog, genesis_raw_logs
 from chain.logs import ChainSource, DecodedLog, EventDecoder, Header, checksum, gc_paused, quantity
-from indexer._sqlite_writer import die_with_parent, receive, send
+from indexer._pipes import die_with_parent, receive, send
 
 __all__ = [
     "Decoded",

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from indexer._sqlite_writer import Lock, die_with_parent, receive, send, serve_plans, write_checked
+from indexer._pipes import die_with_parent, receive, send
+from indexer._sqlite_writer import Lock, serve_plans, write_checked
 from indexer.write_plan import Row, WritePlan
 
 __all__ = ["copy_into", "serve"]

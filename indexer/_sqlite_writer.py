@@ -5,7 +5,7 @@ process and hands the ``WritePlan`` here, to a process of its own (``python -m i
 so that SQLite's work (binding, B-tree inserts, the commit) runs on another core while the next range is fetched,
 decoded and mapped. One transaction holds the lock check, the check that the cursor is still the one the plan was
 made on, and the plan itself (``indexer.write_plan.execute_plan``, as in process): the crash story is that of
-``Store.apply``. The protocol, the checked write and the serving loop here are also those of the PostgreSQL writer
+``Store.apply``. The checked write and the serving loop here are also those of the PostgreSQL writer
 process (``indexer._postgres_writer``), which differs only in how it connects and copies rows.
 
 This module imports only the standard library (and ``indexer.write_plan``, which does too), so that the writer
@@ -15,17 +15,14 @@ process starts in milliseconds.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
-import marshal
-import os
-import signal
 import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
+from indexer._pipes import die_with_parent, receive, send
 from indexer.write_plan import DbCursor, Row, WritePlan, execute_plan
 
 __all__ = [
@@ -33,9 +30,6 @@ __all__ = [
     "Lock",
     "WriteRefused",
     "bind_plain_values",
-    "die_with_parent",
-    "receive",
-    "send",
     "serve_plans",
     "write_checked",
 ]
@@ -102,37 +96,7 @@ def write_checked(
     cursor.execute(renew, (int(time.time() * 1000), lock[0], lock[1]))
 
 
-# ---------------------------------------------------------------- the writer process and its protocol
-
-
-def send(stream: IO[bytes], message: Any) -> None:
-    """One message: 8 bytes of length, then its ``marshal`` form (plain values only: tuples, lists, str, int, bool,
-    None; twice as fast as pickle for rows, and both ends are the same interpreter)."""
-    data = marshal.dumps(message)
-    stream.write(len(data).to_bytes(8, "little"))
-    stream.write(data)
-    stream.flush()
-
-
-def receive(stream: IO[bytes]) -> Any:
-    """The next message; EOFError when the other side is gone."""
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError("the other side closed the pipe")
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the other side closed the pipe mid-message")
-    return marshal.loads(data)  # noqa: S302 - from our own parent, over a private pipe
-
-
-def die_with_parent(parent: int) -> None:
-    """Linux: be killed when the indexer dies (a SIGKILLed indexer must not leave a writer behind)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the prctl
-        os._exit(1)
+# ---------------------------------------------------------------- the writer process (its messages: indexer._pipes)
 
 
 def bind_plain_values() -> None:

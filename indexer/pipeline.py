@@ -20,6 +20,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chain.errors import ProviderError
 from chain.logs import Header, gc_paused
 from indexer._fetcher import Fetched, Piece, from_wire
-from indexer._sqlite_writer import receive, send
+from indexer._pipes import receive, send
 from indexer.cursor import Cursor
 from indexer.errors import IndexerError, LockLost
 from indexer.lease import IDLE_GRACE_MS
@@ -51,17 +52,22 @@ def after(mapped: Sequence[MappedLog], block: int) -> Sequence[MappedLog]:
 
 
 class ChildProcess:
-    """A process of the indexer's own (``python -m MODULE ARGUMENTS... PID``) over two pipes, messages as ``send``
-    and ``receive`` make them; ``hello``, if given, is its first message (what it must not read from its command
-    line). It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``: ``die_with_parent``)."""
+    """A process of the indexer's own (``python -S -m MODULE ARGUMENTS... PID``) over two pipes, messages as
+    ``send`` and ``receive`` make them; ``hello``, if given, is its first message (what it must not read from its
+    command line). It asks the kernel to kill it when the indexer dies (``PR_SET_PDEATHSIG``: ``die_with_parent``).
+
+    It imports from the indexer's own ``sys.path`` (the project's root first), given whole, so that it skips the
+    ``site`` module (``-S``): the site-packages' ``.pth`` files, among them an editable install's import hook, cost
+    a fetch process that a catch-up waits for about 15 ms of its start."""
 
     name = "child"  # what errors call it
 
     def __init__(self, module: str, arguments: Sequence[str] = (), hello: Any = None) -> None:
         root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        path = [root, *(entry for entry in sys.path if entry and entry != root and os.path.exists(entry))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, *arguments, str(os.getpid())],
+            [sys.executable, "-S", "-m", module, *arguments, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -135,13 +141,17 @@ class FetchProcess(ChildProcess):
     Requests are numbered, and each answer goes to its request's queue: the pieces of a range nobody takes any more
     (a discarded prefetch) end with that queue, and the process is ready for the next request whatever was asked
     before. Its death is an IndexerError naming it,
-    raised by ``fetch`` and by a range's pieces, never a wait without end.
+    raised by ``fetch`` and by a range's pieces, never a wait without end; so is a process that sends nothing for
+    ``stall_s`` seconds while it is waited for (stopped, or stuck: its own requests to the node time out sooner),
+    which is killed.
     """
 
     name = "fetch"
 
-    def __init__(self, hello: Any) -> None:
+    def __init__(self, hello: Any, stall_s: float) -> None:
         super().__init__("indexer._fetcher", hello=hello)
+        self.stall_s = stall_s
+        self._heard = time.monotonic()  # when its last message came
         self._numbers = itertools.count()
         self._headers: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._ranges: dict[int, queue.Queue[Any]] = {}  # a range's pieces, by request, until its last one
@@ -155,6 +165,8 @@ class FetchProcess(ChildProcess):
     def fetch(self, lo: int, hi: int, size: int, limit: int) -> Fetched | None:
         """Blocks ``lo`` to ``hi`` as ``indexer._fetcher.fetch_raw`` and ``decoded_pieces`` give them, in pieces
         of about ``size`` logs, left undecoded if over ``limit`` logs (and over one block): to be fetched again."""
+        if self.dead is not None:
+            raise self.dead
         number = next(self._numbers)
         pieces: queue.Queue[Any] = queue.Queue()
         with self._guard:
@@ -186,11 +198,17 @@ class FetchProcess(ChildProcess):
                 return
 
     def _wait(self, waiting: queue.Queue[Any]) -> Any:
+        since = time.monotonic()
         while True:
             try:
                 return waiting.get(timeout=0.2)
             except queue.Empty:
                 if self.dead is not None:
+                    raise self.dead from None
+                silent = time.monotonic() - max(since, self._heard)
+                if silent > self.stall_s:
+                    self.dead = IndexerError(f"the fetch process sent nothing for {silent:.1f} s: stopped as stuck")
+                    self.process.kill()
                     raise self.dead from None
 
     def _read(self) -> None:
@@ -199,11 +217,13 @@ class FetchProcess(ChildProcess):
             try:
                 with gc_paused():
                     message = self._receive()
+                    self._heard = time.monotonic()
                     kind, number = message[0], message[1]
                     if kind == "piece":
                         message = (*message[:2], from_wire(message[2]), *message[3:])
             except IndexerError as died:
-                self.dead = died
+                if self.dead is None:  # (not killed as stuck)
+                    self.dead = died
                 return
             if kind == "ready":
                 self.ready = True

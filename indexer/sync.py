@@ -74,6 +74,9 @@ _AHEAD = 3  # ranges fetched ahead of the one being indexed, at most (each of at
 # Prefetching this many blocks or more starts the fetch process (over HTTP): it is ready after about a tenth of a
 # second, when a shorter catch-up is mostly over.
 _FETCH_PROCESS_BLOCKS = 32
+# A fetch process waited for that sends nothing for this many times the node's timeout is stuck (a range takes at
+# most six requests: its headers, logs, block times and last header again): it is killed, an IndexerError.
+_FETCH_STALL_REQUESTS = 8
 
 
 class _Ahead:
@@ -395,7 +398,8 @@ class Indexer:
                     trusted_emitters(self.system),
                     [(log.address, list(log.topics), log.data) for log in self.system.genesis_logs],
                     EventDecoder.event_abis(self.build),
-                )
+                ),
+                stall_s=_FETCH_STALL_REQUESTS * rpc.timeout,
             )
         return self._fetcher
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from chain.connection import DEFAULT_RPC_URL
 from chain.errors import ConfigurationError, LedgerError
-from chain.node import DEFAULT_RPC_URL
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

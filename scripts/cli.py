@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from chain.connection import DEFAULT_PORT, DEFAULT_RPC_URL
 from chain.errors import ConfigurationError
-from chain.node import DEFAULT_PORT, DEFAULT_RPC_URL
 from scripts._common import Context, LazyChoice, clean_errors, pass_context, wait_for_http
 from scripts.cli_client import CLIENT_GATEWAY
 

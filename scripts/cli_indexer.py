@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from chain.node import DEFAULT_RPC_URL
+from chain.connection import DEFAULT_RPC_URL
 from indexer.lease import HEARTBEAT_S, LEASE_TTL_S, STANDBY_POLL_S
 from scripts._common import Context, clean_errors, db_option, pass_context
 

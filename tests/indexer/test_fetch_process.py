@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine
 
 from chain import ChainSource, DecodeError, JsonRpc, ProviderError
-from chain.logs import DecodedLog
+from chain.logs import CONTRACT_KINDS, DecodedLog
 from indexer import _fetcher
 from indexer.errors import IndexerError
 from indexer.pipeline import FetchProcess
@@ -418,9 +418,49 @@ def test_an_undecodable_log_is_an_error_only_if_its_emitter_is_trusted() -> None
 
 
 def test_a_dead_fetch_process_is_named_not_waited_for() -> None:
-    fetcher = FetchProcess(("http://127.0.0.1:9", 1.0, 31337, [], {}, [], {}))  # a hello it cannot use: it exits
+    fetcher = FetchProcess(("http://127.0.0.1:9", 1.0, 31337, [], {}, [], {}), stall_s=60)  # a hello it cannot use
     try:
         with pytest.raises(IndexerError, match=r"the fetch process (died|is gone)"):
             fetcher.fetch(1, 2, 40, 160)
     finally:
         fetcher.stop()
+
+
+class _Silent(BaseHTTPRequestHandler):
+    """A node that takes each request and never answers it."""
+
+    def do_POST(self) -> None:
+        time.sleep(30)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("how", ["its node never answers", "it is stopped (SIGSTOP)"])
+def test_a_stuck_fetch_process_is_killed_and_named_not_waited_for(how: str) -> None:
+    """A fetch process that is alive but sends nothing (waiting on a node that never answers, with its own timeout
+    of 60 s; or frozen) is killed after ``stall_s`` and the catch-up gets an IndexerError saying so."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Silent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    no_events: dict[str, list[Any]] = {kind: [] for kind in CONTRACT_KINDS}
+    fetcher = FetchProcess((url, 60.0, 31337, [], {}, [], no_events), stall_s=1.0)
+    try:
+        deadline = time.monotonic() + 30
+        while not fetcher.ready:
+            assert time.monotonic() < deadline, "the fetch process never started"
+            time.sleep(0.01)
+        if how.startswith("it is stopped"):
+            os.kill(fetcher.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(IndexerError, match=r"the fetch process sent nothing for 1\.\d s: stopped as stuck"):
+            fetcher.fetch(1, 2, 40, 160)
+        assert 1.0 <= time.monotonic() - started < 5
+        assert fetcher.process.wait(5) == -signal.SIGKILL
+        with pytest.raises(IndexerError, match="stopped as stuck"):  # and it stays named so
+            fetcher.fetch(3, 4, 40, 160)
+    finally:
+        fetcher.stop()
+        server.shutdown()
+        server.server_close()
