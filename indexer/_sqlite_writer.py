@@ -41,13 +41,18 @@ Lock = tuple[str, str, int]
 # WAL: readers never block the writer; synchronous=NORMAL keeps every committed transaction across a process crash
 # (only a power cut may lose the last ones, never corrupt the file). The indexer checkpoints in a background thread
 # after each write (indexer.writing.WalCheckpointer); a commit checkpoints by itself only when the WAL has grown past
-# 40 MB (10,000 pages) all the same, instead of SQLite's default 4 MB.
+# 40 MB (2,500 pages) all the same, instead of SQLite's default 1,000 pages.
+# Pages of 16 kB (SQLite's default is 4 kB; it takes effect only in a database not yet written, before WAL is set):
+# a catch-up writes and checkpoints a quarter as many pages, each B-tree node holding four times the rows (the
+# writer process's CPU 0.64-0.75 -> 0.59-0.62 s for 119,157 events; 64 kB pages did a little better, but an empty
+# mirror then takes 9 MB of disk, 2.3 MB at 16 kB and 0.6 MB at 4 kB). A mirror keeps the page size it was made with.
 SQLITE_PRAGMAS = (
+    "PRAGMA page_size=16384",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA cache_size=-65536",
-    "PRAGMA wal_autocheckpoint=10000",
+    "PRAGMA wal_autocheckpoint=2500",
 )
 
 
