@@ -14,10 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from eth_utils.crypto import keccak
-
 from chain.abi import ContractCodec, ErrorDecoder, checksum
 from chain.errors import ChainError, ContractRevert, ProviderError, TransactionFailed
+from chain.signing import keccak
 from chain.transport import Transport
 
 if TYPE_CHECKING:

@@ -38,7 +38,6 @@ from typing import Any
 
 import coincurve
 import yaml
-from eth_utils.crypto import keccak
 
 from chain._compiler import Build
 from chain._tx import TxSender
@@ -49,7 +48,7 @@ from chain.finality import IMMEDIATE
 from chain.genesis_events import capture_genesis_logs
 from chain.node import anvil_binary, free_port, spawn, wait_for_rpc
 from chain.qbft import genesis_extra_data
-from chain.signing import Signer
+from chain.signing import Signer, keccak
 from chain.system import SystemAddresses, deploy_system, error_decoder
 
 __all__ = [

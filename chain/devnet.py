@@ -20,7 +20,6 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
 from chain._compiler import Build
 from chain._tx import TxSender
@@ -29,6 +28,7 @@ from chain.budget_file import BudgetAct, distributed_on_chain, enacted_on_chain,
 from chain.clients import BudgetClient, BudgetOfficeClient, FactoryClient, RegistryClient, budget_clients
 from chain.keys import dev_account, write_keystore
 from chain.roles import OrgKind, Role
+from chain.signing import keccak
 from chain.spec import LoadedSpec
 from chain.system import SystemAddresses, error_decoder
 from chain.times import JST
@@ -179,7 +179,7 @@ def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[Budg
     sent = len(acts)
     line = dev_line(fiscal_year)
     instrument = bytes.fromhex(budget.instrument[2:])
-    authority = keccak(text=DEV_AUTHORITY)
+    authority = keccak(DEV_AUTHORITY.encode("utf-8"))
     if not finance_office.authority_exists(authority):  # enacted in an earlier year, for five years from it
         schedule = [_DEV_AUTHORITY_CEILING] * 5
         finance_office.enact_authority(authority, line, _DEV_AUTHORITY_CEILING, schedule, instrument)
@@ -188,7 +188,7 @@ def _seed_budget(registry: RegistryClient, budget_as: Callable[[int], tuple[Budg
     source, target = (LineKey.of(fiscal_year, "MOD", *DEV_BUDGET_LINE[:2], sub) for sub in (from_sub_item, to_sub_item))
     if any(act.line == target for act in acts):
         _, treasury_office = budget_as(TREASURY_INDEX)
-        rationale = keccak(text="maintenance backlog: equipment purchase yen moved to maintenance (demo)")
+        rationale = keccak(b"maintenance backlog: equipment purchase yen moved to maintenance (demo)")
         treasury_office.request_transfer(source, target, amount, rationale)
         sent += 1
     return sent

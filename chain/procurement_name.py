@@ -10,7 +10,7 @@ and endpoint that takes a procurement takes any of the three, read by ``parse_pr
   with a digit missing is never hashed as if it were an ocid, to end in a 404);
 * else an ocid (the spec file's ``id``): ASCII, no whitespace, no ``#``, at most 128 characters; hashed.
 
-Standard library only until an ocid is hashed (eth_utils, loaded then).
+Standard library only until an ocid is hashed (``chain.signing``'s keccak, loaded then).
 """
 
 from __future__ import annotations
@@ -71,6 +71,6 @@ def parse_procurement_name(text: str) -> ProcurementName:
             f"{text[:80]!r} is not a procurement: {problem}; give its ocid (e.g. ocds-b5fd17-MOD-2026-0042), its "
             "escrow address or its id"
         )
-    from eth_utils.crypto import keccak
+    from chain.signing import keccak
 
-    return ProcurementName(text=text, procurement_id=keccak(text=text), ocid=text)
+    return ProcurementName(text=text, procurement_id=keccak(text.encode("utf-8")), ocid=text)

@@ -48,12 +48,12 @@ class Role(enum.Enum):
 
 
 # Hashed on first use: importing this module (as the signed-action declarations and so `procure --help` do)
-# must not load eth_utils.
+# must not load the hashing code.
 @cache
 def _role_ids() -> dict[Role, bytes]:
-    from eth_utils.crypto import keccak
+    from chain.signing import keccak
 
-    return {role: keccak(text=role.value) for role in Role}
+    return {role: keccak(role.value.encode("utf-8")) for role in Role}
 
 
 @cache

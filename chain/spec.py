@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
-from eth_utils.crypto import keccak
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -39,6 +38,7 @@ from chain.clients import (
 from chain.errors import LedgerError
 from chain.procurement_name import ocid_problem
 from chain.roles import Role
+from chain.signing import keccak
 from chain.times import JST
 
 __all__ = [
@@ -224,7 +224,7 @@ class ProcurementFile(BaseModel):
     def procurement_id(self) -> bytes:
         """keccak256 of the ocid: the on-chain procurement id (scoped by the buying ministry: the CREATE2 salt and
         the registry's key are keccak256(ministry, id))."""
-        return keccak(text=self.id)
+        return keccak(self.id.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ class LoadedSpec:
     def authority_id(self) -> bytes:
         """The multi-year authority's id (keccak256 of its name), zero if the spec names none."""
         budget = self.spec.budget
-        return keccak(text=budget.authority) if budget is not None and budget.authority else b"\x00" * 32
+        return keccak(budget.authority.encode("utf-8")) if budget is not None and budget.authority else b"\x00" * 32
 
     def to_chain(self) -> ProcurementSpec:
         """The factory parameters."""
