@@ -8,8 +8,8 @@ made on, and the plan itself (``indexer.write_plan.execute_plan``, as in process
 ``Store.apply``. The checked write and the serving loop here are also those of the PostgreSQL writer
 process (``indexer._postgres_writer``), which differs only in how it connects and copies rows.
 
-This module imports only the standard library (and ``indexer.write_plan``, which does too), so that the writer
-process starts in milliseconds.
+This module imports only the standard library (and ``indexer.write_plan`` and ``indexer._pipes``, which do too), so
+that the writer process starts in milliseconds.
 """
 
 from __future__ import annotations
